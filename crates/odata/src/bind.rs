@@ -1,0 +1,837 @@
+//! Binding: resolves a syntax tree against an entity type and checks its types, producing a
+//! [`Typed`] tree that planners consume without any further checks.
+//!
+//! Semantics follow OData 4.01: numeric operands are promoted (Int32 < Int64 < Decimal < Double),
+//! an `Edm.Date` literal compared with a date-time is taken as midnight UTC, and every comparison
+//! is two-valued (`null eq null` is true, `null gt 1` is false) while functions of null are null.
+//! Errors are 400s pointing at the offending sub-expression; valid OData the service does not
+//! implement (lambdas, parameter aliases, spatial values, navigation in expressions) is 501.
+
+use crate::edm::{EntityType, PrimitiveType};
+use crate::syntax::{
+    BinaryOp, Direction, Expr, ExprKind, Literal, OrderByItem, SelectItem, Span, UnaryOp,
+};
+use crate::{ErrorKind, ODataError};
+
+/// A literal value after binding.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// null
+    Null,
+    /// Boolean
+    Boolean(bool),
+    /// Any integer type
+    Integer(i64),
+    /// Decimal, exact text
+    Decimal(String),
+    /// Double (including INF and NaN)
+    Double(f64),
+    /// String
+    String(String),
+    /// Date-time, normalized to UTC
+    DateTimeOffset(time::OffsetDateTime),
+    /// Date
+    Date(time::Date),
+    /// Time of day
+    TimeOfDay(time::Time),
+    /// Duration in microseconds
+    Duration(i64),
+    /// GUID text, lower case
+    Guid(String),
+}
+
+/// Comparison operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareOp {
+    /// `eq`
+    Eq,
+    /// `ne`
+    Ne,
+    /// `gt`
+    Gt,
+    /// `ge`
+    Ge,
+    /// `lt`
+    Lt,
+    /// `le`
+    Le,
+}
+
+/// Arithmetic operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArithOp {
+    /// `add`
+    Add,
+    /// `sub`
+    Sub,
+    /// `mul`
+    Mul,
+    /// `div` (integer division for integer operands)
+    Div,
+    /// `divby` (always fractional)
+    DivBy,
+    /// `mod`
+    Mod,
+}
+
+/// Canonical functions the binder accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// `contains(s, t)`
+    Contains,
+    /// `startswith(s, t)`
+    StartsWith,
+    /// `endswith(s, t)`
+    EndsWith,
+    /// `length(s)`
+    Length,
+    /// `indexof(s, t)` (0-based, -1 when absent)
+    IndexOf,
+    /// `substring(s, start[, length])`
+    Substring,
+    /// `tolower(s)`
+    ToLower,
+    /// `toupper(s)`
+    ToUpper,
+    /// `trim(s)`
+    Trim,
+    /// `concat(s, t)`
+    Concat,
+    /// `year(d)`
+    Year,
+    /// `month(d)`
+    Month,
+    /// `day(d)`
+    Day,
+    /// `hour(d)`
+    Hour,
+    /// `minute(d)`
+    Minute,
+    /// `second(d)`
+    Second,
+    /// `fractionalseconds(d)`
+    FractionalSeconds,
+    /// `date(dt)`
+    Date,
+    /// `time(dt)`
+    Time,
+    /// `totaloffsetminutes(dt)`
+    TotalOffsetMinutes,
+    /// `round(n)`
+    Round,
+    /// `floor(n)`
+    Floor,
+    /// `ceiling(n)`
+    Ceiling,
+}
+
+/// A bound, typed expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Typed {
+    /// What it computes.
+    pub kind: TypedKind,
+    /// Result type; `None` only for the `null` literal.
+    pub ty: Option<PrimitiveType>,
+    /// Whether the result can be null.
+    pub nullable: bool,
+}
+
+/// The kinds of typed expressions.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypedKind {
+    /// A constant (already converted to the type it is compared with, where relevant).
+    Literal(Value),
+    /// A structural property by index in the entity type.
+    Property(usize),
+    /// Boolean negation (three-valued).
+    Not(Box<Typed>),
+    /// Numeric negation.
+    Negate(Box<Typed>),
+    /// `and` (three-valued).
+    And(Box<Typed>, Box<Typed>),
+    /// `or` (three-valued).
+    Or(Box<Typed>, Box<Typed>),
+    /// A two-valued comparison.
+    Compare(CompareOp, Box<Typed>, Box<Typed>),
+    /// Arithmetic.
+    Arith(ArithOp, Box<Typed>, Box<Typed>),
+    /// Membership in a list of constants (two-valued).
+    In(Box<Typed>, Vec<Typed>),
+    /// A canonical function.
+    Call(Function, Vec<Typed>),
+    /// `cast(x, T)`.
+    Cast(Box<Typed>, PrimitiveType),
+    /// `now()`, `maxdatetime()`, `mindatetime()`: constants fixed at bind time.
+    Now,
+}
+
+/// A bound `$orderby` item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoundOrder {
+    /// The sort key.
+    pub expr: Typed,
+    /// Direction.
+    pub direction: Direction,
+}
+
+fn err(span: Span, kind: ErrorKind, message: impl Into<String>) -> ODataError {
+    ODataError::new(kind, message).at(span.start)
+}
+
+fn bad(span: Span, message: impl Into<String>) -> ODataError {
+    err(span, ErrorKind::BadRequest, message)
+}
+
+fn unsupported(span: Span, message: impl Into<String>) -> ODataError {
+    err(span, ErrorKind::NotImplemented, message)
+}
+
+/// Binds a `$filter` expression; the result must be Boolean.
+pub fn bind_filter(expr: &Expr, ty: &EntityType) -> Result<Typed, ODataError> {
+    let t = Binder { ty }.bind(expr)?;
+    match t.ty {
+        Some(PrimitiveType::Boolean) => Ok(t),
+        None => Ok(Typed {
+            kind: TypedKind::Literal(Value::Boolean(false)),
+            ty: Some(PrimitiveType::Boolean),
+            nullable: false,
+        }),
+        Some(other) => Err(bad(
+            expr.span,
+            format!("$filter must be a Boolean expression, this one is {other}"),
+        )),
+    }
+}
+
+/// Binds `$orderby` items; each must be a primitive value.
+pub fn bind_orderby(items: &[OrderByItem], ty: &EntityType) -> Result<Vec<BoundOrder>, ODataError> {
+    items
+        .iter()
+        .map(|item| {
+            let expr = Binder { ty }.bind(&item.expr)?;
+            if expr.ty.is_none() {
+                return Err(bad(item.expr.span, "cannot order by null"));
+            }
+            Ok(BoundOrder {
+                expr,
+                direction: item.direction,
+            })
+        })
+        .collect()
+}
+
+/// Binds `$select` items to property indices in declaration order, without duplicates.
+pub fn bind_select(items: &[SelectItem], ty: &EntityType) -> Result<Vec<usize>, ODataError> {
+    let mut chosen = vec![false; ty.properties.len()];
+    for item in items {
+        match item {
+            SelectItem::Star => chosen.iter_mut().for_each(|c| *c = true),
+            SelectItem::Path(segments, span) => {
+                if segments.len() > 1 || ty.navigation.iter().any(|n| n.name == segments[0]) {
+                    return Err(unsupported(
+                        *span,
+                        "selecting through navigation properties is not supported yet",
+                    ));
+                }
+                let index = property(ty, &segments[0], *span)?;
+                chosen[index] = true;
+            }
+        }
+    }
+    Ok(chosen
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.then_some(i))
+        .collect())
+}
+
+fn property(ty: &EntityType, name: &str, span: Span) -> Result<usize, ODataError> {
+    ty.property_index(name).ok_or_else(|| {
+        let hint = ty
+            .properties
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+            .map(|p| {
+                format!(
+                    " (property names are case-sensitive: did you mean '{}'?)",
+                    p.name
+                )
+            })
+            .unwrap_or_default();
+        bad(
+            span,
+            format!("'{name}' is not a property of {}{hint}", ty.name),
+        )
+    })
+}
+
+struct Binder<'a> {
+    ty: &'a EntityType,
+}
+
+fn typed(kind: TypedKind, ty: PrimitiveType, nullable: bool) -> Typed {
+    Typed {
+        kind,
+        ty: Some(ty),
+        nullable,
+    }
+}
+
+fn literal_value(lit: &Literal, span: Span) -> Result<(Value, Option<PrimitiveType>), ODataError> {
+    use PrimitiveType as P;
+    Ok(match lit {
+        Literal::Null => (Value::Null, None),
+        Literal::Boolean(b) => (Value::Boolean(*b), Some(P::Boolean)),
+        Literal::Integer(i) => (
+            Value::Integer(*i),
+            Some(if i32::try_from(*i).is_ok() {
+                P::Int32
+            } else {
+                P::Int64
+            }),
+        ),
+        Literal::Decimal(d) => (Value::Decimal(d.clone()), Some(P::Decimal)),
+        Literal::Double(d) => (Value::Double(*d), Some(P::Double)),
+        Literal::String(s) => (Value::String(s.clone()), Some(P::String)),
+        Literal::Date(d) => (Value::Date(*d), Some(P::Date)),
+        Literal::DateTimeOffset(d) => (
+            Value::DateTimeOffset(d.to_offset(time::UtcOffset::UTC)),
+            Some(P::DateTimeOffset),
+        ),
+        Literal::TimeOfDay(t) => (Value::TimeOfDay(*t), Some(P::TimeOfDay)),
+        Literal::Duration(d) => (Value::Duration(*d), Some(P::Duration)),
+        Literal::Guid(g) => (Value::Guid(g.clone()), Some(P::Guid)),
+        Literal::Binary(_) => return Err(bad(span, "no property of this service is binary")),
+        Literal::Enum { type_name, .. } => {
+            return Err(bad(span, format!("unknown enumeration type '{type_name}'")))
+        }
+        Literal::Spatial(_) => return Err(unsupported(span, "spatial values are not supported")),
+    })
+}
+
+/// The common type two operands are compared or combined in, if any.
+fn common_type(
+    a: Option<PrimitiveType>,
+    b: Option<PrimitiveType>,
+) -> Option<Option<PrimitiveType>> {
+    use PrimitiveType as P;
+    match (a, b) {
+        (None, x) | (x, None) => Some(x),
+        (Some(x), Some(y)) if x == y => Some(Some(x)),
+        (Some(x), Some(y)) if x.is_numeric() && y.is_numeric() => {
+            let r = if x.numeric_rank() >= y.numeric_rank() {
+                x
+            } else {
+                y
+            };
+            Some(Some(r))
+        }
+        (Some(P::Date), Some(P::DateTimeOffset)) | (Some(P::DateTimeOffset), Some(P::Date)) => {
+            Some(Some(P::DateTimeOffset))
+        }
+        // GUIDs are stored as strings in this model; a GUID literal compares with a string.
+        (Some(P::Guid), Some(P::String)) | (Some(P::String), Some(P::Guid)) => {
+            Some(Some(P::String))
+        }
+        _ => None,
+    }
+}
+
+/// Converts a constant operand to the comparison type (dates become midnight UTC, GUIDs text).
+fn coerce(t: Typed, to: Option<PrimitiveType>) -> Typed {
+    use PrimitiveType as P;
+    match (&t.kind, to) {
+        (TypedKind::Literal(Value::Date(d)), Some(P::DateTimeOffset)) => typed(
+            TypedKind::Literal(Value::DateTimeOffset(d.midnight().assume_utc())),
+            P::DateTimeOffset,
+            false,
+        ),
+        (TypedKind::Literal(Value::Guid(g)), Some(P::String)) => typed(
+            TypedKind::Literal(Value::String(g.clone())),
+            P::String,
+            false,
+        ),
+        _ => t,
+    }
+}
+
+impl Binder<'_> {
+    fn bind(&self, e: &Expr) -> Result<Typed, ODataError> {
+        use PrimitiveType as P;
+        match &e.kind {
+            ExprKind::Literal(lit) => {
+                let (v, ty) = literal_value(lit, e.span)?;
+                Ok(Typed {
+                    nullable: ty.is_none(),
+                    kind: TypedKind::Literal(v),
+                    ty,
+                })
+            }
+            ExprKind::Path(segments) => {
+                if self.ty.navigation.iter().any(|n| n.name == segments[0]) {
+                    return Err(unsupported(
+                        e.span,
+                        "navigation properties in expressions are not supported yet",
+                    ));
+                }
+                if segments.len() > 1 {
+                    return Err(bad(
+                        e.span,
+                        format!(
+                            "'{}' is not a property path of {}",
+                            segments.join("/"),
+                            self.ty.name
+                        ),
+                    ));
+                }
+                let i = property(self.ty, &segments[0], e.span)?;
+                let p = &self.ty.properties[i];
+                Ok(typed(TypedKind::Property(i), p.ty, p.nullable))
+            }
+            ExprKind::It => Err(bad(e.span, "$it is an entity, not a primitive value")),
+            ExprKind::Alias(_) => Err(unsupported(
+                e.span,
+                "parameter aliases are not supported yet",
+            )),
+            ExprKind::Lambda { .. } => Err(unsupported(
+                e.span,
+                "lambda operators (any, all) are not supported",
+            )),
+            ExprKind::Unary(UnaryOp::Not, x) => {
+                let x = self.bind(x)?;
+                self.expect(&x, P::Boolean, e.span, "not")?;
+                let n = x.nullable;
+                Ok(typed(TypedKind::Not(Box::new(x)), P::Boolean, n))
+            }
+            ExprKind::Unary(UnaryOp::Negate, x) => {
+                let x = self.bind(x)?;
+                match x.ty {
+                    Some(t) if t.is_numeric() || t == P::Duration => {
+                        let n = x.nullable;
+                        Ok(typed(TypedKind::Negate(Box::new(x)), t, n))
+                    }
+                    None => Ok(x),
+                    Some(t) => Err(bad(e.span, format!("cannot negate a value of type {t}"))),
+                }
+            }
+            ExprKind::Binary(op, a, b) => self.binary(*op, a, b, e.span),
+            ExprKind::In(x, list) => {
+                let x = self.bind(x)?;
+                let mut items = Vec::with_capacity(list.len());
+                for item in list {
+                    let t = self.bind(item)?;
+                    if !matches!(t.kind, TypedKind::Literal(_)) {
+                        return Err(unsupported(
+                            item.span,
+                            "'in' supports lists of literals only",
+                        ));
+                    }
+                    let Some(common) = common_type(x.ty, t.ty) else {
+                        return Err(bad(
+                            item.span,
+                            format!("cannot compare {} with {}", tn(x.ty), tn(t.ty)),
+                        ));
+                    };
+                    items.push(coerce(t, common));
+                }
+                Ok(typed(TypedKind::In(Box::new(x), items), P::Boolean, false))
+            }
+            ExprKind::Call(name, args) => self.call(name, args, e.span),
+        }
+    }
+
+    fn expect(
+        &self,
+        t: &Typed,
+        want: PrimitiveType,
+        span: Span,
+        what: &str,
+    ) -> Result<(), ODataError> {
+        match t.ty {
+            Some(ty) if ty == want => Ok(()),
+            None => Ok(()),
+            Some(ty) => Err(bad(span, format!("'{what}' needs {want}, found {ty}"))),
+        }
+    }
+
+    fn binary(&self, op: BinaryOp, a: &Expr, b: &Expr, span: Span) -> Result<Typed, ODataError> {
+        use PrimitiveType as P;
+        let (ta, tb) = (self.bind(a)?, self.bind(b)?);
+        let nullable = ta.nullable || tb.nullable;
+        let compare = |cop| -> Result<Typed, ODataError> {
+            let Some(common) = common_type(ta.ty, tb.ty) else {
+                return Err(bad(
+                    b.span,
+                    format!(
+                        "cannot compare {} with {} using '{}'",
+                        tn(ta.ty),
+                        tn(tb.ty),
+                        op.keyword()
+                    ),
+                ));
+            };
+            Ok(typed(
+                TypedKind::Compare(
+                    cop,
+                    Box::new(coerce(ta.clone(), common)),
+                    Box::new(coerce(tb.clone(), common)),
+                ),
+                P::Boolean,
+                false,
+            ))
+        };
+        match op {
+            BinaryOp::Eq => compare(CompareOp::Eq),
+            BinaryOp::Ne => compare(CompareOp::Ne),
+            BinaryOp::Gt => compare(CompareOp::Gt),
+            BinaryOp::Ge => compare(CompareOp::Ge),
+            BinaryOp::Lt => compare(CompareOp::Lt),
+            BinaryOp::Le => compare(CompareOp::Le),
+            BinaryOp::And | BinaryOp::Or => {
+                self.expect(&ta, P::Boolean, a.span, op.keyword())?;
+                self.expect(&tb, P::Boolean, b.span, op.keyword())?;
+                let kind = if op == BinaryOp::And {
+                    TypedKind::And(Box::new(ta), Box::new(tb))
+                } else {
+                    TypedKind::Or(Box::new(ta), Box::new(tb))
+                };
+                Ok(typed(kind, P::Boolean, nullable))
+            }
+            BinaryOp::Has => Err(bad(
+                span,
+                "'has' needs an enumeration value; this service has no enumeration types",
+            )),
+            BinaryOp::Add
+            | BinaryOp::Sub
+            | BinaryOp::Mul
+            | BinaryOp::Div
+            | BinaryOp::DivBy
+            | BinaryOp::Mod => {
+                let aop = match op {
+                    BinaryOp::Add => ArithOp::Add,
+                    BinaryOp::Sub => ArithOp::Sub,
+                    BinaryOp::Mul => ArithOp::Mul,
+                    BinaryOp::Div => ArithOp::Div,
+                    BinaryOp::DivBy => ArithOp::DivBy,
+                    _ => ArithOp::Mod,
+                };
+                for (t, e) in [(&ta, a), (&tb, b)] {
+                    if let Some(ty) = t.ty {
+                        if !ty.is_numeric() {
+                            return Err(
+                                if matches!(ty, P::DateTimeOffset | P::Date | P::Duration) {
+                                    unsupported(
+                                        e.span,
+                                        "date and duration arithmetic is not supported yet",
+                                    )
+                                } else {
+                                    bad(
+                                        e.span,
+                                        format!("'{}' needs numbers, found {ty}", op.keyword()),
+                                    )
+                                },
+                            );
+                        }
+                    }
+                }
+                let result = match common_type(ta.ty, tb.ty).flatten() {
+                    Some(t) if aop == ArithOp::DivBy && t.is_integer() => P::Decimal,
+                    Some(t) => t,
+                    None => P::Int32,
+                };
+                Ok(typed(
+                    TypedKind::Arith(aop, Box::new(ta), Box::new(tb)),
+                    result,
+                    nullable,
+                ))
+            }
+        }
+    }
+
+    fn call(&self, name: &str, args: &[Expr], span: Span) -> Result<Typed, ODataError> {
+        use PrimitiveType as P;
+        let arity = |n: std::ops::RangeInclusive<usize>| -> Result<(), ODataError> {
+            if n.contains(&args.len()) {
+                Ok(())
+            } else {
+                Err(bad(
+                    span,
+                    format!(
+                        "{name} takes {} argument(s), {} given",
+                        if n.start() == n.end() {
+                            n.start().to_string()
+                        } else {
+                            format!("{} to {}", n.start(), n.end())
+                        },
+                        args.len()
+                    ),
+                ))
+            }
+        };
+        let simple: Option<(Function, &[&[P]], P)> = match name {
+            "contains" => Some((
+                Function::Contains,
+                &[&[P::String], &[P::String]],
+                P::Boolean,
+            )),
+            "startswith" => Some((
+                Function::StartsWith,
+                &[&[P::String], &[P::String]],
+                P::Boolean,
+            )),
+            "endswith" => Some((
+                Function::EndsWith,
+                &[&[P::String], &[P::String]],
+                P::Boolean,
+            )),
+            "length" => Some((Function::Length, &[&[P::String]], P::Int32)),
+            "indexof" => Some((Function::IndexOf, &[&[P::String], &[P::String]], P::Int32)),
+            "tolower" => Some((Function::ToLower, &[&[P::String]], P::String)),
+            "toupper" => Some((Function::ToUpper, &[&[P::String]], P::String)),
+            "trim" => Some((Function::Trim, &[&[P::String]], P::String)),
+            "concat" => Some((Function::Concat, &[&[P::String], &[P::String]], P::String)),
+            "year" => Some((Function::Year, &[&[P::DateTimeOffset, P::Date]], P::Int32)),
+            "month" => Some((Function::Month, &[&[P::DateTimeOffset, P::Date]], P::Int32)),
+            "day" => Some((Function::Day, &[&[P::DateTimeOffset, P::Date]], P::Int32)),
+            "hour" => Some((
+                Function::Hour,
+                &[&[P::DateTimeOffset, P::TimeOfDay]],
+                P::Int32,
+            )),
+            "minute" => Some((
+                Function::Minute,
+                &[&[P::DateTimeOffset, P::TimeOfDay]],
+                P::Int32,
+            )),
+            "second" => Some((
+                Function::Second,
+                &[&[P::DateTimeOffset, P::TimeOfDay]],
+                P::Int32,
+            )),
+            "fractionalseconds" => Some((
+                Function::FractionalSeconds,
+                &[&[P::DateTimeOffset, P::TimeOfDay]],
+                P::Decimal,
+            )),
+            "date" => Some((Function::Date, &[&[P::DateTimeOffset]], P::Date)),
+            "time" => Some((Function::Time, &[&[P::DateTimeOffset]], P::TimeOfDay)),
+            "totaloffsetminutes" => Some((
+                Function::TotalOffsetMinutes,
+                &[&[P::DateTimeOffset]],
+                P::Int32,
+            )),
+            _ => None,
+        };
+        if let Some((f, params, result)) = simple {
+            arity(params.len()..=params.len())?;
+            let mut bound = Vec::with_capacity(args.len());
+            for (arg, allowed) in args.iter().zip(params) {
+                let t = self.bind(arg)?;
+                match t.ty {
+                    Some(ty) if allowed.contains(&ty) => {}
+                    Some(P::Guid) if allowed.contains(&P::String) => {}
+                    None => {}
+                    Some(ty) => return Err(bad(arg.span, format!("{name} does not accept {ty}"))),
+                }
+                bound.push(coerce(t, Some(allowed[0])));
+            }
+            let nullable = bound.iter().any(|t| t.nullable);
+            return Ok(typed(TypedKind::Call(f, bound), result, nullable));
+        }
+        match name {
+            "substring" => {
+                arity(2..=3)?;
+                let mut bound = vec![self.bind(&args[0])?];
+                self.expect(&bound[0], P::String, args[0].span, "substring")?;
+                for a in &args[1..] {
+                    let t = self.bind(a)?;
+                    if t.ty.is_some_and(|ty| !ty.is_integer()) {
+                        return Err(bad(a.span, "substring positions must be integers"));
+                    }
+                    bound.push(t);
+                }
+                let nullable = bound.iter().any(|t| t.nullable);
+                Ok(typed(
+                    TypedKind::Call(Function::Substring, bound),
+                    P::String,
+                    nullable,
+                ))
+            }
+            "round" | "floor" | "ceiling" => {
+                arity(1..=1)?;
+                let t = self.bind(&args[0])?;
+                let ty = match t.ty {
+                    Some(ty) if ty.is_numeric() => {
+                        if ty == P::Double || ty == P::Single {
+                            P::Double
+                        } else {
+                            P::Decimal
+                        }
+                    }
+                    None => P::Decimal,
+                    Some(ty) => {
+                        return Err(bad(
+                            args[0].span,
+                            format!("{name} needs a number, found {ty}"),
+                        ))
+                    }
+                };
+                let f = match name {
+                    "round" => Function::Round,
+                    "floor" => Function::Floor,
+                    _ => Function::Ceiling,
+                };
+                let n = t.nullable;
+                Ok(typed(TypedKind::Call(f, vec![t]), ty, n))
+            }
+            "now" | "maxdatetime" | "mindatetime" => {
+                arity(0..=0)?;
+                if name == "now" {
+                    return Ok(typed(TypedKind::Now, P::DateTimeOffset, false));
+                }
+                let v = if name == "maxdatetime" {
+                    time::macros::datetime!(9999-12-31 23:59:59.999999 UTC)
+                } else {
+                    time::macros::datetime!(0001-01-01 00:00:00 UTC)
+                };
+                Ok(typed(
+                    TypedKind::Literal(Value::DateTimeOffset(v)),
+                    P::DateTimeOffset,
+                    false,
+                ))
+            }
+            "cast" | "isof" => {
+                arity(1..=2)?;
+                let type_arg = args.last().expect("arity checked");
+                let type_name = match &type_arg.kind {
+                    ExprKind::Path(p) if p.len() == 1 && p[0].contains('.') => p[0].as_str(),
+                    _ => {
+                        return Err(bad(
+                            type_arg.span,
+                            format!("the last argument of {name} must be a type name"),
+                        ))
+                    }
+                };
+                if args.len() == 1 {
+                    return Err(unsupported(span, format!("{name} on the entity itself is not supported; give a property as first argument")));
+                }
+                let Some(target) = PrimitiveType::from_name(type_name) else {
+                    return Err(bad(
+                        type_arg.span,
+                        format!("'{type_name}' is not a primitive type"),
+                    ));
+                };
+                let x = self.bind(&args[0])?;
+                if name == "isof" {
+                    // A value is of a type when its declared type is that type (null is of no type).
+                    return Ok(match x.ty {
+                        Some(t) if t == target => typed(
+                            TypedKind::Not(Box::new(typed(
+                                TypedKind::Compare(
+                                    CompareOp::Eq,
+                                    Box::new(x.clone()),
+                                    Box::new(Typed {
+                                        kind: TypedKind::Literal(Value::Null),
+                                        ty: None,
+                                        nullable: true,
+                                    }),
+                                ),
+                                P::Boolean,
+                                false,
+                            ))),
+                            P::Boolean,
+                            false,
+                        ),
+                        _ => typed(TypedKind::Literal(Value::Boolean(false)), P::Boolean, false),
+                    });
+                }
+                let ok = match (x.ty, target) {
+                    (None, _) => true,
+                    (Some(a), b) if a == b => true,
+                    (Some(a), b) if a.is_numeric() && b.is_numeric() => true,
+                    (Some(_), P::String) => true,
+                    (Some(P::String), b) if b.is_numeric() || b == P::Boolean => true,
+                    (Some(P::DateTimeOffset), P::Date) => true,
+                    _ => false,
+                };
+                if !ok {
+                    return Err(bad(
+                        args[0].span,
+                        format!("cannot cast {} to {target}", tn(x.ty)),
+                    ));
+                }
+                let n = x.nullable;
+                Ok(typed(TypedKind::Cast(Box::new(x), target), target, n))
+            }
+            "matchespattern" | "hassubset" | "hassubsequence" | "totalseconds" | "case"
+            | "$array" => Err(unsupported(span, format!("{name} is not supported yet"))),
+            _ => Err(unsupported(
+                span,
+                format!("the function '{name}' is not available in this service"),
+            )),
+        }
+    }
+}
+
+fn tn(t: Option<PrimitiveType>) -> &'static str {
+    t.map(PrimitiveType::name).unwrap_or("null")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::edm::Property;
+    use crate::syntax::parse_filter;
+
+    fn ty() -> EntityType {
+        let p = |n: &str, t, nullable| Property {
+            name: n.into(),
+            ty: t,
+            nullable,
+        };
+        EntityType {
+            name: "device".into(),
+            key: vec!["deviceKey".into()],
+            properties: vec![
+                p("deviceKey", PrimitiveType::Int32, false),
+                p("deviceName", PrimitiveType::String, true),
+                p("enrolledDateTime", PrimitiveType::DateTimeOffset, true),
+                p("size", PrimitiveType::Int64, true),
+            ],
+            navigation: vec![],
+        }
+    }
+
+    fn bind(s: &str) -> Result<Typed, ODataError> {
+        bind_filter(&parse_filter(s).unwrap(), &ty())
+    }
+
+    #[test]
+    fn binds_and_checks() {
+        assert!(bind("deviceKey eq 5 and contains(deviceName, 'x')").is_ok());
+        assert!(bind("enrolledDateTime ge 2026-01-01").is_ok());
+        assert!(bind("size add 1 gt deviceKey mul 2.5").is_ok());
+        let e = bind("deviceName eq 5").unwrap_err();
+        assert_eq!((e.kind, e.position), (ErrorKind::BadRequest, Some(14)));
+        let e = bind("devicename eq 'a'").unwrap_err();
+        assert!(
+            e.message.contains("did you mean 'deviceName'"),
+            "{}",
+            e.message
+        );
+        assert_eq!(bind("deviceKey").unwrap_err().kind, ErrorKind::BadRequest);
+        assert_eq!(
+            bind("x/any(a:true)").unwrap_err().kind,
+            ErrorKind::NotImplemented
+        );
+        assert!(bind("cast(deviceKey, Edm.String) eq '5'").is_ok());
+        assert_eq!(
+            bind("cast(deviceName, Edm.Guid) eq 'x'").unwrap_err().kind,
+            ErrorKind::BadRequest
+        );
+        assert_eq!(
+            bind("length(deviceKey) eq 1").unwrap_err().position,
+            Some(7)
+        );
+    }
+}

@@ -1,0 +1,229 @@
+//! The Entity Data Model: the typed description of a service that `$metadata` publishes and the
+//! binder checks queries against.
+
+use std::fmt;
+
+/// A primitive EDM type. Only the types a query can produce or a property can have are listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PrimitiveType {
+    /// `Edm.Boolean`
+    Boolean,
+    /// `Edm.Byte`
+    Byte,
+    /// `Edm.SByte`
+    SByte,
+    /// `Edm.Int16`
+    Int16,
+    /// `Edm.Int32`
+    Int32,
+    /// `Edm.Int64`
+    Int64,
+    /// `Edm.Decimal`
+    Decimal,
+    /// `Edm.Single`
+    Single,
+    /// `Edm.Double`
+    Double,
+    /// `Edm.String`
+    String,
+    /// `Edm.Date`
+    Date,
+    /// `Edm.DateTimeOffset`
+    DateTimeOffset,
+    /// `Edm.TimeOfDay`
+    TimeOfDay,
+    /// `Edm.Duration`
+    Duration,
+    /// `Edm.Guid`
+    Guid,
+    /// `Edm.Binary`
+    Binary,
+}
+
+impl PrimitiveType {
+    /// All primitive types, in a stable order.
+    pub const ALL: [PrimitiveType; 16] = [
+        Self::Boolean,
+        Self::Byte,
+        Self::SByte,
+        Self::Int16,
+        Self::Int32,
+        Self::Int64,
+        Self::Decimal,
+        Self::Single,
+        Self::Double,
+        Self::String,
+        Self::Date,
+        Self::DateTimeOffset,
+        Self::TimeOfDay,
+        Self::Duration,
+        Self::Guid,
+        Self::Binary,
+    ];
+
+    /// The qualified name, e.g. `Edm.Int32`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Boolean => "Edm.Boolean",
+            Self::Byte => "Edm.Byte",
+            Self::SByte => "Edm.SByte",
+            Self::Int16 => "Edm.Int16",
+            Self::Int32 => "Edm.Int32",
+            Self::Int64 => "Edm.Int64",
+            Self::Decimal => "Edm.Decimal",
+            Self::Single => "Edm.Single",
+            Self::Double => "Edm.Double",
+            Self::String => "Edm.String",
+            Self::Date => "Edm.Date",
+            Self::DateTimeOffset => "Edm.DateTimeOffset",
+            Self::TimeOfDay => "Edm.TimeOfDay",
+            Self::Duration => "Edm.Duration",
+            Self::Guid => "Edm.Guid",
+            Self::Binary => "Edm.Binary",
+        }
+    }
+
+    /// Parses a qualified name such as `Edm.Int32` (case-sensitive, as in CSDL).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// Whether the type is numeric (takes part in arithmetic and numeric promotion).
+    pub fn is_numeric(self) -> bool {
+        matches!(
+            self,
+            Self::Byte
+                | Self::SByte
+                | Self::Int16
+                | Self::Int32
+                | Self::Int64
+                | Self::Decimal
+                | Self::Single
+                | Self::Double
+        )
+    }
+
+    /// Whether the type is an integer type.
+    pub fn is_integer(self) -> bool {
+        matches!(
+            self,
+            Self::Byte | Self::SByte | Self::Int16 | Self::Int32 | Self::Int64
+        )
+    }
+
+    /// Rank in OData's numeric promotion order (higher wins), `None` for non-numeric types.
+    pub fn numeric_rank(self) -> Option<u8> {
+        Some(match self {
+            Self::Byte | Self::SByte => 0,
+            Self::Int16 => 1,
+            Self::Int32 => 2,
+            Self::Int64 => 3,
+            Self::Decimal => 4,
+            Self::Single => 5,
+            Self::Double => 6,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for PrimitiveType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A structural property of an entity type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Property {
+    /// Name as it appears in payloads and queries.
+    pub name: String,
+    /// Primitive type of the property.
+    pub ty: PrimitiveType,
+    /// Whether the property may be null.
+    pub nullable: bool,
+}
+
+/// A navigation property: a single-valued reference from one entity type to another, resolved
+/// through a referential constraint from a local property to the target's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NavigationProperty {
+    /// Name of the navigation property.
+    pub name: String,
+    /// Unqualified name of the target entity type.
+    pub target_type: String,
+    /// Whether the reference may be absent.
+    pub nullable: bool,
+    /// Local property holding the foreign key.
+    pub property: String,
+    /// Key property of the target it refers to.
+    pub referenced_property: String,
+}
+
+/// An entity type: named properties with a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityType {
+    /// Unqualified type name.
+    pub name: String,
+    /// Names of the key properties, in key order.
+    pub key: Vec<String>,
+    /// Structural properties, in declaration order.
+    pub properties: Vec<Property>,
+    /// Navigation properties.
+    pub navigation: Vec<NavigationProperty>,
+}
+
+impl EntityType {
+    /// Index of a property by exact name.
+    pub fn property_index(&self, name: &str) -> Option<usize> {
+        self.properties.iter().position(|p| p.name == name)
+    }
+
+    /// Indices of the key properties in key order.
+    pub fn key_indices(&self) -> Vec<usize> {
+        self.key
+            .iter()
+            .map(|k| self.property_index(k).expect("key names a property"))
+            .collect()
+    }
+}
+
+/// An entity set: a named collection of entities of one type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntitySet {
+    /// Name used in URLs.
+    pub name: String,
+    /// Index of its entity type in [`Model::entity_types`].
+    pub entity_type: usize,
+    /// Navigation property bindings: (navigation property name, target entity set name).
+    pub navigation_bindings: Vec<(String, String)>,
+}
+
+/// A complete service model: one schema with one entity container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Model {
+    /// Schema namespace, e.g. `Microsoft.Intune.DataWarehouse`.
+    pub namespace: String,
+    /// Name of the entity container.
+    pub container: String,
+    /// Entity types.
+    pub entity_types: Vec<EntityType>,
+    /// Entity sets of the container.
+    pub entity_sets: Vec<EntitySet>,
+}
+
+impl Model {
+    /// Finds an entity set by exact name.
+    pub fn entity_set(&self, name: &str) -> Option<&EntitySet> {
+        self.entity_sets.iter().find(|s| s.name == name)
+    }
+
+    /// The entity type of an entity set.
+    pub fn type_of(&self, set: &EntitySet) -> &EntityType {
+        &self.entity_types[set.entity_type]
+    }
+
+    /// Finds an entity type by unqualified name.
+    pub fn entity_type(&self, name: &str) -> Option<&EntityType> {
+        self.entity_types.iter().find(|t| t.name == name)
+    }
+}

@@ -1,0 +1,365 @@
+//! OData JSON payload writing straight into a byte buffer.
+//!
+//! Servers stream entity collections: the [`EntityWriter`] is prepared once per request (property
+//! names pre-escaped, types resolved) and then appends one entity per row from borrowed cells,
+//! so the hot path allocates nothing per row.
+
+use crate::edm::{EntityType, PrimitiveType};
+
+/// How much control information payloads carry (`odata.metadata=...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataLevel {
+    /// No control information except paging.
+    None,
+    /// Context URL, count and next link (the default).
+    Minimal,
+    /// Also entity ids, edit links and type annotations.
+    Full,
+}
+
+/// One column value of a row, borrowed from the store's row buffer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    /// SQL NULL.
+    Null,
+    /// An integer (also booleans as 0/1 and date-times as microseconds since the Unix epoch).
+    Integer(i64),
+    /// A floating-point number.
+    Real(f64),
+    /// Text.
+    Text(&'a str),
+}
+
+/// Access to the cells of the current row.
+pub trait Row {
+    /// The cell at column `index`.
+    fn cell(&self, index: usize) -> Cell<'_>;
+}
+
+/// Appends `s` as a JSON string literal.
+pub fn write_string(buf: &mut Vec<u8>, s: &str) {
+    buf.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => {
+                buf.extend_from_slice(&bytes[start..i]);
+                buf.extend_from_slice(format!("\\u{b:04x}").as_bytes());
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        buf.extend_from_slice(&bytes[start..i]);
+        buf.extend_from_slice(esc);
+        start = i + 1;
+    }
+    buf.extend_from_slice(&bytes[start..]);
+    buf.push(b'"');
+}
+
+fn push_digits(buf: &mut Vec<u8>, v: u32, width: usize) {
+    let mut tmp = [b'0'; 10];
+    let mut v = v;
+    for i in (0..width).rev() {
+        tmp[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    buf.extend_from_slice(&tmp[..width]);
+}
+
+/// Appends an ISO 8601 UTC timestamp for `micros` since the Unix epoch, without quotes:
+/// `2026-11-01T10:00:00Z`, with fractional seconds only when they are not zero.
+pub fn write_timestamp(buf: &mut Vec<u8>, micros: i64) {
+    let secs = micros.div_euclid(1_000_000);
+    let frac = micros.rem_euclid(1_000_000) as u32;
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400) as u32;
+    // civil_from_days (H. Hinnant), valid for the whole i64 day range we store
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = if m <= 2 { y + 1 } else { y };
+    push_digits(buf, y.clamp(0, 9999) as u32, 4);
+    buf.push(b'-');
+    push_digits(buf, m, 2);
+    buf.push(b'-');
+    push_digits(buf, d, 2);
+    buf.push(b'T');
+    push_digits(buf, sod / 3600, 2);
+    buf.push(b':');
+    push_digits(buf, sod / 60 % 60, 2);
+    buf.push(b':');
+    push_digits(buf, sod % 60, 2);
+    if frac != 0 {
+        buf.push(b'.');
+        let mut f = frac;
+        let mut width = 6;
+        while f % 10 == 0 {
+            f /= 10;
+            width -= 1;
+        }
+        push_digits(buf, f, width);
+    }
+    buf.push(b'Z');
+}
+
+/// Appends an integer.
+pub fn write_integer(buf: &mut Vec<u8>, v: i64) {
+    let mut b = itoa_buf(v);
+    buf.extend_from_slice(b.format());
+}
+
+struct IntBuf {
+    bytes: [u8; 20],
+    start: usize,
+}
+
+impl IntBuf {
+    fn format(&mut self) -> &[u8] {
+        &self.bytes[self.start..]
+    }
+}
+
+fn itoa_buf(v: i64) -> IntBuf {
+    let mut bytes = [0u8; 20];
+    let mut i = 20;
+    let neg = v < 0;
+    let mut n = v.unsigned_abs();
+    loop {
+        i -= 1;
+        bytes[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if neg {
+        i -= 1;
+        bytes[i] = b'-';
+    }
+    IntBuf { bytes, start: i }
+}
+
+/// Appends a double as JSON; non-finite values are written as the OData strings
+/// `"INF"`, `"-INF"` and `"NaN"`.
+pub fn write_double(buf: &mut Vec<u8>, v: f64, quoted: bool) {
+    if v.is_nan() {
+        buf.extend_from_slice(b"\"NaN\"");
+    } else if v.is_infinite() {
+        buf.extend_from_slice(if v > 0.0 { b"\"INF\"" } else { b"\"-INF\"" });
+    } else {
+        if quoted {
+            buf.push(b'"');
+        }
+        buf.extend_from_slice(format!("{v:?}").as_bytes());
+        if quoted {
+            buf.push(b'"');
+        }
+    }
+}
+
+/// Writes a primitive value of EDM type `ty` from a cell.
+pub fn write_value(buf: &mut Vec<u8>, ty: PrimitiveType, cell: Cell<'_>, ieee754_compatible: bool) {
+    use PrimitiveType as P;
+    match (cell, ty) {
+        (Cell::Null, _) => buf.extend_from_slice(b"null"),
+        (Cell::Integer(v), P::Boolean) => {
+            buf.extend_from_slice(if v != 0 { b"true" } else { b"false" })
+        }
+        (Cell::Integer(v), P::DateTimeOffset) => {
+            buf.push(b'"');
+            write_timestamp(buf, v);
+            buf.push(b'"');
+        }
+        (Cell::Integer(v), P::Int64 | P::Decimal) if ieee754_compatible => {
+            buf.push(b'"');
+            write_integer(buf, v);
+            buf.push(b'"');
+        }
+        (Cell::Integer(v), P::String) => {
+            buf.push(b'"');
+            write_integer(buf, v);
+            buf.push(b'"');
+        }
+        (Cell::Integer(v), _) => write_integer(buf, v),
+        (Cell::Real(v), P::Decimal) => write_double(buf, v, ieee754_compatible),
+        (Cell::Real(v), _) => write_double(buf, v, false),
+        (Cell::Text(s), _) => write_string(buf, s),
+    }
+}
+
+/// A prepared writer for the entities of one response.
+pub struct EntityWriter {
+    /// (column index in the row, `"name":` pre-escaped, type)
+    columns: Vec<(usize, Vec<u8>, PrimitiveType)>,
+    /// Full metadata: key columns, `@odata.type` value and entity-set URL prefix.
+    full: Option<FullMetadata>,
+    ieee754_compatible: bool,
+}
+
+struct FullMetadata {
+    key_columns: Vec<(usize, String, PrimitiveType)>,
+    type_annotation: Vec<u8>,
+    id_prefix: String,
+}
+
+impl EntityWriter {
+    /// Prepares a writer for `selected` properties (indices into `ty.properties`), reading property
+    /// `selected[i]` from row column `i`. `entity_set_url` is the absolute URL of the entity set,
+    /// used for ids in full metadata; `key_columns` gives the row column of each key property.
+    pub fn new(
+        ty: &EntityType,
+        namespace: &str,
+        selected: &[usize],
+        key_columns: &[usize],
+        level: MetadataLevel,
+        ieee754_compatible: bool,
+        entity_set_url: &str,
+    ) -> Self {
+        let columns = selected
+            .iter()
+            .enumerate()
+            .map(|(col, &p)| {
+                let prop = &ty.properties[p];
+                let mut name = Vec::new();
+                write_string(&mut name, &prop.name);
+                name.push(b':');
+                (col, name, prop.ty)
+            })
+            .collect();
+        let full = (level == MetadataLevel::Full).then(|| {
+            let mut type_annotation = Vec::new();
+            write_string(&mut type_annotation, &format!("#{namespace}.{}", ty.name));
+            FullMetadata {
+                key_columns: ty
+                    .key_indices()
+                    .iter()
+                    .zip(key_columns)
+                    .map(|(&p, &c)| (c, ty.properties[p].name.clone(), ty.properties[p].ty))
+                    .collect(),
+                type_annotation,
+                id_prefix: entity_set_url.to_string(),
+            }
+        });
+        Self {
+            columns,
+            full,
+            ieee754_compatible,
+        }
+    }
+
+    /// Appends one entity object for the current row.
+    pub fn write(&self, buf: &mut Vec<u8>, row: &dyn Row) {
+        buf.push(b'{');
+        let mut first = true;
+        if let Some(full) = &self.full {
+            buf.extend_from_slice(b"\"@odata.type\":");
+            buf.extend_from_slice(&full.type_annotation);
+            let mut id = full.id_prefix.clone();
+            id.push('(');
+            let single = full.key_columns.len() == 1;
+            for (i, (col, name, ty)) in full.key_columns.iter().enumerate() {
+                if i > 0 {
+                    id.push(',');
+                }
+                if !single {
+                    id.push_str(name);
+                    id.push('=');
+                }
+                key_literal(&mut id, *ty, row.cell(*col));
+            }
+            id.push(')');
+            buf.extend_from_slice(b",\"@odata.id\":");
+            write_string(buf, &id);
+            buf.extend_from_slice(b",\"@odata.editLink\":");
+            write_string(buf, &id);
+            first = false;
+        }
+        for (col, name, ty) in &self.columns {
+            if !first {
+                buf.push(b',');
+            }
+            first = false;
+            if self.full.is_some() {
+                if let Some(t) = annotated_type(*ty) {
+                    buf.extend_from_slice(&name[..name.len() - 2]);
+                    buf.extend_from_slice(b"@odata.type\":\"#");
+                    buf.extend_from_slice(t.as_bytes());
+                    buf.extend_from_slice(b"\",");
+                }
+            }
+            buf.extend_from_slice(name);
+            write_value(buf, *ty, row.cell(*col), self.ieee754_compatible);
+        }
+        buf.push(b'}');
+    }
+}
+
+/// Types whose JSON representation does not reveal them, annotated in full metadata.
+fn annotated_type(ty: PrimitiveType) -> Option<&'static str> {
+    match ty {
+        PrimitiveType::String | PrimitiveType::Boolean | PrimitiveType::Double => None,
+        PrimitiveType::Int32 => Some("Int32"),
+        PrimitiveType::Int64 => Some("Int64"),
+        PrimitiveType::DateTimeOffset => Some("DateTimeOffset"),
+        other => Some(&other.name()[4..]),
+    }
+}
+
+/// Appends a key value in URL literal form (`42`, `'text'`, `2026-11-01T00:00:00Z`).
+pub fn key_literal(out: &mut String, ty: PrimitiveType, cell: Cell<'_>) {
+    match cell {
+        Cell::Null => out.push_str("null"),
+        Cell::Integer(v) if ty == PrimitiveType::DateTimeOffset => {
+            let mut b = Vec::new();
+            write_timestamp(&mut b, v);
+            out.push_str(std::str::from_utf8(&b).expect("ascii"));
+        }
+        Cell::Integer(v) => out.push_str(&v.to_string()),
+        Cell::Real(v) => out.push_str(&v.to_string()),
+        Cell::Text(s) => {
+            out.push('\'');
+            for ch in s.chars() {
+                if ch == '\'' {
+                    out.push('\'');
+                }
+                out.push(ch);
+            }
+            out.push('\'');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_and_times() {
+        let mut b = Vec::new();
+        write_string(&mut b, "a\"b\\c\n\u{1}é");
+        assert_eq!(String::from_utf8(b).unwrap(), "\"a\\\"b\\\\c\\n\\u0001é\"");
+        let mut b = Vec::new();
+        write_timestamp(&mut b, 1_762_000_000_500_000);
+        assert_eq!(String::from_utf8(b).unwrap(), "2025-11-01T12:26:40.5Z");
+        let mut b = Vec::new();
+        write_timestamp(&mut b, 0);
+        assert_eq!(String::from_utf8(b).unwrap(), "1970-01-01T00:00:00Z");
+        let mut b = Vec::new();
+        write_integer(&mut b, i64::MIN);
+        assert_eq!(String::from_utf8(b).unwrap(), i64::MIN.to_string());
+    }
+}

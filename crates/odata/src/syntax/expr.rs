@@ -1,0 +1,640 @@
+//! Expressions (`$filter`, `$orderby` items) and `$select` lists.
+
+use super::cursor::Cursor;
+use super::literal::literal;
+use super::*;
+
+/// Canonical functions callable without a namespace.
+const CANONICAL_FUNCTIONS: &[&str] = &[
+    "contains",
+    "startswith",
+    "endswith",
+    "length",
+    "indexof",
+    "substring",
+    "tolower",
+    "toupper",
+    "trim",
+    "concat",
+    "year",
+    "month",
+    "day",
+    "hour",
+    "minute",
+    "second",
+    "fractionalseconds",
+    "totalseconds",
+    "date",
+    "time",
+    "now",
+    "maxdatetime",
+    "mindatetime",
+    "totaloffsetminutes",
+    "round",
+    "floor",
+    "ceiling",
+    "cast",
+    "isof",
+    "matchespattern",
+    "hassubset",
+    "hassubsequence",
+    "case",
+];
+
+/// Nesting limit so hostile input cannot exhaust the stack.
+const MAX_DEPTH: usize = 100;
+
+/// Parses a `$filter` value (or any common expression).
+pub fn parse_filter(text: &str) -> Result<Expr, SyntaxError> {
+    let mut p = Parser::new(text);
+    p.c.skip_ws();
+    if p.c.at_end() {
+        return Err(p.c.error("expected an expression"));
+    }
+    let e = p.or_expr()?;
+    p.c.skip_ws();
+    if !p.c.at_end() {
+        return Err(p.c.error("unexpected text after the expression"));
+    }
+    Ok(e)
+}
+
+/// Parses a `$orderby` value: comma-separated expressions, each optionally `asc` or `desc`.
+pub fn parse_orderby(text: &str) -> Result<Vec<OrderByItem>, SyntaxError> {
+    let mut p = Parser::new(text);
+    let mut items = Vec::new();
+    loop {
+        p.c.skip_ws();
+        let expr = p.or_expr()?;
+        let save = p.c.pos;
+        let mut direction = Direction::Asc;
+        if p.c.skip_ws() > 0 {
+            if p.c.eat_keyword("asc") {
+            } else if p.c.eat_keyword("desc") {
+                direction = Direction::Desc;
+            } else {
+                p.c.pos = save;
+            }
+        }
+        items.push(OrderByItem { expr, direction });
+        p.c.skip_ws();
+        if p.c.at_end() {
+            return Ok(items);
+        }
+        if !p.c.eat(',') {
+            return Err(p.c.error("expected ',' or the end of $orderby"));
+        }
+    }
+}
+
+/// Parses a `$select` value: `*` or comma-separated property paths.
+pub fn parse_select(text: &str) -> Result<Vec<SelectItem>, SyntaxError> {
+    let mut c = Cursor::new(text);
+    let mut items = Vec::new();
+    loop {
+        c.skip_ws();
+        if c.eat('*') {
+            items.push(SelectItem::Star);
+        } else {
+            let start = c.pos;
+            let mut segments = Vec::new();
+            loop {
+                let seg = if c.peek() == Some('@') {
+                    return Err(c.error("annotations in $select are not supported"));
+                } else {
+                    c.qualified_identifier()
+                        .ok_or_else(|| c.error("expected a property name"))?
+                };
+                segments.push(seg.to_string());
+                if c.peek() == Some('/') {
+                    c.pos += 1;
+                    if c.eat('*') {
+                        segments.push("*".into());
+                        break;
+                    }
+                    continue;
+                }
+                break;
+            }
+            if c.peek() == Some('(') {
+                return Err(c.error("nested select options are not supported"));
+            }
+            items.push(SelectItem::Path(segments, Span { start, end: c.pos }));
+        }
+        c.skip_ws();
+        if c.at_end() {
+            return Ok(items);
+        }
+        if !c.eat(',') {
+            return Err(c.error("expected ',' or the end of $select"));
+        }
+    }
+}
+
+struct Parser<'a> {
+    c: Cursor<'a>,
+    depth: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            c: Cursor::new(text),
+            depth: 0,
+        }
+    }
+
+    /// Tries to read ` op ` (whitespace, one of `ops`, whitespace) and returns the operator.
+    fn binary_operator(&mut self, ops: &[BinaryOp]) -> Option<BinaryOp> {
+        let save = self.c.pos;
+        if self.c.skip_ws() == 0 {
+            return None;
+        }
+        for op in ops {
+            let before = self.c.pos;
+            if self.c.eat_keyword(op.keyword()) {
+                if self.c.skip_ws() > 0 {
+                    return Some(*op);
+                }
+                self.c.pos = before;
+            }
+        }
+        self.c.pos = save;
+        None
+    }
+
+    fn binary_level(
+        &mut self,
+        ops: &[BinaryOp],
+        next: fn(&mut Self) -> Result<Expr, SyntaxError>,
+    ) -> Result<Expr, SyntaxError> {
+        let mut left = next(self)?;
+        while let Some(op) = self.binary_operator(ops) {
+            let right = next(self)?;
+            let span = Span {
+                start: left.span.start,
+                end: right.span.end,
+            };
+            left = Expr {
+                kind: ExprKind::Binary(op, Box::new(left), Box::new(right)),
+                span,
+            };
+        }
+        Ok(left)
+    }
+
+    fn or_expr(&mut self) -> Result<Expr, SyntaxError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.c.error("expression nested too deeply"));
+        }
+        let e = self.binary_level(&[BinaryOp::Or], Self::and_expr);
+        self.depth -= 1;
+        e
+    }
+
+    fn and_expr(&mut self) -> Result<Expr, SyntaxError> {
+        self.binary_level(&[BinaryOp::And], Self::eq_expr)
+    }
+
+    fn eq_expr(&mut self) -> Result<Expr, SyntaxError> {
+        self.binary_level(&[BinaryOp::Eq, BinaryOp::Ne], Self::rel_expr)
+    }
+
+    fn rel_expr(&mut self) -> Result<Expr, SyntaxError> {
+        self.binary_level(
+            &[BinaryOp::Gt, BinaryOp::Ge, BinaryOp::Lt, BinaryOp::Le],
+            Self::add_expr,
+        )
+    }
+
+    fn add_expr(&mut self) -> Result<Expr, SyntaxError> {
+        self.binary_level(&[BinaryOp::Add, BinaryOp::Sub], Self::mul_expr)
+    }
+
+    fn mul_expr(&mut self) -> Result<Expr, SyntaxError> {
+        self.binary_level(
+            &[BinaryOp::Mul, BinaryOp::DivBy, BinaryOp::Div, BinaryOp::Mod],
+            Self::unary_expr,
+        )
+    }
+
+    fn unary_expr(&mut self) -> Result<Expr, SyntaxError> {
+        let start = self.c.pos;
+        if self.c.peek() == Some('-')
+            && !self.c.peek_at(1).is_some_and(|b| b.is_ascii_digit())
+            && !self.c.rest().starts_with("-INF")
+        {
+            self.c.pos += 1;
+            self.c.skip_ws();
+            let operand = self.nested(Self::unary_expr)?;
+            return Ok(Expr {
+                span: Span {
+                    start,
+                    end: operand.span.end,
+                },
+                kind: ExprKind::Unary(UnaryOp::Negate, Box::new(operand)),
+            });
+        }
+        let save = self.c.pos;
+        if self.c.eat_keyword("not") {
+            if self.c.skip_ws() > 0 || self.c.peek() == Some('(') {
+                let operand = self.nested(Self::unary_expr)?;
+                return Ok(Expr {
+                    span: Span {
+                        start,
+                        end: operand.span.end,
+                    },
+                    kind: ExprKind::Unary(UnaryOp::Not, Box::new(operand)),
+                });
+            }
+            self.c.pos = save;
+        }
+        self.postfix_expr()
+    }
+
+    fn nested(
+        &mut self,
+        f: fn(&mut Self) -> Result<Expr, SyntaxError>,
+    ) -> Result<Expr, SyntaxError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.c.error("expression nested too deeply"));
+        }
+        let e = f(self);
+        self.depth -= 1;
+        e
+    }
+
+    /// A primary expression optionally followed by `has` or `in`.
+    fn postfix_expr(&mut self) -> Result<Expr, SyntaxError> {
+        let left = self.primary()?;
+        if let Some(op) = self.binary_operator(&[BinaryOp::Has]) {
+            let right = self.primary()?;
+            let span = Span {
+                start: left.span.start,
+                end: right.span.end,
+            };
+            return Ok(Expr {
+                kind: ExprKind::Binary(op, Box::new(left), Box::new(right)),
+                span,
+            });
+        }
+        let save = self.c.pos;
+        if self.c.skip_ws() > 0 && self.c.eat_keyword("in") {
+            self.c.skip_ws();
+            let (list, end) = self.in_list()?;
+            let span = Span {
+                start: left.span.start,
+                end,
+            };
+            return Ok(Expr {
+                kind: ExprKind::In(Box::new(left), list),
+                span,
+            });
+        }
+        self.c.pos = save;
+        Ok(left)
+    }
+
+    /// `( literal, ... )`, `[ literal, ... ]`, or a parenthesized expression or path.
+    fn in_list(&mut self) -> Result<(Vec<Expr>, usize), SyntaxError> {
+        let close = match self.c.peek() {
+            Some('(') => ')',
+            Some('[') => ']',
+            _ => {
+                let e = self.primary()?;
+                let end = e.span.end;
+                return Ok((vec![e], end));
+            }
+        };
+        self.c.pos += 1;
+        self.c.skip_ws();
+        let mut items = Vec::new();
+        if self.c.eat(close) {
+            return Ok((items, self.c.pos));
+        }
+        let first = if close == ']' {
+            self.json_value()?
+        } else {
+            self.or_expr()?
+        };
+        let first_is_literal = matches!(first.kind, ExprKind::Literal(_));
+        items.push(first);
+        loop {
+            self.c.skip_ws();
+            if self.c.eat(close) {
+                return Ok((items, self.c.pos));
+            }
+            if !first_is_literal {
+                return Err(self.c.error(format!("expected '{close}'")));
+            }
+            self.c.expect(',')?;
+            self.c.skip_ws();
+            let item = if close == ']' {
+                self.json_value()?
+            } else {
+                let start = self.c.pos;
+                let lit = literal(&mut self.c)?
+                    .ok_or_else(|| self.c.error("expected a literal in the list"))?;
+                Expr {
+                    kind: ExprKind::Literal(lit),
+                    span: Span {
+                        start,
+                        end: self.c.pos,
+                    },
+                }
+            };
+            items.push(item);
+        }
+    }
+
+    /// A JSON value inside `[...]`: double-quoted strings, numbers, `true`, `false`, `null`,
+    /// or single-quoted URL literals.
+    fn json_value(&mut self) -> Result<Expr, SyntaxError> {
+        let start = self.c.pos;
+        if self.c.eat('"') {
+            let mut out = String::new();
+            loop {
+                match self.c.peek() {
+                    None => return Err(self.c.error("unterminated JSON string")),
+                    Some('"') => {
+                        self.c.pos += 1;
+                        break;
+                    }
+                    Some('\\') => {
+                        self.c.pos += 1;
+                        let esc = self.c.peek().ok_or_else(|| self.c.error("bad escape"))?;
+                        self.c.pos += esc.len_utf8();
+                        out.push(match esc {
+                            'n' => '\n',
+                            't' => '\t',
+                            'r' => '\r',
+                            other => other,
+                        });
+                    }
+                    Some(ch) => {
+                        out.push(ch);
+                        self.c.pos += ch.len_utf8();
+                    }
+                }
+            }
+            return Ok(Expr {
+                kind: ExprKind::Literal(Literal::String(out)),
+                span: Span {
+                    start,
+                    end: self.c.pos,
+                },
+            });
+        }
+        let lit = literal(&mut self.c)?.ok_or_else(|| self.c.error("expected a JSON value"))?;
+        Ok(Expr {
+            kind: ExprKind::Literal(lit),
+            span: Span {
+                start,
+                end: self.c.pos,
+            },
+        })
+    }
+
+    fn primary(&mut self) -> Result<Expr, SyntaxError> {
+        let start = self.c.pos;
+        let span = |end| Span { start, end };
+        match self.c.peek() {
+            Some('(') => {
+                self.c.pos += 1;
+                self.c.skip_ws();
+                let inner = self.or_expr()?;
+                self.c.skip_ws();
+                self.c.expect(')')?;
+                return Ok(Expr {
+                    kind: inner.kind,
+                    span: span(self.c.pos),
+                });
+            }
+            Some('@') => {
+                self.c.pos += 1;
+                let name = self
+                    .c
+                    .qualified_identifier()
+                    .ok_or_else(|| self.c.error("expected an alias name"))?;
+                return Ok(Expr {
+                    kind: ExprKind::Alias(name.to_string()),
+                    span: span(self.c.pos),
+                });
+            }
+            Some('$') => {
+                if self.c.eat_keyword("$it") || self.c.eat_keyword("$this") {
+                    return Ok(Expr {
+                        kind: ExprKind::It,
+                        span: span(self.c.pos),
+                    });
+                }
+                return Err(self.c.error("expected an expression"));
+            }
+            Some('[') => {
+                let (items, end) = self.in_list()?;
+                return Ok(Expr {
+                    kind: ExprKind::Call("$array".into(), items),
+                    span: span(end),
+                });
+            }
+            _ => {}
+        }
+        if let Some(lit) = literal(&mut self.c)? {
+            return Ok(Expr {
+                kind: ExprKind::Literal(lit),
+                span: span(self.c.pos),
+            });
+        }
+        let name = self
+            .c
+            .qualified_identifier()
+            .ok_or_else(|| self.c.error("expected an expression"))?;
+        if self.c.peek() == Some('(') {
+            let lower = name.to_ascii_lowercase();
+            if !name.contains('.') && !CANONICAL_FUNCTIONS.contains(&lower.as_str()) {
+                return Err(self.c.error(format!("'{name}' is not a function")));
+            }
+            let args = self.arguments()?;
+            return Ok(Expr {
+                kind: ExprKind::Call(
+                    if name.contains('.') {
+                        name.to_string()
+                    } else {
+                        lower
+                    },
+                    args,
+                ),
+                span: span(self.c.pos),
+            });
+        }
+        let mut segments = vec![name.to_string()];
+        while self.c.peek() == Some('/') {
+            self.c.pos += 1;
+            let seg_start = self.c.pos;
+            let seg = self
+                .c
+                .qualified_identifier()
+                .ok_or_else(|| self.c.error("expected a property name after '/'"))?;
+            let lower = seg.to_ascii_lowercase();
+            if (lower == "any" || lower == "all") && self.c.peek() == Some('(') {
+                self.skip_balanced()?;
+                return Ok(Expr {
+                    kind: ExprKind::Lambda {
+                        path: segments,
+                        operator: lower,
+                    },
+                    span: span(self.c.pos),
+                });
+            }
+            if self.c.peek() == Some('(') {
+                return Err(crate::syntax::SyntaxError::new(
+                    self.c.pos,
+                    format!(
+                        "'{}' cannot be called here",
+                        &self.c.src[seg_start..self.c.pos]
+                    ),
+                ));
+            }
+            segments.push(seg.to_string());
+        }
+        if segments.len() == 1 && name.contains('.') {
+            return Err(self
+                .c
+                .error("a qualified name must be followed by '(' or a literal"));
+        }
+        Ok(Expr {
+            kind: ExprKind::Path(segments),
+            span: span(self.c.pos),
+        })
+    }
+
+    fn arguments(&mut self) -> Result<Vec<Expr>, SyntaxError> {
+        self.c.expect('(')?;
+        self.c.skip_ws();
+        let mut args = Vec::new();
+        if self.c.eat(')') {
+            return Ok(args);
+        }
+        loop {
+            self.c.skip_ws();
+            let start = self.c.pos;
+            // type names (cast, isof) are qualified identifiers on their own
+            let save = self.c.pos;
+            if let Some(q) = self.c.qualified_identifier() {
+                let after = self.c.pos;
+                self.c.skip_ws();
+                if q.contains('.') && matches!(self.c.peek(), Some(',' | ')')) {
+                    args.push(Expr {
+                        kind: ExprKind::Path(vec![q.to_string()]),
+                        span: Span { start, end: after },
+                    });
+                    if self.c.eat(')') {
+                        return Ok(args);
+                    }
+                    self.c.expect(',')?;
+                    continue;
+                }
+            }
+            self.c.pos = save;
+            args.push(self.or_expr()?);
+            self.c.skip_ws();
+            if self.c.eat(')') {
+                return Ok(args);
+            }
+            if !self.c.eat(',') {
+                return Err(self.c.error("expected ',' or ')'"));
+            }
+        }
+    }
+
+    /// Skips a parenthesized lambda body; lambdas are recognized but not bound.
+    fn skip_balanced(&mut self) -> Result<(), SyntaxError> {
+        let mut depth = 0usize;
+        let mut in_string = false;
+        while let Some(ch) = self.c.peek() {
+            self.c.pos += ch.len_utf8();
+            match ch {
+                '\'' => in_string = !in_string,
+                '(' if !in_string => depth += 1,
+                ')' if !in_string => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+        }
+        Err(self.c.error("expected ')'"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn show(e: &Expr) -> String {
+        match &e.kind {
+            ExprKind::Literal(l) => format!("{l:?}"),
+            ExprKind::Path(p) => p.join("/"),
+            ExprKind::It => "$it".into(),
+            ExprKind::Alias(a) => format!("@{a}"),
+            ExprKind::Unary(op, x) => format!("({op:?} {})", show(x)),
+            ExprKind::Binary(op, a, b) => format!("({} {} {})", show(a), op.keyword(), show(b)),
+            ExprKind::In(a, l) => format!(
+                "({} in [{}])",
+                show(a),
+                l.iter().map(show).collect::<Vec<_>>().join(",")
+            ),
+            ExprKind::Call(f, a) => {
+                format!("{f}({})", a.iter().map(show).collect::<Vec<_>>().join(","))
+            }
+            ExprKind::Lambda { path, operator } => format!("{}/{operator}", path.join("/")),
+        }
+    }
+
+    #[test]
+    fn precedence() {
+        let e = parse_filter("a eq 1 or b add 2 mul 3 gt 4 and not c").unwrap();
+        assert_eq!(
+            show(&e),
+            "((a eq Integer(1)) or (((b add (Integer(2) mul Integer(3))) gt Integer(4)) and (Not c)))"
+        );
+        let e = parse_filter("-x sub -5 eq 3").unwrap();
+        assert_eq!(show(&e), "(((Negate x) sub Integer(-5)) eq Integer(3))");
+        let e = parse_filter("Name in ('a', 'b') and x EQ null").unwrap();
+        assert_eq!(
+            show(&e),
+            "((Name in [String(\"a\"),String(\"b\")]) and (x eq Null))"
+        );
+        let e = parse_filter("cast(x, Edm.String) eq 'a'").unwrap();
+        assert_eq!(show(&e), "(cast(x,Edm.String) eq String(\"a\"))");
+    }
+
+    #[test]
+    fn errors_have_offsets() {
+        assert_eq!(parse_filter("a eq").unwrap_err().offset, 2);
+        assert_eq!(parse_filter("a eq 'x").unwrap_err().offset, 7);
+        assert_eq!(parse_filter("any()").unwrap_err().offset, 3);
+        assert_eq!(parse_filter("(a eq 1").unwrap_err().offset, 7);
+        assert_eq!(
+            parse_filter("FirstName in (FirstName,LastName)")
+                .unwrap_err()
+                .offset,
+            23
+        );
+        let deep = "(".repeat(500) + "1" + &")".repeat(500);
+        assert!(parse_filter(&deep).is_err());
+    }
+
+    #[test]
+    fn orderby_and_select() {
+        let o = parse_orderby("Name asc,Rating,ReleaseDate desc").unwrap();
+        assert_eq!(o.len(), 3);
+        assert_eq!(o[2].direction, Direction::Desc);
+        assert_eq!(parse_select("a, b,*").unwrap().len(), 3);
+        assert_eq!(parse_select("a,,b").unwrap_err().offset, 2);
+    }
+}

@@ -1,0 +1,51 @@
+//! Model-free syntax layer: turns query-option text into syntax trees.
+//!
+//! Every entry point works on percent-decoded text (servers decode the URL first) and returns
+//! either a tree or a [`SyntaxError`] whose `offset` is the 0-based character position where the
+//! text stops matching the grammar of OData 4.01 (the OASIS ABNF construction rules).
+
+mod ast;
+mod cursor;
+mod expr;
+mod literal;
+mod options;
+
+pub use ast::*;
+pub use expr::{parse_filter, parse_orderby, parse_select};
+pub use literal::{parse_duration, parse_literal};
+pub use options::{parse_count, parse_query_options, parse_top_skip, QueryOption, QueryOptions};
+
+use std::fmt;
+
+/// A syntax error: where the input stops matching, and what was expected there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// 0-based character offset of the first character that does not match.
+    pub offset: usize,
+    /// What was expected or found, for people.
+    pub message: String,
+}
+
+impl SyntaxError {
+    pub(crate) fn new(offset: usize, message: impl Into<String>) -> Self {
+        Self {
+            offset,
+            message: message.into(),
+        }
+    }
+
+    /// Converts to an [`crate::ODataError`] (400) naming the query option it came from.
+    pub fn into_odata(self, option: &str) -> crate::ODataError {
+        crate::ODataError::bad_request(format!("Syntax error: {}", self.message))
+            .with_target(option)
+            .at(self.offset)
+    }
+}
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at position {}", self.message, self.offset)
+    }
+}
+
+impl std::error::Error for SyntaxError {}
