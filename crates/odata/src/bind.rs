@@ -36,7 +36,7 @@ pub enum Value {
     TimeOfDay(time::Time),
     /// Duration in microseconds
     Duration(i64),
-    /// GUID text, lower case
+    /// GUID text as written
     Guid(String),
 }
 

@@ -33,7 +33,7 @@ pub enum Literal {
     TimeOfDay(time::Time),
     /// `duration'P1DT2H'`, in microseconds.
     Duration(i64),
-    /// A GUID, lower-cased.
+    /// A GUID, as written.
     Guid(String),
     /// `binary'...'`, decoded.
     Binary(Vec<u8>),

@@ -171,7 +171,7 @@ fn guid(c: &mut Cursor<'_>) -> Option<Literal> {
     {
         return None;
     }
-    let text = c.rest()[..36].to_ascii_lowercase();
+    let text = c.rest()[..36].to_string();
     c.pos += 36;
     Some(Literal::Guid(text))
 }
@@ -458,7 +458,7 @@ mod tests {
         assert_eq!(parse_literal("2011-12-31T24:00Z").unwrap_err().offset, 12);
         assert!(matches!(
             parse_literal("01234567-89ab-cdef-0123-456789ABCDEF").unwrap(),
-            Literal::Guid(g) if g == "01234567-89ab-cdef-0123-456789abcdef"
+            Literal::Guid(g) if g == "01234567-89ab-cdef-0123-456789ABCDEF"
         ));
         assert_eq!(
             parse_literal("binary'Zm9v'").unwrap(),

@@ -1,0 +1,293 @@
+//! The Intune Data Warehouse model (collections, properties, references, reference rows) and its
+//! EDM projection per API version.
+
+use odata::edm::{EntitySet, EntityType, Model, NavigationProperty, PrimitiveType, Property};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+/// The model document, embedded so the binary is self-contained. A test checks it is identical
+/// to the shared reference copy.
+pub const MODEL_JSON: &str = include_str!("../model/intune-dw-model.json");
+
+/// Name of the entity container, as in the Intune service URL.
+pub const CONTAINER: &str = "DataWarehouseFEService";
+
+/// A published API version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApiVersion {
+    /// `v1.0`: stable.
+    V1,
+    /// `beta`: v1.0 plus preview collections.
+    Beta,
+}
+
+impl ApiVersion {
+    /// All versions in the order they are listed to users.
+    pub const ALL: [ApiVersion; 2] = [ApiVersion::V1, ApiVersion::Beta];
+
+    /// The `api-version` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::V1 => "v1.0",
+            Self::Beta => "beta",
+        }
+    }
+
+    /// Parses an `api-version` value (case-insensitive).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+/// Dimension or fact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Descriptive rows with a surrogate key.
+    Dimension,
+    /// Measurements over time.
+    Fact,
+}
+
+/// One property of a collection.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PropertyDef {
+    /// camelCase name.
+    pub name: String,
+    /// EDM type name.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// Nullability.
+    pub nullable: bool,
+}
+
+/// One collection of the warehouse.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Collection {
+    /// Entity set name.
+    pub name: String,
+    /// Dimension or fact.
+    pub kind: Kind,
+    /// Key property names.
+    pub key: Vec<String>,
+    /// Properties in order.
+    pub properties: Vec<PropertyDef>,
+    /// People-facing description.
+    pub description: String,
+    /// Property name -> referenced collection.
+    pub references: BTreeMap<String, String>,
+    /// Default history kept, in days (facts).
+    pub retention_days: Option<u32>,
+    /// Pre-filled rows of lookup dimensions (key assigned by the warehouse).
+    pub reference_rows: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// Versions that publish the collection.
+    pub versions: Vec<String>,
+}
+
+impl Collection {
+    /// Whether the collection is published in `version`.
+    pub fn in_version(&self, version: ApiVersion) -> bool {
+        self.versions.iter().any(|v| v == version.as_str())
+    }
+
+    /// Index of a property.
+    pub fn property_index(&self, name: &str) -> Option<usize> {
+        self.properties.iter().position(|p| p.name == name)
+    }
+
+    /// Whether facts of this collection are filtered by `maxhistorydays`.
+    pub fn has_date_key(&self) -> bool {
+        self.kind == Kind::Fact && self.property_index("dateKey").is_some()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Document {
+    namespace: String,
+    collections: Vec<Collection>,
+}
+
+/// The warehouse model with its per-version EDM models.
+#[derive(Debug)]
+pub struct Warehouse {
+    /// Schema namespace.
+    pub namespace: String,
+    /// All collections (all versions).
+    pub collections: Vec<Collection>,
+    v1: Model,
+    beta: Model,
+}
+
+impl Warehouse {
+    /// The process-wide model, parsed once.
+    pub fn get() -> &'static Warehouse {
+        static MODEL: OnceLock<Warehouse> = OnceLock::new();
+        MODEL.get_or_init(|| Warehouse::parse(MODEL_JSON).expect("embedded model is valid"))
+    }
+
+    /// Parses a model document.
+    pub fn parse(json: &str) -> Result<Warehouse, String> {
+        let doc: Document = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        for c in &doc.collections {
+            for p in &c.properties {
+                if PrimitiveType::from_name(&p.ty).is_none() {
+                    return Err(format!("{}.{}: unknown type {}", c.name, p.name, p.ty));
+                }
+            }
+        }
+        let v1 = edm(&doc, ApiVersion::V1);
+        let beta = edm(&doc, ApiVersion::Beta);
+        Ok(Warehouse {
+            namespace: doc.namespace,
+            collections: doc.collections,
+            v1,
+            beta,
+        })
+    }
+
+    /// The EDM model of a version.
+    pub fn edm(&self, version: ApiVersion) -> &Model {
+        match version {
+            ApiVersion::V1 => &self.v1,
+            ApiVersion::Beta => &self.beta,
+        }
+    }
+
+    /// A collection by exact name (any version).
+    pub fn collection(&self, name: &str) -> Option<&Collection> {
+        self.collections.iter().find(|c| c.name == name)
+    }
+}
+
+/// Entity type name of a collection: the singular of its set name (`devices` -> `device`).
+pub fn entity_type_name(collection: &str) -> String {
+    if collection.ends_with("termsAndConditions") {
+        return collection.to_string();
+    }
+    if let Some(stem) = collection.strip_suffix("ies") {
+        return format!("{stem}y");
+    }
+    if let Some(stem) = collection.strip_suffix("uses") {
+        return format!("{stem}us");
+    }
+    collection
+        .strip_suffix('s')
+        .unwrap_or(collection)
+        .to_string()
+}
+
+/// Navigation property name for a reference property (`deviceTypeKey` -> `deviceType`).
+pub fn navigation_name(property: &str) -> String {
+    property.strip_suffix("Key").unwrap_or(property).to_string()
+}
+
+fn edm(doc: &Document, version: ApiVersion) -> Model {
+    let collections: Vec<&Collection> = doc
+        .collections
+        .iter()
+        .filter(|c| c.in_version(version))
+        .collect();
+    let mut entity_types = Vec::new();
+    let mut entity_sets = Vec::new();
+    for (i, c) in collections.iter().enumerate() {
+        let mut navigation = Vec::new();
+        let mut bindings = Vec::new();
+        for (prop, target) in &c.references {
+            let Some(t) = collections.iter().find(|x| &x.name == target) else {
+                continue;
+            };
+            let p = &c.properties[c.property_index(prop).expect("reference names a property")];
+            let name = navigation_name(prop);
+            navigation.push(NavigationProperty {
+                name: name.clone(),
+                target_type: entity_type_name(&t.name),
+                nullable: p.nullable,
+                property: prop.clone(),
+                referenced_property: t.key[0].clone(),
+            });
+            bindings.push((name, t.name.clone()));
+        }
+        entity_types.push(EntityType {
+            name: entity_type_name(&c.name),
+            key: c.key.clone(),
+            properties: c
+                .properties
+                .iter()
+                .map(|p| Property {
+                    name: p.name.clone(),
+                    ty: PrimitiveType::from_name(&p.ty).expect("checked"),
+                    nullable: p.nullable,
+                })
+                .collect(),
+            navigation,
+        });
+        entity_sets.push(EntitySet {
+            name: c.name.clone(),
+            entity_type: i,
+            navigation_bindings: bindings,
+        });
+    }
+    Model {
+        namespace: doc.namespace.clone(),
+        container: CONTAINER.to_string(),
+        entity_types,
+        entity_sets,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_model_matches_shared_copy() {
+        let shared = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/model/intune-dw-model.json"
+        );
+        if let Ok(text) = std::fs::read_to_string(shared) {
+            assert_eq!(
+                text, MODEL_JSON,
+                "crates/warehouse/model is out of date with shared/model"
+            );
+        }
+    }
+
+    #[test]
+    fn versions_and_names() {
+        let w = Warehouse::get();
+        assert!(w.edm(ApiVersion::Beta).entity_set("currentUsers").is_some());
+        assert!(w.edm(ApiVersion::V1).entity_set("currentUsers").is_none());
+        assert_eq!(entity_type_name("policies"), "policy");
+        assert_eq!(
+            entity_type_name("enrollmentEventStatuses"),
+            "enrollmentEventStatus"
+        );
+        assert_eq!(entity_type_name("devices"), "device");
+        for v in ApiVersion::ALL {
+            let m = w.edm(v);
+            let mut names: Vec<_> = m.entity_types.iter().map(|t| t.name.clone()).collect();
+            names.sort();
+            names.dedup();
+            assert_eq!(
+                names.len(),
+                m.entity_types.len(),
+                "entity type names are unique"
+            );
+            for t in &m.entity_types {
+                for n in &t.navigation {
+                    assert!(
+                        t.property_index(&n.name).is_none(),
+                        "{}.{} collides",
+                        t.name,
+                        n.name
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! Versioned schema migrations, generated from the model for a dialect.
+
+use crate::model::{Kind, Warehouse};
+use crate::sql::{Dialect, TENANT_COLUMN_NAME};
+use odata::edm::PrimitiveType;
+
+/// One migration: a version number, a name and its statements.
+#[derive(Debug, Clone)]
+pub struct Migration {
+    /// Strictly increasing version.
+    pub version: i64,
+    /// What it does.
+    pub name: &'static str,
+    /// Statements, run in one transaction.
+    pub statements: Vec<String>,
+}
+
+/// Table recording applied migrations.
+pub const MIGRATIONS_TABLE: &str = "_dw_migrations";
+/// Table of tenants and their publication state.
+pub const TENANTS_TABLE: &str = "_dw_tenants";
+
+/// All migrations, oldest first.
+pub fn migrations(d: &dyn Dialect, table_suffix: &str) -> Vec<Migration> {
+    vec![Migration {
+        version: 1,
+        name: "warehouse tables for every collection of the model",
+        statements: initial(d, table_suffix),
+    }]
+}
+
+fn initial(d: &dyn Dialect, table_suffix: &str) -> Vec<String> {
+    let q = |s: &str| d.quote(s);
+    let int = d.column_type(PrimitiveType::Int64);
+    let text = d.column_type(PrimitiveType::String);
+    let mut out = vec![format!(
+        "CREATE TABLE {} (id {int} PRIMARY KEY, name {text} NOT NULL UNIQUE, generation {int} NOT NULL, snapshot_date_key {int}, published_at {text})",
+        q(TENANTS_TABLE)
+    )];
+    for c in &Warehouse::get().collections {
+        let mut cols = vec![format!("{} {int} NOT NULL", q(TENANT_COLUMN_NAME))];
+        for p in &c.properties {
+            let ty = PrimitiveType::from_name(&p.ty).expect("model types are checked");
+            let null = if p.nullable { "" } else { " NOT NULL" };
+            cols.push(format!("{} {}{null}", q(&p.name), d.column_type(ty)));
+        }
+        let mut key = vec![q(TENANT_COLUMN_NAME)];
+        key.extend(c.key.iter().map(|k| q(k)));
+        cols.push(format!("PRIMARY KEY ({})", key.join(", ")));
+        out.push(format!(
+            "CREATE TABLE {} ({}){table_suffix}",
+            q(&c.name),
+            cols.join(", ")
+        ));
+        let mut index = |column: &str| {
+            out.push(format!(
+                "CREATE INDEX {} ON {} ({}, {})",
+                q(&format!("{}_{column}", c.name)),
+                q(&c.name),
+                q(TENANT_COLUMN_NAME),
+                q(column)
+            ));
+        };
+        if c.property_index("rowLastModifiedDateTimeUTC").is_some() {
+            index("rowLastModifiedDateTimeUTC");
+        }
+        if c.kind == Kind::Fact && c.property_index("dateKey").is_some() && c.key[0] != "dateKey" {
+            index("dateKey");
+        }
+    }
+    out
+}

@@ -1,0 +1,352 @@
+//! The planner: a bound query plus tenant and paging state becomes one parameterized statement.
+//!
+//! Paging is keyset-based: rows are ordered by the `$orderby` expressions followed by the key, and
+//! the next page starts strictly after the last row's sort values, so page 300 costs what page 1
+//! costs. Tenant scoping is added here, from the principal, never from client text.
+
+use super::{Dialect, SqlValue};
+use crate::model::Collection;
+use odata::bind::{BoundOrder, CompareOp, Typed, TypedKind, Value};
+use odata::edm::{EntityType, PrimitiveType};
+use odata::syntax::Direction;
+
+/// Column holding the tenant of every row.
+pub const TENANT_COLUMN: &str = "_tenant";
+
+/// Where the previous page ended: the sort-key values of its last row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeysetPosition(pub Vec<SqlValue>);
+
+/// What to read from a collection.
+#[derive(Debug, Clone)]
+pub struct CollectionQuery<'a> {
+    /// The collection (its name is the table name).
+    pub collection: &'a Collection,
+    /// Its entity type in the requested version.
+    pub entity: &'a EntityType,
+    /// Tenant id from the principal.
+    pub tenant: i64,
+    /// Bound `$filter`.
+    pub filter: Option<&'a Typed>,
+    /// Bound `$orderby`.
+    pub orderby: &'a [BoundOrder],
+    /// Properties to return (indices into the entity type).
+    pub select: &'a [usize],
+    /// Key values for single-entity reads (property index, value).
+    pub key: &'a [(usize, SqlValue)],
+    /// Lowest `dateKey` to return (`maxhistorydays`).
+    pub min_date_key: Option<i64>,
+    /// Continue after this position.
+    pub after: Option<&'a KeysetPosition>,
+    /// Rows to skip (first page only).
+    pub offset: u64,
+    /// Most rows to return.
+    pub limit: Option<u64>,
+    /// Value of `now()`, in microseconds since the Unix epoch.
+    pub now_micros: i64,
+}
+
+/// Layout of the rows a planned query returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cursor {
+    /// Row columns `0..selected` are the selected properties, in `select` order.
+    pub selected: usize,
+    /// Row columns `selected..selected + sort_keys` are the sort-key values (for the next
+    /// page's position).
+    pub sort_keys: usize,
+    /// Row column of each key property, in key order.
+    pub key_columns: Vec<usize>,
+}
+
+/// A statement with its parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedQuery {
+    /// SQL text (identifiers from the model only).
+    pub sql: String,
+    /// Bound parameters.
+    pub params: Vec<SqlValue>,
+}
+
+/// The statements of one collection request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The page query.
+    pub rows: PlannedQuery,
+    /// The count of all matching rows (ignoring paging).
+    pub count: PlannedQuery,
+    /// Layout of the page query's rows.
+    pub cursor: Cursor,
+}
+
+struct Renderer<'a> {
+    dialect: &'a dyn Dialect,
+    entity: &'a EntityType,
+    params: Vec<SqlValue>,
+    now_micros: i64,
+}
+
+impl Renderer<'_> {
+    fn param(&mut self, v: SqlValue) -> String {
+        self.params.push(v);
+        self.dialect.placeholder(self.params.len())
+    }
+
+    fn column(&self, index: usize) -> String {
+        self.dialect.quote(&self.entity.properties[index].name)
+    }
+
+    fn value(&mut self, v: &Value) -> String {
+        match v {
+            Value::Null => "NULL".into(),
+            Value::Boolean(b) => self.dialect.boolean(*b).into(),
+            Value::Integer(i) => self.param(SqlValue::Integer(*i)),
+            Value::Decimal(d) => self.param(SqlValue::Real(d.parse().unwrap_or(f64::NAN))),
+            Value::Double(d) => self.param(SqlValue::Real(*d)),
+            Value::String(s) | Value::Guid(s) => self.param(SqlValue::Text(s.clone())),
+            Value::DateTimeOffset(d) => {
+                let micros = (d.unix_timestamp_nanos() / 1000) as i64;
+                let v = self.dialect.timestamp_value(micros);
+                self.param(v)
+            }
+            Value::Date(d) => self.param(SqlValue::Text(format!(
+                "{:04}-{:02}-{:02}",
+                d.year(),
+                d.month() as u8,
+                d.day()
+            ))),
+            Value::TimeOfDay(t) => {
+                let mut s = format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second());
+                if t.microsecond() != 0 {
+                    s.push_str(&format!(".{:06}", t.microsecond()));
+                }
+                self.param(SqlValue::Text(s))
+            }
+            Value::Duration(d) => self.param(SqlValue::Integer(*d)),
+        }
+    }
+
+    fn expr(&mut self, t: &Typed) -> String {
+        match &t.kind {
+            TypedKind::Literal(v) => self.value(v),
+            TypedKind::Property(i) => self.column(*i),
+            TypedKind::Now => {
+                let v = self.dialect.timestamp_value(self.now_micros);
+                self.param(v)
+            }
+            TypedKind::Not(x) => format!("(NOT {})", self.expr(x)),
+            TypedKind::Negate(x) => format!("(- {})", self.expr(x)),
+            TypedKind::And(a, b) => format!("({} AND {})", self.expr(a), self.expr(b)),
+            TypedKind::Or(a, b) => format!("({} OR {})", self.expr(a), self.expr(b)),
+            TypedKind::Compare(op, a, b) => self.compare(*op, a, b),
+            TypedKind::Arith(op, a, b) => {
+                let (sa, sb) = (self.expr(a), self.expr(b));
+                self.dialect
+                    .arithmetic(*op, &sa, &sb, t.ty.unwrap_or(PrimitiveType::Int32))
+            }
+            TypedKind::In(x, list) => {
+                let sx = self.expr(x);
+                let has_null = list.iter().any(|i| i.ty.is_none());
+                let items: Vec<String> = list
+                    .iter()
+                    .filter(|i| i.ty.is_some())
+                    .map(|i| self.expr(i))
+                    .collect();
+                let mut sql = if items.is_empty() {
+                    self.dialect.boolean(false).to_string()
+                } else {
+                    format!("({sx} IN ({}))", items.join(", "))
+                };
+                if x.nullable {
+                    sql = self.dialect.false_when_null(&sql);
+                    if has_null {
+                        sql = format!("({sql} OR {sx} IS NULL)");
+                    }
+                }
+                sql
+            }
+            TypedKind::Call(f, args) => {
+                let rendered: Vec<(String, Option<PrimitiveType>)> =
+                    args.iter().map(|a| (self.expr(a), a.ty)).collect();
+                self.dialect.function(*f, &rendered)
+            }
+            TypedKind::Cast(x, to) => {
+                let sx = self.expr(x);
+                self.dialect.cast(&sx, x.ty, *to)
+            }
+        }
+    }
+
+    fn compare(&mut self, op: CompareOp, a: &Typed, b: &Typed) -> String {
+        let (a_null, b_null) = (a.ty.is_none(), b.ty.is_none());
+        if a_null || b_null {
+            let other = if a_null { b } else { a };
+            return match (op, a_null && b_null) {
+                (CompareOp::Eq, true) => self.dialect.boolean(true).into(),
+                (CompareOp::Ne, true) => self.dialect.boolean(false).into(),
+                (CompareOp::Eq, false) => format!("({} IS NULL)", self.expr(other)),
+                (CompareOp::Ne, false) => format!("({} IS NOT NULL)", self.expr(other)),
+                _ => self.dialect.boolean(false).into(),
+            };
+        }
+        let (sa, sb) = (self.expr(a), self.expr(b));
+        let nullable = a.nullable || b.nullable;
+        let sym = match op {
+            CompareOp::Eq | CompareOp::Ne if nullable => {
+                return self.dialect.null_safe_equal(&sa, &sb, op == CompareOp::Ne)
+            }
+            CompareOp::Eq => "=",
+            CompareOp::Ne => "<>",
+            CompareOp::Gt => ">",
+            CompareOp::Ge => ">=",
+            CompareOp::Lt => "<",
+            CompareOp::Le => "<=",
+        };
+        let sql = format!("({sa} {sym} {sb})");
+        if nullable {
+            self.dialect.false_when_null(&sql)
+        } else {
+            sql
+        }
+    }
+}
+
+struct SortKey {
+    sql: String,
+    nullable: bool,
+    descending: bool,
+}
+
+/// Plans the page and count statements of a collection request.
+pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
+    let mut r = Renderer {
+        dialect,
+        entity: q.entity,
+        params: Vec::new(),
+        now_micros: q.now_micros,
+    };
+    let tenant = r.param(SqlValue::Integer(q.tenant));
+    let mut conditions = vec![format!("{} = {tenant}", dialect.quote(TENANT_COLUMN))];
+    if let Some(f) = q.filter {
+        conditions.push(r.expr(f));
+    }
+    if let (Some(min), Some(i)) = (q.min_date_key, q.entity.property_index("dateKey")) {
+        let p = r.param(SqlValue::Integer(min));
+        conditions.push(format!("{} >= {p}", r.column(i)));
+    }
+    for (i, v) in q.key {
+        let p = r.param(v.clone());
+        conditions.push(format!("{} = {p}", r.column(*i)));
+    }
+    let table = dialect.quote(&q.collection.name);
+    let count_params = r.params.clone();
+    let count_sql = format!(
+        "SELECT COUNT(*) FROM {table} WHERE {}",
+        conditions.join(" AND ")
+    );
+
+    // Sort keys: $orderby, then key properties not already ordered by.
+    let mut sort: Vec<SortKey> = Vec::new();
+    let mut key_sort_index = vec![None; q.entity.key.len()];
+    for o in q.orderby {
+        if let TypedKind::Property(p) = o.expr.kind {
+            if let Some(k) = q.entity.key_indices().iter().position(|&ki| ki == p) {
+                key_sort_index[k].get_or_insert(sort.len());
+            }
+        }
+        sort.push(SortKey {
+            sql: r.expr(&o.expr),
+            nullable: o.expr.nullable,
+            descending: o.direction == Direction::Desc,
+        });
+    }
+    for (k, p) in q.entity.key_indices().into_iter().enumerate() {
+        if key_sort_index[k].is_none() {
+            key_sort_index[k] = Some(sort.len());
+            sort.push(SortKey {
+                sql: r.column(p),
+                nullable: q.entity.properties[p].nullable,
+                descending: false,
+            });
+        }
+    }
+    if let Some(after) = q.after {
+        conditions.push(keyset_predicate(&mut r, &sort, &after.0));
+    }
+    let mut columns: Vec<String> = q.select.iter().map(|&i| r.column(i)).collect();
+    columns.extend(sort.iter().map(|s| s.sql.clone()));
+    let order: Vec<String> = sort
+        .iter()
+        .map(|s| format!("{} {}", s.sql, dialect.order(s.descending, s.nullable)))
+        .collect();
+    let limit = q
+        .limit
+        .map(|l| r.param(SqlValue::Integer(l.min(i64::MAX as u64) as i64)));
+    let offset =
+        (q.offset > 0).then(|| r.param(SqlValue::Integer(q.offset.min(i64::MAX as u64) as i64)));
+    let sql = format!(
+        "SELECT {} FROM {table} WHERE {} ORDER BY {}{}",
+        columns.join(", "),
+        conditions.join(" AND "),
+        order.join(", "),
+        dialect.limit_offset(limit.as_deref(), offset.as_deref()),
+    );
+    let selected = q.select.len();
+    Plan {
+        rows: PlannedQuery {
+            sql,
+            params: r.params,
+        },
+        count: PlannedQuery {
+            sql: count_sql,
+            params: count_params,
+        },
+        cursor: Cursor {
+            selected,
+            sort_keys: sort.len(),
+            key_columns: key_sort_index
+                .into_iter()
+                .map(|i| selected + i.expect("every key is a sort key"))
+                .collect(),
+        },
+    }
+}
+
+/// Rows strictly after `values` in the sort order. Uses a row-value comparison (which both
+/// stores answer from the index) when every key is non-null and sorted the same way, and the
+/// expanded form `a > x OR (a = x AND (...))` with null handling otherwise.
+fn keyset_predicate(r: &mut Renderer<'_>, sort: &[SortKey], values: &[SqlValue]) -> String {
+    let uniform = sort
+        .iter()
+        .all(|s| !s.nullable && s.descending == sort[0].descending)
+        && values.iter().all(|v| !v.is_null());
+    if uniform {
+        let params: Vec<String> = values.iter().map(|v| r.param(v.clone())).collect();
+        let keys: Vec<&str> = sort.iter().map(|s| s.sql.as_str()).collect();
+        let op = if sort[0].descending { "<" } else { ">" };
+        return format!("(({}) {op} ({}))", keys.join(", "), params.join(", "));
+    }
+    let mut acc: Option<String> = None;
+    for (s, v) in sort.iter().zip(values).rev() {
+        let (after, equal) = if v.is_null() {
+            let after = if s.descending {
+                r.dialect.boolean(false).to_string()
+            } else {
+                format!("{} IS NOT NULL", s.sql)
+            };
+            (after, format!("{} IS NULL", s.sql))
+        } else {
+            let p = r.param(v.clone());
+            let after = match (s.descending, s.nullable) {
+                (false, _) => format!("{} > {p}", s.sql),
+                (true, false) => format!("{} < {p}", s.sql),
+                (true, true) => format!("({} < {p} OR {} IS NULL)", s.sql, s.sql),
+            };
+            (after, format!("{} = {p}", s.sql))
+        };
+        acc = Some(match acc {
+            None => format!("({after})"),
+            Some(rest) => format!("(({after}) OR ({equal} AND {rest}))"),
+        });
+    }
+    acc.unwrap_or_else(|| r.dialect.boolean(true).to_string())
+}

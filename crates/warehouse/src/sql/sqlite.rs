@@ -1,0 +1,167 @@
+//! The SQLite dialect. Storage conventions: Boolean as INTEGER 0/1, DateTimeOffset as INTEGER
+//! microseconds since the Unix epoch (UTC), Date as TEXT `YYYY-MM-DD`, TimeOfDay as TEXT.
+
+use super::{Dialect, SqlValue};
+use odata::bind::{ArithOp, Function};
+use odata::edm::PrimitiveType;
+
+/// SQLite SQL.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SqliteDialect;
+
+fn unix_seconds(ts: &str) -> String {
+    format!("({ts}) / 1000000, 'unixepoch'")
+}
+
+impl Dialect for SqliteDialect {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn placeholder(&self, n: usize) -> String {
+        format!("?{n}")
+    }
+
+    fn column_type(&self, ty: PrimitiveType) -> &'static str {
+        match ty {
+            PrimitiveType::String
+            | PrimitiveType::Guid
+            | PrimitiveType::Date
+            | PrimitiveType::TimeOfDay => "TEXT",
+            PrimitiveType::Double | PrimitiveType::Single | PrimitiveType::Decimal => "REAL",
+            PrimitiveType::Binary => "BLOB",
+            _ => "INTEGER",
+        }
+    }
+
+    fn order(&self, descending: bool, _nullable: bool) -> &'static str {
+        // SQLite already sorts NULL first ascending and last descending.
+        if descending {
+            "DESC"
+        } else {
+            "ASC"
+        }
+    }
+
+    fn limit_offset(&self, limit: Option<&str>, offset: Option<&str>) -> String {
+        match (limit, offset) {
+            (None, None) => String::new(),
+            (Some(l), None) => format!(" LIMIT {l}"),
+            (l, Some(o)) => format!(" LIMIT {} OFFSET {o}", l.unwrap_or("-1")),
+        }
+    }
+
+    fn boolean(&self, value: bool) -> &'static str {
+        if value {
+            "1"
+        } else {
+            "0"
+        }
+    }
+
+    fn boolean_value(&self, value: bool) -> SqlValue {
+        SqlValue::Integer(i64::from(value))
+    }
+
+    fn timestamp_value(&self, micros: i64) -> SqlValue {
+        SqlValue::Integer(micros)
+    }
+
+    fn null_safe_equal(&self, a: &str, b: &str, negate: bool) -> String {
+        if negate {
+            format!("({a} IS NOT {b})")
+        } else {
+            format!("({a} IS {b})")
+        }
+    }
+
+    fn false_when_null(&self, expr: &str) -> String {
+        format!("COALESCE({expr}, 0)")
+    }
+
+    fn function(&self, f: Function, args: &[(String, Option<PrimitiveType>)]) -> String {
+        let a = |i: usize| args[i].0.as_str();
+        let is_date = args.first().and_then(|x| x.1) == Some(PrimitiveType::Date);
+        let is_time = args.first().and_then(|x| x.1) == Some(PrimitiveType::TimeOfDay);
+        let part = |fmt: &str| {
+            if is_date || is_time {
+                format!("CAST(strftime('{fmt}', {}) AS INTEGER)", a(0))
+            } else {
+                format!("CAST(strftime('{fmt}', {}) AS INTEGER)", unix_seconds(a(0)))
+            }
+        };
+        match f {
+            Function::Contains => format!("(instr({}, {}) > 0)", a(0), a(1)),
+            Function::StartsWith => format!("(substr({0}, 1, length({1})) = {1})", a(0), a(1)),
+            Function::EndsWith => format!(
+                "(CASE WHEN {0} IS NULL OR {1} IS NULL THEN NULL WHEN length({1}) = 0 THEN 1 ELSE substr({0}, -length({1})) = {1} END)",
+                a(0),
+                a(1)
+            ),
+            Function::Length => format!("length({})", a(0)),
+            Function::IndexOf => format!("(instr({}, {}) - 1)", a(0), a(1)),
+            Function::Substring => match args.len() {
+                2 => format!("substr({}, max({}, 0) + 1)", a(0), a(1)),
+                _ => format!("substr({}, max({}, 0) + 1, max({}, 0))", a(0), a(1), a(2)),
+            },
+            Function::ToLower => format!("lower({})", a(0)),
+            Function::ToUpper => format!("upper({})", a(0)),
+            Function::Trim => format!("trim({})", a(0)),
+            Function::Concat => format!("({} || {})", a(0), a(1)),
+            Function::Year => part("%Y"),
+            Function::Month => part("%m"),
+            Function::Day => part("%d"),
+            Function::Hour => part("%H"),
+            Function::Minute => part("%M"),
+            Function::Second => part("%S"),
+            Function::FractionalSeconds => {
+                if is_time {
+                    format!("(CAST(strftime('%f', {0}) AS REAL) - CAST(strftime('%S', {0}) AS INTEGER))", a(0))
+                } else {
+                    format!("((({}) % 1000000) / 1000000.0)", a(0))
+                }
+            }
+            Function::Date => format!("date({})", unix_seconds(a(0))),
+            Function::Time => format!("time({})", unix_seconds(a(0))),
+            Function::TotalOffsetMinutes => format!("(CASE WHEN {} IS NULL THEN NULL ELSE 0 END)", a(0)),
+            Function::Round => format!("round({})", a(0)),
+            Function::Floor => format!(
+                "(CAST({0} AS INTEGER) - (({0}) < CAST({0} AS INTEGER)))",
+                a(0)
+            ),
+            Function::Ceiling => format!(
+                "(CAST({0} AS INTEGER) + (({0}) > CAST({0} AS INTEGER)))",
+                a(0)
+            ),
+        }
+    }
+
+    fn arithmetic(&self, op: ArithOp, a: &str, b: &str, result: PrimitiveType) -> String {
+        match op {
+            ArithOp::Add => format!("({a} + {b})"),
+            ArithOp::Sub => format!("({a} - {b})"),
+            ArithOp::Mul => format!("({a} * {b})"),
+            ArithOp::Div if result.is_integer() => format!("({a} / {b})"),
+            ArithOp::Div | ArithOp::DivBy => format!("(CAST({a} AS REAL) / {b})"),
+            ArithOp::Mod => format!("({a} % {b})"),
+        }
+    }
+
+    fn cast(&self, expr: &str, from: Option<PrimitiveType>, to: PrimitiveType) -> String {
+        use PrimitiveType as P;
+        match (from, to) {
+            (Some(f), t) if f == t => expr.to_string(),
+            (Some(P::Boolean), P::String) => {
+                format!("(CASE WHEN {expr} IS NULL THEN NULL WHEN {expr} THEN 'true' ELSE 'false' END)")
+            }
+            (Some(P::DateTimeOffset), P::String) => {
+                format!("strftime('%Y-%m-%dT%H:%M:%SZ', {})", unix_seconds(expr))
+            }
+            (Some(P::DateTimeOffset), P::Date) => format!("date({})", unix_seconds(expr)),
+            (_, P::String) => format!("CAST({expr} AS TEXT)"),
+            (_, t) if t.is_integer() => format!("CAST({expr} AS INTEGER)"),
+            (_, P::Boolean) => format!("(CASE WHEN {expr} IS NULL THEN NULL WHEN lower({expr}) = 'true' THEN 1 ELSE 0 END)"),
+            (_, _) => format!("CAST({expr} AS REAL)"),
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The embedded store: one SQLite file in WAL mode, a small connection pool, and rows streamed
+//! from the statement cursor to the caller.
+
+use crate::model::Warehouse;
+use crate::schema::{migrations, MIGRATIONS_TABLE, TENANTS_TABLE};
+use crate::sql::{Dialect, PlannedQuery, SqlValue, SqliteDialect};
+use crate::store::{Loader, Store, StoreError, Tenant};
+use odata::json::{Cell, Row};
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{params_from_iter, Connection, OptionalExtension, ToSql};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// A SQLite-backed store.
+pub struct SqliteStore {
+    pool: r2d2::Pool<SqliteConnectionManager>,
+    dialect: SqliteDialect,
+}
+
+impl ToSql for SqlValue {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            SqlValue::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            SqlValue::Integer(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
+            SqlValue::Real(f) => ToSqlOutput::Borrowed(ValueRef::Real(*f)),
+            SqlValue::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        })
+    }
+}
+
+fn query_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Query(e.to_string())
+}
+
+struct SqliteRow<'a, 'b>(&'a rusqlite::Row<'b>);
+
+impl Row for SqliteRow<'_, '_> {
+    fn cell(&self, index: usize) -> Cell<'_> {
+        match self.0.get_ref(index) {
+            Ok(ValueRef::Integer(i)) => Cell::Integer(i),
+            Ok(ValueRef::Real(f)) => Cell::Real(f),
+            Ok(ValueRef::Text(t)) => Cell::Text(std::str::from_utf8(t).unwrap_or("\u{fffd}")),
+            Ok(ValueRef::Blob(_)) | Ok(ValueRef::Null) | Err(_) => Cell::Null,
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Unavailable(format!("{}: {e}", dir.display())))?;
+        }
+        let manager = SqliteConnectionManager::file(path).with_init(|c| {
+            c.execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+            )
+        });
+        let pool = r2d2::Pool::builder()
+            .max_size(8)
+            .build(manager)
+            .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
+        let store = Self {
+            pool,
+            dialect: SqliteDialect,
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn conn(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>, StoreError> {
+        self.pool
+            .get()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction().map_err(query_err)?;
+        tx.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+            self.dialect.quote(MIGRATIONS_TABLE)
+        ))
+        .map_err(query_err)?;
+        let current: i64 = tx
+            .query_row(
+                &format!(
+                    "SELECT COALESCE(MAX(version), 0) FROM {}",
+                    self.dialect.quote(MIGRATIONS_TABLE)
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .map_err(query_err)?;
+        for m in migrations(&self.dialect, " WITHOUT ROWID") {
+            if m.version <= current {
+                continue;
+            }
+            for s in &m.statements {
+                tx.execute_batch(s).map_err(query_err)?;
+            }
+            tx.execute(
+                &format!(
+                    "INSERT INTO {} (version, name, applied_at) VALUES (?1, ?2, datetime('now'))",
+                    self.dialect.quote(MIGRATIONS_TABLE)
+                ),
+                rusqlite::params![m.version, m.name],
+            )
+            .map_err(query_err)?;
+        }
+        tx.commit().map_err(query_err)
+    }
+
+    /// The schema version the database is at.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn()?
+            .query_row(
+                &format!(
+                    "SELECT MAX(version) FROM {}",
+                    self.dialect.quote(MIGRATIONS_TABLE)
+                ),
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(query_err)
+    }
+}
+
+fn read_tenant(conn: &Connection, name: &str) -> Result<Option<Tenant>, StoreError> {
+    conn.query_row(
+        &format!(
+            "SELECT id, name, generation, snapshot_date_key FROM \"{TENANTS_TABLE}\" WHERE name = ?1"
+        ),
+        [name],
+        |r| {
+            Ok(Tenant {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                generation: r.get(2)?,
+                snapshot_date_key: r.get(3)?,
+            })
+        },
+    )
+    .optional()
+    .map_err(query_err)
+}
+
+struct SqliteLoader<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+    tenant: i64,
+    inserts: HashMap<String, String>,
+    buffer: Vec<SqlValue>,
+}
+
+impl Loader for SqliteLoader<'_> {
+    fn insert(&mut self, collection: &str, values: &[SqlValue]) -> Result<(), StoreError> {
+        let sql = match self.inserts.get(collection) {
+            Some(s) => s,
+            None => {
+                let c = Warehouse::get().collection(collection).ok_or_else(|| {
+                    StoreError::Refused(format!("unknown collection {collection}"))
+                })?;
+                let names: Vec<String> = std::iter::once("\"_tenant\"".to_string())
+                    .chain(c.properties.iter().map(|p| format!("\"{}\"", p.name)))
+                    .collect();
+                let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
+                let sql = format!(
+                    "INSERT INTO \"{}\" ({}) VALUES ({})",
+                    c.name,
+                    names.join(", "),
+                    marks.join(", ")
+                );
+                self.inserts.entry(collection.to_string()).or_insert(sql)
+            }
+        };
+        self.buffer.clear();
+        self.buffer.push(SqlValue::Integer(self.tenant));
+        self.buffer.extend_from_slice(values);
+        let mut stmt = self.tx.prepare_cached(sql).map_err(query_err)?;
+        stmt.execute(params_from_iter(self.buffer.iter()))
+            .map_err(|e| StoreError::Refused(format!("{collection}: {e}")))?;
+        Ok(())
+    }
+}
+
+impl Store for SqliteStore {
+    fn dialect(&self) -> &dyn Dialect {
+        &self.dialect
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.conn()?
+            .query_row("SELECT 1", [], |_| Ok(()))
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    fn tenant(&self, name: &str) -> Result<Option<Tenant>, StoreError> {
+        let conn = self.conn()?;
+        read_tenant(&conn, name)
+    }
+
+    fn count(&self, query: &PlannedQuery) -> Result<u64, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(&query.sql).map_err(query_err)?;
+        let n: i64 = stmt
+            .query_row(params_from_iter(query.params.iter()), |r| r.get(0))
+            .map_err(query_err)?;
+        Ok(n.max(0) as u64)
+    }
+
+    fn stream(
+        &self,
+        query: &PlannedQuery,
+        on_row: &mut dyn FnMut(&dyn Row) -> bool,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(&query.sql).map_err(query_err)?;
+        let mut rows = stmt
+            .query(params_from_iter(query.params.iter()))
+            .map_err(query_err)?;
+        while let Some(row) = rows.next().map_err(query_err)? {
+            if !on_row(&SqliteRow(row)) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn publish_tenant(
+        &self,
+        name: &str,
+        snapshot_date_key: i64,
+        load: &mut dyn FnMut(&mut dyn Loader) -> Result<(), StoreError>,
+    ) -> Result<Tenant, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(query_err)?;
+        let existing = read_tenant(&tx, name)?;
+        let id = match &existing {
+            Some(t) => t.id,
+            None => {
+                tx.execute(
+                    &format!("INSERT INTO \"{TENANTS_TABLE}\" (name, generation) VALUES (?1, 0)"),
+                    [name],
+                )
+                .map_err(query_err)?;
+                tx.last_insert_rowid()
+            }
+        };
+        for c in &Warehouse::get().collections {
+            tx.execute(
+                &format!("DELETE FROM \"{}\" WHERE \"_tenant\" = ?1", c.name),
+                [id],
+            )
+            .map_err(query_err)?;
+        }
+        {
+            let mut loader = SqliteLoader {
+                tx: &tx,
+                tenant: id,
+                inserts: HashMap::new(),
+                buffer: Vec::new(),
+            };
+            load(&mut loader)?;
+        }
+        tx.execute(
+            &format!("UPDATE \"{TENANTS_TABLE}\" SET generation = generation + 1, snapshot_date_key = ?1, published_at = datetime('now') WHERE id = ?2"),
+            rusqlite::params![snapshot_date_key, id],
+        )
+        .map_err(query_err)?;
+        let tenant =
+            read_tenant(&tx, name)?.ok_or_else(|| StoreError::Query("tenant vanished".into()))?;
+        tx.commit().map_err(query_err)?;
+        Ok(tenant)
+    }
+}

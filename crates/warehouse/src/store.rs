@@ -1,0 +1,69 @@
+//! The storage seam: what the service needs from a database, whichever it is.
+
+use crate::sql::{Dialect, PlannedQuery, SqlValue};
+use odata::json::Row;
+
+/// A storage failure. The text is for logs; servers answer with a generic message.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or opened.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A statement failed.
+    #[error("query failed: {0}")]
+    Query(String),
+    /// Loading data was refused (bad input, missing tenant, ...).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// A tenant's publication state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    /// Internal id stored in every row of the tenant.
+    pub id: i64,
+    /// Name (`demo`, or the directory tenant id).
+    pub name: String,
+    /// Incremented at each publish; paging tokens started on another generation are stale.
+    pub generation: i64,
+    /// `dateKey` of the newest published snapshot (the day `maxhistorydays` counts back from).
+    pub snapshot_date_key: Option<i64>,
+}
+
+/// Receives rows while a snapshot is being written.
+pub trait Loader {
+    /// Inserts one row into `collection`; `values` follow the model's property order.
+    fn insert(&mut self, collection: &str, values: &[SqlValue]) -> Result<(), StoreError>;
+}
+
+/// A warehouse store.
+pub trait Store: Send + Sync {
+    /// The SQL dialect statements for this store are planned in.
+    fn dialect(&self) -> &dyn Dialect;
+
+    /// Checks the store answers.
+    fn ping(&self) -> Result<(), StoreError>;
+
+    /// Looks a tenant up by name.
+    fn tenant(&self, name: &str) -> Result<Option<Tenant>, StoreError>;
+
+    /// Runs a `SELECT COUNT(*)` statement.
+    fn count(&self, query: &PlannedQuery) -> Result<u64, StoreError>;
+
+    /// Runs a statement and hands each row to `on_row` as it is read; `on_row` returns `false`
+    /// to stop early (client gone, page full).
+    fn stream(
+        &self,
+        query: &PlannedQuery,
+        on_row: &mut dyn FnMut(&dyn Row) -> bool,
+    ) -> Result<(), StoreError>;
+
+    /// Replaces all data of tenant `name` with what `load` writes, atomically: readers see the
+    /// previous data or the new data, never a mix. Creates the tenant when missing.
+    fn publish_tenant(
+        &self,
+        name: &str,
+        snapshot_date_key: i64,
+        load: &mut dyn FnMut(&mut dyn Loader) -> Result<(), StoreError>,
+    ) -> Result<Tenant, StoreError>;
+}
