@@ -1,1 +1,264 @@
-fn main() {}
+//! `dw`: the Device Warehouse command line: serve the warehouse, generate demo tenants, measure.
+
+mod bench;
+mod settings;
+
+use clap::{Args, Parser, Subcommand};
+use settings::{Settings, StoreUrl};
+use std::io::IsTerminal;
+use std::sync::Arc;
+use warehouse::generate::{generate, GenerateOptions};
+use warehouse::{SqliteStore, Store};
+
+/// Device Warehouse: an Intune-compatible device-management data warehouse over OData v4.
+#[derive(Parser)]
+#[command(name = "dw", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the warehouse over HTTP.
+    Serve(ServeArgs),
+    /// Write a synthetic tenant into the store (replaces that tenant's data atomically).
+    Generate(GenerateArgs),
+    /// Measure export throughput, paging latency and small-query latency.
+    Bench(bench::BenchArgs),
+}
+
+/// Options shared by every command that opens a store.
+#[derive(Args, Clone, Default)]
+struct CommonArgs {
+    /// Store to use: `sqlite:PATH` (or a plain path). [env: DW_STORE] [default: sqlite:dw-data/warehouse.db]
+    #[arg(long)]
+    store: Option<String>,
+    /// TOML configuration file; its keys are the long option names with `_` for `-`.
+    #[arg(long, env = "DW_CONFIG")]
+    config: Option<std::path::PathBuf>,
+    /// Tenant name. [env: DW_TENANT] [default: demo]
+    #[arg(long)]
+    tenant: Option<String>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Address to listen on. [env: DW_LISTEN] [default: 127.0.0.1:8080]
+    #[arg(long)]
+    listen: Option<String>,
+    /// Generate a demo tenant (2 000 devices, 2 500 users, 30 days) when the store has none.
+    #[arg(long)]
+    demo: bool,
+    /// Rows per page before a @odata.nextLink. [env: DW_PAGE_SIZE] [default: 10000]
+    #[arg(long)]
+    page_size: Option<u64>,
+    /// Public base URL used in links, e.g. https://dw.example.com. [env: DW_PUBLIC_URL]
+    #[arg(long)]
+    public_url: Option<String>,
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Number of devices.
+    #[arg(long, default_value_t = 2000)]
+    devices: u32,
+    /// Number of users.
+    #[arg(long, default_value_t = 2500)]
+    users: u32,
+    /// Days of history, ending today (UTC) or at --end-date.
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+    /// Random seed; the same seed gives the same tenant.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Last day of history (YYYY-MM-DD); default today (UTC).
+    #[arg(long)]
+    end_date: Option<String>,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(a) => serve(a),
+        Command::Generate(a) => generate_cmd(a),
+        Command::Bench(a) => bench::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("dw: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn init_logging(format: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("DW_LOG").unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.compact().init();
+    }
+}
+
+/// Opens the store named by the settings.
+pub(crate) fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, String> {
+    match settings.store_url()? {
+        StoreUrl::Sqlite(path) => {
+            let store = SqliteStore::open(&path)
+                .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+fn progress_bar() -> indicatif::ProgressBar {
+    if std::io::stderr().is_terminal() {
+        let pb = indicatif::ProgressBar::new(0);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {msg:20} [{bar:30}] {pos}/{len} days",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        pb
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
+}
+
+/// Generates a tenant and reports what was written.
+pub(crate) fn generate_into(store: &dyn Store, opts: &GenerateOptions) -> Result<u64, String> {
+    let started = std::time::Instant::now();
+    let (tenant, summary) = generate(store, opts, &progress_bar()).map_err(|e| e.to_string())?;
+    let rows: u64 = summary.values().sum();
+    eprintln!(
+        "generated tenant '{}' ({} devices, {} users, {} days): {rows} rows in {:.1}s",
+        tenant.name,
+        opts.devices,
+        opts.users,
+        opts.days,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(rows)
+}
+
+fn parse_date(s: &str) -> Result<time::Date, String> {
+    time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| format!("'{s}' is not a date (YYYY-MM-DD)"))
+}
+
+fn generate_cmd(a: GenerateArgs) -> Result<(), String> {
+    let settings = Settings::load(
+        a.common.config.as_deref(),
+        &settings::Overrides::from_common(&a.common),
+    )?;
+    let store = open_store(&settings)?;
+    let end_date = match &a.end_date {
+        Some(d) => parse_date(d)?,
+        None => time::OffsetDateTime::now_utc().date(),
+    };
+    generate_into(
+        store.as_ref(),
+        &GenerateOptions {
+            tenant: settings.tenant.clone(),
+            devices: a.devices,
+            users: a.users,
+            days: a.days,
+            seed: a.seed,
+            end_date,
+        },
+    )?;
+    Ok(())
+}
+
+fn serve(a: ServeArgs) -> Result<(), String> {
+    let mut overrides = settings::Overrides::from_common(&a.common);
+    overrides.listen = a.listen.clone();
+    overrides.page_size = a.page_size;
+    overrides.public_url = a.public_url.clone();
+    if a.demo {
+        overrides.demo = Some(true);
+    }
+    let settings = Settings::load(a.common.config.as_deref(), &overrides)?;
+    init_logging(&settings.log_format);
+    let store = open_store(&settings)?;
+    let has_data = store
+        .tenant(&settings.tenant)
+        .map_err(|e| e.to_string())?
+        .is_some();
+    if settings.demo && !has_data {
+        eprintln!("creating the demo tenant (2 000 devices, 2 500 users, 30 days)...");
+        generate_into(
+            store.as_ref(),
+            &GenerateOptions {
+                tenant: settings.tenant.clone(),
+                devices: 2000,
+                users: 2500,
+                days: 30,
+                seed: 42,
+                end_date: time::OffsetDateTime::now_utc().date(),
+            },
+        )?;
+    } else if !has_data {
+        eprintln!(
+            "note: tenant '{}' has no data yet; run `dw generate` or start with --demo",
+            settings.tenant
+        );
+    }
+    let token_key = settings.token_key()?;
+    let config = server::Config {
+        page_size: settings.page_size,
+        tenant: settings.tenant.clone(),
+        token_key,
+        public_url: settings.public_url.clone(),
+    };
+    let app = server::router(server::AppState::new(store, config));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&settings.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let root = format!("http://{addr}{}", server::BASE_PATH);
+        println!("Device Warehouse is serving tenant '{}' at http://{addr}/", settings.tenant);
+        println!("  service document: {root}?api-version=v1.0");
+        println!("  try:              curl '{root}/devices?api-version=v1.0&$top=2&$select=deviceName,osVersion'");
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| e.to_string())?;
+        eprintln!("stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -245,6 +245,79 @@ pub fn bind_select(items: &[SelectItem], ty: &EntityType) -> Result<Vec<usize>, 
         .collect())
 }
 
+/// Binds a parsed key predicate to `(key property index, value)` pairs in key order.
+pub fn bind_key(
+    values: &[crate::syntax::KeyValue],
+    ty: &EntityType,
+) -> Result<Vec<(usize, Value)>, ODataError> {
+    let keys = ty.key_indices();
+    let at = |offset| Span {
+        start: offset,
+        end: offset,
+    };
+    if values.len() != keys.len() {
+        return Err(bad(
+            at(0),
+            format!(
+                "{} has a key of {} part(s) ({}), {} given",
+                ty.name,
+                keys.len(),
+                ty.key.join(", "),
+                values.len()
+            ),
+        ));
+    }
+    let mut out = Vec::with_capacity(keys.len());
+    for kv in values {
+        let index = match (&kv.name, keys.len()) {
+            (None, 1) => keys[0],
+            (None, _) => {
+                return Err(bad(
+                    at(kv.offset),
+                    "a key with several parts needs names: (a=1,b=2)",
+                ))
+            }
+            (Some(n), _) => {
+                let p = property(ty, n, at(kv.offset))?;
+                if !keys.contains(&p) {
+                    return Err(bad(
+                        at(kv.offset),
+                        format!("'{n}' is not part of the key of {}", ty.name),
+                    ));
+                }
+                if out.iter().any(|(q, _)| *q == p) {
+                    return Err(bad(at(kv.offset), format!("'{n}' is given twice")));
+                }
+                p
+            }
+        };
+        let (value, vt) = literal_value(&kv.value, at(kv.offset))?;
+        let want = ty.properties[index].ty;
+        let ok = match vt {
+            Some(t) if t == want => true,
+            Some(t) if t.is_integer() && want.is_integer() => true,
+            Some(PrimitiveType::Guid) if want == PrimitiveType::String => true,
+            _ => false,
+        };
+        if !ok {
+            return Err(bad(
+                at(kv.offset),
+                format!(
+                    "key '{}' needs a value of type {want}",
+                    ty.properties[index].name
+                ),
+            ));
+        }
+        let value = match value {
+            Value::Guid(g) => Value::String(g),
+            v => v,
+        };
+        out.push((index, value));
+    }
+    out.sort_by_key(|(p, _)| keys.iter().position(|k| k == p));
+    Ok(out)
+}
+
 fn property(ty: &EntityType, name: &str, span: Span) -> Result<usize, ODataError> {
     ty.property_index(name).ok_or_else(|| {
         let hint = ty

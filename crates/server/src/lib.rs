@@ -1,1 +1,82 @@
-//! server
+//! The HTTP surface of Device Warehouse: the Intune Data Warehouse URL space over OData v4.
+//!
+//! Handlers are thin: they parse the request (path, query options, headers), let the `odata`
+//! crate parse and bind, let the `warehouse` crate plan, and then stream rows from the store
+//! straight into the response body through a bounded channel, so memory stays flat whatever the
+//! size of a page or collection. Cross-cutting concerns (request ids, `OData-Version`, version
+//! checks, compression, logging, panics) are layers. This crate contains no SQL text.
+#![deny(missing_docs)]
+
+mod error;
+mod middleware;
+pub mod negotiate;
+mod pages;
+pub mod paging;
+mod request;
+mod service;
+mod stream;
+
+pub use error::{ApiError, ApiResult};
+
+use axum::routing::get;
+use axum::Router;
+use std::sync::Arc;
+use warehouse::Store;
+
+/// Base path of the service, as in Intune.
+pub const BASE_PATH: &str = "/ReportingService/DataWarehouseFEService";
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Rows per page when the client does not ask for fewer.
+    pub page_size: u64,
+    /// Tenant served (until tokens map requests to tenants).
+    pub tenant: String,
+    /// Key authenticating `$skiptoken`s.
+    pub token_key: Vec<u8>,
+    /// Public base URL (`https://host:port`) used in links; from the `Host` header when unset.
+    pub public_url: Option<String>,
+}
+
+/// State shared by all handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Settings.
+    pub config: Arc<Config>,
+    /// Signs and checks paging tokens.
+    pub signer: paging::TokenSigner,
+}
+
+impl AppState {
+    /// Builds the state from a store and settings.
+    pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
+        let signer = paging::TokenSigner::new(config.token_key.clone());
+        Self {
+            store,
+            config: Arc::new(config),
+            signer,
+        }
+    }
+}
+
+/// The application with all routes and layers.
+pub fn router(state: AppState) -> Router {
+    let data = get(service::handle).fallback(service::method_not_allowed);
+    Router::new()
+        .route("/", get(pages::root))
+        .route("/healthz", get(pages::healthz))
+        .route("/readyz", get(pages::readyz))
+        .route(BASE_PATH, data.clone())
+        .route(&format!("{BASE_PATH}/"), data.clone())
+        .route(&format!("{BASE_PATH}/{{*rest}}"), data)
+        .fallback(pages::not_found)
+        .with_state(state)
+        .layer(axum::middleware::from_fn(middleware::odata_headers))
+        .layer(tower_http::compression::CompressionLayer::new())
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            middleware::panic_response,
+        ))
+}

@@ -11,7 +11,7 @@ mod literal;
 mod options;
 
 pub use ast::*;
-pub use expr::{parse_filter, parse_orderby, parse_select};
+pub use expr::{parse_filter, parse_key, parse_orderby, parse_select, KeyValue};
 pub use literal::{parse_duration, parse_literal};
 pub use options::{parse_count, parse_query_options, parse_top_skip, QueryOption, QueryOptions};
 

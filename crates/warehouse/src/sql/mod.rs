@@ -8,7 +8,7 @@ mod sqlite;
 
 pub use dialect::Dialect;
 pub use plan::{
-    plan, CollectionQuery, Cursor, KeysetPosition, Plan, PlannedQuery,
+    plan, sql_value, CollectionQuery, Cursor, KeysetPosition, Plan, PlannedQuery,
     TENANT_COLUMN as TENANT_COLUMN_NAME,
 };
 pub use sqlite::SqliteDialect;

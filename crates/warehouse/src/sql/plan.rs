@@ -99,29 +99,10 @@ impl Renderer<'_> {
         match v {
             Value::Null => "NULL".into(),
             Value::Boolean(b) => self.dialect.boolean(*b).into(),
-            Value::Integer(i) => self.param(SqlValue::Integer(*i)),
-            Value::Decimal(d) => self.param(SqlValue::Real(d.parse().unwrap_or(f64::NAN))),
-            Value::Double(d) => self.param(SqlValue::Real(*d)),
-            Value::String(s) | Value::Guid(s) => self.param(SqlValue::Text(s.clone())),
-            Value::DateTimeOffset(d) => {
-                let micros = (d.unix_timestamp_nanos() / 1000) as i64;
-                let v = self.dialect.timestamp_value(micros);
-                self.param(v)
+            other => {
+                let p = sql_value(self.dialect, other);
+                self.param(p)
             }
-            Value::Date(d) => self.param(SqlValue::Text(format!(
-                "{:04}-{:02}-{:02}",
-                d.year(),
-                d.month() as u8,
-                d.day()
-            ))),
-            Value::TimeOfDay(t) => {
-                let mut s = format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second());
-                if t.microsecond() != 0 {
-                    s.push_str(&format!(".{:06}", t.microsecond()));
-                }
-                self.param(SqlValue::Text(s))
-            }
-            Value::Duration(d) => self.param(SqlValue::Integer(*d)),
         }
     }
 
@@ -207,6 +188,35 @@ impl Renderer<'_> {
         } else {
             sql
         }
+    }
+}
+
+/// The parameter value of a bound constant in a dialect's storage conventions.
+pub fn sql_value(dialect: &dyn Dialect, v: &Value) -> SqlValue {
+    match v {
+        Value::Null => SqlValue::Null,
+        Value::Boolean(b) => dialect.boolean_value(*b),
+        Value::Integer(i) => SqlValue::Integer(*i),
+        Value::Decimal(d) => SqlValue::Real(d.parse().unwrap_or(f64::NAN)),
+        Value::Double(d) => SqlValue::Real(*d),
+        Value::String(s) | Value::Guid(s) => SqlValue::Text(s.clone()),
+        Value::DateTimeOffset(d) => {
+            dialect.timestamp_value((d.unix_timestamp_nanos() / 1000) as i64)
+        }
+        Value::Date(d) => SqlValue::Text(format!(
+            "{:04}-{:02}-{:02}",
+            d.year(),
+            d.month() as u8,
+            d.day()
+        )),
+        Value::TimeOfDay(t) => {
+            let mut s = format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second());
+            if t.microsecond() != 0 {
+                s.push_str(&format!(".{:06}", t.microsecond()));
+            }
+            SqlValue::Text(s)
+        }
+        Value::Duration(d) => SqlValue::Integer(*d),
     }
 }
 

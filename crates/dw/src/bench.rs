@@ -1,0 +1,140 @@
+//! `dw bench`: throughput and latency figures measured over real HTTP against a generated tenant.
+
+use crate::settings::{Overrides, Settings};
+use clap::Args;
+use std::time::{Duration, Instant};
+use warehouse::generate::GenerateOptions;
+
+/// Options of `dw bench`.
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Store to benchmark (reused when it already holds the bench tenant).
+    #[arg(long, default_value = "sqlite:dw-bench/bench.db")]
+    store: String,
+    /// Devices in the generated tenant.
+    #[arg(long, default_value_t = 10_000)]
+    devices: u32,
+    /// Days of history.
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+    /// Repetitions of each latency measurement.
+    #[arg(long, default_value_t = 30)]
+    repeat: usize,
+}
+
+fn get(url: &str) -> Result<(Vec<u8>, Duration), String> {
+    let started = Instant::now();
+    let mut resp = ureq::get(url)
+        .header("Accept-Encoding", "identity")
+        .call()
+        .map_err(|e| format!("{url}: {e}"))?;
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(u64::MAX)
+        .read_to_vec()
+        .map_err(|e| e.to_string())?;
+    Ok((body, started.elapsed()))
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> f64 {
+    samples.sort();
+    let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[i].as_secs_f64() * 1000.0
+}
+
+fn latency(url: &str, repeat: usize) -> Result<(f64, f64), String> {
+    get(url)?; // warm
+    let mut samples = Vec::with_capacity(repeat);
+    for _ in 0..repeat {
+        samples.push(get(url)?.1);
+    }
+    Ok((
+        percentile(&mut samples, 0.5),
+        percentile(&mut samples, 0.95),
+    ))
+}
+
+/// Runs the benchmark and prints the figures.
+pub fn run(a: BenchArgs) -> Result<(), String> {
+    let overrides = Overrides {
+        store: Some(a.store.clone()),
+        tenant: Some("bench".into()),
+        ..Overrides::default()
+    };
+    let settings = Settings::load(None, &overrides)?;
+    let store = crate::open_store(&settings)?;
+    if store.tenant("bench").map_err(|e| e.to_string())?.is_none() {
+        crate::generate_into(
+            store.as_ref(),
+            &GenerateOptions {
+                tenant: "bench".into(),
+                devices: a.devices,
+                users: a.devices * 5 / 4,
+                days: a.days,
+                seed: 7,
+                end_date: time::macros::date!(2026 - 11 - 01),
+            },
+        )?;
+    }
+    let config = server::Config {
+        page_size: 10_000,
+        tenant: "bench".into(),
+        token_key: vec![7; 32],
+        public_url: None,
+    };
+    let app = server::router(server::AppState::new(store, config));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    let root = format!("http://{addr}{}", server::BASE_PATH);
+
+    // 1. full export through nextLinks
+    let first = format!("{root}/devicePropertyHistories?api-version=v1.0");
+    let mut url = Some(first.clone());
+    let (mut rows, mut bytes, mut pages) = (0u64, 0u64, 0u64);
+    let mut links = Vec::new();
+    let started = Instant::now();
+    while let Some(u) = url.take() {
+        let (body, _) = get(&u)?;
+        bytes += body.len() as u64;
+        pages += 1;
+        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+        rows += v["value"].as_array().map_or(0, |a| a.len() as u64);
+        links.push(u);
+        url = v["@odata.nextLink"].as_str().map(str::to_string);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!("export devicePropertyHistories ({} devices x {} days): {rows} rows, {pages} pages, {:.1} MB in {secs:.2}s", a.devices, a.days, bytes as f64 / 1e6);
+    println!(
+        "  throughput: {:.0} rows/s, {:.1} MB/s (includes client-side JSON parsing)",
+        rows as f64 / secs,
+        bytes as f64 / 1e6 / secs
+    );
+
+    // 2. first page vs last page
+    let last = links.last().cloned().unwrap_or_else(|| first.clone());
+    let (p1, p1_95) = latency(&first, a.repeat.min(10))?;
+    let (pl, pl_95) = latency(&last, a.repeat.min(10))?;
+    println!("page latency (10 000 rows): first page p50 {p1:.1} ms (p95 {p1_95:.1}), last page (#{pages}) p50 {pl:.1} ms (p95 {pl_95:.1})");
+
+    // 3. small filtered queries
+    let queries = [
+        ("device by key", format!("{root}/devices(4242)?api-version=v1.0")),
+        ("devices filter eq", format!("{root}/devices?api-version=v1.0&$filter=deviceKey%20eq%204242")),
+        ("history of one device", format!("{root}/devicePropertyHistories?api-version=v1.0&$filter=dateKey%20eq%2020261101%20and%20deviceKey%20eq%20777")),
+        ("startswith top 10", format!("{root}/devices?api-version=v1.0&$filter=startswith(deviceName,'DESKTOP')&$top=10&$select=deviceName,osVersion")),
+        ("count filtered", format!("{root}/devicePropertyHistories/$count?api-version=v1.0&$filter=complianceStateKey%20eq%202")),
+    ];
+    for (name, q) in &queries {
+        let (p50, p95) = latency(q, a.repeat)?;
+        println!("query {name:24} p50 {p50:7.2} ms  p95 {p95:7.2} ms");
+    }
+    Ok(())
+}

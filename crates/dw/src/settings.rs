@@ -1,0 +1,153 @@
+//! Settings from defaults, a TOML file, `DW_*` environment variables and flags, in that order of
+//! increasing precedence.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Every setting of `dw`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// `sqlite:PATH` or a plain path.
+    pub store: String,
+    /// Listen address.
+    pub listen: String,
+    /// Generate the demo tenant when missing.
+    pub demo: bool,
+    /// Page size.
+    pub page_size: u64,
+    /// Tenant served.
+    pub tenant: String,
+    /// Public base URL for links.
+    pub public_url: Option<String>,
+    /// Hex key authenticating paging tokens; generated and kept next to the store when unset.
+    pub token_key: Option<String>,
+    /// `text` or `json` logs.
+    pub log_format: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            store: "sqlite:dw-data/warehouse.db".into(),
+            listen: "127.0.0.1:8080".into(),
+            demo: false,
+            page_size: 10_000,
+            tenant: "demo".into(),
+            public_url: None,
+            token_key: None,
+            log_format: "text".into(),
+        }
+    }
+}
+
+/// Values given as flags (only those present override).
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demo: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+}
+
+impl Overrides {
+    pub fn from_common(c: &crate::CommonArgs) -> Self {
+        Self {
+            store: c.store.clone(),
+            tenant: c.tenant.clone(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Where the data lives.
+pub enum StoreUrl {
+    /// An SQLite file.
+    Sqlite(PathBuf),
+}
+
+impl Settings {
+    /// Loads settings: defaults, then the TOML file, then `DW_*`, then flags.
+    pub fn load(config: Option<&Path>, overrides: &Overrides) -> Result<Self, String> {
+        let mut f = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = config {
+            if !path.exists() {
+                return Err(format!(
+                    "configuration file {} does not exist",
+                    path.display()
+                ));
+            }
+            f = f.merge(Toml::file(path));
+        }
+        f.merge(Env::prefixed("DW_").ignore(&["config", "log", "test_postgres_url"]))
+            .merge(Serialized::globals(overrides))
+            .extract()
+            .map_err(|e| format!("invalid configuration: {e}"))
+            .and_then(|s: Settings| {
+                if s.page_size == 0 {
+                    return Err("page_size must be at least 1".into());
+                }
+                Ok(s)
+            })
+    }
+
+    /// The parsed store location.
+    pub fn store_url(&self) -> Result<StoreUrl, String> {
+        if let Some(path) = self.store.strip_prefix("sqlite:") {
+            return Ok(StoreUrl::Sqlite(PathBuf::from(
+                path.trim_start_matches("//"),
+            )));
+        }
+        if self.store.starts_with("postgres:") || self.store.starts_with("postgresql:") {
+            return Err(
+                "PostgreSQL stores are not available in this version; use sqlite:PATH".into(),
+            );
+        }
+        Ok(StoreUrl::Sqlite(PathBuf::from(&self.store)))
+    }
+
+    /// The paging-token key: configured, or generated once and kept (owner-only) next to the store.
+    pub fn token_key(&self) -> Result<Vec<u8>, String> {
+        if let Some(k) = &self.token_key {
+            let key = hex::decode(k.trim()).map_err(|_| "token_key must be hex".to_string())?;
+            if key.len() < 32 {
+                return Err("token_key must be at least 32 bytes (64 hex digits)".into());
+            }
+            return Ok(key);
+        }
+        let StoreUrl::Sqlite(db) = self.store_url()?;
+        let path = db.with_extension("paging-key");
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            if let Ok(key) = hex::decode(text.trim()) {
+                if key.len() >= 32 {
+                    return Ok(key);
+                }
+            }
+        }
+        let key: [u8; 32] = rand::random();
+        write_private(&path, &hex::encode(key))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(key.to_vec())
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)?.write_all(text.as_bytes())
+}

@@ -1,0 +1,53 @@
+//! The HTTP rendering of [`ODataError`]: status, OData JSON body, and `Allow` for 405s.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use odata::{ErrorKind, ODataError};
+use warehouse::StoreError;
+
+/// An error answered as an OData JSON error body.
+#[derive(Debug)]
+pub struct ApiError(pub ODataError);
+
+impl From<ODataError> for ApiError {
+    fn from(e: ODataError) -> Self {
+        Self(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        // Details go to the log, never to the client.
+        tracing::error!(error = %e, "store error");
+        Self(match e {
+            StoreError::Unavailable(_) => ODataError::new(
+                ErrorKind::Unavailable,
+                "The data store is unavailable; try again later.",
+            ),
+            _ => ODataError::new(
+                ErrorKind::Internal,
+                "The request could not be completed because of an internal error.",
+            ),
+        })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.0.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut resp = (status, self.0.to_json()).into_response();
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json;odata.metadata=minimal;charset=utf-8"),
+        );
+        if self.0.kind == ErrorKind::MethodNotAllowed {
+            h.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        }
+        resp
+    }
+}
+
+/// Shorthand for handler results.
+pub type ApiResult<T> = Result<T, ApiError>;

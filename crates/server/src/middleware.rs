@@ -1,0 +1,90 @@
+//! Cross-cutting request handling: request ids, `OData-Version`, `OData-MaxVersion`, and one
+//! structured log line per request.
+
+use crate::stream::Streamed;
+use crate::ApiError;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use odata::{ErrorKind, ODataError};
+use std::time::Instant;
+
+/// The id of the current request, available to handlers as an extension.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+fn max_version_too_low(value: &str) -> bool {
+    let mut parts = value.trim().split('.');
+    let major: u32 = parts
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or(4);
+    major < 4
+}
+
+/// Adds `OData-Version`, `request-id` and the echoed `client-request-id` to every response,
+/// refuses clients that cannot read OData 4.0, and logs the request.
+pub async fn odata_headers(mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let client_request_id = req
+        .headers()
+        .get("client-request-id")
+        .filter(|v| v.len() <= 200)
+        .cloned();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let too_low = req
+        .headers()
+        .get("odata-maxversion")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(max_version_too_low);
+    let mut resp = if too_low {
+        ApiError(
+            ODataError::new(
+                ErrorKind::BadRequest,
+                "This service speaks OData 4.0; OData-MaxVersion must be 4.0 or higher.",
+            )
+            .with_target("OData-MaxVersion"),
+        )
+        .into_response()
+    } else {
+        next.run(req).await
+    };
+    let h = resp.headers_mut();
+    h.insert("odata-version", HeaderValue::from_static("4.0"));
+    h.insert(
+        "request-id",
+        HeaderValue::from_str(&request_id).expect("uuid is ascii"),
+    );
+    if let Some(c) = client_request_id {
+        h.insert("client-request-id", c);
+    }
+    if resp.extensions().get::<Streamed>().is_none() {
+        tracing::info!(
+            request_id = %request_id,
+            method = %method,
+            path = %path,
+            status = resp.status().as_u16(),
+            duration_ms = started.elapsed().as_millis() as u64,
+            "request"
+        );
+    } else {
+        tracing::info!(request_id = %request_id, method = %method, path = %path, status = resp.status().as_u16(), "request started streaming");
+    }
+    resp
+}
+
+/// Turns a panic into an OData 500 without internals.
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    let mut r = ApiError(ODataError::new(
+        ErrorKind::Internal,
+        "The request could not be completed because of an internal error.",
+    ))
+    .into_response();
+    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    r
+}

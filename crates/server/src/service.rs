@@ -1,0 +1,753 @@
+//! The OData request handler: service document, `$metadata`, collections, entities, properties
+//! and counts.
+
+use crate::negotiate::{self, JsonFormat, MetadataFormat};
+use crate::paging::{fingerprint, PageToken};
+use crate::request::{self, Resource};
+use crate::stream::{self, Page};
+use crate::{ApiError, ApiResult, AppState, BASE_PATH};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use odata::bind::{bind_filter, bind_key, bind_orderby, bind_select, BoundOrder, Typed, TypedKind};
+use odata::edm::{EntityType, Model};
+use odata::json::{key_literal, Cell, EntityWriter, MetadataLevel};
+use odata::syntax::{self, QueryOptions};
+use odata::{ErrorKind, ODataError};
+use std::sync::Arc;
+use warehouse::model::{ApiVersion, Collection};
+use warehouse::sql::{self, CollectionQuery, KeysetPosition, SqlValue};
+use warehouse::{Tenant, Warehouse};
+
+/// System query options the service recognizes but does not implement yet.
+const NOT_IMPLEMENTED_OPTIONS: &[&str] = &[
+    "$expand",
+    "$search",
+    "$apply",
+    "$compute",
+    "$index",
+    "$levels",
+    "$deltatoken",
+    "$schemaversion",
+    "$id",
+];
+
+/// Answers methods other than GET and HEAD.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError(ODataError::new(
+        ErrorKind::MethodNotAllowed,
+        "This service is read-only: use GET or HEAD.",
+    ))
+}
+
+/// Everything a handler needs to know about one request.
+pub(crate) struct Ctx {
+    pub app: AppState,
+    pub version: ApiVersion,
+    pub options: QueryOptions,
+    pub raw_query: String,
+    pub headers: HeaderMap,
+    pub base_url: String,
+    pub path: String,
+    pub request_id: String,
+}
+
+impl Ctx {
+    fn model(&self) -> &'static Model {
+        Warehouse::get().edm(self.version)
+    }
+
+    fn metadata_url(&self) -> String {
+        format!("{}{BASE_PATH}/$metadata", self.base_url)
+    }
+}
+
+fn base_url(app: &AppState, headers: &HeaderMap) -> String {
+    if let Some(u) = &app.config.public_url {
+        return u.trim_end_matches('/').to_string();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()) && !h.contains('/'))
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+fn parse_version(options: &QueryOptions) -> Result<ApiVersion, ODataError> {
+    let supported = ApiVersion::ALL
+        .iter()
+        .map(|v| v.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let value = options
+        .custom
+        .iter()
+        .find(|o| o.name.eq_ignore_ascii_case("api-version"))
+        .map(|o| o.value.as_str());
+    match value {
+        None => Err(ODataError::bad_request(format!(
+            "The api-version query parameter is required; supported versions: {supported}."
+        ))
+        .with_target("api-version")),
+        Some(v) => ApiVersion::parse(v).ok_or_else(|| {
+            ODataError::bad_request(format!(
+                "api-version '{v}' is not supported; supported versions: {supported}."
+            ))
+            .with_target("api-version")
+        }),
+    }
+}
+
+/// The single entry point for GET/HEAD under the service root.
+pub async fn handle(State(app): State<AppState>, req: Request) -> Response {
+    match dispatch(app, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn dispatch(app: AppState, req: Request) -> ApiResult<Response> {
+    let path = req.uri().path().to_string();
+    let raw_query = req.uri().query().unwrap_or("").to_string();
+    let headers = req.headers().clone();
+    let request_id = req
+        .extensions()
+        .get::<crate::middleware::RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let rest = path.strip_prefix(BASE_PATH).unwrap_or("");
+    let resource = request::parse(rest)?;
+    let options = syntax::parse_query_options(&raw_query).map_err(|e| e.into_odata("query"))?;
+    let version = parse_version(&options)?;
+    let ctx = Ctx {
+        base_url: base_url(&app, &headers),
+        app,
+        version,
+        options,
+        raw_query,
+        headers,
+        path,
+        request_id,
+    };
+    match resource {
+        Resource::ServiceDocument => service_document(&ctx),
+        Resource::Metadata => metadata(&ctx),
+        Resource::Collection(name) => collection(ctx, &name).await,
+        Resource::Count(name) => count(ctx, &name).await,
+        Resource::Entity {
+            set,
+            key,
+            property,
+            raw,
+        } => entity(ctx, &set, &key, property.as_deref(), raw).await,
+    }
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn json_response(format: &JsonFormat, body: Vec<u8>) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&format.content_type()).expect("ascii"),
+    );
+    r
+}
+
+fn service_document(ctx: &Ctx) -> ApiResult<Response> {
+    let format = negotiate::json_format(
+        ctx.options.get("$format"),
+        header_str(&ctx.headers, "accept"),
+    )?;
+    let mut buf = Vec::new();
+    buf.push(b'{');
+    if format.metadata != MetadataLevel::None {
+        buf.extend_from_slice(b"\"@odata.context\":");
+        odata::json::write_string(&mut buf, &ctx.metadata_url());
+        buf.push(b',');
+    }
+    buf.extend_from_slice(b"\"value\":[");
+    for (i, set) in ctx.model().entity_sets.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(b"{\"name\":");
+        odata::json::write_string(&mut buf, &set.name);
+        buf.extend_from_slice(b",\"kind\":\"EntitySet\",\"url\":");
+        odata::json::write_string(&mut buf, &set.name);
+        buf.push(b'}');
+    }
+    buf.extend_from_slice(b"]}");
+    Ok(json_response(&format, buf))
+}
+
+fn metadata(ctx: &Ctx) -> ApiResult<Response> {
+    let model = ctx.model();
+    let (body, ct) = match negotiate::metadata_format(
+        ctx.options.get("$format"),
+        header_str(&ctx.headers, "accept"),
+    )? {
+        MetadataFormat::Xml => (odata::csdl::to_xml(model), "application/xml;charset=utf-8"),
+        MetadataFormat::Json => (
+            odata::csdl::to_json(model).to_string(),
+            "application/json;charset=utf-8",
+        ),
+    };
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    Ok(r)
+}
+
+/// The entity set, its type and its warehouse collection, or a 404 that helps.
+fn resolve(
+    ctx: &Ctx,
+    name: &str,
+) -> Result<(&'static EntityType, &'static Collection), ODataError> {
+    let model = ctx.model();
+    match model.entity_set(name) {
+        Some(set) => Ok((
+            model.type_of(set),
+            Warehouse::get()
+                .collection(name)
+                .expect("model sets are collections"),
+        )),
+        None => {
+            let w = Warehouse::get();
+            let hint = if let Some(c) = w.collection(name) {
+                format!(" It is available in api-version {}.", c.versions.join(", "))
+            } else if let Some(c) = w
+                .collections
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(name))
+            {
+                format!(
+                    " Collection names are case-sensitive: did you mean '{}'?",
+                    c.name
+                )
+            } else {
+                String::new()
+            };
+            Err(ODataError::not_found(format!(
+                "'{name}' is not a collection of api-version {}.{hint}",
+                ctx.version.as_str()
+            ))
+            .with_target(name.to_string()))
+        }
+    }
+}
+
+fn reject_unimplemented(options: &QueryOptions) -> Result<(), ODataError> {
+    for o in &options.system {
+        if NOT_IMPLEMENTED_OPTIONS.contains(&o.name.as_str()) {
+            return Err(
+                ODataError::not_implemented(format!("{} is not supported yet.", o.name))
+                    .with_target(o.name.clone()),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The parts of a request that decide which rows it returns and in what order.
+struct Query {
+    filter: Option<Typed>,
+    orderby: Vec<BoundOrder>,
+    select: Vec<usize>,
+    max_history_days: Option<u32>,
+}
+
+fn bind_query(
+    ctx: &Ctx,
+    entity: &EntityType,
+    collection: &Collection,
+) -> Result<Query, ODataError> {
+    reject_unimplemented(&ctx.options)?;
+    let with_target = |name: &'static str| move |e: ODataError| e.with_target(name);
+    let filter = match ctx.options.get("$filter") {
+        Some(text) => {
+            let expr = syntax::parse_filter(text).map_err(|e| e.into_odata("$filter"))?;
+            Some(bind_filter(&expr, entity).map_err(with_target("$filter"))?)
+        }
+        None => None,
+    };
+    let orderby = match ctx.options.get("$orderby") {
+        Some(text) => {
+            let items = syntax::parse_orderby(text).map_err(|e| e.into_odata("$orderby"))?;
+            bind_orderby(&items, entity).map_err(with_target("$orderby"))?
+        }
+        None => Vec::new(),
+    };
+    let select = match ctx.options.get("$select") {
+        Some(text) => {
+            let items = syntax::parse_select(text).map_err(|e| e.into_odata("$select"))?;
+            bind_select(&items, entity).map_err(with_target("$select"))?
+        }
+        None => (0..entity.properties.len()).collect(),
+    };
+    let max_history_days = match ctx
+        .options
+        .custom
+        .iter()
+        .find(|o| o.name.eq_ignore_ascii_case("maxhistorydays"))
+    {
+        Some(o) => {
+            let days: u32 = o.value.parse().map_err(|_| {
+                ODataError::bad_request(format!(
+                    "maxhistorydays must be a non-negative integer, not '{}'.",
+                    o.value
+                ))
+                .with_target("maxhistorydays")
+            })?;
+            collection.has_date_key().then_some(days)
+        }
+        None => None,
+    };
+    // An explicit dateKey filter wins over maxhistorydays, as in Intune.
+    let max_history_days = match (&filter, entity.property_index("dateKey")) {
+        (Some(f), Some(dk)) if mentions_property(f, dk) => None,
+        _ => max_history_days,
+    };
+    Ok(Query {
+        filter,
+        orderby,
+        select,
+        max_history_days,
+    })
+}
+
+fn mentions_property(t: &Typed, index: usize) -> bool {
+    match &t.kind {
+        TypedKind::Property(i) => *i == index,
+        TypedKind::Literal(_) | TypedKind::Now => false,
+        TypedKind::Not(x) | TypedKind::Negate(x) | TypedKind::Cast(x, _) => {
+            mentions_property(x, index)
+        }
+        TypedKind::And(a, b)
+        | TypedKind::Or(a, b)
+        | TypedKind::Compare(_, a, b)
+        | TypedKind::Arith(_, a, b) => mentions_property(a, index) || mentions_property(b, index),
+        TypedKind::In(x, list) => {
+            mentions_property(x, index) || list.iter().any(|i| mentions_property(i, index))
+        }
+        TypedKind::Call(_, args) => args.iter().any(|a| mentions_property(a, index)),
+    }
+}
+
+/// `dateKey` of `snapshot` minus `days`.
+fn min_date_key(snapshot: i64, days: u32) -> Option<i64> {
+    let date = time::Date::from_calendar_date(
+        (snapshot / 10_000) as i32,
+        time::Month::try_from((snapshot / 100 % 100) as u8).ok()?,
+        (snapshot % 100) as u8,
+    )
+    .ok()?;
+    let d = date.checked_sub(time::Duration::days(i64::from(days)))?;
+    Some(warehouse::generate::date_key(d))
+}
+
+async fn load_tenant(app: &AppState) -> ApiResult<Tenant> {
+    let store = app.store.clone();
+    let name = app.config.tenant.clone();
+    let tenant = tokio::task::spawn_blocking(move || store.tenant(&name))
+        .await
+        .map_err(|_| ApiError(ODataError::new(ErrorKind::Internal, "internal error")))??;
+    tenant.ok_or_else(|| {
+        ApiError(ODataError::new(
+            ErrorKind::Unavailable,
+            "No data has been published for this tenant yet.",
+        ))
+    })
+}
+
+fn now_micros() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64
+}
+
+fn parse_prefer_maxpagesize(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| {
+            let (k, v) = p.trim().split_once('=')?;
+            (k.trim().eq_ignore_ascii_case("odata.maxpagesize")
+                || k.trim().eq_ignore_ascii_case("maxpagesize"))
+            .then(|| v.trim().trim_matches('"').parse().ok())
+            .flatten()
+            .filter(|n: &u64| *n > 0)
+        })
+}
+
+/// The raw query string without `$skip` and `$skiptoken`, for next links.
+fn continuation_query(raw: &str) -> String {
+    raw.split('&')
+        .filter(|part| {
+            let name = part.split('=').next().unwrap_or("");
+            let name = percent_encoding::percent_decode_str(name)
+                .decode_utf8_lossy()
+                .to_ascii_lowercase();
+            let name = name.trim_start_matches('$');
+            !part.is_empty() && name != "skip" && name != "skiptoken"
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
+    let (entity, coll) = resolve(&ctx, name)?;
+    let q = bind_query(&ctx, entity, coll)?;
+    let format = negotiate::json_format(
+        ctx.options.get("$format"),
+        header_str(&ctx.headers, "accept"),
+    )?;
+    let top = ctx
+        .options
+        .get("$top")
+        .map(syntax::parse_top_skip)
+        .transpose()
+        .map_err(|e| e.into_odata("$top"))?;
+    let skip = ctx
+        .options
+        .get("$skip")
+        .map(syntax::parse_top_skip)
+        .transpose()
+        .map_err(|e| e.into_odata("$skip"))?;
+    let want_count = ctx
+        .options
+        .get("$count")
+        .map(syntax::parse_count)
+        .transpose()
+        .map_err(|e| e.into_odata("$count"))?
+        .unwrap_or(false);
+    let preferred = parse_prefer_maxpagesize(&ctx.headers);
+    let page_size = preferred
+        .map_or(ctx.app.config.page_size, |p| {
+            p.min(ctx.app.config.page_size)
+        })
+        .max(1);
+
+    let tenant = load_tenant(&ctx.app).await?;
+    let min_date = match (q.max_history_days, tenant.snapshot_date_key) {
+        (Some(days), Some(snap)) => min_date_key(snap, days),
+        _ => None,
+    };
+    let fp = fingerprint(&[
+        ctx.version.as_str(),
+        name,
+        &tenant.id.to_string(),
+        ctx.options.get("$filter").unwrap_or(""),
+        ctx.options.get("$orderby").unwrap_or(""),
+        ctx.options.get("$select").unwrap_or(""),
+        &min_date.map(|d| d.to_string()).unwrap_or_default(),
+    ]);
+    let token = match ctx.options.get("$skiptoken") {
+        Some(t) => {
+            let token = ctx.app.signer.decode(t)?;
+            if token.fingerprint != fp {
+                return Err(ODataError::bad_request("This $skiptoken belongs to a different query; follow @odata.nextLink without changing it.").with_target("$skiptoken").into());
+            }
+            if token.generation != tenant.generation {
+                return Err(ODataError::bad_request("The data was republished since this paging sequence started; restart from the first page.").with_target("$skiptoken").into());
+            }
+            Some(token)
+        }
+        None => None,
+    };
+    let remaining = match &token {
+        Some(t) => t.remaining,
+        None => top,
+    };
+    let page_len = remaining.map_or(page_size, |r| r.min(page_size));
+    let position = token.as_ref().map(|t| KeysetPosition(t.after.clone()));
+    let cq = CollectionQuery {
+        collection: coll,
+        entity,
+        tenant: tenant.id,
+        filter: q.filter.as_ref(),
+        orderby: &q.orderby,
+        select: &q.select,
+        key: &[],
+        min_date_key: min_date,
+        after: position.as_ref(),
+        offset: if token.is_none() {
+            skip.unwrap_or(0)
+        } else {
+            0
+        },
+        limit: Some(page_len + 1),
+        now_micros: now_micros(),
+    };
+    let plan = sql::plan(&cq, ctx.app.store.dialect());
+    if sort_keys_per_row_exceed(&plan.cursor) {
+        return Err(ODataError::bad_request("Too many $orderby items.")
+            .with_target("$orderby")
+            .into());
+    }
+    let set_url = format!("{}{BASE_PATH}/{name}", ctx.base_url);
+    let writer = EntityWriter::new(
+        entity,
+        &Warehouse::get().namespace,
+        &q.select,
+        &plan.cursor.key_columns,
+        format.metadata,
+        format.ieee754,
+        &set_url,
+    );
+    let mut context = format!("{}#{name}", ctx.metadata_url());
+    if ctx.options.get("$select").is_some() {
+        let names: Vec<&str> = q
+            .select
+            .iter()
+            .map(|&i| entity.properties[i].name.as_str())
+            .collect();
+        context = format!("{context}({})", names.join(","));
+    }
+    let next_base = {
+        let rest = continuation_query(&ctx.raw_query);
+        let sep = if rest.is_empty() { "" } else { "&" };
+        format!("{}{}?{rest}{sep}$skiptoken=", ctx.base_url, ctx.path)
+    };
+    let page = Page {
+        store: ctx.app.store.clone(),
+        plan,
+        writer,
+        want_count,
+        context: (format.metadata != MetadataLevel::None).then_some(context),
+        page_len,
+        remaining,
+        next_link_base: next_base,
+        token_template: PageToken {
+            after: Vec::new(),
+            remaining: None,
+            generation: tenant.generation,
+            fingerprint: fp,
+        },
+        signer: ctx.app.signer.clone(),
+        request_id: ctx.request_id.clone(),
+        collection: name.to_string(),
+    };
+    let mut resp = stream::respond(page).await?;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&format.content_type()).expect("ascii"),
+    );
+    if let Some(p) = preferred {
+        h.insert(
+            "preference-applied",
+            HeaderValue::from_str(&format!(
+                "odata.maxpagesize={}",
+                p.min(ctx.app.config.page_size)
+            ))
+            .expect("ascii"),
+        );
+    }
+    Ok(resp)
+}
+
+fn sort_keys_per_row_exceed(cursor: &sql::Cursor) -> bool {
+    cursor.sort_keys > 32
+}
+
+async fn count(ctx: Ctx, name: &str) -> ApiResult<Response> {
+    let (entity, coll) = resolve(&ctx, name)?;
+    let q = bind_query(&ctx, entity, coll)?;
+    let tenant = load_tenant(&ctx.app).await?;
+    let min_date = match (q.max_history_days, tenant.snapshot_date_key) {
+        (Some(days), Some(snap)) => min_date_key(snap, days),
+        _ => None,
+    };
+    let cq = CollectionQuery {
+        collection: coll,
+        entity,
+        tenant: tenant.id,
+        filter: q.filter.as_ref(),
+        orderby: &[],
+        select: &[],
+        key: &[],
+        min_date_key: min_date,
+        after: None,
+        offset: 0,
+        limit: None,
+        now_micros: now_micros(),
+    };
+    let plan = sql::plan(&cq, ctx.app.store.dialect());
+    let store = ctx.app.store.clone();
+    let n = tokio::task::spawn_blocking(move || store.count(&plan.count))
+        .await
+        .map_err(|_| ApiError(ODataError::new(ErrorKind::Internal, "internal error")))??;
+    let mut r = (StatusCode::OK, n.to_string()).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain;charset=utf-8"),
+    );
+    Ok(r)
+}
+
+async fn entity(
+    ctx: Ctx,
+    name: &str,
+    key_text: &str,
+    property: Option<&str>,
+    raw: bool,
+) -> ApiResult<Response> {
+    let (entity, coll) = resolve(&ctx, name)?;
+    reject_unimplemented(&ctx.options)?;
+    let key_values = syntax::parse_key(key_text).map_err(|e| e.into_odata("key"))?;
+    let key = bind_key(&key_values, entity).map_err(|e| e.with_target("key"))?;
+    let dialect = ctx.app.store.dialect();
+    let key: Vec<(usize, SqlValue)> = key
+        .iter()
+        .map(|(i, v)| (*i, sql::sql_value(dialect, v)))
+        .collect();
+    let prop_index = match property {
+        Some(p) => Some(entity.property_index(p).ok_or_else(|| {
+            ApiError(
+                ODataError::not_found(format!("'{p}' is not a property of {}.", entity.name))
+                    .with_target(p.to_string()),
+            )
+        })?),
+        None => None,
+    };
+    let select: Vec<usize> = match (prop_index, ctx.options.get("$select")) {
+        (Some(i), _) => vec![i],
+        (None, Some(text)) => {
+            let items = syntax::parse_select(text).map_err(|e| e.into_odata("$select"))?;
+            bind_select(&items, entity).map_err(|e| e.with_target("$select"))?
+        }
+        (None, None) => (0..entity.properties.len()).collect(),
+    };
+    let format = if raw {
+        None
+    } else {
+        Some(negotiate::json_format(
+            ctx.options.get("$format"),
+            header_str(&ctx.headers, "accept"),
+        )?)
+    };
+    let tenant = load_tenant(&ctx.app).await?;
+    let cq = CollectionQuery {
+        collection: coll,
+        entity,
+        tenant: tenant.id,
+        filter: None,
+        orderby: &[],
+        select: &select,
+        key: &key,
+        min_date_key: None,
+        after: None,
+        offset: 0,
+        limit: Some(1),
+        now_micros: now_micros(),
+    };
+    let plan = sql::plan(&cq, dialect);
+    let level = format.map_or(MetadataLevel::None, |f| f.metadata);
+    let set_url = format!("{}{BASE_PATH}/{name}", ctx.base_url);
+    let writer = EntityWriter::new(
+        entity,
+        &Warehouse::get().namespace,
+        &select,
+        &plan.cursor.key_columns,
+        level,
+        format.is_some_and(|f| f.ieee754),
+        &set_url,
+    );
+    let store = ctx.app.store.clone();
+    let prop_ty = prop_index.map(|i| entity.properties[i].ty);
+    let canonical_key = Arc::new(std::sync::Mutex::new(String::new()));
+    let key_out = canonical_key.clone();
+    let key_types: Vec<_> = entity
+        .key_indices()
+        .iter()
+        .map(|&i| (entity.properties[i].name.clone(), entity.properties[i].ty))
+        .collect();
+    let result = tokio::task::spawn_blocking(
+        move || -> Result<Option<(Vec<u8>, bool)>, warehouse::StoreError> {
+            let mut out = None;
+            store.stream(&plan.rows, &mut |row| {
+                let mut buf = Vec::new();
+                let is_null = matches!(row.cell(0), Cell::Null);
+                match (prop_ty, raw) {
+                    (Some(_), true) => match row.cell(0) {
+                        Cell::Text(s) => buf.extend_from_slice(s.as_bytes()),
+                        c => {
+                            odata::json::write_value(&mut buf, prop_ty.expect("property"), c, false)
+                        }
+                    },
+                    (Some(ty), false) => odata::json::write_value(&mut buf, ty, row.cell(0), false),
+                    (None, _) => writer.write(&mut buf, row),
+                }
+                let mut k = key_out.lock().expect("not poisoned");
+                for (i, ((n, ty), col)) in
+                    key_types.iter().zip(&plan.cursor.key_columns).enumerate()
+                {
+                    if i > 0 {
+                        k.push(',');
+                    }
+                    if key_types.len() > 1 {
+                        k.push_str(n);
+                        k.push('=');
+                    }
+                    key_literal(&mut k, *ty, row.cell(*col));
+                }
+                out = Some((buf, is_null));
+                false
+            })?;
+            Ok(out)
+        },
+    )
+    .await
+    .map_err(|_| ApiError(ODataError::new(ErrorKind::Internal, "internal error")))??;
+    let Some((value, is_null)) = result else {
+        return Err(
+            ODataError::not_found(format!("{name}({key_text}) does not exist."))
+                .with_target("key")
+                .into(),
+        );
+    };
+    if prop_index.is_some() && is_null {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    if raw {
+        let mut r = (StatusCode::OK, value).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain;charset=utf-8"),
+        );
+        return Ok(r);
+    }
+    let format = format.expect("json");
+    let canonical = canonical_key.lock().expect("not poisoned").clone();
+    let mut body = Vec::with_capacity(value.len() + 128);
+    body.push(b'{');
+    if format.metadata != MetadataLevel::None {
+        let context = match property {
+            Some(p) => format!("{}#{name}({canonical})/{p}", ctx.metadata_url()),
+            None => format!("{}#{name}/$entity", ctx.metadata_url()),
+        };
+        body.extend_from_slice(b"\"@odata.context\":");
+        odata::json::write_string(&mut body, &context);
+    }
+    match property {
+        Some(_) => {
+            if body.len() > 1 {
+                body.push(b',');
+            }
+            body.extend_from_slice(b"\"value\":");
+            body.extend_from_slice(&value);
+            body.push(b'}');
+        }
+        None => {
+            if body.len() > 1 && value.len() > 2 {
+                body.push(b',');
+            }
+            body.extend_from_slice(&value[1..]);
+        }
+    }
+    Ok(json_response(&format, body))
+}
