@@ -107,7 +107,7 @@ pub fn write_timestamp(buf: &mut Vec<u8>, micros: i64) {
         buf.push(b'.');
         let mut f = frac;
         let mut width = 6;
-        while f % 10 == 0 {
+        while f.is_multiple_of(10) {
             f /= 10;
             width -= 1;
         }

@@ -77,18 +77,19 @@ fn json_from_params(params: &[(String, &str)]) -> Result<JsonFormat, ODataError>
     for (k, v) in params {
         match k.as_str() {
             "odata.metadata" | "metadata" => {
-                f.metadata =
-                    match v.to_ascii_lowercase().as_str() {
-                        "minimal" => MetadataLevel::Minimal,
-                        "full" => MetadataLevel::Full,
-                        "none" => MetadataLevel::None,
-                        _ => return Err(ODataError::new(
+                f.metadata = match v.to_ascii_lowercase().as_str() {
+                    "minimal" => MetadataLevel::Minimal,
+                    "full" => MetadataLevel::Full,
+                    "none" => MetadataLevel::None,
+                    _ => {
+                        return Err(ODataError::new(
                             ErrorKind::NotAcceptable,
                             format!(
                                 "odata.metadata={v} is not supported; use minimal, full or none"
                             ),
-                        )),
+                        ))
                     }
+                }
             }
             "odata" => {
                 f.metadata = match v.to_ascii_lowercase().as_str() {

@@ -132,16 +132,16 @@ fn mix(parts: &[u64]) -> u64 {
     h
 }
 
-fn pick<'a, T>(rng: &mut ChaCha8Rng, weighted: &'a [(T, u32)]) -> &'a T {
+fn pick<T: Copy>(rng: &mut ChaCha8Rng, weighted: &[(T, u32)]) -> T {
     let total: u32 = weighted.iter().map(|w| w.1).sum();
     let mut x = rng.random_range(0..total);
     for (v, w) in weighted {
         if x < *w {
-            return v;
+            return *v;
         }
         x -= w;
     }
-    &weighted[weighted.len() - 1].0
+    weighted[weighted.len() - 1].0
 }
 
 fn guid(rng: &mut ChaCha8Rng) -> String {
@@ -291,6 +291,12 @@ impl Device {
     fn active(&self, day: i64) -> bool {
         self.enrolled_day <= day && self.retired_day.is_none_or(|r| day < r)
     }
+}
+
+/// An app: its revisions as (appKey, first day live) and the platforms it targets.
+struct App {
+    revisions: Vec<(i64, i64)>,
+    platforms: Vec<Platform>,
 }
 
 struct PolicyVersion {
@@ -578,7 +584,7 @@ impl<'a> Generator<'a> {
         let start = midnight_micros(self.start);
         let mut devices = Vec::with_capacity(self.opts.devices as usize);
         for i in 0..self.opts.devices {
-            let platform = *pick(&mut self.rng, &platforms);
+            let platform = pick(&mut self.rng, &platforms);
             let hw = platform.hardware();
             let (manufacturer, model) = hw[self.rng.random_range(0..hw.len())];
             let enrolled_day = if self.rng.random_bool(0.15) {
@@ -609,11 +615,11 @@ impl<'a> Generator<'a> {
                 platform,
                 manufacturer,
                 model,
-                owner: *pick(
+                owner: pick(
                     &mut self.rng,
                     &[("Corporate", 70), ("Personal", 25), ("Unknown", 5)],
                 ),
-                enrollment_type: *pick(&mut self.rng, platform.enrollment_types()),
+                enrollment_type: pick(&mut self.rng, platform.enrollment_types()),
                 category: self.rng.random_range(0..categories),
                 user: self.rng.random_range(0..users.len().max(1)),
                 enrolled,
@@ -723,7 +729,7 @@ impl<'a> Generator<'a> {
                     ("totalStorageSpaceInBytes", int(d.storage)),
                     (
                         "encryptionState",
-                        int(i64::from(mix(&[d.key as u64, 3]) % 10 != 0)),
+                        int(i64::from(!mix(&[d.key as u64, 3]).is_multiple_of(10))),
                     ),
                     (
                         "wiFiMacAddress",
@@ -796,7 +802,9 @@ impl<'a> Generator<'a> {
         ];
         // the state changes on days where the device's drift hash fires (about every 12 days)
         let mut epoch = day;
-        while epoch > 0 && mix(&[self.opts.seed, d.key as u64, epoch as u64, 11]) % 12 != 0 {
+        while epoch > 0
+            && !mix(&[self.opts.seed, d.key as u64, epoch as u64, 11]).is_multiple_of(12)
+        {
             epoch -= 1;
         }
         let mut x = mix(&[self.opts.seed, d.key as u64, epoch as u64, 13]) % 100;
@@ -932,11 +940,7 @@ impl<'a> Generator<'a> {
         Ok(policies)
     }
 
-    fn apps(
-        &mut self,
-        out: &mut Out<'_>,
-        days: i64,
-    ) -> Result<Vec<(Vec<(i64, i64)>, Vec<Platform>)>, StoreError> {
+    fn apps(&mut self, out: &mut Out<'_>, days: i64) -> Result<Vec<App>, StoreError> {
         use Platform::*;
         let defs: Vec<(&str, &str, &str, Vec<Platform>)> = vec![
             (
@@ -1043,7 +1047,10 @@ impl<'a> Generator<'a> {
                     ],
                 )?;
             }
-            apps.push((revisions, platforms));
+            apps.push(App {
+                revisions,
+                platforms,
+            });
         }
         for (i, v) in ["1.0.1.0", "1.0.2.0", "1.0.3.0"].iter().enumerate() {
             out.row(
@@ -1192,7 +1199,7 @@ impl<'a> Generator<'a> {
         users: &[User],
         devices: &[Device],
         policies: &[Policy],
-        apps: &[(Vec<(i64, i64)>, Vec<Platform>)],
+        apps: &[App],
         mam: &[(i64, usize, usize, Platform)],
         terms: (i64, i64, i64),
     ) -> Result<(), StoreError> {
@@ -1313,7 +1320,7 @@ impl<'a> Generator<'a> {
             }
             // app installs
             let dtk = self.key("deviceTypes", d.platform.device_type());
-            for (revisions, _) in apps.iter().filter(|a| a.1.contains(&d.platform)) {
+            for App { revisions, .. } in apps.iter().filter(|a| a.platforms.contains(&d.platform)) {
                 let rev = revisions
                     .iter()
                     .rev()
@@ -1369,10 +1376,9 @@ impl<'a> Generator<'a> {
                     ("Zoom Workplace", "6.2.11", 280_000_000),
                     ("Notepad++", "8.7.1", 14_000_000),
                 ];
-                for (name, version, size) in inventory
-                    .iter()
-                    .filter(|(n, _, _)| mix(&[seed, d.key as u64, n.len() as u64]) % 3 != 0)
-                {
+                for (name, version, size) in inventory.iter().filter(|(n, _, _)| {
+                    !mix(&[seed, d.key as u64, n.len() as u64]).is_multiple_of(3)
+                }) {
                     out.row(
                         "applicationInventories",
                         &[
