@@ -47,7 +47,6 @@ const MAX_DEPTH: usize = 100;
 /// Parses a `$filter` value (or any common expression).
 pub fn parse_filter(text: &str) -> Result<Expr, SyntaxError> {
     let mut p = Parser::new(text);
-    p.c.skip_ws();
     if p.c.at_end() {
         return Err(p.c.error("expected an expression"));
     }

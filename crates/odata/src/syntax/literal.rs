@@ -31,7 +31,11 @@ pub(crate) fn literal(c: &mut Cursor<'_>) -> Result<Option<Literal>, SyntaxError
     let start = c.pos;
     match c.peek() {
         Some('\'') => return string(c).map(|s| Some(Literal::String(s))),
-        Some(ch) if ch.is_ascii_digit() || ch == '-' => {
+        Some(ch)
+            if ch.is_ascii_digit()
+                || ch == '-'
+                || (ch == '+' && c.peek_at(1).is_some_and(|b| b.is_ascii_digit())) =>
+        {
             if let Some(l) = guid(c) {
                 return Ok(Some(l));
             }
@@ -41,6 +45,9 @@ pub(crate) fn literal(c: &mut Cursor<'_>) -> Result<Option<Literal>, SyntaxError
             }
             if ch == '-' && !c.peek_at(1).is_some_and(|b| b.is_ascii_digit()) {
                 return Ok(None);
+            }
+            if ch == '+' {
+                return number(c).map(Some);
             }
             if looks_like_date(c) {
                 return date_or_datetime(c).map(Some);
@@ -307,7 +314,9 @@ fn date_or_datetime(c: &mut Cursor<'_>) -> Result<Literal, SyntaxError> {
 
 fn number(c: &mut Cursor<'_>) -> Result<Literal, SyntaxError> {
     let start = c.pos;
-    c.eat('-');
+    if !c.eat('-') {
+        c.eat('+');
+    }
     let int_start = c.pos;
     while c.peek().is_some_and(|ch| ch.is_ascii_digit()) {
         c.pos += 1;
@@ -428,6 +437,7 @@ mod tests {
             Literal::String("it's".into())
         );
         assert_eq!(parse_literal("42").unwrap(), Literal::Integer(42));
+        assert_eq!(parse_literal("+42").unwrap(), Literal::Integer(42));
         assert_eq!(
             parse_literal("-4.5").unwrap(),
             Literal::Decimal("-4.5".into())
