@@ -12,6 +12,42 @@ struct Fixture {
     root: String,
 }
 
+/// Starts a server on `store` in a thread of its own and returns the service root URL.
+fn serve(store: Arc<dyn Store>, page_size: u64) -> String {
+    let config = server::Config {
+        page_size,
+        tenant: "demo".into(),
+        token_key: vec![9; 32],
+        public_url: None,
+    };
+    let app = server::router(server::AppState::new(store, config));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    format!("http://{}{}", rx.recv().unwrap(), server::BASE_PATH)
+}
+
+fn small_tenant(seed: u64) -> GenerateOptions {
+    GenerateOptions {
+        tenant: "demo".into(),
+        devices: 40,
+        users: 50,
+        days: 5,
+        seed,
+        end_date: time::macros::date!(2026 - 11 - 01),
+    }
+}
+
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
@@ -27,30 +63,8 @@ fn fixture() -> &'static Fixture {
             end_date: time::macros::date!(2026 - 11 - 01),
         };
         generate(&store, &opts, &indicatif::ProgressBar::hidden()).expect("generate");
-        let store: Arc<dyn Store> = Arc::new(store);
-        let config = server::Config {
-            page_size: 1000,
-            tenant: "demo".into(),
-            token_key: vec![9; 32],
-            public_url: None,
-        };
-        let app = server::router(server::AppState::new(store, config));
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap()).unwrap();
-                axum::serve(listener, app).await.unwrap();
-            });
-        });
-        let addr = rx.recv().unwrap();
         Fixture {
-            root: format!("http://{addr}{}", server::BASE_PATH),
+            root: serve(Arc::new(store), 1000),
         }
     })
 }
@@ -969,4 +983,176 @@ fn metadata_json_validates_against_the_csdl_json_schema() {
         "CSDL JSON invalid: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn a_token_from_before_a_republish_is_stale() {
+    let dir = std::env::temp_dir().join(format!("dw-http-stale-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = Arc::new(SqliteStore::open(&dir.join("t.db")).unwrap());
+    generate(
+        store.as_ref(),
+        &small_tenant(3),
+        &indicatif::ProgressBar::hidden(),
+    )
+    .unwrap();
+    let root = serve(store.clone(), 10);
+    let first = get_ok(&format!("{root}/devices?api-version=v1.0"));
+    let next = first["@odata.nextLink"].as_str().unwrap().to_string();
+    assert_eq!(get(&next).status, 200);
+    generate(
+        store.as_ref(),
+        &small_tenant(3),
+        &indicatif::ProgressBar::hidden(),
+    )
+    .unwrap();
+    let r = get(&next);
+    assert_eq!(r.status, 400);
+    assert!(error_of(&r)["message"]
+        .as_str()
+        .unwrap()
+        .contains("restart from the first page"));
+    // after the republish a new export works and sees the same (deterministic) data
+    let (rows, _) = all_rows(&format!("{root}/devices?api-version=v1.0"), &[]);
+    assert_eq!(rows.len(), 40);
+    assert_eq!(rows[0], first["value"][0]);
+}
+
+#[test]
+fn brotli_and_gzip_compression_when_asked() {
+    use std::io::{Read, Write};
+    for encoding in ["br", "gzip"] {
+        let url = format!("{}/devices?api-version=v1.0", fixture().root);
+        let mut s = std::net::TcpStream::connect(url.split('/').nth(2).unwrap()).unwrap();
+        let path = &url[url.find(server::BASE_PATH).unwrap()..];
+        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {encoding}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        let text = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+        let head = &text[..text.find("\r\n\r\n").unwrap()];
+        assert!(
+            head.contains(&format!("content-encoding: {encoding}")),
+            "{encoding}: {head}"
+        );
+    }
+}
+
+#[test]
+fn composite_keys_with_date_times_and_hostile_literals() {
+    let a = get_ok("/userDeviceAssociations?api-version=v1.0&$top=1")["value"][0].clone();
+    let created = a["createdDateTimeUTC"].as_str().unwrap();
+    let url = format!(
+        "/userDeviceAssociations(userKey={},deviceKey={},createdDateTimeUTC={created})?api-version=v1.0",
+        a["userKey"], a["deviceKey"]
+    );
+    let e = get_ok(&url);
+    assert_eq!(e["deviceKey"], a["deviceKey"]);
+    let full = request(
+        "GET",
+        &url,
+        &[("Accept", "application/json;odata.metadata=full")],
+    )
+    .json();
+    assert!(full["@odata.id"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("createdDateTimeUTC={created}")));
+    // quotes and SQL in literals are data, never SQL
+    for hostile in ["x' OR 1=1 --", "'; DROP TABLE devices; --", "\\\"", "%"] {
+        let filter = format!("deviceName eq '{}'", hostile.replace('\'', "''"));
+        let v = get_ok(&format!(
+            "/devices?api-version=v1.0&$filter={}",
+            enc(&filter)
+        ));
+        assert_eq!(v["value"].as_array().unwrap().len(), 0, "{filter}");
+    }
+    assert_eq!(
+        get("/devices/$count?api-version=v1.0").text(),
+        DEVICES.to_string()
+    );
+}
+
+#[test]
+fn derived_facts_agree_with_their_details() {
+    // successful enrollments of a day are the devices whose enrollment date is that day
+    let (enrollments, _) = all_rows("/enrollmentActivities?api-version=v1.0", &[]);
+    let success = get_ok("/enrollmentEventStatuses?api-version=v1.0&$filter=enrollmentEventStatusName%20eq%20'Success'");
+    let success_key = success["value"][0]["enrollmentEventStatusKey"]
+        .as_u64()
+        .unwrap();
+    let mut by_day: HashMap<u64, i64> = HashMap::new();
+    for d in devices() {
+        let day: u64 = d["enrolledDateTime"].as_str().unwrap()[..10]
+            .replace('-', "")
+            .parse()
+            .unwrap();
+        *by_day.entry(day).or_default() += 1;
+    }
+    let fact_days: BTreeSet<u64> = enrollments
+        .iter()
+        .map(|e| e["dateKey"].as_u64().unwrap())
+        .collect();
+    assert!(fact_days.len() >= 25);
+    for day in &fact_days {
+        let successes: i64 = enrollments
+            .iter()
+            .filter(|e| {
+                e["dateKey"].as_u64() == Some(*day)
+                    && e["enrollmentEventStatusKey"].as_u64() == Some(success_key)
+            })
+            .map(|e| e["count"].as_i64().unwrap())
+            .sum();
+        assert_eq!(successes, *by_day.get(day).unwrap_or(&0), "{day}");
+    }
+    // policy type activities carry the same counts as the per-policy device activities
+    let (types, _) = all_rows("/policyTypeActivities?api-version=v1.0", &[]);
+    let (per_policy, _) = all_rows("/policyDeviceActivities?api-version=v1.0", &[]);
+    assert_eq!(types.len(), per_policy.len());
+    for t in &types {
+        let p = per_policy
+            .iter()
+            .find(|p| p["dateKey"] == t["dateKey"] && p["policyKey"] == t["policyKey"])
+            .unwrap();
+        for col in ["pending", "succeeded", "error", "failed"] {
+            assert_eq!(p[col], t[col]);
+        }
+    }
+    // every active device has at least one profile, so it is counted once a day in one state
+    let (profile_days, _) = all_rows(
+        "/deviceConfigurationProfileDeviceActivities?api-version=v1.0",
+        &[],
+    );
+    let (histories, _) = all_rows(
+        "/devicePropertyHistories?api-version=v1.0&$select=dateKey",
+        &[],
+    );
+    for f in &profile_days {
+        let total: i64 = ["pending", "succeeded", "error", "failed"]
+            .iter()
+            .map(|c| f[*c].as_i64().unwrap())
+            .sum();
+        let active = histories
+            .iter()
+            .filter(|h| h["dateKey"] == f["dateKey"])
+            .count() as i64;
+        assert_eq!(total, active);
+    }
+    // facts only reference existing dimension rows
+    let policy_keys: BTreeSet<u64> = all_rows("/policies?api-version=v1.0", &[])
+        .0
+        .iter()
+        .map(|p| p["policyKey"].as_u64().unwrap())
+        .collect();
+    assert!(per_policy
+        .iter()
+        .all(|p| policy_keys.contains(&p["policyKey"].as_u64().unwrap())));
+    let date_keys: BTreeSet<u64> = all_rows("/dates?api-version=v1.0", &[])
+        .0
+        .iter()
+        .map(|d| d["dateKey"].as_u64().unwrap())
+        .collect();
+    assert_eq!(date_keys.len(), 30);
+    assert!(histories
+        .iter()
+        .all(|h| date_keys.contains(&h["dateKey"].as_u64().unwrap())));
 }
