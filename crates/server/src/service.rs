@@ -10,26 +10,25 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use odata::bind::{bind_filter, bind_key, bind_orderby, bind_select, BoundOrder, Typed, TypedKind};
-use odata::edm::{EntityType, Model};
+use odata::edm::{EntityType, Model, PrimitiveType};
 use odata::json::{key_literal, Cell, EntityWriter, MetadataLevel};
 use odata::syntax::{self, QueryOptions};
 use odata::{ErrorKind, ODataError};
-use std::sync::Arc;
+
 use warehouse::model::{ApiVersion, Collection};
 use warehouse::sql::{self, CollectionQuery, KeysetPosition, SqlValue};
 use warehouse::{Tenant, Warehouse};
 
-/// System query options the service recognizes but does not implement yet.
-const NOT_IMPLEMENTED_OPTIONS: &[&str] = &[
-    "$expand",
-    "$search",
-    "$apply",
-    "$compute",
-    "$index",
-    "$levels",
-    "$deltatoken",
-    "$schemaversion",
-    "$id",
+/// System query options this service implements; every other valid one is answered with 501.
+const IMPLEMENTED_OPTIONS: &[&str] = &[
+    "$filter",
+    "$select",
+    "$orderby",
+    "$top",
+    "$skip",
+    "$count",
+    "$skiptoken",
+    "$format",
 ];
 
 /// Answers methods other than GET and HEAD.
@@ -242,7 +241,7 @@ fn resolve(
 
 fn reject_unimplemented(options: &QueryOptions) -> Result<(), ODataError> {
     for o in &options.system {
-        if NOT_IMPLEMENTED_OPTIONS.contains(&o.name.as_str()) {
+        if !IMPLEMENTED_OPTIONS.contains(&o.name.as_str()) {
             return Err(
                 ODataError::not_implemented(format!("{} is not supported yet.", o.name))
                     .with_target(o.name.clone()),
@@ -317,6 +316,13 @@ fn bind_query(
         select,
         max_history_days,
     })
+}
+
+impl Query {
+    /// The lowest `dateKey` `maxhistorydays` allows, counted back from the tenant's snapshot.
+    fn min_date_key(&self, tenant: &Tenant) -> Option<i64> {
+        min_date_key(tenant.snapshot_date_key?, self.max_history_days?)
+    }
 }
 
 fn mentions_property(t: &Typed, index: usize) -> bool {
@@ -432,10 +438,7 @@ async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
         .max(1);
 
     let tenant = load_tenant(&ctx.app).await?;
-    let min_date = match (q.max_history_days, tenant.snapshot_date_key) {
-        (Some(days), Some(snap)) => min_date_key(snap, days),
-        _ => None,
-    };
+    let min_date = q.min_date_key(&tenant);
     let fp = fingerprint(&[
         ctx.version.as_str(),
         name,
@@ -558,10 +561,7 @@ async fn count(ctx: Ctx, name: &str) -> ApiResult<Response> {
     let (entity, coll) = resolve(&ctx, name)?;
     let q = bind_query(&ctx, entity, coll)?;
     let tenant = load_tenant(&ctx.app).await?;
-    let min_date = match (q.max_history_days, tenant.snapshot_date_key) {
-        (Some(days), Some(snap)) => min_date_key(snap, days),
-        _ => None,
-    };
+    let min_date = q.min_date_key(&tenant);
     let cq = CollectionQuery {
         collection: coll,
         entity,
@@ -587,6 +587,16 @@ async fn count(ctx: Ctx, name: &str) -> ApiResult<Response> {
         HeaderValue::from_static("text/plain;charset=utf-8"),
     );
     Ok(r)
+}
+
+/// One entity (or one property of it) read from the store.
+struct EntityRead {
+    /// The JSON object, JSON value, or raw value.
+    body: Vec<u8>,
+    /// Whether the first selected column was null.
+    is_null: bool,
+    /// The entity's key in URL form, for the context URL.
+    key: String,
 }
 
 async fn entity(
@@ -659,43 +669,42 @@ async fn entity(
     );
     let store = ctx.app.store.clone();
     let prop_ty = prop_index.map(|i| entity.properties[i].ty);
-    let canonical_key = Arc::new(std::sync::Mutex::new(String::new()));
-    let key_out = canonical_key.clone();
     let key_types: Vec<_> = entity
         .key_indices()
         .iter()
         .map(|&i| (entity.properties[i].name.clone(), entity.properties[i].ty))
         .collect();
-    let result = tokio::task::spawn_blocking(
-        move || -> Result<Option<(Vec<u8>, bool)>, warehouse::StoreError> {
+    let read = tokio::task::spawn_blocking(
+        move || -> Result<Option<EntityRead>, warehouse::StoreError> {
             let mut out = None;
             store.stream(&plan.rows, &mut |row| {
-                let mut buf = Vec::new();
-                let is_null = matches!(row.cell(0), Cell::Null);
-                match (prop_ty, raw) {
-                    (Some(_), true) => match row.cell(0) {
-                        Cell::Text(s) => buf.extend_from_slice(s.as_bytes()),
-                        c => {
-                            odata::json::write_value(&mut buf, prop_ty.expect("property"), c, false)
-                        }
-                    },
-                    (Some(ty), false) => odata::json::write_value(&mut buf, ty, row.cell(0), false),
-                    (None, _) => writer.write(&mut buf, row),
+                let mut body = Vec::new();
+                match (prop_ty, row.cell(0)) {
+                    (Some(_), Cell::Text(s)) if raw => body.extend_from_slice(s.as_bytes()),
+                    (Some(PrimitiveType::DateTimeOffset), Cell::Integer(v)) if raw => {
+                        odata::json::write_timestamp(&mut body, v)
+                    }
+                    (Some(ty), cell) => odata::json::write_value(&mut body, ty, cell, false),
+                    (None, _) => writer.write(&mut body, row),
                 }
-                let mut k = key_out.lock().expect("not poisoned");
-                for (i, ((n, ty), col)) in
+                let mut key = String::new();
+                for (i, ((name, ty), col)) in
                     key_types.iter().zip(&plan.cursor.key_columns).enumerate()
                 {
                     if i > 0 {
-                        k.push(',');
+                        key.push(',');
                     }
                     if key_types.len() > 1 {
-                        k.push_str(n);
-                        k.push('=');
+                        key.push_str(name);
+                        key.push('=');
                     }
-                    key_literal(&mut k, *ty, row.cell(*col));
+                    key_literal(&mut key, *ty, row.cell(*col));
                 }
-                out = Some((buf, is_null));
+                out = Some(EntityRead {
+                    body,
+                    is_null: matches!(row.cell(0), Cell::Null),
+                    key,
+                });
                 false
             })?;
             Ok(out)
@@ -703,7 +712,12 @@ async fn entity(
     )
     .await
     .map_err(|_| ApiError(ODataError::new(ErrorKind::Internal, "internal error")))??;
-    let Some((value, is_null)) = result else {
+    let Some(EntityRead {
+        body: value,
+        is_null,
+        key: canonical,
+    }) = read
+    else {
         return Err(
             ODataError::not_found(format!("{name}({key_text}) does not exist."))
                 .with_target("key")
@@ -722,7 +736,6 @@ async fn entity(
         return Ok(r);
     }
     let format = format.expect("json");
-    let canonical = canonical_key.lock().expect("not poisoned").clone();
     let mut body = Vec::with_capacity(value.len() + 128);
     body.push(b'{');
     if format.metadata != MetadataLevel::None {

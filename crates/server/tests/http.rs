@@ -771,6 +771,12 @@ fn entities_properties_values_and_counts() {
         .ends_with("#devices(7)/deviceName"));
     let raw = get("/devices(7)/deviceName/$value?api-version=v1.0");
     assert_eq!((raw.status, raw.text()), (200, name));
+    let enrolled = get("/devices(7)/enrolledDateTime/$value?api-version=v1.0");
+    assert_eq!(
+        enrolled.text(),
+        e["enrolledDateTime"].as_str().unwrap(),
+        "raw values are unquoted"
+    );
     let h = get_ok("/devicePropertyHistories(dateKey=20261101,deviceKey=7)?api-version=v1.0");
     assert_eq!(
         (h["dateKey"].as_u64(), h["deviceKey"].as_u64()),
