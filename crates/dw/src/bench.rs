@@ -22,10 +22,59 @@ pub struct BenchArgs {
     repeat: usize,
 }
 
+/// The bearer token every benchmark request sends.
+static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// An in-memory token service and a token of the bench tenant's client.
+fn bench_auth(base: &str) -> Result<(server::AuthState, String), String> {
+    let keys = std::sync::Arc::new(auth::KeyRing::ephemeral().map_err(|e| e.to_string())?);
+    let registry = auth::Registry {
+        clients: vec![auth::Client {
+            id: "bench".into(),
+            secret_hash: None,
+            tenant: "bench".into(),
+            roles: Vec::new(),
+            redirect_uris: Vec::new(),
+            allow_basic: false,
+        }],
+        users: Vec::new(),
+    };
+    let audience = format!("{base}/");
+    let p = auth::DEFAULT_PERMISSION;
+    let service = std::sync::Arc::new(auth::TokenService::new(
+        base,
+        &audience,
+        p,
+        p,
+        3600,
+        keys.clone(),
+        registry,
+    ));
+    let token = service
+        .token_for_client("bench")
+        .map_err(|e| e.description)?
+        .access_token;
+    let settings = auth::AuthSettings {
+        audiences: vec![audience],
+        ..auth::AuthSettings::default()
+    };
+    let validator = auth::Validator::new(settings, Some((service.issuer(), keys, 3600)));
+    Ok((
+        server::AuthState {
+            validator,
+            service: Some(service),
+            tls: false,
+        },
+        token,
+    ))
+}
+
 fn get(url: &str) -> Result<(Vec<u8>, Duration), String> {
     let started = Instant::now();
+    let bearer = format!("Bearer {}", TOKEN.get().map(String::as_str).unwrap_or(""));
     let mut resp = ureq::get(url)
         .header("Accept-Encoding", "identity")
+        .header("Authorization", &bearer)
         .call()
         .map_err(|e| format!("{url}: {e}"))?;
     let body = resp
@@ -84,13 +133,6 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
             },
         )?;
     }
-    let config = server::Config {
-        page_size: 10_000,
-        tenant: "bench".into(),
-        token_key: vec![7; 32],
-        public_url: None,
-    };
-    let app = server::router(server::AppState::new(store, config));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -99,6 +141,14 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let (auth, token) = bench_auth(&format!("http://{addr}"))?;
+    TOKEN.set(token).expect("set once");
+    let config = server::Config {
+        page_size: 10_000,
+        token_key: vec![7; 32],
+        public_url: None,
+    };
+    let app = server::router(server::AppState::new(store, config, auth));
     runtime.spawn(async move { axum::serve(listener, app).await });
     let root = format!("http://{addr}{}", server::BASE_PATH);
 

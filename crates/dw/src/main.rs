@@ -1,7 +1,10 @@
 //! `dw`: the Device Warehouse command line: serve the warehouse, generate demo tenants, measure.
 
+mod admin;
+mod auth_setup;
 mod bench;
 mod settings;
+mod tls;
 
 use clap::{Args, Parser, Subcommand};
 use settings::{Settings, StoreUrl};
@@ -26,6 +29,20 @@ enum Command {
     Generate(GenerateArgs),
     /// Measure export throughput, paging latency and small-query latency.
     Bench(bench::BenchArgs),
+    /// Manage tenants (each holds its own data; tokens name the tenant they read).
+    #[command(subcommand)]
+    Tenants(admin::TenantsCommand),
+    /// Manage OAuth clients of the built-in token service.
+    #[command(subcommand)]
+    Clients(admin::ClientsCommand),
+    /// Manage users of the built-in sign-in page.
+    #[command(subcommand)]
+    Users(admin::UsersCommand),
+    /// Manage the built-in token service's signing keys.
+    #[command(subcommand)]
+    Keys(admin::KeysCommand),
+    /// Print an access token for a client (for scripts and curl).
+    Token(admin::TokenArgs),
 }
 
 /// Options shared by every command that opens a store.
@@ -55,9 +72,15 @@ struct ServeArgs {
     /// Rows per page before a @odata.nextLink. [env: DW_PAGE_SIZE] [default: 10000]
     #[arg(long)]
     page_size: Option<u64>,
-    /// Public base URL used in links, e.g. https://dw.example.com. [env: DW_PUBLIC_URL]
+    /// Public base URL used in links, tokens and audiences, e.g. https://dw.example.com. [env: DW_PUBLIC_URL]
     #[arg(long)]
     public_url: Option<String>,
+    /// PEM certificate chain: serve HTTPS (reloaded on SIGHUP). [env: DW_TLS_CERT]
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<String>,
+    /// PEM private key for --tls-cert. [env: DW_TLS_KEY]
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<String>,
 }
 
 #[derive(Args)]
@@ -87,6 +110,11 @@ fn main() {
         Command::Serve(a) => serve(a),
         Command::Generate(a) => generate_cmd(a),
         Command::Bench(a) => bench::run(a),
+        Command::Tenants(c) => admin::tenants(c),
+        Command::Clients(c) => admin::clients(c),
+        Command::Users(c) => admin::users(c),
+        Command::Keys(c) => admin::keys(c),
+        Command::Token(a) => admin::token(a),
     };
     if let Err(e) = result {
         eprintln!("dw: {e}");
@@ -184,6 +212,8 @@ fn serve(a: ServeArgs) -> Result<(), String> {
     overrides.listen = a.listen.clone();
     overrides.page_size = a.page_size;
     overrides.public_url = a.public_url.clone();
+    overrides.tls_cert = a.tls_cert.clone();
+    overrides.tls_key = a.tls_key.clone();
     if a.demo {
         overrides.demo = Some(true);
     }
@@ -213,14 +243,12 @@ fn serve(a: ServeArgs) -> Result<(), String> {
             settings.tenant
         );
     }
-    let token_key = settings.token_key()?;
-    let config = server::Config {
-        page_size: settings.page_size,
-        tenant: settings.tenant.clone(),
-        token_key,
-        public_url: settings.public_url.clone(),
+    let demo_secret = if settings.demo && settings.issuer.enabled {
+        admin::ensure_demo_client(&settings)?
+    } else {
+        None
     };
-    let app = server::router(server::AppState::new(store, config));
+    let token_key = settings.token_key()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -230,17 +258,71 @@ fn serve(a: ServeArgs) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let root = format!("http://{addr}{}", server::BASE_PATH);
-        println!("Device Warehouse is serving tenant '{}' at http://{addr}/", settings.tenant);
+        let tls = settings.tls_cert.is_some();
+        if !tls && !addr.ip().is_loopback() {
+            tracing::warn!(address = %addr, "serving plain HTTP on a non-loopback address: tokens and data travel unencrypted; use --tls-cert/--tls-key or a TLS proxy");
+        }
+        let base = settings.base_url(Some(addr));
+        let auth = auth_setup::auth_state(&settings, &base, tls)?;
+        let service = auth.service.clone();
+        let config = server::Config { page_size: settings.page_size, token_key, public_url: settings.public_url.clone() };
+        let app = server::router(server::AppState::new(store, config, auth));
+        let root = format!("{base}{}", server::BASE_PATH);
+        println!("Device Warehouse is serving at {base}/");
         println!("  service document: {root}?api-version=v1.0");
-        println!("  try:              curl '{root}/devices?api-version=v1.0&$top=2&$select=deviceName,osVersion'");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(|e| e.to_string())?;
+        if let Some(secret) = demo_secret {
+            println!("  demo client: id demo-client, secret {secret} (shown once; stored hashed)");
+        }
+        if service.is_some() {
+            println!("  get a token:      TOKEN=$(dw token --client demo-client)   # or POST {base}/oauth2/token (client_credentials)");
+            println!("  try:              curl -H \"Authorization: Bearer $TOKEN\" '{root}/devices?api-version=v1.0&$top=2&$select=deviceName,osVersion'");
+        }
+        let reload_settings = settings.clone();
+        tokio::spawn(async move { reload_on_hangup(reload_settings, service).await });
+        serve_http(listener, app, &settings).await?;
         eprintln!("stopped");
         Ok(())
     })
+}
+
+/// Serves plain HTTP, or HTTPS when a certificate is configured.
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    settings: &Settings,
+) -> Result<(), String> {
+    let make = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    match (&settings.tls_cert, &settings.tls_key) {
+        (Some(cert), Some(key)) => tls::serve(listener, make, cert, key).await,
+        _ => axum::serve(listener, make)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// On SIGHUP: reload clients and users (after `dw clients add`) and the TLS certificate.
+async fn reload_on_hangup(settings: Settings, service: Option<std::sync::Arc<auth::TokenService>>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            if let Some(s) = &service {
+                match auth_setup::registry(&settings) {
+                    Ok(r) => {
+                        s.set_registry(r);
+                        tracing::info!("reloaded clients and users");
+                    }
+                    Err(e) => tracing::error!(error = %e, "cannot reload clients and users"),
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (settings, service);
 }
 
 async fn shutdown_signal() {

@@ -25,6 +25,38 @@ pub struct Settings {
     pub token_key: Option<String>,
     /// `text` or `json` logs.
     pub log_format: String,
+    /// Folder for the signing keys and the client registry; default the store's folder.
+    pub data_dir: Option<String>,
+    /// Resource-server settings (`[auth]`).
+    pub auth: auth::AuthSettings,
+    /// The built-in token service (`[issuer]`).
+    pub issuer: IssuerSettings,
+    /// Clients defined in configuration (`[[clients]]`), besides those `dw clients add` made.
+    pub clients: Vec<auth::Client>,
+    /// Users defined in configuration (`[[users]]`).
+    pub users: Vec<auth::User>,
+    /// PEM certificate chain for HTTPS.
+    pub tls_cert: Option<String>,
+    /// PEM private key for HTTPS.
+    pub tls_key: Option<String>,
+}
+
+/// The built-in token service.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IssuerSettings {
+    /// Run it (default true); turn off when every token comes from Entra ID or another provider.
+    pub enabled: bool,
+    /// Lifetime of issued tokens, in seconds.
+    pub token_lifetime_secs: i64,
+}
+
+impl Default for IssuerSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            token_lifetime_secs: 3600,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -38,6 +70,13 @@ impl Default for Settings {
             public_url: None,
             token_key: None,
             log_format: "text".into(),
+            data_dir: None,
+            auth: auth::AuthSettings::default(),
+            issuer: IssuerSettings::default(),
+            clients: Vec::new(),
+            users: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -57,6 +96,10 @@ pub struct Overrides {
     pub page_size: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<String>,
 }
 
 impl Overrides {
@@ -88,16 +131,20 @@ impl Settings {
             }
             f = f.merge(Toml::file(path));
         }
-        f.merge(Env::prefixed("DW_").ignore(&["config", "log", "test_postgres_url"]))
-            .merge(Serialized::globals(overrides))
-            .extract()
-            .map_err(|e| format!("invalid configuration: {e}"))
-            .and_then(|s: Settings| {
-                if s.page_size == 0 {
-                    return Err("page_size must be at least 1".into());
-                }
-                Ok(s)
-            })
+        f.merge(
+            Env::prefixed("DW_")
+                .ignore(&["config", "log", "test_postgres_url"])
+                .split("__"),
+        )
+        .merge(Serialized::globals(overrides))
+        .extract()
+        .map_err(|e| format!("invalid configuration: {e}"))
+        .and_then(|s: Settings| {
+            if s.page_size == 0 {
+                return Err("page_size must be at least 1".into());
+            }
+            Ok(s)
+        })
     }
 
     /// The parsed store location.
@@ -113,6 +160,31 @@ impl Settings {
             );
         }
         Ok(StoreUrl::Sqlite(PathBuf::from(&self.store)))
+    }
+
+    /// Folder for keys and registry.
+    pub fn data_dir(&self) -> Result<PathBuf, String> {
+        if let Some(d) = &self.data_dir {
+            return Ok(PathBuf::from(d));
+        }
+        let StoreUrl::Sqlite(db) = self.store_url()?;
+        Ok(db.parent().map(Path::to_path_buf).unwrap_or_default())
+    }
+
+    /// The base URL clients use: `public_url`, else the listen address.
+    pub fn base_url(&self, listening: Option<std::net::SocketAddr>) -> String {
+        if let Some(u) = &self.public_url {
+            return u.trim_end_matches('/').to_string();
+        }
+        let scheme = if self.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        match listening {
+            Some(a) => format!("{scheme}://{a}"),
+            None => format!("{scheme}://{}", self.listen),
+        }
     }
 
     /// The paging-token key: configured, or generated once and kept (owner-only) next to the store.

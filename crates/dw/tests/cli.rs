@@ -1,15 +1,19 @@
-//! The `dw` binary end to end: demo start-up and reuse, configuration precedence, shutdown.
+//! The `dw` binary end to end: demo start-up and reuse, the demo client and `dw token`,
+//! configuration precedence, shutdown.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 struct Server {
     child: Child,
+    base: String,
     root: String,
+    demo_secret: Option<String>,
     stderr: std::path::PathBuf,
 }
 
-fn start(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
     let stderr = dir.join(format!("stderr-{}.log", args.len() + env.len()));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dw"));
     cmd.arg("serve")
@@ -23,6 +27,7 @@ fn start(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         "DW_TENANT",
         "DW_LISTEN",
         "DW_CONFIG",
+        "DW_PUBLIC_URL",
     ] {
         cmd.env_remove(key);
     }
@@ -31,14 +36,20 @@ fn start(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         .stderr(std::fs::File::create(&stderr).unwrap());
     let mut child = cmd.spawn().expect("dw starts");
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut root = String::new();
+    let (mut base, mut root, mut demo_secret) = (String::new(), String::new(), None);
     for _ in 0..10 {
         let mut line = String::new();
         if out.read_line(&mut line).unwrap() == 0 {
             break;
         }
-        if let Some(url) = line.trim().strip_prefix("service document: ") {
+        let line = line.trim();
+        if let Some(url) = line.strip_prefix("Device Warehouse is serving at ") {
+            base = url.trim_end_matches('/').to_string();
+        } else if let Some(url) = line.strip_prefix("service document: ") {
             root = url.trim_end_matches("?api-version=v1.0").to_string();
+        } else if let Some(rest) = line.strip_prefix("demo client: id demo-client, secret ") {
+            demo_secret = rest.split_whitespace().next().map(str::to_string);
+        } else if line.starts_with("try:") {
             break;
         }
     }
@@ -49,7 +60,9 @@ fn start(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Server {
     );
     Server {
         child,
+        base,
         root,
+        demo_secret,
         stderr,
     }
 }
@@ -66,8 +79,24 @@ fn stop(mut s: Server) -> String {
     std::fs::read_to_string(&s.stderr).unwrap()
 }
 
-fn page_len(root: &str, collection: &str) -> usize {
-    let mut resp = ureq::get(&format!("{root}/{collection}?api-version=v1.0"))
+/// A token from `dw token` for the demo client, with the running server's base URL as issuer.
+fn token(dir: &Path, s: &Server) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_dw"))
+        .args(["token", "--client", "demo-client", "--public-url", &s.base])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn page_len(s: &Server, token: &str, collection: &str) -> usize {
+    let mut resp = ureq::get(&format!("{}/{collection}?api-version=v1.0", s.root))
+        .header("Authorization", &format!("Bearer {token}"))
         .call()
         .unwrap();
     let v: serde_json::Value = serde_json::from_reader(resp.body_mut().as_reader()).unwrap();
@@ -82,18 +111,48 @@ fn demo_is_created_once_and_settings_follow_precedence() {
     std::fs::create_dir_all(&dir).unwrap();
 
     let s = start(&dir, &["--demo"], &[]);
+    // the demo client's secret is printed once and works at the token endpoint
+    let secret = s.demo_secret.clone().expect("demo client secret printed");
+    let mut r = ureq::post(&format!("{}/oauth2/token", s.base))
+        .send_form([
+            ("grant_type", "client_credentials"),
+            ("client_id", "demo-client"),
+            ("client_secret", secret.as_str()),
+        ])
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_reader(r.body_mut().as_reader()).unwrap();
+    let t = body["access_token"].as_str().unwrap().to_string();
     assert_eq!(
-        page_len(&s.root, "devicePropertyHistories"),
+        page_len(&s, &t, "devicePropertyHistories"),
         10_000,
         "default page size"
+    );
+    let anonymous = ureq::get(&format!("{}/devices?api-version=v1.0", s.root)).call();
+    assert!(
+        matches!(anonymous, Err(ureq::Error::StatusCode(401))),
+        "{anonymous:?}"
     );
     let log = stop(s);
     assert!(log.contains("creating the demo tenant"), "{log}");
     assert!(dir.join("dw-data/warehouse.db").exists());
+    #[cfg(unix)]
+    for private in ["dw-data/signing-keys.json", "dw-data/auth-registry.json"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join(private))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{private} is owner-only");
+    }
 
     std::fs::write(dir.join("dw.toml"), "page_size = 7\n").unwrap();
     let s = start(&dir, &["--demo", "--config", "dw.toml"], &[]);
-    assert_eq!(page_len(&s.root, "devices"), 7, "TOML");
+    assert!(
+        s.demo_secret.is_none(),
+        "the secret is shown only when the client is created"
+    );
+    let t = token(&dir, &s);
+    assert_eq!(page_len(&s, &t, "devices"), 7, "TOML");
     let log = stop(s);
     assert!(
         !log.contains("creating the demo tenant"),
@@ -101,7 +160,8 @@ fn demo_is_created_once_and_settings_follow_precedence() {
     );
 
     let s = start(&dir, &["--config", "dw.toml"], &[("DW_PAGE_SIZE", "5")]);
-    assert_eq!(page_len(&s.root, "devices"), 5, "environment over TOML");
+    let t = token(&dir, &s);
+    assert_eq!(page_len(&s, &t, "devices"), 5, "environment over TOML");
     stop(s);
 
     let s = start(
@@ -109,7 +169,8 @@ fn demo_is_created_once_and_settings_follow_precedence() {
         &["--config", "dw.toml", "--page-size", "3"],
         &[("DW_PAGE_SIZE", "5")],
     );
-    assert_eq!(page_len(&s.root, "devices"), 3, "flags over environment");
+    let t = token(&dir, &s);
+    assert_eq!(page_len(&s, &t, "devices"), 3, "flags over environment");
     stop(s);
 
     let bad = Command::new(env!("CARGO_BIN_EXE_dw"))

@@ -7,15 +7,18 @@
 //! checks, compression, logging, panics) are layers. This crate contains no SQL text.
 #![deny(missing_docs)]
 
+mod authn;
 mod error;
 mod middleware;
 pub mod negotiate;
+mod oauth;
 mod pages;
 pub mod paging;
 mod request;
 mod service;
 mod stream;
 
+pub use authn::AuthState;
 pub use error::{ApiError, ApiResult};
 
 use axum::routing::get;
@@ -31,8 +34,6 @@ pub const BASE_PATH: &str = "/ReportingService/DataWarehouseFEService";
 pub struct Config {
     /// Rows per page when the client does not ask for fewer.
     pub page_size: u64,
-    /// Tenant served (until tokens map requests to tenants).
-    pub tenant: String,
     /// Key authenticating `$skiptoken`s.
     pub token_key: Vec<u8>,
     /// Public base URL (`https://host:port`) used in links; from the `Host` header when unset.
@@ -48,16 +49,19 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Signs and checks paging tokens.
     pub signer: paging::TokenSigner,
+    /// Authentication.
+    pub auth: Arc<AuthState>,
 }
 
 impl AppState {
-    /// Builds the state from a store and settings.
-    pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
+    /// Builds the state from a store, settings and authentication.
+    pub fn new(store: Arc<dyn Store>, config: Config, auth: AuthState) -> Self {
         let signer = paging::TokenSigner::new(config.token_key.clone());
         Self {
             store,
             config: Arc::new(config),
             signer,
+            auth: Arc::new(auth),
         }
     }
 }
@@ -69,6 +73,13 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(pages::root))
         .route("/healthz", get(pages::healthz))
         .route("/readyz", get(pages::readyz))
+        .route("/.well-known/openid-configuration", get(oauth::discovery))
+        .route("/oauth2/keys", get(oauth::jwks))
+        .route("/oauth2/token", axum::routing::post(oauth::token))
+        .route(
+            "/oauth2/authorize",
+            get(oauth::authorize_page).post(oauth::authorize_submit),
+        )
         .route(BASE_PATH, data.clone())
         .route(&format!("{BASE_PATH}/"), data.clone())
         .route(&format!("{BASE_PATH}/{{*rest}}"), data)

@@ -1,6 +1,7 @@
 //! Cross-cutting request handling: request ids, `OData-Version`, `OData-MaxVersion`, and one
 //! structured log line per request.
 
+use crate::authn::AuditSlot;
 use crate::stream::Streamed;
 use crate::ApiError;
 use axum::extract::Request;
@@ -36,6 +37,8 @@ pub async fn odata_headers(mut req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     req.extensions_mut().insert(RequestId(request_id.clone()));
+    let audit = AuditSlot::default();
+    req.extensions_mut().insert(audit.clone());
     let too_low = req
         .headers()
         .get("odata-maxversion")
@@ -62,17 +65,20 @@ pub async fn odata_headers(mut req: Request, next: Next) -> Response {
     if let Some(c) = client_request_id {
         h.insert("client-request-id", c);
     }
+    // Streamed responses write their line when the stream ends, with the rows sent.
     if resp.extensions().get::<Streamed>().is_none() {
+        let who = audit.0.lock().expect("lock").clone().unwrap_or_default();
         tracing::info!(
             request_id = %request_id,
             method = %method,
             path = %path,
             status = resp.status().as_u16(),
+            tenant = %who.tenant,
+            client_id = %who.client_id,
+            subject = %who.subject,
             duration_ms = started.elapsed().as_millis() as u64,
             "request"
         );
-    } else {
-        tracing::info!(request_id = %request_id, method = %method, path = %path, status = resp.status().as_u16(), "request started streaming");
     }
     resp
 }

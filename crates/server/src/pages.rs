@@ -44,9 +44,15 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
 }
 
 /// Any path outside the service.
-pub async fn not_found() -> ApiError {
+pub async fn not_found() -> Response {
+    not_found_response()
+}
+
+/// The 404 answer for paths outside the service.
+pub fn not_found_response() -> Response {
     ApiError(ODataError::new(
         ErrorKind::NotFound,
         format!("Not found. The service root is {BASE_PATH}?api-version=v1.0"),
     ))
+    .into_response()
 }

@@ -1,11 +1,13 @@
 //! The OData request handler: service document, `$metadata`, collections, entities, properties
 //! and counts.
 
+use crate::authn::Authenticated;
 use crate::negotiate::{self, JsonFormat, MetadataFormat};
 use crate::paging::{fingerprint, PageToken};
 use crate::request::{self, Resource};
 use crate::stream::{self, Page};
 use crate::{ApiError, ApiResult, AppState, BASE_PATH};
+use auth::Principal;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -42,6 +44,7 @@ pub async fn method_not_allowed() -> ApiError {
 /// Everything a handler needs to know about one request.
 pub(crate) struct Ctx {
     pub app: AppState,
+    pub principal: Principal,
     pub version: ApiVersion,
     pub options: QueryOptions,
     pub raw_query: String,
@@ -99,14 +102,18 @@ fn parse_version(options: &QueryOptions) -> Result<ApiVersion, ODataError> {
 }
 
 /// The single entry point for GET/HEAD under the service root.
-pub async fn handle(State(app): State<AppState>, req: Request) -> Response {
-    match dispatch(app, req).await {
+pub async fn handle(
+    State(app): State<AppState>,
+    Authenticated(principal): Authenticated,
+    req: Request,
+) -> Response {
+    match dispatch(app, principal, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
 
-async fn dispatch(app: AppState, req: Request) -> ApiResult<Response> {
+async fn dispatch(app: AppState, principal: Principal, req: Request) -> ApiResult<Response> {
     let path = req.uri().path().to_string();
     let raw_query = req.uri().query().unwrap_or("").to_string();
     let headers = req.headers().clone();
@@ -122,6 +129,7 @@ async fn dispatch(app: AppState, req: Request) -> ApiResult<Response> {
     let ctx = Ctx {
         base_url: base_url(&app, &headers),
         app,
+        principal,
         version,
         options,
         raw_query,
@@ -355,16 +363,20 @@ fn min_date_key(snapshot: i64, days: u32) -> Option<i64> {
     Some(warehouse::generate::date_key(d))
 }
 
-async fn load_tenant(app: &AppState) -> ApiResult<Tenant> {
-    let store = app.store.clone();
-    let name = app.config.tenant.clone();
+/// The caller's tenant, as named by the validated token and never by the request.
+async fn load_tenant(ctx: &Ctx) -> ApiResult<Tenant> {
+    let store = ctx.app.store.clone();
+    let name = ctx.principal.tenant.clone();
     let tenant = tokio::task::spawn_blocking(move || store.tenant(&name))
         .await
         .map_err(|_| ApiError(ODataError::new(ErrorKind::Internal, "internal error")))??;
     tenant.ok_or_else(|| {
         ApiError(ODataError::new(
-            ErrorKind::Unavailable,
-            "No data has been published for this tenant yet.",
+            ErrorKind::Forbidden,
+            format!(
+                "Tenant '{}' is not provisioned on this service.",
+                ctx.principal.tenant
+            ),
         ))
     })
 }
@@ -437,7 +449,7 @@ async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
         })
         .max(1);
 
-    let tenant = load_tenant(&ctx.app).await?;
+    let tenant = load_tenant(&ctx).await?;
     let min_date = q.min_date_key(&tenant);
     let fp = fingerprint(&[
         ctx.version.as_str(),
@@ -533,6 +545,11 @@ async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
         signer: ctx.app.signer.clone(),
         request_id: ctx.request_id.clone(),
         collection: name.to_string(),
+        audit: crate::authn::Audit {
+            tenant: ctx.principal.tenant.clone(),
+            client_id: ctx.principal.client_id.clone().unwrap_or_default(),
+            subject: ctx.principal.subject.clone(),
+        },
     };
     let mut resp = stream::respond(page).await?;
     let h = resp.headers_mut();
@@ -560,7 +577,7 @@ fn sort_keys_per_row_exceed(cursor: &sql::Cursor) -> bool {
 async fn count(ctx: Ctx, name: &str) -> ApiResult<Response> {
     let (entity, coll) = resolve(&ctx, name)?;
     let q = bind_query(&ctx, entity, coll)?;
-    let tenant = load_tenant(&ctx.app).await?;
+    let tenant = load_tenant(&ctx).await?;
     let min_date = q.min_date_key(&tenant);
     let cq = CollectionQuery {
         collection: coll,
@@ -640,7 +657,7 @@ async fn entity(
             header_str(&ctx.headers, "accept"),
         )?)
     };
-    let tenant = load_tenant(&ctx.app).await?;
+    let tenant = load_tenant(&ctx).await?;
     let cq = CollectionQuery {
         collection: coll,
         entity,

@@ -34,6 +34,7 @@ pub(crate) struct Page {
     pub signer: TokenSigner,
     pub request_id: String,
     pub collection: String,
+    pub audit: crate::authn::Audit,
 }
 
 /// Marks a response whose log line is written when its stream ends.
@@ -177,10 +178,13 @@ fn run(
     };
     tracing::info!(
         request_id = %page.request_id,
+        tenant = %page.audit.tenant,
+        client_id = %page.audit.client_id,
+        subject = %page.audit.subject,
         collection = %page.collection,
         rows,
         stream = status,
         duration_ms = started_at.elapsed().as_millis() as u64,
-        "request streamed"
+        "request"
     );
 }

@@ -4,37 +4,15 @@ use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
 use warehouse::generate::{generate, GenerateOptions};
-use warehouse::{ApiVersion, SqliteStore, Store, Warehouse};
+use warehouse::{ApiVersion, SqliteStore, Warehouse};
 
 const DEVICES: u32 = 300;
 
+mod support;
+
 struct Fixture {
     root: String,
-}
-
-/// Starts a server on `store` in a thread of its own and returns the service root URL.
-fn serve(store: Arc<dyn Store>, page_size: u64) -> String {
-    let config = server::Config {
-        page_size,
-        tenant: "demo".into(),
-        token_key: vec![9; 32],
-        public_url: None,
-    };
-    let app = server::router(server::AppState::new(store, config));
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    format!("http://{}{}", rx.recv().unwrap(), server::BASE_PATH)
+    token: String,
 }
 
 fn small_tenant(seed: u64) -> GenerateOptions {
@@ -45,6 +23,13 @@ fn small_tenant(seed: u64) -> GenerateOptions {
         days: 5,
         seed,
         end_date: time::macros::date!(2026 - 11 - 01),
+    }
+}
+
+fn test_registry() -> auth::Registry {
+    auth::Registry {
+        clients: vec![support::client("test-client", "test-secret", "demo")],
+        users: Vec::new(),
     }
 }
 
@@ -63,8 +48,16 @@ fn fixture() -> &'static Fixture {
             end_date: time::macros::date!(2026 - 11 - 01),
         };
         generate(&store, &opts, &indicatif::ProgressBar::hidden()).expect("generate");
+        let server = support::start(
+            Arc::new(store),
+            1000,
+            auth::AuthSettings::default(),
+            test_registry(),
+        );
+        let token = support::client_token(&server.base, "test-client", "test-secret");
         Fixture {
-            root: serve(Arc::new(store), 1000),
+            root: server.root,
+            token,
         }
     })
 }
@@ -102,6 +95,12 @@ fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Resp {
         format!("{}{url}", fixture().root)
     };
     let mut req = ureq::http::Request::builder().method(method).uri(&url);
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+    {
+        req = req.header("Authorization", format!("Bearer {}", fixture().token));
+    }
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -1002,7 +1001,21 @@ fn a_token_from_before_a_republish_is_stale() {
         &indicatif::ProgressBar::hidden(),
     )
     .unwrap();
-    let root = serve(store.clone(), 10);
+    let server = support::start(
+        store.clone(),
+        10,
+        auth::AuthSettings::default(),
+        test_registry(),
+    );
+    let token = support::client_token(&server.base, "test-client", "test-secret");
+    let bearer = format!("Bearer {token}");
+    let get = |url: &str| request("GET", url, &[("Authorization", bearer.as_str())]);
+    let get_ok = |url: &str| {
+        let r = get(url);
+        assert_eq!(r.status, 200, "{url}: {}", r.text());
+        r.json()
+    };
+    let root = server.root;
     let first = get_ok(&format!("{root}/devices?api-version=v1.0"));
     let next = first["@odata.nextLink"].as_str().unwrap().to_string();
     assert_eq!(get(&next).status, 200);
@@ -1019,7 +1032,10 @@ fn a_token_from_before_a_republish_is_stale() {
         .unwrap()
         .contains("restart from the first page"));
     // after the republish a new export works and sees the same (deterministic) data
-    let (rows, _) = all_rows(&format!("{root}/devices?api-version=v1.0"), &[]);
+    let (rows, _) = all_rows(
+        &format!("{root}/devices?api-version=v1.0"),
+        &[("Authorization", bearer.as_str())],
+    );
     assert_eq!(rows.len(), 40);
     assert_eq!(rows[0], first["value"][0]);
 }
@@ -1031,7 +1047,12 @@ fn brotli_and_gzip_compression_when_asked() {
         let url = format!("{}/devices?api-version=v1.0", fixture().root);
         let mut s = std::net::TcpStream::connect(url.split('/').nth(2).unwrap()).unwrap();
         let path = &url[url.find(server::BASE_PATH).unwrap()..];
-        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {encoding}\r\nConnection: close\r\n\r\n").unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nAccept-Encoding: {encoding}\r\nConnection: close\r\n\r\n",
+            fixture().token
+        )
+        .unwrap();
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).unwrap();
         let text = String::from_utf8_lossy(&raw).to_ascii_lowercase();

@@ -201,6 +201,58 @@ impl Store for SqliteStore {
         read_tenant(&conn, name)
     }
 
+    fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare(&format!("SELECT id, name, generation, snapshot_date_key FROM \"{TENANTS_TABLE}\" ORDER BY name"))
+            .map_err(query_err)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Tenant {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    generation: r.get(2)?,
+                    snapshot_date_key: r.get(3)?,
+                })
+            })
+            .map_err(query_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(query_err)
+    }
+
+    fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError> {
+        let conn = self.conn()?;
+        conn.execute(
+            &format!("INSERT INTO \"{TENANTS_TABLE}\" (name, generation) VALUES (?1, 0) ON CONFLICT (name) DO NOTHING"),
+            [name],
+        )
+        .map_err(query_err)?;
+        read_tenant(&conn, name)?.ok_or_else(|| StoreError::Query("tenant vanished".into()))
+    }
+
+    fn remove_tenant(&self, name: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(query_err)?;
+        let Some(t) = read_tenant(&tx, name)? else {
+            return Ok(false);
+        };
+        for c in &Warehouse::get().collections {
+            tx.execute(
+                &format!("DELETE FROM \"{}\" WHERE \"_tenant\" = ?1", c.name),
+                [t.id],
+            )
+            .map_err(query_err)?;
+        }
+        tx.execute(
+            &format!("DELETE FROM \"{TENANTS_TABLE}\" WHERE id = ?1"),
+            [t.id],
+        )
+        .map_err(query_err)?;
+        tx.commit().map_err(query_err)?;
+        Ok(true)
+    }
+
     fn count(&self, query: &PlannedQuery) -> Result<u64, StoreError> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(&query.sql).map_err(query_err)?;

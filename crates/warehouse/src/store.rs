@@ -58,6 +58,15 @@ pub trait Store: Send + Sync {
         on_row: &mut dyn FnMut(&dyn Row) -> bool,
     ) -> Result<(), StoreError>;
 
+    /// All tenants.
+    fn tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+
+    /// Creates an empty tenant (no snapshot yet); an existing one is returned unchanged.
+    fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError>;
+
+    /// Deletes a tenant and all its rows in one transaction; `false` when it did not exist.
+    fn remove_tenant(&self, name: &str) -> Result<bool, StoreError>;
+
     /// Replaces all data of tenant `name` with what `load` writes, atomically: readers see the
     /// previous data or the new data, never a mix. Creates the tenant when missing.
     fn publish_tenant(

@@ -1,0 +1,533 @@
+//! The built-in OAuth 2.0 token service (RFC 6749 with PKCE, RFC 7636).
+
+use crate::{secrets, Client, FailureLimiter, KeyRing, Registry, User};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{encode, Algorithm, Header};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// An RFC 6749 error response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    /// HTTP status.
+    pub status: u16,
+    /// `error` code (`invalid_client`, `invalid_grant`, ...).
+    pub error: &'static str,
+    /// `error_description`.
+    pub description: String,
+    /// Seconds to wait, for rate-limited requests.
+    pub retry_after: Option<u64>,
+}
+
+impl OAuthError {
+    fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            error,
+            description: description.into(),
+            retry_after: None,
+        }
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> String {
+        serde_json::json!({ "error": self.error, "error_description": self.description })
+            .to_string()
+    }
+}
+
+/// A successful token response.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TokenResponse {
+    /// The JWT.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Lifetime in seconds.
+    pub expires_in: i64,
+    /// Granted scope (delegated tokens).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+struct PendingCode {
+    client_id: String,
+    redirect_uri: String,
+    challenge: String,
+    username: String,
+    issued: Instant,
+}
+
+/// The built-in issuer.
+pub struct TokenService {
+    issuer: String,
+    audience: String,
+    scope: String,
+    role: String,
+    lifetime: i64,
+    keys: Arc<KeyRing>,
+    registry: RwLock<Registry>,
+    limiter: FailureLimiter,
+    codes: Mutex<HashMap<String, PendingCode>>,
+}
+
+const CODE_LIFETIME: Duration = Duration::from_secs(120);
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+impl TokenService {
+    /// A token service issuing as `issuer` for `audience`: user tokens carry `scope` in `scp`,
+    /// app-only tokens carry `role` in `roles`.
+    pub fn new(
+        issuer: &str,
+        audience: &str,
+        scope: &str,
+        role: &str,
+        lifetime: i64,
+        keys: Arc<KeyRing>,
+        registry: Registry,
+    ) -> Self {
+        Self {
+            issuer: issuer.trim_end_matches('/').to_string(),
+            audience: audience.to_string(),
+            scope: scope.to_string(),
+            role: role.to_string(),
+            lifetime,
+            keys,
+            registry: RwLock::new(registry),
+            limiter: FailureLimiter::new(5, Duration::from_secs(60)),
+            codes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The issuer identifier (`iss`).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Longest lifetime of an issued token, in seconds.
+    pub fn lifetime(&self) -> i64 {
+        self.lifetime
+    }
+
+    /// The signing keys.
+    pub fn keys(&self) -> &Arc<KeyRing> {
+        &self.keys
+    }
+
+    /// Replaces the clients and users (after `dw clients add` on a running server, a restart or
+    /// a reload calls this).
+    pub fn set_registry(&self, registry: Registry) {
+        *self.registry.write().expect("lock") = registry;
+    }
+
+    /// The OIDC discovery document.
+    pub fn discovery(&self) -> serde_json::Value {
+        let i = &self.issuer;
+        serde_json::json!({
+            "issuer": i,
+            "authorization_endpoint": format!("{i}/oauth2/authorize"),
+            "token_endpoint": format!("{i}/oauth2/token"),
+            "jwks_uri": format!("{i}/oauth2/keys"),
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["client_credentials", "authorization_code"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "code_challenge_methods_supported": ["S256"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["ES256"],
+            "scopes_supported": [self.scope],
+        })
+    }
+
+    /// The JWKS document.
+    pub fn jwks(&self) -> serde_json::Value {
+        self.keys.jwks(self.lifetime)
+    }
+
+    fn mint(
+        &self,
+        sub: &str,
+        tenant: &str,
+        client_id: &str,
+        delegated: Option<&str>,
+        roles: &[String],
+    ) -> TokenResponse {
+        let (kid, key) = self.keys.current();
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(kid);
+        let t = now();
+        let mut claims = serde_json::json!({
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": sub,
+            "tid": tenant,
+            "azp": client_id,
+            "iat": t,
+            "nbf": t,
+            "exp": t + self.lifetime,
+            "jti": uuid::Uuid::new_v4().to_string(),
+        });
+        match delegated {
+            Some(scope) => claims["scp"] = scope.into(),
+            None => claims["roles"] = roles.into(),
+        }
+        TokenResponse {
+            access_token: encode(&header, &claims, &key)
+                .expect("ES256 signing with a valid key succeeds"),
+            token_type: "Bearer",
+            expires_in: self.lifetime,
+            scope: delegated.map(str::to_string),
+        }
+    }
+
+    /// An app-only token for a configured client, without checking a secret (for `dw token`).
+    pub fn token_for_client(&self, client_id: &str) -> Result<TokenResponse, OAuthError> {
+        let client = self.client(client_id).ok_or_else(|| {
+            OAuthError::new(400, "invalid_client", format!("no client '{client_id}'"))
+        })?;
+        Ok(self.app_token(&client))
+    }
+
+    fn app_token(&self, client: &Client) -> TokenResponse {
+        let roles = if client.roles.is_empty() {
+            vec![self.role.clone()]
+        } else {
+            client.roles.clone()
+        };
+        self.mint(&client.id, &client.tenant, &client.id, None, &roles)
+    }
+
+    fn client(&self, id: &str) -> Option<Client> {
+        self.registry
+            .read()
+            .expect("lock")
+            .clients
+            .iter()
+            .find(|c| c.id == id)
+            .cloned()
+    }
+
+    fn user(&self, name: &str) -> Option<User> {
+        self.registry
+            .read()
+            .expect("lock")
+            .users
+            .iter()
+            .find(|u| u.username == name)
+            .cloned()
+    }
+
+    /// Authenticates a client by id and secret; failures are rate-limited per client and address.
+    pub fn authenticate_client(
+        &self,
+        id: &str,
+        secret: &str,
+        address: &str,
+    ) -> Result<Client, OAuthError> {
+        let key = format!("client:{id}@{address}");
+        if let Err(wait) = self.limiter.check(&key) {
+            let mut e = OAuthError::new(
+                429,
+                "invalid_client",
+                "too many failed attempts; try again later",
+            );
+            e.retry_after = Some(wait.as_secs());
+            return Err(e);
+        }
+        let client = self.client(id);
+        let hash = client.as_ref().and_then(|c| c.secret_hash.clone());
+        let ok = secrets::verify_secret(secret, hash.as_deref().unwrap_or(secrets::dummy_hash()))
+            && hash.is_some();
+        match (client, ok) {
+            (Some(c), true) => {
+                self.limiter.succeeded(&key);
+                Ok(c)
+            }
+            _ => {
+                self.limiter.failed(&key);
+                tracing::warn!(client_id = %id, address = %address, "failed client authentication");
+                Err(OAuthError::new(
+                    401,
+                    "invalid_client",
+                    "client authentication failed",
+                ))
+            }
+        }
+    }
+
+    /// The token endpoint. `basic` is the client's id and secret from an `Authorization: Basic`
+    /// header (client_secret_basic); `form` is the request body.
+    pub fn token(
+        &self,
+        form: &HashMap<String, String>,
+        basic: Option<(String, String)>,
+        address: &str,
+    ) -> Result<TokenResponse, OAuthError> {
+        let grant = form
+            .get("grant_type")
+            .ok_or_else(|| OAuthError::new(400, "invalid_request", "grant_type is required"))?;
+        let (client_id, secret) = match (basic, form.get("client_id"), form.get("client_secret")) {
+            (Some((id, s)), body_id, None) => {
+                if body_id.is_some_and(|b| *b != id) {
+                    return Err(OAuthError::new(
+                        400,
+                        "invalid_request",
+                        "client_id differs from the authenticated client",
+                    ));
+                }
+                (id, Some(s))
+            }
+            (Some(_), _, Some(_)) => {
+                return Err(OAuthError::new(
+                    400,
+                    "invalid_request",
+                    "use one client authentication method",
+                ))
+            }
+            (None, Some(id), s) => (id.clone(), s.cloned()),
+            (None, None, _) => {
+                return Err(OAuthError::new(
+                    401,
+                    "invalid_client",
+                    "client authentication is required",
+                ))
+            }
+        };
+        match grant.as_str() {
+            "client_credentials" => {
+                let secret = secret.ok_or_else(|| {
+                    OAuthError::new(401, "invalid_client", "client authentication is required")
+                })?;
+                let client = self.authenticate_client(&client_id, &secret, address)?;
+                if let Some(scope) = form.get("scope") {
+                    let ok = scope
+                        .split(' ')
+                        .all(|s| s.is_empty() || s == self.role || s.ends_with("/.default"));
+                    if !ok {
+                        return Err(OAuthError::new(
+                            400,
+                            "invalid_scope",
+                            format!(
+                                "only '{}' or '{{resource}}/.default' can be requested",
+                                self.role
+                            ),
+                        ));
+                    }
+                }
+                Ok(self.app_token(&client))
+            }
+            "authorization_code" => {
+                let client = match secret {
+                    Some(s) => self.authenticate_client(&client_id, &s, address)?,
+                    None => {
+                        let c = self.client(&client_id).ok_or_else(|| {
+                            OAuthError::new(401, "invalid_client", "client authentication failed")
+                        })?;
+                        if c.secret_hash.is_some() {
+                            return Err(OAuthError::new(
+                                401,
+                                "invalid_client",
+                                "this client must authenticate",
+                            ));
+                        }
+                        c
+                    }
+                };
+                let code = form
+                    .get("code")
+                    .ok_or_else(|| OAuthError::new(400, "invalid_request", "code is required"))?;
+                let verifier = form.get("code_verifier").ok_or_else(|| {
+                    OAuthError::new(400, "invalid_request", "code_verifier is required (PKCE)")
+                })?;
+                let pending = self
+                    .codes
+                    .lock()
+                    .expect("lock")
+                    .remove(code)
+                    .ok_or_else(|| {
+                        OAuthError::new(
+                            400,
+                            "invalid_grant",
+                            "the code is unknown, used or expired",
+                        )
+                    })?;
+                if pending.issued.elapsed() > CODE_LIFETIME
+                    || pending.client_id != client.id
+                    || form.get("redirect_uri") != Some(&pending.redirect_uri)
+                {
+                    return Err(OAuthError::new(
+                        400,
+                        "invalid_grant",
+                        "the code does not match this client or redirect_uri, or has expired",
+                    ));
+                }
+                let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+                if challenge != pending.challenge {
+                    return Err(OAuthError::new(
+                        400,
+                        "invalid_grant",
+                        "code_verifier does not match the code_challenge",
+                    ));
+                }
+                let user = self.user(&pending.username).ok_or_else(|| {
+                    OAuthError::new(400, "invalid_grant", "the user no longer exists")
+                })?;
+                Ok(self.mint(
+                    &user.username,
+                    &user.tenant,
+                    &client.id,
+                    Some(&self.scope),
+                    &[],
+                ))
+            }
+            other => Err(OAuthError::new(
+                400,
+                "unsupported_grant_type",
+                format!("grant_type '{other}' is not supported"),
+            )),
+        }
+    }
+
+    /// Checks an authorization request; returns the client and redirect URI to send the user back to.
+    fn check_authorize(&self, q: &HashMap<String, String>) -> Result<(Client, String), OAuthError> {
+        let client_id = q
+            .get("client_id")
+            .ok_or_else(|| OAuthError::new(400, "invalid_request", "client_id is required"))?;
+        let client = self
+            .client(client_id)
+            .ok_or_else(|| OAuthError::new(400, "invalid_client", "unknown client"))?;
+        let redirect = q
+            .get("redirect_uri")
+            .ok_or_else(|| OAuthError::new(400, "invalid_request", "redirect_uri is required"))?;
+        if !client.redirect_uris.contains(redirect) {
+            return Err(OAuthError::new(
+                400,
+                "invalid_request",
+                "redirect_uri is not registered for this client",
+            ));
+        }
+        if q.get("response_type").map(String::as_str) != Some("code") {
+            return Err(OAuthError::new(
+                400,
+                "unsupported_response_type",
+                "response_type must be code",
+            ));
+        }
+        if q.get("code_challenge_method").map(String::as_str) != Some("S256")
+            || q.get("code_challenge").is_none_or(|c| c.len() < 43)
+        {
+            return Err(OAuthError::new(
+                400,
+                "invalid_request",
+                "PKCE with code_challenge_method=S256 is required",
+            ));
+        }
+        Ok((client, redirect.clone()))
+    }
+
+    /// The sign-in page for an authorization request.
+    pub fn sign_in_page(
+        &self,
+        q: &HashMap<String, String>,
+        message: Option<&str>,
+    ) -> Result<String, OAuthError> {
+        let (client, _) = self.check_authorize(q)?;
+        let hidden: String = [
+            "client_id",
+            "redirect_uri",
+            "response_type",
+            "scope",
+            "state",
+            "code_challenge",
+            "code_challenge_method",
+        ]
+        .iter()
+        .filter_map(|k| {
+            q.get(*k).map(|v| {
+                format!(
+                    r#"<input type="hidden" name="{k}" value="{}">"#,
+                    html_escape(v)
+                )
+            })
+        })
+        .collect();
+        let message = message
+            .map(|m| format!(r#"<p style="color:#b00">{}</p>"#, html_escape(m)))
+            .unwrap_or_default();
+        Ok(format!(
+            r#"<!doctype html><html><head><meta charset="utf-8"><title>Sign in - Device Warehouse</title></head>
+<body style="font-family:sans-serif;max-width:24em;margin:4em auto">
+<h1>Sign in</h1><p>{} wants to read your device warehouse data.</p>{message}
+<form method="post" action="authorize">{hidden}
+<p><label>User name<br><input name="username" autocomplete="username" required></label></p>
+<p><label>Password<br><input name="password" type="password" autocomplete="current-password" required></label></p>
+<p><button type="submit">Sign in</button></p></form></body></html>"#,
+            html_escape(&client.id)
+        ))
+    }
+
+    /// Handles the sign-in form: on success, the URL to redirect the browser to (with `code`).
+    pub fn sign_in(
+        &self,
+        form: &HashMap<String, String>,
+        address: &str,
+    ) -> Result<Result<String, String>, OAuthError> {
+        let (client, redirect) = self.check_authorize(form)?;
+        let username = form.get("username").cloned().unwrap_or_default();
+        let password = form.get("password").cloned().unwrap_or_default();
+        let key = format!("user:{username}@{address}");
+        if self.limiter.check(&key).is_err() {
+            return Ok(Err(
+                "Too many failed attempts; wait a minute and try again.".into(),
+            ));
+        }
+        let user = self.user(&username);
+        let ok = secrets::verify_secret(
+            &password,
+            user.as_ref()
+                .map_or(secrets::dummy_hash(), |u| u.password_hash.as_str()),
+        ) && user.is_some();
+        if !ok {
+            self.limiter.failed(&key);
+            tracing::warn!(username = %username, address = %address, "failed sign-in");
+            return Ok(Err("The user name or password is not correct.".into()));
+        }
+        self.limiter.succeeded(&key);
+        let code = secrets::generate_secret();
+        let mut codes = self.codes.lock().expect("lock");
+        codes.retain(|_, c| c.issued.elapsed() < CODE_LIFETIME);
+        codes.insert(
+            code.clone(),
+            PendingCode {
+                client_id: client.id,
+                redirect_uri: redirect.clone(),
+                challenge: form.get("code_challenge").cloned().unwrap_or_default(),
+                username,
+                issued: Instant::now(),
+            },
+        );
+        let mut url = redirect;
+        url.push(if url.contains('?') { '&' } else { '?' });
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("code", &code);
+        if let Some(state) = form.get("state") {
+            q.append_pair("state", state);
+        }
+        url.push_str(&q.finish());
+        Ok(Ok(url))
+    }
+}

@@ -1,0 +1,323 @@
+//! Bearer-token validation against the built-in issuer and trusted OIDC providers.
+
+use crate::{AuthError, AuthSettings, IssuerSettings, KeyRing, Principal};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Tokens larger than this are refused before any parsing.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// Algorithms accepted: asymmetric only.
+const ALGORITHMS: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// The built-in issuer as seen by the validator.
+struct Builtin {
+    issuer: String,
+    keys: Arc<KeyRing>,
+    token_lifetime: i64,
+}
+
+#[derive(Default)]
+struct JwksCache {
+    keys: HashMap<String, (DecodingKey, Option<Algorithm>)>,
+    fetched: Option<Instant>,
+}
+
+struct Remote {
+    settings: IssuerSettings,
+    cache: Mutex<JwksCache>,
+}
+
+/// Checks bearer tokens and turns them into principals.
+pub struct Validator {
+    settings: AuthSettings,
+    builtin: Option<Builtin>,
+    remotes: Vec<Remote>,
+}
+
+fn invalid(msg: impl Into<String>) -> AuthError {
+    AuthError::Invalid(msg.into())
+}
+
+fn http_get_json(url: &str) -> Result<Value, AuthError> {
+    let agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .new_agent();
+    let mut resp = agent
+        .get(url)
+        .call()
+        .map_err(|e| AuthError::Unavailable(format!("cannot fetch {url}: {e}")))?;
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(1 << 20)
+        .read_to_vec()
+        .map_err(|e| AuthError::Unavailable(format!("cannot read {url}: {e}")))?;
+    serde_json::from_slice(&body)
+        .map_err(|e| AuthError::Unavailable(format!("{url} did not return JSON: {e}")))
+}
+
+impl Remote {
+    fn jwks_uri(&self) -> Result<String, AuthError> {
+        if let Some(u) = &self.settings.jwks_uri {
+            return Ok(u.clone());
+        }
+        let discovery = match &self.settings.discovery_url {
+            Some(u) => u.clone(),
+            None if self.settings.issuer.contains("{tenantid}") => {
+                return Err(AuthError::Config(format!(
+                    "issuer {} is a template: set discovery_url or jwks_uri",
+                    self.settings.issuer
+                )))
+            }
+            None => format!(
+                "{}/.well-known/openid-configuration",
+                self.settings.issuer.trim_end_matches('/')
+            ),
+        };
+        let doc = http_get_json(&discovery)?;
+        doc["jwks_uri"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| AuthError::Unavailable(format!("{discovery} has no jwks_uri")))
+    }
+
+    /// The key for `kid`, refetching the JWKS (at most once per `min_refresh`) when unknown.
+    fn key(
+        &self,
+        kid: Option<&str>,
+        min_refresh: Duration,
+    ) -> Result<(DecodingKey, Option<Algorithm>), AuthError> {
+        let mut cache = self.cache.lock().expect("lock");
+        let lookup = |c: &JwksCache| match kid {
+            Some(k) => c.keys.get(k).cloned(),
+            None if c.keys.len() == 1 => c.keys.values().next().cloned(),
+            None => None,
+        };
+        if let Some(k) = lookup(&cache) {
+            return Ok(k);
+        }
+        let may_fetch = cache.fetched.is_none_or(|t| t.elapsed() >= min_refresh);
+        if may_fetch {
+            cache.fetched = Some(Instant::now());
+            let set: JwkSet =
+                serde_json::from_value(http_get_json(&self.jwks_uri()?)?).map_err(|e| {
+                    AuthError::Unavailable(format!(
+                        "JWKS of {} is malformed: {e}",
+                        self.settings.issuer
+                    ))
+                })?;
+            cache.keys = set
+                .keys
+                .iter()
+                .filter_map(|jwk| {
+                    let kid = jwk.common.key_id.clone().unwrap_or_default();
+                    let alg = jwk
+                        .common
+                        .key_algorithm
+                        .and_then(|a| a.to_string().parse::<Algorithm>().ok());
+                    DecodingKey::from_jwk(jwk).ok().map(|k| (kid, (k, alg)))
+                })
+                .collect();
+            tracing::info!(issuer = %self.settings.issuer, keys = cache.keys.len(), "fetched signing keys");
+            if let Some(k) = lookup(&cache) {
+                return Ok(k);
+            }
+        }
+        Err(invalid(format!(
+            "the token's signing key ({}) is not published by its issuer",
+            kid.unwrap_or("no kid")
+        )))
+    }
+}
+
+fn claim_str<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    claims.get(name).and_then(Value::as_str)
+}
+
+impl Validator {
+    /// A validator for `settings`, also trusting the built-in issuer when given.
+    pub fn new(settings: AuthSettings, builtin: Option<(&str, Arc<KeyRing>, i64)>) -> Self {
+        let remotes = settings
+            .issuers
+            .iter()
+            .map(|s| Remote {
+                settings: s.clone(),
+                cache: Mutex::new(JwksCache::default()),
+            })
+            .collect();
+        Self {
+            builtin: builtin.map(|(issuer, keys, token_lifetime)| Builtin {
+                issuer: issuer.to_string(),
+                keys,
+                token_lifetime,
+            }),
+            settings,
+            remotes,
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &AuthSettings {
+        &self.settings
+    }
+
+    /// Validates a bearer token.
+    pub fn validate(&self, token: &str) -> Result<Principal, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(invalid("the token is too large"));
+        }
+        let header =
+            decode_header(token).map_err(|_| invalid("the token is not a well-formed JWT"))?;
+        if !ALGORITHMS.contains(&header.alg) {
+            return Err(invalid(format!(
+                "tokens signed with {:?} are not accepted",
+                header.alg
+            )));
+        }
+        // Read the issuer without trusting anything yet, to pick the keys to verify with.
+        let unverified = unverified_claims(token)?;
+        let iss = claim_str(&unverified, "iss")
+            .ok_or_else(|| invalid("the token has no issuer"))?
+            .to_string();
+        let skew = self.settings.clock_skew_secs;
+        let mut validation = Validation::new(header.alg);
+        validation.algorithms = vec![header.alg];
+        validation.leeway = skew;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        validation.set_issuer(&[iss.as_str()]);
+        if self.settings.audiences.is_empty() {
+            return Err(AuthError::Config("no audience is configured".into()));
+        }
+        validation.set_audience(&self.settings.audiences);
+
+        let (key, tenant_of) = if let Some(b) = self.builtin.as_ref().filter(|b| b.issuer == iss) {
+            let kid = header
+                .kid
+                .as_deref()
+                .ok_or_else(|| invalid("the token has no key id"))?;
+            let key = b
+                .keys
+                .decoding_key(kid, b.token_lifetime)
+                .ok_or_else(|| invalid("the token's signing key is unknown"))?;
+            if header.alg != Algorithm::ES256 {
+                return Err(invalid("the token's algorithm does not match its key"));
+            }
+            (key, TenantRule::Direct)
+        } else {
+            let tid = |r: &Remote| {
+                claim_str(&unverified, &r.settings.tenant_claim)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let remote = self
+                .remotes
+                .iter()
+                .find(|r| r.settings.issuer.replace("{tenantid}", &tid(r)) == iss)
+                .ok_or_else(|| invalid("the token's issuer is not trusted"))?;
+            let (key, alg) = remote.key(
+                header.kid.as_deref(),
+                Duration::from_secs(self.settings.jwks_min_refresh_secs),
+            )?;
+            if alg.is_some_and(|a| a != header.alg) {
+                return Err(invalid("the token's algorithm does not match its key"));
+            }
+            (key, TenantRule::Mapped(remote))
+        };
+        let data = decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind as K;
+            invalid(match e.kind() {
+                K::ExpiredSignature => "the token has expired".to_string(),
+                K::ImmatureSignature => "the token is not valid yet".to_string(),
+                K::InvalidAudience => format!(
+                    "the token is not meant for this service (expected audience {})",
+                    self.settings.audiences.join(" or ")
+                ),
+                K::InvalidIssuer => "the token's issuer is not trusted".to_string(),
+                K::InvalidSignature => "the token's signature is not valid".to_string(),
+                K::MissingRequiredClaim(c) => format!("the token has no {c} claim"),
+                _ => "the token is not valid".to_string(),
+            })
+        })?;
+        let claims = data.claims;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        if claims
+            .get("iat")
+            .and_then(Value::as_i64)
+            .is_some_and(|iat| iat > now + skew as i64)
+        {
+            return Err(invalid("the token was issued in the future"));
+        }
+        let scopes = claim_str(&claims, "scp").unwrap_or("");
+        let has_scope = scopes.split(' ').any(|s| s == self.settings.scope);
+        let has_role = claims
+            .get("roles")
+            .and_then(Value::as_array)
+            .is_some_and(|r| {
+                r.iter()
+                    .any(|v| v.as_str() == Some(self.settings.role.as_str()))
+            });
+        if !has_scope && !has_role {
+            return Err(AuthError::Forbidden(format!(
+                "the token does not grant the '{}' permission (delegated scope or app role)",
+                self.settings.scope
+            )));
+        }
+        let tenant = match tenant_of {
+            TenantRule::Direct => claim_str(&claims, "tid")
+                .ok_or_else(|| AuthError::Forbidden("the token names no tenant".into()))?
+                .to_string(),
+            TenantRule::Mapped(remote) => {
+                let tid = claim_str(&claims, &remote.settings.tenant_claim)
+                    .ok_or_else(|| AuthError::Forbidden("the token names no tenant".into()))?;
+                remote.settings.tenants.get(tid).cloned().ok_or_else(|| {
+                    AuthError::Forbidden(format!(
+                        "directory tenant {tid} is not allowed on this service"
+                    ))
+                })?
+            }
+        };
+        Ok(Principal {
+            tenant,
+            subject: claim_str(&claims, "sub").unwrap_or("").to_string(),
+            client_id: claim_str(&claims, "azp")
+                .or_else(|| claim_str(&claims, "appid"))
+                .or_else(|| claim_str(&claims, "client_id"))
+                .map(str::to_string),
+            issuer: iss,
+        })
+    }
+}
+
+enum TenantRule<'a> {
+    Direct,
+    Mapped(&'a Remote),
+}
+
+fn unverified_claims(token: &str) -> Result<Map<String, Value>, AuthError> {
+    use base64::Engine;
+    let payload = token
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| invalid("the token is not a well-formed JWT"))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|_| invalid("the token is not a well-formed JWT"))?;
+    serde_json::from_slice(&bytes).map_err(|_| invalid("the token is not a well-formed JWT"))
+}

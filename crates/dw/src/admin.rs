@@ -1,0 +1,317 @@
+//! Administrative commands: tenants, clients, users, signing keys, tokens.
+
+use crate::auth_setup;
+use crate::settings::{Overrides, Settings};
+use crate::CommonArgs;
+use auth::{KeyRing, Registry};
+use clap::{Args, Subcommand};
+use std::io::BufRead;
+
+/// `dw tenants ...`
+#[derive(Subcommand)]
+pub enum TenantsCommand {
+    /// Create an empty tenant.
+    Add {
+        /// Tenant name (what tokens carry in `tid`, or what [[auth.issuers]] map directory ids to).
+        name: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// List tenants with their newest snapshot.
+    List {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Delete a tenant and all of its data.
+    Remove {
+        /// Tenant name.
+        name: String,
+        /// Confirm the deletion.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+/// `dw clients ...`
+#[derive(Subcommand)]
+pub enum ClientsCommand {
+    /// Register a confidential client; prints its secret once.
+    Add {
+        /// `client_id`.
+        id: String,
+        /// Tenant its tokens read.
+        #[arg(long)]
+        tenant: String,
+        /// Redirect URI for the authorization code flow (repeatable).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Also accept `Authorization: Basic` with this client's id and secret (TLS or loopback only).
+        #[arg(long)]
+        allow_basic: bool,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// List clients (never secrets).
+    List {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Remove a client.
+    Remove {
+        /// `client_id`.
+        id: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+/// `dw users ...`
+#[derive(Subcommand)]
+pub enum UsersCommand {
+    /// Add or replace a user; the password is read from standard input (one line).
+    Add {
+        /// User name.
+        name: String,
+        /// Tenant the user reads.
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// List users.
+    List {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Remove a user.
+    Remove {
+        /// User name.
+        name: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+/// `dw keys ...`
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Start signing with a new key; the old one stays published until its tokens expire.
+    Rotate {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// List signing keys.
+    List {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+/// `dw token`
+#[derive(Args)]
+pub struct TokenArgs {
+    /// The client the token is for.
+    #[arg(long)]
+    client: String,
+    /// Public base URL of the service (the token's issuer and audience). [default: from settings]
+    #[arg(long)]
+    public_url: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+fn load(common: &CommonArgs) -> Result<Settings, String> {
+    Settings::load(common.config.as_deref(), &Overrides::from_common(common))
+}
+
+fn edit_registry(
+    settings: &Settings,
+    f: impl FnOnce(&mut Registry) -> Result<(), String>,
+) -> Result<(), String> {
+    let file = auth_setup::registry_file(settings)?;
+    let mut registry = Registry::load(&file).map_err(|e| e.to_string())?;
+    f(&mut registry)?;
+    registry.save(&file).map_err(|e| e.to_string())?;
+    eprintln!(
+        "saved {}; a running server picks this up on SIGHUP or restart",
+        file.display()
+    );
+    Ok(())
+}
+
+/// `dw tenants`
+pub fn tenants(c: TenantsCommand) -> Result<(), String> {
+    match c {
+        TenantsCommand::Add { name, common } => {
+            let store = crate::open_store(&load(&common)?)?;
+            let t = store.create_tenant(&name).map_err(|e| e.to_string())?;
+            println!("tenant '{}' (id {})", t.name, t.id);
+        }
+        TenantsCommand::List { common } => {
+            let store = crate::open_store(&load(&common)?)?;
+            for t in store.tenants().map_err(|e| e.to_string())? {
+                let snap = t
+                    .snapshot_date_key
+                    .map_or("no data yet".to_string(), |d| format!("snapshot {d}"));
+                println!("{}\t{snap}\tgeneration {}", t.name, t.generation);
+            }
+        }
+        TenantsCommand::Remove { name, yes, common } => {
+            if !yes {
+                return Err(format!(
+                    "this deletes tenant '{name}' and all its data; add --yes to confirm"
+                ));
+            }
+            let store = crate::open_store(&load(&common)?)?;
+            if !store.remove_tenant(&name).map_err(|e| e.to_string())? {
+                return Err(format!("no tenant '{name}'"));
+            }
+            println!("removed tenant '{name}'");
+        }
+    }
+    Ok(())
+}
+
+/// `dw clients`
+pub fn clients(c: ClientsCommand) -> Result<(), String> {
+    match c {
+        ClientsCommand::Add {
+            id,
+            tenant,
+            redirect_uris,
+            allow_basic,
+            common,
+        } => {
+            let settings = load(&common)?;
+            let mut secret = String::new();
+            edit_registry(&settings, |r| {
+                secret = r
+                    .add_client(&id, &tenant, redirect_uris, allow_basic)
+                    .map_err(|e| e.to_string())?;
+                Ok(())
+            })?;
+            println!("client_id:     {id}");
+            println!("client_secret: {secret}");
+            eprintln!("the secret is shown only now; it is stored as an Argon2 hash");
+        }
+        ClientsCommand::List { common } => {
+            for c in auth_setup::registry(&load(&common)?)?.clients {
+                let kind = if c.secret_hash.is_some() {
+                    "confidential"
+                } else {
+                    "public"
+                };
+                println!(
+                    "{}\ttenant {}\t{kind}\tbasic {}\t{}",
+                    c.id,
+                    c.tenant,
+                    c.allow_basic,
+                    c.redirect_uris.join(" ")
+                );
+            }
+        }
+        ClientsCommand::Remove { id, common } => edit_registry(&load(&common)?, |r| {
+            let before = r.clients.len();
+            r.clients.retain(|c| c.id != id);
+            if r.clients.len() == before {
+                return Err(format!("no client '{id}' in the registry file"));
+            }
+            Ok(())
+        })?,
+    }
+    Ok(())
+}
+
+/// `dw users`
+pub fn users(c: UsersCommand) -> Result<(), String> {
+    match c {
+        UsersCommand::Add {
+            name,
+            tenant,
+            common,
+        } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .map_err(|e| e.to_string())?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            if password.len() < 8 {
+                return Err("give a password of at least 8 characters on standard input".into());
+            }
+            edit_registry(&load(&common)?, |r| {
+                r.set_user(&name, password, &tenant);
+                Ok(())
+            })?;
+            println!("user '{name}' can sign in for tenant '{tenant}'");
+        }
+        UsersCommand::List { common } => {
+            for u in auth_setup::registry(&load(&common)?)?.users {
+                println!("{}\ttenant {}", u.username, u.tenant);
+            }
+        }
+        UsersCommand::Remove { name, common } => edit_registry(&load(&common)?, |r| {
+            let before = r.users.len();
+            r.users.retain(|u| u.username != name);
+            if r.users.len() == before {
+                return Err(format!("no user '{name}' in the registry file"));
+            }
+            Ok(())
+        })?,
+    }
+    Ok(())
+}
+
+/// `dw keys`
+pub fn keys(c: KeysCommand) -> Result<(), String> {
+    let (KeysCommand::Rotate { common } | KeysCommand::List { common }) = &c;
+    let settings = load(common)?;
+    let ring = KeyRing::open(&auth_setup::keys_file(&settings)?).map_err(|e| e.to_string())?;
+    if let KeysCommand::Rotate { .. } = c {
+        let kid = ring.rotate().map_err(|e| e.to_string())?;
+        let pruned = ring
+            .prune(settings.issuer.token_lifetime_secs)
+            .map_err(|e| e.to_string())?;
+        println!("signing with new key {kid}; {pruned} expired key(s) removed");
+        eprintln!("running servers use the new key after SIGHUP or restart; tokens signed with the old key stay valid until they expire");
+    }
+    for (kid, created, retired) in ring.list() {
+        let state = retired.map_or("current".to_string(), |r| format!("retired at {r}"));
+        println!("{kid}\tcreated {created}\t{state}");
+    }
+    Ok(())
+}
+
+/// `dw token`
+pub fn token(a: TokenArgs) -> Result<(), String> {
+    let mut settings = load(&a.common)?;
+    if a.public_url.is_some() {
+        settings.public_url = a.public_url.clone();
+    }
+    let base = settings.base_url(None);
+    let service = auth_setup::token_service(&settings, &base)?
+        .ok_or("the built-in token service is disabled ([issuer] enabled = false)")?;
+    let t = service
+        .token_for_client(&a.client)
+        .map_err(|e| e.description)?;
+    println!("{}", t.access_token);
+    Ok(())
+}
+
+/// Creates the `demo-client` of the demo tenant when no client exists yet; returns its secret.
+pub fn ensure_demo_client(settings: &Settings) -> Result<Option<String>, String> {
+    if !auth_setup::registry(settings)?.clients.is_empty() {
+        return Ok(None);
+    }
+    let mut secret = None;
+    edit_registry(settings, |r| {
+        secret = Some(
+            r.add_client("demo-client", &settings.tenant, Vec::new(), true)
+                .map_err(|e| e.to_string())?,
+        );
+        Ok(())
+    })?;
+    Ok(secret)
+}

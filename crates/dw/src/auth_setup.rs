@@ -1,0 +1,81 @@
+//! Building the server's authentication from settings: the built-in issuer's keys and clients,
+//! accepted audiences, and trusted external issuers.
+
+use crate::settings::Settings;
+use auth::{KeyRing, Registry, TokenService, Validator};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where the built-in issuer keeps its signing keys.
+pub fn keys_file(settings: &Settings) -> Result<PathBuf, String> {
+    Ok(settings.data_dir()?.join("signing-keys.json"))
+}
+
+/// Where `dw clients` and `dw users` keep clients and users.
+pub fn registry_file(settings: &Settings) -> Result<PathBuf, String> {
+    Ok(settings.data_dir()?.join("auth-registry.json"))
+}
+
+/// Clients and users from the registry file and the configuration.
+pub fn registry(settings: &Settings) -> Result<Registry, String> {
+    let file = Registry::load(&registry_file(settings)?).map_err(|e| e.to_string())?;
+    Ok(file.merged_with(&Registry {
+        clients: settings.clients.clone(),
+        users: settings.users.clone(),
+    }))
+}
+
+/// The audiences tokens must carry: configured, or the service's base URL with and without `/`.
+pub fn audiences(settings: &Settings, base_url: &str) -> Vec<String> {
+    if settings.auth.audiences.is_empty() {
+        vec![format!("{base_url}/"), base_url.to_string()]
+    } else {
+        settings.auth.audiences.clone()
+    }
+}
+
+/// The built-in token service, when enabled.
+pub fn token_service(
+    settings: &Settings,
+    base_url: &str,
+) -> Result<Option<Arc<TokenService>>, String> {
+    if !settings.issuer.enabled {
+        return Ok(None);
+    }
+    let keys = Arc::new(KeyRing::open(&keys_file(settings)?).map_err(|e| e.to_string())?);
+    let audience = audiences(settings, base_url).remove(0);
+    Ok(Some(Arc::new(TokenService::new(
+        base_url,
+        &audience,
+        &settings.auth.scope,
+        &settings.auth.role,
+        settings.issuer.token_lifetime_secs,
+        keys,
+        registry(settings)?,
+    ))))
+}
+
+/// The server's authentication state.
+pub fn auth_state(
+    settings: &Settings,
+    base_url: &str,
+    tls: bool,
+) -> Result<server::AuthState, String> {
+    let service = token_service(settings, base_url)?;
+    let mut resource = settings.auth.clone();
+    resource.audiences = audiences(settings, base_url);
+    if service.is_none() && resource.issuers.is_empty() {
+        return Err(
+            "no token issuer is trusted: enable [issuer] or configure [[auth.issuers]]".into(),
+        );
+    }
+    let builtin = service
+        .as_ref()
+        .map(|s| (s.issuer(), s.keys().clone(), s.lifetime()));
+    let validator = Validator::new(resource, builtin);
+    Ok(server::AuthState {
+        validator,
+        service,
+        tls,
+    })
+}

@@ -1,0 +1,50 @@
+//! HTTPS with rustls: the certificate and key are PEM files, reloaded on SIGHUP so a renewed
+//! certificate needs no restart.
+
+use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
+use axum_server::tls_rustls::RustlsConfig;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Serves `make` over TLS on `listener` until SIGTERM or Ctrl-C, then drains connections.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    make: IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>,
+    cert: &str,
+    key: &str,
+) -> Result<(), String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = RustlsConfig::from_pem_file(cert, key)
+        .await
+        .map_err(|e| format!("cannot load TLS certificate {cert} / key {key}: {e}"))?;
+    let reload = config.clone();
+    let (cert_path, key_path) = (cert.to_string(), key.to_string());
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match reload.reload_from_pem_file(&cert_path, &key_path).await {
+                Ok(()) => tracing::info!("reloaded the TLS certificate"),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot reload the TLS certificate; keeping the previous one")
+                }
+            }
+        }
+    });
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        crate::shutdown_signal().await;
+        stopper.graceful_shutdown(Some(Duration::from_secs(30)));
+    });
+    let std_listener = listener.into_std().map_err(|e| e.to_string())?;
+    axum_server::from_tcp_rustls(std_listener, config)
+        .map_err(|e| e.to_string())?
+        .handle(handle)
+        .serve(make)
+        .await
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,202 @@
+//! The built-in token service's HTTP endpoints: OIDC discovery, JWKS, token, authorize.
+
+use crate::authn::PeerAddr;
+use crate::AppState;
+use auth::{OAuthError, TokenService};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use base64::Engine;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+fn service(app: &AppState) -> Option<Arc<TokenService>> {
+    app.auth.service.clone()
+}
+
+fn oauth_error(e: OAuthError) -> Response {
+    let mut r = (
+        StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+        e.body(),
+    )
+        .into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if e.status == 401 {
+        h.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"Device Warehouse\""),
+        );
+    }
+    if let Some(s) = e.retry_after {
+        h.insert(header::RETRY_AFTER, HeaderValue::from(s));
+    }
+    r
+}
+
+fn json(v: serde_json::Value) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
+}
+
+/// `GET /.well-known/openid-configuration`
+pub async fn discovery(State(app): State<AppState>) -> Response {
+    match service(&app) {
+        Some(s) => json(s.discovery()),
+        None => crate::pages::not_found_response(),
+    }
+}
+
+/// `GET /oauth2/keys`
+pub async fn jwks(State(app): State<AppState>) -> Response {
+    match service(&app) {
+        Some(s) => json(s.jwks()),
+        None => crate::pages::not_found_response(),
+    }
+}
+
+fn address(peer: &Option<SocketAddr>) -> String {
+    peer.map(|a| a.ip().to_string()).unwrap_or_default()
+}
+
+/// Client id and secret from `Authorization: Basic` (RFC 6749 2.3.1: form-encoded, then Base64).
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok(None);
+    };
+    let Some(b) = v
+        .strip_prefix("Basic ")
+        .or_else(|| v.strip_prefix("basic "))
+    else {
+        return Ok(None);
+    };
+    let bad = || OAuthError {
+        status: 401,
+        error: "invalid_client",
+        description: "malformed Basic credentials".into(),
+        retry_after: None,
+    };
+    let text = base64::engine::general_purpose::STANDARD
+        .decode(b.trim())
+        .ok()
+        .and_then(|d| String::from_utf8(d).ok())
+        .ok_or_else(bad)?;
+    let (id, secret) = text.split_once(':').ok_or_else(bad)?;
+    let dec = |s: &str| {
+        form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Ok(Some((dec(id), dec(secret))))
+}
+
+/// `POST /oauth2/token`
+pub async fn token(
+    State(app): State<AppState>,
+    PeerAddr(peer): PeerAddr,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let Some(service) = service(&app) else {
+        return crate::pages::not_found_response();
+    };
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return oauth_error(OAuthError {
+            status: 400,
+            error: "invalid_request",
+            description: "the body must be application/x-www-form-urlencoded".into(),
+            retry_after: None,
+        });
+    }
+    let mut form = HashMap::new();
+    for (k, v) in form_urlencoded::parse(body.as_bytes()) {
+        if form.insert(k.to_string(), v.to_string()).is_some() {
+            return oauth_error(OAuthError {
+                status: 400,
+                error: "invalid_request",
+                description: format!("parameter {k} is repeated"),
+                retry_after: None,
+            });
+        }
+    }
+    let basic = match basic_credentials(&headers) {
+        Ok(b) => b,
+        Err(e) => return oauth_error(e),
+    };
+    let addr = address(&peer);
+    match tokio::task::spawn_blocking(move || service.token(&form, basic, &addr)).await {
+        Ok(Ok(t)) => {
+            let mut r = json(serde_json::to_value(t).expect("serializable"));
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r.headers_mut()
+                .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            r
+        }
+        Ok(Err(e)) => oauth_error(e),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// `GET /oauth2/authorize`: the sign-in page.
+pub async fn authorize_page(
+    State(app): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(service) = service(&app) else {
+        return crate::pages::not_found_response();
+    };
+    match service.sign_in_page(&q, None) {
+        Ok(html) => no_frames(Html(html).into_response()),
+        Err(e) => oauth_error(e),
+    }
+}
+
+/// `POST /oauth2/authorize`: the sign-in form.
+pub async fn authorize_submit(
+    State(app): State<AppState>,
+    PeerAddr(peer): PeerAddr,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let Some(service) = service(&app) else {
+        return crate::pages::not_found_response();
+    };
+    let addr = address(&peer);
+    let svc = service.clone();
+    let f = form.clone();
+    match tokio::task::spawn_blocking(move || svc.sign_in(&f, &addr)).await {
+        Ok(Ok(Ok(url))) => Redirect::to(&url).into_response(),
+        Ok(Ok(Err(message))) => match service.sign_in_page(&form, Some(&message)) {
+            Ok(html) => no_frames((StatusCode::UNAUTHORIZED, Html(html)).into_response()),
+            Err(e) => oauth_error(e),
+        },
+        Ok(Err(e)) => oauth_error(e),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+fn no_frames(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
