@@ -252,6 +252,9 @@ impl Validator {
                 K::InvalidIssuer => "the token's issuer is not trusted".to_string(),
                 K::InvalidSignature => "the token's signature is not valid".to_string(),
                 K::MissingRequiredClaim(c) => format!("the token has no {c} claim"),
+                K::Base64(_) | K::Json(_) | K::Utf8(_) | K::InvalidToken => {
+                    "the token is not a well-formed JWT".to_string()
+                }
                 _ => "the token is not valid".to_string(),
             })
         })?;
