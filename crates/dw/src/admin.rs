@@ -41,9 +41,6 @@ pub enum ClientsCommand {
     Add {
         /// `client_id`.
         id: String,
-        /// Tenant its tokens read.
-        #[arg(long)]
-        tenant: String,
         /// Redirect URI for the authorization code flow (repeatable).
         #[arg(long = "redirect-uri")]
         redirect_uris: Vec<String>,
@@ -74,9 +71,6 @@ pub enum UsersCommand {
     Add {
         /// User name.
         name: String,
-        /// Tenant the user reads.
-        #[arg(long)]
-        tenant: String,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -179,12 +173,12 @@ pub fn clients(c: ClientsCommand) -> Result<(), String> {
     match c {
         ClientsCommand::Add {
             id,
-            tenant,
             redirect_uris,
             allow_basic,
             common,
         } => {
             let settings = load(&common)?;
+            let tenant = settings.tenant.clone();
             let mut secret = String::new();
             edit_registry(&settings, |r| {
                 secret = r
@@ -227,11 +221,7 @@ pub fn clients(c: ClientsCommand) -> Result<(), String> {
 /// `dw users`
 pub fn users(c: UsersCommand) -> Result<(), String> {
     match c {
-        UsersCommand::Add {
-            name,
-            tenant,
-            common,
-        } => {
+        UsersCommand::Add { name, common } => {
             let mut password = String::new();
             std::io::stdin()
                 .lock()
@@ -241,7 +231,9 @@ pub fn users(c: UsersCommand) -> Result<(), String> {
             if password.len() < 8 {
                 return Err("give a password of at least 8 characters on standard input".into());
             }
-            edit_registry(&load(&common)?, |r| {
+            let settings = load(&common)?;
+            let tenant = settings.tenant.clone();
+            edit_registry(&settings, |r| {
                 r.set_user(&name, password, &tenant);
                 Ok(())
             })?;

@@ -54,7 +54,7 @@ struct CommonArgs {
     /// TOML configuration file; its keys are the long option names with `_` for `-`.
     #[arg(long, env = "DW_CONFIG")]
     config: Option<std::path::PathBuf>,
-    /// Tenant name. [env: DW_TENANT] [default: demo]
+    /// Tenant: the one served, generated, or that a new client or user reads. [env: DW_TENANT] [default: demo]
     #[arg(long)]
     tenant: Option<String>,
 }
@@ -268,14 +268,14 @@ fn serve(a: ServeArgs) -> Result<(), String> {
         let config = server::Config { page_size: settings.page_size, token_key, public_url: settings.public_url.clone() };
         let app = server::router(server::AppState::new(store, config, auth));
         let root = format!("{base}{}", server::BASE_PATH);
-        println!("Device Warehouse is serving at {base}/");
-        println!("  service document: {root}?api-version=v1.0");
+        banner(format_args!("Device Warehouse is serving at {base}/"));
+        banner(format_args!("  service document: {root}?api-version=v1.0"));
         if let Some(secret) = demo_secret {
-            println!("  demo client: id demo-client, secret {secret} (shown once; stored hashed)");
+            banner(format_args!("  demo client: id demo-client, secret {secret} (shown once; stored hashed)"));
         }
         if service.is_some() {
-            println!("  get a token:      TOKEN=$(dw token --client demo-client)   # or POST {base}/oauth2/token (client_credentials)");
-            println!("  try:              curl -H \"Authorization: Bearer $TOKEN\" '{root}/devices?api-version=v1.0&$top=2&$select=deviceName,osVersion'");
+            banner(format_args!("  get a token:      TOKEN=$(dw token --client demo-client)   # or POST {base}/oauth2/token (client_credentials)"));
+            banner(format_args!("  try:              curl -H \"Authorization: Bearer $TOKEN\" '{root}/devices?api-version=v1.0&$top=2&$select=deviceName,osVersion'"));
         }
         let reload_settings = settings.clone();
         tokio::spawn(async move { reload_on_hangup(reload_settings, service).await });
@@ -283,6 +283,13 @@ fn serve(a: ServeArgs) -> Result<(), String> {
         eprintln!("stopped");
         Ok(())
     })
+}
+
+/// Prints a start-up line; a closed standard output (a supervisor that stopped reading) must not
+/// stop the server, so write errors are ignored.
+fn banner(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 /// Serves plain HTTP, or HTTPS when a certificate is configured.
@@ -343,4 +350,13 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

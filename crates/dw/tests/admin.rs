@@ -1,0 +1,244 @@
+//! TLS with certificate reload, the plain-HTTP warning, the audit log line, and the admin
+//! commands (tenants, clients with reload on SIGHUP, keys), through the real binary.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn dw(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_dw"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DW_CONFIG")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    stderr: std::path::PathBuf,
+    _stdout: BufReader<std::process::ChildStdout>,
+}
+
+fn start(dir: &Path, args: &[&str], name: &str) -> Server {
+    let stderr = dir.join(format!("{name}.log"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dw"))
+        .arg("serve")
+        .args(args)
+        .current_dir(dir)
+        .env("DW_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut base = String::new();
+    for _ in 0..8 {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        if let Some(url) = line.trim().strip_prefix("Device Warehouse is serving at ") {
+            base = url.trim_end_matches('/').to_string();
+            break;
+        }
+    }
+    assert!(
+        !base.is_empty(),
+        "{}",
+        std::fs::read_to_string(&stderr).unwrap_or_default()
+    );
+    Server {
+        child,
+        base,
+        stderr,
+        _stdout: out,
+    }
+}
+
+impl Server {
+    fn signal(&self, sig: &str) {
+        assert!(Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap()
+            .success());
+    }
+    fn stop(mut self) -> String {
+        self.signal("TERM");
+        assert!(self.child.wait().unwrap().success());
+        std::fs::read_to_string(&self.stderr).unwrap()
+    }
+}
+
+fn https_agent(cert_pem: &str) -> ureq::Agent {
+    let cert = ureq::tls::Certificate::from_pem(cert_pem.as_bytes()).unwrap();
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::new_with_certs(&[cert]))
+        .build();
+    ureq::Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
+fn write_cert(dir: &Path) -> String {
+    let c =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), c.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), c.key_pair.serialize_pem()).unwrap();
+    c.cert.pem()
+}
+
+#[test]
+fn tls_reload_admin_commands_and_audit_log() {
+    let dir = std::env::temp_dir().join(format!("dw-admin-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ok, _, err) = dw(
+        &dir,
+        &[
+            "generate",
+            "--devices",
+            "30",
+            "--users",
+            "30",
+            "--days",
+            "3",
+            "--tenant",
+            "acme",
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, out, _) = dw(&dir, &["tenants", "add", "empty-co"]);
+    assert!(ok && out.contains("empty-co"));
+    let (_, out, _) = dw(&dir, &["tenants", "list"]);
+    assert!(
+        out.contains("acme\tsnapshot") && out.contains("empty-co\tno data yet"),
+        "{out}"
+    );
+
+    let first_cert = write_cert(&dir);
+    let server = start(
+        &dir,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "cert.pem",
+            "--tls-key",
+            "key.pem",
+        ],
+        "tls",
+    );
+    assert!(server.base.starts_with("https://"), "{}", server.base);
+    let agent = https_agent(&first_cert);
+    assert_eq!(
+        agent
+            .get(&format!("{}/healthz", server.base))
+            .call()
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // a client added while the server runs works after SIGHUP
+    let (ok, out, _) = dw(&dir, &["clients", "add", "reporting", "--tenant", "acme"]);
+    assert!(ok, "{out}");
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let (_, listed, _) = dw(&dir, &["clients", "list"]);
+    assert!(
+        listed.contains("reporting") && !listed.contains(&secret),
+        "secrets are never listed"
+    );
+    let token_url = format!("{}/oauth2/token", server.base);
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "reporting"),
+        ("client_secret", secret.as_str()),
+    ];
+    assert_eq!(
+        agent.post(&token_url).send_form(form).unwrap().status(),
+        401,
+        "unknown until reload"
+    );
+    // a renewed certificate is picked up on the same signal
+    let second_cert = write_cert(&dir);
+    server.signal("HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    let agent2 = https_agent(&second_cert);
+    let mut r = agent2.post(&token_url).send_form(form).unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = serde_json::from_reader(r.body_mut().as_reader()).unwrap();
+    let token = body["access_token"].as_str().unwrap().to_string();
+    assert!(
+        https_agent(&first_cert)
+            .get(&format!("{}/healthz", server.base))
+            .call()
+            .is_err(),
+        "the old certificate is gone"
+    );
+    let r = agent2
+        .get(&format!(
+            "{}/ReportingService/DataWarehouseFEService/devices/$count?api-version=v1.0",
+            server.base
+        ))
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("client-request-id", "audit-check-1")
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // rotation keeps old tokens valid
+    let (ok, out, _) = dw(&dir, &["keys", "rotate"]);
+    assert!(ok && out.contains("retired at"), "{out}");
+    let log = server.stop();
+    // one structured line per request with who asked, never the token
+    let line = log
+        .lines()
+        .find(|l| l.contains("/devices/$count"))
+        .unwrap_or_else(|| panic!("{log}"));
+    let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(
+        (
+            entry["tenant"].as_str(),
+            entry["client_id"].as_str(),
+            entry["status"].as_u64()
+        ),
+        (Some("acme"), Some("reporting"), Some(200)),
+        "{line}"
+    );
+    assert!(entry["request_id"].as_str().is_some_and(|r| r.len() == 36));
+    assert!(
+        !log.contains(&token) && !log.contains(&secret),
+        "no token or secret in the log"
+    );
+
+    // plain HTTP on a non-loopback address warns
+    let server = start(&dir, &["--listen", "0.0.0.0:0"], "plain");
+    let log = server.stop();
+    assert!(
+        log.contains("serving plain HTTP on a non-loopback address"),
+        "{log}"
+    );
+
+    let (ok, _, err) = dw(&dir, &["tenants", "remove", "empty-co"]);
+    assert!(!ok && err.contains("--yes"));
+    let (ok, _, _) = dw(&dir, &["tenants", "remove", "empty-co", "--yes"]);
+    assert!(ok);
+    let (_, out, _) = dw(&dir, &["tenants", "list"]);
+    assert!(!out.contains("empty-co"));
+}
