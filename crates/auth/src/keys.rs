@@ -110,6 +110,29 @@ impl KeyRing {
         Ok(ring)
     }
 
+    /// Re-reads the key file (after `dw keys rotate` in another process).
+    pub fn reload(&self) -> Result<(), AuthError> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| AuthError::Config(format!("{}: {e}", file.display())))?;
+        let stored: Vec<StoredKey> = serde_json::from_str(&text)
+            .map_err(|e| AuthError::Config(format!("{}: {e}", file.display())))?;
+        let keys = stored
+            .into_iter()
+            .map(load)
+            .collect::<Result<Vec<_>, _>>()?;
+        if keys.is_empty() {
+            return Err(AuthError::Config(format!(
+                "{} holds no key",
+                file.display()
+            )));
+        }
+        *self.keys.write().expect("lock") = keys;
+        Ok(())
+    }
+
     fn save(&self) -> Result<(), AuthError> {
         let Some(file) = &self.file else {
             return Ok(());

@@ -267,8 +267,11 @@ impl Validator {
         {
             return Err(invalid("the token was issued in the future"));
         }
-        let scopes = claim_str(&claims, "scp").unwrap_or("");
-        let has_scope = scopes.split(' ').any(|s| s == self.settings.scope);
+        // Entra ID writes delegated scopes to `scp`; RFC 9068 providers (Keycloak, Okta) to `scope`.
+        let has_scope = ["scp", "scope"]
+            .iter()
+            .filter_map(|c| claim_str(&claims, c))
+            .any(|scopes| scopes.split(' ').any(|s| s == self.settings.scope));
         let has_role = claims
             .get("roles")
             .and_then(Value::as_array)

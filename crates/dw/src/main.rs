@@ -308,7 +308,8 @@ async fn serve_http(
     }
 }
 
-/// On SIGHUP: reload clients and users (after `dw clients add`) and the TLS certificate.
+/// On SIGHUP: reload clients and users (after `dw clients add`) and signing keys (after
+/// `dw keys rotate`); the TLS module reloads the certificate on the same signal.
 async fn reload_on_hangup(settings: Settings, service: Option<std::sync::Arc<auth::TokenService>>) {
     #[cfg(unix)]
     {
@@ -324,6 +325,12 @@ async fn reload_on_hangup(settings: Settings, service: Option<std::sync::Arc<aut
                         tracing::info!("reloaded clients and users");
                     }
                     Err(e) => tracing::error!(error = %e, "cannot reload clients and users"),
+                }
+                match s.keys().reload() {
+                    Ok(()) => tracing::info!("reloaded signing keys"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot reload signing keys; keeping the loaded ones")
+                    }
                 }
             }
         }

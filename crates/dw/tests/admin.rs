@@ -202,9 +202,50 @@ fn tls_reload_admin_commands_and_audit_log() {
         .call()
         .unwrap();
     assert_eq!(r.status(), 200);
-    // rotation keeps old tokens valid
+    // rotation: after SIGHUP new tokens use the new key, and tokens of the old key stay valid
+    let kid = |t: &str| {
+        use base64::Engine;
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(t.split('.').next().unwrap())
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&header).unwrap()["kid"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
     let (ok, out, _) = dw(&dir, &["keys", "rotate"]);
     assert!(ok && out.contains("retired at"), "{out}");
+    server.signal("HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    let mut r = agent2.post(&token_url).send_form(form).unwrap();
+    let fresh: serde_json::Value = serde_json::from_reader(r.body_mut().as_reader()).unwrap();
+    let fresh = fresh["access_token"].as_str().unwrap().to_string();
+    assert_ne!(kid(&fresh), kid(&token), "signed with the new key");
+    let jwks: serde_json::Value = serde_json::from_reader(
+        agent2
+            .get(&format!("{}/oauth2/keys", server.base))
+            .call()
+            .unwrap()
+            .body_mut()
+            .as_reader(),
+    )
+    .unwrap();
+    assert_eq!(
+        jwks["keys"].as_array().unwrap().len(),
+        2,
+        "the old key stays published"
+    );
+    for t in [&token, &fresh] {
+        let r = agent2
+            .get(&format!(
+                "{}/ReportingService/DataWarehouseFEService/devices/$count?api-version=v1.0",
+                server.base
+            ))
+            .header("Authorization", &format!("Bearer {t}"))
+            .call()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
     let log = server.stop();
     // one structured line per request with who asked, never the token
     let line = log

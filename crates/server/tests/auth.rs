@@ -971,3 +971,63 @@ fn basic_credentials_only_for_opted_in_clients() {
         401
     );
 }
+
+#[test]
+fn entra_style_issuer_templates_accept_v1_and_v2_tokens_of_allowed_directories() {
+    let e = env();
+    let template = |path: &str| IssuerSettings {
+        issuer: format!("{}/{path}", e.issuer.url),
+        discovery_url: None,
+        jwks_uri: Some(format!("{}/keys", e.issuer.url)),
+        tenant_claim: "tid".into(),
+        tenants: [("dir-a".to_string(), "tenant-a".to_string())].into(),
+    };
+    let settings = AuthSettings {
+        issuers: vec![template("{tenantid}/v2.0"), template("sts/{tenantid}/")],
+        authorization_uri: Some("https://login.microsoftonline.com/common/oauth2/authorize".into()),
+        ..AuthSettings::default()
+    };
+    let server = support::start(store_with_two_tenants("entra"), 10, settings, registry());
+    let url = format!("{}/devices/$count?api-version=v1.0", server.root);
+    let token = |iss: String, tid: &str| {
+        let mut c = claims(tid);
+        c["iss"] = json!(iss);
+        c["aud"] = json!(format!("{}/", server.base));
+        sign(Algorithm::RS256, "rsa-a", "rsa-a.pem", &c)
+    };
+    let call = |t: &str| {
+        send(
+            "GET",
+            &url,
+            &[("Authorization", &format!("Bearer {t}"))],
+            None,
+        )
+    };
+    let v2 = call(&token(format!("{}/dir-a/v2.0", e.issuer.url), "dir-a"));
+    assert_eq!((v2.status, v2.body.as_str()), (200, "40"));
+    assert_eq!(
+        call(&token(format!("{}/sts/dir-a/", e.issuer.url), "dir-a")).status,
+        200,
+        "v1 issuer form"
+    );
+    assert_eq!(
+        call(&token(format!("{}/dir-a/v2.0", e.issuer.url), "dir-b")).status,
+        401,
+        "iss must name the token's own directory"
+    );
+    assert_eq!(
+        call(&token(format!("{}/dir-b/v2.0", e.issuer.url), "dir-b")).status,
+        403,
+        "directory not listed"
+    );
+    let challenge = send("GET", &url, &[], None)
+        .header("www-authenticate")
+        .unwrap()
+        .to_string();
+    assert!(
+        challenge.contains(
+            "authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\""
+        ),
+        "{challenge}"
+    );
+}
