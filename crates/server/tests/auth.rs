@@ -331,39 +331,63 @@ fn assert_rejected(token: &str, status: u16, needle: &str) {
     );
 }
 
+fn good_token() -> String {
+    sign(Algorithm::RS256, "rsa-a", "rsa-a.pem", &claims("dir-a"))
+}
+
+/// A token of the trusted issuer with some claims changed.
+fn token_with(f: impl Fn(&mut Value)) -> String {
+    let mut c = claims("dir-a");
+    f(&mut c);
+    sign(Algorithm::RS256, "rsa-a", "rsa-a.pem", &c)
+}
+
 #[test]
-fn every_bad_token_is_rejected() {
+fn rejects_alg_none() {
     let c = claims("dir-a");
-    let good = sign(Algorithm::RS256, "rsa-a", "rsa-a.pem", &c);
-    // alg=none
     let none = format!(
         "{}.{}.",
         URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
         URL_SAFE_NO_PAD.encode(c.to_string())
     );
     assert_rejected(&none, 401, "not a well-formed JWT");
-    // HS256 signed with the issuer's public key (algorithm confusion)
+}
+
+#[test]
+fn rejects_hs256_signed_with_the_public_key() {
     let mut h = Header::new(Algorithm::HS256);
     h.kid = Some("rsa-a".into());
     let confused = encode(
         &h,
-        &c,
+        &claims("dir-a"),
         &EncodingKey::from_secret(fixture("rsa-a.pub.pem").as_bytes()),
     )
     .unwrap();
     assert_rejected(&confused, 401, "HS256");
-    // a key the issuer does not publish
+}
+
+#[test]
+fn rejects_an_unknown_kid() {
     assert_rejected(
-        &sign(Algorithm::RS256, "not-published", "rsa-b.pem", &c),
+        &sign(
+            Algorithm::RS256,
+            "not-published",
+            "rsa-b.pem",
+            &claims("dir-a"),
+        ),
         401,
         "not published",
     );
-    // a published kid with another key's signature, and a tampered signature
+}
+
+#[test]
+fn rejects_a_wrong_signature() {
     assert_rejected(
-        &sign(Algorithm::RS256, "rsa-a", "rsa-b.pem", &c),
+        &sign(Algorithm::RS256, "rsa-a", "rsa-b.pem", &claims("dir-a")),
         401,
         "signature",
     );
+    let good = good_token();
     // flip one character in the middle of the signature (the last one may only carry padding bits)
     let sig_start = good.rfind('.').unwrap() + 1;
     let middle = sig_start + (good.len() - sig_start) / 2;
@@ -372,58 +396,95 @@ fn every_bad_token_is_rejected() {
     } else {
         "A"
     };
-    let tampered = format!("{}{flipped}{}", &good[..middle], &good[middle + 1..]);
-    assert_rejected(&tampered, 401, "signature");
-    // payload changed after signing
+    assert_rejected(
+        &format!("{}{flipped}{}", &good[..middle], &good[middle + 1..]),
+        401,
+        "signature",
+    );
+    // claims changed after signing
     let parts: Vec<&str> = good.split('.').collect();
-    let mut forged_claims = c.clone();
-    forged_claims["tid"] = json!("dir-b");
-    let forged = format!(
-        "{}.{}.{}",
-        parts[0],
-        URL_SAFE_NO_PAD.encode(forged_claims.to_string()),
-        parts[2]
-    );
-    assert_rejected(&forged, 401, "signature");
-    let with = |f: &dyn Fn(&mut Value)| {
-        let mut c = claims("dir-a");
-        f(&mut c);
-        sign(Algorithm::RS256, "rsa-a", "rsa-a.pem", &c)
-    };
-    assert_rejected(&with(&|c| c["exp"] = json!(now() - 3600)), 401, "expired");
+    let mut forged = claims("dir-a");
+    forged["tid"] = json!("dir-b");
     assert_rejected(
-        &with(&|c| c["nbf"] = json!(now() + 3600)),
+        &format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(forged.to_string()),
+            parts[2]
+        ),
         401,
-        "not valid yet",
+        "signature",
     );
+}
+
+#[test]
+fn rejects_an_expired_token_beyond_the_clock_skew() {
     assert_rejected(
-        &with(&|c| c["iat"] = json!(now() + 3600)),
+        &token_with(|c| c["exp"] = json!(now() - 3600)),
         401,
-        "issued in the future",
+        "expired",
+    );
+    assert_eq!(
+        get(DEVICES, &token_with(|c| c["exp"] = json!(now() - 60))).status,
+        200,
+        "within 5 minutes of skew"
     );
     assert_rejected(
-        &with(&|c| c["aud"] = json!("https://graph.microsoft.com")),
-        401,
-        "not meant for this service",
-    );
-    assert_rejected(
-        &with(&|c| c["iss"] = json!("https://evil.example.com")),
-        401,
-        "issuer is not trusted",
-    );
-    assert_rejected(
-        &with(&|c| {
+        &token_with(|c| {
             c.as_object_mut().unwrap().remove("exp");
         }),
         401,
         "exp",
     );
-    assert_rejected(&with(&|c| c["scp"] = json!("User.Read")), 403, "permission");
-    assert_rejected(&with(&|c| c["tid"] = json!("dir-x")), 403, "not allowed");
-    // within the default 5 minutes of clock skew a just-expired token still passes
-    assert_eq!(
-        get(DEVICES, &with(&|c| c["exp"] = json!(now() - 60))).status,
-        200
+}
+
+#[test]
+fn rejects_a_token_not_yet_valid() {
+    assert_rejected(
+        &token_with(|c| c["nbf"] = json!(now() + 3600)),
+        401,
+        "not valid yet",
+    );
+    assert_rejected(
+        &token_with(|c| c["iat"] = json!(now() + 3600)),
+        401,
+        "issued in the future",
+    );
+}
+
+#[test]
+fn rejects_a_wrong_audience() {
+    assert_rejected(
+        &token_with(|c| c["aud"] = json!("https://graph.microsoft.com")),
+        401,
+        "not meant for this service",
+    );
+}
+
+#[test]
+fn rejects_a_wrong_issuer() {
+    assert_rejected(
+        &token_with(|c| c["iss"] = json!("https://evil.example.com")),
+        401,
+        "issuer is not trusted",
+    );
+}
+
+#[test]
+fn rejects_a_token_without_the_permission() {
+    assert_rejected(
+        &token_with(|c| c["scp"] = json!("User.Read")),
+        403,
+        "permission",
+    );
+}
+
+#[test]
+fn rejects_a_directory_that_is_not_allowed() {
+    assert_rejected(
+        &token_with(|c| c["tid"] = json!("dir-x")),
+        403,
+        "not allowed",
     );
 }
 
