@@ -44,6 +44,10 @@ fn to_json(v: &SqlValue) -> serde_json::Value {
         SqlValue::Integer(i) => serde_json::json!(i),
         SqlValue::Real(f) => serde_json::json!({ "f": f }),
         SqlValue::Text(s) => serde_json::json!(s),
+        SqlValue::Boolean(b) => serde_json::json!(b),
+        SqlValue::Timestamp(t) => serde_json::json!({ "t": t }),
+        SqlValue::Date(d) => serde_json::json!({ "d": d }),
+        SqlValue::Time(t) => serde_json::json!({ "h": t }),
     }
 }
 
@@ -52,7 +56,14 @@ fn from_json(v: &serde_json::Value) -> Option<SqlValue> {
         serde_json::Value::Null => SqlValue::Null,
         serde_json::Value::Number(n) => SqlValue::Integer(n.as_i64()?),
         serde_json::Value::String(s) => SqlValue::Text(s.clone()),
-        serde_json::Value::Object(o) => SqlValue::Real(o.get("f")?.as_f64()?),
+        serde_json::Value::Bool(b) => SqlValue::Boolean(*b),
+        serde_json::Value::Object(o) => match o.iter().next()? {
+            (k, v) if k == "f" => SqlValue::Real(v.as_f64()?),
+            (k, v) if k == "t" => SqlValue::Timestamp(v.as_i64()?),
+            (k, v) if k == "d" => SqlValue::Date(v.as_str()?.to_string()),
+            (k, v) if k == "h" => SqlValue::Time(v.as_str()?.to_string()),
+            _ => return None,
+        },
         _ => return None,
     })
 }

@@ -628,10 +628,7 @@ async fn entity(
     let key_values = syntax::parse_key(key_text).map_err(|e| e.into_odata("key"))?;
     let key = bind_key(&key_values, entity).map_err(|e| e.with_target("key"))?;
     let dialect = ctx.app.store.dialect();
-    let key: Vec<(usize, SqlValue)> = key
-        .iter()
-        .map(|(i, v)| (*i, sql::sql_value(dialect, v)))
-        .collect();
+    let key: Vec<(usize, SqlValue)> = key.iter().map(|(i, v)| (*i, sql::sql_value(v))).collect();
     let prop_index = match property {
         Some(p) => Some(entity.property_index(p).ok_or_else(|| {
             ApiError(

@@ -24,7 +24,13 @@ impl ToSql for SqlValue {
             SqlValue::Null => ToSqlOutput::Borrowed(ValueRef::Null),
             SqlValue::Integer(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
             SqlValue::Real(f) => ToSqlOutput::Borrowed(ValueRef::Real(*f)),
-            SqlValue::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            SqlValue::Text(s) | SqlValue::Date(s) | SqlValue::Time(s) => {
+                ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes()))
+            }
+            SqlValue::Boolean(b) => {
+                ToSqlOutput::Owned(rusqlite::types::Value::Integer(i64::from(*b)))
+            }
+            SqlValue::Timestamp(t) => ToSqlOutput::Borrowed(ValueRef::Integer(*t)),
         })
     }
 }

@@ -14,20 +14,15 @@ pub trait Dialect: Send + Sync {
         format!("\"{}\"", ident.replace('"', "\"\""))
     }
 
-    /// The placeholder for parameter number `n` (1-based).
-    fn placeholder(&self, n: usize) -> String;
+    /// The placeholder for parameter number `n` (1-based) holding `value` (dialects with strict
+    /// parameter typing cast it).
+    fn placeholder(&self, n: usize, value: &SqlValue) -> String;
 
     /// Column type for a property type.
     fn column_type(&self, ty: PrimitiveType) -> &'static str;
 
     /// SQL for a Boolean constant.
     fn boolean(&self, value: bool) -> &'static str;
-
-    /// A parameter value for a Boolean.
-    fn boolean_value(&self, value: bool) -> SqlValue;
-
-    /// A parameter value for a timestamp in microseconds since the Unix epoch.
-    fn timestamp_value(&self, micros: i64) -> SqlValue;
 
     /// Null-safe equality (`negate` for inequality): null equals null, null differs from a value.
     fn null_safe_equal(&self, a: &str, b: &str, negate: bool) -> String;

@@ -18,12 +18,20 @@ pub use sqlite::SqliteDialect;
 pub enum SqlValue {
     /// NULL
     Null,
-    /// Integers, booleans (as 0/1 where the dialect says so) and timestamps (microseconds).
+    /// An integer.
     Integer(i64),
     /// Floating-point.
     Real(f64),
     /// Text.
     Text(String),
+    /// A Boolean.
+    Boolean(bool),
+    /// A point in time, in microseconds since the Unix epoch (UTC).
+    Timestamp(i64),
+    /// A calendar date, `YYYY-MM-DD`.
+    Date(String),
+    /// A time of day, `HH:MM:SS[.ffffff]`.
+    Time(String),
 }
 
 impl SqlValue {

@@ -87,8 +87,9 @@ struct Renderer<'a> {
 
 impl Renderer<'_> {
     fn param(&mut self, v: SqlValue) -> String {
+        let p = self.dialect.placeholder(self.params.len() + 1, &v);
         self.params.push(v);
-        self.dialect.placeholder(self.params.len())
+        p
     }
 
     fn column(&self, index: usize) -> String {
@@ -99,10 +100,7 @@ impl Renderer<'_> {
         match v {
             Value::Null => "NULL".into(),
             Value::Boolean(b) => self.dialect.boolean(*b).into(),
-            other => {
-                let p = sql_value(self.dialect, other);
-                self.param(p)
-            }
+            other => self.param(sql_value(other)),
         }
     }
 
@@ -110,10 +108,7 @@ impl Renderer<'_> {
         match &t.kind {
             TypedKind::Literal(v) => self.value(v),
             TypedKind::Property(i) => self.column(*i),
-            TypedKind::Now => {
-                let v = self.dialect.timestamp_value(self.now_micros);
-                self.param(v)
-            }
+            TypedKind::Now => self.param(SqlValue::Timestamp(self.now_micros)),
             TypedKind::Not(x) => format!("(NOT {})", self.expr(x)),
             TypedKind::Negate(x) => format!("(- {})", self.expr(x)),
             TypedKind::And(a, b) => format!("({} AND {})", self.expr(a), self.expr(b)),
@@ -191,19 +186,17 @@ impl Renderer<'_> {
     }
 }
 
-/// The parameter value of a bound constant in a dialect's storage conventions.
-pub fn sql_value(dialect: &dyn Dialect, v: &Value) -> SqlValue {
+/// The parameter value of a bound constant.
+pub fn sql_value(v: &Value) -> SqlValue {
     match v {
         Value::Null => SqlValue::Null,
-        Value::Boolean(b) => dialect.boolean_value(*b),
+        Value::Boolean(b) => SqlValue::Boolean(*b),
         Value::Integer(i) => SqlValue::Integer(*i),
         Value::Decimal(d) => SqlValue::Real(d.parse().unwrap_or(f64::NAN)),
         Value::Double(d) => SqlValue::Real(*d),
         Value::String(s) | Value::Guid(s) => SqlValue::Text(s.clone()),
-        Value::DateTimeOffset(d) => {
-            dialect.timestamp_value((d.unix_timestamp_nanos() / 1000) as i64)
-        }
-        Value::Date(d) => SqlValue::Text(format!(
+        Value::DateTimeOffset(d) => SqlValue::Timestamp((d.unix_timestamp_nanos() / 1000) as i64),
+        Value::Date(d) => SqlValue::Date(format!(
             "{:04}-{:02}-{:02}",
             d.year(),
             d.month() as u8,
@@ -214,7 +207,7 @@ pub fn sql_value(dialect: &dyn Dialect, v: &Value) -> SqlValue {
             if t.microsecond() != 0 {
                 s.push_str(&format!(".{:06}", t.microsecond()));
             }
-            SqlValue::Text(s)
+            SqlValue::Time(s)
         }
         Value::Duration(d) => SqlValue::Integer(*d),
     }
@@ -222,8 +215,20 @@ pub fn sql_value(dialect: &dyn Dialect, v: &Value) -> SqlValue {
 
 struct SortKey {
     sql: String,
+    ty: Option<PrimitiveType>,
     nullable: bool,
     descending: bool,
+}
+
+/// A sort-key value read back from a row (integers, reals, text) bound as its key's type.
+fn typed(v: &SqlValue, ty: Option<PrimitiveType>) -> SqlValue {
+    match (v, ty) {
+        (SqlValue::Integer(i), Some(PrimitiveType::DateTimeOffset)) => SqlValue::Timestamp(*i),
+        (SqlValue::Integer(i), Some(PrimitiveType::Boolean)) => SqlValue::Boolean(*i != 0),
+        (SqlValue::Text(s), Some(PrimitiveType::Date)) => SqlValue::Date(s.clone()),
+        (SqlValue::Text(s), Some(PrimitiveType::TimeOfDay)) => SqlValue::Time(s.clone()),
+        (other, _) => other.clone(),
+    }
 }
 
 /// Plans the page and count statements of a collection request.
@@ -265,6 +270,7 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
         }
         sort.push(SortKey {
             sql: r.expr(&o.expr),
+            ty: o.expr.ty,
             nullable: o.expr.nullable,
             descending: o.direction == Direction::Desc,
         });
@@ -274,6 +280,7 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
             key_sort_index[k] = Some(sort.len());
             sort.push(SortKey {
                 sql: r.column(p),
+                ty: Some(q.entity.properties[p].ty),
                 nullable: q.entity.properties[p].nullable,
                 descending: false,
             });
@@ -330,7 +337,11 @@ fn keyset_predicate(r: &mut Renderer<'_>, sort: &[SortKey], values: &[SqlValue])
         .all(|s| !s.nullable && s.descending == sort[0].descending)
         && values.iter().all(|v| !v.is_null());
     if uniform {
-        let params: Vec<String> = values.iter().map(|v| r.param(v.clone())).collect();
+        let params: Vec<String> = values
+            .iter()
+            .zip(sort)
+            .map(|(v, s)| r.param(typed(v, s.ty)))
+            .collect();
         let keys: Vec<&str> = sort.iter().map(|s| s.sql.as_str()).collect();
         let op = if sort[0].descending { "<" } else { ">" };
         return format!("(({}) {op} ({}))", keys.join(", "), params.join(", "));
@@ -345,7 +356,7 @@ fn keyset_predicate(r: &mut Renderer<'_>, sort: &[SortKey], values: &[SqlValue])
             };
             (after, format!("{} IS NULL", s.sql))
         } else {
-            let p = r.param(v.clone());
+            let p = r.param(typed(v, s.ty));
             let after = match (s.descending, s.nullable) {
                 (false, _) => format!("{} > {p}", s.sql),
                 (true, false) => format!("{} < {p}", s.sql),

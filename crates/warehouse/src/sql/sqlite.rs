@@ -18,7 +18,7 @@ impl Dialect for SqliteDialect {
         "sqlite"
     }
 
-    fn placeholder(&self, n: usize) -> String {
+    fn placeholder(&self, n: usize, _value: &SqlValue) -> String {
         format!("?{n}")
     }
 
@@ -57,14 +57,6 @@ impl Dialect for SqliteDialect {
         } else {
             "0"
         }
-    }
-
-    fn boolean_value(&self, value: bool) -> SqlValue {
-        SqlValue::Integer(i64::from(value))
-    }
-
-    fn timestamp_value(&self, micros: i64) -> SqlValue {
-        SqlValue::Integer(micros)
     }
 
     fn null_safe_equal(&self, a: &str, b: &str, negate: bool) -> String {
