@@ -143,6 +143,11 @@ pub(crate) fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, String> 
                 .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
             Ok(Arc::new(store))
         }
+        StoreUrl::Postgres(url) => {
+            let store = warehouse::PostgresStore::open(&url)
+                .map_err(|e| format!("cannot open the PostgreSQL store: {e}"))?;
+            Ok(Arc::new(store))
+        }
     }
 }
 

@@ -116,6 +116,8 @@ impl Overrides {
 pub enum StoreUrl {
     /// An SQLite file.
     Sqlite(PathBuf),
+    /// A PostgreSQL database URL.
+    Postgres(String),
 }
 
 impl Settings {
@@ -133,7 +135,13 @@ impl Settings {
         }
         f.merge(
             Env::prefixed("DW_")
-                .ignore(&["config", "log", "test_postgres_url"])
+                .ignore(&[
+                    "config",
+                    "log",
+                    "test_postgres_url",
+                    "test_store",
+                    "test_pg_dir",
+                ])
                 .split("__"),
         )
         .merge(Serialized::globals(overrides))
@@ -154,10 +162,8 @@ impl Settings {
                 path.trim_start_matches("//"),
             )));
         }
-        if self.store.starts_with("postgres:") || self.store.starts_with("postgresql:") {
-            return Err(
-                "PostgreSQL stores are not available in this version; use sqlite:PATH".into(),
-            );
+        if self.store.starts_with("postgres://") || self.store.starts_with("postgresql://") {
+            return Ok(StoreUrl::Postgres(self.store.clone()));
         }
         Ok(StoreUrl::Sqlite(PathBuf::from(&self.store)))
     }
@@ -167,8 +173,10 @@ impl Settings {
         if let Some(d) = &self.data_dir {
             return Ok(PathBuf::from(d));
         }
-        let StoreUrl::Sqlite(db) = self.store_url()?;
-        Ok(db.parent().map(Path::to_path_buf).unwrap_or_default())
+        match self.store_url()? {
+            StoreUrl::Sqlite(db) => Ok(db.parent().map(Path::to_path_buf).unwrap_or_default()),
+            StoreUrl::Postgres(_) => Ok(PathBuf::from("dw-data")),
+        }
     }
 
     /// The base URL clients use: `public_url`, else the listen address.
@@ -196,8 +204,7 @@ impl Settings {
             }
             return Ok(key);
         }
-        let StoreUrl::Sqlite(db) = self.store_url()?;
-        let path = db.with_extension("paging-key");
+        let path = self.data_dir()?.join("paging.key");
         if let Ok(text) = std::fs::read_to_string(&path) {
             if let Ok(key) = hex::decode(text.trim()) {
                 if key.len() >= 32 {

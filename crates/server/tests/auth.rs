@@ -12,7 +12,6 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, OnceLock};
 use warehouse::generate::{generate, GenerateOptions};
-use warehouse::SqliteStore;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
@@ -124,10 +123,8 @@ fn tenant(name: &str, devices: u32, seed: u64) -> GenerateOptions {
     }
 }
 
-fn store_with_two_tenants(tag: &str) -> Arc<SqliteStore> {
-    let dir = std::env::temp_dir().join(format!("dw-auth-test-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let store = Arc::new(SqliteStore::open(&dir.join("t.db")).unwrap());
+fn store_with_two_tenants(tag: &str) -> Arc<dyn warehouse::Store> {
+    let store = support::fresh_store(&format!("auth_{tag}"));
     let hidden = indicatif::ProgressBar::hidden();
     generate(store.as_ref(), &tenant("tenant-a", 40, 11), &hidden).unwrap();
     generate(store.as_ref(), &tenant("tenant-b", 25, 12), &hidden).unwrap();

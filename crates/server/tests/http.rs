@@ -2,9 +2,9 @@
 
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use warehouse::generate::{generate, GenerateOptions};
-use warehouse::{ApiVersion, SqliteStore, Warehouse};
+use warehouse::{ApiVersion, Warehouse};
 
 const DEVICES: u32 = 300;
 
@@ -36,9 +36,7 @@ fn test_registry() -> auth::Registry {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("dw-http-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let store = SqliteStore::open(&dir.join("t.db")).expect("store");
+        let store = support::fresh_store("http");
         let opts = GenerateOptions {
             tenant: "demo".into(),
             devices: DEVICES,
@@ -47,13 +45,8 @@ fn fixture() -> &'static Fixture {
             seed: 1,
             end_date: time::macros::date!(2026 - 11 - 01),
         };
-        generate(&store, &opts, &indicatif::ProgressBar::hidden()).expect("generate");
-        let server = support::start(
-            Arc::new(store),
-            1000,
-            auth::AuthSettings::default(),
-            test_registry(),
-        );
+        generate(store.as_ref(), &opts, &indicatif::ProgressBar::hidden()).expect("generate");
+        let server = support::start(store, 1000, auth::AuthSettings::default(), test_registry());
         let token = support::client_token(&server.base, "test-client", "test-secret");
         Fixture {
             root: server.root,
@@ -992,9 +985,7 @@ fn metadata_json_validates_against_the_csdl_json_schema() {
 
 #[test]
 fn a_token_from_before_a_republish_is_stale() {
-    let dir = std::env::temp_dir().join(format!("dw-http-stale-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let store = Arc::new(SqliteStore::open(&dir.join("t.db")).unwrap());
+    let store = support::fresh_store("stale");
     generate(
         store.as_ref(),
         &small_tenant(3),

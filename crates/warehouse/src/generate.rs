@@ -97,7 +97,13 @@ impl Out<'_> {
             let i = c
                 .property_index(name)
                 .ok_or_else(|| StoreError::Refused(format!("{collection} has no {name}")))?;
-            ordered[i] = v.clone();
+            // date-times are written as microseconds and flags as 0/1 below; the loader
+            // receives them typed as their properties are
+            ordered[i] = match (c.properties[i].ty.as_str(), v) {
+                ("Edm.DateTimeOffset", SqlValue::Integer(t)) => SqlValue::Timestamp(*t),
+                ("Edm.Boolean", SqlValue::Integer(b)) => SqlValue::Boolean(*b != 0),
+                _ => v.clone(),
+            };
         }
         self.loader.insert(collection, &ordered)?;
         *self.summary.entry(collection.to_string()).or_default() += 1;

@@ -16,11 +16,13 @@
 
 pub mod generate;
 pub mod model;
+pub mod postgres;
 pub mod schema;
 pub mod sql;
 pub mod sqlite;
 pub mod store;
 
 pub use model::{ApiVersion, Warehouse};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use store::{Loader, Store, StoreError, Tenant};

@@ -21,21 +21,23 @@ pub const MIGRATIONS_TABLE: &str = "_dw_migrations";
 pub const TENANTS_TABLE: &str = "_dw_tenants";
 
 /// All migrations, oldest first.
-pub fn migrations(d: &dyn Dialect, table_suffix: &str) -> Vec<Migration> {
+pub fn migrations(d: &dyn Dialect) -> Vec<Migration> {
     vec![Migration {
         version: 1,
         name: "warehouse tables for every collection of the model",
-        statements: initial(d, table_suffix),
+        statements: initial(d),
     }]
 }
 
-fn initial(d: &dyn Dialect, table_suffix: &str) -> Vec<String> {
+fn initial(d: &dyn Dialect) -> Vec<String> {
+    let table_suffix = d.table_options();
     let q = |s: &str| d.quote(s);
     let int = d.column_type(PrimitiveType::Int64);
     let text = d.column_type(PrimitiveType::String);
     let mut out = vec![format!(
-        "CREATE TABLE {} (id {int} PRIMARY KEY, name {text} NOT NULL UNIQUE, generation {int} NOT NULL, snapshot_date_key {int}, published_at {text})",
-        q(TENANTS_TABLE)
+        "CREATE TABLE {} (id {}, name {text} NOT NULL UNIQUE, generation {int} NOT NULL, snapshot_date_key {int}, published_at {text})",
+        q(TENANTS_TABLE),
+        d.auto_id()
     )];
     for c in &Warehouse::get().collections {
         let mut cols = vec![format!("{} {int} NOT NULL", q(TENANT_COLUMN_NAME))];
@@ -67,6 +69,7 @@ fn initial(d: &dyn Dialect, table_suffix: &str) -> Vec<String> {
         if c.kind == Kind::Fact && c.property_index("dateKey").is_some() && c.key[0] != "dateKey" {
             index("dateKey");
         }
+        out.extend(d.tenant_isolation(&c.name));
     }
     out
 }

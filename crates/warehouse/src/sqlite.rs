@@ -100,7 +100,7 @@ impl SqliteStore {
                 |r| r.get(0),
             )
             .map_err(query_err)?;
-        for m in migrations(&self.dialect, " WITHOUT ROWID") {
+        for m in migrations(&self.dialect) {
             if m.version <= current {
                 continue;
             }

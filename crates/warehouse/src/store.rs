@@ -32,7 +32,8 @@ pub struct Tenant {
 
 /// Receives rows while a snapshot is being written.
 pub trait Loader {
-    /// Inserts one row into `collection`; `values` follow the model's property order.
+    /// Inserts one row into `collection`; `values` follow the model's property order and are
+    /// typed as the properties are (Boolean, Timestamp for date-times, ...).
     fn insert(&mut self, collection: &str, values: &[SqlValue]) -> Result<(), StoreError>;
 }
 

@@ -8,6 +8,7 @@ fn dump(store: &SqliteStore, tenant: i64, collection: &str) -> Vec<String> {
     let q = PlannedQuery {
         sql: format!("SELECT * FROM \"{collection}\" WHERE \"_tenant\" = ?1 ORDER BY 2, 3"),
         params: vec![SqlValue::Integer(tenant)],
+        tenant: Some(tenant),
     };
     let width = Warehouse::get()
         .collection(collection)

@@ -3,7 +3,56 @@
 
 use auth::{AuthSettings, Client, KeyRing, Registry, TokenService, Validator};
 use std::sync::Arc;
-use warehouse::Store;
+use warehouse::{PostgresStore, SqliteStore, Store};
+
+/// Which store the tests run on: SQLite, or PostgreSQL with `DW_TEST_STORE=postgres` (the test
+/// script sets it, with `DW_TEST_POSTGRES_URL` from its throwaway cluster).
+pub fn on_postgres() -> bool {
+    std::env::var("DW_TEST_STORE").is_ok_and(|v| v == "postgres")
+}
+
+/// A fresh, empty store for one fixture: a temporary SQLite file or a new PostgreSQL database.
+pub fn fresh_store(tag: &str) -> Arc<dyn Store> {
+    if on_postgres() {
+        fresh_postgres(tag)
+    } else {
+        fresh_sqlite(tag)
+    }
+}
+
+/// A new, empty SQLite store in a temporary folder.
+pub fn fresh_sqlite(tag: &str) -> Arc<dyn Store> {
+    let dir = std::env::temp_dir().join(format!(
+        "dw_{}_{}",
+        tag.replace('-', "_"),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    Arc::new(SqliteStore::open(&dir.join("t.db")).expect("open SQLite store"))
+}
+
+/// A new PostgreSQL database on the test cluster, opened as a store.
+pub fn fresh_postgres(tag: &str) -> Arc<dyn Store> {
+    Arc::new(PostgresStore::open(&fresh_postgres_url(tag)).expect("open PostgreSQL store"))
+}
+
+/// The URL of a new, empty database on the test cluster.
+pub fn fresh_postgres_url(tag: &str) -> String {
+    let name = format!("dw_{}_{}", tag.replace('-', "_"), std::process::id());
+    let url =
+        std::env::var("DW_TEST_POSTGRES_URL").expect("DW_TEST_POSTGRES_URL (run ./scripts/test)");
+    let mut admin =
+        postgres::Client::connect(&url, postgres::NoTls).expect("connect to the test cluster");
+    // one statement per call: DROP/CREATE DATABASE cannot run in a multi-statement batch
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let base = &url[..url.rfind('/').unwrap()];
+    format!("{base}/{name}")
+}
 
 /// A running test server.
 pub struct TestServer {
@@ -30,8 +79,19 @@ pub fn client(id: &str, secret: &str, tenant: &str) -> Client {
 pub fn start(
     store: Arc<dyn Store>,
     page_size: u64,
+    settings: AuthSettings,
+    registry: Registry,
+) -> TestServer {
+    start_with_public_url(store, page_size, settings, registry, None)
+}
+
+/// Like [`start`], with the public URL used in links (so two servers can give identical payloads).
+pub fn start_with_public_url(
+    store: Arc<dyn Store>,
+    page_size: u64,
     mut settings: AuthSettings,
     registry: Registry,
+    public_url: Option<&str>,
 ) -> TestServer {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -59,7 +119,7 @@ pub fn start(
     let config = server::Config {
         page_size,
         token_key: vec![9; 32],
-        public_url: None,
+        public_url: public_url.map(str::to_string),
     };
     let app = server::router(server::AppState::new(store, config, auth));
     std::thread::spawn(move || {

@@ -43,6 +43,21 @@ pub trait Dialect: Send + Sync {
     /// (first ascending, last descending), which keyset predicates rely on.
     fn order(&self, descending: bool, nullable: bool) -> &'static str;
 
+    /// Text after `CREATE TABLE (...)` (storage options).
+    fn table_options(&self) -> &'static str {
+        ""
+    }
+
+    /// Column definition of an auto-assigned 64-bit primary key.
+    fn auto_id(&self) -> &'static str;
+
+    /// Statements that make `table` show only the rows of the tenant set for the current
+    /// transaction, as a second wall behind the planner's tenant predicate (none if the
+    /// database has no such feature).
+    fn tenant_isolation(&self, _table: &str) -> Vec<String> {
+        Vec::new()
+    }
+
     /// `LIMIT`/`OFFSET` with already-rendered placeholders.
     fn limit_offset(&self, limit: Option<&str>, offset: Option<&str>) -> String;
 }

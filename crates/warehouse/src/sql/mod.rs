@@ -4,6 +4,7 @@
 
 mod dialect;
 mod plan;
+mod postgres;
 mod sqlite;
 
 pub use dialect::Dialect;
@@ -11,6 +12,7 @@ pub use plan::{
     plan, sql_value, CollectionQuery, Cursor, KeysetPosition, Plan, PlannedQuery,
     TENANT_COLUMN as TENANT_COLUMN_NAME,
 };
+pub use postgres::PostgresDialect;
 pub use sqlite::SqliteDialect;
 
 /// A bound parameter value.

@@ -65,6 +65,8 @@ pub struct PlannedQuery {
     pub sql: String,
     /// Bound parameters.
     pub params: Vec<SqlValue>,
+    /// Tenant the statement reads; stores with row-level security scope the transaction to it.
+    pub tenant: Option<i64>,
 }
 
 /// The statements of one collection request.
@@ -312,10 +314,12 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
         rows: PlannedQuery {
             sql,
             params: r.params,
+            tenant: Some(q.tenant),
         },
         count: PlannedQuery {
             sql: count_sql,
             params: count_params,
+            tenant: Some(q.tenant),
         },
         cursor: Cursor {
             selected,

@@ -34,6 +34,15 @@ impl Dialect for SqliteDialect {
         }
     }
 
+    fn table_options(&self) -> &'static str {
+        // clustered on the primary key, which is the keyset paging order
+        " WITHOUT ROWID"
+    }
+
+    fn auto_id(&self) -> &'static str {
+        "INTEGER PRIMARY KEY"
+    }
+
     fn order(&self, descending: bool, _nullable: bool) -> &'static str {
         // SQLite already sorts NULL first ascending and last descending.
         if descending {
@@ -151,6 +160,14 @@ impl Dialect for SqliteDialect {
             }
             (Some(P::DateTimeOffset), P::Date) => format!("date({})", unix_seconds(expr)),
             (_, P::String) => format!("CAST({expr} AS TEXT)"),
+            // text that is not a number casts to null (OData), not to 0 as CAST would; the number
+            // grammar is JSON's, which the PostgreSQL dialect checks with the same rules
+            (Some(P::String), t) if t.is_integer() => format!(
+                "(CASE WHEN json_valid(trim({expr})) AND json_type(trim({expr})) = 'integer' AND length(ltrim(trim({expr}), '-')) <= 18 THEN CAST(trim({expr}) AS INTEGER) END)"
+            ),
+            (Some(P::String), P::Double | P::Single | P::Decimal) => format!(
+                "(CASE WHEN json_valid(trim({expr})) AND json_type(trim({expr})) IN ('integer', 'real') THEN CAST(trim({expr}) AS REAL) END)"
+            ),
             (_, t) if t.is_integer() => format!("CAST({expr} AS INTEGER)"),
             (_, P::Boolean) => format!("(CASE WHEN {expr} IS NULL THEN NULL WHEN lower({expr}) = 'true' THEN 1 ELSE 0 END)"),
             (_, _) => format!("CAST({expr} AS REAL)"),

@@ -1,0 +1,499 @@
+//! The PostgreSQL store: a connection pool, versioned migrations under an advisory lock (several
+//! API nodes may start at once), every statement in a transaction scoped to its tenant for
+//! row-level security and bounded by a statement timeout, rows streamed from the server, and
+//! snapshots loaded with COPY and published in one transaction.
+
+use crate::model::Warehouse;
+use crate::schema::{migrations, MIGRATIONS_TABLE, TENANTS_TABLE};
+use crate::sql::{Dialect, PlannedQuery, PostgresDialect, SqlValue};
+use crate::store::{Loader, Store, StoreError, Tenant};
+use odata::json::{Cell, Row};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::{ToSql, Type};
+use postgres::{GenericClient, NoTls};
+use r2d2_postgres::PostgresConnectionManager;
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Longest a single statement may run (a page of 10 000 rows takes milliseconds).
+const STATEMENT_TIMEOUT: &str = "60s";
+/// Rows buffered per collection before they are sent with COPY.
+const COPY_BUFFER_BYTES: usize = 8 << 20;
+/// Advisory lock key serializing migrations across nodes.
+const MIGRATION_LOCK: i64 = 0x6477_6d69_6772;
+
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+
+/// A PostgreSQL-backed store.
+pub struct PostgresStore {
+    pool: Pool,
+    dialect: PostgresDialect,
+}
+
+fn query_err(e: postgres::Error) -> StoreError {
+    StoreError::Query(match e.as_db_error() {
+        Some(db) => format!(
+            "{} ({}){}",
+            db.message(),
+            db.code().code(),
+            db.detail().map(|d| format!(": {d}")).unwrap_or_default()
+        ),
+        None => e.to_string(),
+    })
+}
+
+fn timestamp(micros: i64) -> SystemTime {
+    if micros >= 0 {
+        UNIX_EPOCH + Duration::from_micros(micros as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_micros(micros.unsigned_abs())
+    }
+}
+
+fn micros(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_micros() as i64,
+        Err(e) => -(e.duration().as_micros() as i64),
+    }
+}
+
+/// Parameters as the driver wants them.
+enum Param {
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Bool(bool),
+    Time(SystemTime),
+    Null(Option<String>),
+}
+
+impl Param {
+    fn from(v: &SqlValue) -> Self {
+        match v {
+            SqlValue::Null => Param::Null(None),
+            SqlValue::Integer(i) => Param::Int(*i),
+            SqlValue::Real(f) => Param::Real(*f),
+            SqlValue::Text(s) | SqlValue::Date(s) | SqlValue::Time(s) => Param::Text(s.clone()),
+            SqlValue::Boolean(b) => Param::Bool(*b),
+            SqlValue::Timestamp(t) => Param::Time(timestamp(*t)),
+        }
+    }
+
+    fn as_sql(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Param::Int(v) => v,
+            Param::Real(v) => v,
+            Param::Text(v) => v,
+            Param::Bool(v) => v,
+            Param::Time(v) => v,
+            Param::Null(v) => v,
+        }
+    }
+}
+
+/// One row, with the few values that need formatting (dates, times) prepared once.
+struct PgRow<'a> {
+    row: &'a postgres::Row,
+    formatted: Vec<Option<String>>,
+}
+
+impl<'a> PgRow<'a> {
+    fn new(row: &'a postgres::Row) -> Self {
+        let formatted = row
+            .columns()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| match *c.type_() {
+                Type::DATE => row
+                    .get::<_, Option<time::Date>>(i)
+                    .map(|d| format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())),
+                Type::TIME => row
+                    .get::<_, Option<time::Time>>(i)
+                    .map(|t| format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())),
+                _ => None,
+            })
+            .collect();
+        Self { row, formatted }
+    }
+}
+
+impl Row for PgRow<'_> {
+    fn cell(&self, i: usize) -> Cell<'_> {
+        let r = self.row;
+        let ty = r.columns()[i].type_().clone();
+        let cell = match ty {
+            Type::INT2 => r.get::<_, Option<i16>>(i).map(|v| Cell::Integer(v.into())),
+            Type::INT4 => r.get::<_, Option<i32>>(i).map(|v| Cell::Integer(v.into())),
+            Type::INT8 => r.get::<_, Option<i64>>(i).map(Cell::Integer),
+            Type::FLOAT4 => r.get::<_, Option<f32>>(i).map(|v| Cell::Real(v.into())),
+            Type::FLOAT8 => r.get::<_, Option<f64>>(i).map(Cell::Real),
+            Type::BOOL => r.get::<_, Option<bool>>(i).map(|v| Cell::Integer(v.into())),
+            Type::TIMESTAMPTZ | Type::TIMESTAMP => r
+                .get::<_, Option<SystemTime>>(i)
+                .map(|t| Cell::Integer(micros(t))),
+            Type::TEXT | Type::VARCHAR | Type::NAME | Type::BPCHAR => {
+                r.get::<_, Option<&str>>(i).map(Cell::Text)
+            }
+            Type::DATE | Type::TIME => self.formatted[i].as_deref().map(Cell::Text),
+            _ => None,
+        };
+        cell.unwrap_or(Cell::Null)
+    }
+}
+
+impl PostgresStore {
+    /// Connects (`postgres://user:password@host:port/db`) and applies pending migrations.
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
+        let manager = PostgresConnectionManager::new(config, NoTls);
+        let pool = r2d2::Pool::builder()
+            .max_size(16)
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let store = Self {
+            pool,
+            dialect: PostgresDialect,
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn conn(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
+        self.pool
+            .get()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction().map_err(query_err)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .map_err(query_err)?;
+        tx.batch_execute(&format!(
+            "CREATE TABLE IF NOT EXISTS \"{MIGRATIONS_TABLE}\" (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        ))
+        .map_err(query_err)?;
+        let current: i64 = tx
+            .query_one(
+                &format!("SELECT COALESCE(MAX(version), 0) FROM \"{MIGRATIONS_TABLE}\""),
+                &[],
+            )
+            .map_err(query_err)?
+            .get(0);
+        for m in migrations(&self.dialect) {
+            if m.version <= current {
+                continue;
+            }
+            for s in &m.statements {
+                tx.batch_execute(s)
+                    .map_err(|e| StoreError::Query(format!("{s}: {}", query_err(e))))?;
+            }
+            tx.execute(
+                &format!("INSERT INTO \"{MIGRATIONS_TABLE}\" (version, name) VALUES ($1, $2)"),
+                &[&m.version, &m.name],
+            )
+            .map_err(query_err)?;
+        }
+        tx.commit().map_err(query_err)
+    }
+
+    /// The schema version the database is at.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn()?
+            .query_one(
+                &format!("SELECT MAX(version) FROM \"{MIGRATIONS_TABLE}\""),
+                &[],
+            )
+            .map_err(query_err)?
+            .get(0))
+    }
+}
+
+/// Starts a transaction scoped to `tenant` (row-level security) with a statement timeout.
+fn scoped<'a>(
+    conn: &'a mut postgres::Client,
+    tenant: Option<i64>,
+) -> Result<postgres::Transaction<'a>, StoreError> {
+    let mut tx = conn
+        .build_transaction()
+        .read_only(false)
+        .start()
+        .map_err(query_err)?;
+    let tenant = tenant.map(|t| t.to_string()).unwrap_or_default();
+    tx.execute(
+        "SELECT set_config('dw.tenant', $1, true), set_config('statement_timeout', $2, true)",
+        &[&tenant, &STATEMENT_TIMEOUT],
+    )
+    .map_err(query_err)?;
+    Ok(tx)
+}
+
+fn read_tenant(client: &mut impl GenericClient, name: &str) -> Result<Option<Tenant>, StoreError> {
+    let row = client
+        .query_opt(&format!("SELECT id, name, generation, snapshot_date_key FROM \"{TENANTS_TABLE}\" WHERE name = $1"), &[&name])
+        .map_err(query_err)?;
+    Ok(row.map(|r| Tenant {
+        id: r.get(0),
+        name: r.get(1),
+        generation: r.get(2),
+        snapshot_date_key: r.get(3),
+    }))
+}
+
+/// Buffers rows per collection in COPY text format and sends them in batches.
+struct CopyLoader<'a, 'b> {
+    tx: &'a mut postgres::Transaction<'b>,
+    tenant: i64,
+    buffers: HashMap<String, Vec<u8>>,
+    staged: std::collections::HashSet<String>,
+}
+
+fn copy_text(out: &mut Vec<u8>, v: &SqlValue) {
+    use std::io::Write;
+    match v {
+        SqlValue::Null => out.extend_from_slice(b"\\N"),
+        SqlValue::Integer(i) => {
+            let _ = write!(out, "{i}");
+        }
+        SqlValue::Real(f) => {
+            let _ = write!(out, "{f:?}");
+        }
+        SqlValue::Boolean(b) => out.push(if *b { b't' } else { b'f' }),
+        SqlValue::Timestamp(t) => {
+            odata::json::write_timestamp(out, *t);
+        }
+        SqlValue::Text(s) | SqlValue::Date(s) | SqlValue::Time(s) => {
+            for b in s.bytes() {
+                match b {
+                    b'\\' => out.extend_from_slice(b"\\\\"),
+                    b'\t' => out.extend_from_slice(b"\\t"),
+                    b'\n' => out.extend_from_slice(b"\\n"),
+                    b'\r' => out.extend_from_slice(b"\\r"),
+                    _ => out.push(b),
+                }
+            }
+        }
+    }
+}
+
+impl CopyLoader<'_, '_> {
+    fn flush(&mut self, collection: &str) -> Result<(), StoreError> {
+        let Some(buf) = self.buffers.get_mut(collection).filter(|b| !b.is_empty()) else {
+            return Ok(());
+        };
+        let c = Warehouse::get()
+            .collection(collection)
+            .expect("buffered collections exist");
+        let columns: Vec<String> = std::iter::once("\"_tenant\"".to_string())
+            .chain(c.properties.iter().map(|p| format!("\"{}\"", p.name)))
+            .collect();
+        let columns = columns.join(", ");
+        // COPY cannot target a table under row-level security: copy into a transaction-local
+        // staging table, then INSERT ... SELECT, which the policy's WITH CHECK still verifies.
+        let stage = format!("\"_dw_stage_{}\"", c.name);
+        if self.staged.insert(c.name.clone()) {
+            self.tx
+                .batch_execute(&format!(
+                    "CREATE TEMP TABLE {stage} (LIKE \"{}\") ON COMMIT DROP",
+                    c.name
+                ))
+                .map_err(query_err)?;
+        }
+        let mut writer = self
+            .tx
+            .copy_in(&format!("COPY {stage} ({columns}) FROM STDIN"))
+            .map_err(query_err)?;
+        use std::io::Write;
+        writer
+            .write_all(buf)
+            .map_err(|e| StoreError::Refused(format!("{collection}: {e}")))?;
+        writer
+            .finish()
+            .map_err(|e| StoreError::Refused(format!("{collection}: {}", query_err(e))))?;
+        buf.clear();
+        self.tx
+            .batch_execute(&format!(
+                "INSERT INTO \"{}\" ({columns}) SELECT {columns} FROM {stage}; TRUNCATE {stage}",
+                c.name
+            ))
+            .map_err(|e| StoreError::Refused(format!("{collection}: {}", query_err(e))))
+    }
+
+    fn flush_all(&mut self) -> Result<(), StoreError> {
+        let names: Vec<String> = self.buffers.keys().cloned().collect();
+        for n in names {
+            self.flush(&n)?;
+        }
+        Ok(())
+    }
+}
+
+impl Loader for CopyLoader<'_, '_> {
+    fn insert(&mut self, collection: &str, values: &[SqlValue]) -> Result<(), StoreError> {
+        let c = Warehouse::get()
+            .collection(collection)
+            .ok_or_else(|| StoreError::Refused(format!("unknown collection {collection}")))?;
+        if values.len() != c.properties.len() {
+            return Err(StoreError::Refused(format!(
+                "{collection}: {} values for {} properties",
+                values.len(),
+                c.properties.len()
+            )));
+        }
+        let buf = self.buffers.entry(collection.to_string()).or_default();
+        copy_text(buf, &SqlValue::Integer(self.tenant));
+        for v in values {
+            buf.push(b'\t');
+            copy_text(buf, v);
+        }
+        buf.push(b'\n');
+        if buf.len() >= COPY_BUFFER_BYTES {
+            self.flush(collection)?;
+        }
+        Ok(())
+    }
+}
+
+impl Store for PostgresStore {
+    fn dialect(&self) -> &dyn Dialect {
+        &self.dialect
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.conn()?
+            .simple_query("SELECT 1")
+            .map(|_| ())
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    fn tenant(&self, name: &str) -> Result<Option<Tenant>, StoreError> {
+        read_tenant(&mut *self.conn()?, name)
+    }
+
+    fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let rows = self
+            .conn()?
+            .query(&format!("SELECT id, name, generation, snapshot_date_key FROM \"{TENANTS_TABLE}\" ORDER BY name"), &[])
+            .map_err(query_err)?;
+        Ok(rows
+            .iter()
+            .map(|r| Tenant {
+                id: r.get(0),
+                name: r.get(1),
+                generation: r.get(2),
+                snapshot_date_key: r.get(3),
+            })
+            .collect())
+    }
+
+    fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError> {
+        let mut conn = self.conn()?;
+        conn.execute(&format!("INSERT INTO \"{TENANTS_TABLE}\" (name, generation) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING"), &[&name])
+            .map_err(query_err)?;
+        read_tenant(&mut *conn, name)?.ok_or_else(|| StoreError::Query("tenant vanished".into()))
+    }
+
+    fn remove_tenant(&self, name: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
+        let Some(t) = read_tenant(&mut *conn, name)? else {
+            return Ok(false);
+        };
+        let mut tx = scoped(&mut conn, Some(t.id))?;
+        for c in &Warehouse::get().collections {
+            tx.execute(
+                &format!("DELETE FROM \"{}\" WHERE \"_tenant\" = $1", c.name),
+                &[&t.id],
+            )
+            .map_err(query_err)?;
+        }
+        tx.execute(
+            &format!("DELETE FROM \"{TENANTS_TABLE}\" WHERE id = $1"),
+            &[&t.id],
+        )
+        .map_err(query_err)?;
+        tx.commit().map_err(query_err)?;
+        Ok(true)
+    }
+
+    fn count(&self, query: &PlannedQuery) -> Result<u64, StoreError> {
+        let mut conn = self.conn()?;
+        let mut tx = scoped(&mut conn, query.tenant)?;
+        let params: Vec<Param> = query.params.iter().map(Param::from).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_sql).collect();
+        let n: i64 = tx.query_one(&query.sql, &refs).map_err(query_err)?.get(0);
+        tx.commit().map_err(query_err)?;
+        Ok(n.max(0) as u64)
+    }
+
+    fn stream(
+        &self,
+        query: &PlannedQuery,
+        on_row: &mut dyn FnMut(&dyn Row) -> bool,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let mut tx = scoped(&mut conn, query.tenant)?;
+        let params: Vec<Param> = query.params.iter().map(Param::from).collect();
+        let mut rows = tx
+            .query_raw(&query.sql, params.iter().map(Param::as_sql))
+            .map_err(query_err)?;
+        while let Some(row) = rows.next().map_err(query_err)? {
+            if !on_row(&PgRow::new(&row)) {
+                break;
+            }
+        }
+        drop(rows);
+        tx.commit().map_err(query_err)
+    }
+
+    fn publish_tenant(
+        &self,
+        name: &str,
+        snapshot_date_key: i64,
+        load: &mut dyn FnMut(&mut dyn Loader) -> Result<(), StoreError>,
+    ) -> Result<Tenant, StoreError> {
+        let mut conn = self.conn()?;
+        let id = self.create_tenant(name)?.id;
+        let mut tx = conn.transaction().map_err(query_err)?;
+        // serialize publishers of one tenant, and scope the writes for row-level security
+        tx.execute(
+            &format!("SELECT id FROM \"{TENANTS_TABLE}\" WHERE id = $1 FOR UPDATE"),
+            &[&id],
+        )
+        .map_err(query_err)?;
+        tx.execute(
+            "SELECT set_config('dw.tenant', $1, true)",
+            &[&id.to_string()],
+        )
+        .map_err(query_err)?;
+        for c in &Warehouse::get().collections {
+            tx.execute(
+                &format!("DELETE FROM \"{}\" WHERE \"_tenant\" = $1", c.name),
+                &[&id],
+            )
+            .map_err(query_err)?;
+        }
+        {
+            let mut loader = CopyLoader {
+                tx: &mut tx,
+                tenant: id,
+                buffers: HashMap::new(),
+                staged: Default::default(),
+            };
+            load(&mut loader)?;
+            loader.flush_all()?;
+        }
+        tx.execute(
+            &format!("UPDATE \"{TENANTS_TABLE}\" SET generation = generation + 1, snapshot_date_key = $1, published_at = now()::text WHERE id = $2"),
+            &[&snapshot_date_key, &id],
+        )
+        .map_err(query_err)?;
+        let tenant = read_tenant(&mut tx, name)?
+            .ok_or_else(|| StoreError::Query("tenant vanished".into()))?;
+        tx.commit().map_err(query_err)?;
+        Ok(tenant)
+    }
+}
