@@ -75,6 +75,10 @@ struct ServeArgs {
     /// Public base URL used in links, tokens and audiences, e.g. https://dw.example.com. [env: DW_PUBLIC_URL]
     #[arg(long)]
     public_url: Option<String>,
+    /// A read replica (`postgres://...`, repeatable): queries go to replicas, with failover to the
+    /// store, which takes all writes. [config: read_stores]
+    #[arg(long = "read-store")]
+    read_stores: Vec<String>,
     /// PEM certificate chain: serve HTTPS (reloaded on SIGHUP). [env: DW_TLS_CERT]
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<String>,
@@ -144,9 +148,20 @@ pub(crate) fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, String> 
             Ok(Arc::new(store))
         }
         StoreUrl::Postgres(url) => {
-            let store = warehouse::PostgresStore::open(&url)
-                .map_err(|e| format!("cannot open the PostgreSQL store: {e}"))?;
-            Ok(Arc::new(store))
+            let primary: Arc<dyn Store> = Arc::new(
+                warehouse::PostgresStore::open(&url)
+                    .map_err(|e| format!("cannot open the PostgreSQL store: {e}"))?,
+            );
+            if settings.read_stores.is_empty() {
+                return Ok(primary);
+            }
+            let mut replicas: Vec<Arc<dyn Store>> = Vec::new();
+            for r in &settings.read_stores {
+                let replica = warehouse::PostgresStore::open_replica(r)
+                    .map_err(|e| format!("read store {r}: {e}"))?;
+                replicas.push(Arc::new(replica));
+            }
+            Ok(Arc::new(warehouse::RoutedStore::new(primary, replicas)))
         }
     }
 }
@@ -218,6 +233,7 @@ fn serve(a: ServeArgs) -> Result<(), String> {
     overrides.page_size = a.page_size;
     overrides.public_url = a.public_url.clone();
     overrides.tls_cert = a.tls_cert.clone();
+    overrides.read_stores = a.read_stores.clone();
     overrides.tls_key = a.tls_key.clone();
     if a.demo {
         overrides.demo = Some(true);

@@ -35,6 +35,8 @@ pub struct Settings {
     pub clients: Vec<auth::Client>,
     /// Users defined in configuration (`[[users]]`).
     pub users: Vec<auth::User>,
+    /// Read replicas (`postgres://` URLs) that take the queries; writes go to `store`.
+    pub read_stores: Vec<String>,
     /// PEM certificate chain for HTTPS.
     pub tls_cert: Option<String>,
     /// PEM private key for HTTPS.
@@ -75,6 +77,7 @@ impl Default for Settings {
             issuer: IssuerSettings::default(),
             clients: Vec::new(),
             users: Vec::new(),
+            read_stores: Vec::new(),
             tls_cert: None,
             tls_key: None,
         }
@@ -96,6 +99,8 @@ pub struct Overrides {
     pub page_size: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub read_stores: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_cert: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

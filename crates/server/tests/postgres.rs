@@ -322,3 +322,97 @@ fn both_stores_answer_a_request_corpus_with_identical_bytes() {
     }
     println!("{compared} responses compared byte for byte");
 }
+
+/// Runs `scripts/test-postgres` and returns the variables it exports.
+fn cluster_script(args: &[&str]) -> std::collections::HashMap<String, String> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/test-postgres");
+    let out = std::process::Command::new(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "test-postgres {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn read_replicas_take_the_queries_and_fail_over_to_the_primary() {
+    if !cluster() {
+        return;
+    }
+    // a primary and a streaming replica of its own, so stopping them disturbs no other test
+    let primary = cluster_script(&["start"]);
+    let replica = cluster_script(&["replica", &primary["DW_TEST_PG_DIR"]]);
+    struct Cleanup(Vec<String>);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            for dir in &self.0 {
+                cluster_script(&["stop", dir]);
+            }
+        }
+    }
+    let _cleanup = Cleanup(vec![
+        replica["DW_TEST_REPLICA_DIR"].clone(),
+        primary["DW_TEST_PG_DIR"].clone(),
+    ]);
+    let primary_url = primary["DW_TEST_POSTGRES_URL"].clone();
+    let replica_url = primary_url.replace(
+        &primary_url[primary_url.rfind(':').unwrap() + 1..primary_url.rfind('/').unwrap()],
+        &replica["DW_TEST_REPLICA_PORT"],
+    );
+    let store = Arc::new(PostgresStore::open(&primary_url).unwrap());
+    generate(
+        store.as_ref(),
+        &tenant("demo", 30, 3),
+        &indicatif::ProgressBar::hidden(),
+    )
+    .unwrap();
+    let replica_store: Arc<dyn Store> =
+        Arc::new(PostgresStore::open_replica(&replica_url).unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while replica_store.tenant("demo").ok().flatten().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replica did not catch up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let routed: Arc<dyn Store> = Arc::new(warehouse::RoutedStore::new(store, vec![replica_store]));
+    let registry = auth::Registry {
+        clients: vec![support::client("c", "s", "demo")],
+        users: Vec::new(),
+    };
+    let server = support::start(routed, 10, auth::AuthSettings::default(), registry);
+    let token = support::client_token(&server.base, "c", "s");
+    let count = || fetch(&server, &token, "/devices/$count?api-version=v1.0");
+    assert_eq!(count(), (200, "30".to_string()));
+    // with the primary down, queries are answered: they go to the replica
+    cluster_script(&["server-stop", &primary["DW_TEST_PG_DIR"]]);
+    assert_eq!(count(), (200, "30".to_string()), "served by the replica");
+    let (status, body) = fetch(
+        &server,
+        &token,
+        "/devices?api-version=v1.0&$select=deviceId",
+    );
+    assert_eq!(status, 200, "{body}");
+    // with the replica down and the primary back, queries fail over to the primary
+    cluster_script(&["server-start", &primary["DW_TEST_PG_DIR"]]);
+    cluster_script(&["server-stop", &replica["DW_TEST_REPLICA_DIR"]]);
+    assert_eq!(
+        count(),
+        (200, "30".to_string()),
+        "failed over to the primary"
+    );
+    assert_eq!(
+        count(),
+        (200, "30".to_string()),
+        "and keeps using it while the replica is out"
+    );
+}

@@ -17,6 +17,7 @@
 pub mod generate;
 pub mod model;
 pub mod postgres;
+pub mod routed;
 pub mod schema;
 pub mod sql;
 pub mod sqlite;
@@ -24,5 +25,6 @@ pub mod store;
 
 pub use model::{ApiVersion, Warehouse};
 pub use postgres::PostgresStore;
+pub use routed::RoutedStore;
 pub use sqlite::SqliteStore;
 pub use store::{Loader, Store, StoreError, Tenant};

@@ -161,6 +161,24 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// Connects to a read replica: no migrations (a hot standby is read-only; they arrive by
+    /// replication) and no connection at start, so a replica that is down does not stop the
+    /// service.
+    pub fn open_replica(url: &str) -> Result<Self, StoreError> {
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
+        let pool = r2d2::Pool::builder()
+            .max_size(16)
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_secs(2))
+            .build_unchecked(PostgresConnectionManager::new(config, NoTls));
+        Ok(Self {
+            pool,
+            dialect: PostgresDialect,
+        })
+    }
+
     fn conn(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
         self.pool
             .get()
@@ -213,16 +231,19 @@ impl PostgresStore {
     }
 }
 
-/// Starts a transaction scoped to `tenant` (row-level security) with a statement timeout.
+/// Starts a transaction scoped to `tenant` (row-level security) with a statement timeout;
+/// `read_only` for queries, which is also what a hot-standby replica accepts.
 fn scoped<'a>(
     conn: &'a mut postgres::Client,
     tenant: Option<i64>,
+    read_only: bool,
 ) -> Result<postgres::Transaction<'a>, StoreError> {
-    let mut tx = conn
-        .build_transaction()
-        .read_only(false)
-        .start()
-        .map_err(query_err)?;
+    let mut tx = if read_only {
+        conn.build_transaction().read_only(true).start()
+    } else {
+        conn.transaction()
+    }
+    .map_err(query_err)?;
     let tenant = tenant.map(|t| t.to_string()).unwrap_or_default();
     tx.execute(
         "SELECT set_config('dw.tenant', $1, true), set_config('statement_timeout', $2, true)",
@@ -402,7 +423,7 @@ impl Store for PostgresStore {
         let Some(t) = read_tenant(&mut *conn, name)? else {
             return Ok(false);
         };
-        let mut tx = scoped(&mut conn, Some(t.id))?;
+        let mut tx = scoped(&mut conn, Some(t.id), false)?;
         for c in &Warehouse::get().collections {
             tx.execute(
                 &format!("DELETE FROM \"{}\" WHERE \"_tenant\" = $1", c.name),
@@ -421,7 +442,7 @@ impl Store for PostgresStore {
 
     fn count(&self, query: &PlannedQuery) -> Result<u64, StoreError> {
         let mut conn = self.conn()?;
-        let mut tx = scoped(&mut conn, query.tenant)?;
+        let mut tx = scoped(&mut conn, query.tenant, true)?;
         let params: Vec<Param> = query.params.iter().map(Param::from).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_sql).collect();
         let n: i64 = tx.query_one(&query.sql, &refs).map_err(query_err)?.get(0);
@@ -435,7 +456,7 @@ impl Store for PostgresStore {
         on_row: &mut dyn FnMut(&dyn Row) -> bool,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
-        let mut tx = scoped(&mut conn, query.tenant)?;
+        let mut tx = scoped(&mut conn, query.tenant, true)?;
         let params: Vec<Param> = query.params.iter().map(Param::from).collect();
         let mut rows = tx
             .query_raw(&query.sql, params.iter().map(Param::as_sql))
