@@ -4,6 +4,7 @@ mod admin;
 mod auth_setup;
 mod bench;
 mod settings;
+mod signals;
 mod tls;
 
 use clap::{Args, Parser, Subcommand};
@@ -275,6 +276,7 @@ fn serve(a: ServeArgs) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
+        let signals = signals::Signals::install()?;
         let listener = tokio::net::TcpListener::bind(&settings.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
@@ -299,8 +301,9 @@ fn serve(a: ServeArgs) -> Result<(), String> {
             banner(format_args!("  try:              curl -H \"Authorization: Bearer $TOKEN\" '{root}/devices?api-version=v1.0&$top=2&$select=deviceName,osVersion'"));
         }
         let reload_settings = settings.clone();
-        tokio::spawn(async move { reload_on_hangup(reload_settings, service).await });
-        serve_http(listener, app, &settings).await?;
+        let hangups = signals.hangups();
+        tokio::spawn(async move { reload_on_hangup(reload_settings, service, hangups).await });
+        serve_http(listener, app, &settings, &signals).await?;
         eprintln!("stopped");
         Ok(())
     })
@@ -318,12 +321,13 @@ async fn serve_http(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     settings: &Settings,
+    signals: &signals::Signals,
 ) -> Result<(), String> {
     let make = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     match (&settings.tls_cert, &settings.tls_key) {
-        (Some(cert), Some(key)) => tls::serve(listener, make, cert, key).await,
+        (Some(cert), Some(key)) => tls::serve(listener, make, cert, key, signals).await,
         _ => axum::serve(listener, make)
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(signals.shutdown())
             .await
             .map_err(|e| e.to_string()),
     }
@@ -331,53 +335,27 @@ async fn serve_http(
 
 /// On SIGHUP: reload clients and users (after `dw clients add`) and signing keys (after
 /// `dw keys rotate`); the TLS module reloads the certificate on the same signal.
-async fn reload_on_hangup(settings: Settings, service: Option<std::sync::Arc<auth::TokenService>>) {
-    #[cfg(unix)]
-    {
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
-            return;
-        };
-        while hup.recv().await.is_some() {
-            if let Some(s) = &service {
-                match auth_setup::registry(&settings) {
-                    Ok(r) => {
-                        s.set_registry(r);
-                        tracing::info!("reloaded clients and users");
-                    }
-                    Err(e) => tracing::error!(error = %e, "cannot reload clients and users"),
-                }
-                match s.keys().reload() {
-                    Ok(()) => tracing::info!("reloaded signing keys"),
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot reload signing keys; keeping the loaded ones")
-                    }
-                }
+async fn reload_on_hangup(
+    settings: Settings,
+    service: Option<std::sync::Arc<auth::TokenService>>,
+    mut hangups: tokio::sync::broadcast::Receiver<()>,
+) {
+    while hangups.recv().await.is_ok() {
+        let Some(s) = &service else { continue };
+        match auth_setup::registry(&settings) {
+            Ok(r) => {
+                s.set_registry(r);
+                tracing::info!("reloaded clients and users");
+            }
+            Err(e) => tracing::error!(error = %e, "cannot reload clients and users"),
+        }
+        match s.keys().reload() {
+            Ok(()) => tracing::info!("reloaded signing keys"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot reload signing keys; keeping the loaded ones")
             }
         }
     }
-    #[cfg(not(unix))]
-    let _ = (settings, service);
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
 }
 
 #[cfg(test)]

@@ -6,12 +6,13 @@ use axum_server::tls_rustls::RustlsConfig;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// Serves `make` over TLS on `listener` until SIGTERM or Ctrl-C, then drains connections.
+/// Serves `make` over TLS on `listener` until a stop signal, then drains connections.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     make: IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>,
     cert: &str,
     key: &str,
+    signals: &crate::signals::Signals,
 ) -> Result<(), String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = RustlsConfig::from_pem_file(cert, key)
@@ -19,13 +20,9 @@ pub async fn serve(
         .map_err(|e| format!("cannot load TLS certificate {cert} / key {key}: {e}"))?;
     let reload = config.clone();
     let (cert_path, key_path) = (cert.to_string(), key.to_string());
-    #[cfg(unix)]
+    let mut hangups = signals.hangups();
     tokio::spawn(async move {
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
-            return;
-        };
-        while hup.recv().await.is_some() {
+        while hangups.recv().await.is_ok() {
             match reload.reload_from_pem_file(&cert_path, &key_path).await {
                 Ok(()) => tracing::info!("reloaded the TLS certificate"),
                 Err(e) => {
@@ -36,8 +33,9 @@ pub async fn serve(
     });
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
+    let shutdown = signals.shutdown();
     tokio::spawn(async move {
-        crate::shutdown_signal().await;
+        shutdown.await;
         stopper.graceful_shutdown(Some(Duration::from_secs(30)));
     });
     let std_listener = listener.into_std().map_err(|e| e.to_string())?;
