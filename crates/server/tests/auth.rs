@@ -54,6 +54,7 @@ fn jwk(file: &str, kid: &str, alg: &str) -> Value {
 struct Issuer {
     url: String,
     jwks: Arc<Mutex<Value>>,
+    /// Fetches of `/keys-counted`.
     fetches: Arc<Mutex<usize>>,
 }
 
@@ -75,7 +76,9 @@ fn start_issuer() -> Issuer {
     ]})));
     let fetches = Arc::new(Mutex::new(0));
     let discovery = json!({ "issuer": url, "jwks_uri": format!("{url}/keys") });
+    // `/keys-counted` serves the same keys and counts its fetches, for the one server that uses it
     let (j, f) = (jwks.clone(), fetches.clone());
+    let j_all = jwks.clone();
     let app = axum::Router::new()
         .route(
             "/.well-known/openid-configuration",
@@ -83,6 +86,13 @@ fn start_issuer() -> Issuer {
         )
         .route(
             "/keys",
+            get(move || {
+                let j = j_all.clone();
+                async move { json_body(j.lock().unwrap().clone()) }
+            }),
+        )
+        .route(
+            "/keys-counted",
             get(move || {
                 let (j, f) = (j.clone(), f.clone());
                 async move {
@@ -706,10 +716,12 @@ fn key_rotation_at_the_issuer_needs_no_restart_and_refetches_are_rate_limited() 
     );
 
     // a server that refetches at most once an hour does not hammer the issuer
+    let mut slow_settings = settings(&e.issuer, 3600);
+    slow_settings.issuers[0].jwks_uri = Some(format!("{}/keys-counted", e.issuer.url));
     let slow = support::start(
         store_with_two_tenants("slow"),
         10,
-        settings(&e.issuer, 3600),
+        slow_settings,
         registry(),
     );
     let mut for_slow = c.clone();
