@@ -292,6 +292,7 @@ fn serve(a: ServeArgs) -> Result<(), String> {
         let app = server::router(server::AppState::new(store, config, auth));
         let root = format!("{base}{}", server::BASE_PATH);
         banner(format_args!("Device Warehouse is serving at {base}/"));
+        banner(format_args!("  listening on:     {addr}"));
         banner(format_args!("  service document: {root}?api-version=v1.0"));
         if let Some(secret) = demo_secret {
             banner(format_args!("  demo client: id demo-client, secret {secret} (shown once; stored hashed)"));
