@@ -148,6 +148,8 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         token_key: vec![7; 32],
         public_url: None,
     };
+    // kept past the runtime: database clients must not close on an async worker thread
+    let store_until_exit = store.clone();
     let app = server::router(server::AppState::new(store, config, auth));
     runtime.spawn(async move { axum::serve(listener, app).await });
     let root = format!("http://{addr}{}", server::BASE_PATH);
@@ -208,5 +210,7 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         let (p50, p95) = latency(q, a.repeat)?;
         println!("query {name:24} p50 {p50:7.2} ms  p95 {p95:7.2} ms");
     }
+    drop(runtime);
+    drop(store_until_exit);
     Ok(())
 }

@@ -271,6 +271,8 @@ fn serve(a: ServeArgs) -> Result<(), String> {
         None
     };
     let token_key = settings.token_key()?;
+    // Dropped after the runtime: database clients must not close on an async worker thread.
+    let _store_until_exit = store.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -306,8 +308,10 @@ fn serve(a: ServeArgs) -> Result<(), String> {
         tokio::spawn(async move { reload_on_hangup(reload_settings, service, hangups).await });
         serve_http(listener, app, &settings, &signals).await?;
         eprintln!("stopped");
-        Ok(())
-    })
+        Ok::<(), String>(())
+    })?;
+    drop(runtime);
+    Ok(())
 }
 
 /// Prints a start-up line; a closed standard output (a supervisor that stopped reading) must not

@@ -515,6 +515,12 @@ impl Store for PostgresStore {
         let tenant = read_tenant(&mut tx, name)?
             .ok_or_else(|| StoreError::Query("tenant vanished".into()))?;
         tx.commit().map_err(query_err)?;
+        // A bulk load leaves the planner's statistics stale, and with them it sorts whole
+        // tables instead of walking the key index: refresh them for the published tables.
+        for c in &Warehouse::get().collections {
+            conn.batch_execute(&format!("ANALYZE \"{}\"", c.name))
+                .map_err(query_err)?;
+        }
         Ok(tenant)
     }
 }
