@@ -98,7 +98,15 @@ struct PgRow<'a> {
 }
 
 impl<'a> PgRow<'a> {
-    fn new(row: &'a postgres::Row) -> Self {
+    /// Wraps a row; `formats` says whether any column is a DATE or TIME (known once per
+    /// statement), so rows without them allocate nothing.
+    fn new(row: &'a postgres::Row, formats: bool) -> Self {
+        if !formats {
+            return Self {
+                row,
+                formatted: Vec::new(),
+            };
+        }
         let formatted = row
             .columns()
             .iter()
@@ -120,8 +128,8 @@ impl<'a> PgRow<'a> {
 impl Row for PgRow<'_> {
     fn cell(&self, i: usize) -> Cell<'_> {
         let r = self.row;
-        let ty = r.columns()[i].type_().clone();
-        let cell = match ty {
+        let ty = r.columns()[i].type_();
+        let cell = match *ty {
             Type::INT2 => r.get::<_, Option<i16>>(i).map(|v| Cell::Integer(v.into())),
             Type::INT4 => r.get::<_, Option<i32>>(i).map(|v| Cell::Integer(v.into())),
             Type::INT8 => r.get::<_, Option<i64>>(i).map(Cell::Integer),
@@ -461,8 +469,14 @@ impl Store for PostgresStore {
         let mut rows = tx
             .query_raw(&query.sql, params.iter().map(Param::as_sql))
             .map_err(query_err)?;
+        let mut formats: Option<bool> = None;
         while let Some(row) = rows.next().map_err(query_err)? {
-            if !on_row(&PgRow::new(&row)) {
+            let formats = *formats.get_or_insert_with(|| {
+                row.columns()
+                    .iter()
+                    .any(|c| matches!(*c.type_(), Type::DATE | Type::TIME))
+            });
+            if !on_row(&PgRow::new(&row, formats)) {
                 break;
             }
         }
