@@ -17,9 +17,15 @@ impl From<ODataError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        // Details go to the log, never to the client.
-        tracing::error!(error = %e, "store error");
+        // Details go to the log, never to the client (evaluation failures are the client's).
+        match &e {
+            StoreError::Evaluation(m) => tracing::info!(reason = %m, "query cannot be evaluated"),
+            other => tracing::error!(error = %other, "store error"),
+        }
         Self(match e {
+            StoreError::Evaluation(m) => {
+                ODataError::bad_request(format!("The query cannot be evaluated on this data: {m}."))
+            }
             StoreError::Unavailable(_) => ODataError::new(
                 ErrorKind::Unavailable,
                 "The data store is unavailable; try again later.",

@@ -1174,3 +1174,30 @@ fn derived_facts_agree_with_their_details() {
         .iter()
         .all(|h| date_keys.contains(&h["dateKey"].as_u64().unwrap())));
 }
+
+#[test]
+fn data_dependent_failures_are_client_errors_never_500() {
+    // SQLite turns an integer overflow into a real; PostgreSQL refuses it: a 400 either way
+    for filter in [
+        "deviceKey mul 9223372036854775807 gt 0",
+        "totalStorageSpaceInBytes mul totalStorageSpaceInBytes gt 0",
+        "-totalStorageSpaceInBytes sub 9223372036854775807 lt 0",
+    ] {
+        let r = get(&format!(
+            "/devices/$count?api-version=v1.0&$filter={}",
+            enc(filter)
+        ));
+        assert!(
+            r.status == 200 || r.status == 400,
+            "{filter}: {} {}",
+            r.status,
+            r.text()
+        );
+        if r.status == 400 {
+            assert!(error_of(&r)["message"]
+                .as_str()
+                .unwrap()
+                .contains("cannot be evaluated"));
+        }
+    }
+}

@@ -31,6 +31,13 @@ pub struct PostgresStore {
 }
 
 fn query_err(e: postgres::Error) -> StoreError {
+    // SQLSTATE class 22: data exceptions (numeric value out of range, ...)
+    if let Some(db) = e
+        .as_db_error()
+        .filter(|db| db.code().code().starts_with("22"))
+    {
+        return StoreError::Evaluation(db.message().to_string());
+    }
     StoreError::Query(match e.as_db_error() {
         Some(db) => format!(
             "{} ({}){}",

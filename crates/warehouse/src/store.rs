@@ -15,6 +15,10 @@ pub enum StoreError {
     /// Loading data was refused (bad input, missing tenant, ...).
     #[error("{0}")]
     Refused(String),
+    /// The query is valid but cannot be evaluated on the stored data (a numeric overflow, ...):
+    /// the client's request is at fault, not the service.
+    #[error("{0}")]
+    Evaluation(String),
 }
 
 /// A tenant's publication state.
