@@ -12,7 +12,7 @@ use crate::sql::SqlValue;
 use crate::store::{Loader, Store, StoreError, Tenant};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use time::{Date, Duration};
 
 /// What to generate.
@@ -331,37 +331,21 @@ impl Policy {
 struct Generator<'a> {
     opts: &'a GenerateOptions,
     rng: ChaCha8Rng,
-    lookup: HashMap<(&'static str, String), i64>,
     start: Date,
 }
 
 impl<'a> Generator<'a> {
     fn new(opts: &'a GenerateOptions) -> Self {
-        let mut lookup = HashMap::new();
-        for c in &Warehouse::get().collections {
-            for (i, row) in c.reference_rows.iter().enumerate() {
-                for v in row.values() {
-                    let s = match v {
-                        serde_json::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    lookup.insert((leak(&c.name), s), i as i64 + 1);
-                }
-            }
-        }
         Self {
             opts,
             rng: ChaCha8Rng::seed_from_u64(opts.seed),
-            lookup,
             start: opts.end_date - Duration::days(i64::from(opts.days.max(1)) - 1),
         }
     }
 
     /// Key of a reference row of a lookup dimension by one of its values.
     fn key(&self, collection: &'static str, value: &str) -> i64 {
-        *self
-            .lookup
-            .get(&(collection, value.to_string()))
+        crate::reference::key(collection, value)
             .unwrap_or_else(|| panic!("{collection} has no reference row {value}"))
     }
 
@@ -406,19 +390,9 @@ impl<'a> Generator<'a> {
 
     fn reference_rows(&mut self, out: &mut Out<'_>) -> Result<(), StoreError> {
         for c in &Warehouse::get().collections {
-            for (i, row) in c.reference_rows.iter().enumerate() {
-                let mut values: Vec<(&str, SqlValue)> =
-                    vec![(c.key[0].as_str(), int(i as i64 + 1))];
-                for (k, v) in row {
-                    let sv = match v {
-                        serde_json::Value::String(s) => text(s.clone()),
-                        serde_json::Value::Number(n) => int(n.as_i64().unwrap_or_default()),
-                        serde_json::Value::Bool(b) => boolean(*b),
-                        _ => SqlValue::Null,
-                    };
-                    values.push((k.as_str(), sv));
-                }
-                out.row(&c.name, &values)?;
+            for row in crate::reference::rows(c) {
+                out.loader.insert(&c.name, &row)?;
+                *out.summary.entry(c.name.clone()).or_default() += 1;
             }
         }
         Ok(())
@@ -1626,14 +1600,4 @@ impl<'a> Generator<'a> {
         }
         Ok(())
     }
-}
-
-fn leak(s: &str) -> &'static str {
-    // model collection names live for the whole process (the model is a static)
-    Warehouse::get()
-        .collections
-        .iter()
-        .find(|c| c.name == s)
-        .map(|c| c.name.as_str())
-        .expect("collection of the static model")
 }

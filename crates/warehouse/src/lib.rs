@@ -17,6 +17,7 @@
 pub mod generate;
 pub mod model;
 pub mod postgres;
+pub mod reference;
 pub mod routed;
 pub mod schema;
 pub mod sql;
@@ -27,4 +28,4 @@ pub use model::{ApiVersion, Warehouse};
 pub use postgres::PostgresStore;
 pub use routed::RoutedStore;
 pub use sqlite::SqliteStore;
-pub use store::{Loader, Store, StoreError, Tenant};
+pub use store::{Loader, Store, StoreError, Tenant, Transaction};

@@ -394,6 +394,39 @@ impl Loader for CopyLoader<'_, '_> {
     }
 }
 
+impl crate::store::Transaction for CopyLoader<'_, '_> {
+    fn query(
+        &mut self,
+        query: &PlannedQuery,
+        on_row: &mut dyn FnMut(&dyn Row),
+    ) -> Result<(), StoreError> {
+        // rows buffered for COPY must be visible to the transaction's own reads
+        self.flush_all()?;
+        let params: Vec<Param> = query.params.iter().map(Param::from).collect();
+        let mut rows = self
+            .tx
+            .query_raw(&query.sql, params.iter().map(Param::as_sql))
+            .map_err(query_err)?;
+        let mut formats: Option<bool> = None;
+        while let Some(row) = rows.next().map_err(query_err)? {
+            let formats = *formats.get_or_insert_with(|| {
+                row.columns()
+                    .iter()
+                    .any(|c| matches!(*c.type_(), Type::DATE | Type::TIME))
+            });
+            on_row(&PgRow::new(&row, formats));
+        }
+        Ok(())
+    }
+
+    fn execute(&mut self, statement: &PlannedQuery) -> Result<u64, StoreError> {
+        self.flush_all()?;
+        let params: Vec<Param> = statement.params.iter().map(Param::from).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_sql).collect();
+        self.tx.execute(&statement.sql, &refs).map_err(query_err)
+    }
+}
+
 impl Store for PostgresStore {
     fn dialect(&self) -> &dyn Dialect {
         &self.dialect
@@ -489,6 +522,51 @@ impl Store for PostgresStore {
         }
         drop(rows);
         tx.commit().map_err(query_err)
+    }
+
+    fn update_tenant(
+        &self,
+        name: &str,
+        snapshot_date_key: i64,
+        apply: &mut dyn FnMut(
+            &mut dyn crate::store::Transaction,
+            &Tenant,
+        ) -> Result<(), StoreError>,
+    ) -> Result<Tenant, StoreError> {
+        let mut conn = self.conn()?;
+        let id = self.create_tenant(name)?.id;
+        let mut tx = conn.transaction().map_err(query_err)?;
+        tx.execute(
+            &format!("SELECT id FROM \"{TENANTS_TABLE}\" WHERE id = $1 FOR UPDATE"),
+            &[&id],
+        )
+        .map_err(query_err)?;
+        tx.execute(
+            "SELECT set_config('dw.tenant', $1, true)",
+            &[&id.to_string()],
+        )
+        .map_err(query_err)?;
+        let tenant = read_tenant(&mut tx, name)?
+            .ok_or_else(|| StoreError::Query("tenant vanished".into()))?;
+        {
+            let mut writer = CopyLoader {
+                tx: &mut tx,
+                tenant: id,
+                buffers: HashMap::new(),
+                staged: Default::default(),
+            };
+            apply(&mut writer, &tenant)?;
+            writer.flush_all()?;
+        }
+        tx.execute(
+            &format!("UPDATE \"{TENANTS_TABLE}\" SET generation = generation + 1, snapshot_date_key = GREATEST(COALESCE(snapshot_date_key, 0), $1), published_at = now()::text WHERE id = $2"),
+            &[&snapshot_date_key, &id],
+        )
+        .map_err(query_err)?;
+        let tenant = read_tenant(&mut tx, name)?
+            .ok_or_else(|| StoreError::Query("tenant vanished".into()))?;
+        tx.commit().map_err(query_err)?;
+        Ok(tenant)
     }
 
     fn publish_tenant(

@@ -121,6 +121,18 @@ impl Store for RoutedStore {
         })
     }
 
+    fn update_tenant(
+        &self,
+        name: &str,
+        snapshot_date_key: i64,
+        apply: &mut dyn FnMut(
+            &mut dyn crate::store::Transaction,
+            &Tenant,
+        ) -> Result<(), StoreError>,
+    ) -> Result<Tenant, StoreError> {
+        self.primary.update_tenant(name, snapshot_date_key, apply)
+    }
+
     fn publish_tenant(
         &self,
         name: &str,

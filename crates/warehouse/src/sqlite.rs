@@ -191,6 +191,30 @@ impl Loader for SqliteLoader<'_> {
     }
 }
 
+impl crate::store::Transaction for SqliteLoader<'_> {
+    fn query(
+        &mut self,
+        query: &PlannedQuery,
+        on_row: &mut dyn FnMut(&dyn Row),
+    ) -> Result<(), StoreError> {
+        let mut stmt = self.tx.prepare_cached(&query.sql).map_err(query_err)?;
+        let mut rows = stmt
+            .query(params_from_iter(query.params.iter()))
+            .map_err(query_err)?;
+        while let Some(row) = rows.next().map_err(query_err)? {
+            on_row(&SqliteRow(row));
+        }
+        Ok(())
+    }
+
+    fn execute(&mut self, statement: &PlannedQuery) -> Result<u64, StoreError> {
+        let mut stmt = self.tx.prepare_cached(&statement.sql).map_err(query_err)?;
+        stmt.execute(params_from_iter(statement.params.iter()))
+            .map(|n| n as u64)
+            .map_err(query_err)
+    }
+}
+
 impl Store for SqliteStore {
     fn dialect(&self) -> &dyn Dialect {
         &self.dialect
@@ -284,6 +308,46 @@ impl Store for SqliteStore {
             }
         }
         Ok(())
+    }
+
+    fn update_tenant(
+        &self,
+        name: &str,
+        snapshot_date_key: i64,
+        apply: &mut dyn FnMut(
+            &mut dyn crate::store::Transaction,
+            &Tenant,
+        ) -> Result<(), StoreError>,
+    ) -> Result<Tenant, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(query_err)?;
+        tx.execute(
+            &format!("INSERT INTO \"{TENANTS_TABLE}\" (name, generation) VALUES (?1, 0) ON CONFLICT (name) DO NOTHING"),
+            [name],
+        )
+        .map_err(query_err)?;
+        let tenant =
+            read_tenant(&tx, name)?.ok_or_else(|| StoreError::Query("tenant vanished".into()))?;
+        {
+            let mut writer = SqliteLoader {
+                tx: &tx,
+                tenant: tenant.id,
+                inserts: HashMap::new(),
+                buffer: Vec::new(),
+            };
+            apply(&mut writer, &tenant)?;
+        }
+        tx.execute(
+            &format!("UPDATE \"{TENANTS_TABLE}\" SET generation = generation + 1, snapshot_date_key = MAX(COALESCE(snapshot_date_key, 0), ?1), published_at = datetime('now') WHERE id = ?2"),
+            rusqlite::params![snapshot_date_key, tenant.id],
+        )
+        .map_err(query_err)?;
+        let tenant =
+            read_tenant(&tx, name)?.ok_or_else(|| StoreError::Query("tenant vanished".into()))?;
+        tx.commit().map_err(query_err)?;
+        Ok(tenant)
     }
 
     fn publish_tenant(

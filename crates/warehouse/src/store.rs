@@ -41,6 +41,20 @@ pub trait Loader {
     fn insert(&mut self, collection: &str, values: &[SqlValue]) -> Result<(), StoreError>;
 }
 
+/// A write transaction on one tenant: reads see its own writes, readers of the service see
+/// nothing of it until it commits.
+pub trait Transaction: Loader {
+    /// Runs a query inside the transaction.
+    fn query(
+        &mut self,
+        query: &PlannedQuery,
+        on_row: &mut dyn FnMut(&dyn Row),
+    ) -> Result<(), StoreError>;
+
+    /// Runs a statement that changes rows; returns how many.
+    fn execute(&mut self, statement: &PlannedQuery) -> Result<u64, StoreError>;
+}
+
 /// A warehouse store.
 pub trait Store: Send + Sync {
     /// The SQL dialect statements for this store are planned in.
@@ -71,6 +85,16 @@ pub trait Store: Send + Sync {
 
     /// Deletes a tenant and all its rows in one transaction; `false` when it did not exist.
     fn remove_tenant(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Applies changes to tenant `name` in one transaction (creating the tenant when missing),
+    /// then publishes them: the generation is incremented and the snapshot date set to
+    /// `snapshot_date_key` when that is newer. Readers see all of it or none of it.
+    fn update_tenant(
+        &self,
+        name: &str,
+        snapshot_date_key: i64,
+        apply: &mut dyn FnMut(&mut dyn Transaction, &Tenant) -> Result<(), StoreError>,
+    ) -> Result<Tenant, StoreError>;
 
     /// Replaces all data of tenant `name` with what `load` writes, atomically: readers see the
     /// previous data or the new data, never a mix. Creates the tenant when missing.

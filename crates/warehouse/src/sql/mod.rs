@@ -3,6 +3,7 @@
 //! Identifiers come only from the model; every value from the client is a bound parameter.
 
 mod dialect;
+pub mod dml;
 mod plan;
 mod postgres;
 mod sqlite;

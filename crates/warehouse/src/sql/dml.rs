@@ -1,0 +1,103 @@
+//! Statements that change or read whole rows of one tenant, for ingestion. Identifiers come from
+//! the model; values are parameters.
+
+use super::{Dialect, PlannedQuery, SqlValue, TENANT_COLUMN_NAME};
+
+struct Builder<'a> {
+    dialect: &'a dyn Dialect,
+    params: Vec<SqlValue>,
+}
+
+impl Builder<'_> {
+    fn param(&mut self, v: SqlValue) -> String {
+        let p = self.dialect.placeholder(self.params.len() + 1, &v);
+        self.params.push(v);
+        p
+    }
+}
+
+/// `SELECT columns FROM collection WHERE tenant ORDER BY order_by`.
+pub fn select(
+    dialect: &dyn Dialect,
+    tenant: i64,
+    collection: &str,
+    columns: &[&str],
+    order_by: &str,
+) -> PlannedQuery {
+    let mut b = Builder {
+        dialect,
+        params: Vec::new(),
+    };
+    let t = b.param(SqlValue::Integer(tenant));
+    let cols: Vec<String> = columns.iter().map(|c| dialect.quote(c)).collect();
+    PlannedQuery {
+        sql: format!(
+            "SELECT {} FROM {} WHERE {} = {t} ORDER BY {}",
+            cols.join(", "),
+            dialect.quote(collection),
+            dialect.quote(TENANT_COLUMN_NAME),
+            dialect.quote(order_by)
+        ),
+        params: b.params,
+        tenant: Some(tenant),
+    }
+}
+
+/// `DELETE FROM collection WHERE tenant AND column <op> value` (`op` is `=` or `<`).
+pub fn delete(
+    dialect: &dyn Dialect,
+    tenant: i64,
+    collection: &str,
+    column: &str,
+    op: &str,
+    value: SqlValue,
+) -> PlannedQuery {
+    assert!(op == "=" || op == "<", "delete supports = and <");
+    let mut b = Builder {
+        dialect,
+        params: Vec::new(),
+    };
+    let t = b.param(SqlValue::Integer(tenant));
+    let v = b.param(value);
+    PlannedQuery {
+        sql: format!(
+            "DELETE FROM {} WHERE {} = {t} AND {} {op} {v}",
+            dialect.quote(collection),
+            dialect.quote(TENANT_COLUMN_NAME),
+            dialect.quote(column)
+        ),
+        params: b.params,
+        tenant: Some(tenant),
+    }
+}
+
+/// `UPDATE collection SET ... WHERE tenant AND key = value`.
+pub fn update(
+    dialect: &dyn Dialect,
+    tenant: i64,
+    collection: &str,
+    key: (&str, SqlValue),
+    set: &[(&str, SqlValue)],
+) -> PlannedQuery {
+    let mut b = Builder {
+        dialect,
+        params: Vec::new(),
+    };
+    let assignments: Vec<String> = set
+        .iter()
+        .map(|(c, v)| format!("{} = {}", dialect.quote(c), b.param(v.clone())))
+        .collect();
+    let t = b.param(SqlValue::Integer(tenant));
+    let k = b.param(key.1);
+    PlannedQuery {
+        sql: format!(
+            "UPDATE {} SET {} WHERE {} = {t} AND {} = {k}",
+            dialect.quote(collection),
+            assignments.join(", "),
+            dialect.quote(TENANT_COLUMN_NAME),
+            dialect.quote(key.0)
+        ),
+        params: b.params,
+        tenant: Some(tenant),
+    }
+}
