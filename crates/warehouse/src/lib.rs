@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod generate;
+pub mod ingest;
 pub mod model;
 pub mod postgres;
 pub mod reference;

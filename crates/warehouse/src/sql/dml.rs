@@ -10,6 +10,10 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn param(&mut self, v: SqlValue) -> String {
+        // a null has no type to bind with: write it as SQL
+        if v.is_null() {
+            return "NULL".into();
+        }
         let p = self.dialect.placeholder(self.params.len() + 1, &v);
         self.params.push(v);
         p
@@ -65,6 +69,24 @@ pub fn delete(
             dialect.quote(collection),
             dialect.quote(TENANT_COLUMN_NAME),
             dialect.quote(column)
+        ),
+        params: b.params,
+        tenant: Some(tenant),
+    }
+}
+
+/// `DELETE FROM collection WHERE tenant`: every row of the tenant.
+pub fn delete_all(dialect: &dyn Dialect, tenant: i64, collection: &str) -> PlannedQuery {
+    let mut b = Builder {
+        dialect,
+        params: Vec::new(),
+    };
+    let t = b.param(SqlValue::Integer(tenant));
+    PlannedQuery {
+        sql: format!(
+            "DELETE FROM {} WHERE {} = {t}",
+            dialect.quote(collection),
+            dialect.quote(TENANT_COLUMN_NAME)
         ),
         params: b.params,
         tenant: Some(tenant),

@@ -1,0 +1,782 @@
+//! Merging one day's Graph entities into the warehouse inside a store transaction.
+
+use super::graph::{Fields, Record};
+use super::{IngestError, IngestOptions, IngestSummary};
+use crate::generate::{compliance_bucket, date_key, midnight_micros};
+use crate::model::{Collection, Warehouse};
+use crate::reference;
+use crate::sql::{dml, Dialect, SqlValue};
+use crate::store::{StoreError, Tenant, Transaction};
+use odata::json::Cell;
+use std::collections::{BTreeMap, HashMap};
+
+/// Graph enumeration names whose reference row is not the name with a capital first letter.
+const ENUM_ALIASES: &[(&str, &str, &str)] = &[
+    ("ownerTypes", "company", "Corporate"),
+    ("managementAgentTypes", "eas", "EAS"),
+    ("managementAgentTypes", "mdm", "MDM"),
+    (
+        "managementAgentTypes",
+        "configurationManagerClient",
+        "ConfigManagerClient",
+    ),
+    (
+        "deviceEnrollmentTypes",
+        "windowsAzureADJoinUsingDeviceAuth",
+        "WindowsAzureADJoinsUsingDeviceAuth",
+    ),
+];
+
+/// A device as the warehouse stores it (values by property name), with the facts it feeds.
+pub struct Device {
+    id: String,
+    values: Vec<(&'static str, SqlValue)>,
+    compliance: &'static str,
+    physical_memory: Option<i64>,
+    jail_broken: Option<String>,
+}
+
+/// A directory user.
+pub struct User {
+    id: String,
+    values: Vec<(&'static str, SqlValue)>,
+}
+
+/// The entities of one snapshot, validated.
+pub struct Snapshot {
+    devices: Vec<Device>,
+    users: Vec<User>,
+    categories: Vec<String>,
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// Maps a Graph enumeration value to the key of its reference row; an unknown value maps to the
+/// Unknown (or Not Available) member and is counted.
+fn enum_key(collection: &str, value: Option<&str>, summary: &mut IngestSummary) -> SqlValue {
+    let Some(v) = value else {
+        return SqlValue::Null;
+    };
+    let name = ENUM_ALIASES
+        .iter()
+        .find(|(c, g, _)| *c == collection && *g == v)
+        .map(|(_, _, r)| r.to_string())
+        .unwrap_or_else(|| capitalized(v));
+    if let Some(k) = reference::key(collection, &name) {
+        return SqlValue::Integer(k);
+    }
+    *summary
+        .unknown_enums
+        .entry(format!("{collection}: {v}"))
+        .or_default() += 1;
+    reference::key(collection, "Unknown")
+        .or_else(|| reference::key(collection, "Not Available"))
+        .map_or(SqlValue::Null, SqlValue::Integer)
+}
+
+fn text(v: Option<String>) -> SqlValue {
+    v.map_or(SqlValue::Null, SqlValue::Text)
+}
+
+fn int(v: Option<i64>) -> SqlValue {
+    v.map_or(SqlValue::Null, SqlValue::Integer)
+}
+
+fn ts(v: Option<i64>) -> SqlValue {
+    v.map_or(SqlValue::Null, SqlValue::Timestamp)
+}
+
+fn boolean(v: Option<bool>) -> SqlValue {
+    v.map_or(SqlValue::Null, SqlValue::Boolean)
+}
+
+impl Snapshot {
+    /// Validates and converts the records of each source.
+    pub fn parse(
+        sources: &BTreeMap<String, (String, Vec<Record>)>,
+        summary: &mut IngestSummary,
+    ) -> Result<Self, IngestError> {
+        let mut devices = Vec::new();
+        let mut categories = Vec::new();
+        let (file, records) = &sources["managedDevices"];
+        for (index, record) in records.iter().enumerate() {
+            let f = Fields {
+                file,
+                index,
+                record,
+            };
+            let os = f.string("operatingSystem")?;
+            let model = f.string("model")?;
+            let device_type = match os.as_deref() {
+                Some("Windows") => Some("Windows"),
+                Some("iOS") if model.as_deref().is_some_and(|m| m.contains("iPad")) => Some("IPad"),
+                Some("iOS") => Some("IPhone"),
+                Some("iPadOS") => Some("IPad"),
+                Some("Android") => Some("Android"),
+                Some("macOS") => Some("MacMDM"),
+                Some(_) => None,
+                None => None,
+            };
+            let device_type = match device_type {
+                Some(t) => SqlValue::Integer(
+                    reference::key("deviceTypes", t).expect("device type in the model"),
+                ),
+                None => enum_key("deviceTypes", os.as_deref(), summary),
+            };
+            let compliance_value = f.string("complianceState")?;
+            let compliance_key = enum_key("complianceStates", compliance_value.as_deref(), summary);
+            let compliance = match &compliance_key {
+                SqlValue::Integer(k) => Warehouse::get()
+                    .collection("complianceStates")
+                    .and_then(|c| c.reference_rows.get(*k as usize - 1))
+                    .and_then(|r| r.get("complianceStatus"))
+                    .and_then(|v| v.as_str())
+                    .map(|s| compliance_bucket(s))
+                    .unwrap_or("unknown"),
+                _ => "unknown",
+            };
+            let category = f
+                .string("deviceCategoryDisplayName")?
+                .filter(|c| !c.is_empty() && c != "Unknown");
+            if let Some(c) = &category {
+                if !categories.contains(c) {
+                    categories.push(c.clone());
+                }
+            }
+            let values = vec![
+                ("deviceId", SqlValue::Text(f.id("id")?)),
+                ("deviceName", text(f.string("deviceName")?)),
+                ("deviceTypeKey", device_type),
+                (
+                    "deviceRegistrationStateKey",
+                    enum_key(
+                        "deviceRegistrationStates",
+                        f.string("deviceRegistrationState")?.as_deref(),
+                        summary,
+                    ),
+                ),
+                (
+                    "ownerTypeKey",
+                    enum_key(
+                        "ownerTypes",
+                        f.string("managedDeviceOwnerType")?.as_deref(),
+                        summary,
+                    ),
+                ),
+                ("enrolledDateTime", ts(f.timestamp("enrolledDateTime")?)),
+                ("lastSyncDateTime", ts(f.timestamp("lastSyncDateTime")?)),
+                (
+                    "managementAgentKey",
+                    enum_key(
+                        "managementAgentTypes",
+                        f.string("managementAgent")?.as_deref(),
+                        summary,
+                    ),
+                ),
+                (
+                    "managementStateKey",
+                    enum_key(
+                        "managementStates",
+                        Some(f.string("managementState")?.as_deref().unwrap_or("managed")),
+                        summary,
+                    ),
+                ),
+                ("azureADDeviceId", text(f.string("azureADDeviceId")?)),
+                (
+                    "azureADRegistered",
+                    boolean(f.boolean("azureADRegistered")?),
+                ),
+                (
+                    "deviceCategoryKey",
+                    category.map_or(SqlValue::Null, SqlValue::Text),
+                ),
+                (
+                    "deviceEnrollmentTypeKey",
+                    enum_key(
+                        "deviceEnrollmentTypes",
+                        f.string("deviceEnrollmentType")?.as_deref(),
+                        summary,
+                    ),
+                ),
+                ("complianceStateKey", compliance_key),
+                ("osVersion", text(f.string("osVersion")?)),
+                ("easDeviceId", text(f.string("easDeviceId")?)),
+                ("serialNumber", text(f.string("serialNumber")?)),
+                (
+                    "userId",
+                    text(f.string("userId")?.filter(|u| !u.is_empty())),
+                ),
+                ("manufacturer", text(f.string("manufacturer")?)),
+                ("model", text(model)),
+                ("operatingSystem", text(os)),
+                (
+                    "androidSecurityPatchLevel",
+                    text(
+                        f.string("androidSecurityPatchLevel")?
+                            .filter(|s| !s.is_empty()),
+                    ),
+                ),
+                ("meid", text(f.string("meid")?.filter(|s| !s.is_empty()))),
+                (
+                    "isSupervised",
+                    int(f.boolean("isSupervised")?.map(i64::from)),
+                ),
+                (
+                    "freeStorageSpaceInBytes",
+                    int(f.integer("freeStorageSpaceInBytes")?),
+                ),
+                (
+                    "totalStorageSpaceInBytes",
+                    int(f.integer("totalStorageSpaceInBytes")?),
+                ),
+                (
+                    "encryptionState",
+                    int(f.boolean("isEncrypted")?.map(i64::from)),
+                ),
+                (
+                    "subscriberCarrier",
+                    text(f.string("subscriberCarrier")?.filter(|s| !s.is_empty())),
+                ),
+                (
+                    "phoneNumber",
+                    text(f.string("phoneNumber")?.filter(|s| !s.is_empty())),
+                ),
+                ("imei", text(f.string("imei")?.filter(|s| !s.is_empty()))),
+                (
+                    "wiFiMacAddress",
+                    text(f.string("wiFiMacAddress")?.filter(|s| !s.is_empty())),
+                ),
+                (
+                    "ethernetMacAddress",
+                    text(f.string("ethernetMacAddress")?.filter(|s| !s.is_empty())),
+                ),
+            ];
+            let id = match &values[0].1 {
+                SqlValue::Text(t) => t.clone(),
+                _ => unreachable!("deviceId is text"),
+            };
+            if devices.iter().any(|d: &Device| d.id == id) {
+                return Err(IngestError::record(
+                    file,
+                    index,
+                    Some("id"),
+                    format!("duplicates device {id}"),
+                ));
+            }
+            devices.push(Device {
+                id,
+                values,
+                compliance,
+                physical_memory: f.integer("physicalMemoryInBytes")?,
+                jail_broken: f.string("jailBroken")?,
+            });
+        }
+        let mut users = Vec::new();
+        let (file, records) = &sources["users"];
+        for (index, record) in records.iter().enumerate() {
+            let f = Fields {
+                file,
+                index,
+                record,
+            };
+            let id = f.id("id")?;
+            if users.iter().any(|u: &User| u.id == id) {
+                return Err(IngestError::record(
+                    file,
+                    index,
+                    Some("id"),
+                    format!("duplicates user {id}"),
+                ));
+            }
+            let values = vec![
+                ("userId", SqlValue::Text(id.clone())),
+                ("userEmail", text(f.string("mail")?)),
+                ("userPrincipalName", text(f.string("userPrincipalName")?)),
+                ("displayName", text(f.string("displayName")?)),
+                (
+                    "intuneLicensed",
+                    SqlValue::Boolean(f.non_empty_array("assignedLicenses")?),
+                ),
+            ];
+            users.push(User { id, values });
+        }
+        Ok(Self {
+            devices,
+            users,
+            categories,
+        })
+    }
+}
+
+fn collection(name: &str) -> &'static Collection {
+    Warehouse::get()
+        .collection(name)
+        .expect("collection of the model")
+}
+
+/// Values in property order from (name, value) pairs; properties not given are NULL.
+fn ordered(c: &Collection, values: &[(&str, SqlValue)]) -> Vec<SqlValue> {
+    let mut out = vec![SqlValue::Null; c.properties.len()];
+    for (name, v) in values {
+        out[c.property_index(name).expect("property of the model")] = v.clone();
+    }
+    out
+}
+
+/// A stored cell as a value typed like its property.
+fn typed(cell: Cell<'_>, ty: &str) -> SqlValue {
+    match (cell, ty) {
+        (Cell::Null, _) => SqlValue::Null,
+        (Cell::Integer(i), "Edm.DateTimeOffset") => SqlValue::Timestamp(i),
+        (Cell::Integer(i), "Edm.Boolean") => SqlValue::Boolean(i != 0),
+        (Cell::Integer(i), _) => SqlValue::Integer(i),
+        (Cell::Real(f), _) => SqlValue::Real(f),
+        (Cell::Text(s), _) => SqlValue::Text(s.to_string()),
+    }
+}
+
+/// Every stored row of a collection for the tenant, in property order, ordered by its first key.
+fn rows(
+    tx: &mut dyn Transaction,
+    d: &dyn Dialect,
+    tenant: i64,
+    c: &Collection,
+) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+    let names: Vec<&str> = c.properties.iter().map(|p| p.name.as_str()).collect();
+    let mut out = Vec::new();
+    tx.query(
+        &dml::select(d, tenant, &c.name, &names, &c.key[0]),
+        &mut |row| {
+            out.push(
+                c.properties
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| typed(row.cell(i), &p.ty))
+                    .collect(),
+            );
+        },
+    )?;
+    Ok(out)
+}
+
+fn written(summary: &mut IngestSummary, collection: &str, n: u64) {
+    *summary
+        .rows_written
+        .entry(collection.to_string())
+        .or_default() += n;
+}
+
+/// Applies the snapshot to the tenant inside `tx`.
+pub fn apply(
+    tx: &mut dyn Transaction,
+    d: &dyn Dialect,
+    tenant: &Tenant,
+    snap: &Snapshot,
+    opts: &IngestOptions,
+    summary: &mut IngestSummary,
+) -> Result<(), IngestError> {
+    let t = tenant.id;
+    let now = SqlValue::Timestamp(opts.now_micros);
+    let dk = date_key(opts.date);
+
+    // lookup dimensions: their reference rows, once per tenant
+    for c in Warehouse::get()
+        .collections
+        .iter()
+        .filter(|c| !c.reference_rows.is_empty())
+    {
+        if rows(tx, d, t, c)?.is_empty() {
+            for row in reference::rows(c) {
+                tx.insert(&c.name, &row)?;
+                written(summary, &c.name, 1);
+            }
+        }
+    }
+
+    // the day itself
+    let dates = collection("dates");
+    if !rows(tx, d, t, dates)?
+        .iter()
+        .any(|r| r[0] == SqlValue::Integer(dk))
+    {
+        let day = opts.date;
+        let jan1 = time::Date::from_ordinal_date(day.year(), 1).expect("valid");
+        let doy = i64::from(day.ordinal());
+        tx.insert(
+            "dates",
+            &ordered(
+                dates,
+                &[
+                    ("dateKey", SqlValue::Integer(dk)),
+                    ("fullDate", SqlValue::Timestamp(midnight_micros(day))),
+                    (
+                        "dayOfWeek",
+                        SqlValue::Integer(i64::from(day.weekday().number_from_sunday())),
+                    ),
+                    ("dayOfMonth", SqlValue::Integer(i64::from(day.day()))),
+                    ("dayOfYear", SqlValue::Integer(doy)),
+                    (
+                        "weekOfYear",
+                        SqlValue::Integer(
+                            (doy - 1 + i64::from(jan1.weekday().number_days_from_sunday())) / 7 + 1,
+                        ),
+                    ),
+                    (
+                        "monthOfYear",
+                        SqlValue::Integer(i64::from(day.month() as u8)),
+                    ),
+                    (
+                        "calendarQuarter",
+                        SqlValue::Integer((i64::from(day.month() as u8) - 1) / 3 + 1),
+                    ),
+                    ("calendarYear", SqlValue::Integer(i64::from(day.year()))),
+                ],
+            ),
+        )?;
+        written(summary, "dates", 1);
+    }
+
+    // device categories by name (new names get a new key)
+    let cats = collection("deviceCategories");
+    let mut category_keys: HashMap<String, i64> = HashMap::new();
+    let mut next_category = 1;
+    for r in rows(tx, d, t, cats)? {
+        if let (SqlValue::Integer(k), SqlValue::Text(name)) = (&r[0], &r[2]) {
+            category_keys.insert(name.clone(), *k);
+            next_category = next_category.max(k + 1);
+        }
+    }
+    for name in &snap.categories {
+        if !category_keys.contains_key(name) {
+            tx.insert(
+                "deviceCategories",
+                &ordered(
+                    cats,
+                    &[
+                        ("deviceCategoryKey", SqlValue::Integer(next_category)),
+                        (
+                            "deviceCategoryId",
+                            SqlValue::Text(uuid::Uuid::new_v4().to_string()),
+                        ),
+                        ("deviceCategoryName", SqlValue::Text(name.clone())),
+                        ("isDeleted", SqlValue::Boolean(false)),
+                        ("rowLastModifiedDateTimeUTC", now.clone()),
+                    ],
+                ),
+            )?;
+            category_keys.insert(name.clone(), next_category);
+            next_category += 1;
+            written(summary, "deviceCategories", 1);
+        }
+    }
+
+    merge_users(tx, d, t, snap, &now, summary)?;
+    let device_keys = merge_devices(tx, d, t, snap, &now, &category_keys, summary)?;
+
+    // the day's facts, replaced as a whole (re-ingesting a day is idempotent)
+    let histories = collection("devicePropertyHistories");
+    tx.execute(&dml::delete(
+        d,
+        t,
+        "devicePropertyHistories",
+        "dateKey",
+        "=",
+        SqlValue::Integer(dk),
+    ))?;
+    let mut buckets: BTreeMap<&str, i64> = BTreeMap::new();
+    for dev in &snap.devices {
+        let v = |name: &str| {
+            dev.values
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or(SqlValue::Null)
+        };
+        let category = match v("deviceCategoryKey") {
+            SqlValue::Text(name) => SqlValue::Integer(category_keys[&name]),
+            _ => SqlValue::Null,
+        };
+        tx.insert(
+            "devicePropertyHistories",
+            &ordered(
+                histories,
+                &[
+                    ("dateKey", SqlValue::Integer(dk)),
+                    ("deviceKey", SqlValue::Integer(device_keys[&dev.id])),
+                    ("deviceName", v("deviceName")),
+                    (
+                        "deviceRegistrationStateKey",
+                        v("deviceRegistrationStateKey"),
+                    ),
+                    ("ownerTypeKey", v("ownerTypeKey")),
+                    ("managementStateKey", v("managementStateKey")),
+                    ("azureADRegistered", v("azureADRegistered")),
+                    ("complianceStateKey", v("complianceStateKey")),
+                    ("osVersion", v("osVersion")),
+                    ("jailBroken", text(dev.jail_broken.clone())),
+                    ("deviceCategoryKey", category),
+                    ("physicalMemoryInBytes", int(dev.physical_memory)),
+                    ("totalStorageSpaceInBytes", v("totalStorageSpaceInBytes")),
+                ],
+            ),
+        )?;
+        *buckets.entry(dev.compliance).or_default() += 1;
+    }
+    written(
+        summary,
+        "devicePropertyHistories",
+        snap.devices.len() as u64,
+    );
+    tx.execute(&dml::delete(
+        d,
+        t,
+        "compliancePolicyStatusDeviceActivities",
+        "dateKey",
+        "=",
+        SqlValue::Integer(dk),
+    ))?;
+    let count = |b: &str| SqlValue::Integer(*buckets.get(b).unwrap_or(&0));
+    tx.insert(
+        "compliancePolicyStatusDeviceActivities",
+        &ordered(
+            collection("compliancePolicyStatusDeviceActivities"),
+            &[
+                ("dateKey", SqlValue::Integer(dk)),
+                ("unknown", count("unknown")),
+                ("notApplicable", count("notApplicable")),
+                ("compliant", count("compliant")),
+                ("inGracePeriod", count("inGracePeriod")),
+                ("nonCompliant", count("nonCompliant")),
+                ("error", count("error")),
+            ],
+        ),
+    )?;
+    written(summary, "compliancePolicyStatusDeviceActivities", 1);
+
+    // retention: facts older than each collection keeps
+    for c in Warehouse::get()
+        .collections
+        .iter()
+        .filter(|c| c.has_date_key())
+    {
+        if let Some(days) = c.retention_days {
+            let oldest = date_key(opts.date - time::Duration::days(i64::from(days)));
+            tx.execute(&dml::delete(
+                d,
+                t,
+                &c.name,
+                "dateKey",
+                "<",
+                SqlValue::Integer(oldest),
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+/// Users keep history: a change of state ends the live row (soft delete) and adds a new one; a
+/// user missing from the snapshot is marked deleted; one who comes back gets a new row.
+fn merge_users(
+    tx: &mut dyn Transaction,
+    d: &dyn Dialect,
+    t: i64,
+    snap: &Snapshot,
+    now: &SqlValue,
+    summary: &mut IngestSummary,
+) -> Result<(), IngestError> {
+    let users = collection("users");
+    let idx = |n: &str| users.property_index(n).expect("users property");
+    let (key, id, deleted, modified) = (
+        idx("userKey"),
+        idx("userId"),
+        idx("isDeleted"),
+        idx("rowLastModifiedDateTimeUTC"),
+    );
+    let stored = rows(tx, d, t, users)?;
+    let mut next_key = stored
+        .iter()
+        .filter_map(|r| match r[key] {
+            SqlValue::Integer(k) => Some(k),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let live: HashMap<String, &Vec<SqlValue>> = stored
+        .iter()
+        .filter(|r| r[deleted] == SqlValue::Boolean(false))
+        .filter_map(|r| match &r[id] {
+            SqlValue::Text(u) => Some((u.clone(), r)),
+            _ => None,
+        })
+        .collect();
+    let retire = |tx: &mut dyn Transaction, row: &Vec<SqlValue>| {
+        tx.execute(&dml::update(
+            d,
+            t,
+            "users",
+            ("userKey", row[key].clone()),
+            &[
+                ("isDeleted", SqlValue::Boolean(true)),
+                ("rowLastModifiedDateTimeUTC", now.clone()),
+            ],
+        ))
+    };
+    for u in &snap.users {
+        let mut values = u.values.clone();
+        values.push(("isDeleted", SqlValue::Boolean(false)));
+        values.push(("rowLastModifiedDateTimeUTC", now.clone()));
+        let new_row = ordered(users, &values);
+        if let Some(old) = live.get(&u.id) {
+            let same = (0..users.properties.len())
+                .filter(|i| *i != key && *i != modified)
+                .all(|i| old[i] == new_row[i]);
+            if same {
+                continue;
+            }
+            retire(tx, old)?;
+            written(summary, "users", 1);
+        }
+        let mut row = new_row;
+        row[key] = SqlValue::Integer(next_key);
+        next_key += 1;
+        tx.insert("users", &row)?;
+        written(summary, "users", 1);
+    }
+    for (uid, row) in &live {
+        if !snap.users.iter().any(|u| &u.id == uid) {
+            retire(tx, row)?;
+            written(summary, "users", 1);
+        }
+    }
+    // currentUsers (beta) is the live view of users
+    let current = collection("currentUsers");
+    tx.execute(&dml::delete_all(d, t, "currentUsers"))?;
+    for r in rows(tx, d, t, users)?
+        .into_iter()
+        .filter(|r| r[deleted] == SqlValue::Boolean(false))
+    {
+        let values: Vec<(&str, SqlValue)> = users
+            .properties
+            .iter()
+            .zip(r)
+            .filter(|(p, _)| current.property_index(&p.name).is_some())
+            .map(|(p, v)| (p.name.as_str(), v))
+            .collect();
+        tx.insert("currentUsers", &ordered(current, &values))?;
+    }
+    Ok(())
+}
+
+/// Devices hold their current state (one row per device): a changed device is updated, a device
+/// missing from the snapshot is marked deleted. Returns the key of every device of the snapshot.
+fn merge_devices(
+    tx: &mut dyn Transaction,
+    d: &dyn Dialect,
+    t: i64,
+    snap: &Snapshot,
+    now: &SqlValue,
+    category_keys: &HashMap<String, i64>,
+    summary: &mut IngestSummary,
+) -> Result<HashMap<String, i64>, IngestError> {
+    let devices = collection("devices");
+    let idx = |n: &str| devices.property_index(n).expect("devices property");
+    let (key, id, deleted, modified) = (
+        idx("deviceKey"),
+        idx("deviceId"),
+        idx("isDeleted"),
+        idx("rowLastModifiedDateTimeUTC"),
+    );
+    let stored = rows(tx, d, t, devices)?;
+    let mut next_key = stored
+        .iter()
+        .filter_map(|r| match r[key] {
+            SqlValue::Integer(k) => Some(k),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let by_id: HashMap<String, &Vec<SqlValue>> = stored
+        .iter()
+        .filter_map(|r| match &r[id] {
+            SqlValue::Text(u) => Some((u.clone(), r)),
+            _ => None,
+        })
+        .collect();
+    let mut keys = HashMap::new();
+    for dev in &snap.devices {
+        let mut values = dev.values.clone();
+        for (name, v) in values.iter_mut() {
+            if *name == "deviceCategoryKey" {
+                if let SqlValue::Text(c) = v {
+                    *v = SqlValue::Integer(category_keys[c.as_str()]);
+                }
+            }
+        }
+        values.push(("isDeleted", SqlValue::Boolean(false)));
+        values.push(("rowLastModifiedDateTimeUTC", now.clone()));
+        let mut row = ordered(devices, &values);
+        match by_id.get(&dev.id) {
+            Some(old) => {
+                row[key] = old[key].clone();
+                keys.insert(
+                    dev.id.clone(),
+                    match old[key] {
+                        SqlValue::Integer(k) => k,
+                        _ => 0,
+                    },
+                );
+                let same = (0..devices.properties.len())
+                    .filter(|i| *i != key && *i != modified)
+                    .all(|i| old[i] == row[i]);
+                if !same {
+                    let set: Vec<(&str, SqlValue)> = devices
+                        .properties
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != key)
+                        .map(|(i, p)| (p.name.as_str(), row[i].clone()))
+                        .collect();
+                    tx.execute(&dml::update(
+                        d,
+                        t,
+                        "devices",
+                        ("deviceKey", row[key].clone()),
+                        &set,
+                    ))?;
+                    written(summary, "devices", 1);
+                }
+            }
+            None => {
+                row[key] = SqlValue::Integer(next_key);
+                keys.insert(dev.id.clone(), next_key);
+                next_key += 1;
+                tx.insert("devices", &row)?;
+                written(summary, "devices", 1);
+            }
+        }
+    }
+    for row in &stored {
+        let gone = matches!(&row[id], SqlValue::Text(u) if !keys.contains_key(u));
+        if gone && row[deleted] == SqlValue::Boolean(false) {
+            tx.execute(&dml::update(
+                d,
+                t,
+                "devices",
+                ("deviceKey", row[key].clone()),
+                &[
+                    ("isDeleted", SqlValue::Boolean(true)),
+                    ("rowLastModifiedDateTimeUTC", now.clone()),
+                ],
+            ))?;
+            written(summary, "devices", 1);
+        }
+    }
+    Ok(keys)
+}

@@ -1,0 +1,354 @@
+//! Ingesting Graph snapshot folders: exact warehouse contents after each day, history rows,
+//! incremental-load timestamps, idempotence, the backfill rule, and nothing published on bad input.
+//! Runs on SQLite, and on PostgreSQL with `DW_TEST_STORE=postgres` (as `./scripts/test` does).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use warehouse::ingest::{ingest_graph_folder, IngestOptions};
+use warehouse::sql::{PlannedQuery, SqlValue};
+use warehouse::{PostgresStore, SqliteStore, Store, Tenant};
+
+fn fixtures(day: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/graph")
+        .join(day)
+}
+
+fn store(tag: &str) -> Arc<dyn Store> {
+    let name = format!("dw_ingest_{tag}_{}", std::process::id());
+    if std::env::var("DW_TEST_STORE").is_ok_and(|v| v == "postgres") {
+        let url = std::env::var("DW_TEST_POSTGRES_URL").expect("DW_TEST_POSTGRES_URL");
+        let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        return Arc::new(
+            PostgresStore::open(&format!("{}/{name}", &url[..url.rfind('/').unwrap()])).unwrap(),
+        );
+    }
+    let dir = std::env::temp_dir().join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    Arc::new(SqliteStore::open(&dir.join("t.db")).unwrap())
+}
+
+/// Microseconds since the Unix epoch of a UTC date-time.
+fn micros(t: time::OffsetDateTime) -> i64 {
+    t.unix_timestamp() * 1_000_000
+}
+
+const NOW1: i64 = 1_793_577_600_000_000; // 2026-11-02T00:00:00Z, when day 1 is ingested
+const NOW2: i64 = NOW1 + 86_400_000_000;
+
+fn opts(day: time::Date, now: i64, backfill: bool) -> IngestOptions {
+    IngestOptions {
+        tenant: "contoso".into(),
+        date: day,
+        backfill,
+        now_micros: now,
+    }
+}
+
+/// Rows of a collection as text, `columns` in order, sorted by the first.
+fn dump(store: &dyn Store, t: &Tenant, collection: &str, columns: &[&str]) -> Vec<String> {
+    let cols: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+    let p = if store.dialect().name() == "postgres" {
+        "$1::bigint"
+    } else {
+        "?1"
+    };
+    let q = PlannedQuery {
+        sql: format!(
+            "SELECT {} FROM \"{collection}\" WHERE \"_tenant\" = {p} ORDER BY 1, 2",
+            cols.join(", ")
+        ),
+        params: vec![SqlValue::Integer(t.id)],
+        tenant: Some(t.id),
+    };
+    let mut out = Vec::new();
+    store
+        .stream(&q, &mut |row| {
+            let cells: Vec<String> = (0..columns.len())
+                .map(|i| match row.cell(i) {
+                    odata::json::Cell::Null => "null".into(),
+                    odata::json::Cell::Integer(v) => v.to_string(),
+                    odata::json::Cell::Real(v) => v.to_string(),
+                    odata::json::Cell::Text(s) => s.to_string(),
+                })
+                .collect();
+            out.push(cells.join("|"));
+            true
+        })
+        .unwrap();
+    out
+}
+
+fn key(collection: &str, name: &str) -> i64 {
+    warehouse::reference::key(collection, name).unwrap()
+}
+
+#[test]
+fn graph_snapshots_build_history_and_daily_facts() {
+    assert_eq!(NOW1, micros(time::macros::datetime!(2026-11-02 00:00 UTC)));
+    let store = store("history");
+    let day1 = time::macros::date!(2026 - 11 - 01);
+    let day2 = time::macros::date!(2026 - 11 - 02);
+    let s1 =
+        ingest_graph_folder(store.as_ref(), &fixtures("day1"), &opts(day1, NOW1, false)).unwrap();
+    let t = s1.tenant.clone().unwrap();
+    assert_eq!((t.generation, t.snapshot_date_key), (1, Some(20261101)));
+    assert_eq!(
+        s1.records_read.get("managedDevices.json"),
+        Some(&3),
+        "paged responses are read whole"
+    );
+    assert_eq!(
+        s1.unknown_enums.get("managementAgentTypes: someNewAgent"),
+        Some(&1),
+        "unknown enums are counted"
+    );
+    let (compliant, noncompliant, grace, unknown_agent) = (
+        key("complianceStates", "Compliant"),
+        key("complianceStates", "Noncompliant"),
+        key("complianceStates", "InGracePeriod"),
+        key("managementAgentTypes", "Unknown"),
+    );
+    let cols = [
+        "deviceKey",
+        "deviceId",
+        "complianceStateKey",
+        "ownerTypeKey",
+        "managementAgentKey",
+        "isDeleted",
+        "lastSyncDateTime",
+        "rowLastModifiedDateTimeUTC",
+    ];
+    let devices = dump(store.as_ref(), &t, "devices", &cols);
+    assert_eq!(
+        devices,
+        [format!(
+                "1|0f1c1a5e-1111-4a6e-9d5e-000000000001|{compliant}|{owner}|{agent}|0|{sync}|{NOW1}",
+                owner = key("ownerTypes", "Corporate"),
+                agent = key("managementAgentTypes", "MDM"),
+                sync = micros(time::macros::datetime!(2026-10-31 22:01:12 UTC))
+            ),
+            format!(
+                "2|0f1c1a5e-1111-4a6e-9d5e-000000000002|{noncompliant}|{owner}|{agent}|0|{sync}|{NOW1}",
+                owner = key("ownerTypes", "Personal"),
+                agent = key("managementAgentTypes", "MDM"),
+                sync = micros(time::macros::datetime!(2026-10-31 20:00:00 UTC))
+            ),
+            format!("3|0f1c1a5e-1111-4a6e-9d5e-000000000003|{compliant}|{}|{unknown_agent}|0|null|{NOW1}", key("ownerTypes", "Unknown"))]
+        .to_vec()
+    );
+    assert_eq!(
+        dump(
+            store.as_ref(),
+            &t,
+            "compliancePolicyStatusDeviceActivities",
+            &["dateKey", "compliant", "nonCompliant", "inGracePeriod"]
+        ),
+        vec!["20261101|2|1|0"]
+    );
+    assert_eq!(
+        dump(
+            store.as_ref(),
+            &t,
+            "users",
+            &["userKey", "userId", "intuneLicensed", "isDeleted"]
+        )
+        .len(),
+        3
+    );
+    assert_eq!(
+        dump(
+            store.as_ref(),
+            &t,
+            "deviceCategories",
+            &["deviceCategoryKey", "deviceCategoryName"]
+        ),
+        vec!["1|Laptops"]
+    );
+    assert_eq!(
+        dump(
+            store.as_ref(),
+            &t,
+            "dates",
+            &["dateKey", "dayOfWeek", "weekOfYear"]
+        ),
+        vec!["20261101|1|45"]
+    );
+
+    // day 2: one device changes compliance, one retires, one enrolls; a user loses the license, one leaves
+    let s2 =
+        ingest_graph_folder(store.as_ref(), &fixtures("day2"), &opts(day2, NOW2, false)).unwrap();
+    let t = s2.tenant.clone().unwrap();
+    assert_eq!((t.generation, t.snapshot_date_key), (2, Some(20261102)));
+    let devices = dump(
+        store.as_ref(),
+        &t,
+        "devices",
+        &[
+            "deviceKey",
+            "complianceStateKey",
+            "isDeleted",
+            "rowLastModifiedDateTimeUTC",
+        ],
+    );
+    assert_eq!(
+        devices,
+        [
+            format!("1|{grace}|0|{NOW2}"),
+            format!("2|{noncompliant}|1|{NOW2}"),
+            format!("3|{compliant}|0|{NOW1}"),
+            format!("4|{compliant}|0|{NOW2}")
+        ]
+        .to_vec(),
+        "stable keys; only changed rows get a new rowLastModifiedDateTimeUTC"
+    );
+    let users = dump(
+        store.as_ref(),
+        &t,
+        "users",
+        &[
+            "userKey",
+            "userId",
+            "intuneLicensed",
+            "isDeleted",
+            "rowLastModifiedDateTimeUTC",
+        ],
+    );
+    assert_eq!(
+        users,
+        [
+            format!("1|u-0001|1|0|{NOW1}"),
+            format!("2|u-0002|1|1|{NOW2}"),
+            format!("3|u-0003|0|1|{NOW2}"),
+            format!("4|u-0002|0|0|{NOW2}")
+        ]
+        .to_vec(),
+        "a state change adds a row; the old one and a removed user are soft-deleted"
+    );
+    assert_eq!(
+        dump(store.as_ref(), &t, "currentUsers", &["userKey", "userId"]),
+        vec!["1|u-0001", "4|u-0002"]
+    );
+    assert_eq!(
+        dump(
+            store.as_ref(),
+            &t,
+            "devicePropertyHistories",
+            &["dateKey", "deviceKey"]
+        ),
+        vec![
+            "20261101|1",
+            "20261101|2",
+            "20261101|3",
+            "20261102|1",
+            "20261102|3",
+            "20261102|4"
+        ]
+    );
+    assert_eq!(
+        dump(
+            store.as_ref(),
+            &t,
+            "compliancePolicyStatusDeviceActivities",
+            &["dateKey", "compliant", "nonCompliant", "inGracePeriod"]
+        ),
+        vec!["20261101|2|1|0", "20261102|2|0|1"]
+    );
+
+    // re-ingesting a day gives the same warehouse
+    let everything = |store: &dyn Store| -> Vec<Vec<String>> {
+        warehouse::Warehouse::get()
+            .collections
+            .iter()
+            .map(|c| {
+                let cols: Vec<&str> = c.properties.iter().map(|p| p.name.as_str()).collect();
+                dump(store, &t, &c.name, &cols)
+            })
+            .collect()
+    };
+    let before = everything(store.as_ref());
+    ingest_graph_folder(
+        store.as_ref(),
+        &fixtures("day2"),
+        &opts(day2, NOW2 + 1, false),
+    )
+    .unwrap();
+    let after = everything(store.as_ref());
+    assert_eq!(before, after);
+    assert_eq!(
+        dump(
+            store.as_ref(),
+            &t,
+            "devices",
+            &["deviceKey", "rowLastModifiedDateTimeUTC"]
+        )[2],
+        format!("3|{NOW1}"),
+        "unchanged rows keep their timestamp"
+    );
+
+    // an older day needs --backfill
+    let e = ingest_graph_folder(store.as_ref(), &fixtures("day1"), &opts(day1, NOW2, false))
+        .unwrap_err();
+    assert!(e.to_string().contains("--backfill"), "{e}");
+
+    // bad input names file, record and field, and publishes nothing
+    let generation = store.tenant("contoso").unwrap().unwrap().generation;
+    let e = ingest_graph_folder(
+        store.as_ref(),
+        &fixtures("day3-bad"),
+        &opts(time::macros::date!(2026 - 11 - 03), NOW2, false),
+    )
+    .unwrap_err();
+    assert_eq!(e.to_string(), "managedDevices.json: record 2: field 'azureADRegistered' must be true or false, not \"yes\"");
+    let t2 = store.tenant("contoso").unwrap().unwrap();
+    assert_eq!(
+        (t2.generation, t2.snapshot_date_key),
+        (generation, Some(20261102))
+    );
+    assert!(
+        !dump(store.as_ref(), &t2, "dates", &["dateKey", "dayOfWeek"])
+            .iter()
+            .any(|d| d.starts_with("20261103"))
+    );
+}
+
+#[test]
+fn unknown_files_and_missing_sources_stop_the_run() {
+    let store = store("files");
+    let dir = std::env::temp_dir().join(format!("dw-ingest-unknown-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixtures("day1").join("users.json"), dir.join("users.json")).unwrap();
+    let e = ingest_graph_folder(
+        store.as_ref(),
+        &dir,
+        &opts(time::macros::date!(2026 - 11 - 01), NOW1, false),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("managedDevices.json is missing"),
+        "{e}"
+    );
+    std::fs::write(dir.join("notes.txt"), "x").unwrap();
+    let e = ingest_graph_folder(
+        store.as_ref(),
+        &dir,
+        &opts(time::macros::date!(2026 - 11 - 01), NOW1, false),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("notes.txt: is not a known Graph snapshot file"),
+        "{e}"
+    );
+    assert!(
+        store.tenant("contoso").unwrap().is_none(),
+        "nothing was published"
+    );
+}
