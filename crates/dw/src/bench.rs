@@ -20,6 +20,130 @@ pub struct BenchArgs {
     /// Repetitions of each latency measurement.
     #[arg(long, default_value_t = 30)]
     repeat: usize,
+    /// Measure ingestion instead: two daily Graph snapshots of this many devices (default 100 000).
+    #[arg(long, num_args = 0..=1, default_missing_value = "100000")]
+    ingest: Option<u32>,
+}
+
+/// Writes a Graph snapshot folder (NDJSON) of `devices` devices and 1.25 as many users for day
+/// `day` (0 or 1); day 1 changes the compliance of 3% of devices, retires 1%, enrolls 1% new ones,
+/// and removes the license of 2% of users.
+fn write_snapshot(dir: &std::path::Path, devices: u32, day: u32) -> Result<(), String> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(dir.join("managedDevices.ndjson")).map_err(|e| e.to_string())?,
+    );
+    let extra = if day == 1 { devices / 100 } else { 0 };
+    for i in 0..devices + extra {
+        if day == 1 && i % 100 == 7 {
+            continue; // retired
+        }
+        let os = ["Windows", "iOS", "Android", "macOS"][(i % 4) as usize];
+        let category = ["Laptops", "Phones", "Kiosks"][(i % 3) as usize];
+        let compliance = if day == 1 && i % 33 == 0 {
+            "noncompliant"
+        } else {
+            [
+                "compliant",
+                "compliant",
+                "compliant",
+                "inGracePeriod",
+                "noncompliant",
+            ][(i % 5) as usize]
+        };
+        let record = serde_json::json!({
+            "id": format!("00000000-0000-4000-8000-{i:012}"), "deviceName": format!("DEVICE-{i:06}"),
+            "operatingSystem": os, "osVersion": "10.0.22631.5335", "complianceState": compliance,
+            "managedDeviceOwnerType": if i % 3 == 0 { "personal" } else { "company" }, "managementAgent": "mdm",
+            "deviceEnrollmentType": "windowsAzureADJoin", "deviceRegistrationState": "registered",
+            "enrolledDateTime": "2026-03-02T08:15:00Z", "lastSyncDateTime": if day == 0 { "2026-10-31T22:01:12Z" } else { "2026-11-01T22:01:12Z" },
+            "azureADRegistered": true, "azureADDeviceId": format!("aad-{i}"), "deviceCategoryDisplayName": category,
+            "manufacturer": "LENOVO", "model": "ThinkPad T14", "serialNumber": format!("SN{i:08}"), "userId": format!("u-{}", i % (devices * 5 / 4)),
+            "totalStorageSpaceInBytes": 511_013_322_752u64, "freeStorageSpaceInBytes": 201_013_322_752u64, "physicalMemoryInBytes": 17_179_869_184u64,
+            "isEncrypted": true, "jailBroken": "Unknown"
+        });
+        writeln!(out, "{record}").map_err(|e| e.to_string())?;
+    }
+    let mut users = std::io::BufWriter::new(
+        std::fs::File::create(dir.join("users.ndjson")).map_err(|e| e.to_string())?,
+    );
+    for i in 0..devices * 5 / 4 {
+        let licensed = !(day == 1 && i % 50 == 3);
+        let licenses = if licensed {
+            serde_json::json!([{"skuId": "c1ec4a95-1f05-45b3-a911-aa3fa01094f5"}])
+        } else {
+            serde_json::json!([])
+        };
+        let record = serde_json::json!({"id": format!("u-{i}"), "displayName": format!("User {i}"), "userPrincipalName": format!("user{i}@contoso.com"), "mail": format!("user{i}@contoso.com"), "assignedLicenses": licenses});
+        writeln!(users, "{record}").map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn store_bytes(settings: &Settings) -> Option<u64> {
+    match settings.store_url().ok()? {
+        crate::settings::StoreUrl::Sqlite(path) => {
+            let size = |p: std::path::PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+            Some(size(path.clone()) + size(path.with_extension("db-wal")))
+        }
+        crate::settings::StoreUrl::Postgres(_) => None,
+    }
+}
+
+/// Times the ingestion of two daily snapshots.
+fn ingest_bench(a: &BenchArgs, devices: u32) -> Result<(), String> {
+    let store_arg = if a.store == "sqlite:dw-bench/bench.db" {
+        "sqlite:dw-bench/ingest.db".to_string()
+    } else {
+        a.store.clone()
+    };
+    if let Some(path) = store_arg.strip_prefix("sqlite:") {
+        let _ = std::fs::remove_file(path);
+        let _ = std::fs::remove_file(format!("{path}-wal"));
+    }
+    let overrides = Overrides {
+        store: Some(store_arg),
+        tenant: Some("ingest-bench".into()),
+        ..Overrides::default()
+    };
+    let settings = Settings::load(None, &overrides)?;
+    let store = crate::open_store(&settings)?;
+    let dir = std::env::temp_dir().join(format!("dw-ingest-bench-{}", std::process::id()));
+    for day in 0..2 {
+        write_snapshot(&dir.join(format!("day{day}")), devices, day)?;
+    }
+    let mut before = store_bytes(&settings);
+    for (day, date) in [
+        (0, time::macros::date!(2026 - 11 - 01)),
+        (1, time::macros::date!(2026 - 11 - 02)),
+    ] {
+        let opts = warehouse::ingest::IngestOptions {
+            tenant: "ingest-bench".into(),
+            date,
+            backfill: false,
+            now_micros: (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64,
+        };
+        let started = Instant::now();
+        let summary = warehouse::ingest::ingest_graph_folder(
+            store.as_ref(),
+            &dir.join(format!("day{day}")),
+            &opts,
+        )
+        .map_err(|e| e.to_string())?;
+        let secs = started.elapsed().as_secs_f64();
+        let read: u64 = summary.records_read.values().sum();
+        let written: u64 = summary.rows_written.values().sum();
+        let after = store_bytes(&settings);
+        let growth = match (before, after) {
+            (Some(b), Some(a)) => format!(", store grew {:.1} MB", (a as f64 - b as f64) / 1e6),
+            _ => String::new(),
+        };
+        before = after;
+        println!("ingest day {} ({devices} devices, {} users): {read} records read, {written} rows written in {secs:.2}s ({:.0} records/s){growth}", day + 1, devices * 5 / 4, read as f64 / secs);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }
 
 /// The bearer token every benchmark request sends.
@@ -113,6 +237,9 @@ fn peak_rss_kib() -> Option<u64> {
 
 /// Runs the benchmark and prints the figures.
 pub fn run(a: BenchArgs) -> Result<(), String> {
+    if let Some(devices) = a.ingest {
+        return ingest_bench(&a, devices);
+    }
     let overrides = Overrides {
         store: Some(a.store.clone()),
         tenant: Some("bench".into()),

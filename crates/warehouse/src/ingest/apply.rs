@@ -8,7 +8,7 @@ use crate::reference;
 use crate::sql::{dml, Dialect, SqlValue};
 use crate::store::{StoreError, Tenant, Transaction};
 use odata::json::Cell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Graph enumeration names whose reference row is not the name with a capital first letter.
 const ENUM_ALIASES: &[(&str, &str, &str)] = &[
@@ -102,6 +102,7 @@ impl Snapshot {
         summary: &mut IngestSummary,
     ) -> Result<Self, IngestError> {
         let mut devices = Vec::new();
+        let mut device_ids = HashSet::new();
         let mut categories = Vec::new();
         let (file, records) = &sources["managedDevices"];
         for (index, record) in records.iter().enumerate() {
@@ -260,7 +261,7 @@ impl Snapshot {
                 SqlValue::Text(t) => t.clone(),
                 _ => unreachable!("deviceId is text"),
             };
-            if devices.iter().any(|d: &Device| d.id == id) {
+            if !device_ids.insert(id.clone()) {
                 return Err(IngestError::record(
                     file,
                     index,
@@ -277,6 +278,7 @@ impl Snapshot {
             });
         }
         let mut users = Vec::new();
+        let mut user_ids = HashSet::new();
         let (file, records) = &sources["users"];
         for (index, record) in records.iter().enumerate() {
             let f = Fields {
@@ -285,7 +287,7 @@ impl Snapshot {
                 record,
             };
             let id = f.id("id")?;
-            if users.iter().any(|u: &User| u.id == id) {
+            if !user_ids.insert(id.clone()) {
                 return Err(IngestError::record(
                     file,
                     index,
@@ -648,8 +650,9 @@ fn merge_users(
         tx.insert("users", &row)?;
         written(summary, "users", 1);
     }
+    let in_snapshot: HashSet<&str> = snap.users.iter().map(|u| u.id.as_str()).collect();
     for (uid, row) in &live {
-        if !snap.users.iter().any(|u| &u.id == uid) {
+        if !in_snapshot.contains(uid.as_str()) {
             retire(tx, row)?;
             written(summary, "users", 1);
         }
