@@ -419,6 +419,62 @@ impl crate::store::Transaction for CopyLoader<'_, '_> {
         Ok(())
     }
 
+    fn update_rows(
+        &mut self,
+        collection: &str,
+        key: &str,
+        rows: &[Vec<SqlValue>],
+    ) -> Result<u64, StoreError> {
+        // bulk: COPY the new rows into a staging table, then one UPDATE ... FROM
+        self.flush_all()?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let c = Warehouse::get()
+            .collection(collection)
+            .ok_or_else(|| StoreError::Refused(format!("unknown collection {collection}")))?;
+        if c.property_index(key).is_none() {
+            return Err(StoreError::Refused(format!("{collection} has no {key}")));
+        }
+        let stage = format!("\"_dw_update_{}\"", c.name);
+        self.tx
+            .batch_execute(&format!("CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE \"{}\") ON COMMIT DROP; TRUNCATE {stage}", c.name))
+            .map_err(query_err)?;
+        let mut buf = Vec::new();
+        for row in rows {
+            copy_text(&mut buf, &SqlValue::Integer(self.tenant));
+            for v in row {
+                buf.push(b'\t');
+                copy_text(&mut buf, v);
+            }
+            buf.push(b'\n');
+        }
+        let columns: Vec<String> = std::iter::once("\"_tenant\"".to_string())
+            .chain(c.properties.iter().map(|p| format!("\"{}\"", p.name)))
+            .collect();
+        let mut writer = self
+            .tx
+            .copy_in(&format!("COPY {stage} ({}) FROM STDIN", columns.join(", ")))
+            .map_err(query_err)?;
+        use std::io::Write;
+        writer
+            .write_all(&buf)
+            .map_err(|e| StoreError::Refused(format!("{collection}: {e}")))?;
+        writer.finish().map_err(query_err)?;
+        let sets: Vec<String> = c
+            .properties
+            .iter()
+            .filter(|p| p.name != key)
+            .map(|p| format!("\"{0}\" = s.\"{0}\"", p.name))
+            .collect();
+        self.tx
+            .execute(
+                &format!("UPDATE \"{}\" AS t SET {} FROM {stage} AS s WHERE t.\"_tenant\" = s.\"_tenant\" AND t.\"{key}\" = s.\"{key}\"", c.name, sets.join(", ")),
+                &[],
+            )
+            .map_err(query_err)
+    }
+
     fn execute(&mut self, statement: &PlannedQuery) -> Result<u64, StoreError> {
         self.flush_all()?;
         let params: Vec<Param> = statement.params.iter().map(Param::from).collect();

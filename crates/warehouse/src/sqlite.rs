@@ -213,6 +213,45 @@ impl crate::store::Transaction for SqliteLoader<'_> {
             .map(|n| n as u64)
             .map_err(query_err)
     }
+
+    fn update_rows(
+        &mut self,
+        collection: &str,
+        key: &str,
+        rows: &[Vec<SqlValue>],
+    ) -> Result<u64, StoreError> {
+        // one cached statement run per row: cheap for an in-process database
+        let c = Warehouse::get()
+            .collection(collection)
+            .ok_or_else(|| StoreError::Refused(format!("unknown collection {collection}")))?;
+        let key_index = c
+            .property_index(key)
+            .ok_or_else(|| StoreError::Refused(format!("{collection} has no {key}")))?;
+        let sets: Vec<String> = c
+            .properties
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != key_index)
+            .map(|(i, p)| format!("\"{}\" = ?{}", p.name, i + 1))
+            .collect();
+        let n = c.properties.len();
+        let sql = format!(
+            "UPDATE \"{}\" SET {} WHERE \"_tenant\" = ?{} AND \"{key}\" = ?{}",
+            c.name,
+            sets.join(", "),
+            n + 1,
+            key_index + 1
+        );
+        let mut stmt = self.tx.prepare_cached(&sql).map_err(query_err)?;
+        let tenant = SqlValue::Integer(self.tenant);
+        let mut changed = 0;
+        for row in rows {
+            changed += stmt
+                .execute(params_from_iter(row.iter().chain(std::iter::once(&tenant))))
+                .map_err(query_err)? as u64;
+        }
+        Ok(changed)
+    }
 }
 
 impl Store for SqliteStore {

@@ -53,6 +53,15 @@ pub trait Transaction: Loader {
 
     /// Runs a statement that changes rows; returns how many.
     fn execute(&mut self, statement: &PlannedQuery) -> Result<u64, StoreError>;
+
+    /// Replaces whole rows of `collection` found by their `key` property; `rows` are in property
+    /// order, typed as the properties are. Returns how many rows changed.
+    fn update_rows(
+        &mut self,
+        collection: &str,
+        key: &str,
+        rows: &[Vec<SqlValue>],
+    ) -> Result<u64, StoreError>;
 }
 
 /// A warehouse store.

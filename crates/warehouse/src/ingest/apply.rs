@@ -617,17 +617,12 @@ fn merge_users(
             _ => None,
         })
         .collect();
-    let retire = |tx: &mut dyn Transaction, row: &Vec<SqlValue>| {
-        tx.execute(&dml::update(
-            d,
-            t,
-            "users",
-            ("userKey", row[key].clone()),
-            &[
-                ("isDeleted", SqlValue::Boolean(true)),
-                ("rowLastModifiedDateTimeUTC", now.clone()),
-            ],
-        ))
+    let mut retired: Vec<Vec<SqlValue>> = Vec::new();
+    let retire = |retired: &mut Vec<Vec<SqlValue>>, row: &Vec<SqlValue>| {
+        let mut r = row.clone();
+        r[deleted] = SqlValue::Boolean(true);
+        r[modified] = now.clone();
+        retired.push(r);
     };
     for u in &snap.users {
         let mut values = u.values.clone();
@@ -641,7 +636,7 @@ fn merge_users(
             if same {
                 continue;
             }
-            retire(tx, old)?;
+            retire(&mut retired, old);
             written(summary, "users", 1);
         }
         let mut row = new_row;
@@ -653,10 +648,11 @@ fn merge_users(
     let in_snapshot: HashSet<&str> = snap.users.iter().map(|u| u.id.as_str()).collect();
     for (uid, row) in &live {
         if !in_snapshot.contains(uid.as_str()) {
-            retire(tx, row)?;
+            retire(&mut retired, row);
             written(summary, "users", 1);
         }
     }
+    tx.update_rows("users", "userKey", &retired)?;
     // currentUsers (beta) is the live view of users
     let current = collection("currentUsers");
     tx.execute(&dml::delete_all(d, t, "currentUsers"))?;
@@ -713,6 +709,7 @@ fn merge_devices(
         })
         .collect();
     let mut keys = HashMap::new();
+    let mut updates: Vec<Vec<SqlValue>> = Vec::new();
     for dev in &snap.devices {
         let mut values = dev.values.clone();
         for (name, v) in values.iter_mut() {
@@ -739,20 +736,7 @@ fn merge_devices(
                     .filter(|i| *i != key && *i != modified)
                     .all(|i| old[i] == row[i]);
                 if !same {
-                    let set: Vec<(&str, SqlValue)> = devices
-                        .properties
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| *i != key)
-                        .map(|(i, p)| (p.name.as_str(), row[i].clone()))
-                        .collect();
-                    tx.execute(&dml::update(
-                        d,
-                        t,
-                        "devices",
-                        ("deviceKey", row[key].clone()),
-                        &set,
-                    ))?;
+                    updates.push(row);
                     written(summary, "devices", 1);
                 }
             }
@@ -768,18 +752,13 @@ fn merge_devices(
     for row in &stored {
         let gone = matches!(&row[id], SqlValue::Text(u) if !keys.contains_key(u));
         if gone && row[deleted] == SqlValue::Boolean(false) {
-            tx.execute(&dml::update(
-                d,
-                t,
-                "devices",
-                ("deviceKey", row[key].clone()),
-                &[
-                    ("isDeleted", SqlValue::Boolean(true)),
-                    ("rowLastModifiedDateTimeUTC", now.clone()),
-                ],
-            ))?;
+            let mut r = row.clone();
+            r[deleted] = SqlValue::Boolean(true);
+            r[modified] = now.clone();
+            updates.push(r);
             written(summary, "devices", 1);
         }
     }
+    tx.update_rows("devices", "deviceKey", &updates)?;
     Ok(keys)
 }

@@ -92,34 +92,3 @@ pub fn delete_all(dialect: &dyn Dialect, tenant: i64, collection: &str) -> Plann
         tenant: Some(tenant),
     }
 }
-
-/// `UPDATE collection SET ... WHERE tenant AND key = value`.
-pub fn update(
-    dialect: &dyn Dialect,
-    tenant: i64,
-    collection: &str,
-    key: (&str, SqlValue),
-    set: &[(&str, SqlValue)],
-) -> PlannedQuery {
-    let mut b = Builder {
-        dialect,
-        params: Vec::new(),
-    };
-    let assignments: Vec<String> = set
-        .iter()
-        .map(|(c, v)| format!("{} = {}", dialect.quote(c), b.param(v.clone())))
-        .collect();
-    let t = b.param(SqlValue::Integer(tenant));
-    let k = b.param(key.1);
-    PlannedQuery {
-        sql: format!(
-            "UPDATE {} SET {} WHERE {} = {t} AND {} = {k}",
-            dialect.quote(collection),
-            assignments.join(", "),
-            dialect.quote(TENANT_COLUMN_NAME),
-            dialect.quote(key.0)
-        ),
-        params: b.params,
-        tenant: Some(tenant),
-    }
-}
