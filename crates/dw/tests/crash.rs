@@ -1,0 +1,141 @@
+//! Crash safety of ingestion: `dw ingest` killed with SIGKILL at many moments leaves the store
+//! with the previous day or the whole new day, never part of one.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use warehouse::sql::{PlannedQuery, SqlValue};
+use warehouse::{SqliteStore, Store};
+
+const DEVICES: u32 = 6000;
+
+fn snapshot(dir: &Path, day: u32) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut devices =
+        std::io::BufWriter::new(std::fs::File::create(dir.join("managedDevices.ndjson")).unwrap());
+    for i in 0..DEVICES {
+        let compliance = if (i + day) % 3 == 0 {
+            "noncompliant"
+        } else {
+            "compliant"
+        };
+        writeln!(
+            devices,
+            r#"{{"id":"dev-{i}","deviceName":"D{i}","operatingSystem":"Windows","complianceState":"{compliance}","managedDeviceOwnerType":"company","lastSyncDateTime":"2026-11-0{}T10:00:00Z","userId":"u-{i}"}}"#,
+            day + 1
+        )
+        .unwrap();
+    }
+    let mut users =
+        std::io::BufWriter::new(std::fs::File::create(dir.join("users.ndjson")).unwrap());
+    for i in 0..DEVICES {
+        let licensed = if (i + day) % 7 == 0 {
+            "[]"
+        } else {
+            r#"[{"skuId":"x"}]"#
+        };
+        writeln!(
+            users,
+            r#"{{"id":"u-{i}","displayName":"U{i}","assignedLicenses":{licensed}}}"#
+        )
+        .unwrap();
+    }
+}
+
+fn count(store: &SqliteStore, sql: &str, tenant: i64) -> u64 {
+    store
+        .count(&PlannedQuery {
+            sql: sql.into(),
+            params: vec![SqlValue::Integer(tenant)],
+            tenant: Some(tenant),
+        })
+        .unwrap()
+}
+
+fn ingest(dir: &Path, from: &Path, date: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_dw"))
+        .args(["ingest", "--tenant", "acme", "--date", date, "--from"])
+        .arg(from)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_killed_ingestion_leaves_the_previous_day_or_the_whole_new_one() {
+    let dir = std::env::temp_dir().join(format!("dw-crash-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    snapshot(&dir.join("day1"), 0);
+    snapshot(&dir.join("day2"), 1);
+    assert!(ingest(&dir, &dir.join("day1"), "2026-11-01")
+        .wait()
+        .unwrap()
+        .success());
+
+    // how long a whole run takes, to spread the kills over it
+    let db = dir.join("dw-data/warehouse.db");
+    let probe = std::time::Instant::now();
+    let mut outcomes = (0, 0);
+    for step in 0..10u64 {
+        let mut child = ingest(&dir, &dir.join("day2"), "2026-11-02");
+        std::thread::sleep(Duration::from_millis(30 + step * step * 25));
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .arg(child.id().to_string())
+            .status();
+        let _ = child.wait();
+        let store = SqliteStore::open(&db).unwrap();
+        let t = store.tenant("acme").unwrap().unwrap();
+        let day2 = count(&store, "SELECT COUNT(*) FROM \"devicePropertyHistories\" WHERE \"_tenant\" = ?1 AND \"dateKey\" = 20261102", t.id);
+        let facts = count(&store, "SELECT COUNT(*) FROM \"compliancePolicyStatusDeviceActivities\" WHERE \"_tenant\" = ?1 AND \"dateKey\" = 20261102", t.id);
+        match t.snapshot_date_key {
+            Some(20261101) => {
+                assert_eq!(
+                    (day2, facts),
+                    (0, 0),
+                    "kill {step}: nothing of day 2 may be visible"
+                );
+                outcomes.0 += 1;
+            }
+            Some(20261102) => {
+                assert_eq!(
+                    (day2, facts),
+                    (u64::from(DEVICES), 1),
+                    "kill {step}: day 2 must be whole"
+                );
+                outcomes.1 += 1;
+            }
+            other => panic!("kill {step}: unexpected snapshot {other:?}"),
+        }
+        let integrity = count(
+            &store,
+            "SELECT COUNT(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok' AND ?1 = ?1",
+            t.id,
+        );
+        assert_eq!(integrity, 0, "kill {step}: the database is intact");
+    }
+    eprintln!(
+        "kills: {} left day 1, {} after day 2 was published ({:?})",
+        outcomes.0,
+        outcomes.1,
+        probe.elapsed()
+    );
+    assert!(
+        outcomes.0 > 0,
+        "some kills must land during the run for the test to mean anything"
+    );
+    // and a run that is left alone publishes the day
+    assert!(ingest(&dir, &dir.join("day2"), "2026-11-02")
+        .wait()
+        .unwrap()
+        .success());
+    let store = SqliteStore::open(&db).unwrap();
+    assert_eq!(
+        store.tenant("acme").unwrap().unwrap().snapshot_date_key,
+        Some(20261102)
+    );
+}
