@@ -15,7 +15,7 @@ fn snapshot(dir: &Path, day: u32) {
     let mut devices =
         std::io::BufWriter::new(std::fs::File::create(dir.join("managedDevices.ndjson")).unwrap());
     for i in 0..DEVICES {
-        let compliance = if (i + day) % 3 == 0 {
+        let compliance = if (i + day).is_multiple_of(3) {
             "noncompliant"
         } else {
             "compliant"
@@ -30,7 +30,7 @@ fn snapshot(dir: &Path, day: u32) {
     let mut users =
         std::io::BufWriter::new(std::fs::File::create(dir.join("users.ndjson")).unwrap());
     for i in 0..DEVICES {
-        let licensed = if (i + day) % 7 == 0 {
+        let licensed = if (i + day).is_multiple_of(7) {
             "[]"
         } else {
             r#"[{"skuId":"x"}]"#
