@@ -235,6 +235,25 @@ fn graph_snapshots_build_history_and_daily_facts() {
         dump(store.as_ref(), &t, "currentUsers", &["userKey", "userId"]),
         vec!["1|u-0001", "4|u-0002"]
     );
+    // with deviceCategories.json, categories carry their Graph ids; the name-only one of day 1 is retired
+    assert_eq!(
+        dump(
+            store.as_ref(),
+            &t,
+            "deviceCategories",
+            &["deviceCategoryKey", "deviceCategoryName", "isDeleted"]
+        ),
+        vec!["1|Laptops|1", "2|Laptops|0", "3|Kiosks|0"]
+    );
+    assert_eq!(
+        dump(
+            store.as_ref(),
+            &t,
+            "devicePropertyHistories",
+            &["dateKey", "deviceKey", "deviceCategoryKey"]
+        )[3..],
+        ["20261102|1|2", "20261102|3|null", "20261102|4|2"]
+    );
     assert_eq!(
         dump(
             store.as_ref(),

@@ -46,7 +46,10 @@ pub struct User {
 pub struct Snapshot {
     devices: Vec<Device>,
     users: Vec<User>,
+    /// Category names the devices use.
     categories: Vec<String>,
+    /// The categories of `deviceCategories.json` (id, name), when the folder has it.
+    category_records: Option<Vec<(String, String)>>,
 }
 
 fn capitalized(s: &str) -> String {
@@ -307,10 +310,26 @@ impl Snapshot {
             ];
             users.push(User { id, values });
         }
+        let category_records = match sources.get("deviceCategories") {
+            Some((file, records)) => {
+                let mut out = Vec::new();
+                for (index, record) in records.iter().enumerate() {
+                    let f = Fields {
+                        file,
+                        index,
+                        record,
+                    };
+                    out.push((f.id("id")?, f.id("displayName")?));
+                }
+                Some(out)
+            }
+            None => None,
+        };
         Ok(Self {
             devices,
             users,
             categories,
+            category_records,
         })
     }
 }
@@ -443,39 +462,7 @@ pub fn apply(
         written(summary, "dates", 1);
     }
 
-    // device categories by name (new names get a new key)
-    let cats = collection("deviceCategories");
-    let mut category_keys: HashMap<String, i64> = HashMap::new();
-    let mut next_category = 1;
-    for r in rows(tx, d, t, cats)? {
-        if let (SqlValue::Integer(k), SqlValue::Text(name)) = (&r[0], &r[2]) {
-            category_keys.insert(name.clone(), *k);
-            next_category = next_category.max(k + 1);
-        }
-    }
-    for name in &snap.categories {
-        if !category_keys.contains_key(name) {
-            tx.insert(
-                "deviceCategories",
-                &ordered(
-                    cats,
-                    &[
-                        ("deviceCategoryKey", SqlValue::Integer(next_category)),
-                        (
-                            "deviceCategoryId",
-                            SqlValue::Text(uuid::Uuid::new_v4().to_string()),
-                        ),
-                        ("deviceCategoryName", SqlValue::Text(name.clone())),
-                        ("isDeleted", SqlValue::Boolean(false)),
-                        ("rowLastModifiedDateTimeUTC", now.clone()),
-                    ],
-                ),
-            )?;
-            category_keys.insert(name.clone(), next_category);
-            next_category += 1;
-            written(summary, "deviceCategories", 1);
-        }
-    }
+    let category_keys = merge_categories(tx, d, t, snap, &now, summary)?;
 
     merge_users(tx, d, t, snap, &now, summary)?;
     let device_keys = merge_devices(tx, d, t, snap, &now, &category_keys, summary)?;
@@ -500,7 +487,9 @@ pub fn apply(
                 .unwrap_or(SqlValue::Null)
         };
         let category = match v("deviceCategoryKey") {
-            SqlValue::Text(name) => SqlValue::Integer(category_keys[&name]),
+            SqlValue::Text(name) => category_keys
+                .get(&name)
+                .map_or(SqlValue::Null, |k| SqlValue::Integer(*k)),
             _ => SqlValue::Null,
         };
         tx.insert(
@@ -579,6 +568,129 @@ pub fn apply(
         }
     }
     Ok(())
+}
+
+/// Device categories: from `deviceCategories.json` when present (ids as Graph has them; a category
+/// gone from the file is soft-deleted), else by the names devices carry. Returns name -> key.
+fn merge_categories(
+    tx: &mut dyn Transaction,
+    d: &dyn Dialect,
+    t: i64,
+    snap: &Snapshot,
+    now: &SqlValue,
+    summary: &mut IngestSummary,
+) -> Result<HashMap<String, i64>, IngestError> {
+    let cats = collection("deviceCategories");
+    let idx = |n: &str| cats.property_index(n).expect("deviceCategories property");
+    let (key, id, name, deleted, modified) = (
+        idx("deviceCategoryKey"),
+        idx("deviceCategoryId"),
+        idx("deviceCategoryName"),
+        idx("isDeleted"),
+        idx("rowLastModifiedDateTimeUTC"),
+    );
+    let stored = rows(tx, d, t, cats)?;
+    let mut next_key = stored
+        .iter()
+        .filter_map(|r| match r[key] {
+            SqlValue::Integer(k) => Some(k),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let mut keys: HashMap<String, i64> = HashMap::new();
+    let mut updates = Vec::new();
+    let mut insert = |tx: &mut dyn Transaction,
+                      category_id: String,
+                      category_name: &str,
+                      keys: &mut HashMap<String, i64>|
+     -> Result<(), IngestError> {
+        tx.insert(
+            "deviceCategories",
+            &ordered(
+                cats,
+                &[
+                    ("deviceCategoryKey", SqlValue::Integer(next_key)),
+                    ("deviceCategoryId", SqlValue::Text(category_id)),
+                    (
+                        "deviceCategoryName",
+                        SqlValue::Text(category_name.to_string()),
+                    ),
+                    ("isDeleted", SqlValue::Boolean(false)),
+                    ("rowLastModifiedDateTimeUTC", now.clone()),
+                ],
+            ),
+        )?;
+        keys.insert(category_name.to_string(), next_key);
+        next_key += 1;
+        written(summary, "deviceCategories", 1);
+        Ok(())
+    };
+    match &snap.category_records {
+        Some(records) => {
+            for (category_id, category_name) in records {
+                match stored
+                    .iter()
+                    .find(|r| r[id] == SqlValue::Text(category_id.clone()))
+                {
+                    Some(old) => {
+                        if let SqlValue::Integer(k) = old[key] {
+                            keys.insert(category_name.clone(), k);
+                        }
+                        if old[name] != SqlValue::Text(category_name.clone())
+                            || old[deleted] != SqlValue::Boolean(false)
+                        {
+                            let mut r = old.clone();
+                            r[name] = SqlValue::Text(category_name.clone());
+                            r[deleted] = SqlValue::Boolean(false);
+                            r[modified] = now.clone();
+                            updates.push(r);
+                        }
+                    }
+                    None => insert(tx, category_id.clone(), category_name, &mut keys)?,
+                }
+            }
+            for old in &stored {
+                let listed = records
+                    .iter()
+                    .any(|(category_id, _)| old[id] == SqlValue::Text(category_id.clone()));
+                if !listed && old[deleted] == SqlValue::Boolean(false) {
+                    let mut r = old.clone();
+                    r[deleted] = SqlValue::Boolean(true);
+                    r[modified] = now.clone();
+                    updates.push(r);
+                }
+            }
+            for category_name in snap.categories.iter().filter(|c| !keys.contains_key(*c)) {
+                *summary
+                    .unknown_enums
+                    .entry(format!("deviceCategories: {category_name}"))
+                    .or_default() += 1;
+            }
+        }
+        None => {
+            for r in &stored {
+                if let (SqlValue::Integer(k), SqlValue::Text(category_name)) = (&r[key], &r[name]) {
+                    keys.insert(category_name.clone(), *k);
+                }
+            }
+            for category_name in &snap.categories {
+                if !keys.contains_key(category_name) {
+                    // without deviceCategories.json the Graph id is not known
+                    insert(
+                        tx,
+                        uuid::Uuid::new_v4().to_string(),
+                        category_name,
+                        &mut keys,
+                    )?;
+                }
+            }
+        }
+    }
+    written(summary, "deviceCategories", updates.len() as u64);
+    tx.update_rows("deviceCategories", "deviceCategoryKey", &updates)?;
+    Ok(keys)
 }
 
 /// Users keep history: a change of state ends the live row (soft delete) and adds a new one; a
@@ -715,7 +827,9 @@ fn merge_devices(
         for (name, v) in values.iter_mut() {
             if *name == "deviceCategoryKey" {
                 if let SqlValue::Text(c) = v {
-                    *v = SqlValue::Integer(category_keys[c.as_str()]);
+                    *v = category_keys
+                        .get(c.as_str())
+                        .map_or(SqlValue::Null, |k| SqlValue::Integer(*k));
                 }
             }
         }

@@ -6,8 +6,8 @@
 //! day's facts, purges facts past their retention, and publishes everything in one transaction:
 //! readers see the previous day or the new one, never a mix, and a failure publishes nothing.
 //!
-//! This first slice reads `managedDevices` and `users`; the other Graph sources, live Graph, CSV
-//! and the scheduler come next.
+//! This first slice reads `managedDevices`, `users` and (optionally) `deviceCategories`; the other
+//! Graph sources, live Graph, CSV and the scheduler come next.
 
 mod apply;
 mod graph;
@@ -111,7 +111,11 @@ pub struct IngestSummary {
 }
 
 /// The files a Graph snapshot folder may hold, and whether each is required.
-const FILES: &[(&str, bool)] = &[("managedDevices", true), ("users", true)];
+const FILES: &[(&str, bool)] = &[
+    ("managedDevices", true),
+    ("users", true),
+    ("deviceCategories", false),
+];
 
 /// Ingests the Graph snapshot folder `dir` for `opts.date` and publishes it.
 pub fn ingest_graph_folder(
