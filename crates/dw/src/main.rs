@@ -94,9 +94,10 @@ struct ServeArgs {
 struct IngestArgs {
     #[command(flatten)]
     common: CommonArgs,
-    /// Snapshot folder: managedDevices.json and users.json (Graph responses, paged responses or NDJSON).
-    #[arg(long = "from")]
-    from: std::path::PathBuf,
+    /// Source: a folder of Graph responses (managedDevices, users, deviceCategories as .json or
+    /// .ndjson), or `csv DIR` with devices.csv and users.csv.
+    #[arg(long = "from", num_args = 1..=2, value_names = ["KIND", "DIR"], required = true)]
+    from: Vec<String>,
     /// Day of the snapshot (YYYY-MM-DD); default today (UTC).
     #[arg(long)]
     date: Option<String>,
@@ -264,8 +265,22 @@ fn ingest(a: IngestArgs) -> Result<(), String> {
         backfill: a.backfill,
         now_micros: (now.unix_timestamp_nanos() / 1000) as i64,
     };
-    let summary = warehouse::ingest::ingest_graph_folder(store.as_ref(), &a.from, &opts)
-        .map_err(|e| format!("nothing was published: {e}"))?;
+    let result = match a.from.as_slice() {
+        [dir] if dir != "graph" && dir != "csv" => {
+            warehouse::ingest::ingest_graph_folder(store.as_ref(), std::path::Path::new(dir), &opts)
+        }
+        [kind, dir] if kind == "graph" => {
+            warehouse::ingest::ingest_graph_folder(store.as_ref(), std::path::Path::new(dir), &opts)
+        }
+        [kind, dir] if kind == "csv" => {
+            warehouse::ingest::ingest_csv_folder(store.as_ref(), std::path::Path::new(dir), &opts)
+        }
+        [kind] if kind == "graph" => {
+            return Err("reading live from Microsoft Graph is not available yet; export the responses to a folder and use --from DIR".into())
+        }
+        _ => return Err("--from takes a folder of Graph responses, or `csv DIR`".into()),
+    };
+    let summary = result.map_err(|e| format!("nothing was published: {e}"))?;
     let tenant = summary.tenant.as_ref().expect("published");
     println!(
         "published {date} for tenant '{}' (generation {}) in {:.1}s",

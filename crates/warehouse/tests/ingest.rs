@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use warehouse::ingest::{ingest_graph_folder, IngestOptions};
+use warehouse::ingest::{ingest_csv_folder, ingest_graph_folder, IngestOptions};
 use warehouse::sql::{PlannedQuery, SqlValue};
 use warehouse::{PostgresStore, SqliteStore, Store, Tenant};
 
@@ -369,5 +369,70 @@ fn unknown_files_and_missing_sources_stop_the_run() {
     assert!(
         store.tenant("contoso").unwrap().is_none(),
         "nothing was published"
+    );
+}
+
+fn csv_fixtures(case: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/csv")
+        .join(case)
+}
+
+#[test]
+fn csv_exports_from_other_mdms_use_the_same_merge() {
+    let store = store("csv");
+    let day = time::macros::date!(2026 - 11 - 01);
+    let e = ingest_csv_folder(
+        store.as_ref(),
+        &csv_fixtures("bad-header"),
+        &opts(day, NOW1, false),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("devices.csv: unknown column(s) color; the columns are deviceId,"),
+        "{e}"
+    );
+    assert!(
+        store.tenant("contoso").unwrap().is_none(),
+        "nothing was published"
+    );
+    let s = ingest_csv_folder(
+        store.as_ref(),
+        &csv_fixtures("good"),
+        &opts(day, NOW1, false),
+    )
+    .unwrap();
+    let t = s.tenant.unwrap();
+    assert_eq!(
+        dump(
+            store.as_ref(),
+            &t,
+            "devices",
+            &[
+                "deviceKey",
+                "deviceId",
+                "complianceStateKey",
+                "encryptionState",
+                "lastSyncDateTime"
+            ]
+        ),
+        vec![
+            format!(
+                "1|mdm-1|{}|1|{}",
+                key("complianceStates", "Compliant"),
+                micros(time::macros::datetime!(2026-11-01 08:00 UTC))
+            ),
+            format!("2|mdm-2|{}|0|null", key("complianceStates", "Noncompliant")),
+        ]
+    );
+    assert_eq!(
+        dump(
+            store.as_ref(),
+            &t,
+            "users",
+            &["userKey", "userId", "intuneLicensed"]
+        ),
+        vec!["1|jdoe|1"]
     );
 }

@@ -10,8 +10,10 @@
 //! Graph sources, live Graph, CSV and the scheduler come next.
 
 mod apply;
+mod csv_source;
 mod graph;
 
+use csv_source::{DEVICE_COLUMNS, USER_COLUMNS};
 pub use graph::read_records;
 
 use crate::store::{Store, StoreError, Tenant};
@@ -117,6 +119,9 @@ const FILES: &[(&str, bool)] = &[
     ("deviceCategories", false),
 ];
 
+/// Sources by name (`managedDevices`, `users`, `deviceCategories`): (file name, records).
+type Sources = BTreeMap<String, (String, Vec<graph::Record>)>;
+
 /// Ingests the Graph snapshot folder `dir` for `opts.date` and publishes it.
 pub fn ingest_graph_folder(
     store: &dyn Store,
@@ -124,7 +129,7 @@ pub fn ingest_graph_folder(
     opts: &IngestOptions,
 ) -> Result<IngestSummary, IngestError> {
     let mut summary = IngestSummary::default();
-    let mut sources = BTreeMap::new();
+    let mut sources = Sources::new();
     let entries =
         std::fs::read_dir(dir).map_err(|e| IngestError::run(format!("{}: {e}", dir.display())))?;
     for entry in entries {
@@ -136,17 +141,10 @@ pub fn ingest_graph_folder(
         match stem.filter(|s| FILES.iter().any(|(f, _)| f == s)) {
             Some(s) => {
                 let records = read_records(&entry.path())?;
-                summary
-                    .records_read
-                    .insert(name.clone(), records.len() as u64);
+                summary.records_read.insert(name.clone(), records.len() as u64);
                 sources.insert(s.to_string(), (name, records));
             }
-            None => {
-                return Err(IngestError::file(
-                    &name,
-                    "is not a known Graph snapshot file (expected managedDevices.json, users.json)",
-                ))
-            }
+            None => return Err(IngestError::file(&name, "is not a known Graph snapshot file (expected managedDevices.json, users.json, deviceCategories.json)")),
         }
     }
     for (file, required) in FILES {
@@ -157,7 +155,60 @@ pub fn ingest_graph_folder(
             )));
         }
     }
-    let snapshot = apply::Snapshot::parse(&sources, &mut summary)?;
+    publish(store, &sources, opts, summary)
+}
+
+/// Ingests `devices.csv` and `users.csv` of `dir` (columns as documented in the README).
+pub fn ingest_csv_folder(
+    store: &dyn Store,
+    dir: &Path,
+    opts: &IngestOptions,
+) -> Result<IngestSummary, IngestError> {
+    let mut summary = IngestSummary::default();
+    let mut sources = Sources::new();
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| IngestError::run(format!("{}: {e}", dir.display())))?;
+    for entry in entries {
+        let name = entry
+            .map_err(|e| IngestError::run(e.to_string()))?
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if name != "devices.csv" && name != "users.csv" {
+            return Err(IngestError::file(
+                &name,
+                "is not a known CSV file (expected devices.csv and users.csv)",
+            ));
+        }
+    }
+    for (file, source, columns) in [
+        ("devices.csv", "managedDevices", DEVICE_COLUMNS),
+        ("users.csv", "users", USER_COLUMNS),
+    ] {
+        let path = dir.join(file);
+        if !path.exists() {
+            return Err(IngestError::run(format!(
+                "{}: {file} is missing",
+                dir.display()
+            )));
+        }
+        let records = csv_source::read_csv(&path, columns)?;
+        summary
+            .records_read
+            .insert(file.to_string(), records.len() as u64);
+        sources.insert(source.to_string(), (file.to_string(), records));
+    }
+    publish(store, &sources, opts, summary)
+}
+
+/// Validates the sources and publishes them as the day's snapshot.
+fn publish(
+    store: &dyn Store,
+    sources: &Sources,
+    opts: &IngestOptions,
+    mut summary: IngestSummary,
+) -> Result<IngestSummary, IngestError> {
+    let snapshot = apply::Snapshot::parse(sources, &mut summary)?;
     let date_key = crate::generate::date_key(opts.date);
     let mut failure = None;
     let result = store.update_tenant(&opts.tenant, date_key, &mut |tx, tenant| {

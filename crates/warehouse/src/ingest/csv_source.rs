@@ -1,0 +1,150 @@
+//! CSV exports from other MDMs: `devices.csv` and `users.csv` with a documented column set.
+//! Rows become the same records as Graph entities (enumeration values spelled as Graph spells
+//! them), so both sources share one validation and one merge.
+
+use super::graph::Record;
+use super::IngestError;
+use serde_json::Value;
+use std::path::Path;
+
+#[derive(Clone, Copy)]
+pub(super) enum Kind {
+    Text,
+    Boolean,
+    Integer,
+    /// `true`/`false`, stored as Graph's `assignedLicenses` (a licensed user has one).
+    Licensed,
+}
+
+/// (CSV column, Graph field, kind, required)
+type Column = (&'static str, &'static str, Kind, bool);
+
+/// Columns of `devices.csv`.
+pub(super) const DEVICE_COLUMNS: &[Column] = &[
+    ("deviceId", "id", Kind::Text, true),
+    ("deviceName", "deviceName", Kind::Text, false),
+    ("operatingSystem", "operatingSystem", Kind::Text, false),
+    ("osVersion", "osVersion", Kind::Text, false),
+    ("manufacturer", "manufacturer", Kind::Text, false),
+    ("model", "model", Kind::Text, false),
+    ("serialNumber", "serialNumber", Kind::Text, false),
+    ("complianceState", "complianceState", Kind::Text, false),
+    ("ownerType", "managedDeviceOwnerType", Kind::Text, false),
+    ("enrollmentType", "deviceEnrollmentType", Kind::Text, false),
+    ("enrolledDateTime", "enrolledDateTime", Kind::Text, false),
+    ("lastSyncDateTime", "lastSyncDateTime", Kind::Text, false),
+    ("userId", "userId", Kind::Text, false),
+    ("category", "deviceCategoryDisplayName", Kind::Text, false),
+    ("isEncrypted", "isEncrypted", Kind::Boolean, false),
+    (
+        "totalStorageSpaceInBytes",
+        "totalStorageSpaceInBytes",
+        Kind::Integer,
+        false,
+    ),
+    (
+        "freeStorageSpaceInBytes",
+        "freeStorageSpaceInBytes",
+        Kind::Integer,
+        false,
+    ),
+];
+
+/// Columns of `users.csv`.
+pub(super) const USER_COLUMNS: &[Column] = &[
+    ("userId", "id", Kind::Text, true),
+    ("displayName", "displayName", Kind::Text, false),
+    ("userPrincipalName", "userPrincipalName", Kind::Text, false),
+    ("mail", "mail", Kind::Text, false),
+    ("licensed", "assignedLicenses", Kind::Licensed, false),
+];
+
+/// Reads a CSV file with the given column set into Graph-shaped records.
+pub(super) fn read_csv(path: &Path, columns: &[Column]) -> Result<Vec<Record>, IngestError> {
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| IngestError::file(&file, format!("cannot read: {e}")))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| IngestError::file(&file, format!("cannot read the header: {e}")))?
+        .clone();
+    let unknown: Vec<&str> = headers
+        .iter()
+        .filter(|h| !columns.iter().any(|c| c.0 == *h))
+        .collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = columns.iter().map(|c| c.0).collect();
+        return Err(IngestError::file(
+            &file,
+            format!(
+                "unknown column(s) {}; the columns are {}",
+                unknown.join(", "),
+                known.join(", ")
+            ),
+        ));
+    }
+    for (name, _, _, required) in columns {
+        if *required && !headers.iter().any(|h| h == *name) {
+            return Err(IngestError::file(
+                &file,
+                format!("the required column {name} is missing"),
+            ));
+        }
+    }
+    let mut records = Vec::new();
+    for (index, row) in reader.records().enumerate() {
+        let row = row
+            .map_err(|e| IngestError::record(&file, index, None, format!("malformed CSV: {e}")))?;
+        let mut record = Record::new();
+        for (header, value) in headers.iter().zip(row.iter()) {
+            let (_, field, kind, _) = columns
+                .iter()
+                .find(|c| c.0 == header)
+                .expect("checked above");
+            if value.is_empty() {
+                continue;
+            }
+            let bad = |what: &str| {
+                IngestError::record(
+                    &file,
+                    index,
+                    Some(header),
+                    format!("must be {what}, not \"{value}\""),
+                )
+            };
+            let v = match kind {
+                Kind::Text => Value::String(value.to_string()),
+                Kind::Integer => {
+                    Value::Number(value.parse::<i64>().map_err(|_| bad("an integer"))?.into())
+                }
+                Kind::Boolean => {
+                    Value::Bool(parse_bool(value).ok_or_else(|| bad("true or false"))?)
+                }
+                Kind::Licensed => {
+                    let licensed = parse_bool(value).ok_or_else(|| bad("true or false"))?;
+                    Value::Array(if licensed {
+                        vec![Value::String("licensed".into())]
+                    } else {
+                        Vec::new()
+                    })
+                }
+            };
+            record.insert(field.to_string(), v);
+        }
+        records.push(record);
+    }
+    Ok(records)
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" => Some(true),
+        "false" | "no" | "0" => Some(false),
+        _ => None,
+    }
+}
