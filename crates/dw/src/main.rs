@@ -3,6 +3,7 @@
 mod admin;
 mod auth_setup;
 mod bench;
+mod schedule;
 mod settings;
 mod signals;
 mod tls;
@@ -78,6 +79,12 @@ struct ServeArgs {
     /// Public base URL used in links, tokens and audiences, e.g. https://dw.example.com. [env: DW_PUBLIC_URL]
     #[arg(long)]
     public_url: Option<String>,
+    /// Ingest daily at this UTC time (`HH:MM` or `HH:MM:SS`) from --ingest-from. [env: DW_INGEST_SCHEDULE]
+    #[arg(long, requires = "ingest_from")]
+    ingest_schedule: Option<String>,
+    /// Folder holding one snapshot folder per day, named YYYY-MM-DD (Graph files or devices.csv and users.csv). [env: DW_INGEST_FROM]
+    #[arg(long)]
+    ingest_from: Option<String>,
     /// A read replica (`postgres://...`, repeatable): queries go to replicas, with failover to the
     /// store, which takes all writes. [config: read_stores]
     #[arg(long = "read-store")]
@@ -307,6 +314,8 @@ fn serve(a: ServeArgs) -> Result<(), String> {
     overrides.public_url = a.public_url.clone();
     overrides.tls_cert = a.tls_cert.clone();
     overrides.read_stores = a.read_stores.clone();
+    overrides.ingest_schedule = a.ingest_schedule.clone();
+    overrides.ingest_from = a.ingest_from.clone();
     overrides.tls_key = a.tls_key.clone();
     if a.demo {
         overrides.demo = Some(true);
@@ -363,7 +372,15 @@ fn serve(a: ServeArgs) -> Result<(), String> {
         let auth = auth_setup::auth_state(&settings, &base, tls)?;
         let service = auth.service.clone();
         let config = server::Config { page_size: settings.page_size, token_key, public_url: settings.public_url.clone() };
-        let app = server::router(server::AppState::new(store, config, auth));
+        let state = server::AppState::new(store.clone(), config, auth);
+        if let Some(at) = &settings.ingest_schedule {
+            let at = schedule::parse_time(at)?;
+            let from = settings.ingest_from.clone().ok_or("--ingest-schedule needs --ingest-from")?;
+            let status = state.ingest_status.clone();
+            let (store, tenant) = (store.clone(), settings.tenant.clone());
+            tokio::spawn(schedule::run(at, from.into(), store, tenant, status));
+        }
+        let app = server::router(state);
         let root = format!("{base}{}", server::BASE_PATH);
         banner(format_args!("Device Warehouse is serving at {base}/"));
         banner(format_args!("  listening on:     {addr}"));

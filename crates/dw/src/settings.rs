@@ -35,6 +35,10 @@ pub struct Settings {
     pub clients: Vec<auth::Client>,
     /// Users defined in configuration (`[[users]]`).
     pub users: Vec<auth::User>,
+    /// Daily ingestion time, `HH:MM` or `HH:MM:SS` in UTC.
+    pub ingest_schedule: Option<String>,
+    /// Folder with one snapshot folder per day (`YYYY-MM-DD`, Graph files or CSV) for the schedule.
+    pub ingest_from: Option<String>,
     /// Read replicas (`postgres://` URLs) that take the queries; writes go to `store`.
     pub read_stores: Vec<String>,
     /// PEM certificate chain for HTTPS.
@@ -78,6 +82,8 @@ impl Default for Settings {
             clients: Vec::new(),
             users: Vec::new(),
             read_stores: Vec::new(),
+            ingest_schedule: None,
+            ingest_from: None,
             tls_cert: None,
             tls_key: None,
         }
@@ -101,6 +107,10 @@ pub struct Overrides {
     pub public_url: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub read_stores: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingest_schedule: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingest_from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_cert: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -51,6 +51,8 @@ pub struct AppState {
     pub signer: paging::TokenSigner,
     /// Authentication.
     pub auth: Arc<AuthState>,
+    /// Outcome of the last scheduled ingestion, served at `/status/ingest`.
+    pub ingest_status: Arc<std::sync::RwLock<serde_json::Value>>,
 }
 
 impl AppState {
@@ -62,6 +64,9 @@ impl AppState {
             config: Arc::new(config),
             signer,
             auth: Arc::new(auth),
+            ingest_status: Arc::new(std::sync::RwLock::new(
+                serde_json::json!({ "scheduled": false }),
+            )),
         }
     }
 }
@@ -73,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(pages::root))
         .route("/healthz", get(pages::healthz))
         .route("/readyz", get(pages::readyz))
+        .route("/status/ingest", get(pages::ingest_status))
         .route("/.well-known/openid-configuration", get(oauth::discovery))
         .route("/oauth2/keys", get(oauth::jwks))
         .route("/oauth2/token", axum::routing::post(oauth::token))

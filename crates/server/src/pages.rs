@@ -43,6 +43,19 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
     }
 }
 
+/// `/status/ingest`: the last scheduled ingestion (for any authenticated caller).
+pub async fn ingest_status(
+    State(app): State<AppState>,
+    _caller: crate::authn::Authenticated,
+) -> Response {
+    let status = app.ingest_status.read().expect("lock").clone();
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        status.to_string(),
+    )
+        .into_response()
+}
+
 /// Any path outside the service.
 pub async fn not_found() -> Response {
     not_found_response()

@@ -1,0 +1,110 @@
+//! The daily ingestion schedule of `dw serve --ingest-schedule`.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use warehouse::ingest::{ingest_csv_folder, ingest_graph_folder, IngestOptions};
+use warehouse::Store;
+
+/// Parses `HH:MM` or `HH:MM:SS` (UTC).
+pub fn parse_time(text: &str) -> Result<time::Time, String> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let n = |i: usize| {
+        parts
+            .get(i)
+            .map_or(Ok(0), |p| p.parse::<u8>())
+            .map_err(|_| format!("'{text}' is not HH:MM or HH:MM:SS"))
+    };
+    if !(2..=3).contains(&parts.len()) {
+        return Err(format!("'{text}' is not HH:MM or HH:MM:SS"));
+    }
+    time::Time::from_hms(n(0)?, n(1)?, n(2)?).map_err(|_| format!("'{text}' is not a time of day"))
+}
+
+/// Time until the next `at` (UTC), strictly in the future.
+fn until_next(at: time::Time) -> std::time::Duration {
+    let now = time::OffsetDateTime::now_utc();
+    let mut next = now.replace_time(at);
+    if next <= now {
+        next += time::Duration::days(1);
+    }
+    (next - now).try_into().unwrap_or_default()
+}
+
+/// Runs the day's ingestion at `at` every day, recording the outcome in `status`.
+pub async fn run(
+    at: time::Time,
+    from: PathBuf,
+    store: Arc<dyn Store>,
+    tenant: String,
+    status: Arc<RwLock<serde_json::Value>>,
+) {
+    *status.write().expect("lock") = serde_json::json!({ "scheduled": true, "at": format!("{at} UTC"), "from": from.display().to_string(), "lastRun": null });
+    loop {
+        tokio::time::sleep(until_next(at)).await;
+        let now = time::OffsetDateTime::now_utc();
+        let date = now.date();
+        let dir = from.join(format!(
+            "{:04}-{:02}-{:02}",
+            date.year(),
+            date.month() as u8,
+            date.day()
+        ));
+        let opts = IngestOptions {
+            tenant: tenant.clone(),
+            date,
+            backfill: false,
+            now_micros: (now.unix_timestamp_nanos() / 1000) as i64,
+        };
+        let (store, dir2) = (store.clone(), dir.clone());
+        let started = std::time::Instant::now();
+        let result = tokio::task::spawn_blocking(move || {
+            if dir2.join("devices.csv").exists() {
+                ingest_csv_folder(store.as_ref(), &dir2, &opts)
+            } else {
+                ingest_graph_folder(store.as_ref(), &dir2, &opts)
+            }
+        })
+        .await;
+        let seconds = started.elapsed().as_secs_f64();
+        let last = match result {
+            Ok(Ok(summary)) => {
+                let t = summary.tenant.as_ref().expect("published");
+                tracing::info!(date = %date, generation = t.generation, seconds, "scheduled ingestion published");
+                serde_json::json!({
+                    "outcome": "published", "date": date.to_string(), "generation": t.generation, "seconds": seconds,
+                    "recordsRead": summary.records_read, "rowsWritten": summary.rows_written, "unknownEnumValues": summary.unknown_enums,
+                })
+            }
+            Ok(Err(e)) => {
+                tracing::error!(date = %date, error = %e, "scheduled ingestion failed; nothing was published");
+                serde_json::json!({ "outcome": "failed", "date": date.to_string(), "error": e.to_string(), "seconds": seconds })
+            }
+            Err(_) => {
+                serde_json::json!({ "outcome": "failed", "date": date.to_string(), "error": "the ingestion task stopped unexpectedly" })
+            }
+        };
+        let mut s = status.write().expect("lock");
+        s["lastRun"] = last;
+        s["lastRunAt"] = serde_json::json!(now
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("00:00").unwrap(), time::Time::MIDNIGHT);
+        assert_eq!(
+            parse_time("23:59:30").unwrap(),
+            time::macros::time!(23:59:30)
+        );
+        assert!(
+            parse_time("24:00").is_err() && parse_time("7").is_err() && parse_time("a:b").is_err()
+        );
+        assert!(until_next(time::Time::MIDNIGHT) <= std::time::Duration::from_secs(86_400));
+    }
+}

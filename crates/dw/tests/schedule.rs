@@ -1,0 +1,122 @@
+//! `dw serve --ingest-schedule`: the day's folder is ingested at the scheduled time and the
+//! outcome is reported on `/status/ingest`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn dw(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_dw"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "dw {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn get(url: &str, token: &str) -> (u16, String) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut r = agent
+        .get(url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+}
+
+#[test]
+fn the_scheduled_ingestion_publishes_the_day_and_reports_it() {
+    let dir = std::env::temp_dir().join(format!("dw-schedule-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../warehouse/tests/fixtures/graph/day1");
+    let now = time::OffsetDateTime::now_utc();
+    // today's folder, and tomorrow's in case the run falls after midnight
+    for date in [now.date(), now.date().next_day().unwrap()] {
+        let day = dir.join("snapshots").join(date.to_string());
+        std::fs::create_dir_all(&day).unwrap();
+        for f in ["managedDevices.json", "users.json"] {
+            std::fs::copy(fixture.join(f), day.join(f)).unwrap();
+        }
+    }
+    dw(&dir, &["clients", "add", "ops", "--tenant", "acme"]);
+    let at = now + time::Duration::seconds(3);
+    let at = format!("{:02}:{:02}:{:02}", at.hour(), at.minute(), at.second());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dw"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tenant",
+            "acme",
+            "--ingest-schedule",
+            &at,
+            "--ingest-from",
+            "snapshots",
+        ])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("Device Warehouse is serving at ")
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    let token = dw(
+        &dir,
+        &[
+            "token",
+            "--client",
+            "ops",
+            "--tenant",
+            "acme",
+            "--public-url",
+            &base,
+        ],
+    )
+    .trim()
+    .to_string();
+    let (status, body) = get(&format!("{base}/status/ingest"), &token);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"scheduled\":true"), "{body}");
+    assert_eq!(get(&format!("{base}/status/ingest"), "bad").0, 401);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let last = loop {
+        let v: serde_json::Value =
+            serde_json::from_str(&get(&format!("{base}/status/ingest"), &token).1).unwrap();
+        if !v["lastRun"].is_null() {
+            break v["lastRun"].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the scheduled run did not happen: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(last["outcome"], "published", "{last}");
+    assert_eq!(last["rowsWritten"]["devices"], 3);
+    let (status, count) = get(
+        &format!("{base}/ReportingService/DataWarehouseFEService/devices/$count?api-version=v1.0"),
+        &token,
+    );
+    assert_eq!((status, count.as_str()), (200, "3"));
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    assert!(child.wait().unwrap().success());
+}
