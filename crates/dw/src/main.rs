@@ -3,6 +3,7 @@
 mod admin;
 mod auth_setup;
 mod bench;
+mod graph_fetch;
 mod schedule;
 mod settings;
 mod signals;
@@ -82,7 +83,8 @@ struct ServeArgs {
     /// Ingest daily at this UTC time (`HH:MM` or `HH:MM:SS`) from --ingest-from. [env: DW_INGEST_SCHEDULE]
     #[arg(long, requires = "ingest_from")]
     ingest_schedule: Option<String>,
-    /// Folder holding one snapshot folder per day, named YYYY-MM-DD (Graph files or devices.csv and users.csv). [env: DW_INGEST_FROM]
+    /// Folder holding one snapshot folder per day, named YYYY-MM-DD (Graph files or devices.csv and
+    /// users.csv), or `graph` to read live from Microsoft Graph. [env: DW_INGEST_FROM]
     #[arg(long)]
     ingest_from: Option<String>,
     /// A read replica (`postgres://...`, repeatable): queries go to replicas, with failover to the
@@ -283,7 +285,11 @@ fn ingest(a: IngestArgs) -> Result<(), String> {
             warehouse::ingest::ingest_csv_folder(store.as_ref(), std::path::Path::new(dir), &opts)
         }
         [kind] if kind == "graph" => {
-            return Err("reading live from Microsoft Graph is not available yet; export the responses to a folder and use --from DIR".into())
+            init_logging(&settings.log_format);
+            let dir = graph_fetch::download(&settings.graph, date)
+                .map_err(|e| format!("nothing was published: {e}"))?;
+            eprintln!("recorded the Graph responses in {}", dir.display());
+            warehouse::ingest::ingest_graph_folder(store.as_ref(), &dir, &opts)
         }
         _ => return Err("--from takes a folder of Graph responses, or `csv DIR`".into()),
     };
@@ -378,7 +384,8 @@ fn serve(a: ServeArgs) -> Result<(), String> {
             let from = settings.ingest_from.clone().ok_or("--ingest-schedule needs --ingest-from")?;
             let status = state.ingest_status.clone();
             let (store, tenant) = (store.clone(), settings.tenant.clone());
-            tokio::spawn(schedule::run(at, from.into(), store, tenant, status));
+            let graph = settings.graph.clone();
+            tokio::spawn(schedule::run(at, from.into(), graph, store, tenant, status));
         }
         let app = server::router(state);
         let root = format!("{base}{}", server::BASE_PATH);

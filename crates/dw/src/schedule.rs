@@ -30,39 +30,43 @@ fn until_next(at: time::Time) -> std::time::Duration {
     (next - now).try_into().unwrap_or_default()
 }
 
-/// Runs the day's ingestion at `at` every day, recording the outcome in `status`.
+/// Runs the day's ingestion at `at` every day, recording the outcome in `status`. `from` is a
+/// folder of per-day snapshot folders, or `graph` to read live from Microsoft Graph.
 pub async fn run(
     at: time::Time,
     from: PathBuf,
+    graph: crate::graph_fetch::GraphSettings,
     store: Arc<dyn Store>,
     tenant: String,
     status: Arc<RwLock<serde_json::Value>>,
 ) {
-    *status.write().expect("lock") = serde_json::json!({ "scheduled": true, "at": format!("{at} UTC"), "from": from.display().to_string(), "lastRun": null });
+    *status.write().expect("lock") = serde_json::json!({
+        "scheduled": true, "at": format!("{at} UTC"), "from": from.display().to_string(), "lastRun": null
+    });
     loop {
         tokio::time::sleep(until_next(at)).await;
         let now = time::OffsetDateTime::now_utc();
         let date = now.date();
-        let dir = from.join(format!(
-            "{:04}-{:02}-{:02}",
-            date.year(),
-            date.month() as u8,
-            date.day()
-        ));
         let opts = IngestOptions {
             tenant: tenant.clone(),
             date,
             backfill: false,
             now_micros: (now.unix_timestamp_nanos() / 1000) as i64,
         };
-        let (store, dir2) = (store.clone(), dir.clone());
+        let (store, from, graph) = (store.clone(), from.clone(), graph.clone());
         let started = std::time::Instant::now();
-        let result = tokio::task::spawn_blocking(move || {
-            if dir2.join("devices.csv").exists() {
-                ingest_csv_folder(store.as_ref(), &dir2, &opts)
+        let result = tokio::task::spawn_blocking(move || -> Result<_, String> {
+            let dir = if from.as_os_str() == "graph" {
+                crate::graph_fetch::download(&graph, date)?
             } else {
-                ingest_graph_folder(store.as_ref(), &dir2, &opts)
-            }
+                from.join(date.to_string())
+            };
+            let summary = if dir.join("devices.csv").exists() {
+                ingest_csv_folder(store.as_ref(), &dir, &opts)
+            } else {
+                ingest_graph_folder(store.as_ref(), &dir, &opts)
+            };
+            summary.map_err(|e| e.to_string())
         })
         .await;
         let seconds = started.elapsed().as_secs_f64();
@@ -72,16 +76,17 @@ pub async fn run(
                 tracing::info!(date = %date, generation = t.generation, seconds, "scheduled ingestion published");
                 serde_json::json!({
                     "outcome": "published", "date": date.to_string(), "generation": t.generation, "seconds": seconds,
-                    "recordsRead": summary.records_read, "rowsWritten": summary.rows_written, "unknownEnumValues": summary.unknown_enums,
+                    "recordsRead": summary.records_read, "rowsWritten": summary.rows_written,
+                    "unknownEnumValues": summary.unknown_enums,
                 })
             }
             Ok(Err(e)) => {
                 tracing::error!(date = %date, error = %e, "scheduled ingestion failed; nothing was published");
-                serde_json::json!({ "outcome": "failed", "date": date.to_string(), "error": e.to_string(), "seconds": seconds })
+                serde_json::json!({ "outcome": "failed", "date": date.to_string(), "error": e, "seconds": seconds })
             }
-            Err(_) => {
-                serde_json::json!({ "outcome": "failed", "date": date.to_string(), "error": "the ingestion task stopped unexpectedly" })
-            }
+            Err(_) => serde_json::json!({
+                "outcome": "failed", "date": date.to_string(), "error": "the ingestion task stopped unexpectedly"
+            }),
         };
         let mut s = status.write().expect("lock");
         s["lastRun"] = last;

@@ -35,6 +35,8 @@ pub struct Settings {
     pub clients: Vec<auth::Client>,
     /// Users defined in configuration (`[[users]]`).
     pub users: Vec<auth::User>,
+    /// Microsoft Graph connection for `dw ingest --from graph` (`[graph]`).
+    pub graph: crate::graph_fetch::GraphSettings,
     /// Daily ingestion time, `HH:MM` or `HH:MM:SS` in UTC.
     pub ingest_schedule: Option<String>,
     /// Folder with one snapshot folder per day (`YYYY-MM-DD`, Graph files or CSV) for the schedule.
@@ -82,6 +84,7 @@ impl Default for Settings {
             clients: Vec::new(),
             users: Vec::new(),
             read_stores: Vec::new(),
+            graph: Default::default(),
             ingest_schedule: None,
             ingest_from: None,
             tls_cert: None,

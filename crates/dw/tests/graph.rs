@@ -1,0 +1,232 @@
+//! `dw ingest --from graph` against a fake Graph on loopback: client-credentials sign-in, paging,
+//! a throttled page retried after Retry-After, the raw responses recorded for replay, and a
+//! failure in the middle of paging that publishes nothing.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use warehouse::{SqliteStore, Store};
+
+#[derive(Clone)]
+struct Fake {
+    base: String,
+    devices: Arc<Vec<Value>>,
+    users: Arc<Vec<Value>>,
+    throttled: Arc<AtomicUsize>,
+    fail_page_two: Arc<AtomicBool>,
+}
+
+fn records(file: &str) -> Vec<Value> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../warehouse/tests/fixtures/graph/day1")
+        .join(file);
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_json::Deserializer::from_str(&text)
+        .into_iter::<Value>()
+        .flat_map(|v| v.unwrap()["value"].as_array().unwrap().clone())
+        .collect()
+}
+
+fn json_response(v: Value) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        v.to_string(),
+    )
+        .into_response()
+}
+
+fn authorized(h: &HeaderMap) -> bool {
+    h.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer fake-graph-token")
+}
+
+async fn token(body: String) -> Response {
+    if body.contains("client_secret=s3cret")
+        && body.contains("grant_type=client_credentials")
+        && body.contains("scope=")
+    {
+        json_response(
+            json!({"access_token": "fake-graph-token", "token_type": "Bearer", "expires_in": 3600}),
+        )
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            json_response(json!({"error": "invalid_client", "error_description": "bad secret"})),
+        )
+            .into_response()
+    }
+}
+
+async fn devices(
+    State(f): State<Fake>,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if !authorized(&h) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    match q.get("page").map(String::as_str) {
+        None => json_response(
+            json!({"value": [f.devices[0]], "@odata.nextLink": format!("{}/v1.0/deviceManagement/managedDevices?page=2", f.base)}),
+        ),
+        Some(_) if f.fail_page_two.load(Ordering::SeqCst) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response()
+        }
+        Some(_) => {
+            if f.throttled.fetch_add(1, Ordering::SeqCst) == 0 {
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [("retry-after", "1")],
+                    "slow down",
+                )
+                    .into_response();
+            }
+            json_response(json!({"value": f.devices[1..]}))
+        }
+    }
+}
+
+async fn users(State(f): State<Fake>, h: HeaderMap) -> Response {
+    if !authorized(&h) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    json_response(json!({"value": *f.users}))
+}
+
+async fn categories(h: HeaderMap) -> Response {
+    if !authorized(&h) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    json_response(
+        json!({"value": [{"id": "9a1b7d4e-0000-4000-8000-00000000c001", "displayName": "Laptops"}]}),
+    )
+}
+
+fn start_fake() -> Fake {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let fake = Fake {
+        base: format!("http://{}", listener.local_addr().unwrap()),
+        devices: Arc::new(records("managedDevices.json")),
+        users: Arc::new(records("users.json")),
+        throttled: Arc::new(AtomicUsize::new(0)),
+        fail_page_two: Arc::new(AtomicBool::new(false)),
+    };
+    let app = axum::Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route("/v1.0/deviceManagement/managedDevices", get(devices))
+        .route("/v1.0/users", get(users))
+        .route("/v1.0/deviceManagement/deviceCategories", get(categories))
+        .with_state(fake.clone());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            axum::serve(tokio::net::TcpListener::from_std(listener).unwrap(), app)
+                .await
+                .unwrap()
+        });
+    });
+    fake
+}
+
+#[test]
+fn live_graph_ingestion_pages_retries_records_and_fails_safely() {
+    let fake = start_fake();
+    let dir = std::env::temp_dir().join(format!("dw-graph-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("dw.toml"),
+        format!(
+            "tenant = \"acme\"\n[graph]\ntenant_id = \"contoso\"\nclient_id = \"app\"\nclient_secret = \"s3cret\"\nauthority = \"{0}\"\nbase_url = \"{0}/v1.0\"\nrecord_dir = \"recorded\"\n",
+            fake.base
+        ),
+    )
+    .unwrap();
+    let ingest = |date: &str| {
+        Command::new(env!("CARGO_BIN_EXE_dw"))
+            .args([
+                "ingest", "--from", "graph", "--date", date, "--config", "dw.toml",
+            ])
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+    };
+
+    let out = ingest("2026-11-01");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        fake.throttled.load(Ordering::SeqCst),
+        2,
+        "page 2 was throttled once, then served"
+    );
+    let recorded =
+        std::fs::read_to_string(dir.join("recorded/2026-11-01/managedDevices.json")).unwrap();
+    assert_eq!(
+        recorded.lines().count(),
+        2,
+        "both pages are recorded for replay"
+    );
+    let store = SqliteStore::open(&dir.join("dw-data/warehouse.db")).unwrap();
+    let t = store.tenant("acme").unwrap().unwrap();
+    assert_eq!(t.snapshot_date_key, Some(20261101));
+
+    // a failure in the middle of paging publishes nothing and leaves no recorded day
+    fake.fail_page_two.store(true, Ordering::SeqCst);
+    let out = ingest("2026-11-02");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nothing was published") && err.contains("answered 500"),
+        "{err}"
+    );
+    let t2 = store.tenant("acme").unwrap().unwrap();
+    assert_eq!(
+        (t2.generation, t2.snapshot_date_key),
+        (t.generation, Some(20261101))
+    );
+    assert!(!dir.join("recorded/2026-11-02").exists());
+
+    // the recorded run replays without Graph
+    let out = Command::new(env!("CARGO_BIN_EXE_dw"))
+        .args([
+            "ingest",
+            "--from",
+            "recorded/2026-11-01",
+            "--date",
+            "2026-11-01",
+            "--config",
+            "dw.toml",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // a wrong secret is reported
+    let toml = std::fs::read_to_string(dir.join("dw.toml"))
+        .unwrap()
+        .replace("s3cret", "wrong");
+    std::fs::write(dir.join("dw.toml"), toml).unwrap();
+    let out = ingest("2026-11-03");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("sign-in to Graph failed (401): bad secret")
+    );
+}
