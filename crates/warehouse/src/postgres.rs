@@ -583,11 +583,10 @@ impl Store for PostgresStore {
     fn update_tenant(
         &self,
         name: &str,
-        snapshot_date_key: i64,
         apply: &mut dyn FnMut(
             &mut dyn crate::store::Transaction,
             &Tenant,
-        ) -> Result<(), StoreError>,
+        ) -> Result<i64, StoreError>,
     ) -> Result<Tenant, StoreError> {
         let mut conn = self.conn()?;
         let id = self.create_tenant(name)?.id;
@@ -604,64 +603,17 @@ impl Store for PostgresStore {
         .map_err(query_err)?;
         let tenant = read_tenant(&mut tx, name)?
             .ok_or_else(|| StoreError::Query("tenant vanished".into()))?;
-        {
+        let snapshot_date_key = {
             let mut writer = CopyLoader {
                 tx: &mut tx,
                 tenant: id,
                 buffers: HashMap::new(),
                 staged: Default::default(),
             };
-            apply(&mut writer, &tenant)?;
+            let snapshot = apply(&mut writer, &tenant)?;
             writer.flush_all()?;
-        }
-        tx.execute(
-            &format!("UPDATE \"{TENANTS_TABLE}\" SET generation = generation + 1, snapshot_date_key = GREATEST(COALESCE(snapshot_date_key, 0), $1), published_at = now()::text WHERE id = $2"),
-            &[&snapshot_date_key, &id],
-        )
-        .map_err(query_err)?;
-        let tenant = read_tenant(&mut tx, name)?
-            .ok_or_else(|| StoreError::Query("tenant vanished".into()))?;
-        tx.commit().map_err(query_err)?;
-        Ok(tenant)
-    }
-
-    fn publish_tenant(
-        &self,
-        name: &str,
-        snapshot_date_key: i64,
-        load: &mut dyn FnMut(&mut dyn Loader) -> Result<(), StoreError>,
-    ) -> Result<Tenant, StoreError> {
-        let mut conn = self.conn()?;
-        let id = self.create_tenant(name)?.id;
-        let mut tx = conn.transaction().map_err(query_err)?;
-        // serialize publishers of one tenant, and scope the writes for row-level security
-        tx.execute(
-            &format!("SELECT id FROM \"{TENANTS_TABLE}\" WHERE id = $1 FOR UPDATE"),
-            &[&id],
-        )
-        .map_err(query_err)?;
-        tx.execute(
-            "SELECT set_config('dw.tenant', $1, true)",
-            &[&id.to_string()],
-        )
-        .map_err(query_err)?;
-        for c in &Warehouse::get().collections {
-            tx.execute(
-                &format!("DELETE FROM \"{}\" WHERE \"_tenant\" = $1", c.name),
-                &[&id],
-            )
-            .map_err(query_err)?;
-        }
-        {
-            let mut loader = CopyLoader {
-                tx: &mut tx,
-                tenant: id,
-                buffers: HashMap::new(),
-                staged: Default::default(),
-            };
-            load(&mut loader)?;
-            loader.flush_all()?;
-        }
+            snapshot
+        };
         tx.execute(
             &format!("UPDATE \"{TENANTS_TABLE}\" SET generation = generation + 1, snapshot_date_key = $1, published_at = now()::text WHERE id = $2"),
             &[&snapshot_date_key, &id],
@@ -671,7 +623,7 @@ impl Store for PostgresStore {
             .ok_or_else(|| StoreError::Query("tenant vanished".into()))?;
         tx.commit().map_err(query_err)?;
         // A bulk load leaves the planner's statistics stale, and with them it sorts whole
-        // tables instead of walking the key index: refresh them for the published tables.
+        // tables instead of walking the key index: refresh them for the changed tables.
         for c in &Warehouse::get().collections {
             conn.batch_execute(&format!("ANALYZE \"{}\"", c.name))
                 .map_err(query_err)?;

@@ -7,7 +7,7 @@
 //! carried to a store of another generation is refused as stale rather than mixing snapshots.
 
 use crate::sql::{Dialect, PlannedQuery};
-use crate::store::{Loader, Store, StoreError, Tenant};
+use crate::store::{Store, StoreError, Tenant};
 use odata::json::Row;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -124,21 +124,11 @@ impl Store for RoutedStore {
     fn update_tenant(
         &self,
         name: &str,
-        snapshot_date_key: i64,
         apply: &mut dyn FnMut(
             &mut dyn crate::store::Transaction,
             &Tenant,
-        ) -> Result<(), StoreError>,
+        ) -> Result<i64, StoreError>,
     ) -> Result<Tenant, StoreError> {
-        self.primary.update_tenant(name, snapshot_date_key, apply)
-    }
-
-    fn publish_tenant(
-        &self,
-        name: &str,
-        snapshot_date_key: i64,
-        load: &mut dyn FnMut(&mut dyn Loader) -> Result<(), StoreError>,
-    ) -> Result<Tenant, StoreError> {
-        self.primary.publish_tenant(name, snapshot_date_key, load)
+        self.primary.update_tenant(name, apply)
     }
 }

@@ -352,11 +352,10 @@ impl Store for SqliteStore {
     fn update_tenant(
         &self,
         name: &str,
-        snapshot_date_key: i64,
         apply: &mut dyn FnMut(
             &mut dyn crate::store::Transaction,
             &Tenant,
-        ) -> Result<(), StoreError>,
+        ) -> Result<i64, StoreError>,
     ) -> Result<Tenant, StoreError> {
         let mut conn = self.conn()?;
         let tx = conn
@@ -369,67 +368,18 @@ impl Store for SqliteStore {
         .map_err(query_err)?;
         let tenant =
             read_tenant(&tx, name)?.ok_or_else(|| StoreError::Query("tenant vanished".into()))?;
-        {
+        let snapshot_date_key = {
             let mut writer = SqliteLoader {
                 tx: &tx,
                 tenant: tenant.id,
                 inserts: HashMap::new(),
                 buffer: Vec::new(),
             };
-            apply(&mut writer, &tenant)?;
-        }
-        tx.execute(
-            &format!("UPDATE \"{TENANTS_TABLE}\" SET generation = generation + 1, snapshot_date_key = MAX(COALESCE(snapshot_date_key, 0), ?1), published_at = datetime('now') WHERE id = ?2"),
-            rusqlite::params![snapshot_date_key, tenant.id],
-        )
-        .map_err(query_err)?;
-        let tenant =
-            read_tenant(&tx, name)?.ok_or_else(|| StoreError::Query("tenant vanished".into()))?;
-        tx.commit().map_err(query_err)?;
-        Ok(tenant)
-    }
-
-    fn publish_tenant(
-        &self,
-        name: &str,
-        snapshot_date_key: i64,
-        load: &mut dyn FnMut(&mut dyn Loader) -> Result<(), StoreError>,
-    ) -> Result<Tenant, StoreError> {
-        let mut conn = self.conn()?;
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(query_err)?;
-        let existing = read_tenant(&tx, name)?;
-        let id = match &existing {
-            Some(t) => t.id,
-            None => {
-                tx.execute(
-                    &format!("INSERT INTO \"{TENANTS_TABLE}\" (name, generation) VALUES (?1, 0)"),
-                    [name],
-                )
-                .map_err(query_err)?;
-                tx.last_insert_rowid()
-            }
+            apply(&mut writer, &tenant)?
         };
-        for c in &Warehouse::get().collections {
-            tx.execute(
-                &format!("DELETE FROM \"{}\" WHERE \"_tenant\" = ?1", c.name),
-                [id],
-            )
-            .map_err(query_err)?;
-        }
-        {
-            let mut loader = SqliteLoader {
-                tx: &tx,
-                tenant: id,
-                inserts: HashMap::new(),
-                buffer: Vec::new(),
-            };
-            load(&mut loader)?;
-        }
         tx.execute(
             &format!("UPDATE \"{TENANTS_TABLE}\" SET generation = generation + 1, snapshot_date_key = ?1, published_at = datetime('now') WHERE id = ?2"),
-            rusqlite::params![snapshot_date_key, id],
+            rusqlite::params![snapshot_date_key, tenant.id],
         )
         .map_err(query_err)?;
         let tenant =

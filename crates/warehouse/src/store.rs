@@ -96,13 +96,12 @@ pub trait Store: Send + Sync {
     fn remove_tenant(&self, name: &str) -> Result<bool, StoreError>;
 
     /// Applies changes to tenant `name` in one transaction (creating the tenant when missing),
-    /// then publishes them: the generation is incremented and the snapshot date set to
-    /// `snapshot_date_key` when that is newer. Readers see all of it or none of it.
+    /// then publishes them: the generation is incremented and the snapshot date set to what
+    /// `apply` returns. Readers see all of it or none of it.
     fn update_tenant(
         &self,
         name: &str,
-        snapshot_date_key: i64,
-        apply: &mut dyn FnMut(&mut dyn Transaction, &Tenant) -> Result<(), StoreError>,
+        apply: &mut dyn FnMut(&mut dyn Transaction, &Tenant) -> Result<i64, StoreError>,
     ) -> Result<Tenant, StoreError>;
 
     /// Replaces all data of tenant `name` with what `load` writes, atomically: readers see the
@@ -112,5 +111,14 @@ pub trait Store: Send + Sync {
         name: &str,
         snapshot_date_key: i64,
         load: &mut dyn FnMut(&mut dyn Loader) -> Result<(), StoreError>,
-    ) -> Result<Tenant, StoreError>;
+    ) -> Result<Tenant, StoreError> {
+        let dialect = self.dialect();
+        self.update_tenant(name, &mut |tx, tenant| {
+            for c in &crate::model::Warehouse::get().collections {
+                tx.execute(&crate::sql::dml::delete_all(dialect, tenant.id, &c.name))?;
+            }
+            load(tx)?;
+            Ok(snapshot_date_key)
+        })
+    }
 }

@@ -211,7 +211,7 @@ fn publish(
     let snapshot = apply::Snapshot::parse(sources, &mut summary)?;
     let date_key = crate::generate::date_key(opts.date);
     let mut failure = None;
-    let result = store.update_tenant(&opts.tenant, date_key, &mut |tx, tenant| {
+    let result = store.update_tenant(&opts.tenant, &mut |tx, tenant| {
         if let Some(newest) = tenant.snapshot_date_key.filter(|n| *n > date_key && !opts.backfill) {
             failure = Some(IngestError::run(format!(
                 "{date_key} is older than the newest published day {newest}; use --backfill to ingest it anyway"
@@ -222,7 +222,9 @@ fn publish(
             let message = e.to_string();
             failure = Some(e);
             StoreError::Refused(message)
-        })
+        })?;
+        // a backfilled day keeps the newest day as the snapshot maxhistorydays counts from
+        Ok(tenant.snapshot_date_key.map_or(date_key, |n| n.max(date_key)))
     });
     match (result, failure) {
         (Ok(t), _) => {
