@@ -181,6 +181,26 @@ fn graph_snapshots_build_history_and_daily_facts() {
         vec!["20261101|1|45"]
     );
 
+    assert_eq!(
+        dump(
+            store.as_ref(),
+            &t,
+            "userDeviceAssociations",
+            &["userKey", "deviceKey", "isDeleted", "createdDateTimeUTC"]
+        ),
+        vec![
+            format!(
+                "1|1|0|{}",
+                micros(time::macros::datetime!(2026-03-02 08:15 UTC))
+            ),
+            format!(
+                "2|2|0|{}",
+                micros(time::macros::datetime!(2026-06-11 10:00 UTC))
+            ),
+        ],
+        "a device without a user has no association"
+    );
+
     // day 2: one device changes compliance, one retires, one enrolls; a user loses the license, one leaves
     let s2 =
         ingest_graph_folder(store.as_ref(), &fixtures("day2"), &opts(day2, NOW2, false)).unwrap();
@@ -234,6 +254,20 @@ fn graph_snapshots_build_history_and_daily_facts() {
     assert_eq!(
         dump(store.as_ref(), &t, "currentUsers", &["userKey", "userId"]),
         vec!["1|u-0001", "4|u-0002"]
+    );
+    assert_eq!(
+        dump(
+            store.as_ref(),
+            &t,
+            "userDeviceAssociations",
+            &["userKey", "deviceKey", "isDeleted", "endedDateTimeUTC"]
+        ),
+        vec![
+            "1|1|0|null".to_string(),
+            "1|4|0|null".to_string(),
+            format!("2|2|1|{NOW2}")
+        ],
+        "the retired device's association ends; the new device's begins"
     );
     // with deviceCategories.json, categories carry their Graph ids; the name-only one of day 1 is retired
     assert_eq!(

@@ -466,6 +466,7 @@ pub fn apply(
 
     merge_users(tx, d, t, snap, &now, summary)?;
     let device_keys = merge_devices(tx, d, t, snap, &now, &category_keys, summary)?;
+    merge_associations(tx, d, t, snap, &device_keys, &now, summary)?;
 
     // the day's facts, replaced as a whole (re-ingesting a day is idempotent)
     let histories = collection("devicePropertyHistories");
@@ -566,6 +567,118 @@ pub fn apply(
                 SqlValue::Integer(oldest),
             ))?;
         }
+    }
+    Ok(())
+}
+
+/// Which user each device belongs to: an association starts when a device gets a primary user and
+/// ends (`isDeleted`, `endedDateTimeUTC`) when the device leaves or its user (or user row) changes.
+fn merge_associations(
+    tx: &mut dyn Transaction,
+    d: &dyn Dialect,
+    t: i64,
+    snap: &Snapshot,
+    device_keys: &HashMap<String, i64>,
+    now: &SqlValue,
+    summary: &mut IngestSummary,
+) -> Result<(), IngestError> {
+    let users = collection("users");
+    let (user_key, user_id, user_deleted) = (
+        users.property_index("userKey").expect("userKey"),
+        users.property_index("userId").expect("userId"),
+        users.property_index("isDeleted").expect("isDeleted"),
+    );
+    let live_user: HashMap<String, i64> = rows(tx, d, t, users)?
+        .into_iter()
+        .filter(|r| r[user_deleted] == SqlValue::Boolean(false))
+        .filter_map(|r| match (&r[user_id], &r[user_key]) {
+            (SqlValue::Text(id), SqlValue::Integer(k)) => Some((id.clone(), *k)),
+            _ => None,
+        })
+        .collect();
+    let assoc = collection("userDeviceAssociations");
+    let idx = |n: &str| {
+        assoc
+            .property_index(n)
+            .expect("userDeviceAssociations property")
+    };
+    let (a_user, a_device, a_deleted, a_ended) = (
+        idx("userKey"),
+        idx("deviceKey"),
+        idx("isDeleted"),
+        idx("endedDateTimeUTC"),
+    );
+    let active: Vec<Vec<SqlValue>> = rows(tx, d, t, assoc)?
+        .into_iter()
+        .filter(|r| r[a_deleted] == SqlValue::Boolean(false))
+        .collect();
+    // the user each device of the snapshot should be associated with
+    let mut wanted: HashMap<i64, (i64, SqlValue)> = HashMap::new();
+    for dev in &snap.devices {
+        let field = |name: &str| {
+            dev.values
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or(SqlValue::Null)
+        };
+        if let SqlValue::Text(uid) = field("userId") {
+            if let Some(u) = live_user.get(&uid) {
+                wanted.insert(device_keys[&dev.id], (*u, field("enrolledDateTime")));
+            }
+        }
+    }
+    let mut ended = Vec::new();
+    let mut kept: HashMap<i64, i64> = HashMap::new();
+    for r in &active {
+        let (SqlValue::Integer(u), SqlValue::Integer(dk)) = (&r[a_user], &r[a_device]) else {
+            continue;
+        };
+        if wanted.get(dk).is_some_and(|(wu, _)| wu == u) {
+            kept.insert(*dk, *u);
+        } else {
+            let mut e = r.clone();
+            e[a_deleted] = SqlValue::Boolean(true);
+            e[a_ended] = now.clone();
+            ended.push(e);
+        }
+    }
+    // the key includes createdDateTimeUTC, so ended rows are updated by user, device and time
+    for e in &ended {
+        tx.execute(&dml::end_association(
+            d,
+            t,
+            e[a_user].clone(),
+            e[a_device].clone(),
+            e[idx("createdDateTimeUTC")].clone(),
+            now.clone(),
+        ))?;
+    }
+    written(summary, "userDeviceAssociations", ended.len() as u64);
+    for (dk, (u, enrolled)) in &wanted {
+        if kept.get(dk) == Some(u) {
+            continue;
+        }
+        // a first association starts at enrollment; a later one when it is seen
+        let first = !ended.iter().any(|e| e[a_device] == SqlValue::Integer(*dk));
+        let created = if first && !enrolled.is_null() {
+            enrolled.clone()
+        } else {
+            now.clone()
+        };
+        tx.insert(
+            "userDeviceAssociations",
+            &ordered(
+                assoc,
+                &[
+                    ("userKey", SqlValue::Integer(*u)),
+                    ("deviceKey", SqlValue::Integer(*dk)),
+                    ("createdDateTimeUTC", created),
+                    ("isDeleted", SqlValue::Boolean(false)),
+                ],
+            ),
+        )?;
+        written(summary, "userDeviceAssociations", 1);
     }
     Ok(())
 }

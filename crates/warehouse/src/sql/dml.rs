@@ -92,3 +92,41 @@ pub fn delete_all(dialect: &dyn Dialect, tenant: i64, collection: &str) -> Plann
         tenant: Some(tenant),
     }
 }
+
+/// Ends a user-device association: `isDeleted` and `endedDateTimeUTC` of the row with that user,
+/// device and creation time.
+pub fn end_association(
+    dialect: &dyn Dialect,
+    tenant: i64,
+    user: SqlValue,
+    device: SqlValue,
+    created: SqlValue,
+    ended: SqlValue,
+) -> PlannedQuery {
+    let mut b = Builder {
+        dialect,
+        params: Vec::new(),
+    };
+    let q = |c: &str| dialect.quote(c);
+    let sql = format!(
+        "UPDATE {} SET {} = {}, {} = {} WHERE {} = {} AND {} = {} AND {} = {} AND {} = {}",
+        q("userDeviceAssociations"),
+        q("isDeleted"),
+        b.param(SqlValue::Boolean(true)),
+        q("endedDateTimeUTC"),
+        b.param(ended),
+        q(TENANT_COLUMN_NAME),
+        b.param(SqlValue::Integer(tenant)),
+        q("userKey"),
+        b.param(user),
+        q("deviceKey"),
+        b.param(device),
+        q("createdDateTimeUTC"),
+        b.param(created)
+    );
+    PlannedQuery {
+        sql,
+        params: b.params,
+        tenant: Some(tenant),
+    }
+}
