@@ -139,3 +139,87 @@ fn a_killed_ingestion_leaves_the_previous_day_or_the_whole_new_one() {
         Some(20261102)
     );
 }
+
+#[test]
+fn a_full_disk_during_ingestion_leaves_the_store_as_it_was() {
+    let dir = std::env::temp_dir().join(format!("dw-full-disk-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mnt = dir.join("small");
+    std::fs::create_dir_all(&mnt).unwrap();
+    // a 1 MiB filesystem for the store (needs root, as in CI)
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("cannot mount a small tmpfs here (not root?): full-disk test skipped");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.clone());
+    std::fs::write(
+        dir.join("dw.toml"),
+        format!(
+            "store = \"sqlite:{}\"\ntenant = \"acme\"\n",
+            mnt.join("w.db").display()
+        ),
+    )
+    .unwrap();
+    let run = |from: &Path, date: &str| {
+        Command::new(env!("CARGO_BIN_EXE_dw"))
+            .args(["ingest", "--config", "dw.toml", "--date", date, "--from"])
+            .arg(from)
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+    };
+    let small = dir.join("day1");
+    snapshot(&small, 0);
+    // keep day 1 small enough to fit: the first 300 devices and users
+    for f in ["managedDevices.ndjson", "users.ndjson"] {
+        let text = std::fs::read_to_string(small.join(f)).unwrap();
+        std::fs::write(
+            small.join(f),
+            text.lines().take(300).collect::<Vec<_>>().join("\n"),
+        )
+        .unwrap();
+    }
+    let out = run(&small, "2026-11-01");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // day 2 does not fit
+    let big = dir.join("day2");
+    snapshot(&big, 1);
+    let out = run(&big, "2026-11-02");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nothing was published"), "{err}");
+    let store = SqliteStore::open(&mnt.join("w.db")).unwrap();
+    let t = store.tenant("acme").unwrap().unwrap();
+    assert_eq!(t.snapshot_date_key, Some(20261101));
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM \"devices\" WHERE \"_tenant\" = ?1",
+            t.id
+        ),
+        300
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok' AND ?1 = ?1",
+            t.id
+        ),
+        0
+    );
+}
