@@ -349,6 +349,32 @@ fn ordered(c: &Collection, values: &[(&str, SqlValue)]) -> Vec<SqlValue> {
     out
 }
 
+/// The next surrogate key after the stored rows' `key` column.
+fn first_free_key(stored: &[Vec<SqlValue>], key: usize) -> i64 {
+    stored
+        .iter()
+        .filter_map(|r| match r[key] {
+            SqlValue::Integer(k) => Some(k),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+        + 1
+}
+
+/// A stored row marked deleted now (history is kept by soft deletes).
+fn soft_deleted(
+    row: &[SqlValue],
+    deleted: usize,
+    modified: usize,
+    now: &SqlValue,
+) -> Vec<SqlValue> {
+    let mut r = row.to_vec();
+    r[deleted] = SqlValue::Boolean(true);
+    r[modified] = now.clone();
+    r
+}
+
 /// A stored cell as a value typed like its property.
 fn typed(cell: Cell<'_>, ty: &str) -> SqlValue {
     match (cell, ty) {
@@ -703,15 +729,7 @@ fn merge_categories(
         idx("rowLastModifiedDateTimeUTC"),
     );
     let stored = rows(tx, d, t, cats)?;
-    let mut next_key = stored
-        .iter()
-        .filter_map(|r| match r[key] {
-            SqlValue::Integer(k) => Some(k),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0)
-        + 1;
+    let mut next_key = first_free_key(&stored, key);
     let mut keys: HashMap<String, i64> = HashMap::new();
     let mut updates = Vec::new();
     let mut insert = |tx: &mut dyn Transaction,
@@ -769,10 +787,7 @@ fn merge_categories(
                     .iter()
                     .any(|(category_id, _)| old[id] == SqlValue::Text(category_id.clone()));
                 if !listed && old[deleted] == SqlValue::Boolean(false) {
-                    let mut r = old.clone();
-                    r[deleted] = SqlValue::Boolean(true);
-                    r[modified] = now.clone();
-                    updates.push(r);
+                    updates.push(soft_deleted(old, deleted, modified, now));
                 }
             }
             for category_name in snap.categories.iter().filter(|c| !keys.contains_key(*c)) {
@@ -825,15 +840,7 @@ fn merge_users(
         idx("rowLastModifiedDateTimeUTC"),
     );
     let stored = rows(tx, d, t, users)?;
-    let mut next_key = stored
-        .iter()
-        .filter_map(|r| match r[key] {
-            SqlValue::Integer(k) => Some(k),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0)
-        + 1;
+    let mut next_key = first_free_key(&stored, key);
     let live: HashMap<String, &Vec<SqlValue>> = stored
         .iter()
         .filter(|r| r[deleted] == SqlValue::Boolean(false))
@@ -843,12 +850,6 @@ fn merge_users(
         })
         .collect();
     let mut retired: Vec<Vec<SqlValue>> = Vec::new();
-    let retire = |retired: &mut Vec<Vec<SqlValue>>, row: &Vec<SqlValue>| {
-        let mut r = row.clone();
-        r[deleted] = SqlValue::Boolean(true);
-        r[modified] = now.clone();
-        retired.push(r);
-    };
     for u in &snap.users {
         let mut values = u.values.clone();
         values.push(("isDeleted", SqlValue::Boolean(false)));
@@ -861,7 +862,7 @@ fn merge_users(
             if same {
                 continue;
             }
-            retire(&mut retired, old);
+            retired.push(soft_deleted(old, deleted, modified, now));
             written(summary, "users", 1);
         }
         let mut row = new_row;
@@ -873,7 +874,7 @@ fn merge_users(
     let in_snapshot: HashSet<&str> = snap.users.iter().map(|u| u.id.as_str()).collect();
     for (uid, row) in &live {
         if !in_snapshot.contains(uid.as_str()) {
-            retire(&mut retired, row);
+            retired.push(soft_deleted(row, deleted, modified, now));
             written(summary, "users", 1);
         }
     }
@@ -917,15 +918,7 @@ fn merge_devices(
         idx("rowLastModifiedDateTimeUTC"),
     );
     let stored = rows(tx, d, t, devices)?;
-    let mut next_key = stored
-        .iter()
-        .filter_map(|r| match r[key] {
-            SqlValue::Integer(k) => Some(k),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0)
-        + 1;
+    let mut next_key = first_free_key(&stored, key);
     let by_id: HashMap<String, &Vec<SqlValue>> = stored
         .iter()
         .filter_map(|r| match &r[id] {
@@ -979,10 +972,7 @@ fn merge_devices(
     for row in &stored {
         let gone = matches!(&row[id], SqlValue::Text(u) if !keys.contains_key(u));
         if gone && row[deleted] == SqlValue::Boolean(false) {
-            let mut r = row.clone();
-            r[deleted] = SqlValue::Boolean(true);
-            r[modified] = now.clone();
-            updates.push(r);
+            updates.push(soft_deleted(row, deleted, modified, now));
             written(summary, "devices", 1);
         }
     }

@@ -122,6 +122,18 @@ const FILES: &[(&str, bool)] = &[
 /// Sources by name (`managedDevices`, `users`, `deviceCategories`): (file name, records).
 type Sources = BTreeMap<String, (String, Vec<graph::Record>)>;
 
+/// The file names in `dir`.
+fn file_names(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>, IngestError> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| IngestError::run(format!("{}: {e}", dir.display())))?;
+    entries
+        .map(|e| {
+            let e = e.map_err(|e| IngestError::run(e.to_string()))?;
+            Ok((e.file_name().to_string_lossy().into_owned(), e.path()))
+        })
+        .collect()
+}
+
 /// Ingests the Graph snapshot folder `dir` for `opts.date` and publishes it.
 pub fn ingest_graph_folder(
     store: &dyn Store,
@@ -130,17 +142,13 @@ pub fn ingest_graph_folder(
 ) -> Result<IngestSummary, IngestError> {
     let mut summary = IngestSummary::default();
     let mut sources = Sources::new();
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| IngestError::run(format!("{}: {e}", dir.display())))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| IngestError::run(e.to_string()))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
+    for (name, path) in file_names(dir)? {
         let stem = name
             .strip_suffix(".json")
             .or_else(|| name.strip_suffix(".ndjson"));
         match stem.filter(|s| FILES.iter().any(|(f, _)| f == s)) {
             Some(s) => {
-                let records = read_records(&entry.path())?;
+                let records = read_records(&path)?;
                 summary.records_read.insert(name.clone(), records.len() as u64);
                 sources.insert(s.to_string(), (name, records));
             }
@@ -166,14 +174,7 @@ pub fn ingest_csv_folder(
 ) -> Result<IngestSummary, IngestError> {
     let mut summary = IngestSummary::default();
     let mut sources = Sources::new();
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| IngestError::run(format!("{}: {e}", dir.display())))?;
-    for entry in entries {
-        let name = entry
-            .map_err(|e| IngestError::run(e.to_string()))?
-            .file_name()
-            .to_string_lossy()
-            .into_owned();
+    for (name, _) in file_names(dir)? {
         if name != "devices.csv" && name != "users.csv" {
             return Err(IngestError::file(
                 &name,
