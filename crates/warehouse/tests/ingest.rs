@@ -470,3 +470,243 @@ fn csv_exports_from_other_mdms_use_the_same_merge() {
         vec!["1|jdoe|1"]
     );
 }
+
+fn tenant_day(day: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tenant")
+        .join(day)
+}
+
+/// The collections fed by the recorded tenant's sources, with the columns the test checks.
+const TENANT_COLLECTIONS: &[(&str, &[&str])] = &[
+    (
+        "policies",
+        &[
+            "policyKey",
+            "policyId",
+            "policyName",
+            "policyVersion",
+            "isDeleted",
+            "startDateInclusiveUTC",
+            "deletedDateUTC",
+        ],
+    ),
+    (
+        "policyDeviceActivities",
+        &[
+            "dateKey",
+            "policyKey",
+            "pending",
+            "succeeded",
+            "error",
+            "failed",
+        ],
+    ),
+    (
+        "policyTypeActivities",
+        &[
+            "dateKey",
+            "policyKey",
+            "policyTypeKey",
+            "pending",
+            "succeeded",
+            "error",
+            "failed",
+        ],
+    ),
+    (
+        "policyUserActivities",
+        &[
+            "dateKey",
+            "policyKey",
+            "pending",
+            "succeeded",
+            "error",
+            "failed",
+        ],
+    ),
+    (
+        "compliancePolicyStatusDevicePerPolicyActivities",
+        &[
+            "dateKey",
+            "policyKey",
+            "policyPlatformKey",
+            "unknown",
+            "notApplicable",
+            "compliant",
+            "inGracePeriod",
+            "nonCompliant",
+            "error",
+        ],
+    ),
+    (
+        "deviceConfigurationProfileDeviceActivities",
+        &["dateKey", "pending", "succeeded", "error", "failed"],
+    ),
+    (
+        "deviceConfigurationProfileUserActivities",
+        &["dateKey", "pending", "succeeded", "error", "failed"],
+    ),
+    (
+        "appRevisions",
+        &[
+            "appKey",
+            "applicationId",
+            "revision",
+            "title",
+            "appTypeKey",
+            "vppProgramTypeKey",
+            "modifiedTime",
+            "size",
+            "startDateInclusiveUTC",
+            "endDateExclusiveUTC",
+            "isCurrent",
+        ],
+    ),
+    (
+        "mobileAppInstallStatusCounts",
+        &[
+            "dateKey",
+            "appKey",
+            "deviceTypeKey",
+            "appInstallStateKey",
+            "errorCode",
+            "count",
+        ],
+    ),
+    (
+        "termsAndConditions",
+        &[
+            "termsAndConditionsKey",
+            "termsAndConditionsId",
+            "termsAndConditionsVersion",
+            "termsAndConditionsBodyText",
+            "isDeleted",
+            "startDateInclusiveUTC",
+            "endDateExclusiveUTC",
+        ],
+    ),
+    (
+        "userTermsAndConditionsAcceptances",
+        &[
+            "dateKey",
+            "userKey",
+            "termsAndConditionsKey",
+            "acceptedDateTimeUTC",
+        ],
+    ),
+    (
+        "enrollmentActivities",
+        &[
+            "dateKey",
+            "deviceEnrollmentTypeKey",
+            "deviceTypeKey",
+            "enrollmentEventStatusKey",
+            "enrollmentFailureCategoryKey",
+            "enrollmentFailureReasonKey",
+            "osVersion",
+            "count",
+        ],
+    ),
+    (
+        "mamApplications",
+        &[
+            "mamApplicationKey",
+            "mamApplicationId",
+            "mamApplicationName",
+            "isDeleted",
+            "deletedDateUTC",
+        ],
+    ),
+    (
+        "mamApplicationInstances",
+        &[
+            "applicationInstanceKey",
+            "applicationInstanceId",
+            "applicationVersion",
+            "platform",
+            "mamDeviceId",
+            "isDeleted",
+            "deletedDateUTC",
+        ],
+    ),
+    (
+        "mamCheckins",
+        &[
+            "dateKey",
+            "applicationInstanceKey",
+            "userKey",
+            "mamApplicationKey",
+            "deviceHealthKey",
+            "platformKey",
+            "lastCheckInDate",
+        ],
+    ),
+    (
+        "users",
+        &["userKey", "userId", "intuneLicensed", "isDeleted"],
+    ),
+    ("dates", &["dateKey", "dayOfWeek"]),
+];
+
+/// The recorded tenant's collections as text: a line per collection, then a line per row.
+fn tenant_dump(store: &dyn Store, t: &Tenant) -> String {
+    let mut out = String::new();
+    for (c, cols) in TENANT_COLLECTIONS {
+        out.push_str(&format!("{c}:\n"));
+        for r in dump(store, t, c, cols) {
+            out.push_str(&format!("  {r}\n"));
+        }
+    }
+    out
+}
+
+/// Ingests day `n` (0-based) of the recorded tenant.
+fn ingest_tenant_day(store: &dyn Store, n: usize) -> warehouse::ingest::IngestSummary {
+    let date = time::macros::date!(2026 - 11 - 01) + time::Duration::days(n as i64);
+    ingest_graph_folder(
+        store,
+        &tenant_day(&date.to_string()),
+        &opts(date, NOW1 + n as i64 * 86_400_000_000, false),
+    )
+    .unwrap()
+}
+
+#[test]
+fn recorded_tenant_all_sources() {
+    let store = store("tenant");
+    let s = ingest_tenant_day(store.as_ref(), 0);
+    assert!(
+        s.unknown_enums.is_empty() && s.unmatched.is_empty(),
+        "{s:?}"
+    );
+    let t = s.tenant.unwrap();
+    assert_eq!(
+        s.records_read.get(
+            "deviceCompliancePolicies/c0a10000-0000-4000-8000-00000000c001/deviceStatuses.json"
+        ),
+        Some(&1)
+    );
+    let day1 = tenant_dump(store.as_ref(), &t);
+    eprintln!("{day1}");
+    assert_eq!(
+        day1,
+        include_str!("fixtures/tenant/expected-2026-11-01.txt")
+    );
+    ingest_tenant_day(store.as_ref(), 1);
+    let s = ingest_tenant_day(store.as_ref(), 2);
+    assert!(
+        s.unknown_enums.is_empty() && s.unmatched.is_empty(),
+        "{s:?}"
+    );
+    let t = s.tenant.unwrap();
+    let day3 = tenant_dump(store.as_ref(), &t);
+    eprintln!("{day3}");
+    assert_eq!(
+        day3,
+        include_str!("fixtures/tenant/expected-2026-11-03.txt")
+    );
+    // re-ingesting the newest day changes nothing
+    ingest_tenant_day(store.as_ref(), 2);
+    assert_eq!(tenant_dump(store.as_ref(), &t), day3);
+}

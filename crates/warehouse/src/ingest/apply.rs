@@ -1,7 +1,13 @@
 //! Merging one day's Graph entities into the warehouse inside a store transaction.
 
+use super::apps::Apps;
+use super::enrollment::{Enrolled, EnrollmentEvents};
 use super::graph::{Fields, Record};
-use super::{IngestError, IngestOptions, IngestSummary};
+use super::history;
+use super::mam::Registrations;
+use super::policies::Policies;
+use super::terms::TermsAndConditions;
+use super::{IngestError, IngestOptions, IngestSummary, Sources};
 use crate::generate::{compliance_bucket, date_key, midnight_micros};
 use crate::model::{Collection, Warehouse};
 use crate::reference;
@@ -36,6 +42,16 @@ pub struct Device {
     jail_broken: Option<String>,
 }
 
+impl Device {
+    /// The device's value of property `name` (NULL when it has none).
+    fn value(&self, name: &str) -> SqlValue {
+        self.values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(SqlValue::Null, |(_, v)| v.clone())
+    }
+}
+
 /// A directory user.
 pub struct User {
     id: String,
@@ -50,6 +66,153 @@ pub struct Snapshot {
     categories: Vec<String>,
     /// The categories of `deviceCategories.json` (id, name), when the folder has it.
     category_records: Option<Vec<(String, String)>>,
+    policies: Policies,
+    apps: Apps,
+    terms: TermsAndConditions,
+    enrollment: EnrollmentEvents,
+    mam: Registrations,
+}
+
+/// The records of a source every snapshot has.
+fn required<'a>(sources: &'a Sources, name: &str) -> Result<(&'a str, &'a [Record]), IngestError> {
+    sources
+        .get(name)
+        .ok_or_else(|| IngestError::run(format!("{name} is missing")))
+}
+
+/// Everything a merge needs: the open transaction, its tenant, the day and the run's summary.
+pub struct Context<'a> {
+    /// The tenant's write transaction.
+    pub tx: &'a mut dyn Transaction,
+    /// The store's SQL dialect.
+    pub d: &'a dyn Dialect,
+    /// The tenant's internal id.
+    pub t: i64,
+    /// The snapshot's day.
+    pub day: time::Date,
+    /// When states change and rows are written.
+    pub clock: Clock,
+    /// What the run did.
+    pub summary: &'a mut IngestSummary,
+}
+
+impl Context<'_> {
+    /// The snapshot's `dateKey`.
+    pub fn date_key(&self) -> i64 {
+        date_key(self.day)
+    }
+
+    /// Replaces the snapshot day's rows of the fact `name` by `rows` (re-ingesting a day is
+    /// idempotent).
+    pub fn replace_day(
+        &mut self,
+        name: &str,
+        facts: &[Vec<(&str, SqlValue)>],
+    ) -> Result<(), IngestError> {
+        let dk = self.date_key();
+        self.tx.execute(&dml::delete(
+            self.d,
+            self.t,
+            name,
+            "dateKey",
+            "=",
+            SqlValue::Integer(dk),
+        ))?;
+        let c = collection(name);
+        for f in facts {
+            let mut values = vec![("dateKey", SqlValue::Integer(dk))];
+            values.extend(f.iter().cloned());
+            self.tx.insert(name, &ordered(c, &values))?;
+        }
+        written(self.summary, name, facts.len() as u64);
+        Ok(())
+    }
+
+    /// Adds `day` to the `dates` dimension unless it is there.
+    pub fn ensure_date(&mut self, day: time::Date) -> Result<(), IngestError> {
+        let dk = date_key(day);
+        let dates = collection("dates");
+        if rows(self.tx, self.d, self.t, dates)?
+            .iter()
+            .any(|r| r[0] == SqlValue::Integer(dk))
+        {
+            return Ok(());
+        }
+        let jan1 = time::Date::from_ordinal_date(day.year(), 1).expect("valid");
+        let doy = i64::from(day.ordinal());
+        self.tx.insert(
+            "dates",
+            &ordered(
+                dates,
+                &[
+                    ("dateKey", SqlValue::Integer(dk)),
+                    ("fullDate", SqlValue::Timestamp(midnight_micros(day))),
+                    (
+                        "dayOfWeek",
+                        SqlValue::Integer(i64::from(day.weekday().number_from_sunday())),
+                    ),
+                    ("dayOfMonth", SqlValue::Integer(i64::from(day.day()))),
+                    ("dayOfYear", SqlValue::Integer(doy)),
+                    (
+                        "weekOfYear",
+                        SqlValue::Integer(
+                            (doy - 1 + i64::from(jan1.weekday().number_days_from_sunday())) / 7 + 1,
+                        ),
+                    ),
+                    (
+                        "monthOfYear",
+                        SqlValue::Integer(i64::from(day.month() as u8)),
+                    ),
+                    (
+                        "calendarQuarter",
+                        SqlValue::Integer((i64::from(day.month() as u8) - 1) / 3 + 1),
+                    ),
+                    ("calendarYear", SqlValue::Integer(i64::from(day.year()))),
+                ],
+            ),
+        )?;
+        written(self.summary, "dates", 1);
+        Ok(())
+    }
+
+    /// Whether `micros` falls on the snapshot's day (UTC): the day's activity.
+    pub fn on_day(&self, micros: i64) -> bool {
+        let start = midnight_micros(self.day);
+        (start..start + 86_400_000_000).contains(&micros)
+    }
+}
+
+/// When a merge happens.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    /// The snapshot's instant (midnight UTC starting its day): states begin and end here.
+    pub snapshot: i64,
+    /// When the warehouse writes (`rowLastModifiedDateTimeUTC`).
+    pub now: i64,
+}
+
+/// Counts a record that refers to something not in the warehouse (it is left out).
+pub fn unmatched(summary: &mut IngestSummary, what: String) {
+    *summary.unmatched.entry(what).or_default() += 1;
+}
+
+/// The `deviceTypes` key of a device's operating system as Graph names it (`Windows`, `iOS`, ...);
+/// the model tells an iPad from an iPhone.
+pub fn device_type_key(
+    os: Option<&str>,
+    model: Option<&str>,
+    summary: &mut IngestSummary,
+) -> SqlValue {
+    let device_type = match os {
+        Some("Windows") => "Windows",
+        Some("iOS") if model.is_some_and(|m| m.contains("iPad")) => "IPad",
+        Some("iOS") => "IPhone",
+        Some("iPadOS") => "IPad",
+        Some("Android") => "Android",
+        Some("macOS") => "MacMDM",
+        other => return enum_key("deviceTypes", Some(other.unwrap_or("unknown")), summary),
+    };
+    reference::key("deviceTypes", device_type).map_or(SqlValue::Null, SqlValue::Integer)
 }
 
 fn capitalized(s: &str) -> String {
@@ -61,7 +224,7 @@ fn capitalized(s: &str) -> String {
 
 /// Maps a Graph enumeration value to the key of its reference row; an unknown value maps to the
 /// Unknown (or Not Available) member and is counted.
-fn enum_key(collection: &str, value: Option<&str>, summary: &mut IngestSummary) -> SqlValue {
+pub fn enum_key(collection: &str, value: Option<&str>, summary: &mut IngestSummary) -> SqlValue {
     let Some(v) = value else {
         return SqlValue::Null;
     };
@@ -82,32 +245,33 @@ fn enum_key(collection: &str, value: Option<&str>, summary: &mut IngestSummary) 
         .map_or(SqlValue::Null, SqlValue::Integer)
 }
 
-fn text(v: Option<String>) -> SqlValue {
+pub fn text(v: Option<String>) -> SqlValue {
     v.map_or(SqlValue::Null, SqlValue::Text)
 }
 
-fn int(v: Option<i64>) -> SqlValue {
+pub fn int(v: Option<i64>) -> SqlValue {
     v.map_or(SqlValue::Null, SqlValue::Integer)
 }
 
-fn ts(v: Option<i64>) -> SqlValue {
+pub fn ts(v: Option<i64>) -> SqlValue {
     v.map_or(SqlValue::Null, SqlValue::Timestamp)
 }
 
-fn boolean(v: Option<bool>) -> SqlValue {
+pub fn boolean(v: Option<bool>) -> SqlValue {
     v.map_or(SqlValue::Null, SqlValue::Boolean)
 }
 
 impl Snapshot {
     /// Validates and converts the records of each source.
     pub fn parse(
-        sources: &BTreeMap<String, (String, Vec<Record>)>,
+        sources: &Sources,
+        day: time::Date,
         summary: &mut IngestSummary,
     ) -> Result<Self, IngestError> {
         let mut devices = Vec::new();
         let mut device_ids = HashSet::new();
         let mut categories = Vec::new();
-        let (file, records) = &sources["managedDevices"];
+        let (file, records) = required(sources, "managedDevices")?;
         for (index, record) in records.iter().enumerate() {
             let f = Fields {
                 file,
@@ -116,22 +280,7 @@ impl Snapshot {
             };
             let os = f.string("operatingSystem")?;
             let model = f.string("model")?;
-            let device_type = match os.as_deref() {
-                Some("Windows") => Some("Windows"),
-                Some("iOS") if model.as_deref().is_some_and(|m| m.contains("iPad")) => Some("IPad"),
-                Some("iOS") => Some("IPhone"),
-                Some("iPadOS") => Some("IPad"),
-                Some("Android") => Some("Android"),
-                Some("macOS") => Some("MacMDM"),
-                Some(_) => None,
-                None => None,
-            };
-            let device_type = match device_type {
-                Some(t) => SqlValue::Integer(
-                    reference::key("deviceTypes", t).expect("device type in the model"),
-                ),
-                None => enum_key("deviceTypes", os.as_deref(), summary),
-            };
+            let device_type = device_type_key(os.as_deref(), model.as_deref(), summary);
             let compliance_value = f.string("complianceState")?;
             let compliance_key = enum_key("complianceStates", compliance_value.as_deref(), summary);
             let compliance = match &compliance_key {
@@ -282,7 +431,7 @@ impl Snapshot {
         }
         let mut users = Vec::new();
         let mut user_ids = HashSet::new();
-        let (file, records) = &sources["users"];
+        let (file, records) = required(sources, "users")?;
         for (index, record) in records.iter().enumerate() {
             let f = Fields {
                 file,
@@ -330,18 +479,23 @@ impl Snapshot {
             users,
             categories,
             category_records,
+            policies: Policies::parse(sources, midnight_micros(day) + 86_400_000_000, summary)?,
+            apps: Apps::parse(sources, summary)?,
+            terms: TermsAndConditions::parse(sources)?,
+            enrollment: EnrollmentEvents::parse(sources, summary)?,
+            mam: Registrations::parse(sources, summary)?,
         })
     }
 }
 
-fn collection(name: &str) -> &'static Collection {
+pub fn collection(name: &str) -> &'static Collection {
     Warehouse::get()
         .collection(name)
         .expect("collection of the model")
 }
 
 /// Values in property order from (name, value) pairs; properties not given are NULL.
-fn ordered(c: &Collection, values: &[(&str, SqlValue)]) -> Vec<SqlValue> {
+pub fn ordered(c: &Collection, values: &[(&str, SqlValue)]) -> Vec<SqlValue> {
     let mut out = vec![SqlValue::Null; c.properties.len()];
     for (name, v) in values {
         out[c.property_index(name).expect("property of the model")] = v.clone();
@@ -350,7 +504,7 @@ fn ordered(c: &Collection, values: &[(&str, SqlValue)]) -> Vec<SqlValue> {
 }
 
 /// The next surrogate key after the stored rows' `key` column.
-fn first_free_key(stored: &[Vec<SqlValue>], key: usize) -> i64 {
+pub fn first_free_key(stored: &[Vec<SqlValue>], key: usize) -> i64 {
     stored
         .iter()
         .filter_map(|r| match r[key] {
@@ -388,7 +542,7 @@ fn typed(cell: Cell<'_>, ty: &str) -> SqlValue {
 }
 
 /// Every stored row of a collection for the tenant, in property order, ordered by its first key.
-fn rows(
+pub fn rows(
     tx: &mut dyn Transaction,
     d: &dyn Dialect,
     tenant: i64,
@@ -411,7 +565,7 @@ fn rows(
     Ok(out)
 }
 
-fn written(summary: &mut IngestSummary, collection: &str, n: u64) {
+pub fn written(summary: &mut IngestSummary, collection: &str, n: u64) {
     *summary
         .rows_written
         .entry(collection.to_string())
@@ -445,52 +599,23 @@ pub fn apply(
         }
     }
 
-    // the day itself
-    let dates = collection("dates");
-    if !rows(tx, d, t, dates)?
-        .iter()
-        .any(|r| r[0] == SqlValue::Integer(dk))
-    {
-        let day = opts.date;
-        let jan1 = time::Date::from_ordinal_date(day.year(), 1).expect("valid");
-        let doy = i64::from(day.ordinal());
-        tx.insert(
-            "dates",
-            &ordered(
-                dates,
-                &[
-                    ("dateKey", SqlValue::Integer(dk)),
-                    ("fullDate", SqlValue::Timestamp(midnight_micros(day))),
-                    (
-                        "dayOfWeek",
-                        SqlValue::Integer(i64::from(day.weekday().number_from_sunday())),
-                    ),
-                    ("dayOfMonth", SqlValue::Integer(i64::from(day.day()))),
-                    ("dayOfYear", SqlValue::Integer(doy)),
-                    (
-                        "weekOfYear",
-                        SqlValue::Integer(
-                            (doy - 1 + i64::from(jan1.weekday().number_days_from_sunday())) / 7 + 1,
-                        ),
-                    ),
-                    (
-                        "monthOfYear",
-                        SqlValue::Integer(i64::from(day.month() as u8)),
-                    ),
-                    (
-                        "calendarQuarter",
-                        SqlValue::Integer((i64::from(day.month() as u8) - 1) / 3 + 1),
-                    ),
-                    ("calendarYear", SqlValue::Integer(i64::from(day.year()))),
-                ],
-            ),
-        )?;
-        written(summary, "dates", 1);
-    }
-
+    let mut cx = Context {
+        tx,
+        d,
+        t,
+        day: opts.date,
+        clock: Clock {
+            snapshot: midnight_micros(opts.date),
+            now: opts.now_micros,
+        },
+        summary,
+    };
+    cx.ensure_date(opts.date)?;
+    let (tx, summary) = (&mut *cx.tx, &mut *cx.summary);
     let category_keys = merge_categories(tx, d, t, snap, &now, summary)?;
 
-    merge_users(tx, d, t, snap, &now, summary)?;
+    merge_users(&mut cx, snap)?;
+    let (tx, summary) = (&mut *cx.tx, &mut *cx.summary);
     let device_keys = merge_devices(tx, d, t, snap, &now, &category_keys, summary)?;
     merge_associations(tx, d, t, snap, &device_keys, &now, summary)?;
 
@@ -576,6 +701,35 @@ pub fn apply(
     )?;
     written(summary, "compliancePolicyStatusDeviceActivities", 1);
 
+    snap.policies.apply(&mut cx)?;
+    let device_types: HashMap<String, SqlValue> = snap
+        .devices
+        .iter()
+        .map(|dev| (dev.id.clone(), dev.value("deviceTypeKey")))
+        .collect();
+    snap.apps.apply(&mut cx, &device_types)?;
+    let enrolled: Vec<Enrolled> = snap
+        .devices
+        .iter()
+        .map(|dev| Enrolled {
+            at: match dev.value("enrolledDateTime") {
+                SqlValue::Timestamp(at) => Some(at),
+                _ => None,
+            },
+            enrollment_type: dev.value("deviceEnrollmentTypeKey"),
+            device_type: dev.value("deviceTypeKey"),
+            os_version: match dev.value("osVersion") {
+                SqlValue::Text(v) => Some(v),
+                _ => None,
+            },
+        })
+        .collect();
+    snap.enrollment.apply(&mut cx, &enrolled)?;
+    let (by_id, by_principal) = live_users(&mut cx)?;
+    snap.terms.apply(&mut cx, &by_principal)?;
+    snap.mam
+        .apply(&mut cx, &|id: &str| snap.apps.name_of(id), &by_id)?;
+
     // retention: facts older than each collection keeps
     for c in Warehouse::get()
         .collections
@@ -584,7 +738,7 @@ pub fn apply(
     {
         if let Some(days) = c.retention_days {
             let oldest = date_key(opts.date - time::Duration::days(i64::from(days)));
-            tx.execute(&dml::delete(
+            cx.tx.execute(&dml::delete(
                 d,
                 t,
                 &c.name,
@@ -595,6 +749,37 @@ pub fn apply(
         }
     }
     Ok(())
+}
+
+/// The live users' keys by user id and by principal name.
+#[allow(clippy::type_complexity)]
+fn live_users(
+    cx: &mut Context<'_>,
+) -> Result<(HashMap<String, i64>, HashMap<String, i64>), IngestError> {
+    let users = collection("users");
+    let idx = |n: &str| users.property_index(n).expect("users property");
+    let (key, id, principal, deleted) = (
+        idx("userKey"),
+        idx("userId"),
+        idx("userPrincipalName"),
+        idx("isDeleted"),
+    );
+    let (mut by_id, mut by_principal) = (HashMap::new(), HashMap::new());
+    for r in rows(cx.tx, cx.d, cx.t, users)? {
+        let SqlValue::Integer(k) = r[key] else {
+            continue;
+        };
+        if r[deleted] != SqlValue::Boolean(false) {
+            continue;
+        }
+        if let SqlValue::Text(u) = &r[id] {
+            by_id.insert(u.clone(), k);
+        }
+        if let SqlValue::Text(p) = &r[principal] {
+            by_principal.insert(p.clone(), k);
+        }
+    }
+    Ok((by_id, by_principal))
 }
 
 /// Which user each device belongs to: an association starts when a device gets a primary user and
@@ -823,66 +1008,38 @@ fn merge_categories(
 
 /// Users keep history: a change of state ends the live row (soft delete) and adds a new one; a
 /// user missing from the snapshot is marked deleted; one who comes back gets a new row.
-fn merge_users(
-    tx: &mut dyn Transaction,
-    d: &dyn Dialect,
-    t: i64,
-    snap: &Snapshot,
-    now: &SqlValue,
-    summary: &mut IngestSummary,
-) -> Result<(), IngestError> {
-    let users = collection("users");
-    let idx = |n: &str| users.property_index(n).expect("users property");
-    let (key, id, deleted, modified) = (
-        idx("userKey"),
-        idx("userId"),
-        idx("isDeleted"),
-        idx("rowLastModifiedDateTimeUTC"),
-    );
-    let stored = rows(tx, d, t, users)?;
-    let mut next_key = first_free_key(&stored, key);
-    let live: HashMap<String, &Vec<SqlValue>> = stored
+fn merge_users(cx: &mut Context<'_>, snap: &Snapshot) -> Result<(), IngestError> {
+    let entities: Vec<history::Entity> = snap
+        .users
         .iter()
-        .filter(|r| r[deleted] == SqlValue::Boolean(false))
-        .filter_map(|r| match &r[id] {
-            SqlValue::Text(u) => Some((u.clone(), r)),
-            _ => None,
+        .map(|u| history::Entity {
+            id: u.id.clone(),
+            values: u.values.clone(),
+            created: None,
         })
         .collect();
-    let mut retired: Vec<Vec<SqlValue>> = Vec::new();
-    for u in &snap.users {
-        let mut values = u.values.clone();
-        values.push(("isDeleted", SqlValue::Boolean(false)));
-        values.push(("rowLastModifiedDateTimeUTC", now.clone()));
-        let new_row = ordered(users, &values);
-        if let Some(old) = live.get(&u.id) {
-            let same = (0..users.properties.len())
-                .filter(|i| *i != key && *i != modified)
-                .all(|i| old[i] == new_row[i]);
-            if same {
-                continue;
-            }
-            retired.push(soft_deleted(old, deleted, modified, now));
-            written(summary, "users", 1);
-        }
-        let mut row = new_row;
-        row[key] = SqlValue::Integer(next_key);
-        next_key += 1;
-        tx.insert("users", &row)?;
-        written(summary, "users", 1);
-    }
-    let in_snapshot: HashSet<&str> = snap.users.iter().map(|u| u.id.as_str()).collect();
-    for (uid, row) in &live {
-        if !in_snapshot.contains(uid.as_str()) {
-            retired.push(soft_deleted(row, deleted, modified, now));
-            written(summary, "users", 1);
-        }
-    }
-    tx.update_rows("users", "userKey", &retired)?;
+    history::merge(
+        cx,
+        "users",
+        &history::Columns {
+            key: "userKey",
+            id: "userId",
+            deleted: Some("isDeleted"),
+            current: None,
+            start: None,
+            end: None,
+            modified: Some("rowLastModifiedDateTimeUTC"),
+            revision: None,
+        },
+        &entities,
+    )?;
     // currentUsers (beta) is the live view of users
+    let (d, t) = (cx.d, cx.t);
+    let users = collection("users");
+    let deleted = users.property_index("isDeleted").expect("isDeleted");
     let current = collection("currentUsers");
-    tx.execute(&dml::delete_all(d, t, "currentUsers"))?;
-    for r in rows(tx, d, t, users)?
+    cx.tx.execute(&dml::delete_all(d, t, "currentUsers"))?;
+    for r in rows(cx.tx, d, t, users)?
         .into_iter()
         .filter(|r| r[deleted] == SqlValue::Boolean(false))
     {
@@ -893,7 +1050,7 @@ fn merge_users(
             .filter(|(p, _)| current.property_index(&p.name).is_some())
             .map(|(p, v)| (p.name.as_str(), v))
             .collect();
-        tx.insert("currentUsers", &ordered(current, &values))?;
+        cx.tx.insert("currentUsers", &ordered(current, &values))?;
     }
     Ok(())
 }

@@ -1,27 +1,31 @@
 //! Reading Microsoft Graph responses saved in a snapshot folder: one response
 //! (`{"value": [...]}`), a sequence of paged responses, or NDJSON (one entity per line).
 
-use super::IngestError;
+use super::{IngestError, Progress};
 use serde_json::{Map, Value};
 use std::path::Path;
 
 /// One entity of a Graph collection.
 pub type Record = Map<String, Value>;
 
-/// Reads every record of a Graph response file.
-pub fn read_records(path: &Path) -> Result<Vec<Record>, IngestError> {
-    let file = path
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
+/// Reads every record of a Graph response file; errors name it `file`.
+pub fn read_records(
+    path: &Path,
+    file: &str,
+    progress: &dyn Progress,
+) -> Result<Vec<Record>, IngestError> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| IngestError::file(&file, format!("cannot read: {e}")))?;
+        .map_err(|e| IngestError::file(file, format!("cannot read: {e}")))?;
+    progress.source_started(file, text.len() as u64);
     let mut records = Vec::new();
-    let stream = serde_json::Deserializer::from_str(&text).into_iter::<Value>();
-    for (i, value) in stream.enumerate() {
+    let mut stream = serde_json::Deserializer::from_str(&text).into_iter::<Value>();
+    let mut i = 0;
+    while let Some(value) = stream.next() {
+        progress.source_progress(file, stream.byte_offset() as u64, records.len() as u64);
+        i += 1;
         let value = value.map_err(|e| {
             IngestError::file(
-                &file,
+                file,
                 format!(
                     "malformed JSON at line {} column {}: {e}",
                     e.line(),
@@ -37,7 +41,7 @@ pub fn read_records(path: &Path) -> Result<Vec<Record>, IngestError> {
                             Value::Object(r) => records.push(r),
                             _ => {
                                 return Err(IngestError::record(
-                                    &file,
+                                    file,
                                     records.len(),
                                     None,
                                     "an entity must be a JSON object",
@@ -48,32 +52,56 @@ pub fn read_records(path: &Path) -> Result<Vec<Record>, IngestError> {
                 }
                 Some(_) => {
                     return Err(IngestError::file(
-                        &file,
-                        format!("response {} has a 'value' that is not an array", i + 1),
+                        file,
+                        format!("response {i} has a 'value' that is not an array"),
                     ))
                 }
                 None => records.push(o),
             },
             _ => {
                 return Err(IngestError::file(
-                    &file,
-                    format!("item {} is neither a Graph response nor an entity", i + 1),
+                    file,
+                    format!("item {i} is neither a Graph response nor an entity"),
                 ))
             }
         }
     }
+    progress.source_finished(file, records.len() as u64);
     Ok(records)
+}
+
+/// Converts every record of a source with `convert`, which reads it through [`Fields`].
+pub fn each<T>(
+    file: &str,
+    records: &[Record],
+    mut convert: impl FnMut(&Fields<'_>) -> Result<T, IngestError>,
+) -> Result<Vec<T>, IngestError> {
+    records
+        .iter()
+        .enumerate()
+        .map(|(index, record)| {
+            convert(&Fields {
+                file,
+                index,
+                record,
+            })
+        })
+        .collect()
 }
 
 /// Typed access to a record's fields, with errors naming file, record and field.
 pub struct Fields<'a> {
+    /// The file the record comes from.
     pub file: &'a str,
+    /// Its 0-based position in the file.
     pub index: usize,
+    /// The record.
     pub record: &'a Record,
 }
 
 impl Fields<'_> {
-    fn err(&self, field: &str, message: impl Into<String>) -> IngestError {
+    /// An error about `field` of this record.
+    pub fn err(&self, field: &str, message: impl Into<String>) -> IngestError {
         IngestError::record(self.file, self.index, Some(field), message)
     }
 
@@ -141,6 +169,43 @@ impl Fields<'_> {
         Ok(Some((t.unix_timestamp_nanos() / 1000) as i64))
     }
 
+    /// The record's `@odata.type` without the `#microsoft.graph.` namespace.
+    pub fn odata_type(&self) -> Result<Option<String>, IngestError> {
+        Ok(self.string("@odata.type")?.map(|t| {
+            t.trim_start_matches('#')
+                .trim_start_matches("microsoft.graph.")
+                .to_string()
+        }))
+    }
+
+    /// The strings of an optional array field.
+    pub fn strings(&self, field: &str) -> Result<Vec<String>, IngestError> {
+        match self.record.get(field) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s.clone()),
+                    other => Err(self.err(field, format!("must hold strings, not {other}"))),
+                })
+                .collect(),
+            Some(other) => Err(self.err(field, format!("must be an array, not {other}"))),
+        }
+    }
+
+    /// An optional object field, read through its own [`Fields`].
+    pub fn object(&self, field: &str) -> Result<Option<Fields<'_>>, IngestError> {
+        match self.record.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(o)) => Ok(Some(Fields {
+                file: self.file,
+                index: self.index,
+                record: o,
+            })),
+            Some(other) => Err(self.err(field, format!("must be an object, not {other}"))),
+        }
+    }
+
     /// Whether an array field has at least one element.
     pub fn non_empty_array(&self, field: &str) -> Result<bool, IngestError> {
         match self.record.get(field) {
@@ -153,6 +218,7 @@ impl Fields<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::NoProgress;
     use super::*;
 
     #[test]
@@ -165,16 +231,29 @@ mod tests {
             r#"{"@odata.context":"x","value":[{"id":"a"},{"id":"b"}]}"#,
         )
         .unwrap();
-        assert_eq!(read_records(&one).unwrap().len(), 2);
+        assert_eq!(
+            read_records(&one, "one.json", &NoProgress).unwrap().len(),
+            2
+        );
         let pages = dir.join("pages.json");
         std::fs::write(&pages, "{\"value\":[{\"id\":\"a\"}],\"@odata.nextLink\":\"x\"}\n{\"value\":[{\"id\":\"b\"},{\"id\":\"c\"}]}").unwrap();
-        assert_eq!(read_records(&pages).unwrap().len(), 3);
+        assert_eq!(
+            read_records(&pages, "pages.json", &NoProgress)
+                .unwrap()
+                .len(),
+            3
+        );
         let nd = dir.join("nd.ndjson");
         std::fs::write(&nd, "{\"id\":\"a\"}\n{\"id\":\"b\"}\n").unwrap();
-        assert_eq!(read_records(&nd).unwrap().len(), 2);
+        assert_eq!(
+            read_records(&nd, "nd.ndjson", &NoProgress).unwrap().len(),
+            2
+        );
         let bad = dir.join("bad.json");
         std::fs::write(&bad, "{\"value\":[{\"id\":\"a\"},").unwrap();
-        let e = read_records(&bad).unwrap_err().to_string();
+        let e = read_records(&bad, "bad.json", &NoProgress)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("bad.json: malformed JSON"), "{e}");
     }
 }

@@ -10,8 +10,14 @@
 //! Graph sources, live Graph, CSV and the scheduler come next.
 
 mod apply;
+mod apps;
 mod csv_source;
+mod enrollment;
 mod graph;
+mod history;
+mod mam;
+mod policies;
+mod terms;
 
 use csv_source::{DEVICE_COLUMNS, USER_COLUMNS};
 pub use graph::read_records;
@@ -99,6 +105,23 @@ pub struct IngestOptions {
     pub now_micros: i64,
 }
 
+/// Told how an ingestion run goes: a terminal shows a bar per source.
+pub trait Progress: Sync {
+    /// Reading `file` (`bytes` long) starts.
+    fn source_started(&self, _file: &str, _bytes: u64) {}
+    /// `bytes` of `file` parsed so far, `records` found.
+    fn source_progress(&self, _file: &str, _bytes: u64, _records: u64) {}
+    /// `file` is read: `records` records.
+    fn source_finished(&self, _file: &str, _records: u64) {}
+    /// A later stage of the run starts.
+    fn stage(&self, _what: &str) {}
+}
+
+/// Progress nobody watches.
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
+
 /// What a run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IngestSummary {
@@ -108,30 +131,205 @@ pub struct IngestSummary {
     pub rows_written: BTreeMap<String, u64>,
     /// Enumeration values not in the model, mapped to the Unknown member: (property, value) -> count.
     pub unknown_enums: BTreeMap<String, u64>,
+    /// Records referring to something the warehouse does not have (left out): what -> count.
+    pub unmatched: BTreeMap<String, u64>,
     /// The published tenant.
     pub tenant: Option<Tenant>,
 }
 
-/// The files a Graph snapshot folder may hold, and whether each is required.
-const FILES: &[(&str, bool)] = &[
+/// The collections a Graph snapshot folder holds at its top level (`NAME.json` or `NAME.ndjson`),
+/// and whether each is required.
+const SOURCES: &[(&str, bool)] = &[
     ("managedDevices", true),
     ("users", true),
     ("deviceCategories", false),
+    ("deviceCompliancePolicies", false),
+    ("deviceConfigurations", false),
+    ("mobileApps", false),
+    ("termsAndConditions", false),
+    ("troubleshootingEvents", false),
+    ("managedAppRegistrations", false),
 ];
 
-/// Sources by name (`managedDevices`, `users`, `deviceCategories`): (file name, records).
-type Sources = BTreeMap<String, (String, Vec<graph::Record>)>;
+/// What each entity of a collection may have in its own folder (`COLLECTION/ID/NAME.json`), as
+/// Graph serves it under `COLLECTION/ID/NAME`.
+const ENTITY_SOURCES: &[(&str, &[&str])] = &[
+    (
+        "deviceCompliancePolicies",
+        &["deviceStatuses", "userStatuses"],
+    ),
+    (
+        "deviceConfigurations",
+        &[
+            "deviceStatuses",
+            "userStatuses",
+            "deviceStatusOverview",
+            "userStatusOverview",
+        ],
+    ),
+    ("mobileApps", &["deviceStatuses"]),
+    ("termsAndConditions", &["acceptanceStatuses"]),
+];
 
-/// The file names in `dir`.
-fn file_names(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>, IngestError> {
-    let entries =
+/// The records of a snapshot, by source: `managedDevices`, or `COLLECTION/ID/NAME` for what
+/// belongs to one entity.
+#[derive(Default)]
+pub struct Sources {
+    by_name: BTreeMap<String, (String, Vec<graph::Record>)>,
+}
+
+impl Sources {
+    fn add(&mut self, name: &str, file: String, records: Vec<graph::Record>) {
+        self.by_name.insert(name.to_string(), (file, records));
+    }
+
+    /// The file and records of a top-level source, if the snapshot has it.
+    pub fn get(&self, name: &str) -> Option<(&str, &[graph::Record])> {
+        self.by_name
+            .get(name)
+            .map(|(f, r)| (f.as_str(), r.as_slice()))
+    }
+
+    /// The `child` source of every entity of `collection`: (entity id, file, records).
+    pub fn per_entity<'a>(
+        &'a self,
+        collection: &'a str,
+        child: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a str, &'a [graph::Record])> + 'a {
+        self.by_name
+            .iter()
+            .filter_map(move |(name, (file, records))| {
+                let rest = name.strip_prefix(collection)?.strip_prefix('/')?;
+                let id = rest.strip_suffix(child)?.strip_suffix('/')?;
+                Some((id, file.as_str(), records.as_slice()))
+            })
+    }
+}
+
+/// The entries of `dir`: (name, path, is a directory), sorted by name.
+fn entries(dir: &Path) -> Result<Vec<(String, std::path::PathBuf, bool)>, IngestError> {
+    let read =
         std::fs::read_dir(dir).map_err(|e| IngestError::run(format!("{}: {e}", dir.display())))?;
-    entries
+    let mut out = read
         .map(|e| {
             let e = e.map_err(|e| IngestError::run(e.to_string()))?;
-            Ok((e.file_name().to_string_lossy().into_owned(), e.path()))
+            let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            Ok((
+                e.file_name().to_string_lossy().into_owned(),
+                e.path(),
+                is_dir,
+            ))
         })
-        .collect()
+        .collect::<Result<Vec<_>, IngestError>>()?;
+    out.sort();
+    Ok(out)
+}
+
+/// `name` without its `.json` or `.ndjson` extension.
+fn stem(name: &str) -> Option<&str> {
+    name.strip_suffix(".json")
+        .or_else(|| name.strip_suffix(".ndjson"))
+}
+
+/// Reads one source file into `sources` under `source`, reporting progress.
+fn read_source(
+    sources: &mut Sources,
+    summary: &mut IngestSummary,
+    progress: &dyn Progress,
+    source: &str,
+    file: String,
+    path: &Path,
+) -> Result<(), IngestError> {
+    let records = read_records(path, &file, progress)?;
+    summary
+        .records_read
+        .insert(file.clone(), records.len() as u64);
+    sources.add(source, file, records);
+    Ok(())
+}
+
+/// Reads every file of a Graph snapshot folder; an unknown file or folder stops the run.
+fn read_graph_folder(
+    dir: &Path,
+    summary: &mut IngestSummary,
+    progress: &dyn Progress,
+) -> Result<Sources, IngestError> {
+    let mut sources = Sources::default();
+    let known: Vec<String> = SOURCES.iter().map(|(s, _)| format!("{s}.json")).collect();
+    for (name, path, is_dir) in entries(dir)? {
+        if is_dir {
+            let Some((collection, children)) = ENTITY_SOURCES.iter().find(|(c, _)| *c == name)
+            else {
+                return Err(IngestError::file(
+                    &name,
+                    format!(
+                        "is not a known folder (per-entity folders: {})",
+                        ENTITY_SOURCES
+                            .iter()
+                            .map(|(c, _)| *c)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            };
+            for (id, entity_dir, is_dir) in entries(&path)? {
+                if !is_dir {
+                    return Err(IngestError::file(
+                        &format!("{collection}/{id}"),
+                        format!("is not a folder (expected {collection}/ID/NAME.json)"),
+                    ));
+                }
+                for (file, file_path, _) in entries(&entity_dir)? {
+                    let relative = format!("{collection}/{id}/{file}");
+                    match stem(&file).filter(|s| children.contains(s)) {
+                        Some(child) => read_source(
+                            &mut sources,
+                            summary,
+                            progress,
+                            &format!("{collection}/{id}/{child}"),
+                            relative,
+                            &file_path,
+                        )?,
+                        None => {
+                            return Err(IngestError::file(
+                                &relative,
+                                format!(
+                                    "is not a known file of a {collection} entity (expected {})",
+                                    children
+                                        .iter()
+                                        .map(|c| format!("{c}.json"))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                ),
+                            ))
+                        }
+                    }
+                }
+            }
+            continue;
+        }
+        match stem(&name).filter(|s| SOURCES.iter().any(|(f, _)| f == s)) {
+            Some(s) => read_source(&mut sources, summary, progress, s, name.clone(), &path)?,
+            None => {
+                return Err(IngestError::file(
+                    &name,
+                    format!(
+                        "is not a known Graph snapshot file (expected {})",
+                        known.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+    for (source, required) in SOURCES {
+        if *required && sources.get(source).is_none() {
+            return Err(IngestError::run(format!(
+                "{}: {source}.json is missing",
+                dir.display()
+            )));
+        }
+    }
+    Ok(sources)
 }
 
 /// Ingests the Graph snapshot folder `dir` for `opts.date` and publishes it.
@@ -140,29 +338,19 @@ pub fn ingest_graph_folder(
     dir: &Path,
     opts: &IngestOptions,
 ) -> Result<IngestSummary, IngestError> {
+    ingest_graph_folder_with_progress(store, dir, opts, &NoProgress)
+}
+
+/// [`ingest_graph_folder`], telling `progress` how reading each source goes.
+pub fn ingest_graph_folder_with_progress(
+    store: &dyn Store,
+    dir: &Path,
+    opts: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<IngestSummary, IngestError> {
     let mut summary = IngestSummary::default();
-    let mut sources = Sources::new();
-    for (name, path) in file_names(dir)? {
-        let stem = name
-            .strip_suffix(".json")
-            .or_else(|| name.strip_suffix(".ndjson"));
-        match stem.filter(|s| FILES.iter().any(|(f, _)| f == s)) {
-            Some(s) => {
-                let records = read_records(&path)?;
-                summary.records_read.insert(name.clone(), records.len() as u64);
-                sources.insert(s.to_string(), (name, records));
-            }
-            None => return Err(IngestError::file(&name, "is not a known Graph snapshot file (expected managedDevices.json, users.json, deviceCategories.json)")),
-        }
-    }
-    for (file, required) in FILES {
-        if *required && !sources.contains_key(*file) {
-            return Err(IngestError::run(format!(
-                "{}: {file}.json is missing",
-                dir.display()
-            )));
-        }
-    }
+    let sources = read_graph_folder(dir, &mut summary, progress)?;
+    progress.stage("merging into the warehouse");
     publish(store, &sources, opts, summary)
 }
 
@@ -173,8 +361,8 @@ pub fn ingest_csv_folder(
     opts: &IngestOptions,
 ) -> Result<IngestSummary, IngestError> {
     let mut summary = IngestSummary::default();
-    let mut sources = Sources::new();
-    for (name, _) in file_names(dir)? {
+    let mut sources = Sources::default();
+    for (name, _, _) in entries(dir)? {
         if name != "devices.csv" && name != "users.csv" {
             return Err(IngestError::file(
                 &name,
@@ -197,7 +385,7 @@ pub fn ingest_csv_folder(
         summary
             .records_read
             .insert(file.to_string(), records.len() as u64);
-        sources.insert(source.to_string(), (file.to_string(), records));
+        sources.add(source, file.to_string(), records);
     }
     publish(store, &sources, opts, summary)
 }
@@ -209,7 +397,7 @@ fn publish(
     opts: &IngestOptions,
     mut summary: IngestSummary,
 ) -> Result<IngestSummary, IngestError> {
-    let snapshot = apply::Snapshot::parse(sources, &mut summary)?;
+    let snapshot = apply::Snapshot::parse(sources, opts.date, &mut summary)?;
     let date_key = crate::generate::date_key(opts.date);
     let mut failure = None;
     let result = store.update_tenant(&opts.tenant, &mut |tx, tenant| {

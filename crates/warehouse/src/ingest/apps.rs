@@ -1,0 +1,228 @@
+//! Apps: the `appRevisions` dimension (a new revision whenever an app changes) and the day's
+//! `mobileAppInstallStatusCounts` from each app's per-device install statuses.
+
+use super::apply::{enum_key, int, text, ts, unmatched, Context};
+use super::graph::each;
+use super::history::{self, Columns, Entity};
+use super::{IngestError, IngestSummary, Sources};
+use crate::reference;
+use crate::sql::SqlValue;
+use std::collections::{BTreeMap, HashMap};
+
+/// The `appTypes` name of a Graph app type.
+fn app_type(odata_type: &str) -> Option<&'static str> {
+    Some(match odata_type {
+        "androidStoreApp" => "Android store app",
+        "androidLobApp" => "Android LOB app",
+        "managedAndroidStoreApp" => "Managed Android store app (MAM)",
+        "iosStoreApp" | "iosVppApp" => "iOS store app",
+        "iosLobApp" => "iOS LOB app",
+        "managedIOSStoreApp" => "Managed iOS store app (MAM)",
+        "officeSuiteApp" => "Microsoft 365 Apps for enterprise",
+        "webApp" => "Web app",
+        "windowsPhone81StoreApp" => "Windows Phone 8.1 store app",
+        "windowsStoreApp" | "microsoftStoreForBusinessApp" | "winGetApp" => "Windows store app",
+        "windowsUniversalAppX" | "win32LobApp" | "windowsAppX" => "Windows LOB app",
+        "windowsMobileMSI" => "Windows Mobile MSI",
+        "windowsPhoneXAP" => "Windows Phone LOB app",
+        _ => return None,
+    })
+}
+
+/// The `vppProgramTypes` name of a Graph app type.
+fn vpp_program(odata_type: &str) -> &'static str {
+    match odata_type {
+        "iosVppApp" => "Apple",
+        "microsoftStoreForBusinessApp" => "Microsoft",
+        _ => "Not Yet Available",
+    }
+}
+
+/// One device's install state of an app.
+struct InstallStatus {
+    device: Option<String>,
+    state: SqlValue,
+    error_code: i64,
+}
+
+/// An app of the snapshot.
+struct App {
+    entity: Entity,
+    /// Bundle or package id of the app, for naming MAM apps.
+    identifier: Option<String>,
+    installs: Vec<InstallStatus>,
+}
+
+/// The apps of a snapshot.
+pub struct Apps {
+    list: Vec<App>,
+    present: bool,
+}
+
+impl Apps {
+    /// Reads `mobileApps` and each app's `deviceStatuses`.
+    pub fn parse(sources: &Sources, summary: &mut IngestSummary) -> Result<Self, IngestError> {
+        let Some((file, records)) = sources.get("mobileApps") else {
+            return Ok(Self {
+                list: Vec::new(),
+                present: false,
+            });
+        };
+        let mut ids = HashMap::new();
+        let mut list = each(file, records, |f| {
+            let id = f.id("id")?;
+            if ids.insert(id.clone(), ids.len()).is_some() {
+                return Err(f.err("id", format!("duplicates app {id}")));
+            }
+            let odata_type = f.odata_type()?.unwrap_or_default();
+            let app_type = match app_type(&odata_type) {
+                Some(n) => reference::key("appTypes", n).map_or(SqlValue::Null, SqlValue::Integer),
+                None => {
+                    *summary
+                        .unknown_enums
+                        .entry(format!("appTypes: {odata_type}"))
+                        .or_default() += 1;
+                    SqlValue::Null
+                }
+            };
+            let created = f.timestamp("createdDateTime")?;
+            Ok(App {
+                entity: Entity {
+                    id,
+                    values: vec![
+                        ("title", text(f.string("displayName")?)),
+                        ("publisher", text(f.string("publisher")?)),
+                        ("uploadState", int(f.integer("uploadState")?)),
+                        ("appTypeKey", app_type),
+                        (
+                            "vppProgramTypeKey",
+                            reference::key("vppProgramTypes", vpp_program(&odata_type))
+                                .map_or(SqlValue::Null, SqlValue::Integer),
+                        ),
+                        ("creationTime", ts(created)),
+                        ("modifiedTime", ts(f.timestamp("lastModifiedDateTime")?)),
+                        ("size", int(f.integer("size")?)),
+                    ],
+                    created,
+                },
+                identifier: match f.string("bundleId")? {
+                    Some(b) => Some(b),
+                    None => f.string("packageId")?,
+                },
+                installs: Vec::new(),
+            })
+        })?;
+        for (id, file, records) in sources.per_entity("mobileApps", "deviceStatuses") {
+            let i = *ids.get(id).ok_or_else(|| {
+                IngestError::file(
+                    file,
+                    format!("is for app {id}, which is not in mobileApps.json"),
+                )
+            })?;
+            list[i].installs = each(file, records, |f| {
+                let state = match f.string("installState")? {
+                    Some(s) => Some(s),
+                    None => f.string("mobileAppInstallStatusValue")?,
+                };
+                Ok(InstallStatus {
+                    device: f.string("deviceId")?,
+                    state: enum_key(
+                        "mobileAppInstallStates",
+                        Some(state.as_deref().unwrap_or("unknown")),
+                        summary,
+                    ),
+                    error_code: f.integer("errorCode")?.unwrap_or(0),
+                })
+            })?;
+        }
+        Ok(Self {
+            list,
+            present: true,
+        })
+    }
+
+    /// The display name of the app with a bundle or package id (MAM apps are named by it).
+    pub fn name_of(&self, identifier: &str) -> Option<String> {
+        self.list
+            .iter()
+            .find(|a| a.identifier.as_deref() == Some(identifier))
+            .and_then(|a| match a.entity.values.first() {
+                Some((_, SqlValue::Text(title))) => Some(title.clone()),
+                _ => None,
+            })
+    }
+
+    /// Merges the apps and writes the day's install counts; `device_types` gives the device type
+    /// key of each device of the snapshot.
+    pub fn apply(
+        &self,
+        cx: &mut Context<'_>,
+        device_types: &HashMap<String, SqlValue>,
+    ) -> Result<(), IngestError> {
+        if !self.present {
+            return Ok(());
+        }
+        let entities: Vec<Entity> = self
+            .list
+            .iter()
+            .map(|a| Entity {
+                id: a.entity.id.clone(),
+                values: a.entity.values.clone(),
+                created: a.entity.created,
+            })
+            .collect();
+        let keys = history::merge(
+            cx,
+            "appRevisions",
+            &Columns {
+                key: "appKey",
+                id: "applicationId",
+                deleted: None,
+                current: Some("isCurrent"),
+                start: Some("startDateInclusiveUTC"),
+                end: Some("endDateExclusiveUTC"),
+                modified: Some("rowLastModifiedDateTimeUTC"),
+                revision: Some("revision"),
+            },
+            &entities,
+        )?;
+        let unknown_type =
+            reference::key("deviceTypes", "Unknown").map_or(SqlValue::Null, SqlValue::Integer);
+        let mut counts: BTreeMap<(i64, i64, i64, i64), i64> = BTreeMap::new();
+        for app in &self.list {
+            let app_key = keys[&app.entity.id];
+            for s in &app.installs {
+                let device_type = match s.device.as_ref().and_then(|d| device_types.get(d)) {
+                    Some(t) => t.clone(),
+                    None => {
+                        unmatched(
+                            cx.summary,
+                            "install statuses of devices not in managedDevices".into(),
+                        );
+                        unknown_type.clone()
+                    }
+                };
+                let (SqlValue::Integer(dt), SqlValue::Integer(state)) = (device_type, &s.state)
+                else {
+                    continue;
+                };
+                *counts
+                    .entry((app_key, dt, *state, s.error_code))
+                    .or_default() += 1;
+            }
+        }
+        let facts: Vec<Vec<(&str, SqlValue)>> = counts
+            .into_iter()
+            .map(|((app, dt, state, error), n)| {
+                vec![
+                    ("appKey", SqlValue::Integer(app)),
+                    ("deviceTypeKey", SqlValue::Integer(dt)),
+                    ("appInstallStateKey", SqlValue::Integer(state)),
+                    ("errorCode", SqlValue::Integer(error)),
+                    ("count", SqlValue::Integer(n)),
+                ]
+            })
+            .collect();
+        cx.replace_day("mobileAppInstallStatusCounts", &facts)
+    }
+}

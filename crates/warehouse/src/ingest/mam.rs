@@ -1,0 +1,207 @@
+//! App protection (MAM) without enrollment, from `managedAppRegistrations`: the protected apps
+//! (`mamApplications`), each app on each user's device (`mamApplicationInstances`), and the day's
+//! check-ins (`mamCheckins`).
+
+use super::apply::{text, ts, unmatched, Context};
+use super::graph::each;
+use super::history::{self, Columns, Entity};
+use super::{IngestError, IngestSummary, Sources};
+use crate::reference;
+use crate::sql::SqlValue;
+use std::collections::{BTreeMap, HashMap};
+
+/// One app registration: an app on a user's device.
+struct Registration {
+    entity: Entity,
+    app: String,
+    user: Option<String>,
+    platform: &'static str,
+    last_sync: Option<i64>,
+    healthy: bool,
+}
+
+/// The app registrations of a snapshot.
+pub struct Registrations {
+    list: Vec<Registration>,
+    present: bool,
+}
+
+fn reference_key(collection: &str, name: &str) -> SqlValue {
+    reference::key(collection, name).map_or(SqlValue::Null, SqlValue::Integer)
+}
+
+impl Registrations {
+    /// Reads `managedAppRegistrations`.
+    pub fn parse(sources: &Sources, summary: &mut IngestSummary) -> Result<Self, IngestError> {
+        let Some((file, records)) = sources.get("managedAppRegistrations") else {
+            return Ok(Self {
+                list: Vec::new(),
+                present: false,
+            });
+        };
+        let mut ids = std::collections::HashSet::new();
+        let list = each(file, records, |f| {
+            let id = f.id("id")?;
+            if !ids.insert(id.clone()) {
+                return Err(f.err("id", format!("duplicates registration {id}")));
+            }
+            let odata_type = f.odata_type()?.unwrap_or_default();
+            let (platform, platform_id) = match odata_type.as_str() {
+                "iosManagedAppRegistration" => ("IOS", 3),
+                "androidManagedAppRegistration" => ("Android", 4),
+                "windowsManagedAppRegistration" => ("Windows", 2),
+                other => {
+                    *summary
+                        .unknown_enums
+                        .entry(format!("mamPlatforms: {other}"))
+                        .or_default() += 1;
+                    ("Not Available", 0)
+                }
+            };
+            let identifier = f
+                .object("appIdentifier")?
+                .ok_or_else(|| f.err("appIdentifier", "is required"))?;
+            let app = ["bundleId", "packageId", "windowsAppId"]
+                .iter()
+                .find_map(|field| identifier.string(field).ok().flatten())
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| {
+                    f.err(
+                        "appIdentifier",
+                        "needs a bundleId, packageId or windowsAppId",
+                    )
+                })?;
+            let user = f.string("userId")?.filter(|u| !u.is_empty());
+            let device = match f.string("azureADDeviceId")? {
+                Some(d) if !d.is_empty() => Some(d),
+                _ => f.string("deviceTag")?,
+            };
+            let created = f.timestamp("createdDateTime")?;
+            Ok(Registration {
+                entity: Entity {
+                    id,
+                    values: vec![
+                        ("userId", text(user.clone())),
+                        ("mamApplicationId", SqlValue::Text(app.clone())),
+                        ("applicationVersion", text(f.string("applicationVersion")?)),
+                        ("createdDate", ts(created)),
+                        ("platform", SqlValue::Integer(platform_id)),
+                        ("platformVersion", text(f.string("platformVersion")?)),
+                        ("sdkVersion", text(f.string("managementSdkVersion")?)),
+                        ("mamDeviceId", text(device)),
+                        ("mamDeviceType", text(f.string("deviceType")?)),
+                        ("mamDeviceName", text(f.string("deviceName")?)),
+                    ],
+                    created,
+                },
+                app,
+                user,
+                platform,
+                last_sync: f.timestamp("lastSyncDateTime")?,
+                healthy: !f
+                    .strings("flaggedReasons")?
+                    .iter()
+                    .any(|r| r == "rootedDevice"),
+            })
+        })?;
+        Ok(Self {
+            list,
+            present: true,
+        })
+    }
+
+    /// Merges apps and instances and writes the day's check-ins; `name_of` names an app by its
+    /// bundle or package id, `users` gives the live user key by user id.
+    pub fn apply(
+        &self,
+        cx: &mut Context<'_>,
+        name_of: &dyn Fn(&str) -> Option<String>,
+        users: &HashMap<String, i64>,
+    ) -> Result<(), IngestError> {
+        if !self.present {
+            return Ok(());
+        }
+        let mut apps: BTreeMap<&str, Entity> = BTreeMap::new();
+        for r in &self.list {
+            apps.entry(r.app.as_str()).or_insert_with(|| Entity {
+                id: r.app.clone(),
+                values: vec![(
+                    "mamApplicationName",
+                    SqlValue::Text(name_of(&r.app).unwrap_or_else(|| r.app.clone())),
+                )],
+                created: None,
+            });
+        }
+        let apps: Vec<Entity> = apps.into_values().collect();
+        let app_keys = history::merge(
+            cx,
+            "mamApplications",
+            &Columns {
+                key: "mamApplicationKey",
+                id: "mamApplicationId",
+                deleted: Some("isDeleted"),
+                current: None,
+                start: Some("startDateInclusiveUTC"),
+                end: Some("deletedDateUTC"),
+                modified: Some("rowLastModifiedDateTimeUTC"),
+                revision: None,
+            },
+            &apps,
+        )?;
+        let instances: Vec<Entity> = self
+            .list
+            .iter()
+            .map(|r| Entity {
+                id: r.entity.id.clone(),
+                values: r.entity.values.clone(),
+                created: r.entity.created,
+            })
+            .collect();
+        let instance_keys = history::merge(
+            cx,
+            "mamApplicationInstances",
+            &Columns {
+                key: "applicationInstanceKey",
+                id: "applicationInstanceId",
+                deleted: Some("isDeleted"),
+                current: None,
+                start: Some("startDateInclusiveUTC"),
+                end: Some("deletedDateUTC"),
+                modified: Some("rowLastModifiedDateTimeUTC"),
+                revision: None,
+            },
+            &instances,
+        )?;
+        let mut facts = Vec::new();
+        for r in &self.list {
+            let Some(at) = r.last_sync.filter(|at| cx.on_day(*at)) else {
+                continue;
+            };
+            let user = match r.user.as_ref().and_then(|u| users.get(u)) {
+                Some(k) => SqlValue::Integer(*k),
+                None => {
+                    unmatched(cx.summary, "check-ins by users not in users".into());
+                    SqlValue::Null
+                }
+            };
+            facts.push(vec![
+                (
+                    "applicationInstanceKey",
+                    SqlValue::Integer(instance_keys[&r.entity.id]),
+                ),
+                ("userKey", user),
+                ("mamApplicationKey", SqlValue::Integer(app_keys[&r.app])),
+                (
+                    "deviceHealthKey",
+                    reference_key(
+                        "mamDeviceHealths",
+                        if r.healthy { "Healthy" } else { "Unhealthy" },
+                    ),
+                ),
+                ("platformKey", reference_key("mamPlatforms", r.platform)),
+                ("lastCheckInDate", SqlValue::Timestamp(at)),
+            ]);
+        }
+        cx.replace_day("mamCheckins", &facts)
+    }
+}

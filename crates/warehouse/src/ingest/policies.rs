@@ -1,0 +1,433 @@
+//! Compliance policies and configuration profiles: the `policies` dimension (a new row for each
+//! version) and the day's policy facts, from each policy's per-device and per-user statuses (or,
+//! for configuration profiles, their status overviews).
+
+use super::apply::{int, text, Context};
+use super::graph::{each, Fields};
+use super::history::{self, Columns, Entity};
+use super::{IngestError, IngestSummary, Sources};
+use crate::reference;
+use crate::sql::SqlValue;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Deployment states of the activity facts, from best to worst (a device or user with several
+/// policies counts in its worst state).
+const DEPLOYMENT_STATES: [&str; 4] = ["succeeded", "pending", "failed", "error"];
+
+/// Compliance buckets of `compliancePolicyStatusDevicePerPolicyActivities`.
+const COMPLIANCE_BUCKETS: [&str; 6] = [
+    "unknown",
+    "notApplicable",
+    "compliant",
+    "inGracePeriod",
+    "nonCompliant",
+    "error",
+];
+
+/// One device's status under a policy.
+struct DeviceStatus {
+    /// The device (its `deviceId`, else the status id).
+    device: String,
+    /// Index in [`DEPLOYMENT_STATES`]; `None` when the policy does not apply.
+    state: Option<usize>,
+    /// Index in [`COMPLIANCE_BUCKETS`]; `None` when not assigned.
+    bucket: Option<usize>,
+}
+
+/// One user's status under a policy.
+struct UserStatus {
+    user: String,
+    state: Option<usize>,
+}
+
+/// A policy of the snapshot with its statuses.
+struct Policy {
+    entity: Entity,
+    compliance: bool,
+    policy_type: SqlValue,
+    platform: SqlValue,
+    devices: Option<Vec<DeviceStatus>>,
+    users: Option<Vec<UserStatus>>,
+    device_overview: Option<[i64; 4]>,
+    user_overview: Option<[i64; 4]>,
+}
+
+/// The policies of a snapshot.
+pub struct Policies {
+    list: Vec<Policy>,
+    /// Whether the snapshot has any policy source (else the warehouse's policies stay as they are).
+    present: bool,
+}
+
+/// Maps a Graph `complianceStatus` to a deployment state.
+fn deployment_state(status: &str, summary: &mut IngestSummary) -> Option<usize> {
+    match status {
+        "compliant" | "remediated" => Some(0),
+        "unknown" => Some(1),
+        "nonCompliant" | "inGracePeriod" => Some(2),
+        "error" | "conflict" => Some(3),
+        "notApplicable" | "notAssigned" => None,
+        other => {
+            *summary
+                .unknown_enums
+                .entry(format!("complianceStatus: {other}"))
+                .or_default() += 1;
+            Some(1)
+        }
+    }
+}
+
+/// Maps a Graph `complianceStatus` (and grace period) to a compliance bucket.
+fn compliance_bucket(status: &str, in_grace: bool) -> Option<usize> {
+    let name = match status {
+        "unknown" => "unknown",
+        "notApplicable" => "notApplicable",
+        "compliant" | "remediated" => "compliant",
+        "inGracePeriod" => "inGracePeriod",
+        "nonCompliant" if in_grace => "inGracePeriod",
+        "nonCompliant" => "nonCompliant",
+        "error" | "conflict" => "error",
+        "notAssigned" => return None,
+        _ => "unknown",
+    };
+    COMPLIANCE_BUCKETS.iter().position(|b| *b == name)
+}
+
+/// The `policyTypes` name of a Graph policy type (`windows10CompliancePolicy`, ...).
+fn policy_type(odata_type: &str, compliance: bool) -> Option<&'static str> {
+    let family = if odata_type.starts_with("windows") {
+        "Windows 10"
+    } else if odata_type.starts_with("ios") {
+        "iOS"
+    } else if odata_type.starts_with("macOS") {
+        "macOS"
+    } else if odata_type.starts_with("android") || odata_type.starts_with("aosp") {
+        "Android"
+    } else {
+        return None;
+    };
+    Some(match (family, compliance) {
+        ("Windows 10", true) => "Windows 10 Compliance Policy",
+        ("Windows 10", false) => "Windows 10 Configuration Profile",
+        ("iOS", true) => "iOS Compliance Policy",
+        ("iOS", false) => "iOS Configuration Profile",
+        ("macOS", true) => "macOS Compliance Policy",
+        ("macOS", false) => "macOS Configuration Profile",
+        (_, true) => "Android Compliance Policy",
+        (_, false) => "Android Configuration Profile",
+    })
+}
+
+/// The `policyPlatformTypes` name of a Graph policy type.
+fn platform(odata_type: &str) -> &'static str {
+    const PREFIXES: &[(&str, &str)] = &[
+        ("windows10", "Windows10"),
+        ("windows81", "Windows81"),
+        ("windowsPhone81", "WindowsPhone81"),
+        ("ios", "IOS"),
+        ("macOS", "MacOS"),
+        ("androidWorkProfile", "AndroidForWork"),
+        ("androidForWork", "AndroidForWork"),
+        ("androidDeviceOwner", "AndroidEnterprise"),
+        ("aosp", "AndroidEnterprise"),
+        ("android", "Android"),
+    ];
+    PREFIXES
+        .iter()
+        .find(|(p, _)| odata_type.starts_with(p))
+        .map_or("Unknown", |(_, name)| name)
+}
+
+/// Reads an overview's counts as deployment states.
+fn overview(f: &Fields<'_>) -> Result<[i64; 4], IngestError> {
+    let n = |field: &str| -> Result<i64, IngestError> { Ok(f.integer(field)?.unwrap_or(0)) };
+    Ok([
+        n("successCount")?,
+        n("pendingCount")?,
+        n("failedCount")?,
+        n("errorCount")? + n("conflictCount")?,
+    ])
+}
+
+/// The single record of an overview file.
+fn single_overview(file: &str, records: &[super::graph::Record]) -> Result<[i64; 4], IngestError> {
+    match records {
+        [record] => overview(&Fields {
+            file,
+            index: 0,
+            record,
+        }),
+        _ => Err(IngestError::file(
+            file,
+            format!("must hold one overview, not {} records", records.len()),
+        )),
+    }
+}
+
+impl Policies {
+    /// Reads `deviceCompliancePolicies`, `deviceConfigurations` and their per-policy statuses.
+    pub fn parse(
+        sources: &Sources,
+        snapshot_end: i64,
+        summary: &mut IngestSummary,
+    ) -> Result<Self, IngestError> {
+        let mut policies: Vec<Policy> = Vec::new();
+        let mut seen = HashSet::new();
+        for (collection, compliance) in [
+            ("deviceCompliancePolicies", true),
+            ("deviceConfigurations", false),
+        ] {
+            let Some((file, records)) = sources.get(collection) else {
+                continue;
+            };
+            let parsed = each(file, records, |f| {
+                let id = f.id("id")?;
+                if !seen.insert(id.clone()) {
+                    return Err(f.err("id", format!("duplicates policy {id}")));
+                }
+                let odata_type = f.odata_type()?.unwrap_or_default();
+                let type_name = policy_type(&odata_type, compliance);
+                let policy_type = match type_name {
+                    Some(n) => {
+                        reference::key("policyTypes", n).map_or(SqlValue::Null, SqlValue::Integer)
+                    }
+                    None => {
+                        *summary
+                            .unknown_enums
+                            .entry(format!("policyTypes: {odata_type}"))
+                            .or_default() += 1;
+                        SqlValue::Null
+                    }
+                };
+                Ok(Policy {
+                    entity: Entity {
+                        id,
+                        values: vec![
+                            ("policyName", text(f.string("displayName")?)),
+                            ("policyVersion", int(f.integer("version")?)),
+                        ],
+                        created: f.timestamp("createdDateTime")?,
+                    },
+                    compliance,
+                    policy_type,
+                    platform: reference::key("policyPlatformTypes", platform(&odata_type))
+                        .map_or(SqlValue::Null, SqlValue::Integer),
+                    devices: None,
+                    users: None,
+                    device_overview: None,
+                    user_overview: None,
+                })
+            })?;
+            let first = policies.len();
+            policies.extend(parsed);
+            let index: HashMap<String, usize> = policies[first..]
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.entity.id.clone(), first + i))
+                .collect();
+            let find = |id: &str, file: &str| {
+                index.get(id).copied().ok_or_else(|| {
+                    IngestError::file(
+                        file,
+                        format!("is for policy {id}, which is not in {collection}.json"),
+                    )
+                })
+            };
+            for (id, file, records) in sources.per_entity(collection, "deviceStatuses") {
+                let i = find(id, file)?;
+                let statuses = each(file, records, |f| {
+                    let status = f.id("status")?;
+                    let grace = f.timestamp("complianceGracePeriodExpirationDateTime")?;
+                    Ok(DeviceStatus {
+                        device: match f.string("deviceId")? {
+                            Some(d) if !d.is_empty() => d,
+                            _ => f.id("id")?,
+                        },
+                        state: deployment_state(&status, summary),
+                        bucket: compliance_bucket(
+                            &status,
+                            grace.is_some_and(|g| g >= snapshot_end),
+                        ),
+                    })
+                })?;
+                policies[i].devices = Some(statuses);
+            }
+            for (id, file, records) in sources.per_entity(collection, "userStatuses") {
+                let i = find(id, file)?;
+                let statuses = each(file, records, |f| {
+                    let status = f.id("status")?;
+                    Ok(UserStatus {
+                        user: match f.string("userPrincipalName")? {
+                            Some(u) if !u.is_empty() => u,
+                            _ => f.id("id")?,
+                        },
+                        state: deployment_state(&status, summary),
+                    })
+                })?;
+                policies[i].users = Some(statuses);
+            }
+            for (id, file, records) in sources.per_entity(collection, "deviceStatusOverview") {
+                let i = find(id, file)?;
+                policies[i].device_overview = Some(single_overview(file, records)?);
+            }
+            for (id, file, records) in sources.per_entity(collection, "userStatusOverview") {
+                let i = find(id, file)?;
+                policies[i].user_overview = Some(single_overview(file, records)?);
+            }
+        }
+        let present = sources.get("deviceCompliancePolicies").is_some()
+            || sources.get("deviceConfigurations").is_some();
+        Ok(Self {
+            list: policies,
+            present,
+        })
+    }
+
+    /// Merges the policies and writes the day's policy facts. Without any policy source in the
+    /// snapshot, the dimension and facts are left as they are.
+    pub fn apply(&self, cx: &mut Context<'_>) -> Result<(), IngestError> {
+        if !self.present {
+            return Ok(());
+        }
+        let entities: Vec<Entity> = self
+            .list
+            .iter()
+            .map(|p| Entity {
+                id: p.entity.id.clone(),
+                values: p.entity.values.clone(),
+                created: p.entity.created,
+            })
+            .collect();
+        let keys = history::merge(
+            cx,
+            "policies",
+            &Columns {
+                key: "policyKey",
+                id: "policyId",
+                deleted: Some("isDeleted"),
+                current: None,
+                start: Some("startDateInclusiveUTC"),
+                end: Some("deletedDateUTC"),
+                modified: Some("rowLastModifiedDateTimeUTC"),
+                revision: None,
+            },
+            &entities,
+        )?;
+        let states = |counts: &[i64; 4]| -> Vec<(&'static str, SqlValue)> {
+            DEPLOYMENT_STATES
+                .iter()
+                .zip(counts)
+                .map(|(s, n)| (*s, SqlValue::Integer(*n)))
+                .collect()
+        };
+        let mut device_facts = Vec::new();
+        let mut type_facts = Vec::new();
+        let mut user_facts = Vec::new();
+        let mut per_platform = Vec::new();
+        let mut device_worst: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut user_worst: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut profile_devices = false;
+        let mut profile_users = false;
+        for p in &self.list {
+            let key = SqlValue::Integer(keys[&p.entity.id]);
+            let device_counts = match (&p.devices, p.device_overview) {
+                (Some(statuses), _) => {
+                    let mut c = [0i64; 4];
+                    for s in statuses {
+                        if let Some(state) = s.state {
+                            c[state] += 1;
+                            if !p.compliance {
+                                let w = device_worst.entry(s.device.as_str()).or_insert(0);
+                                *w = (*w).max(state);
+                            }
+                        }
+                    }
+                    profile_devices |= !p.compliance;
+                    Some(c)
+                }
+                (None, overview) => overview,
+            };
+            if let Some(c) = device_counts {
+                let mut row = vec![("policyKey", key.clone())];
+                row.extend(states(&c));
+                device_facts.push(row.clone());
+                if !p.policy_type.is_null() {
+                    row.insert(1, ("policyTypeKey", p.policy_type.clone()));
+                    type_facts.push(row);
+                }
+            }
+            let user_counts = match (&p.users, p.user_overview) {
+                (Some(statuses), _) => {
+                    let mut c = [0i64; 4];
+                    for s in statuses {
+                        if let Some(state) = s.state {
+                            c[state] += 1;
+                            if !p.compliance {
+                                let w = user_worst.entry(s.user.as_str()).or_insert(0);
+                                *w = (*w).max(state);
+                            }
+                        }
+                    }
+                    profile_users |= !p.compliance;
+                    Some(c)
+                }
+                (None, overview) => overview,
+            };
+            if let Some(c) = user_counts {
+                let mut row = vec![("policyKey", key.clone())];
+                row.extend(states(&c));
+                user_facts.push(row);
+            }
+            if let (true, Some(statuses)) = (p.compliance, &p.devices) {
+                let mut c = [0i64; 6];
+                for b in statuses.iter().filter_map(|s| s.bucket) {
+                    c[b] += 1;
+                }
+                let mut row = vec![
+                    ("policyKey", key.clone()),
+                    ("policyPlatformKey", p.platform.clone()),
+                ];
+                row.extend(
+                    COMPLIANCE_BUCKETS
+                        .iter()
+                        .zip(c)
+                        .map(|(b, n)| (*b, SqlValue::Integer(n))),
+                );
+                per_platform.push(row);
+            }
+        }
+        let worst = |m: &BTreeMap<&str, usize>| {
+            let mut c = [0i64; 4];
+            for w in m.values() {
+                c[*w] += 1;
+            }
+            vec![states(&c)]
+        };
+        cx.replace_day("policyDeviceActivities", &device_facts)?;
+        cx.replace_day("policyTypeActivities", &type_facts)?;
+        cx.replace_day("policyUserActivities", &user_facts)?;
+        cx.replace_day(
+            "compliancePolicyStatusDevicePerPolicyActivities",
+            &per_platform,
+        )?;
+        let profile_device_rows = if profile_devices {
+            worst(&device_worst)
+        } else {
+            Vec::new()
+        };
+        cx.replace_day(
+            "deviceConfigurationProfileDeviceActivities",
+            &profile_device_rows,
+        )?;
+        let profile_user_rows = if profile_users {
+            worst(&user_worst)
+        } else {
+            Vec::new()
+        };
+        cx.replace_day(
+            "deviceConfigurationProfileUserActivities",
+            &profile_user_rows,
+        )?;
+        Ok(())
+    }
+}

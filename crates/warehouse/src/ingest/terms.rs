@@ -1,0 +1,214 @@
+//! Terms and conditions: the `termsAndConditions` dimension (a row per version) and the users'
+//! acceptances (`userTermsAndConditionsAcceptances`, one row per acceptance, dated on the day of
+//! the acceptance and kept forever).
+
+use super::apply::{collection, int, ordered, rows, text, unmatched, written, Context};
+use super::graph::each;
+use super::history::{self, Columns, Entity};
+use super::{IngestError, Sources};
+use crate::generate::date_key;
+use crate::sql::SqlValue;
+use std::collections::{HashMap, HashSet};
+
+/// One user's acceptance of a version.
+struct Acceptance {
+    /// The user's principal name (or id).
+    user: String,
+    version: Option<i64>,
+    accepted: Option<i64>,
+}
+
+/// A terms-and-conditions document of the snapshot.
+struct Terms {
+    entity: Entity,
+    acceptances: Vec<Acceptance>,
+}
+
+/// The terms and conditions of a snapshot.
+pub struct TermsAndConditions {
+    list: Vec<Terms>,
+    present: bool,
+}
+
+impl TermsAndConditions {
+    /// Reads `termsAndConditions` and each document's `acceptanceStatuses`.
+    pub fn parse(sources: &Sources) -> Result<Self, IngestError> {
+        let Some((file, records)) = sources.get("termsAndConditions") else {
+            return Ok(Self {
+                list: Vec::new(),
+                present: false,
+            });
+        };
+        let mut ids = HashMap::new();
+        let mut list = each(file, records, |f| {
+            let id = f.id("id")?;
+            if ids.insert(id.clone(), ids.len()).is_some() {
+                return Err(f.err("id", format!("duplicates terms and conditions {id}")));
+            }
+            Ok(Terms {
+                entity: Entity {
+                    id,
+                    values: vec![
+                        ("termsAndConditionsVersion", int(f.integer("version")?)),
+                        ("name", text(f.string("displayName")?)),
+                        ("description", text(f.string("description")?)),
+                        ("title", text(f.string("title")?)),
+                        ("summaryOfTerms", text(f.string("acceptanceStatement")?)),
+                        ("termsAndConditionsBodyText", text(f.string("bodyText")?)),
+                    ],
+                    created: f.timestamp("createdDateTime")?,
+                },
+                acceptances: Vec::new(),
+            })
+        })?;
+        for (id, file, records) in sources.per_entity("termsAndConditions", "acceptanceStatuses") {
+            let i = *ids.get(id).ok_or_else(|| {
+                IngestError::file(
+                    file,
+                    format!("is for terms and conditions {id}, which are not in termsAndConditions.json"),
+                )
+            })?;
+            list[i].acceptances = each(file, records, |f| {
+                Ok(Acceptance {
+                    user: match f.string("userPrincipalName")? {
+                        Some(u) if !u.is_empty() => u,
+                        _ => f.id("id")?,
+                    },
+                    version: f.integer("acceptedVersion")?,
+                    accepted: f.timestamp("acceptedDateTime")?,
+                })
+            })?;
+        }
+        Ok(Self {
+            list,
+            present: true,
+        })
+    }
+
+    /// Merges the documents and records acceptances not yet in the warehouse; `users` gives the
+    /// live user key by principal name.
+    pub fn apply(
+        &self,
+        cx: &mut Context<'_>,
+        users: &HashMap<String, i64>,
+    ) -> Result<(), IngestError> {
+        if !self.present {
+            return Ok(());
+        }
+        let entities: Vec<Entity> = self
+            .list
+            .iter()
+            .map(|t| Entity {
+                id: t.entity.id.clone(),
+                values: t.entity.values.clone(),
+                created: t.entity.created,
+            })
+            .collect();
+        history::merge(
+            cx,
+            "termsAndConditions",
+            &Columns {
+                key: "termsAndConditionsKey",
+                id: "termsAndConditionsId",
+                deleted: Some("isDeleted"),
+                current: None,
+                start: Some("startDateInclusiveUTC"),
+                end: Some("endDateExclusiveUTC"),
+                modified: None,
+                revision: None,
+            },
+            &entities,
+        )?;
+        // every stored version: (id, version) -> key
+        let (d, t) = (cx.d, cx.t);
+        let terms = collection("termsAndConditions");
+        let idx = |n: &str| {
+            terms
+                .property_index(n)
+                .expect("termsAndConditions property")
+        };
+        let (key, id, version) = (
+            idx("termsAndConditionsKey"),
+            idx("termsAndConditionsId"),
+            idx("termsAndConditionsVersion"),
+        );
+        let mut versions: HashMap<(String, Option<i64>), i64> = HashMap::new();
+        for r in rows(cx.tx, d, t, terms)? {
+            if let (SqlValue::Text(i), SqlValue::Integer(k)) = (&r[id], &r[key]) {
+                let v = match r[version] {
+                    SqlValue::Integer(v) => Some(v),
+                    _ => None,
+                };
+                versions.insert((i.clone(), v), *k);
+            }
+        }
+        // acceptances already recorded, by the user's natural id: a user's later history rows
+        // have other keys but the same acceptances
+        let user_rows = collection("users");
+        let (user_key, user_id) = (
+            user_rows.property_index("userKey").expect("userKey"),
+            user_rows.property_index("userId").expect("userId"),
+        );
+        let natural: HashMap<i64, String> = rows(cx.tx, d, t, user_rows)?
+            .into_iter()
+            .filter_map(|r| match (&r[user_key], &r[user_id]) {
+                (SqlValue::Integer(k), SqlValue::Text(u)) => Some((*k, u.clone())),
+                _ => None,
+            })
+            .collect();
+        let facts = collection("userTermsAndConditionsAcceptances");
+        let mut stored: HashSet<(i64, String, i64)> = rows(cx.tx, d, t, facts)?
+            .into_iter()
+            .filter_map(|r| match (&r[0], &r[1], &r[2]) {
+                (SqlValue::Integer(day), SqlValue::Integer(user), SqlValue::Integer(terms)) => {
+                    Some((*day, natural.get(user)?.clone(), *terms))
+                }
+                _ => None,
+            })
+            .collect();
+        for doc in &self.list {
+            for a in &doc.acceptances {
+                let Some(user) = users.get(&a.user) else {
+                    unmatched(cx.summary, "acceptances by users not in users".into());
+                    continue;
+                };
+                let Some(terms_key) = versions.get(&(doc.entity.id.clone(), a.version)) else {
+                    unmatched(
+                        cx.summary,
+                        "acceptances of versions the warehouse never saw".into(),
+                    );
+                    continue;
+                };
+                let Some(accepted) = a.accepted else {
+                    unmatched(cx.summary, "acceptances without acceptedDateTime".into());
+                    continue;
+                };
+                let day =
+                    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(accepted) * 1000)
+                        .map_err(|e| IngestError::run(e.to_string()))?
+                        .date();
+                let dk = date_key(day);
+                let who = natural.get(user).cloned().unwrap_or_default();
+                if !stored.insert((dk, who, *terms_key)) {
+                    continue;
+                }
+                cx.ensure_date(day)?;
+                cx.tx.insert(
+                    "userTermsAndConditionsAcceptances",
+                    &ordered(
+                        facts,
+                        &[
+                            ("dateKey", SqlValue::Integer(dk)),
+                            ("userKey", SqlValue::Integer(*user)),
+                            ("termsAndConditionsKey", SqlValue::Integer(*terms_key)),
+                            ("acceptedDateTimeUTC", SqlValue::Timestamp(accepted)),
+                            ("lastModifiedDateTimeUTC", SqlValue::Timestamp(accepted)),
+                        ],
+                    ),
+                )?;
+                written(cx.summary, "userTermsAndConditionsAcceptances", 1);
+            }
+        }
+        Ok(())
+    }
+}
