@@ -38,14 +38,90 @@ impl Default for GraphSettings {
     }
 }
 
-/// The Graph collections of a snapshot and the file each is recorded in.
-const SOURCES: &[(&str, &str)] = &[
-    ("deviceManagement/managedDevices", "managedDevices.json"),
-    (
-        "users?$select=id,displayName,userPrincipalName,mail,assignedLicenses",
-        "users.json",
-    ),
-    ("deviceManagement/deviceCategories", "deviceCategories.json"),
+/// A Graph collection of a snapshot.
+struct Source {
+    /// Path under the base URL (with any query).
+    path: &'static str,
+    /// The file it is recorded in (`NAME.json`), and its folder for per-entity sources.
+    name: &'static str,
+    /// What each entity has under `PATH/ID/CHILD`, recorded in `NAME/ID/CHILD.json`.
+    children: &'static [&'static str],
+    /// Children only Graph's beta endpoint serves.
+    beta_children: &'static [&'static str],
+    /// The application permission Graph wants for it.
+    permission: &'static str,
+}
+
+/// The collections of a snapshot, in download order.
+const SOURCES: &[Source] = &[
+    Source {
+        path: "deviceManagement/managedDevices",
+        name: "managedDevices",
+        children: &[],
+        beta_children: &[],
+        permission: "DeviceManagementManagedDevices.Read.All",
+    },
+    Source {
+        path: "users?$select=id,displayName,userPrincipalName,mail,assignedLicenses",
+        name: "users",
+        children: &[],
+        beta_children: &[],
+        permission: "User.Read.All",
+    },
+    Source {
+        path: "deviceManagement/deviceCategories",
+        name: "deviceCategories",
+        children: &[],
+        beta_children: &[],
+        permission: "DeviceManagementManagedDevices.Read.All",
+    },
+    Source {
+        path: "deviceManagement/deviceCompliancePolicies",
+        name: "deviceCompliancePolicies",
+        children: &["deviceStatuses", "userStatuses"],
+        beta_children: &[],
+        permission: "DeviceManagementConfiguration.Read.All",
+    },
+    Source {
+        path: "deviceManagement/deviceConfigurations",
+        name: "deviceConfigurations",
+        children: &[
+            "deviceStatuses",
+            "userStatuses",
+            "deviceStatusOverview",
+            "userStatusOverview",
+        ],
+        beta_children: &[],
+        permission: "DeviceManagementConfiguration.Read.All",
+    },
+    Source {
+        path: "deviceAppManagement/mobileApps",
+        name: "mobileApps",
+        children: &[],
+        beta_children: &["deviceStatuses"],
+        permission: "DeviceManagementApps.Read.All",
+    },
+    Source {
+        path: "deviceManagement/termsAndConditions",
+        name: "termsAndConditions",
+        children: &["acceptanceStatuses"],
+        beta_children: &[],
+        permission: "DeviceManagementServiceConfig.Read.All",
+    },
+    Source {
+        path: "deviceManagement/troubleshootingEvents",
+        name: "troubleshootingEvents",
+        children: &[],
+        beta_children: &[],
+        permission: "DeviceManagementManagedDevices.Read.All",
+    },
+    Source {
+        path: "deviceAppManagement/managedAppRegistrations",
+        name: "managedAppRegistrations",
+        children: &[],
+        beta_children: &[],
+        permission: "DeviceManagementApps.Read.All",
+    },
 ];
 
 /// Attempts per request when Graph throttles or is unavailable.
@@ -110,8 +186,9 @@ fn graph_resource(base: &str) -> String {
     }
 }
 
-/// GETs one page, retrying throttled and unavailable answers after `Retry-After`.
-fn page(url: &str, token: &str) -> Result<serde_json::Value, String> {
+/// GETs one page, retrying throttled and unavailable answers after `Retry-After`; a refusal
+/// names the `permission` the app registration lacks.
+fn page(url: &str, token: &str, permission: &str) -> Result<serde_json::Value, String> {
     let mut wait = Duration::from_secs(1);
     for attempt in 1..=MAX_ATTEMPTS {
         let mut r = agent()
@@ -149,6 +226,11 @@ fn page(url: &str, token: &str) -> Result<serde_json::Value, String> {
             continue;
         }
         let body = r.body_mut().read_to_string().unwrap_or_default();
+        if status == 403 {
+            return Err(format!(
+                "{url} answered 403: the app registration needs the {permission} application permission (with admin consent)"
+            ));
+        }
         return Err(format!(
             "{url} answered {status}: {}",
             body.chars().take(300).collect::<String>()
@@ -159,27 +241,95 @@ fn page(url: &str, token: &str) -> Result<serde_json::Value, String> {
     ))
 }
 
+/// Downloads every page of `url` into `file` (one response per line); returns the entities.
+fn download_pages(
+    url: String,
+    token: &str,
+    permission: &str,
+    file: &Path,
+    bar: &indicatif::ProgressBar,
+) -> Result<Vec<serde_json::Value>, String> {
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let mut out = std::fs::File::create(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut next = Some(url);
+    let mut entities = Vec::new();
+    while let Some(url) = next.take() {
+        let body = page(&url, token, permission)?;
+        writeln!(out, "{body}").map_err(|e| format!("{}: {e}", file.display()))?;
+        next = body["@odata.nextLink"].as_str().map(str::to_string);
+        match body["value"].as_array() {
+            Some(items) => entities.extend(items.iter().cloned()),
+            None => entities.push(body.clone()),
+        }
+        bar.inc(1);
+    }
+    Ok(entities)
+}
+
 /// Downloads the snapshot of `date` into `record_dir/date` and returns that folder. The folder
 /// appears only when every page of every source was read.
-pub fn download(s: &GraphSettings, date: time::Date) -> Result<PathBuf, String> {
+pub fn download(
+    s: &GraphSettings,
+    date: time::Date,
+    bars: &crate::progress::Bars,
+) -> Result<PathBuf, String> {
     let token = token(s)?;
+    let base = s.base_url.trim_end_matches('/');
+    let beta = base.ends_with("/beta");
     let root = Path::new(&s.record_dir);
     let done = root.join(date.to_string());
     let partial = root.join(format!(".{date}.partial"));
     let _ = std::fs::remove_dir_all(&partial);
     std::fs::create_dir_all(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
-    for (path, file) in SOURCES {
-        let mut out =
-            std::fs::File::create(partial.join(file)).map_err(|e| format!("{file}: {e}"))?;
-        let mut next = Some(format!("{}/{path}", s.base_url.trim_end_matches('/')));
-        let mut pages = 0;
-        while let Some(url) = next.take() {
-            let body = page(&url, &token)?;
-            writeln!(out, "{body}").map_err(|e| format!("{file}: {e}"))?;
-            next = body["@odata.nextLink"].as_str().map(str::to_string);
-            pages += 1;
+    for source in SOURCES {
+        let bar = bars.download(source.name);
+        let entities = download_pages(
+            format!("{base}/{}", source.path),
+            &token,
+            source.permission,
+            &partial.join(format!("{}.json", source.name)),
+            &bar,
+        )?;
+        let children: Vec<&str> = source
+            .children
+            .iter()
+            .chain(source.beta_children.iter().filter(|_| beta))
+            .copied()
+            .collect();
+        let collection = source.path.split('?').next().unwrap_or(source.path);
+        for entity in entities.iter().filter(|_| !children.is_empty()) {
+            let Some(id) = entity["id"].as_str() else {
+                return Err(format!("{collection}: an entity has no id"));
+            };
+            // an id goes into a URL and a folder name: refuse anything but an id's characters
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+            {
+                return Err(format!("{collection}: unexpected entity id {id:?}"));
+            }
+            for child in &children {
+                download_pages(
+                    format!("{base}/{collection}/{id}/{child}"),
+                    &token,
+                    source.permission,
+                    &partial
+                        .join(source.name)
+                        .join(id)
+                        .join(format!("{child}.json")),
+                    &bar,
+                )?;
+            }
         }
-        tracing::info!(source = path, pages, "downloaded from Graph");
+        bar.finish_with_message(format!("{} ({} entities)", source.name, entities.len()));
+        tracing::info!(
+            source = source.path,
+            entities = entities.len(),
+            "downloaded from Graph"
+        );
     }
     let _ = std::fs::remove_dir_all(&done);
     std::fs::rename(&partial, &done).map_err(|e| format!("{}: {e}", done.display()))?;

@@ -4,6 +4,7 @@ mod admin;
 mod auth_setup;
 mod bench;
 mod graph_fetch;
+mod progress;
 mod schedule;
 mod settings;
 mod signals;
@@ -103,8 +104,8 @@ struct ServeArgs {
 struct IngestArgs {
     #[command(flatten)]
     common: CommonArgs,
-    /// Source: a folder of Graph responses (managedDevices, users, deviceCategories as .json or
-    /// .ndjson), or `csv DIR` with devices.csv and users.csv.
+    /// Source: a snapshot folder of Graph responses (see the README for its files), `graph` to
+    /// download one live from Microsoft Graph, or `csv DIR` with devices.csv and users.csv.
     #[arg(long = "from", num_args = 1..=2, value_names = ["KIND", "DIR"], required = true)]
     from: Vec<String>,
     /// Day of the snapshot (YYYY-MM-DD); default today (UTC).
@@ -274,26 +275,28 @@ fn ingest(a: IngestArgs) -> Result<(), String> {
         date,
         backfill: a.backfill,
         now_micros: (now.unix_timestamp_nanos() / 1000) as i64,
+        retention: settings.retention()?,
+    };
+    let bars = progress::Bars::for_terminal();
+    let graph_folder = |dir: &std::path::Path| {
+        warehouse::ingest::ingest_graph_folder_with_progress(store.as_ref(), dir, &opts, &bars)
     };
     let result = match a.from.as_slice() {
-        [dir] if dir != "graph" && dir != "csv" => {
-            warehouse::ingest::ingest_graph_folder(store.as_ref(), std::path::Path::new(dir), &opts)
-        }
-        [kind, dir] if kind == "graph" => {
-            warehouse::ingest::ingest_graph_folder(store.as_ref(), std::path::Path::new(dir), &opts)
-        }
+        [dir] if dir != "graph" && dir != "csv" => graph_folder(std::path::Path::new(dir)),
+        [kind, dir] if kind == "graph" => graph_folder(std::path::Path::new(dir)),
         [kind, dir] if kind == "csv" => {
             warehouse::ingest::ingest_csv_folder(store.as_ref(), std::path::Path::new(dir), &opts)
         }
         [kind] if kind == "graph" => {
             init_logging(&settings.log_format);
-            let dir = graph_fetch::download(&settings.graph, date)
+            let dir = graph_fetch::download(&settings.graph, date, &bars)
                 .map_err(|e| format!("nothing was published: {e}"))?;
             eprintln!("recorded the Graph responses in {}", dir.display());
-            warehouse::ingest::ingest_graph_folder(store.as_ref(), &dir, &opts)
+            graph_folder(&dir)
         }
         _ => return Err("--from takes a folder of Graph responses, or `csv DIR`".into()),
     };
+    drop(bars);
     let summary = result.map_err(|e| format!("nothing was published: {e}"))?;
     let tenant = summary.tenant.as_ref().expect("published");
     println!(
@@ -310,6 +313,9 @@ fn ingest(a: IngestArgs) -> Result<(), String> {
     }
     for (value, n) in &summary.unknown_enums {
         println!("  unknown {n:>8}  {value} (mapped to the Unknown member)");
+    }
+    for (what, n) in &summary.unmatched {
+        println!("  skipped {n:>8}  {what}");
     }
     Ok(())
 }
@@ -386,7 +392,16 @@ fn serve(a: ServeArgs) -> Result<(), String> {
             let status = state.ingest_status.clone();
             let (store, tenant) = (store.clone(), settings.tenant.clone());
             let graph = settings.graph.clone();
-            tokio::spawn(schedule::run(at, from.into(), graph, store, tenant, status));
+            let retention = settings.retention()?;
+            tokio::spawn(schedule::run(
+                at,
+                from.into(),
+                graph,
+                store,
+                tenant,
+                retention,
+                status,
+            ));
         }
         let app = server::router(state);
         let root = format!("{base}{}", server::BASE_PATH);

@@ -1,8 +1,9 @@
 //! The daily ingestion schedule of `dw serve --ingest-schedule`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
-use warehouse::ingest::{ingest_csv_folder, ingest_graph_folder, IngestOptions};
+use warehouse::ingest::{ingest_csv_folder, ingest_graph_folder, IngestOptions, Retention};
 use warehouse::Store;
 
 /// Parses `HH:MM` or `HH:MM:SS` (UTC).
@@ -30,14 +31,16 @@ fn until_next(at: time::Time) -> std::time::Duration {
     (next - now).try_into().unwrap_or_default()
 }
 
-/// Runs the day's ingestion at `at` every day, recording the outcome in `status`. `from` is a
-/// folder of per-day snapshot folders, or `graph` to read live from Microsoft Graph.
+/// Runs the ingestion at `at` every day, publishing the day that ended last, and records the
+/// outcome in `status`. `from` is a folder of per-day snapshot folders, or `graph` to read live
+/// from Microsoft Graph.
 pub async fn run(
     at: time::Time,
     from: PathBuf,
     graph: crate::graph_fetch::GraphSettings,
     store: Arc<dyn Store>,
     tenant: String,
+    retention: BTreeMap<String, Retention>,
     status: Arc<RwLock<serde_json::Value>>,
 ) {
     *status.write().expect("lock") = serde_json::json!({
@@ -46,18 +49,21 @@ pub async fn run(
     loop {
         tokio::time::sleep(until_next(at)).await;
         let now = time::OffsetDateTime::now_utc();
-        let date = now.date();
+        // each run publishes the UTC day that ended last: its state as of now and all of its
+        // activity (enrollments, check-ins, ...)
+        let date = now.date().previous_day().unwrap_or(now.date());
         let opts = IngestOptions {
             tenant: tenant.clone(),
             date,
             backfill: false,
             now_micros: (now.unix_timestamp_nanos() / 1000) as i64,
+            retention: retention.clone(),
         };
         let (store, from, graph) = (store.clone(), from.clone(), graph.clone());
         let started = std::time::Instant::now();
         let result = tokio::task::spawn_blocking(move || -> Result<_, String> {
             let dir = if from.as_os_str() == "graph" {
-                crate::graph_fetch::download(&graph, date)?
+                crate::graph_fetch::download(&graph, date, &crate::progress::Bars::hidden())?
             } else {
                 from.join(date.to_string())
             };

@@ -4,7 +4,9 @@
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use warehouse::ingest::Retention;
 
 /// Every setting of `dw`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,6 +49,19 @@ pub struct Settings {
     pub tls_cert: Option<String>,
     /// PEM private key for HTTPS.
     pub tls_key: Option<String>,
+    /// Days each daily fact collection keeps, over the model's defaults (`[retention]`:
+    /// `devicePropertyHistories = 365`, `enrollmentActivities = "forever"`).
+    pub retention: BTreeMap<String, RetentionValue>,
+}
+
+/// A retention as configured: a number of days, or `"forever"`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RetentionValue {
+    /// Days.
+    Days(u32),
+    /// `forever`, or days as text (environment variables).
+    Text(String),
 }
 
 /// The built-in token service.
@@ -89,6 +104,7 @@ impl Default for Settings {
             ingest_from: None,
             tls_cert: None,
             tls_key: None,
+            retention: BTreeMap::new(),
         }
     }
 }
@@ -169,8 +185,31 @@ impl Settings {
             if s.page_size == 0 {
                 return Err("page_size must be at least 1".into());
             }
+            s.retention()?;
             Ok(s)
         })
+    }
+
+    /// The configured retentions by model collection name (names match case-insensitively, as
+    /// environment variables are lower-cased), checked against the model.
+    pub fn retention(&self) -> Result<BTreeMap<String, Retention>, String> {
+        let mut out = BTreeMap::new();
+        for (name, value) in &self.retention {
+            let collection = warehouse::Warehouse::get()
+                .collections
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(name))
+                .map_or(name.clone(), |c| c.name.clone());
+            let retention = match value {
+                RetentionValue::Days(d) => Retention::Days(*d),
+                RetentionValue::Text(t) => {
+                    Retention::parse(t).map_err(|e| format!("retention.{name}: {e}"))?
+                }
+            };
+            out.insert(collection, retention);
+        }
+        warehouse::ingest::check_retention(&out)?;
+        Ok(out)
     }
 
     /// The parsed store location.

@@ -20,6 +20,8 @@ struct Fake {
     users: Arc<Vec<Value>>,
     throttled: Arc<AtomicUsize>,
     fail_page_two: Arc<AtomicBool>,
+    /// Answer 403 for terms and conditions (a permission not granted).
+    refuse_terms: Arc<AtomicBool>,
 }
 
 fn records(file: &str) -> Vec<Value> {
@@ -107,6 +109,39 @@ async fn categories(h: HeaderMap) -> Response {
     )
 }
 
+/// The other sources, per entity too, served from the recorded tenant's first day:
+/// `/v1.0/deviceManagement/deviceConfigurations/ID/userStatuses` is
+/// `deviceConfigurations/ID/userStatuses.json`.
+async fn recorded(
+    State(f): State<Fake>,
+    h: HeaderMap,
+    axum::extract::Path(path): axum::extract::Path<String>,
+) -> Response {
+    if !authorized(&h) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    if path.starts_with("deviceManagement/termsAndConditions")
+        && f.refuse_terms.load(Ordering::SeqCst)
+    {
+        return (StatusCode::FORBIDDEN, "Forbidden").into_response();
+    }
+    let relative = path
+        .trim_start_matches("deviceManagement/")
+        .trim_start_matches("deviceAppManagement/");
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../warehouse/tests/fixtures/tenant/2026-11-01")
+        .join(format!("{relative}.json"));
+    match std::fs::read_to_string(file) {
+        Ok(text) => json_response(serde_json::from_str(&text).unwrap()),
+        // what the recording lacks, Graph has empty: no statuses, an overview of zeros
+        Err(_) if relative.ends_with("Overview") => json_response(
+            json!({"id": "overview", "pendingCount": 0, "successCount": 0, "failedCount": 0, "errorCount": 0, "conflictCount": 0, "notApplicableCount": 0}),
+        ),
+        Err(_) if relative.matches('/').count() == 2 => json_response(json!({"value": []})),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 fn start_fake() -> Fake {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -116,12 +151,14 @@ fn start_fake() -> Fake {
         users: Arc::new(records("users.json")),
         throttled: Arc::new(AtomicUsize::new(0)),
         fail_page_two: Arc::new(AtomicBool::new(false)),
+        refuse_terms: Arc::new(AtomicBool::new(false)),
     };
     let app = axum::Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token))
         .route("/v1.0/deviceManagement/managedDevices", get(devices))
         .route("/v1.0/users", get(users))
         .route("/v1.0/deviceManagement/deviceCategories", get(categories))
+        .route("/v1.0/{*path}", get(recorded))
         .with_state(fake.clone());
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -179,9 +216,43 @@ fn live_graph_ingestion_pages_retries_records_and_fails_safely() {
         2,
         "both pages are recorded for replay"
     );
+    for per_entity in [
+        "deviceCompliancePolicies/c0a10000-0000-4000-8000-00000000c001/deviceStatuses.json",
+        "deviceConfigurations/c0f10000-0000-4000-8000-00000000f002/userStatusOverview.json",
+        "termsAndConditions/7e000000-0000-4000-8000-0000000000e1/acceptanceStatuses.json",
+    ] {
+        assert!(
+            dir.join("recorded/2026-11-01").join(per_entity).exists(),
+            "{per_entity} is recorded"
+        );
+    }
+    assert!(
+        !dir.join("recorded/2026-11-01/mobileApps").exists(),
+        "app install statuses are only on Graph's beta endpoint"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "written        4  policies",
+        "written        2  mamCheckins",
+        "skipped        2  check-ins by users not in users",
+    ] {
+        assert!(stdout.contains(line), "{line} in {stdout}");
+    }
     let store = SqliteStore::open(&dir.join("dw-data/warehouse.db")).unwrap();
     let t = store.tenant("acme").unwrap().unwrap();
     assert_eq!(t.snapshot_date_key, Some(20261101));
+
+    // a permission not granted names it, and publishes nothing
+    fake.refuse_terms.store(true, Ordering::SeqCst);
+    let out = ingest("2026-11-02");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("answered 403") && err.contains("DeviceManagementServiceConfig.Read.All"),
+        "{err}"
+    );
+    assert_eq!(store.tenant("acme").unwrap().unwrap(), t);
+    fake.refuse_terms.store(false, Ordering::SeqCst);
 
     // a failure in the middle of paging publishes nothing and leaves no recorded day
     fake.fail_page_two.store(true, Ordering::SeqCst);

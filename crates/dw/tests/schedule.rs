@@ -39,8 +39,9 @@ fn the_scheduled_ingestion_publishes_the_day_and_reports_it() {
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../warehouse/tests/fixtures/graph/day1");
     let now = time::OffsetDateTime::now_utc();
-    // today's folder, and tomorrow's in case the run falls after midnight
-    for date in [now.date(), now.date().next_day().unwrap()] {
+    // a run publishes the day that ended last: yesterday's folder, and today's in case the run
+    // falls after midnight
+    for date in [now.date().previous_day().unwrap(), now.date()] {
         let day = dir.join("snapshots").join(date.to_string());
         std::fs::create_dir_all(&day).unwrap();
         for f in ["managedDevices.json", "users.json"] {

@@ -48,6 +48,7 @@ fn opts(day: time::Date, now: i64, backfill: bool) -> IngestOptions {
         date: day,
         backfill,
         now_micros: now,
+        retention: Default::default(),
     }
 }
 
@@ -709,4 +710,53 @@ fn recorded_tenant_all_sources() {
     // re-ingesting the newest day changes nothing
     ingest_tenant_day(store.as_ref(), 2);
     assert_eq!(tenant_dump(store.as_ref(), &t), day3);
+}
+
+#[test]
+fn configured_retention_overrides_the_model_default() {
+    use warehouse::ingest::{check_retention, Retention};
+    let store = store("retention");
+    let mut t = None;
+    for n in 0..3 {
+        let date = time::macros::date!(2026 - 11 - 01) + time::Duration::days(n);
+        let mut o = opts(date, NOW1 + n * 86_400_000_000, false);
+        o.retention.insert("mamCheckins".into(), Retention::Days(1));
+        o.retention
+            .insert("policyDeviceActivities".into(), Retention::Forever);
+        t = ingest_graph_folder(store.as_ref(), &tenant_day(&date.to_string()), &o)
+            .unwrap()
+            .tenant;
+    }
+    let t = t.unwrap();
+    let days = |c: &str| {
+        let mut d = dump(store.as_ref(), &t, c, &["dateKey", "dateKey"]);
+        d.dedup();
+        d
+    };
+    // one day back from 2026-11-03 keeps 11-02 and 11-03
+    assert_eq!(
+        days("mamCheckins"),
+        ["20261102|20261102", "20261103|20261103"]
+    );
+    assert_eq!(
+        days("policyDeviceActivities"),
+        [
+            "20261101|20261101",
+            "20261102|20261102",
+            "20261103|20261103"
+        ]
+    );
+    let mut bad = std::collections::BTreeMap::new();
+    bad.insert("users".to_string(), Retention::Days(3));
+    assert!(check_retention(&bad)
+        .unwrap_err()
+        .contains("not a daily fact collection"));
+    bad.clear();
+    bad.insert("gadgets".to_string(), Retention::Forever);
+    assert!(check_retention(&bad)
+        .unwrap_err()
+        .contains("not a collection of the model"));
+    assert_eq!(Retention::parse("forever"), Ok(Retention::Forever));
+    assert_eq!(Retention::parse("400"), Ok(Retention::Days(400)));
+    assert!(Retention::parse("a year").is_err());
 }

@@ -7,7 +7,7 @@ use super::history;
 use super::mam::Registrations;
 use super::policies::Policies;
 use super::terms::TermsAndConditions;
-use super::{IngestError, IngestOptions, IngestSummary, Sources};
+use super::{IngestError, IngestOptions, IngestSummary, Retention, Sources};
 use crate::generate::{compliance_bucket, date_key, midnight_micros};
 use crate::model::{Collection, Warehouse};
 use crate::reference;
@@ -736,7 +736,11 @@ pub fn apply(
         .iter()
         .filter(|c| c.has_date_key())
     {
-        if let Some(days) = c.retention_days {
+        let retention = match opts.retention.get(&c.name) {
+            Some(r) => *r,
+            None => c.retention_days.map_or(Retention::Forever, Retention::Days),
+        };
+        if let Retention::Days(days) = retention {
             let oldest = date_key(opts.date - time::Duration::days(i64::from(days)));
             cx.tx.execute(&dml::delete(
                 d,

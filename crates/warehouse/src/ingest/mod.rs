@@ -92,6 +92,48 @@ impl From<StoreError> for IngestError {
     }
 }
 
+/// How long a fact collection keeps its days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    /// Days older than this many days before the snapshot are purged after each publish.
+    Days(u32),
+    /// Nothing is purged.
+    Forever,
+}
+
+impl Retention {
+    /// Reads `365` or `forever`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "forever" => Ok(Self::Forever),
+            t => t
+                .parse()
+                .map(Self::Days)
+                .map_err(|_| format!("'{t}' is neither a number of days nor 'forever'")),
+        }
+    }
+}
+
+/// Checks per-collection retentions: each must name a daily fact collection of the model.
+pub fn check_retention(retention: &BTreeMap<String, Retention>) -> Result<(), String> {
+    for name in retention.keys() {
+        match crate::model::Warehouse::get().collection(name) {
+            Some(c) if c.has_date_key() => {}
+            Some(_) => {
+                return Err(format!(
+                    "retention: '{name}' has no days to keep (it is not a daily fact collection)"
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "retention: '{name}' is not a collection of the model"
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What to ingest.
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
@@ -103,6 +145,8 @@ pub struct IngestOptions {
     pub backfill: bool,
     /// When the warehouse writes the rows (`rowLastModifiedDateTimeUTC`), in microseconds.
     pub now_micros: i64,
+    /// Retention per fact collection, over the model's defaults.
+    pub retention: BTreeMap<String, Retention>,
 }
 
 /// Told how an ingestion run goes: a terminal shows a bar per source.
