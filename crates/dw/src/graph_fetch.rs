@@ -48,6 +48,8 @@ struct Source {
     children: &'static [&'static str],
     /// Children only Graph's beta endpoint serves.
     beta_children: &'static [&'static str],
+    /// Only Graph's beta endpoint serves the collection itself.
+    beta: bool,
     /// The application permission Graph wants for it.
     permission: &'static str,
 }
@@ -59,6 +61,7 @@ const SOURCES: &[Source] = &[
         name: "managedDevices",
         children: &[],
         beta_children: &[],
+        beta: false,
         permission: "DeviceManagementManagedDevices.Read.All",
     },
     Source {
@@ -66,6 +69,7 @@ const SOURCES: &[Source] = &[
         name: "users",
         children: &[],
         beta_children: &[],
+        beta: false,
         permission: "User.Read.All",
     },
     Source {
@@ -73,6 +77,7 @@ const SOURCES: &[Source] = &[
         name: "deviceCategories",
         children: &[],
         beta_children: &[],
+        beta: false,
         permission: "DeviceManagementManagedDevices.Read.All",
     },
     Source {
@@ -80,6 +85,7 @@ const SOURCES: &[Source] = &[
         name: "deviceCompliancePolicies",
         children: &["deviceStatuses", "userStatuses"],
         beta_children: &[],
+        beta: false,
         permission: "DeviceManagementConfiguration.Read.All",
     },
     Source {
@@ -92,6 +98,7 @@ const SOURCES: &[Source] = &[
             "userStatusOverview",
         ],
         beta_children: &[],
+        beta: false,
         permission: "DeviceManagementConfiguration.Read.All",
     },
     Source {
@@ -99,6 +106,7 @@ const SOURCES: &[Source] = &[
         name: "mobileApps",
         children: &[],
         beta_children: &["deviceStatuses"],
+        beta: false,
         permission: "DeviceManagementApps.Read.All",
     },
     Source {
@@ -106,6 +114,7 @@ const SOURCES: &[Source] = &[
         name: "termsAndConditions",
         children: &["acceptanceStatuses"],
         beta_children: &[],
+        beta: false,
         permission: "DeviceManagementServiceConfig.Read.All",
     },
     Source {
@@ -113,6 +122,7 @@ const SOURCES: &[Source] = &[
         name: "troubleshootingEvents",
         children: &[],
         beta_children: &[],
+        beta: false,
         permission: "DeviceManagementManagedDevices.Read.All",
     },
     Source {
@@ -120,6 +130,23 @@ const SOURCES: &[Source] = &[
         name: "managedAppRegistrations",
         children: &[],
         beta_children: &[],
+        beta: false,
+        permission: "DeviceManagementApps.Read.All",
+    },
+    Source {
+        path: "deviceManagement/detectedApps?$expand=managedDevices",
+        name: "detectedApps",
+        children: &[],
+        beta_children: &[],
+        beta: false,
+        permission: "DeviceManagementManagedDevices.Read.All",
+    },
+    Source {
+        path: "deviceAppManagement/windowsManagementApp/healthStates",
+        name: "windowsManagementAppHealthStates",
+        children: &[],
+        beta_children: &[],
+        beta: true,
         permission: "DeviceManagementApps.Read.All",
     },
 ];
@@ -283,7 +310,7 @@ pub fn download(
     let partial = root.join(format!(".{date}.partial"));
     let _ = std::fs::remove_dir_all(&partial);
     std::fs::create_dir_all(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
-    for source in SOURCES {
+    for source in SOURCES.iter().filter(|s| beta || !s.beta) {
         let bar = bars.download(source.name);
         let entities = download_pages(
             format!("{base}/{}", source.path),

@@ -52,7 +52,7 @@ fn opts(day: time::Date, now: i64, backfill: bool) -> IngestOptions {
     }
 }
 
-/// Rows of a collection as text, `columns` in order, sorted by the first.
+/// Rows of a collection as text, `columns` in order, sorted by all of them.
 fn dump(store: &dyn Store, t: &Tenant, collection: &str, columns: &[&str]) -> Vec<String> {
     let cols: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
     let p = if store.dialect().name() == "postgres" {
@@ -62,8 +62,12 @@ fn dump(store: &dyn Store, t: &Tenant, collection: &str, columns: &[&str]) -> Ve
     };
     let q = PlannedQuery {
         sql: format!(
-            "SELECT {} FROM \"{collection}\" WHERE \"_tenant\" = {p} ORDER BY 1, 2",
-            cols.join(", ")
+            "SELECT {} FROM \"{collection}\" WHERE \"_tenant\" = {p} ORDER BY {}",
+            cols.join(", "),
+            (1..=cols.len())
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         params: vec![SqlValue::Integer(t.id)],
         tenant: Some(t.id),
@@ -647,6 +651,29 @@ const TENANT_COLLECTIONS: &[(&str, &[&str])] = &[
         "users",
         &["userKey", "userId", "intuneLicensed", "isDeleted"],
     ),
+    (
+        "intuneManagementExtensionVersions",
+        &["extensionVersionKey", "extensionVersion"],
+    ),
+    (
+        "intuneManagementExtensions",
+        &[
+            "dateKey",
+            "deviceKey",
+            "extensionVersionKey",
+            "extensionStateKey",
+        ],
+    ),
+    (
+        "applicationInventories",
+        &[
+            "dateKey",
+            "deviceKey",
+            "applicationName",
+            "applicationVersion",
+            "bundleSize",
+        ],
+    ),
     ("dates", &["dateKey", "dayOfWeek"]),
 ];
 
@@ -759,4 +786,102 @@ fn configured_retention_overrides_the_model_default() {
     assert_eq!(Retention::parse("forever"), Ok(Retention::Forever));
     assert_eq!(Retention::parse("400"), Ok(Retention::Days(400)));
     assert!(Retention::parse("a year").is_err());
+}
+
+/// Copies a recorded tenant day to a fresh folder.
+fn copy_day(day: &str, to: &std::path::Path) {
+    let from = tenant_day(day);
+    let _ = std::fs::remove_dir_all(to);
+    let mut stack = vec![from.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            let target = to.join(path.strip_prefix(&from).unwrap());
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+                std::fs::copy(&path, target).unwrap();
+            }
+        }
+    }
+}
+
+/// A change that makes a copied snapshot folder bad.
+type Spoil = Box<dyn Fn(&std::path::Path)>;
+
+#[test]
+fn bad_per_entity_sources_stop_the_run_naming_the_file() {
+    let store = store("entities");
+    let dir = std::env::temp_dir().join(format!("dw-ingest-entities-{}", std::process::id()));
+    let day = time::macros::date!(2026 - 11 - 01);
+    let policy = "deviceCompliancePolicies/c0a10000-0000-4000-8000-00000000c001";
+    let cases: Vec<(&str, Spoil, &str)> = vec![
+        (
+            "statuses of a policy the snapshot does not list",
+            Box::new(|d| {
+                let stray = d.join("deviceCompliancePolicies/ffffffff-0000-4000-8000-000000000000");
+                std::fs::create_dir_all(&stray).unwrap();
+                std::fs::write(stray.join("deviceStatuses.json"), r#"{"value":[]}"#).unwrap();
+            }),
+            "deviceCompliancePolicies/ffffffff-0000-4000-8000-000000000000/deviceStatuses.json: is for policy ffffffff-0000-4000-8000-000000000000, which is not in deviceCompliancePolicies.json",
+        ),
+        (
+            "an unknown per-entity file",
+            Box::new(move |d| {
+                std::fs::write(d.join(policy).join("assignments.json"), r#"{"value":[]}"#).unwrap();
+            }),
+            "deviceCompliancePolicies/c0a10000-0000-4000-8000-00000000c001/assignments.json: is not a known file of a deviceCompliancePolicies entity",
+        ),
+        (
+            "a status without its state",
+            Box::new(move |d| {
+                std::fs::write(
+                    d.join(policy).join("deviceStatuses.json"),
+                    r#"{"value":[{"id":"x","deviceDisplayName":"PC"}]}"#,
+                )
+                .unwrap();
+            }),
+            "deviceCompliancePolicies/c0a10000-0000-4000-8000-00000000c001/deviceStatuses.json: record 1: field 'status' is required",
+        ),
+        (
+            "an unknown folder",
+            Box::new(|d| std::fs::create_dir_all(d.join("deviceEnrollmentConfigurations/x")).unwrap()),
+            "deviceEnrollmentConfigurations: is not a known folder",
+        ),
+        (
+            "an overview with two records",
+            Box::new(|d| {
+                std::fs::write(
+                    d.join("deviceConfigurations/c0f10000-0000-4000-8000-00000000f002/deviceStatusOverview.json"),
+                    "{\"id\":\"a\"}\n{\"id\":\"b\"}\n",
+                )
+                .unwrap();
+            }),
+            "deviceStatusOverview.json: must hold one overview, not 2 records",
+        ),
+        (
+            "a registration without its app",
+            Box::new(|d| {
+                std::fs::write(
+                    d.join("managedAppRegistrations.json"),
+                    r##"{"value":[{"@odata.type":"#microsoft.graph.iosManagedAppRegistration","id":"r1"}]}"##,
+                )
+                .unwrap();
+            }),
+            "managedAppRegistrations.json: record 1: field 'appIdentifier' is required",
+        ),
+    ];
+    for (what, spoil, expected) in cases {
+        copy_day("2026-11-01", &dir);
+        spoil(&dir);
+        let e = ingest_graph_folder(store.as_ref(), &dir, &opts(day, NOW1, false))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(expected), "{what}: {e}");
+        assert!(
+            store.tenant("contoso").unwrap().is_none(),
+            "{what}: nothing was published"
+        );
+    }
 }

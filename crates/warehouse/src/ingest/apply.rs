@@ -1,6 +1,7 @@
 //! Merging one day's Graph entities into the warehouse inside a store transaction.
 
 use super::apps::Apps;
+use super::devices_daily::{DeviceDaily, DeviceIndex};
 use super::enrollment::{Enrolled, EnrollmentEvents};
 use super::graph::{Fields, Record};
 use super::history;
@@ -71,6 +72,7 @@ pub struct Snapshot {
     terms: TermsAndConditions,
     enrollment: EnrollmentEvents,
     mam: Registrations,
+    daily: DeviceDaily,
 }
 
 /// The records of a source every snapshot has.
@@ -94,6 +96,8 @@ pub struct Context<'a> {
     pub clock: Clock,
     /// What the run did.
     pub summary: &'a mut IngestSummary,
+    /// The `dates` rows the tenant has, once read.
+    pub dates: Option<HashSet<i64>>,
 }
 
 impl Context<'_> {
@@ -132,10 +136,18 @@ impl Context<'_> {
     pub fn ensure_date(&mut self, day: time::Date) -> Result<(), IngestError> {
         let dk = date_key(day);
         let dates = collection("dates");
-        if rows(self.tx, self.d, self.t, dates)?
-            .iter()
-            .any(|r| r[0] == SqlValue::Integer(dk))
-        {
+        if self.dates.is_none() {
+            let stored = rows(self.tx, self.d, self.t, dates)?
+                .iter()
+                .filter_map(|r| match r[0] {
+                    SqlValue::Integer(k) => Some(k),
+                    _ => None,
+                })
+                .collect();
+            self.dates = Some(stored);
+        }
+        let known = self.dates.as_mut().expect("loaded above");
+        if !known.insert(dk) {
             return Ok(());
         }
         let jan1 = time::Date::from_ordinal_date(day.year(), 1).expect("valid");
@@ -484,6 +496,7 @@ impl Snapshot {
             terms: TermsAndConditions::parse(sources)?,
             enrollment: EnrollmentEvents::parse(sources, summary)?,
             mam: Registrations::parse(sources, summary)?,
+            daily: DeviceDaily::parse(sources, summary)?,
         })
     }
 }
@@ -609,6 +622,7 @@ pub fn apply(
             now: opts.now_micros,
         },
         summary,
+        dates: None,
     };
     cx.ensure_date(opts.date)?;
     let (tx, summary) = (&mut *cx.tx, &mut *cx.summary);
@@ -725,6 +739,26 @@ pub fn apply(
         })
         .collect();
     snap.enrollment.apply(&mut cx, &enrolled)?;
+    let mut named: HashMap<String, Option<String>> = HashMap::new();
+    for dev in &snap.devices {
+        if let SqlValue::Text(name) = dev.value("deviceName") {
+            // a name two devices share finds neither
+            named
+                .entry(name)
+                .and_modify(|id| *id = None)
+                .or_insert_with(|| Some(dev.id.clone()));
+        }
+    }
+    snap.daily.apply(
+        &mut cx,
+        &DeviceIndex {
+            by_id: &device_keys,
+            by_name: named
+                .into_iter()
+                .filter_map(|(name, id)| Some((name, id?)))
+                .collect(),
+        },
+    )?;
     let (by_id, by_principal) = live_users(&mut cx)?;
     snap.terms.apply(&mut cx, &by_principal)?;
     snap.mam

@@ -12,6 +12,7 @@
 mod apply;
 mod apps;
 mod csv_source;
+mod devices_daily;
 mod enrollment;
 mod graph;
 mod history;
@@ -193,6 +194,8 @@ const SOURCES: &[(&str, bool)] = &[
     ("termsAndConditions", false),
     ("troubleshootingEvents", false),
     ("managedAppRegistrations", false),
+    ("windowsManagementAppHealthStates", false),
+    ("detectedApps", false),
 ];
 
 /// What each entity of a collection may have in its own folder (`COLLECTION/ID/NAME.json`), as
@@ -275,21 +278,51 @@ fn stem(name: &str) -> Option<&str> {
         .or_else(|| name.strip_suffix(".ndjson"))
 }
 
-/// Reads one source file into `sources` under `source`, reporting progress.
-fn read_source(
-    sources: &mut Sources,
+/// A file of a snapshot folder to read: (source name, file name as errors give it, path).
+type SourceFile = (String, String, std::path::PathBuf);
+
+/// Reads `files` on every core (large sources are parsed side by side), reporting progress.
+fn read_all(
+    files: Vec<SourceFile>,
     summary: &mut IngestSummary,
     progress: &dyn Progress,
-    source: &str,
-    file: String,
-    path: &Path,
-) -> Result<(), IngestError> {
-    let records = read_records(path, &file, progress)?;
-    summary
-        .records_read
-        .insert(file.clone(), records.len() as u64);
-    sources.add(source, file, records);
-    Ok(())
+) -> Result<Sources, IngestError> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len().max(1));
+    let mut read: Vec<(usize, Result<Vec<graph::Record>, IngestError>)> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut out = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some((_, file, path)) = files.get(i) else {
+                                return out;
+                            };
+                            out.push((i, read_records(path, file, progress)));
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("a reading thread panicked"))
+                .collect()
+        });
+    // the first bad file in folder order is the one reported
+    read.sort_by_key(|(i, _)| *i);
+    let mut sources = Sources::default();
+    for ((source, file, _), (_, records)) in files.into_iter().zip(read) {
+        let records = records?;
+        summary
+            .records_read
+            .insert(file.clone(), records.len() as u64);
+        sources.add(&source, file, records);
+    }
+    Ok(sources)
 }
 
 /// Reads every file of a Graph snapshot folder; an unknown file or folder stops the run.
@@ -298,7 +331,7 @@ fn read_graph_folder(
     summary: &mut IngestSummary,
     progress: &dyn Progress,
 ) -> Result<Sources, IngestError> {
-    let mut sources = Sources::default();
+    let mut files: Vec<SourceFile> = Vec::new();
     let known: Vec<String> = SOURCES.iter().map(|(s, _)| format!("{s}.json")).collect();
     for (name, path, is_dir) in entries(dir)? {
         if is_dir {
@@ -326,14 +359,9 @@ fn read_graph_folder(
                 for (file, file_path, _) in entries(&entity_dir)? {
                     let relative = format!("{collection}/{id}/{file}");
                     match stem(&file).filter(|s| children.contains(s)) {
-                        Some(child) => read_source(
-                            &mut sources,
-                            summary,
-                            progress,
-                            &format!("{collection}/{id}/{child}"),
-                            relative,
-                            &file_path,
-                        )?,
+                        Some(child) => {
+                            files.push((format!("{collection}/{id}/{child}"), relative, file_path))
+                        }
                         None => {
                             return Err(IngestError::file(
                                 &relative,
@@ -353,7 +381,7 @@ fn read_graph_folder(
             continue;
         }
         match stem(&name).filter(|s| SOURCES.iter().any(|(f, _)| f == s)) {
-            Some(s) => read_source(&mut sources, summary, progress, s, name.clone(), &path)?,
+            Some(s) => files.push((s.to_string(), name.clone(), path)),
             None => {
                 return Err(IngestError::file(
                     &name,
@@ -366,14 +394,14 @@ fn read_graph_folder(
         }
     }
     for (source, required) in SOURCES {
-        if *required && sources.get(source).is_none() {
+        if *required && !files.iter().any(|(s, _, _)| s == source) {
             return Err(IngestError::run(format!(
                 "{}: {source}.json is missing",
                 dir.display()
             )));
         }
     }
-    Ok(sources)
+    read_all(files, summary, progress)
 }
 
 /// Ingests the Graph snapshot folder `dir` for `opts.date` and publishes it.
@@ -395,7 +423,7 @@ pub fn ingest_graph_folder_with_progress(
     let mut summary = IngestSummary::default();
     let sources = read_graph_folder(dir, &mut summary, progress)?;
     progress.stage("merging into the warehouse");
-    publish(store, &sources, opts, summary)
+    publish(store, sources, opts, summary)
 }
 
 /// Ingests `devices.csv` and `users.csv` of `dir` (columns as documented in the README).
@@ -431,17 +459,19 @@ pub fn ingest_csv_folder(
             .insert(file.to_string(), records.len() as u64);
         sources.add(source, file.to_string(), records);
     }
-    publish(store, &sources, opts, summary)
+    publish(store, sources, opts, summary)
 }
 
 /// Validates the sources and publishes them as the day's snapshot.
 fn publish(
     store: &dyn Store,
-    sources: &Sources,
+    sources: Sources,
     opts: &IngestOptions,
     mut summary: IngestSummary,
 ) -> Result<IngestSummary, IngestError> {
-    let snapshot = apply::Snapshot::parse(sources, opts.date, &mut summary)?;
+    let snapshot = apply::Snapshot::parse(&sources, opts.date, &mut summary)?;
+    // the raw records are not needed past here; the merge needs the memory
+    drop(sources);
     let date_key = crate::generate::date_key(opts.date);
     let mut failure = None;
     let result = store.update_tenant(&opts.tenant, &mut |tx, tenant| {

@@ -1,0 +1,218 @@
+//! Daily per-device facts beside the device properties: the health and version of the Intune
+//! management extension on Windows devices (`intuneManagementExtensions`, from the Windows
+//! management app's health states) and the software found on each device
+//! (`applicationInventories`, beta, from `detectedApps` with their devices expanded).
+
+use super::apply::{collection, ordered, rows, unmatched, written, Context};
+use super::graph::each;
+use super::{IngestError, IngestSummary, Sources};
+use crate::reference;
+use crate::sql::SqlValue;
+use std::collections::{BTreeMap, HashMap};
+
+/// The management extension on one device.
+struct Extension {
+    /// The device's id, when the record's id is one.
+    id: String,
+    device_name: Option<String>,
+    version: Option<String>,
+    state: &'static str,
+}
+
+/// One app found on devices.
+struct DetectedApp {
+    name: String,
+    version: String,
+    size: Option<i64>,
+    devices: Vec<String>,
+}
+
+/// The per-device daily sources of a snapshot (each `None` when the folder lacks it).
+pub struct DeviceDaily {
+    extensions: Option<Vec<Extension>>,
+    detected: Option<Vec<DetectedApp>>,
+}
+
+/// How the snapshot's devices are found: by id, and by name when the name is unique.
+pub struct DeviceIndex<'a> {
+    /// Device key by device id.
+    pub by_id: &'a HashMap<String, i64>,
+    /// Device id by device name, for names only one device has.
+    pub by_name: HashMap<String, String>,
+}
+
+impl DeviceIndex<'_> {
+    fn key(&self, id: &str, name: Option<&str>) -> Option<i64> {
+        self.by_id.get(id).copied().or_else(|| {
+            let id = self.by_name.get(name?)?;
+            self.by_id.get(id).copied()
+        })
+    }
+}
+
+impl DeviceDaily {
+    /// Reads `windowsManagementAppHealthStates` and `detectedApps`.
+    pub fn parse(sources: &Sources, summary: &mut IngestSummary) -> Result<Self, IngestError> {
+        let extensions = match sources.get("windowsManagementAppHealthStates") {
+            Some((file, records)) => Some(each(file, records, |f| {
+                let state = match f.string("healthState")?.as_deref() {
+                    Some("healthy") => "Healthy",
+                    Some("unhealthy") => "Unhealthy",
+                    Some("unknown") | None => "Not Available",
+                    Some(other) => {
+                        *summary
+                            .unknown_enums
+                            .entry(format!("intuneManagementExtensionHealthStates: {other}"))
+                            .or_default() += 1;
+                        "Not Available"
+                    }
+                };
+                let version = f.string("installedVersion")?.filter(|v| !v.is_empty());
+                Ok(Extension {
+                    id: f.id("id")?,
+                    device_name: f.string("deviceName")?,
+                    state: if version.is_none() && state == "Not Available" {
+                        "Not Installed"
+                    } else {
+                        state
+                    },
+                    version,
+                })
+            })?),
+            None => None,
+        };
+        let detected = match sources.get("detectedApps") {
+            Some((file, records)) => Some(each(file, records, |f| {
+                let devices = match f.record.get("managedDevices") {
+                    None | Some(serde_json::Value::Null) => Vec::new(),
+                    Some(serde_json::Value::Array(items)) => items
+                        .iter()
+                        .map(|d| match d.get("id").and_then(|i| i.as_str()) {
+                            Some(id) => Ok(id.to_string()),
+                            None => Err(f.err("managedDevices", "each device needs an id")),
+                        })
+                        .collect::<Result<_, _>>()?,
+                    Some(other) => {
+                        return Err(
+                            f.err("managedDevices", format!("must be an array, not {other}"))
+                        )
+                    }
+                };
+                Ok(DetectedApp {
+                    name: f.id("displayName")?,
+                    version: f.string("version")?.unwrap_or_default(),
+                    size: f.integer("sizeInByte")?,
+                    devices,
+                })
+            })?),
+            None => None,
+        };
+        Ok(Self {
+            extensions,
+            detected,
+        })
+    }
+
+    /// Writes the day's facts of the sources the snapshot has.
+    pub fn apply(
+        &self,
+        cx: &mut Context<'_>,
+        devices: &DeviceIndex<'_>,
+    ) -> Result<(), IngestError> {
+        if let Some(extensions) = &self.extensions {
+            let versions = version_keys(cx, extensions)?;
+            let mut facts = Vec::new();
+            for e in extensions {
+                let Some(device) = devices.key(&e.id, e.device_name.as_deref()) else {
+                    unmatched(
+                        cx.summary,
+                        "management extension states of devices not in managedDevices".into(),
+                    );
+                    continue;
+                };
+                let version = e.version.as_deref().unwrap_or("0.0.0.0");
+                facts.push(vec![
+                    ("tenantKey", SqlValue::Integer(cx.t)),
+                    ("deviceKey", SqlValue::Integer(device)),
+                    ("extensionVersionKey", SqlValue::Integer(versions[version])),
+                    (
+                        "extensionStateKey",
+                        reference::key("intuneManagementExtensionHealthStates", e.state)
+                            .map_or(SqlValue::Null, SqlValue::Integer),
+                    ),
+                ]);
+            }
+            facts.sort_by_key(|f| match f[1].1 {
+                SqlValue::Integer(k) => k,
+                _ => 0,
+            });
+            facts.dedup_by_key(|f| f[1].1.clone());
+            cx.replace_day("intuneManagementExtensions", &facts)?;
+        }
+        if let Some(detected) = &self.detected {
+            let mut found: BTreeMap<(i64, &str, &str), Option<i64>> = BTreeMap::new();
+            for app in detected {
+                for id in &app.devices {
+                    match devices.by_id.get(id) {
+                        Some(k) => {
+                            found.insert((*k, &app.name, &app.version), app.size);
+                        }
+                        None => unmatched(
+                            cx.summary,
+                            "detected apps on devices not in managedDevices".into(),
+                        ),
+                    }
+                }
+            }
+            let facts: Vec<Vec<(&str, SqlValue)>> = found
+                .into_iter()
+                .map(|((device, name, version), size)| {
+                    vec![
+                        ("deviceKey", SqlValue::Integer(device)),
+                        ("applicationName", SqlValue::Text(name.to_string())),
+                        ("applicationVersion", SqlValue::Text(version.to_string())),
+                        ("bundleSize", size.map_or(SqlValue::Null, SqlValue::Integer)),
+                    ]
+                })
+                .collect();
+            cx.replace_day("applicationInventories", &facts)?;
+        }
+        Ok(())
+    }
+}
+
+/// The key of every extension version the snapshot names (`0.0.0.0` when none is installed),
+/// adding the versions the warehouse has not seen.
+fn version_keys(
+    cx: &mut Context<'_>,
+    extensions: &[Extension],
+) -> Result<HashMap<String, i64>, IngestError> {
+    let c = collection("intuneManagementExtensionVersions");
+    let mut keys: HashMap<String, i64> = HashMap::new();
+    for r in rows(cx.tx, cx.d, cx.t, c)? {
+        if let (SqlValue::Integer(k), SqlValue::Text(v)) = (&r[0], &r[1]) {
+            keys.insert(v.clone(), *k);
+        }
+    }
+    let mut next = keys.values().max().copied().unwrap_or(0) + 1;
+    for e in extensions {
+        let version = e.version.as_deref().unwrap_or("0.0.0.0");
+        if keys.contains_key(version) {
+            continue;
+        }
+        cx.tx.insert(
+            "intuneManagementExtensionVersions",
+            &ordered(
+                c,
+                &[
+                    ("extensionVersionKey", SqlValue::Integer(next)),
+                    ("extensionVersion", SqlValue::Text(version.to_string())),
+                ],
+            ),
+        )?;
+        written(cx.summary, "intuneManagementExtensionVersions", 1);
+        keys.insert(version.to_string(), next);
+        next += 1;
+    }
+    Ok(keys)
+}
