@@ -22,11 +22,25 @@ pub const TENANTS_TABLE: &str = "_dw_tenants";
 
 /// All migrations, oldest first.
 pub fn migrations(d: &dyn Dialect) -> Vec<Migration> {
-    vec![Migration {
-        version: 1,
-        name: "warehouse tables for every collection of the model",
-        statements: initial(d),
-    }]
+    let q = |s: &str| d.quote(s);
+    vec![
+        Migration {
+            version: 1,
+            name: "warehouse tables for every collection of the model",
+            statements: initial(d),
+        },
+        Migration {
+            version: 2,
+            name: "user-device associations by device (ingestion ends them by device)",
+            statements: vec![format!(
+                "CREATE INDEX {} ON {} ({}, {})",
+                q("userDeviceAssociations_deviceKey"),
+                q("userDeviceAssociations"),
+                q(TENANT_COLUMN_NAME),
+                q("deviceKey")
+            )],
+        },
+    ]
 }
 
 fn initial(d: &dyn Dialect) -> Vec<String> {

@@ -280,6 +280,48 @@ impl Snapshot {
         day: time::Date,
         summary: &mut IngestSummary,
     ) -> Result<Self, IngestError> {
+        // devices and users on this thread, the other sources beside them
+        let (core, (others, their_summary)) = std::thread::scope(|scope| {
+            let others = scope.spawn(|| {
+                let mut own = IngestSummary::default();
+                (Others::parse(sources, day, &mut own), own)
+            });
+            let core = Self::parse_core(sources, summary);
+            (core, others.join().expect("the parsing thread panicked"))
+        });
+        for (value, n) in their_summary.unknown_enums {
+            *summary.unknown_enums.entry(value).or_default() += n;
+        }
+        let (devices, users, categories, category_records) = core?;
+        let others = others?;
+        Ok(Self {
+            devices,
+            users,
+            categories,
+            category_records,
+            policies: others.policies,
+            apps: others.apps,
+            terms: others.terms,
+            enrollment: others.enrollment,
+            mam: others.mam,
+            daily: others.daily,
+        })
+    }
+
+    /// Devices, users and categories.
+    #[allow(clippy::type_complexity)]
+    fn parse_core(
+        sources: &Sources,
+        summary: &mut IngestSummary,
+    ) -> Result<
+        (
+            Vec<Device>,
+            Vec<User>,
+            Vec<String>,
+            Option<Vec<(String, String)>>,
+        ),
+        IngestError,
+    > {
         let mut devices = Vec::new();
         let mut device_ids = HashSet::new();
         let mut categories = Vec::new();
@@ -486,11 +528,27 @@ impl Snapshot {
             }
             None => None,
         };
+        Ok((devices, users, categories, category_records))
+    }
+}
+
+/// The sources besides devices, users and categories.
+struct Others {
+    policies: Policies,
+    apps: Apps,
+    terms: TermsAndConditions,
+    enrollment: EnrollmentEvents,
+    mam: Registrations,
+    daily: DeviceDaily,
+}
+
+impl Others {
+    fn parse(
+        sources: &Sources,
+        day: time::Date,
+        summary: &mut IngestSummary,
+    ) -> Result<Self, IngestError> {
         Ok(Self {
-            devices,
-            users,
-            categories,
-            category_records,
             policies: Policies::parse(sources, midnight_micros(day) + 86_400_000_000, summary)?,
             apps: Apps::parse(sources, summary)?,
             terms: TermsAndConditions::parse(sources)?,
@@ -892,16 +950,16 @@ fn merge_associations(
             ended.push(e);
         }
     }
-    // the key includes createdDateTimeUTC, so ended rows are updated by user, device and time
-    for e in &ended {
-        tx.execute(&dml::end_association(
-            d,
-            t,
-            e[a_user].clone(),
-            e[a_device].clone(),
-            e[idx("createdDateTimeUTC")].clone(),
-            now.clone(),
-        ))?;
+    // a device has one active association at most: end them by device, many per statement
+    let ended_devices: Vec<i64> = ended
+        .iter()
+        .filter_map(|e| match e[a_device] {
+            SqlValue::Integer(k) => Some(k),
+            _ => None,
+        })
+        .collect();
+    for chunk in ended_devices.chunks(1000) {
+        tx.execute(&dml::end_associations(d, t, chunk, now.clone()))?;
     }
     written(summary, "userDeviceAssociations", ended.len() as u64);
     for (dk, (u, enrolled)) in &wanted {

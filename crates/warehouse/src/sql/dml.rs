@@ -93,14 +93,12 @@ pub fn delete_all(dialect: &dyn Dialect, tenant: i64, collection: &str) -> Plann
     }
 }
 
-/// Ends a user-device association: `isDeleted` and `endedDateTimeUTC` of the row with that user,
-/// device and creation time.
-pub fn end_association(
+/// Ends the active user-device associations of `devices` (a device has at most one):
+/// `isDeleted` and `endedDateTimeUTC`.
+pub fn end_associations(
     dialect: &dyn Dialect,
     tenant: i64,
-    user: SqlValue,
-    device: SqlValue,
-    created: SqlValue,
+    devices: &[i64],
     ended: SqlValue,
 ) -> PlannedQuery {
     let mut b = Builder {
@@ -108,21 +106,26 @@ pub fn end_association(
         params: Vec::new(),
     };
     let q = |c: &str| dialect.quote(c);
-    let sql = format!(
-        "UPDATE {} SET {} = {}, {} = {} WHERE {} = {} AND {} = {} AND {} = {} AND {} = {}",
-        q("userDeviceAssociations"),
+    let set = format!(
+        "{} = {}, {} = {}",
         q("isDeleted"),
         b.param(SqlValue::Boolean(true)),
         q("endedDateTimeUTC"),
-        b.param(ended),
+        b.param(ended)
+    );
+    let tenant_param = b.param(SqlValue::Integer(tenant));
+    let active = b.param(SqlValue::Boolean(false));
+    let list: Vec<String> = devices
+        .iter()
+        .map(|d| b.param(SqlValue::Integer(*d)))
+        .collect();
+    let sql = format!(
+        "UPDATE {} SET {set} WHERE {} = {tenant_param} AND {} = {active} AND {} IN ({})",
+        q("userDeviceAssociations"),
         q(TENANT_COLUMN_NAME),
-        b.param(SqlValue::Integer(tenant)),
-        q("userKey"),
-        b.param(user),
+        q("isDeleted"),
         q("deviceKey"),
-        b.param(device),
-        q("createdDateTimeUTC"),
-        b.param(created)
+        list.join(", ")
     );
     PlannedQuery {
         sql,
