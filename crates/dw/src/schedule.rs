@@ -83,7 +83,7 @@ pub async fn run(
                 serde_json::json!({
                     "outcome": "published", "date": date.to_string(), "generation": t.generation, "seconds": seconds,
                     "recordsRead": summary.records_read, "rowsWritten": summary.rows_written,
-                    "unknownEnumValues": summary.unknown_enums,
+                    "unknownEnumValues": summary.unknown_enums, "skipped": summary.unmatched,
                 })
             }
             Ok(Err(e)) => {

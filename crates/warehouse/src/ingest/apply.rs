@@ -332,6 +332,7 @@ impl Snapshot {
                 index,
                 record,
             };
+            let id = f.unique_id(&mut device_ids, "device")?;
             let os = f.string("operatingSystem")?;
             let model = f.string("model")?;
             let device_type = device_type_key(os.as_deref(), model.as_deref(), summary);
@@ -356,7 +357,7 @@ impl Snapshot {
                 }
             }
             let values = vec![
-                ("deviceId", SqlValue::Text(f.id("id")?)),
+                ("deviceId", SqlValue::Text(id.clone())),
                 ("deviceName", text(f.string("deviceName")?)),
                 ("deviceTypeKey", device_type),
                 (
@@ -463,18 +464,6 @@ impl Snapshot {
                     text(f.string("ethernetMacAddress")?.filter(|s| !s.is_empty())),
                 ),
             ];
-            let id = match &values[0].1 {
-                SqlValue::Text(t) => t.clone(),
-                _ => unreachable!("deviceId is text"),
-            };
-            if !device_ids.insert(id.clone()) {
-                return Err(IngestError::record(
-                    file,
-                    index,
-                    Some("id"),
-                    format!("duplicates device {id}"),
-                ));
-            }
             devices.push(Device {
                 id,
                 values,
@@ -492,15 +481,7 @@ impl Snapshot {
                 index,
                 record,
             };
-            let id = f.id("id")?;
-            if !user_ids.insert(id.clone()) {
-                return Err(IngestError::record(
-                    file,
-                    index,
-                    Some("id"),
-                    format!("duplicates user {id}"),
-                ));
-            }
+            let id = f.unique_id(&mut user_ids, "user")?;
             let values = vec![
                 ("userId", SqlValue::Text(id.clone())),
                 ("userEmail", text(f.string("mail")?)),

@@ -55,25 +55,19 @@ struct App {
 
 /// The apps of a snapshot.
 pub struct Apps {
-    list: Vec<App>,
-    present: bool,
+    /// `None` when the snapshot lacks the source (the warehouse's rows stay as they are).
+    list: Option<Vec<App>>,
 }
 
 impl Apps {
     /// Reads `mobileApps` and each app's `deviceStatuses`.
     pub fn parse(sources: &Sources, summary: &mut IngestSummary) -> Result<Self, IngestError> {
         let Some((file, records)) = sources.get("mobileApps") else {
-            return Ok(Self {
-                list: Vec::new(),
-                present: false,
-            });
+            return Ok(Self { list: None });
         };
-        let mut ids = HashMap::new();
+        let mut seen = std::collections::HashSet::new();
         let mut list = each(file, records, |f| {
-            let id = f.id("id")?;
-            if ids.insert(id.clone(), ids.len()).is_some() {
-                return Err(f.err("id", format!("duplicates app {id}")));
-            }
+            let id = f.unique_id(&mut seen, "app")?;
             let odata_type = f.odata_type()?.unwrap_or_default();
             let app_type = match app_type(&odata_type) {
                 Some(n) => reference::key("appTypes", n).map_or(SqlValue::Null, SqlValue::Integer),
@@ -112,6 +106,11 @@ impl Apps {
                 installs: Vec::new(),
             })
         })?;
+        let ids: HashMap<String, usize> = list
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.entity.id.clone(), i))
+            .collect();
         for (id, file, records) in sources.per_entity("mobileApps", "deviceStatuses") {
             let i = *ids.get(id).ok_or_else(|| {
                 IngestError::file(
@@ -135,16 +134,14 @@ impl Apps {
                 })
             })?;
         }
-        Ok(Self {
-            list,
-            present: true,
-        })
+        Ok(Self { list: Some(list) })
     }
 
     /// The display name of the app with a bundle or package id (MAM apps are named by it).
     pub fn name_of(&self, identifier: &str) -> Option<String> {
         self.list
             .iter()
+            .flatten()
             .find(|a| a.identifier.as_deref() == Some(identifier))
             .and_then(|a| match a.entity.values.first() {
                 Some((_, SqlValue::Text(title))) => Some(title.clone()),
@@ -159,37 +156,26 @@ impl Apps {
         cx: &mut Context<'_>,
         device_types: &HashMap<String, SqlValue>,
     ) -> Result<(), IngestError> {
-        if !self.present {
+        let Some(list) = &self.list else {
             return Ok(());
-        }
-        let entities: Vec<Entity> = self
-            .list
-            .iter()
-            .map(|a| Entity {
-                id: a.entity.id.clone(),
-                values: a.entity.values.clone(),
-                created: a.entity.created,
-            })
-            .collect();
+        };
+        let entities: Vec<Entity> = list.iter().map(|a| a.entity.clone()).collect();
         let keys = history::merge(
             cx,
             "appRevisions",
+            // no isDeleted: an app's revisions end with isCurrent false
             &Columns {
-                key: "appKey",
-                id: "applicationId",
                 deleted: None,
                 current: Some("isCurrent"),
-                start: Some("startDateInclusiveUTC"),
-                end: Some("endDateExclusiveUTC"),
-                modified: Some("rowLastModifiedDateTimeUTC"),
                 revision: Some("revision"),
+                ..Columns::soft_deleted("appKey", "applicationId", "endDateExclusiveUTC")
             },
             &entities,
         )?;
         let unknown_type =
             reference::key("deviceTypes", "Unknown").map_or(SqlValue::Null, SqlValue::Integer);
         let mut counts: BTreeMap<(i64, i64, i64, i64), i64> = BTreeMap::new();
-        for app in &self.list {
+        for app in list {
             let app_key = keys[&app.entity.id];
             for s in &app.installs {
                 let device_type = match s.device.as_ref().and_then(|d| device_types.get(d)) {

@@ -116,6 +116,20 @@ impl Fields<'_> {
         }
     }
 
+    /// The required `id` of an entity no earlier record had (`what` names the entity in errors);
+    /// `seen` holds the ids so far.
+    pub fn unique_id(
+        &self,
+        seen: &mut std::collections::HashSet<String>,
+        what: &str,
+    ) -> Result<String, IngestError> {
+        let id = self.id("id")?;
+        if !seen.insert(id.clone()) {
+            return Err(self.err("id", format!("duplicates {what} {id}")));
+        }
+        Ok(id)
+    }
+
     /// An optional string.
     pub fn string(&self, field: &str) -> Result<Option<String>, IngestError> {
         match self.record.get(field) {

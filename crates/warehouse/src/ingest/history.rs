@@ -28,6 +28,22 @@ pub struct Columns {
 }
 
 impl Columns {
+    /// The columns of a dimension whose ended rows are marked `isDeleted` with the end time in
+    /// `end`, each row's start in `startDateInclusiveUTC` and its writing in
+    /// `rowLastModifiedDateTimeUTC`.
+    pub fn soft_deleted(key: &'static str, id: &'static str, end: &'static str) -> Self {
+        Self {
+            key,
+            id,
+            deleted: Some("isDeleted"),
+            current: None,
+            start: Some("startDateInclusiveUTC"),
+            end: Some(end),
+            modified: Some("rowLastModifiedDateTimeUTC"),
+            revision: None,
+        }
+    }
+
     /// The columns maintained by the merge rather than describing the entity.
     fn bookkeeping(&self) -> impl Iterator<Item = &'static str> {
         [
@@ -45,6 +61,7 @@ impl Columns {
 }
 
 /// One entity of the snapshot.
+#[derive(Clone)]
 pub struct Entity {
     /// Natural id.
     pub id: String,

@@ -22,8 +22,8 @@ struct Registration {
 
 /// The app registrations of a snapshot.
 pub struct Registrations {
-    list: Vec<Registration>,
-    present: bool,
+    /// `None` when the snapshot lacks the source (the warehouse's rows stay as they are).
+    list: Option<Vec<Registration>>,
 }
 
 fn reference_key(collection: &str, name: &str) -> SqlValue {
@@ -34,17 +34,11 @@ impl Registrations {
     /// Reads `managedAppRegistrations`.
     pub fn parse(sources: &Sources, summary: &mut IngestSummary) -> Result<Self, IngestError> {
         let Some((file, records)) = sources.get("managedAppRegistrations") else {
-            return Ok(Self {
-                list: Vec::new(),
-                present: false,
-            });
+            return Ok(Self { list: None });
         };
-        let mut ids = std::collections::HashSet::new();
+        let mut seen = std::collections::HashSet::new();
         let list = each(file, records, |f| {
-            let id = f.id("id")?;
-            if !ids.insert(id.clone()) {
-                return Err(f.err("id", format!("duplicates registration {id}")));
-            }
+            let id = f.unique_id(&mut seen, "registration")?;
             let odata_type = f.odata_type()?.unwrap_or_default();
             let (platform, platform_id) = match odata_type.as_str() {
                 "iosManagedAppRegistration" => ("IOS", 3),
@@ -104,10 +98,7 @@ impl Registrations {
                     .any(|r| r == "rootedDevice"),
             })
         })?;
-        Ok(Self {
-            list,
-            present: true,
-        })
+        Ok(Self { list: Some(list) })
     }
 
     /// Merges apps and instances and writes the day's check-ins; `name_of` names an app by its
@@ -118,11 +109,11 @@ impl Registrations {
         name_of: &dyn Fn(&str) -> Option<String>,
         users: &HashMap<String, i64>,
     ) -> Result<(), IngestError> {
-        if !self.present {
+        let Some(list) = &self.list else {
             return Ok(());
-        }
+        };
         let mut apps: BTreeMap<&str, Entity> = BTreeMap::new();
-        for r in &self.list {
+        for r in list {
             apps.entry(r.app.as_str()).or_insert_with(|| Entity {
                 id: r.app.clone(),
                 values: vec![(
@@ -136,44 +127,22 @@ impl Registrations {
         let app_keys = history::merge(
             cx,
             "mamApplications",
-            &Columns {
-                key: "mamApplicationKey",
-                id: "mamApplicationId",
-                deleted: Some("isDeleted"),
-                current: None,
-                start: Some("startDateInclusiveUTC"),
-                end: Some("deletedDateUTC"),
-                modified: Some("rowLastModifiedDateTimeUTC"),
-                revision: None,
-            },
+            &Columns::soft_deleted("mamApplicationKey", "mamApplicationId", "deletedDateUTC"),
             &apps,
         )?;
-        let instances: Vec<Entity> = self
-            .list
-            .iter()
-            .map(|r| Entity {
-                id: r.entity.id.clone(),
-                values: r.entity.values.clone(),
-                created: r.entity.created,
-            })
-            .collect();
+        let instances: Vec<Entity> = list.iter().map(|r| r.entity.clone()).collect();
         let instance_keys = history::merge(
             cx,
             "mamApplicationInstances",
-            &Columns {
-                key: "applicationInstanceKey",
-                id: "applicationInstanceId",
-                deleted: Some("isDeleted"),
-                current: None,
-                start: Some("startDateInclusiveUTC"),
-                end: Some("deletedDateUTC"),
-                modified: Some("rowLastModifiedDateTimeUTC"),
-                revision: None,
-            },
+            &Columns::soft_deleted(
+                "applicationInstanceKey",
+                "applicationInstanceId",
+                "deletedDateUTC",
+            ),
             &instances,
         )?;
         let mut facts = Vec::new();
-        for r in &self.list {
+        for r in list {
             let Some(at) = r.last_sync.filter(|at| cx.on_day(*at)) else {
                 continue;
             };

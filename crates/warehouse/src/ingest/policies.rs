@@ -138,6 +138,25 @@ fn platform(odata_type: &str) -> &'static str {
         .map_or("Unknown", |(_, name)| name)
 }
 
+/// Counts statuses (device or user, state) by deployment state; for a configuration profile, also
+/// keeps each device's or user's worst state across profiles in `worst`.
+fn tally<'a>(
+    statuses: impl Iterator<Item = (&'a str, Option<usize>)>,
+    profile: bool,
+    worst: &mut BTreeMap<&'a str, usize>,
+) -> [i64; 4] {
+    let mut counts = [0i64; 4];
+    for (who, state) in statuses {
+        let Some(state) = state else { continue };
+        counts[state] += 1;
+        if profile {
+            let w = worst.entry(who).or_insert(0);
+            *w = (*w).max(state);
+        }
+    }
+    counts
+}
+
 /// Reads an overview's counts as deployment states.
 fn overview(f: &Fields<'_>) -> Result<[i64; 4], IngestError> {
     let n = |field: &str| -> Result<i64, IngestError> { Ok(f.integer(field)?.unwrap_or(0)) };
@@ -181,10 +200,7 @@ impl Policies {
                 continue;
             };
             let parsed = each(file, records, |f| {
-                let id = f.id("id")?;
-                if !seen.insert(id.clone()) {
-                    return Err(f.err("id", format!("duplicates policy {id}")));
-                }
+                let id = f.unique_id(&mut seen, "policy")?;
                 let odata_type = f.odata_type()?.unwrap_or_default();
                 let type_name = policy_type(&odata_type, compliance);
                 let policy_type = match type_name {
@@ -289,28 +305,11 @@ impl Policies {
         if !self.present {
             return Ok(());
         }
-        let entities: Vec<Entity> = self
-            .list
-            .iter()
-            .map(|p| Entity {
-                id: p.entity.id.clone(),
-                values: p.entity.values.clone(),
-                created: p.entity.created,
-            })
-            .collect();
+        let entities: Vec<Entity> = self.list.iter().map(|p| p.entity.clone()).collect();
         let keys = history::merge(
             cx,
             "policies",
-            &Columns {
-                key: "policyKey",
-                id: "policyId",
-                deleted: Some("isDeleted"),
-                current: None,
-                start: Some("startDateInclusiveUTC"),
-                end: Some("deletedDateUTC"),
-                modified: Some("rowLastModifiedDateTimeUTC"),
-                revision: None,
-            },
+            &Columns::soft_deleted("policyKey", "policyId", "deletedDateUTC"),
             &entities,
         )?;
         let states = |counts: &[i64; 4]| -> Vec<(&'static str, SqlValue)> {
@@ -332,18 +331,9 @@ impl Policies {
             let key = SqlValue::Integer(keys[&p.entity.id]);
             let device_counts = match (&p.devices, p.device_overview) {
                 (Some(statuses), _) => {
-                    let mut c = [0i64; 4];
-                    for s in statuses {
-                        if let Some(state) = s.state {
-                            c[state] += 1;
-                            if !p.compliance {
-                                let w = device_worst.entry(s.device.as_str()).or_insert(0);
-                                *w = (*w).max(state);
-                            }
-                        }
-                    }
                     profile_devices |= !p.compliance;
-                    Some(c)
+                    let who = statuses.iter().map(|s| (s.device.as_str(), s.state));
+                    Some(tally(who, !p.compliance, &mut device_worst))
                 }
                 (None, overview) => overview,
             };
@@ -358,18 +348,9 @@ impl Policies {
             }
             let user_counts = match (&p.users, p.user_overview) {
                 (Some(statuses), _) => {
-                    let mut c = [0i64; 4];
-                    for s in statuses {
-                        if let Some(state) = s.state {
-                            c[state] += 1;
-                            if !p.compliance {
-                                let w = user_worst.entry(s.user.as_str()).or_insert(0);
-                                *w = (*w).max(state);
-                            }
-                        }
-                    }
                     profile_users |= !p.compliance;
-                    Some(c)
+                    let who = statuses.iter().map(|s| (s.user.as_str(), s.state));
+                    Some(tally(who, !p.compliance, &mut user_worst))
                 }
                 (None, overview) => overview,
             };

@@ -26,25 +26,19 @@ struct Terms {
 
 /// The terms and conditions of a snapshot.
 pub struct TermsAndConditions {
-    list: Vec<Terms>,
-    present: bool,
+    /// `None` when the snapshot lacks the source (the warehouse's rows stay as they are).
+    list: Option<Vec<Terms>>,
 }
 
 impl TermsAndConditions {
     /// Reads `termsAndConditions` and each document's `acceptanceStatuses`.
     pub fn parse(sources: &Sources) -> Result<Self, IngestError> {
         let Some((file, records)) = sources.get("termsAndConditions") else {
-            return Ok(Self {
-                list: Vec::new(),
-                present: false,
-            });
+            return Ok(Self { list: None });
         };
-        let mut ids = HashMap::new();
+        let mut seen = HashSet::new();
         let mut list = each(file, records, |f| {
-            let id = f.id("id")?;
-            if ids.insert(id.clone(), ids.len()).is_some() {
-                return Err(f.err("id", format!("duplicates terms and conditions {id}")));
-            }
+            let id = f.unique_id(&mut seen, "terms and conditions")?;
             Ok(Terms {
                 entity: Entity {
                     id,
@@ -61,6 +55,11 @@ impl TermsAndConditions {
                 acceptances: Vec::new(),
             })
         })?;
+        let ids: HashMap<String, usize> = list
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.entity.id.clone(), i))
+            .collect();
         for (id, file, records) in sources.per_entity("termsAndConditions", "acceptanceStatuses") {
             let i = *ids.get(id).ok_or_else(|| {
                 IngestError::file(
@@ -79,10 +78,7 @@ impl TermsAndConditions {
                 })
             })?;
         }
-        Ok(Self {
-            list,
-            present: true,
-        })
+        Ok(Self { list: Some(list) })
     }
 
     /// Merges the documents and records acceptances not yet in the warehouse; `users` gives the
@@ -92,30 +88,20 @@ impl TermsAndConditions {
         cx: &mut Context<'_>,
         users: &HashMap<String, i64>,
     ) -> Result<(), IngestError> {
-        if !self.present {
+        let Some(list) = &self.list else {
             return Ok(());
-        }
-        let entities: Vec<Entity> = self
-            .list
-            .iter()
-            .map(|t| Entity {
-                id: t.entity.id.clone(),
-                values: t.entity.values.clone(),
-                created: t.entity.created,
-            })
-            .collect();
+        };
+        let entities: Vec<Entity> = list.iter().map(|t| t.entity.clone()).collect();
         history::merge(
             cx,
             "termsAndConditions",
             &Columns {
-                key: "termsAndConditionsKey",
-                id: "termsAndConditionsId",
-                deleted: Some("isDeleted"),
-                current: None,
-                start: Some("startDateInclusiveUTC"),
-                end: Some("endDateExclusiveUTC"),
                 modified: None,
-                revision: None,
+                ..Columns::soft_deleted(
+                    "termsAndConditionsKey",
+                    "termsAndConditionsId",
+                    "endDateExclusiveUTC",
+                )
             },
             &entities,
         )?;
@@ -166,7 +152,7 @@ impl TermsAndConditions {
                 _ => None,
             })
             .collect();
-        for doc in &self.list {
+        for doc in list {
             for a in &doc.acceptances {
                 let Some(user) = users.get(&a.user) else {
                     unmatched(cx.summary, "acceptances by users not in users".into());
