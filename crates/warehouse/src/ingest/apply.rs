@@ -3,7 +3,7 @@
 use super::apps::Apps;
 use super::devices_daily::{DeviceDaily, DeviceIndex};
 use super::enrollment::{Enrolled, EnrollmentEvents};
-use super::graph::{Fields, Record};
+use super::graph::{Content, Fields};
 use super::history;
 use super::mam::Registrations;
 use super::policies::Policies;
@@ -76,7 +76,7 @@ pub struct Snapshot {
 }
 
 /// The records of a source every snapshot has.
-fn required<'a>(sources: &'a Sources, name: &str) -> Result<(&'a str, &'a [Record]), IngestError> {
+fn required<'a>(sources: &'a Sources, name: &str) -> Result<(&'a str, &'a Content), IngestError> {
     sources
         .get(name)
         .ok_or_else(|| IngestError::run(format!("{name} is missing")))
@@ -326,11 +326,12 @@ impl Snapshot {
         let mut device_ids = HashSet::new();
         let mut categories = Vec::new();
         let (file, records) = required(sources, "managedDevices")?;
-        for (index, record) in records.iter().enumerate() {
+        for (index, record) in records.records(file).enumerate() {
+            let record = record?;
             let f = Fields {
                 file,
                 index,
-                record,
+                record: &record,
             };
             let id = f.unique_id(&mut device_ids, "device")?;
             let os = f.string("operatingSystem")?;
@@ -475,11 +476,12 @@ impl Snapshot {
         let mut users = Vec::new();
         let mut user_ids = HashSet::new();
         let (file, records) = required(sources, "users")?;
-        for (index, record) in records.iter().enumerate() {
+        for (index, record) in records.records(file).enumerate() {
+            let record = record?;
             let f = Fields {
                 file,
                 index,
-                record,
+                record: &record,
             };
             let id = f.unique_id(&mut user_ids, "user")?;
             let values = vec![
@@ -497,11 +499,12 @@ impl Snapshot {
         let category_records = match sources.get("deviceCategories") {
             Some((file, records)) => {
                 let mut out = Vec::new();
-                for (index, record) in records.iter().enumerate() {
+                for (index, record) in records.records(file).enumerate() {
+                    let record = record?;
                     let f = Fields {
                         file,
                         index,
-                        record,
+                        record: &record,
                     };
                     out.push((f.id("id")?, f.id("displayName")?));
                 }

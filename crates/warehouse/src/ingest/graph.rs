@@ -2,88 +2,223 @@
 //! (`{"value": [...]}`), a sequence of paged responses, or NDJSON (one entity per line).
 
 use super::{IngestError, Progress};
+use serde::de::{self, Deserialize, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::fmt;
 use std::path::Path;
 
 /// One entity of a Graph collection.
 pub type Record = Map<String, Value>;
 
-/// Reads every record of a Graph response file; errors name it `file`.
+/// The records of one snapshot file. Graph responses stay text and are parsed a page at a time
+/// when iterated (the JSON trees of a whole snapshot would take many times its size); CSV rows
+/// are records already.
+pub enum Content {
+    /// Graph responses or NDJSON, checked by [`read_records`].
+    Text(String),
+    /// Records read already.
+    Parsed(Vec<Record>),
+}
+
+/// The shape of one item of a Graph file, checked without building it.
+enum Item {
+    /// A response holding this many entities.
+    Response(usize),
+    /// One entity.
+    Entity,
+}
+
+impl<'de> Deserialize<'de> for Item {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ItemVisitor)
+    }
+}
+
+struct ItemVisitor;
+
+impl<'de> Visitor<'de> for ItemVisitor {
+    type Value = Item;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Graph response or an entity (a JSON object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Item, A::Error> {
+        let mut entities = None;
+        while let Some(is_value) = map.next_key_seed(KeyIsValue)? {
+            if is_value {
+                entities = Some(map.next_value_seed(Entities)?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(entities.map_or(Item::Entity, Item::Response))
+    }
+}
+
+/// Whether a key is `value`, without allocating it.
+struct KeyIsValue;
+
+impl<'de> DeserializeSeed<'de> for KeyIsValue {
+    type Value = bool;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyIsValue {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<bool, E> {
+        Ok(key == "value")
+    }
+}
+
+/// A response's `value`: an array of objects; counts them.
+struct Entities;
+
+impl<'de> DeserializeSeed<'de> for Entities {
+    type Value = usize;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Entities {
+    type Value = usize;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("'value' to be an array of entities")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+        let mut n = 0;
+        while seq.next_element_seed(AnEntity)?.is_some() {
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// One entity: any JSON object.
+struct AnEntity;
+
+impl<'de> DeserializeSeed<'de> for AnEntity {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AnEntity {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an entity (a JSON object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+}
+
+/// The error of a file that is not Graph responses.
+fn bad_json(file: &str, e: &serde_json::Error) -> IngestError {
+    let what = if e.is_data() {
+        "unexpected JSON"
+    } else {
+        "malformed JSON"
+    };
+    IngestError::file(
+        file,
+        format!("{what} at line {} column {}: {e}", e.line(), e.column()),
+    )
+}
+
+/// Reads a Graph response file and checks its shape (errors name it `file`); returns its text,
+/// parsed record by record later, and how many records it holds.
 pub fn read_records(
     path: &Path,
     file: &str,
     progress: &dyn Progress,
-) -> Result<Vec<Record>, IngestError> {
+) -> Result<(Content, usize), IngestError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| IngestError::file(file, format!("cannot read: {e}")))?;
     progress.source_started(file, text.len() as u64);
-    let mut records = Vec::new();
-    let mut stream = serde_json::Deserializer::from_str(&text).into_iter::<Value>();
-    let mut i = 0;
-    while let Some(value) = stream.next() {
-        progress.source_progress(file, stream.byte_offset() as u64, records.len() as u64);
-        i += 1;
-        let value = value.map_err(|e| {
-            IngestError::file(
-                file,
-                format!(
-                    "malformed JSON at line {} column {}: {e}",
-                    e.line(),
-                    e.column()
-                ),
-            )
-        })?;
-        match value {
-            Value::Object(mut o) => match o.remove("value") {
-                Some(Value::Array(items)) => {
-                    for item in items {
-                        match item {
-                            Value::Object(r) => records.push(r),
-                            _ => {
-                                return Err(IngestError::record(
-                                    file,
-                                    records.len(),
-                                    None,
-                                    "an entity must be a JSON object",
-                                ))
+    let mut count = 0;
+    let mut stream = serde_json::Deserializer::from_str(&text).into_iter::<Item>();
+    while let Some(item) = stream.next() {
+        count += match item.map_err(|e| bad_json(file, &e))? {
+            Item::Response(n) => n,
+            Item::Entity => 1,
+        };
+        progress.source_progress(file, stream.byte_offset() as u64, count as u64);
+    }
+    progress.source_finished(file, count as u64);
+    Ok((Content::Text(text), count))
+}
+
+impl Content {
+    /// Every record, in file order (errors name `file`).
+    pub fn records<'a>(
+        &'a self,
+        file: &'a str,
+    ) -> Box<dyn Iterator<Item = Result<Cow<'a, Record>, IngestError>> + 'a> {
+        match self {
+            Content::Parsed(records) => Box::new(records.iter().map(|r| Ok(Cow::Borrowed(r)))),
+            Content::Text(text) => {
+                let items = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+                Box::new(items.flat_map(move |item| {
+                    let entities: Vec<Result<Cow<'a, Record>, IngestError>> = match item {
+                        Err(e) => vec![Err(bad_json(file, &e))],
+                        Ok(Value::Object(mut o)) => match o.remove("value") {
+                            Some(Value::Array(items)) => items
+                                .into_iter()
+                                .map(|v| match v {
+                                    Value::Object(r) => Ok(Cow::Owned(r)),
+                                    _ => Err(IngestError::file(
+                                        file,
+                                        "an entity is not a JSON object",
+                                    )),
+                                })
+                                .collect(),
+                            Some(_) => {
+                                vec![Err(IngestError::file(file, "'value' is not an array"))]
                             }
-                        }
-                    }
-                }
-                Some(_) => {
-                    return Err(IngestError::file(
-                        file,
-                        format!("response {i} has a 'value' that is not an array"),
-                    ))
-                }
-                None => records.push(o),
-            },
-            _ => {
-                return Err(IngestError::file(
-                    file,
-                    format!("item {i} is neither a Graph response nor an entity"),
-                ))
+                            None => vec![Ok(Cow::Owned(o))],
+                        },
+                        Ok(_) => vec![Err(IngestError::file(file, "an item is not a JSON object"))],
+                    };
+                    entities
+                }))
             }
         }
     }
-    progress.source_finished(file, records.len() as u64);
-    Ok(records)
 }
 
 /// Converts every record of a source with `convert`, which reads it through [`Fields`].
 pub fn each<T>(
     file: &str,
-    records: &[Record],
+    content: &Content,
     mut convert: impl FnMut(&Fields<'_>) -> Result<T, IngestError>,
 ) -> Result<Vec<T>, IngestError> {
-    records
-        .iter()
+    content
+        .records(file)
         .enumerate()
         .map(|(index, record)| {
             convert(&Fields {
                 file,
                 index,
-                record,
+                record: &*record?,
             })
         })
         .collect()
@@ -235,39 +370,55 @@ mod tests {
     use super::super::NoProgress;
     use super::*;
 
+    /// Reads `text` as file `name`: its record count and the ids of its records.
+    fn read(dir: &Path, name: &str, text: &str) -> Result<(usize, Vec<String>), String> {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let (content, n) = read_records(&path, name, &NoProgress).map_err(|e| e.to_string())?;
+        let ids = each(name, &content, |f| f.id("id")).map_err(|e| e.to_string())?;
+        Ok((n, ids))
+    }
+
     #[test]
     fn responses_pages_and_ndjson() {
         let dir = std::env::temp_dir().join(format!("dw-graph-read-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let one = dir.join("one.json");
-        std::fs::write(
-            &one,
-            r#"{"@odata.context":"x","value":[{"id":"a"},{"id":"b"}]}"#,
-        )
-        .unwrap();
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            read_records(&one, "one.json", &NoProgress).unwrap().len(),
-            2
+            read(
+                &dir,
+                "one.json",
+                r#"{"@odata.context":"x","value":[{"id":"a"},{"id":"b"}]}"#
+            ),
+            Ok((2, ids(&["a", "b"])))
         );
-        let pages = dir.join("pages.json");
-        std::fs::write(&pages, "{\"value\":[{\"id\":\"a\"}],\"@odata.nextLink\":\"x\"}\n{\"value\":[{\"id\":\"b\"},{\"id\":\"c\"}]}").unwrap();
         assert_eq!(
-            read_records(&pages, "pages.json", &NoProgress)
-                .unwrap()
-                .len(),
-            3
+            read(
+                &dir,
+                "pages.json",
+                "{\"value\":[{\"id\":\"a\"}],\"@odata.nextLink\":\"x\"}\n{\"value\":[{\"id\":\"b\"},{\"id\":\"c\"}]}"
+            ),
+            Ok((3, ids(&["a", "b", "c"])))
         );
-        let nd = dir.join("nd.ndjson");
-        std::fs::write(&nd, "{\"id\":\"a\"}\n{\"id\":\"b\"}\n").unwrap();
         assert_eq!(
-            read_records(&nd, "nd.ndjson", &NoProgress).unwrap().len(),
-            2
+            read(&dir, "nd.ndjson", "{\"id\":\"a\"}\n{\"id\":\"b\"}\n"),
+            Ok((2, ids(&["a", "b"])))
         );
-        let bad = dir.join("bad.json");
-        std::fs::write(&bad, "{\"value\":[{\"id\":\"a\"},").unwrap();
-        let e = read_records(&bad, "bad.json", &NoProgress)
-            .unwrap_err()
-            .to_string();
-        assert!(e.starts_with("bad.json: malformed JSON"), "{e}");
+        let e = read(&dir, "bad.json", "{\"value\":[{\"id\":\"a\"},").unwrap_err();
+        assert!(e.starts_with("bad.json: malformed JSON at line 1"), "{e}");
+        let e = read(&dir, "v.json", "{\"value\":{\"id\":\"a\"}}").unwrap_err();
+        assert!(
+            e.starts_with("v.json: unexpected JSON at line 1")
+                && e.contains("expected 'value' to be an array of entities"),
+            "{e}"
+        );
+        let e = read(&dir, "n.json", "{\"value\":[{\"id\":\"a\"}, 5]}").unwrap_err();
+        assert!(e.contains("expected an entity (a JSON object)"), "{e}");
+        let e = read(&dir, "s.ndjson", "{\"id\":\"a\"}\n\"text\"\n").unwrap_err();
+        assert!(
+            e.starts_with("s.ndjson: unexpected JSON at line 2")
+                && e.contains("expected a Graph response or an entity"),
+            "{e}"
+        );
     }
 }

@@ -21,7 +21,7 @@ mod policies;
 mod terms;
 
 use csv_source::{DEVICE_COLUMNS, USER_COLUMNS};
-pub use graph::read_records;
+use graph::{read_records, Content};
 
 use crate::store::{Store, StoreError, Tenant};
 use std::collections::BTreeMap;
@@ -222,19 +222,17 @@ const ENTITY_SOURCES: &[(&str, &[&str])] = &[
 /// belongs to one entity.
 #[derive(Default)]
 pub struct Sources {
-    by_name: BTreeMap<String, (String, Vec<graph::Record>)>,
+    by_name: BTreeMap<String, (String, Content)>,
 }
 
 impl Sources {
-    fn add(&mut self, name: &str, file: String, records: Vec<graph::Record>) {
-        self.by_name.insert(name.to_string(), (file, records));
+    fn add(&mut self, name: &str, file: String, content: Content) {
+        self.by_name.insert(name.to_string(), (file, content));
     }
 
     /// The file and records of a top-level source, if the snapshot has it.
-    pub fn get(&self, name: &str) -> Option<(&str, &[graph::Record])> {
-        self.by_name
-            .get(name)
-            .map(|(f, r)| (f.as_str(), r.as_slice()))
+    pub fn get(&self, name: &str) -> Option<(&str, &Content)> {
+        self.by_name.get(name).map(|(f, c)| (f.as_str(), c))
     }
 
     /// The `child` source of every entity of `collection`: (entity id, file, records).
@@ -242,13 +240,13 @@ impl Sources {
         &'a self,
         collection: &'a str,
         child: &'a str,
-    ) -> impl Iterator<Item = (&'a str, &'a str, &'a [graph::Record])> + 'a {
+    ) -> impl Iterator<Item = (&'a str, &'a str, &'a Content)> + 'a {
         self.by_name
             .iter()
-            .filter_map(move |(name, (file, records))| {
+            .filter_map(move |(name, (file, content))| {
                 let rest = name.strip_prefix(collection)?.strip_prefix('/')?;
                 let id = rest.strip_suffix(child)?.strip_suffix('/')?;
-                Some((id, file.as_str(), records.as_slice()))
+                Some((id, file.as_str(), content))
             })
     }
 }
@@ -281,7 +279,7 @@ fn stem(name: &str) -> Option<&str> {
 /// A file of a snapshot folder to read: (source name, file name as errors give it, path).
 type SourceFile = (String, String, std::path::PathBuf);
 
-/// Reads `files` on every core (large sources are parsed side by side), reporting progress.
+/// Reads and checks `files` on every core, reporting progress.
 fn read_all(
     files: Vec<SourceFile>,
     summary: &mut IngestSummary,
@@ -291,7 +289,8 @@ fn read_all(
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(files.len().max(1));
-    let mut read: Vec<(usize, Result<Vec<graph::Record>, IngestError>)> =
+    #[allow(clippy::type_complexity)]
+    let mut read: Vec<(usize, Result<(Content, usize), IngestError>)> =
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
                 .map(|_| {
@@ -315,12 +314,10 @@ fn read_all(
     // the first bad file in folder order is the one reported
     read.sort_by_key(|(i, _)| *i);
     let mut sources = Sources::default();
-    for ((source, file, _), (_, records)) in files.into_iter().zip(read) {
-        let records = records?;
-        summary
-            .records_read
-            .insert(file.clone(), records.len() as u64);
-        sources.add(&source, file, records);
+    for ((source, file, _), (_, content)) in files.into_iter().zip(read) {
+        let (content, count) = content?;
+        summary.records_read.insert(file.clone(), count as u64);
+        sources.add(&source, file, content);
     }
     Ok(sources)
 }
@@ -457,7 +454,7 @@ pub fn ingest_csv_folder(
         summary
             .records_read
             .insert(file.to_string(), records.len() as u64);
-        sources.add(source, file.to_string(), records);
+        sources.add(source, file.to_string(), Content::Parsed(records));
     }
     publish(store, sources, opts, summary)
 }

@@ -3,7 +3,7 @@
 //! for configuration profiles, their status overviews).
 
 use super::apply::{int, text, Context};
-use super::graph::{each, Fields};
+use super::graph::{each, Content, Fields};
 use super::history::{self, Columns, Entity};
 use super::{IngestError, IngestSummary, Sources};
 use crate::reference;
@@ -169,8 +169,11 @@ fn overview(f: &Fields<'_>) -> Result<[i64; 4], IngestError> {
 }
 
 /// The single record of an overview file.
-fn single_overview(file: &str, records: &[super::graph::Record]) -> Result<[i64; 4], IngestError> {
-    match records {
+fn single_overview(file: &str, content: &Content) -> Result<[i64; 4], IngestError> {
+    let records = content
+        .records(file)
+        .collect::<Result<Vec<_>, IngestError>>()?;
+    match records.as_slice() {
         [record] => overview(&Fields {
             file,
             index: 0,
