@@ -674,6 +674,53 @@ const TENANT_COLLECTIONS: &[(&str, &[&str])] = &[
             "bundleSize",
         ],
     ),
+    (
+        "devices",
+        &[
+            "deviceKey",
+            "deviceId",
+            "deviceName",
+            "deviceTypeKey",
+            "ownerTypeKey",
+            "complianceStateKey",
+            "managementStateKey",
+            "osVersion",
+            "isDeleted",
+            "rowLastModifiedDateTimeUTC",
+        ],
+    ),
+    (
+        "devicePropertyHistories",
+        &[
+            "dateKey",
+            "deviceKey",
+            "complianceStateKey",
+            "managementStateKey",
+            "osVersion",
+        ],
+    ),
+    (
+        "compliancePolicyStatusDeviceActivities",
+        &[
+            "dateKey",
+            "unknown",
+            "compliant",
+            "inGracePeriod",
+            "nonCompliant",
+            "error",
+        ],
+    ),
+    (
+        "userDeviceAssociations",
+        &[
+            "userKey",
+            "deviceKey",
+            "createdDateTimeUTC",
+            "isDeleted",
+            "endedDateTimeUTC",
+        ],
+    ),
+    ("currentUsers", &["userKey", "userId", "intuneLicensed"]),
     ("dates", &["dateKey", "dayOfWeek"]),
 ];
 
@@ -721,7 +768,17 @@ fn recorded_tenant_all_sources() {
         day1,
         include_str!("fixtures/tenant/expected-2026-11-01.txt")
     );
-    ingest_tenant_day(store.as_ref(), 1);
+    let s = ingest_tenant_day(store.as_ref(), 1);
+    assert!(
+        s.unknown_enums.is_empty() && s.unmatched.is_empty(),
+        "{s:?}"
+    );
+    let day2 = tenant_dump(store.as_ref(), &s.tenant.unwrap());
+    eprintln!("{day2}");
+    assert_eq!(
+        day2,
+        include_str!("fixtures/tenant/expected-2026-11-02.txt")
+    );
     let s = ingest_tenant_day(store.as_ref(), 2);
     assert!(
         s.unknown_enums.is_empty() && s.unmatched.is_empty(),
