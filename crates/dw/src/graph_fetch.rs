@@ -17,6 +17,9 @@ pub struct GraphSettings {
     pub client_id: Option<String>,
     /// Its secret (prefer `DW_GRAPH__CLIENT_SECRET`).
     pub client_secret: Option<String>,
+    /// Instead of a secret: a PEM file with the app's certificate and its RSA private key, for a
+    /// signed client assertion (the certificate uploaded to the app registration).
+    pub client_certificate: Option<String>,
     /// Sign-in authority.
     pub authority: String,
     /// Graph base URL.
@@ -31,6 +34,7 @@ impl Default for GraphSettings {
             tenant_id: None,
             client_id: None,
             client_secret: None,
+            client_certificate: None,
             authority: "https://login.microsoftonline.com".into(),
             base_url: "https://graph.microsoft.com/v1.0".into(),
             record_dir: "dw-data/graph".into(),
@@ -162,27 +166,76 @@ fn agent() -> ureq::Agent {
         .new_agent()
 }
 
+/// The PEM block of `label` in `pem` (`CERTIFICATE`, `PRIVATE KEY`, ...), as text.
+fn pem_block<'a>(pem: &'a str, label: &str) -> Option<&'a str> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = pem.find(&begin)?;
+    let stop = pem[start..].find(&end)? + start + end.len();
+    Some(&pem[start..stop])
+}
+
+/// A client assertion signed with the app's certificate (RFC 7523, as Entra ID wants it: PS256,
+/// the certificate's SHA-256 thumbprint in `x5t#S256`, audience the token endpoint).
+fn client_assertion(pem_path: &str, client: &str, token_url: &str) -> Result<String, String> {
+    use base64::Engine;
+    use sha2::Digest;
+    let pem = std::fs::read_to_string(pem_path)
+        .map_err(|e| format!("[graph] client_certificate {pem_path}: {e}"))?;
+    let cert = pem_block(&pem, "CERTIFICATE")
+        .ok_or_else(|| format!("[graph] client_certificate {pem_path} holds no certificate"))?;
+    let body: String = cert.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .map_err(|e| format!("[graph] client_certificate {pem_path}: {e}"))?;
+    let key = pem_block(&pem, "PRIVATE KEY")
+        .or_else(|| pem_block(&pem, "RSA PRIVATE KEY"))
+        .ok_or_else(|| format!("[graph] client_certificate {pem_path} holds no RSA private key"))?;
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(key.as_bytes())
+        .map_err(|e| format!("[graph] client_certificate {pem_path}: {e}"))?;
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
+    header.x5t_s256 =
+        Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&der)));
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let claims = serde_json::json!({
+        "aud": token_url, "iss": client, "sub": client, "jti": hex::encode(rand::random::<[u8; 16]>()),
+        "nbf": now, "iat": now, "exp": now + 600,
+    });
+    jsonwebtoken::encode(&header, &claims, &key).map_err(|e| format!("client assertion: {e}"))
+}
+
 fn token(s: &GraphSettings) -> Result<String, String> {
     let missing = |what: &str| format!("[graph] {what} is not configured");
     let tenant = s.tenant_id.as_deref().ok_or_else(|| missing("tenant_id"))?;
     let client = s.client_id.as_deref().ok_or_else(|| missing("client_id"))?;
-    let secret = s
-        .client_secret
-        .as_deref()
-        .ok_or_else(|| missing("client_secret"))?;
     let url = format!(
         "{}/{tenant}/oauth2/v2.0/token",
         s.authority.trim_end_matches('/')
     );
     let scope = format!("{}/.default", graph_resource(&s.base_url));
+    let mut form = vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", client),
+        ("scope", scope.as_str()),
+    ];
+    let assertion = match (&s.client_secret, &s.client_certificate) {
+        (Some(secret), _) => {
+            form.push(("client_secret", secret.as_str()));
+            None
+        }
+        (None, Some(pem)) => Some(client_assertion(pem, client, &url)?),
+        (None, None) => return Err(missing("client_secret or client_certificate")),
+    };
+    if let Some(assertion) = &assertion {
+        form.push((
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ));
+        form.push(("client_assertion", assertion.as_str()));
+    }
     let mut r = agent()
         .post(&url)
-        .send_form([
-            ("grant_type", "client_credentials"),
-            ("client_id", client),
-            ("client_secret", secret),
-            ("scope", scope.as_str()),
-        ])
+        .send_form(form)
         .map_err(|e| format!("cannot reach {url}: {e}"))?;
     let status = r.status().as_u16();
     let text = r

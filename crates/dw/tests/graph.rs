@@ -47,10 +47,49 @@ fn authorized(h: &HeaderMap) -> bool {
     h.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer fake-graph-token")
 }
 
-async fn token(body: String) -> Response {
-    if body.contains("client_secret=s3cret")
-        && body.contains("grant_type=client_credentials")
-        && body.contains("scope=")
+/// Whether `assertion` is the test app's client assertion for this token endpoint: PS256 signed
+/// by its certificate's key, with the certificate's SHA-256 thumbprint.
+fn valid_assertion(assertion: &str, base: &str) -> bool {
+    use base64::Engine;
+    use sha2::Digest;
+    let pem = include_str!("fixtures/graph-app.pem");
+    let body: String = pem
+        .split("-----END CERTIFICATE-----")
+        .next()
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
+    let thumbprint =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&der));
+    let key = jsonwebtoken::DecodingKey::from_rsa_pem(include_bytes!("fixtures/graph-app.pub.pem"))
+        .unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::PS256);
+    validation.set_audience(&[format!("{base}/contoso/oauth2/v2.0/token")]);
+    validation.set_issuer(&["app"]);
+    validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+    match jsonwebtoken::decode::<Value>(assertion, &key, &validation) {
+        Ok(data) => data.claims["sub"] == "app" && data.header.x5t_s256 == Some(thumbprint),
+        Err(_) => false,
+    }
+}
+
+async fn token(
+    State(f): State<Fake>,
+    axum::Form(form): axum::Form<HashMap<String, String>>,
+) -> Response {
+    let secret = form.get("client_secret").is_some_and(|s| s == "s3cret");
+    let certificate = form.get("client_assertion_type").map(String::as_str)
+        == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        && form
+            .get("client_assertion")
+            .is_some_and(|a| valid_assertion(a, &f.base));
+    if form.get("grant_type").map(String::as_str) == Some("client_credentials")
+        && form.contains_key("scope")
+        && (secret || certificate)
     {
         json_response(
             json!({"access_token": "fake-graph-token", "token_type": "Bearer", "expires_in": 3600}),
@@ -300,4 +339,60 @@ fn live_graph_ingestion_pages_retries_records_and_fails_safely() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("sign-in to Graph failed (401): bad secret")
     );
+}
+
+#[test]
+fn live_graph_signs_in_with_a_certificate() {
+    let fake = start_fake();
+    let dir = std::env::temp_dir().join(format!("dw-graph-cert-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let config = |certificate: &std::path::Path| {
+        std::fs::write(
+            dir.join("dw.toml"),
+            format!(
+                "tenant = \"acme\"\n[graph]\ntenant_id = \"contoso\"\nclient_id = \"app\"\nclient_certificate = \"{}\"\nauthority = \"{1}\"\nbase_url = \"{1}/v1.0\"\nrecord_dir = \"recorded\"\n",
+                certificate.display(),
+                fake.base
+            ),
+        )
+        .unwrap();
+    };
+    let ingest = || {
+        Command::new(env!("CARGO_BIN_EXE_dw"))
+            .args([
+                "ingest",
+                "--from",
+                "graph",
+                "--date",
+                "2026-11-01",
+                "--config",
+                "dw.toml",
+            ])
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+    };
+    config(&fixtures.join("graph-app.pem"));
+    let out = ingest();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // a certificate the app registration does not have is refused by the sign-in
+    config(&fixtures.join("other-app.pem"));
+    let out = ingest();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sign-in to Graph failed (401)"), "{err}");
+
+    // a file without a certificate is reported before anything is sent
+    config(&fixtures.join("graph-app.pub.pem"));
+    let out = ingest();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("holds no certificate"), "{err}");
 }
