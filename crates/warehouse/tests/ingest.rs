@@ -942,3 +942,57 @@ fn bad_per_entity_sources_stop_the_run_naming_the_file() {
         );
     }
 }
+
+#[test]
+fn a_source_missing_from_a_day_leaves_its_part_of_the_warehouse_alone() {
+    let store = store("partial");
+    let dir = std::env::temp_dir().join(format!("dw-ingest-partial-{}", std::process::id()));
+    ingest_tenant_day(store.as_ref(), 0);
+    // day 2 without configuration profiles and without apps
+    copy_day("2026-11-02", &dir);
+    for gone in ["deviceConfigurations", "mobileApps"] {
+        std::fs::remove_file(dir.join(format!("{gone}.json"))).unwrap();
+        std::fs::remove_dir_all(dir.join(gone)).unwrap();
+    }
+    let day2 = time::macros::date!(2026 - 11 - 02);
+    let t = ingest_graph_folder(store.as_ref(), &dir, &opts(day2, NOW2, false))
+        .unwrap()
+        .tenant
+        .unwrap();
+    assert_eq!(
+        dump(
+            store.as_ref(),
+            &t,
+            "policies",
+            &["policyKey", "policyName", "isDeleted"]
+        ),
+        [
+            "1|Windows 10 compliance|0",
+            "2|iOS compliance|0",
+            "3|BitLocker encryption|0",
+            "4|iOS device restrictions|0"
+        ],
+        "the profiles are not deleted for missing from a day without deviceConfigurations.json"
+    );
+    assert_eq!(
+        dump(
+            store.as_ref(),
+            &t,
+            "appRevisions",
+            &["appKey", "revision", "isCurrent"]
+        ),
+        ["1|1|1", "2|1|1"]
+    );
+    // the day's facts of the missing sources are not made up
+    let days = |c: &str| dump(store.as_ref(), &t, c, &["dateKey", "policyKey"]);
+    assert_eq!(days("policyUserActivities"), ["20261101|3", "20261101|4"]);
+    assert_eq!(
+        dump(
+            store.as_ref(),
+            &t,
+            "mobileAppInstallStatusCounts",
+            &["dateKey", "appKey"]
+        ),
+        ["20261101|1", "20261101|2"]
+    );
+}

@@ -71,13 +71,34 @@ pub struct Entity {
     pub created: Option<i64>,
 }
 
-/// Merges `entities` into the history dimension `name`. Returns the key of every entity's live
-/// row by natural id.
+/// Merges `entities`, every entity of the dimension `name` there is, into it: an entity missing
+/// from them has ended. Returns the key of every entity's live row by natural id.
 pub fn merge(
     cx: &mut Context<'_>,
     name: &str,
     cols: &Columns,
     entities: &[Entity],
+) -> Result<HashMap<String, i64>, IngestError> {
+    merge_entities(cx, name, cols, entities, true)
+}
+
+/// Merges `entities`, some of the dimension's, into `name`: the entities not among them are left
+/// as they are.
+pub fn merge_some(
+    cx: &mut Context<'_>,
+    name: &str,
+    cols: &Columns,
+    entities: &[Entity],
+) -> Result<HashMap<String, i64>, IngestError> {
+    merge_entities(cx, name, cols, entities, false)
+}
+
+fn merge_entities(
+    cx: &mut Context<'_>,
+    name: &str,
+    cols: &Columns,
+    entities: &[Entity],
+    complete: bool,
 ) -> Result<HashMap<String, i64>, IngestError> {
     let (d, t, clock) = (cx.d, cx.t, cx.clock);
     let c = collection(name);
@@ -173,7 +194,7 @@ pub fn merge(
         next_key += 1;
     }
     let in_snapshot: HashSet<&str> = entities.iter().map(|e| e.id.as_str()).collect();
-    for (natural, row) in &live {
+    for (natural, row) in live.iter().filter(|_| complete) {
         if !in_snapshot.contains(natural.as_str()) {
             updates.push(ended(row));
             written(cx.summary, name, 1);

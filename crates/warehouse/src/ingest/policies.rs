@@ -57,6 +57,9 @@ pub struct Policies {
     list: Vec<Policy>,
     /// Whether the snapshot has any policy source (else the warehouse's policies stay as they are).
     present: bool,
+    /// Whether it has both, so that a policy missing from them has been deleted (the dimension
+    /// does not tell compliance policies from configuration profiles).
+    complete: bool,
 }
 
 /// Maps a Graph `complianceStatus` to a deployment state.
@@ -294,11 +297,14 @@ impl Policies {
                 policies[i].user_overview = Some(single_overview(file, records)?);
             }
         }
-        let present = sources.get("deviceCompliancePolicies").is_some()
-            || sources.get("deviceConfigurations").is_some();
+        let (compliance, configuration) = (
+            sources.get("deviceCompliancePolicies").is_some(),
+            sources.get("deviceConfigurations").is_some(),
+        );
         Ok(Self {
             list: policies,
-            present,
+            present: compliance || configuration,
+            complete: compliance && configuration,
         })
     }
 
@@ -309,7 +315,12 @@ impl Policies {
             return Ok(());
         }
         let entities: Vec<Entity> = self.list.iter().map(|p| p.entity.clone()).collect();
-        let keys = history::merge(
+        let merge = if self.complete {
+            history::merge
+        } else {
+            history::merge_some
+        };
+        let keys = merge(
             cx,
             "policies",
             &Columns::soft_deleted("policyKey", "policyId", "deletedDateUTC"),
