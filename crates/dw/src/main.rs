@@ -137,8 +137,23 @@ struct GenerateArgs {
     end_date: Option<String>,
 }
 
+/// Lets a command whose output goes to a closed pipe (`dw ingest ... | head -1`) end quietly, as
+/// command-line tools do, instead of failing to print. The server keeps ignoring SIGPIPE: a client
+/// hanging up must not stop it.
+#[cfg(unix)]
+fn end_quietly_on_closed_pipe() {
+    // SAFETY: called once at start, before any thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
+    #[cfg(unix)]
+    if !matches!(cli.command, Command::Serve(_)) {
+        end_quietly_on_closed_pipe();
+    }
     let result = match cli.command {
         Command::Serve(a) => serve(a),
         Command::Generate(a) => generate_cmd(a),
