@@ -3,7 +3,7 @@
 use super::apps::Apps;
 use super::devices_daily::{DeviceDaily, DeviceIndex};
 use super::enrollment::{Enrolled, EnrollmentEvents};
-use super::graph::{Content, Fields};
+use super::graph::{each, Content};
 use super::history;
 use super::mam::Registrations;
 use super::policies::Policies;
@@ -322,17 +322,10 @@ impl Snapshot {
         ),
         IngestError,
     > {
-        let mut devices = Vec::new();
         let mut device_ids = HashSet::new();
         let mut categories = Vec::new();
         let (file, records) = required(sources, "managedDevices")?;
-        for (index, record) in records.records(file).enumerate() {
-            let record = record?;
-            let f = Fields {
-                file,
-                index,
-                record: &record,
-            };
+        let devices = each(file, records, |f| {
             let id = f.unique_id(&mut device_ids, "device")?;
             let os = f.string("operatingSystem")?;
             let model = f.string("model")?;
@@ -465,24 +458,17 @@ impl Snapshot {
                     text(f.string("ethernetMacAddress")?.filter(|s| !s.is_empty())),
                 ),
             ];
-            devices.push(Device {
+            Ok(Device {
                 id,
                 values,
                 compliance,
                 physical_memory: f.integer("physicalMemoryInBytes")?,
                 jail_broken: f.string("jailBroken")?,
-            });
-        }
-        let mut users = Vec::new();
+            })
+        })?;
         let mut user_ids = HashSet::new();
         let (file, records) = required(sources, "users")?;
-        for (index, record) in records.records(file).enumerate() {
-            let record = record?;
-            let f = Fields {
-                file,
-                index,
-                record: &record,
-            };
+        let users = each(file, records, |f| {
             let id = f.unique_id(&mut user_ids, "user")?;
             let values = vec![
                 ("userId", SqlValue::Text(id.clone())),
@@ -494,22 +480,12 @@ impl Snapshot {
                     SqlValue::Boolean(f.non_empty_array("assignedLicenses")?),
                 ),
             ];
-            users.push(User { id, values });
-        }
+            Ok(User { id, values })
+        })?;
         let category_records = match sources.get("deviceCategories") {
-            Some((file, records)) => {
-                let mut out = Vec::new();
-                for (index, record) in records.records(file).enumerate() {
-                    let record = record?;
-                    let f = Fields {
-                        file,
-                        index,
-                        record: &record,
-                    };
-                    out.push((f.id("id")?, f.id("displayName")?));
-                }
-                Some(out)
-            }
+            Some((file, records)) => Some(each(file, records, |f| {
+                Ok((f.id("id")?, f.id("displayName")?))
+            })?),
             None => None,
         };
         Ok((devices, users, categories, category_records))
