@@ -416,3 +416,53 @@ fn read_replicas_take_the_queries_and_fail_over_to_the_primary() {
         "and keeps using it while the replica is out"
     );
 }
+
+#[test]
+fn tls_connections_verify_the_servers_certificate() {
+    if !cluster() {
+        return;
+    }
+    let ca = std::env::var("DW_TEST_PG_CA").unwrap_or_default();
+    if ca.is_empty() {
+        eprintln!("DW_TEST_PG_CA is not set (no openssl when the cluster started): TLS not tested");
+        return;
+    }
+    let url = support::fresh_postgres_url("tls");
+    let encrypted = |store: &PostgresStore| {
+        rows(
+            store,
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            None,
+        )
+    };
+    // the server's certificate, from the test CA, names localhost only
+    let by_name = url.replace("127.0.0.1", "localhost");
+    let verified =
+        PostgresStore::open(&format!("{by_name}?sslmode=verify-full&sslrootcert={ca}")).unwrap();
+    assert_eq!(encrypted(&verified), ["Integer(1)"]);
+    // verify-ca checks the chain but not the name
+    let chain_only =
+        PostgresStore::open(&format!("{url}?sslmode=verify-ca&sslrootcert={ca}")).unwrap();
+    assert_eq!(encrypted(&chain_only), ["Integer(1)"]);
+    // verify-full refuses a certificate for another name
+    let e = PostgresStore::open(&format!("{url}?sslmode=verify-full&sslrootcert={ca}"))
+        .err()
+        .expect("the certificate does not name 127.0.0.1")
+        .to_string();
+    assert!(e.contains("certificate"), "{e}");
+    // require verifies the chain too: the Mozilla roots do not know the test CA
+    let e = PostgresStore::open(&format!("{url}?sslmode=require"))
+        .err()
+        .expect("an unknown issuer is refused")
+        .to_string();
+    assert!(e.contains("certificate"), "{e}");
+    // without sslmode, as before: no TLS
+    let plain = PostgresStore::open(&url).unwrap();
+    assert_eq!(encrypted(&plain), ["Integer(0)"]);
+    // a mode rust-postgres does not know is a clear error
+    let e = PostgresStore::open(&format!("{url}?sslmode=allow"))
+        .err()
+        .expect("allow is not supported")
+        .to_string();
+    assert!(e.contains("sslmode 'allow'"), "{e}");
+}

@@ -10,10 +10,11 @@ use crate::store::{Loader, Store, StoreError, Tenant};
 use odata::json::{Cell, Row};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
-use postgres::{GenericClient, NoTls};
+use postgres::GenericClient;
 use r2d2_postgres::PostgresConnectionManager;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Longest a single statement may run (a page of 10 000 rows takes milliseconds).
 const STATEMENT_TIMEOUT: &str = "60s";
@@ -22,7 +23,7 @@ const COPY_BUFFER_BYTES: usize = 8 << 20;
 /// Advisory lock key serializing migrations across nodes.
 const MIGRATION_LOCK: i64 = 0x6477_6d69_6772;
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+type Pool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
 
 /// A PostgreSQL-backed store.
 pub struct PostgresStore {
@@ -157,12 +158,16 @@ impl Row for PgRow<'_> {
 }
 
 impl PostgresStore {
-    /// Connects (`postgres://user:password@host:port/db`) and applies pending migrations.
+    /// Connects (`postgres://user:password@host:port/db`, TLS as `sslmode` says: see
+    /// [`crate::pg_tls`]) and applies pending migrations.
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let config: postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        let (config, tls) = crate::pg_tls::connection(url)?;
+        // one connection first: its error says why (a refused certificate, a wrong password),
+        // where the pool would only time out
+        config
+            .connect(tls.clone())
+            .map_err(|e| StoreError::Unavailable(crate::pg_tls::error_chain(&e)))?;
+        let manager = PostgresConnectionManager::new(config, tls);
         let pool = r2d2::Pool::builder()
             .max_size(16)
             .connection_timeout(Duration::from_secs(10))
@@ -180,21 +185,22 @@ impl PostgresStore {
     /// replication) and no connection at start, so a replica that is down does not stop the
     /// service.
     pub fn open_replica(url: &str) -> Result<Self, StoreError> {
-        let config: postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
+        let (config, tls) = crate::pg_tls::connection(url)?;
         let pool = r2d2::Pool::builder()
             .max_size(16)
             .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(2))
-            .build_unchecked(PostgresConnectionManager::new(config, NoTls));
+            .build_unchecked(PostgresConnectionManager::new(config, tls));
         Ok(Self {
             pool,
             dialect: PostgresDialect,
         })
     }
 
-    fn conn(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
+    fn conn(
+        &self,
+    ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>, StoreError>
+    {
         self.pool
             .get()
             .map_err(|e| StoreError::Unavailable(e.to_string()))

@@ -1,0 +1,164 @@
+//! TLS for PostgreSQL connections (rustls). The URL's `sslmode` says whether and how:
+//!
+//! | `sslmode` | TLS | server certificate |
+//! |---|---|---|
+//! | absent, `disable` | no | - |
+//! | `prefer` | when the server offers it | chain verified, host name not |
+//! | `require`, `verify-ca` | always | chain verified, host name not |
+//! | `verify-full` | always | chain and host name verified |
+//!
+//! The chain is verified against `sslrootcert=PATH` (PEM, as libpq names it) when given, else
+//! against the Mozilla root certificates. Unlike libpq, `require` without a root certificate still
+//! verifies the chain: an unverified server would make TLS pointless against an attacker between
+//! the service and its database.
+
+use crate::store::StoreError;
+use postgres::config::SslMode;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
+use std::sync::Arc;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+/// The connection settings and TLS connector of a `postgres://` URL.
+pub fn connection(url: &str) -> Result<(postgres::Config, MakeRustlsConnect), StoreError> {
+    let invalid = |e: String| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}"));
+    // the settings rust-postgres does not know are taken out before it reads the URL
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut kept = Vec::new();
+    let mut root_cert = None;
+    let mut mode = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("sslrootcert", path)) => root_cert = Some(path.to_string()),
+            Some(("sslmode", m)) => mode = Some(m.to_string()),
+            _ => kept.push(pair),
+        }
+    }
+    let (ssl_mode, check_host) = match mode.as_deref() {
+        None | Some("disable") => (SslMode::Disable, false),
+        Some("prefer") => (SslMode::Prefer, false),
+        Some("require") | Some("verify-ca") => (SslMode::Require, false),
+        Some("verify-full") => (SslMode::Require, true),
+        Some(other) => {
+            return Err(invalid(format!(
+                "sslmode '{other}' is not disable, prefer, require, verify-ca or verify-full"
+            )))
+        }
+    };
+    let plain = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    let mut config: postgres::Config = plain.parse().map_err(|e| invalid(format!("{e}")))?;
+    config.ssl_mode(ssl_mode);
+    let roots = root_store(root_cert.as_deref())?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| StoreError::Unavailable(format!("TLS for PostgreSQL: {e}")))?;
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StoreError::Unavailable(format!("TLS for PostgreSQL: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(ChainVerifier {
+            inner: verifier,
+            check_host,
+        }))
+        .with_no_client_auth();
+    Ok((config, MakeRustlsConnect::new(tls)))
+}
+
+/// An error with its causes (`error performing TLS handshake: invalid peer certificate: ...`).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    if text.contains("UnknownIssuer") {
+        text.push_str(
+            " (name the CA of the server's certificate with sslrootcert=PATH in the URL)",
+        );
+    }
+    text
+}
+
+/// The certificates server chains must lead to.
+fn root_store(path: Option<&str>) -> Result<rustls::RootCertStore, StoreError> {
+    let mut roots = rustls::RootCertStore::empty();
+    let Some(path) = path else {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        return Ok(roots);
+    };
+    let unreadable = |e: String| StoreError::Unavailable(format!("sslrootcert {path}: {e}"));
+    let pem = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots
+            .add(cert.map_err(|e| unreadable(e.to_string()))?)
+            .map_err(|e| unreadable(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(unreadable("holds no certificate".into()));
+    }
+    Ok(roots)
+}
+
+/// Verifies the server's chain always and its host name only when asked (`verify-full`).
+#[derive(Debug)]
+struct ChainVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+    check_host: bool,
+}
+
+impl ServerCertVerifier for ChainVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if !self.check_host => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
