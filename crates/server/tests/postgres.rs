@@ -466,3 +466,26 @@ fn tls_connections_verify_the_servers_certificate() {
         .to_string();
     assert!(e.contains("sslmode 'allow'"), "{e}");
 }
+
+#[test]
+fn the_statement_timeout_comes_from_the_url() {
+    if !cluster() {
+        return;
+    }
+    let url = support::fresh_postgres_url("timeout");
+    let sleep = |store: &PostgresStore| {
+        store.stream(
+            &PlannedQuery {
+                sql: "SELECT pg_sleep(0.3)".into(),
+                params: Vec::new(),
+                tenant: None,
+            },
+            &mut |_| true,
+        )
+    };
+    let short = PostgresStore::open(&format!("{url}?statement_timeout=50ms")).unwrap();
+    let e = sleep(&short).unwrap_err().to_string();
+    assert!(e.contains("statement timeout"), "{e}");
+    let default = PostgresStore::open(&url).unwrap();
+    assert!(sleep(&default).is_ok(), "the default (60 s) lets it finish");
+}

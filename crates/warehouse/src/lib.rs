@@ -17,7 +17,7 @@
 pub mod generate;
 pub mod ingest;
 pub mod model;
-pub mod pg_tls;
+pub mod pg_url;
 pub mod postgres;
 pub mod reference;
 pub mod routed;

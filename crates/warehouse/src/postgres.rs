@@ -17,7 +17,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Longest a single statement may run (a page of 10 000 rows takes milliseconds).
-const STATEMENT_TIMEOUT: &str = "60s";
 /// Rows buffered per collection before they are sent with COPY.
 const COPY_BUFFER_BYTES: usize = 8 << 20;
 /// Advisory lock key serializing migrations across nodes.
@@ -29,6 +28,8 @@ type Pool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
 pub struct PostgresStore {
     pool: Pool,
     dialect: PostgresDialect,
+    /// Every transaction's `statement_timeout`.
+    statement_timeout: String,
 }
 
 fn query_err(e: postgres::Error) -> StoreError {
@@ -159,14 +160,18 @@ impl Row for PgRow<'_> {
 
 impl PostgresStore {
     /// Connects (`postgres://user:password@host:port/db`, TLS as `sslmode` says: see
-    /// [`crate::pg_tls`]) and applies pending migrations.
+    /// [`crate::pg_url`]) and applies pending migrations.
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let (config, tls) = crate::pg_tls::connection(url)?;
+        let crate::pg_url::Connection {
+            config,
+            tls,
+            statement_timeout,
+        } = crate::pg_url::connection(url)?;
         // one connection first: its error says why (a refused certificate, a wrong password),
         // where the pool would only time out
         config
             .connect(tls.clone())
-            .map_err(|e| StoreError::Unavailable(crate::pg_tls::error_chain(&e)))?;
+            .map_err(|e| StoreError::Unavailable(crate::pg_url::error_chain(&e)))?;
         let manager = PostgresConnectionManager::new(config, tls);
         let pool = r2d2::Pool::builder()
             .max_size(16)
@@ -176,6 +181,7 @@ impl PostgresStore {
         let store = Self {
             pool,
             dialect: PostgresDialect,
+            statement_timeout,
         };
         store.migrate()?;
         Ok(store)
@@ -185,7 +191,11 @@ impl PostgresStore {
     /// replication) and no connection at start, so a replica that is down does not stop the
     /// service.
     pub fn open_replica(url: &str) -> Result<Self, StoreError> {
-        let (config, tls) = crate::pg_tls::connection(url)?;
+        let crate::pg_url::Connection {
+            config,
+            tls,
+            statement_timeout,
+        } = crate::pg_url::connection(url)?;
         let pool = r2d2::Pool::builder()
             .max_size(16)
             .min_idle(Some(0))
@@ -194,6 +204,7 @@ impl PostgresStore {
         Ok(Self {
             pool,
             dialect: PostgresDialect,
+            statement_timeout,
         })
     }
 
@@ -258,6 +269,7 @@ fn scoped<'a>(
     conn: &'a mut postgres::Client,
     tenant: Option<i64>,
     read_only: bool,
+    statement_timeout: &str,
 ) -> Result<postgres::Transaction<'a>, StoreError> {
     let mut tx = if read_only {
         conn.build_transaction().read_only(true).start()
@@ -268,7 +280,7 @@ fn scoped<'a>(
     let tenant = tenant.map(|t| t.to_string()).unwrap_or_default();
     tx.execute(
         "SELECT set_config('dw.tenant', $1, true), set_config('statement_timeout', $2, true)",
-        &[&tenant, &STATEMENT_TIMEOUT],
+        &[&tenant, &statement_timeout],
     )
     .map_err(query_err)?;
     Ok(tx)
@@ -533,7 +545,7 @@ impl Store for PostgresStore {
         let Some(t) = read_tenant(&mut *conn, name)? else {
             return Ok(false);
         };
-        let mut tx = scoped(&mut conn, Some(t.id), false)?;
+        let mut tx = scoped(&mut conn, Some(t.id), false, &self.statement_timeout)?;
         for c in &Warehouse::get().collections {
             tx.execute(
                 &format!("DELETE FROM \"{}\" WHERE \"_tenant\" = $1", c.name),
@@ -552,7 +564,7 @@ impl Store for PostgresStore {
 
     fn count(&self, query: &PlannedQuery) -> Result<u64, StoreError> {
         let mut conn = self.conn()?;
-        let mut tx = scoped(&mut conn, query.tenant, true)?;
+        let mut tx = scoped(&mut conn, query.tenant, true, &self.statement_timeout)?;
         let params: Vec<Param> = query.params.iter().map(Param::from).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_sql).collect();
         let n: i64 = tx.query_one(&query.sql, &refs).map_err(query_err)?.get(0);
@@ -566,7 +578,7 @@ impl Store for PostgresStore {
         on_row: &mut dyn FnMut(&dyn Row) -> bool,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
-        let mut tx = scoped(&mut conn, query.tenant, true)?;
+        let mut tx = scoped(&mut conn, query.tenant, true, &self.statement_timeout)?;
         let params: Vec<Param> = query.params.iter().map(Param::from).collect();
         let mut rows = tx
             .query_raw(&query.sql, params.iter().map(Param::as_sql))

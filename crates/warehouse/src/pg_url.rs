@@ -1,4 +1,6 @@
-//! TLS for PostgreSQL connections (rustls). The URL's `sslmode` says whether and how:
+//! What a `postgres://` URL says besides what rust-postgres reads: the statement timeout
+//! (`statement_timeout=30s`; default 60 s, `0` for none; every transaction of the service sets it)
+//! and TLS (rustls). `sslmode` says whether and how:
 //!
 //! | `sslmode` | TLS | server certificate |
 //! |---|---|---|
@@ -21,18 +23,44 @@ use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 use std::sync::Arc;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-/// The connection settings and TLS connector of a `postgres://` URL.
-pub fn connection(url: &str) -> Result<(postgres::Config, MakeRustlsConnect), StoreError> {
+/// The statement timeout when the URL names none.
+const DEFAULT_STATEMENT_TIMEOUT: &str = "60s";
+
+/// How to connect, from a `postgres://` URL.
+pub struct Connection {
+    /// rust-postgres' settings.
+    pub config: postgres::Config,
+    /// The TLS connector (used as `sslmode` says).
+    pub tls: MakeRustlsConnect,
+    /// The `statement_timeout` of every transaction (`60s`, `500ms`, `0` for none).
+    pub statement_timeout: String,
+}
+
+/// Whether `text` is a PostgreSQL duration `statement_timeout` accepts: digits and a unit.
+fn is_duration(text: &str) -> bool {
+    let digits = text.chars().take_while(char::is_ascii_digit).count();
+    digits > 0 && ["", "ms", "s", "min", "h"].contains(&&text[digits..])
+}
+
+/// The connection settings, TLS connector and statement timeout of a `postgres://` URL.
+pub fn connection(url: &str) -> Result<Connection, StoreError> {
     let invalid = |e: String| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}"));
     // the settings rust-postgres does not know are taken out before it reads the URL
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let mut kept = Vec::new();
     let mut root_cert = None;
     let mut mode = None;
+    let mut statement_timeout = DEFAULT_STATEMENT_TIMEOUT.to_string();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
             Some(("sslrootcert", path)) => root_cert = Some(path.to_string()),
             Some(("sslmode", m)) => mode = Some(m.to_string()),
+            Some(("statement_timeout", t)) if is_duration(t) => statement_timeout = t.to_string(),
+            Some(("statement_timeout", t)) => {
+                return Err(invalid(format!(
+                    "statement_timeout '{t}' is not a duration like 30s, 500ms or 2min"
+                )))
+            }
             _ => kept.push(pair),
         }
     }
@@ -68,7 +96,11 @@ pub fn connection(url: &str) -> Result<(postgres::Config, MakeRustlsConnect), St
             check_host,
         }))
         .with_no_client_auth();
-    Ok((config, MakeRustlsConnect::new(tls)))
+    Ok(Connection {
+        config,
+        tls: MakeRustlsConnect::new(tls),
+        statement_timeout,
+    })
 }
 
 /// An error with its causes (`error performing TLS handshake: invalid peer certificate: ...`).
@@ -160,5 +192,38 @@ impl ServerCertVerifier for ChainVerifier {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.inner.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statement_timeouts_and_modes_from_the_url() {
+        let c = connection("postgres://dw@db/dw").unwrap();
+        assert_eq!(c.statement_timeout, "60s");
+        assert_eq!(c.config.get_ssl_mode(), SslMode::Disable);
+        let c = connection(
+            "postgres://dw@db/dw?statement_timeout=5min&sslmode=verify-full&application_name=x",
+        )
+        .unwrap();
+        assert_eq!(c.statement_timeout, "5min");
+        assert_eq!(c.config.get_ssl_mode(), SslMode::Require);
+        assert_eq!(c.config.get_application_name(), Some("x"));
+        for bad in [
+            "statement_timeout=soon",
+            "statement_timeout=5 s",
+            "sslmode=allow",
+        ] {
+            let e = connection(&format!("postgres://dw@db/dw?{bad}"))
+                .err()
+                .expect("refused")
+                .to_string();
+            assert!(
+                e.starts_with("store unavailable: invalid PostgreSQL URL"),
+                "{e}"
+            );
+        }
     }
 }
