@@ -996,3 +996,83 @@ fn a_source_missing_from_a_day_leaves_its_part_of_the_warehouse_alone() {
         ["20261101|1", "20261101|2"]
     );
 }
+
+#[test]
+fn a_backfilled_day_adds_its_facts_without_rewinding_the_current_state() {
+    let store = store("backfill");
+    let dir = std::env::temp_dir().join(format!("dw-ingest-backfill-{}", std::process::id()));
+    ingest_tenant_day(store.as_ref(), 0);
+    let t = ingest_tenant_day(store.as_ref(), 2).tenant.unwrap();
+    let before = tenant_dump(store.as_ref(), &t);
+    // day 2 arrives late, with a device the warehouse never saw (enrolled and gone in between)
+    copy_day("2026-11-02", &dir);
+    let ghost = r#"{"id":"0a1b2c3d-0009-4000-8000-000000000009","deviceName":"LOANER-9","operatingSystem":"Windows","complianceState":"compliant","enrolledDateTime":"2026-11-02T09:00:00Z","userId":"6e7b768e-07e2-4810-8459-485f84f8f204"}"#;
+    let devices = dir.join("managedDevices.ndjson");
+    let mut text = std::fs::read_to_string(&devices).unwrap();
+    text.push_str(ghost);
+    text.push('\n');
+    std::fs::write(&devices, text).unwrap();
+    let day2 = time::macros::date!(2026 - 11 - 02);
+    let now = NOW1 + 3 * 86_400_000_000;
+    let s = ingest_graph_folder(store.as_ref(), &dir, &opts(day2, now, true)).unwrap();
+    let t2 = s.tenant.unwrap();
+    assert_eq!(
+        (t2.generation, t2.snapshot_date_key),
+        (t.generation + 1, Some(20261103)),
+        "published, and the newest day stays the one maxhistorydays counts from"
+    );
+    let after = tenant_dump(store.as_ref(), &t2);
+    // the dimensions' current state is as it was; only the device never seen is added, ended
+    let section = |dump: &str, name: &str| -> Vec<String> {
+        dump.split(&format!("{name}:\n"))
+            .nth(1)
+            .unwrap()
+            .lines()
+            .take_while(|l| l.starts_with("  "))
+            .map(str::to_string)
+            .collect()
+    };
+    for dimension in [
+        "users",
+        "currentUsers",
+        "policies",
+        "appRevisions",
+        "termsAndConditions",
+        "mamApplications",
+        "mamApplicationInstances",
+        "userDeviceAssociations",
+    ] {
+        assert_eq!(
+            section(&after, dimension),
+            section(&before, dimension),
+            "{dimension}"
+        );
+    }
+    let mut devices = section(&before, "devices");
+    devices.push(format!(
+        "  6|0a1b2c3d-0009-4000-8000-000000000009|LOANER-9|3|null|2|1|null|1|{now}"
+    ));
+    assert_eq!(section(&after, "devices"), devices);
+    // the day's facts are there, keyed to the entities' keys
+    let dph: Vec<String> = section(&after, "devicePropertyHistories")
+        .into_iter()
+        .filter(|l| l.contains("20261102|"))
+        .collect();
+    assert_eq!(
+        dph,
+        [
+            "  20261102|1|3|1|10.0.22631.4460",
+            "  20261102|2|3|2|15",
+            "  20261102|3|2|1|18.1",
+            "  20261102|4|2|1|15.1",
+            "  20261102|6|2|1|null"
+        ]
+    );
+    assert_eq!(
+        section(&after, "policyDeviceActivities")
+            .into_iter()
+            .filter(|l| l.contains("20261102|"))
+            .count(),
+        4
+    );
+}

@@ -98,6 +98,9 @@ pub struct Context<'a> {
     pub summary: &'a mut IngestSummary,
     /// The `dates` rows the tenant has, once read.
     pub dates: Option<HashSet<i64>>,
+    /// The day is older than the newest published one (`--backfill`): its facts are written,
+    /// the dimensions' current state is not rewound (entities never seen are added as ended).
+    pub backfill: bool,
 }
 
 impl Context<'_> {
@@ -641,15 +644,19 @@ pub fn apply(
         },
         summary,
         dates: None,
+        backfill: tenant.snapshot_date_key.is_some_and(|newest| newest > dk),
     };
     cx.ensure_date(opts.date)?;
     let (tx, summary) = (&mut *cx.tx, &mut *cx.summary);
-    let category_keys = merge_categories(tx, d, t, snap, &now, summary)?;
+    let category_keys = merge_categories(tx, d, t, snap, &now, cx.backfill, summary)?;
 
     merge_users(&mut cx, snap)?;
+    let device_keys = merge_devices(&mut cx, snap, &category_keys)?;
     let (tx, summary) = (&mut *cx.tx, &mut *cx.summary);
-    let device_keys = merge_devices(tx, d, t, snap, &now, &category_keys, summary)?;
-    merge_associations(tx, d, t, snap, &device_keys, &now, summary)?;
+    // associations are the current state: a backfilled day leaves them
+    if !cx.backfill {
+        merge_associations(tx, d, t, snap, &device_keys, &now, summary)?;
+    }
 
     // the day's facts, replaced as a whole (re-ingesting a day is idempotent)
     let histories = collection("devicePropertyHistories");
@@ -958,6 +965,7 @@ fn merge_categories(
     t: i64,
     snap: &Snapshot,
     now: &SqlValue,
+    backfill: bool,
     summary: &mut IngestSummary,
 ) -> Result<HashMap<String, i64>, IngestError> {
     let cats = collection("deviceCategories");
@@ -1057,6 +1065,10 @@ fn merge_categories(
             }
         }
     }
+    if backfill {
+        // a backfilled day adds the categories it names but does not rename or delete any
+        updates.clear();
+    }
     written(summary, "deviceCategories", updates.len() as u64);
     tx.update_rows("deviceCategories", "deviceCategoryKey", &updates)?;
     Ok(keys)
@@ -1114,14 +1126,11 @@ fn merge_users(cx: &mut Context<'_>, snap: &Snapshot) -> Result<(), IngestError>
 /// Devices hold their current state (one row per device): a changed device is updated, a device
 /// missing from the snapshot is marked deleted. Returns the key of every device of the snapshot.
 fn merge_devices(
-    tx: &mut dyn Transaction,
-    d: &dyn Dialect,
-    t: i64,
+    cx: &mut Context<'_>,
     snap: &Snapshot,
-    now: &SqlValue,
     category_keys: &HashMap<String, i64>,
-    summary: &mut IngestSummary,
 ) -> Result<HashMap<String, i64>, IngestError> {
+    let now = &SqlValue::Timestamp(cx.clock.now);
     let devices = collection("devices");
     let idx = |n: &str| devices.property_index(n).expect("devices property");
     let (key, id, deleted, modified) = (
@@ -1130,7 +1139,7 @@ fn merge_devices(
         idx("isDeleted"),
         idx("rowLastModifiedDateTimeUTC"),
     );
-    let stored = rows(tx, d, t, devices)?;
+    let stored = rows(cx.tx, cx.d, cx.t, devices)?;
     let mut next_key = first_free_key(&stored, key);
     let by_id: HashMap<String, &Vec<SqlValue>> = stored
         .iter()
@@ -1168,27 +1177,32 @@ fn merge_devices(
                 let same = (0..devices.properties.len())
                     .filter(|i| *i != key && *i != modified)
                     .all(|i| old[i] == row[i]);
-                if !same {
+                // a backfilled day does not rewind a device's current state
+                if !same && !cx.backfill {
                     updates.push(row);
-                    written(summary, "devices", 1);
+                    written(cx.summary, "devices", 1);
                 }
             }
             None => {
+                if cx.backfill {
+                    // never seen in a published day: gone by the newest one
+                    row[deleted] = SqlValue::Boolean(true);
+                }
                 row[key] = SqlValue::Integer(next_key);
                 keys.insert(dev.id.clone(), next_key);
                 next_key += 1;
-                tx.insert("devices", &row)?;
-                written(summary, "devices", 1);
+                cx.tx.insert("devices", &row)?;
+                written(cx.summary, "devices", 1);
             }
         }
     }
-    for row in &stored {
+    for row in stored.iter().filter(|_| !cx.backfill) {
         let gone = matches!(&row[id], SqlValue::Text(u) if !keys.contains_key(u));
         if gone && row[deleted] == SqlValue::Boolean(false) {
             updates.push(soft_deleted(row, deleted, modified, now));
-            written(summary, "devices", 1);
+            written(cx.summary, "devices", 1);
         }
     }
-    tx.update_rows("devices", "deviceKey", &updates)?;
+    cx.tx.update_rows("devices", "deviceKey", &updates)?;
     Ok(keys)
 }

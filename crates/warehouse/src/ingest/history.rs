@@ -5,6 +5,9 @@
 use super::apply::{collection, first_free_key, ordered, rows, written, Context};
 use super::IngestError;
 use crate::sql::SqlValue;
+
+/// One day, in microseconds.
+const DAY_MICROS: i64 = 86_400_000_000;
 use std::collections::{HashMap, HashSet};
 
 /// The columns of a history dimension that the merge maintains (absent ones are `None`).
@@ -115,10 +118,16 @@ fn merge_entities(
     };
     let mut live: HashMap<String, &Vec<SqlValue>> = HashMap::new();
     let mut revisions: HashMap<String, i64> = HashMap::new();
+    // the newest row of each entity, for a backfilled day
+    let mut latest: HashMap<String, i64> = HashMap::new();
     for r in &stored {
         let SqlValue::Text(natural) = &r[id] else {
             continue;
         };
+        if let SqlValue::Integer(k) = r[key] {
+            let newest = latest.entry(natural.clone()).or_insert(k);
+            *newest = (*newest).max(k);
+        }
         let revision = cols
             .revision
             .and_then(|n| match r[idx(n)] {
@@ -154,6 +163,20 @@ fn merge_entities(
     for e in entities {
         let mut row = ordered(c, &e.values);
         row[id] = SqlValue::Text(e.id.clone());
+        // a backfilled day does not rewrite history: its entities take the keys they have
+        if cx.backfill {
+            let known = live
+                .get(&e.id)
+                .and_then(|r| match r[key] {
+                    SqlValue::Integer(k) => Some(k),
+                    _ => None,
+                })
+                .or_else(|| latest.get(&e.id).copied());
+            if let Some(k) = known {
+                keys.insert(e.id.clone(), k);
+                continue;
+            }
+        }
         if let Some(old) = live.get(&e.id) {
             let same = (0..row.len())
                 .filter(|i| !bookkeeping.contains(i))
@@ -188,13 +211,21 @@ fn merge_entities(
         if let Some(n) = cols.revision {
             row[idx(n)] = SqlValue::Integer(previous.unwrap_or(0) + 1);
         }
+        if cx.backfill {
+            // never seen in a published day: it was gone by the newest one, so its row ends the
+            // day after the backfilled day (the last evidence of it)
+            row = ended(&row);
+            if let Some(n) = cols.end {
+                row[idx(n)] = SqlValue::Timestamp(clock.snapshot + DAY_MICROS);
+            }
+        }
         cx.tx.insert(name, &row)?;
         written(cx.summary, name, 1);
         keys.insert(e.id.clone(), next_key);
         next_key += 1;
     }
     let in_snapshot: HashSet<&str> = entities.iter().map(|e| e.id.as_str()).collect();
-    for (natural, row) in live.iter().filter(|_| complete) {
+    for (natural, row) in live.iter().filter(|_| complete && !cx.backfill) {
         if !in_snapshot.contains(natural.as_str()) {
             updates.push(ended(row));
             written(cx.summary, name, 1);
