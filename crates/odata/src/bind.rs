@@ -5,7 +5,8 @@
 //! an `Edm.Date` literal compared with a date-time is taken as midnight UTC, and every comparison
 //! is two-valued (`null eq null` is true, `null gt 1` is false) while functions of null are null.
 //! Errors are 400s pointing at the offending sub-expression; valid OData the service does not
-//! implement (lambdas, parameter aliases, spatial values, navigation in expressions) is 501.
+//! implement (lambdas, spatial values, navigation in expressions) is 501. Parameter aliases are
+//! replaced by their values ([`crate::syntax::Aliases::resolve`]) before binding.
 
 use crate::edm::{EntityType, PrimitiveType};
 use crate::syntax::{
@@ -462,9 +463,9 @@ impl Binder<'_> {
                 Ok(typed(TypedKind::Property(i), p.ty, p.nullable))
             }
             ExprKind::It => Err(bad(e.span, "$it is an entity, not a primitive value")),
-            ExprKind::Alias(_) => Err(unsupported(
+            ExprKind::Alias(name) => Err(bad(
                 e.span,
-                "parameter aliases are not supported yet",
+                format!("parameter alias @{name} was not resolved (syntax::Aliases::resolve)"),
             )),
             ExprKind::Lambda { .. } => Err(unsupported(
                 e.span,

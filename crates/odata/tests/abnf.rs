@@ -146,7 +146,7 @@ fn skip_reason(c: &Case) -> Option<&'static str> {
         );
     }
     if i.contains('@') {
-        return Some("parameter aliases, annotations and instance annotations are not supported");
+        return Some("parameter aliases in resource paths and function parameters, annotations and instance annotations are not supported");
     }
     if i.contains('[') || i.contains('{') || i.contains("%5B") || i.contains("%7B") {
         return Some(

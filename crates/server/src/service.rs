@@ -274,16 +274,31 @@ fn bind_query(
 ) -> Result<Query, ODataError> {
     reject_unimplemented(&ctx.options)?;
     let with_target = |name: &'static str| move |e: ODataError| e.with_target(name);
+    let aliases = syntax::Aliases::parse(&ctx.options).map_err(|(name, e)| e.into_odata(&name))?;
     let filter = match ctx.options.get("$filter") {
         Some(text) => {
-            let expr = syntax::parse_filter(text).map_err(|e| e.into_odata("$filter"))?;
+            let expr = syntax::parse_filter(text)
+                .and_then(|e| aliases.resolve(&e))
+                .map_err(|e| e.into_odata("$filter"))?;
             Some(bind_filter(&expr, entity).map_err(with_target("$filter"))?)
         }
         None => None,
     };
     let orderby = match ctx.options.get("$orderby") {
         Some(text) => {
-            let items = syntax::parse_orderby(text).map_err(|e| e.into_odata("$orderby"))?;
+            let items = syntax::parse_orderby(text)
+                .and_then(|items| {
+                    items
+                        .into_iter()
+                        .map(|item| {
+                            Ok(syntax::OrderByItem {
+                                expr: aliases.resolve(&item.expr)?,
+                                direction: item.direction,
+                            })
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(|e| e.into_odata("$orderby"))?;
             bind_orderby(&items, entity).map_err(with_target("$orderby"))?
         }
         None => Vec::new(),
@@ -451,6 +466,15 @@ async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
 
     let tenant = load_tenant(&ctx).await?;
     let min_date = q.min_date_key(&tenant);
+    // a continuation must keep the aliases' values too
+    let mut aliases: Vec<String> = ctx
+        .options
+        .custom
+        .iter()
+        .filter(|o| o.name.starts_with('@'))
+        .map(|o| format!("{}={}", o.name, o.value))
+        .collect();
+    aliases.sort();
     let fp = fingerprint(&[
         ctx.version.as_str(),
         name,
@@ -459,6 +483,7 @@ async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
         ctx.options.get("$orderby").unwrap_or(""),
         ctx.options.get("$select").unwrap_or(""),
         &min_date.map(|d| d.to_string()).unwrap_or_default(),
+        &aliases.join("&"),
     ]);
     let token = match ctx.options.get("$skiptoken") {
         Some(t) => {

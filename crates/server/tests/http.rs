@@ -1201,3 +1201,53 @@ fn data_dependent_failures_are_client_errors_never_500() {
         }
     }
 }
+
+#[test]
+fn parameter_aliases_stand_for_their_values() {
+    let direct = get_ok(&format!(
+        "/devices?api-version=v1.0&$filter={}&$orderby={}",
+        enc("deviceKey le 20 and deviceName ne 'x'"),
+        enc("deviceKey desc")
+    ));
+    let aliased_query = format!(
+        "/devices?api-version=v1.0&$filter={}&$orderby={}&@max=20&@name={}&@o=deviceKey",
+        enc("deviceKey le @max and deviceName ne @name"),
+        enc("@o desc"),
+        enc("'x'")
+    );
+    let aliased = get_ok(&aliased_query);
+    assert_eq!(aliased["value"], direct["value"]);
+    assert_eq!(aliased["value"].as_array().unwrap().len(), 20);
+    // an alias the request gives no value is null
+    assert_eq!(
+        get_ok(&format!(
+            "/devices?api-version=v1.0&$filter={}",
+            enc("deviceCategoryKey eq @none")
+        ))["value"],
+        get_ok(&format!(
+            "/devices?api-version=v1.0&$filter={}",
+            enc("deviceCategoryKey eq null")
+        ))["value"]
+    );
+    // paging links keep the aliases, and a changed value is another query
+    let (rows, pages) = all_rows(&aliased_query, &[("Prefer", "odata.maxpagesize=6")]);
+    assert_eq!((rows.len(), pages), (20, 4));
+    let r = request("GET", &aliased_query, &[("Prefer", "odata.maxpagesize=6")]);
+    let next = r.json()["@odata.nextLink"].as_str().unwrap().to_string();
+    assert!(next.contains("@max=20"), "{next}");
+    let r = get(&next.replace("@max=20", "@max=30"));
+    assert_eq!(r.status, 400);
+    assert_eq!(error_of(&r)["target"], "$skiptoken");
+    // errors name the alias, or point at its use
+    let r = get("/devices?api-version=v1.0&$filter=deviceKey%20eq%20@a&@a=1%20eq");
+    assert_eq!(r.status, 400);
+    assert_eq!(error_of(&r)["target"], "@a");
+    let r = get("/devices?api-version=v1.0&$filter=deviceKey%20eq%20@a&@a=@b&@b=@a");
+    assert_eq!(r.status, 400);
+    let e = error_of(&r);
+    assert_eq!(e["target"], "$filter");
+    assert!(
+        e["message"].as_str().unwrap().contains("refers to itself"),
+        "{e}"
+    );
+}

@@ -4,12 +4,14 @@
 //! either a tree or a [`SyntaxError`] whose `offset` is the 0-based character position where the
 //! text stops matching the grammar of OData 4.01 (the OASIS ABNF construction rules).
 
+mod aliases;
 mod ast;
 mod cursor;
 mod expr;
 mod literal;
 mod options;
 
+pub use aliases::Aliases;
 pub use ast::*;
 pub use expr::{parse_filter, parse_key, parse_orderby, parse_select, KeyValue};
 pub use literal::{parse_duration, parse_literal};
