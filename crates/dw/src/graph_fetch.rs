@@ -204,7 +204,8 @@ fn client_assertion(pem_path: &str, client: &str, token_url: &str) -> Result<Str
     jsonwebtoken::encode(&header, &claims, &key).map_err(|e| format!("client assertion: {e}"))
 }
 
-fn token(s: &GraphSettings) -> Result<String, String> {
+/// Signs in (client credentials); returns the token and how long it lasts.
+fn sign_in(s: &GraphSettings) -> Result<(String, Duration), String> {
     let missing = |what: &str| format!("[graph] {what} is not configured");
     let tenant = s.tenant_id.as_deref().ok_or_else(|| missing("tenant_id"))?;
     let client = s.client_id.as_deref().ok_or_else(|| missing("client_id"))?;
@@ -243,8 +244,9 @@ fn token(s: &GraphSettings) -> Result<String, String> {
         .read_to_string()
         .map_err(|e| format!("{url}: {e}"))?;
     let body: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{url}: {e}"))?;
+    let lifetime = Duration::from_secs(body["expires_in"].as_u64().unwrap_or(3599));
     match body["access_token"].as_str() {
-        Some(t) if status == 200 => Ok(t.to_string()),
+        Some(t) if status == 200 => Ok((t.to_string(), lifetime)),
         _ => Err(format!(
             "sign-in to Graph failed ({status}): {}",
             body["error_description"]
@@ -252,6 +254,43 @@ fn token(s: &GraphSettings) -> Result<String, String> {
                 .or(body["error"].as_str())
                 .unwrap_or("no details")
         )),
+    }
+}
+
+/// An app-only sign-in to Graph for one download, renewed before its token expires and when Graph
+/// refuses it (a run over a large tenant can outlast a token).
+struct Session<'a> {
+    settings: &'a GraphSettings,
+    token: String,
+    renew_at: std::time::Instant,
+}
+
+impl<'a> Session<'a> {
+    fn start(settings: &'a GraphSettings) -> Result<Self, String> {
+        let mut session = Self {
+            settings,
+            token: String::new(),
+            renew_at: std::time::Instant::now(),
+        };
+        session.renew()?;
+        Ok(session)
+    }
+
+    fn renew(&mut self) -> Result<(), String> {
+        let (token, lifetime) = sign_in(self.settings)?;
+        self.token = token;
+        // renew five minutes early (or halfway through a short lifetime)
+        let margin = Duration::from_secs(300).min(lifetime / 2);
+        self.renew_at = std::time::Instant::now() + lifetime - margin;
+        Ok(())
+    }
+
+    /// The current token, renewed first when it is about to expire.
+    fn bearer(&mut self) -> Result<String, String> {
+        if std::time::Instant::now() >= self.renew_at {
+            self.renew()?;
+        }
+        Ok(format!("Bearer {}", self.token))
     }
 }
 
@@ -266,17 +305,28 @@ fn graph_resource(base: &str) -> String {
     }
 }
 
-/// GETs one page, retrying throttled and unavailable answers after `Retry-After`; a refusal
-/// names the `permission` the app registration lacks.
-fn page(url: &str, token: &str, permission: &str) -> Result<serde_json::Value, String> {
+/// GETs one page, retrying throttled and unavailable answers after `Retry-After` and a refused
+/// token once after signing in again; a refusal names the `permission` the app registration lacks.
+fn page(
+    url: &str,
+    session: &mut Session<'_>,
+    permission: &str,
+) -> Result<serde_json::Value, String> {
     let mut wait = Duration::from_secs(1);
+    let mut renewed = false;
     for attempt in 1..=MAX_ATTEMPTS {
         let mut r = agent()
             .get(url)
-            .header("Authorization", &format!("Bearer {token}"))
+            .header("Authorization", &session.bearer()?)
             .call()
             .map_err(|e| format!("cannot reach {url}: {e}"))?;
         let status = r.status().as_u16();
+        if status == 401 && !renewed {
+            tracing::info!(url, "Graph refused the token; signing in again");
+            session.renew()?;
+            renewed = true;
+            continue;
+        }
         if status == 200 {
             let bytes = r
                 .body_mut()
@@ -324,7 +374,7 @@ fn page(url: &str, token: &str, permission: &str) -> Result<serde_json::Value, S
 /// Downloads every page of `url` into `file` (one response per line); returns the entities.
 fn download_pages(
     url: String,
-    token: &str,
+    session: &mut Session<'_>,
     permission: &str,
     file: &Path,
     bar: &indicatif::ProgressBar,
@@ -336,7 +386,7 @@ fn download_pages(
     let mut next = Some(url);
     let mut entities = Vec::new();
     while let Some(url) = next.take() {
-        let body = page(&url, token, permission)?;
+        let body = page(&url, session, permission)?;
         writeln!(out, "{body}").map_err(|e| format!("{}: {e}", file.display()))?;
         next = body["@odata.nextLink"].as_str().map(str::to_string);
         match body["value"].as_array() {
@@ -355,7 +405,7 @@ pub fn download(
     date: time::Date,
     bars: &crate::progress::Bars,
 ) -> Result<PathBuf, String> {
-    let token = token(s)?;
+    let mut session = Session::start(s)?;
     let base = s.base_url.trim_end_matches('/');
     let beta = base.ends_with("/beta");
     let root = Path::new(&s.record_dir);
@@ -367,7 +417,7 @@ pub fn download(
         let bar = bars.download(source.name);
         let entities = download_pages(
             format!("{base}/{}", source.path),
-            &token,
+            &mut session,
             source.permission,
             &partial.join(format!("{}.json", source.name)),
             &bar,
@@ -394,7 +444,7 @@ pub fn download(
             for child in &children {
                 download_pages(
                     format!("{base}/{collection}/{id}/{child}"),
-                    &token,
+                    &mut session,
                     source.permission,
                     &partial
                         .join(source.name)

@@ -22,6 +22,13 @@ struct Fake {
     fail_page_two: Arc<AtomicBool>,
     /// Answer 403 for terms and conditions (a permission not granted).
     refuse_terms: Arc<AtomicBool>,
+    /// Sign-ins so far; each gets a token of its own.
+    sign_ins: Arc<AtomicUsize>,
+    /// The token Graph accepts now.
+    valid_token: Arc<std::sync::Mutex<String>>,
+    /// Requests accepted so far, and after how many the token expires (0: never).
+    accepted: Arc<AtomicUsize>,
+    expire_after: Arc<AtomicUsize>,
 }
 
 fn records(file: &str) -> Vec<Value> {
@@ -43,8 +50,18 @@ fn json_response(v: Value) -> Response {
         .into_response()
 }
 
-fn authorized(h: &HeaderMap) -> bool {
-    h.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer fake-graph-token")
+/// Whether the request carries the token Graph accepts now; counts it, and expires the token
+/// when the test asks.
+fn authorized(f: &Fake, h: &HeaderMap) -> bool {
+    let valid = format!("Bearer {}", f.valid_token.lock().unwrap());
+    if h.get("authorization").and_then(|v| v.to_str().ok()) != Some(valid.as_str()) {
+        return false;
+    }
+    let n = f.accepted.fetch_add(1, Ordering::SeqCst) + 1;
+    if n == f.expire_after.load(Ordering::SeqCst) {
+        f.valid_token.lock().unwrap().clear();
+    }
+    true
 }
 
 /// Whether `assertion` is the test app's client assertion for this token endpoint: PS256 signed
@@ -91,9 +108,10 @@ async fn token(
         && form.contains_key("scope")
         && (secret || certificate)
     {
-        json_response(
-            json!({"access_token": "fake-graph-token", "token_type": "Bearer", "expires_in": 3600}),
-        )
+        let n = f.sign_ins.fetch_add(1, Ordering::SeqCst) + 1;
+        let token = format!("fake-graph-token-{n}");
+        *f.valid_token.lock().unwrap() = token.clone();
+        json_response(json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600}))
     } else {
         (
             StatusCode::UNAUTHORIZED,
@@ -108,7 +126,7 @@ async fn devices(
     h: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if !authorized(&h) {
+    if !authorized(&f, &h) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
     match q.get("page").map(String::as_str) {
@@ -133,14 +151,14 @@ async fn devices(
 }
 
 async fn users(State(f): State<Fake>, h: HeaderMap) -> Response {
-    if !authorized(&h) {
+    if !authorized(&f, &h) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
     json_response(json!({"value": *f.users}))
 }
 
-async fn categories(h: HeaderMap) -> Response {
-    if !authorized(&h) {
+async fn categories(State(f): State<Fake>, h: HeaderMap) -> Response {
+    if !authorized(&f, &h) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
     json_response(
@@ -156,7 +174,7 @@ async fn recorded(
     h: HeaderMap,
     axum::extract::Path(path): axum::extract::Path<String>,
 ) -> Response {
-    if !authorized(&h) {
+    if !authorized(&f, &h) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
     if path.starts_with("deviceManagement/termsAndConditions")
@@ -191,6 +209,10 @@ fn start_fake() -> Fake {
         throttled: Arc::new(AtomicUsize::new(0)),
         fail_page_two: Arc::new(AtomicBool::new(false)),
         refuse_terms: Arc::new(AtomicBool::new(false)),
+        sign_ins: Arc::new(AtomicUsize::new(0)),
+        valid_token: Arc::new(std::sync::Mutex::new(String::new())),
+        accepted: Arc::new(AtomicUsize::new(0)),
+        expire_after: Arc::new(AtomicUsize::new(0)),
     };
     let app = axum::Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token))
