@@ -246,6 +246,81 @@ pub fn bind_select(items: &[SelectItem], ty: &EntityType) -> Result<Vec<usize>, 
         .collect())
 }
 
+/// A bound `$expand` item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundExpand {
+    /// The navigation property (index into the entity type's `navigation`).
+    pub navigation: usize,
+    /// The target's properties to return (indices into the target type), in declaration order.
+    pub select: Vec<usize>,
+}
+
+/// Binds `$expand` items: single-valued navigation properties of `ty`, one level deep, each with
+/// an optional nested `$select`; `target` finds the entity type a navigation property leads to.
+pub fn bind_expand<'a>(
+    items: &[crate::syntax::ExpandItem],
+    ty: &EntityType,
+    target: &dyn Fn(&str) -> Option<&'a EntityType>,
+) -> Result<Vec<BoundExpand>, ODataError> {
+    let mut out: Vec<BoundExpand> = Vec::new();
+    let add = |navigation: usize, select: Vec<usize>, out: &mut Vec<BoundExpand>| {
+        if !out.iter().any(|e| e.navigation == navigation) {
+            out.push(BoundExpand { navigation, select });
+        }
+    };
+    for item in items {
+        if let Some((name, span)) = item.options.first() {
+            return Err(unsupported(
+                *span,
+                format!("{name} inside $expand is not supported yet; $select is"),
+            ));
+        }
+        let target_of = |n: usize| {
+            target(&ty.navigation[n].target_type).ok_or_else(|| {
+                ODataError::new(
+                    ErrorKind::Internal,
+                    format!(
+                        "navigation target {} is missing",
+                        ty.navigation[n].target_type
+                    ),
+                )
+            })
+        };
+        if item.path == ["*"] {
+            for n in 0..ty.navigation.len() {
+                let all = (0..target_of(n)?.properties.len()).collect();
+                add(n, all, &mut out);
+            }
+            continue;
+        }
+        if item.path.len() > 1 {
+            return Err(unsupported(
+                item.span,
+                "expanding more than one level is not supported yet",
+            ));
+        }
+        let name = &item.path[0];
+        let Some(n) = ty.navigation.iter().position(|nav| &nav.name == name) else {
+            let message = if ty.property_index(name).is_some() {
+                format!(
+                    "'{name}' is a property of {}, not a navigation property",
+                    ty.name
+                )
+            } else {
+                format!("{} has no navigation property '{name}'", ty.name)
+            };
+            return Err(bad(item.span, message));
+        };
+        let target_type = target_of(n)?;
+        let select = match &item.select {
+            Some(select) => bind_select(select, target_type)?,
+            None => (0..target_type.properties.len()).collect(),
+        };
+        add(n, select, &mut out);
+    }
+    Ok(out)
+}
+
 /// Binds a parsed key predicate to `(key property index, value)` pairs in key order.
 pub fn bind_key(
     values: &[crate::syntax::KeyValue],

@@ -208,6 +208,9 @@ pub struct EntityWriter {
     /// Full metadata: key columns, `@odata.type` value and entity-set URL prefix.
     full: Option<FullMetadata>,
     ieee754_compatible: bool,
+    /// Expanded navigation properties: (`"name":` pre-escaped, the row column that is null when
+    /// there is no related entity, the related entity's writer).
+    expanded: Vec<(Vec<u8>, usize, EntityWriter)>,
 }
 
 struct FullMetadata {
@@ -229,10 +232,36 @@ impl EntityWriter {
         ieee754_compatible: bool,
         entity_set_url: &str,
     ) -> Self {
+        Self::at_columns(
+            ty,
+            namespace,
+            selected,
+            0,
+            key_columns,
+            level,
+            ieee754_compatible,
+            entity_set_url,
+        )
+    }
+
+    /// [`EntityWriter::new`], reading property `selected[i]` from row column `first + i` (an
+    /// expanded entity's properties follow the main entity's in the row).
+    #[allow(clippy::too_many_arguments)]
+    pub fn at_columns(
+        ty: &EntityType,
+        namespace: &str,
+        selected: &[usize],
+        first: usize,
+        key_columns: &[usize],
+        level: MetadataLevel,
+        ieee754_compatible: bool,
+        entity_set_url: &str,
+    ) -> Self {
         let columns = selected
             .iter()
             .enumerate()
-            .map(|(col, &p)| {
+            .map(|(i, &p)| {
+                let col = first + i;
                 let prop = &ty.properties[p];
                 let mut name = Vec::new();
                 write_string(&mut name, &prop.name);
@@ -258,7 +287,18 @@ impl EntityWriter {
             columns,
             full,
             ieee754_compatible,
+            expanded: Vec::new(),
         }
+    }
+
+    /// Adds the expanded navigation property `name`, written by `writer`, or `null` when row
+    /// column `present` is null (no related entity).
+    pub fn expand(mut self, name: &str, present: usize, writer: EntityWriter) -> Self {
+        let mut quoted = Vec::new();
+        write_string(&mut quoted, name);
+        quoted.push(b':');
+        self.expanded.push((quoted, present, writer));
+        self
     }
 
     /// Appends one entity object for the current row.
@@ -303,6 +343,17 @@ impl EntityWriter {
             }
             buf.extend_from_slice(name);
             write_value(buf, *ty, row.cell(*col), self.ieee754_compatible);
+        }
+        for (name, present, writer) in &self.expanded {
+            if !first {
+                buf.push(b',');
+            }
+            first = false;
+            buf.extend_from_slice(name);
+            match row.cell(*present) {
+                Cell::Null => buf.extend_from_slice(b"null"),
+                _ => writer.write(buf, row),
+            }
         }
         buf.push(b'}');
     }

@@ -11,14 +11,17 @@ use auth::Principal;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use odata::bind::{bind_filter, bind_key, bind_orderby, bind_select, BoundOrder, Typed, TypedKind};
+use odata::bind::{
+    bind_expand, bind_filter, bind_key, bind_orderby, bind_select, BoundExpand, BoundOrder, Typed,
+    TypedKind,
+};
 use odata::edm::{EntityType, Model, PrimitiveType};
 use odata::json::{key_literal, Cell, EntityWriter, MetadataLevel};
 use odata::syntax::{self, QueryOptions};
 use odata::{ErrorKind, ODataError};
 
 use warehouse::model::{ApiVersion, Collection};
-use warehouse::sql::{self, CollectionQuery, KeysetPosition, SqlValue};
+use warehouse::sql::{self, CollectionQuery, Expansion, KeysetPosition, SqlValue};
 use warehouse::{Tenant, Warehouse};
 
 /// System query options this service implements; every other valid one is answered with 501.
@@ -31,6 +34,7 @@ const IMPLEMENTED_OPTIONS: &[&str] = &[
     "$count",
     "$skiptoken",
     "$format",
+    "$expand",
 ];
 
 /// Answers methods other than GET and HEAD.
@@ -264,7 +268,112 @@ struct Query {
     filter: Option<Typed>,
     orderby: Vec<BoundOrder>,
     select: Vec<usize>,
+    expand: Vec<BoundExpand>,
     max_history_days: Option<u32>,
+}
+
+/// The bound `$expand` of a request (none without one).
+fn bind_expansions(ctx: &Ctx, entity: &EntityType) -> Result<Vec<BoundExpand>, ODataError> {
+    let Some(text) = ctx.options.get("$expand") else {
+        return Ok(Vec::new());
+    };
+    let items = syntax::parse_expand(text).map_err(|e| e.into_odata("$expand"))?;
+    let model = ctx.model();
+    bind_expand(&items, entity, &|name| {
+        model.entity_types.iter().find(|t| t.name == name)
+    })
+    .map_err(|e| e.with_target("$expand"))
+}
+
+/// The entity set a navigation property of `entity` leads to.
+fn navigation_target(ctx: &Ctx, entity: &EntityType, navigation: usize) -> &'static str {
+    let model = ctx.model();
+    let target = &entity.navigation[navigation].target_type;
+    model
+        .entity_sets
+        .iter()
+        .find(|s| &model.type_of(s).name == target)
+        .map(|s| s.name.as_str())
+        .expect("navigation targets are entity sets of the model")
+}
+
+/// What the planner joins for `expand`.
+fn expansions<'a>(ctx: &Ctx, entity: &EntityType, expand: &'a [BoundExpand]) -> Vec<Expansion<'a>> {
+    expand
+        .iter()
+        .map(|b| Expansion {
+            property: entity
+                .property_index(&entity.navigation[b.navigation].property)
+                .expect("navigation properties name a property"),
+            target: Warehouse::get()
+                .collection(navigation_target(ctx, entity, b.navigation))
+                .expect("entity sets are collections"),
+            select: b.select.clone(),
+        })
+        .collect()
+}
+
+/// `writer` with the writers of the expanded entities, reading the columns the plan gave them.
+fn with_expansions(
+    ctx: &Ctx,
+    mut writer: EntityWriter,
+    entity: &EntityType,
+    expand: &[BoundExpand],
+    cursor: &sql::Cursor,
+    level: MetadataLevel,
+    ieee754: bool,
+) -> EntityWriter {
+    for (b, &start) in expand.iter().zip(&cursor.expanded) {
+        let set = navigation_target(ctx, entity, b.navigation);
+        let model = ctx.model();
+        let target = model.type_of(model.entity_set(set).expect("a set of the model"));
+        let nested = EntityWriter::at_columns(
+            target,
+            &Warehouse::get().namespace,
+            &b.select,
+            start + 1,
+            &[start],
+            level,
+            ieee754,
+            &format!("{}{BASE_PATH}/{set}", ctx.base_url),
+        );
+        writer = writer.expand(&entity.navigation[b.navigation].name, start, nested);
+    }
+    writer
+}
+
+/// The context URL's selection: the selected properties (when `$select` was given) and each
+/// expanded navigation property with its own.
+fn context_selection(
+    ctx: &Ctx,
+    entity: &EntityType,
+    q_select: &[usize],
+    expand: &[BoundExpand],
+) -> Option<String> {
+    let mut parts: Vec<String> = Vec::new();
+    if ctx.options.get("$select").is_some() {
+        parts.extend(q_select.iter().map(|&i| entity.properties[i].name.clone()));
+    }
+    let model = ctx.model();
+    for b in expand {
+        let set = navigation_target(ctx, entity, b.navigation);
+        let target = model.type_of(model.entity_set(set).expect("a set of the model"));
+        let all = b.select.len() == target.properties.len();
+        let inner: Vec<&str> = if all {
+            Vec::new()
+        } else {
+            b.select
+                .iter()
+                .map(|&i| target.properties[i].name.as_str())
+                .collect()
+        };
+        parts.push(format!(
+            "{}({})",
+            entity.navigation[b.navigation].name,
+            inner.join(",")
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join(","))
 }
 
 fn bind_query(
@@ -337,6 +446,7 @@ fn bind_query(
         filter,
         orderby,
         select,
+        expand: bind_expansions(ctx, entity)?,
         max_history_days,
     })
 }
@@ -484,6 +594,7 @@ async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
         ctx.options.get("$select").unwrap_or(""),
         &min_date.map(|d| d.to_string()).unwrap_or_default(),
         &aliases.join("&"),
+        ctx.options.get("$expand").unwrap_or(""),
     ]);
     let token = match ctx.options.get("$skiptoken") {
         Some(t) => {
@@ -504,6 +615,7 @@ async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
     };
     let page_len = remaining.map_or(page_size, |r| r.min(page_size));
     let position = token.as_ref().map(|t| KeysetPosition(t.after.clone()));
+    let joined = expansions(&ctx, entity, &q.expand);
     let cq = CollectionQuery {
         collection: coll,
         entity,
@@ -521,6 +633,7 @@ async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
         },
         limit: Some(page_len + 1),
         now_micros: now_micros(),
+        expand: &joined,
     };
     let plan = sql::plan(&cq, ctx.app.store.dialect());
     if sort_keys_per_row_exceed(&plan.cursor) {
@@ -529,23 +642,26 @@ async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
             .into());
     }
     let set_url = format!("{}{BASE_PATH}/{name}", ctx.base_url);
-    let writer = EntityWriter::new(
+    let writer = with_expansions(
+        &ctx,
+        EntityWriter::new(
+            entity,
+            &Warehouse::get().namespace,
+            &q.select,
+            &plan.cursor.key_columns,
+            format.metadata,
+            format.ieee754,
+            &set_url,
+        ),
         entity,
-        &Warehouse::get().namespace,
-        &q.select,
-        &plan.cursor.key_columns,
+        &q.expand,
+        &plan.cursor,
         format.metadata,
         format.ieee754,
-        &set_url,
     );
     let mut context = format!("{}#{name}", ctx.metadata_url());
-    if ctx.options.get("$select").is_some() {
-        let names: Vec<&str> = q
-            .select
-            .iter()
-            .map(|&i| entity.properties[i].name.as_str())
-            .collect();
-        context = format!("{context}({})", names.join(","));
+    if let Some(selection) = context_selection(&ctx, entity, &q.select, &q.expand) {
+        context = format!("{context}({selection})");
     }
     let next_base = {
         let rest = continuation_query(&ctx.raw_query);
@@ -617,6 +733,7 @@ async fn count(ctx: Ctx, name: &str) -> ApiResult<Response> {
         offset: 0,
         limit: None,
         now_micros: now_micros(),
+        expand: &[],
     };
     let plan = sql::plan(&cq, ctx.app.store.dialect());
     let store = ctx.app.store.clone();
@@ -679,6 +796,12 @@ async fn entity(
             header_str(&ctx.headers, "accept"),
         )?)
     };
+    // a property or raw value has nothing to expand
+    let expand = match prop_index {
+        Some(_) => Vec::new(),
+        None => bind_expansions(&ctx, entity)?,
+    };
+    let joined = expansions(&ctx, entity, &expand);
     let tenant = load_tenant(&ctx).await?;
     let cq = CollectionQuery {
         collection: coll,
@@ -693,18 +816,27 @@ async fn entity(
         offset: 0,
         limit: Some(1),
         now_micros: now_micros(),
+        expand: &joined,
     };
     let plan = sql::plan(&cq, dialect);
     let level = format.map_or(MetadataLevel::None, |f| f.metadata);
     let set_url = format!("{}{BASE_PATH}/{name}", ctx.base_url);
-    let writer = EntityWriter::new(
+    let writer = with_expansions(
+        &ctx,
+        EntityWriter::new(
+            entity,
+            &Warehouse::get().namespace,
+            &select,
+            &plan.cursor.key_columns,
+            level,
+            format.is_some_and(|f| f.ieee754),
+            &set_url,
+        ),
         entity,
-        &Warehouse::get().namespace,
-        &select,
-        &plan.cursor.key_columns,
+        &expand,
+        &plan.cursor,
         level,
         format.is_some_and(|f| f.ieee754),
-        &set_url,
     );
     let store = ctx.app.store.clone();
     let prop_ty = prop_index.map(|i| entity.properties[i].ty);

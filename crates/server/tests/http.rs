@@ -611,10 +611,25 @@ fn errors_are_odata_errors_with_status_and_position() {
             Some(0),
         ),
         (
-            "/devices?api-version=v1.0&$expand=deviceType".into(),
+            format!(
+                "/devices?api-version=v1.0&$expand={}",
+                enc("deviceType($filter=deviceTypeKey eq 1)")
+            ),
             501,
             "$expand",
-            None,
+            Some(11),
+        ),
+        (
+            "/devices?api-version=v1.0&$expand=deviceName".into(),
+            400,
+            "$expand",
+            Some(0),
+        ),
+        (
+            "/devices?api-version=v1.0&$expand=deviceType,nothing".into(),
+            400,
+            "$expand",
+            Some(11),
         ),
         (
             format!(
@@ -1249,5 +1264,92 @@ fn parameter_aliases_stand_for_their_values() {
     assert!(
         e["message"].as_str().unwrap().contains("refers to itself"),
         "{e}"
+    );
+}
+
+#[test]
+fn expand_reads_the_related_dimension_inline() {
+    let plain = get_ok("/devices?api-version=v1.0&$select=deviceKey,deviceTypeKey,deviceCategoryKey&$orderby=deviceKey");
+    let expanded = get_ok(&format!(
+        "/devices?api-version=v1.0&$select=deviceKey,deviceTypeKey,deviceCategoryKey&$orderby=deviceKey&$expand={}",
+        enc("deviceType($select=deviceTypeName),deviceCategory")
+    ));
+    assert!(
+        expanded["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("$metadata#devices(deviceKey,deviceTypeKey,deviceCategoryKey,deviceType(deviceTypeName),deviceCategory())"),
+        "{}",
+        expanded["@odata.context"]
+    );
+    let types: std::collections::HashMap<u64, String> = get_ok("/deviceTypes?api-version=v1.0")
+        ["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["deviceTypeKey"].as_u64().unwrap(),
+                t["deviceTypeName"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let (plain, expanded) = (
+        plain["value"].as_array().unwrap(),
+        expanded["value"].as_array().unwrap(),
+    );
+    assert_eq!(plain.len(), expanded.len());
+    let mut with_category = 0;
+    for (p, e) in plain.iter().zip(expanded) {
+        // the row itself is unchanged; the related entities follow its properties
+        for k in ["deviceKey", "deviceTypeKey", "deviceCategoryKey"] {
+            assert_eq!(p[k], e[k]);
+        }
+        let ty = p["deviceTypeKey"].as_u64().unwrap();
+        assert_eq!(
+            e["deviceType"],
+            serde_json::json!({"deviceTypeName": types[&ty]}),
+            "{e}"
+        );
+        match p["deviceCategoryKey"].as_u64() {
+            Some(k) => {
+                with_category += 1;
+                assert_eq!(e["deviceCategory"]["deviceCategoryKey"], k);
+                assert!(e["deviceCategory"]["deviceCategoryName"].is_string());
+            }
+            None => assert!(e["deviceCategory"].is_null(), "{e}"),
+        }
+    }
+    assert!(with_category > 0);
+    // paging with an expansion: every row once, in order
+    let (rows, pages) = all_rows(
+        "/devices?api-version=v1.0&$select=deviceKey&$expand=deviceType",
+        &[("Prefer", "odata.maxpagesize=7")],
+    );
+    assert!(pages > 2);
+    let keys: Vec<u64> = rows
+        .iter()
+        .map(|r| r["deviceKey"].as_u64().unwrap())
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(keys, sorted);
+    assert!(rows
+        .iter()
+        .all(|r| r["deviceType"]["deviceTypeName"].is_string()));
+    // one entity, and every navigation property with *
+    let one = get_ok("/devices(1)?api-version=v1.0&$select=deviceKey&$expand=*");
+    assert!(one["deviceType"]["deviceTypeName"].is_string(), "{one}");
+    assert!(one["ownerType"].is_object(), "{one}");
+    // full metadata gives the related entity its id
+    let full = get_ok("/devices(1)?api-version=v1.0&$select=deviceKey&$expand=deviceType&$format=application/json;odata.metadata=full");
+    let ty = full["deviceType"]["deviceTypeKey"].as_u64().unwrap();
+    assert!(
+        full["deviceType"]["@odata.id"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/deviceTypes({ty})")),
+        "{full}"
     );
 }

@@ -291,6 +291,24 @@ fn corpus() -> Vec<String> {
     }
     out.push("/devices?api-version=v1.0&$format=application/json;odata.metadata=full;IEEE754Compatible=true&$top=5".into());
     out.push("/devices?api-version=v1.0&$filter=nope%20eq%201".into());
+    // $expand: joined dimensions, with paging, filters on the main entity and full metadata
+    for e in [
+        "deviceType,deviceCategory($select=deviceCategoryName)",
+        "*",
+        "user($select=userEmail,intuneLicensed)",
+    ] {
+        out.push(format!(
+            "/devices?api-version=v1.0&$select=deviceKey,deviceName&$expand={}&$filter={}&$top=40",
+            enc(e),
+            enc("deviceKey gt 5")
+        ));
+    }
+    out.push(format!(
+        "/devicePropertyHistories?api-version=v1.0&$expand={}&$orderby={}&$top=25&$format=application/json;odata.metadata=full",
+        enc("device($select=deviceName),complianceState"),
+        enc("dateKey desc,deviceKey")
+    ));
+    out.push("/devices(7)?api-version=v1.0&$expand=deviceType".into());
     out
 }
 

@@ -28,6 +28,7 @@ fn query<'a>(
         offset: 0,
         limit: Some(11),
         now_micros: 0,
+        expand: &[],
     }
 }
 

@@ -7,12 +7,14 @@
 mod aliases;
 mod ast;
 mod cursor;
+mod expand;
 mod expr;
 mod literal;
 mod options;
 
 pub use aliases::Aliases;
 pub use ast::*;
+pub use expand::{parse_expand, ExpandItem};
 pub use expr::{parse_filter, parse_key, parse_orderby, parse_select, KeyValue};
 pub use literal::{parse_duration, parse_literal};
 pub use options::{parse_count, parse_query_options, parse_top_skip, QueryOption, QueryOptions};

@@ -10,7 +10,7 @@ mod sqlite;
 
 pub use dialect::Dialect;
 pub use plan::{
-    plan, sql_value, CollectionQuery, Cursor, KeysetPosition, Plan, PlannedQuery,
+    plan, sql_value, CollectionQuery, Cursor, Expansion, KeysetPosition, Plan, PlannedQuery,
     TENANT_COLUMN as TENANT_COLUMN_NAME,
 };
 pub use postgres::PostgresDialect;

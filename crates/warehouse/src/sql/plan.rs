@@ -44,6 +44,20 @@ pub struct CollectionQuery<'a> {
     pub limit: Option<u64>,
     /// Value of `now()`, in microseconds since the Unix epoch.
     pub now_micros: i64,
+    /// Related entities to read with each row (`$expand`).
+    pub expand: &'a [Expansion<'a>],
+}
+
+/// A related entity read with each row (`$expand`), joined on one of the row's reference
+/// properties to the key of the related collection (a dimension: one row or none per key).
+#[derive(Debug, Clone)]
+pub struct Expansion<'a> {
+    /// The reference property (index into the entity type).
+    pub property: usize,
+    /// The related collection.
+    pub target: &'a Collection,
+    /// Its properties to read (indices into its properties).
+    pub select: Vec<usize>,
 }
 
 /// Layout of the rows a planned query returns.
@@ -56,6 +70,9 @@ pub struct Cursor {
     pub sort_keys: usize,
     /// Row column of each key property, in key order.
     pub key_columns: Vec<usize>,
+    /// Per expansion: the row column of the related entity's key (null when there is none),
+    /// followed by its selected properties.
+    pub expanded: Vec<usize>,
 }
 
 /// A statement with its parameters.
@@ -85,6 +102,8 @@ struct Renderer<'a> {
     entity: &'a EntityType,
     params: Vec<SqlValue>,
     now_micros: i64,
+    /// The main table's alias when the statement joins others (`$expand`).
+    alias: Option<&'static str>,
 }
 
 impl Renderer<'_> {
@@ -95,7 +114,11 @@ impl Renderer<'_> {
     }
 
     fn column(&self, index: usize) -> String {
-        self.dialect.quote(&self.entity.properties[index].name)
+        let name = self.dialect.quote(&self.entity.properties[index].name);
+        match self.alias {
+            Some(a) => format!("{a}.{name}"),
+            None => name,
+        }
     }
 
     fn value(&mut self, v: &Value) -> String {
@@ -235,14 +258,20 @@ fn typed(v: &SqlValue, ty: Option<PrimitiveType>) -> SqlValue {
 
 /// Plans the page and count statements of a collection request.
 pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
+    let alias = (!q.expand.is_empty()).then_some("t0");
     let mut r = Renderer {
         dialect,
         entity: q.entity,
         params: Vec::new(),
         now_micros: q.now_micros,
+        alias,
+    };
+    let qualified = |column: &str| match alias {
+        Some(a) => format!("{a}.{}", dialect.quote(column)),
+        None => dialect.quote(column),
     };
     let tenant = r.param(SqlValue::Integer(q.tenant));
-    let mut conditions = vec![format!("{} = {tenant}", dialect.quote(TENANT_COLUMN))];
+    let mut conditions = vec![format!("{} = {tenant}", qualified(TENANT_COLUMN))];
     if let Some(f) = q.filter {
         conditions.push(r.expr(f));
     }
@@ -254,7 +283,10 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
         let p = r.param(v.clone());
         conditions.push(format!("{} = {p}", r.column(*i)));
     }
-    let table = dialect.quote(&q.collection.name);
+    let table = match alias {
+        Some(a) => format!("{} AS {a}", dialect.quote(&q.collection.name)),
+        None => dialect.quote(&q.collection.name),
+    };
     let count_params = r.params.clone();
     let count_sql = format!(
         "SELECT COUNT(*) FROM {table} WHERE {}",
@@ -293,6 +325,27 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
     }
     let mut columns: Vec<String> = q.select.iter().map(|&i| r.column(i)).collect();
     columns.extend(sort.iter().map(|s| s.sql.clone()));
+    // each related entity: its key (null when there is none), then its selected properties
+    let mut joins = String::new();
+    let mut expanded = Vec::new();
+    for (n, e) in q.expand.iter().enumerate() {
+        let a = format!("t{}", n + 1);
+        let target_key = dialect.quote(&e.target.key[0]);
+        joins.push_str(&format!(
+            " LEFT JOIN {} AS {a} ON {a}.{} = {} AND {a}.{target_key} = {}",
+            dialect.quote(&e.target.name),
+            dialect.quote(TENANT_COLUMN),
+            qualified(TENANT_COLUMN),
+            r.column(e.property),
+        ));
+        expanded.push(columns.len());
+        columns.push(format!("{a}.{target_key}"));
+        columns.extend(
+            e.select
+                .iter()
+                .map(|&p| format!("{a}.{}", dialect.quote(&e.target.properties[p].name))),
+        );
+    }
     let order: Vec<String> = sort
         .iter()
         .map(|s| format!("{} {}", s.sql, dialect.order(s.descending, s.nullable)))
@@ -303,7 +356,7 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
     let offset =
         (q.offset > 0).then(|| r.param(SqlValue::Integer(q.offset.min(i64::MAX as u64) as i64)));
     let sql = format!(
-        "SELECT {} FROM {table} WHERE {} ORDER BY {}{}",
+        "SELECT {} FROM {table}{joins} WHERE {} ORDER BY {}{}",
         columns.join(", "),
         conditions.join(" AND "),
         order.join(", "),
@@ -328,6 +381,7 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
                 .into_iter()
                 .map(|i| selected + i.expect("every key is a sort key"))
                 .collect(),
+            expanded,
         },
     }
 }
