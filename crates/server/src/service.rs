@@ -151,7 +151,84 @@ async fn dispatch(app: AppState, principal: Principal, req: Request) -> ApiResul
             key,
             property,
             raw,
-        } => entity(ctx, &set, &key, property.as_deref(), raw).await,
+        } => {
+            let navigation = match (&property, raw) {
+                (Some(p), false) => ctx.model().entity_set(&set).and_then(|s| {
+                    ctx.model()
+                        .type_of(s)
+                        .navigation
+                        .iter()
+                        .position(|n| &n.name == p)
+                }),
+                _ => None,
+            };
+            match navigation {
+                Some(n) => related(ctx, &set, &key, n).await,
+                None => entity(ctx, &set, &key, property.as_deref(), raw).await,
+            }
+        }
+    }
+}
+
+/// `/{set}({key})/{navigation}`: the related entity, read as `/{target}({reference})` is (so its
+/// `$select` and `$expand` apply); 204 when the reference is null.
+async fn related(ctx: Ctx, name: &str, key_text: &str, navigation: usize) -> ApiResult<Response> {
+    let (source, coll) = resolve(&ctx, name)?;
+    let reference = source
+        .property_index(&source.navigation[navigation].property)
+        .expect("navigation properties name a property");
+    let key_values = syntax::parse_key(key_text).map_err(|e| e.into_odata("key"))?;
+    let key = bind_key(&key_values, source).map_err(|e| e.with_target("key"))?;
+    let key: Vec<(usize, SqlValue)> = key.iter().map(|(i, v)| (*i, sql::sql_value(v))).collect();
+    let tenant = load_tenant(&ctx).await?;
+    let cq = CollectionQuery {
+        collection: coll,
+        entity: source,
+        tenant: tenant.id,
+        filter: None,
+        orderby: &[],
+        select: &[reference],
+        key: &key,
+        min_date_key: None,
+        after: None,
+        offset: 0,
+        limit: Some(1),
+        now_micros: now_micros(),
+        expand: &[],
+    };
+    let plan = sql::plan(&cq, ctx.app.store.dialect());
+    let ty = source.properties[reference].ty;
+    let store = ctx.app.store.clone();
+    let found = tokio::task::spawn_blocking(
+        move || -> Result<Option<Option<String>>, warehouse::StoreError> {
+            let mut out = None;
+            store.stream(&plan.rows, &mut |row| {
+                out = Some(match row.cell(0) {
+                    Cell::Null => None,
+                    cell => {
+                        let mut literal = String::new();
+                        key_literal(&mut literal, ty, cell);
+                        Some(literal)
+                    }
+                });
+                false
+            })?;
+            Ok(out)
+        },
+    )
+    .await
+    .map_err(|_| ApiError(ODataError::new(ErrorKind::Internal, "internal error")))??;
+    match found {
+        None => Err(
+            ODataError::not_found(format!("{name}({key_text}) does not exist."))
+                .with_target("key")
+                .into(),
+        ),
+        Some(None) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Some(Some(target_key)) => {
+            let target = navigation_target(&ctx, source, navigation);
+            entity(ctx, target, &target_key, None, false).await
+        }
     }
 }
 

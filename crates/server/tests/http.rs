@@ -1353,3 +1353,39 @@ fn expand_reads_the_related_dimension_inline() {
         "{full}"
     );
 }
+
+#[test]
+fn a_navigation_property_in_the_path_reads_the_related_entity() {
+    let devices =
+        get_ok("/devices?api-version=v1.0&$select=deviceKey,deviceTypeKey,deviceCategoryKey");
+    let devices = devices["value"].as_array().unwrap();
+    let d = &devices[0];
+    let (key, ty) = (
+        d["deviceKey"].as_u64().unwrap(),
+        d["deviceTypeKey"].as_u64().unwrap(),
+    );
+    let related = get_ok(&format!("/devices({key})/deviceType?api-version=v1.0"));
+    let direct = get_ok(&format!("/deviceTypes({ty})?api-version=v1.0"));
+    assert_eq!(related, direct);
+    assert!(related["@odata.context"]
+        .as_str()
+        .unwrap()
+        .ends_with("$metadata#deviceTypes/$entity"));
+    // the related entity's own options apply
+    let named = get_ok(&format!(
+        "/devices({key})/deviceType?api-version=v1.0&$select=deviceTypeName"
+    ));
+    assert_eq!(named["deviceTypeName"], direct["deviceTypeName"]);
+    assert!(named.get("deviceTypeKey").is_none());
+    // no related entity: 204; no such device: 404
+    if let Some(none) = devices.iter().find(|d| d["deviceCategoryKey"].is_null()) {
+        let r = get(&format!(
+            "/devices({})/deviceCategory?api-version=v1.0",
+            none["deviceKey"]
+        ));
+        assert_eq!(r.status, 204);
+    }
+    let r = get("/devices(99999)/deviceType?api-version=v1.0");
+    assert_eq!(r.status, 404);
+    assert_eq!(error_of(&r)["target"], "key");
+}
