@@ -6,8 +6,11 @@
 //! day's facts, purges facts past their retention, and publishes everything in one transaction:
 //! readers see the previous day or the new one, never a mix, and a failure publishes nothing.
 //!
-//! This first slice reads `managedDevices`, `users` and (optionally) `deviceCategories`; the other
-//! Graph sources, live Graph, CSV and the scheduler come next.
+//! Modules: `graph` reads and checks the files (kept as text, parsed a page at a time), `apply`
+//! validates the snapshot and merges devices, users, categories and associations, `history` is the
+//! merge of dimensions that keep history, and one module per other source derives its dimension
+//! and facts: `policies`, `apps`, `terms`, `enrollment`, `mam`, `devices_daily`; `csv_source`
+//! reads CSV exports of other MDMs into the same records.
 
 mod apply;
 mod apps;
