@@ -164,6 +164,14 @@ pub enum TypedKind {
     Cast(Box<Typed>, PrimitiveType),
     /// `now()`, `maxdatetime()`, `mindatetime()`: constants fixed at bind time.
     Now,
+    /// A property of the entity a single-valued navigation property leads to
+    /// (`deviceType/deviceTypeName`); null when there is no such entity.
+    Related {
+        /// The navigation property (index into the entity type's `navigation`).
+        navigation: usize,
+        /// The property (index into the target type's properties).
+        property: usize,
+    },
 }
 
 /// A bound `$orderby` item.
@@ -189,7 +197,27 @@ fn unsupported(span: Span, message: impl Into<String>) -> ODataError {
 
 /// Binds a `$filter` expression; the result must be Boolean.
 pub fn bind_filter(expr: &Expr, ty: &EntityType) -> Result<Typed, ODataError> {
-    let t = Binder { ty }.bind(expr)?;
+    filter(expr, Binder { ty, targets: None })
+}
+
+/// [`bind_filter`], also binding paths through single-valued navigation properties
+/// (`deviceType/deviceTypeName eq 'Windows'`) with `targets`.
+pub fn bind_filter_with<'a>(
+    expr: &Expr,
+    ty: &'a EntityType,
+    targets: Targets<'a>,
+) -> Result<Typed, ODataError> {
+    filter(
+        expr,
+        Binder {
+            ty,
+            targets: Some(targets),
+        },
+    )
+}
+
+fn filter(expr: &Expr, binder: Binder<'_>) -> Result<Typed, ODataError> {
+    let t = binder.bind(expr)?;
     match t.ty {
         Some(PrimitiveType::Boolean) => Ok(t),
         None => Ok(Typed {
@@ -206,10 +234,29 @@ pub fn bind_filter(expr: &Expr, ty: &EntityType) -> Result<Typed, ODataError> {
 
 /// Binds `$orderby` items; each must be a primitive value.
 pub fn bind_orderby(items: &[OrderByItem], ty: &EntityType) -> Result<Vec<BoundOrder>, ODataError> {
+    orderby(items, &Binder { ty, targets: None })
+}
+
+/// [`bind_orderby`], also binding paths through single-valued navigation properties.
+pub fn bind_orderby_with<'a>(
+    items: &[OrderByItem],
+    ty: &'a EntityType,
+    targets: Targets<'a>,
+) -> Result<Vec<BoundOrder>, ODataError> {
+    orderby(
+        items,
+        &Binder {
+            ty,
+            targets: Some(targets),
+        },
+    )
+}
+
+fn orderby(items: &[OrderByItem], binder: &Binder<'_>) -> Result<Vec<BoundOrder>, ODataError> {
     items
         .iter()
         .map(|item| {
-            let expr = Binder { ty }.bind(&item.expr)?;
+            let expr = binder.bind(&item.expr)?;
             if expr.ty.is_none() {
                 return Err(bad(item.expr.span, "cannot order by null"));
             }
@@ -414,8 +461,13 @@ fn property(ty: &EntityType, name: &str, span: Span) -> Result<usize, ODataError
     })
 }
 
+/// Finds the entity type a navigation property leads to, by type name.
+pub type Targets<'a> = &'a dyn Fn(&str) -> Option<&'a EntityType>;
+
 struct Binder<'a> {
     ty: &'a EntityType,
+    /// Navigation targets; without them, navigation paths are not bound.
+    targets: Option<Targets<'a>>,
 }
 
 fn typed(kind: TypedKind, ty: PrimitiveType, nullable: bool) -> Typed {
@@ -505,6 +557,44 @@ fn coerce(t: Typed, to: Option<PrimitiveType>) -> Typed {
 }
 
 impl Binder<'_> {
+    /// A path through the navigation property `n`: one property of the entity it leads to.
+    fn related(&self, n: usize, segments: &[String], span: Span) -> Result<Typed, ODataError> {
+        let Some(targets) = self.targets else {
+            return Err(unsupported(
+                span,
+                "navigation properties in expressions are not supported here",
+            ));
+        };
+        let nav = &self.ty.navigation[n];
+        if segments.len() != 2 {
+            return Err(unsupported(
+                span,
+                format!(
+                    "'{}': only one property of {} can be reached (navigation/property)",
+                    segments.join("/"),
+                    nav.name
+                ),
+            ));
+        }
+        let target = targets(&nav.target_type).ok_or_else(|| {
+            ODataError::new(
+                ErrorKind::Internal,
+                format!("navigation target {} is missing", nav.target_type),
+            )
+        })?;
+        let i = property(target, &segments[1], span)?;
+        let p = &target.properties[i];
+        // null when the reference is null or leads nowhere
+        Ok(typed(
+            TypedKind::Related {
+                navigation: n,
+                property: i,
+            },
+            p.ty,
+            true,
+        ))
+    }
+
     fn bind(&self, e: &Expr) -> Result<Typed, ODataError> {
         use PrimitiveType as P;
         match &e.kind {
@@ -517,11 +607,13 @@ impl Binder<'_> {
                 })
             }
             ExprKind::Path(segments) => {
-                if self.ty.navigation.iter().any(|n| n.name == segments[0]) {
-                    return Err(unsupported(
-                        e.span,
-                        "navigation properties in expressions are not supported yet",
-                    ));
+                if let Some(n) = self
+                    .ty
+                    .navigation
+                    .iter()
+                    .position(|n| n.name == segments[0])
+                {
+                    return self.related(n, segments, e.span);
                 }
                 if segments.len() > 1 {
                     return Err(bad(

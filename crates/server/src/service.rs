@@ -12,8 +12,8 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use odata::bind::{
-    bind_expand, bind_filter, bind_key, bind_orderby, bind_select, BoundExpand, BoundOrder, Typed,
-    TypedKind,
+    bind_expand, bind_filter_with, bind_key, bind_orderby_with, bind_select, BoundExpand,
+    BoundOrder, Typed, TypedKind,
 };
 use odata::edm::{EntityType, Model, PrimitiveType};
 use odata::json::{key_literal, Cell, EntityWriter, MetadataLevel};
@@ -379,9 +379,7 @@ fn expansions<'a>(ctx: &Ctx, entity: &EntityType, expand: &'a [BoundExpand]) -> 
     expand
         .iter()
         .map(|b| Expansion {
-            property: entity
-                .property_index(&entity.navigation[b.navigation].property)
-                .expect("navigation properties name a property"),
+            navigation: b.navigation,
             target: Warehouse::get()
                 .collection(navigation_target(ctx, entity, b.navigation))
                 .expect("entity sets are collections"),
@@ -466,7 +464,9 @@ fn bind_query(
             let expr = syntax::parse_filter(text)
                 .and_then(|e| aliases.resolve(&e))
                 .map_err(|e| e.into_odata("$filter"))?;
-            Some(bind_filter(&expr, entity).map_err(with_target("$filter"))?)
+            let model = ctx.model();
+            let targets = |name: &str| model.entity_types.iter().find(|t| t.name == name);
+            Some(bind_filter_with(&expr, entity, &targets).map_err(with_target("$filter"))?)
         }
         None => None,
     };
@@ -485,7 +485,9 @@ fn bind_query(
                         .collect::<Result<Vec<_>, _>>()
                 })
                 .map_err(|e| e.into_odata("$orderby"))?;
-            bind_orderby(&items, entity).map_err(with_target("$orderby"))?
+            let model = ctx.model();
+            let targets = |name: &str| model.entity_types.iter().find(|t| t.name == name);
+            bind_orderby_with(&items, entity, &targets).map_err(with_target("$orderby"))?
         }
         None => Vec::new(),
     };
@@ -538,7 +540,7 @@ impl Query {
 fn mentions_property(t: &Typed, index: usize) -> bool {
     match &t.kind {
         TypedKind::Property(i) => *i == index,
-        TypedKind::Literal(_) | TypedKind::Now => false,
+        TypedKind::Literal(_) | TypedKind::Now | TypedKind::Related { .. } => false,
         TypedKind::Not(x) | TypedKind::Negate(x) | TypedKind::Cast(x, _) => {
             mentions_property(x, index)
         }

@@ -1389,3 +1389,75 @@ fn a_navigation_property_in_the_path_reads_the_related_entity() {
     assert_eq!(r.status, 404);
     assert_eq!(error_of(&r)["target"], "key");
 }
+
+#[test]
+fn filters_and_orders_reach_through_navigation_properties() {
+    let types = get_ok("/deviceTypes?api-version=v1.0")["value"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let windows = types
+        .iter()
+        .find(|t| t["deviceTypeName"] == "Windows")
+        .unwrap()["deviceTypeKey"]
+        .clone();
+    // a navigation path in $filter: the same rows as filtering on the key
+    let by_name = get_ok(&format!(
+        "/devices?api-version=v1.0&$select=deviceKey&$filter={}",
+        enc("deviceType/deviceTypeName eq 'Windows'")
+    ));
+    let by_key = get_ok(&format!(
+        "/devices?api-version=v1.0&$select=deviceKey&$filter=deviceTypeKey%20eq%20{windows}"
+    ));
+    assert_eq!(by_name["value"], by_key["value"]);
+    assert!(!by_name["value"].as_array().unwrap().is_empty());
+    // a missing related entity is null
+    let no_category = get_ok(&format!(
+        "/devices?api-version=v1.0&$select=deviceKey&$filter={}",
+        enc("deviceCategory/deviceCategoryName eq null")
+    ));
+    let null_key = get_ok(&format!(
+        "/devices?api-version=v1.0&$select=deviceKey&$filter={}",
+        enc("deviceCategoryKey eq null")
+    ));
+    assert_eq!(no_category["value"], null_key["value"]);
+    // ordering by a related property, paged: complete and in order
+    let url = format!(
+        "/devices?api-version=v1.0&$select=deviceKey&$orderby={}&$expand=deviceType($select=deviceTypeName)&$count=true",
+        enc("deviceType/deviceTypeName desc,deviceKey")
+    );
+    let (rows, pages) = all_rows(&url, &[("Prefer", "odata.maxpagesize=9")]);
+    assert!(pages > 2);
+    assert_eq!(rows.len(), devices().len());
+    let names: Vec<(String, u64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["deviceType"]["deviceTypeName"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                r["deviceKey"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    assert_eq!(names, sorted);
+    // $count through a navigation path
+    let count = get(&format!(
+        "/devices/$count?api-version=v1.0&$filter={}",
+        enc("deviceType/deviceTypeName eq 'Windows'")
+    ));
+    assert_eq!(
+        count.text(),
+        by_key["value"].as_array().unwrap().len().to_string()
+    );
+    // deeper paths and unknown properties are errors with positions
+    let r = get(&format!(
+        "/devices?api-version=v1.0&$filter={}",
+        enc("deviceType/nothing eq 1")
+    ));
+    assert_eq!(r.status, 400);
+    assert_eq!(error_of(&r)["target"], "$filter");
+}

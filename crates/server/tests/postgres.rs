@@ -309,6 +309,24 @@ fn corpus() -> Vec<String> {
         enc("dateKey desc,deviceKey")
     ));
     out.push("/devices(7)?api-version=v1.0&$expand=deviceType".into());
+    // navigation paths in $filter and $orderby
+    for (f, o) in [
+        ("deviceType/deviceTypeName eq 'Windows'", "deviceKey"),
+        (
+            "deviceCategory/deviceCategoryName ne null",
+            "deviceCategory/deviceCategoryName desc,deviceKey",
+        ),
+        (
+            "startswith(ownerType/ownerTypeName, 'C')",
+            "managementState/managementStateName,deviceKey desc",
+        ),
+    ] {
+        out.push(format!(
+            "/devices?api-version=v1.0&$select=deviceKey,deviceName&$filter={}&$orderby={}&$top=30&$count=true",
+            enc(f),
+            enc(o)
+        ));
+    }
     out
 }
 

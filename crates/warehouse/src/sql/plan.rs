@@ -48,16 +48,59 @@ pub struct CollectionQuery<'a> {
     pub expand: &'a [Expansion<'a>],
 }
 
-/// A related entity read with each row (`$expand`), joined on one of the row's reference
-/// properties to the key of the related collection (a dimension: one row or none per key).
+/// A related entity read with each row (`$expand`), joined on the reference property of a
+/// navigation property to the key of the related collection (a dimension: one row or none).
 #[derive(Debug, Clone)]
 pub struct Expansion<'a> {
-    /// The reference property (index into the entity type).
-    pub property: usize,
+    /// The navigation property (index into the entity type's `navigation`).
+    pub navigation: usize,
     /// The related collection.
     pub target: &'a Collection,
     /// Its properties to read (indices into its properties).
     pub select: Vec<usize>,
+}
+
+/// A related collection joined to the main one (for `$expand`, or a navigation path in
+/// `$filter`/`$orderby`).
+struct Join<'a> {
+    navigation: usize,
+    alias: String,
+    target: &'a Collection,
+}
+
+/// The navigation properties an expression reaches through.
+fn navigations(t: &Typed, out: &mut Vec<usize>) {
+    match &t.kind {
+        TypedKind::Related { navigation, .. } => {
+            if !out.contains(navigation) {
+                out.push(*navigation);
+            }
+        }
+        TypedKind::Literal(_) | TypedKind::Property(_) | TypedKind::Now => {}
+        TypedKind::Not(x) | TypedKind::Negate(x) | TypedKind::Cast(x, _) => navigations(x, out),
+        TypedKind::And(a, b)
+        | TypedKind::Or(a, b)
+        | TypedKind::Compare(_, a, b)
+        | TypedKind::Arith(_, a, b) => {
+            navigations(a, out);
+            navigations(b, out);
+        }
+        TypedKind::In(x, list) => {
+            navigations(x, out);
+            list.iter().for_each(|i| navigations(i, out));
+        }
+        TypedKind::Call(_, args) => args.iter().for_each(|a| navigations(a, out)),
+    }
+}
+
+/// The collection of the entity type a navigation property leads to.
+fn target_collection(entity: &EntityType, navigation: usize) -> &'static Collection {
+    let target = &entity.navigation[navigation].target_type;
+    crate::model::Warehouse::get()
+        .collections
+        .iter()
+        .find(|c| &crate::model::entity_type_name(&c.name) == target)
+        .expect("navigation targets are collections")
 }
 
 /// Layout of the rows a planned query returns.
@@ -102,8 +145,10 @@ struct Renderer<'a> {
     entity: &'a EntityType,
     params: Vec<SqlValue>,
     now_micros: i64,
-    /// The main table's alias when the statement joins others (`$expand`).
+    /// The main table's alias when the statement joins others.
     alias: Option<&'static str>,
+    /// The joined collections.
+    joins: Vec<Join<'a>>,
 }
 
 impl Renderer<'_> {
@@ -133,6 +178,21 @@ impl Renderer<'_> {
         match &t.kind {
             TypedKind::Literal(v) => self.value(v),
             TypedKind::Property(i) => self.column(*i),
+            TypedKind::Related {
+                navigation,
+                property,
+            } => {
+                let join = self
+                    .joins
+                    .iter()
+                    .find(|j| j.navigation == *navigation)
+                    .expect("every navigation reached is joined");
+                format!(
+                    "{}.{}",
+                    join.alias,
+                    self.dialect.quote(&join.target.properties[*property].name)
+                )
+            }
             TypedKind::Now => self.param(SqlValue::Timestamp(self.now_micros)),
             TypedKind::Not(x) => format!("(NOT {})", self.expr(x)),
             TypedKind::Negate(x) => format!("(- {})", self.expr(x)),
@@ -258,18 +318,61 @@ fn typed(v: &SqlValue, ty: Option<PrimitiveType>) -> SqlValue {
 
 /// Plans the page and count statements of a collection request.
 pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
-    let alias = (!q.expand.is_empty()).then_some("t0");
+    // the collections to join: those $filter and $orderby reach through, and the expanded ones
+    let mut reached = Vec::new();
+    if let Some(f) = q.filter {
+        navigations(f, &mut reached);
+    }
+    for o in q.orderby {
+        navigations(&o.expr, &mut reached);
+    }
+    for e in q.expand {
+        if !reached.contains(&e.navigation) {
+            reached.push(e.navigation);
+        }
+    }
+    let joins: Vec<Join<'_>> = reached
+        .iter()
+        .enumerate()
+        .map(|(n, &navigation)| Join {
+            navigation,
+            alias: format!("t{}", n + 1),
+            target: q
+                .expand
+                .iter()
+                .find(|e| e.navigation == navigation)
+                .map_or_else(|| target_collection(q.entity, navigation), |e| e.target),
+        })
+        .collect();
+    let alias = (!joins.is_empty()).then_some("t0");
     let mut r = Renderer {
         dialect,
         entity: q.entity,
         params: Vec::new(),
         now_micros: q.now_micros,
         alias,
+        joins,
     };
     let qualified = |column: &str| match alias {
         Some(a) => format!("{a}.{}", dialect.quote(column)),
         None => dialect.quote(column),
     };
+    let mut join_sql = String::new();
+    for j in &r.joins {
+        let reference = q
+            .entity
+            .property_index(&q.entity.navigation[j.navigation].property)
+            .expect("navigation properties name a property");
+        join_sql.push_str(&format!(
+            " LEFT JOIN {} AS {a} ON {a}.{} = {} AND {a}.{} = {}",
+            dialect.quote(&j.target.name),
+            dialect.quote(TENANT_COLUMN),
+            qualified(TENANT_COLUMN),
+            dialect.quote(&j.target.key[0]),
+            r.column(reference),
+            a = j.alias,
+        ));
+    }
     let tenant = r.param(SqlValue::Integer(q.tenant));
     let mut conditions = vec![format!("{} = {tenant}", qualified(TENANT_COLUMN))];
     if let Some(f) = q.filter {
@@ -284,7 +387,7 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
         conditions.push(format!("{} = {p}", r.column(*i)));
     }
     let table = match alias {
-        Some(a) => format!("{} AS {a}", dialect.quote(&q.collection.name)),
+        Some(a) => format!("{} AS {a}{join_sql}", dialect.quote(&q.collection.name)),
         None => dialect.quote(&q.collection.name),
     };
     let count_params = r.params.clone();
@@ -325,26 +428,24 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
     }
     let mut columns: Vec<String> = q.select.iter().map(|&i| r.column(i)).collect();
     columns.extend(sort.iter().map(|s| s.sql.clone()));
-    // each related entity: its key (null when there is none), then its selected properties
-    let mut joins = String::new();
+    // each expanded entity: its key (null when there is none), then its selected properties
     let mut expanded = Vec::new();
-    for (n, e) in q.expand.iter().enumerate() {
-        let a = format!("t{}", n + 1);
+    for e in q.expand {
+        let join = r
+            .joins
+            .iter()
+            .find(|j| j.navigation == e.navigation)
+            .expect("expanded navigations are joined");
         let target_key = dialect.quote(&e.target.key[0]);
-        joins.push_str(&format!(
-            " LEFT JOIN {} AS {a} ON {a}.{} = {} AND {a}.{target_key} = {}",
-            dialect.quote(&e.target.name),
-            dialect.quote(TENANT_COLUMN),
-            qualified(TENANT_COLUMN),
-            r.column(e.property),
-        ));
         expanded.push(columns.len());
-        columns.push(format!("{a}.{target_key}"));
-        columns.extend(
-            e.select
-                .iter()
-                .map(|&p| format!("{a}.{}", dialect.quote(&e.target.properties[p].name))),
-        );
+        columns.push(format!("{}.{target_key}", join.alias));
+        columns.extend(e.select.iter().map(|&p| {
+            format!(
+                "{}.{}",
+                join.alias,
+                dialect.quote(&e.target.properties[p].name)
+            )
+        }));
     }
     let order: Vec<String> = sort
         .iter()
@@ -356,7 +457,7 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
     let offset =
         (q.offset > 0).then(|| r.param(SqlValue::Integer(q.offset.min(i64::MAX as u64) as i64)));
     let sql = format!(
-        "SELECT {} FROM {table}{joins} WHERE {} ORDER BY {}{}",
+        "SELECT {} FROM {table} WHERE {} ORDER BY {}{}",
         columns.join(", "),
         conditions.join(" AND "),
         order.join(", "),
