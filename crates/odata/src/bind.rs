@@ -268,17 +268,23 @@ fn orderby(items: &[OrderByItem], binder: &Binder<'_>) -> Result<Vec<BoundOrder>
         .collect()
 }
 
-/// Binds `$select` items to property indices in declaration order, without duplicates.
+/// Binds `$select` items to property indices in declaration order, without duplicates. A
+/// navigation property may be selected (clients such as Power Query name the ones they expand);
+/// it adds no structural property.
 pub fn bind_select(items: &[SelectItem], ty: &EntityType) -> Result<Vec<usize>, ODataError> {
     let mut chosen = vec![false; ty.properties.len()];
     for item in items {
         match item {
             SelectItem::Star => chosen.iter_mut().for_each(|c| *c = true),
             SelectItem::Path(segments, span) => {
-                if segments.len() > 1 || ty.navigation.iter().any(|n| n.name == segments[0]) {
+                let navigation = ty.navigation.iter().any(|n| n.name == segments[0]);
+                if navigation && segments.len() == 1 {
+                    continue;
+                }
+                if segments.len() > 1 || navigation {
                     return Err(unsupported(
                         *span,
-                        "selecting through navigation properties is not supported yet",
+                        "selecting through navigation properties is not supported yet; expand them with $select inside $expand",
                     ));
                 }
                 let index = property(ty, &segments[0], *span)?;

@@ -1338,6 +1338,18 @@ fn expand_reads_the_related_dimension_inline() {
     assert!(rows
         .iter()
         .all(|r| r["deviceType"]["deviceTypeName"].is_string()));
+    // Power Query names the expanded navigation property in $select too
+    let pq = get_ok(&format!(
+        "/devices?api-version=v1.0&$select=deviceKey,deviceType&$expand={}&$top=3",
+        enc("deviceType($select=deviceTypeName)")
+    ));
+    let first = &pq["value"][0];
+    assert_eq!(
+        first.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["deviceKey", "deviceType"],
+        "{first}"
+    );
+    assert!(first["deviceType"]["deviceTypeName"].is_string());
     // one entity, and every navigation property with *
     let one = get_ok("/devices(1)?api-version=v1.0&$select=deviceKey&$expand=*");
     assert!(one["deviceType"]["deviceTypeName"].is_string(), "{one}");
