@@ -1,7 +1,7 @@
 //! Apps: the `appRevisions` dimension (a new revision whenever an app changes) and the day's
 //! `mobileAppInstallStatusCounts` from each app's per-device install statuses.
 
-use super::apply::{enum_key, int, text, ts, unmatched, Context};
+use super::context::{enum_key, int, text, ts, unmatched, Context};
 use super::graph::each;
 use super::history::{self, Columns, Entity};
 use super::{IngestError, IngestSummary, Sources};

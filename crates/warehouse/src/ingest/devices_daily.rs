@@ -3,7 +3,7 @@
 //! management app's health states) and the software found on each device
 //! (`applicationInventories`, beta, from `detectedApps` with their devices expanded).
 
-use super::apply::{collection, ordered, rows, unmatched, written, Context};
+use super::context::{collection, ordered, rows, unmatched, written, Context};
 use super::graph::each;
 use super::{IngestError, IngestSummary, Sources};
 use crate::reference;

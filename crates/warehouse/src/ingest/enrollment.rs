@@ -2,7 +2,7 @@
 //! enrolled that day; failures are the day's enrollment troubleshooting events. Graph keeps
 //! troubleshooting events for weeks, so only those of the snapshot's day count.
 
-use super::apply::{device_type_key, enum_key, Context};
+use super::context::{device_type_key, enum_key, Context};
 use super::graph::each;
 use super::{IngestError, IngestSummary, Sources};
 use crate::reference;

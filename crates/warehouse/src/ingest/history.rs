@@ -2,7 +2,7 @@
 //! the live row and adds a new one; an entity missing from the snapshot has its live row ended;
 //! one that comes back gets a new row. Rows are never deleted.
 
-use super::apply::{collection, first_free_key, ordered, rows, written, Context};
+use super::context::{collection, first_free_key, ordered, rows, written, Context};
 use super::IngestError;
 use crate::sql::SqlValue;
 

@@ -2,7 +2,7 @@
 //! (`mamApplications`), each app on each user's device (`mamApplicationInstances`), and the day's
 //! check-ins (`mamCheckins`).
 
-use super::apply::{text, ts, unmatched, Context};
+use super::context::{text, ts, unmatched, Context};
 use super::graph::each;
 use super::history::{self, Columns, Entity};
 use super::{IngestError, IngestSummary, Sources};

@@ -7,13 +7,14 @@
 //! readers see the previous day or the new one, never a mix, and a failure publishes nothing.
 //!
 //! Modules: `graph` reads and checks the files (kept as text, parsed a page at a time), `apply`
-//! validates the snapshot and merges devices, users, categories and associations, `history` is the
-//! merge of dimensions that keep history, and one module per other source derives its dimension
+//! validates the snapshot and merges devices, users, categories and associations, `context` holds
+//! what every merge works with, `history` is the merge of dimensions that keep history, and one module per other source derives its dimension
 //! and facts: `policies`, `apps`, `terms`, `enrollment`, `mam`, `devices_daily`; `csv_source`
 //! reads CSV exports of other MDMs into the same records.
 
 mod apply;
 mod apps;
+mod context;
 mod csv_source;
 mod devices_daily;
 mod enrollment;

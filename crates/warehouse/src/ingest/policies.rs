@@ -2,7 +2,7 @@
 //! version) and the day's policy facts, from each policy's per-device and per-user statuses (or,
 //! for configuration profiles, their status overviews).
 
-use super::apply::{int, text, Context};
+use super::context::{int, text, Context};
 use super::graph::{each, Content, Fields};
 use super::history::{self, Columns, Entity};
 use super::{IngestError, IngestSummary, Sources};

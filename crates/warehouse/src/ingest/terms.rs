@@ -2,7 +2,7 @@
 //! acceptances (`userTermsAndConditionsAcceptances`, one row per acceptance, dated on the day of
 //! the acceptance and kept forever).
 
-use super::apply::{collection, int, ordered, rows, text, unmatched, written, Context};
+use super::context::{collection, int, ordered, rows, text, unmatched, written, Context};
 use super::graph::each;
 use super::history::{self, Columns, Entity};
 use super::{IngestError, Sources};

@@ -1,0 +1,311 @@
+//! What every merge works with: the open transaction and its tenant, the day and its clock, the
+//! run's summary, and small tools to read and write rows in the model's property order.
+
+use super::{IngestError, IngestSummary};
+use crate::generate::{date_key, midnight_micros};
+use crate::model::{Collection, Warehouse};
+use crate::reference;
+use crate::sql::{dml, Dialect, SqlValue};
+use crate::store::{StoreError, Transaction};
+use odata::json::Cell;
+use std::collections::HashSet;
+
+/// Graph enumeration names whose reference row is not the name with a capital first letter.
+const ENUM_ALIASES: &[(&str, &str, &str)] = &[
+    ("ownerTypes", "company", "Corporate"),
+    ("managementAgentTypes", "eas", "EAS"),
+    ("managementAgentTypes", "mdm", "MDM"),
+    (
+        "managementAgentTypes",
+        "configurationManagerClient",
+        "ConfigManagerClient",
+    ),
+    (
+        "deviceEnrollmentTypes",
+        "windowsAzureADJoinUsingDeviceAuth",
+        "WindowsAzureADJoinsUsingDeviceAuth",
+    ),
+];
+
+/// Everything a merge needs: the open transaction, its tenant, the day and the run's summary.
+pub struct Context<'a> {
+    /// The tenant's write transaction.
+    pub tx: &'a mut dyn Transaction,
+    /// The store's SQL dialect.
+    pub d: &'a dyn Dialect,
+    /// The tenant's internal id.
+    pub t: i64,
+    /// The snapshot's day.
+    pub day: time::Date,
+    /// When states change and rows are written.
+    pub clock: Clock,
+    /// What the run did.
+    pub summary: &'a mut IngestSummary,
+    /// The `dates` rows the tenant has, once read.
+    pub dates: Option<HashSet<i64>>,
+    /// The day is older than the newest published one (`--backfill`): its facts are written,
+    /// the dimensions' current state is not rewound (entities never seen are added as ended).
+    pub backfill: bool,
+}
+
+impl Context<'_> {
+    /// The snapshot's `dateKey`.
+    pub fn date_key(&self) -> i64 {
+        date_key(self.day)
+    }
+
+    /// Replaces the snapshot day's rows of the fact `name` by `rows` (re-ingesting a day is
+    /// idempotent).
+    pub fn replace_day(
+        &mut self,
+        name: &str,
+        facts: &[Vec<(&str, SqlValue)>],
+    ) -> Result<(), IngestError> {
+        let dk = self.date_key();
+        self.tx.execute(&dml::delete(
+            self.d,
+            self.t,
+            name,
+            "dateKey",
+            "=",
+            SqlValue::Integer(dk),
+        ))?;
+        let c = collection(name);
+        for f in facts {
+            let mut values = vec![("dateKey", SqlValue::Integer(dk))];
+            values.extend(f.iter().cloned());
+            self.tx.insert(name, &ordered(c, &values))?;
+        }
+        written(self.summary, name, facts.len() as u64);
+        Ok(())
+    }
+
+    /// Adds `day` to the `dates` dimension unless it is there.
+    pub fn ensure_date(&mut self, day: time::Date) -> Result<(), IngestError> {
+        let dk = date_key(day);
+        let dates = collection("dates");
+        if self.dates.is_none() {
+            let stored = rows(self.tx, self.d, self.t, dates)?
+                .iter()
+                .filter_map(|r| match r[0] {
+                    SqlValue::Integer(k) => Some(k),
+                    _ => None,
+                })
+                .collect();
+            self.dates = Some(stored);
+        }
+        let known = self.dates.as_mut().expect("loaded above");
+        if !known.insert(dk) {
+            return Ok(());
+        }
+        let jan1 = time::Date::from_ordinal_date(day.year(), 1).expect("valid");
+        let doy = i64::from(day.ordinal());
+        self.tx.insert(
+            "dates",
+            &ordered(
+                dates,
+                &[
+                    ("dateKey", SqlValue::Integer(dk)),
+                    ("fullDate", SqlValue::Timestamp(midnight_micros(day))),
+                    (
+                        "dayOfWeek",
+                        SqlValue::Integer(i64::from(day.weekday().number_from_sunday())),
+                    ),
+                    ("dayOfMonth", SqlValue::Integer(i64::from(day.day()))),
+                    ("dayOfYear", SqlValue::Integer(doy)),
+                    (
+                        "weekOfYear",
+                        SqlValue::Integer(
+                            (doy - 1 + i64::from(jan1.weekday().number_days_from_sunday())) / 7 + 1,
+                        ),
+                    ),
+                    (
+                        "monthOfYear",
+                        SqlValue::Integer(i64::from(day.month() as u8)),
+                    ),
+                    (
+                        "calendarQuarter",
+                        SqlValue::Integer((i64::from(day.month() as u8) - 1) / 3 + 1),
+                    ),
+                    ("calendarYear", SqlValue::Integer(i64::from(day.year()))),
+                ],
+            ),
+        )?;
+        written(self.summary, "dates", 1);
+        Ok(())
+    }
+
+    /// Whether `micros` falls on the snapshot's day (UTC): the day's activity.
+    pub fn on_day(&self, micros: i64) -> bool {
+        let start = midnight_micros(self.day);
+        (start..start + 86_400_000_000).contains(&micros)
+    }
+}
+
+/// When a merge happens.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    /// The snapshot's instant (midnight UTC starting its day): states begin and end here.
+    pub snapshot: i64,
+    /// When the warehouse writes (`rowLastModifiedDateTimeUTC`).
+    pub now: i64,
+}
+
+/// Counts a record that refers to something not in the warehouse (it is left out).
+pub fn unmatched(summary: &mut IngestSummary, what: String) {
+    *summary.unmatched.entry(what).or_default() += 1;
+}
+
+/// The `deviceTypes` key of a device's operating system as Graph names it (`Windows`, `iOS`, ...);
+/// the model tells an iPad from an iPhone.
+pub fn device_type_key(
+    os: Option<&str>,
+    model: Option<&str>,
+    summary: &mut IngestSummary,
+) -> SqlValue {
+    let device_type = match os {
+        Some("Windows") => "Windows",
+        Some("iOS") if model.is_some_and(|m| m.contains("iPad")) => "IPad",
+        Some("iOS") => "IPhone",
+        Some("iPadOS") => "IPad",
+        Some("Android") => "Android",
+        Some("macOS") => "MacMDM",
+        other => return enum_key("deviceTypes", Some(other.unwrap_or("unknown")), summary),
+    };
+    reference::key("deviceTypes", device_type).map_or(SqlValue::Null, SqlValue::Integer)
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// Maps a Graph enumeration value to the key of its reference row; an unknown value maps to the
+/// Unknown (or Not Available) member and is counted.
+pub fn enum_key(collection: &str, value: Option<&str>, summary: &mut IngestSummary) -> SqlValue {
+    let Some(v) = value else {
+        return SqlValue::Null;
+    };
+    let name = ENUM_ALIASES
+        .iter()
+        .find(|(c, g, _)| *c == collection && *g == v)
+        .map(|(_, _, r)| r.to_string())
+        .unwrap_or_else(|| capitalized(v));
+    if let Some(k) = reference::key(collection, &name) {
+        return SqlValue::Integer(k);
+    }
+    *summary
+        .unknown_enums
+        .entry(format!("{collection}: {v}"))
+        .or_default() += 1;
+    reference::key(collection, "Unknown")
+        .or_else(|| reference::key(collection, "Not Available"))
+        .map_or(SqlValue::Null, SqlValue::Integer)
+}
+
+/// An optional text value.
+pub fn text(v: Option<String>) -> SqlValue {
+    v.map_or(SqlValue::Null, SqlValue::Text)
+}
+
+/// An optional integer value.
+pub fn int(v: Option<i64>) -> SqlValue {
+    v.map_or(SqlValue::Null, SqlValue::Integer)
+}
+
+/// An optional date-time value (microseconds since the Unix epoch).
+pub fn ts(v: Option<i64>) -> SqlValue {
+    v.map_or(SqlValue::Null, SqlValue::Timestamp)
+}
+
+/// An optional Boolean value.
+pub fn boolean(v: Option<bool>) -> SqlValue {
+    v.map_or(SqlValue::Null, SqlValue::Boolean)
+}
+
+/// A collection of the model by name.
+pub fn collection(name: &str) -> &'static Collection {
+    Warehouse::get()
+        .collection(name)
+        .expect("collection of the model")
+}
+
+/// Values in property order from (name, value) pairs; properties not given are NULL.
+pub fn ordered(c: &Collection, values: &[(&str, SqlValue)]) -> Vec<SqlValue> {
+    let mut out = vec![SqlValue::Null; c.properties.len()];
+    for (name, v) in values {
+        out[c.property_index(name).expect("property of the model")] = v.clone();
+    }
+    out
+}
+
+/// The next surrogate key after the stored rows' `key` column.
+pub fn first_free_key(stored: &[Vec<SqlValue>], key: usize) -> i64 {
+    stored
+        .iter()
+        .filter_map(|r| match r[key] {
+            SqlValue::Integer(k) => Some(k),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+        + 1
+}
+
+/// A stored row marked deleted now (history is kept by soft deletes).
+pub fn soft_deleted(
+    row: &[SqlValue],
+    deleted: usize,
+    modified: usize,
+    now: &SqlValue,
+) -> Vec<SqlValue> {
+    let mut r = row.to_vec();
+    r[deleted] = SqlValue::Boolean(true);
+    r[modified] = now.clone();
+    r
+}
+
+/// A stored cell as a value typed like its property.
+fn typed(cell: Cell<'_>, ty: &str) -> SqlValue {
+    match (cell, ty) {
+        (Cell::Null, _) => SqlValue::Null,
+        (Cell::Integer(i), "Edm.DateTimeOffset") => SqlValue::Timestamp(i),
+        (Cell::Integer(i), "Edm.Boolean") => SqlValue::Boolean(i != 0),
+        (Cell::Integer(i), _) => SqlValue::Integer(i),
+        (Cell::Real(f), _) => SqlValue::Real(f),
+        (Cell::Text(s), _) => SqlValue::Text(s.to_string()),
+    }
+}
+
+/// Every stored row of a collection for the tenant, in property order, ordered by its first key.
+pub fn rows(
+    tx: &mut dyn Transaction,
+    d: &dyn Dialect,
+    tenant: i64,
+    c: &Collection,
+) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+    let names: Vec<&str> = c.properties.iter().map(|p| p.name.as_str()).collect();
+    let mut out = Vec::new();
+    tx.query(
+        &dml::select(d, tenant, &c.name, &names, &c.key[0]),
+        &mut |row| {
+            out.push(
+                c.properties
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| typed(row.cell(i), &p.ty))
+                    .collect(),
+            );
+        },
+    )?;
+    Ok(out)
+}
+
+pub fn written(summary: &mut IngestSummary, collection: &str, n: u64) {
+    *summary
+        .rows_written
+        .entry(collection.to_string())
+        .or_default() += n;
+}
