@@ -1,6 +1,8 @@
 //! The OData request handler: service document, `$metadata`, collections, entities, properties
 //! and counts.
 
+mod expand;
+
 use crate::authn::Authenticated;
 use crate::negotiate::{self, JsonFormat, MetadataFormat};
 use crate::paging::{fingerprint, PageToken};
@@ -11,9 +13,10 @@ use auth::Principal;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use expand::{bind_expansions, context_selection, expansions, navigation_target, with_expansions};
 use odata::bind::{
-    bind_expand, bind_filter_with, bind_key, bind_orderby_with, bind_select, BoundExpand,
-    BoundOrder, Typed, TypedKind,
+    bind_filter_with, bind_key, bind_orderby_with, bind_select, BoundExpand, BoundOrder, Typed,
+    TypedKind,
 };
 use odata::edm::{EntityType, Model, PrimitiveType};
 use odata::json::{key_literal, Cell, EntityWriter, MetadataLevel};
@@ -21,7 +24,7 @@ use odata::syntax::{self, QueryOptions};
 use odata::{ErrorKind, ODataError};
 
 use warehouse::model::{ApiVersion, Collection};
-use warehouse::sql::{self, CollectionQuery, Expansion, KeysetPosition, SqlValue};
+use warehouse::sql::{self, CollectionQuery, KeysetPosition, SqlValue};
 use warehouse::{Tenant, Warehouse};
 
 /// System query options this service implements; every other valid one is answered with 501.
@@ -347,108 +350,6 @@ struct Query {
     select: Vec<usize>,
     expand: Vec<BoundExpand>,
     max_history_days: Option<u32>,
-}
-
-/// The bound `$expand` of a request (none without one).
-fn bind_expansions(ctx: &Ctx, entity: &EntityType) -> Result<Vec<BoundExpand>, ODataError> {
-    let Some(text) = ctx.options.get("$expand") else {
-        return Ok(Vec::new());
-    };
-    let items = syntax::parse_expand(text).map_err(|e| e.into_odata("$expand"))?;
-    let model = ctx.model();
-    bind_expand(&items, entity, &|name| {
-        model.entity_types.iter().find(|t| t.name == name)
-    })
-    .map_err(|e| e.with_target("$expand"))
-}
-
-/// The entity set a navigation property of `entity` leads to.
-fn navigation_target(ctx: &Ctx, entity: &EntityType, navigation: usize) -> &'static str {
-    let model = ctx.model();
-    let target = &entity.navigation[navigation].target_type;
-    model
-        .entity_sets
-        .iter()
-        .find(|s| &model.type_of(s).name == target)
-        .map(|s| s.name.as_str())
-        .expect("navigation targets are entity sets of the model")
-}
-
-/// What the planner joins for `expand`.
-fn expansions<'a>(ctx: &Ctx, entity: &EntityType, expand: &'a [BoundExpand]) -> Vec<Expansion<'a>> {
-    expand
-        .iter()
-        .map(|b| Expansion {
-            navigation: b.navigation,
-            target: Warehouse::get()
-                .collection(navigation_target(ctx, entity, b.navigation))
-                .expect("entity sets are collections"),
-            select: b.select.clone(),
-        })
-        .collect()
-}
-
-/// `writer` with the writers of the expanded entities, reading the columns the plan gave them.
-fn with_expansions(
-    ctx: &Ctx,
-    mut writer: EntityWriter,
-    entity: &EntityType,
-    expand: &[BoundExpand],
-    cursor: &sql::Cursor,
-    level: MetadataLevel,
-    ieee754: bool,
-) -> EntityWriter {
-    for (b, &start) in expand.iter().zip(&cursor.expanded) {
-        let set = navigation_target(ctx, entity, b.navigation);
-        let model = ctx.model();
-        let target = model.type_of(model.entity_set(set).expect("a set of the model"));
-        let nested = EntityWriter::at_columns(
-            target,
-            &Warehouse::get().namespace,
-            &b.select,
-            start + 1,
-            &[start],
-            level,
-            ieee754,
-            &format!("{}{BASE_PATH}/{set}", ctx.base_url),
-        );
-        writer = writer.expand(&entity.navigation[b.navigation].name, start, nested);
-    }
-    writer
-}
-
-/// The context URL's selection: the selected properties (when `$select` was given) and each
-/// expanded navigation property with its own.
-fn context_selection(
-    ctx: &Ctx,
-    entity: &EntityType,
-    q_select: &[usize],
-    expand: &[BoundExpand],
-) -> Option<String> {
-    let mut parts: Vec<String> = Vec::new();
-    if ctx.options.get("$select").is_some() {
-        parts.extend(q_select.iter().map(|&i| entity.properties[i].name.clone()));
-    }
-    let model = ctx.model();
-    for b in expand {
-        let set = navigation_target(ctx, entity, b.navigation);
-        let target = model.type_of(model.entity_set(set).expect("a set of the model"));
-        let all = b.select.len() == target.properties.len();
-        let inner: Vec<&str> = if all {
-            Vec::new()
-        } else {
-            b.select
-                .iter()
-                .map(|&i| target.properties[i].name.as_str())
-                .collect()
-        };
-        parts.push(format!(
-            "{}({})",
-            entity.navigation[b.navigation].name,
-            inner.join(",")
-        ));
-    }
-    (!parts.is_empty()).then(|| parts.join(","))
 }
 
 fn bind_query(
