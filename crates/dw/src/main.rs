@@ -54,7 +54,9 @@ enum Command {
 /// Options shared by every command that opens a store.
 #[derive(Args, Clone, Default)]
 struct CommonArgs {
-    /// Store to use: `sqlite:PATH` (or a plain path). [env: DW_STORE] [default: sqlite:dw-data/warehouse.db]
+    /// Store to use: `sqlite:PATH` (or a plain path), or `postgres://user@host/db` (add
+    /// `?sslmode=verify-full&sslrootcert=CA.pem` for TLS, `statement_timeout=5min`).
+    /// [env: DW_STORE] [default: sqlite:dw-data/warehouse.db]
     #[arg(long)]
     store: Option<String>,
     /// TOML configuration file; its keys are the long option names with `_` for `-`.
@@ -111,7 +113,8 @@ struct IngestArgs {
     /// Day of the snapshot (YYYY-MM-DD); default today (UTC).
     #[arg(long)]
     date: Option<String>,
-    /// Allow a day older than the newest published one.
+    /// Allow a day older than the newest published one: its facts are written, the dimensions'
+    /// current state is left as it is.
     #[arg(long)]
     backfill: bool,
 }
