@@ -132,7 +132,9 @@ impl DeviceDaily {
                 };
                 let version = e.version.as_deref().unwrap_or("0.0.0.0");
                 facts.push(vec![
-                    ("tenantKey", SqlValue::Integer(cx.t)),
+                    // every tenant sees itself as the one tenant of its warehouse, as the
+                    // generated demo tenant does
+                    ("tenantKey", SqlValue::Integer(1)),
                     ("deviceKey", SqlValue::Integer(device)),
                     ("extensionVersionKey", SqlValue::Integer(versions[version])),
                     (
