@@ -117,6 +117,9 @@ struct IngestArgs {
     /// current state is left as it is.
     #[arg(long)]
     backfill: bool,
+    /// Only check the folder (every file, record and field) and report; the store is not opened.
+    #[arg(long, conflicts_with = "backfill")]
+    check: bool,
 }
 
 #[derive(Args)]
@@ -281,12 +284,15 @@ fn ingest(a: IngestArgs) -> Result<(), String> {
         a.common.config.as_deref(),
         &settings::Overrides::from_common(&a.common),
     )?;
-    let store = open_store(&settings)?;
     let now = time::OffsetDateTime::now_utc();
     let date = match &a.date {
         Some(d) => parse_date(d)?,
         None => now.date(),
     };
+    if a.check {
+        return check_snapshot(&a.from, date);
+    }
+    let store = open_store(&settings)?;
     let started = std::time::Instant::now();
     let opts = warehouse::ingest::IngestOptions {
         tenant: settings.tenant.clone(),
@@ -334,6 +340,28 @@ fn ingest(a: IngestArgs) -> Result<(), String> {
     }
     for (what, n) in &summary.unmatched {
         println!("  skipped {n:>8}  {what}");
+    }
+    Ok(())
+}
+
+/// `dw ingest --check`: reads and checks a snapshot folder without a store.
+fn check_snapshot(from: &[String], date: time::Date) -> Result<(), String> {
+    let dir = match from {
+        [dir] if dir != "graph" && dir != "csv" => dir,
+        [kind, dir] if kind == "graph" || kind == "csv" => dir,
+        _ => return Err("--check takes a snapshot folder (--from DIR or --from csv DIR)".into()),
+    };
+    let bars = progress::Bars::for_terminal();
+    let summary = warehouse::ingest::check_folder(std::path::Path::new(dir), date, &bars);
+    drop(bars);
+    let summary = summary.map_err(|e| format!("the snapshot is not valid: {e}"))?;
+    let records: u64 = summary.records_read.values().sum();
+    println!(
+        "{dir}: valid, {records} records in {} files",
+        summary.records_read.len()
+    );
+    for (value, n) in &summary.unknown_enums {
+        println!("  unknown {n:>8}  {value} (would map to the Unknown member)");
     }
     Ok(())
 }

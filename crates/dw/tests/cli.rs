@@ -181,3 +181,37 @@ fn demo_is_created_once_and_settings_follow_precedence() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("missing.toml"));
 }
+
+#[test]
+fn ingest_check_validates_a_folder_without_a_store() {
+    let dir = std::env::temp_dir().join(format!("dw-check-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../warehouse/tests/fixtures");
+    let check = |folder: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_dw"))
+            .args(["ingest", "--check", "--from"])
+            .arg(folder)
+            .current_dir(&dir)
+            .env_remove("DW_STORE")
+            .output()
+            .unwrap()
+    };
+    let good = check(&fixtures.join("tenant/2026-11-02"));
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&good.stdout).contains("valid, 36 records in 20 files"),
+        "{}",
+        String::from_utf8_lossy(&good.stdout)
+    );
+    let bad = check(&fixtures.join("graph/day3-bad"));
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains(
+        "the snapshot is not valid: managedDevices.json: record 2: field 'azureADRegistered'"
+    ));
+    assert!(!dir.join("dw-data").exists(), "checking opens no store");
+}

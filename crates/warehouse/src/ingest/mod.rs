@@ -434,6 +434,12 @@ pub fn ingest_csv_folder(
     opts: &IngestOptions,
 ) -> Result<IngestSummary, IngestError> {
     let mut summary = IngestSummary::default();
+    let sources = read_csv_folder(dir, &mut summary)?;
+    publish(store, sources, opts, summary)
+}
+
+/// Reads `devices.csv` and `users.csv` of `dir`; any other file stops the run.
+fn read_csv_folder(dir: &Path, summary: &mut IngestSummary) -> Result<Sources, IngestError> {
     let mut sources = Sources::default();
     for (name, _, _) in entries(dir)? {
         if name != "devices.csv" && name != "users.csv" {
@@ -460,7 +466,26 @@ pub fn ingest_csv_folder(
             .insert(file.to_string(), records.len() as u64);
         sources.add(source, file.to_string(), Content::Parsed(records));
     }
-    publish(store, sources, opts, summary)
+    Ok(sources)
+}
+
+/// Checks a snapshot folder (Graph files, or `devices.csv` and `users.csv`) as ingesting it for
+/// `date` would, without a store: every file, record and field, and the enumeration values that
+/// would map to Unknown. Nothing is written.
+pub fn check_folder(
+    dir: &Path,
+    date: time::Date,
+    progress: &dyn Progress,
+) -> Result<IngestSummary, IngestError> {
+    let mut summary = IngestSummary::default();
+    let sources = if dir.join("devices.csv").exists() {
+        read_csv_folder(dir, &mut summary)?
+    } else {
+        read_graph_folder(dir, &mut summary, progress)?
+    };
+    progress.stage("checking the records");
+    apply::Snapshot::parse(&sources, date, &mut summary)?;
+    Ok(summary)
 }
 
 /// Validates the sources and publishes them as the day's snapshot.
