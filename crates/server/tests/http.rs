@@ -626,6 +626,21 @@ fn errors_are_odata_errors_with_status_and_position() {
             Some(0),
         ),
         (
+            "/devices?api-version=v1.0&$expand=deviceType/deviceTypeName".into(),
+            501,
+            "$expand",
+            Some(0),
+        ),
+        (
+            format!(
+                "/devices?api-version=v1.0&$filter={}",
+                enc("deviceType/nothing/more eq 1")
+            ),
+            501,
+            "$filter",
+            Some(0),
+        ),
+        (
             "/devices?api-version=v1.0&$expand=deviceType,nothing".into(),
             400,
             "$expand",
