@@ -811,16 +811,35 @@ fn merge_users(cx: &mut Context<'_>, snap: &Snapshot) -> Result<(), IngestError>
         },
         &entities,
     )?;
-    // currentUsers (beta) is the live view of users
+    // currentUsers (beta) is the live view of users: a live user row never changes (a change is
+    // a new row), so the view only gains and loses rows
     let (d, t) = (cx.d, cx.t);
     let users = collection("users");
-    let deleted = users.property_index("isDeleted").expect("isDeleted");
+    let (key, deleted) = (
+        users.property_index("userKey").expect("userKey"),
+        users.property_index("isDeleted").expect("isDeleted"),
+    );
     let current = collection("currentUsers");
-    cx.tx.execute(&dml::delete_all(d, t, "currentUsers"))?;
+    let current_key = current.property_index("userKey").expect("userKey");
+    let shown: HashSet<i64> = rows(cx.tx, d, t, current)?
+        .iter()
+        .filter_map(|r| match r[current_key] {
+            SqlValue::Integer(k) => Some(k),
+            _ => None,
+        })
+        .collect();
+    let mut live = HashSet::new();
     for r in rows(cx.tx, d, t, users)?
         .into_iter()
         .filter(|r| r[deleted] == SqlValue::Boolean(false))
     {
+        let SqlValue::Integer(k) = r[key] else {
+            continue;
+        };
+        live.insert(k);
+        if shown.contains(&k) {
+            continue;
+        }
         let values: Vec<(&str, SqlValue)> = users
             .properties
             .iter()
@@ -829,6 +848,11 @@ fn merge_users(cx: &mut Context<'_>, snap: &Snapshot) -> Result<(), IngestError>
             .map(|(p, v)| (p.name.as_str(), v))
             .collect();
         cx.tx.insert("currentUsers", &ordered(current, &values))?;
+    }
+    let gone: Vec<i64> = shown.difference(&live).copied().collect();
+    for chunk in gone.chunks(1000) {
+        cx.tx
+            .execute(&dml::delete_in(d, t, "currentUsers", "userKey", chunk))?;
     }
     Ok(())
 }

@@ -93,6 +93,36 @@ pub fn delete_all(dialect: &dyn Dialect, tenant: i64, collection: &str) -> Plann
     }
 }
 
+/// `DELETE` the tenant's rows of `collection` whose `column` is one of `values`.
+pub fn delete_in(
+    dialect: &dyn Dialect,
+    tenant: i64,
+    collection: &str,
+    column: &str,
+    values: &[i64],
+) -> PlannedQuery {
+    let mut b = Builder {
+        dialect,
+        params: Vec::new(),
+    };
+    let t = b.param(SqlValue::Integer(tenant));
+    let list: Vec<String> = values
+        .iter()
+        .map(|v| b.param(SqlValue::Integer(*v)))
+        .collect();
+    PlannedQuery {
+        sql: format!(
+            "DELETE FROM {} WHERE {} = {t} AND {} IN ({})",
+            dialect.quote(collection),
+            dialect.quote(TENANT_COLUMN_NAME),
+            dialect.quote(column),
+            list.join(", ")
+        ),
+        params: b.params,
+        tenant: Some(tenant),
+    }
+}
+
 /// Ends the active user-device associations of `devices` (a device has at most one):
 /// `isDeleted` and `endedDateTimeUTC`.
 pub fn end_associations(
