@@ -329,8 +329,18 @@ fn ingest(a: IngestArgs) -> Result<(), String> {
         tenant.generation,
         started.elapsed().as_secs_f64()
     );
+    // per-entity files are summed by kind (a tenant may have hundreds of apps)
+    let mut read: std::collections::BTreeMap<String, (u64, usize)> = Default::default();
     for (file, n) in &summary.records_read {
-        println!("  read    {n:>8}  {file}");
+        let entry = read.entry(progress::source_of(file)).or_default();
+        entry.0 += n;
+        entry.1 += 1;
+    }
+    for (source, (n, files)) in &read {
+        match files {
+            1 => println!("  read    {n:>8}  {source}"),
+            _ => println!("  read    {n:>8}  {source} ({files} files)"),
+        }
     }
     for (collection, n) in &summary.rows_written {
         println!("  written {n:>8}  {collection}");

@@ -27,8 +27,9 @@ pub struct Bars {
     stage: Mutex<Option<ProgressBar>>,
 }
 
-/// The source a snapshot file belongs to.
-fn source_of(file: &str) -> String {
+/// The source a snapshot file belongs to: the file, or `COLLECTION/*/NAME.json` for what each
+/// entity of a collection has.
+pub fn source_of(file: &str) -> String {
     let parts: Vec<&str> = file.split('/').collect();
     match parts.as_slice() {
         [collection, _, child] => format!("{collection}/*/{child}"),

@@ -295,6 +295,7 @@ fn live_graph_ingestion_pages_retries_records_and_fails_safely() {
     for line in [
         "written        4  policies",
         "written        2  mamCheckins",
+        "read           2  deviceCompliancePolicies/*/deviceStatuses.json (2 files)",
         "skipped        2  check-ins by users not in users",
     ] {
         assert!(stdout.contains(line), "{line} in {stdout}");
