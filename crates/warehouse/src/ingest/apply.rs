@@ -369,86 +369,55 @@ pub fn apply(
     }
 
     // the day's facts, replaced as a whole (re-ingesting a day is idempotent)
-    let histories = collection("devicePropertyHistories");
-    tx.execute(&dml::delete(
-        d,
-        t,
-        "devicePropertyHistories",
-        "dateKey",
-        "=",
-        SqlValue::Integer(dk),
-    ))?;
     let mut buckets: BTreeMap<&str, i64> = BTreeMap::new();
-    for dev in &snap.devices {
-        let v = |name: &str| {
-            dev.values
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.clone())
-                .unwrap_or(SqlValue::Null)
-        };
-        let category = match v("deviceCategoryKey") {
-            SqlValue::Text(name) => category_keys
-                .get(&name)
-                .map_or(SqlValue::Null, |k| SqlValue::Integer(*k)),
-            _ => SqlValue::Null,
-        };
-        tx.insert(
-            "devicePropertyHistories",
-            &ordered(
-                histories,
-                &[
-                    ("dateKey", SqlValue::Integer(dk)),
-                    ("deviceKey", SqlValue::Integer(device_keys[&dev.id])),
-                    ("deviceName", v("deviceName")),
-                    (
-                        "deviceRegistrationStateKey",
-                        v("deviceRegistrationStateKey"),
-                    ),
-                    ("ownerTypeKey", v("ownerTypeKey")),
-                    ("managementStateKey", v("managementStateKey")),
-                    ("azureADRegistered", v("azureADRegistered")),
-                    ("complianceStateKey", v("complianceStateKey")),
-                    ("osVersion", v("osVersion")),
-                    ("jailBroken", text(dev.jail_broken.clone())),
-                    ("deviceCategoryKey", category),
-                    ("physicalMemoryInBytes", int(dev.physical_memory)),
-                    ("totalStorageSpaceInBytes", v("totalStorageSpaceInBytes")),
-                ],
-            ),
-        )?;
-        *buckets.entry(dev.compliance).or_default() += 1;
-    }
-    written(
-        summary,
-        "devicePropertyHistories",
-        snap.devices.len() as u64,
-    );
-    tx.execute(&dml::delete(
-        d,
-        t,
-        "compliancePolicyStatusDeviceActivities",
-        "dateKey",
-        "=",
-        SqlValue::Integer(dk),
-    ))?;
+    let histories: Vec<Vec<(&str, SqlValue)>> = snap
+        .devices
+        .iter()
+        .map(|dev| {
+            *buckets.entry(dev.compliance).or_default() += 1;
+            let category = match dev.value("deviceCategoryKey") {
+                SqlValue::Text(name) => category_keys
+                    .get(&name)
+                    .map_or(SqlValue::Null, |k| SqlValue::Integer(*k)),
+                _ => SqlValue::Null,
+            };
+            let mut row = vec![("deviceKey", SqlValue::Integer(device_keys[&dev.id]))];
+            row.extend(
+                [
+                    "deviceName",
+                    "deviceRegistrationStateKey",
+                    "ownerTypeKey",
+                    "managementStateKey",
+                    "azureADRegistered",
+                    "complianceStateKey",
+                    "osVersion",
+                    "totalStorageSpaceInBytes",
+                ]
+                .map(|name| (name, dev.value(name))),
+            );
+            row.extend([
+                ("jailBroken", text(dev.jail_broken.clone())),
+                ("deviceCategoryKey", category),
+                ("physicalMemoryInBytes", int(dev.physical_memory)),
+            ]);
+            row
+        })
+        .collect();
+    cx.replace_day("devicePropertyHistories", &histories)?;
     let count = |b: &str| SqlValue::Integer(*buckets.get(b).unwrap_or(&0));
-    tx.insert(
+    cx.replace_day(
         "compliancePolicyStatusDeviceActivities",
-        &ordered(
-            collection("compliancePolicyStatusDeviceActivities"),
-            &[
-                ("dateKey", SqlValue::Integer(dk)),
-                ("unknown", count("unknown")),
-                ("notApplicable", count("notApplicable")),
-                ("compliant", count("compliant")),
-                ("inGracePeriod", count("inGracePeriod")),
-                ("nonCompliant", count("nonCompliant")),
-                ("error", count("error")),
-            ],
-        ),
+        &[[
+            "unknown",
+            "notApplicable",
+            "compliant",
+            "inGracePeriod",
+            "nonCompliant",
+            "error",
+        ]
+        .map(|b| (b, count(b)))
+        .to_vec()],
     )?;
-    written(summary, "compliancePolicyStatusDeviceActivities", 1);
 
     snap.policies.apply(&mut cx)?;
     let device_types: HashMap<String, SqlValue> = snap
