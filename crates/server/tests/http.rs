@@ -536,6 +536,92 @@ fn filters_agree_with_an_independent_evaluation() {
 }
 
 #[test]
+fn expressions_of_any_shape_are_bounded_and_answered() {
+    // a long disjunction (Power Query's "is one of") is answered, and right
+    let keys: Vec<String> = (1..=600).map(|k| format!("deviceKey eq {k}")).collect();
+    let url = format!(
+        "/devices?api-version=v1.0&$select=deviceKey&$filter={}",
+        enc(&keys.join(" or "))
+    );
+    let v = get_ok(&url);
+    assert_eq!(v["value"].as_array().unwrap().len(), DEVICES as usize);
+    // every shape beyond the bounds is a 400 naming the limit, never a crash or a 500
+    let alias_bomb = {
+        let mut q = String::from("$filter=@a0");
+        for i in 0..6 {
+            let uses = vec![format!("@a{}", i + 1); 10].join(" or ");
+            q.push_str(&format!("&@a{i}={}", enc(&uses)));
+        }
+        q + "&@a6=true"
+    };
+    let doubling = {
+        let mut q = format!("$filter={}", enc("length(@a0) eq 1"));
+        for i in 0..12 {
+            q.push_str(&format!(
+                "&@a{i}={}",
+                enc(&format!("concat(@a{0},@a{0})", i + 1))
+            ));
+        }
+        q + "&@a12='x'"
+    };
+    let cases = [
+        (
+            format!("$filter={}", enc(&vec!["true"; 5000].join(" or "))),
+            "$filter",
+            "more than 4000 operators",
+        ),
+        (
+            format!(
+                "$orderby={}",
+                enc(&format!("deviceKey{}", " add 1".repeat(1500)))
+            ),
+            "$orderby",
+            "nested more than 100 levels",
+        ),
+        (
+            format!("$filter={}", enc(&format!("{}true", "not ".repeat(1000)))),
+            "$filter",
+            "nested more than 100 levels",
+        ),
+        (
+            format!(
+                "$filter={}",
+                enc(&format!("{}1{} eq 1", "(".repeat(1000), ")".repeat(1000)))
+            ),
+            "$filter",
+            "nested more than 100 levels",
+        ),
+        (alias_bomb, "$filter", "more than 4000 operators"),
+        (doubling, "$filter", "more than 4000 operators"),
+        (
+            format!("$orderby={}", vec!["deviceKey"; 33].join(",")),
+            "$orderby",
+            "more than 32 items",
+        ),
+        (
+            format!("$select={}", vec!["deviceKey"; 300].join(",")),
+            "$select",
+            "more than 256 items",
+        ),
+        (
+            format!("$expand={}", vec!["deviceType"; 33].join(",")),
+            "$expand",
+            "more than 32 items",
+        ),
+    ];
+    for (query, target, message) in cases {
+        let started = std::time::Instant::now();
+        let r = get(&format!("/devices?api-version=v1.0&{query}"));
+        assert_eq!(r.status, 400, "{}: {}", &query[..40], r.text());
+        let e = error_of(&r);
+        assert_eq!(e["target"], target, "{e}");
+        assert!(e["message"].as_str().unwrap().contains(message), "{e}");
+        assert!(e["details"][0]["position"].is_u64(), "{e}");
+        assert!(started.elapsed().as_secs() < 5, "{}", &query[..40]);
+    }
+}
+
+#[test]
 fn errors_are_odata_errors_with_status_and_position() {
     let cases: Vec<(String, u16, &str, Option<u64>)> = vec![
         ("/devices".into(), 400, "api-version", None),

@@ -2,16 +2,20 @@
 //! expression; a reference is replaced by it before binding (so it is typed where it is used). An
 //! alias the request does not give a value is null, as OData says.
 
-use super::{parse_filter, Expr, ExprKind, QueryOptions, Span, SyntaxError};
+use super::{limits, parse_filter, Expr, ExprKind, QueryOptions, Span, SyntaxError};
 use std::collections::BTreeMap;
-
-/// Nesting limit for aliases whose values name other aliases.
-const MAX_DEPTH: usize = 16;
 
 /// The parameter aliases of a request, parsed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Aliases {
     values: BTreeMap<String, (String, Expr)>,
+}
+
+/// What one substitution has spent: nodes produced, and the aliases being expanded (innermost
+/// last), to tell a cycle from a long chain.
+struct Expansion<'a> {
+    nodes: usize,
+    open: Vec<&'a str>,
 }
 
 impl Aliases {
@@ -33,37 +37,80 @@ impl Aliases {
     }
 
     /// `expr` with every alias replaced by its value (null when the request gives none); the
-    /// value takes the span of its reference, so errors point at `@name`.
+    /// value takes the span of its reference, so errors point at `@name`. The result obeys the
+    /// same bounds as a parsed expression ([`limits`]); expansion stops as soon as it would
+    /// exceed them, so aliases that name each other several times cannot blow up.
     pub fn resolve(&self, expr: &Expr) -> Result<Expr, SyntaxError> {
-        self.substitute(expr, None, 0)
+        self.resolve_all([expr]).map(|mut all| all.remove(0))
     }
 
-    fn substitute(&self, expr: &Expr, at: Option<Span>, depth: usize) -> Result<Expr, SyntaxError> {
+    /// [`Aliases::resolve`] for several expressions that count as one option (`$orderby`).
+    pub fn resolve_all<'e>(
+        &self,
+        exprs: impl IntoIterator<Item = &'e Expr>,
+    ) -> Result<Vec<Expr>, SyntaxError> {
+        let mut spent = Expansion {
+            nodes: 0,
+            open: Vec::new(),
+        };
+        let resolved = exprs
+            .into_iter()
+            .map(|e| self.substitute(e, None, &mut spent))
+            .collect::<Result<Vec<_>, _>>()?;
+        limits::check_expressions(&resolved)?;
+        Ok(resolved)
+    }
+
+    fn substitute<'a>(
+        &'a self,
+        expr: &Expr,
+        at: Option<Span>,
+        spent: &mut Expansion<'a>,
+    ) -> Result<Expr, SyntaxError> {
         let span = at.unwrap_or(expr.span);
-        let each = |e: &Expr| self.substitute(e, at, depth);
+        spent.nodes += 1;
+        if spent.nodes > limits::MAX_EXPRESSION_NODES {
+            return Err(limits::too_many_nodes(span.start));
+        }
+        let mut each = |e: &Expr| self.substitute(e, at, spent);
         let kind = match &expr.kind {
             ExprKind::Alias(name) => {
-                if depth >= MAX_DEPTH {
+                let Some((key, (_, value))) = self.values.get_key_value(name) else {
+                    return Ok(Expr {
+                        kind: ExprKind::Literal(super::Literal::Null),
+                        span,
+                    });
+                };
+                if spent.open.contains(&key.as_str()) {
                     return Err(SyntaxError::new(
                         span.start,
                         format!("parameter alias @{name} refers to itself"),
                     ));
                 }
-                return match self.values.get(name) {
-                    Some((_, value)) => self.substitute(value, Some(span), depth + 1),
-                    None => Ok(Expr {
-                        kind: ExprKind::Literal(super::Literal::Null),
-                        span,
-                    }),
-                };
+                if spent.open.len() == limits::MAX_ALIAS_CHAIN {
+                    return Err(SyntaxError::new(
+                        span.start,
+                        format!(
+                            "parameter alias @{name} is reached through more than {} other \
+                             aliases (the limit)",
+                            limits::MAX_ALIAS_CHAIN
+                        ),
+                    ));
+                }
+                spent.nodes -= 1; // the reference is replaced, not kept
+                spent.open.push(key);
+                let value = self.substitute(value, Some(span), spent);
+                spent.open.pop();
+                return value;
             }
             ExprKind::Unary(op, x) => ExprKind::Unary(*op, Box::new(each(x)?)),
             ExprKind::Binary(op, l, r) => {
-                ExprKind::Binary(*op, Box::new(each(l)?), Box::new(each(r)?))
+                let l = each(l)?;
+                ExprKind::Binary(*op, Box::new(l), Box::new(each(r)?))
             }
             ExprKind::In(x, list) => ExprKind::In(
                 Box::new(each(x)?),
-                list.iter().map(each).collect::<Result<_, _>>()?,
+                list.iter().map(&mut each).collect::<Result<_, _>>()?,
             ),
             ExprKind::Call(name, args) => ExprKind::Call(
                 name.clone(),
@@ -117,6 +164,31 @@ mod tests {
     }
 
     #[test]
+    fn expansion_is_bounded_before_it_is_built() {
+        // ten uses per alias, six levels: 10^6 nodes if expanded
+        let mut query = String::from("$filter=@a0");
+        for i in 0..6 {
+            let uses = vec![format!("@a{}", i + 1); 10].join(" or ");
+            query.push_str(&format!("&@a{i}={uses}"));
+        }
+        query.push_str("&@a6=true");
+        let a = aliases(&query);
+        let started = std::time::Instant::now();
+        let err = a.resolve(&parse_filter("@a0").unwrap()).unwrap_err();
+        assert!(err.message.contains("more than 4000"), "{err}");
+        assert!(started.elapsed().as_secs() < 1);
+        // doubling through a function: depth and size are bounded too
+        let mut query = String::new();
+        for i in 0..30 {
+            query.push_str(&format!("&@a{i}=concat(@a{},@a{})", i + 1, i + 1));
+        }
+        let err = aliases(&query)
+            .resolve(&parse_filter("length(@a0) eq 1").unwrap())
+            .unwrap_err();
+        assert!(err.message.contains("more than 4000"), "{err}");
+    }
+
+    #[test]
     fn aliases_may_name_aliases_but_not_themselves() {
         let a = aliases("@a=@b&@b=3");
         let e = a.resolve(&parse_filter("x eq @a").unwrap()).unwrap();
@@ -130,6 +202,9 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.offset, 5);
         assert!(err.message.contains("refers to itself"), "{err}");
+        let chain: Vec<String> = (0..20).map(|i| format!("@a{i}=@a{}", i + 1)).collect();
+        let chain = aliases(&format!("{}&@a20=7", chain.join("&")));
+        assert!(chain.resolve(&parse_filter("x eq @a0").unwrap()).is_ok());
         let bad = Aliases::parse(&parse_query_options("@a=1 eq").unwrap()).unwrap_err();
         assert_eq!(bad.0, "@a");
     }

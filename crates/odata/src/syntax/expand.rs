@@ -2,7 +2,7 @@
 //! (`deviceType($select=deviceTypeName)`).
 
 use super::cursor::Cursor;
-use super::{parse_select, SelectItem, Span, SyntaxError};
+use super::{limits, parse_select, SelectItem, Span, SyntaxError};
 
 /// One `$expand` item.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +24,13 @@ pub fn parse_expand(text: &str) -> Result<Vec<ExpandItem>, SyntaxError> {
     loop {
         c.skip_ws();
         let start = c.pos;
+        if items.len() == limits::MAX_EXPAND_ITEMS {
+            return Err(limits::too_many_items(
+                "$expand",
+                limits::MAX_EXPAND_ITEMS,
+                start,
+            ));
+        }
         let mut path = Vec::new();
         if c.eat('*') {
             path.push("*".to_string());

@@ -41,10 +41,10 @@ const CANONICAL_FUNCTIONS: &[&str] = &[
     "case",
 ];
 
-/// Nesting limit so hostile input cannot exhaust the stack.
-const MAX_DEPTH: usize = 100;
-
-/// Parses a `$filter` value (or any common expression).
+/// Parses a `$filter` value (or any common expression). The tree is bounded by
+/// [`limits::MAX_EXPRESSION_NODES`] and [`limits::MAX_EXPRESSION_DEPTH`]; chains of `and` and of
+/// `or` are built balanced (both are associative, also with OData's null rules), so
+/// `a or b or c or d` is `(a or b) or (c or d)` and long lists of alternatives stay shallow.
 pub fn parse_filter(text: &str) -> Result<Expr, SyntaxError> {
     let mut p = Parser::new(text);
     if p.c.at_end() {
@@ -55,15 +55,24 @@ pub fn parse_filter(text: &str) -> Result<Expr, SyntaxError> {
     if !p.c.at_end() {
         return Err(p.c.error("unexpected text after the expression"));
     }
+    limits::check_expressions([&e])?;
     Ok(e)
 }
 
-/// Parses a `$orderby` value: comma-separated expressions, each optionally `asc` or `desc`.
+/// Parses a `$orderby` value: comma-separated expressions, each optionally `asc` or `desc`;
+/// at most [`limits::MAX_ORDERBY_ITEMS`] items, bounded together like one `$filter`.
 pub fn parse_orderby(text: &str) -> Result<Vec<OrderByItem>, SyntaxError> {
     let mut p = Parser::new(text);
     let mut items = Vec::new();
     loop {
         p.c.skip_ws();
+        if items.len() == limits::MAX_ORDERBY_ITEMS {
+            return Err(limits::too_many_items(
+                "$orderby",
+                limits::MAX_ORDERBY_ITEMS,
+                p.c.pos,
+            ));
+        }
         let expr = p.or_expr()?;
         let save = p.c.pos;
         let mut direction = Direction::Asc;
@@ -78,6 +87,7 @@ pub fn parse_orderby(text: &str) -> Result<Vec<OrderByItem>, SyntaxError> {
         items.push(OrderByItem { expr, direction });
         p.c.skip_ws();
         if p.c.at_end() {
+            limits::check_expressions(items.iter().map(|i| &i.expr))?;
             return Ok(items);
         }
         if !p.c.eat(',') {
@@ -86,12 +96,20 @@ pub fn parse_orderby(text: &str) -> Result<Vec<OrderByItem>, SyntaxError> {
     }
 }
 
-/// Parses a `$select` value: `*` or comma-separated property paths.
+/// Parses a `$select` value: `*` or comma-separated property paths, at most
+/// [`limits::MAX_SELECT_ITEMS`].
 pub fn parse_select(text: &str) -> Result<Vec<SelectItem>, SyntaxError> {
     let mut c = Cursor::new(text);
     let mut items = Vec::new();
     loop {
         c.skip_ws();
+        if items.len() == limits::MAX_SELECT_ITEMS {
+            return Err(limits::too_many_items(
+                "$select",
+                limits::MAX_SELECT_ITEMS,
+                c.pos,
+            ));
+        }
         if c.eat('*') {
             items.push(SelectItem::Star);
         } else {
@@ -175,7 +193,10 @@ pub fn parse_key(text: &str) -> Result<Vec<KeyValue>, SyntaxError> {
 
 struct Parser<'a> {
     c: Cursor<'a>,
+    /// Nesting of the recursive descent (parentheses, unary operators, calls).
     depth: usize,
+    /// Nodes built so far, so that parsing stops as soon as the node budget is spent.
+    nodes: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -183,7 +204,17 @@ impl<'a> Parser<'a> {
         Self {
             c: Cursor::new(text),
             depth: 0,
+            nodes: 0,
         }
+    }
+
+    /// Counts one more node; an error at the current position once the budget is spent.
+    fn count_node(&mut self) -> Result<(), SyntaxError> {
+        self.nodes += 1;
+        if self.nodes > limits::MAX_EXPRESSION_NODES {
+            return Err(limits::too_many_nodes(self.c.pos));
+        }
+        Ok(())
     }
 
     /// Tries to read ` op ` (whitespace, one of `ops`, whitespace) and returns the operator.
@@ -212,31 +243,52 @@ impl<'a> Parser<'a> {
     ) -> Result<Expr, SyntaxError> {
         let mut left = next(self)?;
         while let Some(op) = self.binary_operator(ops) {
+            self.count_node()?;
             let right = next(self)?;
-            let span = Span {
-                start: left.span.start,
-                end: right.span.end,
-            };
-            left = Expr {
-                kind: ExprKind::Binary(op, Box::new(left), Box::new(right)),
-                span,
-            };
+            left = binary(op, left, right);
         }
         Ok(left)
     }
 
+    /// A chain of one associative operator (`and`, `or`), built as a balanced tree.
+    fn associative_level(
+        &mut self,
+        op: BinaryOp,
+        next: fn(&mut Self) -> Result<Expr, SyntaxError>,
+    ) -> Result<Expr, SyntaxError> {
+        let mut operands = vec![next(self)?];
+        while self.binary_operator(&[op]).is_some() {
+            self.count_node()?;
+            operands.push(next(self)?);
+        }
+        // Combine neighbours pairwise, left to right, until one tree is left: three operands
+        // give ((a op b) op c) as a left-to-right parse would, n give a height of log2(n).
+        while operands.len() > 1 {
+            let mut paired = Vec::with_capacity(operands.len().div_ceil(2));
+            let mut rest = operands.into_iter();
+            while let Some(left) = rest.next() {
+                paired.push(match rest.next() {
+                    Some(right) => binary(op, left, right),
+                    None => left,
+                });
+            }
+            operands = paired;
+        }
+        Ok(operands.pop().expect("a chain has at least one operand"))
+    }
+
     fn or_expr(&mut self) -> Result<Expr, SyntaxError> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(self.c.error("expression nested too deeply"));
+        if self.depth > limits::MAX_EXPRESSION_DEPTH {
+            return Err(limits::too_deep(self.c.pos));
         }
-        let e = self.binary_level(&[BinaryOp::Or], Self::and_expr);
+        let e = self.associative_level(BinaryOp::Or, Self::and_expr);
         self.depth -= 1;
         e
     }
 
     fn and_expr(&mut self) -> Result<Expr, SyntaxError> {
-        self.binary_level(&[BinaryOp::And], Self::eq_expr)
+        self.associative_level(BinaryOp::And, Self::eq_expr)
     }
 
     fn eq_expr(&mut self) -> Result<Expr, SyntaxError> {
@@ -300,9 +352,10 @@ impl<'a> Parser<'a> {
         f: fn(&mut Self) -> Result<Expr, SyntaxError>,
     ) -> Result<Expr, SyntaxError> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(self.c.error("expression nested too deeply"));
+        if self.depth > limits::MAX_EXPRESSION_DEPTH {
+            return Err(limits::too_deep(self.c.pos));
         }
+        self.count_node()?;
         let e = f(self);
         self.depth -= 1;
         e
@@ -373,6 +426,7 @@ impl<'a> Parser<'a> {
             }
             self.c.expect(',')?;
             self.c.skip_ws();
+            self.count_node()?;
             let item = if close == ']' {
                 self.json_value()?
             } else {
@@ -440,6 +494,7 @@ impl<'a> Parser<'a> {
     }
 
     fn primary(&mut self) -> Result<Expr, SyntaxError> {
+        self.count_node()?;
         let start = self.c.pos;
         let span = |end| Span { start, end };
         match self.c.peek() {
@@ -613,6 +668,18 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// `left op right`, spanning both.
+fn binary(op: BinaryOp, left: Expr, right: Expr) -> Expr {
+    let span = Span {
+        start: left.span.start,
+        end: right.span.end,
+    };
+    Expr {
+        kind: ExprKind::Binary(op, Box::new(left), Box::new(right)),
+        span,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -669,6 +736,52 @@ mod tests {
         );
         let deep = "(".repeat(500) + "1" + &")".repeat(500);
         assert!(parse_filter(&deep).is_err());
+    }
+
+    fn height(e: &Expr) -> usize {
+        1 + limits::children_for_tests(e).map(height).max().unwrap_or(0)
+    }
+
+    #[test]
+    fn and_or_chains_are_balanced_and_other_chains_bounded() {
+        let e = parse_filter("a or b or c or d").unwrap();
+        assert_eq!(show(&e), "((a or b) or (c or d))");
+        let e = parse_filter("a and b and c").unwrap();
+        assert_eq!(
+            show(&e),
+            "((a and b) and c)",
+            "three operands read left to right"
+        );
+        // Power Query's "is one of" lists: 300 alternatives are fine and shallow
+        let many = vec!["deviceKey eq 1"; 300].join(" or ");
+        let e = parse_filter(&many).unwrap();
+        assert!(height(&e) <= 12, "{}", height(&e));
+        // ... but no option may hold more than the node budget, whatever its shape
+        for text in [
+            vec!["true"; 5000].join(" or "),
+            vec!["x"; 5000].join(" and "),
+            format!("x in ({})", vec!["1"; 4500].join(",")),
+        ] {
+            let err = parse_filter(&text).unwrap_err();
+            assert!(err.message.contains("more than 4000"), "{err}");
+        }
+        // non-associative chains are as deep as they are long
+        let chain = format!("deviceKey{} eq 1", " add 1".repeat(150));
+        let err = parse_filter(&chain).unwrap_err();
+        assert!(err.message.contains("nested more than 100"), "{err}");
+        let err = parse_orderby(&format!("deviceKey{}", " add 1".repeat(5000))).unwrap_err();
+        assert!(err.message.contains("more than 4000"), "{err}");
+        let unary = format!("{}true", "not ".repeat(150));
+        assert!(parse_filter(&unary).unwrap_err().message.contains("nested"));
+    }
+
+    #[test]
+    fn list_options_are_bounded() {
+        let err = parse_orderby(&vec!["a"; 40].join(",")).unwrap_err();
+        assert_eq!(err.offset, 64, "{err}");
+        assert!(err.message.contains("$orderby has more than 32"), "{err}");
+        assert!(parse_select(&vec!["a"; 300].join(",")).is_err());
+        assert_eq!(parse_select(&vec!["a"; 256].join(",")).unwrap().len(), 256);
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod ast;
 mod cursor;
 mod expand;
 mod expr;
+pub mod limits;
 mod literal;
 mod options;
 

@@ -375,15 +375,15 @@ fn bind_query(
         Some(text) => {
             let items = syntax::parse_orderby(text)
                 .and_then(|items| {
-                    items
+                    let exprs = aliases.resolve_all(items.iter().map(|i| &i.expr))?;
+                    Ok(exprs
                         .into_iter()
-                        .map(|item| {
-                            Ok(syntax::OrderByItem {
-                                expr: aliases.resolve(&item.expr)?,
-                                direction: item.direction,
-                            })
+                        .zip(items)
+                        .map(|(expr, item)| syntax::OrderByItem {
+                            expr,
+                            direction: item.direction,
                         })
-                        .collect::<Result<Vec<_>, _>>()
+                        .collect::<Vec<_>>())
                 })
                 .map_err(|e| e.into_odata("$orderby"))?;
             let model = ctx.model();
