@@ -107,7 +107,7 @@ fn row_level_security_isolates_tenants_even_without_the_planners_predicate() {
         &[&a.id.to_string()],
     )
     .unwrap();
-    let denied = tx.execute("INSERT INTO \"deviceCategories\" (\"_tenant\", \"deviceCategoryKey\", \"deviceCategoryId\", \"isDeleted\") VALUES ($1, 999, 'x', false)", &[&b.id]);
+    let denied = tx.execute("INSERT INTO \"deviceCategories\" (\"_tenant\", \"deviceCategoryKey\", \"deviceCategoryID\", \"isDeleted\") VALUES ($1, 999, 'x', false)", &[&b.id]);
     assert!(denied.is_err(), "WITH CHECK refuses rows of another tenant");
 }
 

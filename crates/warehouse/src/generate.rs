@@ -443,7 +443,7 @@ impl<'a> Generator<'a> {
                 "deviceCategories",
                 &[
                     ("deviceCategoryKey", int(i as i64 + 1)),
-                    ("deviceCategoryId", text(id)),
+                    ("deviceCategoryID", text(id)),
                     ("deviceCategoryName", text(*n)),
                     ("isDeleted", boolean(false)),
                     ("rowLastModifiedDateTimeUTC", int(t)),
@@ -1480,7 +1480,11 @@ impl<'a> Generator<'a> {
             let pk = p.key_on(day);
             let c = policy_devices.get(&pk).copied().unwrap_or_default();
             if fact("policyDeviceActivities") {
-                let mut row = vec![("dateKey", int(dk)), ("policyKey", int(pk))];
+                let mut row = vec![
+                    ("dateKey", int(dk)),
+                    ("policyKey", int(pk)),
+                    ("policyTypeKey", int(self.key("policyTypes", p.policy_type))),
+                ];
                 row.extend(counts(&c));
                 out.row("policyDeviceActivities", &row)?;
             }
@@ -1502,7 +1506,11 @@ impl<'a> Generator<'a> {
                 {
                     uc[w] += 1;
                 }
-                let mut row = vec![("dateKey", int(dk)), ("policyKey", int(pk))];
+                let mut row = vec![
+                    ("dateKey", int(dk)),
+                    ("policyKey", int(pk)),
+                    ("policyTypeKey", int(self.key("policyTypes", p.policy_type))),
+                ];
                 row.extend(counts(&uc));
                 out.row("policyUserActivities", &row)?;
             }

@@ -40,7 +40,75 @@ pub fn migrations(d: &dyn Dialect) -> Vec<Migration> {
                 q("deviceKey")
             )],
         },
+        Migration {
+            version: 3,
+            name: "lookup ids spelled as Microsoft does (deviceTypeID, ...); policyTypeKey on the policy activities",
+            statements: LOOKUP_ID_RENAMES
+                .iter()
+                .map(|(table, before, after)| {
+                    format!(
+                        "ALTER TABLE {} RENAME COLUMN {} TO {}",
+                        q(table),
+                        q(before),
+                        q(after)
+                    )
+                })
+                .chain(ADDED_IN_3.iter().map(|(table, column)| {
+                    format!(
+                        "ALTER TABLE {} ADD COLUMN {} {}",
+                        q(table),
+                        q(column),
+                        d.column_type(PrimitiveType::Int32)
+                    )
+                }))
+                .collect(),
+        },
     ]
+}
+
+/// Columns migration 3 renames: (table, name before, name in the model). Migration 1 creates
+/// them under their old names, so that every store, new or upgraded, goes through the same steps.
+const LOOKUP_ID_RENAMES: &[(&str, &str, &str)] = &[
+    ("appTypes", "appTypeId", "appTypeID"),
+    ("complianceStates", "complianceStateId", "complianceStateID"),
+    ("deviceCategories", "deviceCategoryId", "deviceCategoryID"),
+    (
+        "deviceRegistrationStates",
+        "deviceRegistrationStateId",
+        "deviceRegistrationStateID",
+    ),
+    ("deviceTypes", "deviceTypeId", "deviceTypeID"),
+    (
+        "deviceEnrollmentTypes",
+        "deviceEnrollmentTypeId",
+        "deviceEnrollmentTypeID",
+    ),
+    (
+        "managementAgentTypes",
+        "managementAgentTypeId",
+        "managementAgentTypeID",
+    ),
+    ("managementStates", "managementStateId", "managementStateID"),
+    ("ownerTypes", "ownerTypeId", "ownerTypeID"),
+];
+
+/// Nullable columns migration 3 adds: (table, column). Migration 1 leaves them out.
+const ADDED_IN_3: &[(&str, &str)] = &[
+    ("policyDeviceActivities", "policyTypeKey"),
+    ("policyUserActivities", "policyTypeKey"),
+];
+
+/// A column's name as migration 1 created it, or `None` for a column a later migration adds.
+fn initial_column_name<'a>(table: &str, column: &'a str) -> Option<&'a str> {
+    if ADDED_IN_3.contains(&(table, column)) {
+        return None;
+    }
+    Some(
+        LOOKUP_ID_RENAMES
+            .iter()
+            .find(|(t, _, after)| *t == table && *after == column)
+            .map_or(column, |(_, before, _)| before),
+    )
 }
 
 fn initial(d: &dyn Dialect) -> Vec<String> {
@@ -56,9 +124,12 @@ fn initial(d: &dyn Dialect) -> Vec<String> {
     for c in &Warehouse::get().collections {
         let mut cols = vec![format!("{} {int} NOT NULL", q(TENANT_COLUMN_NAME))];
         for p in &c.properties {
+            let Some(name) = initial_column_name(&c.name, &p.name) else {
+                continue;
+            };
             let ty = PrimitiveType::from_name(&p.ty).expect("model types are checked");
             let null = if p.nullable { "" } else { " NOT NULL" };
-            cols.push(format!("{} {}{null}", q(&p.name), d.column_type(ty)));
+            cols.push(format!("{} {}{null}", q(name), d.column_type(ty)));
         }
         let mut key = vec![q(TENANT_COLUMN_NAME)];
         key.extend(c.key.iter().map(|k| q(k)));

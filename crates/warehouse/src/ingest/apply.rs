@@ -651,7 +651,7 @@ fn merge_categories(
     let idx = |n: &str| cats.property_index(n).expect("deviceCategories property");
     let (key, id, name, deleted, modified) = (
         idx("deviceCategoryKey"),
-        idx("deviceCategoryId"),
+        idx("deviceCategoryID"),
         idx("deviceCategoryName"),
         idx("isDeleted"),
         idx("rowLastModifiedDateTimeUTC"),
@@ -671,7 +671,7 @@ fn merge_categories(
                 cats,
                 &[
                     ("deviceCategoryKey", SqlValue::Integer(next_key)),
-                    ("deviceCategoryId", SqlValue::Text(category_id)),
+                    ("deviceCategoryID", SqlValue::Text(category_id)),
                     (
                         "deviceCategoryName",
                         SqlValue::Text(category_name.to_string()),

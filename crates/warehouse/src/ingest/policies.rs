@@ -352,13 +352,15 @@ impl Policies {
                 (None, overview) => overview,
             };
             if let Some(c) = device_counts {
-                let mut row = vec![("policyKey", key.clone())];
+                let mut row = vec![
+                    ("policyKey", key.clone()),
+                    ("policyTypeKey", p.policy_type.clone()),
+                ];
                 row.extend(states(&c));
-                device_facts.push(row.clone());
                 if !p.policy_type.is_null() {
-                    row.insert(1, ("policyTypeKey", p.policy_type.clone()));
-                    type_facts.push(row);
+                    type_facts.push(row.clone());
                 }
+                device_facts.push(row);
             }
             let user_counts = match (&p.users, p.user_overview) {
                 (Some(statuses), _) => {
@@ -369,7 +371,10 @@ impl Policies {
                 (None, overview) => overview,
             };
             if let Some(c) = user_counts {
-                let mut row = vec![("policyKey", key.clone())];
+                let mut row = vec![
+                    ("policyKey", key.clone()),
+                    ("policyTypeKey", p.policy_type.clone()),
+                ];
                 row.extend(states(&c));
                 user_facts.push(row);
             }

@@ -1,0 +1,250 @@
+//! A store written by an earlier release opens and is upgraded in place, losing nothing.
+//!
+//! `fixtures/store-schema-2.db` was written by the release before migration 3 (`dw generate
+//! --devices 20 --users 25 --days 3 --seed 7 --end-date 2026-11-01 --tenant demo`). It is
+//! upgraded as SQLite, and its rows are copied into a PostgreSQL database built by the same
+//! migrations 1 and 2 (when `DW_TEST_POSTGRES_URL` names a cluster, as `./scripts/test` does).
+
+use rusqlite::types::Value;
+use std::collections::BTreeMap;
+use warehouse::schema::migrations;
+use warehouse::{PostgresStore, SqliteStore, Warehouse};
+
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/store-schema-2.db"
+);
+
+/// Renamed by migration 3: (table, before, after).
+const RENAMED: &[(&str, &str, &str)] = &[
+    ("appTypes", "appTypeId", "appTypeID"),
+    ("complianceStates", "complianceStateId", "complianceStateID"),
+    ("deviceCategories", "deviceCategoryId", "deviceCategoryID"),
+    (
+        "deviceRegistrationStates",
+        "deviceRegistrationStateId",
+        "deviceRegistrationStateID",
+    ),
+    ("deviceTypes", "deviceTypeId", "deviceTypeID"),
+    (
+        "deviceEnrollmentTypes",
+        "deviceEnrollmentTypeId",
+        "deviceEnrollmentTypeID",
+    ),
+    (
+        "managementAgentTypes",
+        "managementAgentTypeId",
+        "managementAgentTypeID",
+    ),
+    ("managementStates", "managementStateId", "managementStateID"),
+    ("ownerTypes", "ownerTypeId", "ownerTypeID"),
+];
+
+type Table = Vec<Vec<Value>>;
+
+/// Every row of every table, each table's columns in their stored order, with column names.
+fn sqlite_dump(conn: &rusqlite::Connection) -> BTreeMap<String, (Vec<String>, Table)> {
+    let mut out = BTreeMap::new();
+    for c in &Warehouse::get().collections {
+        let mut stmt = conn
+            .prepare(&format!("SELECT * FROM \"{}\" ORDER BY 1, 2, 3", c.name))
+            .unwrap();
+        let names: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
+        let n = names.len();
+        let rows = stmt
+            .query_map([], |r| (0..n).map(|i| r.get::<_, Value>(i)).collect())
+            .unwrap()
+            .collect::<Result<Table, _>>()
+            .unwrap();
+        out.insert(c.name.clone(), (names, rows));
+    }
+    out
+}
+
+fn renamed(table: &str, column: &str) -> String {
+    RENAMED
+        .iter()
+        .find(|(t, before, _)| *t == table && *before == column)
+        .map_or(column.to_string(), |(_, _, after)| after.to_string())
+}
+
+#[test]
+fn a_store_written_before_migration_3_is_upgraded_in_place() {
+    let dir = std::env::temp_dir().join(format!("dw_upgrade_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("warehouse.db");
+    std::fs::copy(FIXTURE, &path).unwrap();
+    let before = sqlite_dump(&rusqlite::Connection::open(&path).unwrap());
+    assert!(before["devices"].1.len() >= 20, "the fixture has data");
+    assert!(before["deviceTypes"]
+        .0
+        .contains(&"deviceTypeId".to_string()));
+
+    let store = SqliteStore::open(&path).expect("the old store opens and migrates");
+    assert_eq!(store.schema_version().unwrap(), 3);
+    drop(store);
+    let after = sqlite_dump(&rusqlite::Connection::open(&path).unwrap());
+    for (table, (columns, rows)) in &before {
+        let (new_columns, new_rows) = &after[table];
+        let expected: Vec<String> = columns.iter().map(|c| renamed(table, c)).collect();
+        assert_eq!(&new_columns[..columns.len()], &expected[..], "{table}");
+        assert_eq!(new_rows.len(), rows.len(), "{table} keeps every row");
+        for (old, new) in rows.iter().zip(new_rows) {
+            assert_eq!(&new[..old.len()], &old[..], "{table}");
+            assert!(new[old.len()..].iter().all(|v| *v == Value::Null));
+        }
+    }
+    for table in ["policyDeviceActivities", "policyUserActivities"] {
+        assert_eq!(after[table].0.last().unwrap(), "policyTypeKey");
+    }
+    // every column of the model is there, under the model's name
+    for c in &Warehouse::get().collections {
+        let stored = &after[&c.name].0;
+        for p in &c.properties {
+            assert!(stored.contains(&p.name), "{}.{}", c.name, p.name);
+        }
+    }
+
+    if let Ok(url) = std::env::var("DW_TEST_POSTGRES_URL") {
+        upgrade_on_postgres(&url, &before);
+    }
+}
+
+/// Builds the schema of migrations 1 and 2 on a new database, copies `rows` into it, and opens
+/// it as a store.
+fn upgrade_on_postgres(url: &str, rows: &BTreeMap<String, (Vec<String>, Table)>) {
+    let name = format!("dw_upgrade_{}", std::process::id());
+    let mut admin = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let db_url = format!("{}/{name}", &url[..url.rfind('/').unwrap()]);
+    let mut db = postgres::Client::connect(&db_url, postgres::NoTls).unwrap();
+    let dialect = warehouse::sql::PostgresDialect;
+    let mut tx = db.transaction().unwrap();
+    tx.batch_execute("CREATE TABLE \"_dw_migrations\" (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())").unwrap();
+    for m in migrations(&dialect).into_iter().filter(|m| m.version <= 2) {
+        for s in &m.statements {
+            tx.batch_execute(s).unwrap();
+        }
+        tx.execute(
+            "INSERT INTO \"_dw_migrations\" (version, name) VALUES ($1, $2)",
+            &[&m.version, &m.name],
+        )
+        .unwrap();
+    }
+    tx.batch_execute("SELECT set_config('dw.tenant', '1', true)")
+        .unwrap();
+    let mut copied = 0;
+    for (table, (columns, table_rows)) in rows {
+        for row in table_rows {
+            let sql = format!(
+                "INSERT INTO \"{table}\" ({}) VALUES ({})",
+                columns
+                    .iter()
+                    .map(|c| format!("\"{c}\""))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                (1..=columns.len())
+                    .map(|i| format!("${i}::text"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            // values as text, cast by PostgreSQL to each column's type
+            let texts: Vec<Option<String>> = row.iter().map(as_text).collect();
+            let params: Vec<&(dyn postgres::types::ToSql + Sync)> = texts
+                .iter()
+                .map(|t| t as &(dyn postgres::types::ToSql + Sync))
+                .collect();
+            let typed = retype(&mut tx, table, columns, &sql);
+            tx.execute(&typed, &params).unwrap();
+            copied += 1;
+        }
+    }
+    tx.commit().unwrap();
+    assert!(copied > 100);
+
+    let store = PostgresStore::open(&db_url).expect("the old database opens and migrates");
+    assert_eq!(store.schema_version().unwrap(), 3);
+    drop(store);
+    let mut db = postgres::Client::connect(&db_url, postgres::NoTls).unwrap();
+    let mut tx = db.transaction().unwrap();
+    tx.batch_execute("SELECT set_config('dw.tenant', '1', true)")
+        .unwrap();
+    for (table, (_, table_rows)) in rows {
+        let n: i64 = tx
+            .query_one(&format!("SELECT count(*) FROM \"{table}\""), &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(n as usize, table_rows.len(), "{table} keeps every row");
+    }
+    let ids: Vec<i32> = tx
+        .query(
+            "SELECT \"deviceTypeID\" FROM \"deviceTypes\" ORDER BY \"deviceTypeKey\"",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let (columns, old) = &rows["deviceTypes"];
+    let at = columns.iter().position(|c| c == "deviceTypeId").unwrap();
+    let expected: Vec<i32> = old
+        .iter()
+        .map(|r| match r[at] {
+            Value::Integer(i) => i as i32,
+            ref other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(ids, expected);
+    let nulls: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM \"policyDeviceActivities\" WHERE \"policyTypeKey\" IS NULL",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(nulls as usize, rows["policyDeviceActivities"].1.len());
+}
+
+/// The insert with each `$n::text` cast on to its column's type.
+fn retype(
+    tx: &mut postgres::Transaction<'_>,
+    table: &str,
+    columns: &[String],
+    sql: &str,
+) -> String {
+    let mut out = sql.to_string();
+    for (i, c) in columns.iter().enumerate().rev() {
+        let ty: String = tx
+            .query_one(
+                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = $1::text::regclass AND attname = $2",
+                &[&format!("\"{table}\""), c],
+            )
+            .unwrap()
+            .get(0);
+        let n = i + 1;
+        // SQLite keeps date-times as microseconds since the epoch
+        let cast = if ty == "timestamp with time zone" {
+            format!("to_timestamp(${n}::text::double precision / 1000000)")
+        } else {
+            format!("${n}::text::{ty}")
+        };
+        out = out.replace(&format!("${n}::text"), &cast);
+    }
+    out
+}
+
+fn as_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::Integer(i) => Some(i.to_string()),
+        Value::Real(f) => Some(f.to_string()),
+        Value::Text(t) => Some(t.clone()),
+        Value::Blob(_) => panic!("no blobs in the warehouse"),
+    }
+}
