@@ -1,29 +1,46 @@
 //! Streaming a page of a collection: rows go from the statement cursor into fixed-size chunks
 //! sent through a bounded channel to the response body, so memory use does not depend on the
 //! page or collection size and a client that goes away stops the query.
+//!
+//! A client that reads slowly or not at all must not keep a store connection: the pool is
+//! shared by every tenant, and a few stalled sockets would otherwise lock everybody out. So when
+//! the channel stays full for [`HOLD`], the statement is closed (its connection goes back to the
+//! pool), an async task waits for the client to take the buffered chunks, and the page goes on
+//! with a new statement that continues after the last row sent, exactly as a next link would
+//! (keyset position, same filter, order and snapshot check). A client that takes nothing for
+//! [`STALL_TIMEOUT`] is dropped.
 
 use crate::paging::{PageToken, TokenSigner};
 use crate::{ApiError, ApiResult};
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
-use odata::json::{Cell, EntityWriter};
+use odata::json::{Cell, EntityWriter, Row};
 use odata::{ErrorKind, ODataError};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::error::SendTimeoutError;
 use tokio::sync::{mpsc, oneshot};
-use warehouse::sql::{Plan, SqlValue};
+use warehouse::sql::{KeysetPosition, Plan, SqlValue};
 use warehouse::{Store, StoreError};
 
 /// Bytes per chunk handed to the socket.
 const CHUNK: usize = 64 * 1024;
 /// Chunks buffered between the database thread and the socket.
 const CHANNEL_DEPTH: usize = 4;
+/// How long a full channel may keep a statement (and its pooled connection) open.
+pub(crate) const HOLD: Duration = Duration::from_millis(100);
+/// How long a paused page waits for its client to take anything before giving up on it.
+pub(crate) const STALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Plans the rest of a page: the rows after `position`, at most `limit` of them.
+pub(crate) type Resume = Box<dyn Fn(&KeysetPosition, u64) -> Plan + Send + Sync>;
 
 /// Everything needed to write one page.
 pub(crate) struct Page {
     pub store: Arc<dyn Store>,
     pub plan: Plan,
+    pub resume: Resume,
     pub writer: EntityWriter,
     pub want_count: bool,
     pub context: Option<String>,
@@ -41,12 +58,14 @@ pub(crate) struct Page {
 #[derive(Clone, Copy)]
 pub(crate) struct Streamed;
 
+type Chunks = mpsc::Sender<Result<Bytes, std::io::Error>>;
+
 /// Starts the page and answers once the statement is running (so store errors still become
 /// proper error responses), then streams the rest.
 pub(crate) async fn respond(page: Page) -> ApiResult<Response> {
     let (start_tx, start_rx) = oneshot::channel::<Result<(), StoreError>>();
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(CHANNEL_DEPTH);
-    tokio::task::spawn_blocking(move || run(page, start_tx, tx));
+    let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+    tokio::spawn(drive(page, start_tx, tx));
     match start_rx.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(ApiError::from(e)),
@@ -63,6 +82,115 @@ pub(crate) async fn respond(page: Page) -> ApiResult<Response> {
     Ok(resp)
 }
 
+/// Where a page stands between two statements.
+struct Progress {
+    buf: Vec<u8>,
+    rows: u64,
+    has_more: bool,
+    /// Sort keys of the last row written (the page's last, or the one before a pause).
+    last_keys: Vec<SqlValue>,
+    /// Answers `respond` once the first bytes (or an error) are ready.
+    start: Option<oneshot::Sender<Result<(), StoreError>>>,
+    /// Statements the page needed (one, plus one per pause).
+    statements: u32,
+}
+
+impl Progress {
+    fn started(&mut self) {
+        if let Some(s) = self.start.take() {
+            let _ = s.send(Ok(()));
+        }
+    }
+}
+
+/// How one statement of a page ended.
+enum Segment {
+    /// The client is slow: the statement was closed with this chunk still to send.
+    Paused(Bytes),
+    /// The page is complete: its last bytes.
+    Finished(Bytes),
+    /// The store failed.
+    Failed(StoreError),
+    /// The client went away.
+    ClientGone,
+}
+
+async fn drive(page: Page, start: oneshot::Sender<Result<(), StoreError>>, tx: Chunks) {
+    let started_at = Instant::now();
+    let page = Arc::new(page);
+    let runtime = tokio::runtime::Handle::current();
+    let mut progress = Progress {
+        buf: Vec::with_capacity(CHUNK + 4096),
+        rows: 0,
+        has_more: false,
+        last_keys: Vec::new(),
+        start: Some(start),
+        statements: 0,
+    };
+    let mut position: Option<KeysetPosition> = None;
+    let status = loop {
+        let (page2, tx2, runtime2) = (page.clone(), tx.clone(), runtime.clone());
+        let work = tokio::task::spawn_blocking(move || {
+            let end = segment(&page2, &mut progress, position.as_ref(), &tx2, &runtime2);
+            (progress, end)
+        });
+        let end;
+        (progress, end) = match work.await {
+            Ok(done) => done,
+            Err(_) => {
+                tracing::error!(request_id = %page.request_id, "a page's stream panicked; aborting the response");
+                return;
+            }
+        };
+        match end {
+            Segment::Paused(chunk) => {
+                // no store connection is held while waiting: wait until the client has taken
+                // everything buffered, so the next statement has room for several chunks
+                match tokio::time::timeout(STALL_TIMEOUT, tx.reserve_many(CHANNEL_DEPTH)).await {
+                    Ok(Ok(mut permits)) => {
+                        permits.next().expect("reserved").send(Ok(chunk));
+                    }
+                    Ok(Err(_)) => break "client-gone",
+                    Err(_) => break "client-stalled",
+                }
+                position = Some(KeysetPosition(std::mem::take(&mut progress.last_keys)));
+            }
+            Segment::Finished(last) => {
+                progress.started();
+                match tokio::time::timeout(STALL_TIMEOUT, tx.send(Ok(last))).await {
+                    Ok(Ok(())) => break "complete",
+                    Ok(Err(_)) => break "client-gone",
+                    Err(_) => break "client-stalled",
+                }
+            }
+            Segment::Failed(e) => match progress.start.take() {
+                Some(s) => {
+                    let _ = s.send(Err(e));
+                    return;
+                }
+                None => {
+                    tracing::error!(request_id = %page.request_id, error = %e, "store error in the middle of a stream; aborting the response");
+                    let _ = tx.try_send(Err(std::io::Error::other("store error")));
+                    break "aborted";
+                }
+            },
+            Segment::ClientGone => break "client-gone",
+        }
+    };
+    tracing::info!(
+        request_id = %page.request_id,
+        tenant = %page.audit.tenant,
+        client_id = %page.audit.client_id,
+        subject = %page.audit.subject,
+        collection = %page.collection,
+        rows = progress.rows,
+        statements = progress.statements,
+        stream = status,
+        duration_ms = started_at.elapsed().as_millis() as u64,
+        "request"
+    );
+}
+
 fn owned(cell: Cell<'_>) -> SqlValue {
     match cell {
         Cell::Null => SqlValue::Null,
@@ -72,119 +200,127 @@ fn owned(cell: Cell<'_>) -> SqlValue {
     }
 }
 
-fn run(
-    page: Page,
-    start_tx: oneshot::Sender<Result<(), StoreError>>,
-    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
-) {
-    let started_at = Instant::now();
-    let mut start = Some(start_tx);
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 4096);
+/// Opens the page's JSON object: context, count, and the start of `value`.
+fn open(page: &Page, progress: &mut Progress) -> Result<(), StoreError> {
+    let buf = &mut progress.buf;
     buf.push(b'{');
     let mut first_member = true;
     if let Some(ctx) = &page.context {
         buf.extend_from_slice(b"\"@odata.context\":");
-        odata::json::write_string(&mut buf, ctx);
+        odata::json::write_string(buf, ctx);
         first_member = false;
     }
     if page.want_count {
-        match page.store.count(&page.plan.count) {
-            Ok(n) => {
-                if !first_member {
-                    buf.push(b',');
-                }
-                buf.extend_from_slice(b"\"@odata.count\":");
-                odata::json::write_integer(&mut buf, n as i64);
-                first_member = false;
-            }
-            Err(e) => {
-                let _ = start.take().map(|s| s.send(Err(e)));
-                return;
-            }
+        let n = page.store.count(&page.plan.count)?;
+        if !first_member {
+            buf.push(b',');
         }
+        buf.extend_from_slice(b"\"@odata.count\":");
+        odata::json::write_integer(buf, n as i64);
+        first_member = false;
     }
     if !first_member {
         buf.push(b',');
     }
     buf.extend_from_slice(b"\"value\":[");
-    let cursor = &page.plan.cursor;
-    let mut rows: u64 = 0;
-    let mut has_more = false;
-    let mut last_keys: Vec<SqlValue> = Vec::new();
-    let mut client_gone = false;
-    let result = page.store.stream(&page.plan.rows, &mut |row| {
-        if rows == page.page_len {
-            has_more = true;
+    Ok(())
+}
+
+/// Runs one statement of the page: the first, or one that continues after `position`.
+fn segment(
+    page: &Page,
+    progress: &mut Progress,
+    position: Option<&KeysetPosition>,
+    tx: &Chunks,
+    runtime: &tokio::runtime::Handle,
+) -> Segment {
+    let resumed;
+    let plan = match position {
+        None => {
+            if let Err(e) = open(page, progress) {
+                return Segment::Failed(e);
+            }
+            &page.plan
+        }
+        Some(p) => {
+            resumed = (page.resume)(p, page.page_len - progress.rows + 1);
+            &resumed
+        }
+    };
+    progress.statements += 1;
+    let cursor = &plan.cursor;
+    let mut outcome = None;
+    let result = page.store.stream(&plan.rows, &mut |row| {
+        if progress.rows == page.page_len {
+            progress.has_more = true;
             return false;
         }
-        if rows > 0 {
+        let buf = &mut progress.buf;
+        if progress.rows > 0 {
             buf.push(b',');
         }
-        page.writer.write(&mut buf, row);
-        rows += 1;
-        if rows == page.page_len {
-            last_keys = (cursor.selected..cursor.selected + cursor.sort_keys)
+        page.writer.write(buf, row);
+        progress.rows += 1;
+        let keys = |row: &dyn Row| {
+            (cursor.selected..cursor.selected + cursor.sort_keys)
                 .map(|i| owned(row.cell(i)))
-                .collect();
+                .collect()
+        };
+        if progress.rows == page.page_len {
+            progress.last_keys = keys(row);
         }
-        if buf.len() >= CHUNK {
-            if let Some(s) = start.take() {
-                let _ = s.send(Ok(()));
-            }
+        if progress.buf.len() >= CHUNK {
+            progress.started();
             let chunk = Bytes::from(std::mem::replace(
-                &mut buf,
+                &mut progress.buf,
                 Vec::with_capacity(CHUNK + 4096),
             ));
-            if tx.blocking_send(Ok(chunk)).is_err() {
-                client_gone = true;
-                return false;
+            match runtime.block_on(tx.send_timeout(Ok(chunk), HOLD)) {
+                Ok(()) => {}
+                Err(SendTimeoutError::Closed(_)) => {
+                    outcome = Some(Segment::ClientGone);
+                    return false;
+                }
+                Err(SendTimeoutError::Timeout(chunk)) => {
+                    progress.last_keys = keys(row);
+                    outcome = Some(Segment::Paused(chunk.expect("a chunk")));
+                    return false;
+                }
             }
         }
         true
     });
-    let status = match result {
-        Err(e) => match start.take() {
-            Some(s) => {
-                let _ = s.send(Err(e));
-                return;
+    if let Err(e) = result {
+        return Segment::Failed(e);
+    }
+    if let Some(outcome) = outcome {
+        return outcome;
+    }
+    if progress.statements > 1 {
+        // the page was read by several statements: they must all have seen one snapshot
+        match page.store.tenant(&page.audit.tenant) {
+            Ok(Some(t)) if t.generation == page.token_template.generation => {}
+            Ok(_) => {
+                return Segment::Failed(StoreError::Query(
+                    "the data was republished while a slow client read a page".into(),
+                ))
             }
-            None => {
-                tracing::error!(request_id = %page.request_id, error = %e, "store error in the middle of a stream; aborting the response");
-                let _ = tx.blocking_send(Err(std::io::Error::other("store error")));
-                "aborted"
-            }
-        },
-        Ok(()) if client_gone => "client-gone",
-        Ok(()) => {
-            buf.push(b']');
-            let more_allowed = page.remaining.is_none_or(|r| r > page.page_len);
-            if has_more && more_allowed {
-                let token = PageToken {
-                    after: last_keys,
-                    remaining: page.remaining.map(|r| r - page.page_len),
-                    ..page.token_template.clone()
-                };
-                buf.extend_from_slice(b",\"@odata.nextLink\":");
-                let link = format!("{}{}", page.next_link_base, page.signer.encode(&token));
-                odata::json::write_string(&mut buf, &link);
-            }
-            buf.push(b'}');
-            if let Some(s) = start.take() {
-                let _ = s.send(Ok(()));
-            }
-            let _ = tx.blocking_send(Ok(Bytes::from(buf)));
-            "complete"
+            Err(e) => return Segment::Failed(e),
         }
-    };
-    tracing::info!(
-        request_id = %page.request_id,
-        tenant = %page.audit.tenant,
-        client_id = %page.audit.client_id,
-        subject = %page.audit.subject,
-        collection = %page.collection,
-        rows,
-        stream = status,
-        duration_ms = started_at.elapsed().as_millis() as u64,
-        "request"
-    );
+    }
+    let mut buf = std::mem::take(&mut progress.buf);
+    buf.push(b']');
+    let more_allowed = page.remaining.is_none_or(|r| r > page.page_len);
+    if progress.has_more && more_allowed {
+        let token = PageToken {
+            after: std::mem::take(&mut progress.last_keys),
+            remaining: page.remaining.map(|r| r - page.page_len),
+            ..page.token_template.clone()
+        };
+        buf.extend_from_slice(b",\"@odata.nextLink\":");
+        let link = format!("{}{}", page.next_link_base, page.signer.encode(&token));
+        odata::json::write_string(&mut buf, &link);
+    }
+    buf.push(b'}');
+    Segment::Finished(Bytes::from(buf))
 }

@@ -40,11 +40,11 @@ pub(super) fn navigation_target(ctx: &Ctx, entity: &EntityType, navigation: usiz
 }
 
 /// What the planner joins for `expand`.
-pub(super) fn expansions<'a>(
+pub(super) fn expansions(
     ctx: &Ctx,
     entity: &EntityType,
-    expand: &'a [BoundExpand],
-) -> Vec<Expansion<'a>> {
+    expand: &[BoundExpand],
+) -> Vec<Expansion<'static>> {
     expand
         .iter()
         .map(|b| Expansion {

@@ -595,27 +595,23 @@ async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
     };
     let page_len = remaining.map_or(page_size, |r| r.min(page_size));
     let position = token.as_ref().map(|t| KeysetPosition(t.after.clone()));
-    let joined = expansions(&ctx, entity, &q.expand);
-    let cq = CollectionQuery {
+    let page_query = PageQuery {
         collection: coll,
         entity,
         tenant: tenant.id,
-        filter: q.filter.as_ref(),
-        orderby: &q.orderby,
-        select: &q.select,
-        key: &[],
         min_date_key: min_date,
-        after: position.as_ref(),
-        offset: if token.is_none() {
-            skip.unwrap_or(0)
-        } else {
-            0
-        },
-        limit: Some(page_len + 1),
         now_micros: now_micros(),
-        expand: &joined,
+        expand: expansions(&ctx, entity, &q.expand),
+        query: q,
+        store: ctx.app.store.clone(),
     };
-    let plan = sql::plan(&cq, ctx.app.store.dialect());
+    let offset = if token.is_none() {
+        skip.unwrap_or(0)
+    } else {
+        0
+    };
+    let plan = page_query.plan(position.as_ref(), offset, page_len + 1);
+    let q = &page_query.query;
     if sort_keys_per_row_exceed(&plan.cursor) {
         return Err(ODataError::bad_request("Too many $orderby items.")
             .with_target("$orderby")
@@ -651,6 +647,7 @@ async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
     let page = Page {
         store: ctx.app.store.clone(),
         plan,
+        resume: Box::new(move |position, limit| page_query.plan(Some(position), 0, limit)),
         writer,
         want_count,
         context: (format.metadata != MetadataLevel::None).then_some(context),
@@ -689,6 +686,41 @@ async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
         );
     }
     Ok(resp)
+}
+
+/// What a collection request reads, owned, so that a page can be planned again to continue
+/// after a pause (see [`stream`]).
+struct PageQuery {
+    collection: &'static Collection,
+    entity: &'static EntityType,
+    tenant: i64,
+    min_date_key: Option<i64>,
+    now_micros: i64,
+    expand: Vec<sql::Expansion<'static>>,
+    query: Query,
+    store: std::sync::Arc<dyn warehouse::Store>,
+}
+
+impl PageQuery {
+    /// The statement for `limit` rows after `position` (or `offset` rows from the start).
+    fn plan(&self, position: Option<&KeysetPosition>, offset: u64, limit: u64) -> sql::Plan {
+        let cq = CollectionQuery {
+            collection: self.collection,
+            entity: self.entity,
+            tenant: self.tenant,
+            filter: self.query.filter.as_ref(),
+            orderby: &self.query.orderby,
+            select: &self.query.select,
+            key: &[],
+            min_date_key: self.min_date_key,
+            after: position,
+            offset,
+            limit: Some(limit),
+            now_micros: self.now_micros,
+            expand: &self.expand,
+        };
+        sql::plan(&cq, self.store.dialect())
+    }
 }
 
 fn sort_keys_per_row_exceed(cursor: &sql::Cursor) -> bool {

@@ -1,0 +1,144 @@
+//! Clients that read slowly or never cannot hold the store: other requests keep their latency,
+//! and a stalled page, once read, is complete and identical to one read at full speed.
+//!
+//! Runs on SQLite, and on PostgreSQL with `DW_TEST_STORE=postgres` (as `./scripts/test` does).
+
+use socket2::{Domain, Socket, Type};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+use warehouse::generate::{generate, GenerateOptions};
+
+mod support;
+
+/// A socket with a tiny receive buffer that sends `path` (HTTP/1.0, so the body ends at EOF)
+/// and reads nothing.
+fn stalled_request(addr: SocketAddr, path: &str, token: &str) -> TcpStream {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(2048).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let mut stream: TcpStream = socket.into();
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+    .unwrap();
+    stream
+}
+
+/// Reads a whole HTTP/1.0 response and returns its body.
+fn read_body(mut stream: TcpStream) -> Vec<u8> {
+    let mut all = Vec::new();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    stream.read_to_end(&mut all).unwrap();
+    let at = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a header block");
+    let head = String::from_utf8_lossy(&all[..at]).to_string();
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
+    all[at + 4..].to_vec()
+}
+
+#[test]
+fn stalled_readers_hold_no_store_connection_and_resume_correctly() {
+    let store = support::fresh_store("slow");
+    let opts = GenerateOptions {
+        tenant: "demo".into(),
+        devices: 1000,
+        users: 1200,
+        days: 30,
+        seed: 3,
+        end_date: time::macros::date!(2026 - 11 - 01),
+    };
+    generate(store.as_ref(), &opts, &indicatif::ProgressBar::hidden()).unwrap();
+    let registry = auth::Registry {
+        clients: vec![support::client("c", "s", "demo")],
+        users: Vec::new(),
+    };
+    // one page holds the whole collection: several MB per response
+    let server = support::start(store, 100_000, auth::AuthSettings::default(), registry);
+    let token = support::client_token(&server.base, "c", "s");
+    let addr: SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
+    let path = format!(
+        "{}/devicePropertyHistories?api-version=v1.0",
+        warehouse_path()
+    );
+
+    // far more stalled readers than the store has connections
+    let stalled: Vec<TcpStream> = (0..40)
+        .map(|_| stalled_request(addr, &path, &token))
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let small = format!(
+        "{}/devices?api-version=v1.0&$top=5&$select=deviceKey",
+        server.root
+    );
+    let mut slowest = Duration::ZERO;
+    for _ in 0..20 {
+        let started = Instant::now();
+        let mut r = agent
+            .get(&small)
+            .header("Authorization", format!("Bearer {token}"))
+            .call()
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "{}",
+            r.body_mut().read_to_string().unwrap()
+        );
+        slowest = slowest.max(started.elapsed());
+    }
+    assert!(
+        slowest < Duration::from_secs(3),
+        "small requests waited {slowest:?} beside stalled readers"
+    );
+    let ready = agent
+        .get(&format!("{}/readyz", server.base))
+        .call()
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+
+    // a stalled page, read at last, is whole and the same as one read at full speed
+    let mut full = agent
+        .get(&format!("{}{path}", server.base))
+        .header("Authorization", format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    let expected = full
+        .body_mut()
+        .with_config()
+        .limit(u64::MAX)
+        .read_to_vec()
+        .unwrap();
+    let rows = serde_json::from_slice::<serde_json::Value>(&expected).unwrap()["value"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(rows > 25_000, "{rows} rows");
+    // more than the kernel buffers of a loopback socket can hold (4 MiB send buffers)
+    assert!(expected.len() > 8_000_000, "{} bytes", expected.len());
+    let mut stalled = stalled.into_iter();
+    let resumed = read_body(stalled.next().unwrap());
+    assert_eq!(
+        resumed.len(),
+        expected.len(),
+        "a paused page is continued exactly"
+    );
+    assert!(resumed == expected, "a paused page is continued exactly");
+}
+
+fn warehouse_path() -> &'static str {
+    server::BASE_PATH
+}
