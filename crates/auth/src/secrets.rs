@@ -1,7 +1,7 @@
 //! Client secrets and user passwords: generated with the OS RNG, stored only as Argon2id hashes.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::password_hash::{Output, PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::RngCore;
 
 /// A new random secret (256 bits, URL-safe text).
@@ -21,13 +21,64 @@ pub fn hash_secret(secret: &str) -> String {
         .to_string()
 }
 
-/// Checks a secret against a stored hash (constant-time inside Argon2).
+/// Most memory a stored hash may ask Argon2 for (KiB); a hash asking for more is refused
+/// rather than computed. The default parameters use 19 MiB.
+pub const MAX_HASH_MEMORY_KIB: u32 = 64 * 1024;
+
+/// Argon2 working memory kept for reuse: one set per concurrent verification, up to this many.
+/// Verifying reuses it instead of allocating 19 MiB each time, so a flood of attempts cannot
+/// grow the heap (the callers bound how many verifications run at once).
+const POOLED_MEMORY_SETS: usize = 8;
+
+static MEMORY: std::sync::Mutex<Vec<Vec<Block>>> = std::sync::Mutex::new(Vec::new());
+
+/// Checks a secret against a stored hash (the comparison is constant-time). Argon2's working
+/// memory comes from a small pool of reused buffers.
 pub fn verify_secret(secret: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(secret.as_bytes(), &h)
-            .is_ok()
-    })
+    let Ok(h) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (Algorithm::try_from(h.algorithm), Params::try_from(&h))
+    else {
+        return false;
+    };
+    let version = match h.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let (Some(expected), Some(salt)) = (h.hash, h.salt) else {
+        return false;
+    };
+    if params.m_cost() > MAX_HASH_MEMORY_KIB {
+        return false;
+    }
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let mut out = vec![0u8; expected.len()];
+    let mut blocks = MEMORY
+        .lock()
+        .map(|mut m| m.pop())
+        .unwrap_or_default()
+        .unwrap_or_default();
+    if blocks.len() < params.block_count() {
+        blocks.resize(params.block_count(), Block::default());
+    }
+    let computed = argon2.hash_password_into_with_memory(
+        secret.as_bytes(),
+        salt,
+        &mut out,
+        &mut blocks[..params.block_count()],
+    );
+    if let Ok(mut pool) = MEMORY.lock() {
+        if pool.len() < POOLED_MEMORY_SETS {
+            pool.push(blocks);
+        }
+    }
+    computed.is_ok() && Output::new(&out).is_ok_and(|o| o == expected)
 }
 
 /// A hash to verify against when the client or user does not exist, so that unknown names take
@@ -49,5 +100,23 @@ mod tests {
         assert!(verify_secret(&s, &h));
         assert!(!verify_secret("wrong", &h));
         assert!(!verify_secret(&s, "not a hash"));
+        // hashes made elsewhere with other parameters verify too
+        let other = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x10,
+            Params::new(8 * 1024, 3, 1, Some(24)).unwrap(),
+        );
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let h = other.hash_password(b"pw", &salt).unwrap().to_string();
+        assert!(verify_secret("pw", &h));
+        assert!(!verify_secret("pW", &h));
+        // a hash asking for more memory than allowed is refused, not computed
+        let greedy = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(MAX_HASH_MEMORY_KIB + 1024, 1, 1, None).unwrap(),
+        );
+        let h = greedy.hash_password(b"pw", &salt).unwrap().to_string();
+        assert!(!verify_secret("pw", &h));
     }
 }

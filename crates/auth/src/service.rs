@@ -72,8 +72,17 @@ pub struct TokenService {
     keys: Arc<KeyRing>,
     registry: RwLock<Registry>,
     limiter: FailureLimiter,
+    address_limiter: FailureLimiter,
     codes: Mutex<HashMap<String, PendingCode>>,
 }
+
+/// Failed authentications allowed per client (or user) and address within [`FAILURE_WINDOW`].
+pub const FAILURES_PER_NAME: usize = 5;
+/// Failed authentications allowed per source address, whatever the names, within
+/// [`FAILURE_WINDOW`]: trying many client ids from one address does not escape the limit.
+pub const FAILURES_PER_ADDRESS: usize = 20;
+/// The window of the failure limits.
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
 const CODE_LIFETIME: Duration = Duration::from_secs(120);
 
@@ -109,7 +118,8 @@ impl TokenService {
             lifetime,
             keys,
             registry: RwLock::new(registry),
-            limiter: FailureLimiter::new(5, Duration::from_secs(60)),
+            limiter: FailureLimiter::new(FAILURES_PER_NAME, FAILURE_WINDOW),
+            address_limiter: FailureLimiter::new(FAILURES_PER_ADDRESS, FAILURE_WINDOW),
             codes: Mutex::new(HashMap::new()),
         }
     }
@@ -239,7 +249,12 @@ impl TokenService {
         address: &str,
     ) -> Result<Client, OAuthError> {
         let key = format!("client:{id}@{address}");
-        if let Err(wait) = self.limiter.check(&key) {
+        let address_key = format!("address:{address}");
+        if let Err(wait) = self
+            .limiter
+            .check(&key)
+            .and_then(|()| self.address_limiter.check(&address_key))
+        {
             let mut e = OAuthError::new(
                 429,
                 "invalid_client",
@@ -259,6 +274,7 @@ impl TokenService {
             }
             _ => {
                 self.limiter.failed(&key);
+                self.address_limiter.failed(&address_key);
                 tracing::warn!(client_id = %id, address = %address, "failed client authentication");
                 Err(OAuthError::new(
                     401,
@@ -490,7 +506,8 @@ impl TokenService {
         let username = form.get("username").cloned().unwrap_or_default();
         let password = form.get("password").cloned().unwrap_or_default();
         let key = format!("user:{username}@{address}");
-        if self.limiter.check(&key).is_err() {
+        let address_key = format!("address:{address}");
+        if self.limiter.check(&key).is_err() || self.address_limiter.check(&address_key).is_err() {
             return Ok(Err(
                 "Too many failed attempts; wait a minute and try again.".into(),
             ));
@@ -503,6 +520,7 @@ impl TokenService {
         ) && user.is_some();
         if !ok {
             self.limiter.failed(&key);
+            self.address_limiter.failed(&address_key);
             tracing::warn!(username = %username, address = %address, "failed sign-in");
             return Ok(Err("The user name or password is not correct.".into()));
         }

@@ -1,83 +1,11 @@
 //! TLS with certificate reload, the plain-HTTP warning, the audit log line, and the admin
 //! commands (tenants, clients with reload on SIGHUP, keys), through the real binary.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use support::{dw, start};
 
-fn dw(dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_dw"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DW_CONFIG")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-struct Server {
-    child: Child,
-    base: String,
-    stderr: std::path::PathBuf,
-    _stdout: BufReader<std::process::ChildStdout>,
-}
-
-fn start(dir: &Path, args: &[&str], name: &str) -> Server {
-    let stderr = dir.join(format!("{name}.log"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dw"))
-        .arg("serve")
-        .args(args)
-        .current_dir(dir)
-        .env("DW_LOG_FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&stderr).unwrap())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut base = String::new();
-    for _ in 0..8 {
-        let mut line = String::new();
-        if out.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        if let Some(url) = line.trim().strip_prefix("Device Warehouse is serving at ") {
-            base = url.trim_end_matches('/').to_string();
-            break;
-        }
-    }
-    assert!(
-        !base.is_empty(),
-        "{}",
-        std::fs::read_to_string(&stderr).unwrap_or_default()
-    );
-    Server {
-        child,
-        base,
-        stderr,
-        _stdout: out,
-    }
-}
-
-impl Server {
-    fn signal(&self, sig: &str) {
-        assert!(Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap()
-            .success());
-    }
-    fn stop(mut self) -> String {
-        self.signal("TERM");
-        assert!(self.child.wait().unwrap().success());
-        std::fs::read_to_string(&self.stderr).unwrap()
-    }
-}
+mod support;
 
 fn https_agent(cert_pem: &str) -> ureq::Agent {
     let cert = ureq::tls::Certificate::from_pem(cert_pem.as_bytes()).unwrap();

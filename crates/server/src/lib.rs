@@ -9,6 +9,7 @@
 
 mod authn;
 mod error;
+pub mod hashing;
 mod middleware;
 pub mod negotiate;
 mod oauth;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub auth: Arc<AuthState>,
     /// Outcome of the last scheduled ingestion, served at `/status/ingest`.
     pub ingest_status: Arc<std::sync::RwLock<serde_json::Value>>,
+    /// Bounds concurrent secret verifications at the token and sign-in endpoints.
+    pub hashing: Arc<hashing::HashingGate>,
 }
 
 impl AppState {
@@ -67,6 +70,7 @@ impl AppState {
             ingest_status: Arc::new(std::sync::RwLock::new(
                 serde_json::json!({ "scheduled": false }),
             )),
+            hashing: Arc::default(),
         }
     }
 }

@@ -40,6 +40,16 @@ fn oauth_error(e: OAuthError) -> Response {
     r
 }
 
+/// 503 when too many authentications wait for a verification slot ([`crate::hashing`]).
+fn busy() -> Response {
+    oauth_error(OAuthError {
+        status: 503,
+        error: "temporarily_unavailable",
+        description: "too many authentication attempts at once; try again shortly".into(),
+        retry_after: Some(1),
+    })
+}
+
 fn json(v: serde_json::Value) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
 }
@@ -137,6 +147,9 @@ pub async fn token(
         Err(e) => return oauth_error(e),
     };
     let addr = address(&peer);
+    let Some(_slot) = app.hashing.enter().await else {
+        return busy();
+    };
     match tokio::task::spawn_blocking(move || service.token(&form, basic, &addr)).await {
         Ok(Ok(t)) => {
             let mut r = json(serde_json::to_value(t).expect("serializable"));
@@ -177,6 +190,9 @@ pub async fn authorize_submit(
     let addr = address(&peer);
     let svc = service.clone();
     let f = form.clone();
+    let Some(_slot) = app.hashing.enter().await else {
+        return busy();
+    };
     match tokio::task::spawn_blocking(move || svc.sign_in(&f, &addr)).await {
         Ok(Ok(Ok(url))) => Redirect::to(&url).into_response(),
         Ok(Ok(Err(message))) => match service.sign_in_page(&form, Some(&message)) {
