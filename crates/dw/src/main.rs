@@ -195,8 +195,11 @@ fn init_logging(format: &str) {
 pub(crate) fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, String> {
     match settings.store_url()? {
         StoreUrl::Sqlite(path) => {
-            let store = SqliteStore::open(&path)
+            let mut store = SqliteStore::open(&path)
                 .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+            store.set_statement_timeout(std::time::Duration::from_secs(
+                settings.limits.statement_timeout_secs.max(1),
+            ));
             Ok(Arc::new(store))
         }
         StoreUrl::Postgres(url) => {

@@ -52,6 +52,24 @@ pub struct Settings {
     /// Days each daily fact collection keeps, over the model's defaults (`[retention]`:
     /// `devicePropertyHistories = 365`, `enrollmentActivities = "forever"`).
     pub retention: BTreeMap<String, RetentionValue>,
+    /// Bounds on what clients can make the service spend (`[limits]`).
+    pub limits: LimitSettings,
+}
+
+/// Bounds on what one client can make the service spend (`[limits]`; README, "Limits").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LimitSettings {
+    /// Seconds one query statement may run on SQLite before it is stopped with a 503
+    /// (PostgreSQL: `statement_timeout` in the store URL).
+    pub statement_timeout_secs: u64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            statement_timeout_secs: warehouse::sqlite::DEFAULT_STATEMENT_TIMEOUT.as_secs(),
+        }
+    }
 }
 
 /// A retention as configured: a number of days, or `"forever"`.
@@ -105,6 +123,7 @@ impl Default for Settings {
             tls_cert: None,
             tls_key: None,
             retention: BTreeMap::new(),
+            limits: LimitSettings::default(),
         }
     }
 }

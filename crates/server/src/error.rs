@@ -5,6 +5,9 @@ use axum::response::{IntoResponse, Response};
 use odata::{ErrorKind, ODataError};
 use warehouse::StoreError;
 
+/// Seconds a 503 asks the client to wait before trying again.
+const RETRY_AFTER_SECS: &str = "5";
+
 /// An error answered as an OData JSON error body.
 #[derive(Debug)]
 pub struct ApiError(pub ODataError);
@@ -20,12 +23,28 @@ impl From<StoreError> for ApiError {
         // Details go to the log, never to the client (evaluation failures are the client's).
         match &e {
             StoreError::Evaluation(m) => tracing::info!(reason = %m, "query cannot be evaluated"),
+            StoreError::Timeout(_) | StoreError::Cancelled => {
+                tracing::warn!(error = %e, "statement stopped")
+            }
             other => tracing::error!(error = %other, "store error"),
         }
         Self(match e {
             StoreError::Evaluation(m) => {
                 ODataError::bad_request(format!("The query cannot be evaluated on this data: {m}."))
             }
+            StoreError::Timeout(budget) => ODataError::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "The query ran longer than the statement time budget ({budget}) and was \
+                     stopped; narrow it (a more selective $filter, no $count, fewer rows) or try \
+                     again later."
+                ),
+            )
+            .with_target("statement time budget"),
+            StoreError::Cancelled => ODataError::new(
+                ErrorKind::Unavailable,
+                "The query was stopped because the client went away.",
+            ),
             StoreError::Unavailable(_) => ODataError::new(
                 ErrorKind::Unavailable,
                 "The data store is unavailable; try again later.",
@@ -50,6 +69,12 @@ impl IntoResponse for ApiError {
         );
         if self.0.kind == ErrorKind::MethodNotAllowed {
             h.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        }
+        if self.0.kind == ErrorKind::Unavailable {
+            h.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
         }
         resp
     }

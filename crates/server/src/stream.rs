@@ -17,10 +17,12 @@ use axum::response::Response;
 use bytes::Bytes;
 use odata::json::{Cell, EntityWriter, Row};
 use odata::{ErrorKind, ODataError};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::error::SendTimeoutError;
 use tokio::sync::{mpsc, oneshot};
+use tokio_stream::StreamExt;
 use warehouse::sql::{KeysetPosition, Plan, SqlValue};
 use warehouse::{Store, StoreError};
 
@@ -65,7 +67,10 @@ type Chunks = mpsc::Sender<Result<Bytes, std::io::Error>>;
 pub(crate) async fn respond(page: Page) -> ApiResult<Response> {
     let (start_tx, start_rx) = oneshot::channel::<Result<(), StoreError>>();
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
-    tokio::spawn(drive(page, start_tx, tx));
+    // set when this future or the body is dropped: the client went away
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let guard = CancelOnDrop(cancelled.clone());
+    tokio::spawn(drive(page, start_tx, tx, cancelled));
     match start_rx.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(ApiError::from(e)),
@@ -76,10 +81,23 @@ pub(crate) async fn respond(page: Page) -> ApiResult<Response> {
             )))
         }
     }
-    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let chunks = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |chunk| {
+        let _ = &guard;
+        chunk
+    });
+    let body = Body::from_stream(chunks);
     let mut resp = Response::new(body);
     resp.extensions_mut().insert(Streamed);
     Ok(resp)
+}
+
+/// Sets its flag when dropped: the statements of a page whose client is gone stop.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Where a page stands between two statements.
@@ -115,7 +133,12 @@ enum Segment {
     ClientGone,
 }
 
-async fn drive(page: Page, start: oneshot::Sender<Result<(), StoreError>>, tx: Chunks) {
+async fn drive(
+    page: Page,
+    start: oneshot::Sender<Result<(), StoreError>>,
+    tx: Chunks,
+    cancelled: Arc<AtomicBool>,
+) {
     let started_at = Instant::now();
     let page = Arc::new(page);
     let runtime = tokio::runtime::Handle::current();
@@ -130,8 +153,11 @@ async fn drive(page: Page, start: oneshot::Sender<Result<(), StoreError>>, tx: C
     let mut position: Option<KeysetPosition> = None;
     let status = loop {
         let (page2, tx2, runtime2) = (page.clone(), tx.clone(), runtime.clone());
+        let flag = cancelled.clone();
         let work = tokio::task::spawn_blocking(move || {
-            let end = segment(&page2, &mut progress, position.as_ref(), &tx2, &runtime2);
+            let end = warehouse::store::with_cancellation(flag, || {
+                segment(&page2, &mut progress, position.as_ref(), &tx2, &runtime2)
+            });
             (progress, end)
         });
         let end;

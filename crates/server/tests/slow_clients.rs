@@ -142,3 +142,70 @@ fn stalled_readers_hold_no_store_connection_and_resume_correctly() {
 fn warehouse_path() -> &'static str {
     server::BASE_PATH
 }
+
+#[test]
+fn a_statement_past_its_time_budget_is_a_503_and_the_service_goes_on() {
+    // a budget of a few milliseconds: any real scan exceeds it
+    let store: std::sync::Arc<dyn warehouse::Store> = if support::on_postgres() {
+        let url = support::fresh_postgres_url("budget");
+        let setup = warehouse::PostgresStore::open(&url).unwrap();
+        generate(&setup, &small(), &indicatif::ProgressBar::hidden()).unwrap();
+        std::sync::Arc::new(
+            warehouse::PostgresStore::open(&format!("{url}?statement_timeout=2ms")).unwrap(),
+        )
+    } else {
+        let dir = std::env::temp_dir().join(format!("dw_budget_{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut store = warehouse::SqliteStore::open(&dir.join("t.db")).unwrap();
+        generate(&store, &small(), &indicatif::ProgressBar::hidden()).unwrap();
+        store.set_statement_timeout(Duration::from_millis(2));
+        std::sync::Arc::new(store)
+    };
+    let registry = auth::Registry {
+        clients: vec![support::client("c", "s", "demo")],
+        users: Vec::new(),
+    };
+    let server = support::start(store, 1000, auth::AuthSettings::default(), registry);
+    let token = support::client_token(&server.base, "c", "s");
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    // a filter no index helps with, over every row, with a count
+    let mut long = "osVersion".to_string();
+    for _ in 0..8 {
+        long = format!("concat({long},{long})");
+    }
+    let slow = format!(
+        "{}/devicePropertyHistories?api-version=v1.0&$count=true&$filter=indexof({long},'zz')%20eq%205",
+        server.root,
+    );
+    let started = Instant::now();
+    let mut r = agent
+        .get(&slow)
+        .header("Authorization", format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    let body = r.body_mut().read_to_string().unwrap();
+    assert_eq!(r.status(), 503, "{body}");
+    assert_eq!(r.headers()["retry-after"], "5");
+    assert!(body.contains("statement time budget"), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // the connection went back to the pool: the service keeps answering
+    let ready = agent
+        .get(&format!("{}/readyz", server.base))
+        .call()
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+}
+
+fn small() -> GenerateOptions {
+    GenerateOptions {
+        tenant: "demo".into(),
+        devices: 600,
+        users: 700,
+        days: 30,
+        seed: 5,
+        end_date: time::macros::date!(2026 - 11 - 01),
+    }
+}

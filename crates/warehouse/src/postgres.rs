@@ -33,14 +33,20 @@ pub struct PostgresStore {
 }
 
 fn query_err(e: postgres::Error) -> StoreError {
+    // 57014 query_canceled: the transaction's statement_timeout stopped it
+    if e.as_db_error()
+        .is_some_and(|db| db.code().code() == "57014")
+    {
+        return StoreError::Timeout("the store's statement_timeout".into());
+    }
     // SQLSTATE class 22: data exceptions (numeric value out of range, ...)
     if let Some(db) = e
         .as_db_error()
         .filter(|db| db.code().code().starts_with("22"))
     {
-        return StoreError::Evaluation(db.message().to_string());
+        return StoreError::Evaluation(crate::store::clipped(db.message().to_string()));
     }
-    StoreError::Query(match e.as_db_error() {
+    StoreError::Query(crate::store::clipped(match e.as_db_error() {
         Some(db) => format!(
             "{} ({}){}",
             db.message(),
@@ -48,7 +54,7 @@ fn query_err(e: postgres::Error) -> StoreError {
             db.detail().map(|d| format!(": {d}")).unwrap_or_default()
         ),
         None => e.to_string(),
-    })
+    }))
 }
 
 fn timestamp(micros: i64) -> SystemTime {

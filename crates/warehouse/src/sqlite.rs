@@ -11,11 +11,76 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params_from_iter, Connection, OptionalExtension, ToSql};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// A SQLite-backed store.
 pub struct SqliteStore {
     pool: r2d2::Pool<SqliteConnectionManager>,
     dialect: SqliteDialect,
+    statement_timeout: Duration,
+}
+
+/// How long one query statement may run by default ([`SqliteStore::set_statement_timeout`]).
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// SQLite virtual-machine steps between two checks of a statement's budget (a few microseconds).
+const BUDGET_CHECK_STEPS: i32 = 10_000;
+
+/// The time budget and cancellation of one query statement, checked by SQLite's progress
+/// handler while the statement runs; removed again when dropped, so ingestion's long
+/// transactions on the same pooled connection are not limited.
+struct Budget<'c> {
+    conn: &'c Connection,
+    limit: Duration,
+    started: Instant,
+    cancelled: Option<Arc<AtomicBool>>,
+}
+
+impl<'c> Budget<'c> {
+    fn install(conn: &'c Connection, limit: Duration) -> Self {
+        let started = Instant::now();
+        let cancelled = crate::store::cancellation();
+        let flag = cancelled.clone();
+        conn.progress_handler(
+            BUDGET_CHECK_STEPS,
+            Some(move || {
+                started.elapsed() > limit
+                    || flag.as_ref().is_some_and(|f| f.load(Ordering::Relaxed))
+            }),
+        );
+        Self {
+            conn,
+            limit,
+            started,
+            cancelled,
+        }
+    }
+
+    /// A statement error, told apart from an interruption by this budget.
+    fn error(&self, e: rusqlite::Error) -> StoreError {
+        if e.sqlite_error_code() != Some(rusqlite::ErrorCode::OperationInterrupted) {
+            return query_err(e);
+        }
+        if self
+            .cancelled
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::Relaxed))
+        {
+            StoreError::Cancelled
+        } else if self.started.elapsed() > self.limit {
+            StoreError::Timeout(format!("{:?}", self.limit))
+        } else {
+            query_err(e)
+        }
+    }
+}
+
+impl Drop for Budget<'_> {
+    fn drop(&mut self) {
+        self.conn.progress_handler(0, None::<fn() -> bool>);
+    }
 }
 
 impl ToSql for SqlValue {
@@ -36,7 +101,7 @@ impl ToSql for SqlValue {
 }
 
 fn query_err(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Query(e.to_string())
+    StoreError::Query(crate::store::clipped(e.to_string()))
 }
 
 struct SqliteRow<'a, 'b>(&'a rusqlite::Row<'b>);
@@ -71,9 +136,16 @@ impl SqliteStore {
         let store = Self {
             pool,
             dialect: SqliteDialect,
+            statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
         };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Sets how long one query statement may run before it is stopped with
+    /// [`StoreError::Timeout`] (ingestion is not limited).
+    pub fn set_statement_timeout(&mut self, limit: Duration) {
+        self.statement_timeout = limit;
     }
 
     fn conn(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>, StoreError> {
@@ -324,10 +396,11 @@ impl Store for SqliteStore {
 
     fn count(&self, query: &PlannedQuery) -> Result<u64, StoreError> {
         let conn = self.conn()?;
+        let budget = Budget::install(&conn, self.statement_timeout);
         let mut stmt = conn.prepare_cached(&query.sql).map_err(query_err)?;
         let n: i64 = stmt
             .query_row(params_from_iter(query.params.iter()), |r| r.get(0))
-            .map_err(query_err)?;
+            .map_err(|e| budget.error(e))?;
         Ok(n.max(0) as u64)
     }
 
@@ -337,11 +410,12 @@ impl Store for SqliteStore {
         on_row: &mut dyn FnMut(&dyn Row) -> bool,
     ) -> Result<(), StoreError> {
         let conn = self.conn()?;
+        let budget = Budget::install(&conn, self.statement_timeout);
         let mut stmt = conn.prepare_cached(&query.sql).map_err(query_err)?;
         let mut rows = stmt
             .query(params_from_iter(query.params.iter()))
-            .map_err(query_err)?;
-        while let Some(row) = rows.next().map_err(query_err)? {
+            .map_err(|e| budget.error(e))?;
+        while let Some(row) = rows.next().map_err(|e| budget.error(e))? {
             if !on_row(&SqliteRow(row)) {
                 break;
             }

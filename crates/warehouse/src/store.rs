@@ -2,6 +2,8 @@
 
 use crate::sql::{Dialect, PlannedQuery, SqlValue};
 use odata::json::Row;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 /// A storage failure. The text is for logs; servers answer with a generic message.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +21,45 @@ pub enum StoreError {
     /// the client's request is at fault, not the service.
     #[error("{0}")]
     Evaluation(String),
+    /// A statement ran longer than the store's statement time budget and was stopped.
+    #[error("statement stopped after its time budget of {0}")]
+    Timeout(String),
+    /// A statement was stopped because whoever asked for it went away ([`with_cancellation`]).
+    #[error("statement cancelled: the client went away")]
+    Cancelled,
+}
+
+/// Most characters of a database's error text kept in a [`StoreError`]: the text can quote
+/// the statement or the data, and one request must not be able to write megabytes to the log.
+pub const MAX_ERROR_TEXT: usize = 1024;
+
+/// `text` cut to [`MAX_ERROR_TEXT`] characters, saying how much was left out.
+pub fn clipped(text: String) -> String {
+    match text.char_indices().nth(MAX_ERROR_TEXT) {
+        None => text,
+        Some((at, _)) => format!("{}... ({} more bytes)", &text[..at], text.len() - at),
+    }
+}
+
+thread_local! {
+    static CANCELLATION: std::cell::RefCell<Option<Arc<AtomicBool>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` (which uses a store) so that the statements it runs on this thread stop soon after
+/// `flag` is set: a server sets it when the client disconnects, so an abandoned expensive query
+/// does not run to the end. Stores that cannot interrupt a running statement stop at the next
+/// row instead.
+pub fn with_cancellation<R>(flag: Arc<AtomicBool>, f: impl FnOnce() -> R) -> R {
+    let previous = CANCELLATION.with(|c| c.replace(Some(flag)));
+    let result = f();
+    CANCELLATION.with(|c| *c.borrow_mut() = previous);
+    result
+}
+
+/// The cancellation flag of the current thread's statements, if any ([`with_cancellation`]).
+pub(crate) fn cancellation() -> Option<Arc<AtomicBool>> {
+    CANCELLATION.with(|c| c.borrow().clone())
 }
 
 /// A tenant's publication state.
