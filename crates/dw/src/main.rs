@@ -492,20 +492,21 @@ fn banner(line: std::fmt::Arguments<'_>) {
     let _ = writeln!(std::io::stdout(), "{line}");
 }
 
-/// Serves plain HTTP, or HTTPS when a certificate is configured.
+/// Serves plain HTTP, or HTTPS when a certificate is configured, with the connection limits.
 async fn serve_http(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     settings: &Settings,
     signals: &signals::Signals,
 ) -> Result<(), String> {
-    let make = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let limits = settings.limits.connections();
     match (&settings.tls_cert, &settings.tls_key) {
-        (Some(cert), Some(key)) => tls::serve(listener, make, cert, key, signals).await,
-        _ => axum::serve(listener, make)
-            .with_graceful_shutdown(signals.shutdown())
-            .await
-            .map_err(|e| e.to_string()),
+        (Some(cert), Some(key)) => tls::serve(listener, app, limits, cert, key, signals).await,
+        _ => {
+            let plain = |socket| async move { Ok::<_, std::io::Error>(socket) };
+            server::listen::serve(listener, app, limits, plain, signals.shutdown()).await;
+            Ok(())
+        }
     }
 }
 

@@ -62,12 +62,36 @@ pub struct LimitSettings {
     /// Seconds one query statement may run on SQLite before it is stopped with a 503
     /// (PostgreSQL: `statement_timeout` in the store URL).
     pub statement_timeout_secs: u64,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Seconds a client has to finish the TLS handshake and send a request's headers.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection may go without moving a byte before it is closed.
+    pub idle_timeout_secs: u64,
 }
 
 impl Default for LimitSettings {
     fn default() -> Self {
+        let connections = server::listen::ConnectionLimits::default();
         Self {
             statement_timeout_secs: warehouse::sqlite::DEFAULT_STATEMENT_TIMEOUT.as_secs(),
+            max_connections: connections.max_connections,
+            header_read_timeout_secs: connections.header_read_timeout.as_secs(),
+            idle_timeout_secs: connections.idle_timeout.as_secs(),
+        }
+    }
+}
+
+impl LimitSettings {
+    /// The connection limits of the server.
+    pub fn connections(&self) -> server::listen::ConnectionLimits {
+        server::listen::ConnectionLimits {
+            max_connections: self.max_connections.max(1),
+            header_read_timeout: std::time::Duration::from_secs(
+                self.header_read_timeout_secs.max(1),
+            ),
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_secs.max(1)),
+            ..Default::default()
         }
     }
 }

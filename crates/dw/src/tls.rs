@@ -1,15 +1,16 @@
 //! HTTPS with rustls: the certificate and key are PEM files, reloaded on SIGHUP so a renewed
-//! certificate needs no restart.
+//! certificate needs no restart. Connections go through the same accept loop and limits as
+//! plain HTTP ([`server::listen`]); the handshake is part of the header-read time-out.
 
-use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
 use axum_server::tls_rustls::RustlsConfig;
-use std::net::SocketAddr;
-use std::time::Duration;
+use server::listen::ConnectionLimits;
+use tokio_rustls::TlsAcceptor;
 
-/// Serves `make` over TLS on `listener` until a stop signal, then drains connections.
+/// Serves `app` over TLS on `listener` until a stop signal, then drains connections.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    make: IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>,
+    app: axum::Router,
+    limits: ConnectionLimits,
     cert: &str,
     key: &str,
     signals: &crate::signals::Signals,
@@ -31,18 +32,11 @@ pub async fn serve(
             }
         }
     });
-    let handle = axum_server::Handle::new();
-    let stopper = handle.clone();
-    let shutdown = signals.shutdown();
-    tokio::spawn(async move {
-        shutdown.await;
-        stopper.graceful_shutdown(Some(Duration::from_secs(30)));
-    });
-    let std_listener = listener.into_std().map_err(|e| e.to_string())?;
-    axum_server::from_tcp_rustls(std_listener, config)
-        .map_err(|e| e.to_string())?
-        .handle(handle)
-        .serve(make)
-        .await
-        .map_err(|e| e.to_string())
+    let handshake = move |socket: tokio::net::TcpStream| {
+        // the current certificate, as last reloaded
+        let acceptor = TlsAcceptor::from(config.get_inner());
+        async move { acceptor.accept(socket).await }
+    };
+    server::listen::serve(listener, app, limits, handshake, signals.shutdown()).await;
+    Ok(())
 }

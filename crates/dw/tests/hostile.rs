@@ -5,7 +5,7 @@ use socket2::{Domain, Socket, Type};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
 use std::time::{Duration, Instant};
-use support::{dw, start, temp_dir};
+use support::{dw, start, start_with_env, temp_dir};
 
 mod support;
 
@@ -99,5 +99,107 @@ fn failed_authentication_floods_cost_bounded_memory_and_are_limited_per_address(
     assert!(from_one[20..].iter().all(|s| *s == 429), "{from_one:?}");
     // ... while other addresses are not
     assert_eq!(token_attempt(251, to, "someone"), 401);
+    server.stop();
+}
+
+/// Whether the server closed `stream` within `within` (reads end or fail).
+fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue, // a response (408, ...) before the close
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                return false
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+#[test]
+fn slow_idle_and_surplus_connections_are_bounded() {
+    let dir = temp_dir("hostile_connections");
+    assert!(dw(&dir, &["tenants", "add", "t"]).0);
+    let server = start_with_env(
+        &dir,
+        &["--tenant", "t", "--listen", "127.0.0.1:0"],
+        "connections",
+        &[
+            ("DW_LIMITS__HEADER_READ_TIMEOUT_SECS", "1"),
+            ("DW_LIMITS__IDLE_TIMEOUT_SECS", "2"),
+            ("DW_LIMITS__MAX_CONNECTIONS", "4"),
+        ],
+    );
+    let to = server.address();
+
+    // a partial request line is closed after the header-read time-out
+    let mut partial = TcpStream::connect(to).unwrap();
+    partial.write_all(b"GET /healthz HTT").unwrap();
+    let started = Instant::now();
+    assert!(closed_within(&mut partial, Duration::from_secs(5)));
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // dripping one byte at a time does not extend it
+    let mut drip = TcpStream::connect(to).unwrap();
+    let started = Instant::now();
+    let mut dropped = false;
+    for b in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+        if drip.write_all(&[*b]).is_err() {
+            dropped = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(150));
+        if started.elapsed() > Duration::from_secs(4) {
+            break;
+        }
+    }
+    assert!(dropped || closed_within(&mut drip, Duration::from_secs(2)));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // an idle keep-alive connection is closed (waiting for the next request's headers counts
+    // as reading headers)
+    let mut idle = TcpStream::connect(to).unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let n = idle.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let started = Instant::now();
+    assert!(closed_within(&mut idle, Duration::from_secs(6)));
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(4), "{waited:?}");
+
+    // beyond the connection cap, new connections wait until a slot frees (here: when the
+    // silent ones reach their header-read time-out), and are then served
+    let silent: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(to).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let mut late = TcpStream::connect(to).unwrap();
+    late.write_all(b"GET /healthz HTTP/1.0\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    late.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    late.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+    assert!(
+        started.elapsed() > Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(silent);
     server.stop();
 }

@@ -17,6 +17,10 @@ pub enum ErrorKind {
     MethodNotAllowed,
     /// No acceptable representation (406).
     NotAcceptable,
+    /// The request target is longer than the service reads (414).
+    UriTooLong,
+    /// The request headers are larger than the service reads (431).
+    HeadersTooLarge,
     /// Valid OData the service does not implement (501).
     NotImplemented,
     /// The service failed (500); the message never carries internals.
@@ -35,6 +39,8 @@ impl ErrorKind {
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::NotAcceptable => 406,
+            Self::UriTooLong => 414,
+            Self::HeadersTooLarge => 431,
             Self::NotImplemented => 501,
             Self::Internal => 500,
             Self::Unavailable => 503,
@@ -50,6 +56,8 @@ impl ErrorKind {
             Self::NotFound => "NotFound",
             Self::MethodNotAllowed => "MethodNotAllowed",
             Self::NotAcceptable => "NotAcceptable",
+            Self::UriTooLong => "UriTooLong",
+            Self::HeadersTooLarge => "RequestHeaderFieldsTooLarge",
             Self::NotImplemented => "NotImplemented",
             Self::Internal => "InternalServerError",
             Self::Unavailable => "ServiceUnavailable",

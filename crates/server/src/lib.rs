@@ -10,6 +10,7 @@
 mod authn;
 mod error;
 pub mod hashing;
+pub mod listen;
 mod middleware;
 pub mod negotiate;
 mod oauth;
@@ -26,6 +27,11 @@ use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
 use warehouse::Store;
+
+/// Longest request target (path and query) accepted; longer ones get 414.
+pub const MAX_URL_BYTES: usize = 60 * 1024;
+/// Most bytes of request headers (names and values together) accepted; more get 431.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// Base path of the service, as in Intune.
 pub const BASE_PATH: &str = "/ReportingService/DataWarehouseFEService";

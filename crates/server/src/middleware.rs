@@ -24,6 +24,55 @@ fn max_version_too_low(value: &str) -> bool {
     major < 4
 }
 
+/// Requests refused before anything else looks at them: a target longer than
+/// [`crate::MAX_URL_BYTES`] (414), headers larger than [`crate::MAX_HEADER_BYTES`] (431), and
+/// more than one `Authorization` header (400: which one counts would be a guess).
+fn refuse_oversized_or_ambiguous(req: &Request) -> Option<ODataError> {
+    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target > crate::MAX_URL_BYTES {
+        return Some(
+            ODataError::new(
+                ErrorKind::UriTooLong,
+                format!(
+                    "The URL is {target} bytes long; the limit is {} bytes.",
+                    crate::MAX_URL_BYTES
+                ),
+            )
+            .with_target("URL"),
+        );
+    }
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if headers > crate::MAX_HEADER_BYTES {
+        return Some(
+            ODataError::new(
+                ErrorKind::HeadersTooLarge,
+                format!(
+                    "The request headers are {headers} bytes; the limit is {} bytes.",
+                    crate::MAX_HEADER_BYTES
+                ),
+            )
+            .with_target("headers"),
+        );
+    }
+    if req
+        .headers()
+        .get_all(axum::http::header::AUTHORIZATION)
+        .iter()
+        .count()
+        > 1
+    {
+        return Some(
+            ODataError::bad_request("The request has more than one Authorization header.")
+                .with_target("Authorization"),
+        );
+    }
+    None
+}
+
 /// Adds `OData-Version`, `request-id` and the echoed `client-request-id` to every response,
 /// refuses clients that cannot read OData 4.0, and logs the request.
 pub async fn odata_headers(mut req: Request, next: Next) -> Response {
@@ -44,7 +93,10 @@ pub async fn odata_headers(mut req: Request, next: Next) -> Response {
         .get("odata-maxversion")
         .and_then(|v| v.to_str().ok())
         .is_some_and(max_version_too_low);
-    let mut resp = if too_low {
+    let refused = refuse_oversized_or_ambiguous(&req);
+    let mut resp = if let Some(e) = refused {
+        ApiError(e).into_response()
+    } else if too_low {
         ApiError(
             ODataError::new(
                 ErrorKind::BadRequest,

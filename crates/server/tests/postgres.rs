@@ -413,7 +413,15 @@ fn read_replicas_take_the_queries_and_fail_over_to_the_primary() {
     let replica_store: Arc<dyn Store> =
         Arc::new(PostgresStore::open_replica(&replica_url).unwrap());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while replica_store.tenant("demo").ok().flatten().is_none() {
+    // caught up when the replica has the published generation (the tenant row is created, and
+    // replicated, before its data is)
+    let published = store.tenant("demo").unwrap().unwrap().generation;
+    while replica_store
+        .tenant("demo")
+        .ok()
+        .flatten()
+        .is_none_or(|t| t.generation != published)
+    {
         assert!(
             std::time::Instant::now() < deadline,
             "the replica did not catch up"

@@ -33,10 +33,16 @@ pub struct Server {
 
 /// Starts `dw serve ARGS` in `dir`, logging JSON to `dir/NAME.log`.
 pub fn start(dir: &Path, args: &[&str], name: &str) -> Server {
+    start_with_env(dir, args, name, &[])
+}
+
+/// [`start`] with environment variables (`DW_LIMITS__...`) for the server.
+pub fn start_with_env(dir: &Path, args: &[&str], name: &str, env: &[(&str, &str)]) -> Server {
     let stderr = dir.join(format!("{name}.log"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_dw"))
         .arg("serve")
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .env("DW_LOG_FORMAT", "json")
         .env_remove("DW_CONFIG")

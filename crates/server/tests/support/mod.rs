@@ -130,12 +130,9 @@ pub fn start_with_public_url(
             .unwrap();
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .await
-            .unwrap();
+            let plain = |socket| async move { Ok::<_, std::io::Error>(socket) };
+            let limits = server::listen::ConnectionLimits::default();
+            server::listen::serve(listener, app, limits, plain, std::future::pending()).await;
         });
     });
     TestServer {
