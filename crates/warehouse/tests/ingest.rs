@@ -1076,3 +1076,80 @@ fn a_backfilled_day_adds_its_facts_without_rewinding_the_current_state() {
         4
     );
 }
+
+/// Writes a snapshot folder with `devices` (id, user id) and users u-1 and u-2.
+fn snapshot_with(dir: &std::path::Path, devices: &[(&str, &str)]) {
+    std::fs::create_dir_all(dir).unwrap();
+    let users = r#"{"value":[{"id":"u-1","displayName":"One","userPrincipalName":"one@contoso.com"},{"id":"u-2","displayName":"Two","userPrincipalName":"two@contoso.com"}]}"#;
+    std::fs::write(dir.join("users.json"), users).unwrap();
+    let records: Vec<String> = devices
+        .iter()
+        .map(|(id, user)| {
+            format!(
+                r#"{{"id":"{id}","deviceName":"PC-{id}","operatingSystem":"Windows","userId":"{user}","enrolledDateTime":"2026-10-01T08:00:00Z"}}"#
+            )
+        })
+        .collect();
+    std::fs::write(
+        dir.join("managedDevices.json"),
+        format!(r#"{{"value":[{}]}}"#, records.join(",")),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_device_that_leaves_and_comes_back_gets_its_association_history_right() {
+    let store = store("comeback");
+    let root = std::env::temp_dir().join(format!("dw_comeback_{}", std::process::id()));
+    let day = |n: u8| time::Date::from_calendar_date(2026, time::Month::November, n).unwrap();
+    let now = |n: u8| NOW1 + (i64::from(n) - 1) * 86_400_000_000;
+    let run = |n: u8, devices: &[(&str, &str)]| {
+        let dir = root.join(format!("run-{n}-{}", devices.len()));
+        snapshot_with(&dir, devices);
+        ingest_graph_folder(store.as_ref(), &dir, &opts(day(n), now(n), false))
+    };
+    let both = [("d1", "u-1"), ("d2", "u-2")];
+    run(1, &both).unwrap();
+    run(2, &both[..1]).unwrap();
+    let t = run(3, &both)
+        .expect("a device back after a day away")
+        .tenant
+        .unwrap();
+    let cols = [
+        "deviceKey",
+        "userKey",
+        "createdDateTimeUTC",
+        "isDeleted",
+        "endedDateTimeUTC",
+    ];
+    let enrolled = micros(time::macros::datetime!(2026-10-01 08:00 UTC));
+    let expected = [
+        format!("1|1|{enrolled}|0|null"),
+        // d2: its first association ended when it was missing, a new one started when back
+        format!("2|2|{enrolled}|1|{}", now(2)),
+        format!("2|2|{}|0|null", now(3)),
+    ];
+    assert_eq!(
+        dump(store.as_ref(), &t, "userDeviceAssociations", &cols),
+        expected
+    );
+    // re-running the day changes nothing
+    run(3, &both).unwrap();
+    assert_eq!(
+        dump(store.as_ref(), &t, "userDeviceAssociations", &cols),
+        expected
+    );
+    // a re-run of a day without the device, then with it again, reopens that day's association
+    run(3, &both[..1]).unwrap();
+    let t = run(3, &both).unwrap().tenant.unwrap();
+    assert_eq!(
+        dump(store.as_ref(), &t, "userDeviceAssociations", &cols),
+        expected
+    );
+    // and the days after go on
+    run(4, &both[..1]).unwrap();
+    let t = run(5, &both).unwrap().tenant.unwrap();
+    let rows = dump(store.as_ref(), &t, "userDeviceAssociations", &cols);
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert_eq!(rows[3], format!("2|2|{}|0|null", now(5)));
+}

@@ -561,10 +561,10 @@ fn merge_associations(
         idx("isDeleted"),
         idx("endedDateTimeUTC"),
     );
-    let active: Vec<Vec<SqlValue>> = rows(tx, d, t, assoc)?
+    let (active, history): (Vec<Vec<SqlValue>>, Vec<Vec<SqlValue>>) = rows(tx, d, t, assoc)?
         .into_iter()
-        .filter(|r| r[a_deleted] == SqlValue::Boolean(false))
-        .collect();
+        .partition(|r| r[a_deleted] == SqlValue::Boolean(false));
+    let a_created = idx("createdDateTimeUTC");
     // the user each device of the snapshot should be associated with
     let mut wanted: HashMap<i64, (i64, SqlValue)> = HashMap::new();
     for dev in &snap.devices {
@@ -612,13 +612,25 @@ fn merge_associations(
         if kept.get(dk) == Some(u) {
             continue;
         }
-        // a first association starts at enrollment; a later one when it is seen
-        let first = !ended.iter().any(|e| e[a_device] == SqlValue::Integer(*dk));
-        let created = if first && !enrolled.is_null() {
+        // A device's first association starts at enrollment; a later one (a new user, or the
+        // device back after missing from a snapshot) starts at the snapshot's midnight, so the
+        // history shows the gap. An association this day already ended (a re-run of the day)
+        // is made active again instead of started twice.
+        let device = SqlValue::Integer(*dk);
+        let seen_before = ended.iter().chain(&history).any(|e| e[a_device] == device);
+        let created = if !seen_before && !enrolled.is_null() {
             enrolled.clone()
         } else {
             now.clone()
         };
+        let same = |e: &&Vec<SqlValue>| {
+            e[a_device] == device && e[a_user] == SqlValue::Integer(*u) && e[a_created] == created
+        };
+        if ended.iter().chain(&history).any(|e| same(&e)) {
+            tx.execute(&dml::reopen_association(d, t, *u, *dk, created))?;
+            written(summary, "userDeviceAssociations", 1);
+            continue;
+        }
         tx.insert(
             "userDeviceAssociations",
             &ordered(

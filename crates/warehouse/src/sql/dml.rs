@@ -163,3 +163,42 @@ pub fn end_associations(
         tenant: Some(tenant),
     }
 }
+
+/// Makes the ended association of `user` and `device` that started at `created` active again
+/// (re-running a day that had ended it).
+pub fn reopen_association(
+    dialect: &dyn Dialect,
+    tenant: i64,
+    user: i64,
+    device: i64,
+    created: SqlValue,
+) -> PlannedQuery {
+    let mut b = Builder {
+        dialect,
+        params: Vec::new(),
+    };
+    let q = |c: &str| dialect.quote(c);
+    let set = format!(
+        "{} = {}, {} = NULL",
+        q("isDeleted"),
+        b.param(SqlValue::Boolean(false)),
+        q("endedDateTimeUTC"),
+    );
+    let sql = format!(
+        "UPDATE {} SET {set} WHERE {} = {} AND {} = {} AND {} = {} AND {} = {}",
+        q("userDeviceAssociations"),
+        q(TENANT_COLUMN_NAME),
+        b.param(SqlValue::Integer(tenant)),
+        q("userKey"),
+        b.param(SqlValue::Integer(user)),
+        q("deviceKey"),
+        b.param(SqlValue::Integer(device)),
+        q("createdDateTimeUTC"),
+        b.param(created),
+    );
+    PlannedQuery {
+        sql,
+        params: b.params,
+        tenant: Some(tenant),
+    }
+}
