@@ -311,6 +311,7 @@ fn ingest_bench(a: &BenchArgs, devices: u32) -> Result<(), String> {
             backfill: false,
             now_micros: (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64,
             retention: Default::default(),
+            limits: Default::default(),
         };
         let started = Instant::now();
         let summary = warehouse::ingest::ingest_graph_folder(

@@ -120,6 +120,10 @@ struct IngestArgs {
     /// Only check the folder (every file, record and field) and report; the store is not opened.
     #[arg(long, conflicts_with = "backfill")]
     check: bool,
+    /// Publish the day even if it marks more than [limits] max_deleted_share (50%) of the live
+    /// devices or users deleted (without it, such a snapshot is refused as likely partial).
+    #[arg(long)]
+    allow_mass_deletion: bool,
 }
 
 #[derive(Args)]
@@ -292,8 +296,9 @@ fn ingest(a: IngestArgs) -> Result<(), String> {
         Some(d) => parse_date(d)?,
         None => now.date(),
     };
+    let limits = settings.limits.snapshot(a.allow_mass_deletion);
     if a.check {
-        return check_snapshot(&a.from, date);
+        return check_snapshot(&a.from, date, &limits);
     }
     let store = open_store(&settings)?;
     let started = std::time::Instant::now();
@@ -303,6 +308,7 @@ fn ingest(a: IngestArgs) -> Result<(), String> {
         backfill: a.backfill,
         now_micros: (now.unix_timestamp_nanos() / 1000) as i64,
         retention: settings.retention()?,
+        limits,
     };
     let bars = progress::Bars::for_terminal();
     let graph_folder = |dir: &std::path::Path| {
@@ -358,14 +364,18 @@ fn ingest(a: IngestArgs) -> Result<(), String> {
 }
 
 /// `dw ingest --check`: reads and checks a snapshot folder without a store.
-fn check_snapshot(from: &[String], date: time::Date) -> Result<(), String> {
+fn check_snapshot(
+    from: &[String],
+    date: time::Date,
+    limits: &warehouse::ingest::SnapshotLimits,
+) -> Result<(), String> {
     let dir = match from {
         [dir] if dir != "graph" && dir != "csv" => dir,
         [kind, dir] if kind == "graph" || kind == "csv" => dir,
         _ => return Err("--check takes a snapshot folder (--from DIR or --from csv DIR)".into()),
     };
     let bars = progress::Bars::for_terminal();
-    let summary = warehouse::ingest::check_folder(std::path::Path::new(dir), date, &bars);
+    let summary = warehouse::ingest::check_folder(std::path::Path::new(dir), date, limits, &bars);
     drop(bars);
     let summary = summary.map_err(|e| format!("the snapshot is not valid: {e}"))?;
     let records: u64 = summary.records_read.values().sum();
@@ -451,16 +461,11 @@ fn serve(a: ServeArgs) -> Result<(), String> {
             let status = state.ingest_status.clone();
             let (store, tenant) = (store.clone(), settings.tenant.clone());
             let graph = settings.graph.clone();
-            let retention = settings.retention()?;
-            tokio::spawn(schedule::run(
-                at,
-                from.into(),
-                graph,
-                store,
-                tenant,
-                retention,
-                status,
-            ));
+            let rules = schedule::Rules {
+                retention: settings.retention()?,
+                limits: settings.limits.snapshot(false),
+            };
+            tokio::spawn(schedule::run(at, from.into(), graph, store, tenant, rules, status));
         }
         let app = server::router(state);
         let root = format!("{base}{}", server::BASE_PATH);

@@ -34,13 +34,21 @@ fn until_next(at: time::Time) -> std::time::Duration {
 /// Runs the ingestion at `at` every day, publishing the day that ended last, and records the
 /// outcome in `status`. `from` is a folder of per-day snapshot folders, or `graph` to read live
 /// from Microsoft Graph.
+/// What every scheduled run applies: retention and the snapshot limits.
+pub struct Rules {
+    /// Retention per fact collection.
+    pub retention: BTreeMap<String, Retention>,
+    /// Bounds on the snapshot (the deletion guard is always on for scheduled runs).
+    pub limits: warehouse::ingest::SnapshotLimits,
+}
+
 pub async fn run(
     at: time::Time,
     from: PathBuf,
     graph: crate::graph_fetch::GraphSettings,
     store: Arc<dyn Store>,
     tenant: String,
-    retention: BTreeMap<String, Retention>,
+    rules: Rules,
     status: Arc<RwLock<serde_json::Value>>,
 ) {
     *status.write().expect("lock") = serde_json::json!({
@@ -57,7 +65,8 @@ pub async fn run(
             date,
             backfill: false,
             now_micros: (now.unix_timestamp_nanos() / 1000) as i64,
-            retention: retention.clone(),
+            retention: rules.retention.clone(),
+            limits: rules.limits.clone(),
         };
         let (store, from, graph) = (store.clone(), from.clone(), graph.clone());
         let started = std::time::Instant::now();

@@ -68,21 +68,40 @@ pub struct LimitSettings {
     pub header_read_timeout_secs: u64,
     /// Seconds a connection may go without moving a byte before it is closed.
     pub idle_timeout_secs: u64,
+    /// Largest snapshot file ingestion reads, in MiB.
+    pub snapshot_file_max_mb: u64,
+    /// Largest record of a snapshot file, in KiB.
+    pub snapshot_record_max_kb: u64,
+    /// Largest share (0 to 1) of live devices or users one snapshot may mark deleted.
+    pub max_deleted_share: f64,
 }
 
 impl Default for LimitSettings {
     fn default() -> Self {
         let connections = server::listen::ConnectionLimits::default();
+        let snapshot = warehouse::ingest::SnapshotLimits::default();
         Self {
             statement_timeout_secs: warehouse::sqlite::DEFAULT_STATEMENT_TIMEOUT.as_secs(),
             max_connections: connections.max_connections,
             header_read_timeout_secs: connections.header_read_timeout.as_secs(),
             idle_timeout_secs: connections.idle_timeout.as_secs(),
+            snapshot_file_max_mb: snapshot.max_file_bytes >> 20,
+            snapshot_record_max_kb: snapshot.max_record_bytes >> 10,
+            max_deleted_share: snapshot.max_deleted_share.unwrap_or(1.0),
         }
     }
 }
 
 impl LimitSettings {
+    /// The bounds of an ingestion run; `allow_mass_deletion` turns the deletion guard off.
+    pub fn snapshot(&self, allow_mass_deletion: bool) -> warehouse::ingest::SnapshotLimits {
+        warehouse::ingest::SnapshotLimits {
+            max_file_bytes: self.snapshot_file_max_mb.max(1) << 20,
+            max_record_bytes: self.snapshot_record_max_kb.max(1) << 10,
+            max_deleted_share: (!allow_mass_deletion).then_some(self.max_deleted_share),
+        }
+    }
+
     /// The connection limits of the server.
     pub fn connections(&self) -> server::listen::ConnectionLimits {
         server::listen::ConnectionLimits {

@@ -9,6 +9,7 @@ use super::context::{
 };
 use super::devices_daily::{DeviceDaily, DeviceIndex};
 use super::enrollment::{Enrolled, EnrollmentEvents};
+use super::files;
 use super::graph::{each, Content};
 use super::history;
 use super::mam::Registrations;
@@ -357,6 +358,12 @@ pub fn apply(
         backfill: tenant.snapshot_date_key.is_some_and(|newest| newest > dk),
     };
     cx.ensure_date(opts.date)?;
+    if let (false, Some(share)) = (cx.backfill, opts.limits.max_deleted_share) {
+        let devices = snap.devices.iter().map(|x| x.id.as_str());
+        guard_deletions(cx.tx, d, t, "devices", "deviceId", devices, share)?;
+        let users = snap.users.iter().map(|x| x.id.as_str());
+        guard_deletions(cx.tx, d, t, "users", "userId", users, share)?;
+    }
     let (tx, summary) = (&mut *cx.tx, &mut *cx.summary);
     let category_keys = merge_categories(tx, d, t, snap, &now, cx.backfill, summary)?;
 
@@ -489,6 +496,45 @@ pub fn apply(
                 SqlValue::Integer(oldest),
             ))?;
         }
+    }
+    Ok(())
+}
+
+/// Refuses a snapshot that would mark more than `share` of the live rows of `collection` deleted
+/// (entities whose `id_property` is not among `present`): a partial download must not wipe a
+/// tenant. Small tenants ([`files::DELETION_GUARD_MIN_LIVE`]) are not guarded.
+fn guard_deletions<'a>(
+    tx: &mut dyn Transaction,
+    d: &dyn Dialect,
+    t: i64,
+    collection_name: &str,
+    id_property: &str,
+    present: impl Iterator<Item = &'a str>,
+    share: f64,
+) -> Result<(), IngestError> {
+    let c = collection(collection_name);
+    let (id, deleted) = (
+        c.property_index(id_property).expect("id property"),
+        c.property_index("isDeleted").expect("isDeleted"),
+    );
+    let present: HashSet<&str> = present.collect();
+    let (mut live, mut leaving) = (0usize, 0usize);
+    for r in rows(tx, d, t, c)? {
+        if r[deleted] != SqlValue::Boolean(false) {
+            continue;
+        }
+        live += 1;
+        if !matches!(&r[id], SqlValue::Text(x) if present.contains(x.as_str())) {
+            leaving += 1;
+        }
+    }
+    if live >= files::DELETION_GUARD_MIN_LIVE && leaving as f64 > share * live as f64 {
+        return Err(IngestError::run(format!(
+            "the snapshot would mark {leaving} of {live} live {collection_name} deleted, more than \
+             {:.0}% ([limits] max_deleted_share); if that is right, run again with \
+             --allow-mass-deletion",
+            share * 100.0
+        )));
     }
     Ok(())
 }

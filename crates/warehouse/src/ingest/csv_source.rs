@@ -2,10 +2,14 @@
 //! Rows become the same records as Graph entities (enumeration values spelled as Graph spells
 //! them), so both sources share one validation and one merge.
 
+use super::files::{self, SnapshotLimits};
 use super::graph::Record;
 use super::IngestError;
 use serde_json::Value;
+use std::cell::Cell;
+use std::io::Read;
 use std::path::Path;
+use std::rc::Rc;
 
 #[derive(Clone, Copy)]
 pub(super) enum Kind {
@@ -59,16 +63,41 @@ pub(super) const USER_COLUMNS: &[Column] = &[
     ("licensed", "assignedLicenses", Kind::Licensed, false),
 ];
 
-/// Reads a CSV file with the given column set into Graph-shaped records.
-pub(super) fn read_csv(path: &Path, columns: &[Column]) -> Result<Vec<Record>, IngestError> {
+/// Counts the double quotes read through it: a CSV file whose count is odd has a quoted field
+/// that never closes, which CSV readers take as running to the end of the file.
+struct QuoteParity<R> {
+    inner: R,
+    quotes: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for QuoteParity<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let found = buf[..n].iter().filter(|b| **b == b'"').count() as u64;
+        self.quotes.set(self.quotes.get() + found);
+        Ok(n)
+    }
+}
+
+/// Reads a CSV file with the given column set into Graph-shaped records: a regular file within
+/// the size limits, each row within the record limit, every quoted field closed.
+pub(super) fn read_csv(
+    path: &Path,
+    columns: &[Column],
+    limits: &SnapshotLimits,
+) -> Result<Vec<Record>, IngestError> {
     let file = path
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let (opened, _, _) = files::open(path, &file, limits)?;
+    let quotes = Rc::new(Cell::new(0));
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| IngestError::file(&file, format!("cannot read: {e}")))?;
+        .from_reader(QuoteParity {
+            inner: opened,
+            quotes: quotes.clone(),
+        });
     let headers = reader
         .headers()
         .map_err(|e| IngestError::file(&file, format!("cannot read the header: {e}")))?
@@ -100,6 +129,17 @@ pub(super) fn read_csv(path: &Path, columns: &[Column]) -> Result<Vec<Record>, I
     for (index, row) in reader.records().enumerate() {
         let row = row
             .map_err(|e| IngestError::record(&file, index, None, format!("malformed CSV: {e}")))?;
+        if row.as_slice().len() as u64 > limits.max_record_bytes {
+            return Err(IngestError::record(
+                &file,
+                index,
+                None,
+                format!(
+                    "is larger than {} bytes, the limit for a record ([limits] snapshot_record_max_kb)",
+                    limits.max_record_bytes
+                ),
+            ));
+        }
         let mut record = Record::new();
         for (header, value) in headers.iter().zip(row.iter()) {
             let (_, field, kind, _) = columns
@@ -137,6 +177,15 @@ pub(super) fn read_csv(path: &Path, columns: &[Column]) -> Result<Vec<Record>, I
             record.insert(field.to_string(), v);
         }
         records.push(record);
+    }
+    if quotes.get() % 2 == 1 {
+        // the open quote is in the last record read: it ran to the end of the file
+        return Err(IngestError::record(
+            &file,
+            records.len().saturating_sub(1),
+            None,
+            "opens a quoted field that is never closed (a truncated or malformed file)",
+        ));
     }
     Ok(records)
 }

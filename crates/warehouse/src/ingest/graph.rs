@@ -1,22 +1,25 @@
 //! Reading Microsoft Graph responses saved in a snapshot folder: one response
 //! (`{"value": [...]}`), a sequence of paged responses, or NDJSON (one entity per line).
 
+use super::files::{self, SnapshotLimits};
 use super::{IngestError, Progress};
-use serde::de::{self, Deserialize, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 use std::path::Path;
+use std::path::PathBuf;
 
 /// One entity of a Graph collection.
 pub type Record = Map<String, Value>;
 
-/// The records of one snapshot file. Graph responses stay text and are parsed a page at a time
-/// when iterated (the JSON trees of a whole snapshot would take many times its size); CSV rows
-/// are records already.
+/// The records of one snapshot file. Graph responses are checked by streaming the file, and
+/// read again a response (a page) at a time during the merge, so memory follows the largest
+/// page, not the file; CSV rows are records already.
 pub enum Content {
-    /// Graph responses or NDJSON, checked by [`read_records`].
-    Text(String),
+    /// A file of Graph responses or NDJSON, checked by [`read_records`].
+    File(PathBuf, SnapshotLimits),
     /// Records read already.
     Parsed(Vec<Record>),
 }
@@ -29,15 +32,21 @@ enum Item {
     Entity,
 }
 
-impl<'de> Deserialize<'de> for Item {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ItemVisitor)
+/// Reads one item, checking the size of every entity of a response with the file's byte count.
+struct ItemSeed<'c> {
+    read: &'c Cell<u64>,
+    max_record: u64,
+}
+
+impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
+    type Value = Item;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Item, D::Error> {
+        d.deserialize_any(self)
     }
 }
 
-struct ItemVisitor;
-
-impl<'de> Visitor<'de> for ItemVisitor {
+impl<'de> Visitor<'de> for ItemSeed<'_> {
     type Value = Item;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -48,7 +57,10 @@ impl<'de> Visitor<'de> for ItemVisitor {
         let mut entities = None;
         while let Some(is_value) = map.next_key_seed(KeyIsValue)? {
             if is_value {
-                entities = Some(map.next_value_seed(Entities)?);
+                entities = Some(map.next_value_seed(Entities {
+                    read: self.read,
+                    max_record: self.max_record,
+                })?);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -80,10 +92,13 @@ impl<'de> Visitor<'de> for KeyIsValue {
     }
 }
 
-/// A response's `value`: an array of objects; counts them.
-struct Entities;
+/// A response's `value`: an array of objects; counts them and bounds each one's size.
+struct Entities<'c> {
+    read: &'c Cell<u64>,
+    max_record: u64,
+}
 
-impl<'de> DeserializeSeed<'de> for Entities {
+impl<'de> DeserializeSeed<'de> for Entities<'_> {
     type Value = usize;
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
@@ -91,7 +106,7 @@ impl<'de> DeserializeSeed<'de> for Entities {
     }
 }
 
-impl<'de> Visitor<'de> for Entities {
+impl<'de> Visitor<'de> for Entities<'_> {
     type Value = usize;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -100,10 +115,19 @@ impl<'de> Visitor<'de> for Entities {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
         let mut n = 0;
-        while seq.next_element_seed(AnEntity)?.is_some() {
+        loop {
+            let before = self.read.get();
+            if seq.next_element_seed(AnEntity)?.is_none() {
+                return Ok(n);
+            }
+            if self.read.get() - before > self.max_record + files::record_slack() {
+                return Err(de::Error::custom(format!(
+                    "entity {n} of this response is larger than {} bytes, the limit for a record ([limits] snapshot_record_max_kb)",
+                    self.max_record
+                )));
+            }
             n += 1;
         }
-        Ok(n)
     }
 }
 
@@ -133,6 +157,9 @@ impl<'de> Visitor<'de> for AnEntity {
 
 /// The error of a file that is not Graph responses.
 fn bad_json(file: &str, e: &serde_json::Error) -> IngestError {
+    if e.is_io() {
+        return IngestError::file(file, e.to_string());
+    }
     let what = if e.is_data() {
         "unexpected JSON"
     } else {
@@ -144,27 +171,60 @@ fn bad_json(file: &str, e: &serde_json::Error) -> IngestError {
     )
 }
 
-/// Reads a Graph response file and checks its shape (errors name it `file`); returns its text,
-/// parsed record by record later, and how many records it holds.
+/// Checks a Graph response file by streaming it (errors name it `file`): a regular file within
+/// the limits, every item a response or an entity, no record over the size limit, not empty.
+/// Returns it as [`Content`] and how many records it holds.
 pub fn read_records(
     path: &Path,
     file: &str,
+    limits: &SnapshotLimits,
     progress: &dyn Progress,
 ) -> Result<(Content, usize), IngestError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| IngestError::file(file, format!("cannot read: {e}")))?;
-    progress.source_started(file, text.len() as u64);
+    let (reader, read, len) = files::open(path, file, limits)?;
+    progress.source_started(file, len);
     let mut count = 0;
-    let mut stream = serde_json::Deserializer::from_str(&text).into_iter::<Item>();
-    while let Some(item) = stream.next() {
-        count += match item.map_err(|e| bad_json(file, &e))? {
-            Item::Response(n) => n,
-            Item::Entity => 1,
+    let mut items = 0;
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    loop {
+        // one item after another, as a stream deserializer would, with the size check's seed
+        match de.end() {
+            Ok(()) => break,
+            Err(e) if e.is_eof() || e.is_syntax() => {}
+            Err(e) => return Err(bad_json(file, &e)),
+        }
+        let seed = ItemSeed {
+            read: &read,
+            max_record: limits.max_record_bytes,
         };
-        progress.source_progress(file, stream.byte_offset() as u64, count as u64);
+        let before = read.get();
+        count += match seed.deserialize(&mut de).map_err(|e| bad_json(file, &e))? {
+            Item::Response(n) => n,
+            Item::Entity => {
+                if read.get() - before > limits.max_record_bytes + files::record_slack() {
+                    return Err(IngestError::record(
+                        file,
+                        count,
+                        None,
+                        format!(
+                            "is larger than {} bytes, the limit for a record ([limits] snapshot_record_max_kb)",
+                            limits.max_record_bytes
+                        ),
+                    ));
+                }
+                1
+            }
+        };
+        items += 1;
+        progress.source_progress(file, read.get(), count as u64);
+    }
+    if items == 0 {
+        return Err(IngestError::file(
+            file,
+            "holds no Graph response (an empty or truncated download?); a day without entities is {\"value\":[]}",
+        ));
     }
     progress.source_finished(file, count as u64);
-    Ok((Content::Text(text), count))
+    Ok((Content::File(path.to_path_buf(), limits.clone()), count))
 }
 
 impl Content {
@@ -175,8 +235,12 @@ impl Content {
     ) -> Box<dyn Iterator<Item = Result<Cow<'a, Record>, IngestError>> + 'a> {
         match self {
             Content::Parsed(records) => Box::new(records.iter().map(|r| Ok(Cow::Borrowed(r)))),
-            Content::Text(text) => {
-                let items = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+            Content::File(path, limits) => {
+                let reader = match files::open(path, file, limits) {
+                    Ok((reader, _, _)) => reader,
+                    Err(e) => return Box::new(std::iter::once(Err(e))),
+                };
+                let items = serde_json::Deserializer::from_reader(reader).into_iter::<Value>();
                 Box::new(items.flat_map(move |item| {
                     let entities: Vec<Result<Cow<'a, Record>, IngestError>> = match item {
                         Err(e) => vec![Err(bad_json(file, &e))],
@@ -374,7 +438,8 @@ mod tests {
     fn read(dir: &Path, name: &str, text: &str) -> Result<(usize, Vec<String>), String> {
         let path = dir.join(name);
         std::fs::write(&path, text).unwrap();
-        let (content, n) = read_records(&path, name, &NoProgress).map_err(|e| e.to_string())?;
+        let (content, n) = read_records(&path, name, &SnapshotLimits::default(), &NoProgress)
+            .map_err(|e| e.to_string())?;
         let ids = each(name, &content, |f| f.id("id")).map_err(|e| e.to_string())?;
         Ok((n, ids))
     }

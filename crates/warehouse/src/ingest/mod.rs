@@ -18,6 +18,7 @@ mod context;
 mod csv_source;
 mod devices_daily;
 mod enrollment;
+mod files;
 mod graph;
 mod history;
 mod mam;
@@ -25,6 +26,7 @@ mod policies;
 mod terms;
 
 use csv_source::{DEVICE_COLUMNS, USER_COLUMNS};
+pub use files::SnapshotLimits;
 use graph::{read_records, Content};
 
 use crate::store::{Store, StoreError, Tenant};
@@ -152,6 +154,8 @@ pub struct IngestOptions {
     pub now_micros: i64,
     /// Retention per fact collection, over the model's defaults.
     pub retention: BTreeMap<String, Retention>,
+    /// Bounds on the snapshot's files and on how much of the tenant it may delete.
+    pub limits: SnapshotLimits,
 }
 
 /// Told how an ingestion run goes: a terminal shows a bar per source.
@@ -287,6 +291,7 @@ type SourceFile = (String, String, std::path::PathBuf);
 fn read_all(
     files: Vec<SourceFile>,
     summary: &mut IngestSummary,
+    limits: &SnapshotLimits,
     progress: &dyn Progress,
 ) -> Result<Sources, IngestError> {
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -305,7 +310,7 @@ fn read_all(
                             let Some((_, file, path)) = files.get(i) else {
                                 return out;
                             };
-                            out.push((i, read_records(path, file, progress)));
+                            out.push((i, read_records(path, file, limits, progress)));
                         }
                     })
                 })
@@ -330,6 +335,7 @@ fn read_all(
 fn read_graph_folder(
     dir: &Path,
     summary: &mut IngestSummary,
+    limits: &SnapshotLimits,
     progress: &dyn Progress,
 ) -> Result<Sources, IngestError> {
     let mut files: Vec<SourceFile> = Vec::new();
@@ -402,7 +408,7 @@ fn read_graph_folder(
             )));
         }
     }
-    read_all(files, summary, progress)
+    read_all(files, summary, limits, progress)
 }
 
 /// Ingests the Graph snapshot folder `dir` for `opts.date` and publishes it.
@@ -422,7 +428,7 @@ pub fn ingest_graph_folder_with_progress(
     progress: &dyn Progress,
 ) -> Result<IngestSummary, IngestError> {
     let mut summary = IngestSummary::default();
-    let sources = read_graph_folder(dir, &mut summary, progress)?;
+    let sources = read_graph_folder(dir, &mut summary, &opts.limits, progress)?;
     progress.stage("merging into the warehouse");
     publish(store, sources, opts, summary)
 }
@@ -434,12 +440,16 @@ pub fn ingest_csv_folder(
     opts: &IngestOptions,
 ) -> Result<IngestSummary, IngestError> {
     let mut summary = IngestSummary::default();
-    let sources = read_csv_folder(dir, &mut summary)?;
+    let sources = read_csv_folder(dir, &mut summary, &opts.limits)?;
     publish(store, sources, opts, summary)
 }
 
 /// Reads `devices.csv` and `users.csv` of `dir`; any other file stops the run.
-fn read_csv_folder(dir: &Path, summary: &mut IngestSummary) -> Result<Sources, IngestError> {
+fn read_csv_folder(
+    dir: &Path,
+    summary: &mut IngestSummary,
+    limits: &SnapshotLimits,
+) -> Result<Sources, IngestError> {
     let mut sources = Sources::default();
     for (name, _, _) in entries(dir)? {
         if name != "devices.csv" && name != "users.csv" {
@@ -460,7 +470,7 @@ fn read_csv_folder(dir: &Path, summary: &mut IngestSummary) -> Result<Sources, I
                 dir.display()
             )));
         }
-        let records = csv_source::read_csv(&path, columns)?;
+        let records = csv_source::read_csv(&path, columns, limits)?;
         summary
             .records_read
             .insert(file.to_string(), records.len() as u64);
@@ -475,13 +485,14 @@ fn read_csv_folder(dir: &Path, summary: &mut IngestSummary) -> Result<Sources, I
 pub fn check_folder(
     dir: &Path,
     date: time::Date,
+    limits: &SnapshotLimits,
     progress: &dyn Progress,
 ) -> Result<IngestSummary, IngestError> {
     let mut summary = IngestSummary::default();
     let sources = if dir.join("devices.csv").exists() {
-        read_csv_folder(dir, &mut summary)?
+        read_csv_folder(dir, &mut summary, limits)?
     } else {
-        read_graph_folder(dir, &mut summary, progress)?
+        read_graph_folder(dir, &mut summary, limits, progress)?
     };
     progress.stage("checking the records");
     apply::Snapshot::parse(&sources, date, &mut summary)?;

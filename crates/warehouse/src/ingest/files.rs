@@ -1,0 +1,122 @@
+//! Opening snapshot files safely: only regular files (a symlink to `/dev/zero` or a FIFO in a
+//! snapshot folder must not make a run read forever or block), at most
+//! [`SnapshotLimits::max_file_bytes`] read from each, however the file changes while it is read.
+
+use super::IngestError;
+use std::cell::Cell;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::Path;
+use std::rc::Rc;
+
+/// Bounds on what one snapshot may make a run read or do (`[limits]` in the configuration).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotLimits {
+    /// Largest snapshot file read, in bytes.
+    pub max_file_bytes: u64,
+    /// Largest single record (one Graph entity, one NDJSON line, one CSV row), in bytes.
+    pub max_record_bytes: u64,
+    /// Largest share of the live devices, or of the live users, that one snapshot may mark
+    /// deleted; `None` turns the guard off (`dw ingest --allow-mass-deletion`). A partial
+    /// download would otherwise delete most of a tenant.
+    pub max_deleted_share: Option<f64>,
+}
+
+impl Default for SnapshotLimits {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: 4 << 30,
+            max_record_bytes: 1 << 20,
+            max_deleted_share: Some(0.5),
+        }
+    }
+}
+
+/// Below this many live devices (or users), the deletion guard does not apply: a small tenant
+/// losing a few devices is ordinary.
+pub const DELETION_GUARD_MIN_LIVE: usize = 20;
+
+/// Bytes read ahead of the parser (the granularity of record sizes seen through [`Counted`]).
+const READ_AHEAD: usize = 64 * 1024;
+
+/// A snapshot file being read, with how many bytes were read from it so far.
+pub struct Counted {
+    file: File,
+    read: Rc<Cell<u64>>,
+    limit: u64,
+    name: String,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        let total = self.read.get() + n as u64;
+        self.read.set(total);
+        if total > self.limit {
+            return Err(io::Error::other(format!(
+                "{} is larger than {} bytes, the limit for a snapshot file",
+                self.name, self.limit
+            )));
+        }
+        Ok(n)
+    }
+}
+
+/// An opened snapshot file: the buffered reader, the shared count of bytes read from the file,
+/// and its length when opened.
+pub type Opened = (BufReader<Counted>, Rc<Cell<u64>>, u64);
+
+/// Opens `path` (named `name` in errors) if it is a regular file within the size limit.
+pub fn open(path: &Path, name: &str, limits: &SnapshotLimits) -> Result<Opened, IngestError> {
+    let refuse = |why: String| IngestError::file(name, why);
+    // checked before opening: opening a FIFO would block
+    let meta = std::fs::metadata(path).map_err(|e| refuse(format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        return Err(refuse(
+            "is not a regular file (a device, FIFO or socket is never read)".into(),
+        ));
+    }
+    let file = nonblocking_open(path).map_err(|e| refuse(format!("cannot read: {e}")))?;
+    // and again on what was opened, in case the path changed in between
+    let meta = file
+        .metadata()
+        .map_err(|e| refuse(format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        return Err(refuse(
+            "is not a regular file (a device, FIFO or socket is never read)".into(),
+        ));
+    }
+    if meta.len() > limits.max_file_bytes {
+        return Err(refuse(format!(
+            "is {} bytes; the limit for a snapshot file is {} bytes ([limits] snapshot_file_max_mb)",
+            meta.len(),
+            limits.max_file_bytes
+        )));
+    }
+    let read = Rc::new(Cell::new(0));
+    let counted = Counted {
+        file,
+        read: read.clone(),
+        limit: limits.max_file_bytes,
+        name: name.to_string(),
+    };
+    Ok((
+        BufReader::with_capacity(READ_AHEAD, counted),
+        read,
+        meta.len(),
+    ))
+}
+
+/// Opens without blocking on special files (regular files ignore the flag).
+fn nonblocking_open(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+}
+
+/// How much a record read between two counts may be over the limit because of read-ahead.
+pub fn record_slack() -> u64 {
+    READ_AHEAD as u64
+}
