@@ -203,3 +203,36 @@ fn slow_idle_and_surplus_connections_are_bounded() {
     drop(silent);
     server.stop();
 }
+
+#[test]
+fn the_store_and_its_folder_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("hostile_modes");
+    assert!(dw(&dir, &["tenants", "add", "t"]).0);
+    assert!(dw(&dir, &["clients", "add", "c", "--tenant", "t"]).0);
+    let server = start(&dir, &["--tenant", "t", "--listen", "127.0.0.1:0"], "modes");
+    let mode = |p: &str| {
+        std::fs::metadata(dir.join(p))
+            .unwrap_or_else(|e| panic!("{p}: {e}"))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("dw-data"), 0o700);
+    for file in [
+        "warehouse.db",
+        "warehouse.db-wal",
+        "warehouse.db-shm",
+        "paging.key",
+        "signing-keys.json",
+        "auth-registry.json",
+    ] {
+        assert_eq!(mode(&format!("dw-data/{file}")), 0o600, "{file}");
+    }
+    server.stop();
+    // a store an older release left world-readable is tightened when opened
+    let old = dir.join("dw-data/warehouse.db");
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(dw(&dir, &["tenants", "list"]).0);
+    assert_eq!(mode("dw-data/warehouse.db"), 0o600);
+}

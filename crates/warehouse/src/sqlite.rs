@@ -120,10 +120,7 @@ impl Row for SqliteRow<'_, '_> {
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Unavailable(format!("{}: {e}", dir.display())))?;
-        }
+        owner_only(path)?;
         let manager = SqliteConnectionManager::file(path).with_init(|c| {
             c.execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;",
@@ -204,6 +201,39 @@ impl SqliteStore {
             )
             .map_err(query_err)
     }
+}
+
+/// Makes the store readable by its owner only: a folder it creates is 0700, and the database
+/// file is created 0600 before SQLite opens it (SQLite gives its `-wal` and `-shm` files the
+/// database file's mode). An existing database and its companions are set to 0600 too; an
+/// existing folder is left as it is (it may be a shared one).
+fn owner_only(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    let unavailable =
+        |p: &Path, e: std::io::Error| StoreError::Unavailable(format!("{}: {e}", p.display()));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| unavailable(dir, e))?;
+        }
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| unavailable(path, e))?;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        if file.exists() {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| unavailable(&file, e))?;
+        }
+    }
+    Ok(())
 }
 
 fn read_tenant(conn: &Connection, name: &str) -> Result<Option<Tenant>, StoreError> {
