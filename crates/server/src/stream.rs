@@ -35,6 +35,31 @@ pub(crate) const HOLD: Duration = Duration::from_millis(100);
 /// How long a paused page waits for its client to take anything before giving up on it.
 pub(crate) const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Most bytes of sort values a paging token carries. A page whose last row has larger ones (a
+/// sort by a long text) goes on to the first row whose values fit, for at most
+/// [`MAX_PAGE_EXTENSION`] rows (or the page's length, when longer).
+pub(crate) const MAX_TOKEN_SORT_BYTES: usize = 4096;
+
+/// Rows a page may go on for to reach a row whose sort values fit in a token.
+pub(crate) const MAX_PAGE_EXTENSION: u64 = 1000;
+
+/// The most rows a page of `page_len` may hold (see [`MAX_TOKEN_SORT_BYTES`]), never more than
+/// `remaining` (`$top`).
+pub(crate) fn page_limit(page_len: u64, remaining: Option<u64>) -> u64 {
+    let extended = page_len.saturating_add(page_len.max(MAX_PAGE_EXTENSION));
+    remaining.map_or(extended, |r| r.min(extended))
+}
+
+/// The size of a row's sort values as a token carries them.
+fn sort_bytes(row: &dyn Row, cursor: &warehouse::sql::Cursor) -> usize {
+    (cursor.selected..cursor.selected + cursor.sort_keys)
+        .map(|i| match row.cell(i) {
+            Cell::Text(t) => t.len() + 8,
+            _ => 24,
+        })
+        .sum()
+}
+
 /// Plans the rest of a page: the rows after `position`, at most `limit` of them.
 pub(crate) type Resume = Box<dyn Fn(&KeysetPosition, u64) -> Plan + Send + Sync>;
 
@@ -105,8 +130,12 @@ struct Progress {
     buf: Vec<u8>,
     rows: u64,
     has_more: bool,
-    /// Sort keys of the last row written (the page's last, or the one before a pause).
-    last_keys: Vec<SqlValue>,
+    /// The page has its rows but goes on to the first row whose sort values fit in a token.
+    extending: bool,
+    /// Sort values of the page's last row: where the next page starts.
+    page_end: Vec<SqlValue>,
+    /// Sort values of the row written before a pause: where the page goes on.
+    resume_at: Vec<SqlValue>,
     /// Answers `respond` once the first bytes (or an error) are ready.
     start: Option<oneshot::Sender<Result<(), StoreError>>>,
     /// Statements the page needed (one, plus one per pause).
@@ -146,7 +175,9 @@ async fn drive(
         buf: Vec::with_capacity(CHUNK + 4096),
         rows: 0,
         has_more: false,
-        last_keys: Vec::new(),
+        extending: false,
+        page_end: Vec::new(),
+        resume_at: Vec::new(),
         start: Some(start),
         statements: 0,
     };
@@ -179,7 +210,7 @@ async fn drive(
                     Ok(Err(_)) => break "client-gone",
                     Err(_) => break "client-stalled",
                 }
-                position = Some(KeysetPosition(std::mem::take(&mut progress.last_keys)));
+                position = Some(KeysetPosition(std::mem::take(&mut progress.resume_at)));
             }
             Segment::Finished(last) => {
                 progress.started();
@@ -269,16 +300,28 @@ fn segment(
             &page.plan
         }
         Some(p) => {
-            resumed = (page.resume)(p, page.page_len - progress.rows + 1);
+            let most = page_limit(page.page_len, page.remaining);
+            resumed = (page.resume)(p, most.saturating_sub(progress.rows) + 1);
             &resumed
         }
     };
     progress.statements += 1;
     let cursor = &plan.cursor;
     let mut outcome = None;
+    let most = page_limit(page.page_len, page.remaining);
     let result = page.store.stream(&plan.rows, &mut |row| {
-        if progress.rows == page.page_len {
+        if progress.rows >= page.page_len && !progress.extending {
             progress.has_more = true;
+            return false;
+        }
+        if progress.rows == most {
+            if page.remaining != Some(most) {
+                outcome = Some(Segment::Failed(StoreError::Evaluation(format!(
+                    "the sort values of more than {} consecutive rows are larger than {MAX_TOKEN_SORT_BYTES} \
+                     bytes, more than a paging link carries; order by shorter values",
+                    most - page.page_len
+                ))));
+            }
             return false;
         }
         let buf = &mut progress.buf;
@@ -292,8 +335,12 @@ fn segment(
                 .map(|i| owned(row.cell(i)))
                 .collect()
         };
-        if progress.rows == page.page_len {
-            progress.last_keys = keys(row);
+        if progress.rows == page.page_len || progress.extending {
+            // a page may end only where the next page's token stays small
+            progress.extending = sort_bytes(row, cursor) > MAX_TOKEN_SORT_BYTES;
+            if !progress.extending {
+                progress.page_end = keys(row);
+            }
         }
         if progress.buf.len() >= CHUNK {
             progress.started();
@@ -308,7 +355,7 @@ fn segment(
                     return false;
                 }
                 Err(SendTimeoutError::Timeout(chunk)) => {
-                    progress.last_keys = keys(row);
+                    progress.resume_at = keys(row);
                     outcome = Some(Segment::Paused(chunk.expect("a chunk")));
                     return false;
                 }
@@ -336,11 +383,11 @@ fn segment(
     }
     let mut buf = std::mem::take(&mut progress.buf);
     buf.push(b']');
-    let more_allowed = page.remaining.is_none_or(|r| r > page.page_len);
+    let more_allowed = page.remaining.is_none_or(|r| r > progress.rows);
     if progress.has_more && more_allowed {
         let token = PageToken {
-            after: std::mem::take(&mut progress.last_keys),
-            remaining: page.remaining.map(|r| r - page.page_len),
+            after: std::mem::take(&mut progress.page_end),
+            remaining: page.remaining.map(|r| r - progress.rows),
             ..page.token_template.clone()
         };
         buf.extend_from_slice(b",\"@odata.nextLink\":");

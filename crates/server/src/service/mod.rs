@@ -610,7 +610,8 @@ async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
     } else {
         0
     };
-    let plan = page_query.plan(position.as_ref(), offset, page_len + 1);
+    let most = stream::page_limit(page_len, remaining);
+    let plan = page_query.plan(position.as_ref(), offset, most + 1);
     let q = &page_query.query;
     if sort_keys_per_row_exceed(&plan.cursor) {
         return Err(ODataError::bad_request("Too many $orderby items.")
