@@ -1206,6 +1206,8 @@ fn only_regular_bounded_complete_files_are_read() {
         )
         .unwrap()
     });
+    let mut limited = opts(day, NOW1, false);
+    limited.limits.max_record_bytes = 1 << 20;
     for (dir, expected) in [
         (&zero, "not a regular file"),
         (&fifo, "not a regular file"),
@@ -1215,7 +1217,7 @@ fn only_regular_bounded_complete_files_are_read() {
         (&huge_line, "the limit for a record"),
     ] {
         let started = std::time::Instant::now();
-        let e = ingest_graph_folder(store.as_ref(), dir, &opts(day, NOW1, false)).unwrap_err();
+        let e = ingest_graph_folder(store.as_ref(), dir, &limited).unwrap_err();
         assert!(e.to_string().contains(expected), "{}: {e}", dir.display());
         assert!(
             e.file.as_deref().is_some_and(|f| f.starts_with("users.")),

@@ -26,7 +26,8 @@ impl Default for SnapshotLimits {
     fn default() -> Self {
         Self {
             max_file_bytes: 4 << 30,
-            max_record_bytes: 1 << 20,
+            // a detected app with its devices expanded is one record of ~60 bytes per device
+            max_record_bytes: 64 << 20,
             max_deleted_share: Some(0.5),
         }
     }
