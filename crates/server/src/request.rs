@@ -25,6 +25,14 @@ pub enum Resource {
         /// `/$value` of that property.
         raw: bool,
     },
+    /// `{collection}({key})/{segment}/{segment}...`: more than the single-entity forms above
+    /// (a path through navigation properties, which is not served yet, or a mistake).
+    Deeper {
+        /// Entity set.
+        set: String,
+        /// The segments after the key.
+        segments: Vec<String>,
+    },
 }
 
 fn not_found(path: &str) -> ODataError {
@@ -76,7 +84,10 @@ pub fn parse(rest: &str) -> Result<Resource, ODataError> {
                     property: Some(p.to_string()),
                     raw: true,
                 }),
-                _ => Err(not_found(path)),
+                _ => Ok(Resource::Deeper {
+                    set,
+                    segments: segments.iter().map(|s| s.to_string()).collect(),
+                }),
             };
         }
         None => match path.split_once('/') {
@@ -135,6 +146,13 @@ mod tests {
             }
         );
         assert!(parse("/devices/x/y").is_err());
+        assert_eq!(
+            parse("/devices(1)/deviceType/deviceTypeName").unwrap(),
+            Resource::Deeper {
+                set: "devices".into(),
+                segments: vec!["deviceType".into(), "deviceTypeName".into()]
+            }
+        );
         assert!(parse("/devices(1").is_err());
     }
 }

@@ -622,6 +622,20 @@ fn expressions_of_any_shape_are_bounded_and_answered() {
 }
 
 #[test]
+fn paths_beyond_one_navigation_step_are_501_and_other_deep_paths_404() {
+    let r = get("/devices(1)/deviceType/deviceTypeName?api-version=v1.0");
+    assert_eq!(r.status, 501, "{}", r.text());
+    assert_eq!(error_of(&r)["target"], "path");
+    for path in [
+        "/devices(1)/deviceName/x?api-version=v1.0",
+        "/devices(1)/nothing/x?api-version=v1.0",
+    ] {
+        let r = get(path);
+        assert_eq!(r.status, 404, "{path}: {}", r.text());
+    }
+}
+
+#[test]
 fn oversized_and_ambiguous_requests_are_refused_with_odata_errors() {
     let long = format!(
         "/devices?api-version=v1.0&$filter={}",

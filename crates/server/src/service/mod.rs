@@ -149,6 +149,23 @@ async fn dispatch(app: AppState, principal: Principal, req: Request) -> ApiResul
         Resource::Metadata => metadata(&ctx),
         Resource::Collection(name) => collection(ctx, &name).await,
         Resource::Count(name) => count(ctx, &name).await,
+        Resource::Deeper { set, segments } => {
+            let through_navigation = ctx.model().entity_set(&set).is_some_and(|s| {
+                let ty = ctx.model().type_of(s);
+                ty.navigation.iter().any(|n| n.name == segments[0])
+            });
+            Err(if through_navigation {
+                ODataError::not_implemented(format!(
+                    "Paths that go on after the navigation property '{}' are not supported yet; \
+                     read /{}(key)/{} and then follow its own URL.",
+                    segments[0], set, segments[0]
+                ))
+                .with_target("path")
+            } else {
+                ODataError::not_found(format!("No resource at '{}'.", ctx.path)).with_target("path")
+            }
+            .into())
+        }
         Resource::Entity {
             set,
             key,
