@@ -221,6 +221,28 @@ impl TokenService {
         self.mint(&client.id, &client.tenant, &client.id, None, &roles)
     }
 
+    /// Whether the client (and, for a user's token, the user) a token of this issuer was
+    /// issued to is still registered for its tenant: removing a client or a user revokes its
+    /// tokens at once, not when they expire.
+    pub fn still_registered(&self, principal: &crate::Principal) -> bool {
+        let registry = self.registry.read().expect("lock");
+        let Some(client_id) = principal.client_id.as_deref() else {
+            return false;
+        };
+        let app_only = principal.subject == client_id;
+        // an app-only token reads its client's tenant; a user's token its user's
+        let client_ok = registry
+            .clients
+            .iter()
+            .any(|c| c.id == client_id && (!app_only || c.tenant == principal.tenant));
+        let user_ok = app_only
+            || registry
+                .users
+                .iter()
+                .any(|u| u.username == principal.subject && u.tenant == principal.tenant);
+        client_ok && user_ok
+    }
+
     fn client(&self, id: &str) -> Option<Client> {
         self.registry
             .read()

@@ -236,3 +236,53 @@ fn the_store_and_its_folder_are_readable_by_their_owner_only() {
     assert!(dw(&dir, &["tenants", "list"]).0);
     assert_eq!(mode("dw-data/warehouse.db"), 0o600);
 }
+
+#[test]
+fn removing_a_client_revokes_its_tokens_at_once() {
+    let dir = temp_dir("hostile_revoke");
+    assert!(dw(&dir, &["tenants", "add", "t"]).0);
+    let (ok, out, _) = dw(&dir, &["clients", "add", "gone", "--tenant", "t"]);
+    assert!(ok, "{out}");
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let server = start(&dir, &["--tenant", "t", "--listen", "127.0.0.1:0"], "revoke");
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut r = agent
+        .post(&format!("{}/oauth2/token", server.base))
+        .send_form([
+            ("grant_type", "client_credentials"),
+            ("client_id", "gone"),
+            ("client_secret", secret.as_str()),
+        ])
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = serde_json::from_reader(r.body_mut().as_reader()).unwrap();
+    let token = body["access_token"].as_str().unwrap().to_string();
+    let root = format!(
+        "{}/ReportingService/DataWarehouseFEService?api-version=v1.0",
+        server.base
+    );
+    let read = || {
+        let mut r = agent
+            .get(&root)
+            .header("Authorization", format!("Bearer {token}"))
+            .call()
+            .unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    };
+    assert_eq!(read().0, 200);
+    assert!(dw(&dir, &["clients", "remove", "gone"]).0);
+    server.signal("HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, body) = read();
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("no longer registered"), "{body}");
+    server.stop();
+}

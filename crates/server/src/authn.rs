@@ -209,6 +209,13 @@ impl FromRequestParts<AppState> for Authenticated {
                 "the {scheme} authentication scheme is not supported; use Bearer"
             )))
         };
+        // tokens of the built-in issuer die with their client or user
+        let result = result.and_then(|p| match &auth.service {
+            Some(s) if p.issuer == s.issuer() && !s.still_registered(&p) => Err(AuthError::Invalid(
+                "the client or user this token was issued to is no longer registered".into(),
+            )),
+            _ => Ok(p),
+        });
         match result {
             Ok(p) => {
                 if let Some(slot) = parts.extensions.get::<AuditSlot>() {
