@@ -77,5 +77,6 @@ pub fn auth_state(
         validator,
         service,
         tls,
+        allow_plain_http_secrets: settings.issuer.allow_plain_http,
     })
 }

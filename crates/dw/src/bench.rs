@@ -377,6 +377,7 @@ fn bench_auth(base: &str) -> Result<(server::AuthState, String), String> {
             validator,
             service: Some(service),
             tls: false,
+            allow_plain_http_secrets: false,
         },
         token,
     ))

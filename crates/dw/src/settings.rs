@@ -132,6 +132,9 @@ pub struct IssuerSettings {
     pub enabled: bool,
     /// Lifetime of issued tokens, in seconds.
     pub token_lifetime_secs: i64,
+    /// Accept client secrets and passwords over plain HTTP from other hosts (only behind a
+    /// TLS-terminating proxy on another host); without TLS they are accepted from loopback only.
+    pub allow_plain_http: bool,
 }
 
 impl Default for IssuerSettings {
@@ -139,6 +142,7 @@ impl Default for IssuerSettings {
         Self {
             enabled: true,
             token_lifetime_secs: 3600,
+            allow_plain_http: false,
         }
     }
 }

@@ -249,7 +249,11 @@ fn removing_a_client_revokes_its_tokens_at_once() {
         .unwrap()
         .trim()
         .to_string();
-    let server = start(&dir, &["--tenant", "t", "--listen", "127.0.0.1:0"], "revoke");
+    let server = start(
+        &dir,
+        &["--tenant", "t", "--listen", "127.0.0.1:0"],
+        "revoke",
+    );
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()

@@ -25,6 +25,17 @@ pub struct AuthState {
     /// Whether the server is reached over TLS (Basic credentials are accepted only then, or on
     /// loopback).
     pub tls: bool,
+    /// Accept client secrets and passwords at the token and sign-in endpoints over plain HTTP
+    /// from other hosts (behind a TLS-terminating proxy elsewhere); off by default.
+    pub allow_plain_http_secrets: bool,
+}
+
+impl AuthState {
+    /// Whether secrets sent from `peer` travel safely: over TLS, from loopback, or explicitly
+    /// allowed.
+    pub fn secrets_safe_from(&self, peer: Option<SocketAddr>) -> bool {
+        self.tls || self.allow_plain_http_secrets || peer.is_some_and(|a| a.ip().is_loopback())
+    }
 }
 
 /// Who made the request, for the audit log line.
@@ -211,9 +222,11 @@ impl FromRequestParts<AppState> for Authenticated {
         };
         // tokens of the built-in issuer die with their client or user
         let result = result.and_then(|p| match &auth.service {
-            Some(s) if p.issuer == s.issuer() && !s.still_registered(&p) => Err(AuthError::Invalid(
-                "the client or user this token was issued to is no longer registered".into(),
-            )),
+            Some(s) if p.issuer == s.issuer() && !s.still_registered(&p) => {
+                Err(AuthError::Invalid(
+                    "the client or user this token was issued to is no longer registered".into(),
+                ))
+            }
             _ => Ok(p),
         });
         match result {
@@ -283,4 +296,28 @@ async fn basic(
         client_id: Some(client.id),
         issuer: "basic".into(),
     })
+}
+
+#[cfg(test)]
+mod secrets_tests {
+    use super::*;
+
+    #[test]
+    fn secrets_cross_plain_http_only_from_loopback_unless_allowed() {
+        let state = |tls, allow| AuthState {
+            validator: Validator::new(auth::AuthSettings::default(), None),
+            service: None,
+            tls,
+            allow_plain_http_secrets: allow,
+        };
+        let remote: SocketAddr = "192.0.2.7:5000".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let v6: SocketAddr = "[::1]:5000".parse().unwrap();
+        assert!(!state(false, false).secrets_safe_from(Some(remote)));
+        assert!(!state(false, false).secrets_safe_from(None));
+        assert!(state(false, false).secrets_safe_from(Some(local)));
+        assert!(state(false, false).secrets_safe_from(Some(v6)));
+        assert!(state(true, false).secrets_safe_from(Some(remote)));
+        assert!(state(false, true).secrets_safe_from(Some(remote)));
+    }
 }

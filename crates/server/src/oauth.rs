@@ -40,6 +40,19 @@ fn oauth_error(e: OAuthError) -> Response {
     r
 }
 
+/// 400 for secrets sent over plain HTTP from another host: they crossed the network readable.
+fn plain_http_refused() -> Response {
+    oauth_error(OAuthError {
+        status: 400,
+        error: "invalid_request",
+        description: "client secrets and passwords are accepted only over HTTPS (or from \
+                      loopback); serve with --tls-cert, or set [issuer] allow_plain_http behind a \
+                      TLS-terminating proxy"
+            .into(),
+        retry_after: None,
+    })
+}
+
 /// 503 when too many authentications wait for a verification slot ([`crate::hashing`]).
 fn busy() -> Response {
     oauth_error(OAuthError {
@@ -146,6 +159,9 @@ pub async fn token(
         Ok(b) => b,
         Err(e) => return oauth_error(e),
     };
+    if !app.auth.secrets_safe_from(peer) {
+        return plain_http_refused();
+    }
     let addr = address(&peer);
     let Some(_slot) = app.hashing.enter().await else {
         return busy();
@@ -187,6 +203,9 @@ pub async fn authorize_submit(
     let Some(service) = service(&app) else {
         return crate::pages::not_found_response();
     };
+    if !app.auth.secrets_safe_from(peer) {
+        return plain_http_refused();
+    }
     let addr = address(&peer);
     let svc = service.clone();
     let f = form.clone();

@@ -112,6 +112,7 @@ pub fn start_with_public_url(
     ));
     let validator = Validator::new(settings, Some((service.issuer(), keys, 3600)));
     let auth = server::AuthState {
+        allow_plain_http_secrets: false,
         validator,
         service: Some(service),
         tls: false,
