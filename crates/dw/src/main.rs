@@ -4,6 +4,7 @@ mod admin;
 mod auth_setup;
 mod bench;
 mod graph_fetch;
+mod memory;
 mod progress;
 mod schedule;
 mod settings;
@@ -436,6 +437,7 @@ fn serve(a: ServeArgs) -> Result<(), String> {
     let token_key = settings.token_key()?;
     // Dropped after the runtime: database clients must not close on an async worker thread.
     let _store_until_exit = store.clone();
+    memory::limit_arenas();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -479,6 +481,7 @@ fn serve(a: ServeArgs) -> Result<(), String> {
             banner(format_args!("  get a token:      TOKEN=$(dw token --client demo-client)   # or POST {base}/oauth2/token (client_credentials)"));
             banner(format_args!("  try:              curl -H \"Authorization: Bearer $TOKEN\" '{root}/devices?api-version=v1.0&$top=2&$select=deviceName,osVersion'"));
         }
+        tokio::spawn(memory::return_freed_memory());
         let reload_settings = settings.clone();
         let hangups = signals.hangups();
         tokio::spawn(async move { reload_on_hangup(reload_settings, service, hangups).await });

@@ -1,45 +1,100 @@
-//! A gate in front of secret verification. Checking a client secret or a password runs Argon2:
-//! about 19 MiB and tens of milliseconds of a core each. Without a bound, anyone could make the
-//! server hash as many wrong secrets at once as they can send requests (the per-name limits do
-//! not help when every attempt names a different client). So at most
-//! [`concurrency`] verifications run at once, at most [`QUEUE`] more wait, and the rest are
-//! answered 503 with `Retry-After` at once, without hashing.
+//! Where secret verification runs. Checking a client secret or a password runs Argon2: about
+//! 19 MiB and tens of milliseconds of a core each. Without a bound, anyone could make the server
+//! hash as many wrong secrets at once as they can send requests (the per-name limits do not
+//! help when every attempt names a different client), and take the cores from serving data.
+//!
+//! So verifications run on [`concurrency`] dedicated threads at a lower CPU priority (nice
+//! [`NICE`]): a flood of authentications uses what serving leaves. At most [`QUEUE`] more wait;
+//! the rest are answered 503 with `Retry-After` at once, without hashing.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::sync::{Semaphore, SemaphorePermit};
+use std::sync::{mpsc, Arc, Mutex};
+use tokio::sync::oneshot;
 
-/// Requests that may wait for a verification slot; beyond them, 503.
+/// Requests that may wait for a verification thread; beyond them, 503.
 pub const QUEUE: usize = 64;
 
-/// Verifications that run at once: one per core, at most 8.
+/// Niceness of the verification threads (0 is normal, 19 the lowest priority).
+pub const NICE: i32 = 10;
+
+/// Verifications that run at once: half the cores (at least one, at most 8), so that a flood
+/// of authentications leaves the other half to serving data.
 pub fn concurrency() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get().min(8))
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).clamp(1, 8))
 }
 
-/// Bounds concurrent secret verifications (see the module documentation).
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The verification threads and their bounded queue (see the module documentation).
 pub struct HashingGate {
-    slots: Semaphore,
-    waiting: AtomicUsize,
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    waiting: Arc<AtomicUsize>,
 }
 
 impl Default for HashingGate {
     fn default() -> Self {
         Self {
-            slots: Semaphore::new(concurrency()),
-            waiting: AtomicUsize::new(0),
+            jobs: Mutex::new(None),
+            waiting: Arc::new(AtomicUsize::new(0)),
         }
     }
 }
 
 impl HashingGate {
-    /// A slot to verify in, or `None` when too many requests already wait for one.
-    pub async fn enter(&self) -> Option<SemaphorePermit<'_>> {
+    /// Runs `work` (which verifies a secret) on a verification thread, or `None` at once when
+    /// too many requests already wait.
+    pub async fn run<R: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> R + Send + 'static,
+    ) -> Option<R> {
         if self.waiting.fetch_add(1, Ordering::SeqCst) >= QUEUE {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
             return None;
         }
-        let permit = self.slots.acquire().await.ok();
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        permit
+        let (tx, rx) = oneshot::channel();
+        let waiting = self.waiting.clone();
+        let job: Job = Box::new(move || {
+            waiting.fetch_sub(1, Ordering::SeqCst);
+            let _ = tx.send(work());
+        });
+        self.sender().send(job).ok()?;
+        rx.await.ok()
+    }
+
+    /// The queue of the verification threads, started on first use.
+    fn sender(&self) -> mpsc::Sender<Job> {
+        let mut jobs = self.jobs.lock().expect("lock");
+        jobs.get_or_insert_with(|| {
+            let (tx, rx) = mpsc::channel::<Job>();
+            let rx = Arc::new(Mutex::new(rx));
+            for i in 0..concurrency() {
+                let rx = rx.clone();
+                std::thread::Builder::new()
+                    .name(format!("dw-verify-{i}"))
+                    .spawn(move || {
+                        lower_priority();
+                        loop {
+                            let job = rx.lock().expect("lock").recv();
+                            match job {
+                                Ok(job) => job(),
+                                Err(_) => return,
+                            }
+                        }
+                    })
+                    .expect("a verification thread starts");
+            }
+            tx
+        })
+        .clone()
+    }
+}
+
+/// Gives the calling thread (only) the niceness [`NICE`].
+fn lower_priority() {
+    // SAFETY: gettid and setpriority have no memory effects; on Linux, PRIO_PROCESS with a
+    // thread id sets that thread's niceness alone. A failure leaves the normal priority.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, NICE);
     }
 }

@@ -163,11 +163,13 @@ pub async fn token(
         return plain_http_refused();
     }
     let addr = address(&peer);
-    let Some(_slot) = app.hashing.enter().await else {
-        return busy();
-    };
-    match tokio::task::spawn_blocking(move || service.token(&form, basic, &addr)).await {
-        Ok(Ok(t)) => {
+    match app
+        .hashing
+        .run(move || service.token(&form, basic, &addr))
+        .await
+    {
+        None => busy(),
+        Some(Ok(t)) => {
             let mut r = json(serde_json::to_value(t).expect("serializable"));
             r.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -175,8 +177,7 @@ pub async fn token(
                 .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
             r
         }
-        Ok(Err(e)) => oauth_error(e),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Some(Err(e)) => oauth_error(e),
     }
 }
 
@@ -209,17 +210,14 @@ pub async fn authorize_submit(
     let addr = address(&peer);
     let svc = service.clone();
     let f = form.clone();
-    let Some(_slot) = app.hashing.enter().await else {
-        return busy();
-    };
-    match tokio::task::spawn_blocking(move || svc.sign_in(&f, &addr)).await {
-        Ok(Ok(Ok(url))) => Redirect::to(&url).into_response(),
-        Ok(Ok(Err(message))) => match service.sign_in_page(&form, Some(&message)) {
+    match app.hashing.run(move || svc.sign_in(&f, &addr)).await {
+        None => busy(),
+        Some(Ok(Ok(url))) => Redirect::to(&url).into_response(),
+        Some(Ok(Err(message))) => match service.sign_in_page(&form, Some(&message)) {
             Ok(html) => no_frames((StatusCode::UNAUTHORIZED, Html(html)).into_response()),
             Err(e) => oauth_error(e),
         },
-        Ok(Err(e)) => oauth_error(e),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Some(Err(e)) => oauth_error(e),
     }
 }
 

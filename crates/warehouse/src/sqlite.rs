@@ -36,6 +36,42 @@ struct Budget<'c> {
     limit: Duration,
     started: Instant,
     cancelled: Option<Arc<AtomicBool>>,
+    /// Set once the statement runs at a lower priority ([`LONG_STATEMENT`]).
+    yielded: Arc<AtomicBool>,
+}
+
+/// A statement running longer than this yields the processor to short ones: its thread runs at
+/// niceness [`LONG_STATEMENT_NICE`] until the statement ends, so a few expensive queries do not
+/// slow everybody's small ones. Only where the process may restore the priority afterwards.
+const LONG_STATEMENT: Duration = Duration::from_millis(50);
+
+/// The niceness of a long statement's thread.
+const LONG_STATEMENT_NICE: i32 = 10;
+
+/// Sets the calling thread's niceness (Linux: `PRIO_PROCESS` with a thread id is that thread).
+fn set_thread_nice(nice: i32) -> bool {
+    // SAFETY: gettid and setpriority have no memory effects.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, nice) == 0
+    }
+}
+
+/// Whether this process may raise a thread's priority back to normal after lowering it (root,
+/// or an `RLIMIT_NICE` that allows niceness 0).
+fn may_restore_priority() -> bool {
+    static MAY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *MAY.get_or_init(|| {
+        // SAFETY: geteuid and getrlimit only read process state into the given struct.
+        unsafe {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::geteuid() == 0
+                || (libc::getrlimit(libc::RLIMIT_NICE, &mut limit) == 0 && limit.rlim_cur >= 20)
+        }
+    })
 }
 
 impl<'c> Budget<'c> {
@@ -43,11 +79,17 @@ impl<'c> Budget<'c> {
         let started = Instant::now();
         let cancelled = crate::store::cancellation();
         let flag = cancelled.clone();
+        let yielded = Arc::new(AtomicBool::new(false));
+        let may_yield = may_restore_priority();
+        let yield_flag = yielded.clone();
         conn.progress_handler(
             BUDGET_CHECK_STEPS,
             Some(move || {
-                started.elapsed() > limit
-                    || flag.as_ref().is_some_and(|f| f.load(Ordering::Relaxed))
+                let elapsed = started.elapsed();
+                if may_yield && elapsed > LONG_STATEMENT && !yield_flag.load(Ordering::Relaxed) {
+                    yield_flag.store(set_thread_nice(LONG_STATEMENT_NICE), Ordering::Relaxed);
+                }
+                elapsed > limit || flag.as_ref().is_some_and(|f| f.load(Ordering::Relaxed))
             }),
         );
         Self {
@@ -55,6 +97,7 @@ impl<'c> Budget<'c> {
             limit,
             started,
             cancelled,
+            yielded,
         }
     }
 
@@ -80,6 +123,9 @@ impl<'c> Budget<'c> {
 impl Drop for Budget<'_> {
     fn drop(&mut self) {
         self.conn.progress_handler(0, None::<fn() -> bool>);
+        if self.yielded.load(Ordering::Relaxed) {
+            set_thread_nice(0);
+        }
     }
 }
 
