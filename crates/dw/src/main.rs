@@ -405,7 +405,12 @@ fn serve(a: ServeArgs) -> Result<(), String> {
     }
     let settings = Settings::load(a.common.config.as_deref(), &overrides)?;
     init_logging(&settings.log_format);
-    let store = open_store(&settings)?;
+    // no tenant's queries may take every pooled connection from the others
+    let store: Arc<dyn Store> = Arc::new(warehouse::TenantFair::new(
+        open_store(&settings)?,
+        settings.limits.statements_per_tenant,
+        std::time::Duration::from_secs(10),
+    ));
     let has_data = store
         .tenant(&settings.tenant)
         .map_err(|e| e.to_string())?

@@ -74,6 +74,9 @@ pub struct LimitSettings {
     pub snapshot_record_max_kb: u64,
     /// Largest share (0 to 1) of live devices or users one snapshot may mark deleted.
     pub max_deleted_share: f64,
+    /// Query statements one tenant may run at once (the store pools 8 SQLite or 16
+    /// PostgreSQL connections); one more waits up to 10 s, then 503.
+    pub statements_per_tenant: usize,
 }
 
 impl Default for LimitSettings {
@@ -88,6 +91,7 @@ impl Default for LimitSettings {
             snapshot_file_max_mb: snapshot.max_file_bytes >> 20,
             snapshot_record_max_kb: snapshot.max_record_bytes >> 10,
             max_deleted_share: snapshot.max_deleted_share.unwrap_or(1.0),
+            statements_per_tenant: 6,
         }
     }
 }

@@ -23,7 +23,7 @@ impl From<StoreError> for ApiError {
         // Details go to the log, never to the client (evaluation failures are the client's).
         match &e {
             StoreError::Evaluation(m) => tracing::info!(reason = %m, "query cannot be evaluated"),
-            StoreError::Timeout(_) | StoreError::Cancelled => {
+            StoreError::Timeout(_) | StoreError::Cancelled | StoreError::Busy(_) => {
                 tracing::warn!(error = %e, "statement stopped")
             }
             other => tracing::error!(error = %other, "store error"),
@@ -41,6 +41,14 @@ impl From<StoreError> for ApiError {
                 ),
             )
             .with_target("statement time budget"),
+            StoreError::Busy(limit) => ODataError::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "This tenant already has {limit} queries running (the limit of concurrent \
+                     statements per tenant); try again shortly."
+                ),
+            )
+            .with_target("statements per tenant"),
             StoreError::Cancelled => ODataError::new(
                 ErrorKind::Unavailable,
                 "The query was stopped because the client went away.",

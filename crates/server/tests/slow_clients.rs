@@ -209,3 +209,83 @@ fn small() -> GenerateOptions {
         end_date: time::macros::date!(2026 - 11 - 01),
     }
 }
+
+#[test]
+fn statements_of_clients_that_go_away_stop() {
+    // SQLite: its statements run on the server's threads and are interrupted when the client
+    // disconnects (PostgreSQL's stop at their next row or at statement_timeout)
+    let dir = std::env::temp_dir().join(format!("dw_gone_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = warehouse::SqliteStore::open(&dir.join("t.db")).unwrap();
+    generate(&store, &small(), &indicatif::ProgressBar::hidden()).unwrap();
+    let registry = auth::Registry {
+        clients: vec![support::client("c", "s", "demo")],
+        users: Vec::new(),
+    };
+    let server = support::start(
+        std::sync::Arc::new(store),
+        1000,
+        auth::AuthSettings::default(),
+        registry,
+    );
+    let token = support::client_token(&server.base, "c", "s");
+    let addr: SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
+    // each option as expensive as its bounds allow: every row's filter and sort key build a
+    // string of a thousand copies of a column
+    let doubled = |column: &str| {
+        let mut e = column.to_string();
+        for _ in 0..10 {
+            e = format!("concat({e},{e})");
+        }
+        e
+    };
+    let path = format!(
+        "{}/devicePropertyHistories?api-version=v1.0&$top=1&$select=deviceKey&$filter=indexof({},'zz')%20eq%20-1&$orderby={}",
+        warehouse_path(),
+        doubled("osVersion"),
+        doubled("deviceName"),
+    );
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let get = |url: &str| {
+        let started = Instant::now();
+        let status = agent
+            .get(url)
+            .header("Authorization", format!("Bearer {token}"))
+            .call()
+            .unwrap()
+            .status();
+        (status, started.elapsed())
+    };
+    // how long the statement takes when its client waits for it
+    let (status, whole) = get(&format!("{}{path}", server.base));
+    assert_eq!(status, 200);
+    assert!(
+        whole > Duration::from_millis(1500),
+        "too fast to tell: {whole:?}"
+    );
+    // as many clients as the store has connections ask for it and go away
+    let gone: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            write!(
+                s,
+                "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n"
+            )
+            .unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    drop(gone);
+    // their statements stop: the store's connections are free again long before they would end
+    let small_url = format!("{}/devices?api-version=v1.0&$top=1", server.root);
+    let (status, waited) = get(&small_url);
+    assert_eq!(status, 200);
+    assert!(
+        waited < whole / 2,
+        "waited {waited:?}; a statement takes {whole:?}"
+    );
+}

@@ -14,6 +14,7 @@
 //!   data changed under them.
 #![deny(missing_docs)]
 
+pub mod fair;
 pub mod generate;
 pub mod ingest;
 pub mod model;
@@ -26,6 +27,7 @@ pub mod sql;
 pub mod sqlite;
 pub mod store;
 
+pub use fair::TenantFair;
 pub use model::{ApiVersion, Warehouse};
 pub use postgres::PostgresStore;
 pub use routed::RoutedStore;

@@ -27,6 +27,9 @@ pub enum StoreError {
     /// A statement was stopped because whoever asked for it went away ([`with_cancellation`]).
     #[error("statement cancelled: the client went away")]
     Cancelled,
+    /// The tenant already has this many statements running ([`crate::fair::TenantFair`]).
+    #[error("the tenant already has {0} statements running")]
+    Busy(usize),
 }
 
 /// Most characters of a database's error text kept in a [`StoreError`]: the text can quote
@@ -161,5 +164,18 @@ pub trait Store: Send + Sync {
             load(tx)?;
             Ok(snapshot_date_key)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_texts_are_clipped() {
+        assert_eq!(clipped("short".into()), "short");
+        let long = clipped("é".repeat(100_000));
+        assert!(long.len() < 2 * MAX_ERROR_TEXT + 40, "{}", long.len());
+        assert!(long.ends_with("... (197952 more bytes)"), "{long}");
     }
 }
