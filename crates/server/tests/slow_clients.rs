@@ -212,22 +212,19 @@ fn small() -> GenerateOptions {
 
 #[test]
 fn statements_of_clients_that_go_away_stop() {
-    // SQLite: its statements run on the server's threads and are interrupted when the client
-    // disconnects (PostgreSQL's stop at their next row or at statement_timeout)
-    let dir = std::env::temp_dir().join(format!("dw_gone_{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let store = warehouse::SqliteStore::open(&dir.join("t.db")).unwrap();
-    generate(&store, &small(), &indicatif::ProgressBar::hidden()).unwrap();
+    // SQLite interrupts them from its progress handler, PostgreSQL gets a cancel request
+    let store = support::fresh_store("gone");
+    let opts = GenerateOptions {
+        devices: 2000,
+        users: 2000,
+        ..small()
+    };
+    generate(store.as_ref(), &opts, &indicatif::ProgressBar::hidden()).unwrap();
     let registry = auth::Registry {
         clients: vec![support::client("c", "s", "demo")],
         users: Vec::new(),
     };
-    let server = support::start(
-        std::sync::Arc::new(store),
-        1000,
-        auth::AuthSettings::default(),
-        registry,
-    );
+    let server = support::start(store, 1000, auth::AuthSettings::default(), registry);
     let token = support::client_token(&server.base, "c", "s");
     let addr: SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
     // each option as expensive as its bounds allow: every row's filter and sort key build a
@@ -266,8 +263,9 @@ fn statements_of_clients_that_go_away_stop() {
         whole > Duration::from_millis(1500),
         "too fast to tell: {whole:?}"
     );
-    // as many clients as the store has connections ask for it and go away
-    let gone: Vec<TcpStream> = (0..8)
+    // as many clients as the store has connections (8 SQLite, 16 PostgreSQL) ask for it and
+    // go away
+    let gone: Vec<TcpStream> = (0..16)
         .map(|_| {
             let mut s = TcpStream::connect(addr).unwrap();
             write!(

@@ -13,6 +13,8 @@ use postgres::types::{ToSql, Type};
 use postgres::GenericClient;
 use r2d2_postgres::PostgresConnectionManager;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -30,6 +32,93 @@ pub struct PostgresStore {
     dialect: PostgresDialect,
     /// Every transaction's `statement_timeout`.
     statement_timeout: String,
+    /// The TLS connector, also for cancel requests.
+    tls: MakeRustlsConnect,
+}
+
+/// Statements whose requester may go away ([`crate::store::with_cancellation`]): PostgreSQL runs
+/// them in its own processes, so a thread watches their flags and sends PostgreSQL's cancel
+/// request for those set. An entry is removed under the lock before its connection goes back to
+/// the pool, so a cancel never reaches the connection's next statement.
+struct Watched {
+    id: u64,
+    flag: Arc<AtomicBool>,
+    token: postgres::CancelToken,
+    tls: MakeRustlsConnect,
+}
+
+static WATCHED: Mutex<Vec<Watched>> = Mutex::new(Vec::new());
+static NEXT_WATCH: AtomicU64 = AtomicU64::new(0);
+
+/// How often the watcher looks at the flags.
+const WATCH_EVERY: Duration = Duration::from_millis(50);
+
+/// A statement being watched; dropping it ends the watch.
+struct Watch {
+    id: Option<u64>,
+    flag: Option<Arc<AtomicBool>>,
+}
+
+impl Watch {
+    /// Watches the statement about to run on `client`, if the current thread's requests can be
+    /// cancelled.
+    fn start(client: &postgres::Client, tls: &MakeRustlsConnect) -> Self {
+        let Some(flag) = crate::store::cancellation() else {
+            return Self {
+                id: None,
+                flag: None,
+            };
+        };
+        static WATCHER: std::sync::Once = std::sync::Once::new();
+        WATCHER.call_once(|| {
+            std::thread::Builder::new()
+                .name("dw-pg-cancel".into())
+                .spawn(|| loop {
+                    std::thread::sleep(WATCH_EVERY);
+                    let mut watched = WATCHED.lock().expect("lock");
+                    watched.retain(|w| {
+                        if !w.flag.load(Ordering::Relaxed) {
+                            return true;
+                        }
+                        let _ = w.token.cancel_query(w.tls.clone());
+                        false
+                    });
+                })
+                .expect("the cancel watcher starts");
+        });
+        let id = NEXT_WATCH.fetch_add(1, Ordering::Relaxed);
+        WATCHED.lock().expect("lock").push(Watched {
+            id,
+            flag: flag.clone(),
+            token: client.cancel_token(),
+            tls: tls.clone(),
+        });
+        Self {
+            id: Some(id),
+            flag: Some(flag),
+        }
+    }
+
+    /// A statement error: [`StoreError::Cancelled`] when this watch's requester went away.
+    fn error(&self, e: postgres::Error) -> StoreError {
+        if self
+            .flag
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::Relaxed))
+        {
+            StoreError::Cancelled
+        } else {
+            query_err(e)
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            WATCHED.lock().expect("lock").retain(|w| w.id != id);
+        }
+    }
 }
 
 fn query_err(e: postgres::Error) -> StoreError {
@@ -178,6 +267,7 @@ impl PostgresStore {
         config
             .connect(tls.clone())
             .map_err(|e| StoreError::Unavailable(crate::pg_url::error_chain(&e)))?;
+        let manager_tls = tls.clone();
         let manager = PostgresConnectionManager::new(config, tls);
         let pool = r2d2::Pool::builder()
             .max_size(16)
@@ -188,6 +278,7 @@ impl PostgresStore {
             pool,
             dialect: PostgresDialect,
             statement_timeout,
+            tls: manager_tls,
         };
         store.migrate()?;
         Ok(store)
@@ -206,11 +297,12 @@ impl PostgresStore {
             .max_size(16)
             .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(2))
-            .build_unchecked(PostgresConnectionManager::new(config, tls));
+            .build_unchecked(PostgresConnectionManager::new(config, tls.clone()));
         Ok(Self {
             pool,
             dialect: PostgresDialect,
             statement_timeout,
+            tls,
         })
     }
 
@@ -570,10 +662,14 @@ impl Store for PostgresStore {
 
     fn count(&self, query: &PlannedQuery) -> Result<u64, StoreError> {
         let mut conn = self.conn()?;
+        let watch = Watch::start(&conn, &self.tls);
         let mut tx = scoped(&mut conn, query.tenant, true, &self.statement_timeout)?;
         let params: Vec<Param> = query.params.iter().map(Param::from).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_sql).collect();
-        let n: i64 = tx.query_one(&query.sql, &refs).map_err(query_err)?.get(0);
+        let n: i64 = tx
+            .query_one(&query.sql, &refs)
+            .map_err(|e| watch.error(e))?
+            .get(0);
         tx.commit().map_err(query_err)?;
         Ok(n.max(0) as u64)
     }
@@ -584,13 +680,14 @@ impl Store for PostgresStore {
         on_row: &mut dyn FnMut(&dyn Row) -> bool,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
+        let watch = Watch::start(&conn, &self.tls);
         let mut tx = scoped(&mut conn, query.tenant, true, &self.statement_timeout)?;
         let params: Vec<Param> = query.params.iter().map(Param::from).collect();
         let mut rows = tx
             .query_raw(&query.sql, params.iter().map(Param::as_sql))
-            .map_err(query_err)?;
+            .map_err(|e| watch.error(e))?;
         let mut formats: Option<bool> = None;
-        while let Some(row) = rows.next().map_err(query_err)? {
+        while let Some(row) = rows.next().map_err(|e| watch.error(e))? {
             let formats = *formats.get_or_insert_with(|| {
                 row.columns()
                     .iter()
