@@ -468,7 +468,10 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
     // kept past the runtime: database clients must not close on an async worker thread
     let store_until_exit = store.clone();
     let app = server::router(server::AppState::new(store, config, auth));
-    runtime.spawn(async move { axum::serve(listener, app).await });
+    // the accept loop and limits of `dw serve`, so the figures are what it serves
+    let plain = |socket| async move { Ok::<_, std::io::Error>(socket) };
+    let limits = server::listen::ConnectionLimits::default();
+    runtime.spawn(server::listen::serve(listener, app, limits, plain, std::future::pending()));
     let root = format!("http://{addr}{}", server::BASE_PATH);
 
     // 1. full export through nextLinks
