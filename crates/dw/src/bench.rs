@@ -471,7 +471,13 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
     // the accept loop and limits of `dw serve`, so the figures are what it serves
     let plain = |socket| async move { Ok::<_, std::io::Error>(socket) };
     let limits = server::listen::ConnectionLimits::default();
-    runtime.spawn(server::listen::serve(listener, app, limits, plain, std::future::pending()));
+    runtime.spawn(server::listen::serve(
+        listener,
+        app,
+        limits,
+        plain,
+        std::future::pending(),
+    ));
     let root = format!("http://{addr}{}", server::BASE_PATH);
 
     // 1. full export through nextLinks
