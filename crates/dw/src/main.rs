@@ -440,6 +440,9 @@ fn serve(a: ServeArgs) -> Result<(), String> {
         None
     };
     let token_key = settings.token_key()?;
+    let token_hint = TokenHint {
+        common: a.common.clone(),
+    };
     // Dropped after the runtime: database clients must not close on an async worker thread.
     let _store_until_exit = store.clone();
     memory::limit_arenas();
@@ -458,6 +461,7 @@ fn serve(a: ServeArgs) -> Result<(), String> {
             tracing::warn!(address = %addr, "serving plain HTTP on a non-loopback address: tokens and data travel unencrypted; use --tls-cert/--tls-key or a TLS proxy");
         }
         let base = settings.base_url(Some(addr));
+        let token_command = token_hint.command(&base)?;
         let auth = auth_setup::auth_state(&settings, &base, tls)?;
         let service = auth.service.clone();
         let config = server::Config { page_size: settings.page_size, token_key, public_url: settings.public_url.clone() };
@@ -483,7 +487,7 @@ fn serve(a: ServeArgs) -> Result<(), String> {
             banner(format_args!("  demo client: id demo-client, secret {secret} (shown once; stored hashed)"));
         }
         if service.is_some() {
-            banner(format_args!("  get a token:      TOKEN=$(dw token --client demo-client)   # or POST {base}/oauth2/token (client_credentials)"));
+            banner(format_args!("  get a token:      TOKEN=$({token_command})   # or POST {base}/oauth2/token (client_credentials)"));
             banner(format_args!("  try:              curl -H \"Authorization: Bearer $TOKEN\" '{root}/devices?api-version=v1.0&$top=2&$select=deviceName,osVersion'"));
         }
         tokio::spawn(memory::return_freed_memory());
@@ -496,6 +500,33 @@ fn serve(a: ServeArgs) -> Result<(), String> {
     })?;
     drop(runtime);
     Ok(())
+}
+
+/// The `dw token` command that mints tokens this server accepts: it names what `dw token` would
+/// not find on its own (a store or configuration given as flags, a base URL that differs from
+/// the one the settings give without `serve`'s flags).
+struct TokenHint {
+    common: CommonArgs,
+}
+
+impl TokenHint {
+    fn command(&self, base: &str) -> Result<String, String> {
+        let mut command = String::from("dw token --client demo-client");
+        if let Some(config) = &self.common.config {
+            command.push_str(&format!(" --config {}", config.display()));
+        }
+        if let Some(store) = &self.common.store {
+            command.push_str(&format!(" --store {store}"));
+        }
+        let plain = Settings::load(
+            self.common.config.as_deref(),
+            &settings::Overrides::from_common(&self.common),
+        )?;
+        if plain.base_url(None) != base {
+            command.push_str(&format!(" --public-url {base}"));
+        }
+        Ok(command)
+    }
 }
 
 /// Prints a start-up line; a closed standard output (a supervisor that stopped reading) must not

@@ -211,3 +211,41 @@ fn tls_reload_admin_commands_and_audit_log() {
     let (_, out, _) = dw(&dir, &["tenants", "list"]);
     assert!(!out.contains("empty-co"));
 }
+
+#[test]
+fn the_token_command_the_banner_prints_mints_tokens_the_server_accepts() {
+    let dir = std::env::temp_dir().join(format!("dw_token_hint_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    assert!(dw(&dir, &["tenants", "add", "t"]).0);
+    assert!(dw(&dir, &["clients", "add", "demo-client", "--tenant", "t"]).0);
+    // a port other than the default, given as a flag only `serve` reads
+    let mut server = start(&dir, &["--tenant", "t", "--listen", "127.0.0.1:0"], "hint");
+    let line = server.banner_line("get a token:");
+    let command = line
+        .split("TOKEN=$(")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        command.contains(&format!("--public-url {}", server.base)),
+        "{command}"
+    );
+    let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+    let (ok, token, err) = dw(&dir, &args);
+    assert!(ok, "{err}");
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let r = agent
+        .get(&format!(
+            "{}/ReportingService/DataWarehouseFEService?api-version=v1.0",
+            server.base
+        ))
+        .header("Authorization", format!("Bearer {}", token.trim()))
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    server.stop();
+}

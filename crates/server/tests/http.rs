@@ -622,6 +622,20 @@ fn expressions_of_any_shape_are_bounded_and_answered() {
 }
 
 #[test]
+fn community_scripts_pad_integers_with_blanks() {
+    let plain = get_ok("/devices?api-version=v1.0&$skip=10&$top=5&$select=deviceKey");
+    let padded = get_ok("/devices?api-version=v1.0&$skip=%2010%20&$top=%205&$select=deviceKey");
+    assert_eq!(padded["value"], plain["value"]);
+    assert_eq!(plain["value"].as_array().unwrap().len(), 5);
+    let days = get_ok("/devicePropertyHistories/$count?api-version=v1.0&maxhistorydays=%202%20");
+    let plain_days = get_ok("/devicePropertyHistories/$count?api-version=v1.0&maxhistorydays=2");
+    assert_eq!(days, plain_days);
+    let r = get("/devices?api-version=v1.0&$top=%201%202");
+    assert_eq!(r.status, 400);
+    assert_eq!(error_of(&r)["details"][0]["position"], 2);
+}
+
+#[test]
 fn paths_beyond_one_navigation_step_are_501_and_other_deep_paths_404() {
     let r = get("/devices(1)/deviceType/deviceTypeName?api-version=v1.0");
     assert_eq!(r.status, 501, "{}", r.text());

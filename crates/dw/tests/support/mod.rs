@@ -28,7 +28,7 @@ pub struct Server {
     pub base: String,
     /// Where its standard error (the log) goes.
     pub stderr: PathBuf,
-    _stdout: BufReader<std::process::ChildStdout>,
+    stdout: BufReader<std::process::ChildStdout>,
 }
 
 /// Starts `dw serve ARGS` in `dir`, logging JSON to `dir/NAME.log`.
@@ -71,7 +71,7 @@ pub fn start_with_env(dir: &Path, args: &[&str], name: &str, env: &[(&str, &str)
         child,
         base,
         stderr,
-        _stdout: out,
+        stdout: out,
     }
 }
 
@@ -101,6 +101,20 @@ impl Server {
             .find_map(|l| l.strip_prefix(&format!("{field}:")))
             .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
             .unwrap_or_else(|| panic!("{field} in {status}"))
+    }
+
+    /// The next line of the start-up banner that contains `text`.
+    pub fn banner_line(&mut self, text: &str) -> String {
+        for _ in 0..16 {
+            let mut line = String::new();
+            if self.stdout.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            if line.contains(text) {
+                return line;
+            }
+        }
+        panic!("no banner line with {text}")
     }
 
     /// `host:port` of the server.

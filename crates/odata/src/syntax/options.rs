@@ -128,14 +128,24 @@ fn decode(raw: &str, base: usize) -> Result<String, SyntaxError> {
     String::from_utf8(out).map_err(|_| SyntaxError::new(base, "percent-encoding is not UTF-8"))
 }
 
-/// Parses `$top` or `$skip`: a non-negative integer.
+/// Parses `$top` or `$skip`: a non-negative integer. Blanks around it are ignored, as
+/// community scripts send `$skip= 1000 ` (`%201000%20`).
 pub fn parse_top_skip(text: &str) -> Result<u64, SyntaxError> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        let bad = text.bytes().position(|b| !b.is_ascii_digit()).unwrap_or(0);
-        return Err(SyntaxError::new(bad, "expected a non-negative integer"));
+    let start = text.len() - text.trim_start_matches([' ', '\t']).len();
+    let digits = text.trim_matches([' ', '\t']);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        let bad = digits
+            .bytes()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(0);
+        return Err(SyntaxError::new(
+            start + bad,
+            "expected a non-negative integer",
+        ));
     }
-    text.parse()
-        .map_err(|_| SyntaxError::new(0, "number too large"))
+    digits
+        .parse()
+        .map_err(|_| SyntaxError::new(start, "number too large"))
 }
 
 /// Parses `$count`: `true` or `false`.
@@ -165,5 +175,9 @@ mod tests {
         assert_eq!(parse_top_skip("12").unwrap(), 12);
         assert_eq!(parse_top_skip("1x").unwrap_err().offset, 1);
         assert!(parse_top_skip("-1").is_err());
+        assert_eq!(parse_top_skip(" 1000 ").unwrap(), 1000);
+        assert_eq!(parse_top_skip("\t7").unwrap(), 7);
+        assert_eq!(parse_top_skip(" 1 2").unwrap_err().offset, 2);
+        assert!(parse_top_skip("  ").is_err());
     }
 }

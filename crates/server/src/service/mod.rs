@@ -423,7 +423,7 @@ fn bind_query(
         .find(|o| o.name.eq_ignore_ascii_case("maxhistorydays"))
     {
         Some(o) => {
-            let days: u32 = o.value.parse().map_err(|_| {
+            let days: u32 = o.value.trim_matches([' ', '\t']).parse().map_err(|_| {
                 ODataError::bad_request(format!(
                     "maxhistorydays must be a non-negative integer, not '{}'.",
                     o.value
