@@ -33,6 +33,11 @@ pub const MAX_URL_BYTES: usize = 60 * 1024;
 /// Most bytes of request headers (names and values together) accepted; more get 431.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
+/// A prefix the Power BI connector's documentation puts before [`BASE_PATH`]
+/// (`/TrafficGateway/TrafficRoutingService/ReportingService/...`): served as an alias of the
+/// plain root, links keeping the prefix the client used.
+pub const ROUTED_PREFIX: &str = "/TrafficGateway/TrafficRoutingService";
+
 /// Base path of the service, as in Intune.
 pub const BASE_PATH: &str = "/ReportingService/DataWarehouseFEService";
 
@@ -98,7 +103,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route(BASE_PATH, data.clone())
         .route(&format!("{BASE_PATH}/"), data.clone())
-        .route(&format!("{BASE_PATH}/{{*rest}}"), data)
+        .route(&format!("{BASE_PATH}/{{*rest}}"), data.clone())
+        .route(&format!("{ROUTED_PREFIX}{BASE_PATH}"), data.clone())
+        .route(&format!("{ROUTED_PREFIX}{BASE_PATH}/"), data.clone())
+        .route(&format!("{ROUTED_PREFIX}{BASE_PATH}/{{*rest}}"), data)
         .fallback(pages::not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(middleware::odata_headers))

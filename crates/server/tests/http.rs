@@ -622,6 +622,42 @@ fn expressions_of_any_shape_are_bounded_and_answered() {
 }
 
 #[test]
+fn the_routed_root_of_the_power_bi_connector_is_an_alias() {
+    let routed = fixture().root.replace(
+        server::BASE_PATH,
+        &format!("{}{}", server::ROUTED_PREFIX, server::BASE_PATH),
+    );
+    let doc = get_ok(&format!("{routed}?api-version=v1.0"));
+    assert!(doc["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"] == "devices"));
+    assert!(doc["@odata.context"].as_str().unwrap().starts_with(&routed));
+    let metadata = get(&format!("{routed}/$metadata?api-version=v1.0"));
+    assert_eq!(metadata.status, 200);
+    let (rows, pages) = all_rows(
+        &format!("{routed}/devices?api-version=v1.0&$select=deviceKey"),
+        &[("Prefer", "odata.maxpagesize=100")],
+    );
+    assert_eq!((rows.len(), pages), (DEVICES as usize, 3));
+    let first = request(
+        "GET",
+        &format!("{routed}/devices?api-version=v1.0&$top=150"),
+        &[("Prefer", "odata.maxpagesize=100")],
+    )
+    .json();
+    let next = first["@odata.nextLink"].as_str().unwrap();
+    assert!(next.starts_with(&routed), "{next}");
+    assert!(first["@odata.context"]
+        .as_str()
+        .unwrap()
+        .starts_with(&routed));
+    let one = get_ok(&format!("{routed}/devices(1)?api-version=v1.0"));
+    assert_eq!(one["deviceKey"], 1);
+}
+
+#[test]
 fn community_scripts_pad_integers_with_blanks() {
     let plain = get_ok("/devices?api-version=v1.0&$skip=10&$top=5&$select=deviceKey");
     let padded = get_ok("/devices?api-version=v1.0&$skip=%2010%20&$top=%205&$select=deviceKey");

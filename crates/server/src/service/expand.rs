@@ -2,7 +2,6 @@
 //! their writers, and their part of the context URL.
 
 use super::Ctx;
-use crate::BASE_PATH;
 use odata::bind::{bind_expand, BoundExpand};
 use odata::edm::EntityType;
 use odata::json::{EntityWriter, MetadataLevel};
@@ -79,7 +78,7 @@ pub(super) fn with_expansions(
             &[start],
             level,
             ieee754,
-            &format!("{}{BASE_PATH}/{set}", ctx.base_url),
+            &format!("{}/{set}", ctx.service_root),
         );
         writer = writer.expand(&entity.navigation[b.navigation].name, start, nested);
     }

@@ -57,6 +57,8 @@ pub(crate) struct Ctx {
     pub raw_query: String,
     pub headers: HeaderMap,
     pub base_url: String,
+    /// The service root as the client addressed it (with the routed prefix when it used it).
+    pub service_root: String,
     pub path: String,
     pub request_id: String,
 }
@@ -67,7 +69,7 @@ impl Ctx {
     }
 
     fn metadata_url(&self) -> String {
-        format!("{}{BASE_PATH}/$metadata", self.base_url)
+        format!("{}/$metadata", self.service_root)
     }
 }
 
@@ -129,12 +131,20 @@ async fn dispatch(app: AppState, principal: Principal, req: Request) -> ApiResul
         .get::<crate::middleware::RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
-    let rest = path.strip_prefix(BASE_PATH).unwrap_or("");
+    // the Power BI connector's documentation addresses the root under a routing prefix
+    let prefix = if path.starts_with(crate::ROUTED_PREFIX) {
+        crate::ROUTED_PREFIX
+    } else {
+        ""
+    };
+    let rest = path[prefix.len()..].strip_prefix(BASE_PATH).unwrap_or("");
     let resource = request::parse(rest)?;
     let options = syntax::parse_query_options(&raw_query).map_err(|e| e.into_odata("query"))?;
     let version = parse_version(&options)?;
+    let base_url = base_url(&app, &headers);
     let ctx = Ctx {
-        base_url: base_url(&app, &headers),
+        service_root: format!("{base_url}{prefix}{BASE_PATH}"),
+        base_url,
         app,
         principal,
         version,
@@ -635,7 +645,7 @@ async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
             .with_target("$orderby")
             .into());
     }
-    let set_url = format!("{}{BASE_PATH}/{name}", ctx.base_url);
+    let set_url = format!("{}/{name}", ctx.service_root);
     let writer = with_expansions(
         &ctx,
         EntityWriter::new(
@@ -850,7 +860,7 @@ async fn entity(
     };
     let plan = sql::plan(&cq, dialect);
     let level = format.map_or(MetadataLevel::None, |f| f.metadata);
-    let set_url = format!("{}{BASE_PATH}/{name}", ctx.base_url);
+    let set_url = format!("{}/{name}", ctx.service_root);
     let writer = with_expansions(
         &ctx,
         EntityWriter::new(
