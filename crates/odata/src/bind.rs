@@ -8,7 +8,7 @@
 //! implement (lambdas, spatial values, navigation in expressions) is 501. Parameter aliases are
 //! replaced by their values ([`crate::syntax::Aliases::resolve`]) before binding.
 
-use crate::edm::{EntityType, PrimitiveType};
+use crate::edm::{EntityType, Lookup, PrimitiveType};
 use crate::syntax::{
     BinaryOp, Direction, Expr, ExprKind, Literal, OrderByItem, SelectItem, Span, UnaryOp,
 };
@@ -277,7 +277,7 @@ pub fn bind_select(items: &[SelectItem], ty: &EntityType) -> Result<Vec<usize>, 
         match item {
             SelectItem::Star => chosen.iter_mut().for_each(|c| *c = true),
             SelectItem::Path(segments, span) => {
-                let navigation = ty.navigation.iter().any(|n| n.name == segments[0]);
+                let navigation = navigation(ty, &segments[0], *span)?.is_some();
                 if navigation && segments.len() == 1 {
                     continue;
                 }
@@ -353,8 +353,8 @@ pub fn bind_expand<'a>(
             ));
         }
         let name = &item.path[0];
-        let Some(n) = ty.navigation.iter().position(|nav| &nav.name == name) else {
-            let message = if ty.property_index(name).is_some() {
+        let Some(n) = navigation(ty, name, item.span)? else {
+            let message = if !matches!(ty.find_property(name), Lookup::Missing) {
                 format!(
                     "'{name}' is a property of {}, not a navigation property",
                     ty.name
@@ -448,23 +448,38 @@ pub fn bind_key(
 }
 
 fn property(ty: &EntityType, name: &str, span: Span) -> Result<usize, ODataError> {
-    ty.property_index(name).ok_or_else(|| {
-        let hint = ty
-            .properties
-            .iter()
-            .find(|p| p.name.eq_ignore_ascii_case(name))
-            .map(|p| {
-                format!(
-                    " (property names are case-sensitive: did you mean '{}'?)",
-                    p.name
-                )
-            })
-            .unwrap_or_default();
-        bad(
+    match ty.find_property(name) {
+        Lookup::Found(i) => Ok(i),
+        Lookup::Missing => Err(bad(
             span,
-            format!("'{name}' is not a property of {}{hint}", ty.name),
-        )
-    })
+            format!("'{name}' is not a property of {}", ty.name),
+        )),
+        Lookup::Ambiguous(candidates) => Err(ambiguous(span, name, &candidates)),
+    }
+}
+
+/// The navigation property `name` of `ty`, if it names one (an ambiguous name is an error).
+fn navigation(ty: &EntityType, name: &str, span: Span) -> Result<Option<usize>, ODataError> {
+    match ty.find_navigation(name) {
+        Lookup::Found(i) => Ok(Some(i)),
+        Lookup::Missing => Ok(None),
+        Lookup::Ambiguous(candidates) => Err(ambiguous(span, name, &candidates)),
+    }
+}
+
+/// The error for a name that matches several, ignoring case.
+fn ambiguous(span: Span, name: &str, candidates: &[&str]) -> ODataError {
+    bad(
+        span,
+        format!(
+            "'{name}' matches {} when case is ignored; write one of them exactly",
+            candidates
+                .iter()
+                .map(|c| format!("'{c}'"))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
+    )
 }
 
 /// Finds the entity type a navigation property leads to, by type name.
@@ -613,12 +628,7 @@ impl Binder<'_> {
                 })
             }
             ExprKind::Path(segments) => {
-                if let Some(n) = self
-                    .ty
-                    .navigation
-                    .iter()
-                    .position(|n| n.name == segments[0])
-                {
+                if let Some(n) = navigation(self.ty, &segments[0], e.span)? {
                     return self.related(n, segments, e.span);
                 }
                 if segments.len() > 1 {
@@ -1060,9 +1070,15 @@ mod tests {
         assert!(bind("size add 1 gt deviceKey mul 2.5").is_ok());
         let e = bind("deviceName eq 5").unwrap_err();
         assert_eq!((e.kind, e.position), (ErrorKind::BadRequest, Some(14)));
-        let e = bind("devicename eq 'a'").unwrap_err();
+        // names are matched ignoring case when only one property fits, as Microsoft's
+        // documentation writes them (DateKey, RowLastModifiedDateTimeUTC)
+        assert_eq!(
+            bind("DEVICENAME eq 'a'").unwrap(),
+            bind("deviceName eq 'a'").unwrap()
+        );
+        let e = bind("nosuch eq 'a'").unwrap_err();
         assert!(
-            e.message.contains("did you mean 'deviceName'"),
+            e.message.contains("'nosuch' is not a property"),
             "{}",
             e.message
         );

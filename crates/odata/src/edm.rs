@@ -178,6 +178,17 @@ impl EntityType {
         self.properties.iter().position(|p| p.name == name)
     }
 
+    /// The property a client means by `name`: the exact name, else the one property whose name
+    /// differs only in case ([`lookup`]).
+    pub fn find_property(&self, name: &str) -> Lookup<'_> {
+        lookup(self.properties.iter().map(|p| p.name.as_str()), name)
+    }
+
+    /// The navigation property a client means by `name` (as [`EntityType::find_property`]).
+    pub fn find_navigation(&self, name: &str) -> Lookup<'_> {
+        lookup(self.navigation.iter().map(|n| n.name.as_str()), name)
+    }
+
     /// Indices of the key properties in key order.
     pub fn key_indices(&self) -> Vec<usize> {
         self.key
@@ -217,6 +228,11 @@ impl Model {
         self.entity_sets.iter().find(|s| s.name == name)
     }
 
+    /// The entity set a client means by `name` (exact, else unique ignoring case).
+    pub fn find_entity_set(&self, name: &str) -> Lookup<'_> {
+        lookup(self.entity_sets.iter().map(|s| s.name.as_str()), name)
+    }
+
     /// The entity type of an entity set.
     pub fn type_of(&self, set: &EntitySet) -> &EntityType {
         &self.entity_types[set.entity_type]
@@ -225,5 +241,51 @@ impl Model {
     /// Finds an entity type by unqualified name.
     pub fn entity_type(&self, name: &str) -> Option<&EntityType> {
         self.entity_types.iter().find(|t| t.name == name)
+    }
+}
+
+/// What a name a client wrote refers to. Names are resolved as ASP.NET Core OData's
+/// case-insensitive resolver does: an exact match always wins; otherwise a match that differs
+/// only in (ASCII) case is used when it is the only one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup<'a> {
+    /// The position of the one name meant.
+    Found(usize),
+    /// Nothing of that name, in any case.
+    Missing,
+    /// Several names match ignoring case, none exactly: the candidates.
+    Ambiguous(Vec<&'a str>),
+}
+
+/// Resolves `wanted` among `names` (see [`Lookup`]).
+pub fn lookup<'a>(names: impl Iterator<Item = &'a str> + Clone, wanted: &str) -> Lookup<'a> {
+    if let Some(i) = names.clone().position(|n| n == wanted) {
+        return Lookup::Found(i);
+    }
+    let folded: Vec<(usize, &str)> = names
+        .enumerate()
+        .filter(|(_, n)| n.eq_ignore_ascii_case(wanted))
+        .collect();
+    match folded.as_slice() {
+        [] => Lookup::Missing,
+        [(i, _)] => Lookup::Found(*i),
+        many => Lookup::Ambiguous(many.iter().map(|(_, n)| *n).collect()),
+    }
+}
+
+#[cfg(test)]
+mod lookup_tests {
+    use super::*;
+
+    #[test]
+    fn exact_wins_then_a_unique_case_insensitive_match() {
+        let names = ["dateKey", "DateKey2", "name", "Name"];
+        let find = |w| lookup(names.iter().copied(), w);
+        assert_eq!(find("dateKey"), Lookup::Found(0));
+        assert_eq!(find("DateKey"), Lookup::Found(0));
+        assert_eq!(find("DATEKEY2"), Lookup::Found(1));
+        assert_eq!(find("Name"), Lookup::Found(3));
+        assert_eq!(find("NAME"), Lookup::Ambiguous(vec!["name", "Name"]));
+        assert_eq!(find("other"), Lookup::Missing);
     }
 }

@@ -658,6 +658,57 @@ fn the_routed_root_of_the_power_bi_connector_is_an_alias() {
 }
 
 #[test]
+fn names_are_matched_ignoring_case_and_answered_canonically() {
+    // the Intune documentation's own examples, verbatim
+    let by_date = get_ok(&format!(
+        "/devicePropertyHistories/$count?api-version=v1.0&$filter={}",
+        enc("DateKey eq 20261101")
+    ));
+    let canonical = get_ok(&format!(
+        "/devicePropertyHistories/$count?api-version=v1.0&$filter={}",
+        enc("dateKey eq 20261101")
+    ));
+    assert_eq!(by_date, canonical);
+    assert!(by_date.as_u64().unwrap() > 0);
+    let recent = get_ok(&format!(
+        "/devices?api-version=v1.0&$filter={}&$top=3",
+        enc("RowLastModifiedDateTimeUTC ge 2018-02-21T23:18:51.3277273Z")
+    ));
+    assert_eq!(recent["value"].as_array().unwrap().len(), 3);
+    // names in every place a client writes one, answered with the model's spelling
+    let v = get_ok(&format!(
+        "/Devices?API-Version=v1.0&$select=DeviceName,OSVersion&$orderby={}&$top=2&$expand={}",
+        enc("DeviceKey desc"),
+        enc("DeviceType($select=DeviceTypeName)")
+    ));
+    let context = v["@odata.context"].as_str().unwrap();
+    assert!(
+        context.ends_with("#devices(deviceName,osVersion,deviceType(deviceTypeName))"),
+        "{context}"
+    );
+    let row = &v["value"][0];
+    assert!(
+        row["deviceName"].is_string() && row["DeviceName"].is_null(),
+        "{row}"
+    );
+    assert!(row["deviceType"]["deviceTypeName"].is_string(), "{row}");
+    let one = get_ok("/DEVICES(1)/DeviceName?api-version=v1.0");
+    assert!(one["value"].is_string());
+    let related = get_ok("/devices(1)/DeviceType?api-version=v1.0");
+    assert!(related["deviceTypeName"].is_string());
+    let keyed = get_ok("/devicePropertyHistories(DateKey=20261101,DeviceKey=1)?api-version=v1.0");
+    assert_eq!(keyed["deviceKey"], 1);
+    let days = get_ok("/devicePropertyHistories/$count?api-version=v1.0&MaxHistoryDays=1");
+    let plain = get_ok("/devicePropertyHistories/$count?api-version=v1.0&maxhistorydays=1");
+    assert_eq!(days, plain);
+    let nav = get_ok(&format!(
+        "/devices/$count?api-version=v1.0&$filter={}",
+        enc("DeviceType/DeviceTypeName ne 'x'")
+    ));
+    assert!(nav.as_u64().is_some());
+}
+
+#[test]
 fn community_scripts_pad_integers_with_blanks() {
     let plain = get_ok("/devices?api-version=v1.0&$skip=10&$top=5&$select=deviceKey");
     let padded = get_ok("/devices?api-version=v1.0&$skip=%2010%20&$top=%205&$select=deviceKey");

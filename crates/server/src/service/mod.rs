@@ -18,7 +18,7 @@ use odata::bind::{
     bind_filter_with, bind_key, bind_orderby_with, bind_select, BoundExpand, BoundOrder, Typed,
     TypedKind,
 };
-use odata::edm::{EntityType, Model, PrimitiveType};
+use odata::edm::{EntityType, Lookup, Model, PrimitiveType};
 use odata::json::{key_literal, Cell, EntityWriter, MetadataLevel};
 use odata::syntax::{self, QueryOptions};
 use odata::{ErrorKind, ODataError};
@@ -157,12 +157,19 @@ async fn dispatch(app: AppState, principal: Principal, req: Request) -> ApiResul
     match resource {
         Resource::ServiceDocument => service_document(&ctx),
         Resource::Metadata => metadata(&ctx),
-        Resource::Collection(name) => collection(ctx, &name).await,
-        Resource::Count(name) => count(ctx, &name).await,
+        Resource::Collection(name) => {
+            let name = canonical_set(&ctx, &name)?;
+            collection(ctx, &name).await
+        }
+        Resource::Count(name) => {
+            let name = canonical_set(&ctx, &name)?;
+            count(ctx, &name).await
+        }
         Resource::Deeper { set, segments } => {
+            let set = canonical_set(&ctx, &set)?;
             let through_navigation = ctx.model().entity_set(&set).is_some_and(|s| {
                 let ty = ctx.model().type_of(s);
-                ty.navigation.iter().any(|n| n.name == segments[0])
+                matches!(ty.find_navigation(&segments[0]), Lookup::Found(_))
             });
             Err(if through_navigation {
                 ODataError::not_implemented(format!(
@@ -182,13 +189,13 @@ async fn dispatch(app: AppState, principal: Principal, req: Request) -> ApiResul
             property,
             raw,
         } => {
+            let set = canonical_set(&ctx, &set)?;
             let navigation = match (&property, raw) {
                 (Some(p), false) => ctx.model().entity_set(&set).and_then(|s| {
-                    ctx.model()
-                        .type_of(s)
-                        .navigation
-                        .iter()
-                        .position(|n| &n.name == p)
+                    match ctx.model().type_of(s).find_navigation(p) {
+                        Lookup::Found(n) => Some(n),
+                        _ => None,
+                    }
                 }),
                 _ => None,
             };
@@ -321,6 +328,21 @@ fn metadata(ctx: &Ctx) -> ApiResult<Response> {
 }
 
 /// The entity set, its type and its warehouse collection, or a 404 that helps.
+/// The model's spelling of a collection name a client wrote (exact, else the one that differs
+/// only in case); a name matching none is returned as written, for the 404 that follows.
+fn canonical_set(ctx: &Ctx, name: &str) -> Result<String, ODataError> {
+    let model = ctx.model();
+    match model.find_entity_set(name) {
+        Lookup::Found(i) => Ok(model.entity_sets[i].name.clone()),
+        Lookup::Missing => Ok(name.to_string()),
+        Lookup::Ambiguous(candidates) => Err(ODataError::bad_request(format!(
+            "'{name}' matches the collections {} when case is ignored; write one exactly.",
+            candidates.join(", ")
+        ))
+        .with_target("path")),
+    }
+}
+
 fn resolve(
     ctx: &Ctx,
     name: &str,
@@ -335,16 +357,16 @@ fn resolve(
         )),
         None => {
             let w = Warehouse::get();
-            let hint = if let Some(c) = w.collection(name) {
-                format!(" It is available in api-version {}.", c.versions.join(", "))
-            } else if let Some(c) = w
-                .collections
-                .iter()
-                .find(|c| c.name.eq_ignore_ascii_case(name))
-            {
+            let other_version = w.collection(name).or_else(|| {
+                w.collections
+                    .iter()
+                    .find(|c| c.name.eq_ignore_ascii_case(name))
+            });
+            let hint = if let Some(c) = other_version {
                 format!(
-                    " Collection names are case-sensitive: did you mean '{}'?",
-                    c.name
+                    " '{}' is available in api-version {}.",
+                    c.name,
+                    c.versions.join(", ")
                 )
             } else {
                 String::new()
@@ -812,12 +834,25 @@ async fn entity(
     let dialect = ctx.app.store.dialect();
     let key: Vec<(usize, SqlValue)> = key.iter().map(|(i, v)| (*i, sql::sql_value(v))).collect();
     let prop_index = match property {
-        Some(p) => Some(entity.property_index(p).ok_or_else(|| {
-            ApiError(
-                ODataError::not_found(format!("'{p}' is not a property of {}.", entity.name))
-                    .with_target(p.to_string()),
-            )
-        })?),
+        Some(p) => match entity.find_property(p) {
+            Lookup::Found(i) => Some(i),
+            Lookup::Missing => {
+                return Err(ODataError::not_found(format!(
+                    "'{p}' is not a property of {}.",
+                    entity.name
+                ))
+                .with_target(p.to_string())
+                .into())
+            }
+            Lookup::Ambiguous(candidates) => {
+                return Err(ODataError::bad_request(format!(
+                    "'{p}' matches the properties {} when case is ignored; write one exactly.",
+                    candidates.join(", ")
+                ))
+                .with_target(p.to_string())
+                .into())
+            }
+        },
         None => None,
     };
     let select: Vec<usize> = match (prop_index, ctx.options.get("$select")) {
