@@ -29,7 +29,7 @@ fn predicate() -> impl Strategy<Value = String> {
 
 fn filter() -> impl Strategy<Value = String> {
     let joined = |sep: &'static str| {
-        prop::collection::vec(predicate(), 1..1500).prop_map(move |v| v.join(sep))
+        prop::collection::vec(predicate(), 1..400).prop_map(move |v| v.join(sep))
     };
     prop_oneof![
         predicate(),
@@ -91,6 +91,8 @@ proptest! {
         if count {
             url.push_str("&$count=true");
         }
+        // the client cannot build longer URLs (the server answers them 414, tested elsewhere)
+        prop_assume!(url.len() < 60 * 1024);
         let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
         let started = Instant::now();
         let mut r = agent
