@@ -658,6 +658,123 @@ fn the_routed_root_of_the_power_bi_connector_is_an_alias() {
 }
 
 #[test]
+fn metadata_names_every_collection_and_property_as_the_reference_model_does() {
+    // the repository's copy of shared/model (kept equal to it by the warehouse's drift test)
+    let model: Value =
+        serde_json::from_str(include_str!("../../warehouse/model/intune-dw-model.json")).unwrap();
+    let ns = model["namespace"].as_str().unwrap();
+    for version in ["v1.0", "beta"] {
+        let csdl = get_ok(&format!("/$metadata?api-version={version}&$format=json"));
+        let schema = &csdl[ns];
+        let container = schema
+            .as_object()
+            .unwrap()
+            .values()
+            .find(|v| v["$Kind"] == "EntityContainer")
+            .unwrap();
+        for c in model["collections"].as_array().unwrap() {
+            let name = c["name"].as_str().unwrap();
+            let in_version = c["versions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v == version);
+            assert_eq!(container[name].is_object(), in_version, "{version} {name}");
+            if !in_version {
+                continue;
+            }
+            let type_name = container[name]["$Type"].as_str().unwrap();
+            let ty = &schema[type_name.rsplit('.').next().unwrap()];
+            assert_eq!(ty["$Key"], c["key"], "{version} {name}");
+            let declared: BTreeSet<&str> = ty
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(k, v)| !k.starts_with('$') && v["$Kind"] != "NavigationProperty")
+                .map(|(k, _)| k.as_str())
+                .collect();
+            let expected: BTreeSet<&str> = c["properties"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                declared, expected,
+                "{version} {name}: property names, exactly"
+            );
+            for p in c["properties"].as_array().unwrap() {
+                let prop = &ty[p["name"].as_str().unwrap()];
+                let ty_name = prop["$Type"].as_str().unwrap_or("Edm.String");
+                assert_eq!(ty_name, p["type"], "{version} {name}.{}", p["name"]);
+                assert_eq!(
+                    prop["$Nullable"].as_bool().unwrap_or(false),
+                    p["nullable"].as_bool().unwrap(),
+                    "{version} {name}.{}",
+                    p["name"]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_request_shapes_of_real_clients_work() {
+    // Microsoft's PowerShell module: service root, a name check against value[].name, then
+    // $skip/$top/$select with client-request-id, following @odata.nextLink; -Top beyond a page
+    let names: Vec<String> = get_ok("?api-version=v1.0")["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(names.iter().any(|n| n == "devicePropertyHistories"));
+    let mut url = Some(format!(
+        "{}/devicePropertyHistories?api-version=v1.0&$skip=0&$top=1200&$select=dateKey,deviceKey",
+        fixture().root
+    ));
+    let (mut rows, mut pages) = (0, 0);
+    while let Some(u) = url.take() {
+        let r = request(
+            "GET",
+            &u,
+            &[("client-request-id", "7c9e6679-7425-40de-944b-e07fc1f90ae7")],
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(
+            r.header("client-request-id"),
+            Some("7c9e6679-7425-40de-944b-e07fc1f90ae7")
+        );
+        let v = r.json();
+        rows += v["value"].as_array().unwrap().len();
+        pages += 1;
+        url = v["@odata.nextLink"].as_str().map(str::to_string);
+    }
+    assert_eq!((rows, pages), (1200, 2), "-Top 1200 over pages of 1000");
+    // Microsoft's C# sample
+    let dates = get_ok("/dates?api-version=beta");
+    assert!(dates["value"][0]["dateKey"].is_u64());
+    // Power Query's OData.Feed(..., Query=[#"api-version"="v1.0"]): service document and
+    // $metadata with its Accept headers, then the first page of every collection
+    let accept = "application/json;odata.metadata=minimal;q=1.0,application/json;odata=minimalmetadata;q=0.9,application/atomsvc+xml;q=0.8,application/atom+xml;q=0.8,application/xml;q=0.7,text/plain;q=0.7";
+    let headers = [("Accept", accept), ("OData-MaxVersion", "4.0")];
+    let doc = request("GET", "?api-version=v1.0", &headers);
+    assert_eq!(doc.status, 200);
+    let metadata = request(
+        "GET",
+        "/$metadata?api-version=v1.0",
+        &[("Accept", "application/xml"), ("OData-MaxVersion", "4.0")],
+    );
+    assert_eq!(metadata.status, 200);
+    assert!(metadata.text().contains("<edmx:Edmx"));
+    for c in doc.json()["value"].as_array().unwrap() {
+        let url = format!("/{}?api-version=v1.0", c["url"].as_str().unwrap());
+        let r = request("GET", &url, &headers);
+        assert_eq!(r.status, 200, "{url}: {}", r.text());
+    }
+}
+
+#[test]
 fn names_are_matched_ignoring_case_and_answered_canonically() {
     // the Intune documentation's own examples, verbatim
     let by_date = get_ok(&format!(
