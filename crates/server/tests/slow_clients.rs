@@ -11,6 +11,13 @@ use warehouse::generate::{generate, GenerateOptions};
 
 mod support;
 
+/// The tests of this file measure waiting times and load the machine: one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A socket with a tiny receive buffer that sends `path` (HTTP/1.0, so the body ends at EOF)
 /// and reads nothing.
 fn stalled_request(addr: SocketAddr, path: &str, token: &str) -> TcpStream {
@@ -47,6 +54,7 @@ fn read_body(mut stream: TcpStream) -> Vec<u8> {
 
 #[test]
 fn stalled_readers_hold_no_store_connection_and_resume_correctly() {
+    let _serial = one_at_a_time();
     let store = support::fresh_store("slow");
     let opts = GenerateOptions {
         tenant: "demo".into(),
@@ -70,11 +78,12 @@ fn stalled_readers_hold_no_store_connection_and_resume_correctly() {
         warehouse_path()
     );
 
-    // far more stalled readers than the store has connections
-    let stalled: Vec<TcpStream> = (0..40)
+    // twice as many stalled readers as the store has connections (each first fills its socket's
+    // send buffer, several MB on loopback, before it pauses)
+    let stalled: Vec<TcpStream> = (0..16)
         .map(|_| stalled_request(addr, &path, &token))
         .collect();
-    std::thread::sleep(Duration::from_secs(2));
+    std::thread::sleep(Duration::from_secs(3));
 
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -145,6 +154,7 @@ fn warehouse_path() -> &'static str {
 
 #[test]
 fn a_statement_past_its_time_budget_is_a_503_and_the_service_goes_on() {
+    let _serial = one_at_a_time();
     // a budget of a few milliseconds: any real scan exceeds it
     let store: std::sync::Arc<dyn warehouse::Store> = if support::on_postgres() {
         let url = support::fresh_postgres_url("budget");
@@ -212,6 +222,7 @@ fn small() -> GenerateOptions {
 
 #[test]
 fn statements_of_clients_that_go_away_stop() {
+    let _serial = one_at_a_time();
     // SQLite interrupts them from its progress handler, PostgreSQL gets a cancel request
     let store = support::fresh_store("gone");
     let opts = GenerateOptions {

@@ -76,12 +76,18 @@ impl Watch {
                 .spawn(|| loop {
                     std::thread::sleep(WATCH_EVERY);
                     let mut watched = WATCHED.lock().expect("lock");
-                    watched.retain(|w| {
-                        if !w.flag.load(Ordering::Relaxed) {
-                            return true;
+                    let (gone, running): (Vec<Watched>, Vec<Watched>) = watched
+                        .drain(..)
+                        .partition(|w| w.flag.load(Ordering::Relaxed));
+                    *watched = running;
+                    // each cancel request is a connection of its own: send them at once, still
+                    // under the lock, so none reaches a connection's next statement
+                    std::thread::scope(|scope| {
+                        for w in &gone {
+                            scope.spawn(move || {
+                                let _ = w.token.cancel_query(w.tls.clone());
+                            });
                         }
-                        let _ = w.token.cancel_query(w.tls.clone());
-                        false
                     });
                 })
                 .expect("the cancel watcher starts");
