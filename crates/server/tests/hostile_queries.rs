@@ -93,7 +93,7 @@ proptest! {
         }
         // the client cannot build longer URLs (the server answers them 414, tested elsewhere)
         prop_assume!(url.len() < 60 * 1024);
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+        let agent = support::agent();
         let started = Instant::now();
         let mut r = agent
             .get(&url)
@@ -129,12 +129,7 @@ fn server() -> (String, String) {
                 end_date: time::macros::date!(2026 - 11 - 01),
             };
             generate(store.as_ref(), &opts, &indicatif::ProgressBar::hidden()).unwrap();
-            let registry = auth::Registry {
-                clients: vec![support::client("c", "s", "demo")],
-                users: Vec::new(),
-            };
-            let server = support::start(store, 100, auth::AuthSettings::default(), registry);
-            let token = support::client_token(&server.base, "c", "s");
+            let (server, token) = support::serve_demo(store, 100);
             (server.root, token)
         })
         .clone()

@@ -74,13 +74,6 @@ impl Resp {
     }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent()
-}
-
 fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Resp {
     let url = if url.starts_with("http") {
         url.to_string()
@@ -97,7 +90,7 @@ fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Resp {
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let mut resp = agent()
+    let mut resp = support::agent()
         .run(req.body(()).unwrap())
         .unwrap_or_else(|e| panic!("{url}: {e}"));
     let headers = resp

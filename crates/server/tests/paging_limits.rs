@@ -44,16 +44,8 @@ fn long_sort_values_never_make_long_links() {
             Ok(t.snapshot_date_key.unwrap_or(0))
         })
         .unwrap();
-    let registry = auth::Registry {
-        clients: vec![support::client("c", "s", "demo")],
-        users: Vec::new(),
-    };
-    let server = support::start(store, 1000, auth::AuthSettings::default(), registry);
-    let token = support::client_token(&server.base, "c", "s");
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
+    let (server, token) = support::serve_demo(store, 1000);
+    let agent = support::agent();
     let get = |url: &str| {
         let mut r = agent
             .get(url)

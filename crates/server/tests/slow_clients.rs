@@ -65,13 +65,8 @@ fn stalled_readers_hold_no_store_connection_and_resume_correctly() {
         end_date: time::macros::date!(2026 - 11 - 01),
     };
     generate(store.as_ref(), &opts, &indicatif::ProgressBar::hidden()).unwrap();
-    let registry = auth::Registry {
-        clients: vec![support::client("c", "s", "demo")],
-        users: Vec::new(),
-    };
     // one page holds the whole collection: several MB per response
-    let server = support::start(store, 100_000, auth::AuthSettings::default(), registry);
-    let token = support::client_token(&server.base, "c", "s");
+    let (server, token) = support::serve_demo(store, 100_000);
     let addr: SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
     let path = format!(
         "{}/devicePropertyHistories?api-version=v1.0",
@@ -85,10 +80,7 @@ fn stalled_readers_hold_no_store_connection_and_resume_correctly() {
         .collect();
     std::thread::sleep(Duration::from_secs(3));
 
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
+    let agent = support::agent();
     let small = format!(
         "{}/devices?api-version=v1.0&$top=5&$select=deviceKey",
         server.root
@@ -171,16 +163,8 @@ fn a_statement_past_its_time_budget_is_a_503_and_the_service_goes_on() {
         store.set_statement_timeout(Duration::from_millis(2));
         std::sync::Arc::new(store)
     };
-    let registry = auth::Registry {
-        clients: vec![support::client("c", "s", "demo")],
-        users: Vec::new(),
-    };
-    let server = support::start(store, 1000, auth::AuthSettings::default(), registry);
-    let token = support::client_token(&server.base, "c", "s");
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
+    let (server, token) = support::serve_demo(store, 1000);
+    let agent = support::agent();
     // a filter no index helps with, over every row, with a count
     let mut long = "osVersion".to_string();
     for _ in 0..8 {
@@ -231,12 +215,7 @@ fn statements_of_clients_that_go_away_stop() {
         ..small()
     };
     generate(store.as_ref(), &opts, &indicatif::ProgressBar::hidden()).unwrap();
-    let registry = auth::Registry {
-        clients: vec![support::client("c", "s", "demo")],
-        users: Vec::new(),
-    };
-    let server = support::start(store, 1000, auth::AuthSettings::default(), registry);
-    let token = support::client_token(&server.base, "c", "s");
+    let (server, token) = support::serve_demo(store, 1000);
     let addr: SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
     // each option as expensive as its bounds allow: every row's filter and sort key build a
     // string of a thousand copies of a column
@@ -253,10 +232,7 @@ fn statements_of_clients_that_go_away_stop() {
         doubled("osVersion"),
         doubled("deviceName"),
     );
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
+    let agent = support::agent();
     let get = |url: &str| {
         let started = Instant::now();
         let status = agent

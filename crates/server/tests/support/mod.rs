@@ -142,6 +142,25 @@ pub fn start_with_public_url(
     }
 }
 
+/// Starts a server on `store` (tenant `demo`, one client) and gets a token for it.
+pub fn serve_demo(store: Arc<dyn Store>, page_size: u64) -> (TestServer, String) {
+    let registry = Registry {
+        clients: vec![client("c", "s", "demo")],
+        users: Vec::new(),
+    };
+    let server = start(store, page_size, AuthSettings::default(), registry);
+    let token = client_token(&server.base, "c", "s");
+    (server, token)
+}
+
+/// An agent that hands every status to the test (no error for 4xx/5xx).
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
 /// Gets an app-only token from the server's token endpoint (client_secret_post).
 pub fn client_token(base: &str, id: &str, secret: &str) -> String {
     let agent = ureq::Agent::config_builder()
