@@ -1280,7 +1280,7 @@ fn which(name: &str) -> Option<std::path::PathBuf> {
 }
 
 fn spec_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/odata")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spec/odata")
 }
 
 #[test]
