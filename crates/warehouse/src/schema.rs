@@ -68,7 +68,7 @@ pub fn migrations(d: &dyn Dialect) -> Vec<Migration> {
 
 /// Columns migration 3 renames: (table, name before, name in the model). Migration 1 creates
 /// them under their old names, so that every store, new or upgraded, goes through the same steps.
-const LOOKUP_ID_RENAMES: &[(&str, &str, &str)] = &[
+pub const LOOKUP_ID_RENAMES: &[(&str, &str, &str)] = &[
     ("appTypes", "appTypeId", "appTypeID"),
     ("complianceStates", "complianceStateId", "complianceStateID"),
     ("deviceCategories", "deviceCategoryId", "deviceCategoryID"),

@@ -7,38 +7,13 @@
 
 use rusqlite::types::Value;
 use std::collections::BTreeMap;
-use warehouse::schema::migrations;
+use warehouse::schema::{migrations, LOOKUP_ID_RENAMES};
 use warehouse::{PostgresStore, SqliteStore, Warehouse};
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/store-schema-2.db"
 );
-
-/// Renamed by migration 3: (table, before, after).
-const RENAMED: &[(&str, &str, &str)] = &[
-    ("appTypes", "appTypeId", "appTypeID"),
-    ("complianceStates", "complianceStateId", "complianceStateID"),
-    ("deviceCategories", "deviceCategoryId", "deviceCategoryID"),
-    (
-        "deviceRegistrationStates",
-        "deviceRegistrationStateId",
-        "deviceRegistrationStateID",
-    ),
-    ("deviceTypes", "deviceTypeId", "deviceTypeID"),
-    (
-        "deviceEnrollmentTypes",
-        "deviceEnrollmentTypeId",
-        "deviceEnrollmentTypeID",
-    ),
-    (
-        "managementAgentTypes",
-        "managementAgentTypeId",
-        "managementAgentTypeID",
-    ),
-    ("managementStates", "managementStateId", "managementStateID"),
-    ("ownerTypes", "ownerTypeId", "ownerTypeID"),
-];
 
 type Table = Vec<Vec<Value>>;
 
@@ -62,7 +37,7 @@ fn sqlite_dump(conn: &rusqlite::Connection) -> BTreeMap<String, (Vec<String>, Ta
 }
 
 fn renamed(table: &str, column: &str) -> String {
-    RENAMED
+    LOOKUP_ID_RENAMES
         .iter()
         .find(|(t, before, _)| *t == table && *before == column)
         .map_or(column.to_string(), |(_, _, after)| after.to_string())
