@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::time::Duration;
-use support::{dw, start};
+use support::{add_client, dw, start};
 
 mod support;
 
@@ -80,14 +80,7 @@ fn tls_reload_admin_commands_and_audit_log() {
     );
 
     // a client added while the server runs works after SIGHUP
-    let (ok, out, _) = dw(&dir, &["clients", "add", "reporting", "--tenant", "acme"]);
-    assert!(ok, "{out}");
-    let secret = out
-        .lines()
-        .find_map(|l| l.strip_prefix("client_secret: "))
-        .unwrap()
-        .trim()
-        .to_string();
+    let secret = add_client(&dir, "reporting", "acme");
     let (_, listed, _) = dw(&dir, &["clients", "list"]);
     assert!(
         listed.contains("reporting") && !listed.contains(&secret),

@@ -5,7 +5,7 @@ use socket2::{Domain, Socket, Type};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
 use std::time::{Duration, Instant};
-use support::{dw, start, start_with_env, temp_dir};
+use support::{add_client, dw, start, start_with_env, temp_dir};
 
 mod support;
 
@@ -241,14 +241,7 @@ fn the_store_and_its_folder_are_readable_by_their_owner_only() {
 fn removing_a_client_revokes_its_tokens_at_once() {
     let dir = temp_dir("hostile_revoke");
     assert!(dw(&dir, &["tenants", "add", "t"]).0);
-    let (ok, out, _) = dw(&dir, &["clients", "add", "gone", "--tenant", "t"]);
-    assert!(ok, "{out}");
-    let secret = out
-        .lines()
-        .find_map(|l| l.strip_prefix("client_secret: "))
-        .unwrap()
-        .trim()
-        .to_string();
+    let secret = add_client(&dir, "gone", "t");
     let server = start(
         &dir,
         &["--tenant", "t", "--listen", "127.0.0.1:0"],

@@ -20,6 +20,17 @@ pub fn dw(dir: &Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// Runs `dw clients add ID --tenant TENANT` in `dir` and returns the secret it prints once.
+pub fn add_client(dir: &Path, id: &str, tenant: &str) -> String {
+    let (ok, out, err) = dw(dir, &["clients", "add", id, "--tenant", tenant]);
+    assert!(ok, "{out}{err}");
+    out.lines()
+        .find_map(|l| l.strip_prefix("client_secret: "))
+        .unwrap_or_else(|| panic!("no secret in {out}"))
+        .trim()
+        .to_string()
+}
+
 /// A running `dw serve`.
 pub struct Server {
     /// The process.
