@@ -118,6 +118,20 @@ class Normal(threading.Thread):
         return percentile(values, 0.5), percentile(values, 0.99), len(values)
 
 
+def counted_get(addr, tok, path, counts):
+    """One GET on a new connection; counts its status (or "error")."""
+    conn = http.client.HTTPConnection(*addr, timeout=60)
+    try:
+        conn.request("GET", path, headers={"Authorization": "Bearer " + tok})
+        r = conn.getresponse()
+        r.read()
+        counts[r.status] = counts.get(r.status, 0) + 1
+    except Exception:  # noqa: BLE001 - any failure counts
+        counts["error"] = counts.get("error", 0) + 1
+    finally:
+        conn.close()
+
+
 def hostile_expressions(addr, tok, deadline, counts):
     """Items 1 and 4: every one must be a quick 400."""
     bombs = [
@@ -131,21 +145,10 @@ def hostile_expressions(addr, tok, deadline, counts):
             f"&@a{i}=" + urllib.parse.quote(f"concat(@a{i + 1},@a{i + 1})") for i in range(20)
         ),
     ]
-    conn = http.client.HTTPConnection(*addr, timeout=30)
     i = 0
     while time.time() < deadline:
-        q = bombs[i % len(bombs)]
+        counted_get(addr, tok, f"{ROOT}/devices?api-version=v1.0&{bombs[i % len(bombs)]}", counts)
         i += 1
-        try:
-            conn.request("GET", f"{ROOT}/devices?api-version=v1.0&{q}",
-                         headers={"Authorization": "Bearer " + tok})
-            r = conn.getresponse()
-            r.read()
-            counts[r.status] = counts.get(r.status, 0) + 1
-        except Exception:  # noqa: BLE001
-            counts["error"] = counts.get("error", 0) + 1
-            conn.close()
-            conn = http.client.HTTPConnection(*addr, timeout=30)
         time.sleep(0.01)
 
 
@@ -156,16 +159,7 @@ def expensive_statements(addr, tok, deadline, counts):
         heavy = f"concat({heavy},{heavy})"
     q = "$count=true&$filter=" + urllib.parse.quote(f"indexof({heavy},'zz') eq 5")
     while time.time() < deadline:
-        conn = http.client.HTTPConnection(*addr, timeout=60)
-        try:
-            conn.request("GET", f"{ROOT}/devicePropertyHistories?api-version=v1.0&{q}",
-                         headers={"Authorization": "Bearer " + tok})
-            r = conn.getresponse()
-            r.read()
-            counts[r.status] = counts.get(r.status, 0) + 1
-        except Exception:  # noqa: BLE001
-            counts["error"] = counts.get("error", 0) + 1
-        conn.close()
+        counted_get(addr, tok, f"{ROOT}/devicePropertyHistories?api-version=v1.0&{q}", counts)
 
 
 def stalled_readers(addr, tok, n):
