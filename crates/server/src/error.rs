@@ -90,3 +90,26 @@ impl IntoResponse for ApiError {
 
 /// Shorthand for handler results.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stopped_and_refused_statements_are_503_with_retry_after_naming_the_limit() {
+        for (error, target) in [
+            (
+                StoreError::Timeout("30s".into()),
+                Some("statement time budget"),
+            ),
+            (StoreError::Busy(6), Some("statements per tenant")),
+            (StoreError::Cancelled, None),
+        ] {
+            let api = ApiError::from(error);
+            assert_eq!(api.0.target.as_deref(), target);
+            let resp = api.into_response();
+            assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(resp.headers()[header::RETRY_AFTER], RETRY_AFTER_SECS);
+        }
+    }
+}

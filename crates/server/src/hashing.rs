@@ -98,3 +98,38 @@ fn lower_priority() {
         libc::setpriority(libc::PRIO_PROCESS, tid, NICE);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn beyond_the_queue_verifications_are_refused_at_once() {
+        let gate = Arc::new(HashingGate::default());
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let release_rx = Arc::new(Mutex::new(release_rx));
+        // fill the threads and the queue with verifications that wait to be released
+        let capacity = concurrency() + QUEUE;
+        let mut held = Vec::new();
+        for _ in 0..capacity {
+            let (gate, rx) = (gate.clone(), release_rx.clone());
+            held.push(tokio::spawn(async move {
+                gate.run(move || rx.lock().expect("lock").recv().is_ok())
+                    .await
+            }));
+        }
+        while gate.waiting.load(Ordering::SeqCst) < QUEUE {
+            tokio::task::yield_now().await;
+        }
+        // the queue is full: refused without waiting (a wait would last until the releases below)
+        assert!(gate.run(|| true).await.is_none());
+        for _ in 0..capacity {
+            release_tx.send(()).unwrap();
+        }
+        for h in held {
+            assert_eq!(h.await.unwrap(), Some(true));
+        }
+        // and once they are done, verifications run again
+        assert_eq!(gate.run(|| 7).await, Some(7));
+    }
+}
