@@ -108,22 +108,30 @@ mod tests {
         let gate = Arc::new(HashingGate::default());
         let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
         let release_rx = Arc::new(Mutex::new(release_rx));
-        // fill the threads and the queue with verifications that wait to be released
-        let capacity = concurrency() + QUEUE;
-        let mut held = Vec::new();
-        for _ in 0..capacity {
-            let (gate, rx) = (gate.clone(), release_rx.clone());
-            held.push(tokio::spawn(async move {
-                gate.run(move || rx.lock().expect("lock").recv().is_ok())
-                    .await
-            }));
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+        let hold = |gate: Arc<HashingGate>| {
+            let (rx, started) = (release_rx.clone(), started_tx.clone());
+            tokio::spawn(async move {
+                gate.run(move || {
+                    let _ = started.send(());
+                    rx.lock().expect("lock").recv().is_ok()
+                })
+                .await
+            })
+        };
+        // every verification thread busy...
+        let mut held: Vec<_> = (0..concurrency()).map(|_| hold(gate.clone())).collect();
+        for _ in 0..concurrency() {
+            started_rx.recv().unwrap();
         }
-        while gate.waiting.load(Ordering::SeqCst) < QUEUE {
+        // ...and a full queue behind them
+        held.extend((0..QUEUE).map(|_| hold(gate.clone())));
+        while gate.waiting.load(Ordering::SeqCst) != QUEUE {
             tokio::task::yield_now().await;
         }
-        // the queue is full: refused without waiting (a wait would last until the releases below)
+        // refused without waiting (a wait would last until the releases below)
         assert!(gate.run(|| true).await.is_none());
-        for _ in 0..capacity {
+        for _ in 0..held.len() {
             release_tx.send(()).unwrap();
         }
         for h in held {
