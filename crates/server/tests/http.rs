@@ -602,6 +602,18 @@ fn expressions_of_any_shape_are_bounded_and_answered() {
             "more than 32 items",
         ),
     ];
+    // the most $orderby items allowed, beside the key columns paging adds, are answered
+    let most = ["osVersion", "deviceName desc", "complianceStateKey"]
+        .iter()
+        .cycle()
+        .take(32)
+        .collect::<Vec<_>>()
+        .join(",");
+    let v = get_ok(&format!(
+        "/devicePropertyHistories?api-version=v1.0&$top=3&$select=deviceKey&$orderby={}",
+        enc(&most)
+    ));
+    assert_eq!(v["value"].as_array().unwrap().len(), 3);
     for (query, target, message) in cases {
         let started = std::time::Instant::now();
         let r = get(&format!("/devices?api-version=v1.0&{query}"));

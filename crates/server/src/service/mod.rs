@@ -662,11 +662,6 @@ async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
     let most = stream::page_limit(page_len, remaining);
     let plan = page_query.plan(position.as_ref(), offset, most + 1);
     let q = &page_query.query;
-    if sort_keys_per_row_exceed(&plan.cursor) {
-        return Err(ODataError::bad_request("Too many $orderby items.")
-            .with_target("$orderby")
-            .into());
-    }
     let set_url = format!("{}/{name}", ctx.service_root);
     let writer = with_expansions(
         &ctx,
@@ -771,10 +766,6 @@ impl PageQuery {
         };
         sql::plan(&cq, self.store.dialect())
     }
-}
-
-fn sort_keys_per_row_exceed(cursor: &sql::Cursor) -> bool {
-    cursor.sort_keys > 32
 }
 
 async fn count(ctx: Ctx, name: &str) -> ApiResult<Response> {
