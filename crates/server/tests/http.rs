@@ -605,6 +605,7 @@ fn expressions_of_any_shape_are_bounded_and_answered() {
     // the most $orderby items allowed, beside the key columns paging adds, are answered
     let most = ["osVersion", "deviceName desc", "complianceStateKey"]
         .iter()
+        .copied()
         .cycle()
         .take(32)
         .collect::<Vec<_>>()
