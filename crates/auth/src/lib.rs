@@ -9,20 +9,25 @@
 //! * The tenant comes only from a validated claim, mapped through configuration; nothing the
 //!   client writes elsewhere can choose it.
 //! * [`TokenService`] is the built-in issuer for standalone installs: client credentials and
-//!   authorization code with PKCE, ES256-signed tokens, Argon2id-hashed secrets, rate-limited
-//!   failures.
+//!   authorization code with PKCE (with an OpenID Connect ID token on request), ES256-signed
+//!   tokens, Argon2id-hashed secrets, rate-limited failures; published under its own root
+//!   endpoints and under Entra ID's layout (`/{tenant}/v2.0/...`, [`Layout`]) so MSAL and
+//!   Azure.Identity use it with an authority like `https://dw.example.com/{tenant}`.
 //!
 //! The crate has no HTTP server code; the server maps its results to responses.
 #![deny(missing_docs)]
 
 mod keys;
+mod layout;
 mod limiter;
 mod registry;
+mod scopes;
 pub mod secrets;
 mod service;
 mod validator;
 
 pub use keys::KeyRing;
+pub use layout::{tenant_issuer, Layout, ANY_TENANT};
 pub use limiter::FailureLimiter;
 pub use registry::{Client, Registry, User};
 pub use service::{OAuthError, TokenResponse, TokenService};

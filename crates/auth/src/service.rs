@@ -1,5 +1,7 @@
 //! The built-in OAuth 2.0 token service (RFC 6749 with PKCE, RFC 7636).
 
+use crate::layout::Layout;
+use crate::scopes::{self, Flow, Requested};
 use crate::{secrets, Client, FailureLimiter, KeyRing, Registry, User};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -24,7 +26,7 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
-    fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
+    pub(crate) fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
         Self {
             status,
             error,
@@ -52,6 +54,13 @@ pub struct TokenResponse {
     /// Granted scope (delegated tokens).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// OpenID Connect ID token, when `openid` was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// Entra's `client_info` (Base64url JSON of `uid` and `utid`), when the request asked for it
+    /// with `client_info=1`: MSAL keys its account cache with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_info: Option<String>,
 }
 
 struct PendingCode {
@@ -59,13 +68,41 @@ struct PendingCode {
     redirect_uri: String,
     challenge: String,
     username: String,
+    requested: Requested,
+    nonce: Option<String>,
     issued: Instant,
+    signed_in_at: i64,
+}
+
+/// A checked authorization request.
+struct Authorization {
+    client: Client,
+    redirect_uri: String,
+    requested: Requested,
+}
+
+/// What a token carries besides its lifetime and id.
+struct Grant<'a> {
+    issuer: String,
+    audience: &'a str,
+    subject: &'a str,
+    tenant: &'a str,
+    client_id: &'a str,
+    access: Access<'a>,
+}
+
+/// The permission a token carries.
+enum Access<'a> {
+    /// A user's token: the delegated scope, in `scp`.
+    Delegated(&'a str),
+    /// An application's token: app roles, in `roles`.
+    App(&'a [String]),
 }
 
 /// The built-in issuer.
 pub struct TokenService {
     issuer: String,
-    audience: String,
+    audiences: Vec<String>,
     scope: String,
     role: String,
     lifetime: i64,
@@ -99,11 +136,13 @@ fn html_escape(s: &str) -> String {
 }
 
 impl TokenService {
-    /// A token service issuing as `issuer` for `audience`: user tokens carry `scope` in `scp`,
-    /// app-only tokens carry `role` in `roles`.
+    /// A token service issuing as `issuer` (its root layout; `{issuer}/{tenant}/v2.0` in Entra's
+    /// layout) for `audiences` (the first unless a request names another with
+    /// `{resource}/.default`): user tokens carry `scope` in `scp`, app-only tokens carry `role`
+    /// in `roles`.
     pub fn new(
         issuer: &str,
-        audience: &str,
+        audiences: &[String],
         scope: &str,
         role: &str,
         lifetime: i64,
@@ -112,7 +151,7 @@ impl TokenService {
     ) -> Self {
         Self {
             issuer: issuer.trim_end_matches('/').to_string(),
-            audience: audience.to_string(),
+            audiences: audiences.to_vec(),
             scope: scope.to_string(),
             role: role.to_string(),
             lifetime,
@@ -124,7 +163,7 @@ impl TokenService {
         }
     }
 
-    /// The issuer identifier (`iss`).
+    /// The issuer identifier (`iss`) of the root layout, the base of Entra's layout.
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
@@ -145,63 +184,115 @@ impl TokenService {
         *self.registry.write().expect("lock") = registry;
     }
 
-    /// The OIDC discovery document.
-    pub fn discovery(&self) -> serde_json::Value {
-        let i = &self.issuer;
-        serde_json::json!({
-            "issuer": i,
-            "authorization_endpoint": format!("{i}/oauth2/authorize"),
-            "token_endpoint": format!("{i}/oauth2/token"),
-            "jwks_uri": format!("{i}/oauth2/keys"),
+    /// Whether a tenant segment of Entra's layout names a tenant this issuer serves (one with a
+    /// client or a user), or any tenant.
+    pub fn serves(&self, layout: Layout) -> bool {
+        match layout {
+            Layout::Root => true,
+            Layout::Tenant(_) if layout.is_any_tenant() => true,
+            Layout::Tenant(t) => {
+                let registry = self.registry.read().expect("lock");
+                registry.clients.iter().any(|c| c.tenant == t)
+                    || registry.users.iter().any(|u| u.tenant == t)
+            }
+        }
+    }
+
+    fn check_layout(&self, layout: Layout) -> Result<(), OAuthError> {
+        match layout {
+            Layout::Tenant(t) if !self.serves(layout) => Err(OAuthError::new(
+                400,
+                "invalid_tenant",
+                format!("tenant '{t}' has no clients or users on this issuer"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The OIDC discovery document of a layout; 400 `invalid_tenant` for a tenant it does not
+    /// serve.
+    pub fn discovery(&self, layout: Layout) -> Result<serde_json::Value, OAuthError> {
+        self.check_layout(layout)?;
+        let base = &self.issuer;
+        let mut scopes = vec![self.scope.clone(), "openid".into(), "profile".into()];
+        scopes.extend(
+            self.audiences
+                .first()
+                .map(|a| format!("{}/.default", a.trim_end_matches('/'))),
+        );
+        Ok(serde_json::json!({
+            "issuer": layout.announced_issuer(base),
+            "authorization_endpoint": layout.authorize_url(base),
+            "token_endpoint": layout.token_url(base),
+            "jwks_uri": layout.keys_url(base),
             "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
             "grant_types_supported": ["client_credentials", "authorization_code"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "code_challenge_methods_supported": ["S256"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["ES256"],
-            "scopes_supported": [self.scope],
-        })
+            "claims_supported": ["iss", "aud", "sub", "tid", "azp", "iat", "nbf", "exp", "nonce", "auth_time", "preferred_username", "name", "ver"],
+            "scopes_supported": scopes,
+        }))
     }
 
-    /// The JWKS document.
-    pub fn jwks(&self) -> serde_json::Value {
-        self.keys.jwks(self.lifetime)
+    /// The JWKS document of a layout (the same keys in both); 400 `invalid_tenant` for a tenant
+    /// it does not serve.
+    pub fn jwks(&self, layout: Layout) -> Result<serde_json::Value, OAuthError> {
+        self.check_layout(layout)?;
+        Ok(self.keys.jwks(self.lifetime))
     }
 
-    fn mint(
-        &self,
-        sub: &str,
-        tenant: &str,
-        client_id: &str,
-        delegated: Option<&str>,
-        roles: &[String],
-    ) -> TokenResponse {
+    fn sign(&self, claims: &serde_json::Value) -> String {
         let (kid, key) = self.keys.current();
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(kid);
+        encode(&header, claims, &key).expect("ES256 signing with a valid key succeeds")
+    }
+
+    fn access_token(&self, grant: &Grant) -> String {
         let t = now();
         let mut claims = serde_json::json!({
-            "iss": self.issuer,
-            "aud": self.audience,
-            "sub": sub,
-            "tid": tenant,
-            "azp": client_id,
+            "iss": grant.issuer,
+            "aud": grant.audience,
+            "sub": grant.subject,
+            "tid": grant.tenant,
+            "azp": grant.client_id,
             "iat": t,
             "nbf": t,
             "exp": t + self.lifetime,
             "jti": uuid::Uuid::new_v4().to_string(),
         });
-        match delegated {
-            Some(scope) => claims["scp"] = scope.into(),
-            None => claims["roles"] = roles.into(),
+        match grant.access {
+            Access::Delegated(scope) => claims["scp"] = scope.into(),
+            Access::App(roles) => claims["roles"] = roles.into(),
         }
-        TokenResponse {
-            access_token: encode(&header, &claims, &key)
-                .expect("ES256 signing with a valid key succeeds"),
-            token_type: "Bearer",
-            expires_in: self.lifetime,
-            scope: delegated.map(str::to_string),
+        self.sign(&claims)
+    }
+
+    /// The OpenID Connect ID token of a user's sign-in (audience: the client).
+    fn id_token(&self, grant: &Grant, pending: &PendingCode) -> String {
+        let t = now();
+        let mut claims = serde_json::json!({
+            "ver": "2.0",
+            "iss": grant.issuer,
+            "aud": grant.client_id,
+            "sub": grant.subject,
+            "tid": grant.tenant,
+            "iat": t,
+            "nbf": t,
+            "exp": t + self.lifetime,
+            "auth_time": pending.signed_in_at,
+        });
+        if let Some(nonce) = &pending.nonce {
+            claims["nonce"] = nonce.as_str().into();
         }
+        if pending.requested.profile {
+            claims["preferred_username"] = grant.subject.into();
+            claims["name"] = grant.subject.into();
+        }
+        self.sign(&claims)
     }
 
     /// An app-only token for a configured client, without checking a secret (for `dw token`).
@@ -209,16 +300,32 @@ impl TokenService {
         let client = self.client(client_id).ok_or_else(|| {
             OAuthError::new(400, "invalid_client", format!("no client '{client_id}'"))
         })?;
-        Ok(self.app_token(&client))
+        let audience = self.audiences.first().cloned().unwrap_or_default();
+        Ok(self.app_token(&client, Layout::Root, &audience))
     }
 
-    fn app_token(&self, client: &Client) -> TokenResponse {
+    fn app_token(&self, client: &Client, layout: Layout, audience: &str) -> TokenResponse {
         let roles = if client.roles.is_empty() {
             vec![self.role.clone()]
         } else {
             client.roles.clone()
         };
-        self.mint(&client.id, &client.tenant, &client.id, None, &roles)
+        let grant = Grant {
+            issuer: layout.issuer(&self.issuer, &client.tenant),
+            audience,
+            subject: &client.id,
+            tenant: &client.tenant,
+            client_id: &client.id,
+            access: Access::App(&roles),
+        };
+        TokenResponse {
+            access_token: self.access_token(&grant),
+            token_type: "Bearer",
+            expires_in: self.lifetime,
+            scope: None,
+            id_token: None,
+            client_info: None,
+        }
     }
 
     /// Whether the client (and, for a user's token, the user) a token of this issuer was
@@ -307,17 +414,26 @@ impl TokenService {
         }
     }
 
-    /// The token endpoint. `basic` is the client's id and secret from an `Authorization: Basic`
-    /// header (client_secret_basic); `form` is the request body.
+    /// The token endpoint of `layout`. `basic` is the client's id and secret from an
+    /// `Authorization: Basic` header (client_secret_basic); `form` is the request body.
     pub fn token(
         &self,
         form: &HashMap<String, String>,
         basic: Option<(String, String)>,
         address: &str,
+        layout: Layout,
     ) -> Result<TokenResponse, OAuthError> {
+        self.check_layout(layout)?;
         let grant = form
             .get("grant_type")
             .ok_or_else(|| OAuthError::new(400, "invalid_request", "grant_type is required"))?;
+        if form.contains_key("client_assertion") {
+            return Err(OAuthError::new(
+                400,
+                "invalid_client",
+                "client assertions (certificate credentials) are not supported; use a client secret",
+            ));
+        }
         let (client_id, secret) = match (basic, form.get("client_id"), form.get("client_secret")) {
             (Some((id, s)), body_id, None) => {
                 if body_id.is_some_and(|b| *b != id) {
@@ -345,103 +461,152 @@ impl TokenService {
                 ))
             }
         };
-        match grant.as_str() {
+        let mut response = match grant.as_str() {
             "client_credentials" => {
                 let secret = secret.ok_or_else(|| {
                     OAuthError::new(401, "invalid_client", "client authentication is required")
                 })?;
                 let client = self.authenticate_client(&client_id, &secret, address)?;
-                if let Some(scope) = form.get("scope") {
-                    let ok = scope
-                        .split(' ')
-                        .all(|s| s.is_empty() || s == self.role || s.ends_with("/.default"));
-                    if !ok {
-                        return Err(OAuthError::new(
-                            400,
-                            "invalid_scope",
-                            format!(
-                                "only '{}' or '{{resource}}/.default' can be requested",
-                                self.role
-                            ),
-                        ));
-                    }
-                }
-                Ok(self.app_token(&client))
+                Self::check_client_tenant(&client, layout)?;
+                let requested = scopes::read(
+                    form.get("scope").map(String::as_str),
+                    Flow::App,
+                    &self.role,
+                    &self.audiences,
+                )?;
+                self.app_token(&client, layout, &requested.audience)
             }
             "authorization_code" => {
-                let client = match secret {
-                    Some(s) => self.authenticate_client(&client_id, &s, address)?,
-                    None => {
-                        let c = self.client(&client_id).ok_or_else(|| {
-                            OAuthError::new(401, "invalid_client", "client authentication failed")
-                        })?;
-                        if c.secret_hash.is_some() {
-                            return Err(OAuthError::new(
-                                401,
-                                "invalid_client",
-                                "this client must authenticate",
-                            ));
-                        }
-                        c
-                    }
-                };
-                let code = form
-                    .get("code")
-                    .ok_or_else(|| OAuthError::new(400, "invalid_request", "code is required"))?;
-                let verifier = form.get("code_verifier").ok_or_else(|| {
-                    OAuthError::new(400, "invalid_request", "code_verifier is required (PKCE)")
-                })?;
-                let pending = self
-                    .codes
-                    .lock()
-                    .expect("lock")
-                    .remove(code)
-                    .ok_or_else(|| {
-                        OAuthError::new(
-                            400,
-                            "invalid_grant",
-                            "the code is unknown, used or expired",
-                        )
-                    })?;
-                if pending.issued.elapsed() > CODE_LIFETIME
-                    || pending.client_id != client.id
-                    || form.get("redirect_uri") != Some(&pending.redirect_uri)
-                {
-                    return Err(OAuthError::new(
-                        400,
-                        "invalid_grant",
-                        "the code does not match this client or redirect_uri, or has expired",
-                    ));
-                }
-                let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-                if challenge != pending.challenge {
-                    return Err(OAuthError::new(
-                        400,
-                        "invalid_grant",
-                        "code_verifier does not match the code_challenge",
-                    ));
-                }
-                let user = self.user(&pending.username).ok_or_else(|| {
-                    OAuthError::new(400, "invalid_grant", "the user no longer exists")
-                })?;
-                Ok(self.mint(
-                    &user.username,
-                    &user.tenant,
-                    &client.id,
-                    Some(&self.scope),
-                    &[],
+                self.redeem_code(form, &client_id, secret.as_deref(), address, layout)?
+            }
+            other => {
+                return Err(OAuthError::new(
+                    400,
+                    "unsupported_grant_type",
+                    format!("grant_type '{other}' is not supported"),
                 ))
             }
-            other => Err(OAuthError::new(
+        };
+        if form.get("client_info").map(String::as_str) != Some("1") {
+            response.client_info = None;
+        }
+        Ok(response)
+    }
+
+    fn check_client_tenant(client: &Client, layout: Layout) -> Result<(), OAuthError> {
+        match layout {
+            Layout::Tenant(t) if !layout.admits(&client.tenant) => Err(OAuthError::new(
                 400,
-                "unsupported_grant_type",
-                format!("grant_type '{other}' is not supported"),
+                "unauthorized_client",
+                format!("client '{}' is not registered in tenant '{t}'", client.id),
             )),
+            _ => Ok(()),
         }
     }
 
-    /// Checks an authorization request; returns the client and redirect URI to send the user back to.
-    fn check_authorize(&self, q: &HashMap<String, String>) -> Result<(Client, String), OAuthError> {
+    /// The authorization code grant: the client (authenticated unless public), the code, the
+    /// PKCE verifier; a user's token, with an ID token when `openid` was asked for.
+    fn redeem_code(
+        &self,
+        form: &HashMap<String, String>,
+        client_id: &str,
+        secret: Option<&str>,
+        address: &str,
+        layout: Layout,
+    ) -> Result<TokenResponse, OAuthError> {
+        let client = match secret {
+            Some(s) => self.authenticate_client(client_id, s, address)?,
+            None => {
+                let c = self.client(client_id).ok_or_else(|| {
+                    OAuthError::new(401, "invalid_client", "client authentication failed")
+                })?;
+                if c.secret_hash.is_some() {
+                    return Err(OAuthError::new(
+                        401,
+                        "invalid_client",
+                        "this client must authenticate",
+                    ));
+                }
+                c
+            }
+        };
+        let code = form
+            .get("code")
+            .ok_or_else(|| OAuthError::new(400, "invalid_request", "code is required"))?;
+        let verifier = form.get("code_verifier").ok_or_else(|| {
+            OAuthError::new(400, "invalid_request", "code_verifier is required (PKCE)")
+        })?;
+        let pending = self
+            .codes
+            .lock()
+            .expect("lock")
+            .remove(code)
+            .ok_or_else(|| {
+                OAuthError::new(400, "invalid_grant", "the code is unknown, used or expired")
+            })?;
+        if pending.issued.elapsed() > CODE_LIFETIME
+            || pending.client_id != client.id
+            || form.get("redirect_uri") != Some(&pending.redirect_uri)
+        {
+            return Err(OAuthError::new(
+                400,
+                "invalid_grant",
+                "the code does not match this client or redirect_uri, or has expired",
+            ));
+        }
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        if challenge != pending.challenge {
+            return Err(OAuthError::new(
+                400,
+                "invalid_grant",
+                "code_verifier does not match the code_challenge",
+            ));
+        }
+        let user = self
+            .user(&pending.username)
+            .filter(|u| layout.admits(&u.tenant))
+            .ok_or_else(|| {
+                OAuthError::new(
+                    400,
+                    "invalid_grant",
+                    "the user no longer exists in this tenant",
+                )
+            })?;
+        let grant = Grant {
+            issuer: layout.issuer(&self.issuer, &user.tenant),
+            audience: &pending.requested.audience,
+            subject: &user.username,
+            tenant: &user.tenant,
+            client_id: &client.id,
+            access: Access::Delegated(&self.scope),
+        };
+        let requested = &pending.requested;
+        let mut granted: Vec<String> = vec![match &requested.resource {
+            Some(r) => format!("{}/{}", r.trim_end_matches('/'), self.scope),
+            None => self.scope.clone(),
+        }];
+        granted.extend(requested.openid.then(|| "openid".to_string()));
+        granted.extend(requested.profile.then(|| "profile".to_string()));
+        let client_info = serde_json::json!({ "uid": user.username, "utid": user.tenant });
+        Ok(TokenResponse {
+            access_token: self.access_token(&grant),
+            token_type: "Bearer",
+            expires_in: self.lifetime,
+            scope: Some(granted.join(" ")),
+            id_token: requested.openid.then(|| self.id_token(&grant, &pending)),
+            client_info: Some(URL_SAFE_NO_PAD.encode(client_info.to_string())),
+        })
+    }
+
+    /// Checks an authorization request of `layout`: the client, its redirect URI, PKCE, and the
+    /// scope. The client may be of another tenant (one sign-in application serves every tenant's
+    /// users); the user signing in must be of the layout's tenant.
+    fn check_authorize(
+        &self,
+        q: &HashMap<String, String>,
+        layout: Layout,
+    ) -> Result<Authorization, OAuthError> {
+        self.check_layout(layout)?;
         let client_id = q
             .get("client_id")
             .ok_or_else(|| OAuthError::new(400, "invalid_request", "client_id is required"))?;
@@ -474,22 +639,42 @@ impl TokenService {
                 "PKCE with code_challenge_method=S256 is required",
             ));
         }
-        Ok((client, redirect.clone()))
+        if q.get("response_mode").is_some_and(|m| m != "query") {
+            return Err(OAuthError::new(
+                400,
+                "invalid_request",
+                "response_mode must be query",
+            ));
+        }
+        let requested = scopes::read(
+            q.get("scope").map(String::as_str),
+            Flow::Delegated,
+            &self.scope,
+            &self.audiences,
+        )?;
+        Ok(Authorization {
+            client,
+            redirect_uri: redirect.clone(),
+            requested,
+        })
     }
 
-    /// The sign-in page for an authorization request.
+    /// The sign-in page for an authorization request of `layout`.
     pub fn sign_in_page(
         &self,
         q: &HashMap<String, String>,
         message: Option<&str>,
+        layout: Layout,
     ) -> Result<String, OAuthError> {
-        let (client, _) = self.check_authorize(q)?;
+        let authorization = self.check_authorize(q, layout)?;
         let hidden: String = [
             "client_id",
             "redirect_uri",
             "response_type",
+            "response_mode",
             "scope",
             "state",
+            "nonce",
             "code_challenge",
             "code_challenge_method",
         ]
@@ -506,25 +691,32 @@ impl TokenService {
         let message = message
             .map(|m| format!(r#"<p style="color:#b00">{}</p>"#, html_escape(m)))
             .unwrap_or_default();
+        let login_hint = q
+            .get("login_hint")
+            .or_else(|| q.get("username"))
+            .map(|u| format!(r#" value="{}""#, html_escape(u)))
+            .unwrap_or_default();
         Ok(format!(
             r#"<!doctype html><html><head><meta charset="utf-8"><title>Sign in - Device Warehouse</title></head>
 <body style="font-family:sans-serif;max-width:24em;margin:4em auto">
 <h1>Sign in</h1><p>{} wants to read your device warehouse data.</p>{message}
 <form method="post" action="authorize">{hidden}
-<p><label>User name<br><input name="username" autocomplete="username" required></label></p>
+<p><label>User name<br><input name="username" autocomplete="username"{login_hint} required></label></p>
 <p><label>Password<br><input name="password" type="password" autocomplete="current-password" required></label></p>
 <p><button type="submit">Sign in</button></p></form></body></html>"#,
-            html_escape(&client.id)
+            html_escape(&authorization.client.id)
         ))
     }
 
-    /// Handles the sign-in form: on success, the URL to redirect the browser to (with `code`).
+    /// Handles the sign-in form of `layout`: on success, the URL to redirect the browser to (with
+    /// `code`); a message for the page when the user cannot sign in.
     pub fn sign_in(
         &self,
         form: &HashMap<String, String>,
         address: &str,
+        layout: Layout,
     ) -> Result<Result<String, String>, OAuthError> {
-        let (client, redirect) = self.check_authorize(form)?;
+        let authorization = self.check_authorize(form, layout)?;
         let username = form.get("username").cloned().unwrap_or_default();
         let password = form.get("password").cloned().unwrap_or_default();
         let key = format!("user:{username}@{address}");
@@ -547,20 +739,26 @@ impl TokenService {
             return Ok(Err("The user name or password is not correct.".into()));
         }
         self.limiter.succeeded(&key);
+        if user.is_some_and(|u| !layout.admits(&u.tenant)) {
+            return Ok(Err("This user does not belong to this tenant.".into()));
+        }
         let code = secrets::generate_secret();
         let mut codes = self.codes.lock().expect("lock");
         codes.retain(|_, c| c.issued.elapsed() < CODE_LIFETIME);
         codes.insert(
             code.clone(),
             PendingCode {
-                client_id: client.id,
-                redirect_uri: redirect.clone(),
+                client_id: authorization.client.id,
+                redirect_uri: authorization.redirect_uri.clone(),
                 challenge: form.get("code_challenge").cloned().unwrap_or_default(),
                 username,
+                requested: authorization.requested,
+                nonce: form.get("nonce").cloned(),
                 issued: Instant::now(),
+                signed_in_at: now(),
             },
         );
-        let mut url = redirect;
+        let mut url = authorization.redirect_uri;
         url.push(if url.contains('?') { '&' } else { '?' });
         let mut q = form_urlencoded::Serializer::new(String::new());
         q.append_pair("code", &code);

@@ -207,7 +207,14 @@ impl Validator {
         }
         validation.set_audience(&self.settings.audiences);
 
-        let (key, tenant_of) = if let Some(b) = self.builtin.as_ref().filter(|b| b.issuer == iss) {
+        // The built-in issuer signs as its base URL (root layout) or as `{base}/{tid}/v2.0`
+        // (Entra's layout) for the token's own tenant.
+        let builtin = self.builtin.as_ref().filter(|b| {
+            b.issuer == iss
+                || claim_str(&unverified, "tid")
+                    .is_some_and(|tid| crate::tenant_issuer(&b.issuer, tid) == iss)
+        });
+        let (key, tenant_of) = if let Some(b) = builtin {
             let kid = header
                 .kid
                 .as_deref()

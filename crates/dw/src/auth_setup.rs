@@ -43,10 +43,9 @@ pub fn token_service(
         return Ok(None);
     }
     let keys = Arc::new(KeyRing::open(&keys_file(settings)?).map_err(|e| e.to_string())?);
-    let audience = audiences(settings, base_url).remove(0);
     Ok(Some(Arc::new(TokenService::new(
         base_url,
-        &audience,
+        &audiences(settings, base_url),
         &settings.auth.scope,
         &settings.auth.role,
         settings.issuer.token_lifetime_secs,

@@ -352,11 +352,11 @@ fn bench_auth(base: &str) -> Result<(server::AuthState, String), String> {
         }],
         users: Vec::new(),
     };
-    let audience = format!("{base}/");
+    let audiences = vec![format!("{base}/")];
     let p = auth::DEFAULT_PERMISSION;
     let service = std::sync::Arc::new(auth::TokenService::new(
         base,
-        &audience,
+        &audiences,
         p,
         p,
         3600,
@@ -368,7 +368,7 @@ fn bench_auth(base: &str) -> Result<(server::AuthState, String), String> {
         .map_err(|e| e.description)?
         .access_token;
     let settings = auth::AuthSettings {
-        audiences: vec![audience],
+        audiences,
         ..auth::AuthSettings::default()
     };
     let validator = auth::Validator::new(settings, Some((service.issuer(), keys, 3600)));

@@ -101,6 +101,19 @@ pub fn router(state: AppState) -> Router {
             "/oauth2/authorize",
             get(oauth::authorize_page).post(oauth::authorize_submit),
         )
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(oauth::tenant_discovery),
+        )
+        .route("/{tenant}/discovery/v2.0/keys", get(oauth::tenant_jwks))
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            axum::routing::post(oauth::tenant_token),
+        )
+        .route(
+            "/{tenant}/oauth2/v2.0/authorize",
+            get(oauth::tenant_authorize_page).post(oauth::tenant_authorize_submit),
+        )
         .route(BASE_PATH, data.clone())
         .route(&format!("{BASE_PATH}/"), data.clone())
         .route(&format!("{BASE_PATH}/{{*rest}}"), data.clone())

@@ -1,9 +1,12 @@
-//! The built-in token service's HTTP endpoints: OIDC discovery, JWKS, token, authorize.
+//! The built-in token service's HTTP endpoints: OIDC discovery, JWKS, token, authorize, under
+//! the root layout (`/.well-known/openid-configuration`, `/oauth2/...`) and Entra ID's layout
+//! below a tenant segment (`/{tenant}/v2.0/.well-known/openid-configuration`,
+//! `/{tenant}/oauth2/v2.0/...`, `/{tenant}/discovery/v2.0/keys`); see [`auth::Layout`].
 
 use crate::authn::PeerAddr;
 use crate::AppState;
-use auth::{OAuthError, TokenService};
-use axum::extract::{Query, State};
+use auth::{Layout, OAuthError, TokenService};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
@@ -69,16 +72,36 @@ fn json(v: serde_json::Value) -> Response {
 
 /// `GET /.well-known/openid-configuration`
 pub async fn discovery(State(app): State<AppState>) -> Response {
-    match service(&app) {
-        Some(s) => json(s.discovery()),
+    discovery_of(&app, Layout::Root)
+}
+
+/// `GET /{tenant}/v2.0/.well-known/openid-configuration`
+pub async fn tenant_discovery(State(app): State<AppState>, Path(tenant): Path<String>) -> Response {
+    discovery_of(&app, Layout::Tenant(&tenant))
+}
+
+fn discovery_of(app: &AppState, layout: Layout) -> Response {
+    match service(app).map(|s| s.discovery(layout)) {
+        Some(Ok(document)) => json(document),
+        Some(Err(e)) => oauth_error(e),
         None => crate::pages::not_found_response(),
     }
 }
 
 /// `GET /oauth2/keys`
 pub async fn jwks(State(app): State<AppState>) -> Response {
-    match service(&app) {
-        Some(s) => json(s.jwks()),
+    jwks_of(&app, Layout::Root)
+}
+
+/// `GET /{tenant}/discovery/v2.0/keys`: the same keys, for a tenant the issuer serves.
+pub async fn tenant_jwks(State(app): State<AppState>, Path(tenant): Path<String>) -> Response {
+    jwks_of(&app, Layout::Tenant(&tenant))
+}
+
+fn jwks_of(app: &AppState, layout: Layout) -> Response {
+    match service(app).map(|s| s.jwks(layout)) {
+        Some(Ok(document)) => json(document),
+        Some(Err(e)) => oauth_error(e),
         None => crate::pages::not_found_response(),
     }
 }
@@ -129,6 +152,32 @@ pub async fn token(
     headers: HeaderMap,
     body: String,
 ) -> Response {
+    token_at(app, peer, headers, body, None).await
+}
+
+/// `POST /{tenant}/oauth2/v2.0/token`
+pub async fn tenant_token(
+    State(app): State<AppState>,
+    Path(tenant): Path<String>,
+    PeerAddr(peer): PeerAddr,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    token_at(app, peer, headers, body, Some(tenant)).await
+}
+
+/// The layout of a request: the root, or Entra's below `tenant`.
+fn layout_of(tenant: &Option<String>) -> Layout<'_> {
+    tenant.as_deref().map_or(Layout::Root, Layout::Tenant)
+}
+
+async fn token_at(
+    app: AppState,
+    peer: Option<SocketAddr>,
+    headers: HeaderMap,
+    body: String,
+    tenant: Option<String>,
+) -> Response {
     let Some(service) = service(&app) else {
         return crate::pages::not_found_response();
     };
@@ -165,7 +214,7 @@ pub async fn token(
     let addr = address(&peer);
     match app
         .hashing
-        .run(move || service.token(&form, basic, &addr))
+        .run(move || service.token(&form, basic, &addr, layout_of(&tenant)))
         .await
     {
         None => busy(),
@@ -186,10 +235,23 @@ pub async fn authorize_page(
     State(app): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(service) = service(&app) else {
+    sign_in_page(&app, &q, Layout::Root)
+}
+
+/// `GET /{tenant}/oauth2/v2.0/authorize`: the sign-in page.
+pub async fn tenant_authorize_page(
+    State(app): State<AppState>,
+    Path(tenant): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    sign_in_page(&app, &q, Layout::Tenant(&tenant))
+}
+
+fn sign_in_page(app: &AppState, q: &HashMap<String, String>, layout: Layout) -> Response {
+    let Some(service) = service(app) else {
         return crate::pages::not_found_response();
     };
-    match service.sign_in_page(&q, None) {
+    match service.sign_in_page(q, None, layout) {
         Ok(html) => no_frames(Html(html).into_response()),
         Err(e) => oauth_error(e),
     }
@@ -201,6 +263,25 @@ pub async fn authorize_submit(
     PeerAddr(peer): PeerAddr,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    sign_in(app, peer, form, None).await
+}
+
+/// `POST /{tenant}/oauth2/v2.0/authorize`: the sign-in form.
+pub async fn tenant_authorize_submit(
+    State(app): State<AppState>,
+    Path(tenant): Path<String>,
+    PeerAddr(peer): PeerAddr,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    sign_in(app, peer, form, Some(tenant)).await
+}
+
+async fn sign_in(
+    app: AppState,
+    peer: Option<SocketAddr>,
+    form: HashMap<String, String>,
+    tenant: Option<String>,
+) -> Response {
     let Some(service) = service(&app) else {
         return crate::pages::not_found_response();
     };
@@ -210,13 +291,20 @@ pub async fn authorize_submit(
     let addr = address(&peer);
     let svc = service.clone();
     let f = form.clone();
-    match app.hashing.run(move || svc.sign_in(&f, &addr)).await {
+    let t = tenant.clone();
+    match app
+        .hashing
+        .run(move || svc.sign_in(&f, &addr, layout_of(&t)))
+        .await
+    {
         None => busy(),
         Some(Ok(Ok(url))) => Redirect::to(&url).into_response(),
-        Some(Ok(Err(message))) => match service.sign_in_page(&form, Some(&message)) {
-            Ok(html) => no_frames((StatusCode::UNAUTHORIZED, Html(html)).into_response()),
-            Err(e) => oauth_error(e),
-        },
+        Some(Ok(Err(message))) => {
+            match service.sign_in_page(&form, Some(&message), layout_of(&tenant)) {
+                Ok(html) => no_frames((StatusCode::UNAUTHORIZED, Html(html)).into_response()),
+                Err(e) => oauth_error(e),
+            }
+        }
         Some(Err(e)) => oauth_error(e),
     }
 }

@@ -103,7 +103,7 @@ pub fn start_with_public_url(
     let p = auth::DEFAULT_PERMISSION;
     let service = Arc::new(TokenService::new(
         &base,
-        &settings.audiences[0],
+        &settings.audiences,
         p,
         p,
         3600,
