@@ -29,7 +29,7 @@ mod validator;
 pub use keys::KeyRing;
 pub use layout::{tenant_issuer, Layout, ANY_TENANT};
 pub use limiter::FailureLimiter;
-pub use registry::{Client, Registry, User};
+pub use registry::{Client, ClientKind, Registry, User};
 pub use service::{OAuthError, TokenResponse, TokenService};
 pub use validator::Validator;
 

@@ -26,6 +26,34 @@ pub struct Client {
     pub allow_basic: bool,
 }
 
+/// A loopback redirect URI's parts that must match (RFC 8252 7.3): host, path and query; `None`
+/// for a URI that is not `http` to a loopback host.
+fn loopback_parts(uri: &str) -> Option<(String, String)> {
+    let uri: ureq::http::Uri = uri.parse().ok()?;
+    let host = uri.host()?.to_ascii_lowercase();
+    let loopback = ["localhost", "127.0.0.1", "[::1]"].contains(&host.as_str());
+    if uri.scheme_str() != Some("http") || !loopback {
+        return None;
+    }
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    Some((host, if path.is_empty() { "/" } else { path }.to_string()))
+}
+
+impl Client {
+    /// Whether the authorization code flow may send a code to `redirect_uri`: one of the
+    /// registered URIs exactly, or, for a registered `http` loopback URI (`http://localhost`,
+    /// `http://127.0.0.1`, `http://[::1]`), the same host and path on any port, since native
+    /// applications (MSAL's interactive sign-in, Power BI Desktop) listen on a port chosen at run
+    /// time (RFC 8252 7.3).
+    pub fn allows_redirect(&self, redirect_uri: &str) -> bool {
+        self.redirect_uris.iter().any(|r| {
+            r == redirect_uri
+                || loopback_parts(r)
+                    .is_some_and(|registered| loopback_parts(redirect_uri) == Some(registered))
+        })
+    }
+}
+
 /// A user of the sign-in page.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct User {
@@ -35,6 +63,18 @@ pub struct User {
     pub password_hash: String,
     /// Warehouse tenant the user reads.
     pub tenant: String,
+}
+
+/// How a new client authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind {
+    /// With a secret at the token endpoint.
+    Confidential,
+    /// With a secret at the token endpoint, and with `Authorization: Basic` on the API.
+    ConfidentialWithBasic,
+    /// Without a secret: PKCE only (desktop and command-line applications, which cannot keep
+    /// one).
+    Public,
 }
 
 /// Clients and users.
@@ -68,25 +108,30 @@ impl Registry {
         .map_err(|e| AuthError::Config(format!("{}: {e}", path.display())))
     }
 
-    /// Adds a confidential client and returns its secret (shown once, stored hashed).
+    /// Adds a client; a confidential one's secret is returned (shown once, stored hashed).
     pub fn add_client(
         &mut self,
         id: &str,
         tenant: &str,
         redirect_uris: Vec<String>,
-        allow_basic: bool,
-    ) -> Result<String, AuthError> {
+        kind: ClientKind,
+    ) -> Result<Option<String>, AuthError> {
         if self.clients.iter().any(|c| c.id == id) {
             return Err(AuthError::Config(format!("client '{id}' already exists")));
         }
-        let secret = secrets::generate_secret();
+        if kind == ClientKind::Public && redirect_uris.is_empty() {
+            return Err(AuthError::Config(
+                "a public client signs users in: give it at least one redirect URI".into(),
+            ));
+        }
+        let secret = (kind != ClientKind::Public).then(secrets::generate_secret);
         self.clients.push(Client {
             id: id.into(),
-            secret_hash: Some(secrets::hash_secret(&secret)),
+            secret_hash: secret.as_deref().map(secrets::hash_secret),
             tenant: tenant.into(),
             roles: Vec::new(),
             redirect_uris,
-            allow_basic,
+            allow_basic: kind == ClientKind::ConfidentialWithBasic,
         });
         Ok(secret)
     }
@@ -112,5 +157,70 @@ impl Registry {
             self.users.push(u.clone());
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(redirect_uris: &[&str]) -> Client {
+        Client {
+            id: "app".into(),
+            secret_hash: None,
+            tenant: "acme".into(),
+            roles: Vec::new(),
+            redirect_uris: redirect_uris.iter().map(|u| u.to_string()).collect(),
+            allow_basic: false,
+        }
+    }
+
+    #[test]
+    fn loopback_redirects_admit_any_port_and_nothing_else_varies() {
+        let c = client(&["http://localhost", "http://127.0.0.1/callback"]);
+        for ok in [
+            "http://localhost",
+            "http://localhost:53123",
+            "http://localhost:53123/",
+            "http://127.0.0.1:8400/callback",
+            "http://127.0.0.1/callback",
+        ] {
+            assert!(c.allows_redirect(ok), "{ok}");
+        }
+        for refused in [
+            "https://localhost:53123/",
+            "http://localhost.evil.example:53123/",
+            "http://localhost:53123/other",
+            "http://127.0.0.1:8400/callback?x=1",
+            "http://127.0.0.1:8400/",
+            "http://localhost@evil.example/",
+        ] {
+            assert!(!c.allows_redirect(refused), "{refused}");
+        }
+        let web = client(&["https://app.example.com/signin"]);
+        assert!(web.allows_redirect("https://app.example.com/signin"));
+        assert!(!web.allows_redirect("https://app.example.com:8443/signin"));
+    }
+
+    #[test]
+    fn public_clients_have_no_secret_and_need_a_redirect_uri() {
+        let mut r = Registry::default();
+        assert!(r
+            .add_client("cli", "acme", Vec::new(), ClientKind::Public)
+            .is_err());
+        let secret = r
+            .add_client(
+                "cli",
+                "acme",
+                vec!["http://localhost".into()],
+                ClientKind::Public,
+            )
+            .unwrap();
+        assert_eq!(secret, None);
+        assert!(r.clients[0].secret_hash.is_none() && !r.clients[0].allow_basic);
+        let secret = r
+            .add_client("svc", "acme", Vec::new(), ClientKind::ConfidentialWithBasic)
+            .unwrap();
+        assert!(secret.is_some() && r.clients[1].allow_basic);
     }
 }

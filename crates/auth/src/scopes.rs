@@ -28,8 +28,10 @@ const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 pub(crate) struct Requested {
     /// The token's audience: one of the service's audiences, spelled as configured.
     pub audience: String,
-    /// The resource as the request named it, when it named one.
-    pub resource: Option<String>,
+    /// The scope item that named the resource (`https://host/.default`), as the request wrote
+    /// it: the response grants it back in the same words, so clients that cache tokens by the
+    /// scopes they asked for (MSAL) find them again.
+    pub resource_scope: Option<String>,
     /// `openid` was asked for: the response carries an ID token.
     pub openid: bool,
     /// `profile` was asked for: the ID token names the user.
@@ -56,7 +58,7 @@ pub(crate) fn read(
     let default = audiences.first().cloned().unwrap_or_default();
     let mut requested = Requested {
         audience: default.clone(),
-        resource: None,
+        resource_scope: None,
         openid: false,
         profile: false,
     };
@@ -97,16 +99,17 @@ pub(crate) fn read(
                 ))
             })?;
         if requested
-            .resource
+            .resource_scope
             .as_deref()
-            .is_some_and(|r| !same_resource(r, resource))
+            .and_then(|r| r.rsplit_once('/'))
+            .is_some_and(|(r, _)| !same_resource(r, resource))
         {
             return Err(invalid_scope(
                 "a token is for one resource; ask for one at a time".into(),
             ));
         }
         requested.audience = audience.clone();
-        requested.resource = Some(resource.to_string());
+        requested.resource_scope = Some(item.to_string());
     }
     Ok(requested)
 }
@@ -143,7 +146,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.audience, "api://device-warehouse");
-        assert_eq!(r.resource.as_deref(), Some("api://device-warehouse"));
+        assert_eq!(
+            r.resource_scope.as_deref(),
+            Some("api://device-warehouse/.default")
+        );
     }
 
     #[test]
@@ -151,7 +157,7 @@ mod tests {
         for scope in [None, Some(""), Some(P)] {
             let r = read(scope, Flow::App, P, &audiences()).unwrap();
             assert_eq!(r.audience, "https://dw.example.com/");
-            assert_eq!(r.resource, None);
+            assert_eq!(r.resource_scope, None);
         }
     }
 

@@ -123,6 +123,9 @@ pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
 const CODE_LIFETIME: Duration = Duration::from_secs(120);
 
+/// Characters of a client-supplied name repeated in an error description.
+const MAX_NAME_ECHO: usize = 100;
+
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
@@ -203,7 +206,10 @@ impl TokenService {
             Layout::Tenant(t) if !self.serves(layout) => Err(OAuthError::new(
                 400,
                 "invalid_tenant",
-                format!("tenant '{t}' has no clients or users on this issuer"),
+                format!(
+                    "tenant '{}' has no clients or users on this issuer",
+                    t.chars().take(MAX_NAME_ECHO).collect::<String>()
+                ),
             )),
             _ => Ok(()),
         }
@@ -581,10 +587,10 @@ impl TokenService {
             access: Access::Delegated(&self.scope),
         };
         let requested = &pending.requested;
-        let mut granted: Vec<String> = vec![match &requested.resource {
-            Some(r) => format!("{}/{}", r.trim_end_matches('/'), self.scope),
-            None => self.scope.clone(),
-        }];
+        let mut granted: Vec<String> = vec![requested
+            .resource_scope
+            .clone()
+            .unwrap_or_else(|| self.scope.clone())];
         granted.extend(requested.openid.then(|| "openid".to_string()));
         granted.extend(requested.profile.then(|| "profile".to_string()));
         let client_info = serde_json::json!({ "uid": user.username, "utid": user.tenant });
@@ -616,7 +622,7 @@ impl TokenService {
         let redirect = q
             .get("redirect_uri")
             .ok_or_else(|| OAuthError::new(400, "invalid_request", "redirect_uri is required"))?;
-        if !client.redirect_uris.contains(redirect) {
+        if !client.allows_redirect(redirect) {
             return Err(OAuthError::new(
                 400,
                 "invalid_request",

@@ -3,7 +3,7 @@
 use crate::auth_setup;
 use crate::settings::{Overrides, Settings};
 use crate::CommonArgs;
-use auth::{KeyRing, Registry};
+use auth::{ClientKind, KeyRing, Registry};
 use clap::{Args, Subcommand};
 use std::io::BufRead;
 
@@ -37,16 +37,21 @@ pub enum TenantsCommand {
 /// `dw clients ...`
 #[derive(Subcommand)]
 pub enum ClientsCommand {
-    /// Register a confidential client; prints its secret once.
+    /// Register a client; prints a confidential client's secret once.
     Add {
         /// `client_id`.
         id: String,
-        /// Redirect URI for the authorization code flow (repeatable).
+        /// Redirect URI for the authorization code flow (repeatable). An `http` loopback URI
+        /// (`http://localhost`) admits any port, for applications that pick one at run time.
         #[arg(long = "redirect-uri")]
         redirect_uris: Vec<String>,
         /// Also accept `Authorization: Basic` with this client's id and secret (TLS or loopback only).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "public")]
         allow_basic: bool,
+        /// A public client: no secret, users sign in with the authorization code flow and PKCE
+        /// (desktop and command-line applications, MSAL's PublicClientApplication).
+        #[arg(long, requires = "redirect_uris")]
+        public: bool,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -175,20 +180,31 @@ pub fn clients(c: ClientsCommand) -> Result<(), String> {
             id,
             redirect_uris,
             allow_basic,
+            public,
             common,
         } => {
             let settings = load(&common)?;
             let tenant = settings.tenant.clone();
-            let mut secret = String::new();
+            let kind = match (public, allow_basic) {
+                (true, _) => ClientKind::Public,
+                (false, true) => ClientKind::ConfidentialWithBasic,
+                (false, false) => ClientKind::Confidential,
+            };
+            let mut secret = None;
             edit_registry(&settings, |r| {
                 secret = r
-                    .add_client(&id, &tenant, redirect_uris, allow_basic)
+                    .add_client(&id, &tenant, redirect_uris, kind)
                     .map_err(|e| e.to_string())?;
                 Ok(())
             })?;
             println!("client_id:     {id}");
-            println!("client_secret: {secret}");
-            eprintln!("the secret is shown only now; it is stored as an Argon2 hash");
+            match secret {
+                Some(secret) => {
+                    println!("client_secret: {secret}");
+                    eprintln!("the secret is shown only now; it is stored as an Argon2 hash");
+                }
+                None => eprintln!("a public client: no secret, PKCE only"),
+            }
         }
         ClientsCommand::List { common } => {
             for c in auth_setup::registry(&load(&common)?)?.clients {
@@ -299,10 +315,14 @@ pub fn ensure_demo_client(settings: &Settings) -> Result<Option<String>, String>
     }
     let mut secret = None;
     edit_registry(settings, |r| {
-        secret = Some(
-            r.add_client("demo-client", &settings.tenant, Vec::new(), true)
-                .map_err(|e| e.to_string())?,
-        );
+        secret = r
+            .add_client(
+                "demo-client",
+                &settings.tenant,
+                Vec::new(),
+                ClientKind::ConfidentialWithBasic,
+            )
+            .map_err(|e| e.to_string())?;
         Ok(())
     })?;
     Ok(secret)

@@ -1298,8 +1298,8 @@ fn entra_layout_signs_users_in_with_an_id_token() {
     let body = r.json();
     assert_eq!(
         body["scope"],
-        format!("{base}/get_data_warehouse openid profile"),
-        "granted scopes; no offline_access (no refresh tokens)"
+        format!("{base}/.default openid profile"),
+        "granted as asked; no offline_access (no refresh tokens)"
     );
     assert!(body.get("refresh_token").is_none());
     let id = jwt_claims(body["id_token"].as_str().unwrap());

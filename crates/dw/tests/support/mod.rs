@@ -20,6 +20,32 @@ pub fn dw(dir: &Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// Runs `dw ARGS` in `dir` with `input` on its standard input: (success, stdout, stderr).
+pub fn dw_with_input(dir: &Path, args: &[&str], input: &str) -> (bool, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dw"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DW_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Runs `dw clients add ID --tenant TENANT` in `dir` and returns the secret it prints once.
 pub fn add_client(dir: &Path, id: &str, tenant: &str) -> String {
     let (ok, out, err) = dw(dir, &["clients", "add", id, "--tenant", tenant]);
