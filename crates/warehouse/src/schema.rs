@@ -63,7 +63,88 @@ pub fn migrations(d: &dyn Dialect) -> Vec<Migration> {
                 }))
                 .collect(),
         },
+        Migration {
+            version: 4,
+            name: "indexes for how the large collections are queried (natural ids, names, entity keys of facts)",
+            statements: QUERY_INDEXES.iter().map(|i| create_index(d, i)).collect(),
+        },
     ]
+}
+
+/// A secondary index chosen from how a collection is queried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryIndex {
+    /// The collection (table).
+    pub collection: &'static str,
+    /// Its columns after the tenant column.
+    pub columns: &'static [&'static str],
+    /// The first column is also searched by prefix (`startswith`).
+    pub prefix_searched: bool,
+}
+
+const fn index(collection: &'static str, columns: &'static [&'static str]) -> QueryIndex {
+    QueryIndex {
+        collection,
+        columns,
+        prefix_searched: false,
+    }
+}
+
+const fn prefix_index(collection: &'static str, column: &'static [&'static str]) -> QueryIndex {
+    QueryIndex {
+        collection,
+        columns: column,
+        prefix_searched: true,
+    }
+}
+
+/// Indexes migration 4 adds, from how clients query the large collections (dimensions of one
+/// row per device or user, facts of one row per device or user and day):
+/// * natural ids and names looked up one at a time (`deviceId`, `azureADDeviceId`,
+///   `deviceName`, `userId`, `userPrincipalName`; names also by prefix);
+/// * a device's user (`devices.userId`) and a MAM instance's user;
+/// * filters on a lookup key that scripts pair with `isDeleted eq false` (device type and
+///   compliance state), the pair in one index so a count reads the index alone;
+/// * the sort column of "most recently synced" reports (`lastSyncDateTime`);
+/// * the entity key of facts keyed by date first, for one device's (user's, app instance's)
+///   history, which the primary key would otherwise answer by reading every day.
+///
+/// Small collections (lookups, policies, apps) are read whole and get none.
+pub const QUERY_INDEXES: &[QueryIndex] = &[
+    index("devices", &["deviceId"]),
+    index("devices", &["azureADDeviceId"]),
+    prefix_index("devices", &["deviceName"]),
+    index("devices", &["userId"]),
+    index("devices", &["lastSyncDateTime"]),
+    index("devices", &["deviceTypeKey", "isDeleted"]),
+    index("devices", &["complianceStateKey", "isDeleted"]),
+    index("users", &["userId"]),
+    prefix_index("users", &["userPrincipalName"]),
+    index("currentUsers", &["userId"]),
+    prefix_index("currentUsers", &["userPrincipalName"]),
+    index("mamApplicationInstances", &["userId"]),
+    index("devicePropertyHistories", &["deviceKey"]),
+    index("intuneManagementExtensions", &["deviceKey"]),
+    index("applicationInventories", &["deviceKey"]),
+    index("mamCheckins", &["applicationInstanceKey"]),
+    index("userTermsAndConditionsAcceptances", &["userKey"]),
+];
+
+/// `CREATE INDEX` for a [`QueryIndex`].
+fn create_index(d: &dyn Dialect, i: &QueryIndex) -> String {
+    let mut columns = vec![d.quote(TENANT_COLUMN_NAME)];
+    columns.extend(
+        i.columns
+            .iter()
+            .enumerate()
+            .map(|(n, c)| d.index_column(c, i.prefix_searched && n == 0)),
+    );
+    format!(
+        "CREATE INDEX {} ON {} ({})",
+        d.quote(&format!("{}_{}", i.collection, i.columns.join("_"))),
+        d.quote(i.collection),
+        columns.join(", ")
+    )
 }
 
 /// Columns migration 3 renames: (table, name before, name in the model). Migration 1 creates
@@ -157,4 +238,28 @@ fn initial(d: &dyn Dialect) -> Vec<String> {
         out.extend(d.tenant_isolation(&c.name));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_query_index_names_columns_of_the_model() {
+        let model = Warehouse::get();
+        for i in QUERY_INDEXES {
+            let c = model
+                .collections
+                .iter()
+                .find(|c| c.name == i.collection)
+                .unwrap_or_else(|| panic!("no collection {}", i.collection));
+            for column in i.columns {
+                assert!(
+                    c.property_index(column).is_some(),
+                    "{}.{column}",
+                    i.collection
+                );
+            }
+        }
+    }
 }

@@ -60,4 +60,16 @@ pub trait Dialect: Send + Sync {
 
     /// `LIMIT`/`OFFSET` with already-rendered placeholders.
     fn limit_offset(&self, limit: Option<&str>, offset: Option<&str>) -> String;
+
+    /// A condition an index on `column` answers, implied by `startswith(column, prefix)`:
+    /// `column` from `low` (the prefix) up to `high` (the least string above every string with
+    /// that prefix, when there is one), compared by code point.
+    fn prefix_range(&self, column: &str, low: &str, high: Option<&str>) -> String;
+
+    /// An index column for `column`; `prefix_searched` columns are also read by
+    /// [`Dialect::prefix_range`], so their index must order by code point.
+    fn index_column(&self, column: &str, prefix_searched: bool) -> String {
+        let _ = prefix_searched;
+        self.quote(column)
+    }
 }

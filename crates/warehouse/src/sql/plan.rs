@@ -6,7 +6,7 @@
 
 use super::{Dialect, SqlValue};
 use crate::model::Collection;
-use odata::bind::{BoundOrder, CompareOp, Typed, TypedKind, Value};
+use odata::bind::{BoundOrder, CompareOp, Function, Typed, TypedKind, Value};
 use odata::edm::{EntityType, PrimitiveType};
 use odata::syntax::Direction;
 
@@ -218,7 +218,8 @@ impl Renderer<'_> {
                     format!("({sx} IN ({}))", items.join(", "))
                 };
                 if x.nullable {
-                    sql = self.dialect.false_when_null(&sql);
+                    // two-valued, and still a condition an index answers
+                    sql = format!("({sql} AND {sx} IS NOT NULL)");
                     if has_null {
                         sql = format!("({sql} OR {sx} IS NULL)");
                     }
@@ -228,13 +229,39 @@ impl Renderer<'_> {
             TypedKind::Call(f, args) => {
                 let rendered: Vec<(String, Option<PrimitiveType>)> =
                     args.iter().map(|a| (self.expr(a), a.ty)).collect();
-                self.dialect.function(*f, &rendered)
+                let call = self.dialect.function(*f, &rendered);
+                match (f, &args[..]) {
+                    (Function::StartsWith, [column, prefix]) => {
+                        self.with_prefix_range(call, column, prefix)
+                    }
+                    _ => call,
+                }
             }
             TypedKind::Cast(x, to) => {
                 let sx = self.expr(x);
                 self.dialect.cast(&sx, x.ty, *to)
             }
         }
+    }
+
+    /// `startswith(column, 'literal')` with a range on the column beside it, which an index on
+    /// the column answers (the call itself still decides).
+    fn with_prefix_range(&mut self, call: String, column: &Typed, prefix: &Typed) -> String {
+        let (TypedKind::Property(_), TypedKind::Literal(Value::String(p))) =
+            (&column.kind, &prefix.kind)
+        else {
+            return call;
+        };
+        if p.is_empty() {
+            return call;
+        }
+        let column_sql = self.expr(column);
+        let low = self.param(SqlValue::Text(p.clone()));
+        let high = prefix_successor(p).map(|h| self.param(SqlValue::Text(h)));
+        let range = self
+            .dialect
+            .prefix_range(&column_sql, &low, high.as_deref());
+        format!("({range} AND {call})")
     }
 
     fn compare(&mut self, op: CompareOp, a: &Typed, b: &Typed) -> String {
@@ -251,6 +278,21 @@ impl Renderer<'_> {
         }
         let (sa, sb) = (self.expr(a), self.expr(b));
         let nullable = a.nullable || b.nullable;
+        // A nullable operand beside a constant: two-valued forms an index answers (`IS NOT
+        // DISTINCT FROM` and `COALESCE(...)` hide the column from the planner).
+        let constant = |t: &Typed| matches!(t.kind, TypedKind::Literal(_) | TypedKind::Now);
+        if nullable && (constant(a) || constant(b)) {
+            let operand = if constant(a) { &sb } else { &sa };
+            let sym = match op {
+                CompareOp::Eq => "=",
+                CompareOp::Ne => return format!("({sa} <> {sb} OR {operand} IS NULL)"),
+                CompareOp::Gt => ">",
+                CompareOp::Ge => ">=",
+                CompareOp::Lt => "<",
+                CompareOp::Le => "<=",
+            };
+            return format!("({sa} {sym} {sb} AND {operand} IS NOT NULL)");
+        }
         let sym = match op {
             CompareOp::Eq | CompareOp::Ne if nullable => {
                 return self.dialect.null_safe_equal(&sa, &sb, op == CompareOp::Ne)
@@ -269,6 +311,21 @@ impl Renderer<'_> {
             sql
         }
     }
+}
+
+/// The least string, in code point order, above every string that starts with `prefix`: the
+/// prefix with its last character replaced by the next one (dropping trailing characters that
+/// have no next one); `None` when every character is the last code point.
+fn prefix_successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (last as u32 + 1..=char::MAX as u32).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
 }
 
 /// The parameter value of a bound constant.
@@ -529,4 +586,23 @@ fn keyset_predicate(r: &mut Renderer<'_>, sort: &[SortKey], values: &[SqlValue])
         });
     }
     acc.unwrap_or_else(|| r.dialect.boolean(true).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_successor;
+
+    #[test]
+    fn the_successor_of_a_prefix_bounds_every_string_that_starts_with_it() {
+        assert_eq!(prefix_successor("DESKTOP-").as_deref(), Some("DESKTOP."));
+        assert_eq!(prefix_successor("ab").as_deref(), Some("ac"));
+        assert_eq!(prefix_successor("é").as_deref(), Some("ê"));
+        // surrogates are not characters: U+D7FF is followed by U+E000
+        assert_eq!(prefix_successor("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+        assert_eq!(prefix_successor("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_successor("\u{10FFFF}"), None);
+        for s in ["DESKTOP-1", "DESKTOP-\u{10FFFF}zz", "DESKTOP-"] {
+            assert!(s < prefix_successor("DESKTOP-").unwrap().as_str(), "{s}");
+        }
+    }
 }

@@ -91,6 +91,23 @@ impl Dialect for PostgresDialect {
         s
     }
 
+    fn prefix_range(&self, column: &str, low: &str, high: Option<&str>) -> String {
+        // the pattern operators compare bytes (code point order in UTF-8) whatever the
+        // database's collation, and a text_pattern_ops index answers them
+        match high {
+            Some(h) => format!("({column} ~>=~ {low} AND {column} ~<~ {h})"),
+            None => format!("({column} ~>=~ {low})"),
+        }
+    }
+
+    fn index_column(&self, column: &str, prefix_searched: bool) -> String {
+        if prefix_searched {
+            format!("{} text_pattern_ops", self.quote(column))
+        } else {
+            self.quote(column)
+        }
+    }
+
     fn boolean(&self, value: bool) -> &'static str {
         if value {
             "TRUE"

@@ -60,6 +60,14 @@ impl Dialect for SqliteDialect {
         }
     }
 
+    fn prefix_range(&self, column: &str, low: &str, high: Option<&str>) -> String {
+        // the default BINARY collation compares UTF-8 bytes, which is code point order
+        match high {
+            Some(h) => format!("({column} >= {low} AND {column} < {h})"),
+            None => format!("({column} >= {low})"),
+        }
+    }
+
     fn boolean(&self, value: bool) -> &'static str {
         if value {
             "1"
