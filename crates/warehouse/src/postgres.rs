@@ -4,7 +4,9 @@
 //! snapshots loaded with COPY and published in one transaction.
 
 use crate::model::Warehouse;
-use crate::schema::{migrations, MIGRATIONS_TABLE, TENANTS_TABLE};
+use crate::schema::{
+    migrations, recount, COUNTS_MIGRATION, COUNTS_TABLE, MIGRATIONS_TABLE, TENANTS_TABLE,
+};
 use crate::sql::{Dialect, PlannedQuery, PostgresDialect, SqlValue};
 use crate::store::{Loader, Store, StoreError, Tenant};
 use odata::json::{Cell, Row};
@@ -351,6 +353,23 @@ impl PostgresStore {
             )
             .map_err(query_err)?;
         }
+        if current < COUNTS_MIGRATION {
+            let tenants: Vec<i64> = tx
+                .query(&format!("SELECT id FROM \"{TENANTS_TABLE}\""), &[])
+                .map_err(query_err)?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            for tenant in tenants {
+                // row-level security shows the migration each tenant's rows in turn
+                tx.execute(
+                    "SELECT set_config('dw.tenant', $1, true)",
+                    &[&tenant.to_string()],
+                )
+                .map_err(query_err)?;
+                count_rows(&mut tx, tenant)?;
+            }
+        }
         tx.commit().map_err(query_err)
     }
 
@@ -650,9 +669,10 @@ impl Store for PostgresStore {
             return Ok(false);
         };
         let mut tx = scoped(&mut conn, Some(t.id), false, &self.statement_timeout)?;
-        for c in &Warehouse::get().collections {
+        let tables = Warehouse::get().collections.iter().map(|c| c.name.as_str());
+        for table in tables.chain([COUNTS_TABLE]) {
             tx.execute(
-                &format!("DELETE FROM \"{}\" WHERE \"_tenant\" = $1", c.name),
+                &format!("DELETE FROM \"{table}\" WHERE \"_tenant\" = $1"),
                 &[&t.id],
             )
             .map_err(query_err)?;
@@ -741,6 +761,7 @@ impl Store for PostgresStore {
             writer.flush_all()?;
             snapshot
         };
+        count_rows(&mut tx, id)?;
         tx.execute(
             &format!("UPDATE \"{TENANTS_TABLE}\" SET generation = generation + 1, snapshot_date_key = $1, published_at = now()::text WHERE id = $2"),
             &[&snapshot_date_key, &id],
@@ -750,11 +771,26 @@ impl Store for PostgresStore {
             .ok_or_else(|| StoreError::Query("tenant vanished".into()))?;
         tx.commit().map_err(query_err)?;
         // A bulk load leaves the planner's statistics stale, and with them it sorts whole
-        // tables instead of walking the key index: refresh them for the changed tables.
+        // tables instead of walking the key index; and until a vacuum marks the new pages
+        // all-visible, a count that an index covers still reads the table. Both for the
+        // changed tables (a vacuum reads only pages changed since the last one): 1.8 s after
+        // loading 100 000 devices x 30 days, a fraction of that after a day's ingestion. (Run
+        // right after the commit, the vacuum does not always manage to mark pages all-visible;
+        // autovacuum finishes that.)
         for c in &Warehouse::get().collections {
-            conn.batch_execute(&format!("ANALYZE \"{}\"", c.name))
+            conn.batch_execute(&format!("VACUUM (ANALYZE) \"{}\"", c.name))
                 .map_err(query_err)?;
         }
         Ok(tenant)
     }
+}
+
+/// Counts one tenant's rows per collection and day into the counts table (see
+/// [`crate::schema::recount`]), inside the caller's transaction, whose tenant setting must be
+/// that tenant.
+fn count_rows(tx: &mut postgres::Transaction<'_>, tenant: i64) -> Result<(), StoreError> {
+    for statement in recount(&PostgresDialect) {
+        tx.execute(&statement, &[&tenant]).map_err(query_err)?;
+    }
+    Ok(())
 }

@@ -19,6 +19,13 @@ pub struct Migration {
 pub const MIGRATIONS_TABLE: &str = "_dw_migrations";
 /// Table of tenants and their publication state.
 pub const TENANTS_TABLE: &str = "_dw_tenants";
+/// Rows per tenant, collection and day (`dateKey`, 0 for collections without one), written by
+/// each publication in its own transaction, so an unfiltered `$count` reads a few rows instead
+/// of a whole table and always agrees with the published data (migration 5).
+pub const COUNTS_TABLE: &str = "_dw_counts";
+/// The migration that adds [`COUNTS_TABLE`]: a store upgraded past it has every tenant
+/// counted once ([`recount`]).
+pub const COUNTS_MIGRATION: i64 = 5;
 
 /// All migrations, oldest first.
 pub fn migrations(d: &dyn Dialect) -> Vec<Migration> {
@@ -68,7 +75,55 @@ pub fn migrations(d: &dyn Dialect) -> Vec<Migration> {
             name: "indexes for how the large collections are queried (natural ids, names, entity keys of facts)",
             statements: QUERY_INDEXES.iter().map(|i| create_index(d, i)).collect(),
         },
+        Migration {
+            version: COUNTS_MIGRATION,
+            name: "row counts per tenant, collection and day, kept by each publication",
+            statements: {
+                let int = d.column_type(PrimitiveType::Int64);
+                let text = d.column_type(PrimitiveType::String);
+                let mut statements = vec![format!(
+                    "CREATE TABLE {} ({} {int} NOT NULL, collection {text} NOT NULL, date_key {int} NOT NULL, row_count {int} NOT NULL, PRIMARY KEY ({}, collection, date_key)){}",
+                    q(COUNTS_TABLE),
+                    q(TENANT_COLUMN_NAME),
+                    q(TENANT_COLUMN_NAME),
+                    d.table_options()
+                )];
+                statements.extend(d.tenant_isolation(COUNTS_TABLE));
+                statements
+            },
+        },
     ]
+}
+
+/// Statements that count one tenant's rows into [`COUNTS_TABLE`], replacing its previous
+/// counts; the tenant id is parameter 1. A store runs them inside each publication's
+/// transaction (and once per tenant when [`COUNTS_MIGRATION`] is applied).
+pub fn recount(d: &dyn Dialect) -> Vec<String> {
+    let q = |s: &str| d.quote(s);
+    let tenant = d.placeholder(1, &crate::sql::SqlValue::Integer(0));
+    let mut out = vec![format!(
+        "DELETE FROM {} WHERE {} = {tenant}",
+        q(COUNTS_TABLE),
+        q(TENANT_COLUMN_NAME)
+    )];
+    for c in &Warehouse::get().collections {
+        // identifiers from the model only; the name is also the collection's key in the table
+        let (day, group) = if c.property_index("dateKey").is_some() {
+            let day = format!("COALESCE({}, 0)", q("dateKey"));
+            (day.clone(), format!(" GROUP BY {day}"))
+        } else {
+            ("0".to_string(), String::new())
+        };
+        out.push(format!(
+            "INSERT INTO {} ({}, collection, date_key, row_count) SELECT {tenant}, '{}', {day}, COUNT(*) FROM {} WHERE {} = {tenant}{group}",
+            q(COUNTS_TABLE),
+            q(TENANT_COLUMN_NAME),
+            c.name,
+            q(&c.name),
+            q(TENANT_COLUMN_NAME),
+        ));
+    }
+    out
 }
 
 /// A secondary index chosen from how a collection is queried.
@@ -132,13 +187,16 @@ pub const QUERY_INDEXES: &[QueryIndex] = &[
 
 /// `CREATE INDEX` for a [`QueryIndex`].
 fn create_index(d: &dyn Dialect, i: &QueryIndex) -> String {
+    let collection = Warehouse::get()
+        .collection(i.collection)
+        .expect("query indexes name collections of the model");
     let mut columns = vec![d.quote(TENANT_COLUMN_NAME)];
-    columns.extend(
-        i.columns
-            .iter()
-            .enumerate()
-            .map(|(n, c)| d.index_column(c, i.prefix_searched && n == 0)),
-    );
+    columns.extend(i.columns.iter().enumerate().map(|(n, c)| {
+        let nullable = collection
+            .property_index(c)
+            .is_some_and(|p| collection.properties[p].nullable);
+        d.index_column(c, i.prefix_searched && n == 0, nullable)
+    }));
     format!(
         "CREATE INDEX {} ON {} ({})",
         d.quote(&format!("{}_{}", i.collection, i.columns.join("_"))),

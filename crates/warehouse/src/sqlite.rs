@@ -2,7 +2,9 @@
 //! from the statement cursor to the caller.
 
 use crate::model::Warehouse;
-use crate::schema::{migrations, MIGRATIONS_TABLE, TENANTS_TABLE};
+use crate::schema::{
+    migrations, recount, COUNTS_MIGRATION, COUNTS_TABLE, MIGRATIONS_TABLE, TENANTS_TABLE,
+};
 use crate::sql::{Dialect, PlannedQuery, SqlValue, SqliteDialect};
 use crate::store::{Loader, Store, StoreError, Tenant};
 use odata::json::{Cell, Row};
@@ -231,6 +233,15 @@ impl SqliteStore {
             )
             .map_err(query_err)?;
         }
+        if current < COUNTS_MIGRATION {
+            let tenants: Vec<i64> = tx
+                .prepare(&format!("SELECT id FROM \"{TENANTS_TABLE}\""))
+                .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+                .map_err(query_err)?;
+            for tenant in tenants {
+                count_rows(&tx, tenant)?;
+            }
+        }
         tx.commit().map_err(query_err)?;
         analyze_new_tables(&conn)
     }
@@ -455,9 +466,10 @@ impl Store for SqliteStore {
         let Some(t) = read_tenant(&tx, name)? else {
             return Ok(false);
         };
-        for c in &Warehouse::get().collections {
+        let tables = Warehouse::get().collections.iter().map(|c| c.name.as_str());
+        for table in tables.chain([COUNTS_TABLE]) {
             tx.execute(
-                &format!("DELETE FROM \"{}\" WHERE \"_tenant\" = ?1", c.name),
+                &format!("DELETE FROM \"{table}\" WHERE \"_tenant\" = ?1"),
                 [t.id],
             )
             .map_err(query_err)?;
@@ -528,6 +540,7 @@ impl Store for SqliteStore {
             };
             apply(&mut writer, &tenant)?
         };
+        count_rows(&tx, tenant.id)?;
         tx.execute(
             &format!("UPDATE \"{TENANTS_TABLE}\" SET generation = generation + 1, snapshot_date_key = ?1, published_at = datetime('now') WHERE id = ?2"),
             rusqlite::params![snapshot_date_key, tenant.id],
@@ -539,6 +552,15 @@ impl Store for SqliteStore {
         analyze_new_tables(&conn)?;
         Ok(tenant)
     }
+}
+
+/// Counts one tenant's rows per collection and day into the counts table (see
+/// [`crate::schema::recount`]), inside the caller's transaction.
+fn count_rows(tx: &rusqlite::Transaction<'_>, tenant: i64) -> Result<(), StoreError> {
+    for statement in recount(&SqliteDialect) {
+        tx.execute(&statement, [tenant]).map_err(query_err)?;
+    }
+    Ok(())
 }
 
 /// Gathers the planner's statistics (`ANALYZE`, whole tables) for every collection table that

@@ -73,6 +73,22 @@ fn a_store_written_before_migration_3_is_upgraded_in_place() {
     for table in ["policyDeviceActivities", "policyUserActivities"] {
         assert_eq!(after[table].0.last().unwrap(), "policyTypeKey");
     }
+    let db = rusqlite::Connection::open(&path).unwrap();
+    for c in &Warehouse::get().collections {
+        let kept: i64 = db
+            .query_row(
+                "SELECT COALESCE(SUM(row_count), 0) FROM \"_dw_counts\" WHERE collection = ?1",
+                [&c.name],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            kept as usize,
+            after[&c.name].1.len(),
+            "{} is counted by the upgrade",
+            c.name
+        );
+    }
     // every column of the model is there, under the model's name
     for c in &Warehouse::get().collections {
         let stored = &after[&c.name].0;
@@ -112,6 +128,11 @@ fn upgrade_on_postgres(url: &str, rows: &BTreeMap<String, (Vec<String>, Table)>)
         )
         .unwrap();
     }
+    // the fixture's one tenant, as the previous release recorded it
+    tx.batch_execute(
+        "INSERT INTO \"_dw_tenants\" (id, name, generation, snapshot_date_key, published_at) VALUES (1, 'demo', 1, 20261101, '2026-11-30 14:18:02')",
+    )
+    .unwrap();
     tx.batch_execute("SELECT set_config('dw.tenant', '1', true)")
         .unwrap();
     let mut copied = 0;
@@ -156,6 +177,16 @@ fn upgrade_on_postgres(url: &str, rows: &BTreeMap<String, (Vec<String>, Table)>)
             .unwrap()
             .get(0);
         assert_eq!(n as usize, table_rows.len(), "{table} keeps every row");
+        if Warehouse::get().collection(table).is_some() {
+            let kept: i64 = tx
+                .query_one(
+                    "SELECT COALESCE(SUM(row_count), 0)::bigint FROM \"_dw_counts\" WHERE collection = $1",
+                    &[&table],
+                )
+                .unwrap()
+                .get(0);
+            assert_eq!(kept, n, "{table} is counted by the upgrade");
+        }
     }
     let ids: Vec<i32> = tx
         .query(

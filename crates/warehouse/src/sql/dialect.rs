@@ -67,9 +67,11 @@ pub trait Dialect: Send + Sync {
     fn prefix_range(&self, column: &str, low: &str, high: Option<&str>) -> String;
 
     /// An index column for `column`; `prefix_searched` columns are also read by
-    /// [`Dialect::prefix_range`], so their index must order by code point.
-    fn index_column(&self, column: &str, prefix_searched: bool) -> String {
-        let _ = prefix_searched;
+    /// [`Dialect::prefix_range`], so their index must order by code point; a `nullable`
+    /// column's index must sort null first, as [`Dialect::order`] does, so that it can also
+    /// answer `$orderby` in either direction.
+    fn index_column(&self, column: &str, prefix_searched: bool, nullable: bool) -> String {
+        let _ = (prefix_searched, nullable);
         self.quote(column)
     }
 }

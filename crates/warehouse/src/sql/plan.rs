@@ -447,11 +447,17 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
         Some(a) => format!("{} AS {a}{join_sql}", dialect.quote(&q.collection.name)),
         None => dialect.quote(&q.collection.name),
     };
-    let count_params = r.params.clone();
-    let count_sql = format!(
-        "SELECT COUNT(*) FROM {table} WHERE {}",
-        conditions.join(" AND ")
-    );
+    let (count_sql, count_params) = if q.filter.is_none() && q.key.is_empty() {
+        kept_count(dialect, q)
+    } else {
+        (
+            format!(
+                "SELECT COUNT(*) FROM {table} WHERE {}",
+                conditions.join(" AND ")
+            ),
+            r.params.clone(),
+        )
+    };
 
     // Sort keys: $orderby, then key properties not already ordered by.
     let mut sort: Vec<SortKey> = Vec::new();
@@ -542,6 +548,34 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
             expanded,
         },
     }
+}
+
+/// An unfiltered count from the counts each publication keeps ([`crate::schema::COUNTS_TABLE`])
+/// instead of a scan of the collection: the days from `maxhistorydays` on, or all of them.
+fn kept_count(dialect: &dyn Dialect, q: &CollectionQuery<'_>) -> (String, Vec<SqlValue>) {
+    let column = |c: &str| dialect.quote(c);
+    let mut params = vec![
+        SqlValue::Integer(q.tenant),
+        SqlValue::Text(q.collection.name.clone()),
+    ];
+    let mut sql = format!(
+        "SELECT CAST(COALESCE(SUM({}), 0) AS BIGINT) FROM {} WHERE {} = {} AND {} = {}",
+        column("row_count"),
+        column(crate::schema::COUNTS_TABLE),
+        column(TENANT_COLUMN),
+        dialect.placeholder(1, &params[0]),
+        column("collection"),
+        dialect.placeholder(2, &params[1]),
+    );
+    if let (Some(min), Some(_)) = (q.min_date_key, q.entity.property_index("dateKey")) {
+        params.push(SqlValue::Integer(min));
+        sql.push_str(&format!(
+            " AND {} >= {}",
+            column("date_key"),
+            dialect.placeholder(3, &params[2])
+        ));
+    }
+    (sql, params)
 }
 
 /// Rows strictly after `values` in the sort order. Uses a row-value comparison (which both

@@ -100,12 +100,16 @@ impl Dialect for PostgresDialect {
         }
     }
 
-    fn index_column(&self, column: &str, prefix_searched: bool) -> String {
+    fn index_column(&self, column: &str, prefix_searched: bool, nullable: bool) -> String {
+        let mut sql = self.quote(column);
         if prefix_searched {
-            format!("{} text_pattern_ops", self.quote(column))
-        } else {
-            self.quote(column)
+            sql.push_str(" text_pattern_ops");
         }
+        if nullable {
+            // read forwards for ASC NULLS FIRST, backwards for DESC NULLS LAST
+            sql.push_str(" NULLS FIRST");
+        }
+        sql
     }
 
     fn boolean(&self, value: bool) -> &'static str {
