@@ -99,6 +99,11 @@ impl Collection {
         self.properties.iter().position(|p| p.name == name)
     }
 
+    /// Position of the `dateKey` property, when the collection has one.
+    pub fn date_key_index(&self) -> Option<usize> {
+        self.property_index("dateKey")
+    }
+
     /// Whether facts of this collection are filtered by `maxhistorydays`.
     pub fn has_date_key(&self) -> bool {
         self.kind == Kind::Fact && self.property_index("dateKey").is_some()

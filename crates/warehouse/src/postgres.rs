@@ -8,6 +8,7 @@ use crate::schema::{
     migrations, recount, COUNTS_MIGRATION, COUNTS_TABLE, MIGRATIONS_TABLE, TENANTS_TABLE,
 };
 use crate::sql::{Dialect, PlannedQuery, PostgresDialect, SqlValue};
+use crate::store::ChangedDays;
 use crate::store::{Loader, Store, StoreError, Tenant};
 use odata::json::{Cell, Row};
 use postgres::fallible_iterator::FallibleIterator;
@@ -367,7 +368,9 @@ impl PostgresStore {
                     &[&tenant.to_string()],
                 )
                 .map_err(query_err)?;
-                count_rows(&mut tx, tenant)?;
+                let mut every_day = ChangedDays::default();
+                every_day.note(i64::MIN);
+                count_rows(&mut tx, tenant, every_day)?;
             }
         }
         tx.commit().map_err(query_err)
@@ -427,6 +430,7 @@ struct CopyLoader<'a, 'b> {
     tenant: i64,
     buffers: HashMap<String, Vec<u8>>,
     staged: std::collections::HashSet<String>,
+    changed: ChangedDays,
 }
 
 fn copy_text(out: &mut Vec<u8>, v: &SqlValue) {
@@ -521,6 +525,7 @@ impl Loader for CopyLoader<'_, '_> {
                 c.properties.len()
             )));
         }
+        self.changed.note_row(c, values);
         let buf = self.buffers.entry(collection.to_string()).or_default();
         copy_text(buf, &SqlValue::Integer(self.tenant));
         for v in values {
@@ -614,6 +619,10 @@ impl crate::store::Transaction for CopyLoader<'_, '_> {
                 &[],
             )
             .map_err(query_err)
+    }
+
+    fn day_changed(&mut self, date_key: i64) {
+        self.changed.note(date_key);
     }
 
     fn execute(&mut self, statement: &PlannedQuery) -> Result<u64, StoreError> {
@@ -750,18 +759,19 @@ impl Store for PostgresStore {
         .map_err(query_err)?;
         let tenant = read_tenant(&mut tx, name)?
             .ok_or_else(|| StoreError::Query("tenant vanished".into()))?;
-        let snapshot_date_key = {
+        let (snapshot_date_key, changed) = {
             let mut writer = CopyLoader {
                 tx: &mut tx,
                 tenant: id,
                 buffers: HashMap::new(),
                 staged: Default::default(),
+                changed: ChangedDays::default(),
             };
             let snapshot = apply(&mut writer, &tenant)?;
             writer.flush_all()?;
-            snapshot
+            (snapshot, writer.changed)
         };
-        count_rows(&mut tx, id)?;
+        count_rows(&mut tx, id, changed)?;
         tx.execute(
             &format!("UPDATE \"{TENANTS_TABLE}\" SET generation = generation + 1, snapshot_date_key = $1, published_at = now()::text WHERE id = $2"),
             &[&snapshot_date_key, &id],
@@ -785,12 +795,22 @@ impl Store for PostgresStore {
     }
 }
 
-/// Counts one tenant's rows per collection and day into the counts table (see
-/// [`crate::schema::recount`]), inside the caller's transaction, whose tenant setting must be
-/// that tenant.
-fn count_rows(tx: &mut postgres::Transaction<'_>, tenant: i64) -> Result<(), StoreError> {
-    for statement in recount(&PostgresDialect) {
-        tx.execute(&statement, &[&tenant]).map_err(query_err)?;
+/// Brings one tenant's row counts per collection and day up to date from the earliest changed
+/// day (see [`crate::schema::recount`]), inside the caller's transaction, whose tenant setting
+/// must be that tenant.
+fn count_rows(
+    tx: &mut postgres::Transaction<'_>,
+    tenant: i64,
+    changed: ChangedDays,
+) -> Result<(), StoreError> {
+    let from = changed.from();
+    for (statement, takes_day) in recount(&PostgresDialect) {
+        if takes_day {
+            tx.execute(&statement, &[&tenant, &from])
+        } else {
+            tx.execute(&statement, &[&tenant])
+        }
+        .map_err(query_err)?;
     }
     Ok(())
 }

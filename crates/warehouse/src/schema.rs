@@ -95,33 +95,55 @@ pub fn migrations(d: &dyn Dialect) -> Vec<Migration> {
     ]
 }
 
-/// Statements that count one tenant's rows into [`COUNTS_TABLE`], replacing its previous
-/// counts; the tenant id is parameter 1. A store runs them inside each publication's
-/// transaction (and once per tenant when [`COUNTS_MIGRATION`] is applied).
-pub fn recount(d: &dyn Dialect) -> Vec<String> {
+/// A statement of [`recount`] and whether it takes the day to count from as parameter 2.
+pub type RecountStatement = (String, bool);
+
+/// Statements that bring one tenant's [`COUNTS_TABLE`] rows up to date; the tenant id is
+/// parameter 1. Collections without a `dateKey` are counted whole (they are dimensions, or
+/// associations, of at most a few rows per device or user, counted from an index); collections
+/// with one are counted again from the day given as parameter 2 on (the earliest day the
+/// publication changed, see [`crate::store::ChangedDays`]; `i64::MIN` counts every day), and
+/// lose the counts of days before their oldest row (removed by retention). A store runs them
+/// inside each publication's transaction, and once per tenant with every day when
+/// [`COUNTS_MIGRATION`] is applied. A daily ingestion so counts one day per fact collection
+/// instead of all of them.
+pub fn recount(d: &dyn Dialect) -> Vec<RecountStatement> {
     let q = |s: &str| d.quote(s);
     let tenant = d.placeholder(1, &crate::sql::SqlValue::Integer(0));
-    let mut out = vec![format!(
-        "DELETE FROM {} WHERE {} = {tenant}",
-        q(COUNTS_TABLE),
-        q(TENANT_COLUMN_NAME)
-    )];
+    let from = d.placeholder(2, &crate::sql::SqlValue::Integer(0));
+    let (counts, tenant_column) = (q(COUNTS_TABLE), q(TENANT_COLUMN_NAME));
+    let mut out = Vec::new();
     for c in &Warehouse::get().collections {
         // identifiers from the model only; the name is also the collection's key in the table
-        let (day, group) = if c.property_index("dateKey").is_some() {
-            let day = format!("COALESCE({}, 0)", q("dateKey"));
-            (day.clone(), format!(" GROUP BY {day}"))
+        let (name, table) = (&c.name, q(&c.name));
+        if c.date_key_index().is_some() {
+            let day = q("dateKey");
+            out.push((
+                format!(
+                    "DELETE FROM {counts} WHERE {tenant_column} = {tenant} AND collection = '{name}' AND (date_key >= {from} OR date_key < (SELECT COALESCE(MIN({day}), {from}) FROM {table} WHERE {tenant_column} = {tenant}))"
+                ),
+                true,
+            ));
+            out.push((
+                format!(
+                    "INSERT INTO {counts} ({tenant_column}, collection, date_key, row_count) SELECT {tenant}, '{name}', {day}, COUNT(*) FROM {table} WHERE {tenant_column} = {tenant} AND {day} >= {from} GROUP BY {day}"
+                ),
+                true,
+            ));
         } else {
-            ("0".to_string(), String::new())
-        };
-        out.push(format!(
-            "INSERT INTO {} ({}, collection, date_key, row_count) SELECT {tenant}, '{}', {day}, COUNT(*) FROM {} WHERE {} = {tenant}{group}",
-            q(COUNTS_TABLE),
-            q(TENANT_COLUMN_NAME),
-            c.name,
-            q(&c.name),
-            q(TENANT_COLUMN_NAME),
-        ));
+            out.push((
+                format!(
+                    "DELETE FROM {counts} WHERE {tenant_column} = {tenant} AND collection = '{name}'"
+                ),
+                false,
+            ));
+            out.push((
+                format!(
+                    "INSERT INTO {counts} ({tenant_column}, collection, date_key, row_count) SELECT {tenant}, '{name}', 0, COUNT(*) FROM {table} WHERE {tenant_column} = {tenant}"
+                ),
+                false,
+            ));
+        }
     }
     out
 }
@@ -161,10 +183,15 @@ const fn prefix_index(collection: &'static str, column: &'static [&'static str])
 /// * filters on a lookup key that scripts pair with `isDeleted eq false` (device type and
 ///   compliance state), the pair in one index so a count reads the index alone;
 /// * the sort column of "most recently synced" reports (`lastSyncDateTime`);
-/// * the entity key of facts keyed by date first, for one device's (user's, app instance's)
-///   history, which the primary key would otherwise answer by reading every day.
+/// * the entity key of facts keyed by date first, for one device's (or user's) history, which
+///   the primary key would otherwise answer by reading every day.
 ///
-/// Small collections (lookups, policies, apps) are read whole and get none.
+/// Small collections (lookups, policies, apps) are read whole and get none. Two large facts
+/// get none on purpose: `applicationInventories` (a device's apps per day; its key holds the
+/// app's name and version, so an index by device would be 80% of the table, 41 MB at 100 000
+/// devices x 30 days) and `mamCheckins` (20 MB), which reports read by day, not by entity;
+/// each index costs store size and time on every ingested day (README, "At a real tenant's
+/// size").
 pub const QUERY_INDEXES: &[QueryIndex] = &[
     index("devices", &["deviceId"]),
     index("devices", &["azureADDeviceId"]),
@@ -180,8 +207,6 @@ pub const QUERY_INDEXES: &[QueryIndex] = &[
     index("mamApplicationInstances", &["userId"]),
     index("devicePropertyHistories", &["deviceKey"]),
     index("intuneManagementExtensions", &["deviceKey"]),
-    index("applicationInventories", &["deviceKey"]),
-    index("mamCheckins", &["applicationInstanceKey"]),
     index("userTermsAndConditionsAcceptances", &["userKey"]),
 ];
 

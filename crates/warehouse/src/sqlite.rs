@@ -6,6 +6,7 @@ use crate::schema::{
     migrations, recount, COUNTS_MIGRATION, COUNTS_TABLE, MIGRATIONS_TABLE, TENANTS_TABLE,
 };
 use crate::sql::{Dialect, PlannedQuery, SqlValue, SqliteDialect};
+use crate::store::ChangedDays;
 use crate::store::{Loader, Store, StoreError, Tenant};
 use odata::json::{Cell, Row};
 use r2d2_sqlite::SqliteConnectionManager;
@@ -239,7 +240,9 @@ impl SqliteStore {
                 .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
                 .map_err(query_err)?;
             for tenant in tenants {
-                count_rows(&tx, tenant)?;
+                let mut every_day = ChangedDays::default();
+                every_day.note(i64::MIN);
+                count_rows(&tx, tenant, every_day)?;
             }
         }
         tx.commit().map_err(query_err)?;
@@ -316,13 +319,15 @@ fn read_tenant(conn: &Connection, name: &str) -> Result<Option<Tenant>, StoreErr
 struct SqliteLoader<'a> {
     tx: &'a rusqlite::Transaction<'a>,
     tenant: i64,
-    inserts: HashMap<String, String>,
+    /// Per collection: its insert statement and the position of its `dateKey`.
+    inserts: HashMap<String, (String, Option<usize>)>,
     buffer: Vec<SqlValue>,
+    changed: ChangedDays,
 }
 
 impl Loader for SqliteLoader<'_> {
     fn insert(&mut self, collection: &str, values: &[SqlValue]) -> Result<(), StoreError> {
-        let sql = match self.inserts.get(collection) {
+        let (sql, date_key) = match self.inserts.get(collection) {
             Some(s) => s,
             None => {
                 let c = Warehouse::get().collection(collection).ok_or_else(|| {
@@ -338,9 +343,14 @@ impl Loader for SqliteLoader<'_> {
                     names.join(", "),
                     marks.join(", ")
                 );
-                self.inserts.entry(collection.to_string()).or_insert(sql)
+                self.inserts
+                    .entry(collection.to_string())
+                    .or_insert((sql, c.date_key_index()))
             }
         };
+        if let Some(SqlValue::Integer(day)) = date_key.and_then(|i| values.get(i)) {
+            self.changed.note(*day);
+        }
         self.buffer.clear();
         self.buffer.push(SqlValue::Integer(self.tenant));
         self.buffer.extend_from_slice(values);
@@ -411,6 +421,10 @@ impl crate::store::Transaction for SqliteLoader<'_> {
                 .map_err(query_err)? as u64;
         }
         Ok(changed)
+    }
+
+    fn day_changed(&mut self, date_key: i64) {
+        self.changed.note(date_key);
     }
 }
 
@@ -531,16 +545,17 @@ impl Store for SqliteStore {
         .map_err(query_err)?;
         let tenant =
             read_tenant(&tx, name)?.ok_or_else(|| StoreError::Query("tenant vanished".into()))?;
-        let snapshot_date_key = {
+        let (snapshot_date_key, changed) = {
             let mut writer = SqliteLoader {
                 tx: &tx,
                 tenant: tenant.id,
                 inserts: HashMap::new(),
                 buffer: Vec::new(),
+                changed: ChangedDays::default(),
             };
-            apply(&mut writer, &tenant)?
+            (apply(&mut writer, &tenant)?, writer.changed)
         };
-        count_rows(&tx, tenant.id)?;
+        count_rows(&tx, tenant.id, changed)?;
         tx.execute(
             &format!("UPDATE \"{TENANTS_TABLE}\" SET generation = generation + 1, snapshot_date_key = ?1, published_at = datetime('now') WHERE id = ?2"),
             rusqlite::params![snapshot_date_key, tenant.id],
@@ -554,11 +569,20 @@ impl Store for SqliteStore {
     }
 }
 
-/// Counts one tenant's rows per collection and day into the counts table (see
-/// [`crate::schema::recount`]), inside the caller's transaction.
-fn count_rows(tx: &rusqlite::Transaction<'_>, tenant: i64) -> Result<(), StoreError> {
-    for statement in recount(&SqliteDialect) {
-        tx.execute(&statement, [tenant]).map_err(query_err)?;
+/// Brings one tenant's row counts per collection and day up to date from the earliest changed
+/// day (see [`crate::schema::recount`]), inside the caller's transaction.
+fn count_rows(
+    tx: &rusqlite::Transaction<'_>,
+    tenant: i64,
+    changed: ChangedDays,
+) -> Result<(), StoreError> {
+    for (statement, takes_day) in recount(&SqliteDialect) {
+        if takes_day {
+            tx.execute(&statement, [tenant, changed.from()])
+        } else {
+            tx.execute(&statement, [tenant])
+        }
+        .map_err(query_err)?;
     }
     Ok(())
 }

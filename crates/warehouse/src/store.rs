@@ -106,6 +106,38 @@ pub trait Transaction: Loader {
         key: &str,
         rows: &[Vec<SqlValue>],
     ) -> Result<u64, StoreError>;
+
+    /// Says that rows of day `date_key` (a `dateKey`) were deleted or replaced by a statement
+    /// run with [`Transaction::execute`], so the publication counts that day's rows again
+    /// (rows inserted through [`Loader::insert`] are noticed without it, and days removed from
+    /// the oldest end by retention are dropped from the counts by themselves).
+    fn day_changed(&mut self, date_key: i64);
+}
+
+/// The earliest day whose rows a publication inserted, deleted or replaced: its row counts are
+/// taken again from that day on ([`crate::schema::recount`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChangedDays(Option<i64>);
+
+impl ChangedDays {
+    /// Notes a changed day.
+    pub fn note(&mut self, date_key: i64) {
+        self.0 = Some(self.0.map_or(date_key, |d| d.min(date_key)));
+    }
+
+    /// Notes the day of a row being inserted into `collection`, when it has one.
+    pub fn note_row(&mut self, collection: &crate::model::Collection, values: &[SqlValue]) {
+        if let Some(SqlValue::Integer(day)) =
+            collection.date_key_index().and_then(|i| values.get(i))
+        {
+            self.note(*day);
+        }
+    }
+
+    /// The day to count from: the earliest changed one, or past every day when none changed.
+    pub fn from(&self) -> i64 {
+        self.0.unwrap_or(i64::MAX)
+    }
 }
 
 /// A warehouse store.
@@ -160,6 +192,7 @@ pub trait Store: Send + Sync {
         self.update_tenant(name, &mut |tx, tenant| {
             for c in &crate::model::Warehouse::get().collections {
                 tx.execute(&crate::sql::dml::delete_all(dialect, tenant.id, &c.name))?;
+                tx.day_changed(i64::MIN);
             }
             load(tx)?;
             Ok(snapshot_date_key)

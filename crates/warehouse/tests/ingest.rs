@@ -1123,6 +1123,7 @@ fn a_backfilled_day_adds_its_facts_without_rewinding_the_current_state() {
             .count(),
         4
     );
+    assert_kept_counts_agree(store.as_ref(), &t2);
 }
 
 /// Writes a snapshot folder with `devices` (id, user id) and users u-1 and u-2.

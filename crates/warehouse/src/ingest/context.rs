@@ -70,6 +70,7 @@ impl Context<'_> {
             "=",
             SqlValue::Integer(dk),
         ))?;
+        self.tx.day_changed(dk);
         let c = collection(name);
         for f in facts {
             let mut values = vec![("dateKey", SqlValue::Integer(dk))];
