@@ -274,3 +274,45 @@ fn statements_of_clients_that_go_away_stop() {
         "waited {waited:?}; a statement takes {whole:?}"
     );
 }
+
+/// Accepted connections have Nagle's algorithm off (`TCP_NODELAY`) before the first byte is
+/// sent: with it on, the last small write of each streamed page waits for the client's delayed
+/// acknowledgement, about 40 ms per page on a keep-alive connection. `dw serve` (plain and TLS)
+/// and `dw bench` accept through this same loop.
+#[test]
+fn accepted_connections_send_without_delay() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+    let record = seen.clone();
+    let upgrade = move |socket: tokio::net::TcpStream| {
+        let record = record.clone();
+        async move {
+            record.lock().unwrap().push(socket.nodelay()?);
+            Ok::<_, std::io::Error>(socket)
+        }
+    };
+    runtime.spawn(server::listen::serve(
+        listener,
+        app,
+        server::listen::ConnectionLimits::default(),
+        upgrade,
+        std::future::pending(),
+    ));
+    for _ in 0..2 {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(response.ends_with("ok"), "{response}");
+    }
+    assert_eq!(*seen.lock().unwrap(), [true, true]);
+}
