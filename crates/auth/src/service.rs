@@ -334,6 +334,13 @@ impl TokenService {
         }
     }
 
+    /// Whether this issuer issued the principal's token, under either layout (the validator
+    /// trusted its signature).
+    pub fn issued(&self, principal: &crate::Principal) -> bool {
+        principal.issuer == self.issuer
+            || principal.issuer == crate::tenant_issuer(&self.issuer, &principal.tenant)
+    }
+
     /// Whether the client (and, for a user's token, the user) a token of this issuer was
     /// issued to is still registered for its tenant: removing a client or a user revokes its
     /// tokens at once, not when they expire.

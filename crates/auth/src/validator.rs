@@ -4,6 +4,7 @@ use crate::{AuthError, AuthSettings, IssuerSettings, KeyRing, Principal};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
+use sha2::Digest;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -47,6 +48,23 @@ pub struct Validator {
     settings: AuthSettings,
     builtin: Option<Builtin>,
     remotes: Vec<Remote>,
+    verified: Mutex<HashMap<[u8; 32], Verified>>,
+}
+
+/// Tokens whose verification is remembered at once, at most. A client sends the same token
+/// with every request until it expires, and verifying an ES256 or RS256 signature costs more
+/// than answering a lookup by key (a third of the server's time under a key-lookup load).
+pub const MAX_REMEMBERED_TOKENS: usize = 4096;
+
+/// Longest time a verification is remembered, whatever the token's own lifetime: a signing
+/// key withdrawn by its issuer stops being accepted within this time.
+pub const REMEMBER_AT_MOST: Duration = Duration::from_secs(300);
+
+/// A token verified earlier: its principal, until when it may be used without verifying again.
+struct Verified {
+    principal: Principal,
+    /// Unix time after which the token is verified again (and refused once expired).
+    until: i64,
 }
 
 fn invalid(msg: impl Into<String>) -> AuthError {
@@ -169,6 +187,7 @@ impl Validator {
             }),
             settings,
             remotes,
+            verified: Mutex::new(HashMap::new()),
         }
     }
 
@@ -177,11 +196,51 @@ impl Validator {
         &self.settings
     }
 
-    /// Validates a bearer token.
+    /// The principal of a token verified before and still remembered (see
+    /// [`Validator::validate`]); `None` when it must be verified. Cheap: a hash and a lookup.
+    pub fn remembered(&self, token: &str) -> Option<Principal> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.verified
+            .lock()
+            .expect("lock")
+            .get(&digest(token))
+            .filter(|v| now < v.until)
+            .map(|v| v.principal.clone())
+    }
+
+    /// Validates a bearer token. A token verified before is answered from memory (by the
+    /// SHA-256 of its exact text) until its expiry, without the clock skew, and for at most
+    /// [`REMEMBER_AT_MOST`].
     pub fn validate(&self, token: &str) -> Result<Principal, AuthError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(invalid("the token is too large"));
         }
+        if let Some(p) = self.remembered(token) {
+            return Ok(p);
+        }
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let digest = digest(token);
+        let (principal, expires) = self.verify(token)?;
+        let until = expires.min(now + REMEMBER_AT_MOST.as_secs() as i64);
+        let mut verified = self.verified.lock().expect("lock");
+        if verified.len() >= MAX_REMEMBERED_TOKENS {
+            verified.retain(|_, v| now < v.until);
+            if verified.len() >= MAX_REMEMBERED_TOKENS {
+                verified.clear();
+            }
+        }
+        verified.insert(
+            digest,
+            Verified {
+                principal: principal.clone(),
+                until,
+            },
+        );
+        Ok(principal)
+    }
+
+    /// Verifies a token: its principal and its expiry (Unix time).
+    fn verify(&self, token: &str) -> Result<(Principal, i64), AuthError> {
         let header =
             decode_header(token).map_err(|_| invalid("the token is not a well-formed JWT"))?;
         if !ALGORITHMS.contains(&header.alg) {
@@ -306,16 +365,25 @@ impl Validator {
                 })?
             }
         };
-        Ok(Principal {
-            tenant,
-            subject: claim_str(&claims, "sub").unwrap_or("").to_string(),
-            client_id: claim_str(&claims, "azp")
-                .or_else(|| claim_str(&claims, "appid"))
-                .or_else(|| claim_str(&claims, "client_id"))
-                .map(str::to_string),
-            issuer: iss,
-        })
+        let expires = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
+        Ok((
+            Principal {
+                tenant,
+                subject: claim_str(&claims, "sub").unwrap_or("").to_string(),
+                client_id: claim_str(&claims, "azp")
+                    .or_else(|| claim_str(&claims, "appid"))
+                    .or_else(|| claim_str(&claims, "client_id"))
+                    .map(str::to_string),
+                issuer: iss,
+            },
+            expires,
+        ))
     }
+}
+
+/// The key a verified token is remembered by.
+fn digest(token: &str) -> [u8; 32] {
+    sha2::Sha256::digest(token.as_bytes()).into()
 }
 
 enum TenantRule<'a> {
@@ -333,4 +401,78 @@ fn unverified_claims(token: &str) -> Result<Map<String, Value>, AuthError> {
         .decode(payload.trim_end_matches('='))
         .map_err(|_| invalid("the token is not a well-formed JWT"))?;
     serde_json::from_slice(&bytes).map_err(|_| invalid("the token is not a well-formed JWT"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Client, Registry, TokenService};
+
+    /// A token service whose tokens live `lifetime` seconds, and a validator trusting it
+    /// without clock skew.
+    fn issuer_and_validator(lifetime: i64) -> (TokenService, Validator) {
+        let keys = Arc::new(KeyRing::ephemeral().unwrap());
+        let registry = Registry {
+            clients: vec![Client {
+                id: "app".into(),
+                secret_hash: None,
+                tenant: "acme".into(),
+                roles: Vec::new(),
+                redirect_uris: Vec::new(),
+                allow_basic: false,
+            }],
+            users: Vec::new(),
+        };
+        let audiences = vec!["https://dw.example.com/".to_string()];
+        let p = crate::DEFAULT_PERMISSION;
+        let service = TokenService::new(
+            "https://dw.example.com",
+            &audiences,
+            p,
+            p,
+            lifetime,
+            keys.clone(),
+            registry,
+        );
+        let settings = AuthSettings {
+            audiences,
+            clock_skew_secs: 0,
+            ..AuthSettings::default()
+        };
+        let validator = Validator::new(settings, Some((service.issuer(), keys, lifetime.max(60))));
+        (service, validator)
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_on_time() {
+        let (service, validator) = issuer_and_validator(1);
+        let token = service.token_for_client("app").unwrap().access_token;
+        assert_eq!(validator.validate(&token).unwrap().tenant, "acme");
+        assert_eq!(
+            validator.validate(&token).unwrap().tenant,
+            "acme",
+            "answered from memory"
+        );
+        std::thread::sleep(Duration::from_millis(2100));
+        assert_eq!(
+            validator.validate(&token),
+            Err(AuthError::Invalid("the token has expired".into()))
+        );
+    }
+
+    #[test]
+    fn only_the_exact_token_is_remembered_and_memory_is_bounded() {
+        let (service, validator) = issuer_and_validator(3600);
+        let token = service.token_for_client("app").unwrap().access_token;
+        validator.validate(&token).unwrap();
+        // the same claims with another signature are verified, not remembered
+        let (head, _) = token.rsplit_once('.').unwrap();
+        let forged = format!("{head}.{}", "A".repeat(86));
+        assert!(validator.validate(&forged).is_err());
+        for _ in 0..MAX_REMEMBERED_TOKENS + 10 {
+            let t = service.token_for_client("app").unwrap().access_token;
+            validator.validate(&t).unwrap();
+        }
+        assert!(validator.verified.lock().unwrap().len() <= MAX_REMEMBERED_TOKENS);
+    }
 }

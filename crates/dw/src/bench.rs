@@ -1,5 +1,8 @@
 //! `dw bench`: throughput and latency figures measured over real HTTP against a generated tenant.
 
+use crate::loadgen::{
+    export, quantile_ms, spread_keys, workload, Client, Export, Figures, Request,
+};
 use crate::settings::{Overrides, Settings};
 use clap::Args;
 use std::time::{Duration, Instant};
@@ -8,21 +11,64 @@ use warehouse::generate::GenerateOptions;
 /// Options of `dw bench`.
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Store to benchmark (reused when it already holds the bench tenant).
-    #[arg(long, default_value = "sqlite:dw-bench/bench.db")]
-    store: String,
-    /// Devices in the generated tenant.
-    #[arg(long, default_value_t = 10_000)]
-    devices: u32,
-    /// Days of history.
-    #[arg(long, default_value_t = 30)]
-    days: u32,
-    /// Repetitions of each latency measurement.
+    /// Store to benchmark (reused when it already holds the bench tenant) [default:
+    /// sqlite:dw-bench/bench-DEVICESxDAYS.db].
+    #[arg(long)]
+    store: Option<String>,
+    /// The size measured: `small` (10 000 devices x 30 days) or `tenant` (a real enterprise
+    /// tenant's size: 100 000 devices, 125 000 users, 30 days).
+    #[arg(long, value_enum, default_value_t = Profile::Small)]
+    profile: Profile,
+    /// Devices in the generated tenant [default: from the profile].
+    #[arg(long)]
+    devices: Option<u32>,
+    /// Days of history [default: 30].
+    #[arg(long)]
+    days: Option<u32>,
+    /// Repetitions of each single-request latency measurement.
     #[arg(long, default_value_t = 30)]
     repeat: usize,
+    /// Keep-alive connections of the concurrent workload.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Seconds each concurrent workload runs.
+    #[arg(long, default_value_t = 10)]
+    load_secs: u64,
     /// Measure ingestion instead: two daily Graph snapshots of this many devices (default 100 000).
     #[arg(long, num_args = 0..=1, default_missing_value = "100000")]
     ingest: Option<u32>,
+}
+
+/// Sizes `dw bench` measures.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    /// 10 000 devices x 30 days.
+    Small,
+    /// 100 000 devices x 30 days, 125 000 users.
+    Tenant,
+}
+
+impl BenchArgs {
+    fn devices(&self) -> u32 {
+        self.devices.unwrap_or(match self.profile {
+            Profile::Small => 10_000,
+            Profile::Tenant => 100_000,
+        })
+    }
+
+    fn days(&self) -> u32 {
+        self.days.unwrap_or(30)
+    }
+
+    fn store(&self) -> String {
+        self.store.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite:dw-bench/bench-{}x{}.db",
+                self.devices(),
+                self.days()
+            )
+        })
+    }
 }
 
 /// Writes a Graph snapshot folder (NDJSON) of `devices` devices, 1.25 as many users and every
@@ -280,11 +326,10 @@ fn store_bytes(settings: &Settings) -> Option<u64> {
 
 /// Times the ingestion of two daily snapshots.
 fn ingest_bench(a: &BenchArgs, devices: u32) -> Result<(), String> {
-    let store_arg = if a.store == "sqlite:dw-bench/bench.db" {
-        "sqlite:dw-bench/ingest.db".to_string()
-    } else {
-        a.store.clone()
-    };
+    let store_arg = a
+        .store
+        .clone()
+        .unwrap_or_else(|| "sqlite:dw-bench/ingest.db".to_string());
     if let Some(path) = store_arg.strip_prefix("sqlite:") {
         let _ = std::fs::remove_file(path);
         let _ = std::fs::remove_file(format!("{path}-wal"));
@@ -335,9 +380,6 @@ fn ingest_bench(a: &BenchArgs, devices: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// The bearer token every benchmark request sends.
-static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
 /// An in-memory token service and a token of the bench tenant's client.
 fn bench_auth(base: &str) -> Result<(server::AuthState, String), String> {
     let keys = std::sync::Arc::new(auth::KeyRing::ephemeral().map_err(|e| e.to_string())?);
@@ -383,38 +425,15 @@ fn bench_auth(base: &str) -> Result<(server::AuthState, String), String> {
     ))
 }
 
-fn get(url: &str) -> Result<(Vec<u8>, Duration), String> {
-    let started = Instant::now();
-    let bearer = format!("Bearer {}", TOKEN.get().map(String::as_str).unwrap_or(""));
-    let mut resp = ureq::get(url)
-        .header("Accept-Encoding", "identity")
-        .header("Authorization", &bearer)
-        .call()
-        .map_err(|e| format!("{url}: {e}"))?;
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(u64::MAX)
-        .read_to_vec()
-        .map_err(|e| e.to_string())?;
-    Ok((body, started.elapsed()))
-}
-
-fn percentile(samples: &mut [Duration], p: f64) -> f64 {
-    samples.sort();
-    let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
-    samples[i].as_secs_f64() * 1000.0
-}
-
-fn latency(url: &str, repeat: usize) -> Result<(f64, f64), String> {
-    get(url)?; // warm
+fn latency(client: &Client, url: &str, repeat: usize) -> Result<(f64, f64), String> {
+    client.get(url)?; // warm
     let mut samples = Vec::with_capacity(repeat);
     for _ in 0..repeat {
-        samples.push(get(url)?.1);
+        samples.push(client.get(url)?.1);
     }
     Ok((
-        percentile(&mut samples, 0.5),
-        percentile(&mut samples, 0.95),
+        quantile_ms(&mut samples, 0.5),
+        quantile_ms(&mut samples, 0.95),
     ))
 }
 
@@ -425,13 +444,38 @@ fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+fn report_export(what: &str, e: &Export) {
+    let served = e.served.as_secs_f64();
+    println!(
+        "  {what}: served {:.0} rows/s, {:.1} MB/s (request to last byte, summed over pages); end to end {:.0} rows/s in {:.2}s",
+        e.rows as f64 / served,
+        e.bytes as f64 / 1e6 / served,
+        e.rows as f64 / e.wall.as_secs_f64(),
+        e.wall.as_secs_f64()
+    );
+}
+
+fn report_workload(title: &str, figures: &[Figures], per_second: f64) {
+    println!("{title}: {per_second:.0} requests/s");
+    for f in figures {
+        println!(
+            "  {:38} {:6} answered  p50 {:7.2} ms  p99 {:7.2} ms",
+            f.name,
+            f.answered,
+            f.p50.as_secs_f64() * 1000.0,
+            f.p99.as_secs_f64() * 1000.0
+        );
+    }
+}
+
 /// Runs the benchmark and prints the figures.
 pub fn run(a: BenchArgs) -> Result<(), String> {
     if let Some(devices) = a.ingest {
         return ingest_bench(&a, devices);
     }
+    let (devices, days) = (a.devices(), a.days());
     let overrides = Overrides {
-        store: Some(a.store.clone()),
+        store: Some(a.store()),
         tenant: Some("bench".into()),
         ..Overrides::default()
     };
@@ -442,9 +486,9 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
             store.as_ref(),
             &GenerateOptions {
                 tenant: "bench".into(),
-                devices: a.devices,
-                users: a.devices * 5 / 4,
-                days: a.days,
+                devices,
+                users: devices * 5 / 4,
+                days,
                 seed: 7,
                 end_date: time::macros::date!(2026 - 11 - 01),
             },
@@ -459,7 +503,6 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let (auth, token) = bench_auth(&format!("http://{addr}"))?;
-    TOKEN.set(token).expect("set once");
     let config = server::Config {
         page_size: 10_000,
         token_key: vec![7; 32],
@@ -479,62 +522,113 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         std::future::pending(),
     ));
     let root = format!("http://{addr}{}", server::BASE_PATH);
+    let client = Client::keep_alive(&token);
+    let size = store_bytes(&settings).map_or("".to_string(), |b| {
+        format!(", store {:.0} MB", b as f64 / 1e6)
+    });
+    println!(
+        "tenant: {devices} devices, {} users, {days} days{size}",
+        devices * 5 / 4
+    );
 
-    // 1. full export through nextLinks
+    // 1. full export through nextLinks, on one keep-alive connection and on one per page
     let first = format!("{root}/devicePropertyHistories?api-version=v1.0");
-    let mut url = Some(first.clone());
-    let (mut rows, mut bytes, mut pages) = (0u64, 0u64, 0u64);
-    let mut links = Vec::new();
-    let mut transfer = Duration::ZERO;
     let rss_before = peak_rss_kib();
-    let started = Instant::now();
-    while let Some(u) = url.take() {
-        let (body, took) = get(&u)?;
-        transfer += took;
-        bytes += body.len() as u64;
-        pages += 1;
-        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
-        rows += v["value"].as_array().map_or(0, |a| a.len() as u64);
-        links.push(u);
-        url = v["@odata.nextLink"].as_str().map(str::to_string);
-    }
-    let secs = started.elapsed().as_secs_f64();
-    println!("export devicePropertyHistories ({} devices x {} days): {rows} rows, {pages} pages, {:.1} MB in {secs:.2}s", a.devices, a.days, bytes as f64 / 1e6);
-    let t = transfer.as_secs_f64();
+    let kept = export(&client, &first)?;
     println!(
-        "  served: {:.0} rows/s, {:.1} MB/s (request to last byte, summed over pages)",
-        rows as f64 / t,
-        bytes as f64 / 1e6 / t
+        "export devicePropertyHistories: {} rows, {} pages, {:.1} MB",
+        kept.rows,
+        kept.pages,
+        kept.bytes as f64 / 1e6
     );
-    println!(
-        "  end to end with client-side JSON parsing: {:.0} rows/s",
-        rows as f64 / secs
-    );
+    report_export("one keep-alive connection", &kept);
+    let fresh = export(&Client::fresh_connections(&token), &first)?;
+    report_export("a new connection per page", &fresh);
     if let (Some(before), Some(after)) = (rss_before, peak_rss_kib()) {
         println!(
-            "  peak RSS of the process (server and client): {:.1} MiB before the export, {:.1} MiB after",
+            "  peak RSS of the process (server and client): {:.1} MiB before the exports, {:.1} MiB after",
             before as f64 / 1024.0,
             after as f64 / 1024.0
         );
     }
 
     // 2. first page vs last page
-    let last = links.last().cloned().unwrap_or_else(|| first.clone());
-    let (p1, p1_95) = latency(&first, a.repeat.min(10))?;
-    let (pl, pl_95) = latency(&last, a.repeat.min(10))?;
-    println!("page latency (10 000 rows): first page p50 {p1:.1} ms (p95 {p1_95:.1}), last page (#{pages}) p50 {pl:.1} ms (p95 {pl_95:.1})");
+    let last = kept.links.last().cloned().unwrap_or_else(|| first.clone());
+    let (p1, p1_95) = latency(&client, &first, a.repeat.min(10))?;
+    let (pl, pl_95) = latency(&client, &last, a.repeat.min(10))?;
+    println!("page latency (10 000 rows): first page p50 {p1:.1} ms (p95 {p1_95:.1}), last page (#{}) p50 {pl:.1} ms (p95 {pl_95:.1})", kept.pages);
 
-    // 3. small filtered queries
+    // 3. the selective requests of reports and scripts, one at a time
+    let some_device = client
+        .get(&format!("{root}/devices(4242)?api-version=v1.0"))?
+        .0;
+    let device: serde_json::Value =
+        serde_json::from_slice(&some_device).map_err(|e| e.to_string())?;
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+    let (device_id, device_name) = (text(&device["deviceId"]), text(&device["deviceName"]));
+    let prefix: String = device_name
+        .chars()
+        .take(device_name.chars().count().saturating_sub(2))
+        .collect();
+    let some_user = client
+        .get(&format!("{root}/users?api-version=v1.0&$top=1&$skip=777"))?
+        .0;
+    let user: serde_json::Value = serde_json::from_slice(&some_user).map_err(|e| e.to_string())?;
+    let upn = text(&user["value"][0]["userPrincipalName"]);
+    let url = |path: &str| format!("{root}/{}", path.replace(' ', "%20"));
     let queries = [
-        ("device by key", format!("{root}/devices(4242)?api-version=v1.0")),
-        ("devices filter eq", format!("{root}/devices?api-version=v1.0&$filter=deviceKey%20eq%204242")),
-        ("history of one device", format!("{root}/devicePropertyHistories?api-version=v1.0&$filter=dateKey%20eq%2020261101%20and%20deviceKey%20eq%20777")),
-        ("startswith top 10", format!("{root}/devices?api-version=v1.0&$filter=startswith(deviceName,'DESKTOP')&$top=10&$select=deviceName,osVersion")),
-        ("count filtered", format!("{root}/devicePropertyHistories/$count?api-version=v1.0&$filter=complianceStateKey%20eq%202")),
+        ("device by key", url("devices(4242)?api-version=v1.0")),
+        ("devices deviceId eq", url(&format!("devices?api-version=v1.0&$filter=deviceId eq '{device_id}'"))),
+        ("devices deviceName eq", url(&format!("devices?api-version=v1.0&$filter=deviceName eq '{device_name}'"))),
+        ("devices startswith(deviceName)", url(&format!("devices?api-version=v1.0&$filter=startswith(deviceName,'{prefix}')&$top=10"))),
+        ("devices state and not deleted, $count", url("devices?api-version=v1.0&$filter=complianceStateKey eq 3 and isDeleted eq false&$count=true&$top=10")),
+        ("devices lastSyncDateTime lt", url("devices?api-version=v1.0&$filter=lastSyncDateTime lt 2026-10-01T00:00:00Z&$top=10")),
+        ("devices by lastSyncDateTime desc, top 10", url("devices?api-version=v1.0&$orderby=lastSyncDateTime desc&$top=10")),
+        ("devices type and not deleted, top 50", url("devices?api-version=v1.0&$filter=deviceTypeKey eq 8 and isDeleted eq false&$top=50&$select=deviceKey,deviceName,osVersion")),
+        ("users userPrincipalName eq", url(&format!("users?api-version=v1.0&$filter=userPrincipalName eq '{upn}'"))),
+        ("one device's history", url("devicePropertyHistories?api-version=v1.0&$filter=deviceKey eq 4242")),
+        ("devicePropertyHistories/$count", url("devicePropertyHistories/$count?api-version=v1.0")),
+        ("count with a filter", url("devicePropertyHistories/$count?api-version=v1.0&$filter=complianceStateKey eq 2")),
     ];
+    println!("single requests on one keep-alive connection:");
     for (name, q) in &queries {
-        let (p50, p95) = latency(q, a.repeat)?;
-        println!("query {name:24} p50 {p50:7.2} ms  p95 {p95:7.2} ms");
+        let (p50, p95) = latency(&client, q, a.repeat)?;
+        println!("  {name:38} p50 {p50:7.2} ms  p95 {p95:7.2} ms");
+    }
+
+    // 4. the same requests, and key lookups, from many connections at once
+    let load = Duration::from_secs(a.load_secs);
+    let mix: Vec<Request> = queries[1..10]
+        .iter()
+        .map(|(name, q)| Request {
+            name: name.to_string(),
+            urls: vec![q.clone()],
+        })
+        .collect();
+    let (figures, per_second) = workload(&token, &mix, a.connections, load)?;
+    report_workload(
+        &format!("selective requests from {} connections", a.connections),
+        &figures,
+        per_second,
+    );
+    let lookups = [Request {
+        name: "devices(KEY), keys spread over the tenant".into(),
+        urls: spread_keys(devices, 4096)
+            .into_iter()
+            .map(|k| format!("{root}/devices({k})?api-version=v1.0"))
+            .collect(),
+    }];
+    let (figures, per_second) = workload(&token, &lookups, a.connections, load)?;
+    report_workload(
+        &format!("key lookups from {} connections", a.connections),
+        &figures,
+        per_second,
+    );
+    if let Some(peak) = peak_rss_kib() {
+        println!(
+            "peak RSS of the process (server and client): {:.1} MiB",
+            peak as f64 / 1024.0
+        );
     }
     drop(runtime);
     drop(store_until_exit);

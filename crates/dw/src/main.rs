@@ -4,6 +4,7 @@ mod admin;
 mod auth_setup;
 mod bench;
 mod graph_fetch;
+mod loadgen;
 mod memory;
 mod progress;
 mod schedule;
