@@ -118,39 +118,7 @@ pub fn write_timestamp(buf: &mut Vec<u8>, micros: i64) {
 
 /// Appends an integer.
 pub fn write_integer(buf: &mut Vec<u8>, v: i64) {
-    let mut b = itoa_buf(v);
-    buf.extend_from_slice(b.format());
-}
-
-struct IntBuf {
-    bytes: [u8; 20],
-    start: usize,
-}
-
-impl IntBuf {
-    fn format(&mut self) -> &[u8] {
-        &self.bytes[self.start..]
-    }
-}
-
-fn itoa_buf(v: i64) -> IntBuf {
-    let mut bytes = [0u8; 20];
-    let mut i = 20;
-    let neg = v < 0;
-    let mut n = v.unsigned_abs();
-    loop {
-        i -= 1;
-        bytes[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if neg {
-        i -= 1;
-        bytes[i] = b'-';
-    }
-    IntBuf { bytes, start: i }
+    buf.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 /// Appends a double as JSON; non-finite values are written as the OData strings
