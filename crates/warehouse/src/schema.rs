@@ -210,8 +210,15 @@ pub const QUERY_INDEXES: &[QueryIndex] = &[
     index("userTermsAndConditionsAcceptances", &["userKey"]),
 ];
 
+impl QueryIndex {
+    /// The index's name.
+    pub fn name(&self) -> String {
+        format!("{}_{}", self.collection, self.columns.join("_"))
+    }
+}
+
 /// `CREATE INDEX` for a [`QueryIndex`].
-fn create_index(d: &dyn Dialect, i: &QueryIndex) -> String {
+pub fn create_index(d: &dyn Dialect, i: &QueryIndex) -> String {
     let collection = Warehouse::get()
         .collection(i.collection)
         .expect("query indexes name collections of the model");
@@ -224,7 +231,7 @@ fn create_index(d: &dyn Dialect, i: &QueryIndex) -> String {
     }));
     format!(
         "CREATE INDEX {} ON {} ({})",
-        d.quote(&format!("{}_{}", i.collection, i.columns.join("_"))),
+        d.quote(&i.name()),
         d.quote(i.collection),
         columns.join(", ")
     )
