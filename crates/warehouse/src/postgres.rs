@@ -793,6 +793,27 @@ impl Store for PostgresStore {
             conn.batch_execute(&format!("VACUUM (ANALYZE) \"{}\"", c.name))
                 .map_err(query_err)?;
         }
+        // Run right after the commit, that vacuum leaves the new pages of the largest tables
+        // unmarked (seen at 100 000 devices: none of devicePropertyHistories' 39 745 pages);
+        // a second pass over the tables that still have unmarked pages marks them.
+        let names: Vec<&str> = Warehouse::get()
+            .collections
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        let unmarked: Vec<String> = conn
+            .query(
+                "SELECT relname::text FROM pg_class WHERE relkind = 'r' AND relname = ANY($1) AND relallvisible < relpages",
+                &[&names],
+            )
+            .map_err(query_err)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        for table in unmarked {
+            conn.batch_execute(&format!("VACUUM \"{table}\""))
+                .map_err(query_err)?;
+        }
         Ok(tenant)
     }
 }
