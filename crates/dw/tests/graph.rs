@@ -32,7 +32,7 @@ struct Fake {
 }
 
 fn records(file: &str) -> Vec<Value> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    let path = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap())
         .join("../warehouse/tests/fixtures/graph/day1")
         .join(file);
     let text = std::fs::read_to_string(path).unwrap();
@@ -185,7 +185,7 @@ async fn recorded(
     let relative = path
         .trim_start_matches("deviceManagement/")
         .trim_start_matches("deviceAppManagement/");
-    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    let file = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap())
         .join("../warehouse/tests/fixtures/tenant/2026-11-01")
         .join(format!("{relative}.json"));
     match std::fs::read_to_string(file) {
@@ -370,7 +370,8 @@ fn live_graph_signs_in_with_a_certificate() {
     let dir = std::env::temp_dir().join(format!("dw-graph-cert-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let fixtures =
+        std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("tests/fixtures");
     let config = |certificate: &std::path::Path| {
         std::fs::write(
             dir.join("dw.toml"),

@@ -90,7 +90,8 @@ fn msal_python_signs_in_through_the_entra_layout() {
     let base = server.base.clone();
     assert!(base.starts_with("https://"), "{base}");
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/msal_flows.py");
+    let script = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap())
+        .join("tests/clients/msal_flows.py");
     let out = Command::new("python3")
         .arg(&script)
         // requests lets these override the `verify=` MSAL is given (psf/requests#3829)

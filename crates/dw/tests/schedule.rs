@@ -36,7 +36,7 @@ fn get(url: &str, token: &str) -> (u16, String) {
 fn the_scheduled_ingestion_publishes_the_day_and_reports_it() {
     let dir = std::env::temp_dir().join(format!("dw-schedule-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    let fixture = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap())
         .join("../warehouse/tests/fixtures/graph/day1");
     let now = time::OffsetDateTime::now_utc();
     // a run publishes the day that ended last: yesterday's folder, and today's in case the run

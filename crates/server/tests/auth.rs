@@ -13,10 +13,16 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, OnceLock};
 use warehouse::generate::{generate, GenerateOptions};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+/// The fixtures folder (read at run time, so a test binary built elsewhere finds this one's).
+fn fixtures_dir() -> String {
+    format!(
+        "{}/tests/fixtures",
+        std::env::var("CARGO_MANIFEST_DIR").unwrap()
+    )
+}
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap()
+    std::fs::read_to_string(format!("{}/{name}", fixtures_dir())).unwrap()
 }
 
 fn now() -> i64 {

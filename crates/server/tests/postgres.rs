@@ -361,8 +361,11 @@ fn both_stores_answer_a_request_corpus_with_identical_bytes() {
 
 /// Runs `scripts/test-postgres` and returns the variables it exports.
 fn cluster_script(args: &[&str]) -> std::collections::HashMap<String, String> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/test-postgres");
-    let out = std::process::Command::new(script)
+    let script = format!(
+        "{}/../../scripts/test-postgres",
+        std::env::var("CARGO_MANIFEST_DIR").unwrap()
+    );
+    let out = std::process::Command::new(&script)
         .args(args)
         .output()
         .unwrap();

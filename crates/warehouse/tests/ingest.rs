@@ -9,7 +9,7 @@ use warehouse::sql::{PlannedQuery, SqlValue};
 use warehouse::{PostgresStore, SqliteStore, Store, Tenant};
 
 fn fixtures(day: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap())
         .join("tests/fixtures/graph")
         .join(day)
 }
@@ -413,7 +413,7 @@ fn unknown_files_and_missing_sources_stop_the_run() {
 }
 
 fn csv_fixtures(case: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap())
         .join("tests/fixtures/csv")
         .join(case)
 }
@@ -478,7 +478,7 @@ fn csv_exports_from_other_mdms_use_the_same_merge() {
 }
 
 fn tenant_day(day: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap())
         .join("tests/fixtures/tenant")
         .join(day)
 }

@@ -10,10 +10,13 @@ use std::collections::BTreeMap;
 use warehouse::schema::{migrations, LOOKUP_ID_RENAMES};
 use warehouse::{PostgresStore, SqliteStore, Warehouse};
 
-const FIXTURE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/store-schema-2.db"
-);
+/// The store written by the previous release (read at run time, like every fixture).
+fn fixture() -> String {
+    format!(
+        "{}/tests/fixtures/store-schema-2.db",
+        std::env::var("CARGO_MANIFEST_DIR").unwrap()
+    )
+}
 
 type Table = Vec<Vec<Value>>;
 
@@ -49,7 +52,7 @@ fn a_store_written_before_migration_3_is_upgraded_in_place() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("warehouse.db");
-    std::fs::copy(FIXTURE, &path).unwrap();
+    std::fs::copy(fixture(), &path).unwrap();
     let before = sqlite_dump(&rusqlite::Connection::open(&path).unwrap());
     assert!(before["devices"].1.len() >= 20, "the fixture has data");
     assert!(before["deviceTypes"]
