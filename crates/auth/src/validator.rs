@@ -199,11 +199,15 @@ impl Validator {
     /// The principal of a token verified before and still remembered (see
     /// [`Validator::validate`]); `None` when it must be verified. Cheap: a hash and a lookup.
     pub fn remembered(&self, token: &str) -> Option<Principal> {
+        self.remembered_by(&digest(token))
+    }
+
+    fn remembered_by(&self, digest: &[u8; 32]) -> Option<Principal> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         self.verified
             .lock()
             .expect("lock")
-            .get(&digest(token))
+            .get(digest)
             .filter(|v| now < v.until)
             .map(|v| v.principal.clone())
     }
@@ -215,11 +219,11 @@ impl Validator {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(invalid("the token is too large"));
         }
-        if let Some(p) = self.remembered(token) {
+        let digest = digest(token);
+        if let Some(p) = self.remembered_by(&digest) {
             return Ok(p);
         }
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let digest = digest(token);
         let (principal, expires) = self.verify(token)?;
         let until = expires.min(now + REMEMBER_AT_MOST.as_secs() as i64);
         let mut verified = self.verified.lock().expect("lock");

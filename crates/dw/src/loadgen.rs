@@ -169,29 +169,26 @@ pub fn workload(
     let figures = requests
         .iter()
         .zip(samples)
-        .map(|(r, mut s)| {
-            s.sort();
-            let at = |p: f64| {
-                s.get(((s.len() as f64 - 1.0) * p).round() as usize)
-                    .copied()
-                    .unwrap_or_default()
-            };
-            Figures {
-                name: r.name.clone(),
-                answered: s.len(),
-                p50: at(0.5),
-                p99: at(0.99),
-            }
+        .map(|(r, mut s)| Figures {
+            name: r.name.clone(),
+            answered: s.len(),
+            p50: quantile(&mut s, 0.5),
+            p99: quantile(&mut s, 0.99),
         })
         .collect();
     Ok((figures, total as f64 / secs))
 }
 
-/// The `p` quantile (0..=1) of `samples`, in milliseconds.
+/// The `p` quantile (0..=1) of `samples` (zero when there are none).
+pub fn quantile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort_unstable();
+    let i = ((samples.len().max(1) as f64 - 1.0) * p).round() as usize;
+    samples.get(i).copied().unwrap_or_default()
+}
+
+/// [`quantile`] in milliseconds.
 pub fn quantile_ms(samples: &mut [Duration], p: f64) -> f64 {
-    samples.sort();
-    let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
-    samples[i].as_secs_f64() * 1000.0
+    quantile(samples, p).as_secs_f64() * 1000.0
 }
 
 /// Keys spread over `1..=n`, the same on every run.

@@ -81,7 +81,15 @@ pub async fn tenant_discovery(State(app): State<AppState>, Path(tenant): Path<St
 }
 
 fn discovery_of(app: &AppState, layout: Layout) -> Response {
-    match service(app).map(|s| s.discovery(layout)) {
+    document(app, |s| s.discovery(layout))
+}
+
+/// A JSON document of the built-in issuer, its OAuth error, or 404 when it is off.
+fn document(
+    app: &AppState,
+    of: impl FnOnce(&TokenService) -> Result<serde_json::Value, OAuthError>,
+) -> Response {
+    match service(app).map(|s| of(&s)) {
         Some(Ok(document)) => json(document),
         Some(Err(e)) => oauth_error(e),
         None => crate::pages::not_found_response(),
@@ -99,11 +107,7 @@ pub async fn tenant_jwks(State(app): State<AppState>, Path(tenant): Path<String>
 }
 
 fn jwks_of(app: &AppState, layout: Layout) -> Response {
-    match service(app).map(|s| s.jwks(layout)) {
-        Some(Ok(document)) => json(document),
-        Some(Err(e)) => oauth_error(e),
-        None => crate::pages::not_found_response(),
-    }
+    document(app, |s| s.jwks(layout))
 }
 
 fn address(peer: &Option<SocketAddr>) -> String {

@@ -1325,3 +1325,49 @@ fn entra_layout_signs_users_in_with_an_id_token() {
     assert_eq!(jwt_claims(token)["scp"], "get_data_warehouse");
     assert_eq!(get("/devices/$count?api-version=v1.0", token).body, "25");
 }
+
+#[test]
+fn unsupported_entra_options_are_named_in_the_error() {
+    let base = &env().server.base;
+    let r = send(
+        "POST",
+        &format!("{base}/tenant-a/oauth2/v2.0/token"),
+        &[],
+        Some(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "client-a"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"),
+        ]),
+    );
+    assert_eq!(
+        (r.status, r.json()["error"].as_str()),
+        (400, Some("invalid_client"))
+    );
+    assert!(r.body.contains("use a client secret"), "{}", r.body);
+    let page = send(
+        "GET",
+        &format!(
+            "{base}/tenant-b/oauth2/v2.0/authorize?{}",
+            form_urlencoded_like(&[
+                ("response_type", "code"),
+                ("client_id", "web-app"),
+                ("redirect_uri", "http://127.0.0.1/callback"),
+                ("response_mode", "form_post"),
+                ("code_challenge", &"c".repeat(43)),
+                ("code_challenge_method", "S256"),
+            ])
+        ),
+        &[],
+        None,
+    );
+    assert_eq!(page.status, 400);
+    assert!(
+        page.body.contains("response_mode must be query"),
+        "{}",
+        page.body
+    );
+}

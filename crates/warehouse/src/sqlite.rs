@@ -544,14 +544,7 @@ impl Store for SqliteStore {
             tenant: None,
         };
         self.update_tenant(name, &mut |tx, tenant| {
-            for c in &Warehouse::get().collections {
-                tx.execute(&crate::sql::dml::delete_all(
-                    &SqliteDialect,
-                    tenant.id,
-                    &c.name,
-                ))?;
-            }
-            tx.day_changed(i64::MIN);
+            crate::store::clear_tenant(tx, &SqliteDialect, tenant)?;
             if alone {
                 for i in QUERY_INDEXES {
                     tx.execute(&statement(format!("DROP INDEX \"{}\"", i.name())))?;

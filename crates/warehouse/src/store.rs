@@ -190,14 +190,25 @@ pub trait Store: Send + Sync {
     ) -> Result<Tenant, StoreError> {
         let dialect = self.dialect();
         self.update_tenant(name, &mut |tx, tenant| {
-            for c in &crate::model::Warehouse::get().collections {
-                tx.execute(&crate::sql::dml::delete_all(dialect, tenant.id, &c.name))?;
-                tx.day_changed(i64::MIN);
-            }
+            clear_tenant(tx, dialect, tenant)?;
             load(tx)?;
             Ok(snapshot_date_key)
         })
     }
+}
+
+/// Deletes every row of `tenant` inside a publication that replaces all of its data (every day
+/// of it changed).
+pub fn clear_tenant(
+    tx: &mut dyn Transaction,
+    dialect: &dyn Dialect,
+    tenant: &Tenant,
+) -> Result<(), StoreError> {
+    for c in &crate::model::Warehouse::get().collections {
+        tx.execute(&crate::sql::dml::delete_all(dialect, tenant.id, &c.name))?;
+    }
+    tx.day_changed(i64::MIN);
+    Ok(())
 }
 
 #[cfg(test)]
