@@ -41,8 +41,11 @@ pub struct PostgresStore {
 
 /// Statements whose requester may go away ([`crate::store::with_cancellation`]): PostgreSQL runs
 /// them in its own processes, so a thread watches their flags and sends PostgreSQL's cancel
-/// request for those set. An entry is removed under the lock before its connection goes back to
-/// the pool, so a cancel never reaches the connection's next statement.
+/// request for those set, again at every look until the statement has returned: a cancel that
+/// reaches the backend before the statement does is ignored by PostgreSQL, so one request alone
+/// could miss it. An entry is removed under the lock before its connection goes back to the
+/// pool, and cancels are sent under that lock, so none is sent for a connection's next statement
+/// (PostgreSQL ignores one that lands while the backend waits for a command).
 struct Watched {
     id: u64,
     flag: Arc<AtomicBool>,
@@ -63,30 +66,30 @@ struct Watch {
 }
 
 impl Watch {
-    /// Watches the statement about to run on `client`, if the current thread's requests can be
-    /// cancelled.
-    fn start(client: &postgres::Client, tls: &MakeRustlsConnect) -> Self {
+    /// Watches the statements about to run on the connection `token` cancels, if the current
+    /// thread's requests can be cancelled; [`StoreError::Cancelled`] when the requester is
+    /// already gone.
+    fn start(token: postgres::CancelToken, tls: &MakeRustlsConnect) -> Result<Self, StoreError> {
         let Some(flag) = crate::store::cancellation() else {
-            return Self {
+            return Ok(Self {
                 id: None,
                 flag: None,
-            };
+            });
         };
+        if flag.load(Ordering::Relaxed) {
+            return Err(StoreError::Cancelled);
+        }
         static WATCHER: std::sync::Once = std::sync::Once::new();
         WATCHER.call_once(|| {
             std::thread::Builder::new()
                 .name("dw-pg-cancel".into())
                 .spawn(|| loop {
                     std::thread::sleep(WATCH_EVERY);
-                    let mut watched = WATCHED.lock().expect("lock");
-                    let (gone, running): (Vec<Watched>, Vec<Watched>) = watched
-                        .drain(..)
-                        .partition(|w| w.flag.load(Ordering::Relaxed));
-                    *watched = running;
+                    let watched = WATCHED.lock().expect("lock");
                     // each cancel request is a connection of its own: send them at once, still
                     // under the lock, so none reaches a connection's next statement
                     std::thread::scope(|scope| {
-                        for w in &gone {
+                        for w in watched.iter().filter(|w| w.flag.load(Ordering::Relaxed)) {
                             scope.spawn(move || {
                                 let _ = w.token.cancel_query(w.tls.clone());
                             });
@@ -99,13 +102,13 @@ impl Watch {
         WATCHED.lock().expect("lock").push(Watched {
             id,
             flag: flag.clone(),
-            token: client.cancel_token(),
+            token,
             tls: tls.clone(),
         });
-        Self {
+        Ok(Self {
             id: Some(id),
             flag: Some(flag),
-        }
+        })
     }
 
     /// A statement error: [`StoreError::Cancelled`] when this watch's requester went away.
@@ -697,14 +700,16 @@ impl Store for PostgresStore {
 
     fn count(&self, query: &PlannedQuery) -> Result<u64, StoreError> {
         let mut conn = self.conn()?;
-        let watch = Watch::start(&conn, &self.tls);
+        let token = conn.cancel_token();
         let mut tx = scoped(&mut conn, query.tenant, true, &self.statement_timeout)?;
+        let watch = Watch::start(token, &self.tls)?;
         let params: Vec<Param> = query.params.iter().map(Param::from).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_sql).collect();
         let n: i64 = tx
             .query_one(&query.sql, &refs)
             .map_err(|e| watch.error(e))?
             .get(0);
+        drop(watch);
         tx.commit().map_err(query_err)?;
         Ok(n.max(0) as u64)
     }
@@ -715,8 +720,9 @@ impl Store for PostgresStore {
         on_row: &mut dyn FnMut(&dyn Row) -> bool,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
-        let watch = Watch::start(&conn, &self.tls);
+        let token = conn.cancel_token();
         let mut tx = scoped(&mut conn, query.tenant, true, &self.statement_timeout)?;
+        let watch = Watch::start(token, &self.tls)?;
         let params: Vec<Param> = query.params.iter().map(Param::from).collect();
         let mut rows = tx
             .query_raw(&query.sql, params.iter().map(Param::as_sql))
@@ -733,6 +739,7 @@ impl Store for PostgresStore {
             }
         }
         drop(rows);
+        drop(watch);
         tx.commit().map_err(query_err)
     }
 
