@@ -86,6 +86,9 @@ pub struct Collection {
     pub reference_rows: Vec<serde_json::Map<String, serde_json::Value>>,
     /// Versions that publish the collection.
     pub versions: Vec<String>,
+    /// Property name -> position, filled when the model is parsed.
+    #[serde(skip)]
+    positions: foldhash::HashMap<String, usize>,
 }
 
 impl Collection {
@@ -96,7 +99,7 @@ impl Collection {
 
     /// Index of a property.
     pub fn property_index(&self, name: &str) -> Option<usize> {
-        self.properties.iter().position(|p| p.name == name)
+        self.positions.get(name).copied()
     }
 
     /// Position of the `dateKey` property, when the collection has one.
@@ -136,12 +139,13 @@ impl Warehouse {
 
     /// Parses a model document.
     pub fn parse(json: &str) -> Result<Warehouse, String> {
-        let doc: Document = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        for c in &doc.collections {
-            for p in &c.properties {
+        let mut doc: Document = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        for c in &mut doc.collections {
+            for (i, p) in c.properties.iter().enumerate() {
                 if PrimitiveType::from_name(&p.ty).is_none() {
                     return Err(format!("{}.{}: unknown type {}", c.name, p.name, p.ty));
                 }
+                c.positions.insert(p.name.clone(), i);
             }
         }
         let v1 = edm(&doc, ApiVersion::V1);

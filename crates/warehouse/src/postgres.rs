@@ -9,7 +9,7 @@ use crate::schema::{
 };
 use crate::sql::{Dialect, PlannedQuery, PostgresDialect, SqlValue};
 use crate::store::ChangedDays;
-use crate::store::{Loader, Store, StoreError, Tenant};
+use crate::store::{Loader, RowChange, Store, StoreError, Tenant};
 use odata::json::{Cell, Row};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
@@ -571,26 +571,27 @@ impl crate::store::Transaction for CopyLoader<'_, '_> {
     fn update_rows(
         &mut self,
         collection: &str,
-        key: &str,
-        rows: &[Vec<SqlValue>],
+        key: &[&str],
+        changes: &[RowChange<'_>],
     ) -> Result<u64, StoreError> {
-        // bulk: COPY the new rows into a staging table, then one UPDATE ... FROM
+        // bulk: COPY the new rows into a staging table, then one UPDATE ... FROM (PostgreSQL
+        // writes a new version of the whole row whatever changed)
         self.flush_all()?;
-        if rows.is_empty() {
+        if changes.is_empty() {
             return Ok(0);
         }
         let c = Warehouse::get()
             .collection(collection)
             .ok_or_else(|| StoreError::Refused(format!("unknown collection {collection}")))?;
-        if c.property_index(key).is_none() {
-            return Err(StoreError::Refused(format!("{collection} has no {key}")));
+        if let Some(k) = key.iter().find(|k| c.property_index(k).is_none()) {
+            return Err(StoreError::Refused(format!("{collection} has no {k}")));
         }
         let stage = format!("\"_dw_update_{}\"", c.name);
         self.tx
             .batch_execute(&format!("CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE \"{}\") ON COMMIT DROP; TRUNCATE {stage}", c.name))
             .map_err(query_err)?;
         let mut buf = Vec::new();
-        for row in rows {
+        for row in changes.iter().map(|c| &c.new) {
             copy_text(&mut buf, &SqlValue::Integer(self.tenant));
             for v in row {
                 buf.push(b'\t');
@@ -613,12 +614,16 @@ impl crate::store::Transaction for CopyLoader<'_, '_> {
         let sets: Vec<String> = c
             .properties
             .iter()
-            .filter(|p| p.name != key)
+            .filter(|p| !key.contains(&p.name.as_str()))
             .map(|p| format!("\"{0}\" = s.\"{0}\"", p.name))
+            .collect();
+        let found: String = key
+            .iter()
+            .map(|k| format!(" AND t.\"{k}\" = s.\"{k}\""))
             .collect();
         self.tx
             .execute(
-                &format!("UPDATE \"{}\" AS t SET {} FROM {stage} AS s WHERE t.\"_tenant\" = s.\"_tenant\" AND t.\"{key}\" = s.\"{key}\"", c.name, sets.join(", ")),
+                &format!("UPDATE \"{}\" AS t SET {} FROM {stage} AS s WHERE t.\"_tenant\" = s.\"_tenant\"{found}", c.name, sets.join(", ")),
                 &[],
             )
             .map_err(query_err)

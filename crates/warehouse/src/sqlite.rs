@@ -8,7 +8,7 @@ use crate::schema::{
 };
 use crate::sql::{Dialect, PlannedQuery, SqlValue, SqliteDialect};
 use crate::store::ChangedDays;
-use crate::store::{Loader, Store, StoreError, Tenant};
+use crate::store::{Loader, RowChange, Store, StoreError, Tenant};
 use odata::json::{Cell, Row};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -388,38 +388,55 @@ impl crate::store::Transaction for SqliteLoader<'_> {
     fn update_rows(
         &mut self,
         collection: &str,
-        key: &str,
-        rows: &[Vec<SqlValue>],
+        key: &[&str],
+        changes: &[RowChange<'_>],
     ) -> Result<u64, StoreError> {
-        // one cached statement run per row: cheap for an in-process database
         let c = Warehouse::get()
             .collection(collection)
             .ok_or_else(|| StoreError::Refused(format!("unknown collection {collection}")))?;
-        let key_index = c
-            .property_index(key)
-            .ok_or_else(|| StoreError::Refused(format!("{collection} has no {key}")))?;
-        let sets: Vec<String> = c
-            .properties
+        let key_indexes = key
             .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != key_index)
-            .map(|(i, p)| format!("\"{}\" = ?{}", p.name, i + 1))
-            .collect();
-        let n = c.properties.len();
-        let sql = format!(
-            "UPDATE \"{}\" SET {} WHERE \"_tenant\" = ?{} AND \"{key}\" = ?{}",
-            c.name,
-            sets.join(", "),
-            n + 1,
-            key_index + 1
-        );
-        let mut stmt = self.tx.prepare_cached(&sql).map_err(query_err)?;
+            .map(|k| {
+                c.property_index(k)
+                    .ok_or_else(|| StoreError::Refused(format!("{collection} has no {k}")))
+            })
+            .collect::<Result<Vec<usize>, StoreError>>()?;
+        // one statement per set of changed properties: SQLite rewrites the entries of an index
+        // only when the statement sets one of its columns
+        let mut by_columns: foldhash::HashMap<Vec<usize>, Vec<&RowChange<'_>>> =
+            foldhash::HashMap::default();
+        for change in changes {
+            let columns = change.changed();
+            if !columns.is_empty() {
+                by_columns.entry(columns).or_default().push(change);
+            }
+        }
         let tenant = SqlValue::Integer(self.tenant);
         let mut changed = 0;
-        for row in rows {
-            changed += stmt
-                .execute(params_from_iter(row.iter().chain(std::iter::once(&tenant))))
-                .map_err(query_err)? as u64;
+        for (columns, rows) in by_columns {
+            let sets: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .map(|(n, i)| format!("\"{}\" = ?{}", c.properties[*i].name, n + 1))
+                .collect();
+            let found: String = key
+                .iter()
+                .enumerate()
+                .map(|(n, k)| format!(" AND \"{k}\" = ?{}", columns.len() + 2 + n))
+                .collect();
+            let sql = format!(
+                "UPDATE \"{}\" SET {} WHERE \"_tenant\" = ?{}{found}",
+                c.name,
+                sets.join(", "),
+                columns.len() + 1,
+            );
+            let mut stmt = self.tx.prepare(&sql).map_err(query_err)?;
+            for row in rows {
+                let values = columns.iter().map(|i| &row.new[*i]);
+                let keys = key_indexes.iter().map(|i| &row.old[*i]);
+                let params = values.chain([&tenant]).chain(keys);
+                changed += stmt.execute(params_from_iter(params)).map_err(query_err)? as u64;
+            }
         }
         Ok(changed)
     }

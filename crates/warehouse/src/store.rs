@@ -85,6 +85,25 @@ pub trait Loader {
     fn insert(&mut self, collection: &str, values: &[SqlValue]) -> Result<(), StoreError>;
 }
 
+/// A stored row to rewrite: the row as read and the row as it should be, both whole, in property
+/// order and typed as the properties are. A store may write only the properties that differ
+/// (SQLite then leaves the indexes of the others alone).
+pub struct RowChange<'a> {
+    /// The row as read.
+    pub old: &'a [SqlValue],
+    /// The row as it should be.
+    pub new: Vec<SqlValue>,
+}
+
+impl RowChange<'_> {
+    /// Positions of the properties whose value changes.
+    pub fn changed(&self) -> Vec<usize> {
+        (0..self.new.len())
+            .filter(|&i| self.old.get(i) != Some(&self.new[i]))
+            .collect()
+    }
+}
+
 /// A write transaction on one tenant: reads see its own writes, readers of the service see
 /// nothing of it until it commits.
 pub trait Transaction: Loader {
@@ -98,13 +117,13 @@ pub trait Transaction: Loader {
     /// Runs a statement that changes rows; returns how many.
     fn execute(&mut self, statement: &PlannedQuery) -> Result<u64, StoreError>;
 
-    /// Replaces whole rows of `collection` found by their `key` property; `rows` are in property
-    /// order, typed as the properties are. Returns how many rows changed.
+    /// Rewrites rows of `collection` found by their `key` properties (which a change keeps).
+    /// Returns how many rows changed.
     fn update_rows(
         &mut self,
         collection: &str,
-        key: &str,
-        rows: &[Vec<SqlValue>],
+        key: &[&str],
+        changes: &[RowChange<'_>],
     ) -> Result<u64, StoreError>;
 
     /// Says that rows of day `date_key` (a `dateKey`) were deleted or replaced by a statement

@@ -4,7 +4,7 @@
 
 use super::apps::Apps;
 use super::context::{
-    boolean, collection, device_type_key, enum_key, first_free_key, int, ordered, rows,
+    boolean, collection, device_type_key, enum_key, first_free_key, int, ordered, rows, select,
     soft_deleted, text, ts, written, Clock, Context,
 };
 use super::devices_daily::{DeviceDaily, DeviceIndex};
@@ -19,34 +19,37 @@ use super::{IngestError, IngestOptions, IngestSummary, Retention, Sources};
 use crate::generate::{compliance_bucket, date_key, midnight_micros};
 use crate::model::Warehouse;
 use crate::reference;
-use crate::sql::{dml, Dialect, SqlValue};
-use crate::store::{Tenant, Transaction};
+use crate::sql::dml::{self, Condition};
+use crate::sql::{Dialect, SqlValue};
+use crate::store::{RowChange, Tenant, Transaction};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-/// A device as the warehouse stores it (values by property name), with the facts it feeds.
+/// A device as the warehouse stores it (a `devices` row in property order, its category still a
+/// name), with the facts it feeds.
 pub struct Device {
     id: String,
-    values: Vec<(&'static str, SqlValue)>,
+    row: Vec<SqlValue>,
     compliance: &'static str,
     physical_memory: Option<i64>,
     jail_broken: Option<String>,
 }
 
 impl Device {
-    /// The device's value of property `name` (NULL when it has none).
+    /// The device's value of property `name` of `devices`.
     fn value(&self, name: &str) -> SqlValue {
-        self.values
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map_or(SqlValue::Null, |(_, v)| v.clone())
+        self.get(name).clone()
+    }
+
+    /// The device's value of property `name` of `devices`, borrowed.
+    fn get(&self, name: &str) -> &SqlValue {
+        &self.row[collection("devices")
+            .property_index(name)
+            .expect("devices property")]
     }
 }
 
-/// A directory user.
-pub struct User {
-    id: String,
-    values: Vec<(&'static str, SqlValue)>,
-}
+/// A directory user: an entity of the `users` history.
+type User = history::Entity;
 
 /// The entities of one snapshot, validated.
 pub struct Snapshot {
@@ -258,7 +261,7 @@ impl Snapshot {
             ];
             Ok(Device {
                 id,
-                values,
+                row: ordered(collection("devices"), &values),
                 compliance,
                 physical_memory: f.integer("physicalMemoryInBytes")?,
                 jail_broken: f.string("jailBroken")?,
@@ -278,7 +281,11 @@ impl Snapshot {
                     SqlValue::Boolean(f.non_empty_array("assignedLicenses")?),
                 ),
             ];
-            Ok(User { id, values })
+            Ok(User {
+                id,
+                values,
+                created: None,
+            })
         })?;
         let category_records = match sources.get("deviceCategories") {
             Some((file, records)) => Some(each(file, records, |f| {
@@ -358,17 +365,13 @@ pub fn apply(
         backfill: tenant.snapshot_date_key.is_some_and(|newest| newest > dk),
     };
     cx.ensure_date(opts.date)?;
-    if let (false, Some(share)) = (cx.backfill, opts.limits.max_deleted_share) {
-        let devices = snap.devices.iter().map(|x| x.id.as_str());
-        guard_deletions(cx.tx, d, t, "devices", "deviceId", devices, share)?;
-        let users = snap.users.iter().map(|x| x.id.as_str());
-        guard_deletions(cx.tx, d, t, "users", "userId", users, share)?;
-    }
     let (tx, summary) = (&mut *cx.tx, &mut *cx.summary);
     let category_keys = merge_categories(tx, d, t, snap, &now, cx.backfill, summary)?;
 
-    merge_users(&mut cx, snap)?;
-    let device_keys = merge_devices(&mut cx, snap, &category_keys)?;
+    // a backfilled day marks nothing deleted
+    let guard = opts.limits.max_deleted_share.filter(|_| !cx.backfill);
+    merge_users(&mut cx, snap, guard)?;
+    let device_keys = merge_devices(&mut cx, snap, &category_keys, guard)?;
     let (tx, summary) = (&mut *cx.tx, &mut *cx.summary);
     // associations are the current state: a backfilled day leaves them
     if !cx.backfill {
@@ -500,34 +503,19 @@ pub fn apply(
     Ok(())
 }
 
-/// Refuses a snapshot that would mark more than `share` of the live rows of `collection` deleted
-/// (entities whose `id_property` is not among `present`): a partial download must not wipe a
-/// tenant. Small tenants ([`files::DELETION_GUARD_MIN_LIVE`]) are not guarded.
-fn guard_deletions<'a>(
-    tx: &mut dyn Transaction,
-    d: &dyn Dialect,
-    t: i64,
+/// Refuses a snapshot that would mark more than `share` of the `live` rows of a collection
+/// deleted (`leaving` rows whose entity is missing from it): a partial download must not wipe a
+/// tenant. Small tenants ([`files::DELETION_GUARD_MIN_LIVE`]) are not guarded. The merge has
+/// written its rows by then; the refusal rolls the whole publication back.
+fn guard_deletions(
     collection_name: &str,
-    id_property: &str,
-    present: impl Iterator<Item = &'a str>,
-    share: f64,
+    live: usize,
+    leaving: usize,
+    share: Option<f64>,
 ) -> Result<(), IngestError> {
-    let c = collection(collection_name);
-    let (id, deleted) = (
-        c.property_index(id_property).expect("id property"),
-        c.property_index("isDeleted").expect("isDeleted"),
-    );
-    let present: HashSet<&str> = present.collect();
-    let (mut live, mut leaving) = (0usize, 0usize);
-    for r in rows(tx, d, t, c)? {
-        if r[deleted] != SqlValue::Boolean(false) {
-            continue;
-        }
-        live += 1;
-        if !matches!(&r[id], SqlValue::Text(x) if present.contains(x.as_str())) {
-            leaving += 1;
-        }
-    }
+    let Some(share) = share else {
+        return Ok(());
+    };
     if live >= files::DELETION_GUARD_MIN_LIVE && leaving as f64 > share * live as f64 {
         return Err(IngestError::run(format!(
             "the snapshot would mark {leaving} of {live} live {collection_name} deleted, more than \
@@ -544,27 +532,28 @@ fn guard_deletions<'a>(
 fn live_users(
     cx: &mut Context<'_>,
 ) -> Result<(HashMap<String, i64>, HashMap<String, i64>), IngestError> {
-    let users = collection("users");
-    let idx = |n: &str| users.property_index(n).expect("users property");
-    let (key, id, principal, deleted) = (
-        idx("userKey"),
-        idx("userId"),
-        idx("userPrincipalName"),
-        idx("isDeleted"),
-    );
+    let not_deleted = [Condition::Equals("isDeleted", SqlValue::Boolean(false))];
+    let live = select(
+        cx.tx,
+        cx.d,
+        cx.t,
+        collection("users"),
+        &["userKey", "userId", "userPrincipalName"],
+        &not_deleted,
+    )?;
     let (mut by_id, mut by_principal) = (HashMap::new(), HashMap::new());
-    for r in rows(cx.tx, cx.d, cx.t, users)? {
-        let SqlValue::Integer(k) = r[key] else {
+    for r in live {
+        let mut r = r.into_iter();
+        let (Some(SqlValue::Integer(k)), Some(id), Some(principal)) =
+            (r.next(), r.next(), r.next())
+        else {
             continue;
         };
-        if r[deleted] != SqlValue::Boolean(false) {
-            continue;
+        if let SqlValue::Text(u) = id {
+            by_id.insert(u, k);
         }
-        if let SqlValue::Text(u) = &r[id] {
-            by_id.insert(u.clone(), k);
-        }
-        if let SqlValue::Text(p) = &r[principal] {
-            by_principal.insert(p.clone(), k);
+        if let SqlValue::Text(p) = principal {
+            by_principal.insert(p, k);
         }
     }
     Ok((by_id, by_principal))
@@ -581,99 +570,103 @@ fn merge_associations(
     now: &SqlValue,
     summary: &mut IngestSummary,
 ) -> Result<(), IngestError> {
-    let users = collection("users");
-    let (user_key, user_id, user_deleted) = (
-        users.property_index("userKey").expect("userKey"),
-        users.property_index("userId").expect("userId"),
-        users.property_index("isDeleted").expect("isDeleted"),
-    );
-    let live_user: HashMap<String, i64> = rows(tx, d, t, users)?
-        .into_iter()
-        .filter(|r| r[user_deleted] == SqlValue::Boolean(false))
-        .filter_map(|r| match (&r[user_id], &r[user_key]) {
-            (SqlValue::Text(id), SqlValue::Integer(k)) => Some((id.clone(), *k)),
+    let not_deleted = || Condition::Equals("isDeleted", SqlValue::Boolean(false));
+    let live_users = select(
+        tx,
+        d,
+        t,
+        collection("users"),
+        &["userId", "userKey"],
+        &[not_deleted()],
+    )?;
+    let live_user: HashMap<&str, i64> = live_users
+        .iter()
+        .filter_map(|r| match (&r[0], &r[1]) {
+            (SqlValue::Text(id), SqlValue::Integer(k)) => Some((id.as_str(), *k)),
             _ => None,
         })
         .collect();
+    // the user each device of the snapshot should be associated with
+    let mut wanted: HashMap<i64, (i64, SqlValue)> = HashMap::new();
+    for dev in &snap.devices {
+        if let SqlValue::Text(uid) = dev.get("userId") {
+            if let Some(u) = live_user.get(uid.as_str()) {
+                wanted.insert(device_keys[&dev.id], (*u, dev.value("enrolledDateTime")));
+            }
+        }
+    }
     let assoc = collection("userDeviceAssociations");
     let idx = |n: &str| {
         assoc
             .property_index(n)
             .expect("userDeviceAssociations property")
     };
-    let (a_user, a_device, a_deleted, a_ended) = (
+    let (a_user, a_device, a_created, a_deleted, a_ended) = (
         idx("userKey"),
         idx("deviceKey"),
+        idx("createdDateTimeUTC"),
         idx("isDeleted"),
         idx("endedDateTimeUTC"),
     );
-    let (active, history): (Vec<Vec<SqlValue>>, Vec<Vec<SqlValue>>) = rows(tx, d, t, assoc)?
-        .into_iter()
-        .partition(|r| r[a_deleted] == SqlValue::Boolean(false));
-    let a_created = idx("createdDateTimeUTC");
-    // the user each device of the snapshot should be associated with
-    let mut wanted: HashMap<i64, (i64, SqlValue)> = HashMap::new();
-    for dev in &snap.devices {
-        let field = |name: &str| {
-            dev.values
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.clone())
-                .unwrap_or(SqlValue::Null)
-        };
-        if let SqlValue::Text(uid) = field("userId") {
-            if let Some(u) = live_user.get(&uid) {
-                wanted.insert(device_keys[&dev.id], (*u, field("enrolledDateTime")));
-            }
-        }
-    }
-    let mut ended = Vec::new();
+    let stored = rows(tx, d, t, assoc)?;
+    let pair = |r: &[SqlValue]| match (&r[a_user], &r[a_device]) {
+        (SqlValue::Integer(u), SqlValue::Integer(dk)) => Some((*u, *dk)),
+        _ => None,
+    };
+    let active = |r: &[SqlValue]| r[a_deleted] == SqlValue::Boolean(false);
+    // an active association of the user the device should have stays; the others end
+    let mut changes = Vec::new();
     let mut kept: HashMap<i64, i64> = HashMap::new();
-    for r in &active {
-        let (SqlValue::Integer(u), SqlValue::Integer(dk)) = (&r[a_user], &r[a_device]) else {
+    for r in stored.iter().filter(|r| active(r)) {
+        let Some((u, dk)) = pair(r) else {
             continue;
         };
-        if wanted.get(dk).is_some_and(|(wu, _)| wu == u) {
-            kept.insert(*dk, *u);
+        if wanted.get(&dk).is_some_and(|(wu, _)| *wu == u) {
+            kept.insert(dk, u);
         } else {
             let mut e = r.clone();
             e[a_deleted] = SqlValue::Boolean(true);
             e[a_ended] = now.clone();
-            ended.push(e);
+            changes.push(RowChange { old: r, new: e });
         }
     }
-    // a device has one active association at most: end them by device, many per statement
-    let ended_devices: Vec<i64> = ended
+    written(summary, "userDeviceAssociations", changes.len() as u64);
+    // the earlier associations of the devices that get a new one
+    let starting: HashSet<i64> = wanted
         .iter()
-        .filter_map(|e| match e[a_device] {
-            SqlValue::Integer(k) => Some(k),
-            _ => None,
-        })
+        .filter(|(dk, (u, _))| kept.get(*dk) != Some(u))
+        .map(|(dk, _)| *dk)
         .collect();
-    for chunk in ended_devices.chunks(1000) {
-        tx.execute(&dml::end_associations(d, t, chunk, now.clone()))?;
+    let mut earlier: HashMap<i64, Vec<&Vec<SqlValue>>> = HashMap::new();
+    for r in &stored {
+        if let Some((u, dk)) = pair(r) {
+            if starting.contains(&dk) && kept.get(&dk) != Some(&u) {
+                earlier.entry(dk).or_default().push(r);
+            }
+        }
     }
-    written(summary, "userDeviceAssociations", ended.len() as u64);
     for (dk, (u, enrolled)) in &wanted {
-        if kept.get(dk) == Some(u) {
+        if !starting.contains(dk) {
             continue;
         }
         // A device's first association starts at enrollment; a later one (a new user, or the
         // device back after missing from a snapshot) starts at the snapshot's midnight, so the
         // history shows the gap. An association this day already ended (a re-run of the day)
         // is made active again instead of started twice.
-        let device = SqlValue::Integer(*dk);
-        let seen_before = ended.iter().chain(&history).any(|e| e[a_device] == device);
-        let created = if !seen_before && !enrolled.is_null() {
+        let before = earlier.get(dk).map_or(&[][..], Vec::as_slice);
+        let created = if before.is_empty() && !enrolled.is_null() {
             enrolled.clone()
         } else {
             now.clone()
         };
-        let same = |e: &&Vec<SqlValue>| {
-            e[a_device] == device && e[a_user] == SqlValue::Integer(*u) && e[a_created] == created
-        };
-        if ended.iter().chain(&history).any(|e| same(&e)) {
-            tx.execute(&dml::reopen_association(d, t, *u, *dk, created))?;
+        let same = before
+            .iter()
+            .find(|e| !active(e) && e[a_user] == SqlValue::Integer(*u) && e[a_created] == created);
+        if let Some(old) = same {
+            let mut r = old.to_vec();
+            r[a_deleted] = SqlValue::Boolean(false);
+            r[a_ended] = SqlValue::Null;
+            changes.push(RowChange { old, new: r });
             written(summary, "userDeviceAssociations", 1);
             continue;
         }
@@ -691,6 +684,11 @@ fn merge_associations(
         )?;
         written(summary, "userDeviceAssociations", 1);
     }
+    tx.update_rows(
+        "userDeviceAssociations",
+        &["userKey", "deviceKey", "createdDateTimeUTC"],
+        &changes,
+    )?;
     Ok(())
 }
 
@@ -762,7 +760,7 @@ fn merge_categories(
                             r[name] = SqlValue::Text(category_name.clone());
                             r[deleted] = SqlValue::Boolean(false);
                             r[modified] = now.clone();
-                            updates.push(r);
+                            updates.push(RowChange { old, new: r });
                         }
                     }
                     None => insert(tx, category_id.clone(), category_name, &mut keys)?,
@@ -773,7 +771,10 @@ fn merge_categories(
                     .iter()
                     .any(|(category_id, _)| old[id] == SqlValue::Text(category_id.clone()));
                 if !listed && old[deleted] == SqlValue::Boolean(false) {
-                    updates.push(soft_deleted(old, deleted, modified, now));
+                    updates.push(RowChange {
+                        old,
+                        new: soft_deleted(old, deleted, modified, now),
+                    });
                 }
             }
             for category_name in snap.categories.iter().filter(|c| !keys.contains_key(*c)) {
@@ -807,23 +808,18 @@ fn merge_categories(
         updates.clear();
     }
     written(summary, "deviceCategories", updates.len() as u64);
-    tx.update_rows("deviceCategories", "deviceCategoryKey", &updates)?;
+    tx.update_rows("deviceCategories", &["deviceCategoryKey"], &updates)?;
     Ok(keys)
 }
 
 /// Users keep history: a change of state ends the live row (soft delete) and adds a new one; a
 /// user missing from the snapshot is marked deleted; one who comes back gets a new row.
-fn merge_users(cx: &mut Context<'_>, snap: &Snapshot) -> Result<(), IngestError> {
-    let entities: Vec<history::Entity> = snap
-        .users
-        .iter()
-        .map(|u| history::Entity {
-            id: u.id.clone(),
-            values: u.values.clone(),
-            created: None,
-        })
-        .collect();
-    history::merge(
+fn merge_users(
+    cx: &mut Context<'_>,
+    snap: &Snapshot,
+    guard: Option<f64>,
+) -> Result<(), IngestError> {
+    let merged = history::merge_counted(
         cx,
         "users",
         &history::Columns {
@@ -836,51 +832,36 @@ fn merge_users(cx: &mut Context<'_>, snap: &Snapshot) -> Result<(), IngestError>
             modified: Some("rowLastModifiedDateTimeUTC"),
             revision: None,
         },
-        &entities,
+        &snap.users,
     )?;
+    guard_deletions("users", merged.live_before, merged.missing, guard)?;
     // currentUsers (beta) is the live view of users: a live user row never changes (a change is
     // a new row), so the view only gains and loses rows
-    let (d, t) = (cx.d, cx.t);
-    let users = collection("users");
-    let (key, deleted) = (
-        users.property_index("userKey").expect("userKey"),
-        users.property_index("isDeleted").expect("isDeleted"),
-    );
-    let current = collection("currentUsers");
-    let current_key = current.property_index("userKey").expect("userKey");
-    let shown: HashSet<i64> = rows(cx.tx, d, t, current)?
+    let (users, current) = (collection("users"), collection("currentUsers"));
+    let columns: Vec<&str> = current
+        .properties
         .iter()
-        .filter_map(|r| match r[current_key] {
-            SqlValue::Integer(k) => Some(k),
-            _ => None,
-        })
+        .map(|p| p.name.as_str())
+        .filter(|n| users.property_index(n).is_some())
         .collect();
-    let mut live = HashSet::new();
-    for r in rows(cx.tx, d, t, users)?
-        .into_iter()
-        .filter(|r| r[deleted] == SqlValue::Boolean(false))
-    {
-        let SqlValue::Integer(k) = r[key] else {
-            continue;
-        };
-        live.insert(k);
-        if shown.contains(&k) {
-            continue;
-        }
-        let values: Vec<(&str, SqlValue)> = users
-            .properties
-            .iter()
-            .zip(r)
-            .filter(|(p, _)| current.property_index(&p.name).is_some())
-            .map(|(p, v)| (p.name.as_str(), v))
-            .collect();
-        cx.tx.insert("currentUsers", &ordered(current, &values))?;
-    }
-    let gone: Vec<i64> = shown.difference(&live).copied().collect();
-    for chunk in gone.chunks(1000) {
-        cx.tx
-            .execute(&dml::delete_in(d, t, "currentUsers", "userKey", chunk))?;
-    }
+    let (d, t) = (cx.d, cx.t);
+    cx.tx.execute(&dml::hide_ended_rows(
+        d,
+        t,
+        "users",
+        "currentUsers",
+        "userKey",
+        "isDeleted",
+    ))?;
+    cx.tx.execute(&dml::show_live_rows(
+        d,
+        t,
+        "users",
+        "currentUsers",
+        "userKey",
+        &columns,
+        "isDeleted",
+    ))?;
     Ok(())
 }
 
@@ -890,15 +871,17 @@ fn merge_devices(
     cx: &mut Context<'_>,
     snap: &Snapshot,
     category_keys: &HashMap<String, i64>,
+    guard: Option<f64>,
 ) -> Result<HashMap<String, i64>, IngestError> {
     let now = &SqlValue::Timestamp(cx.clock.now);
     let devices = collection("devices");
     let idx = |n: &str| devices.property_index(n).expect("devices property");
-    let (key, id, deleted, modified) = (
+    let (key, id, deleted, modified, category) = (
         idx("deviceKey"),
         idx("deviceId"),
         idx("isDeleted"),
         idx("rowLastModifiedDateTimeUTC"),
+        idx("deviceCategoryKey"),
     );
     let stored = rows(cx.tx, cx.d, cx.t, devices)?;
     let mut next_key = first_free_key(&stored, key);
@@ -910,21 +893,16 @@ fn merge_devices(
         })
         .collect();
     let mut keys = HashMap::new();
-    let mut updates: Vec<Vec<SqlValue>> = Vec::new();
+    let mut updates: Vec<RowChange<'_>> = Vec::new();
     for dev in &snap.devices {
-        let mut values = dev.values.clone();
-        for (name, v) in values.iter_mut() {
-            if *name == "deviceCategoryKey" {
-                if let SqlValue::Text(c) = v {
-                    *v = category_keys
-                        .get(c.as_str())
-                        .map_or(SqlValue::Null, |k| SqlValue::Integer(*k));
-                }
-            }
+        let mut row = dev.row.clone();
+        if let SqlValue::Text(name) = &row[category] {
+            row[category] = category_keys
+                .get(name.as_str())
+                .map_or(SqlValue::Null, |k| SqlValue::Integer(*k));
         }
-        values.push(("isDeleted", SqlValue::Boolean(false)));
-        values.push(("rowLastModifiedDateTimeUTC", now.clone()));
-        let mut row = ordered(devices, &values);
+        row[deleted] = SqlValue::Boolean(false);
+        row[modified] = now.clone();
         match by_id.get(&dev.id) {
             Some(old) => {
                 row[key] = old[key].clone();
@@ -940,7 +918,7 @@ fn merge_devices(
                     .all(|i| old[i] == row[i]);
                 // a backfilled day does not rewind a device's current state
                 if !same && !cx.backfill {
-                    updates.push(row);
+                    updates.push(RowChange { old, new: row });
                     written(cx.summary, "devices", 1);
                 }
             }
@@ -957,13 +935,23 @@ fn merge_devices(
             }
         }
     }
+    let mut live = 0;
+    let mut leaving = 0;
     for row in stored.iter().filter(|_| !cx.backfill) {
-        let gone = matches!(&row[id], SqlValue::Text(u) if !keys.contains_key(u));
-        if gone && row[deleted] == SqlValue::Boolean(false) {
-            updates.push(soft_deleted(row, deleted, modified, now));
+        if row[deleted] != SqlValue::Boolean(false) {
+            continue;
+        }
+        live += 1;
+        if matches!(&row[id], SqlValue::Text(u) if !keys.contains_key(u)) {
+            leaving += 1;
+            updates.push(RowChange {
+                old: row,
+                new: soft_deleted(row, deleted, modified, now),
+            });
             written(cx.summary, "devices", 1);
         }
     }
-    cx.tx.update_rows("devices", "deviceKey", &updates)?;
+    guard_deletions("devices", live, leaving, guard)?;
+    cx.tx.update_rows("devices", &["deviceKey"], &updates)?;
     Ok(keys)
 }

@@ -5,7 +5,8 @@ use super::{IngestError, IngestSummary};
 use crate::generate::{date_key, midnight_micros};
 use crate::model::{Collection, Warehouse};
 use crate::reference;
-use crate::sql::{dml, Dialect, SqlValue};
+use crate::sql::dml::{self, Condition};
+use crate::sql::{Dialect, SqlValue};
 use crate::store::{StoreError, Transaction};
 use odata::json::Cell;
 use std::collections::HashSet;
@@ -288,20 +289,58 @@ pub fn rows(
     c: &Collection,
 ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
     let names: Vec<&str> = c.properties.iter().map(|p| p.name.as_str()).collect();
+    select(tx, d, tenant, c, &names, &[])
+}
+
+/// The values of `columns` in the tenant's rows of a collection that meet `conditions`, typed
+/// like their properties, ordered by the collection's first key. Reading only what a merge
+/// needs keeps its cost with the live rows rather than with every row history ever kept.
+pub fn select(
+    tx: &mut dyn Transaction,
+    d: &dyn Dialect,
+    tenant: i64,
+    c: &Collection,
+    columns: &[&str],
+    conditions: &[Condition<'_>],
+) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+    let types: Vec<&str> = columns
+        .iter()
+        .map(|n| {
+            let i = c.property_index(n).expect("property of the model");
+            c.properties[i].ty.as_str()
+        })
+        .collect();
     let mut out = Vec::new();
     tx.query(
-        &dml::select(d, tenant, &c.name, &names, &c.key[0]),
+        &dml::select(d, tenant, &c.name, columns, conditions, &c.key[0]),
         &mut |row| {
             out.push(
-                c.properties
+                types
                     .iter()
                     .enumerate()
-                    .map(|(i, p)| typed(row.cell(i), &p.ty))
+                    .map(|(i, ty)| typed(row.cell(i), ty))
                     .collect(),
             );
         },
     )?;
     Ok(out)
+}
+
+/// The tenant's largest value of the integer property `column` (0 when it has no rows).
+pub fn max_of(
+    tx: &mut dyn Transaction,
+    d: &dyn Dialect,
+    tenant: i64,
+    c: &Collection,
+    column: &str,
+) -> Result<i64, StoreError> {
+    let mut max = 0;
+    tx.query(&dml::max(d, tenant, &c.name, column), &mut |row| {
+        if let Cell::Integer(v) = row.cell(0) {
+            max = v;
+        }
+    })?;
+    Ok(max)
 }
 
 pub fn written(summary: &mut IngestSummary, collection: &str, n: u64) {

@@ -2,13 +2,16 @@
 //! the live row and adds a new one; an entity missing from the snapshot has its live row ended;
 //! one that comes back gets a new row. Rows are never deleted.
 
-use super::context::{collection, first_free_key, ordered, rows, written, Context};
+use super::context::{collection, max_of, ordered, select, written, Context};
 use super::IngestError;
+use crate::model::Collection;
+use crate::sql::dml::Condition;
 use crate::sql::SqlValue;
+use crate::store::RowChange;
 
 /// One day, in microseconds.
 const DAY_MICROS: i64 = 86_400_000_000;
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 /// The columns of a history dimension that the merge maintains (absent ones are `None`).
 pub struct Columns {
@@ -82,6 +85,27 @@ pub fn merge(
     cols: &Columns,
     entities: &[Entity],
 ) -> Result<HashMap<String, i64>, IngestError> {
+    merge_entities(cx, name, cols, entities, true).map(|m| m.keys)
+}
+
+/// What [`merge_counted`] did.
+pub struct Merged {
+    /// The key of every entity's live row by natural id.
+    pub keys: HashMap<String, i64>,
+    /// How many rows were live before the merge.
+    pub live_before: usize,
+    /// How many of them ended because their entity is missing from the snapshot.
+    pub missing: usize,
+}
+
+/// [`merge`], also saying how many live rows there were and how many ended for want of their
+/// entity (what the mass-deletion guard weighs).
+pub fn merge_counted(
+    cx: &mut Context<'_>,
+    name: &str,
+    cols: &Columns,
+    entities: &[Entity],
+) -> Result<Merged, IngestError> {
     merge_entities(cx, name, cols, entities, true)
 }
 
@@ -93,7 +117,7 @@ pub fn merge_some(
     cols: &Columns,
     entities: &[Entity],
 ) -> Result<HashMap<String, i64>, IngestError> {
-    merge_entities(cx, name, cols, entities, false)
+    merge_entities(cx, name, cols, entities, false).map(|m| m.keys)
 }
 
 fn merge_entities(
@@ -102,46 +126,38 @@ fn merge_entities(
     cols: &Columns,
     entities: &[Entity],
     complete: bool,
-) -> Result<HashMap<String, i64>, IngestError> {
+) -> Result<Merged, IngestError> {
     let (d, t, clock) = (cx.d, cx.t, cx.clock);
     let c = collection(name);
     let idx = |n: &str| c.property_index(n).expect("property of the model");
     let (key, id) = (idx(cols.key), idx(cols.id));
-    let stored = rows(cx.tx, d, t, c)?;
-    let mut next_key = first_free_key(&stored, key);
-    let is_live = |r: &[SqlValue]| {
-        cols.deleted
-            .is_none_or(|n| r[idx(n)] == SqlValue::Boolean(false))
-            && cols
-                .current
-                .is_none_or(|n| r[idx(n)] == SqlValue::Boolean(true))
-    };
-    let mut live: HashMap<String, &Vec<SqlValue>> = HashMap::new();
-    let mut revisions: HashMap<String, i64> = HashMap::new();
-    // the newest row of each entity, for a backfilled day
-    let mut latest: HashMap<String, i64> = HashMap::new();
-    for r in &stored {
-        let SqlValue::Text(natural) = &r[id] else {
-            continue;
-        };
-        if let SqlValue::Integer(k) = r[key] {
-            let newest = latest.entry(natural.clone()).or_insert(k);
-            *newest = (*newest).max(k);
-        }
-        let revision = cols
-            .revision
+    // the live rows whole; of the other rows only what the entities coming back need
+    let live_rows = select(cx.tx, d, t, c, &all_properties(c), &live_conditions(cols))?;
+    let live: HashMap<&str, &Vec<SqlValue>> = live_rows
+        .iter()
+        .filter_map(|r| match &r[id] {
+            SqlValue::Text(natural) => Some((natural.as_str(), r)),
+            _ => None,
+        })
+        .collect();
+    let mut next_key = max_of(cx.tx, d, t, c, cols.key)? + 1;
+    let unseen: Vec<&str> = entities
+        .iter()
+        .map(|e| e.id.as_str())
+        .filter(|e| !live.contains_key(e))
+        .collect();
+    let earlier = earlier_rows(cx, c, cols, &unseen)?;
+    let revision_of = |r: &[SqlValue]| {
+        cols.revision
             .and_then(|n| match r[idx(n)] {
                 SqlValue::Integer(v) => Some(v),
                 _ => None,
             })
-            .unwrap_or(0);
-        let seen = revisions.entry(natural.clone()).or_insert(0);
-        *seen = (*seen).max(revision.max(1));
-        if is_live(r) {
-            live.insert(natural.clone(), r);
-        }
-    }
-    let bookkeeping: HashSet<usize> = cols.bookkeeping().map(idx).collect();
+            .unwrap_or(0)
+            .max(1)
+    };
+    let mut skipped: HashSet<usize> = cols.bookkeeping().map(idx).collect();
+    skipped.insert(id);
     let ended = |row: &[SqlValue]| {
         let mut r = row.to_vec();
         if let Some(n) = cols.deleted {
@@ -158,39 +174,42 @@ fn merge_entities(
         }
         r
     };
-    let mut keys = HashMap::new();
+    let mut keys = HashMap::with_capacity(entities.len());
     let mut updates = Vec::new();
     for e in entities {
-        let mut row = ordered(c, &e.values);
-        row[id] = SqlValue::Text(e.id.clone());
+        let old = live.get(e.id.as_str()).copied();
+        let before = earlier.get(e.id.as_str());
         // a backfilled day does not rewrite history: its entities take the keys they have
         if cx.backfill {
-            let known = live
-                .get(&e.id)
+            let known = old
                 .and_then(|r| match r[key] {
                     SqlValue::Integer(k) => Some(k),
                     _ => None,
                 })
-                .or_else(|| latest.get(&e.id).copied());
+                .or_else(|| before.map(|b| b.newest_key));
             if let Some(k) = known {
                 keys.insert(e.id.clone(), k);
                 continue;
             }
         }
-        if let Some(old) = live.get(&e.id) {
-            let same = (0..row.len())
-                .filter(|i| !bookkeeping.contains(i))
-                .all(|i| old[i] == row[i]);
-            if same {
+        if let Some(old) = old {
+            if unchanged(c, old, &e.values, &skipped) {
                 if let SqlValue::Integer(k) = old[key] {
                     keys.insert(e.id.clone(), k);
                 }
                 continue;
             }
-            updates.push(ended(old));
+            updates.push(RowChange {
+                old,
+                new: ended(old),
+            });
             written(cx.summary, name, 1);
         }
-        let previous = revisions.get(&e.id).copied();
+        let previous = old
+            .map(|r| revision_of(r))
+            .or_else(|| before.map(|b| b.revision));
+        let mut row = ordered(c, &e.values);
+        row[id] = SqlValue::Text(e.id.clone());
         row[key] = SqlValue::Integer(next_key);
         if let Some(n) = cols.deleted {
             row[idx(n)] = SqlValue::Boolean(false);
@@ -224,13 +243,128 @@ fn merge_entities(
         keys.insert(e.id.clone(), next_key);
         next_key += 1;
     }
-    let in_snapshot: HashSet<&str> = entities.iter().map(|e| e.id.as_str()).collect();
-    for (natural, row) in live.iter().filter(|_| complete && !cx.backfill) {
-        if !in_snapshot.contains(natural.as_str()) {
-            updates.push(ended(row));
-            written(cx.summary, name, 1);
+    let mut missing = 0;
+    if complete && !cx.backfill {
+        let in_snapshot: HashSet<&str> = entities.iter().map(|e| e.id.as_str()).collect();
+        for (natural, row) in &live {
+            if !in_snapshot.contains(natural) {
+                updates.push(RowChange {
+                    old: row,
+                    new: ended(row),
+                });
+                written(cx.summary, name, 1);
+                missing += 1;
+            }
         }
     }
-    cx.tx.update_rows(name, cols.key, &updates)?;
-    Ok(keys)
+    cx.tx.update_rows(name, &[cols.key], &updates)?;
+    Ok(Merged {
+        keys,
+        live_before: live.len(),
+        missing,
+    })
+}
+
+/// Whether an entity's descriptive values are those of its stored row: every value it names
+/// (but the `skipped` properties) equals the row's, and the row has no other non-null value
+/// (a property an entity does not name is NULL, as [`ordered`] writes it).
+fn unchanged(
+    c: &Collection,
+    old: &[SqlValue],
+    values: &[(&'static str, SqlValue)],
+    skipped: &HashSet<usize>,
+) -> bool {
+    let mut named_non_null = 0;
+    for (name, v) in values {
+        let i = c.property_index(name).expect("property of the model");
+        if skipped.contains(&i) {
+            continue;
+        }
+        if old[i] != *v {
+            return false;
+        }
+        named_non_null += usize::from(!v.is_null());
+    }
+    let stored_non_null = (0..old.len())
+        .filter(|i| !skipped.contains(i) && !old[*i].is_null())
+        .count();
+    stored_non_null == named_non_null
+}
+
+/// What the rows of an entity without a live row say: its newest key and its highest revision
+/// (1 when the dimension counts none).
+struct Earlier {
+    newest_key: i64,
+    revision: i64,
+}
+
+/// Reads the rows of the entities `ids` (none of them live): a few at a time by natural id, or
+/// the natural ids and keys of every row when most of a large day is new.
+fn earlier_rows(
+    cx: &mut Context<'_>,
+    c: &Collection,
+    cols: &Columns,
+    ids: &[&str],
+) -> Result<HashMap<String, Earlier>, IngestError> {
+    const BY_ID_AT_MOST: usize = 2000;
+    const PER_STATEMENT: usize = 500;
+    let mut columns = vec![cols.id, cols.key];
+    columns.extend(cols.revision);
+    let mut out: HashMap<String, Earlier> = HashMap::new();
+    let mut note = |r: Vec<SqlValue>| {
+        let mut r = r.into_iter();
+        let (Some(SqlValue::Text(natural)), Some(SqlValue::Integer(k))) = (r.next(), r.next())
+        else {
+            return;
+        };
+        let revision = match r.next() {
+            Some(SqlValue::Integer(v)) => v.max(1),
+            _ => 1,
+        };
+        let e = out.entry(natural).or_insert(Earlier {
+            newest_key: k,
+            revision,
+        });
+        e.newest_key = e.newest_key.max(k);
+        e.revision = e.revision.max(revision);
+    };
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    if ids.len() <= BY_ID_AT_MOST {
+        for chunk in ids.chunks(PER_STATEMENT) {
+            let values: Vec<SqlValue> = chunk
+                .iter()
+                .map(|i| SqlValue::Text(i.to_string()))
+                .collect();
+            let among = [Condition::Among(cols.id, &values)];
+            for r in select(cx.tx, cx.d, cx.t, c, &columns, &among)? {
+                note(r);
+            }
+        }
+    } else {
+        let wanted: HashSet<&str> = ids.iter().copied().collect();
+        for r in select(cx.tx, cx.d, cx.t, c, &columns, &[])? {
+            if matches!(&r[0], SqlValue::Text(natural) if wanted.contains(natural.as_str())) {
+                note(r);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The conditions a live row meets: not deleted, current.
+fn live_conditions(cols: &Columns) -> Vec<Condition<'static>> {
+    let deleted = cols
+        .deleted
+        .map(|n| Condition::Equals(n, SqlValue::Boolean(false)));
+    let current = cols
+        .current
+        .map(|n| Condition::Equals(n, SqlValue::Boolean(true)));
+    deleted.into_iter().chain(current).collect()
+}
+
+/// Every property name of a collection, in order.
+fn all_properties(c: &Collection) -> Vec<&str> {
+    c.properties.iter().map(|p| p.name.as_str()).collect()
 }

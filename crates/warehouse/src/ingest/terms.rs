@@ -2,7 +2,7 @@
 //! acceptances (`userTermsAndConditionsAcceptances`, one row per acceptance, dated on the day of
 //! the acceptance and kept forever).
 
-use super::context::{collection, int, ordered, rows, text, unmatched, written, Context};
+use super::context::{collection, int, ordered, rows, select, text, unmatched, written, Context};
 use super::graph::each;
 use super::history::{self, Columns, Entity};
 use super::{IngestError, Sources};
@@ -130,24 +130,35 @@ impl TermsAndConditions {
         }
         // acceptances already recorded, by the user's natural id: a user's later history rows
         // have other keys but the same acceptances
-        let user_rows = collection("users");
-        let (user_key, user_id) = (
-            user_rows.property_index("userKey").expect("userKey"),
-            user_rows.property_index("userId").expect("userId"),
-        );
-        let natural: HashMap<i64, String> = rows(cx.tx, d, t, user_rows)?
-            .into_iter()
-            .filter_map(|r| match (&r[user_key], &r[user_id]) {
-                (SqlValue::Integer(k), SqlValue::Text(u)) => Some((*k, u.clone())),
+        let user_rows = select(
+            cx.tx,
+            d,
+            t,
+            collection("users"),
+            &["userKey", "userId"],
+            &[],
+        )?;
+        let natural: HashMap<i64, &str> = user_rows
+            .iter()
+            .filter_map(|r| match (&r[0], &r[1]) {
+                (SqlValue::Integer(k), SqlValue::Text(u)) => Some((*k, u.as_str())),
                 _ => None,
             })
             .collect();
         let facts = collection("userTermsAndConditionsAcceptances");
-        let mut stored: HashSet<(i64, String, i64)> = rows(cx.tx, d, t, facts)?
-            .into_iter()
+        let recorded = select(
+            cx.tx,
+            d,
+            t,
+            facts,
+            &["dateKey", "userKey", "termsAndConditionsKey"],
+            &[],
+        )?;
+        let mut stored: HashSet<(i64, &str, i64)> = recorded
+            .iter()
             .filter_map(|r| match (&r[0], &r[1], &r[2]) {
                 (SqlValue::Integer(day), SqlValue::Integer(user), SqlValue::Integer(terms)) => {
-                    Some((*day, natural.get(user)?.clone(), *terms))
+                    Some((*day, *natural.get(user)?, *terms))
                 }
                 _ => None,
             })
@@ -174,7 +185,7 @@ impl TermsAndConditions {
                         .map_err(|e| IngestError::run(e.to_string()))?
                         .date();
                 let dk = date_key(day);
-                let who = natural.get(user).cloned().unwrap_or_default();
+                let who = natural.get(user).copied().unwrap_or_default();
                 if !stored.insert((dk, who, *terms_key)) {
                     continue;
                 }

@@ -20,27 +20,71 @@ impl Builder<'_> {
     }
 }
 
-/// `SELECT columns FROM collection WHERE tenant ORDER BY order_by`.
+/// A condition on the rows [`select`] reads.
+pub enum Condition<'a> {
+    /// The property holds this value.
+    Equals(&'a str, SqlValue),
+    /// The property holds one of these values (at most a few thousand).
+    Among(&'a str, &'a [SqlValue]),
+}
+
+/// `SELECT columns FROM collection WHERE tenant AND conditions ORDER BY order_by`.
 pub fn select(
     dialect: &dyn Dialect,
     tenant: i64,
     collection: &str,
     columns: &[&str],
+    conditions: &[Condition<'_>],
     order_by: &str,
 ) -> PlannedQuery {
     let mut b = Builder {
         dialect,
         params: Vec::new(),
     };
-    let t = b.param(SqlValue::Integer(tenant));
-    let cols: Vec<String> = columns.iter().map(|c| dialect.quote(c)).collect();
+    let q = |c: &str| dialect.quote(c);
+    let mut filter = format!(
+        "{} = {}",
+        q(TENANT_COLUMN_NAME),
+        b.param(SqlValue::Integer(tenant))
+    );
+    for c in conditions {
+        match c {
+            Condition::Equals(column, value) => {
+                let v = b.param(value.clone());
+                filter.push_str(&format!(" AND {} = {v}", q(column)));
+            }
+            Condition::Among(column, values) => {
+                let list: Vec<String> = values.iter().map(|v| b.param(v.clone())).collect();
+                filter.push_str(&format!(" AND {} IN ({})", q(column), list.join(", ")));
+            }
+        }
+    }
+    let cols: Vec<String> = columns.iter().map(|c| q(c)).collect();
     PlannedQuery {
         sql: format!(
-            "SELECT {} FROM {} WHERE {} = {t} ORDER BY {}",
+            "SELECT {} FROM {} WHERE {filter} ORDER BY {}",
             cols.join(", "),
+            q(collection),
+            q(order_by)
+        ),
+        params: b.params,
+        tenant: Some(tenant),
+    }
+}
+
+/// `SELECT MAX(column) FROM collection WHERE tenant`.
+pub fn max(dialect: &dyn Dialect, tenant: i64, collection: &str, column: &str) -> PlannedQuery {
+    let mut b = Builder {
+        dialect,
+        params: Vec::new(),
+    };
+    let t = b.param(SqlValue::Integer(tenant));
+    PlannedQuery {
+        sql: format!(
+            "SELECT MAX({}) FROM {} WHERE {} = {t}",
+            dialect.quote(column),
             dialect.quote(collection),
             dialect.quote(TENANT_COLUMN_NAME),
-            dialect.quote(order_by)
         ),
         params: b.params,
         tenant: Some(tenant),
@@ -123,81 +167,76 @@ pub fn delete_in(
     }
 }
 
-/// Ends the active user-device associations of `devices` (a device has at most one):
-/// `isDeleted` and `endedDateTimeUTC`.
-pub fn end_associations(
+/// Copies into `view` the tenant's live rows of `source` (`live` holds `false`) that `view` does
+/// not show yet (matched by `key`), with the view's `columns`.
+pub fn show_live_rows(
     dialect: &dyn Dialect,
     tenant: i64,
-    devices: &[i64],
-    ended: SqlValue,
+    source: &str,
+    view: &str,
+    key: &str,
+    columns: &[&str],
+    live: &str,
 ) -> PlannedQuery {
     let mut b = Builder {
         dialect,
         params: Vec::new(),
     };
     let q = |c: &str| dialect.quote(c);
-    let set = format!(
-        "{} = {}, {} = {}",
-        q("isDeleted"),
-        b.param(SqlValue::Boolean(true)),
-        q("endedDateTimeUTC"),
-        b.param(ended)
-    );
-    let tenant_param = b.param(SqlValue::Integer(tenant));
-    let active = b.param(SqlValue::Boolean(false));
-    let list: Vec<String> = devices
-        .iter()
-        .map(|d| b.param(SqlValue::Integer(*d)))
+    let t = b.param(SqlValue::Integer(tenant));
+    let not_deleted = b.param(SqlValue::Boolean(false));
+    let names: Vec<String> = std::iter::once(TENANT_COLUMN_NAME)
+        .chain(columns.iter().copied())
+        .map(q)
         .collect();
-    let sql = format!(
-        "UPDATE {} SET {set} WHERE {} = {tenant_param} AND {} = {active} AND {} IN ({})",
-        q("userDeviceAssociations"),
-        q(TENANT_COLUMN_NAME),
-        q("isDeleted"),
-        q("deviceKey"),
-        list.join(", ")
-    );
+    let from: Vec<String> = std::iter::once(TENANT_COLUMN_NAME)
+        .chain(columns.iter().copied())
+        .map(|c| format!("s.{}", q(c)))
+        .collect();
     PlannedQuery {
-        sql,
+        sql: format!(
+            "INSERT INTO {view_q} ({}) SELECT {} FROM {} s WHERE s.{tenant_q} = {t} AND s.{live_q} = {not_deleted} \
+             AND NOT EXISTS (SELECT 1 FROM {view_q} v WHERE v.{tenant_q} = s.{tenant_q} AND v.{key_q} = s.{key_q})",
+            names.join(", "),
+            from.join(", "),
+            q(source),
+            view_q = q(view),
+            tenant_q = q(TENANT_COLUMN_NAME),
+            live_q = q(live),
+            key_q = q(key),
+        ),
         params: b.params,
         tenant: Some(tenant),
     }
 }
 
-/// Makes the ended association of `user` and `device` that started at `created` active again
-/// (re-running a day that had ended it).
-pub fn reopen_association(
+/// Deletes from `view` the tenant's rows whose `key` is no longer that of a live row of
+/// `source` (`live` holds `false`).
+pub fn hide_ended_rows(
     dialect: &dyn Dialect,
     tenant: i64,
-    user: i64,
-    device: i64,
-    created: SqlValue,
+    source: &str,
+    view: &str,
+    key: &str,
+    live: &str,
 ) -> PlannedQuery {
     let mut b = Builder {
         dialect,
         params: Vec::new(),
     };
     let q = |c: &str| dialect.quote(c);
-    let set = format!(
-        "{} = {}, {} = NULL",
-        q("isDeleted"),
-        b.param(SqlValue::Boolean(false)),
-        q("endedDateTimeUTC"),
-    );
-    let sql = format!(
-        "UPDATE {} SET {set} WHERE {} = {} AND {} = {} AND {} = {} AND {} = {}",
-        q("userDeviceAssociations"),
-        q(TENANT_COLUMN_NAME),
-        b.param(SqlValue::Integer(tenant)),
-        q("userKey"),
-        b.param(SqlValue::Integer(user)),
-        q("deviceKey"),
-        b.param(SqlValue::Integer(device)),
-        q("createdDateTimeUTC"),
-        b.param(created),
-    );
+    let t = b.param(SqlValue::Integer(tenant));
+    let not_deleted = b.param(SqlValue::Boolean(false));
     PlannedQuery {
-        sql,
+        sql: format!(
+            "DELETE FROM {view_q} WHERE {tenant_q} = {t} AND NOT EXISTS (SELECT 1 FROM {} s \
+             WHERE s.{tenant_q} = {view_q}.{tenant_q} AND s.{key_q} = {view_q}.{key_q} AND s.{live_q} = {not_deleted})",
+            q(source),
+            view_q = q(view),
+            tenant_q = q(TENANT_COLUMN_NAME),
+            live_q = q(live),
+            key_q = q(key),
+        ),
         params: b.params,
         tenant: Some(tenant),
     }
