@@ -22,7 +22,8 @@ use crate::reference;
 use crate::sql::dml::{self, Condition};
 use crate::sql::{Dialect, SqlValue};
 use crate::store::{RowChange, Tenant, Transaction};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use std::collections::BTreeMap;
 
 /// A device as the warehouse stores it (a `devices` row in property order, its category still a
 /// name), with the facts it feeds.
@@ -836,7 +837,12 @@ fn merge_users(
     )?;
     guard_deletions("users", merged.live_before, merged.missing, guard)?;
     // currentUsers (beta) is the live view of users: a live user row never changes (a change is
-    // a new row), so the view only gains and loses rows
+    // a new row), so the view loses the rows the merge ended and gains the live ones it added
+    let (d, t) = (cx.d, cx.t);
+    for chunk in merged.ended_keys.chunks(1000) {
+        cx.tx
+            .execute(&dml::delete_in(d, t, "currentUsers", "userKey", chunk))?;
+    }
     let (users, current) = (collection("users"), collection("currentUsers"));
     let columns: Vec<&str> = current
         .properties
@@ -844,21 +850,11 @@ fn merge_users(
         .map(|p| p.name.as_str())
         .filter(|n| users.property_index(n).is_some())
         .collect();
-    let (d, t) = (cx.d, cx.t);
-    cx.tx.execute(&dml::hide_ended_rows(
-        d,
-        t,
-        "users",
-        "currentUsers",
-        "userKey",
-        "isDeleted",
-    ))?;
     cx.tx.execute(&dml::show_live_rows(
         d,
         t,
-        "users",
-        "currentUsers",
-        "userKey",
+        ("users", "currentUsers"),
+        ("userKey", merged.first_new_key),
         &columns,
         "isDeleted",
     ))?;

@@ -7,7 +7,8 @@ use super::history::{self, Columns, Entity};
 use super::{IngestError, IngestSummary, Sources};
 use crate::reference;
 use crate::sql::SqlValue;
-use std::collections::{BTreeMap, HashMap};
+use foldhash::HashMap;
+use std::collections::BTreeMap;
 
 /// The `appTypes` name of a Graph app type.
 fn app_type(odata_type: &str) -> Option<&'static str> {
@@ -65,7 +66,7 @@ impl Apps {
         let Some((file, records)) = sources.get("mobileApps") else {
             return Ok(Self { list: None });
         };
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = foldhash::HashSet::default();
         let mut list = each(file, records, |f| {
             let id = f.unique_id(&mut seen, "app")?;
             let odata_type = f.odata_type()?.unwrap_or_default();

@@ -8,8 +8,8 @@ use crate::reference;
 use crate::sql::dml::{self, Condition};
 use crate::sql::{Dialect, SqlValue};
 use crate::store::{StoreError, Transaction};
+use foldhash::HashSet;
 use odata::json::Cell;
-use std::collections::HashSet;
 
 /// Graph enumeration names whose reference row is not the name with a capital first letter.
 const ENUM_ALIASES: &[(&str, &str, &str)] = &[

@@ -8,7 +8,8 @@ use super::graph::each;
 use super::{IngestError, IngestSummary, Sources};
 use crate::reference;
 use crate::sql::SqlValue;
-use std::collections::{BTreeMap, HashMap};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeMap;
 
 /// The management extension on one device.
 struct Extension {

@@ -319,7 +319,7 @@ impl Fields<'_> {
     /// `seen` holds the ids so far.
     pub fn unique_id(
         &self,
-        seen: &mut std::collections::HashSet<String>,
+        seen: &mut foldhash::HashSet<String>,
         what: &str,
     ) -> Result<String, IngestError> {
         let id = self.id("id")?;

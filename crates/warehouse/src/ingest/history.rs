@@ -96,6 +96,10 @@ pub struct Merged {
     pub live_before: usize,
     /// How many of them ended because their entity is missing from the snapshot.
     pub missing: usize,
+    /// The keys of the rows the merge ended (changed or missing entities).
+    pub ended_keys: Vec<i64>,
+    /// The first key the merge gave a new row: every row added has this key or a larger one.
+    pub first_new_key: i64,
 }
 
 /// [`merge`], also saying how many live rows there were and how many ended for want of their
@@ -141,6 +145,7 @@ fn merge_entities(
         })
         .collect();
     let mut next_key = max_of(cx.tx, d, t, c, cols.key)? + 1;
+    let first_new_key = next_key;
     let unseen: Vec<&str> = entities
         .iter()
         .map(|e| e.id.as_str())
@@ -258,10 +263,19 @@ fn merge_entities(
         }
     }
     cx.tx.update_rows(name, &[cols.key], &updates)?;
+    let ended_keys = updates
+        .iter()
+        .filter_map(|u| match u.old[key] {
+            SqlValue::Integer(k) => Some(k),
+            _ => None,
+        })
+        .collect();
     Ok(Merged {
         keys,
         live_before: live.len(),
         missing,
+        ended_keys,
+        first_new_key,
     })
 }
 

@@ -8,7 +8,8 @@ use super::history::{self, Columns, Entity};
 use super::{IngestError, IngestSummary, Sources};
 use crate::reference;
 use crate::sql::SqlValue;
-use std::collections::{BTreeMap, HashMap};
+use foldhash::HashMap;
+use std::collections::BTreeMap;
 
 /// One app registration: an app on a user's device.
 struct Registration {
@@ -36,7 +37,7 @@ impl Registrations {
         let Some((file, records)) = sources.get("managedAppRegistrations") else {
             return Ok(Self { list: None });
         };
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = foldhash::HashSet::default();
         let list = each(file, records, |f| {
             let id = f.unique_id(&mut seen, "registration")?;
             let odata_type = f.odata_type()?.unwrap_or_default();

@@ -8,7 +8,8 @@ use super::history::{self, Columns, Entity};
 use super::{IngestError, IngestSummary, Sources};
 use crate::reference;
 use crate::sql::SqlValue;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use foldhash::{HashMap, HashSet, HashSetExt};
+use std::collections::BTreeMap;
 
 /// Deployment states of the activity facts, from best to worst (a device or user with several
 /// policies counts in its worst state).

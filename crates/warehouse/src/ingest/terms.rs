@@ -8,7 +8,7 @@ use super::history::{self, Columns, Entity};
 use super::{IngestError, Sources};
 use crate::generate::date_key;
 use crate::sql::SqlValue;
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 /// One user's acceptance of a version.
 struct Acceptance {

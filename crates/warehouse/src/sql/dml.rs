@@ -167,14 +167,13 @@ pub fn delete_in(
     }
 }
 
-/// Copies into `view` the tenant's live rows of `source` (`live` holds `false`) that `view` does
-/// not show yet (matched by `key`), with the view's `columns`.
+/// Copies into `view` the tenant's live rows of `source` (`live` holds `false`) whose `key` is
+/// `from` or larger and that `view` does not show yet, with the view's `columns`.
 pub fn show_live_rows(
     dialect: &dyn Dialect,
     tenant: i64,
-    source: &str,
-    view: &str,
-    key: &str,
+    (source, view): (&str, &str),
+    (key, from): (&str, i64),
     columns: &[&str],
     live: &str,
 ) -> PlannedQuery {
@@ -185,6 +184,7 @@ pub fn show_live_rows(
     let q = |c: &str| dialect.quote(c);
     let t = b.param(SqlValue::Integer(tenant));
     let not_deleted = b.param(SqlValue::Boolean(false));
+    let first = b.param(SqlValue::Integer(from));
     let names: Vec<String> = std::iter::once(TENANT_COLUMN_NAME)
         .chain(columns.iter().copied())
         .map(q)
@@ -195,42 +195,10 @@ pub fn show_live_rows(
         .collect();
     PlannedQuery {
         sql: format!(
-            "INSERT INTO {view_q} ({}) SELECT {} FROM {} s WHERE s.{tenant_q} = {t} AND s.{live_q} = {not_deleted} \
-             AND NOT EXISTS (SELECT 1 FROM {view_q} v WHERE v.{tenant_q} = s.{tenant_q} AND v.{key_q} = s.{key_q})",
+            "INSERT INTO {view_q} ({}) SELECT {} FROM {} s WHERE s.{tenant_q} = {t} AND s.{key_q} >= {first} \
+             AND s.{live_q} = {not_deleted} AND NOT EXISTS (SELECT 1 FROM {view_q} v WHERE v.{tenant_q} = s.{tenant_q} AND v.{key_q} = s.{key_q})",
             names.join(", "),
             from.join(", "),
-            q(source),
-            view_q = q(view),
-            tenant_q = q(TENANT_COLUMN_NAME),
-            live_q = q(live),
-            key_q = q(key),
-        ),
-        params: b.params,
-        tenant: Some(tenant),
-    }
-}
-
-/// Deletes from `view` the tenant's rows whose `key` is no longer that of a live row of
-/// `source` (`live` holds `false`).
-pub fn hide_ended_rows(
-    dialect: &dyn Dialect,
-    tenant: i64,
-    source: &str,
-    view: &str,
-    key: &str,
-    live: &str,
-) -> PlannedQuery {
-    let mut b = Builder {
-        dialect,
-        params: Vec::new(),
-    };
-    let q = |c: &str| dialect.quote(c);
-    let t = b.param(SqlValue::Integer(tenant));
-    let not_deleted = b.param(SqlValue::Boolean(false));
-    PlannedQuery {
-        sql: format!(
-            "DELETE FROM {view_q} WHERE {tenant_q} = {t} AND NOT EXISTS (SELECT 1 FROM {} s \
-             WHERE s.{tenant_q} = {view_q}.{tenant_q} AND s.{key_q} = {view_q}.{key_q} AND s.{live_q} = {not_deleted})",
             q(source),
             view_q = q(view),
             tenant_q = q(TENANT_COLUMN_NAME),
