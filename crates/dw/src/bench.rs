@@ -341,6 +341,11 @@ fn ingest_bench(a: &BenchArgs, devices: u32) -> Result<(), String> {
     };
     let settings = Settings::load(None, &overrides)?;
     let store = crate::open_store(&settings)?;
+    // every run starts from an empty tenant (a SQLite store is a new file; PostgreSQL keeps the
+    // previous run's days, which would make day 1 older than the newest)
+    store
+        .remove_tenant("ingest-bench")
+        .map_err(|e| e.to_string())?;
     let dir = std::env::temp_dir().join(format!("dw-ingest-bench-{}", std::process::id()));
     for day in 0..2 {
         write_snapshot(&dir.join(format!("day{day}")), devices, day)?;
