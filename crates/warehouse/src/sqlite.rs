@@ -322,7 +322,6 @@ struct SqliteLoader<'a> {
     tenant: i64,
     /// Per collection: its insert statement and the position of its `dateKey`.
     inserts: HashMap<String, (String, Option<usize>)>,
-    buffer: Vec<SqlValue>,
     changed: ChangedDays,
 }
 
@@ -352,11 +351,9 @@ impl Loader for SqliteLoader<'_> {
         if let Some(SqlValue::Integer(day)) = date_key.and_then(|i| values.get(i)) {
             self.changed.note(*day);
         }
-        self.buffer.clear();
-        self.buffer.push(SqlValue::Integer(self.tenant));
-        self.buffer.extend_from_slice(values);
+        let tenant = SqlValue::Integer(self.tenant);
         let mut stmt = self.tx.prepare_cached(sql).map_err(query_err)?;
-        stmt.execute(params_from_iter(self.buffer.iter()))
+        stmt.execute(params_from_iter(std::iter::once(&tenant).chain(values)))
             .map_err(|e| StoreError::Refused(format!("{collection}: {e}")))?;
         Ok(())
     }
@@ -601,7 +598,6 @@ impl Store for SqliteStore {
                 tx: &tx,
                 tenant: tenant.id,
                 inserts: HashMap::new(),
-                buffer: Vec::new(),
                 changed: ChangedDays::default(),
             };
             (apply(&mut writer, &tenant)?, writer.changed)

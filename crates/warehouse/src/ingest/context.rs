@@ -73,10 +73,16 @@ impl Context<'_> {
         ))?;
         self.tx.day_changed(dk);
         let c = collection(name);
+        let date_key = c.date_key_index().expect("a daily fact has a dateKey");
+        // one row buffer for the whole day, each value cloned once into it
+        let mut row = vec![SqlValue::Null; c.properties.len()];
         for f in facts {
-            let mut values = vec![("dateKey", SqlValue::Integer(dk))];
-            values.extend(f.iter().cloned());
-            self.tx.insert(name, &ordered(c, &values))?;
+            row.fill(SqlValue::Null);
+            row[date_key] = SqlValue::Integer(dk);
+            for (name, v) in f {
+                row[c.property_index(name).expect("property of the model")] = v.clone();
+            }
+            self.tx.insert(name, &row)?;
         }
         written(self.summary, name, facts.len() as u64);
         Ok(())
