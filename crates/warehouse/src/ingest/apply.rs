@@ -52,7 +52,8 @@ impl Device {
 /// A directory user: an entity of the `users` history.
 type User = history::Entity;
 
-/// The entities of one snapshot, validated.
+/// Devices, users and categories of one snapshot, validated: what every merge of the day builds
+/// on. The other sources are [`Others`].
 pub struct Snapshot {
     devices: Vec<Device>,
     users: Vec<User>,
@@ -60,12 +61,6 @@ pub struct Snapshot {
     categories: Vec<String>,
     /// The categories of `deviceCategories.json` (id, name), when the folder has it.
     category_records: Option<Vec<(String, String)>>,
-    policies: Policies,
-    apps: Apps,
-    terms: TermsAndConditions,
-    enrollment: EnrollmentEvents,
-    mam: Registrations,
-    daily: DeviceDaily,
 }
 
 /// The records of a source every snapshot has.
@@ -76,54 +71,34 @@ fn required<'a>(sources: &'a Sources, name: &str) -> Result<(&'a str, &'a Conten
 }
 
 impl Snapshot {
-    /// Validates and converts the records of each source.
-    pub fn parse(
-        sources: &Sources,
-        day: time::Date,
-        summary: &mut IngestSummary,
-    ) -> Result<Self, IngestError> {
-        // devices and users on this thread, the other sources beside them
-        let (core, (others, their_summary)) = std::thread::scope(|scope| {
-            let others = scope.spawn(|| {
-                let mut own = IngestSummary::default();
-                (Others::parse(sources, day, &mut own), own)
-            });
-            let core = Self::parse_core(sources, summary);
-            (core, others.join().expect("the parsing thread panicked"))
+    /// Validates and converts devices and users (each on a thread of its own) and categories.
+    pub fn parse(sources: &Sources, summary: &mut IngestSummary) -> Result<Self, IngestError> {
+        let (devices, users) = std::thread::scope(|scope| {
+            let users = scope.spawn(|| Self::parse_users(sources));
+            let devices = Self::parse_devices(sources, summary);
+            (devices, users.join().expect("the parsing thread panicked"))
         });
-        for (value, n) in their_summary.unknown_enums {
-            *summary.unknown_enums.entry(value).or_default() += n;
-        }
-        let (devices, users, categories, category_records) = core?;
-        let others = others?;
+        let (devices, categories) = devices?;
+        let users = users?;
+        let category_records = match sources.get("deviceCategories") {
+            Some((file, records)) => Some(each(file, records, |f| {
+                Ok((f.id("id")?, f.id("displayName")?))
+            })?),
+            None => None,
+        };
         Ok(Self {
             devices,
             users,
             categories,
             category_records,
-            policies: others.policies,
-            apps: others.apps,
-            terms: others.terms,
-            enrollment: others.enrollment,
-            mam: others.mam,
-            daily: others.daily,
         })
     }
 
-    /// Devices, users and categories.
-    #[allow(clippy::type_complexity)]
-    fn parse_core(
+    /// The devices, and the category names they use.
+    fn parse_devices(
         sources: &Sources,
         summary: &mut IngestSummary,
-    ) -> Result<
-        (
-            Vec<Device>,
-            Vec<User>,
-            Vec<String>,
-            Option<Vec<(String, String)>>,
-        ),
-        IngestError,
-    > {
+    ) -> Result<(Vec<Device>, Vec<String>), IngestError> {
         let mut device_ids = HashSet::new();
         let mut categories = Vec::new();
         let (file, records) = required(sources, "managedDevices")?;
@@ -268,6 +243,11 @@ impl Snapshot {
                 jail_broken: f.string("jailBroken")?,
             })
         })?;
+        Ok((devices, categories))
+    }
+
+    /// The directory's users.
+    fn parse_users(sources: &Sources) -> Result<Vec<User>, IngestError> {
         let mut user_ids = HashSet::new();
         let (file, records) = required(sources, "users")?;
         let users = each(file, records, |f| {
@@ -288,18 +268,12 @@ impl Snapshot {
                 created: None,
             })
         })?;
-        let category_records = match sources.get("deviceCategories") {
-            Some((file, records)) => Some(each(file, records, |f| {
-                Ok((f.id("id")?, f.id("displayName")?))
-            })?),
-            None => None,
-        };
-        Ok((devices, users, categories, category_records))
+        Ok(users)
     }
 }
 
-/// The sources besides devices, users and categories.
-struct Others {
+/// The sources besides devices, users and categories, validated.
+pub struct Others {
     policies: Policies,
     apps: Apps,
     terms: TermsAndConditions,
@@ -309,7 +283,8 @@ struct Others {
 }
 
 impl Others {
-    fn parse(
+    /// Validates and converts the records of every other source.
+    pub fn parse(
         sources: &Sources,
         day: time::Date,
         summary: &mut IngestSummary,
@@ -325,12 +300,18 @@ impl Others {
     }
 }
 
-/// Applies the snapshot to the tenant inside `tx`.
+/// The other sources of a snapshot when the merge needs them (they may still be being parsed),
+/// with the summary of their parsing.
+pub type LaterSources<'a> = dyn FnMut() -> Result<(Others, IngestSummary), IngestError> + 'a;
+
+/// Applies the snapshot to the tenant inside `tx`: devices, users and categories from `snap`,
+/// then the other sources, asked of `others` once the merge gets to them.
 pub fn apply(
     tx: &mut dyn Transaction,
     d: &dyn Dialect,
     tenant: &Tenant,
     snap: &Snapshot,
+    others: &mut LaterSources<'_>,
     opts: &IngestOptions,
     summary: &mut IngestSummary,
 ) -> Result<(), IngestError> {
@@ -430,13 +411,15 @@ pub fn apply(
         .to_vec()],
     )?;
 
-    snap.policies.apply(&mut cx)?;
+    let (others, their_summary) = others()?;
+    cx.summary.add_unknown(their_summary);
+    others.policies.apply(&mut cx)?;
     let device_types: HashMap<String, SqlValue> = snap
         .devices
         .iter()
         .map(|dev| (dev.id.clone(), dev.value("deviceTypeKey")))
         .collect();
-    snap.apps.apply(&mut cx, &device_types)?;
+    others.apps.apply(&mut cx, &device_types)?;
     let enrolled: Vec<Enrolled> = snap
         .devices
         .iter()
@@ -453,7 +436,7 @@ pub fn apply(
             },
         })
         .collect();
-    snap.enrollment.apply(&mut cx, &enrolled)?;
+    others.enrollment.apply(&mut cx, &enrolled)?;
     let mut named: HashMap<String, Option<String>> = HashMap::new();
     for dev in &snap.devices {
         if let SqlValue::Text(name) = dev.value("deviceName") {
@@ -464,7 +447,7 @@ pub fn apply(
                 .or_insert_with(|| Some(dev.id.clone()));
         }
     }
-    snap.daily.apply(
+    others.daily.apply(
         &mut cx,
         &DeviceIndex {
             by_id: &device_keys,
@@ -475,9 +458,10 @@ pub fn apply(
         },
     )?;
     let (by_id, by_principal) = live_users(&mut cx)?;
-    snap.terms.apply(&mut cx, &by_principal)?;
-    snap.mam
-        .apply(&mut cx, &|id: &str| snap.apps.name_of(id), &by_id)?;
+    others.terms.apply(&mut cx, &by_principal)?;
+    others
+        .mam
+        .apply(&mut cx, &|id: &str| others.apps.name_of(id), &by_id)?;
 
     // retention: facts older than each collection keeps
     for c in Warehouse::get()

@@ -93,6 +93,15 @@ impl fmt::Display for IngestError {
 
 impl std::error::Error for IngestError {}
 
+impl IngestSummary {
+    /// Adds the enumeration values another part of the run mapped to Unknown.
+    fn add_unknown(&mut self, other: IngestSummary) {
+        for (value, n) in other.unknown_enums {
+            *self.unknown_enums.entry(value).or_default() += n;
+        }
+    }
+}
+
 impl From<StoreError> for IngestError {
     fn from(e: StoreError) -> Self {
         IngestError::run(e.to_string())
@@ -495,7 +504,16 @@ pub fn check_folder(
         read_graph_folder(dir, &mut summary, limits, progress)?
     };
     progress.stage("checking the records");
-    apply::Snapshot::parse(&sources, date, &mut summary)?;
+    std::thread::scope(|scope| {
+        let others = scope.spawn(|| {
+            let mut own = IngestSummary::default();
+            apply::Others::parse(&sources, date, &mut own).map(|_| own)
+        });
+        apply::Snapshot::parse(&sources, &mut summary)?;
+        let theirs = others.join().expect("the parsing thread panicked")?;
+        summary.add_unknown(theirs);
+        Ok::<(), IngestError>(())
+    })?;
     Ok(summary)
 }
 
@@ -506,26 +524,40 @@ fn publish(
     opts: &IngestOptions,
     mut summary: IngestSummary,
 ) -> Result<IngestSummary, IngestError> {
-    let snapshot = apply::Snapshot::parse(&sources, opts.date, &mut summary)?;
-    // the raw records are not needed past here; the merge needs the memory
-    drop(sources);
     let date_key = crate::generate::date_key(opts.date);
     let mut failure = None;
-    let result = store.update_tenant(&opts.tenant, &mut |tx, tenant| {
-        if let Some(newest) = tenant.snapshot_date_key.filter(|n| *n > date_key && !opts.backfill) {
-            failure = Some(IngestError::run(format!(
-                "{date_key} is older than the newest published day {newest}; use --backfill to ingest it anyway"
-            )));
-            return Err(StoreError::Refused("older day".into()));
-        }
-        apply::apply(tx, store.dialect(), tenant, &snapshot, opts, &mut summary).map_err(|e| {
-            let message = e.to_string();
-            failure = Some(e);
-            StoreError::Refused(message)
-        })?;
-        // a backfilled day keeps the newest day as the snapshot maxhistorydays counts from
-        Ok(tenant.snapshot_date_key.map_or(date_key, |n| n.max(date_key)))
-    });
+    let (result, snapshot) = std::thread::scope(|scope| {
+        // devices and users first, on both cores; the other sources are parsed beside the
+        // merge of devices and users, which uses one
+        let snapshot = apply::Snapshot::parse(&sources, &mut summary)?;
+        let mut parsing = Some(scope.spawn(|| {
+            let mut own = IngestSummary::default();
+            apply::Others::parse(&sources, opts.date, &mut own).map(|others| (others, own))
+        }));
+        let mut others = || {
+            parsing
+                .take()
+                .expect("the other sources are asked for once")
+                .join()
+                .expect("the parsing thread panicked")
+        };
+        let result = store.update_tenant(&opts.tenant, &mut |tx, tenant| {
+            if let Some(newest) = tenant.snapshot_date_key.filter(|n| *n > date_key && !opts.backfill) {
+                failure = Some(IngestError::run(format!(
+                    "{date_key} is older than the newest published day {newest}; use --backfill to ingest it anyway"
+                )));
+                return Err(StoreError::Refused("older day".into()));
+            }
+            apply::apply(tx, store.dialect(), tenant, &snapshot, &mut others, opts, &mut summary).map_err(|e| {
+                let message = e.to_string();
+                failure = Some(e);
+                StoreError::Refused(message)
+            })?;
+            // a backfilled day keeps the newest day as the snapshot maxhistorydays counts from
+            Ok(tenant.snapshot_date_key.map_or(date_key, |n| n.max(date_key)))
+        });
+        Ok::<_, IngestError>((result, snapshot))
+    })?;
     // freeing the snapshot's million small allocations is a noticeable part of a run at a
     // large tenant's size: another thread does it while the summary goes back
     let _ = std::thread::Builder::new()
