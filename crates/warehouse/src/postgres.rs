@@ -757,8 +757,14 @@ impl Store for PostgresStore {
         ) -> Result<i64, StoreError>,
     ) -> Result<Tenant, StoreError> {
         let mut conn = self.conn()?;
-        let id = self.create_tenant(name)?.id;
         let mut tx = conn.transaction().map_err(query_err)?;
+        // a new tenant is created in the publication's transaction: a run that fails leaves none
+        // (a concurrent first run of the same tenant waits on the insert, then finds the row)
+        tx.execute(&format!("INSERT INTO \"{TENANTS_TABLE}\" (name, generation) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING"), &[&name])
+            .map_err(query_err)?;
+        let id = read_tenant(&mut tx, name)?
+            .ok_or_else(|| StoreError::Query("tenant vanished".into()))?
+            .id;
         tx.execute(
             &format!("SELECT id FROM \"{TENANTS_TABLE}\" WHERE id = $1 FOR UPDATE"),
             &[&id],
