@@ -526,38 +526,42 @@ fn publish(
 ) -> Result<IngestSummary, IngestError> {
     let date_key = crate::generate::date_key(opts.date);
     let mut failure = None;
-    let (result, snapshot) = std::thread::scope(|scope| {
-        // devices and users first, on both cores; the other sources are parsed beside the
-        // merge of devices and users, which uses one
-        let snapshot = apply::Snapshot::parse(&sources, &mut summary)?;
-        let mut parsing = Some(scope.spawn(|| {
+    // devices and users first, on both cores; the other sources are parsed beside the merge of
+    // devices and users, which uses one
+    let snapshot = apply::Snapshot::parse(&sources, &mut summary)?;
+    let sources = std::sync::Arc::new(sources);
+    let date = opts.date;
+    let mut parsing = Some({
+        let sources = sources.clone();
+        std::thread::spawn(move || {
             let mut own = IngestSummary::default();
-            apply::Others::parse(&sources, opts.date, &mut own).map(|others| (others, own))
-        }));
-        let mut others = || {
-            parsing
-                .take()
-                .expect("the other sources are asked for once")
-                .join()
-                .expect("the parsing thread panicked")
-        };
-        let result = store.update_tenant(&opts.tenant, &mut |tx, tenant| {
-            if let Some(newest) = tenant.snapshot_date_key.filter(|n| *n > date_key && !opts.backfill) {
-                failure = Some(IngestError::run(format!(
-                    "{date_key} is older than the newest published day {newest}; use --backfill to ingest it anyway"
-                )));
-                return Err(StoreError::Refused("older day".into()));
-            }
-            apply::apply(tx, store.dialect(), tenant, &snapshot, &mut others, opts, &mut summary).map_err(|e| {
-                let message = e.to_string();
-                failure = Some(e);
-                StoreError::Refused(message)
-            })?;
-            // a backfilled day keeps the newest day as the snapshot maxhistorydays counts from
-            Ok(tenant.snapshot_date_key.map_or(date_key, |n| n.max(date_key)))
-        });
-        Ok::<_, IngestError>((result, snapshot))
-    })?;
+            apply::Others::parse(&sources, date, &mut own).map(|others| (others, own))
+        })
+    });
+    // CSV records are held by the sources: the parsing thread drops the last reference
+    drop(sources);
+    let mut others = || {
+        parsing
+            .take()
+            .expect("the other sources are asked for once")
+            .join()
+            .expect("the parsing thread panicked")
+    };
+    let result = store.update_tenant(&opts.tenant, &mut |tx, tenant| {
+        if let Some(newest) = tenant.snapshot_date_key.filter(|n| *n > date_key && !opts.backfill) {
+            failure = Some(IngestError::run(format!(
+                "{date_key} is older than the newest published day {newest}; use --backfill to ingest it anyway"
+            )));
+            return Err(StoreError::Refused("older day".into()));
+        }
+        apply::apply(tx, store.dialect(), tenant, &snapshot, &mut others, opts, &mut summary).map_err(|e| {
+            let message = e.to_string();
+            failure = Some(e);
+            StoreError::Refused(message)
+        })?;
+        // a backfilled day keeps the newest day as the snapshot maxhistorydays counts from
+        Ok(tenant.snapshot_date_key.map_or(date_key, |n| n.max(date_key)))
+    });
     // freeing the snapshot's million small allocations is a noticeable part of a run at a
     // large tenant's size: another thread does it while the summary goes back
     let _ = std::thread::Builder::new()
