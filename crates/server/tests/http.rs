@@ -665,7 +665,7 @@ fn the_routed_root_of_the_power_bi_connector_is_an_alias() {
 
 #[test]
 fn metadata_names_every_collection_and_property_as_the_reference_model_does() {
-    // the repository's copy of shared/model (kept equal to it by the warehouse's drift test)
+    // the repository's copy of the reference model (scripts/model-drift compares it with a newer one)
     let model: Value =
         serde_json::from_str(include_str!("../../warehouse/model/intune-dw-model.json")).unwrap();
     let ns = model["namespace"].as_str().unwrap();

@@ -126,6 +126,8 @@ pub struct Warehouse {
     pub namespace: String,
     /// All collections (all versions).
     pub collections: Vec<Collection>,
+    /// Collection name -> position in `collections`.
+    positions: foldhash::HashMap<String, usize>,
     v1: Model,
     beta: Model,
 }
@@ -150,9 +152,16 @@ impl Warehouse {
         }
         let v1 = edm(&doc, ApiVersion::V1);
         let beta = edm(&doc, ApiVersion::Beta);
+        let positions = doc
+            .collections
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), i))
+            .collect();
         Ok(Warehouse {
             namespace: doc.namespace,
             collections: doc.collections,
+            positions,
             v1,
             beta,
         })
@@ -168,7 +177,7 @@ impl Warehouse {
 
     /// A collection by exact name (any version).
     pub fn collection(&self, name: &str) -> Option<&Collection> {
-        self.collections.iter().find(|c| c.name == name)
+        self.positions.get(name).map(|i| &self.collections[*i])
     }
 }
 

@@ -8,7 +8,23 @@ struct Builder<'a> {
     params: Vec<SqlValue>,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
+    fn new(dialect: &'a dyn Dialect) -> Self {
+        Self {
+            dialect,
+            params: Vec::new(),
+        }
+    }
+
+    /// The statement `sql` with the parameters bound so far, on `tenant`'s rows.
+    fn statement(self, sql: String, tenant: i64) -> PlannedQuery {
+        PlannedQuery {
+            sql,
+            params: self.params,
+            tenant: Some(tenant),
+        }
+    }
+
     fn param(&mut self, v: SqlValue) -> String {
         // a null has no type to bind with: write it as SQL
         if v.is_null() {
@@ -37,10 +53,7 @@ pub fn select(
     conditions: &[Condition<'_>],
     order_by: &str,
 ) -> PlannedQuery {
-    let mut b = Builder {
-        dialect,
-        params: Vec::new(),
-    };
+    let mut b = Builder::new(dialect);
     let q = |c: &str| dialect.quote(c);
     let mut filter = format!(
         "{} = {}",
@@ -60,35 +73,30 @@ pub fn select(
         }
     }
     let cols: Vec<String> = columns.iter().map(|c| q(c)).collect();
-    PlannedQuery {
-        sql: format!(
+    b.statement(
+        format!(
             "SELECT {} FROM {} WHERE {filter} ORDER BY {}",
             cols.join(", "),
             q(collection),
             q(order_by)
         ),
-        params: b.params,
-        tenant: Some(tenant),
-    }
+        tenant,
+    )
 }
 
 /// `SELECT MAX(column) FROM collection WHERE tenant`.
 pub fn max(dialect: &dyn Dialect, tenant: i64, collection: &str, column: &str) -> PlannedQuery {
-    let mut b = Builder {
-        dialect,
-        params: Vec::new(),
-    };
+    let mut b = Builder::new(dialect);
     let t = b.param(SqlValue::Integer(tenant));
-    PlannedQuery {
-        sql: format!(
+    b.statement(
+        format!(
             "SELECT MAX({}) FROM {} WHERE {} = {t}",
             dialect.quote(column),
             dialect.quote(collection),
             dialect.quote(TENANT_COLUMN_NAME),
         ),
-        params: b.params,
-        tenant: Some(tenant),
-    }
+        tenant,
+    )
 }
 
 /// `DELETE FROM collection WHERE tenant AND column <op> value` (`op` is `=` or `<`).
@@ -101,40 +109,32 @@ pub fn delete(
     value: SqlValue,
 ) -> PlannedQuery {
     assert!(op == "=" || op == "<", "delete supports = and <");
-    let mut b = Builder {
-        dialect,
-        params: Vec::new(),
-    };
+    let mut b = Builder::new(dialect);
     let t = b.param(SqlValue::Integer(tenant));
     let v = b.param(value);
-    PlannedQuery {
-        sql: format!(
+    b.statement(
+        format!(
             "DELETE FROM {} WHERE {} = {t} AND {} {op} {v}",
             dialect.quote(collection),
             dialect.quote(TENANT_COLUMN_NAME),
             dialect.quote(column)
         ),
-        params: b.params,
-        tenant: Some(tenant),
-    }
+        tenant,
+    )
 }
 
 /// `DELETE FROM collection WHERE tenant`: every row of the tenant.
 pub fn delete_all(dialect: &dyn Dialect, tenant: i64, collection: &str) -> PlannedQuery {
-    let mut b = Builder {
-        dialect,
-        params: Vec::new(),
-    };
+    let mut b = Builder::new(dialect);
     let t = b.param(SqlValue::Integer(tenant));
-    PlannedQuery {
-        sql: format!(
+    b.statement(
+        format!(
             "DELETE FROM {} WHERE {} = {t}",
             dialect.quote(collection),
             dialect.quote(TENANT_COLUMN_NAME)
         ),
-        params: b.params,
-        tenant: Some(tenant),
-    }
+        tenant,
+    )
 }
 
 /// `DELETE` the tenant's rows of `collection` whose `column` is one of `values`.
@@ -145,26 +145,22 @@ pub fn delete_in(
     column: &str,
     values: &[i64],
 ) -> PlannedQuery {
-    let mut b = Builder {
-        dialect,
-        params: Vec::new(),
-    };
+    let mut b = Builder::new(dialect);
     let t = b.param(SqlValue::Integer(tenant));
     let list: Vec<String> = values
         .iter()
         .map(|v| b.param(SqlValue::Integer(*v)))
         .collect();
-    PlannedQuery {
-        sql: format!(
+    b.statement(
+        format!(
             "DELETE FROM {} WHERE {} = {t} AND {} IN ({})",
             dialect.quote(collection),
             dialect.quote(TENANT_COLUMN_NAME),
             dialect.quote(column),
             list.join(", ")
         ),
-        params: b.params,
-        tenant: Some(tenant),
-    }
+        tenant,
+    )
 }
 
 /// Copies into `view` the tenant's live rows of `source` (`live` holds `false`) whose `key` is
@@ -179,10 +175,7 @@ pub fn show_live_rows(
     columns: &[&str],
     live: &str,
 ) -> PlannedQuery {
-    let mut b = Builder {
-        dialect,
-        params: Vec::new(),
-    };
+    let mut b = Builder::new(dialect);
     let q = |c: &str| dialect.quote(c);
     let t = b.param(SqlValue::Integer(tenant));
     let first = b.param(SqlValue::Integer(from));
@@ -191,8 +184,8 @@ pub fn show_live_rows(
         .chain(columns.iter().copied())
         .map(q)
         .collect();
-    PlannedQuery {
-        sql: format!(
+    b.statement(
+        format!(
             "INSERT INTO {} ({names}) SELECT {names} FROM {} WHERE {} = {t} AND {} >= {first} AND {} = {not_deleted}",
             q(view),
             q(source),
@@ -201,7 +194,6 @@ pub fn show_live_rows(
             q(live),
             names = names.join(", "),
         ),
-        params: b.params,
-        tenant: Some(tenant),
-    }
+        tenant,
+    )
 }
