@@ -349,6 +349,7 @@ fn ingest_bench(a: &BenchArgs, devices: u32) -> Result<(), String> {
         ..Overrides::default()
     };
     let settings = Settings::load(None, &overrides)?;
+    crate::init_logging(&settings.log_format);
     let store = crate::open_store(&settings)?;
     // every run starts from an empty tenant (a SQLite store is a new file; PostgreSQL keeps the
     // previous run's days, which would make day 1 older than the newest)

@@ -183,7 +183,8 @@ fn main() {
     }
 }
 
-fn init_logging(format: &str) {
+/// Logs to standard error, filtered by `DW_LOG` (default `info`), as text or JSON lines.
+pub(crate) fn init_logging(format: &str) {
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("DW_LOG").unwrap_or_else(|_| "info".into());
     let builder = tracing_subscriber::fmt()
@@ -298,6 +299,7 @@ fn ingest(a: IngestArgs) -> Result<(), String> {
         Some(d) => parse_date(d)?,
         None => now.date(),
     };
+    init_logging(&settings.log_format);
     let limits = settings.limits.snapshot(a.allow_mass_deletion);
     if a.check {
         return check_snapshot(&a.from, date, &limits);
@@ -323,7 +325,6 @@ fn ingest(a: IngestArgs) -> Result<(), String> {
             warehouse::ingest::ingest_csv_folder(store.as_ref(), std::path::Path::new(dir), &opts)
         }
         [kind] if kind == "graph" => {
-            init_logging(&settings.log_format);
             let dir = graph_fetch::download(&settings.graph, date, &bars)
                 .map_err(|e| format!("nothing was published: {e}"))?;
             eprintln!("recorded the Graph responses in {}", dir.display());

@@ -15,7 +15,7 @@ use super::history;
 use super::mam::Registrations;
 use super::policies::Policies;
 use super::terms::TermsAndConditions;
-use super::{IngestError, IngestOptions, IngestSummary, Retention, Sources};
+use super::{IngestError, IngestOptions, IngestSummary, Retention, Sources, Stopwatch};
 use crate::generate::{compliance_bucket, date_key, midnight_micros};
 use crate::model::Warehouse;
 use crate::reference;
@@ -347,18 +347,22 @@ pub fn apply(
         backfill: tenant.snapshot_date_key.is_some_and(|newest| newest > dk),
     };
     cx.ensure_date(opts.date)?;
+    let mut watch = Stopwatch::start();
     let (tx, summary) = (&mut *cx.tx, &mut *cx.summary);
     let category_keys = merge_categories(tx, d, t, snap, &now, cx.backfill, summary)?;
 
     // a backfilled day marks nothing deleted
     let guard = opts.limits.max_deleted_share.filter(|_| !cx.backfill);
     merge_users(&mut cx, snap, guard)?;
+    watch.lap("users");
     let device_keys = merge_devices(&mut cx, snap, &category_keys, guard)?;
+    watch.lap("devices");
     let (tx, summary) = (&mut *cx.tx, &mut *cx.summary);
     // associations are the current state: a backfilled day leaves them
     if !cx.backfill {
         merge_associations(tx, d, t, snap, &device_keys, &now, summary)?;
     }
+    watch.lap("userDeviceAssociations");
 
     // the day's facts, replaced as a whole (re-ingesting a day is idempotent)
     let mut buckets: BTreeMap<&str, i64> = BTreeMap::new();
@@ -410,16 +414,20 @@ pub fn apply(
         .map(|b| (b, count(b)))
         .to_vec()],
     )?;
+    watch.lap("devicePropertyHistories");
 
     let (others, their_summary) = others()?;
+    watch.lap("waiting for the other sources");
     cx.summary.add_unknown(their_summary);
     others.policies.apply(&mut cx)?;
+    watch.lap("policies");
     let device_types: HashMap<String, SqlValue> = snap
         .devices
         .iter()
         .map(|dev| (dev.id.clone(), dev.value("deviceTypeKey")))
         .collect();
     others.apps.apply(&mut cx, &device_types)?;
+    watch.lap("apps");
     let enrolled: Vec<Enrolled> = snap
         .devices
         .iter()
@@ -437,6 +445,7 @@ pub fn apply(
         })
         .collect();
     others.enrollment.apply(&mut cx, &enrolled)?;
+    watch.lap("enrollment");
     let mut named: HashMap<String, Option<String>> = HashMap::new();
     for dev in &snap.devices {
         if let SqlValue::Text(name) = dev.value("deviceName") {
@@ -457,11 +466,14 @@ pub fn apply(
                 .collect(),
         },
     )?;
+    watch.lap("device daily facts");
     let (by_id, by_principal) = live_users(&mut cx)?;
     others.terms.apply(&mut cx, &by_principal)?;
+    watch.lap("terms and conditions");
     others
         .mam
         .apply(&mut cx, &|id: &str| others.apps.name_of(id), &by_id)?;
+    watch.lap("app protection");
 
     // retention: facts older than each collection keeps
     for c in Warehouse::get()

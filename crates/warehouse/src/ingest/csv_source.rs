@@ -3,9 +3,8 @@
 //! them), so both sources share one validation and one merge.
 
 use super::files::{self, SnapshotLimits};
-use super::graph::Record;
+use super::record::{Field, Record};
 use super::IngestError;
-use serde_json::Value;
 use std::cell::Cell;
 use std::io::Read;
 use std::path::Path;
@@ -85,7 +84,7 @@ pub(super) fn read_csv(
     path: &Path,
     columns: &[Column],
     limits: &SnapshotLimits,
-) -> Result<Vec<Record>, IngestError> {
+) -> Result<Vec<Record<'static>>, IngestError> {
     let file = path
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
@@ -158,17 +157,17 @@ pub(super) fn read_csv(
                 )
             };
             let v = match kind {
-                Kind::Text => Value::String(value.to_string()),
+                Kind::Text => Field::String(value.to_string().into()),
                 Kind::Integer => {
-                    Value::Number(value.parse::<i64>().map_err(|_| bad("an integer"))?.into())
+                    Field::Number(value.parse::<i64>().map_err(|_| bad("an integer"))?.into())
                 }
                 Kind::Boolean => {
-                    Value::Bool(parse_bool(value).ok_or_else(|| bad("true or false"))?)
+                    Field::Bool(parse_bool(value).ok_or_else(|| bad("true or false"))?)
                 }
                 Kind::Licensed => {
                     let licensed = parse_bool(value).ok_or_else(|| bad("true or false"))?;
-                    Value::Array(if licensed {
-                        vec![Value::String("licensed".into())]
+                    Field::Array(if licensed {
+                        vec![Field::String("licensed".into())]
                     } else {
                         Vec::new()
                     })

@@ -5,6 +5,7 @@
 
 use super::context::{collection, ordered, rows, unmatched, written, Context};
 use super::graph::each;
+use super::record::Field;
 use super::{IngestError, IngestSummary, Sources};
 use crate::reference;
 use crate::sql::SqlValue;
@@ -84,13 +85,16 @@ impl DeviceDaily {
         };
         let detected = match sources.get("detectedApps") {
             Some((file, records)) => Some(each(file, records, |f| {
-                let devices = match f.record.get("managedDevices") {
-                    None | Some(serde_json::Value::Null) => Vec::new(),
-                    Some(serde_json::Value::Array(items)) => items
+                let devices = match f.value("managedDevices") {
+                    None | Some(Field::Null) => Vec::new(),
+                    Some(Field::Array(items)) => items
                         .iter()
-                        .map(|d| match d.get("id").and_then(|i| i.as_str()) {
-                            Some(id) => Ok(id.to_string()),
-                            None => Err(f.err("managedDevices", "each device needs an id")),
+                        .map(|d| match d {
+                            Field::Object(device) => match device.get("id") {
+                                Some(Field::String(id)) => Ok(id.to_string()),
+                                _ => Err(f.err("managedDevices", "each device needs an id")),
+                            },
+                            _ => Err(f.err("managedDevices", "each device needs an id")),
                         })
                         .collect::<Result<_, _>>()?,
                     Some(other) => {

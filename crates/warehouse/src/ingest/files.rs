@@ -37,7 +37,7 @@ impl Default for SnapshotLimits {
 /// losing a few devices is ordinary.
 pub const DELETION_GUARD_MIN_LIVE: usize = 20;
 
-/// Bytes read ahead of the parser (the granularity of record sizes seen through [`Counted`]).
+/// Bytes read ahead of a reader that asks for less (CSV).
 const READ_AHEAD: usize = 64 * 1024;
 
 /// A snapshot file being read, with how many bytes were read from it so far.
@@ -115,9 +115,4 @@ fn nonblocking_open(path: &Path) -> io::Result<File> {
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
-}
-
-/// How much a record read between two counts may be over the limit because of read-ahead.
-pub fn record_slack() -> u64 {
-    READ_AHEAD as u64
 }

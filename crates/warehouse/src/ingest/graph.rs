@@ -1,27 +1,77 @@
 //! Reading Microsoft Graph responses saved in a snapshot folder: one response
 //! (`{"value": [...]}`), a sequence of paged responses, or NDJSON (one entity per line).
 
-use super::files::{self, SnapshotLimits};
+use super::files::{self, Opened, SnapshotLimits};
+use super::record::{Field, Record};
 use super::{IngestError, Progress};
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
-use std::borrow::Cow;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Unexpected, Visitor};
+use serde_json::value::RawValue;
 use std::cell::Cell;
 use std::fmt;
+use std::io::Read;
 use std::path::Path;
 use std::path::PathBuf;
 
-/// One entity of a Graph collection.
-pub type Record = Map<String, Value>;
-
-/// The records of one snapshot file. Graph responses are checked by streaming the file, and
-/// read again a response (a page) at a time during the merge, so memory follows the largest
-/// page, not the file; CSV rows are records already.
+/// The records of one snapshot file. Graph responses are checked when the folder is read, and
+/// read again an item (a response, or an NDJSON line) at a time during the merge, so memory
+/// follows the largest item, not the file; CSV rows are records already.
 pub enum Content {
     /// A file of Graph responses or NDJSON, checked by [`read_records`].
     File(PathBuf, SnapshotLimits),
     /// Records read already.
-    Parsed(Vec<Record>),
+    Parsed(Vec<Record<'static>>),
+}
+
+/// Bytes read from a file at a time (an item larger than what is buffered doubles the buffer).
+const CHUNK: usize = 4 << 20;
+
+/// Hands every top-level JSON value of the opened file (`path`, named `file` in errors) to
+/// `each` as its text and byte offset, in file order. The file is read a buffer at a time and
+/// every value parsed from memory: serde_json parses a slice several times faster than a reader,
+/// and the values' strings can borrow the buffer.
+fn for_each_item(
+    opened: Opened,
+    path: &Path,
+    file: &str,
+    mut each: impl FnMut(&str, u64) -> Result<(), IngestError>,
+) -> Result<(), IngestError> {
+    let (mut reader, _, _) = opened;
+    let mut buf: Vec<u8> = Vec::new();
+    // the file offset of buf[0]
+    let mut base = 0u64;
+    loop {
+        // as much again as is buffered: an item larger than the buffer is read in linear time
+        let want = CHUNK.max(buf.len()) as u64;
+        let got = (&mut reader)
+            .take(want)
+            .read_to_end(&mut buf)
+            .map_err(|e| IngestError::file(file, e.to_string()))?;
+        let at_end = (got as u64) < want;
+        let mut stream = serde_json::Deserializer::from_slice(&buf).into_iter::<&RawValue>();
+        let mut done = 0;
+        loop {
+            match stream.next() {
+                None => {
+                    done = buf.len();
+                    break;
+                }
+                Some(Ok(item)) => {
+                    let text = item.get();
+                    let start = text.as_ptr() as usize - buf.as_ptr() as usize;
+                    each(text, base + start as u64)?;
+                    done = stream.byte_offset();
+                }
+                // an item the buffer holds only the start of
+                Some(Err(e)) if e.is_eof() && !at_end => break,
+                Some(Err(e)) => return Err(bad_json(path, file, base, &e)),
+            }
+        }
+        if at_end {
+            return Ok(());
+        }
+        buf.drain(..done);
+        base += done as u64;
+    }
 }
 
 /// The shape of one item of a Graph file, checked without building it.
@@ -32,13 +82,12 @@ enum Item {
     Entity,
 }
 
-/// Reads one item, checking the size of every entity of a response with the file's byte count.
-struct ItemSeed<'c> {
-    read: &'c Cell<u64>,
+/// Reads one item, checking that every entity of a response is an object within the size limit.
+struct ItemSeed {
     max_record: u64,
 }
 
-impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
+impl<'de> DeserializeSeed<'de> for ItemSeed {
     type Value = Item;
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Item, D::Error> {
@@ -46,7 +95,7 @@ impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for ItemSeed<'_> {
+impl<'de> Visitor<'de> for ItemSeed {
     type Value = Item;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -58,7 +107,6 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
         while let Some(is_value) = map.next_key_seed(KeyIsValue)? {
             if is_value {
                 entities = Some(map.next_value_seed(Entities {
-                    read: self.read,
                     max_record: self.max_record,
                 })?);
             } else {
@@ -93,12 +141,11 @@ impl<'de> Visitor<'de> for KeyIsValue {
 }
 
 /// A response's `value`: an array of objects; counts them and bounds each one's size.
-struct Entities<'c> {
-    read: &'c Cell<u64>,
+struct Entities {
     max_record: u64,
 }
 
-impl<'de> DeserializeSeed<'de> for Entities<'_> {
+impl<'de> DeserializeSeed<'de> for Entities {
     type Value = usize;
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
@@ -106,7 +153,7 @@ impl<'de> DeserializeSeed<'de> for Entities<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Entities<'_> {
+impl<'de> Visitor<'de> for Entities {
     type Value = usize;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -115,12 +162,19 @@ impl<'de> Visitor<'de> for Entities<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
         let mut n = 0;
-        loop {
-            let before = self.read.get();
-            if seq.next_element_seed(AnEntity)?.is_none() {
-                return Ok(n);
+        while let Some(entity) = seq.next_element::<&RawValue>()? {
+            let text = entity.get();
+            if !text.starts_with('{') {
+                let found = match text.as_bytes()[0] {
+                    b'"' => Unexpected::Other("string"),
+                    b'[' => Unexpected::Seq,
+                    b't' | b'f' => Unexpected::Other("boolean"),
+                    b'n' => Unexpected::Unit,
+                    _ => Unexpected::Other("number"),
+                };
+                return Err(de::Error::invalid_type(found, &"an entity (a JSON object)"));
             }
-            if self.read.get() - before > self.max_record + files::record_slack() {
+            if text.len() as u64 > self.max_record {
                 return Err(de::Error::custom(format!(
                     "entity {n} of this response is larger than {} bytes, the limit for a record ([limits] snapshot_record_max_kb)",
                     self.max_record
@@ -128,35 +182,13 @@ impl<'de> Visitor<'de> for Entities<'_> {
             }
             n += 1;
         }
+        Ok(n)
     }
 }
 
-/// One entity: any JSON object.
-struct AnEntity;
-
-impl<'de> DeserializeSeed<'de> for AnEntity {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for AnEntity {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an entity (a JSON object)")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(())
-    }
-}
-
-/// The error of a file that is not Graph responses.
-fn bad_json(file: &str, e: &serde_json::Error) -> IngestError {
+/// The error of a file that is not Graph responses: `e`, whose line and column count from byte
+/// `origin` of the file (errors name the file's own line and column).
+fn bad_json(path: &Path, file: &str, origin: u64, e: &serde_json::Error) -> IngestError {
     if e.is_io() {
         return IngestError::file(file, e.to_string());
     }
@@ -165,42 +197,60 @@ fn bad_json(file: &str, e: &serde_json::Error) -> IngestError {
     } else {
         "malformed JSON"
     };
+    let (line, column) = match position(path, origin) {
+        Some((line, column)) if e.line() <= 1 => (line, column + e.column()),
+        Some((line, _)) => (line + e.line() - 1, e.column()),
+        None => (e.line(), e.column()),
+    };
+    let text = e.to_string();
+    let message = text
+        .strip_suffix(&format!(" at line {} column {}", e.line(), e.column()))
+        .unwrap_or(&text);
     IngestError::file(
         file,
-        format!("{what} at line {} column {}: {e}", e.line(), e.column()),
+        format!("{what} at line {line} column {column}: {message}"),
     )
 }
 
-/// Checks a Graph response file by streaming it (errors name it `file`): a regular file within
-/// the limits, every item a response or an entity, no record over the size limit, not empty.
-/// Returns it as [`Content`] and how many records it holds.
+/// The 1-based line of byte `offset` of the file at `path`, and how many bytes of that line come
+/// before it (read again only to report an error).
+fn position(path: &Path, offset: u64) -> Option<(usize, usize)> {
+    let mut before = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(offset)
+        .read_to_end(&mut before)
+        .ok()?;
+    let line = 1 + before.iter().filter(|b| **b == b'\n').count();
+    let column = before.iter().rev().take_while(|b| **b != b'\n').count();
+    Some((line, column))
+}
+
+/// Checks a Graph response file (errors name it `file`): a regular file within the limits, every
+/// item a response or an entity, no record over the size limit, not empty. Returns it as
+/// [`Content`] and how many records it holds.
 pub fn read_records(
     path: &Path,
     file: &str,
     limits: &SnapshotLimits,
     progress: &dyn Progress,
 ) -> Result<(Content, usize), IngestError> {
-    let (reader, read, len) = files::open(path, file, limits)?;
-    progress.source_started(file, len);
+    let opened = files::open(path, file, limits)?;
+    progress.source_started(file, opened.2);
     let mut count = 0;
     let mut items = 0;
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    loop {
-        // one item after another, as a stream deserializer would, with the size check's seed
-        match de.end() {
-            Ok(()) => break,
-            Err(e) if e.is_eof() || e.is_syntax() => {}
-            Err(e) => return Err(bad_json(file, &e)),
-        }
+    for_each_item(opened, path, file, |text, offset| {
         let seed = ItemSeed {
-            read: &read,
             max_record: limits.max_record_bytes,
         };
-        let before = read.get();
-        count += match seed.deserialize(&mut de).map_err(|e| bad_json(file, &e))? {
+        let mut de = serde_json::Deserializer::from_str(text);
+        count += match seed
+            .deserialize(&mut de)
+            .map_err(|e| bad_json(path, file, offset, &e))?
+        {
             Item::Response(n) => n,
             Item::Entity => {
-                if read.get() - before > limits.max_record_bytes + files::record_slack() {
+                if text.len() as u64 > limits.max_record_bytes {
                     return Err(IngestError::record(
                         file,
                         count,
@@ -215,8 +265,9 @@ pub fn read_records(
             }
         };
         items += 1;
-        progress.source_progress(file, read.get(), count as u64);
-    }
+        progress.source_progress(file, offset + text.len() as u64, count as u64);
+        Ok(())
+    })?;
     if items == 0 {
         return Err(IngestError::file(
             file,
@@ -228,44 +279,52 @@ pub fn read_records(
 }
 
 impl Content {
-    /// Every record, in file order (errors name `file`).
-    pub fn records<'a>(
-        &'a self,
-        file: &'a str,
-    ) -> Box<dyn Iterator<Item = Result<Cow<'a, Record>, IngestError>> + 'a> {
-        match self {
-            Content::Parsed(records) => Box::new(records.iter().map(|r| Ok(Cow::Borrowed(r)))),
-            Content::File(path, limits) => {
-                let reader = match files::open(path, file, limits) {
-                    Ok((reader, _, _)) => reader,
-                    Err(e) => return Box::new(std::iter::once(Err(e))),
-                };
-                let items = serde_json::Deserializer::from_reader(reader).into_iter::<Value>();
-                Box::new(items.flat_map(move |item| {
-                    let entities: Vec<Result<Cow<'a, Record>, IngestError>> = match item {
-                        Err(e) => vec![Err(bad_json(file, &e))],
-                        Ok(Value::Object(mut o)) => match o.remove("value") {
-                            Some(Value::Array(items)) => items
-                                .into_iter()
-                                .map(|v| match v {
-                                    Value::Object(r) => Ok(Cow::Owned(r)),
-                                    _ => Err(IngestError::file(
-                                        file,
-                                        "an entity is not a JSON object",
-                                    )),
-                                })
-                                .collect(),
-                            Some(_) => {
-                                vec![Err(IngestError::file(file, "'value' is not an array"))]
-                            }
-                            None => vec![Ok(Cow::Owned(o))],
-                        },
-                        Ok(_) => vec![Err(IngestError::file(file, "an item is not a JSON object"))],
-                    };
-                    entities
-                }))
+    /// Calls `each` with every record and its 0-based position, in file order (errors name
+    /// `file`).
+    pub fn for_each(
+        &self,
+        file: &str,
+        mut each: impl FnMut(usize, &Record<'_>) -> Result<(), IngestError>,
+    ) -> Result<(), IngestError> {
+        let (path, limits) = match self {
+            Content::Parsed(records) => {
+                return records.iter().enumerate().try_for_each(|(i, r)| each(i, r))
             }
-        }
+            Content::File(path, limits) => (path, limits),
+        };
+        let mut index = 0;
+        for_each_item(
+            files::open(path, file, limits)?,
+            path,
+            file,
+            |text, offset| {
+                let record = match serde_json::from_str::<Field<'_>>(text) {
+                    Ok(Field::Object(record)) => record,
+                    Ok(_) => return Err(IngestError::file(file, "an item is not a JSON object")),
+                    Err(e) => return Err(bad_json(path, file, offset, &e)),
+                };
+                match record.get("value") {
+                    Some(Field::Array(entities)) => {
+                        for entity in entities {
+                            let Field::Object(entity) = entity else {
+                                return Err(IngestError::file(
+                                    file,
+                                    "an entity is not a JSON object",
+                                ));
+                            };
+                            each(index, entity)?;
+                            index += 1;
+                        }
+                    }
+                    Some(_) => return Err(IngestError::file(file, "'value' is not an array")),
+                    None => {
+                        each(index, &record)?;
+                        index += 1;
+                    }
+                }
+                Ok(())
+            },
+        )
     }
 }
 
@@ -275,17 +334,12 @@ pub fn each<T>(
     content: &Content,
     mut convert: impl FnMut(&Fields<'_>) -> Result<T, IngestError>,
 ) -> Result<Vec<T>, IngestError> {
-    content
-        .records(file)
-        .enumerate()
-        .map(|(index, record)| {
-            convert(&Fields {
-                file,
-                index,
-                record: &*record?,
-            })
-        })
-        .collect()
+    let mut converted = Vec::new();
+    content.for_each(file, |index, record| {
+        converted.push(convert(&Fields::new(file, index, record))?);
+        Ok(())
+    })?;
+    Ok(converted)
 }
 
 /// Typed access to a record's fields, with errors naming file, record and field.
@@ -294,11 +348,29 @@ pub struct Fields<'a> {
     pub file: &'a str,
     /// Its 0-based position in the file.
     pub index: usize,
-    /// The record.
-    pub record: &'a Record,
+    record: &'a Record<'a>,
+    /// Where the next lookup starts: just after the field found last.
+    next: Cell<usize>,
 }
 
-impl Fields<'_> {
+impl<'a> Fields<'a> {
+    /// Reads `record`, record `index` of `file`.
+    pub fn new(file: &'a str, index: usize, record: &'a Record<'a>) -> Self {
+        Self {
+            file,
+            index,
+            record,
+            next: Cell::new(0),
+        }
+    }
+
+    /// The value of `field`, if the record has it.
+    pub fn value(&self, field: &str) -> Option<&'a Field<'a>> {
+        let (at, value) = self.record.find(field, self.next.get())?;
+        self.next.set(at + 1);
+        Some(value)
+    }
+
     /// An error about `field` of this record.
     pub fn err(&self, field: &str, message: impl Into<String>) -> IngestError {
         IngestError::record(self.file, self.index, Some(field), message)
@@ -306,9 +378,9 @@ impl Fields<'_> {
 
     /// A required, non-empty string.
     pub fn id(&self, field: &str) -> Result<String, IngestError> {
-        match self.record.get(field) {
-            Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-            Some(Value::String(_)) | None | Some(Value::Null) => {
+        match self.value(field) {
+            Some(Field::String(s)) if !s.is_empty() => Ok(s.to_string()),
+            Some(Field::String(_)) | None | Some(Field::Null) => {
                 Err(self.err(field, "is required"))
             }
             Some(other) => Err(self.err(field, format!("must be a string, not {other}"))),
@@ -329,33 +401,38 @@ impl Fields<'_> {
         Ok(id)
     }
 
-    /// An optional string.
-    pub fn string(&self, field: &str) -> Result<Option<String>, IngestError> {
-        match self.record.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
+    /// An optional string, borrowed.
+    fn str(&self, field: &str) -> Result<Option<&'a str>, IngestError> {
+        match self.value(field) {
+            None | Some(Field::Null) => Ok(None),
+            Some(Field::String(s)) => Ok(Some(s)),
             Some(other) => Err(self.err(field, format!("must be a string, not {other}"))),
         }
     }
 
+    /// An optional string.
+    pub fn string(&self, field: &str) -> Result<Option<String>, IngestError> {
+        Ok(self.str(field)?.map(str::to_string))
+    }
+
     /// An optional Boolean.
     pub fn boolean(&self, field: &str) -> Result<Option<bool>, IngestError> {
-        match self.record.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
+        match self.value(field) {
+            None | Some(Field::Null) => Ok(None),
+            Some(Field::Bool(b)) => Ok(Some(*b)),
             Some(other) => Err(self.err(field, format!("must be true or false, not {other}"))),
         }
     }
 
     /// An optional integer (Graph writes Int64 as numbers, or as strings in IEEE754 mode).
     pub fn integer(&self, field: &str) -> Result<Option<i64>, IngestError> {
-        match self.record.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => n
+        match self.value(field) {
+            None | Some(Field::Null) => Ok(None),
+            Some(Field::Number(n)) => n
                 .as_i64()
                 .map(Some)
                 .ok_or_else(|| self.err(field, format!("must be an integer, not {n}"))),
-            Some(Value::String(s)) => s
+            Some(Field::String(s)) => s
                 .parse()
                 .map(Some)
                 .map_err(|_| self.err(field, format!("must be an integer, not \"{s}\""))),
@@ -365,16 +442,16 @@ impl Fields<'_> {
 
     /// An optional ISO 8601 date-time, as microseconds since the Unix epoch.
     pub fn timestamp(&self, field: &str) -> Result<Option<i64>, IngestError> {
-        let Some(text) = self.string(field)? else {
+        let Some(text) = self.str(field)? else {
             return Ok(None);
         };
-        let t = time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+        let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
             .map_err(|_| {
-                self.err(
-                    field,
-                    format!("must be an ISO 8601 date-time, not \"{text}\""),
-                )
-            })?;
+            self.err(
+                field,
+                format!("must be an ISO 8601 date-time, not \"{text}\""),
+            )
+        })?;
         // Graph writes 0001-01-01T00:00:00Z for "never"
         if t.year() <= 1 {
             return Ok(None);
@@ -384,7 +461,7 @@ impl Fields<'_> {
 
     /// The record's `@odata.type` without the `#microsoft.graph.` namespace.
     pub fn odata_type(&self) -> Result<Option<String>, IngestError> {
-        Ok(self.string("@odata.type")?.map(|t| {
+        Ok(self.str("@odata.type")?.map(|t| {
             t.trim_start_matches('#')
                 .trim_start_matches("microsoft.graph.")
                 .to_string()
@@ -393,12 +470,12 @@ impl Fields<'_> {
 
     /// The strings of an optional array field.
     pub fn strings(&self, field: &str) -> Result<Vec<String>, IngestError> {
-        match self.record.get(field) {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(a)) => a
+        match self.value(field) {
+            None | Some(Field::Null) => Ok(Vec::new()),
+            Some(Field::Array(a)) => a
                 .iter()
                 .map(|v| match v {
-                    Value::String(s) => Ok(s.clone()),
+                    Field::String(s) => Ok(s.to_string()),
                     other => Err(self.err(field, format!("must hold strings, not {other}"))),
                 })
                 .collect(),
@@ -407,23 +484,19 @@ impl Fields<'_> {
     }
 
     /// An optional object field, read through its own [`Fields`].
-    pub fn object(&self, field: &str) -> Result<Option<Fields<'_>>, IngestError> {
-        match self.record.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Object(o)) => Ok(Some(Fields {
-                file: self.file,
-                index: self.index,
-                record: o,
-            })),
+    pub fn object(&self, field: &str) -> Result<Option<Fields<'a>>, IngestError> {
+        match self.value(field) {
+            None | Some(Field::Null) => Ok(None),
+            Some(Field::Object(o)) => Ok(Some(Fields::new(self.file, self.index, o))),
             Some(other) => Err(self.err(field, format!("must be an object, not {other}"))),
         }
     }
 
     /// Whether an array field has at least one element.
     pub fn non_empty_array(&self, field: &str) -> Result<bool, IngestError> {
-        match self.record.get(field) {
-            None | Some(Value::Null) => Ok(false),
-            Some(Value::Array(a)) => Ok(!a.is_empty()),
+        match self.value(field) {
+            None | Some(Field::Null) => Ok(false),
+            Some(Field::Array(a)) => Ok(!a.is_empty()),
             Some(other) => Err(self.err(field, format!("must be an array, not {other}"))),
         }
     }
@@ -485,5 +558,46 @@ mod tests {
                 && e.contains("expected a Graph response or an entity"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn items_across_buffer_boundaries() {
+        let dir = std::env::temp_dir().join(format!("dw-graph-chunks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // NDJSON of about three buffers: items straddle every boundary
+        let lines = 3 * CHUNK / 60;
+        let ndjson: String = (0..lines)
+            .map(|i| {
+                format!(
+                    "{{\"id\":\"device-{i:08}\",\"pad\":\"{}\"}}\n",
+                    "x".repeat(i % 40)
+                )
+            })
+            .collect();
+        let (n, ids) = read(&dir, "many.ndjson", &ndjson).unwrap();
+        assert_eq!((n, ids.len()), (lines, lines));
+        assert_eq!(ids[lines - 1], format!("device-{:08}", lines - 1));
+        // an error far into the file names its own line and column
+        let broken = format!("{ndjson}{{\"id\":\"last\",}}\n");
+        let e = read(&dir, "broken.ndjson", &broken).unwrap_err();
+        assert!(
+            e.starts_with(&format!(
+                "broken.ndjson: malformed JSON at line {} column 14: key must be a string",
+                lines + 1
+            )),
+            "{e}"
+        );
+        // one response larger than the buffer
+        let entities: Vec<String> = (0..CHUNK / 20)
+            .map(|i| format!("{{\"id\":\"e{i}\",\"pad\":\"{}\"}}", "y".repeat(20)))
+            .collect();
+        let response = format!("{{\"value\":[{}]}}", entities.join(","));
+        assert!(response.len() > 2 * CHUNK);
+        let (n, ids) = read(&dir, "one.json", &response).unwrap();
+        assert_eq!((n, ids.len()), (CHUNK / 20, CHUNK / 20));
+        // a truncated file is malformed, not a shorter snapshot
+        let e = read(&dir, "cut.json", &response[..response.len() - 3]).unwrap_err();
+        assert!(e.starts_with("cut.json: malformed JSON at line 1"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -6,7 +6,8 @@
 //! day's facts, purges facts past their retention, and publishes everything in one transaction:
 //! readers see the previous day or the new one, never a mix, and a failure publishes nothing.
 //!
-//! Modules: `graph` reads and checks the files (kept as text, parsed a page at a time), `apply`
+//! Modules: `graph` reads and checks the files (kept as text, parsed an item at a time into
+//! `record`s that borrow the file's bytes), `apply`
 //! validates the snapshot and merges devices, users, categories and associations, `context` holds
 //! what every merge works with, `history` is the merge of dimensions that keep history, and one module per other source derives its dimension
 //! and facts: `policies`, `apps`, `terms`, `enrollment`, `mam`, `devices_daily`; `csv_source`
@@ -23,6 +24,7 @@ mod graph;
 mod history;
 mod mam;
 mod policies;
+mod record;
 mod terms;
 
 use csv_source::{DEVICE_COLUMNS, USER_COLUMNS};
@@ -437,7 +439,9 @@ pub fn ingest_graph_folder_with_progress(
     progress: &dyn Progress,
 ) -> Result<IngestSummary, IngestError> {
     let mut summary = IngestSummary::default();
+    let mut watch = Stopwatch::start();
     let sources = read_graph_folder(dir, &mut summary, &opts.limits, progress)?;
+    watch.lap("checking the files");
     progress.stage("merging into the warehouse");
     publish(store, sources, opts, summary)
 }
@@ -528,7 +532,9 @@ fn publish(
     let mut failure = None;
     // devices and users first, on both cores; the other sources are parsed beside the merge of
     // devices and users, which uses one
+    let mut watch = Stopwatch::start();
     let snapshot = apply::Snapshot::parse(&sources, &mut summary)?;
+    watch.lap("parsing devices and users");
     let sources = std::sync::Arc::new(sources);
     let date = opts.date;
     let mut parsing = Some({
@@ -554,14 +560,17 @@ fn publish(
             )));
             return Err(StoreError::Refused("older day".into()));
         }
+        watch.lap("opening the publication");
         apply::apply(tx, store.dialect(), tenant, &snapshot, &mut others, opts, &mut summary).map_err(|e| {
             let message = e.to_string();
             failure = Some(e);
             StoreError::Refused(message)
         })?;
+        watch.lap("merging");
         // a backfilled day keeps the newest day as the snapshot maxhistorydays counts from
         Ok(tenant.snapshot_date_key.map_or(date_key, |n| n.max(date_key)))
     });
+    watch.lap("committing");
     // freeing the snapshot's million small allocations is a noticeable part of a run at a
     // large tenant's size: another thread does it while the summary goes back
     let _ = std::thread::Builder::new()
@@ -574,5 +583,31 @@ fn publish(
         }
         (Err(_), Some(f)) => Err(f),
         (Err(e), None) => Err(e.into()),
+    }
+}
+
+/// Logs how long each stage of a run took (`DW_LOG=warehouse::ingest=debug` shows them), so an
+/// operator or a profile can tell where an ingestion's time goes.
+pub(crate) struct Stopwatch {
+    last: std::time::Instant,
+}
+
+impl Stopwatch {
+    /// Starts timing the first stage.
+    pub(crate) fn start() -> Self {
+        Self {
+            last: std::time::Instant::now(),
+        }
+    }
+
+    /// The stage `what` is done: logs its duration and starts the next one.
+    pub(crate) fn lap(&mut self, what: &str) {
+        let now = std::time::Instant::now();
+        tracing::debug!(
+            stage = what,
+            ms = (now - self.last).as_millis() as u64,
+            "ingestion stage done"
+        );
+        self.last = now;
     }
 }

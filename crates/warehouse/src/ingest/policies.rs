@@ -174,18 +174,12 @@ fn overview(f: &Fields<'_>) -> Result<[i64; 4], IngestError> {
 
 /// The single record of an overview file.
 fn single_overview(file: &str, content: &Content) -> Result<[i64; 4], IngestError> {
-    let records = content
-        .records(file)
-        .collect::<Result<Vec<_>, IngestError>>()?;
-    match records.as_slice() {
-        [record] => overview(&Fields {
-            file,
-            index: 0,
-            record,
-        }),
+    let overviews = each(file, content, |f| Ok(overview(f)))?;
+    match overviews.as_slice() {
+        [one] => one.clone(),
         _ => Err(IngestError::file(
             file,
-            format!("must hold one overview, not {} records", records.len()),
+            format!("must hold one overview, not {} records", overviews.len()),
         )),
     }
 }
