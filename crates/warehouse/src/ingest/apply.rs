@@ -366,40 +366,55 @@ pub fn apply(
 
     // the day's facts, replaced as a whole (re-ingesting a day is idempotent)
     let mut buckets: BTreeMap<&str, i64> = BTreeMap::new();
-    let histories: Vec<Vec<(&str, SqlValue)>> = snap
-        .devices
-        .iter()
-        .map(|dev| {
-            *buckets.entry(dev.compliance).or_default() += 1;
-            let category = match dev.value("deviceCategoryKey") {
-                SqlValue::Text(name) => category_keys
-                    .get(&name)
-                    .map_or(SqlValue::Null, |k| SqlValue::Integer(*k)),
-                _ => SqlValue::Null,
-            };
-            let mut row = vec![("deviceKey", SqlValue::Integer(device_keys[&dev.id]))];
-            row.extend(
-                [
-                    "deviceName",
-                    "deviceRegistrationStateKey",
-                    "ownerTypeKey",
-                    "managementStateKey",
-                    "azureADRegistered",
-                    "complianceStateKey",
-                    "osVersion",
-                    "totalStorageSpaceInBytes",
-                ]
-                .map(|name| (name, dev.value(name))),
-            );
-            row.extend([
-                ("jailBroken", text(dev.jail_broken.clone())),
-                ("deviceCategoryKey", category),
-                ("physicalMemoryInBytes", int(dev.physical_memory)),
-            ]);
-            row
-        })
-        .collect();
-    cx.replace_day("devicePropertyHistories", &histories)?;
+    for dev in &snap.devices {
+        *buckets.entry(dev.compliance).or_default() += 1;
+    }
+    let histories = collection("devicePropertyHistories");
+    let at = |name: &str| {
+        histories
+            .property_index(name)
+            .expect("devicePropertyHistories property")
+    };
+    let devices = collection("devices");
+    // (property of the history, property of the device)
+    let copied = [
+        "deviceName",
+        "deviceRegistrationStateKey",
+        "ownerTypeKey",
+        "managementStateKey",
+        "azureADRegistered",
+        "complianceStateKey",
+        "osVersion",
+        "totalStorageSpaceInBytes",
+    ]
+    .map(|name| {
+        (
+            at(name),
+            devices.property_index(name).expect("devices property"),
+        )
+    });
+    let category = devices
+        .property_index("deviceCategoryKey")
+        .expect("devices property");
+    let (device_key, jail_broken, category_key, memory) = (
+        at("deviceKey"),
+        at("jailBroken"),
+        at("deviceCategoryKey"),
+        at("physicalMemoryInBytes"),
+    );
+    cx.replace_day_with("devicePropertyHistories", &snap.devices, |dev, row| {
+        row[device_key] = SqlValue::Integer(device_keys[&dev.id]);
+        for (to, from) in copied {
+            row[to] = dev.row[from].clone();
+        }
+        row[jail_broken] = text(dev.jail_broken.clone());
+        if let SqlValue::Text(name) = &dev.row[category] {
+            row[category_key] = category_keys
+                .get(name)
+                .map_or(SqlValue::Null, |k| SqlValue::Integer(*k));
+        }
+        row[memory] = int(dev.physical_memory);
+    })?;
     let count = |b: &str| SqlValue::Integer(*buckets.get(b).unwrap_or(&0));
     cx.replace_day(
         "compliancePolicyStatusDeviceActivities",
@@ -474,6 +489,8 @@ pub fn apply(
         .mam
         .apply(&mut cx, &|id: &str| others.apps.name_of(id), &by_id)?;
     watch.lap("app protection");
+    // what the merge built is a few million small allocations: another thread frees them
+    free_elsewhere((others, device_keys, device_types, by_id, by_principal));
 
     // retention: facts older than each collection keeps
     for c in Warehouse::get()
@@ -498,6 +515,13 @@ pub fn apply(
         }
     }
     Ok(())
+}
+
+/// Frees `value` on a thread of its own, so the caller does not wait for it.
+pub fn free_elsewhere<T: Send + 'static>(value: T) {
+    let _ = std::thread::Builder::new()
+        .name("dw-free".into())
+        .spawn(move || drop(value));
 }
 
 /// Refuses a snapshot that would mark more than `share` of the `live` rows of a collection

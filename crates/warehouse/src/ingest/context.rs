@@ -62,6 +62,23 @@ impl Context<'_> {
         name: &str,
         facts: &[Vec<(&str, SqlValue)>],
     ) -> Result<(), IngestError> {
+        let c = collection(name);
+        self.replace_day_with(name, facts, |fact, row| {
+            for (name, v) in fact {
+                row[c.property_index(name).expect("property of the model")] = v.clone();
+            }
+        })
+    }
+
+    /// Replaces the snapshot day's rows of the fact `name` by a row per item of `facts`, which
+    /// `fill` writes into a row in property order (NULL but for the `dateKey`): no row is built
+    /// before it is written.
+    pub fn replace_day_with<T>(
+        &mut self,
+        name: &str,
+        facts: impl IntoIterator<Item = T>,
+        mut fill: impl FnMut(T, &mut [SqlValue]),
+    ) -> Result<(), IngestError> {
         let dk = self.date_key();
         self.tx.execute(&dml::delete(
             self.d,
@@ -74,17 +91,17 @@ impl Context<'_> {
         self.tx.day_changed(dk);
         let c = collection(name);
         let date_key = c.date_key_index().expect("a daily fact has a dateKey");
-        // one row buffer for the whole day, each value cloned once into it
+        // one row buffer for the whole day
         let mut row = vec![SqlValue::Null; c.properties.len()];
-        for f in facts {
+        let mut n = 0;
+        for fact in facts {
             row.fill(SqlValue::Null);
             row[date_key] = SqlValue::Integer(dk);
-            for (name, v) in f {
-                row[c.property_index(name).expect("property of the model")] = v.clone();
-            }
+            fill(fact, &mut row);
             self.tx.insert(name, &row)?;
+            n += 1;
         }
-        written(self.summary, name, facts.len() as u64);
+        written(self.summary, name, n);
         Ok(())
     }
 

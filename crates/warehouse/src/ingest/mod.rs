@@ -573,9 +573,7 @@ fn publish(
     watch.lap("committing");
     // freeing the snapshot's million small allocations is a noticeable part of a run at a
     // large tenant's size: another thread does it while the summary goes back
-    let _ = std::thread::Builder::new()
-        .name("dw-free-snapshot".into())
-        .spawn(move || drop(snapshot));
+    apply::free_elsewhere(snapshot);
     match (result, failure) {
         (Ok(t), _) => {
             summary.tenant = Some(t);
