@@ -29,6 +29,9 @@ pub struct SqliteStore {
 /// How long one query statement may run by default ([`SqliteStore::set_statement_timeout`]).
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// WAL pages after which a commit copies the log into the database file (SQLite's default).
+const AUTOCHECKPOINT_PAGES: u32 = 1000;
+
 /// SQLite virtual-machine steps between two checks of a statement's budget (a few microseconds).
 const BUDGET_CHECK_STEPS: i32 = 10_000;
 
@@ -583,6 +586,40 @@ impl Store for SqliteStore {
         ) -> Result<i64, StoreError>,
     ) -> Result<Tenant, StoreError> {
         let mut conn = self.conn()?;
+        // the publication's commit does not copy the log into the database file itself (a
+        // tenth of a large day's commit): another connection does it once the day is published
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
+            .map_err(query_err)?;
+        let published = self.publish(&mut conn, name, apply);
+        let _ = conn.execute_batch(&format!(
+            "PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}"
+        ));
+        drop(conn);
+        if published.is_ok() {
+            let pool = self.pool.clone();
+            let _ = std::thread::Builder::new()
+                .name("dw-checkpoint".into())
+                .spawn(move || {
+                    if let Ok(conn) = pool.get() {
+                        let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
+                    }
+                });
+        }
+        published
+    }
+}
+
+impl SqliteStore {
+    /// Runs `apply` on tenant `name` and publishes what it wrote, in one transaction on `conn`.
+    fn publish(
+        &self,
+        conn: &mut rusqlite::Connection,
+        name: &str,
+        apply: &mut dyn FnMut(
+            &mut dyn crate::store::Transaction,
+            &Tenant,
+        ) -> Result<i64, StoreError>,
+    ) -> Result<Tenant, StoreError> {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(query_err)?;
@@ -611,7 +648,7 @@ impl Store for SqliteStore {
         let tenant =
             read_tenant(&tx, name)?.ok_or_else(|| StoreError::Query("tenant vanished".into()))?;
         tx.commit().map_err(query_err)?;
-        analyze_new_tables(&conn)?;
+        analyze_new_tables(conn)?;
         Ok(tenant)
     }
 }

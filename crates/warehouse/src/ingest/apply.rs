@@ -461,14 +461,14 @@ pub fn apply(
         .collect();
     others.enrollment.apply(&mut cx, &enrolled)?;
     watch.lap("enrollment");
-    let mut named: HashMap<String, Option<String>> = HashMap::new();
+    let mut named: HashMap<&str, Option<&str>> = HashMap::with_capacity(snap.devices.len());
     for dev in &snap.devices {
-        if let SqlValue::Text(name) = dev.value("deviceName") {
+        if let SqlValue::Text(name) = dev.get("deviceName") {
             // a name two devices share finds neither
             named
-                .entry(name)
+                .entry(name.as_str())
                 .and_modify(|id| *id = None)
-                .or_insert_with(|| Some(dev.id.clone()));
+                .or_insert(Some(dev.id.as_str()));
         }
     }
     others.daily.apply(
@@ -901,27 +901,42 @@ fn merge_devices(
     );
     let stored = rows(cx.tx, cx.d, cx.t, devices)?;
     let mut next_key = first_free_key(&stored, key);
-    let by_id: HashMap<String, &Vec<SqlValue>> = stored
+    let by_id: HashMap<&str, &Vec<SqlValue>> = stored
         .iter()
         .filter_map(|r| match &r[id] {
-            SqlValue::Text(u) => Some((u.clone(), r)),
+            SqlValue::Text(u) => Some((u.as_str(), r)),
             _ => None,
         })
         .collect();
-    let mut keys = HashMap::new();
+    let mut keys = HashMap::with_capacity(snap.devices.len());
     let mut updates: Vec<RowChange<'_>> = Vec::new();
     for dev in &snap.devices {
-        let mut row = dev.row.clone();
-        if let SqlValue::Text(name) = &row[category] {
-            row[category] = category_keys
+        let category_key = match &dev.row[category] {
+            SqlValue::Text(name) => category_keys
                 .get(name.as_str())
-                .map_or(SqlValue::Null, |k| SqlValue::Integer(*k));
-        }
-        row[deleted] = SqlValue::Boolean(false);
-        row[modified] = now.clone();
-        match by_id.get(&dev.id) {
+                .map_or(SqlValue::Null, |k| SqlValue::Integer(*k)),
+            other => other.clone(),
+        };
+        // the stored row the device would be written as, but for its key and modification time
+        let live = SqlValue::Boolean(false);
+        let stored_as = |i: usize| {
+            if i == category {
+                &category_key
+            } else if i == deleted {
+                &live
+            } else {
+                &dev.row[i]
+            }
+        };
+        let new_row = || {
+            let mut row = dev.row.clone();
+            row[category] = category_key.clone();
+            row[deleted] = SqlValue::Boolean(false);
+            row[modified] = now.clone();
+            row
+        };
+        match by_id.get(dev.id.as_str()) {
             Some(old) => {
-                row[key] = old[key].clone();
                 keys.insert(
                     dev.id.clone(),
                     match old[key] {
@@ -931,14 +946,17 @@ fn merge_devices(
                 );
                 let same = (0..devices.properties.len())
                     .filter(|i| *i != key && *i != modified)
-                    .all(|i| old[i] == row[i]);
+                    .all(|i| old[i] == *stored_as(i));
                 // a backfilled day does not rewind a device's current state
                 if !same && !cx.backfill {
+                    let mut row = new_row();
+                    row[key] = old[key].clone();
                     updates.push(RowChange { old, new: row });
                     written(cx.summary, "devices", 1);
                 }
             }
             None => {
+                let mut row = new_row();
                 if cx.backfill {
                     // never seen in a published day: gone by the newest one
                     row[deleted] = SqlValue::Boolean(true);

@@ -162,8 +162,13 @@ impl Context<'_> {
 
     /// Whether `micros` falls on the snapshot's day (UTC): the day's activity.
     pub fn on_day(&self, micros: i64) -> bool {
+        self.day_micros().contains(&micros)
+    }
+
+    /// The snapshot's day (UTC) in microseconds since the Unix epoch.
+    pub fn day_micros(&self) -> std::ops::Range<i64> {
         let start = midnight_micros(self.day);
-        (start..start + 86_400_000_000).contains(&micros)
+        start..start + 86_400_000_000
     }
 }
 

@@ -3,7 +3,7 @@
 //! management app's health states) and the software found on each device
 //! (`applicationInventories`, beta, from `detectedApps` with their devices expanded).
 
-use super::context::{collection, ordered, rows, unmatched, written, Context};
+use super::context::{collection, int, ordered, rows, unmatched, written, Context};
 use super::graph::each;
 use super::record::Field;
 use super::{IngestError, IngestSummary, Sources};
@@ -40,14 +40,14 @@ pub struct DeviceIndex<'a> {
     /// Device key by device id.
     pub by_id: &'a HashMap<String, i64>,
     /// Device id by device name, for names only one device has.
-    pub by_name: HashMap<String, String>,
+    pub by_name: HashMap<&'a str, &'a str>,
 }
 
 impl DeviceIndex<'_> {
     fn key(&self, id: &str, name: Option<&str>) -> Option<i64> {
         self.by_id.get(id).copied().or_else(|| {
             let id = self.by_name.get(name?)?;
-            self.by_id.get(id).copied()
+            self.by_id.get(*id).copied()
         })
     }
 }
@@ -126,7 +126,8 @@ impl DeviceDaily {
     ) -> Result<(), IngestError> {
         if let Some(extensions) = &self.extensions {
             let versions = version_keys(cx, extensions)?;
-            let mut facts = Vec::new();
+            // (device, version, state), one per device
+            let mut facts = Vec::with_capacity(extensions.len());
             for e in extensions {
                 let Some(device) = devices.key(&e.id, e.device_name.as_deref()) else {
                     unmatched(
@@ -136,25 +137,31 @@ impl DeviceDaily {
                     continue;
                 };
                 let version = e.version.as_deref().unwrap_or("0.0.0.0");
-                facts.push(vec![
-                    // every tenant sees itself as the one tenant of its warehouse, as the
-                    // generated demo tenant does
-                    ("tenantKey", SqlValue::Integer(1)),
-                    ("deviceKey", SqlValue::Integer(device)),
-                    ("extensionVersionKey", SqlValue::Integer(versions[version])),
-                    (
-                        "extensionStateKey",
-                        reference::key("intuneManagementExtensionHealthStates", e.state)
-                            .map_or(SqlValue::Null, SqlValue::Integer),
-                    ),
-                ]);
+                let state = reference::key("intuneManagementExtensionHealthStates", e.state)
+                    .map_or(SqlValue::Null, SqlValue::Integer);
+                facts.push((device, versions[version], state));
             }
-            facts.sort_by_key(|f| match f[1].1 {
-                SqlValue::Integer(k) => k,
-                _ => 0,
+            facts.sort_by_key(|f| f.0);
+            facts.dedup_by_key(|f| f.0);
+            let c = collection("intuneManagementExtensions");
+            let [tenant, device, version, state] = [
+                "tenantKey",
+                "deviceKey",
+                "extensionVersionKey",
+                "extensionStateKey",
+            ]
+            .map(|n| {
+                c.property_index(n)
+                    .expect("intuneManagementExtensions property")
             });
-            facts.dedup_by_key(|f| f[1].1.clone());
-            cx.replace_day("intuneManagementExtensions", &facts)?;
+            cx.replace_day_with("intuneManagementExtensions", facts, |f, row| {
+                // every tenant sees itself as the one tenant of its warehouse, as the generated
+                // demo tenant does
+                row[tenant] = SqlValue::Integer(1);
+                row[device] = SqlValue::Integer(f.0);
+                row[version] = SqlValue::Integer(f.1);
+                row[state] = f.2;
+            })?;
         }
         if let Some(detected) = &self.detected {
             let mut found: BTreeMap<(i64, &str, &str), Option<i64>> = BTreeMap::new();
@@ -171,18 +178,24 @@ impl DeviceDaily {
                     }
                 }
             }
-            let facts: Vec<Vec<(&str, SqlValue)>> = found
-                .into_iter()
-                .map(|((device, name, version), size)| {
-                    vec![
-                        ("deviceKey", SqlValue::Integer(device)),
-                        ("applicationName", SqlValue::Text(name.to_string())),
-                        ("applicationVersion", SqlValue::Text(version.to_string())),
-                        ("bundleSize", size.map_or(SqlValue::Null, SqlValue::Integer)),
-                    ]
-                })
-                .collect();
-            cx.replace_day("applicationInventories", &facts)?;
+            let c = collection("applicationInventories");
+            let [device, name, version, size] = [
+                "deviceKey",
+                "applicationName",
+                "applicationVersion",
+                "bundleSize",
+            ]
+            .map(|n| {
+                c.property_index(n)
+                    .expect("applicationInventories property")
+            });
+            cx.replace_day_with("applicationInventories", found, |fact, row| {
+                let ((device_key, app, app_version), bundle) = fact;
+                row[device] = SqlValue::Integer(device_key);
+                row[name] = SqlValue::Text(app.to_string());
+                row[version] = SqlValue::Text(app_version.to_string());
+                row[size] = int(bundle);
+            })?;
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! (`mamApplications`), each app on each user's device (`mamApplicationInstances`), and the day's
 //! check-ins (`mamCheckins`).
 
-use super::context::{text, ts, unmatched, Context};
+use super::context::{collection, text, ts, Context};
 use super::graph::each;
 use super::history::{self, Columns, Entity};
 use super::{IngestError, IngestSummary, Sources};
@@ -142,36 +142,44 @@ impl Registrations {
             ),
             &instances,
         )?;
-        let mut facts = Vec::new();
-        for r in list {
-            let Some(at) = r.last_sync.filter(|at| cx.on_day(*at)) else {
-                continue;
-            };
-            let user = match r.user.as_ref().and_then(|u| users.get(u)) {
+        let c = collection("mamCheckins");
+        let [instance, user, app, health, platform, checked_in] = [
+            "applicationInstanceKey",
+            "userKey",
+            "mamApplicationKey",
+            "deviceHealthKey",
+            "platformKey",
+            "lastCheckInDate",
+        ]
+        .map(|n| c.property_index(n).expect("mamCheckins property"));
+        let day = cx.day_micros();
+        let checkins = list
+            .iter()
+            .filter_map(|r| Some((r, r.last_sync.filter(|at| day.contains(at))?)));
+        let mut users_unknown = 0;
+        cx.replace_day_with("mamCheckins", checkins, |(r, at), row| {
+            row[instance] = SqlValue::Integer(instance_keys[&r.entity.id]);
+            row[user] = match r.user.as_ref().and_then(|u| users.get(u)) {
                 Some(k) => SqlValue::Integer(*k),
                 None => {
-                    unmatched(cx.summary, "check-ins by users not in users".into());
+                    users_unknown += 1;
                     SqlValue::Null
                 }
             };
-            facts.push(vec![
-                (
-                    "applicationInstanceKey",
-                    SqlValue::Integer(instance_keys[&r.entity.id]),
-                ),
-                ("userKey", user),
-                ("mamApplicationKey", SqlValue::Integer(app_keys[&r.app])),
-                (
-                    "deviceHealthKey",
-                    reference_key(
-                        "mamDeviceHealths",
-                        if r.healthy { "Healthy" } else { "Unhealthy" },
-                    ),
-                ),
-                ("platformKey", reference_key("mamPlatforms", r.platform)),
-                ("lastCheckInDate", SqlValue::Timestamp(at)),
-            ]);
+            row[app] = SqlValue::Integer(app_keys[&r.app]);
+            row[health] = reference_key(
+                "mamDeviceHealths",
+                if r.healthy { "Healthy" } else { "Unhealthy" },
+            );
+            row[platform] = reference_key("mamPlatforms", r.platform);
+            row[checked_in] = SqlValue::Timestamp(at);
+        })?;
+        if users_unknown > 0 {
+            *cx.summary
+                .unmatched
+                .entry("check-ins by users not in users".into())
+                .or_default() += users_unknown;
         }
-        cx.replace_day("mamCheckins", &facts)
+        Ok(())
     }
 }

@@ -7,8 +7,10 @@ use super::graph::each;
 use super::history::{self, Columns, Entity};
 use super::{IngestError, Sources};
 use crate::generate::date_key;
+use crate::sql::dml;
 use crate::sql::SqlValue;
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use odata::json::Cell;
 
 /// One user's acceptance of a version.
 struct Acceptance {
@@ -118,18 +120,20 @@ impl TermsAndConditions {
             idx("termsAndConditionsId"),
             idx("termsAndConditionsVersion"),
         );
-        let mut versions: HashMap<(String, Option<i64>), i64> = HashMap::new();
-        for r in rows(cx.tx, d, t, terms)? {
+        let stored_terms = rows(cx.tx, d, t, terms)?;
+        let mut versions: HashMap<(&str, Option<i64>), i64> = HashMap::new();
+        for r in &stored_terms {
             if let (SqlValue::Text(i), SqlValue::Integer(k)) = (&r[id], &r[key]) {
                 let v = match r[version] {
                     SqlValue::Integer(v) => Some(v),
                     _ => None,
                 };
-                versions.insert((i.clone(), v), *k);
+                versions.insert((i.as_str(), v), *k);
             }
         }
         // acceptances already recorded, by the user's natural id: a user's later history rows
-        // have other keys but the same acceptances
+        // have other keys but the same acceptances. A person is named by the first key of
+        // their user id, so the recorded acceptances are compared as integers.
         let user_rows = select(
             cx.tx,
             d,
@@ -138,38 +142,44 @@ impl TermsAndConditions {
             &["userKey", "userId"],
             &[],
         )?;
-        let natural: HashMap<i64, &str> = user_rows
+        let mut first_key: HashMap<&str, i64> = HashMap::with_capacity(user_rows.len());
+        let person: HashMap<i64, i64> = user_rows
             .iter()
             .filter_map(|r| match (&r[0], &r[1]) {
-                (SqlValue::Integer(k), SqlValue::Text(u)) => Some((*k, u.as_str())),
-                _ => None,
-            })
-            .collect();
-        let facts = collection("userTermsAndConditionsAcceptances");
-        let recorded = select(
-            cx.tx,
-            d,
-            t,
-            facts,
-            &["dateKey", "userKey", "termsAndConditionsKey"],
-            &[],
-        )?;
-        let mut stored: HashSet<(i64, &str, i64)> = recorded
-            .iter()
-            .filter_map(|r| match (&r[0], &r[1], &r[2]) {
-                (SqlValue::Integer(day), SqlValue::Integer(user), SqlValue::Integer(terms)) => {
-                    Some((*day, *natural.get(user)?, *terms))
+                (SqlValue::Integer(k), SqlValue::Text(u)) => {
+                    Some((*k, *first_key.entry(u.as_str()).or_insert(*k)))
                 }
                 _ => None,
             })
             .collect();
+        let facts = collection("userTermsAndConditionsAcceptances");
+        let mut stored: HashSet<(i64, i64, i64)> = HashSet::new();
+        cx.tx.query(
+            &dml::select(
+                d,
+                t,
+                &facts.name,
+                &["dateKey", "userKey", "termsAndConditionsKey"],
+                &[],
+                &facts.key[0],
+            ),
+            &mut |row| {
+                if let (Cell::Integer(day), Cell::Integer(user), Cell::Integer(terms)) =
+                    (row.cell(0), row.cell(1), row.cell(2))
+                {
+                    if let Some(p) = person.get(&user) {
+                        stored.insert((day, *p, terms));
+                    }
+                }
+            },
+        )?;
         for doc in list {
             for a in &doc.acceptances {
                 let Some(user) = users.get(&a.user) else {
                     unmatched(cx.summary, "acceptances by users not in users".into());
                     continue;
                 };
-                let Some(terms_key) = versions.get(&(doc.entity.id.clone(), a.version)) else {
+                let Some(terms_key) = versions.get(&(doc.entity.id.as_str(), a.version)) else {
                     unmatched(
                         cx.summary,
                         "acceptances of versions the warehouse never saw".into(),
@@ -185,7 +195,7 @@ impl TermsAndConditions {
                         .map_err(|e| IngestError::run(e.to_string()))?
                         .date();
                 let dk = date_key(day);
-                let who = natural.get(user).copied().unwrap_or_default();
+                let who = person.get(user).copied().unwrap_or_default();
                 if !stored.insert((dk, who, *terms_key)) {
                     continue;
                 }
