@@ -1221,7 +1221,7 @@ fn generated_facts_agree_with_device_histories() {
         *counted
             .entry((
                 h["dateKey"].as_u64().unwrap(),
-                warehouse::generate::compliance_bucket(status),
+                warehouse::compliance::bucket_of_state(status),
             ))
             .or_default() += 1;
     }

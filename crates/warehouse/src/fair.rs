@@ -5,7 +5,7 @@
 //! Writes (ingestion, administration) are not limited here.
 
 use crate::sql::{Dialect, PlannedQuery};
-use crate::store::{Store, StoreError, Tenant, Transaction};
+use crate::store::{Store, StoreError, Tenant, TenantUpdate};
 use odata::json::Row;
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
@@ -120,7 +120,7 @@ impl Store for TenantFair {
     fn update_tenant(
         &self,
         name: &str,
-        apply: &mut dyn FnMut(&mut dyn Transaction, &Tenant) -> Result<i64, StoreError>,
+        apply: &mut TenantUpdate<'_>,
     ) -> Result<Tenant, StoreError> {
         self.inner.update_tenant(name, apply)
     }

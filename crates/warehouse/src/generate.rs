@@ -4,9 +4,11 @@
 //! same tenant. Facts are computed from the same per-day device states that fill
 //! `devicePropertyHistories`, so aggregates agree with details: for every day, the counts in
 //! `compliancePolicyStatusDeviceActivities` equal the `devicePropertyHistories` rows of that day in
-//! each compliance state (mapping in [`compliance_bucket`]), the per-policy activity counts add up
+//! each compliance state (mapping in [`crate::compliance::bucket_of_state`]), the per-policy activity counts add up
 //! to the profile activities, and so on.
 
+use crate::calendar::{date_key, midnight_micros, DAY_MICROS};
+use crate::compliance::bucket_of_state;
 use crate::model::Warehouse;
 use crate::sql::SqlValue;
 use crate::store::{Loader, Store, StoreError, Tenant};
@@ -34,30 +36,6 @@ pub struct GenerateOptions {
 
 /// Rows written per collection.
 pub type Summary = BTreeMap<String, u64>;
-
-const DAY_MICROS: i64 = 86_400_000_000;
-
-/// Microseconds since the Unix epoch of midnight UTC of `d`.
-pub fn midnight_micros(d: Date) -> i64 {
-    d.midnight().assume_utc().unix_timestamp() * 1_000_000
-}
-
-/// `yyyymmdd` of a date.
-pub fn date_key(d: Date) -> i64 {
-    i64::from(d.year()) * 10_000 + i64::from(d.month() as u8) * 100 + i64::from(d.day())
-}
-
-/// The compliance-count column a compliance state is counted in.
-pub fn compliance_bucket(status: &str) -> &'static str {
-    match status {
-        "Compliant" => "compliant",
-        "Noncompliant" => "nonCompliant",
-        "InGracePeriod" => "inGracePeriod",
-        "Conflict" | "Error" => "error",
-        "ConfigManager" => "notApplicable",
-        _ => "unknown",
-    }
-}
 
 /// Writes a generated tenant to `store`, replacing the tenant's data atomically.
 pub fn generate(
@@ -1213,9 +1191,7 @@ impl<'a> Generator<'a> {
         ];
         for d in devices.iter().filter(|d| d.active(day)) {
             let state = self.compliance_on(d, day);
-            *compliance_counts
-                .entry(compliance_bucket(state))
-                .or_default() += 1;
+            *compliance_counts.entry(bucket_of_state(state)).or_default() += 1;
             let retiring = d.retired_day == Some(day + 1);
             let os = self.os_version(d, day);
             if in_retention("devicePropertyHistories") {
@@ -1432,7 +1408,7 @@ impl<'a> Generator<'a> {
             for ((pk, platform), counts) in &per_policy_platform {
                 let mut b: BTreeMap<&str, i64> = BTreeMap::new();
                 for (i, s) in compliance_states.iter().enumerate() {
-                    *b.entry(compliance_bucket(s)).or_default() += counts[i];
+                    *b.entry(bucket_of_state(s)).or_default() += counts[i];
                 }
                 let g = |k: &str| int(*b.get(k).unwrap_or(&0));
                 out.row(

@@ -1,4 +1,5 @@
-//! The Intune-compatible data warehouse: its model, SQL planning, stores and data generator.
+//! The Intune-compatible data warehouse: its model, SQL planning, stores, ingestion of daily
+//! snapshots and demo data generator, with the vocabulary they share (`calendar`, `compliance`).
 //!
 //! Key decisions, and why:
 //! * **Keyset paging** ([`sql::plan`]): OFFSET makes a full export quadratic, which is exactly what
@@ -14,6 +15,8 @@
 //!   data changed under them.
 #![deny(missing_docs)]
 
+pub mod calendar;
+pub mod compliance;
 pub mod fair;
 pub mod generate;
 pub mod ingest;
@@ -32,4 +35,4 @@ pub use model::{ApiVersion, Warehouse};
 pub use postgres::PostgresStore;
 pub use routed::RoutedStore;
 pub use sqlite::SqliteStore;
-pub use store::{Loader, Store, StoreError, Tenant, Transaction};
+pub use store::{Loader, Store, StoreError, Tenant, TenantUpdate, Transaction};

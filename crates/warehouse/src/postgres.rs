@@ -751,10 +751,7 @@ impl Store for PostgresStore {
     fn update_tenant(
         &self,
         name: &str,
-        apply: &mut dyn FnMut(
-            &mut dyn crate::store::Transaction,
-            &Tenant,
-        ) -> Result<i64, StoreError>,
+        apply: &mut crate::store::TenantUpdate<'_>,
     ) -> Result<Tenant, StoreError> {
         let mut conn = self.conn()?;
         let mut tx = conn.transaction().map_err(query_err)?;

@@ -38,9 +38,10 @@ pub fn rows(c: &Collection) -> Vec<Vec<SqlValue>> {
 /// The key of the reference row of `collection` having `name` as one of its values
 /// (`key("complianceStates", "Compliant")`).
 pub fn key(collection: &str, name: &str) -> Option<i64> {
-    static KEYS: OnceLock<HashMap<(String, String), i64>> = OnceLock::new();
+    // by collection, then by value: a lookup borrows its arguments (ingestion asks per record)
+    static KEYS: OnceLock<HashMap<String, HashMap<String, i64>>> = OnceLock::new();
     let keys = KEYS.get_or_init(|| {
-        let mut m = HashMap::new();
+        let mut m: HashMap<String, HashMap<String, i64>> = HashMap::new();
         for c in &Warehouse::get().collections {
             for (i, row) in c.reference_rows.iter().enumerate() {
                 for v in row.values() {
@@ -48,12 +49,18 @@ pub fn key(collection: &str, name: &str) -> Option<i64> {
                         serde_json::Value::String(s) => s.clone(),
                         other => other.to_string(),
                     };
-                    m.insert((c.name.clone(), text), i as i64 + 1);
+                    m.entry(c.name.clone())
+                        .or_default()
+                        .insert(text, i as i64 + 1);
                 }
             }
         }
         m
     });
-    keys.get(&(collection.to_string(), name.to_string()))
-        .copied()
+    keys.get(collection)?.get(name).copied()
+}
+
+/// [`key`] as a value: the key, or NULL when `collection` has no row named `name`.
+pub fn key_value(collection: &str, name: &str) -> SqlValue {
+    key(collection, name).map_or(SqlValue::Null, SqlValue::Integer)
 }

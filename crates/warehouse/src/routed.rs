@@ -124,10 +124,7 @@ impl Store for RoutedStore {
     fn update_tenant(
         &self,
         name: &str,
-        apply: &mut dyn FnMut(
-            &mut dyn crate::store::Transaction,
-            &Tenant,
-        ) -> Result<i64, StoreError>,
+        apply: &mut crate::store::TenantUpdate<'_>,
     ) -> Result<Tenant, StoreError> {
         self.primary.update_tenant(name, apply)
     }

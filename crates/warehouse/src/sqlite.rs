@@ -580,10 +580,7 @@ impl Store for SqliteStore {
     fn update_tenant(
         &self,
         name: &str,
-        apply: &mut dyn FnMut(
-            &mut dyn crate::store::Transaction,
-            &Tenant,
-        ) -> Result<i64, StoreError>,
+        apply: &mut crate::store::TenantUpdate<'_>,
     ) -> Result<Tenant, StoreError> {
         let mut conn = self.conn()?;
         // the publication's commit does not copy the log into the database file itself (a
@@ -615,10 +612,7 @@ impl SqliteStore {
         &self,
         conn: &mut rusqlite::Connection,
         name: &str,
-        apply: &mut dyn FnMut(
-            &mut dyn crate::store::Transaction,
-            &Tenant,
-        ) -> Result<i64, StoreError>,
+        apply: &mut crate::store::TenantUpdate<'_>,
     ) -> Result<Tenant, StoreError> {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)

@@ -104,6 +104,11 @@ impl RowChange<'_> {
     }
 }
 
+/// Changes made to a tenant inside its transaction by [`Store::update_tenant`]: given the
+/// transaction and the tenant as it was, returns the snapshot date (`dateKey`) to publish.
+pub type TenantUpdate<'a> =
+    dyn FnMut(&mut dyn Transaction, &Tenant) -> Result<i64, StoreError> + 'a;
+
 /// A write transaction on one tenant: reads see its own writes, readers of the service see
 /// nothing of it until it commits.
 pub trait Transaction: Loader {
@@ -193,11 +198,8 @@ pub trait Store: Send + Sync {
     /// Applies changes to tenant `name` in one transaction (creating the tenant when missing),
     /// then publishes them: the generation is incremented and the snapshot date set to what
     /// `apply` returns. Readers see all of it or none of it.
-    fn update_tenant(
-        &self,
-        name: &str,
-        apply: &mut dyn FnMut(&mut dyn Transaction, &Tenant) -> Result<i64, StoreError>,
-    ) -> Result<Tenant, StoreError>;
+    fn update_tenant(&self, name: &str, apply: &mut TenantUpdate<'_>)
+        -> Result<Tenant, StoreError>;
 
     /// Replaces all data of tenant `name` with what `load` writes, atomically: readers see the
     /// previous data or the new data, never a mix. Creates the tenant when missing.

@@ -514,7 +514,7 @@ fn min_date_key(snapshot: i64, days: u32) -> Option<i64> {
     )
     .ok()?;
     let d = date.checked_sub(time::Duration::days(i64::from(days)))?;
-    Some(warehouse::generate::date_key(d))
+    Some(warehouse::calendar::date_key(d))
 }
 
 /// The caller's tenant, as named by the validated token and never by the request.

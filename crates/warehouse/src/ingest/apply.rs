@@ -16,7 +16,8 @@ use super::mam::Registrations;
 use super::policies::Policies;
 use super::terms::TermsAndConditions;
 use super::{IngestError, IngestOptions, IngestSummary, Retention, Sources, Stopwatch};
-use crate::generate::{compliance_bucket, date_key, midnight_micros};
+use crate::calendar::{date_key, midnight_micros, DAY_MICROS};
+use crate::compliance;
 use crate::model::Warehouse;
 use crate::reference;
 use crate::sql::dml::{self, Condition};
@@ -115,7 +116,7 @@ impl Snapshot {
                     .and_then(|c| c.reference_rows.get(*k as usize - 1))
                     .and_then(|r| r.get("complianceStatus"))
                     .and_then(|v| v.as_str())
-                    .map(|s| compliance_bucket(s))
+                    .map(compliance::bucket_of_state)
                     .unwrap_or("unknown"),
                 _ => "unknown",
             };
@@ -290,7 +291,7 @@ impl Others {
         summary: &mut IngestSummary,
     ) -> Result<Self, IngestError> {
         Ok(Self {
-            policies: Policies::parse(sources, midnight_micros(day) + 86_400_000_000, summary)?,
+            policies: Policies::parse(sources, midnight_micros(day) + DAY_MICROS, summary)?,
             apps: Apps::parse(sources, summary)?,
             terms: TermsAndConditions::parse(sources)?,
             enrollment: EnrollmentEvents::parse(sources, summary)?,
@@ -418,16 +419,7 @@ pub fn apply(
     let count = |b: &str| SqlValue::Integer(*buckets.get(b).unwrap_or(&0));
     cx.replace_day(
         "compliancePolicyStatusDeviceActivities",
-        &[[
-            "unknown",
-            "notApplicable",
-            "compliant",
-            "inGracePeriod",
-            "nonCompliant",
-            "error",
-        ]
-        .map(|b| (b, count(b)))
-        .to_vec()],
+        &[compliance::BUCKETS.map(|b| (b, count(b))).to_vec()],
     )?;
     watch.lap("devicePropertyHistories");
 

@@ -71,7 +71,7 @@ impl Apps {
             let id = f.unique_id(&mut seen, "app")?;
             let odata_type = f.odata_type()?.unwrap_or_default();
             let app_type = match app_type(&odata_type) {
-                Some(n) => reference::key("appTypes", n).map_or(SqlValue::Null, SqlValue::Integer),
+                Some(n) => reference::key_value("appTypes", n),
                 None => {
                     *summary
                         .unknown_enums
@@ -91,8 +91,7 @@ impl Apps {
                         ("appTypeKey", app_type),
                         (
                             "vppProgramTypeKey",
-                            reference::key("vppProgramTypes", vpp_program(&odata_type))
-                                .map_or(SqlValue::Null, SqlValue::Integer),
+                            reference::key_value("vppProgramTypes", vpp_program(&odata_type)),
                         ),
                         ("creationTime", ts(created)),
                         ("modifiedTime", ts(f.timestamp("lastModifiedDateTime")?)),
@@ -173,8 +172,7 @@ impl Apps {
             },
             &entities,
         )?;
-        let unknown_type =
-            reference::key("deviceTypes", "Unknown").map_or(SqlValue::Null, SqlValue::Integer);
+        let unknown_type = reference::key_value("deviceTypes", "Unknown");
         let mut counts: BTreeMap<(i64, i64, i64, i64), i64> = BTreeMap::new();
         for app in list {
             let app_key = keys[&app.entity.id];

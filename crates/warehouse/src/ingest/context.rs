@@ -2,7 +2,7 @@
 //! run's summary, and small tools to read and write rows in the model's property order.
 
 use super::{IngestError, IngestSummary};
-use crate::generate::{date_key, midnight_micros};
+use crate::calendar::{date_key, midnight_micros};
 use crate::model::{Collection, Warehouse};
 use crate::reference;
 use crate::sql::dml::{self, Condition};
@@ -167,8 +167,7 @@ impl Context<'_> {
 
     /// The snapshot's day (UTC) in microseconds since the Unix epoch.
     pub fn day_micros(&self) -> std::ops::Range<i64> {
-        let start = midnight_micros(self.day);
-        start..start + 86_400_000_000
+        crate::calendar::day_micros(self.day)
     }
 }
 
@@ -202,7 +201,7 @@ pub fn device_type_key(
         Some("macOS") => "MacMDM",
         other => return enum_key("deviceTypes", Some(other.unwrap_or("unknown")), summary),
     };
-    reference::key("deviceTypes", device_type).map_or(SqlValue::Null, SqlValue::Integer)
+    reference::key_value("deviceTypes", device_type)
 }
 
 fn capitalized(s: &str) -> String {

@@ -137,8 +137,7 @@ impl DeviceDaily {
                     continue;
                 };
                 let version = e.version.as_deref().unwrap_or("0.0.0.0");
-                let state = reference::key("intuneManagementExtensionHealthStates", e.state)
-                    .map_or(SqlValue::Null, SqlValue::Integer);
+                let state = reference::key_value("intuneManagementExtensionHealthStates", e.state);
                 facts.push((device, versions[version], state));
             }
             facts.sort_by_key(|f| f.0);

@@ -36,15 +36,11 @@ pub struct EnrollmentEvents {
     failures: Vec<Failure>,
 }
 
-fn reference_key(collection: &str, name: &str) -> SqlValue {
-    reference::key(collection, name).map_or(SqlValue::Null, SqlValue::Integer)
-}
-
 /// The `enrollmentFailureReasons` key of Graph's free-text failure reason: the member of that
 /// name, else Unknown (counted).
 fn failure_reason(reason: Option<&str>, summary: &mut IngestSummary) -> SqlValue {
     let Some(reason) = reason.filter(|r| !r.is_empty()) else {
-        return reference_key("enrollmentFailureReasons", "Not Available");
+        return reference::key_value("enrollmentFailureReasons", "Not Available");
     };
     // Graph's text is free: "UserNotLicensed" or "User not licensed"
     let compact: String = reason
@@ -68,7 +64,7 @@ fn failure_reason(reason: Option<&str>, summary: &mut IngestSummary) -> SqlValue
         .unknown_enums
         .entry(format!("enrollmentFailureReasons: {reason}"))
         .or_default() += 1;
-    reference_key("enrollmentFailureReasons", "Unknown")
+    reference::key_value("enrollmentFailureReasons", "Unknown")
 }
 
 impl EnrollmentEvents {

@@ -4,13 +4,12 @@
 
 use super::context::{collection, max_of, ordered, select, written, Context};
 use super::IngestError;
+use crate::calendar::DAY_MICROS;
 use crate::model::Collection;
 use crate::sql::dml::Condition;
 use crate::sql::SqlValue;
 use crate::store::RowChange;
 
-/// One day, in microseconds.
-const DAY_MICROS: i64 = 86_400_000_000;
 use foldhash::{HashMap, HashMapExt, HashSet};
 
 /// The columns of a history dimension that the merge maintains (absent ones are `None`).

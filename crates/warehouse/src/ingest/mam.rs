@@ -27,10 +27,6 @@ pub struct Registrations {
     list: Option<Vec<Registration>>,
 }
 
-fn reference_key(collection: &str, name: &str) -> SqlValue {
-    reference::key(collection, name).map_or(SqlValue::Null, SqlValue::Integer)
-}
-
 impl Registrations {
     /// Reads `managedAppRegistrations`.
     pub fn parse(sources: &Sources, summary: &mut IngestSummary) -> Result<Self, IngestError> {
@@ -167,11 +163,11 @@ impl Registrations {
                 }
             };
             row[app] = SqlValue::Integer(app_keys[&r.app]);
-            row[health] = reference_key(
+            row[health] = reference::key_value(
                 "mamDeviceHealths",
                 if r.healthy { "Healthy" } else { "Unhealthy" },
             );
-            row[platform] = reference_key("mamPlatforms", r.platform);
+            row[platform] = reference::key_value("mamPlatforms", r.platform);
             row[checked_in] = SqlValue::Timestamp(at);
         })?;
         if users_unknown > 0 {

@@ -528,7 +528,7 @@ fn publish(
     opts: &IngestOptions,
     mut summary: IngestSummary,
 ) -> Result<IngestSummary, IngestError> {
-    let date_key = crate::generate::date_key(opts.date);
+    let date_key = crate::calendar::date_key(opts.date);
     let mut failure = None;
     // devices and users first, on both cores; the other sources are parsed beside the merge of
     // devices and users, which uses one

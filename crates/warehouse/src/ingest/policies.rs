@@ -6,6 +6,7 @@ use super::context::{int, text, Context};
 use super::graph::{each, Content, Fields};
 use super::history::{self, Columns, Entity};
 use super::{IngestError, IngestSummary, Sources};
+use crate::compliance;
 use crate::reference;
 use crate::sql::SqlValue;
 use foldhash::{HashMap, HashSet, HashSetExt};
@@ -15,23 +16,13 @@ use std::collections::BTreeMap;
 /// policies counts in its worst state).
 const DEPLOYMENT_STATES: [&str; 4] = ["succeeded", "pending", "failed", "error"];
 
-/// Compliance buckets of `compliancePolicyStatusDevicePerPolicyActivities`.
-const COMPLIANCE_BUCKETS: [&str; 6] = [
-    "unknown",
-    "notApplicable",
-    "compliant",
-    "inGracePeriod",
-    "nonCompliant",
-    "error",
-];
-
 /// One device's status under a policy.
 struct DeviceStatus {
     /// The device (its `deviceId`, else the status id).
     device: String,
     /// Index in [`DEPLOYMENT_STATES`]; `None` when the policy does not apply.
     state: Option<usize>,
-    /// Index in [`COMPLIANCE_BUCKETS`]; `None` when not assigned.
+    /// Index in [`compliance::BUCKETS`]; `None` when not assigned.
     bucket: Option<usize>,
 }
 
@@ -79,22 +70,6 @@ fn deployment_state(status: &str, summary: &mut IngestSummary) -> Option<usize> 
             Some(1)
         }
     }
-}
-
-/// Maps a Graph `complianceStatus` (and grace period) to a compliance bucket.
-fn compliance_bucket(status: &str, in_grace: bool) -> Option<usize> {
-    let name = match status {
-        "unknown" => "unknown",
-        "notApplicable" => "notApplicable",
-        "compliant" | "remediated" => "compliant",
-        "inGracePeriod" => "inGracePeriod",
-        "nonCompliant" if in_grace => "inGracePeriod",
-        "nonCompliant" => "nonCompliant",
-        "error" | "conflict" => "error",
-        "notAssigned" => return None,
-        _ => "unknown",
-    };
-    COMPLIANCE_BUCKETS.iter().position(|b| *b == name)
 }
 
 /// The `policyTypes` name of a Graph policy type (`windows10CompliancePolicy`, ...).
@@ -205,9 +180,7 @@ impl Policies {
                 let odata_type = f.odata_type()?.unwrap_or_default();
                 let type_name = policy_type(&odata_type, compliance);
                 let policy_type = match type_name {
-                    Some(n) => {
-                        reference::key("policyTypes", n).map_or(SqlValue::Null, SqlValue::Integer)
-                    }
+                    Some(n) => reference::key_value("policyTypes", n),
                     None => {
                         *summary
                             .unknown_enums
@@ -227,8 +200,7 @@ impl Policies {
                     },
                     compliance,
                     policy_type,
-                    platform: reference::key("policyPlatformTypes", platform(&odata_type))
-                        .map_or(SqlValue::Null, SqlValue::Integer),
+                    platform: reference::key_value("policyPlatformTypes", platform(&odata_type)),
                     devices: None,
                     users: None,
                     device_overview: None,
@@ -261,10 +233,11 @@ impl Policies {
                             _ => f.id("id")?,
                         },
                         state: deployment_state(&status, summary),
-                        bucket: compliance_bucket(
+                        bucket: compliance::bucket_of_graph_status(
                             &status,
                             grace.is_some_and(|g| g >= snapshot_end),
-                        ),
+                        )
+                        .and_then(compliance::bucket_index),
                     })
                 })?;
                 policies[i].devices = Some(statuses);
@@ -383,7 +356,7 @@ impl Policies {
                     ("policyPlatformKey", p.platform.clone()),
                 ];
                 row.extend(
-                    COMPLIANCE_BUCKETS
+                    compliance::BUCKETS
                         .iter()
                         .zip(c)
                         .map(|(b, n)| (*b, SqlValue::Integer(n))),

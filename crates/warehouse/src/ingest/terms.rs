@@ -6,7 +6,7 @@ use super::context::{collection, int, ordered, rows, select, text, unmatched, wr
 use super::graph::each;
 use super::history::{self, Columns, Entity};
 use super::{IngestError, Sources};
-use crate::generate::date_key;
+use crate::calendar::date_key;
 use crate::sql::dml;
 use crate::sql::SqlValue;
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};

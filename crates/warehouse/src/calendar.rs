@@ -1,0 +1,36 @@
+//! Days as the warehouse keys them: `dateKey` (`yyyymmdd`) and instants in microseconds since the
+//! Unix epoch, UTC. Shared by the generator, ingestion and the service (`maxhistorydays`).
+
+use time::Date;
+
+/// Microseconds in a day.
+pub const DAY_MICROS: i64 = 86_400_000_000;
+
+/// Microseconds since the Unix epoch of midnight UTC starting `d`.
+pub fn midnight_micros(d: Date) -> i64 {
+    d.midnight().assume_utc().unix_timestamp() * 1_000_000
+}
+
+/// The instants of day `d` (UTC), in microseconds since the Unix epoch.
+pub fn day_micros(d: Date) -> std::ops::Range<i64> {
+    let start = midnight_micros(d);
+    start..start + DAY_MICROS
+}
+
+/// The `dateKey` of a date: `yyyymmdd` as an integer.
+pub fn date_key(d: Date) -> i64 {
+    i64::from(d.year()) * 10_000 + i64::from(d.month() as u8) * 100 + i64::from(d.day())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_instants() {
+        let d = time::macros::date!(2018 - 02 - 21);
+        assert_eq!(date_key(d), 20_180_221);
+        assert_eq!(midnight_micros(d), 1_519_171_200_000_000);
+        assert_eq!(day_micros(d).end - day_micros(d).start, DAY_MICROS);
+    }
+}
