@@ -368,7 +368,7 @@ fn ingest_bench(a: &BenchArgs, devices: u32) -> Result<(), String> {
         (0, time::macros::date!(2026 - 11 - 01)),
         (1, time::macros::date!(2026 - 11 - 02)),
     ] {
-        let opts = warehouse::ingest::IngestOptions {
+        let opts = ingest::IngestOptions {
             tenant: "ingest-bench".into(),
             date,
             backfill: false,
@@ -377,12 +377,9 @@ fn ingest_bench(a: &BenchArgs, devices: u32) -> Result<(), String> {
             limits: Default::default(),
         };
         let started = Instant::now();
-        let summary = warehouse::ingest::ingest_graph_folder(
-            store.as_ref(),
-            &dir.join(format!("day{day}")),
-            &opts,
-        )
-        .map_err(|e| e.to_string())?;
+        let summary =
+            ingest::ingest_graph_folder(store.as_ref(), &dir.join(format!("day{day}")), &opts)
+                .map_err(|e| e.to_string())?;
         let secs = started.elapsed().as_secs_f64();
         let read: u64 = summary.records_read.values().sum();
         let written: u64 = summary.rows_written.values().sum();

@@ -3,7 +3,6 @@
 mod admin;
 mod auth_setup;
 mod bench;
-mod graph_fetch;
 mod loadgen;
 mod memory;
 mod progress;
@@ -320,7 +319,7 @@ fn ingest(a: IngestArgs) -> Result<(), String> {
     }
     let store = open_store(&settings)?;
     let started = std::time::Instant::now();
-    let opts = warehouse::ingest::IngestOptions {
+    let opts = ingest::IngestOptions {
         tenant: settings.tenant.clone(),
         date,
         backfill: a.backfill,
@@ -330,16 +329,16 @@ fn ingest(a: IngestArgs) -> Result<(), String> {
     };
     let bars = progress::Bars::for_terminal();
     let graph_folder = |dir: &std::path::Path| {
-        warehouse::ingest::ingest_graph_folder_with_progress(store.as_ref(), dir, &opts, &bars)
+        ingest::ingest_graph_folder_with_progress(store.as_ref(), dir, &opts, &bars)
     };
     let result = match a.from.as_slice() {
         [dir] if dir != "graph" && dir != "csv" => graph_folder(std::path::Path::new(dir)),
         [kind, dir] if kind == "graph" => graph_folder(std::path::Path::new(dir)),
         [kind, dir] if kind == "csv" => {
-            warehouse::ingest::ingest_csv_folder(store.as_ref(), std::path::Path::new(dir), &opts)
+            ingest::ingest_csv_folder(store.as_ref(), std::path::Path::new(dir), &opts)
         }
         [kind] if kind == "graph" => {
-            let dir = graph_fetch::download(&settings.graph, date, &bars)
+            let dir = ingest::download::download(&settings.graph, date, &bars)
                 .map_err(|e| format!("nothing was published: {e}"))?;
             eprintln!("recorded the Graph responses in {}", dir.display());
             graph_folder(&dir)
@@ -384,7 +383,7 @@ fn ingest(a: IngestArgs) -> Result<(), String> {
 fn check_snapshot(
     from: &[String],
     date: time::Date,
-    limits: &warehouse::ingest::SnapshotLimits,
+    limits: &ingest::SnapshotLimits,
 ) -> Result<(), String> {
     let dir = match from {
         [dir] if dir != "graph" && dir != "csv" => dir,
@@ -392,7 +391,7 @@ fn check_snapshot(
         _ => return Err("--check takes a snapshot folder (--from DIR or --from csv DIR)".into()),
     };
     let bars = progress::Bars::for_terminal();
-    let summary = warehouse::ingest::check_folder(std::path::Path::new(dir), date, limits, &bars);
+    let summary = ingest::check_folder(std::path::Path::new(dir), date, limits, &bars);
     drop(bars);
     let summary = summary.map_err(|e| format!("the snapshot is not valid: {e}"))?;
     let records: u64 = summary.records_read.values().sum();

@@ -23,6 +23,7 @@ struct Reading {
 /// The bars of one ingestion run.
 pub struct Bars {
     multi: MultiProgress,
+    downloads: Mutex<HashMap<String, ProgressBar>>,
     reading: Mutex<Reading>,
     stage: Mutex<Option<ProgressBar>>,
 }
@@ -56,20 +57,10 @@ impl Bars {
     fn with_target(target: ProgressDrawTarget) -> Self {
         Self {
             multi: MultiProgress::with_draw_target(target),
+            downloads: Mutex::new(HashMap::new()),
             reading: Mutex::new(Reading::default()),
             stage: Mutex::new(None),
         }
-    }
-
-    /// A spinner counting the pages of a Graph source as they download.
-    pub fn download(&self, source: &str) -> ProgressBar {
-        let bar = self.multi.add(ProgressBar::new_spinner());
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} download {msg:32} {pos} pages")
-                .expect("valid template"),
-        );
-        bar.set_message(source.to_string());
-        bar
     }
 
     /// Finishes the bars of the previous stage (reading, or a later one).
@@ -84,7 +75,33 @@ impl Bars {
     }
 }
 
-impl warehouse::ingest::Progress for Bars {
+impl ingest::Progress for Bars {
+    /// A spinner counting the pages of a Graph source as they download.
+    fn download_started(&self, source: &str) {
+        let bar = self.multi.add(ProgressBar::new_spinner());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} download {msg:32} {pos} pages")
+                .expect("valid template"),
+        );
+        bar.set_message(source.to_string());
+        self.downloads
+            .lock()
+            .expect("bars lock")
+            .insert(source.to_string(), bar);
+    }
+
+    fn download_page(&self, source: &str) {
+        if let Some(bar) = self.downloads.lock().expect("bars lock").get(source) {
+            bar.inc(1);
+        }
+    }
+
+    fn download_finished(&self, source: &str, entities: u64) {
+        if let Some(bar) = self.downloads.lock().expect("bars lock").remove(source) {
+            bar.finish_with_message(format!("{source} ({entities} entities)"));
+        }
+    }
+
     fn source_started(&self, file: &str, bytes: u64) {
         let mut reading = self.reading.lock().expect("bars lock");
         let source = source_of(file);

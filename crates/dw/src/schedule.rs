@@ -1,9 +1,9 @@
 //! The daily ingestion schedule of `dw serve --ingest-schedule`.
 
+use ingest::{ingest_csv_folder, ingest_graph_folder, IngestOptions, Retention};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
-use warehouse::ingest::{ingest_csv_folder, ingest_graph_folder, IngestOptions, Retention};
 use warehouse::Store;
 
 /// Parses `HH:MM` or `HH:MM:SS` (UTC).
@@ -39,13 +39,13 @@ pub struct Rules {
     /// Retention per fact collection.
     pub retention: BTreeMap<String, Retention>,
     /// Bounds on the snapshot (the deletion guard is always on for scheduled runs).
-    pub limits: warehouse::ingest::SnapshotLimits,
+    pub limits: ingest::SnapshotLimits,
 }
 
 pub async fn run(
     at: time::Time,
     from: PathBuf,
-    graph: crate::graph_fetch::GraphSettings,
+    graph: ingest::download::GraphSettings,
     store: Arc<dyn Store>,
     tenant: String,
     rules: Rules,
@@ -72,7 +72,7 @@ pub async fn run(
         let started = std::time::Instant::now();
         let result = tokio::task::spawn_blocking(move || -> Result<_, String> {
             let dir = if from.as_os_str() == "graph" {
-                crate::graph_fetch::download(&graph, date, &crate::progress::Bars::hidden())?
+                ingest::download::download(&graph, date, &crate::progress::Bars::hidden())?
             } else {
                 from.join(date.to_string())
             };

@@ -3,10 +3,10 @@
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use ingest::Retention;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use warehouse::ingest::Retention;
 
 /// Every setting of `dw`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,7 +38,7 @@ pub struct Settings {
     /// Users defined in configuration (`[[users]]`).
     pub users: Vec<auth::User>,
     /// Microsoft Graph connection for `dw ingest --from graph` (`[graph]`).
-    pub graph: crate::graph_fetch::GraphSettings,
+    pub graph: ingest::download::GraphSettings,
     /// Daily ingestion time, `HH:MM` or `HH:MM:SS` in UTC.
     pub ingest_schedule: Option<String>,
     /// Folder with one snapshot folder per day (`YYYY-MM-DD`, Graph files or CSV) for the schedule.
@@ -82,7 +82,7 @@ pub struct LimitSettings {
 impl Default for LimitSettings {
     fn default() -> Self {
         let connections = server::listen::ConnectionLimits::default();
-        let snapshot = warehouse::ingest::SnapshotLimits::default();
+        let snapshot = ingest::SnapshotLimits::default();
         Self {
             statement_timeout_secs: warehouse::sqlite::DEFAULT_STATEMENT_TIMEOUT.as_secs(),
             max_connections: connections.max_connections,
@@ -98,8 +98,8 @@ impl Default for LimitSettings {
 
 impl LimitSettings {
     /// The bounds of an ingestion run; `allow_mass_deletion` turns the deletion guard off.
-    pub fn snapshot(&self, allow_mass_deletion: bool) -> warehouse::ingest::SnapshotLimits {
-        warehouse::ingest::SnapshotLimits {
+    pub fn snapshot(&self, allow_mass_deletion: bool) -> ingest::SnapshotLimits {
+        ingest::SnapshotLimits {
             max_file_bytes: self.snapshot_file_max_mb.max(1) << 20,
             max_record_bytes: self.snapshot_record_max_kb.max(1) << 10,
             max_deleted_share: (!allow_mass_deletion).then_some(self.max_deleted_share),
@@ -278,7 +278,7 @@ impl Settings {
             };
             out.insert(collection, retention);
         }
-        warehouse::ingest::check_retention(&out)?;
+        ingest::check_retention(&out)?;
         Ok(out)
     }
 

@@ -187,8 +187,8 @@ fn ingest_check_validates_a_folder_without_a_store() {
     let dir = std::env::temp_dir().join(format!("dw-check-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let fixtures = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap())
-        .join("../warehouse/tests/fixtures");
+    let fixtures =
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../ingest/tests/fixtures");
     let check = |folder: &Path| {
         Command::new(env!("CARGO_BIN_EXE_dw"))
             .args(["ingest", "--check", "--from"])

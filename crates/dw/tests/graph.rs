@@ -33,7 +33,7 @@ struct Fake {
 
 fn records(file: &str) -> Vec<Value> {
     let path = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap())
-        .join("../warehouse/tests/fixtures/graph/day1")
+        .join("../ingest/tests/fixtures/graph/day1")
         .join(file);
     let text = std::fs::read_to_string(path).unwrap();
     serde_json::Deserializer::from_str(&text)
@@ -186,7 +186,7 @@ async fn recorded(
         .trim_start_matches("deviceManagement/")
         .trim_start_matches("deviceAppManagement/");
     let file = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap())
-        .join("../warehouse/tests/fixtures/tenant/2026-11-01")
+        .join("../ingest/tests/fixtures/tenant/2026-11-01")
         .join(format!("{relative}.json"));
     match std::fs::read_to_string(file) {
         Ok(text) => json_response(serde_json::from_str(&text).unwrap()),

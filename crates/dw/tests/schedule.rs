@@ -37,7 +37,7 @@ fn the_scheduled_ingestion_publishes_the_day_and_reports_it() {
     let dir = std::env::temp_dir().join(format!("dw-schedule-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let fixture = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap())
-        .join("../warehouse/tests/fixtures/graph/day1");
+        .join("../ingest/tests/fixtures/graph/day1");
     let now = time::OffsetDateTime::now_utc();
     // a run publishes the day that ended last: yesterday's folder, and today's in case the run
     // falls after midnight

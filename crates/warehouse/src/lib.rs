@@ -19,7 +19,6 @@ pub mod calendar;
 pub mod compliance;
 pub mod fair;
 pub mod generate;
-pub mod ingest;
 pub mod model;
 pub mod pg_url;
 pub mod postgres;

@@ -6,10 +6,10 @@ use super::context::{collection, text, ts, Context};
 use super::graph::each;
 use super::history::{self, Columns, Entity};
 use super::{IngestError, IngestSummary, Sources};
-use crate::reference;
-use crate::sql::SqlValue;
 use foldhash::HashMap;
 use std::collections::BTreeMap;
+use warehouse::reference;
+use warehouse::sql::SqlValue;
 
 /// One app registration: an app on a user's device.
 struct Registration {

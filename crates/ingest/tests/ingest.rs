@@ -2,9 +2,9 @@
 //! incremental-load timestamps, idempotence, the backfill rule, and nothing published on bad input.
 //! Runs on SQLite, and on PostgreSQL with `DW_TEST_STORE=postgres` (as `./scripts/test` does).
 
+use ingest::{ingest_csv_folder, ingest_graph_folder, IngestOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
-use warehouse::ingest::{ingest_csv_folder, ingest_graph_folder, IngestOptions};
 use warehouse::sql::{PlannedQuery, SqlValue};
 use warehouse::{PostgresStore, SqliteStore, Store, Tenant};
 
@@ -738,7 +738,7 @@ fn tenant_dump(store: &dyn Store, t: &Tenant) -> String {
 }
 
 /// Ingests day `n` (0-based) of the recorded tenant.
-fn ingest_tenant_day(store: &dyn Store, n: usize) -> warehouse::ingest::IngestSummary {
+fn ingest_tenant_day(store: &dyn Store, n: usize) -> ingest::IngestSummary {
     let date = time::macros::date!(2026 - 11 - 01) + time::Duration::days(n as i64);
     ingest_graph_folder(
         store,
@@ -845,7 +845,7 @@ fn recorded_tenant_all_sources() {
 
 #[test]
 fn configured_retention_overrides_the_model_default() {
-    use warehouse::ingest::{check_retention, Retention};
+    use ingest::{check_retention, Retention};
     let store = store("retention");
     let mut t = None;
     for n in 0..3 {

@@ -1,23 +1,28 @@
-//! Ingestion of daily snapshots into the warehouse.
+//! Ingestion of daily snapshots into the warehouse: the second pipeline beside the request path
+//! (read, map, merge, publish).
 //!
-//! A snapshot folder holds Microsoft Graph responses for one day. Ingesting it merges the
-//! entities into the dimensions (stable surrogate keys per natural id; a new row per state change
-//! where the model keeps history; entities missing from the snapshot marked deleted), derives the
-//! day's facts, purges facts past their retention, and publishes everything in one transaction:
-//! readers see the previous day or the new one, never a mix, and a failure publishes nothing.
+//! A snapshot folder holds Microsoft Graph responses for one day (saved, or downloaded live by
+//! [`download`]), or CSV exports of another MDM. Ingesting it merges the entities into the
+//! dimensions (stable surrogate keys per natural id; a new row per state change where the model
+//! keeps history; entities missing from the snapshot marked deleted), derives the day's facts,
+//! purges facts past their retention, and publishes everything in one transaction through
+//! [`warehouse::Store::update_tenant`]: readers see the previous day or the new one, never a mix,
+//! and a failure publishes nothing.
 //!
-//! Modules: `graph` reads and checks the files (kept as text, parsed an item at a time into
-//! `record`s that borrow the file's bytes), `apply`
-//! validates the snapshot and merges devices, users, categories and associations, `context` holds
-//! what every merge works with, `history` is the merge of dimensions that keep history, and one module per other source derives its dimension
-//! and facts: `policies`, `apps`, `terms`, `enrollment`, `mam`, `devices_daily`; `csv_source`
-//! reads CSV exports of other MDMs into the same records.
+//! Modules: `files` opens snapshot files safely, `graph` reads and checks them (a buffer at a
+//! time, parsed an item at a time into `record`s that borrow the file's bytes), `csv_source`
+//! reads CSV into the same records, `apply` validates the snapshot and merges devices, users,
+//! categories and associations, `context` holds what every merge works with, `history` is the
+//! merge of dimensions that keep history, and one module per other source derives its dimension
+//! and facts: `policies`, `apps`, `terms`, `enrollment`, `mam`, `devices_daily`.
+#![deny(missing_docs)]
 
 mod apply;
 mod apps;
 mod context;
 mod csv_source;
 mod devices_daily;
+pub mod download;
 mod enrollment;
 mod files;
 mod graph;
@@ -31,10 +36,10 @@ use csv_source::{DEVICE_COLUMNS, USER_COLUMNS};
 pub use files::SnapshotLimits;
 use graph::{read_records, Content};
 
-use crate::store::{Store, StoreError, Tenant};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
+use warehouse::store::{Store, StoreError, Tenant};
 
 /// Why an ingestion run stopped. Nothing was published.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,7 +140,7 @@ impl Retention {
 /// Checks per-collection retentions: each must name a daily fact collection of the model.
 pub fn check_retention(retention: &BTreeMap<String, Retention>) -> Result<(), String> {
     for name in retention.keys() {
-        match crate::model::Warehouse::get().collection(name) {
+        match warehouse::model::Warehouse::get().collection(name) {
             Some(c) if c.has_date_key() => {}
             Some(_) => {
                 return Err(format!(
@@ -171,6 +176,12 @@ pub struct IngestOptions {
 
 /// Told how an ingestion run goes: a terminal shows a bar per source.
 pub trait Progress: Sync {
+    /// Downloading the Graph source `source` starts.
+    fn download_started(&self, _source: &str) {}
+    /// One more page of `source` is downloaded.
+    fn download_page(&self, _source: &str) {}
+    /// `source` is downloaded: `entities` entities (not counting what each entity has).
+    fn download_finished(&self, _source: &str, _entities: u64) {}
     /// Reading `file` (`bytes` long) starts.
     fn source_started(&self, _file: &str, _bytes: u64) {}
     /// `bytes` of `file` parsed so far, `records` found.
@@ -528,7 +539,7 @@ fn publish(
     opts: &IngestOptions,
     mut summary: IngestSummary,
 ) -> Result<IngestSummary, IngestError> {
-    let date_key = crate::calendar::date_key(opts.date);
+    let date_key = warehouse::calendar::date_key(opts.date);
     let mut failure = None;
     // devices and users first, on both cores; the other sources are parsed beside the merge of
     // devices and users, which uses one
@@ -584,7 +595,7 @@ fn publish(
     }
 }
 
-/// Logs how long each stage of a run took (`DW_LOG=warehouse::ingest=debug` shows them), so an
+/// Logs how long each stage of a run took (`DW_LOG=ingest=debug` shows them), so an
 /// operator or a profile can tell where an ingestion's time goes.
 pub(crate) struct Stopwatch {
     last: std::time::Instant,

@@ -5,10 +5,10 @@ use super::context::{enum_key, int, text, ts, unmatched, Context};
 use super::graph::each;
 use super::history::{self, Columns, Entity};
 use super::{IngestError, IngestSummary, Sources};
-use crate::reference;
-use crate::sql::SqlValue;
 use foldhash::HashMap;
 use std::collections::BTreeMap;
+use warehouse::reference;
+use warehouse::sql::SqlValue;
 
 /// The `appTypes` name of a Graph app type.
 fn app_type(odata_type: &str) -> Option<&'static str> {

@@ -4,11 +4,11 @@
 
 use super::context::{collection, max_of, ordered, select, written, Context};
 use super::IngestError;
-use crate::calendar::DAY_MICROS;
-use crate::model::Collection;
-use crate::sql::dml::Condition;
-use crate::sql::SqlValue;
-use crate::store::RowChange;
+use warehouse::calendar::DAY_MICROS;
+use warehouse::model::Collection;
+use warehouse::sql::dml::Condition;
+use warehouse::sql::SqlValue;
+use warehouse::store::RowChange;
 
 use foldhash::{HashMap, HashMapExt, HashSet};
 

@@ -6,11 +6,11 @@ use super::context::{collection, int, ordered, rows, select, text, unmatched, wr
 use super::graph::each;
 use super::history::{self, Columns, Entity};
 use super::{IngestError, Sources};
-use crate::calendar::date_key;
-use crate::sql::dml;
-use crate::sql::SqlValue;
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use odata::json::Cell;
+use warehouse::calendar::date_key;
+use warehouse::sql::dml;
+use warehouse::sql::SqlValue;
 
 /// One user's acceptance of a version.
 struct Acceptance {

@@ -6,11 +6,11 @@ use super::context::{int, text, Context};
 use super::graph::{each, Content, Fields};
 use super::history::{self, Columns, Entity};
 use super::{IngestError, IngestSummary, Sources};
-use crate::compliance;
-use crate::reference;
-use crate::sql::SqlValue;
 use foldhash::{HashMap, HashSet, HashSetExt};
 use std::collections::BTreeMap;
+use warehouse::compliance;
+use warehouse::reference;
+use warehouse::sql::SqlValue;
 
 /// Deployment states of the activity facts, from best to worst (a device or user with several
 /// policies counts in its worst state).

@@ -2,14 +2,14 @@
 //! run's summary, and small tools to read and write rows in the model's property order.
 
 use super::{IngestError, IngestSummary};
-use crate::calendar::{date_key, midnight_micros};
-use crate::model::{Collection, Warehouse};
-use crate::reference;
-use crate::sql::dml::{self, Condition};
-use crate::sql::{Dialect, SqlValue};
-use crate::store::{StoreError, Transaction};
 use foldhash::HashSet;
 use odata::json::Cell;
+use warehouse::calendar::{date_key, midnight_micros};
+use warehouse::model::{Collection, Warehouse};
+use warehouse::reference;
+use warehouse::sql::dml::{self, Condition};
+use warehouse::sql::{Dialect, SqlValue};
+use warehouse::store::{StoreError, Transaction};
 
 /// Graph enumeration names whose reference row is not the name with a capital first letter.
 const ENUM_ALIASES: &[(&str, &str, &str)] = &[
@@ -167,7 +167,7 @@ impl Context<'_> {
 
     /// The snapshot's day (UTC) in microseconds since the Unix epoch.
     pub fn day_micros(&self) -> std::ops::Range<i64> {
-        crate::calendar::day_micros(self.day)
+        warehouse::calendar::day_micros(self.day)
     }
 }
 

@@ -8,6 +8,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::Progress;
+
 /// Connection to a tenant's Graph.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GraphSettings {
@@ -377,7 +379,7 @@ fn download_pages(
     session: &mut Session<'_>,
     permission: &str,
     file: &Path,
-    bar: &indicatif::ProgressBar,
+    progress: (&dyn Progress, &str),
 ) -> Result<Vec<serde_json::Value>, String> {
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -393,7 +395,7 @@ fn download_pages(
             Some(items) => entities.extend(items.iter().cloned()),
             None => entities.push(body.clone()),
         }
-        bar.inc(1);
+        progress.0.download_page(progress.1);
     }
     Ok(entities)
 }
@@ -403,7 +405,7 @@ fn download_pages(
 pub fn download(
     s: &GraphSettings,
     date: time::Date,
-    bars: &crate::progress::Bars,
+    progress: &dyn Progress,
 ) -> Result<PathBuf, String> {
     let mut session = Session::start(s)?;
     let base = s.base_url.trim_end_matches('/');
@@ -414,13 +416,13 @@ pub fn download(
     let _ = std::fs::remove_dir_all(&partial);
     std::fs::create_dir_all(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
     for source in SOURCES.iter().filter(|s| beta || !s.beta) {
-        let bar = bars.download(source.name);
+        progress.download_started(source.name);
         let entities = download_pages(
             format!("{base}/{}", source.path),
             &mut session,
             source.permission,
             &partial.join(format!("{}.json", source.name)),
-            &bar,
+            (progress, source.name),
         )?;
         let children: Vec<&str> = source
             .children
@@ -450,11 +452,11 @@ pub fn download(
                         .join(source.name)
                         .join(id)
                         .join(format!("{child}.json")),
-                    &bar,
+                    (progress, source.name),
                 )?;
             }
         }
-        bar.finish_with_message(format!("{} ({} entities)", source.name, entities.len()));
+        progress.download_finished(source.name, entities.len() as u64);
         tracing::info!(
             source = source.path,
             entities = entities.len(),

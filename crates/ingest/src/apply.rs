@@ -16,15 +16,15 @@ use super::mam::Registrations;
 use super::policies::Policies;
 use super::terms::TermsAndConditions;
 use super::{IngestError, IngestOptions, IngestSummary, Retention, Sources, Stopwatch};
-use crate::calendar::{date_key, midnight_micros, DAY_MICROS};
-use crate::compliance;
-use crate::model::Warehouse;
-use crate::reference;
-use crate::sql::dml::{self, Condition};
-use crate::sql::{Dialect, SqlValue};
-use crate::store::{RowChange, Tenant, Transaction};
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::collections::BTreeMap;
+use warehouse::calendar::{date_key, midnight_micros, DAY_MICROS};
+use warehouse::compliance;
+use warehouse::model::Warehouse;
+use warehouse::reference;
+use warehouse::sql::dml::{self, Condition};
+use warehouse::sql::{Dialect, SqlValue};
+use warehouse::store::{RowChange, Tenant, Transaction};
 
 /// A device as the warehouse stores it (a `devices` row in property order, its category still a
 /// name), with the facts it feeds.

@@ -5,9 +5,9 @@
 use super::context::{device_type_key, enum_key, Context};
 use super::graph::each;
 use super::{IngestError, IngestSummary, Sources};
-use crate::reference;
-use crate::sql::SqlValue;
 use std::collections::BTreeMap;
+use warehouse::reference;
+use warehouse::sql::SqlValue;
 
 /// A failed enrollment attempt.
 struct Failure {
@@ -48,7 +48,7 @@ fn failure_reason(reason: Option<&str>, summary: &mut IngestSummary) -> SqlValue
         .filter(|c| !c.is_whitespace())
         .collect::<String>()
         .to_lowercase();
-    let names = crate::model::Warehouse::get()
+    let names = warehouse::model::Warehouse::get()
         .collection("enrollmentFailureReasons")
         .map(|c| c.reference_rows.as_slice())
         .unwrap_or_default();

@@ -7,10 +7,10 @@ use super::context::{collection, int, ordered, rows, unmatched, written, Context
 use super::graph::each;
 use super::record::Field;
 use super::{IngestError, IngestSummary, Sources};
-use crate::reference;
-use crate::sql::SqlValue;
 use foldhash::{HashMap, HashMapExt};
 use std::collections::BTreeMap;
+use warehouse::reference;
+use warehouse::sql::SqlValue;
 
 /// The management extension on one device.
 struct Extension {
