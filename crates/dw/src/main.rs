@@ -12,10 +12,10 @@ mod signals;
 mod tls;
 
 use clap::{Args, Parser, Subcommand};
+use demo::{generate, GenerateOptions};
 use settings::{Settings, StoreUrl};
 use std::io::IsTerminal;
 use std::sync::Arc;
-use warehouse::generate::{generate, GenerateOptions};
 use warehouse::{SqliteStore, Store};
 
 /// Device Warehouse: an Intune-compatible device-management data warehouse over OData v4.
@@ -241,26 +241,11 @@ pub(crate) fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, String> 
     }
 }
 
-fn progress_bar() -> indicatif::ProgressBar {
-    if std::io::stderr().is_terminal() {
-        let pb = indicatif::ProgressBar::new(0);
-        pb.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {msg:20} [{bar:30}] {pos}/{len} days",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        pb
-    } else {
-        indicatif::ProgressBar::hidden()
-    }
-}
-
 /// Generates a tenant and reports what was written.
 pub(crate) fn generate_into(store: &dyn Store, opts: &GenerateOptions) -> Result<u64, String> {
     let started = std::time::Instant::now();
-    let (tenant, summary) = generate(store, opts, &progress_bar()).map_err(|e| e.to_string())?;
+    let (tenant, summary) = generate(store, opts, &progress::GenerationBar::for_terminal())
+        .map_err(|e| e.to_string())?;
     let rows: u64 = summary.values().sum();
     eprintln!(
         "generated tenant '{}' ({} devices, {} users, {} days): {rows} rows in {:.1}s",

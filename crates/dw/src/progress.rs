@@ -1,5 +1,6 @@
-//! Progress bars for ingestion on a terminal: one per Graph source downloaded (pages) and one per
-//! snapshot file read (bytes); nothing is drawn when stderr is not a terminal.
+//! Progress bars on a terminal: for ingestion one per Graph source downloaded (pages) and one per
+//! snapshot file read (bytes), for a generated tenant one counting its days; nothing is drawn
+//! when stderr is not a terminal.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
@@ -160,5 +161,41 @@ impl ingest::Progress for Bars {
 impl Drop for Bars {
     fn drop(&mut self) {
         self.finish_stage();
+    }
+}
+
+/// The bar of a generated tenant: its stage and the days written.
+pub struct GenerationBar(ProgressBar);
+
+impl GenerationBar {
+    /// A bar drawn on stderr when it is a terminal.
+    pub fn for_terminal() -> Self {
+        if !std::io::stderr().is_terminal() {
+            return Self(ProgressBar::hidden());
+        }
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg:20} [{bar:30}] {pos}/{len} steps")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        Self(bar)
+    }
+}
+
+impl ingest::Progress for GenerationBar {
+    fn stage(&self, what: &str) {
+        self.0.set_message(what.to_string());
+    }
+
+    fn steps(&self, done: u64, total: u64) {
+        self.0.set_length(total);
+        self.0.set_position(done);
+    }
+}
+
+impl Drop for GenerationBar {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
     }
 }

@@ -1,7 +1,6 @@
 //! Crash safety of ingestion: `dw ingest` killed with SIGKILL at many moments leaves the store
 //! with the previous day or the whole new day, never part of one.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -10,37 +9,9 @@ use warehouse::{SqliteStore, Store};
 
 const DEVICES: u32 = 6000;
 
-fn snapshot(dir: &Path, day: u32) {
-    std::fs::create_dir_all(dir).unwrap();
-    let mut devices =
-        std::io::BufWriter::new(std::fs::File::create(dir.join("managedDevices.ndjson")).unwrap());
-    for i in 0..DEVICES {
-        let compliance = if (i + day).is_multiple_of(3) {
-            "noncompliant"
-        } else {
-            "compliant"
-        };
-        writeln!(
-            devices,
-            r#"{{"id":"dev-{i}","deviceName":"D{i}","operatingSystem":"Windows","complianceState":"{compliance}","managedDeviceOwnerType":"company","lastSyncDateTime":"2026-11-0{}T10:00:00Z","userId":"u-{i}"}}"#,
-            day + 1
-        )
-        .unwrap();
-    }
-    let mut users =
-        std::io::BufWriter::new(std::fs::File::create(dir.join("users.ndjson")).unwrap());
-    for i in 0..DEVICES {
-        let licensed = if (i + day).is_multiple_of(7) {
-            "[]"
-        } else {
-            r#"[{"skuId":"x"}]"#
-        };
-        writeln!(
-            users,
-            r#"{{"id":"u-{i}","displayName":"U{i}","assignedLicenses":{licensed}}}"#
-        )
-        .unwrap();
-    }
+/// Writes day `day`'s snapshot folder (the benchmark's synthetic tenant); returns its devices.
+fn snapshot(dir: &Path, day: u32) -> u32 {
+    demo::snapshot::write_snapshot(dir, DEVICES, day).unwrap()
 }
 
 fn count(store: &SqliteStore, sql: &str, tenant: i64) -> u64 {
@@ -70,7 +41,7 @@ fn a_killed_ingestion_leaves_the_previous_day_or_the_whole_new_one() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     snapshot(&dir.join("day1"), 0);
-    snapshot(&dir.join("day2"), 1);
+    let day2_devices = snapshot(&dir.join("day2"), 1);
     assert!(ingest(&dir, &dir.join("day1"), "2026-11-01")
         .wait()
         .unwrap()
@@ -104,7 +75,7 @@ fn a_killed_ingestion_leaves_the_previous_day_or_the_whole_new_one() {
             Some(20261102) => {
                 assert_eq!(
                     (day2, facts),
-                    (u64::from(DEVICES), 1),
+                    (u64::from(day2_devices), 1),
                     "kill {step}: day 2 must be whole"
                 );
                 outcomes.1 += 1;
@@ -181,12 +152,21 @@ fn a_full_disk_during_ingestion_leaves_the_store_as_it_was() {
     };
     let small = dir.join("day1");
     snapshot(&small, 0);
-    // keep day 1 small enough to fit: the first 300 devices and users
+    // keep day 1 small enough to fit: the first 100 devices and users, no other source
+    for entry in std::fs::read_dir(&small).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).unwrap();
+        } else if name != "managedDevices.ndjson" && name != "users.ndjson" {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
     for f in ["managedDevices.ndjson", "users.ndjson"] {
         let text = std::fs::read_to_string(small.join(f)).unwrap();
         std::fs::write(
             small.join(f),
-            text.lines().take(300).collect::<Vec<_>>().join("\n"),
+            text.lines().take(100).collect::<Vec<_>>().join("\n"),
         )
         .unwrap();
     }
@@ -212,7 +192,7 @@ fn a_full_disk_during_ingestion_leaves_the_store_as_it_was() {
             "SELECT COUNT(*) FROM \"devices\" WHERE \"_tenant\" = ?1",
             t.id
         ),
-        300
+        100
     );
     assert_eq!(
         count(

@@ -17,6 +17,8 @@
 //! and facts: `policies`, `apps`, `terms`, `enrollment`, `mam`, `devices_daily`.
 #![deny(missing_docs)]
 
+pub use warehouse::progress::{NoProgress, Progress};
+
 mod apply;
 mod apps;
 mod context;
@@ -173,29 +175,6 @@ pub struct IngestOptions {
     /// Bounds on the snapshot's files and on how much of the tenant it may delete.
     pub limits: SnapshotLimits,
 }
-
-/// Told how an ingestion run goes: a terminal shows a bar per source.
-pub trait Progress: Sync {
-    /// Downloading the Graph source `source` starts.
-    fn download_started(&self, _source: &str) {}
-    /// One more page of `source` is downloaded.
-    fn download_page(&self, _source: &str) {}
-    /// `source` is downloaded: `entities` entities (not counting what each entity has).
-    fn download_finished(&self, _source: &str, _entities: u64) {}
-    /// Reading `file` (`bytes` long) starts.
-    fn source_started(&self, _file: &str, _bytes: u64) {}
-    /// `bytes` of `file` parsed so far, `records` found.
-    fn source_progress(&self, _file: &str, _bytes: u64, _records: u64) {}
-    /// `file` is read: `records` records.
-    fn source_finished(&self, _file: &str, _records: u64) {}
-    /// A later stage of the run starts.
-    fn stage(&self, _what: &str) {}
-}
-
-/// Progress nobody watches.
-pub struct NoProgress;
-
-impl Progress for NoProgress {}
 
 /// What a run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

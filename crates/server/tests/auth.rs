@@ -7,11 +7,11 @@ mod support;
 use auth::{AuthSettings, IssuerSettings, Registry};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use demo::{generate, GenerateOptions};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, OnceLock};
-use warehouse::generate::{generate, GenerateOptions};
 
 /// The fixtures folder (read at run time, so a test binary built elsewhere finds this one's).
 fn fixtures_dir() -> String {
@@ -141,7 +141,7 @@ fn tenant(name: &str, devices: u32, seed: u64) -> GenerateOptions {
 
 fn store_with_two_tenants(tag: &str) -> Arc<dyn warehouse::Store> {
     let store = support::fresh_store(&format!("auth_{tag}"));
-    let hidden = indicatif::ProgressBar::hidden();
+    let hidden = warehouse::progress::NoProgress;
     generate(store.as_ref(), &tenant("tenant-a", 40, 11), &hidden).unwrap();
     generate(store.as_ref(), &tenant("tenant-b", 25, 12), &hidden).unwrap();
     store

@@ -3,9 +3,9 @@
 //!
 //! Runs on SQLite, and on PostgreSQL with `DW_TEST_STORE=postgres` (as `./scripts/test` does).
 
+use demo::{generate, GenerateOptions};
 use proptest::prelude::*;
 use std::time::{Duration, Instant};
-use warehouse::generate::{generate, GenerateOptions};
 
 mod support;
 
@@ -128,7 +128,7 @@ fn server() -> (String, String) {
                 seed: 11,
                 end_date: time::macros::date!(2026 - 11 - 01),
             };
-            generate(store.as_ref(), &opts, &indicatif::ProgressBar::hidden()).unwrap();
+            generate(store.as_ref(), &opts, &warehouse::progress::NoProgress).unwrap();
             let (server, token) = support::serve_demo(store, 100);
             (server.root, token)
         })

@@ -1,9 +1,9 @@
 //! Integration tests over real HTTP against a generated tenant in a temporary SQLite store.
 
+use demo::{generate, GenerateOptions};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::OnceLock;
-use warehouse::generate::{generate, GenerateOptions};
 use warehouse::{ApiVersion, Warehouse};
 
 const DEVICES: u32 = 300;
@@ -45,7 +45,7 @@ fn fixture() -> &'static Fixture {
             seed: 1,
             end_date: time::macros::date!(2026 - 11 - 01),
         };
-        generate(store.as_ref(), &opts, &indicatif::ProgressBar::hidden()).expect("generate");
+        generate(store.as_ref(), &opts, &warehouse::progress::NoProgress).expect("generate");
         let server = support::start(store, 1000, auth::AuthSettings::default(), test_registry());
         let token = support::client_token(&server.base, "test-client", "test-secret");
         Fixture {
@@ -1370,7 +1370,7 @@ fn a_token_from_before_a_republish_is_stale() {
     generate(
         store.as_ref(),
         &small_tenant(3),
-        &indicatif::ProgressBar::hidden(),
+        &warehouse::progress::NoProgress,
     )
     .unwrap();
     let server = support::start(
@@ -1394,7 +1394,7 @@ fn a_token_from_before_a_republish_is_stale() {
     generate(
         store.as_ref(),
         &small_tenant(3),
-        &indicatif::ProgressBar::hidden(),
+        &warehouse::progress::NoProgress,
     )
     .unwrap();
     let r = get(&next);

@@ -3,8 +3,8 @@
 //!
 //! Runs on SQLite, and on PostgreSQL with `DW_TEST_STORE=postgres` (as `./scripts/test` does).
 
+use demo::{generate, GenerateOptions};
 use serde_json::Value;
-use warehouse::generate::{generate, GenerateOptions};
 use warehouse::sql::{PlannedQuery, SqlValue};
 
 mod support;
@@ -20,7 +20,7 @@ fn long_sort_values_never_make_long_links() {
         seed: 9,
         end_date: time::macros::date!(2026 - 11 - 01),
     };
-    generate(store.as_ref(), &opts, &indicatif::ProgressBar::hidden()).unwrap();
+    generate(store.as_ref(), &opts, &warehouse::progress::NoProgress).unwrap();
     // eight devices share a 100 KB name, so pages end on them
     let long = format!("M{}", "x".repeat(100_000));
     let p = |i: usize| {

@@ -4,8 +4,8 @@
 
 mod support;
 
+use demo::{generate, GenerateOptions};
 use std::sync::Arc;
-use warehouse::generate::{generate, GenerateOptions};
 use warehouse::sql::PlannedQuery;
 use warehouse::{PostgresStore, Store};
 
@@ -67,7 +67,7 @@ fn row_level_security_isolates_tenants_even_without_the_planners_predicate() {
         "the test role must not bypass RLS"
     );
     let store = PostgresStore::open(&url).unwrap();
-    let hidden = indicatif::ProgressBar::hidden();
+    let hidden = warehouse::progress::NoProgress;
     let (a, _) = generate(&store, &tenant("tenant-a", 30, 1), &hidden).unwrap();
     let (b, _) = generate(&store, &tenant("tenant-b", 20, 2), &hidden).unwrap();
     // statements with no tenant predicate at all, as a planner bug would produce
@@ -118,7 +118,7 @@ struct Pair {
 }
 
 fn pair() -> Pair {
-    let hidden = indicatif::ProgressBar::hidden();
+    let hidden = warehouse::progress::NoProgress;
     let sqlite = support::fresh_sqlite("diff");
     let pg = support::fresh_postgres("diff");
     for store in [&sqlite, &pg] {
@@ -410,7 +410,7 @@ fn read_replicas_take_the_queries_and_fail_over_to_the_primary() {
     generate(
         store.as_ref(),
         &tenant("demo", 30, 3),
-        &indicatif::ProgressBar::hidden(),
+        &warehouse::progress::NoProgress,
     )
     .unwrap();
     let replica_store: Arc<dyn Store> =

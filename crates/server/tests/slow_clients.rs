@@ -3,11 +3,11 @@
 //!
 //! Runs on SQLite, and on PostgreSQL with `DW_TEST_STORE=postgres` (as `./scripts/test` does).
 
+use demo::{generate, GenerateOptions};
 use socket2::{Domain, Socket, Type};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
-use warehouse::generate::{generate, GenerateOptions};
 
 mod support;
 
@@ -64,7 +64,7 @@ fn stalled_readers_hold_no_store_connection_and_resume_correctly() {
         seed: 3,
         end_date: time::macros::date!(2026 - 11 - 01),
     };
-    generate(store.as_ref(), &opts, &indicatif::ProgressBar::hidden()).unwrap();
+    generate(store.as_ref(), &opts, &warehouse::progress::NoProgress).unwrap();
     // one page holds the whole collection: several MB per response
     let (server, token) = support::serve_demo(store, 100_000);
     let addr: SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
@@ -151,7 +151,7 @@ fn a_statement_past_its_time_budget_is_a_503_and_the_service_goes_on() {
     let store: std::sync::Arc<dyn warehouse::Store> = if support::on_postgres() {
         let url = support::fresh_postgres_url("budget");
         let setup = warehouse::PostgresStore::open(&url).unwrap();
-        generate(&setup, &small(), &indicatif::ProgressBar::hidden()).unwrap();
+        generate(&setup, &small(), &warehouse::progress::NoProgress).unwrap();
         std::sync::Arc::new(
             warehouse::PostgresStore::open(&format!("{url}?statement_timeout=2ms")).unwrap(),
         )
@@ -159,7 +159,7 @@ fn a_statement_past_its_time_budget_is_a_503_and_the_service_goes_on() {
         let dir = std::env::temp_dir().join(format!("dw_budget_{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut store = warehouse::SqliteStore::open(&dir.join("t.db")).unwrap();
-        generate(&store, &small(), &indicatif::ProgressBar::hidden()).unwrap();
+        generate(&store, &small(), &warehouse::progress::NoProgress).unwrap();
         store.set_statement_timeout(Duration::from_millis(2));
         std::sync::Arc::new(store)
     };
@@ -214,7 +214,7 @@ fn statements_of_clients_that_go_away_stop() {
         users: 2000,
         ..small()
     };
-    generate(store.as_ref(), &opts, &indicatif::ProgressBar::hidden()).unwrap();
+    generate(store.as_ref(), &opts, &warehouse::progress::NoProgress).unwrap();
     let (server, token) = support::serve_demo(store, 1000);
     let addr: SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
     // each option as expensive as its bounds allow: every row's filter and sort key build a

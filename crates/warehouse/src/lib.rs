@@ -1,5 +1,6 @@
-//! The Intune-compatible data warehouse: its model, SQL planning, stores, ingestion of daily
-//! snapshots and demo data generator, with the vocabulary they share (`calendar`, `compliance`).
+//! The Intune-compatible data warehouse: its model, SQL planning and stores, with what the
+//! pipelines around it share (`calendar` and `compliance` vocabulary, `reference` rows,
+//! `progress` reporting). Ingestion lives in the `ingest` crate, the demo generator in `demo`.
 //!
 //! Key decisions, and why:
 //! * **Keyset paging** ([`sql::plan`]): OFFSET makes a full export quadratic, which is exactly what
@@ -18,10 +19,10 @@
 pub mod calendar;
 pub mod compliance;
 pub mod fair;
-pub mod generate;
 pub mod model;
 pub mod pg_url;
 pub mod postgres;
+pub mod progress;
 pub mod reference;
 pub mod routed;
 pub mod schema;

@@ -129,7 +129,7 @@ fn comparisons_are_two_valued() {
 /// `EXPLAIN QUERY PLAN` on a generated store (whose first publication gathered statistics).
 #[test]
 fn selective_queries_are_answered_from_indexes() {
-    use warehouse::generate::{generate, GenerateOptions};
+    use demo::{generate, GenerateOptions};
     use warehouse::SqliteStore;
     let dir = std::env::temp_dir().join(format!("dw-plan-index-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -144,7 +144,7 @@ fn selective_queries_are_answered_from_indexes() {
         seed: 3,
         end_date: time::macros::date!(2026 - 03 - 01),
     };
-    let (tenant, _) = generate(&store, &options, &indicatif::ProgressBar::hidden()).unwrap();
+    let (tenant, _) = generate(&store, &options, &warehouse::progress::NoProgress).unwrap();
     let conn = rusqlite::Connection::open(&path).unwrap();
     let cases = [
         (

@@ -4,18 +4,19 @@
 //! same tenant. Facts are computed from the same per-day device states that fill
 //! `devicePropertyHistories`, so aggregates agree with details: for every day, the counts in
 //! `compliancePolicyStatusDeviceActivities` equal the `devicePropertyHistories` rows of that day in
-//! each compliance state (mapping in [`crate::compliance::bucket_of_state`]), the per-policy activity counts add up
+//! each compliance state (mapping in [`warehouse::compliance::bucket_of_state`]), the per-policy activity counts add up
 //! to the profile activities, and so on.
 
-use crate::calendar::{date_key, midnight_micros, DAY_MICROS};
-use crate::compliance::bucket_of_state;
-use crate::model::Warehouse;
-use crate::sql::SqlValue;
-use crate::store::{Loader, Store, StoreError, Tenant};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use time::{Date, Duration};
+use warehouse::calendar::{date_key, midnight_micros, DAY_MICROS};
+use warehouse::compliance::bucket_of_state;
+use warehouse::model::Warehouse;
+use warehouse::progress::Progress;
+use warehouse::sql::SqlValue;
+use warehouse::store::{Loader, Store, StoreError, Tenant};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -41,7 +42,7 @@ pub type Summary = BTreeMap<String, u64>;
 pub fn generate(
     store: &dyn Store,
     opts: &GenerateOptions,
-    progress: &indicatif::ProgressBar,
+    progress: &dyn Progress,
 ) -> Result<(Tenant, Summary), StoreError> {
     let mut summary = Summary::new();
     let tenant = store.publish_tenant(&opts.tenant, date_key(opts.end_date), &mut |loader| {
@@ -53,7 +54,6 @@ pub fn generate(
         };
         Generator::new(opts).run(&mut out, progress)
     })?;
-    progress.finish_and_clear();
     Ok((tenant, summary))
 }
 
@@ -323,7 +323,7 @@ impl<'a> Generator<'a> {
 
     /// Key of a reference row of a lookup dimension by one of its values.
     fn key(&self, collection: &'static str, value: &str) -> i64 {
-        crate::reference::key(collection, value)
+        warehouse::reference::key(collection, value)
             .unwrap_or_else(|| panic!("{collection} has no reference row {value}"))
     }
 
@@ -331,14 +331,11 @@ impl<'a> Generator<'a> {
         self.start + Duration::days(day)
     }
 
-    fn run(
-        &mut self,
-        out: &mut Out<'_>,
-        progress: &indicatif::ProgressBar,
-    ) -> Result<(), StoreError> {
+    fn run(&mut self, out: &mut Out<'_>, progress: &dyn Progress) -> Result<(), StoreError> {
         let days = i64::from(self.opts.days.max(1));
-        progress.set_length(days as u64 + 3);
-        progress.set_message("reference data");
+        let steps = days as u64 + 3;
+        progress.stage("reference data");
+        progress.steps(0, steps);
         self.reference_rows(out)?;
         self.dates(out, days)?;
         let categories = self.categories(out)?;
@@ -347,8 +344,8 @@ impl<'a> Generator<'a> {
         let policies = self.policies(out, days)?;
         let apps = self.apps(out, days)?;
         let (mam_instances, terms) = self.mam_and_terms(out, &users, &devices, days)?;
-        progress.inc(3);
-        progress.set_message("daily snapshots");
+        progress.stage("daily snapshots");
+        progress.steps(3, steps);
         for day in 0..days {
             self.day(
                 out,
@@ -361,14 +358,14 @@ impl<'a> Generator<'a> {
                 &mam_instances,
                 terms,
             )?;
-            progress.inc(1);
+            progress.steps(4 + day as u64, steps);
         }
         Ok(())
     }
 
     fn reference_rows(&mut self, out: &mut Out<'_>) -> Result<(), StoreError> {
         for c in &Warehouse::get().collections {
-            for row in crate::reference::rows(c) {
+            for row in warehouse::reference::rows(c) {
                 out.loader.insert(&c.name, &row)?;
                 *out.summary.entry(c.name.clone()).or_default() += 1;
             }

@@ -1,6 +1,6 @@
 //! The generator is deterministic and writes every collection.
 
-use warehouse::generate::{generate, GenerateOptions};
+use demo::{generate, GenerateOptions};
 use warehouse::sql::{PlannedQuery, SqlValue};
 use warehouse::{SqliteStore, Store, Warehouse};
 
@@ -44,7 +44,7 @@ fn same_seed_same_tenant_and_every_collection_has_rows() {
         end_date: time::macros::date!(2026 - 03 - 01),
     };
     let store = SqliteStore::open(&dir.join("g.db")).unwrap();
-    let hidden = indicatif::ProgressBar::hidden();
+    let hidden = warehouse::progress::NoProgress;
     let (a, summary) = generate(&store, &opts("a", 5), &hidden).unwrap();
     let (b, _) = generate(&store, &opts("b", 5), &hidden).unwrap();
     let (c, _) = generate(&store, &opts("c", 6), &hidden).unwrap();
