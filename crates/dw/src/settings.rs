@@ -84,7 +84,7 @@ impl Default for LimitSettings {
         let connections = server::listen::ConnectionLimits::default();
         let snapshot = ingest::SnapshotLimits::default();
         Self {
-            statement_timeout_secs: warehouse::sqlite::DEFAULT_STATEMENT_TIMEOUT.as_secs(),
+            statement_timeout_secs: warehouse::store::sqlite::DEFAULT_STATEMENT_TIMEOUT.as_secs(),
             max_connections: connections.max_connections,
             header_read_timeout_secs: connections.header_read_timeout.as_secs(),
             idle_timeout_secs: connections.idle_timeout.as_secs(),

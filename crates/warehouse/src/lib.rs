@@ -18,21 +18,16 @@
 
 pub mod calendar;
 pub mod compliance;
-pub mod fair;
 pub mod model;
-pub mod pg_url;
-pub mod postgres;
 pub mod progress;
 pub mod reference;
-pub mod routed;
 pub mod schema;
 pub mod sql;
-pub mod sqlite;
 pub mod store;
 
-pub use fair::TenantFair;
 pub use model::{ApiVersion, Warehouse};
-pub use postgres::PostgresStore;
-pub use routed::RoutedStore;
-pub use sqlite::SqliteStore;
+pub use store::fair::TenantFair;
+pub use store::postgres::PostgresStore;
+pub use store::routed::RoutedStore;
+pub use store::sqlite::SqliteStore;
 pub use store::{Loader, Store, StoreError, Tenant, TenantUpdate, Transaction};

@@ -5,16 +5,14 @@
 mod dialect;
 pub mod dml;
 mod plan;
-mod postgres;
-mod sqlite;
 
+pub use crate::store::postgres::PostgresDialect;
+pub use crate::store::sqlite::SqliteDialect;
 pub use dialect::Dialect;
 pub use plan::{
     plan, sql_value, CollectionQuery, Cursor, Expansion, KeysetPosition, Plan, PlannedQuery,
     TENANT_COLUMN as TENANT_COLUMN_NAME,
 };
-pub use postgres::PostgresDialect;
-pub use sqlite::SqliteDialect;
 
 /// A bound parameter value.
 #[derive(Debug, Clone, PartialEq)]

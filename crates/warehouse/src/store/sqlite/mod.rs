@@ -1,12 +1,16 @@
 //! The embedded store: one SQLite file in WAL mode, a small connection pool, and rows streamed
 //! from the statement cursor to the caller.
 
+mod dialect;
+
+pub use dialect::SqliteDialect;
+
 use crate::model::Warehouse;
 use crate::schema::{
     create_index, migrations, recount, COUNTS_MIGRATION, COUNTS_TABLE, MIGRATIONS_TABLE,
     QUERY_INDEXES, TENANTS_TABLE,
 };
-use crate::sql::{Dialect, PlannedQuery, SqlValue, SqliteDialect};
+use crate::sql::{Dialect, PlannedQuery, SqlValue};
 use crate::store::ChangedDays;
 use crate::store::{Loader, RowChange, Store, StoreError, Tenant};
 use odata::json::{Cell, Row};

@@ -3,7 +3,7 @@
 //! both stores return identical pages. Parameters are cast to their type because PostgreSQL infers
 //! parameter types strictly.
 
-use super::{Dialect, SqlValue};
+use crate::sql::{Dialect, SqlValue};
 use odata::bind::{ArithOp, Function};
 use odata::edm::PrimitiveType;
 
@@ -62,7 +62,7 @@ impl Dialect for PostgresDialect {
         // unset or empty tenant setting: NULL, so no row matches (fail closed)
         let rule = format!(
             "{} = NULLIF(current_setting('dw.tenant', true), '')::bigint",
-            self.quote(super::TENANT_COLUMN_NAME)
+            self.quote(crate::sql::TENANT_COLUMN_NAME)
         );
         vec![
             format!("ALTER TABLE {t} ENABLE ROW LEVEL SECURITY"),

@@ -1,4 +1,12 @@
-//! The storage seam: what the service needs from a database, whichever it is.
+//! The storage seam: what the service needs from a database, whichever it is, and its
+//! implementations grouped by backend: `sqlite` and `postgres` (each with its SQL dialect),
+//! `routed` (reads sent to replicas) and `fair` (statements bounded per tenant), which wrap any
+//! store.
+
+pub mod fair;
+pub mod postgres;
+pub mod routed;
+pub mod sqlite;
 
 use crate::sql::{Dialect, PlannedQuery, SqlValue};
 use odata::json::Row;
@@ -27,7 +35,7 @@ pub enum StoreError {
     /// A statement was stopped because whoever asked for it went away ([`with_cancellation`]).
     #[error("statement cancelled: the client went away")]
     Cancelled,
-    /// The tenant already has this many statements running ([`crate::fair::TenantFair`]).
+    /// The tenant already has this many statements running ([`fair::TenantFair`]).
     #[error("the tenant already has {0} statements running")]
     Busy(usize),
 }

@@ -3,11 +3,16 @@
 //! row-level security and bounded by a statement timeout, rows streamed from the server, and
 //! snapshots loaded with COPY and published in one transaction.
 
+mod dialect;
+pub mod url;
+
+pub use dialect::PostgresDialect;
+
 use crate::model::Warehouse;
 use crate::schema::{
     migrations, recount, COUNTS_MIGRATION, COUNTS_TABLE, MIGRATIONS_TABLE, TENANTS_TABLE,
 };
-use crate::sql::{Dialect, PlannedQuery, PostgresDialect, SqlValue};
+use crate::sql::{Dialect, PlannedQuery, SqlValue};
 use crate::store::ChangedDays;
 use crate::store::{Loader, RowChange, Store, StoreError, Tenant};
 use odata::json::{Cell, Row};
@@ -267,18 +272,18 @@ impl Row for PgRow<'_> {
 
 impl PostgresStore {
     /// Connects (`postgres://user:password@host:port/db`, TLS as `sslmode` says: see
-    /// [`crate::pg_url`]) and applies pending migrations.
+    /// [`url`]) and applies pending migrations.
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let crate::pg_url::Connection {
+        let url::Connection {
             config,
             tls,
             statement_timeout,
-        } = crate::pg_url::connection(url)?;
+        } = url::connection(url)?;
         // one connection first: its error says why (a refused certificate, a wrong password),
         // where the pool would only time out
         config
             .connect(tls.clone())
-            .map_err(|e| StoreError::Unavailable(crate::pg_url::error_chain(&e)))?;
+            .map_err(|e| StoreError::Unavailable(url::error_chain(&e)))?;
         let manager_tls = tls.clone();
         let manager = PostgresConnectionManager::new(config, tls);
         let pool = r2d2::Pool::builder()
@@ -300,11 +305,11 @@ impl PostgresStore {
     /// replication) and no connection at start, so a replica that is down does not stop the
     /// service.
     pub fn open_replica(url: &str) -> Result<Self, StoreError> {
-        let crate::pg_url::Connection {
+        let url::Connection {
             config,
             tls,
             statement_timeout,
-        } = crate::pg_url::connection(url)?;
+        } = url::connection(url)?;
         let pool = r2d2::Pool::builder()
             .max_size(16)
             .min_idle(Some(0))

@@ -1,7 +1,7 @@
 //! The SQLite dialect. Storage conventions: Boolean as INTEGER 0/1, DateTimeOffset as INTEGER
 //! microseconds since the Unix epoch (UTC), Date as TEXT `YYYY-MM-DD`, TimeOfDay as TEXT.
 
-use super::{Dialect, SqlValue};
+use crate::sql::{Dialect, SqlValue};
 use odata::bind::{ArithOp, Function};
 use odata::edm::PrimitiveType;
 
