@@ -33,8 +33,7 @@ fn dump(store: &SqliteStore, tenant: i64, collection: &str) -> Vec<String> {
 
 #[test]
 fn same_seed_same_tenant_and_every_collection_has_rows() {
-    let dir = std::env::temp_dir().join(format!("dw-gen-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = testkit::TempDir::new("gen-test");
     let opts = |tenant: &str, seed| GenerateOptions {
         tenant: tenant.into(),
         devices: 60,

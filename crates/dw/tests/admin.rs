@@ -29,9 +29,7 @@ fn write_cert(dir: &Path) -> String {
 
 #[test]
 fn tls_reload_admin_commands_and_audit_log() {
-    let dir = std::env::temp_dir().join(format!("dw-admin-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = testkit::TempDir::new("admin-test");
     let (ok, _, err) = dw(
         &dir,
         &[
@@ -207,9 +205,7 @@ fn tls_reload_admin_commands_and_audit_log() {
 
 #[test]
 fn the_token_command_the_banner_prints_mints_tokens_the_server_accepts() {
-    let dir = std::env::temp_dir().join(format!("dw_token_hint_{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = testkit::TempDir::new("token_hint");
     assert!(dw(&dir, &["tenants", "add", "t"]).0);
     assert!(dw(&dir, &["clients", "add", "demo-client", "--tenant", "t"]).0);
     // a port other than the default, given as a flag only `serve` reads

@@ -1,82 +1,22 @@
 //! The `dw` binary end to end: demo start-up and reuse, the demo client and `dw token`,
 //! configuration precedence, shutdown.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-struct Server {
-    child: Child,
-    base: String,
-    root: String,
-    demo_secret: Option<String>,
-    stderr: std::path::PathBuf,
-}
+mod support;
 
+use support::Server;
+
+/// Starts `dw serve ARGS` on a free port with `env` for the server.
 fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
-    let stderr = dir.join(format!("stderr-{}.log", args.len() + env.len()));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dw"));
-    cmd.arg("serve")
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .args(args)
-        .current_dir(dir);
-    for key in [
-        "DW_PAGE_SIZE",
-        "DW_STORE",
-        "DW_TENANT",
-        "DW_LISTEN",
-        "DW_CONFIG",
-        "DW_PUBLIC_URL",
-    ] {
-        cmd.env_remove(key);
-    }
-    cmd.envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&stderr).unwrap());
-    let mut child = cmd.spawn().expect("dw starts");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let (mut base, mut root, mut demo_secret) = (String::new(), String::new(), None);
-    for _ in 0..10 {
-        let mut line = String::new();
-        if out.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        let line = line.trim();
-        if let Some(url) = line.strip_prefix("Device Warehouse is serving at ") {
-            base = url.trim_end_matches('/').to_string();
-        } else if let Some(url) = line.strip_prefix("service document: ") {
-            root = url.trim_end_matches("?api-version=v1.0").to_string();
-        } else if let Some(rest) = line.strip_prefix("demo client: id demo-client, secret ") {
-            demo_secret = rest.split_whitespace().next().map(str::to_string);
-        } else if line.starts_with("try:") {
-            break;
-        }
-    }
-    assert!(
-        !root.is_empty(),
-        "no service URL printed; stderr: {}",
-        std::fs::read_to_string(&stderr).unwrap_or_default()
-    );
-    Server {
-        child,
-        base,
-        root,
-        demo_secret,
-        stderr,
-    }
-}
-
-fn stop(mut s: Server) -> String {
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(s.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = s.child.wait().unwrap();
-    assert!(exit.success(), "dw exits cleanly on SIGTERM: {exit:?}");
-    std::fs::read_to_string(&s.stderr).unwrap()
+    let args = [&["--listen", "127.0.0.1:0"], args].concat();
+    support::start_with_env(
+        dir,
+        &args,
+        &format!("stderr-{}", args.len() + env.len()),
+        env,
+    )
 }
 
 /// A token from `dw token` for the demo client, with the running server's base URL as issuer.
@@ -106,13 +46,11 @@ fn page_len(s: &Server, token: &str, collection: &str) -> usize {
 
 #[test]
 fn demo_is_created_once_and_settings_follow_precedence() {
-    let dir = std::env::temp_dir().join(format!("dw-cli-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = testkit::TempDir::new("cli-test");
 
-    let s = start(&dir, &["--demo"], &[]);
+    let mut s = start(&dir, &["--demo"], &[]);
     // the demo client's secret is printed once and works at the token endpoint
-    let secret = s.demo_secret.clone().expect("demo client secret printed");
+    let secret = s.demo_secret().expect("demo client secret printed");
     let mut r = ureq::post(&format!("{}/oauth2/token", s.base))
         .send_form([
             ("grant_type", "client_credentials"),
@@ -132,7 +70,7 @@ fn demo_is_created_once_and_settings_follow_precedence() {
         matches!(anonymous, Err(ureq::Error::StatusCode(401))),
         "{anonymous:?}"
     );
-    let log = stop(s);
+    let log = s.stop();
     assert!(log.contains("creating the demo tenant"), "{log}");
     assert!(dir.join("dw-data/warehouse.db").exists());
     #[cfg(unix)]
@@ -146,14 +84,14 @@ fn demo_is_created_once_and_settings_follow_precedence() {
     }
 
     std::fs::write(dir.join("dw.toml"), "page_size = 7\n").unwrap();
-    let s = start(&dir, &["--demo", "--config", "dw.toml"], &[]);
+    let mut s = start(&dir, &["--demo", "--config", "dw.toml"], &[]);
     assert!(
-        s.demo_secret.is_none(),
+        s.demo_secret().is_none(),
         "the secret is shown only when the client is created"
     );
     let t = token(&dir, &s);
     assert_eq!(page_len(&s, &t, "devices"), 7, "TOML");
-    let log = stop(s);
+    let log = s.stop();
     assert!(
         !log.contains("creating the demo tenant"),
         "the second start reuses the data: {log}"
@@ -162,7 +100,7 @@ fn demo_is_created_once_and_settings_follow_precedence() {
     let s = start(&dir, &["--config", "dw.toml"], &[("DW_PAGE_SIZE", "5")]);
     let t = token(&dir, &s);
     assert_eq!(page_len(&s, &t, "devices"), 5, "environment over TOML");
-    stop(s);
+    s.stop();
 
     let s = start(
         &dir,
@@ -171,7 +109,7 @@ fn demo_is_created_once_and_settings_follow_precedence() {
     );
     let t = token(&dir, &s);
     assert_eq!(page_len(&s, &t, "devices"), 3, "flags over environment");
-    stop(s);
+    s.stop();
 
     let bad = Command::new(env!("CARGO_BIN_EXE_dw"))
         .args(["serve", "--config", "missing.toml"])
@@ -184,9 +122,7 @@ fn demo_is_created_once_and_settings_follow_precedence() {
 
 #[test]
 fn ingest_check_validates_a_folder_without_a_store() {
-    let dir = std::env::temp_dir().join(format!("dw-check-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = testkit::TempDir::new("check-test");
     let fixtures =
         Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../ingest/tests/fixtures");
     let check = |folder: &Path| {

@@ -37,9 +37,7 @@ fn ingest(dir: &Path, from: &Path, date: &str) -> std::process::Child {
 
 #[test]
 fn a_killed_ingestion_leaves_the_previous_day_or_the_whole_new_one() {
-    let dir = std::env::temp_dir().join(format!("dw-crash-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = testkit::TempDir::new("crash-test");
     snapshot(&dir.join("day1"), 0);
     let day2_devices = snapshot(&dir.join("day2"), 1);
     assert!(ingest(&dir, &dir.join("day1"), "2026-11-01")
@@ -113,8 +111,7 @@ fn a_killed_ingestion_leaves_the_previous_day_or_the_whole_new_one() {
 
 #[test]
 fn a_full_disk_during_ingestion_leaves_the_store_as_it_was() {
-    let dir = std::env::temp_dir().join(format!("dw-full-disk-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = testkit::TempDir::new("full-disk-test");
     let mnt = dir.join("small");
     std::fs::create_dir_all(&mnt).unwrap();
     // a 1 MiB filesystem for the store (needs root, as in CI)

@@ -238,9 +238,7 @@ fn start_fake() -> Fake {
 #[test]
 fn live_graph_ingestion_pages_retries_records_and_fails_safely() {
     let fake = start_fake();
-    let dir = std::env::temp_dir().join(format!("dw-graph-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = testkit::TempDir::new("graph-test");
     std::fs::write(
         dir.join("dw.toml"),
         format!(
@@ -367,9 +365,7 @@ fn live_graph_ingestion_pages_retries_records_and_fails_safely() {
 #[test]
 fn live_graph_signs_in_with_a_certificate() {
     let fake = start_fake();
-    let dir = std::env::temp_dir().join(format!("dw-graph-cert-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = testkit::TempDir::new("graph-cert-test");
     let fixtures =
         std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("tests/fixtures");
     let config = |certificate: &std::path::Path| {

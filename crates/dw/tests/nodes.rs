@@ -2,69 +2,22 @@
 //! paging link minted by one is followed on the other (the paging key is shared through
 //! configuration). Needs the test cluster of `./scripts/test` (`DW_TEST_POSTGRES_URL`).
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
-struct Node {
-    child: Child,
-    base: String,
-    _stdout: BufReader<std::process::ChildStdout>,
+/// A `dw serve` node on the shared configuration (`dw.toml`).
+fn node(dir: &Path, name: &str) -> support::Server {
+    support::start(
+        dir,
+        &["--listen", "127.0.0.1:0", "--config", "dw.toml"],
+        name,
+    )
 }
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn node(dir: &Path) -> Node {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dw"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config", "dw.toml"])
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut base = String::new();
-    for _ in 0..4 {
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        if let Some(addr) = line.trim().strip_prefix("listening on:") {
-            base = format!("http://{}", addr.trim());
-            break;
-        }
-    }
-    assert!(!base.is_empty(), "no listening line");
-    Node {
-        child,
-        base,
-        _stdout: out,
-    }
-}
-
-fn dw(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_dw"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "dw {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn get(node: &Node, token: &str, url: &str) -> serde_json::Value {
+fn get(node: &support::Server, token: &str, url: &str) -> serde_json::Value {
     // links name the public URL; send them to this node
-    let url = url.replace("http://dw.test", &node.base);
+    let url = url.replace("http://dw.test", &node.listening);
     let mut r = ureq::get(&url)
         .header("Authorization", &format!("Bearer {token}"))
         .call()
@@ -74,30 +27,20 @@ fn get(node: &Node, token: &str, url: &str) -> serde_json::Value {
 
 #[test]
 fn two_nodes_on_one_database_serve_the_same_results_and_accept_each_others_links() {
-    let Ok(cluster) = std::env::var("DW_TEST_POSTGRES_URL") else {
+    if testkit::postgres_cluster().is_none() {
         eprintln!(
             "DW_TEST_POSTGRES_URL is not set: run ./scripts/test to test API nodes on PostgreSQL"
         );
         return;
-    };
-    let db = format!("dw_nodes_{}", std::process::id());
-    let mut admin = postgres::Client::connect(&cluster, postgres::NoTls).unwrap();
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
-        .unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .unwrap();
-    let url = format!("{}/{db}", &cluster[..cluster.rfind('/').unwrap()]);
-    let dir = std::env::temp_dir().join(format!("dw-nodes-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    }
+    let url = testkit::fresh_postgres_url("nodes");
+    let dir = testkit::TempDir::new("nodes-test");
     std::fs::write(
         dir.join("dw.toml"),
         format!("store = \"{url}\"\npublic_url = \"http://dw.test\"\npage_size = 9\ntoken_key = \"{}\"\n", "ab".repeat(32)),
     )
     .unwrap();
-    dw(
+    support::dw_ok(
         &dir,
         &[
             "generate",
@@ -111,26 +54,26 @@ fn two_nodes_on_one_database_serve_the_same_results_and_accept_each_others_links
             "3",
         ],
     );
-    dw(&dir, &["tenants", "add", "other", "--config", "dw.toml"]);
-    let tenants = dw(&dir, &["tenants", "list", "--config", "dw.toml"]);
+    support::dw_ok(&dir, &["tenants", "add", "other", "--config", "dw.toml"]);
+    let tenants = support::dw_ok(&dir, &["tenants", "list", "--config", "dw.toml"]);
     assert!(
         tenants.contains("demo\tsnapshot") && tenants.contains("other\tno data yet"),
         "{tenants}"
     );
-    dw(
+    support::dw_ok(
         &dir,
         &["clients", "add", "reporting", "--config", "dw.toml"],
     );
-    let token = dw(
+    let token = support::dw_ok(
         &dir,
         &["token", "--client", "reporting", "--config", "dw.toml"],
     )
     .trim()
     .to_string();
 
-    let (a, b) = (node(&dir), node(&dir));
+    let (a, b) = (node(&dir, "node-a"), node(&dir, "node-b"));
     let first = "http://dw.test/ReportingService/DataWarehouseFEService/devices?api-version=v1.0&$select=deviceId&$orderby=deviceName";
-    let collect = |nodes: &[&Node]| {
+    let collect = |nodes: &[&support::Server]| {
         let mut ids = Vec::new();
         let mut next = Some(first.to_string());
         let mut i = 0;

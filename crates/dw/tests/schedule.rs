@@ -1,23 +1,9 @@
 //! `dw serve --ingest-schedule`: the day's folder is ingested at the scheduled time and the
 //! outcome is reported on `/status/ingest`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
 
-fn dw(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_dw"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "dw {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use std::time::{Duration, Instant};
 
 fn get(url: &str, token: &str) -> (u16, String) {
     let agent = ureq::Agent::config_builder()
@@ -34,8 +20,7 @@ fn get(url: &str, token: &str) -> (u16, String) {
 
 #[test]
 fn the_scheduled_ingestion_publishes_the_day_and_reports_it() {
-    let dir = std::env::temp_dir().join(format!("dw-schedule-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = testkit::TempDir::new("schedule-test");
     let fixture = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap())
         .join("../ingest/tests/fixtures/graph/day1");
     let now = time::OffsetDateTime::now_utc();
@@ -48,12 +33,12 @@ fn the_scheduled_ingestion_publishes_the_day_and_reports_it() {
             std::fs::copy(fixture.join(f), day.join(f)).unwrap();
         }
     }
-    dw(&dir, &["clients", "add", "ops", "--tenant", "acme"]);
+    support::dw_ok(&dir, &["clients", "add", "ops", "--tenant", "acme"]);
     let at = now + time::Duration::seconds(3);
     let at = format!("{:02}:{:02}:{:02}", at.hour(), at.minute(), at.second());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dw"))
-        .args([
-            "serve",
+    let server = support::start(
+        &dir,
+        &[
             "--listen",
             "127.0.0.1:0",
             "--tenant",
@@ -62,22 +47,11 @@ fn the_scheduled_ingestion_publishes_the_day_and_reports_it() {
             &at,
             "--ingest-from",
             "snapshots",
-        ])
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("Device Warehouse is serving at ")
-        .unwrap()
-        .trim_end_matches('/')
-        .to_string();
-    let token = dw(
+        ],
+        "schedule",
+    );
+    let base = server.base.clone();
+    let token = support::dw_ok(
         &dir,
         &[
             "token",
@@ -115,9 +89,5 @@ fn the_scheduled_ingestion_publishes_the_day_and_reports_it() {
         &token,
     );
     assert_eq!((status, count.as_str()), (200, "3"));
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    assert!(child.wait().unwrap().success());
+    server.stop();
 }

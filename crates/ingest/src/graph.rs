@@ -519,8 +519,7 @@ mod tests {
 
     #[test]
     fn responses_pages_and_ndjson() {
-        let dir = std::env::temp_dir().join(format!("dw-graph-read-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = testkit::TempDir::new("graph_read");
         let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
             read(
@@ -562,8 +561,7 @@ mod tests {
 
     #[test]
     fn items_across_buffer_boundaries() {
-        let dir = std::env::temp_dir().join(format!("dw-graph-chunks-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = testkit::TempDir::new("graph_chunks");
         // NDJSON of about three buffers: items straddle every boundary
         let lines = 3 * CHUNK / 60;
         let ndjson: String = (0..lines)
@@ -598,6 +596,5 @@ mod tests {
         // a truncated file is malformed, not a shorter snapshot
         let e = read(&dir, "cut.json", &response[..response.len() - 3]).unwrap_err();
         assert!(e.starts_with("cut.json: malformed JSON at line 1"), "{e}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -6,7 +6,7 @@ use ingest::{ingest_csv_folder, ingest_graph_folder, IngestOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
 use warehouse::sql::{PlannedQuery, SqlValue};
-use warehouse::{PostgresStore, SqliteStore, Store, Tenant};
+use warehouse::{Store, Tenant};
 
 fn fixtures(day: &str) -> PathBuf {
     PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap())
@@ -15,23 +15,7 @@ fn fixtures(day: &str) -> PathBuf {
 }
 
 fn store(tag: &str) -> Arc<dyn Store> {
-    let name = format!("dw_ingest_{tag}_{}", std::process::id());
-    if std::env::var("DW_TEST_STORE").is_ok_and(|v| v == "postgres") {
-        let url = std::env::var("DW_TEST_POSTGRES_URL").expect("DW_TEST_POSTGRES_URL");
-        let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-            .unwrap();
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .unwrap();
-        return Arc::new(
-            PostgresStore::open(&format!("{}/{name}", &url[..url.rfind('/').unwrap()])).unwrap(),
-        );
-    }
-    let dir = std::env::temp_dir().join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    Arc::new(SqliteStore::open(&dir.join("t.db")).unwrap())
+    testkit::fresh_store(&format!("ingest_{tag}"))
 }
 
 /// Microseconds since the Unix epoch of a UTC date-time.
@@ -380,9 +364,7 @@ fn graph_snapshots_build_history_and_daily_facts() {
 #[test]
 fn unknown_files_and_missing_sources_stop_the_run() {
     let store = store("files");
-    let dir = std::env::temp_dir().join(format!("dw-ingest-unknown-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = testkit::TempDir::new("ingest-unknown");
     std::fs::copy(fixtures("day1").join("users.json"), dir.join("users.json")).unwrap();
     let e = ingest_graph_folder(
         store.as_ref(),
@@ -918,7 +900,7 @@ type Spoil = Box<dyn Fn(&std::path::Path)>;
 #[test]
 fn bad_per_entity_sources_stop_the_run_naming_the_file() {
     let store = store("entities");
-    let dir = std::env::temp_dir().join(format!("dw-ingest-entities-{}", std::process::id()));
+    let dir = testkit::TempDir::new("ingest-entities");
     let day = time::macros::date!(2026 - 11 - 01);
     let policy = "deviceCompliancePolicies/c0a10000-0000-4000-8000-00000000c001";
     let cases: Vec<(&str, Spoil, &str)> = vec![
@@ -994,7 +976,7 @@ fn bad_per_entity_sources_stop_the_run_naming_the_file() {
 #[test]
 fn a_source_missing_from_a_day_leaves_its_part_of_the_warehouse_alone() {
     let store = store("partial");
-    let dir = std::env::temp_dir().join(format!("dw-ingest-partial-{}", std::process::id()));
+    let dir = testkit::TempDir::new("ingest-partial");
     ingest_tenant_day(store.as_ref(), 0);
     // day 2 without configuration profiles and without apps
     copy_day("2026-11-02", &dir);
@@ -1048,7 +1030,7 @@ fn a_source_missing_from_a_day_leaves_its_part_of_the_warehouse_alone() {
 #[test]
 fn a_backfilled_day_adds_its_facts_without_rewinding_the_current_state() {
     let store = store("backfill");
-    let dir = std::env::temp_dir().join(format!("dw-ingest-backfill-{}", std::process::id()));
+    let dir = testkit::TempDir::new("ingest-backfill");
     ingest_tenant_day(store.as_ref(), 0);
     let t = ingest_tenant_day(store.as_ref(), 2).tenant.unwrap();
     let before = tenant_dump(store.as_ref(), &t);
@@ -1149,7 +1131,7 @@ fn snapshot_with(dir: &std::path::Path, devices: &[(&str, &str)]) {
 #[test]
 fn a_device_that_leaves_and_comes_back_gets_its_association_history_right() {
     let store = store("comeback");
-    let root = std::env::temp_dir().join(format!("dw_comeback_{}", std::process::id()));
+    let root = testkit::TempDir::new("comeback");
     let day = |n: u8| time::Date::from_calendar_date(2026, time::Month::November, n).unwrap();
     let now = |n: u8| NOW1 + (i64::from(n) - 1) * 86_400_000_000;
     let run = |n: u8, devices: &[(&str, &str)]| {
@@ -1206,8 +1188,7 @@ fn a_device_that_leaves_and_comes_back_gets_its_association_history_right() {
 #[test]
 fn only_regular_bounded_complete_files_are_read() {
     let store = store("hostile_files");
-    let root = std::env::temp_dir().join(format!("dw_hostile_files_{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = testkit::TempDir::new("hostile_files");
     let day = time::macros::date!(2026 - 11 - 01);
     let good = root.join("good");
     snapshot_with(&good, &[("d1", "u-1")]);
@@ -1307,8 +1288,7 @@ fn only_regular_bounded_complete_files_are_read() {
 #[test]
 fn a_snapshot_that_would_delete_most_devices_is_refused_unless_allowed() {
     let store = store("mass_deletion");
-    let root = std::env::temp_dir().join(format!("dw_mass_deletion_{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = testkit::TempDir::new("mass_deletion");
     let ids: Vec<String> = (0..40).map(|i| format!("d{i}")).collect();
     let all: Vec<(&str, &str)> = ids.iter().map(|i| (i.as_str(), "u-1")).collect();
     snapshot_with(&root.join("1"), &all);

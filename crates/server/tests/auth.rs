@@ -140,7 +140,7 @@ fn tenant(name: &str, devices: u32, seed: u64) -> GenerateOptions {
 }
 
 fn store_with_two_tenants(tag: &str) -> Arc<dyn warehouse::Store> {
-    let store = support::fresh_store(&format!("auth_{tag}"));
+    let store = testkit::fresh_store(&format!("auth_{tag}"));
     let hidden = warehouse::progress::NoProgress;
     generate(store.as_ref(), &tenant("tenant-a", 40, 11), &hidden).unwrap();
     generate(store.as_ref(), &tenant("tenant-b", 25, 12), &hidden).unwrap();

@@ -119,7 +119,7 @@ fn server() -> (String, String) {
     static SERVER: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
     SERVER
         .get_or_init(|| {
-            let store = support::fresh_store("hostile_queries");
+            let store = testkit::fresh_store("hostile_queries");
             let opts = GenerateOptions {
                 tenant: "demo".into(),
                 devices: 200,

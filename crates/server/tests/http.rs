@@ -36,7 +36,7 @@ fn test_registry() -> auth::Registry {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let store = support::fresh_store("http");
+        let store = testkit::fresh_store("http");
         let opts = GenerateOptions {
             tenant: "demo".into(),
             devices: DEVICES,
@@ -1298,6 +1298,7 @@ fn spec_dir() -> std::path::PathBuf {
 
 #[test]
 fn metadata_xml_validates_against_the_edmx_schema() {
+    let dir = testkit::TempDir::new("metadata_xml");
     for version in ApiVersion::ALL {
         let r = get(&format!("/$metadata?api-version={}", version.as_str()));
         assert_eq!(r.status, 200);
@@ -1305,11 +1306,7 @@ fn metadata_xml_validates_against_the_edmx_schema() {
             .header("content-type")
             .unwrap()
             .starts_with("application/xml"));
-        let file = std::env::temp_dir().join(format!(
-            "dw-metadata-{}-{}.xml",
-            std::process::id(),
-            version.as_str()
-        ));
+        let file = dir.join(format!("{}.xml", version.as_str()));
         std::fs::write(&file, &r.body).unwrap();
         let out = std::process::Command::new(tool("xmllint"))
             .arg("--noout")
@@ -1347,7 +1344,8 @@ fn metadata_json_validates_against_the_csdl_json_schema() {
         doc["Microsoft.Intune.DataWarehouse"]["device"]["$Key"],
         serde_json::json!(["deviceKey"])
     );
-    let file = std::env::temp_dir().join(format!("dw-metadata-{}.json", std::process::id()));
+    let dir = testkit::TempDir::new("metadata_json");
+    let file = dir.join("metadata.json");
     std::fs::write(&file, &r.body).unwrap();
     // The OASIS schema uses \p{L} patterns, which need the `regex` package instead of `re`.
     let script = "import re, regex; re.search = regex.search; re.match = regex.match; re.compile = regex.compile\nimport json, sys, jsonschema\ns = json.load(open(sys.argv[1])); d = json.load(open(sys.argv[2]))\njsonschema.Draft7Validator.check_schema(s); jsonschema.validate(d, s, cls=jsonschema.Draft7Validator)";
@@ -1366,7 +1364,7 @@ fn metadata_json_validates_against_the_csdl_json_schema() {
 
 #[test]
 fn a_token_from_before_a_republish_is_stale() {
-    let store = support::fresh_store("stale");
+    let store = testkit::fresh_store("stale");
     generate(
         store.as_ref(),
         &small_tenant(3),

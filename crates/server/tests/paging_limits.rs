@@ -11,7 +11,7 @@ mod support;
 
 #[test]
 fn long_sort_values_never_make_long_links() {
-    let store = support::fresh_store("long_sort");
+    let store = testkit::fresh_store("long_sort");
     let opts = GenerateOptions {
         tenant: "demo".into(),
         devices: 40,

@@ -53,7 +53,7 @@ fn row_level_security_isolates_tenants_even_without_the_planners_predicate() {
     if !cluster() {
         return;
     }
-    let url = support::fresh_postgres_url("rls");
+    let url = testkit::fresh_postgres_url("rls");
     let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     let role = client
         .query_one(
@@ -119,8 +119,8 @@ struct Pair {
 
 fn pair() -> Pair {
     let hidden = warehouse::progress::NoProgress;
-    let sqlite = support::fresh_sqlite("diff");
-    let pg = support::fresh_postgres("diff");
+    let sqlite = testkit::fresh_sqlite("diff");
+    let pg = testkit::fresh_postgres("diff");
     for store in [&sqlite, &pg] {
         generate(store.as_ref(), &tenant("demo", 120, 5), &hidden).unwrap();
     }
@@ -474,7 +474,7 @@ fn tls_connections_verify_the_servers_certificate() {
         eprintln!("DW_TEST_PG_CA is not set (no openssl when the cluster started): TLS not tested");
         return;
     }
-    let url = support::fresh_postgres_url("tls");
+    let url = testkit::fresh_postgres_url("tls");
     let encrypted = |store: &PostgresStore| {
         rows(
             store,
@@ -519,7 +519,7 @@ fn the_statement_timeout_comes_from_the_url() {
     if !cluster() {
         return;
     }
-    let url = support::fresh_postgres_url("timeout");
+    let url = testkit::fresh_postgres_url("timeout");
     let sleep = |store: &PostgresStore| {
         store.stream(
             &PlannedQuery {

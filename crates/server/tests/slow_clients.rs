@@ -55,7 +55,7 @@ fn read_body(mut stream: TcpStream) -> Vec<u8> {
 #[test]
 fn stalled_readers_hold_no_store_connection_and_resume_correctly() {
     let _serial = one_at_a_time();
-    let store = support::fresh_store("slow");
+    let store = testkit::fresh_store("slow");
     let opts = GenerateOptions {
         tenant: "demo".into(),
         devices: 1000,
@@ -148,16 +148,15 @@ fn warehouse_path() -> &'static str {
 fn a_statement_past_its_time_budget_is_a_503_and_the_service_goes_on() {
     let _serial = one_at_a_time();
     // a budget of a few milliseconds: any real scan exceeds it
-    let store: std::sync::Arc<dyn warehouse::Store> = if support::on_postgres() {
-        let url = support::fresh_postgres_url("budget");
+    let store: std::sync::Arc<dyn warehouse::Store> = if testkit::on_postgres() {
+        let url = testkit::fresh_postgres_url("budget");
         let setup = warehouse::PostgresStore::open(&url).unwrap();
         generate(&setup, &small(), &warehouse::progress::NoProgress).unwrap();
         std::sync::Arc::new(
             warehouse::PostgresStore::open(&format!("{url}?statement_timeout=2ms")).unwrap(),
         )
     } else {
-        let dir = std::env::temp_dir().join(format!("dw_budget_{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = testkit::TempDir::new("budget");
         let mut store = warehouse::SqliteStore::open(&dir.join("t.db")).unwrap();
         generate(&store, &small(), &warehouse::progress::NoProgress).unwrap();
         store.set_statement_timeout(Duration::from_millis(2));
@@ -208,7 +207,7 @@ fn small() -> GenerateOptions {
 fn statements_of_clients_that_go_away_stop() {
     let _serial = one_at_a_time();
     // SQLite interrupts them from its progress handler, PostgreSQL gets a cancel request
-    let store = support::fresh_store("gone");
+    let store = testkit::fresh_store("gone");
     let opts = GenerateOptions {
         devices: 2000,
         users: 2000,

@@ -131,9 +131,7 @@ fn comparisons_are_two_valued() {
 fn selective_queries_are_answered_from_indexes() {
     use demo::{generate, GenerateOptions};
     use warehouse::SqliteStore;
-    let dir = std::env::temp_dir().join(format!("dw-plan-index-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = testkit::TempDir::new("plan-index-test");
     let path = dir.join("store.db");
     let store = SqliteStore::open(&path).unwrap();
     let options = GenerateOptions {

@@ -48,9 +48,7 @@ fn renamed(table: &str, column: &str) -> String {
 
 #[test]
 fn a_store_written_before_migration_3_is_upgraded_in_place() {
-    let dir = std::env::temp_dir().join(format!("dw_upgrade_{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = testkit::TempDir::new("upgrade");
     let path = dir.join("warehouse.db");
     std::fs::copy(fixture(), &path).unwrap();
     let before = sqlite_dump(&rusqlite::Connection::open(&path).unwrap());
@@ -100,23 +98,15 @@ fn a_store_written_before_migration_3_is_upgraded_in_place() {
         }
     }
 
-    if let Ok(url) = std::env::var("DW_TEST_POSTGRES_URL") {
-        upgrade_on_postgres(&url, &before);
+    if testkit::postgres_cluster().is_some() {
+        upgrade_on_postgres(&before);
     }
 }
 
 /// Builds the schema of migrations 1 and 2 on a new database, copies `rows` into it, and opens
 /// it as a store.
-fn upgrade_on_postgres(url: &str, rows: &BTreeMap<String, (Vec<String>, Table)>) {
-    let name = format!("dw_upgrade_{}", std::process::id());
-    let mut admin = postgres::Client::connect(url, postgres::NoTls).unwrap();
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-        .unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-    let db_url = format!("{}/{name}", &url[..url.rfind('/').unwrap()]);
+fn upgrade_on_postgres(rows: &BTreeMap<String, (Vec<String>, Table)>) {
+    let db_url = testkit::fresh_postgres_url("upgrade");
     let mut db = postgres::Client::connect(&db_url, postgres::NoTls).unwrap();
     let dialect = warehouse::sql::PostgresDialect;
     let mut tx = db.transaction().unwrap();

@@ -20,6 +20,13 @@ pub fn dw(dir: &Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// Runs `dw ARGS` in `dir`, which must succeed, and returns its standard output.
+pub fn dw_ok(dir: &Path, args: &[&str]) -> String {
+    let (ok, out, err) = dw(dir, args);
+    assert!(ok, "dw {args:?}: {err}");
+    out
+}
+
 /// Runs `dw ARGS` in `dir` with `input` on its standard input: (success, stdout, stderr).
 pub fn dw_with_input(dir: &Path, args: &[&str], input: &str) -> (bool, String, String) {
     use std::io::Write;
@@ -63,6 +70,10 @@ pub struct Server {
     pub child: Child,
     /// `http://127.0.0.1:port` (from the start-up banner).
     pub base: String,
+    /// The service root, `{base}/ReportingService/DataWarehouseFEService` (from the banner).
+    pub root: String,
+    /// `http://ADDRESS` the server listens on (`base` names the public URL when one is set).
+    pub listening: String,
     /// Where its standard error (the log) goes.
     pub stderr: PathBuf,
     stdout: BufReader<std::process::ChildStdout>,
@@ -73,42 +84,73 @@ pub fn start(dir: &Path, args: &[&str], name: &str) -> Server {
     start_with_env(dir, args, name, &[])
 }
 
+/// Settings a developer's shell may hold that would change what a test's server does.
+const SHELL_SETTINGS: [&str; 6] = [
+    "DW_CONFIG",
+    "DW_PAGE_SIZE",
+    "DW_STORE",
+    "DW_TENANT",
+    "DW_LISTEN",
+    "DW_PUBLIC_URL",
+];
+
 /// [`start`] with environment variables (`DW_LIMITS__...`) for the server.
 pub fn start_with_env(dir: &Path, args: &[&str], name: &str, env: &[(&str, &str)]) -> Server {
     let stderr = dir.join(format!("{name}.log"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dw"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dw"));
+    for key in SHELL_SETTINGS {
+        command.env_remove(key);
+    }
+    let mut child = command
         .arg("serve")
         .args(args)
         .envs(env.iter().copied())
         .current_dir(dir)
         .env("DW_LOG_FORMAT", "json")
-        .env_remove("DW_CONFIG")
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr).unwrap())
         .spawn()
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut base = String::new();
+    // the banner up to the service document, which every start prints
+    let (mut base, mut root, mut listening) = (String::new(), String::new(), String::new());
     for _ in 0..8 {
         let mut line = String::new();
         if out.read_line(&mut line).unwrap() == 0 {
             break;
         }
-        if let Some(url) = line.trim().strip_prefix("Device Warehouse is serving at ") {
+        let line = line.trim();
+        if let Some(url) = line.strip_prefix("Device Warehouse is serving at ") {
             base = url.trim_end_matches('/').to_string();
+        } else if let Some(address) = line.strip_prefix("listening on:") {
+            listening = format!("http://{}", address.trim());
+        } else if let Some(url) = line.strip_prefix("service document: ") {
+            root = url.trim_end_matches("?api-version=v1.0").to_string();
             break;
         }
     }
     assert!(
-        !base.is_empty(),
-        "{}",
+        !base.is_empty() && !root.is_empty(),
+        "no start-up banner; log: {}",
         std::fs::read_to_string(&stderr).unwrap_or_default()
     );
     Server {
         child,
         base,
+        root,
+        listening,
         stderr,
         stdout: out,
+    }
+}
+
+impl Drop for Server {
+    /// A test that fails leaves no server behind.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -140,6 +182,25 @@ impl Server {
             .unwrap_or_else(|| panic!("{field} in {status}"))
     }
 
+    /// The demo client's secret, when the banner shows one (`--demo` on a new store). Reads the
+    /// rest of the banner, which ends with the `try:` line when the token service is on.
+    pub fn demo_secret(&mut self) -> Option<String> {
+        let mut secret = None;
+        for _ in 0..8 {
+            let mut line = String::new();
+            if self.stdout.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            let line = line.trim();
+            if let Some(rest) = line.strip_prefix("demo client: id demo-client, secret ") {
+                secret = rest.split_whitespace().next().map(str::to_string);
+            } else if line.starts_with("try:") {
+                break;
+            }
+        }
+        secret
+    }
+
     /// The next line of the start-up banner that contains `text`.
     pub fn banner_line(&mut self, text: &str) -> String {
         for _ in 0..16 {
@@ -160,10 +221,7 @@ impl Server {
     }
 }
 
-/// A fresh, empty folder for one test.
-pub fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dw_{tag}_{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh, empty folder for one test, removed when dropped.
+pub fn temp_dir(tag: &str) -> testkit::TempDir {
+    testkit::TempDir::new(tag)
 }

@@ -3,56 +3,7 @@
 
 use auth::{AuthSettings, Client, KeyRing, Registry, TokenService, Validator};
 use std::sync::Arc;
-use warehouse::{PostgresStore, SqliteStore, Store};
-
-/// Which store the tests run on: SQLite, or PostgreSQL with `DW_TEST_STORE=postgres` (the test
-/// script sets it, with `DW_TEST_POSTGRES_URL` from its throwaway cluster).
-pub fn on_postgres() -> bool {
-    std::env::var("DW_TEST_STORE").is_ok_and(|v| v == "postgres")
-}
-
-/// A fresh, empty store for one fixture: a temporary SQLite file or a new PostgreSQL database.
-pub fn fresh_store(tag: &str) -> Arc<dyn Store> {
-    if on_postgres() {
-        fresh_postgres(tag)
-    } else {
-        fresh_sqlite(tag)
-    }
-}
-
-/// A new, empty SQLite store in a temporary folder.
-pub fn fresh_sqlite(tag: &str) -> Arc<dyn Store> {
-    let dir = std::env::temp_dir().join(format!(
-        "dw_{}_{}",
-        tag.replace('-', "_"),
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    Arc::new(SqliteStore::open(&dir.join("t.db")).expect("open SQLite store"))
-}
-
-/// A new PostgreSQL database on the test cluster, opened as a store.
-pub fn fresh_postgres(tag: &str) -> Arc<dyn Store> {
-    Arc::new(PostgresStore::open(&fresh_postgres_url(tag)).expect("open PostgreSQL store"))
-}
-
-/// The URL of a new, empty database on the test cluster.
-pub fn fresh_postgres_url(tag: &str) -> String {
-    let name = format!("dw_{}_{}", tag.replace('-', "_"), std::process::id());
-    let url =
-        std::env::var("DW_TEST_POSTGRES_URL").expect("DW_TEST_POSTGRES_URL (run ./scripts/test)");
-    let mut admin =
-        postgres::Client::connect(&url, postgres::NoTls).expect("connect to the test cluster");
-    // one statement per call: DROP/CREATE DATABASE cannot run in a multi-statement batch
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-        .unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-    let base = &url[..url.rfind('/').unwrap()];
-    format!("{base}/{name}")
-}
+use warehouse::Store;
 
 /// A running test server.
 pub struct TestServer {

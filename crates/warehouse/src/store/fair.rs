@@ -166,5 +166,7 @@ mod tests {
         holder.join().unwrap().unwrap();
         // once it ended, tenant 1 runs again
         assert_eq!(fair.count(&query(1)).unwrap(), 1);
+        drop(fair);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
