@@ -1,309 +1,26 @@
-//! Merging one day's Graph entities into the warehouse inside a store transaction: the snapshot's
-//! validation, devices, users, categories and user-device associations, and the order in which
-//! every source is merged.
+//! Merging one day's snapshot into the warehouse inside a store transaction: the order in which
+//! every source is merged, devices, users, categories and user-device associations, the devices'
+//! daily facts, and retention.
 
-use super::apps::Apps;
 use super::context::{
-    boolean, collection, device_type_key, enum_key, first_free_key, int, ordered, rows, select,
-    soft_deleted, text, ts, written, Clock, Context,
+    collection, first_free_key, int, ordered, rows, select, soft_deleted, text, written, Clock,
+    Context,
 };
-use super::devices_daily::{DeviceDaily, DeviceIndex};
-use super::enrollment::{Enrolled, EnrollmentEvents};
+use super::devices_daily::DeviceIndex;
+use super::enrollment::Enrolled;
 use super::files;
-use super::graph::{each, Content};
 use super::history;
-use super::mam::Registrations;
-use super::policies::Policies;
-use super::terms::TermsAndConditions;
-use super::{IngestError, IngestOptions, IngestSummary, Retention, Sources, Stopwatch};
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use super::snapshot::{Device, LaterSources, Others, Snapshot};
+use super::{IngestError, IngestOptions, IngestSummary, Retention, Stopwatch};
+use foldhash::{HashMap, HashMapExt, HashSet};
 use std::collections::BTreeMap;
-use warehouse::calendar::{date_key, midnight_micros, DAY_MICROS};
+use warehouse::calendar::{date_key, midnight_micros};
 use warehouse::compliance;
 use warehouse::model::Warehouse;
 use warehouse::reference;
 use warehouse::sql::dml::{self, Condition};
 use warehouse::sql::{Dialect, SqlValue};
 use warehouse::store::{RowChange, Tenant, Transaction};
-
-/// A device as the warehouse stores it (a `devices` row in property order, its category still a
-/// name), with the facts it feeds.
-pub struct Device {
-    id: String,
-    row: Vec<SqlValue>,
-    compliance: &'static str,
-    physical_memory: Option<i64>,
-    jail_broken: Option<String>,
-}
-
-impl Device {
-    /// The device's value of property `name` of `devices`.
-    fn value(&self, name: &str) -> SqlValue {
-        self.get(name).clone()
-    }
-
-    /// The device's value of property `name` of `devices`, borrowed.
-    fn get(&self, name: &str) -> &SqlValue {
-        &self.row[collection("devices")
-            .property_index(name)
-            .expect("devices property")]
-    }
-}
-
-/// A directory user: an entity of the `users` history.
-type User = history::Entity;
-
-/// Devices, users and categories of one snapshot, validated: what every merge of the day builds
-/// on. The other sources are [`Others`].
-pub struct Snapshot {
-    devices: Vec<Device>,
-    users: Vec<User>,
-    /// Category names the devices use.
-    categories: Vec<String>,
-    /// The categories of `deviceCategories.json` (id, name), when the folder has it.
-    category_records: Option<Vec<(String, String)>>,
-}
-
-/// The records of a source every snapshot has.
-fn required<'a>(sources: &'a Sources, name: &str) -> Result<(&'a str, &'a Content), IngestError> {
-    sources
-        .get(name)
-        .ok_or_else(|| IngestError::run(format!("{name} is missing")))
-}
-
-impl Snapshot {
-    /// Validates and converts devices and users (each on a thread of its own) and categories.
-    pub fn parse(sources: &Sources, summary: &mut IngestSummary) -> Result<Self, IngestError> {
-        let (devices, users) = std::thread::scope(|scope| {
-            let users = scope.spawn(|| Self::parse_users(sources));
-            let devices = Self::parse_devices(sources, summary);
-            (devices, users.join().expect("the parsing thread panicked"))
-        });
-        let (devices, categories) = devices?;
-        let users = users?;
-        let category_records = match sources.get("deviceCategories") {
-            Some((file, records)) => Some(each(file, records, |f| {
-                Ok((f.id("id")?, f.id("displayName")?))
-            })?),
-            None => None,
-        };
-        Ok(Self {
-            devices,
-            users,
-            categories,
-            category_records,
-        })
-    }
-
-    /// The devices, and the category names they use.
-    fn parse_devices(
-        sources: &Sources,
-        summary: &mut IngestSummary,
-    ) -> Result<(Vec<Device>, Vec<String>), IngestError> {
-        let mut device_ids = HashSet::new();
-        let mut categories = Vec::new();
-        let (file, records) = required(sources, "managedDevices")?;
-        let devices = each(file, records, |f| {
-            let id = f.unique_id(&mut device_ids, "device")?;
-            let os = f.string("operatingSystem")?;
-            let model = f.string("model")?;
-            let device_type = device_type_key(os.as_deref(), model.as_deref(), summary);
-            let compliance_value = f.string("complianceState")?;
-            let compliance_key = enum_key("complianceStates", compliance_value.as_deref(), summary);
-            let compliance = match &compliance_key {
-                SqlValue::Integer(k) => Warehouse::get()
-                    .collection("complianceStates")
-                    .and_then(|c| c.reference_rows.get(*k as usize - 1))
-                    .and_then(|r| r.get("complianceStatus"))
-                    .and_then(|v| v.as_str())
-                    .map(compliance::bucket_of_state)
-                    .unwrap_or("unknown"),
-                _ => "unknown",
-            };
-            let category = f
-                .string("deviceCategoryDisplayName")?
-                .filter(|c| !c.is_empty() && c != "Unknown");
-            if let Some(c) = &category {
-                if !categories.contains(c) {
-                    categories.push(c.clone());
-                }
-            }
-            let values = vec![
-                ("deviceId", SqlValue::Text(id.clone())),
-                ("deviceName", text(f.string("deviceName")?)),
-                ("deviceTypeKey", device_type),
-                (
-                    "deviceRegistrationStateKey",
-                    enum_key(
-                        "deviceRegistrationStates",
-                        f.string("deviceRegistrationState")?.as_deref(),
-                        summary,
-                    ),
-                ),
-                (
-                    "ownerTypeKey",
-                    enum_key(
-                        "ownerTypes",
-                        f.string("managedDeviceOwnerType")?.as_deref(),
-                        summary,
-                    ),
-                ),
-                ("enrolledDateTime", ts(f.timestamp("enrolledDateTime")?)),
-                ("lastSyncDateTime", ts(f.timestamp("lastSyncDateTime")?)),
-                (
-                    "managementAgentKey",
-                    enum_key(
-                        "managementAgentTypes",
-                        f.string("managementAgent")?.as_deref(),
-                        summary,
-                    ),
-                ),
-                (
-                    "managementStateKey",
-                    enum_key(
-                        "managementStates",
-                        Some(f.string("managementState")?.as_deref().unwrap_or("managed")),
-                        summary,
-                    ),
-                ),
-                ("azureADDeviceId", text(f.string("azureADDeviceId")?)),
-                (
-                    "azureADRegistered",
-                    boolean(f.boolean("azureADRegistered")?),
-                ),
-                (
-                    "deviceCategoryKey",
-                    category.map_or(SqlValue::Null, SqlValue::Text),
-                ),
-                (
-                    "deviceEnrollmentTypeKey",
-                    enum_key(
-                        "deviceEnrollmentTypes",
-                        f.string("deviceEnrollmentType")?.as_deref(),
-                        summary,
-                    ),
-                ),
-                ("complianceStateKey", compliance_key),
-                ("osVersion", text(f.string("osVersion")?)),
-                ("easDeviceId", text(f.string("easDeviceId")?)),
-                ("serialNumber", text(f.string("serialNumber")?)),
-                (
-                    "userId",
-                    text(f.string("userId")?.filter(|u| !u.is_empty())),
-                ),
-                ("manufacturer", text(f.string("manufacturer")?)),
-                ("model", text(model)),
-                ("operatingSystem", text(os)),
-                (
-                    "androidSecurityPatchLevel",
-                    text(
-                        f.string("androidSecurityPatchLevel")?
-                            .filter(|s| !s.is_empty()),
-                    ),
-                ),
-                ("meid", text(f.string("meid")?.filter(|s| !s.is_empty()))),
-                (
-                    "isSupervised",
-                    int(f.boolean("isSupervised")?.map(i64::from)),
-                ),
-                (
-                    "freeStorageSpaceInBytes",
-                    int(f.integer("freeStorageSpaceInBytes")?),
-                ),
-                (
-                    "totalStorageSpaceInBytes",
-                    int(f.integer("totalStorageSpaceInBytes")?),
-                ),
-                (
-                    "encryptionState",
-                    int(f.boolean("isEncrypted")?.map(i64::from)),
-                ),
-                (
-                    "subscriberCarrier",
-                    text(f.string("subscriberCarrier")?.filter(|s| !s.is_empty())),
-                ),
-                (
-                    "phoneNumber",
-                    text(f.string("phoneNumber")?.filter(|s| !s.is_empty())),
-                ),
-                ("imei", text(f.string("imei")?.filter(|s| !s.is_empty()))),
-                (
-                    "wiFiMacAddress",
-                    text(f.string("wiFiMacAddress")?.filter(|s| !s.is_empty())),
-                ),
-                (
-                    "ethernetMacAddress",
-                    text(f.string("ethernetMacAddress")?.filter(|s| !s.is_empty())),
-                ),
-            ];
-            Ok(Device {
-                id,
-                row: ordered(collection("devices"), &values),
-                compliance,
-                physical_memory: f.integer("physicalMemoryInBytes")?,
-                jail_broken: f.string("jailBroken")?,
-            })
-        })?;
-        Ok((devices, categories))
-    }
-
-    /// The directory's users.
-    fn parse_users(sources: &Sources) -> Result<Vec<User>, IngestError> {
-        let mut user_ids = HashSet::new();
-        let (file, records) = required(sources, "users")?;
-        let users = each(file, records, |f| {
-            let id = f.unique_id(&mut user_ids, "user")?;
-            let values = vec![
-                ("userId", SqlValue::Text(id.clone())),
-                ("userEmail", text(f.string("mail")?)),
-                ("userPrincipalName", text(f.string("userPrincipalName")?)),
-                ("displayName", text(f.string("displayName")?)),
-                (
-                    "intuneLicensed",
-                    SqlValue::Boolean(f.non_empty_array("assignedLicenses")?),
-                ),
-            ];
-            Ok(User {
-                id,
-                values,
-                created: None,
-            })
-        })?;
-        Ok(users)
-    }
-}
-
-/// The sources besides devices, users and categories, validated.
-pub struct Others {
-    policies: Policies,
-    apps: Apps,
-    terms: TermsAndConditions,
-    enrollment: EnrollmentEvents,
-    mam: Registrations,
-    daily: DeviceDaily,
-}
-
-impl Others {
-    /// Validates and converts the records of every other source.
-    pub fn parse(
-        sources: &Sources,
-        day: time::Date,
-        summary: &mut IngestSummary,
-    ) -> Result<Self, IngestError> {
-        Ok(Self {
-            policies: Policies::parse(sources, midnight_micros(day) + DAY_MICROS, summary)?,
-            apps: Apps::parse(sources, summary)?,
-            terms: TermsAndConditions::parse(sources)?,
-            enrollment: EnrollmentEvents::parse(sources, summary)?,
-            mam: Registrations::parse(sources, summary)?,
-            daily: DeviceDaily::parse(sources, summary)?,
-        })
-    }
-}
-
-/// The other sources of a snapshot when the merge needs them (they may still be being parsed),
-/// with the summary of their parsing.
-pub type LaterSources<'a> = dyn FnMut() -> Result<(Others, IngestSummary), IngestError> + 'a;
 
 /// Applies the snapshot to the tenant inside `tx`: devices, users and categories from `snap`,
 /// then the other sources, asked of `others` once the merge gets to them.
@@ -316,11 +33,43 @@ pub fn apply(
     opts: &IngestOptions,
     summary: &mut IngestSummary,
 ) -> Result<(), IngestError> {
-    let t = tenant.id;
-    let now = SqlValue::Timestamp(opts.now_micros);
-    let dk = date_key(opts.date);
+    ensure_reference_rows(tx, d, tenant.id, summary)?;
+    let mut cx = Context {
+        tx,
+        d,
+        t: tenant.id,
+        day: opts.date,
+        clock: Clock {
+            snapshot: midnight_micros(opts.date),
+            now: opts.now_micros,
+        },
+        summary,
+        dates: None,
+        backfill: tenant
+            .snapshot_date_key
+            .is_some_and(|newest| newest > date_key(opts.date)),
+    };
+    cx.ensure_date(opts.date)?;
+    let mut watch = Stopwatch::start();
+    // a backfilled day marks nothing deleted
+    let guard = opts.limits.max_deleted_share.filter(|_| !cx.backfill);
+    let keys = merge_dimensions(&mut cx, snap, guard, &mut watch)?;
+    write_device_facts(&mut cx, snap, &keys)?;
+    watch.lap("devicePropertyHistories");
+    let (others, their_summary) = others()?;
+    watch.lap("waiting for the other sources");
+    cx.summary.add_unknown(their_summary);
+    apply_others(&mut cx, snap, others, keys.devices, &mut watch)?;
+    purge_past_retention(&mut cx, opts)
+}
 
-    // lookup dimensions: their reference rows, once per tenant
+/// The lookup dimensions' reference rows, written once per tenant.
+fn ensure_reference_rows(
+    tx: &mut dyn Transaction,
+    d: &dyn Dialect,
+    t: i64,
+    summary: &mut IngestSummary,
+) -> Result<(), IngestError> {
     for c in Warehouse::get()
         .collections
         .iter()
@@ -333,39 +82,50 @@ pub fn apply(
             }
         }
     }
+    Ok(())
+}
 
-    let mut cx = Context {
-        tx,
-        d,
-        t,
-        day: opts.date,
-        clock: Clock {
-            snapshot: midnight_micros(opts.date),
-            now: opts.now_micros,
-        },
-        summary,
-        dates: None,
-        backfill: tenant.snapshot_date_key.is_some_and(|newest| newest > dk),
-    };
-    cx.ensure_date(opts.date)?;
-    let mut watch = Stopwatch::start();
-    let (tx, summary) = (&mut *cx.tx, &mut *cx.summary);
-    let category_keys = merge_categories(tx, d, t, snap, &now, cx.backfill, summary)?;
+/// The keys the day's facts refer to, from the merge of the dimensions.
+struct DimensionKeys {
+    /// Category key by name.
+    categories: HashMap<String, i64>,
+    /// Device key by device id.
+    devices: HashMap<String, i64>,
+}
 
-    // a backfilled day marks nothing deleted
-    let guard = opts.limits.max_deleted_share.filter(|_| !cx.backfill);
-    merge_users(&mut cx, snap, guard)?;
+/// Merges categories, users, devices and their associations (`guard`: the share of live rows
+/// a snapshot may mark deleted).
+fn merge_dimensions(
+    cx: &mut Context<'_>,
+    snap: &Snapshot,
+    guard: Option<f64>,
+    watch: &mut Stopwatch,
+) -> Result<DimensionKeys, IngestError> {
+    let (d, t) = (cx.d, cx.t);
+    let now = SqlValue::Timestamp(cx.clock.now);
+    let categories = merge_categories(cx.tx, d, t, snap, &now, cx.backfill, cx.summary)?;
+    merge_users(cx, snap, guard)?;
     watch.lap("users");
-    let device_keys = merge_devices(&mut cx, snap, &category_keys, guard)?;
+    let devices = merge_devices(cx, snap, &categories, guard)?;
     watch.lap("devices");
-    let (tx, summary) = (&mut *cx.tx, &mut *cx.summary);
     // associations are the current state: a backfilled day leaves them
     if !cx.backfill {
-        merge_associations(tx, d, t, snap, &device_keys, &now, summary)?;
+        merge_associations(cx.tx, d, t, snap, &devices, &now, cx.summary)?;
     }
     watch.lap("userDeviceAssociations");
+    Ok(DimensionKeys {
+        categories,
+        devices,
+    })
+}
 
-    // the day's facts, replaced as a whole (re-ingesting a day is idempotent)
+/// The day's device facts, replaced as a whole (re-ingesting a day is idempotent): a
+/// `devicePropertyHistories` row per device and the day's compliance counts.
+fn write_device_facts(
+    cx: &mut Context<'_>,
+    snap: &Snapshot,
+    keys: &DimensionKeys,
+) -> Result<(), IngestError> {
     let mut buckets: BTreeMap<&str, i64> = BTreeMap::new();
     for dev in &snap.devices {
         *buckets.entry(dev.compliance).or_default() += 1;
@@ -404,13 +164,14 @@ pub fn apply(
         at("physicalMemoryInBytes"),
     );
     cx.replace_day_with("devicePropertyHistories", &snap.devices, |dev, row| {
-        row[device_key] = SqlValue::Integer(device_keys[&dev.id]);
+        row[device_key] = SqlValue::Integer(keys.devices[&dev.id]);
         for (to, from) in copied {
             row[to] = dev.row[from].clone();
         }
         row[jail_broken] = text(dev.jail_broken.clone());
         if let SqlValue::Text(name) = &dev.row[category] {
-            row[category_key] = category_keys
+            row[category_key] = keys
+                .categories
                 .get(name)
                 .map_or(SqlValue::Null, |k| SqlValue::Integer(*k));
         }
@@ -420,39 +181,68 @@ pub fn apply(
     cx.replace_day(
         "compliancePolicyStatusDeviceActivities",
         &[compliance::BUCKETS.map(|b| (b, count(b))).to_vec()],
-    )?;
-    watch.lap("devicePropertyHistories");
+    )
+}
 
-    let (others, their_summary) = others()?;
-    watch.lap("waiting for the other sources");
-    cx.summary.add_unknown(their_summary);
-    others.policies.apply(&mut cx)?;
+/// Merges the other sources: policies, apps, enrollment, the devices' daily facts, terms and
+/// app protection (`device_keys`: device key by device id).
+fn apply_others(
+    cx: &mut Context<'_>,
+    snap: &Snapshot,
+    others: Others,
+    device_keys: HashMap<String, i64>,
+    watch: &mut Stopwatch,
+) -> Result<(), IngestError> {
+    others.policies.apply(cx)?;
     watch.lap("policies");
     let device_types: HashMap<String, SqlValue> = snap
         .devices
         .iter()
         .map(|dev| (dev.id.clone(), dev.value("deviceTypeKey")))
         .collect();
-    others.apps.apply(&mut cx, &device_types)?;
+    others.apps.apply(cx, &device_types)?;
     watch.lap("apps");
-    let enrolled: Vec<Enrolled> = snap
-        .devices
-        .iter()
-        .map(|dev| Enrolled {
-            at: match dev.value("enrolledDateTime") {
-                SqlValue::Timestamp(at) => Some(at),
-                _ => None,
-            },
-            enrollment_type: dev.value("deviceEnrollmentTypeKey"),
-            device_type: dev.value("deviceTypeKey"),
-            os_version: match dev.value("osVersion") {
-                SqlValue::Text(v) => Some(v),
-                _ => None,
-            },
-        })
-        .collect();
-    others.enrollment.apply(&mut cx, &enrolled)?;
+    let enrolled: Vec<Enrolled> = snap.devices.iter().map(enrolled).collect();
+    others.enrollment.apply(cx, &enrolled)?;
     watch.lap("enrollment");
+    others.daily.apply(
+        cx,
+        &DeviceIndex {
+            by_id: &device_keys,
+            by_name: unique_names(snap),
+        },
+    )?;
+    watch.lap("device daily facts");
+    let users = live_users(cx)?;
+    others.terms.apply(cx, &users.by_principal)?;
+    watch.lap("terms and conditions");
+    others
+        .mam
+        .apply(cx, &|id: &str| others.apps.name_of(id), &users.by_id)?;
+    watch.lap("app protection");
+    // what the merge built is a few million small allocations: another thread frees them
+    free_elsewhere((others, device_keys, device_types, users));
+    Ok(())
+}
+
+/// What enrollment needs of a device.
+fn enrolled(dev: &Device) -> Enrolled {
+    Enrolled {
+        at: match dev.value("enrolledDateTime") {
+            SqlValue::Timestamp(at) => Some(at),
+            _ => None,
+        },
+        enrollment_type: dev.value("deviceEnrollmentTypeKey"),
+        device_type: dev.value("deviceTypeKey"),
+        os_version: match dev.value("osVersion") {
+            SqlValue::Text(v) => Some(v),
+            _ => None,
+        },
+    }
+}
+
+/// Device id by device name, for the names only one device of the snapshot has.
+fn unique_names(snap: &Snapshot) -> HashMap<&str, &str> {
     let mut named: HashMap<&str, Option<&str>> = HashMap::with_capacity(snap.devices.len());
     for dev in &snap.devices {
         if let SqlValue::Text(name) = dev.get("deviceName") {
@@ -463,28 +253,14 @@ pub fn apply(
                 .or_insert(Some(dev.id.as_str()));
         }
     }
-    others.daily.apply(
-        &mut cx,
-        &DeviceIndex {
-            by_id: &device_keys,
-            by_name: named
-                .into_iter()
-                .filter_map(|(name, id)| Some((name, id?)))
-                .collect(),
-        },
-    )?;
-    watch.lap("device daily facts");
-    let (by_id, by_principal) = live_users(&mut cx)?;
-    others.terms.apply(&mut cx, &by_principal)?;
-    watch.lap("terms and conditions");
-    others
-        .mam
-        .apply(&mut cx, &|id: &str| others.apps.name_of(id), &by_id)?;
-    watch.lap("app protection");
-    // what the merge built is a few million small allocations: another thread frees them
-    free_elsewhere((others, device_keys, device_types, by_id, by_principal));
+    named
+        .into_iter()
+        .filter_map(|(name, id)| Some((name, id?)))
+        .collect()
+}
 
-    // retention: facts older than each collection keeps
+/// Deletes the facts older than each collection keeps (its retention).
+fn purge_past_retention(cx: &mut Context<'_>, opts: &IngestOptions) -> Result<(), IngestError> {
     for c in Warehouse::get()
         .collections
         .iter()
@@ -497,8 +273,8 @@ pub fn apply(
         if let Retention::Days(days) = retention {
             let oldest = date_key(opts.date - time::Duration::days(i64::from(days)));
             cx.tx.execute(&dml::delete(
-                d,
-                t,
+                cx.d,
+                cx.t,
                 &c.name,
                 "dateKey",
                 "<",
@@ -540,11 +316,16 @@ fn guard_deletions(
     Ok(())
 }
 
+/// The live users' keys.
+struct LiveUsers {
+    /// By user id.
+    by_id: HashMap<String, i64>,
+    /// By principal name.
+    by_principal: HashMap<String, i64>,
+}
+
 /// The live users' keys by user id and by principal name.
-#[allow(clippy::type_complexity)]
-fn live_users(
-    cx: &mut Context<'_>,
-) -> Result<(HashMap<String, i64>, HashMap<String, i64>), IngestError> {
+fn live_users(cx: &mut Context<'_>) -> Result<LiveUsers, IngestError> {
     let not_deleted = [Condition::Equals("isDeleted", SqlValue::Boolean(false))];
     let live = select(
         cx.tx,
@@ -554,7 +335,10 @@ fn live_users(
         &["userKey", "userId", "userPrincipalName"],
         &not_deleted,
     )?;
-    let (mut by_id, mut by_principal) = (HashMap::new(), HashMap::new());
+    let mut users = LiveUsers {
+        by_id: HashMap::new(),
+        by_principal: HashMap::new(),
+    };
     for r in live {
         let mut r = r.into_iter();
         let (Some(SqlValue::Integer(k)), Some(id), Some(principal)) =
@@ -563,13 +347,13 @@ fn live_users(
             continue;
         };
         if let SqlValue::Text(u) = id {
-            by_id.insert(u, k);
+            users.by_id.insert(u, k);
         }
         if let SqlValue::Text(p) = principal {
-            by_principal.insert(p, k);
+            users.by_principal.insert(p, k);
         }
     }
-    Ok((by_id, by_principal))
+    Ok(users)
 }
 
 /// Which user each device belongs to: an association starts when a device gets a primary user and

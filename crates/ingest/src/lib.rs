@@ -32,6 +32,7 @@ mod history;
 mod mam;
 mod policies;
 mod record;
+mod snapshot;
 mod terms;
 
 use csv_source::{DEVICE_COLUMNS, USER_COLUMNS};
@@ -285,6 +286,9 @@ fn stem(name: &str) -> Option<&str> {
         .or_else(|| name.strip_suffix(".ndjson"))
 }
 
+/// A file read and checked: its records and how many, or why it was refused.
+type CheckedFile = Result<(Content, usize), IngestError>;
+
 /// A file of a snapshot folder to read: (source name, file name as errors give it, path).
 type SourceFile = (String, String, std::path::PathBuf);
 
@@ -299,28 +303,26 @@ fn read_all(
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(files.len().max(1));
-    #[allow(clippy::type_complexity)]
-    let mut read: Vec<(usize, Result<(Content, usize), IngestError>)> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut out = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some((_, file, path)) = files.get(i) else {
-                                return out;
-                            };
-                            out.push((i, read_records(path, file, limits, progress)));
-                        }
-                    })
+    let mut read: Vec<(usize, CheckedFile)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((_, file, path)) = files.get(i) else {
+                            return out;
+                        };
+                        out.push((i, read_records(path, file, limits, progress)));
+                    }
                 })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("a reading thread panicked"))
-                .collect()
-        });
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a reading thread panicked"))
+            .collect()
+    });
     // the first bad file in folder order is the one reported
     read.sort_by_key(|(i, _)| *i);
     let mut sources = Sources::default();
@@ -501,9 +503,9 @@ pub fn check_folder(
     std::thread::scope(|scope| {
         let others = scope.spawn(|| {
             let mut own = IngestSummary::default();
-            apply::Others::parse(&sources, date, &mut own).map(|_| own)
+            snapshot::Others::parse(&sources, date, &mut own).map(|_| own)
         });
-        apply::Snapshot::parse(&sources, &mut summary)?;
+        snapshot::Snapshot::parse(&sources, &mut summary)?;
         let theirs = others.join().expect("the parsing thread panicked")?;
         summary.add_unknown(theirs);
         Ok::<(), IngestError>(())
@@ -523,7 +525,7 @@ fn publish(
     // devices and users first, on both cores; the other sources are parsed beside the merge of
     // devices and users, which uses one
     let mut watch = Stopwatch::start();
-    let snapshot = apply::Snapshot::parse(&sources, &mut summary)?;
+    let snapshot = snapshot::Snapshot::parse(&sources, &mut summary)?;
     watch.lap("parsing devices and users");
     let sources = std::sync::Arc::new(sources);
     let date = opts.date;
@@ -531,7 +533,7 @@ fn publish(
         let sources = sources.clone();
         std::thread::spawn(move || {
             let mut own = IngestSummary::default();
-            apply::Others::parse(&sources, date, &mut own).map(|others| (others, own))
+            snapshot::Others::parse(&sources, date, &mut own).map(|others| (others, own))
         })
     });
     // CSV records are held by the sources: the parsing thread drops the last reference

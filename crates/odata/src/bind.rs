@@ -174,6 +174,33 @@ pub enum TypedKind {
     },
 }
 
+impl Typed {
+    /// Calls `visit` with this expression, then with every expression inside it, depth first
+    /// (a caller that looks for something needs no match over every kind of expression).
+    pub fn walk<'a>(&'a self, visit: &mut impl FnMut(&'a Typed)) {
+        visit(self);
+        match &self.kind {
+            TypedKind::Literal(_)
+            | TypedKind::Property(_)
+            | TypedKind::Now
+            | TypedKind::Related { .. } => {}
+            TypedKind::Not(x) | TypedKind::Negate(x) | TypedKind::Cast(x, _) => x.walk(visit),
+            TypedKind::And(a, b)
+            | TypedKind::Or(a, b)
+            | TypedKind::Compare(_, a, b)
+            | TypedKind::Arith(_, a, b) => {
+                a.walk(visit);
+                b.walk(visit);
+            }
+            TypedKind::In(x, list) => {
+                x.walk(visit);
+                list.iter().for_each(|item| item.walk(visit));
+            }
+            TypedKind::Call(_, args) => args.iter().for_each(|arg| arg.walk(visit)),
+        }
+    }
+}
+
 /// A bound `$orderby` item.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BoundOrder {

@@ -487,22 +487,11 @@ impl Query {
     }
 }
 
+/// Whether expression `t` reads property `index` of the entity.
 fn mentions_property(t: &Typed, index: usize) -> bool {
-    match &t.kind {
-        TypedKind::Property(i) => *i == index,
-        TypedKind::Literal(_) | TypedKind::Now | TypedKind::Related { .. } => false,
-        TypedKind::Not(x) | TypedKind::Negate(x) | TypedKind::Cast(x, _) => {
-            mentions_property(x, index)
-        }
-        TypedKind::And(a, b)
-        | TypedKind::Or(a, b)
-        | TypedKind::Compare(_, a, b)
-        | TypedKind::Arith(_, a, b) => mentions_property(a, index) || mentions_property(b, index),
-        TypedKind::In(x, list) => {
-            mentions_property(x, index) || list.iter().any(|i| mentions_property(i, index))
-        }
-        TypedKind::Call(_, args) => args.iter().any(|a| mentions_property(a, index)),
-    }
+    let mut found = false;
+    t.walk(&mut |e| found |= matches!(e.kind, TypedKind::Property(i) if i == index));
+    found
 }
 
 /// `dateKey` of `snapshot` minus `days`.

@@ -70,27 +70,13 @@ struct Join<'a> {
 
 /// The navigation properties an expression reaches through.
 fn navigations(t: &Typed, out: &mut Vec<usize>) {
-    match &t.kind {
-        TypedKind::Related { navigation, .. } => {
+    t.walk(&mut |e| {
+        if let TypedKind::Related { navigation, .. } = &e.kind {
             if !out.contains(navigation) {
                 out.push(*navigation);
             }
         }
-        TypedKind::Literal(_) | TypedKind::Property(_) | TypedKind::Now => {}
-        TypedKind::Not(x) | TypedKind::Negate(x) | TypedKind::Cast(x, _) => navigations(x, out),
-        TypedKind::And(a, b)
-        | TypedKind::Or(a, b)
-        | TypedKind::Compare(_, a, b)
-        | TypedKind::Arith(_, a, b) => {
-            navigations(a, out);
-            navigations(b, out);
-        }
-        TypedKind::In(x, list) => {
-            navigations(x, out);
-            list.iter().for_each(|i| navigations(i, out));
-        }
-        TypedKind::Call(_, args) => args.iter().for_each(|a| navigations(a, out)),
-    }
+    });
 }
 
 /// The collection of the entity type a navigation property leads to.
