@@ -1,0 +1,268 @@
+//! Collection requests: paging options, the paging token's checks, the page's statement and
+//! writer, and the response streamed as rows are read.
+
+use super::*;
+
+/// The paging options of a collection request: `$top`, `$skip`, `$count`, and the page size
+/// (the service's, or less when `Prefer: odata.maxpagesize` asks for it).
+struct Paging {
+    top: Option<u64>,
+    skip: Option<u64>,
+    want_count: bool,
+    /// What `Prefer` asked for, if anything.
+    preferred: Option<u64>,
+    page_size: u64,
+}
+
+impl Paging {
+    /// Reads the paging options of `ctx`.
+    fn parse(ctx: &Ctx) -> Result<Self, ODataError> {
+        let number = |option: &str| {
+            ctx.options
+                .get(option)
+                .map(syntax::parse_top_skip)
+                .transpose()
+                .map_err(|e| e.into_odata(option))
+        };
+        let want_count = ctx
+            .options
+            .get("$count")
+            .map(syntax::parse_count)
+            .transpose()
+            .map_err(|e| e.into_odata("$count"))?
+            .unwrap_or(false);
+        let preferred = parse_prefer_maxpagesize(&ctx.headers);
+        let page_size = preferred
+            .map_or(ctx.app.config.page_size, |p| {
+                p.min(ctx.app.config.page_size)
+            })
+            .max(1);
+        Ok(Self {
+            top: number("$top")?,
+            skip: number("$skip")?,
+            want_count,
+            preferred,
+            page_size,
+        })
+    }
+}
+
+/// A collection's page: its rows streamed as they are read, a next link when there are more.
+pub(super) async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
+    let (entity, coll) = resolve(&ctx, name)?;
+    let q = bind_query(&ctx, entity, coll)?;
+    let format = negotiate::json_format(
+        ctx.options.get("$format"),
+        header_str(&ctx.headers, "accept"),
+    )?;
+    let paging = Paging::parse(&ctx)?;
+    let tenant = load_tenant(&ctx).await?;
+    let min_date = q.min_date_key(&tenant);
+    let fp = query_fingerprint(&ctx, name, &tenant, min_date);
+    let token = resume_token(&ctx, &fp, &tenant)?;
+    let remaining = match &token {
+        Some(t) => t.remaining,
+        None => paging.top,
+    };
+    let page_len = remaining.map_or(paging.page_size, |r| r.min(paging.page_size));
+    let position = token.as_ref().map(|t| KeysetPosition(t.after.clone()));
+    let page_query = PageQuery {
+        collection: coll,
+        entity,
+        tenant: tenant.id,
+        min_date_key: min_date,
+        now_micros: now_micros(),
+        expand: expansions(&ctx, entity, &q.expand),
+        query: q,
+        store: ctx.app.store.clone(),
+    };
+    let offset = if token.is_none() {
+        paging.skip.unwrap_or(0)
+    } else {
+        0
+    };
+    let most = stream::page_limit(page_len, remaining);
+    let plan = page_query.plan(position.as_ref(), offset, most + 1);
+    let q = &page_query.query;
+    let set_url = format!("{}/{name}", ctx.service_root);
+    let writer = with_expansions(
+        &ctx,
+        EntityWriter::new(
+            entity,
+            &Warehouse::get().namespace,
+            &q.select,
+            &plan.cursor.key_columns,
+            format.metadata,
+            format.ieee754,
+            &set_url,
+        ),
+        entity,
+        &q.expand,
+        &plan.cursor,
+        format.metadata,
+        format.ieee754,
+    );
+    let mut context = format!("{}#{name}", ctx.metadata_url());
+    if let Some(selection) = context_selection(&ctx, entity, &q.select, &q.expand) {
+        context = format!("{context}({selection})");
+    }
+    let page = Page {
+        store: ctx.app.store.clone(),
+        plan,
+        resume: Box::new(move |position, limit| page_query.plan(Some(position), 0, limit)),
+        writer,
+        want_count: paging.want_count,
+        context: (format.metadata != MetadataLevel::None).then_some(context),
+        page_len,
+        remaining,
+        next_link_base: next_link_base(&ctx),
+        token_template: PageToken {
+            after: Vec::new(),
+            remaining: None,
+            generation: tenant.generation,
+            fingerprint: fp,
+        },
+        signer: ctx.app.signer.clone(),
+        request_id: ctx.request_id.clone(),
+        collection: name.to_string(),
+        audit: crate::authn::Audit {
+            tenant: ctx.principal.tenant.clone(),
+            client_id: ctx.principal.client_id.clone().unwrap_or_default(),
+            subject: ctx.principal.subject.clone(),
+        },
+    };
+    let mut resp = stream::respond(page).await?;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&format.content_type()).expect("ascii"),
+    );
+    if let Some(p) = paging.preferred {
+        h.insert(
+            "preference-applied",
+            HeaderValue::from_str(&format!(
+                "odata.maxpagesize={}",
+                p.min(ctx.app.config.page_size)
+            ))
+            .expect("ascii"),
+        );
+    }
+    Ok(resp)
+}
+
+/// What a paging token is bound to: the request's version, collection, tenant, options that
+/// shape the rows, history window and parameter aliases. A token presented with anything else
+/// is refused.
+fn query_fingerprint(ctx: &Ctx, name: &str, tenant: &Tenant, min_date: Option<i64>) -> String {
+    // a continuation must keep the aliases' values too
+    let mut aliases: Vec<String> = ctx
+        .options
+        .custom
+        .iter()
+        .filter(|o| o.name.starts_with('@'))
+        .map(|o| format!("{}={}", o.name, o.value))
+        .collect();
+    aliases.sort();
+    fingerprint(&[
+        ctx.version.as_str(),
+        name,
+        &tenant.id.to_string(),
+        ctx.options.get("$filter").unwrap_or(""),
+        ctx.options.get("$orderby").unwrap_or(""),
+        ctx.options.get("$select").unwrap_or(""),
+        &min_date.map(|d| d.to_string()).unwrap_or_default(),
+        &aliases.join("&"),
+        ctx.options.get("$expand").unwrap_or(""),
+    ])
+}
+
+/// The request's `$skiptoken`, checked: signed by this service, for this query (`fp`), on the
+/// tenant's current publication.
+fn resume_token(ctx: &Ctx, fp: &str, tenant: &Tenant) -> Result<Option<PageToken>, ApiError> {
+    let Some(t) = ctx.options.get("$skiptoken") else {
+        return Ok(None);
+    };
+    let token = ctx.app.signer.decode(t)?;
+    if token.fingerprint != fp {
+        return Err(ODataError::bad_request("This $skiptoken belongs to a different query; follow @odata.nextLink without changing it.").with_target("$skiptoken").into());
+    }
+    if token.generation != tenant.generation {
+        return Err(ODataError::bad_request("The data was republished since this paging sequence started; restart from the first page.").with_target("$skiptoken").into());
+    }
+    Ok(Some(token))
+}
+
+/// The next link up to its `$skiptoken` value: the request's own URL and options but `$skip`
+/// and `$skiptoken`.
+fn next_link_base(ctx: &Ctx) -> String {
+    let rest = continuation_query(&ctx.raw_query);
+    let sep = if rest.is_empty() { "" } else { "&" };
+    format!("{}{}?{rest}{sep}$skiptoken=", ctx.base_url, ctx.path)
+}
+
+/// The page size `Prefer: odata.maxpagesize=N` (or `maxpagesize`) asks for.
+fn parse_prefer_maxpagesize(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| {
+            let (k, v) = p.trim().split_once('=')?;
+            (k.trim().eq_ignore_ascii_case("odata.maxpagesize")
+                || k.trim().eq_ignore_ascii_case("maxpagesize"))
+            .then(|| v.trim().trim_matches('"').parse().ok())
+            .flatten()
+            .filter(|n: &u64| *n > 0)
+        })
+}
+
+/// The raw query string without `$skip` and `$skiptoken`, for next links.
+fn continuation_query(raw: &str) -> String {
+    raw.split('&')
+        .filter(|part| {
+            let name = part.split('=').next().unwrap_or("");
+            let name = percent_encoding::percent_decode_str(name)
+                .decode_utf8_lossy()
+                .to_ascii_lowercase();
+            let name = name.trim_start_matches('$');
+            !part.is_empty() && name != "skip" && name != "skiptoken"
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// What a collection request reads, owned, so that a page can be planned again to continue
+/// after a pause (see [`stream`]).
+struct PageQuery {
+    collection: &'static Collection,
+    entity: &'static EntityType,
+    tenant: i64,
+    min_date_key: Option<i64>,
+    now_micros: i64,
+    expand: Vec<sql::Expansion<'static>>,
+    query: Query,
+    store: std::sync::Arc<dyn warehouse::Store>,
+}
+
+impl PageQuery {
+    /// The statement for `limit` rows after `position` (or `offset` rows from the start).
+    fn plan(&self, position: Option<&KeysetPosition>, offset: u64, limit: u64) -> sql::Plan {
+        let cq = CollectionQuery {
+            collection: self.collection,
+            entity: self.entity,
+            tenant: self.tenant,
+            filter: self.query.filter.as_ref(),
+            orderby: &self.query.orderby,
+            select: &self.query.select,
+            key: &[],
+            min_date_key: self.min_date_key,
+            after: position,
+            offset,
+            limit: Some(limit),
+            now_micros: self.now_micros,
+            expand: &self.expand,
+        };
+        sql::plan(&cq, self.store.dialect())
+    }
+}

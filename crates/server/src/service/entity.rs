@@ -1,0 +1,231 @@
+//! Single-entity requests: an entity by key, one of its properties, or a property's raw value
+//! (`$value`).
+
+use super::*;
+
+/// What reading one entity found.
+struct EntityRead {
+    /// The JSON object, JSON value, or raw value.
+    body: Vec<u8>,
+    /// Whether the first selected column was null.
+    is_null: bool,
+    /// The entity's key in URL form, for the context URL.
+    key: String,
+}
+
+/// Entity `name(key_text)`, or its `property`, or that property's raw value (`raw`).
+pub(super) async fn entity(
+    ctx: Ctx,
+    name: &str,
+    key_text: &str,
+    property: Option<&str>,
+    raw: bool,
+) -> ApiResult<Response> {
+    let (entity, coll) = resolve(&ctx, name)?;
+    reject_unimplemented(&ctx.options)?;
+    let key_values = syntax::parse_key(key_text).map_err(|e| e.into_odata("key"))?;
+    let key = bind_key(&key_values, entity).map_err(|e| e.with_target("key"))?;
+    let key: Vec<(usize, SqlValue)> = key.iter().map(|(i, v)| (*i, sql::sql_value(v))).collect();
+    let prop_index = property.map(|p| property_index(entity, p)).transpose()?;
+    let select = selected(&ctx, entity, prop_index)?;
+    let format = if raw {
+        None
+    } else {
+        Some(negotiate::json_format(
+            ctx.options.get("$format"),
+            header_str(&ctx.headers, "accept"),
+        )?)
+    };
+    // a property or raw value has nothing to expand
+    let expand = match prop_index {
+        Some(_) => Vec::new(),
+        None => bind_expansions(&ctx, entity)?,
+    };
+    let joined = expansions(&ctx, entity, &expand);
+    let tenant = load_tenant(&ctx).await?;
+    let cq = CollectionQuery {
+        collection: coll,
+        entity,
+        tenant: tenant.id,
+        filter: None,
+        orderby: &[],
+        select: &select,
+        key: &key,
+        min_date_key: None,
+        after: None,
+        offset: 0,
+        limit: Some(1),
+        now_micros: now_micros(),
+        expand: &joined,
+    };
+    let plan = sql::plan(&cq, ctx.app.store.dialect());
+    let level = format.map_or(MetadataLevel::None, |f| f.metadata);
+    let set_url = format!("{}/{name}", ctx.service_root);
+    let writer = with_expansions(
+        &ctx,
+        EntityWriter::new(
+            entity,
+            &Warehouse::get().namespace,
+            &select,
+            &plan.cursor.key_columns,
+            level,
+            format.is_some_and(|f| f.ieee754),
+            &set_url,
+        ),
+        entity,
+        &expand,
+        &plan.cursor,
+        level,
+        format.is_some_and(|f| f.ieee754),
+    );
+    let prop_ty = prop_index.map(|i| entity.properties[i].ty);
+    let read = read_one(&ctx, entity, plan, writer, prop_ty, raw).await?;
+    let Some(read) = read else {
+        return Err(
+            ODataError::not_found(format!("{name}({key_text}) does not exist."))
+                .with_target("key")
+                .into(),
+        );
+    };
+    if prop_index.is_some() && read.is_null {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let Some(format) = format else {
+        let mut r = (StatusCode::OK, read.body).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain;charset=utf-8"),
+        );
+        return Ok(r);
+    };
+    let context = match property {
+        Some(p) => format!("{}#{name}({})/{p}", ctx.metadata_url(), read.key),
+        None => format!("{}#{name}/$entity", ctx.metadata_url()),
+    };
+    let body = json_body(&format, &context, property.is_some(), &read.body);
+    Ok(json_response(&format, body))
+}
+
+/// The index of property `p` of `entity` (exactly, else case-insensitively when unique).
+fn property_index(entity: &EntityType, p: &str) -> Result<usize, ApiError> {
+    match entity.find_property(p) {
+        Lookup::Found(i) => Ok(i),
+        Lookup::Missing => Err(ODataError::not_found(format!(
+            "'{p}' is not a property of {}.",
+            entity.name
+        ))
+        .with_target(p.to_string())
+        .into()),
+        Lookup::Ambiguous(candidates) => Err(ODataError::bad_request(format!(
+            "'{p}' matches the properties {} when case is ignored; write one exactly.",
+            candidates.join(", ")
+        ))
+        .with_target(p.to_string())
+        .into()),
+    }
+}
+
+/// The properties read: the one addressed, else `$select`, else all.
+fn selected(
+    ctx: &Ctx,
+    entity: &EntityType,
+    prop_index: Option<usize>,
+) -> Result<Vec<usize>, ApiError> {
+    Ok(match (prop_index, ctx.options.get("$select")) {
+        (Some(i), _) => vec![i],
+        (None, Some(text)) => {
+            let items = syntax::parse_select(text).map_err(|e| e.into_odata("$select"))?;
+            bind_select(&items, entity).map_err(|e| e.with_target("$select"))?
+        }
+        (None, None) => (0..entity.properties.len()).collect(),
+    })
+}
+
+/// Runs `plan` for at most one row on a blocking thread and writes it: the entity through
+/// `writer`, or the property of type `prop_ty` as a JSON value (as its raw text when `raw`).
+async fn read_one(
+    ctx: &Ctx,
+    entity: &EntityType,
+    plan: sql::Plan,
+    writer: EntityWriter,
+    prop_ty: Option<PrimitiveType>,
+    raw: bool,
+) -> Result<Option<EntityRead>, ApiError> {
+    let store = ctx.app.store.clone();
+    let key_types: Vec<_> = entity
+        .key_indices()
+        .iter()
+        .map(|&i| (entity.properties[i].name.clone(), entity.properties[i].ty))
+        .collect();
+    tokio::task::spawn_blocking(
+        move || -> Result<Option<EntityRead>, warehouse::StoreError> {
+            let mut out = None;
+            store.stream(&plan.rows, &mut |row| {
+                let mut body = Vec::new();
+                match (prop_ty, row.cell(0)) {
+                    (Some(_), Cell::Text(s)) if raw => body.extend_from_slice(s.as_bytes()),
+                    (Some(PrimitiveType::DateTimeOffset), Cell::Integer(v)) if raw => {
+                        odata::json::write_timestamp(&mut body, v)
+                    }
+                    (Some(ty), cell) => odata::json::write_value(&mut body, ty, cell, false),
+                    (None, _) => writer.write(&mut body, row),
+                }
+                out = Some(EntityRead {
+                    body,
+                    is_null: matches!(row.cell(0), Cell::Null),
+                    key: key_text(&key_types, &plan.cursor.key_columns, row),
+                });
+                false
+            })?;
+            Ok(out)
+        },
+    )
+    .await
+    .map_err(|_| ApiError(ODataError::new(ErrorKind::Internal, "internal error")))?
+    .map_err(ApiError::from)
+}
+
+/// The key of `row` in URL form (`4242`, or `a=1,b='x'` for a composite key).
+fn key_text(
+    key_types: &[(String, PrimitiveType)],
+    key_columns: &[usize],
+    row: &dyn odata::json::Row,
+) -> String {
+    let mut key = String::new();
+    for (i, ((name, ty), col)) in key_types.iter().zip(key_columns).enumerate() {
+        if i > 0 {
+            key.push(',');
+        }
+        if key_types.len() > 1 {
+            key.push_str(name);
+            key.push('=');
+        }
+        key_literal(&mut key, *ty, row.cell(*col));
+    }
+    key
+}
+
+/// The JSON response body: the context URL (unless the metadata level is none), then the
+/// entity's members, or the property's `value`.
+fn json_body(format: &JsonFormat, context: &str, is_property: bool, value: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(value.len() + 128);
+    body.push(b'{');
+    if format.metadata != MetadataLevel::None {
+        body.extend_from_slice(b"\"@odata.context\":");
+        odata::json::write_string(&mut body, context);
+    }
+    if is_property {
+        if body.len() > 1 {
+            body.push(b',');
+        }
+        body.extend_from_slice(b"\"value\":");
+        body.extend_from_slice(value);
+        body.push(b'}');
+    } else {
+        if body.len() > 1 && value.len() > 2 {
+            body.push(b',');
+        }
+        body.extend_from_slice(&value[1..]);
+    }
+    body
+}
