@@ -361,32 +361,7 @@ fn typed(v: &SqlValue, ty: Option<PrimitiveType>) -> SqlValue {
 
 /// Plans the page and count statements of a collection request.
 pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
-    // the collections to join: those $filter and $orderby reach through, and the expanded ones
-    let mut reached = Vec::new();
-    if let Some(f) = q.filter {
-        navigations(f, &mut reached);
-    }
-    for o in q.orderby {
-        navigations(&o.expr, &mut reached);
-    }
-    for e in q.expand {
-        if !reached.contains(&e.navigation) {
-            reached.push(e.navigation);
-        }
-    }
-    let joins: Vec<Join<'_>> = reached
-        .iter()
-        .enumerate()
-        .map(|(n, &navigation)| Join {
-            navigation,
-            alias: format!("t{}", n + 1),
-            target: q
-                .expand
-                .iter()
-                .find(|e| e.navigation == navigation)
-                .map_or_else(|| target_collection(q.entity, navigation), |e| e.target),
-        })
-        .collect();
+    let joins = joins(q);
     let alias = (!joins.is_empty()).then_some("t0");
     let mut r = Renderer {
         dialect,
@@ -396,43 +371,8 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
         alias,
         joins,
     };
-    let qualified = |column: &str| match alias {
-        Some(a) => format!("{a}.{}", dialect.quote(column)),
-        None => dialect.quote(column),
-    };
-    let mut join_sql = String::new();
-    for j in &r.joins {
-        let reference = q
-            .entity
-            .property_index(&q.entity.navigation[j.navigation].property)
-            .expect("navigation properties name a property");
-        join_sql.push_str(&format!(
-            " LEFT JOIN {} AS {a} ON {a}.{} = {} AND {a}.{} = {}",
-            dialect.quote(&j.target.name),
-            dialect.quote(TENANT_COLUMN),
-            qualified(TENANT_COLUMN),
-            dialect.quote(&j.target.key[0]),
-            r.column(reference),
-            a = j.alias,
-        ));
-    }
-    let tenant = r.param(SqlValue::Integer(q.tenant));
-    let mut conditions = vec![format!("{} = {tenant}", qualified(TENANT_COLUMN))];
-    if let Some(f) = q.filter {
-        conditions.push(r.expr(f));
-    }
-    if let (Some(min), Some(i)) = (q.min_date_key, q.entity.property_index("dateKey")) {
-        let p = r.param(SqlValue::Integer(min));
-        conditions.push(format!("{} >= {p}", r.column(i)));
-    }
-    for (i, v) in q.key {
-        let p = r.param(v.clone());
-        conditions.push(format!("{} = {p}", r.column(*i)));
-    }
-    let table = match alias {
-        Some(a) => format!("{} AS {a}{join_sql}", dialect.quote(&q.collection.name)),
-        None => dialect.quote(&q.collection.name),
-    };
+    let table = from_clause(q, &r);
+    let mut conditions = conditions(q, &mut r);
     let (count_sql, count_params) = if q.filter.is_none() && q.key.is_empty() {
         kept_count(dialect, q)
     } else {
@@ -444,59 +384,15 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
             r.params.clone(),
         )
     };
-
-    // Sort keys: $orderby, then key properties not already ordered by.
-    let mut sort: Vec<SortKey> = Vec::new();
-    let mut key_sort_index = vec![None; q.entity.key.len()];
-    for o in q.orderby {
-        if let TypedKind::Property(p) = o.expr.kind {
-            if let Some(k) = q.entity.key_indices().iter().position(|&ki| ki == p) {
-                key_sort_index[k].get_or_insert(sort.len());
-            }
-        }
-        sort.push(SortKey {
-            sql: r.expr(&o.expr),
-            ty: o.expr.ty,
-            nullable: o.expr.nullable,
-            descending: o.direction == Direction::Desc,
-        });
-    }
-    for (k, p) in q.entity.key_indices().into_iter().enumerate() {
-        if key_sort_index[k].is_none() {
-            key_sort_index[k] = Some(sort.len());
-            sort.push(SortKey {
-                sql: r.column(p),
-                ty: Some(q.entity.properties[p].ty),
-                nullable: q.entity.properties[p].nullable,
-                descending: false,
-            });
-        }
-    }
+    let order = sort_order(q, &mut r);
     if let Some(after) = q.after {
-        conditions.push(keyset_predicate(&mut r, &sort, &after.0));
+        conditions.push(keyset_predicate(&mut r, &order.keys, &after.0));
     }
     let mut columns: Vec<String> = q.select.iter().map(|&i| r.column(i)).collect();
-    columns.extend(sort.iter().map(|s| s.sql.clone()));
-    // each expanded entity: its key (null when there is none), then its selected properties
-    let mut expanded = Vec::new();
-    for e in q.expand {
-        let join = r
-            .joins
-            .iter()
-            .find(|j| j.navigation == e.navigation)
-            .expect("expanded navigations are joined");
-        let target_key = dialect.quote(&e.target.key[0]);
-        expanded.push(columns.len());
-        columns.push(format!("{}.{target_key}", join.alias));
-        columns.extend(e.select.iter().map(|&p| {
-            format!(
-                "{}.{}",
-                join.alias,
-                dialect.quote(&e.target.properties[p].name)
-            )
-        }));
-    }
-    let order: Vec<String> = sort
+    columns.extend(order.keys.iter().map(|s| s.sql.clone()));
+    let expanded = expanded_columns(q, &r, &mut columns);
+    let order_by: Vec<String> = order
+        .keys
         .iter()
         .map(|s| format!("{} {}", s.sql, dialect.order(s.descending, s.nullable)))
         .collect();
@@ -509,7 +405,7 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
         "SELECT {} FROM {table} WHERE {} ORDER BY {}{}",
         columns.join(", "),
         conditions.join(" AND "),
-        order.join(", "),
+        order_by.join(", "),
         dialect.limit_offset(limit.as_deref(), offset.as_deref()),
     );
     let selected = q.select.len();
@@ -526,14 +422,164 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
         },
         cursor: Cursor {
             selected,
-            sort_keys: sort.len(),
-            key_columns: key_sort_index
+            sort_keys: order.keys.len(),
+            key_columns: order
+                .key_positions
                 .into_iter()
                 .map(|i| selected + i.expect("every key is a sort key"))
                 .collect(),
             expanded,
         },
     }
+}
+
+/// The collections to join: those `$filter` and `$orderby` reach through, and the expanded ones.
+fn joins<'a>(q: &CollectionQuery<'a>) -> Vec<Join<'a>> {
+    let mut reached = Vec::new();
+    if let Some(f) = q.filter {
+        navigations(f, &mut reached);
+    }
+    for o in q.orderby {
+        navigations(&o.expr, &mut reached);
+    }
+    for e in q.expand {
+        if !reached.contains(&e.navigation) {
+            reached.push(e.navigation);
+        }
+    }
+    reached
+        .iter()
+        .enumerate()
+        .map(|(n, &navigation)| Join {
+            navigation,
+            alias: format!("t{}", n + 1),
+            target: q
+                .expand
+                .iter()
+                .find(|e| e.navigation == navigation)
+                .map_or_else(|| target_collection(q.entity, navigation), |e| e.target),
+        })
+        .collect()
+}
+
+/// The statement's `FROM`: the collection's table, aliased and left-joined to the joined
+/// collections by tenant and key when there are any.
+fn from_clause(q: &CollectionQuery<'_>, r: &Renderer<'_>) -> String {
+    let dialect = r.dialect;
+    let Some(alias) = r.alias else {
+        return dialect.quote(&q.collection.name);
+    };
+    let mut table = format!("{} AS {alias}", dialect.quote(&q.collection.name));
+    for j in &r.joins {
+        let reference = q
+            .entity
+            .property_index(&q.entity.navigation[j.navigation].property)
+            .expect("navigation properties name a property");
+        table.push_str(&format!(
+            " LEFT JOIN {} AS {a} ON {a}.{tenant} = {alias}.{tenant} AND {a}.{} = {}",
+            dialect.quote(&j.target.name),
+            dialect.quote(&j.target.key[0]),
+            r.column(reference),
+            a = j.alias,
+            tenant = dialect.quote(TENANT_COLUMN),
+        ));
+    }
+    table
+}
+
+/// The statement's conditions: the tenant, `$filter`, the history window, the key.
+fn conditions(q: &CollectionQuery<'_>, r: &mut Renderer<'_>) -> Vec<String> {
+    let tenant_column = match r.alias {
+        Some(a) => format!("{a}.{}", r.dialect.quote(TENANT_COLUMN)),
+        None => r.dialect.quote(TENANT_COLUMN),
+    };
+    let tenant = r.param(SqlValue::Integer(q.tenant));
+    let mut conditions = vec![format!("{tenant_column} = {tenant}")];
+    if let Some(f) = q.filter {
+        conditions.push(r.expr(f));
+    }
+    if let (Some(min), Some(i)) = (q.min_date_key, q.entity.property_index("dateKey")) {
+        let p = r.param(SqlValue::Integer(min));
+        conditions.push(format!("{} >= {p}", r.column(i)));
+    }
+    for (i, v) in q.key {
+        let p = r.param(v.clone());
+        conditions.push(format!("{} = {p}", r.column(*i)));
+    }
+    conditions
+}
+
+/// The rows' order: the sort keys, and where each key property is among them.
+struct SortOrder {
+    /// `$orderby`, then the key properties not already ordered by.
+    keys: Vec<SortKey>,
+    /// The position in `keys` of each key property, in key order.
+    key_positions: Vec<Option<usize>>,
+}
+
+/// Sort keys: `$orderby`, then key properties not already ordered by, so the order is total.
+fn sort_order(q: &CollectionQuery<'_>, r: &mut Renderer<'_>) -> SortOrder {
+    let mut keys: Vec<SortKey> = Vec::new();
+    let mut key_positions = vec![None; q.entity.key.len()];
+    for o in q.orderby {
+        if let TypedKind::Property(p) = o.expr.kind {
+            if let Some(k) = q.entity.key_indices().iter().position(|&ki| ki == p) {
+                key_positions[k].get_or_insert(keys.len());
+            }
+        }
+        keys.push(SortKey {
+            sql: r.expr(&o.expr),
+            ty: o.expr.ty,
+            nullable: o.expr.nullable,
+            descending: o.direction == Direction::Desc,
+        });
+    }
+    for (k, p) in q.entity.key_indices().into_iter().enumerate() {
+        if key_positions[k].is_none() {
+            key_positions[k] = Some(keys.len());
+            keys.push(SortKey {
+                sql: r.column(p),
+                ty: Some(q.entity.properties[p].ty),
+                nullable: q.entity.properties[p].nullable,
+                descending: false,
+            });
+        }
+    }
+    SortOrder {
+        keys,
+        key_positions,
+    }
+}
+
+/// Appends each expanded entity's columns to `columns`: its key (null when there is none), then
+/// its selected properties. Returns where each expanded entity's columns start.
+fn expanded_columns(
+    q: &CollectionQuery<'_>,
+    r: &Renderer<'_>,
+    columns: &mut Vec<String>,
+) -> Vec<usize> {
+    let mut expanded = Vec::new();
+    for e in q.expand {
+        let join = r
+            .joins
+            .iter()
+            .find(|j| j.navigation == e.navigation)
+            .expect("expanded navigations are joined");
+        expanded.push(columns.len());
+        columns.push(format!(
+            "{}.{}",
+            join.alias,
+            r.dialect.quote(&e.target.key[0])
+        ));
+        columns.extend(e.select.iter().map(|&p| {
+            format!(
+                "{}.{}",
+                join.alias,
+                r.dialect.quote(&e.target.properties[p].name)
+            )
+        }));
+    }
+    expanded
 }
 
 /// An unfiltered count from the counts each publication keeps ([`crate::schema::COUNTS_TABLE`])
