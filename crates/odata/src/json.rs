@@ -200,36 +200,10 @@ impl EntityWriter {
         ieee754_compatible: bool,
         entity_set_url: &str,
     ) -> Self {
-        Self::at_columns(
-            ty,
-            namespace,
-            selected,
-            0,
-            key_columns,
-            level,
-            ieee754_compatible,
-            entity_set_url,
-        )
-    }
-
-    /// [`EntityWriter::new`], reading property `selected[i]` from row column `first + i` (an
-    /// expanded entity's properties follow the main entity's in the row).
-    #[allow(clippy::too_many_arguments)]
-    pub fn at_columns(
-        ty: &EntityType,
-        namespace: &str,
-        selected: &[usize],
-        first: usize,
-        key_columns: &[usize],
-        level: MetadataLevel,
-        ieee754_compatible: bool,
-        entity_set_url: &str,
-    ) -> Self {
         let columns = selected
             .iter()
             .enumerate()
-            .map(|(i, &p)| {
-                let col = first + i;
+            .map(|(col, &p)| {
                 let prop = &ty.properties[p];
                 let mut name = Vec::new();
                 write_string(&mut name, &prop.name);
@@ -257,6 +231,15 @@ impl EntityWriter {
             ieee754_compatible,
             expanded: Vec::new(),
         }
+    }
+
+    /// Reads the selected properties from row column `first` on instead of 0 (an expanded
+    /// entity's properties follow the main entity's in the row); key columns are unchanged.
+    pub fn from_column(mut self, first: usize) -> Self {
+        for column in &mut self.columns {
+            column.0 += first;
+        }
+        self
     }
 
     /// Adds the expanded navigation property `name`, written by `writer`, or `null` when row

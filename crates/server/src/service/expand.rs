@@ -70,16 +70,16 @@ pub(super) fn with_expansions(
         let set = navigation_target(ctx, entity, b.navigation);
         let model = ctx.model();
         let target = model.type_of(model.entity_set(set).expect("a set of the model"));
-        let nested = EntityWriter::at_columns(
+        let nested = EntityWriter::new(
             target,
             &Warehouse::get().namespace,
             &b.select,
-            start + 1,
             &[start],
             level,
             ieee754,
             &format!("{}/{set}", ctx.service_root),
-        );
+        )
+        .from_column(start + 1);
         writer = writer.expand(&entity.navigation[b.navigation].name, start, nested);
     }
     writer
