@@ -258,117 +258,21 @@ impl Validator {
         let iss = claim_str(&unverified, "iss")
             .ok_or_else(|| invalid("the token has no issuer"))?
             .to_string();
-        let skew = self.settings.clock_skew_secs;
-        let mut validation = Validation::new(header.alg);
-        validation.algorithms = vec![header.alg];
-        validation.leeway = skew;
-        validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        validation.set_issuer(&[iss.as_str()]);
-        if self.settings.audiences.is_empty() {
-            return Err(AuthError::Config("no audience is configured".into()));
-        }
-        validation.set_audience(&self.settings.audiences);
-
-        // The built-in issuer signs as its base URL (root layout) or as `{base}/{tid}/v2.0`
-        // (Entra's layout) for the token's own tenant.
-        let builtin = self.builtin.as_ref().filter(|b| {
-            b.issuer == iss
-                || claim_str(&unverified, "tid")
-                    .is_some_and(|tid| crate::tenant_issuer(&b.issuer, tid) == iss)
-        });
-        let (key, tenant_of) = if let Some(b) = builtin {
-            let kid = header
-                .kid
-                .as_deref()
-                .ok_or_else(|| invalid("the token has no key id"))?;
-            let key = b
-                .keys
-                .decoding_key(kid, b.token_lifetime)
-                .ok_or_else(|| invalid("the token's signing key is unknown"))?;
-            if header.alg != Algorithm::ES256 {
-                return Err(invalid("the token's algorithm does not match its key"));
-            }
-            (key, TenantRule::Direct)
-        } else {
-            let tid = |r: &Remote| {
-                claim_str(&unverified, &r.settings.tenant_claim)
-                    .unwrap_or("")
-                    .to_string()
-            };
-            let remote = self
-                .remotes
-                .iter()
-                .find(|r| r.settings.issuer.replace("{tenantid}", &tid(r)) == iss)
-                .ok_or_else(|| invalid("the token's issuer is not trusted"))?;
-            let (key, alg) = remote.key(
-                header.kid.as_deref(),
-                Duration::from_secs(self.settings.jwks_min_refresh_secs),
-            )?;
-            if alg.is_some_and(|a| a != header.alg) {
-                return Err(invalid("the token's algorithm does not match its key"));
-            }
-            (key, TenantRule::Mapped(remote))
-        };
-        let data = decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind as K;
-            invalid(match e.kind() {
-                K::ExpiredSignature => "the token has expired".to_string(),
-                K::ImmatureSignature => "the token is not valid yet".to_string(),
-                K::InvalidAudience => format!(
-                    "the token is not meant for this service (expected audience {})",
-                    self.settings.audiences.join(" or ")
-                ),
-                K::InvalidIssuer => "the token's issuer is not trusted".to_string(),
-                K::InvalidSignature => "the token's signature is not valid".to_string(),
-                K::MissingRequiredClaim(c) => format!("the token has no {c} claim"),
-                K::Base64(_) | K::Json(_) | K::Utf8(_) | K::InvalidToken => {
-                    "the token is not a well-formed JWT".to_string()
-                }
-                _ => "the token is not valid".to_string(),
-            })
-        })?;
-        let claims = data.claims;
+        let validation = self.validation(header.alg, &iss)?;
+        let (key, tenant_rule) = self.signing_key(&header, &iss, &unverified)?;
+        let claims = decode::<Map<String, Value>>(token, &key, &validation)
+            .map_err(|e| self.rejection(&e))?
+            .claims;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         if claims
             .get("iat")
             .and_then(Value::as_i64)
-            .is_some_and(|iat| iat > now + skew as i64)
+            .is_some_and(|iat| iat > now + self.settings.clock_skew_secs as i64)
         {
             return Err(invalid("the token was issued in the future"));
         }
-        // Entra ID writes delegated scopes to `scp`; RFC 9068 providers (Keycloak, Okta) to `scope`.
-        let has_scope = ["scp", "scope"]
-            .iter()
-            .filter_map(|c| claim_str(&claims, c))
-            .any(|scopes| scopes.split(' ').any(|s| s == self.settings.scope));
-        let has_role = claims
-            .get("roles")
-            .and_then(Value::as_array)
-            .is_some_and(|r| {
-                r.iter()
-                    .any(|v| v.as_str() == Some(self.settings.role.as_str()))
-            });
-        if !has_scope && !has_role {
-            return Err(AuthError::Forbidden(format!(
-                "the token does not grant the '{}' permission (delegated scope or app role)",
-                self.settings.scope
-            )));
-        }
-        let tenant = match tenant_of {
-            TenantRule::Direct => claim_str(&claims, "tid")
-                .ok_or_else(|| AuthError::Forbidden("the token names no tenant".into()))?
-                .to_string(),
-            TenantRule::Mapped(remote) => {
-                let tid = claim_str(&claims, &remote.settings.tenant_claim)
-                    .ok_or_else(|| AuthError::Forbidden("the token names no tenant".into()))?;
-                remote.settings.tenants.get(tid).cloned().ok_or_else(|| {
-                    AuthError::Forbidden(format!(
-                        "directory tenant {tid} is not allowed on this service"
-                    ))
-                })?
-            }
-        };
+        self.check_permission(&claims)?;
+        let tenant = tenant_of(tenant_rule, &claims)?;
         let expires = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
         Ok((
             Principal {
@@ -383,6 +287,113 @@ impl Validator {
             expires,
         ))
     }
+
+    /// What a token signed with `alg` by issuer `iss` must satisfy: its algorithm, expiry and
+    /// not-before with the configured clock skew, its issuer, one of the service's audiences.
+    fn validation(&self, alg: Algorithm, iss: &str) -> Result<Validation, AuthError> {
+        let mut validation = Validation::new(alg);
+        validation.algorithms = vec![alg];
+        validation.leeway = self.settings.clock_skew_secs;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        validation.set_issuer(&[iss]);
+        if self.settings.audiences.is_empty() {
+            return Err(AuthError::Config("no audience is configured".into()));
+        }
+        validation.set_audience(&self.settings.audiences);
+        Ok(validation)
+    }
+
+    /// The key to verify a token of issuer `iss` with, and how its tenant is found: the
+    /// built-in issuer's keys (it signs as its base URL, or as `{base}/{tid}/v2.0` in Entra's
+    /// layout for the token's own tenant), else a trusted remote issuer's JWKS.
+    fn signing_key(
+        &self,
+        header: &jsonwebtoken::Header,
+        iss: &str,
+        unverified: &Map<String, Value>,
+    ) -> Result<(DecodingKey, TenantRule<'_>), AuthError> {
+        let builtin = self.builtin.as_ref().filter(|b| {
+            b.issuer == iss
+                || claim_str(unverified, "tid")
+                    .is_some_and(|tid| crate::tenant_issuer(&b.issuer, tid) == iss)
+        });
+        if let Some(b) = builtin {
+            let kid = header
+                .kid
+                .as_deref()
+                .ok_or_else(|| invalid("the token has no key id"))?;
+            let key = b
+                .keys
+                .decoding_key(kid, b.token_lifetime)
+                .ok_or_else(|| invalid("the token's signing key is unknown"))?;
+            if header.alg != Algorithm::ES256 {
+                return Err(invalid("the token's algorithm does not match its key"));
+            }
+            return Ok((key, TenantRule::Direct));
+        }
+        let tid = |r: &Remote| {
+            claim_str(unverified, &r.settings.tenant_claim)
+                .unwrap_or("")
+                .to_string()
+        };
+        let remote = self
+            .remotes
+            .iter()
+            .find(|r| r.settings.issuer.replace("{tenantid}", &tid(r)) == iss)
+            .ok_or_else(|| invalid("the token's issuer is not trusted"))?;
+        let (key, alg) = remote.key(
+            header.kid.as_deref(),
+            Duration::from_secs(self.settings.jwks_min_refresh_secs),
+        )?;
+        if alg.is_some_and(|a| a != header.alg) {
+            return Err(invalid("the token's algorithm does not match its key"));
+        }
+        Ok((key, TenantRule::Mapped(remote)))
+    }
+
+    /// Why a token failed verification, in words a client can act on.
+    fn rejection(&self, e: &jsonwebtoken::errors::Error) -> AuthError {
+        use jsonwebtoken::errors::ErrorKind as K;
+        invalid(match e.kind() {
+            K::ExpiredSignature => "the token has expired".to_string(),
+            K::ImmatureSignature => "the token is not valid yet".to_string(),
+            K::InvalidAudience => format!(
+                "the token is not meant for this service (expected audience {})",
+                self.settings.audiences.join(" or ")
+            ),
+            K::InvalidIssuer => "the token's issuer is not trusted".to_string(),
+            K::InvalidSignature => "the token's signature is not valid".to_string(),
+            K::MissingRequiredClaim(c) => format!("the token has no {c} claim"),
+            K::Base64(_) | K::Json(_) | K::Utf8(_) | K::InvalidToken => {
+                "the token is not a well-formed JWT".to_string()
+            }
+            _ => "the token is not valid".to_string(),
+        })
+    }
+
+    /// Checks that the token grants the service's permission: the delegated scope (Entra ID
+    /// writes `scp`, RFC 9068 providers such as Keycloak and Okta `scope`) or the app role.
+    fn check_permission(&self, claims: &Map<String, Value>) -> Result<(), AuthError> {
+        let has_scope = ["scp", "scope"]
+            .iter()
+            .filter_map(|c| claim_str(claims, c))
+            .any(|scopes| scopes.split(' ').any(|s| s == self.settings.scope));
+        let has_role = claims
+            .get("roles")
+            .and_then(Value::as_array)
+            .is_some_and(|r| {
+                r.iter()
+                    .any(|v| v.as_str() == Some(self.settings.role.as_str()))
+            });
+        if has_scope || has_role {
+            return Ok(());
+        }
+        Err(AuthError::Forbidden(format!(
+            "the token does not grant the '{}' permission (delegated scope or app role)",
+            self.settings.scope
+        )))
+    }
 }
 
 /// The key a verified token is remembered by.
@@ -390,9 +401,30 @@ fn digest(token: &str) -> [u8; 32] {
     sha2::Sha256::digest(token.as_bytes()).into()
 }
 
+/// How a verified token's tenant is found.
 enum TenantRule<'a> {
+    /// The built-in issuer's `tid` is the tenant.
     Direct,
+    /// A remote issuer's tenant claim, mapped to a tenant of this service.
     Mapped(&'a Remote),
+}
+
+/// The tenant of a verified token's `claims`.
+fn tenant_of(rule: TenantRule<'_>, claims: &Map<String, Value>) -> Result<String, AuthError> {
+    match rule {
+        TenantRule::Direct => Ok(claim_str(claims, "tid")
+            .ok_or_else(|| AuthError::Forbidden("the token names no tenant".into()))?
+            .to_string()),
+        TenantRule::Mapped(remote) => {
+            let tid = claim_str(claims, &remote.settings.tenant_claim)
+                .ok_or_else(|| AuthError::Forbidden("the token names no tenant".into()))?;
+            remote.settings.tenants.get(tid).cloned().ok_or_else(|| {
+                AuthError::Forbidden(format!(
+                    "directory tenant {tid} is not allowed on this service"
+                ))
+            })
+        }
+    }
 }
 
 fn unverified_claims(token: &str) -> Result<Map<String, Value>, AuthError> {

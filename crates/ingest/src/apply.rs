@@ -367,31 +367,7 @@ fn merge_associations(
     now: &SqlValue,
     summary: &mut IngestSummary,
 ) -> Result<(), IngestError> {
-    let not_deleted = || Condition::Equals("isDeleted", SqlValue::Boolean(false));
-    let live_users = select(
-        tx,
-        d,
-        t,
-        collection("users"),
-        &["userId", "userKey"],
-        &[not_deleted()],
-    )?;
-    let live_user: HashMap<&str, i64> = live_users
-        .iter()
-        .filter_map(|r| match (&r[0], &r[1]) {
-            (SqlValue::Text(id), SqlValue::Integer(k)) => Some((id.as_str(), *k)),
-            _ => None,
-        })
-        .collect();
-    // the user each device of the snapshot should be associated with
-    let mut wanted: HashMap<i64, (i64, SqlValue)> = HashMap::new();
-    for dev in &snap.devices {
-        if let SqlValue::Text(uid) = dev.get("userId") {
-            if let Some(u) = live_user.get(uid.as_str()) {
-                wanted.insert(device_keys[&dev.id], (*u, dev.value("enrolledDateTime")));
-            }
-        }
-    }
+    let wanted = wanted_users(tx, d, t, snap, device_keys)?;
     let assoc = collection("userDeviceAssociations");
     let idx = |n: &str| {
         assoc
@@ -487,6 +463,41 @@ fn merge_associations(
         &changes,
     )?;
     Ok(())
+}
+
+/// The user each device of the snapshot should be associated with, by device key: (the live
+/// user's key, the device's enrollment time).
+fn wanted_users(
+    tx: &mut dyn Transaction,
+    d: &dyn Dialect,
+    t: i64,
+    snap: &Snapshot,
+    device_keys: &HashMap<String, i64>,
+) -> Result<HashMap<i64, (i64, SqlValue)>, IngestError> {
+    let live_users = select(
+        tx,
+        d,
+        t,
+        collection("users"),
+        &["userId", "userKey"],
+        &[Condition::Equals("isDeleted", SqlValue::Boolean(false))],
+    )?;
+    let live_user: HashMap<&str, i64> = live_users
+        .iter()
+        .filter_map(|r| match (&r[0], &r[1]) {
+            (SqlValue::Text(id), SqlValue::Integer(k)) => Some((id.as_str(), *k)),
+            _ => None,
+        })
+        .collect();
+    let mut wanted = HashMap::new();
+    for dev in &snap.devices {
+        if let SqlValue::Text(uid) = dev.get("userId") {
+            if let Some(u) = live_user.get(uid.as_str()) {
+                wanted.insert(device_keys[&dev.id], (*u, dev.value("enrolledDateTime")));
+            }
+        }
+    }
+    Ok(wanted)
 }
 
 /// Device categories: from `deviceCategories.json` when present (ids as Graph has them; a category

@@ -2,7 +2,7 @@
 //! the live row and adds a new one; an entity missing from the snapshot has its live row ended;
 //! one that comes back gets a new row. Rows are never deleted.
 
-use super::context::{collection, max_of, ordered, select, written, Context};
+use super::context::{collection, max_of, ordered, select, written, Clock, Context};
 use super::IngestError;
 use warehouse::calendar::DAY_MICROS;
 use warehouse::model::Collection;
@@ -123,6 +123,93 @@ pub fn merge_some(
     merge_entities(cx, name, cols, entities, false).map(|m| m.keys)
 }
 
+/// How a merge writes the rows of one history dimension: its bookkeeping columns and the clock.
+struct Rows<'a> {
+    c: &'static Collection,
+    cols: &'a Columns,
+    clock: Clock,
+}
+
+impl Rows<'_> {
+    /// The position of property `name`.
+    fn at(&self, name: &str) -> usize {
+        self.c.property_index(name).expect("property of the model")
+    }
+
+    /// A row's revision (1 when the dimension counts none).
+    fn revision_of(&self, row: &[SqlValue]) -> i64 {
+        self.cols
+            .revision
+            .and_then(|n| match row[self.at(n)] {
+                SqlValue::Integer(v) => Some(v),
+                _ => None,
+            })
+            .unwrap_or(0)
+            .max(1)
+    }
+
+    /// `row` ended at the snapshot: deleted, no longer current, its end set, written now.
+    fn ended(&self, row: &[SqlValue]) -> Vec<SqlValue> {
+        let mut r = row.to_vec();
+        if let Some(n) = self.cols.deleted {
+            r[self.at(n)] = SqlValue::Boolean(true);
+        }
+        if let Some(n) = self.cols.current {
+            r[self.at(n)] = SqlValue::Boolean(false);
+        }
+        if let Some(n) = self.cols.end {
+            r[self.at(n)] = SqlValue::Timestamp(self.clock.snapshot);
+        }
+        if let Some(n) = self.cols.modified {
+            r[self.at(n)] = SqlValue::Timestamp(self.clock.now);
+        }
+        r
+    }
+
+    /// The new row of entity `e` under `key`: live, starting at its creation for its first row
+    /// (`previous`: the revision of its last row, if any) or at the snapshot. A backfilled
+    /// entity never seen in a published day ends the day after the backfilled day (the last
+    /// evidence of it).
+    fn new_row(
+        &self,
+        e: &Entity,
+        key: i64,
+        previous: Option<i64>,
+        backfill: bool,
+    ) -> Vec<SqlValue> {
+        let (cols, clock) = (self.cols, self.clock);
+        let mut row = ordered(self.c, &e.values);
+        row[self.at(cols.id)] = SqlValue::Text(e.id.clone());
+        row[self.at(cols.key)] = SqlValue::Integer(key);
+        if let Some(n) = cols.deleted {
+            row[self.at(n)] = SqlValue::Boolean(false);
+        }
+        if let Some(n) = cols.current {
+            row[self.at(n)] = SqlValue::Boolean(true);
+        }
+        if let Some(n) = cols.start {
+            let began = match previous {
+                None => e.created.unwrap_or(clock.snapshot),
+                Some(_) => clock.snapshot,
+            };
+            row[self.at(n)] = SqlValue::Timestamp(began);
+        }
+        if let Some(n) = cols.modified {
+            row[self.at(n)] = SqlValue::Timestamp(clock.now);
+        }
+        if let Some(n) = cols.revision {
+            row[self.at(n)] = SqlValue::Integer(previous.unwrap_or(0) + 1);
+        }
+        if backfill {
+            row = self.ended(&row);
+            if let Some(n) = cols.end {
+                row[self.at(n)] = SqlValue::Timestamp(clock.snapshot + DAY_MICROS);
+            }
+        }
+        row
+    }
+}
+
 fn merge_entities(
     cx: &mut Context<'_>,
     name: &str,
@@ -151,33 +238,9 @@ fn merge_entities(
         .filter(|e| !live.contains_key(e))
         .collect();
     let earlier = earlier_rows(cx, c, cols, &unseen)?;
-    let revision_of = |r: &[SqlValue]| {
-        cols.revision
-            .and_then(|n| match r[idx(n)] {
-                SqlValue::Integer(v) => Some(v),
-                _ => None,
-            })
-            .unwrap_or(0)
-            .max(1)
-    };
+    let rows = Rows { c, cols, clock };
     let mut skipped: HashSet<usize> = cols.bookkeeping().map(idx).collect();
     skipped.insert(id);
-    let ended = |row: &[SqlValue]| {
-        let mut r = row.to_vec();
-        if let Some(n) = cols.deleted {
-            r[idx(n)] = SqlValue::Boolean(true);
-        }
-        if let Some(n) = cols.current {
-            r[idx(n)] = SqlValue::Boolean(false);
-        }
-        if let Some(n) = cols.end {
-            r[idx(n)] = SqlValue::Timestamp(clock.snapshot);
-        }
-        if let Some(n) = cols.modified {
-            r[idx(n)] = SqlValue::Timestamp(clock.now);
-        }
-        r
-    };
     let mut keys = HashMap::with_capacity(entities.len());
     let mut updates = Vec::new();
     for e in entities {
@@ -205,43 +268,14 @@ fn merge_entities(
             }
             updates.push(RowChange {
                 old,
-                new: ended(old),
+                new: rows.ended(old),
             });
             written(cx.summary, name, 1);
         }
         let previous = old
-            .map(|r| revision_of(r))
+            .map(|r| rows.revision_of(r))
             .or_else(|| before.map(|b| b.revision));
-        let mut row = ordered(c, &e.values);
-        row[id] = SqlValue::Text(e.id.clone());
-        row[key] = SqlValue::Integer(next_key);
-        if let Some(n) = cols.deleted {
-            row[idx(n)] = SqlValue::Boolean(false);
-        }
-        if let Some(n) = cols.current {
-            row[idx(n)] = SqlValue::Boolean(true);
-        }
-        if let Some(n) = cols.start {
-            let began = match previous {
-                None => e.created.unwrap_or(clock.snapshot),
-                Some(_) => clock.snapshot,
-            };
-            row[idx(n)] = SqlValue::Timestamp(began);
-        }
-        if let Some(n) = cols.modified {
-            row[idx(n)] = SqlValue::Timestamp(clock.now);
-        }
-        if let Some(n) = cols.revision {
-            row[idx(n)] = SqlValue::Integer(previous.unwrap_or(0) + 1);
-        }
-        if cx.backfill {
-            // never seen in a published day: it was gone by the newest one, so its row ends the
-            // day after the backfilled day (the last evidence of it)
-            row = ended(&row);
-            if let Some(n) = cols.end {
-                row[idx(n)] = SqlValue::Timestamp(clock.snapshot + DAY_MICROS);
-            }
-        }
+        let row = rows.new_row(e, next_key, previous, cx.backfill);
         cx.tx.insert(name, &row)?;
         written(cx.summary, name, 1);
         keys.insert(e.id.clone(), next_key);
@@ -254,7 +288,7 @@ fn merge_entities(
             if !in_snapshot.contains(natural) {
                 updates.push(RowChange {
                     old: row,
-                    new: ended(row),
+                    new: rows.ended(row),
                 });
                 written(cx.summary, name, 1);
                 missing += 1;

@@ -107,72 +107,18 @@ impl TermsAndConditions {
             },
             &entities,
         )?;
-        // every stored version: (id, version) -> key
-        let (d, t) = (cx.d, cx.t);
-        let terms = collection("termsAndConditions");
-        let idx = |n: &str| {
-            terms
-                .property_index(n)
-                .expect("termsAndConditions property")
-        };
-        let (key, id, version) = (
-            idx("termsAndConditionsKey"),
-            idx("termsAndConditionsId"),
-            idx("termsAndConditionsVersion"),
-        );
-        let stored_terms = rows(cx.tx, d, t, terms)?;
-        let mut versions: HashMap<(&str, Option<i64>), i64> = HashMap::new();
-        for r in &stored_terms {
-            if let (SqlValue::Text(i), SqlValue::Integer(k)) = (&r[id], &r[key]) {
-                let v = match r[version] {
-                    SqlValue::Integer(v) => Some(v),
-                    _ => None,
-                };
-                versions.insert((i.as_str(), v), *k);
-            }
-        }
-        // acceptances already recorded, by the user's natural id: a user's later history rows
-        // have other keys but the same acceptances. A person is named by the first key of
-        // their user id, so the recorded acceptances are compared as integers.
+        let stored_terms = rows(cx.tx, cx.d, cx.t, collection("termsAndConditions"))?;
+        let versions = version_keys(&stored_terms);
         let user_rows = select(
             cx.tx,
-            d,
-            t,
+            cx.d,
+            cx.t,
             collection("users"),
             &["userKey", "userId"],
             &[],
         )?;
-        let mut first_key: HashMap<&str, i64> = HashMap::with_capacity(user_rows.len());
-        let person: HashMap<i64, i64> = user_rows
-            .iter()
-            .filter_map(|r| match (&r[0], &r[1]) {
-                (SqlValue::Integer(k), SqlValue::Text(u)) => {
-                    Some((*k, *first_key.entry(u.as_str()).or_insert(*k)))
-                }
-                _ => None,
-            })
-            .collect();
-        let facts = collection("userTermsAndConditionsAcceptances");
-        let mut stored: HashSet<(i64, i64, i64)> = HashSet::new();
-        cx.tx.query(
-            &dml::select(
-                d,
-                t,
-                &facts.name,
-                &["dateKey", "userKey", "termsAndConditionsKey"],
-                &[],
-                &facts.key[0],
-            ),
-            &mut |row| {
-                if let (Cell::Integer(day), Cell::Integer(user), Cell::Integer(terms)) =
-                    (row.cell(0), row.cell(1), row.cell(2))
-                {
-                    if let Some(p) = person.get(&user) {
-                        stored.insert((day, *p, terms));
-                    }
-                }
-            },
-        )?;
+        let person = people(&user_rows);
+        let mut recorded = recorded_acceptances(cx, &person)?;
         for doc in list {
             for a in &doc.acceptances {
                 let Some(user) = users.get(&a.user) else {
@@ -196,10 +142,11 @@ impl TermsAndConditions {
                         .date();
                 let dk = date_key(day);
                 let who = person.get(user).copied().unwrap_or_default();
-                if !stored.insert((dk, who, *terms_key)) {
+                if !recorded.insert((dk, who, *terms_key)) {
                     continue;
                 }
                 cx.ensure_date(day)?;
+                let facts = collection("userTermsAndConditionsAcceptances");
                 cx.tx.insert(
                     "userTermsAndConditionsAcceptances",
                     &ordered(
@@ -218,4 +165,75 @@ impl TermsAndConditions {
         }
         Ok(())
     }
+}
+
+/// Every stored version's key by (document id, version).
+fn version_keys(stored: &[Vec<SqlValue>]) -> HashMap<(&str, Option<i64>), i64> {
+    let terms = collection("termsAndConditions");
+    let idx = |n: &str| {
+        terms
+            .property_index(n)
+            .expect("termsAndConditions property")
+    };
+    let (key, id, version) = (
+        idx("termsAndConditionsKey"),
+        idx("termsAndConditionsId"),
+        idx("termsAndConditionsVersion"),
+    );
+    let mut versions = HashMap::new();
+    for r in stored {
+        if let (SqlValue::Text(i), SqlValue::Integer(k)) = (&r[id], &r[key]) {
+            let v = match r[version] {
+                SqlValue::Integer(v) => Some(v),
+                _ => None,
+            };
+            versions.insert((i.as_str(), v), *k);
+        }
+    }
+    versions
+}
+
+/// The person each user row is (its first key of the same user id), by user key from the
+/// `(userKey, userId)` rows: a user's later history rows have other keys but the same
+/// acceptances, and comparing integers is cheaper than comparing ids.
+fn people(user_rows: &[Vec<SqlValue>]) -> HashMap<i64, i64> {
+    let mut first_key: HashMap<&str, i64> = HashMap::with_capacity(user_rows.len());
+    user_rows
+        .iter()
+        .filter_map(|r| match (&r[0], &r[1]) {
+            (SqlValue::Integer(k), SqlValue::Text(u)) => {
+                Some((*k, *first_key.entry(u.as_str()).or_insert(*k)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The acceptances already recorded, as (dateKey, person, terms key).
+fn recorded_acceptances(
+    cx: &mut Context<'_>,
+    person: &HashMap<i64, i64>,
+) -> Result<HashSet<(i64, i64, i64)>, IngestError> {
+    let facts = collection("userTermsAndConditionsAcceptances");
+    let mut recorded = HashSet::new();
+    cx.tx.query(
+        &dml::select(
+            cx.d,
+            cx.t,
+            &facts.name,
+            &["dateKey", "userKey", "termsAndConditionsKey"],
+            &[],
+            &facts.key[0],
+        ),
+        &mut |row| {
+            if let (Cell::Integer(day), Cell::Integer(user), Cell::Integer(terms)) =
+                (row.cell(0), row.cell(1), row.cell(2))
+            {
+                if let Some(p) = person.get(&user) {
+                    recorded.insert((day, *p, terms));
+                }
+            }
+        },
+    )?;
+    Ok(recorded)
 }

@@ -255,13 +255,15 @@ impl Generator<'_> {
         Ok(apps)
     }
 
-    pub(super) fn mam_and_terms(
+    /// App protection: the protected apps, and an instance of some of them on about half of the
+    /// users' iOS and Android devices.
+    pub(super) fn mam(
         &mut self,
         out: &mut Out<'_>,
         users: &[User],
         devices: &[Device],
         days: i64,
-    ) -> Result<(Vec<MamInstance>, TermsVersions), StoreError> {
+    ) -> Result<Vec<MamInstance>, StoreError> {
         let start = midnight_micros(self.start);
         let apps = [
             "Microsoft Outlook",
@@ -347,7 +349,16 @@ impl Generator<'_> {
                 key += 1;
             }
         }
-        // terms and conditions: one document, revised once during the period
+        Ok(instances)
+    }
+
+    /// Terms and conditions: one document, revised once during the period (halfway).
+    pub(super) fn terms(
+        &mut self,
+        out: &mut Out<'_>,
+        days: i64,
+    ) -> Result<TermsVersions, StoreError> {
+        let start = midnight_micros(self.start);
         let tc_id = guid(&mut self.rng);
         let revised = (days / 2).max(1);
         for (k, version, from, to) in [
@@ -382,13 +393,10 @@ impl Generator<'_> {
                 ],
             )?;
         }
-        Ok((
-            instances,
-            TermsVersions {
-                first: 1,
-                second: 2,
-                revised,
-            },
-        ))
+        Ok(TermsVersions {
+            first: 1,
+            second: 2,
+            revised,
+        })
     }
 }

@@ -169,6 +169,18 @@ impl Generator<'_> {
         categories: usize,
         days: i64,
     ) -> Result<Vec<Device>, StoreError> {
+        let devices: Vec<Device> = (0..self.opts.devices)
+            .map(|i| self.new_device(i, users.len(), categories, days))
+            .collect();
+        for d in &devices {
+            self.write_device(out, d, users, days)?;
+        }
+        Ok(devices)
+    }
+
+    /// Device `i` (key `i + 1`): its platform, hardware, owner, user (of `users`), category (of
+    /// `categories`), enrollment, retirement and OS upgrade days.
+    fn new_device(&mut self, i: u32, users: usize, categories: usize, days: i64) -> Device {
         let platforms = [
             (Platform::Windows, 45),
             (Platform::IPhone, 20),
@@ -177,201 +189,174 @@ impl Generator<'_> {
             (Platform::IPad, 7),
         ];
         let start = midnight_micros(self.start);
-        let mut devices = Vec::with_capacity(self.opts.devices as usize);
-        for i in 0..self.opts.devices {
-            let platform = pick(&mut self.rng, &platforms);
-            let hw = platform.hardware();
-            let (manufacturer, model) = hw[self.rng.random_range(0..hw.len())];
-            let enrolled_day = if self.rng.random_bool(0.15) {
-                self.rng.random_range(0..days)
-            } else {
-                -self.rng.random_range(30..700)
-            };
-            let enrolled = start + enrolled_day * DAY_MICROS + self.rng.random_range(0..DAY_MICROS);
-            let retired_day = (self.rng.random_bool(0.06) && enrolled_day + 1 < days)
-                .then(|| self.rng.random_range(enrolled_day.max(0) + 1..days));
-            let os_n = platform.versions().len();
-            let os_start = self.rng.random_range(0..os_n - 1);
-            let os_upgrade_day = self
-                .rng
-                .random_bool(0.2)
-                .then(|| self.rng.random_range(0..days));
-            let prefix = match platform {
-                Platform::Windows => "DESKTOP",
-                Platform::Mac => "MAC",
-                Platform::IPhone => "IPHONE",
-                Platform::IPad => "IPAD",
-                Platform::Android => "ANDROID",
-            };
-            let d = Device {
-                key: i64::from(i) + 1,
-                id: guid(&mut self.rng),
-                name: format!("{prefix}-{:06X}", self.rng.random_range(0..0xFF_FFFF)),
-                platform,
-                manufacturer,
-                model,
-                owner: pick(
-                    &mut self.rng,
-                    &[("Corporate", 70), ("Personal", 25), ("Unknown", 5)],
-                ),
-                enrollment_type: pick(&mut self.rng, platform.enrollment_types()),
-                category: self.rng.random_range(0..categories),
-                user: self.rng.random_range(0..users.len().max(1)),
-                enrolled,
-                enrolled_day,
-                retired_day,
-                os_start,
-                os_upgrade_day,
-                memory: [4i64, 8, 16, 32][self.rng.random_range(0..4)] << 30,
-                storage: [64i64, 128, 256, 512][self.rng.random_range(0..4)] << 30,
-                serial: format!("{:010X}", self.rng.random_range(0..0xFF_FFFF_FFFFu64)),
-            };
-            devices.push(d);
+        let platform = pick(&mut self.rng, &platforms);
+        let hw = platform.hardware();
+        let (manufacturer, model) = hw[self.rng.random_range(0..hw.len())];
+        let enrolled_day = if self.rng.random_bool(0.15) {
+            self.rng.random_range(0..days)
+        } else {
+            -self.rng.random_range(30..700)
+        };
+        let enrolled = start + enrolled_day * DAY_MICROS + self.rng.random_range(0..DAY_MICROS);
+        let retired_day = (self.rng.random_bool(0.06) && enrolled_day + 1 < days)
+            .then(|| self.rng.random_range(enrolled_day.max(0) + 1..days));
+        let os_n = platform.versions().len();
+        let os_start = self.rng.random_range(0..os_n - 1);
+        let os_upgrade_day = self
+            .rng
+            .random_bool(0.2)
+            .then(|| self.rng.random_range(0..days));
+        let prefix = match platform {
+            Platform::Windows => "DESKTOP",
+            Platform::Mac => "MAC",
+            Platform::IPhone => "IPHONE",
+            Platform::IPad => "IPAD",
+            Platform::Android => "ANDROID",
+        };
+        Device {
+            key: i64::from(i) + 1,
+            id: guid(&mut self.rng),
+            name: format!("{prefix}-{:06X}", self.rng.random_range(0..0xFF_FFFF)),
+            platform,
+            manufacturer,
+            model,
+            owner: pick(
+                &mut self.rng,
+                &[("Corporate", 70), ("Personal", 25), ("Unknown", 5)],
+            ),
+            enrollment_type: pick(&mut self.rng, platform.enrollment_types()),
+            category: self.rng.random_range(0..categories),
+            user: self.rng.random_range(0..users.max(1)),
+            enrolled,
+            enrolled_day,
+            retired_day,
+            os_start,
+            os_upgrade_day,
+            memory: [4i64, 8, 16, 32][self.rng.random_range(0..4)] << 30,
+            storage: [64i64, 128, 256, 512][self.rng.random_range(0..4)] << 30,
+            serial: format!("{:010X}", self.rng.random_range(0..0xFF_FFFF_FFFFu64)),
         }
+    }
+
+    /// The device's `devices` row (its state as of the last day) and its association with its
+    /// user.
+    fn write_device(
+        &self,
+        out: &mut Out<'_>,
+        d: &Device,
+        users: &[User],
+        days: i64,
+    ) -> Result<(), StoreError> {
+        let start = midnight_micros(self.start);
         // dimension rows carry the state as of the last day
         let last = days - 1;
-        for d in &devices {
-            let compliance = self.compliance_on(d, last.min(d.retired_day.map_or(last, |r| r - 1)));
-            let user = users.get(d.user);
-            let modified = d.retired_day.map_or(d.enrolled.max(start), |r| {
-                start + r * DAY_MICROS + 3_600_000_000
-            });
+        let user = users.get(d.user);
+        let modified = d.retired_day.map_or(d.enrolled.max(start), |r| {
+            start + r * DAY_MICROS + 3_600_000_000
+        });
+        let mut values = self.device_values(d, user, last, modified);
+        values.extend(device_hardware(d));
+        out.row("devices", &values)?;
+        if let Some(u) = user {
+            let ukey = u.versions.last().expect("one version").key;
             out.row(
-                "devices",
+                "userDeviceAssociations",
                 &[
+                    ("userKey", int(ukey)),
                     ("deviceKey", int(d.key)),
-                    ("deviceId", text(d.id.clone())),
-                    ("deviceName", text(d.name.clone())),
-                    (
-                        "deviceTypeKey",
-                        int(self.key("deviceTypes", d.platform.device_type())),
-                    ),
-                    (
-                        "deviceRegistrationStateKey",
-                        int(self.key("deviceRegistrationStates", "Registered")),
-                    ),
-                    ("ownerTypeKey", int(self.key("ownerTypes", d.owner))),
-                    ("enrolledDateTime", int(d.enrolled)),
-                    (
-                        "lastSyncDateTime",
-                        int(
-                            midnight_micros(self.opts.end_date).min(modified + 20 * DAY_MICROS)
-                                - (mix(&[d.key as u64]) % 86_400_000_000) as i64,
-                        ),
-                    ),
-                    (
-                        "managementAgentKey",
-                        int(self.key("managementAgentTypes", d.platform.agent())),
-                    ),
-                    (
-                        "managementStateKey",
-                        int(self.key(
-                            "managementStates",
-                            if d.retired_day.is_some() {
-                                "RetireIssued"
-                            } else {
-                                "Managed"
-                            },
-                        )),
-                    ),
-                    (
-                        "azureADDeviceId",
-                        text(format!(
-                            "{:032x}",
-                            mix(&[d.key as u64, 7]) as u128 * 0x1_0000_0001
-                        )),
-                    ),
-                    (
-                        "azureADRegistered",
-                        boolean(d.platform == Platform::Windows || d.owner == "Corporate"),
-                    ),
-                    ("deviceCategoryKey", int(d.category as i64 + 1)),
-                    (
-                        "deviceEnrollmentTypeKey",
-                        int(self.key("deviceEnrollmentTypes", d.enrollment_type)),
-                    ),
-                    (
-                        "complianceStateKey",
-                        int(self.key("complianceStates", compliance)),
-                    ),
-                    ("osVersion", text(self.os_version(d, last))),
-                    ("serialNumber", text(d.serial.clone())),
-                    (
-                        "userId",
-                        user.map_or(SqlValue::Null, |u| text(u.id.clone())),
-                    ),
-                    ("rowLastModifiedDateTimeUTC", int(modified)),
-                    ("manufacturer", text(d.manufacturer)),
-                    ("model", text(d.model)),
-                    ("operatingSystem", text(d.platform.os())),
+                    ("createdDateTimeUTC", int(d.enrolled)),
                     ("isDeleted", boolean(d.retired_day.is_some())),
                     (
-                        "androidSecurityPatchLevel",
-                        if d.platform == Platform::Android {
-                            text("2025-10-01")
-                        } else {
-                            SqlValue::Null
-                        },
-                    ),
-                    (
-                        "isSupervised",
-                        int(i64::from(
-                            matches!(d.platform, Platform::IPhone | Platform::IPad)
-                                && d.owner == "Corporate",
-                        )),
-                    ),
-                    ("freeStorageSpaceInBytes", int(d.storage / 3)),
-                    ("totalStorageSpaceInBytes", int(d.storage)),
-                    (
-                        "encryptionState",
-                        int(i64::from(!mix(&[d.key as u64, 3]).is_multiple_of(10))),
-                    ),
-                    (
-                        "wiFiMacAddress",
-                        text(format!(
-                            "{:012x}",
-                            mix(&[d.key as u64, 5]) & 0xffff_ffff_ffff
-                        )),
-                    ),
-                    (
-                        "windowsOsEdition",
-                        if d.platform == Platform::Windows {
-                            text("Enterprise")
-                        } else {
-                            SqlValue::Null
-                        },
-                    ),
-                    (
-                        "office365Version",
-                        if matches!(d.platform, Platform::Windows | Platform::Mac) {
-                            text("16.0.18730.20186")
-                        } else {
-                            SqlValue::Null
-                        },
+                        "endedDateTimeUTC",
+                        opt_ts(
+                            d.retired_day
+                                .map(|r| start + r * DAY_MICROS + 3_600_000_000),
+                        ),
                     ),
                 ],
             )?;
-            if let Some(u) = user {
-                let ukey = u.versions.last().expect("one version").key;
-                out.row(
-                    "userDeviceAssociations",
-                    &[
-                        ("userKey", int(ukey)),
-                        ("deviceKey", int(d.key)),
-                        ("createdDateTimeUTC", int(d.enrolled)),
-                        ("isDeleted", boolean(d.retired_day.is_some())),
-                        (
-                            "endedDateTimeUTC",
-                            opt_ts(
-                                d.retired_day
-                                    .map(|r| start + r * DAY_MICROS + 3_600_000_000),
-                            ),
-                        ),
-                    ],
-                )?;
-            }
         }
-        Ok(devices)
+        Ok(())
+    }
+
+    /// A device's identity, management and compliance as `devices` properties (as of day
+    /// `last`, written at `modified`).
+    fn device_values(
+        &self,
+        d: &Device,
+        user: Option<&User>,
+        last: i64,
+        modified: i64,
+    ) -> Vec<(&'static str, SqlValue)> {
+        let compliance = self.compliance_on(d, last.min(d.retired_day.map_or(last, |r| r - 1)));
+        vec![
+            ("deviceKey", int(d.key)),
+            ("deviceId", text(d.id.clone())),
+            ("deviceName", text(d.name.clone())),
+            (
+                "deviceTypeKey",
+                int(self.key("deviceTypes", d.platform.device_type())),
+            ),
+            (
+                "deviceRegistrationStateKey",
+                int(self.key("deviceRegistrationStates", "Registered")),
+            ),
+            ("ownerTypeKey", int(self.key("ownerTypes", d.owner))),
+            ("enrolledDateTime", int(d.enrolled)),
+            (
+                "lastSyncDateTime",
+                int(
+                    midnight_micros(self.opts.end_date).min(modified + 20 * DAY_MICROS)
+                        - (mix(&[d.key as u64]) % 86_400_000_000) as i64,
+                ),
+            ),
+            (
+                "managementAgentKey",
+                int(self.key("managementAgentTypes", d.platform.agent())),
+            ),
+            (
+                "managementStateKey",
+                int(self.key(
+                    "managementStates",
+                    if d.retired_day.is_some() {
+                        "RetireIssued"
+                    } else {
+                        "Managed"
+                    },
+                )),
+            ),
+            (
+                "azureADDeviceId",
+                text(format!(
+                    "{:032x}",
+                    mix(&[d.key as u64, 7]) as u128 * 0x1_0000_0001
+                )),
+            ),
+            (
+                "azureADRegistered",
+                boolean(d.platform == Platform::Windows || d.owner == "Corporate"),
+            ),
+            ("deviceCategoryKey", int(d.category as i64 + 1)),
+            (
+                "deviceEnrollmentTypeKey",
+                int(self.key("deviceEnrollmentTypes", d.enrollment_type)),
+            ),
+            (
+                "complianceStateKey",
+                int(self.key("complianceStates", compliance)),
+            ),
+            ("osVersion", text(self.os_version(d, last))),
+            ("serialNumber", text(d.serial.clone())),
+            (
+                "userId",
+                user.map_or(SqlValue::Null, |u| text(u.id.clone())),
+            ),
+            ("rowLastModifiedDateTimeUTC", int(modified)),
+            ("manufacturer", text(d.manufacturer)),
+            ("model", text(d.model)),
+            ("operatingSystem", text(d.platform.os())),
+            ("isDeleted", boolean(d.retired_day.is_some())),
+        ]
     }
 
     pub(super) fn os_version(&self, d: &Device, day: i64) -> String {
@@ -411,4 +396,53 @@ impl Generator<'_> {
         }
         "Compliant"
     }
+}
+
+/// A device's hardware, encryption and editions as `devices` properties.
+fn device_hardware(d: &Device) -> Vec<(&'static str, SqlValue)> {
+    vec![
+        (
+            "androidSecurityPatchLevel",
+            if d.platform == Platform::Android {
+                text("2025-10-01")
+            } else {
+                SqlValue::Null
+            },
+        ),
+        (
+            "isSupervised",
+            int(i64::from(
+                matches!(d.platform, Platform::IPhone | Platform::IPad) && d.owner == "Corporate",
+            )),
+        ),
+        ("freeStorageSpaceInBytes", int(d.storage / 3)),
+        ("totalStorageSpaceInBytes", int(d.storage)),
+        (
+            "encryptionState",
+            int(i64::from(!mix(&[d.key as u64, 3]).is_multiple_of(10))),
+        ),
+        (
+            "wiFiMacAddress",
+            text(format!(
+                "{:012x}",
+                mix(&[d.key as u64, 5]) & 0xffff_ffff_ffff
+            )),
+        ),
+        (
+            "windowsOsEdition",
+            if d.platform == Platform::Windows {
+                text("Enterprise")
+            } else {
+                SqlValue::Null
+            },
+        ),
+        (
+            "office365Version",
+            if matches!(d.platform, Platform::Windows | Platform::Mac) {
+                text("16.0.18730.20186")
+            } else {
+                SqlValue::Null
+            },
+        ),
+    ]
 }

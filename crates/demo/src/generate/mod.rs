@@ -178,7 +178,8 @@ impl<'a> Generator<'a> {
         let devices = self.devices(out, &users, categories, days)?;
         let policies = self.policies(out, days)?;
         let apps = self.apps(out, days)?;
-        let (mam, terms) = self.mam_and_terms(out, &users, &devices, days)?;
+        let mam = self.mam(out, &users, &devices, days)?;
+        let terms = self.terms(out, days)?;
         let dimensions = Dimensions {
             users,
             devices,
