@@ -85,13 +85,46 @@ fn write_ndjson(
 /// management extension on Windows devices, 5 detected apps on each Windows device, and a few
 /// hundred enrollment failures.
 fn write_other_sources(dir: &std::path::Path, devices: u32, day: u32) -> Result<(), String> {
+    let t = Tenant { devices, day };
+    write_policies(dir, &t)?;
+    write_apps(dir, &t)?;
+    write_terms(dir, &t)?;
+    write_device_sources(dir, &t)
+}
+
+/// The synthetic tenant of a snapshot: its size and which day it is (0 or 1).
+struct Tenant {
+    devices: u32,
+    day: u32,
+}
+
+impl Tenant {
+    /// The devices of the day: day 1 retires 1% and enrolls 1% new ones.
+    fn all(&self) -> impl Iterator<Item = u32> + Clone + '_ {
+        let extra = if self.day == 1 { self.devices / 100 } else { 0 };
+        (0..self.devices + extra).filter(move |i| !(self.day == 1 && i % 100 == 7))
+    }
+
+    /// Device `i`'s Graph id.
+    fn device_id(&self, i: u32) -> String {
+        format!("00000000-0000-4000-8000-{i:012}")
+    }
+
+    /// The user of device `i`.
+    fn user_of(&self, i: u32) -> u32 {
+        i % (self.devices * 5 / 4)
+    }
+
+    /// The operating system of troubleshooting event `n`.
+    fn os_of(&self, n: u32) -> &'static str {
+        ["Windows", "iOS", "Android", "macOS"][(n % 4) as usize]
+    }
+}
+
+/// Compliance policies (one per platform) and configuration profiles (six), with each
+/// device's status and, for profiles, each user's.
+fn write_policies(dir: &std::path::Path, t: &Tenant) -> Result<(), String> {
     use serde_json::json;
-    let os_of = |i: u32| ["Windows", "iOS", "Android", "macOS"][(i % 4) as usize];
-    let live = |i: u32| !(day == 1 && i % 100 == 7);
-    let all =
-        move || (0..devices + if day == 1 { devices / 100 } else { 0 }).filter(move |i| live(*i));
-    let device_id = |i: u32| format!("00000000-0000-4000-8000-{i:012}");
-    let user_of = |i: u32| i % (devices * 5 / 4);
     let platform_types = [
         ("windows10", 0u32),
         ("ios", 1),
@@ -141,7 +174,7 @@ fn write_other_sources(dir: &std::path::Path, devices: u32, day: u32) -> Result<
             dir,
             collection,
             list.iter().map(|(id, ty, _)| {
-                json!({"@odata.type": format!("#microsoft.graph.{ty}"), "id": id, "displayName": ty, "version": 1 + day, "createdDateTime": "2026-01-01T00:00:00Z"})
+                json!({"@odata.type": format!("#microsoft.graph.{ty}"), "id": id, "displayName": ty, "version": 1 + t.day, "createdDateTime": "2026-01-01T00:00:00Z"})
             }),
         )?;
         for (id, _, platform) in list.iter() {
@@ -149,21 +182,27 @@ fn write_other_sources(dir: &std::path::Path, devices: u32, day: u32) -> Result<
             write_ndjson(
                 dir,
                 &format!("{collection}/{id}/deviceStatuses"),
-                all().filter(move |i| i % 4 == platform).map(|i| {
-                    json!({"id": format!("{}_{id}", device_id(i)), "deviceId": device_id(i), "deviceDisplayName": format!("DEVICE-{i:06}"), "status": states[((i / 4 + day) % 7) as usize], "userPrincipalName": format!("user{}@contoso.com", user_of(i)), "complianceGracePeriodExpirationDateTime": "0001-01-01T00:00:00Z"})
+                t.all().filter(move |i| i % 4 == platform).map(|i| {
+                    json!({"id": format!("{}_{id}", t.device_id(i)), "deviceId": t.device_id(i), "deviceDisplayName": format!("DEVICE-{i:06}"), "status": states[((i / 4 + t.day) % 7) as usize], "userPrincipalName": format!("user{}@contoso.com", t.user_of(i)), "complianceGracePeriodExpirationDateTime": "0001-01-01T00:00:00Z"})
                 }),
             )?;
             if collection == "deviceConfigurations" {
                 write_ndjson(
                     dir,
                     &format!("{collection}/{id}/userStatuses"),
-                    all().filter(move |i| i % 4 == platform).map(|i| {
-                        json!({"id": format!("u-{}_{id}", user_of(i)), "userDisplayName": format!("User {}", user_of(i)), "devicesCount": 1, "status": states[((i / 4) % 7) as usize], "userPrincipalName": format!("user{}@contoso.com", user_of(i))})
+                    t.all().filter(move |i| i % 4 == platform).map(|i| {
+                        json!({"id": format!("u-{}_{id}", t.user_of(i)), "userDisplayName": format!("User {}", t.user_of(i)), "devicesCount": 1, "status": states[((i / 4) % 7) as usize], "userPrincipalName": format!("user{}@contoso.com", t.user_of(i))})
                     }),
                 )?;
             }
         }
     }
+    Ok(())
+}
+
+/// Six apps and each device's install status of the apps of its platform.
+fn write_apps(dir: &std::path::Path, t: &Tenant) -> Result<(), String> {
+    use serde_json::json;
     let apps = [
         ("win32LobApp", 0u32),
         ("officeSuiteApp", 0),
@@ -176,7 +215,7 @@ fn write_other_sources(dir: &std::path::Path, devices: u32, day: u32) -> Result<
         dir,
         "mobileApps",
         apps.iter().enumerate().map(|(n, (ty, _))| {
-            json!({"@odata.type": format!("#microsoft.graph.{ty}"), "id": format!("a0000000-0000-4000-8000-{n:012}"), "displayName": format!("App {n}"), "publisher": "Contoso", "createdDateTime": "2026-01-01T00:00:00Z", "lastModifiedDateTime": if day == 1 && n == 0 { "2026-11-02T09:00:00Z" } else { "2026-01-01T00:00:00Z" }, "uploadState": 1, "bundleId": format!("com.contoso.app{n}")})
+            json!({"@odata.type": format!("#microsoft.graph.{ty}"), "id": format!("a0000000-0000-4000-8000-{n:012}"), "displayName": format!("App {n}"), "publisher": "Contoso", "createdDateTime": "2026-01-01T00:00:00Z", "lastModifiedDateTime": if t.day == 1 && n == 0 { "2026-11-02T09:00:00Z" } else { "2026-01-01T00:00:00Z" }, "uploadState": 1, "bundleId": format!("com.contoso.app{n}")})
         }),
     )?;
     let install = [
@@ -193,12 +232,18 @@ fn write_other_sources(dir: &std::path::Path, devices: u32, day: u32) -> Result<
         write_ndjson(
             dir,
             &format!("mobileApps/a0000000-0000-4000-8000-{n:012}/deviceStatuses"),
-            all().filter(move |i| i % 4 == platform).map(|i| {
+            t.all().filter(move |i| i % 4 == platform).map(|i| {
                 let state = install[((i / 4 + n as u32) % 7) as usize];
-                json!({"id": format!("s-{i}"), "deviceId": device_id(i), "deviceName": format!("DEVICE-{i:06}"), "installState": state, "errorCode": if state == "failed" { -2016345060 } else { 0 }})
+                json!({"id": format!("s-{i}"), "deviceId": t.device_id(i), "deviceName": format!("DEVICE-{i:06}"), "installState": state, "errorCode": if state == "failed" { -2016345060 } else { 0 }})
             }),
         )?;
     }
+    Ok(())
+}
+
+/// One terms and conditions document, accepted by every user.
+fn write_terms(dir: &std::path::Path, t: &Tenant) -> Result<(), String> {
+    use serde_json::json;
     let terms = "7e000000-0000-4000-8000-000000000001";
     write_ndjson(
         dir,
@@ -210,30 +255,37 @@ fn write_other_sources(dir: &std::path::Path, devices: u32, day: u32) -> Result<
     write_ndjson(
         dir,
         &format!("termsAndConditions/{terms}/acceptanceStatuses"),
-        (0..devices * 5 / 4).map(|u| {
+        (0..t.devices * 5 / 4).map(|u| {
             json!({"id": format!("{terms}_u-{u}"), "acceptedVersion": 1, "acceptedDateTime": format!("2026-10-{:02}T10:00:00Z", 1 + u % 30), "userPrincipalName": format!("user{u}@contoso.com")})
         }),
     )?;
+    Ok(())
+}
+
+/// Enrollment failures, app protection registrations, the management extension's health and
+/// detected apps.
+fn write_device_sources(dir: &std::path::Path, t: &Tenant) -> Result<(), String> {
+    use serde_json::json;
     write_ndjson(
         dir,
         "troubleshootingEvents",
-        (0..devices / 200).map(|n| {
-            json!({"@odata.type": "#microsoft.graph.enrollmentTroubleshootingEvent", "id": format!("e-{day}-{n}"), "eventDateTime": format!("2026-11-0{}T{:02}:00:00Z", day + 1, n % 24), "operatingSystem": os_of(n), "osVersion": "10.0", "enrollmentType": "userEnrollment", "failureCategory": "authorization", "failureReason": "UserNotLicensed"})
+        (0..t.devices / 200).map(|n| {
+            json!({"@odata.type": "#microsoft.graph.enrollmentTroubleshootingEvent", "id": format!("e-{}-{n}", t.day), "eventDateTime": format!("2026-11-0{}T{:02}:00:00Z", t.day + 1, n % 24), "operatingSystem": t.os_of(n), "osVersion": "10.0", "enrollmentType": "userEnrollment", "failureCategory": "authorization", "failureReason": "UserNotLicensed"})
         }),
     )?;
     write_ndjson(
         dir,
         "managedAppRegistrations",
-        all().filter(|i| i % 4 == 1 || i % 4 == 2).map(|i| {
+        t.all().filter(|i| i % 4 == 1 || i % 4 == 2).map(|i| {
             let ios = i % 4 == 1;
-            json!({"@odata.type": if ios { "#microsoft.graph.iosManagedAppRegistration" } else { "#microsoft.graph.androidManagedAppRegistration" }, "id": format!("r-{i}"), "createdDateTime": "2026-03-02T08:15:00Z", "lastSyncDateTime": format!("2026-11-0{}T12:00:00Z", day + 1), "applicationVersion": "4.2440.0", "managementSdkVersion": "19.8.0", "platformVersion": "18.1", "deviceType": "phone", "deviceTag": format!("tag-{i}"), "deviceName": format!("DEVICE-{i:06}"), "flaggedReasons": [], "userId": format!("u-{}", user_of(i)), "appIdentifier": if ios { json!({"bundleId": "com.microsoft.Office.Outlook"}) } else { json!({"packageId": "com.microsoft.office.outlook"}) }})
+            json!({"@odata.type": if ios { "#microsoft.graph.iosManagedAppRegistration" } else { "#microsoft.graph.androidManagedAppRegistration" }, "id": format!("r-{i}"), "createdDateTime": "2026-03-02T08:15:00Z", "lastSyncDateTime": format!("2026-11-0{}T12:00:00Z", t.day + 1), "applicationVersion": "4.2440.0", "managementSdkVersion": "19.8.0", "platformVersion": "18.1", "deviceType": "phone", "deviceTag": format!("tag-{i}"), "deviceName": format!("DEVICE-{i:06}"), "flaggedReasons": [], "userId": format!("u-{}", t.user_of(i)), "appIdentifier": if ios { json!({"bundleId": "com.microsoft.Office.Outlook"}) } else { json!({"packageId": "com.microsoft.office.outlook"}) }})
         }),
     )?;
     write_ndjson(
         dir,
         "windowsManagementAppHealthStates",
-        all().filter(|i| i % 4 == 0).map(|i| {
-            json!({"id": device_id(i), "healthState": if i % 20 == 0 { "unhealthy" } else { "healthy" }, "installedVersion": "1.83.107.0", "deviceName": format!("DEVICE-{i:06}")})
+        t.all().filter(|i| i % 4 == 0).map(|i| {
+            json!({"id": t.device_id(i), "healthState": if i % 20 == 0 { "unhealthy" } else { "healthy" }, "installedVersion": "1.83.107.0", "deviceName": format!("DEVICE-{i:06}")})
         }),
     )?;
     write_ndjson(
@@ -242,7 +294,7 @@ fn write_other_sources(dir: &std::path::Path, devices: u32, day: u32) -> Result<
         ["7-Zip", "Google Chrome", "Zoom Workplace", "Notepad++", "Microsoft Edge"]
             .iter()
             .map(|name| {
-                let on: Vec<serde_json::Value> = all().filter(|i| i % 4 == 0).map(|i| json!({"id": device_id(i)})).collect();
+                let on: Vec<serde_json::Value> = t.all().filter(|i| i % 4 == 0).map(|i| json!({"id": t.device_id(i)})).collect();
                 json!({"id": name, "displayName": name, "version": "1.0", "sizeInByte": 5_600_000, "managedDevices": on})
             }),
     )

@@ -245,6 +245,44 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         return ingest_bench(&a, devices);
     }
     let (devices, days) = (a.devices(), a.days());
+    let (settings, store) = bench_store(&a)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    // kept past the runtime: database clients must not close on an async worker thread
+    let store_until_exit = store.clone();
+    let (root, token) = start_server(&runtime, store)?;
+    let client = Client::keep_alive(&token);
+    let size = store_bytes(&settings).map_or("".to_string(), |b| {
+        format!(", store {:.0} MB", b as f64 / 1e6)
+    });
+    println!(
+        "tenant: {devices} devices, {} users, {days} days{size}",
+        devices * 5 / 4
+    );
+    measure_exports(&client, &token, &root, a.repeat)?;
+    let queries = selective_requests(&client, &root)?;
+    println!("single requests on one keep-alive connection:");
+    for (name, q) in &queries {
+        let (p50, p95) = latency(&client, q, a.repeat)?;
+        println!("  {name:38} p50 {p50:7.2} ms  p95 {p95:7.2} ms");
+    }
+    measure_load(&a, &token, &root, &queries)?;
+    if let Some(peak) = peak_rss_kib() {
+        println!(
+            "peak RSS of the process (server and client): {:.1} MiB",
+            peak as f64 / 1024.0
+        );
+    }
+    drop(runtime);
+    drop(store_until_exit);
+    Ok(())
+}
+
+/// The bench's store, with the bench tenant generated unless it holds it already.
+fn bench_store(a: &BenchArgs) -> Result<(Settings, std::sync::Arc<dyn warehouse::Store>), String> {
+    let (devices, days) = (a.devices(), a.days());
     let overrides = Overrides {
         store: Some(a.store()),
         tenant: Some("bench".into()),
@@ -265,10 +303,15 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
             },
         )?;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    Ok((settings, store))
+}
+
+/// Serves `store` on a free local port with the accept loop and limits of `dw serve`, so the
+/// figures are what it serves. Returns the service root and a token of the bench's client.
+fn start_server(
+    runtime: &tokio::runtime::Runtime,
+    store: std::sync::Arc<dyn warehouse::Store>,
+) -> Result<(String, String), String> {
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .map_err(|e| e.to_string())?;
@@ -279,10 +322,7 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         token_key: vec![7; 32],
         public_url: None,
     };
-    // kept past the runtime: database clients must not close on an async worker thread
-    let store_until_exit = store.clone();
     let app = server::router(server::AppState::new(store, config, auth));
-    // the accept loop and limits of `dw serve`, so the figures are what it serves
     let plain = |socket| async move { Ok::<_, std::io::Error>(socket) };
     let limits = server::listen::ConnectionLimits::default();
     runtime.spawn(server::listen::serve(
@@ -292,20 +332,15 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         plain,
         std::future::pending(),
     ));
-    let root = format!("http://{addr}{}", server::BASE_PATH);
-    let client = Client::keep_alive(&token);
-    let size = store_bytes(&settings).map_or("".to_string(), |b| {
-        format!(", store {:.0} MB", b as f64 / 1e6)
-    });
-    println!(
-        "tenant: {devices} devices, {} users, {days} days{size}",
-        devices * 5 / 4
-    );
+    Ok((format!("http://{addr}{}", server::BASE_PATH), token))
+}
 
-    // 1. full export through nextLinks, on one keep-alive connection and on one per page
+/// The full export through next links, on one keep-alive connection and on one per page, with
+/// the process's peak memory around it; then the first page's latency beside the last's.
+fn measure_exports(client: &Client, token: &str, root: &str, repeat: usize) -> Result<(), String> {
     let first = format!("{root}/devicePropertyHistories?api-version=v1.0");
     let rss_before = peak_rss_kib();
-    let kept = export(&client, &first)?;
+    let kept = export(client, &first)?;
     println!(
         "export devicePropertyHistories: {} rows, {} pages, {:.1} MB",
         kept.rows,
@@ -313,7 +348,7 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         kept.bytes as f64 / 1e6
     );
     report_export("one keep-alive connection", &kept);
-    let fresh = export(&Client::fresh_connections(&token), &first)?;
+    let fresh = export(&Client::fresh_connections(token), &first)?;
     report_export("a new connection per page", &fresh);
     if let (Some(before), Some(after)) = (rss_before, peak_rss_kib()) {
         println!(
@@ -323,13 +358,17 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         );
     }
 
-    // 2. first page vs last page
     let last = kept.links.last().cloned().unwrap_or_else(|| first.clone());
-    let (p1, p1_95) = latency(&client, &first, a.repeat.min(10))?;
-    let (pl, pl_95) = latency(&client, &last, a.repeat.min(10))?;
+    let (p1, p1_95) = latency(client, &first, repeat.min(10))?;
+    let (pl, pl_95) = latency(client, &last, repeat.min(10))?;
     println!("page latency (10 000 rows): first page p50 {p1:.1} ms (p95 {p1_95:.1}), last page (#{}) p50 {pl:.1} ms (p95 {pl_95:.1})", kept.pages);
 
-    // 3. the selective requests of reports and scripts, one at a time
+    Ok(())
+}
+
+/// The requests of reports and scripts the bench times: a device by key and by its natural
+/// ids, searches, counts, a user by principal name, one device's history.
+fn selective_requests(client: &Client, root: &str) -> Result<Vec<(&'static str, String)>, String> {
     let some_device = client
         .get(&format!("{root}/devices(4242)?api-version=v1.0"))?
         .0;
@@ -347,7 +386,7 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
     let user: serde_json::Value = serde_json::from_slice(&some_user).map_err(|e| e.to_string())?;
     let upn = text(&user["value"][0]["userPrincipalName"]);
     let url = |path: &str| format!("{root}/{}", path.replace(' ', "%20"));
-    let queries = [
+    Ok(vec![
         ("device by key", url("devices(4242)?api-version=v1.0")),
         ("devices deviceId eq", url(&format!("devices?api-version=v1.0&$filter=deviceId eq '{device_id}'"))),
         ("devices deviceName eq", url(&format!("devices?api-version=v1.0&$filter=deviceName eq '{device_name}'"))),
@@ -360,14 +399,17 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         ("one device's history", url("devicePropertyHistories?api-version=v1.0&$filter=deviceKey eq 4242")),
         ("devicePropertyHistories/$count", url("devicePropertyHistories/$count?api-version=v1.0")),
         ("count with a filter", url("devicePropertyHistories/$count?api-version=v1.0&$filter=complianceStateKey eq 2")),
-    ];
-    println!("single requests on one keep-alive connection:");
-    for (name, q) in &queries {
-        let (p50, p95) = latency(&client, q, a.repeat)?;
-        println!("  {name:38} p50 {p50:7.2} ms  p95 {p95:7.2} ms");
-    }
+    ])
+}
 
-    // 4. the same requests, and key lookups, from many connections at once
+/// The selective requests (but the key lookup and the unindexed count) and key lookups spread
+/// over the tenant, each from `a.connections` connections for `a.load_secs`.
+fn measure_load(
+    a: &BenchArgs,
+    token: &str,
+    root: &str,
+    queries: &[(&'static str, String)],
+) -> Result<(), String> {
     let load = Duration::from_secs(a.load_secs);
     let mix: Vec<Request> = queries[1..10]
         .iter()
@@ -376,7 +418,7 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
             urls: vec![q.clone()],
         })
         .collect();
-    let (figures, per_second) = workload(&token, &mix, a.connections, load)?;
+    let (figures, per_second) = workload(token, &mix, a.connections, load)?;
     report_workload(
         &format!("selective requests from {} connections", a.connections),
         &figures,
@@ -384,24 +426,16 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
     );
     let lookups = [Request {
         name: "devices(KEY), keys spread over the tenant".into(),
-        urls: spread_keys(devices, 4096)
+        urls: spread_keys(a.devices(), 4096)
             .into_iter()
             .map(|k| format!("{root}/devices({k})?api-version=v1.0"))
             .collect(),
     }];
-    let (figures, per_second) = workload(&token, &lookups, a.connections, load)?;
+    let (figures, per_second) = workload(token, &lookups, a.connections, load)?;
     report_workload(
         &format!("key lookups from {} connections", a.connections),
         &figures,
         per_second,
     );
-    if let Some(peak) = peak_rss_kib() {
-        println!(
-            "peak RSS of the process (server and client): {:.1} MiB",
-            peak as f64 / 1024.0
-        );
-    }
-    drop(runtime);
-    drop(store_until_exit);
     Ok(())
 }
