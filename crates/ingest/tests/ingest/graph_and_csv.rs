@@ -6,8 +6,18 @@ use super::*;
 fn graph_snapshots_build_history_and_daily_facts() {
     assert_eq!(NOW1, micros(time::macros::datetime!(2026-11-02 00:00 UTC)));
     let store = store("history");
-    let day1 = time::macros::date!(2026 - 11 - 01);
-    let day2 = time::macros::date!(2026 - 11 - 02);
+    first_day_builds_the_dimensions_and_facts(&store);
+    let t = second_day_adds_history(&store);
+    re_ingesting_a_day_changes_nothing(&store, &t);
+    older_days_and_bad_input_publish_nothing(&store);
+}
+
+const DAY1: time::Date = time::macros::date!(2026 - 11 - 01);
+const DAY2: time::Date = time::macros::date!(2026 - 11 - 02);
+
+/// Day 1 of the Graph fixtures: devices, users, associations, the day's facts.
+fn first_day_builds_the_dimensions_and_facts(store: &Arc<dyn Store>) {
+    let day1 = DAY1;
     let s1 =
         ingest_graph_folder(store.as_ref(), &fixtures("day1"), &opts(day1, NOW1, false)).unwrap();
     let t = s1.tenant.clone().unwrap();
@@ -22,10 +32,9 @@ fn graph_snapshots_build_history_and_daily_facts() {
         Some(&1),
         "unknown enums are counted"
     );
-    let (compliant, noncompliant, grace, unknown_agent) = (
+    let (compliant, noncompliant, unknown_agent) = (
         key("complianceStates", "Compliant"),
         key("complianceStates", "Noncompliant"),
-        key("complianceStates", "InGracePeriod"),
         key("managementAgentTypes", "Unknown"),
     );
     let cols = [
@@ -113,7 +122,17 @@ fn graph_snapshots_build_history_and_daily_facts() {
         ],
         "a device without a user has no association"
     );
+}
 
+/// Day 2: one device changes compliance, one retires, one enrolls; a user loses the license,
+/// one leaves. Returns the tenant as published.
+fn second_day_adds_history(store: &Arc<dyn Store>) -> Tenant {
+    let day2 = DAY2;
+    let (compliant, noncompliant, grace) = (
+        key("complianceStates", "Compliant"),
+        key("complianceStates", "Noncompliant"),
+        key("complianceStates", "InGracePeriod"),
+    );
     // day 2: one device changes compliance, one retires, one enrolls; a user loses the license, one leaves
     let s2 =
         ingest_graph_folder(store.as_ref(), &fixtures("day2"), &opts(day2, NOW2, false)).unwrap();
@@ -226,7 +245,12 @@ fn graph_snapshots_build_history_and_daily_facts() {
         ),
         vec!["20261101|2|1|0", "20261102|2|0|1"]
     );
+    t
+}
 
+/// Re-ingesting a day gives the same warehouse, and unchanged rows keep their timestamp.
+fn re_ingesting_a_day_changes_nothing(store: &Arc<dyn Store>, t: &Tenant) {
+    let day2 = DAY2;
     // re-ingesting a day gives the same warehouse
     let everything = |store: &dyn Store| -> Vec<Vec<String>> {
         warehouse::Warehouse::get()
@@ -234,7 +258,7 @@ fn graph_snapshots_build_history_and_daily_facts() {
             .iter()
             .map(|c| {
                 let cols: Vec<&str> = c.properties.iter().map(|p| p.name.as_str()).collect();
-                dump(store, &t, &c.name, &cols)
+                dump(store, t, &c.name, &cols)
             })
             .collect()
     };
@@ -250,14 +274,19 @@ fn graph_snapshots_build_history_and_daily_facts() {
     assert_eq!(
         dump(
             store.as_ref(),
-            &t,
+            t,
             "devices",
             &["deviceKey", "rowLastModifiedDateTimeUTC"]
         )[2],
         format!("3|{NOW1}"),
         "unchanged rows keep their timestamp"
     );
+}
 
+/// An older day needs `--backfill`; bad input names file, record and field, and publishes
+/// nothing.
+fn older_days_and_bad_input_publish_nothing(store: &Arc<dyn Store>) {
+    let day1 = DAY1;
     // an older day needs --backfill
     let e = ingest_graph_folder(store.as_ref(), &fixtures("day1"), &opts(day1, NOW2, false))
         .unwrap_err();
