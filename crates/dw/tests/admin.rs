@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::time::Duration;
-use support::{add_client, dw, start};
+use support::{add_client, dw, start, Server};
 
 mod support;
 
@@ -121,7 +121,22 @@ fn tls_reload_admin_commands_and_audit_log() {
         .call()
         .unwrap();
     assert_eq!(r.status(), 200);
-    // rotation: after SIGHUP new tokens use the new key, and tokens of the old key stay valid
+    rotation_keeps_earlier_tokens_valid(&dir, &server, &agent2, &token_url, form, &token);
+    let log = server.stop();
+    assert_audit_line(&log, &token, &secret);
+    plain_http_warns_and_tenants_are_removed(&dir);
+}
+
+/// After `dw keys rotate` and SIGHUP, new tokens use the new key, the old key stays published
+/// and tokens signed with it (`token`) stay valid.
+fn rotation_keeps_earlier_tokens_valid(
+    dir: &Path,
+    server: &Server,
+    agent2: &ureq::Agent,
+    token_url: &str,
+    form: [(&str, &str); 3],
+    token: &str,
+) {
     let kid = |t: &str| {
         use base64::Engine;
         let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -132,14 +147,14 @@ fn tls_reload_admin_commands_and_audit_log() {
             .unwrap()
             .to_string()
     };
-    let (ok, out, _) = dw(&dir, &["keys", "rotate"]);
+    let (ok, out, _) = dw(dir, &["keys", "rotate"]);
     assert!(ok && out.contains("retired at"), "{out}");
     server.signal("HUP");
     std::thread::sleep(Duration::from_millis(500));
-    let mut r = agent2.post(&token_url).send_form(form).unwrap();
+    let mut r = agent2.post(token_url).send_form(form).unwrap();
     let fresh: serde_json::Value = serde_json::from_reader(r.body_mut().as_reader()).unwrap();
     let fresh = fresh["access_token"].as_str().unwrap().to_string();
-    assert_ne!(kid(&fresh), kid(&token), "signed with the new key");
+    assert_ne!(kid(&fresh), kid(token), "signed with the new key");
     let jwks: serde_json::Value = serde_json::from_reader(
         agent2
             .get(&format!("{}/oauth2/keys", server.base))
@@ -154,7 +169,7 @@ fn tls_reload_admin_commands_and_audit_log() {
         2,
         "the old key stays published"
     );
-    for t in [&token, &fresh] {
+    for t in [token, fresh.as_str()] {
         let r = agent2
             .get(&format!(
                 "{}/ReportingService/DataWarehouseFEService/devices/$count?api-version=v1.0",
@@ -165,8 +180,11 @@ fn tls_reload_admin_commands_and_audit_log() {
             .unwrap();
         assert_eq!(r.status(), 200);
     }
-    let log = server.stop();
-    // one structured line per request with who asked, never the token
+}
+
+/// The server's log has one structured line per request with who asked, never the token or
+/// the client's secret.
+fn assert_audit_line(log: &str, token: &str, secret: &str) {
     let line = log
         .lines()
         .find(|l| l.contains("/devices/$count"))
@@ -183,23 +201,25 @@ fn tls_reload_admin_commands_and_audit_log() {
     );
     assert!(entry["request_id"].as_str().is_some_and(|r| r.len() == 36));
     assert!(
-        !log.contains(&token) && !log.contains(&secret),
+        !log.contains(token) && !log.contains(secret),
         "no token or secret in the log"
     );
+}
 
-    // plain HTTP on a non-loopback address warns
-    let server = start(&dir, &["--listen", "0.0.0.0:0"], "plain");
+/// Plain HTTP on a non-loopback address warns; removing a tenant needs `--yes`.
+fn plain_http_warns_and_tenants_are_removed(dir: &Path) {
+    let server = start(dir, &["--listen", "0.0.0.0:0"], "plain");
     let log = server.stop();
     assert!(
         log.contains("serving plain HTTP on a non-loopback address"),
         "{log}"
     );
 
-    let (ok, _, err) = dw(&dir, &["tenants", "remove", "empty-co"]);
+    let (ok, _, err) = dw(dir, &["tenants", "remove", "empty-co"]);
     assert!(!ok && err.contains("--yes"));
-    let (ok, _, _) = dw(&dir, &["tenants", "remove", "empty-co", "--yes"]);
+    let (ok, _, _) = dw(dir, &["tenants", "remove", "empty-co", "--yes"]);
     assert!(ok);
-    let (_, out, _) = dw(&dir, &["tenants", "list"]);
+    let (_, out, _) = dw(dir, &["tenants", "list"]);
     assert!(!out.contains("empty-co"));
 }
 

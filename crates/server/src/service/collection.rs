@@ -84,23 +84,14 @@ pub(super) async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
     let most = stream::page_limit(page_len, remaining);
     let plan = page_query.plan(position.as_ref(), offset, most + 1);
     let q = &page_query.query;
-    let set_url = format!("{}/{name}", ctx.service_root);
-    let writer = with_expansions(
+    let writer = entity_writer(
         &ctx,
-        EntityWriter::new(
-            entity,
-            &Warehouse::get().namespace,
-            &q.select,
-            &plan.cursor.key_columns,
-            format.metadata,
-            format.ieee754,
-            &set_url,
-        ),
+        name,
         entity,
+        &q.select,
         &q.expand,
         &plan.cursor,
-        format.metadata,
-        format.ieee754,
+        (format.metadata, format.ieee754),
     );
     let mut context = format!("{}#{name}", ctx.metadata_url());
     if let Some(selection) = context_selection(&ctx, entity, &q.select, &q.expand) {

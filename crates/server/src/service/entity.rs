@@ -59,24 +59,14 @@ pub(super) async fn entity(
         expand: &joined,
     };
     let plan = sql::plan(&cq, ctx.app.store.dialect());
-    let level = format.map_or(MetadataLevel::None, |f| f.metadata);
-    let set_url = format!("{}/{name}", ctx.service_root);
-    let writer = with_expansions(
+    let writer = entity_writer(
         &ctx,
-        EntityWriter::new(
-            entity,
-            &Warehouse::get().namespace,
-            &select,
-            &plan.cursor.key_columns,
-            level,
-            format.is_some_and(|f| f.ieee754),
-            &set_url,
-        ),
+        name,
         entity,
+        &select,
         &expand,
         &plan.cursor,
-        level,
-        format.is_some_and(|f| f.ieee754),
+        format.map_or((MetadataLevel::None, false), |f| (f.metadata, f.ieee754)),
     );
     let prop_ty = prop_index.map(|i| entity.properties[i].ty);
     let read = read_one(&ctx, entity, plan, writer, prop_ty, raw).await?;

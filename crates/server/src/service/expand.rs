@@ -56,16 +56,27 @@ pub(super) fn expansions(
         .collect()
 }
 
-/// `writer` with the writers of the expanded entities, reading the columns the plan gave them.
-pub(super) fn with_expansions(
+/// The writer of entities of set `name`: their `select`ed properties, then each expanded
+/// navigation property with its own (columns as `cursor` lays them out), at metadata `level`,
+/// with Int64 and Decimal as strings when `ieee754`.
+pub(super) fn entity_writer(
     ctx: &Ctx,
-    mut writer: EntityWriter,
+    name: &str,
     entity: &EntityType,
+    select: &[usize],
     expand: &[BoundExpand],
     cursor: &sql::Cursor,
-    level: MetadataLevel,
-    ieee754: bool,
+    (level, ieee754): (MetadataLevel, bool),
 ) -> EntityWriter {
+    let mut writer = EntityWriter::new(
+        entity,
+        &Warehouse::get().namespace,
+        select,
+        &cursor.key_columns,
+        level,
+        ieee754,
+        &format!("{}/{name}", ctx.service_root),
+    );
     for (b, &start) in expand.iter().zip(&cursor.expanded) {
         let set = navigation_target(ctx, entity, b.navigation);
         let model = ctx.model();

@@ -15,7 +15,7 @@ use auth::Principal;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use expand::{bind_expansions, context_selection, expansions, navigation_target, with_expansions};
+use expand::{bind_expansions, context_selection, entity_writer, expansions, navigation_target};
 use odata::bind::{
     bind_filter_with, bind_key, bind_orderby_with, bind_select, BoundExpand, BoundOrder, Typed,
     TypedKind,
