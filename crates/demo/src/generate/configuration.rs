@@ -9,81 +9,7 @@ impl Generator<'_> {
         out: &mut Out<'_>,
         days: i64,
     ) -> Result<Vec<Policy>, StoreError> {
-        use Platform::*;
-        let defs: Vec<(&str, &'static str, Vec<Platform>, bool)> = vec![
-            (
-                "Windows 10 compliance baseline",
-                "Windows 10 Compliance Policy",
-                vec![Windows],
-                true,
-            ),
-            (
-                "iOS compliance",
-                "iOS Compliance Policy",
-                vec![IPhone, IPad],
-                true,
-            ),
-            (
-                "Android Enterprise compliance",
-                "Android Compliance Policy",
-                vec![Android],
-                true,
-            ),
-            (
-                "macOS compliance",
-                "macOS Compliance Policy",
-                vec![Mac],
-                true,
-            ),
-            (
-                "Windows security baseline",
-                "Windows 10 Configuration Profile",
-                vec![Windows],
-                false,
-            ),
-            (
-                "BitLocker encryption",
-                "Windows 10 Configuration Profile",
-                vec![Windows],
-                false,
-            ),
-            (
-                "Wi-Fi corporate",
-                "Windows 10 Configuration Profile",
-                vec![Windows],
-                false,
-            ),
-            (
-                "iOS device restrictions",
-                "iOS Configuration Profile",
-                vec![IPhone, IPad],
-                false,
-            ),
-            (
-                "iOS VPN",
-                "iOS Configuration Profile",
-                vec![IPhone, IPad],
-                false,
-            ),
-            (
-                "Android work profile",
-                "Android Configuration Profile",
-                vec![Android],
-                false,
-            ),
-            (
-                "macOS FileVault",
-                "macOS Configuration Profile",
-                vec![Mac],
-                false,
-            ),
-            (
-                "Outlook app configuration",
-                "App Configuration Policy",
-                vec![IPhone, IPad, Android],
-                false,
-            ),
-        ];
+        let defs = policy_definitions();
         let start = midnight_micros(self.start);
         let mut policies = Vec::new();
         let mut next_key = 1;
@@ -132,69 +58,7 @@ impl Generator<'_> {
     }
 
     pub(super) fn apps(&mut self, out: &mut Out<'_>, days: i64) -> Result<Vec<App>, StoreError> {
-        use Platform::*;
-        let defs: Vec<(&str, &str, &str, Vec<Platform>)> = vec![
-            (
-                "Microsoft Teams",
-                "Microsoft Corporation",
-                "Windows LOB app",
-                vec![Windows],
-            ),
-            (
-                "Company Portal",
-                "Microsoft Corporation",
-                "Windows store app",
-                vec![Windows],
-            ),
-            (
-                "Microsoft 365 Apps",
-                "Microsoft Corporation",
-                "Microsoft 365 Apps for enterprise",
-                vec![Windows, Mac],
-            ),
-            (
-                "Contoso Expenses",
-                "Contoso Ltd",
-                "Windows LOB app",
-                vec![Windows],
-            ),
-            (
-                "Microsoft Outlook",
-                "Microsoft Corporation",
-                "iOS store app",
-                vec![IPhone, IPad],
-            ),
-            (
-                "Microsoft Authenticator",
-                "Microsoft Corporation",
-                "iOS store app",
-                vec![IPhone, IPad],
-            ),
-            (
-                "Contoso Field Service",
-                "Contoso Ltd",
-                "iOS LOB app",
-                vec![IPhone, IPad],
-            ),
-            (
-                "Microsoft Outlook",
-                "Microsoft Corporation",
-                "Android store app",
-                vec![Android],
-            ),
-            (
-                "Microsoft Defender",
-                "Microsoft Corporation",
-                "Managed Android store app (MAM)",
-                vec![Android],
-            ),
-            (
-                "Contoso Intranet",
-                "Contoso Ltd",
-                "Web app",
-                vec![Windows, IPhone, IPad, Android, Mac],
-            ),
-        ];
+        let defs = app_definitions();
         let start = midnight_micros(self.start);
         let mut apps = Vec::new();
         let mut next_key = 1;
@@ -399,4 +263,150 @@ impl Generator<'_> {
             revised,
         })
     }
+}
+
+/// The tenant's policies: (name, policy type, platforms, whether a compliance policy).
+fn policy_definitions() -> Vec<(&'static str, &'static str, Vec<Platform>, bool)> {
+    use Platform::*;
+    vec![
+        (
+            "Windows 10 compliance baseline",
+            "Windows 10 Compliance Policy",
+            vec![Windows],
+            true,
+        ),
+        (
+            "iOS compliance",
+            "iOS Compliance Policy",
+            vec![IPhone, IPad],
+            true,
+        ),
+        (
+            "Android Enterprise compliance",
+            "Android Compliance Policy",
+            vec![Android],
+            true,
+        ),
+        (
+            "macOS compliance",
+            "macOS Compliance Policy",
+            vec![Mac],
+            true,
+        ),
+        (
+            "Windows security baseline",
+            "Windows 10 Configuration Profile",
+            vec![Windows],
+            false,
+        ),
+        (
+            "BitLocker encryption",
+            "Windows 10 Configuration Profile",
+            vec![Windows],
+            false,
+        ),
+        (
+            "Wi-Fi corporate",
+            "Windows 10 Configuration Profile",
+            vec![Windows],
+            false,
+        ),
+        (
+            "iOS device restrictions",
+            "iOS Configuration Profile",
+            vec![IPhone, IPad],
+            false,
+        ),
+        (
+            "iOS VPN",
+            "iOS Configuration Profile",
+            vec![IPhone, IPad],
+            false,
+        ),
+        (
+            "Android work profile",
+            "Android Configuration Profile",
+            vec![Android],
+            false,
+        ),
+        (
+            "macOS FileVault",
+            "macOS Configuration Profile",
+            vec![Mac],
+            false,
+        ),
+        (
+            "Outlook app configuration",
+            "App Configuration Policy",
+            vec![IPhone, IPad, Android],
+            false,
+        ),
+    ]
+}
+
+/// The tenant's apps: (name, publisher, app type, platforms).
+fn app_definitions() -> Vec<(&'static str, &'static str, &'static str, Vec<Platform>)> {
+    use Platform::*;
+    vec![
+        (
+            "Microsoft Teams",
+            "Microsoft Corporation",
+            "Windows LOB app",
+            vec![Windows],
+        ),
+        (
+            "Company Portal",
+            "Microsoft Corporation",
+            "Windows store app",
+            vec![Windows],
+        ),
+        (
+            "Microsoft 365 Apps",
+            "Microsoft Corporation",
+            "Microsoft 365 Apps for enterprise",
+            vec![Windows, Mac],
+        ),
+        (
+            "Contoso Expenses",
+            "Contoso Ltd",
+            "Windows LOB app",
+            vec![Windows],
+        ),
+        (
+            "Microsoft Outlook",
+            "Microsoft Corporation",
+            "iOS store app",
+            vec![IPhone, IPad],
+        ),
+        (
+            "Microsoft Authenticator",
+            "Microsoft Corporation",
+            "iOS store app",
+            vec![IPhone, IPad],
+        ),
+        (
+            "Contoso Field Service",
+            "Contoso Ltd",
+            "iOS LOB app",
+            vec![IPhone, IPad],
+        ),
+        (
+            "Microsoft Outlook",
+            "Microsoft Corporation",
+            "Android store app",
+            vec![Android],
+        ),
+        (
+            "Microsoft Defender",
+            "Microsoft Corporation",
+            "Managed Android store app (MAM)",
+            vec![Android],
+        ),
+        (
+            "Contoso Intranet",
+            "Contoso Ltd",
+            "Web app",
+            vec![Windows, IPhone, IPad, Android, Mac],
+        ),
+    ]
 }
