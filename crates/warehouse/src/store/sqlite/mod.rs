@@ -178,12 +178,17 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         owner_only(path)?;
-        // the busy timeout first: a connection the pool opens while another writes (the
-        // checkpoint after a publication, a reader under load) waits for the lock instead of
-        // failing on the journal mode
+        // WAL is a property of the database file: set once here, on one connection. Set by
+        // each of the pool's connections as they open at once, it raced on a new file ("database
+        // is locked" while another connection converted it).
+        Connection::open(path)
+            .and_then(|c| {
+                c.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;")
+            })
+            .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
         let manager = SqliteConnectionManager::file(path).with_init(|c| {
             c.execute_batch(
-                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;",
+                "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;",
             )
         });
         let pool = r2d2::Pool::builder()
