@@ -72,6 +72,8 @@ pub struct LimitSettings {
     pub snapshot_file_max_mb: u64,
     /// Largest record of a snapshot file, in KiB.
     pub snapshot_record_max_kb: u64,
+    /// Largest top-level JSON value of a snapshot file (a Graph response, an NDJSON line), in MiB.
+    pub snapshot_item_max_mb: u64,
     /// Largest share (0 to 1) of live devices or users one snapshot may mark deleted.
     pub max_deleted_share: f64,
     /// Query statements one tenant may run at once (the store pools 8 SQLite or 16
@@ -90,6 +92,7 @@ impl Default for LimitSettings {
             idle_timeout_secs: connections.idle_timeout.as_secs(),
             snapshot_file_max_mb: snapshot.max_file_bytes >> 20,
             snapshot_record_max_kb: snapshot.max_record_bytes >> 10,
+            snapshot_item_max_mb: snapshot.max_item_bytes >> 20,
             max_deleted_share: snapshot.max_deleted_share.unwrap_or(1.0),
             statements_per_tenant: 6,
         }
@@ -102,6 +105,7 @@ impl LimitSettings {
         ingest::SnapshotLimits {
             max_file_bytes: self.snapshot_file_max_mb.max(1) << 20,
             max_record_bytes: self.snapshot_record_max_kb.max(1) << 10,
+            max_item_bytes: self.snapshot_item_max_mb.max(1) << 20,
             max_deleted_share: (!allow_mass_deletion).then_some(self.max_deleted_share),
         }
     }

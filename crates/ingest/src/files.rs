@@ -16,6 +16,9 @@ pub struct SnapshotLimits {
     pub max_file_bytes: u64,
     /// Largest single record (one Graph entity, one NDJSON line, one CSV row), in bytes.
     pub max_record_bytes: u64,
+    /// Largest top-level JSON value of a file (a Graph response, an NDJSON line), in bytes:
+    /// one is held in memory whole while it is read.
+    pub max_item_bytes: u64,
     /// Largest share of the live devices, or of the live users, that one snapshot may mark
     /// deleted; `None` turns the guard off (`dw ingest --allow-mass-deletion`). A partial
     /// download would otherwise delete most of a tenant.
@@ -28,6 +31,8 @@ impl Default for SnapshotLimits {
             max_file_bytes: 4 << 30,
             // a detected app with its devices expanded is one record of ~60 bytes per device
             max_record_bytes: 64 << 20,
+            // a whole tenant saved as one response of 100 000 devices is about 300 MB
+            max_item_bytes: 1 << 30,
             max_deleted_share: Some(0.5),
         }
     }

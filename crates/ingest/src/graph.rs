@@ -33,6 +33,7 @@ fn for_each_item(
     opened: Opened,
     path: &Path,
     file: &str,
+    max_item: u64,
     mut each: impl FnMut(&str, u64) -> Result<(), IngestError>,
 ) -> Result<(), IngestError> {
     let (mut reader, _, _) = opened;
@@ -57,6 +58,9 @@ fn for_each_item(
                 }
                 Some(Ok(item)) => {
                     let text = item.get();
+                    if text.len() as u64 > max_item {
+                        return Err(item_too_large(file, max_item));
+                    }
                     let start = text.as_ptr() as usize - buf.as_ptr() as usize;
                     each(text, base + start as u64)?;
                     done = stream.byte_offset();
@@ -71,7 +75,21 @@ fn for_each_item(
         }
         buf.drain(..done);
         base += done as u64;
+        // what is left is the start of one item
+        if buf.len() as u64 > max_item {
+            return Err(item_too_large(file, max_item));
+        }
     }
+}
+
+/// The error of an item over the limit of [`SnapshotLimits::max_item_bytes`].
+fn item_too_large(file: &str, max_item: u64) -> IngestError {
+    IngestError::file(
+        file,
+        format!(
+            "holds a Graph response or NDJSON line larger than {max_item} bytes, the limit for one item ([limits] snapshot_item_max_mb); save large collections as pages or NDJSON"
+        ),
+    )
 }
 
 /// The shape of one item of a Graph file, checked without building it.
@@ -213,17 +231,27 @@ fn bad_json(path: &Path, file: &str, origin: u64, e: &serde_json::Error) -> Inge
 }
 
 /// The 1-based line of byte `offset` of the file at `path`, and how many bytes of that line come
-/// before it (read again only to report an error).
+/// before it (read again, a buffer at a time, only to report an error).
 fn position(path: &Path, offset: u64) -> Option<(usize, usize)> {
-    let mut before = Vec::new();
-    std::fs::File::open(path)
-        .ok()?
-        .take(offset)
-        .read_to_end(&mut before)
-        .ok()?;
-    let line = 1 + before.iter().filter(|b| **b == b'\n').count();
-    let column = before.iter().rev().take_while(|b| **b != b'\n').count();
-    Some((line, column))
+    // opened as every snapshot file is (regular files only, without blocking)
+    let (reader, _, _) = files::open(path, "", &SnapshotLimits::default()).ok()?;
+    let mut reader = reader.take(offset);
+    let mut chunk = vec![0; 64 * 1024];
+    let (mut line, mut column) = (1, 0);
+    loop {
+        let n = reader.read(&mut chunk).ok()?;
+        if n == 0 {
+            return Some((line, column));
+        }
+        for b in &chunk[..n] {
+            if *b == b'\n' {
+                line += 1;
+                column = 0;
+            } else {
+                column += 1;
+            }
+        }
+    }
 }
 
 /// Checks a Graph response file (errors name it `file`): a regular file within the limits, every
@@ -239,7 +267,7 @@ pub fn read_records(
     progress.source_started(file, opened.2);
     let mut count = 0;
     let mut items = 0;
-    for_each_item(opened, path, file, |text, offset| {
+    for_each_item(opened, path, file, limits.max_item_bytes, |text, offset| {
         let seed = ItemSeed {
             max_record: limits.max_record_bytes,
         };
@@ -297,6 +325,7 @@ impl Content {
             files::open(path, file, limits)?,
             path,
             file,
+            limits.max_item_bytes,
             |text, offset| {
                 let record = match serde_json::from_str::<Field<'_>>(text) {
                     Ok(Field::Object(record)) => record,
@@ -593,6 +622,22 @@ mod tests {
         assert!(response.len() > 2 * CHUNK);
         let (n, ids) = read(&dir, "one.json", &response).unwrap();
         assert_eq!((n, ids.len()), (CHUNK / 20, CHUNK / 20));
+        // an item over the limit stops the run before it is read whole
+        let path = dir.join("big.json");
+        std::fs::write(&path, &response).unwrap();
+        let limits = SnapshotLimits {
+            max_item_bytes: (CHUNK / 2) as u64,
+            ..SnapshotLimits::default()
+        };
+        let e = read_records(&path, "big.json", &limits, &NoProgress)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.starts_with("big.json: holds a Graph response or NDJSON line larger than")
+                && e.contains("snapshot_item_max_mb"),
+            "{e}"
+        );
         // a truncated file is malformed, not a shorter snapshot
         let e = read(&dir, "cut.json", &response[..response.len() - 3]).unwrap_err();
         assert!(e.starts_with("cut.json: malformed JSON at line 1"), "{e}");
