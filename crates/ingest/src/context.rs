@@ -182,7 +182,14 @@ pub struct Clock {
 
 /// Counts a record that refers to something not in the warehouse (it is left out).
 pub fn unmatched(summary: &mut IngestSummary, what: String) {
-    *summary.unmatched.entry(what).or_default() += 1;
+    unmatched_many(summary, what, 1);
+}
+
+/// Counts `n` records that refer to something not in the warehouse (nothing when `n` is 0).
+pub fn unmatched_many(summary: &mut IngestSummary, what: String, n: u64) {
+    if n > 0 {
+        *summary.unmatched.entry(what).or_default() += n;
+    }
 }
 
 /// The `deviceTypes` key of a device's operating system as Graph names it (`Windows`, `iOS`, ...);

@@ -2,7 +2,7 @@
 //! (`mamApplications`), each app on each user's device (`mamApplicationInstances`), and the day's
 //! check-ins (`mamCheckins`).
 
-use super::context::{collection, text, ts, Context};
+use super::context::{collection, text, ts, unmatched_many, Context};
 use super::graph::each;
 use super::history::{self, Columns, Entity};
 use super::{IngestError, IngestSummary, Sources};
@@ -170,12 +170,11 @@ impl Registrations {
             row[platform] = reference::key_value("mamPlatforms", r.platform);
             row[checked_in] = SqlValue::Timestamp(at);
         })?;
-        if users_unknown > 0 {
-            *cx.summary
-                .unmatched
-                .entry("check-ins by users not in users".into())
-                .or_default() += users_unknown;
-        }
+        unmatched_many(
+            cx.summary,
+            "check-ins by users not in users".into(),
+            users_unknown,
+        );
         Ok(())
     }
 }
