@@ -191,8 +191,8 @@ pub fn parse_key(text: &str) -> Result<Vec<KeyValue>, SyntaxError> {
     }
 }
 
-struct Parser<'a> {
-    c: Cursor<'a>,
+pub(super) struct Parser<'a> {
+    pub(super) c: Cursor<'a>,
     /// Nesting of the recursive descent (parentheses, unary operators, calls).
     depth: usize,
     /// Nodes built so far, so that parsing stops as soon as the node budget is spent.
@@ -200,7 +200,7 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
-    fn new(text: &'a str) -> Self {
+    pub(super) fn new(text: &'a str) -> Self {
         Self {
             c: Cursor::new(text),
             depth: 0,
@@ -277,7 +277,7 @@ impl<'a> Parser<'a> {
         Ok(operands.pop().expect("a chain has at least one operand"))
     }
 
-    fn or_expr(&mut self) -> Result<Expr, SyntaxError> {
+    pub(super) fn or_expr(&mut self) -> Result<Expr, SyntaxError> {
         self.depth += 1;
         if self.depth > limits::MAX_EXPRESSION_DEPTH {
             return Err(limits::too_deep(self.c.pos));

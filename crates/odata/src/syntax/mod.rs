@@ -5,6 +5,7 @@
 //! text stops matching the grammar of OData 4.01 (the OASIS ABNF construction rules).
 
 mod aliases;
+mod apply;
 mod ast;
 mod cursor;
 mod expand;
@@ -14,6 +15,7 @@ mod literal;
 mod options;
 
 pub use aliases::Aliases;
+pub use apply::{parse_apply, Aggregate, AggregateExpr, TopKind, Transformation};
 pub use ast::*;
 pub use expand::{parse_expand, ExpandItem};
 pub use expr::{parse_filter, parse_key, parse_orderby, parse_select, KeyValue};
