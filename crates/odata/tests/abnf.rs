@@ -87,11 +87,8 @@ fn load(file: &str) -> Vec<Case> {
             } else if let Some(v) = l.strip_prefix("FailAt:") {
                 fail_at = v.trim().parse().ok();
             } else if let Some(v) = l.strip_prefix("Input:") {
-                if v.trim().is_empty() {
-                    continued = Some(String::new());
-                } else {
-                    input = Some(scalar(v.trim_start()));
-                }
+                // a plain or quoted scalar may go on over more-indented lines (folded with spaces)
+                continued = Some(v.trim().to_string());
             }
         }
         if let Some(t) = continued {
