@@ -176,9 +176,10 @@ pub struct EntityWriter {
     /// Full metadata: key columns, `@odata.type` value and entity-set URL prefix.
     full: Option<FullMetadata>,
     ieee754_compatible: bool,
-    /// Expanded navigation properties: (`"name":` pre-escaped, the row column that is null when
-    /// there is no related entity, the related entity's writer).
-    expanded: Vec<(Vec<u8>, usize, EntityWriter)>,
+    /// Expanded navigation properties and nested objects: (`"name":` pre-escaped, the row
+    /// column that is null when there is no related entity (none: always written), the related
+    /// entity's writer).
+    expanded: Vec<(Vec<u8>, Option<usize>, EntityWriter)>,
 }
 
 struct FullMetadata {
@@ -245,10 +246,15 @@ impl EntityWriter {
     /// Adds the expanded navigation property `name`, written by `writer`, or `null` when row
     /// column `present` is null (no related entity).
     pub fn expand(mut self, name: &str, present: usize, writer: EntityWriter) -> Self {
-        let mut quoted = Vec::new();
-        write_string(&mut quoted, name);
-        quoted.push(b':');
-        self.expanded.push((quoted, present, writer));
+        self.expanded
+            .push((quoted_name(name), Some(present), writer));
+        self
+    }
+
+    /// Adds the nested object `name`, always written by `writer` (the grouping properties
+    /// reached through a navigation property in aggregated rows).
+    pub fn nest(mut self, name: &str, writer: EntityWriter) -> Self {
+        self.expanded.push((quoted_name(name), None, writer));
         self
     }
 
@@ -256,7 +262,11 @@ impl EntityWriter {
     pub fn write(&self, buf: &mut Vec<u8>, row: &dyn Row) {
         buf.push(b'{');
         let mut first = true;
-        if let Some(full) = &self.full {
+        if self.full.as_ref().is_some_and(|f| f.key_columns.is_empty()) {
+            // a transient entity (aggregated rows): no type of the model, no id
+            buf.extend_from_slice(b"\"@odata.id\":null");
+            first = false;
+        } else if let Some(full) = &self.full {
             buf.extend_from_slice(b"\"@odata.type\":");
             buf.extend_from_slice(&full.type_annotation);
             let mut id = full.id_prefix.clone();
@@ -301,13 +311,21 @@ impl EntityWriter {
             }
             first = false;
             buf.extend_from_slice(name);
-            match row.cell(*present) {
-                Cell::Null => buf.extend_from_slice(b"null"),
+            match present.map(|p| row.cell(p)) {
+                Some(Cell::Null) => buf.extend_from_slice(b"null"),
                 _ => writer.write(buf, row),
             }
         }
         buf.push(b'}');
     }
+}
+
+/// `"name":`, escaped.
+fn quoted_name(name: &str) -> Vec<u8> {
+    let mut quoted = Vec::new();
+    write_string(&mut quoted, name);
+    quoted.push(b':');
+    quoted
 }
 
 /// Types whose JSON representation does not reveal them, annotated in full metadata.

@@ -17,6 +17,7 @@ fn query<'a>(
     let set = model.entity_set(name).unwrap();
     CollectionQuery {
         collection: w.collection(name).unwrap(),
+        apply: None,
         entity: model.type_of(set),
         tenant: 7,
         filter,

@@ -379,6 +379,7 @@ fn assert_kept_counts_agree(store: &dyn Store, t: &Tenant) {
         for min_date_key in [None, Some(20261102)] {
             let count = |filter| {
                 let q = CollectionQuery {
+                    apply: None,
                     collection,
                     entity,
                     tenant: t.id,

@@ -8,7 +8,12 @@
 //! implement (lambdas, spatial values, navigation in expressions) is 501. Parameter aliases are
 //! replaced by their values ([`crate::syntax::Aliases::resolve`]) before binding.
 
+mod apply;
 mod functions;
+
+pub use apply::{
+    bind_apply, AggregateMethod, AggregatedType, Aggregation, BoundAggregate, BoundApply, Stage,
+};
 
 use crate::edm::{EntityType, Lookup, PrimitiveType};
 use crate::syntax::{

@@ -4,9 +4,18 @@
 use super::expr::Parser;
 use super::*;
 
-/// One transformation of `$apply`.
+/// One transformation of `$apply`, with where it was written.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Transformation {
+pub struct Transformation {
+    /// What it does.
+    pub kind: TransformationKind,
+    /// Its text (name through closing parenthesis).
+    pub span: Span,
+}
+
+/// The transformations of `$apply`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TransformationKind {
     /// `aggregate(...)`: one row of aggregated values.
     Aggregate(Vec<Aggregate>),
     /// `groupby((paths)[, transformations])`: a row per distinct combination of the paths'
@@ -111,25 +120,31 @@ fn transformation(p: &mut Parser<'_>) -> Result<Transformation, SyntaxError> {
         return Err(p.c.error("expected a transformation"));
     };
     if name == "identity" {
-        return Ok(Transformation::Identity);
+        return Ok(Transformation {
+            kind: TransformationKind::Identity,
+            span: Span {
+                start,
+                end: p.c.pos,
+            },
+        });
     }
     if !p.c.eat('(') {
         p.c.pos = start;
         return Err(p.c.error(format!("expected '(' after {name}")));
     }
     let t = match name {
-        "aggregate" => Transformation::Aggregate(list(p, aggregate)?),
+        "aggregate" => TransformationKind::Aggregate(list(p, aggregate)?),
         "groupby" => group_by(p)?,
-        "filter" => Transformation::Filter(p.or_expr()?),
-        "compute" => Transformation::Compute(list(p, |p| {
+        "filter" => TransformationKind::Filter(p.or_expr()?),
+        "compute" => TransformationKind::Compute(list(p, |p| {
             let e = p.or_expr()?;
             Ok((e, alias(p)?))
         })?),
-        "orderby" => Transformation::OrderBy(order_items(p)?),
-        "top" => Transformation::Top(count(p)?),
-        "skip" => Transformation::Skip(count(p)?),
-        "search" => Transformation::Search(search_text(p)?),
-        "concat" => Transformation::Concat(list(p, sequence)?),
+        "orderby" => TransformationKind::OrderBy(order_items(p)?),
+        "top" => TransformationKind::Top(count(p)?),
+        "skip" => TransformationKind::Skip(count(p)?),
+        "search" => TransformationKind::Search(search_text(p)?),
+        "concat" => TransformationKind::Concat(list(p, sequence)?),
         "topcount" | "bottomcount" | "topsum" | "bottomsum" | "toppercent" | "bottompercent" => {
             let kind = match name {
                 "topcount" => TopKind::TopCount,
@@ -142,7 +157,7 @@ fn transformation(p: &mut Parser<'_>) -> Result<Transformation, SyntaxError> {
             let amount = p.or_expr()?;
             p.c.expect(',')?;
             let value = p.or_expr()?;
-            Transformation::Rank {
+            TransformationKind::Rank {
                 kind,
                 amount,
                 value,
@@ -154,7 +169,13 @@ fn transformation(p: &mut Parser<'_>) -> Result<Transformation, SyntaxError> {
         }
     };
     p.c.expect(')')?;
-    Ok(t)
+    Ok(Transformation {
+        kind: t,
+        span: Span {
+            start,
+            end: p.c.pos,
+        },
+    })
 }
 
 /// `item *( "," item )`.
@@ -203,7 +224,7 @@ fn aggregate(p: &mut Parser<'_>) -> Result<Aggregate, SyntaxError> {
 }
 
 /// `(path, ...)[, transformations]` after `groupby(`.
-fn group_by(p: &mut Parser<'_>) -> Result<Transformation, SyntaxError> {
+fn group_by(p: &mut Parser<'_>) -> Result<TransformationKind, SyntaxError> {
     p.c.expect('(')?;
     let paths = list(p, path)?;
     p.c.expect(')')?;
@@ -212,7 +233,7 @@ fn group_by(p: &mut Parser<'_>) -> Result<Transformation, SyntaxError> {
     } else {
         Vec::new()
     };
-    Ok(Transformation::GroupBy { paths, then })
+    Ok(TransformationKind::GroupBy { paths, then })
 }
 
 /// A property path: `a/b/c`.
@@ -294,8 +315,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t.len(), 2);
-        assert!(matches!(t[0], Transformation::Filter(_)));
-        let Transformation::GroupBy { paths, then } = &t[1] else {
+        assert!(matches!(t[0].kind, TransformationKind::Filter(_)));
+        let TransformationKind::GroupBy { paths, then } = &t[1].kind else {
             panic!("{t:?}")
         };
         assert_eq!(
@@ -305,18 +326,23 @@ mod tests {
                 vec!["deviceType".to_string(), "deviceTypeName".to_string()]
             ]
         );
-        let Transformation::Aggregate(items) = &then[0] else {
+        let TransformationKind::Aggregate(items) = &then[0].kind else {
             panic!("{then:?}")
         };
         assert_eq!(items[0].what, AggregateExpr::Count);
         assert_eq!(items[1].alias, "total");
         assert!(matches!(&items[1].what, AggregateExpr::With { method, .. } if method == "sum"));
         assert_eq!(
-            parse_apply("aggregate($count as n)/top(5)/skip(2)/identity").unwrap()[1..],
+            parse_apply("aggregate($count as n)/top(5)/skip(2)/identity")
+                .unwrap()
+                .into_iter()
+                .skip(1)
+                .map(|t| (t.kind, t.span.start))
+                .collect::<Vec<_>>(),
             [
-                Transformation::Top(5),
-                Transformation::Skip(2),
-                Transformation::Identity
+                (TransformationKind::Top(5), 23),
+                (TransformationKind::Skip(2), 30),
+                (TransformationKind::Identity, 38)
             ]
         );
     }

@@ -15,7 +15,9 @@ mod literal;
 mod options;
 
 pub use aliases::Aliases;
-pub use apply::{parse_apply, Aggregate, AggregateExpr, TopKind, Transformation};
+pub use apply::{
+    parse_apply, Aggregate, AggregateExpr, TopKind, Transformation, TransformationKind,
+};
 pub use ast::*;
 pub use expand::{parse_expand, ExpandItem};
 pub use expr::{parse_filter, parse_key, parse_orderby, parse_select, KeyValue};

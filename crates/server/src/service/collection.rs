@@ -2,6 +2,7 @@
 //! writer, and the response streamed as rows are read.
 
 use super::*;
+use odata::bind::AggregatedType;
 
 /// The paging options of a collection request: `$top`, `$skip`, `$count`, and the page size
 /// (the service's, or less when `Prefer: odata.maxpagesize` asks for it).
@@ -84,19 +85,27 @@ pub(super) async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
     let most = stream::page_limit(page_len, remaining);
     let plan = page_query.plan(position.as_ref(), offset, most + 1);
     let q = &page_query.query;
-    let writer = entity_writer(
-        &ctx,
-        name,
-        entity,
-        &q.select,
-        &q.expand,
-        &plan.cursor,
-        (format.metadata, format.ieee754),
-    );
     let mut context = format!("{}#{name}", ctx.metadata_url());
-    if let Some(selection) = context_selection(&ctx, entity, &q.select, &q.expand) {
-        context = format!("{context}({selection})");
-    }
+    let writer = match q.apply.as_ref().and_then(|a| a.aggregation.as_ref()) {
+        Some(aggregation) => {
+            context = format!("{context}({})", aggregation.result.context_selection());
+            aggregated_writer(&aggregation.result, (format.metadata, format.ieee754))
+        }
+        None => {
+            if let Some(selection) = context_selection(&ctx, entity, &q.select, &q.expand) {
+                context = format!("{context}({selection})");
+            }
+            entity_writer(
+                &ctx,
+                name,
+                entity,
+                &q.select,
+                &q.expand,
+                &plan.cursor,
+                (format.metadata, format.ieee754),
+            )
+        }
+    };
     let page = Page {
         store: ctx.app.store.clone(),
         plan,
@@ -164,7 +173,47 @@ fn query_fingerprint(ctx: &Ctx, name: &str, tenant: &Tenant, min_date: Option<i6
         &min_date.map(|d| d.to_string()).unwrap_or_default(),
         &aliases.join("&"),
         ctx.options.get("$expand").unwrap_or(""),
+        ctx.options.get("$apply").unwrap_or(""),
     ])
+}
+
+/// The writer of aggregated rows: their top-level values, then each nested object (columns as
+/// the aggregation's plan lays them out). They are transient: no type of the model, no id.
+fn aggregated_writer(
+    result: &AggregatedType,
+    (level, ieee754): (MetadataLevel, bool),
+) -> EntityWriter {
+    let namespace = &Warehouse::get().namespace;
+    let all = |t: &EntityType| (0..t.properties.len()).collect::<Vec<_>>();
+    let mut writer = EntityWriter::new(
+        &result.entity,
+        namespace,
+        &all(&result.entity),
+        &[],
+        level,
+        ieee754,
+        "",
+    );
+    let mut start = result.entity.properties.len();
+    for (navigation, nested) in result.entity.navigation.iter().zip(&result.nested) {
+        let nested_level = match level {
+            MetadataLevel::Full => MetadataLevel::Minimal,
+            other => other,
+        };
+        let inner = EntityWriter::new(
+            nested,
+            namespace,
+            &all(nested),
+            &[],
+            nested_level,
+            ieee754,
+            "",
+        )
+        .from_column(start);
+        start += nested.properties.len();
+        writer = writer.nest(&navigation.name, inner);
+    }
+    writer
 }
 
 /// The request's `$skiptoken`, checked: signed by this service, for this query (`fp`), on the
@@ -241,6 +290,7 @@ impl PageQuery {
     fn plan(&self, position: Option<&KeysetPosition>, offset: u64, limit: u64) -> sql::Plan {
         let cq = CollectionQuery {
             collection: self.collection,
+            apply: self.query.apply.as_ref(),
             entity: self.entity,
             tenant: self.tenant,
             filter: self.query.filter.as_ref(),

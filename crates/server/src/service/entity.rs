@@ -23,6 +23,13 @@ pub(super) async fn entity(
 ) -> ApiResult<Response> {
     let (entity, coll) = resolve(&ctx, name)?;
     reject_unimplemented(&ctx.options)?;
+    if ctx.options.get("$apply").is_some() {
+        return Err(ODataError::bad_request(
+            "$apply transforms collections; request the collection instead of one entity.",
+        )
+        .with_target("$apply")
+        .into());
+    }
     let key_values = syntax::parse_key(key_text).map_err(|e| e.into_odata("key"))?;
     let key = bind_key(&key_values, entity).map_err(|e| e.with_target("key"))?;
     let key: Vec<(usize, SqlValue)> = key.iter().map(|(i, v)| (*i, sql::sql_value(v))).collect();
@@ -45,6 +52,7 @@ pub(super) async fn entity(
     let tenant = load_tenant(&ctx).await?;
     let cq = CollectionQuery {
         collection: coll,
+        apply: None,
         entity,
         tenant: tenant.id,
         filter: None,

@@ -17,8 +17,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use expand::{bind_expansions, context_selection, entity_writer, expansions, navigation_target};
 use odata::bind::{
-    bind_filter_with, bind_key, bind_orderby_with, bind_select, BoundExpand, BoundOrder, Typed,
-    TypedKind,
+    bind_apply, bind_filter_with, bind_key, bind_orderby_with, bind_select, BoundApply,
+    BoundExpand, BoundOrder, Typed, TypedKind,
 };
 use odata::edm::{EntityType, Lookup, Model, PrimitiveType};
 use odata::json::{key_literal, Cell, EntityWriter, MetadataLevel};
@@ -40,6 +40,7 @@ const IMPLEMENTED_OPTIONS: &[&str] = &[
     "$skiptoken",
     "$format",
     "$expand",
+    "$apply",
 ];
 
 /// Answers methods other than GET and HEAD.
@@ -222,6 +223,7 @@ async fn related(ctx: Ctx, name: &str, key_text: &str, navigation: usize) -> Api
     let tenant = load_tenant(&ctx).await?;
     let cq = CollectionQuery {
         collection: coll,
+        apply: None,
         entity: source,
         tenant: tenant.id,
         filter: None,
@@ -396,6 +398,9 @@ fn reject_unimplemented(options: &QueryOptions) -> Result<(), ODataError> {
 
 /// The parts of a request that decide which rows it returns and in what order.
 struct Query {
+    /// `$apply`; with an aggregation, `filter` and `orderby` are bound against the aggregated
+    /// rows' type.
+    apply: Option<BoundApply>,
     filter: Option<Typed>,
     orderby: Vec<BoundOrder>,
     select: Vec<usize>,
@@ -411,14 +416,42 @@ fn bind_query(
     reject_unimplemented(&ctx.options)?;
     let with_target = |name: &'static str| move |e: ODataError| e.with_target(name);
     let aliases = syntax::Aliases::parse(&ctx.options).map_err(|(name, e)| e.into_odata(&name))?;
+    let model = ctx.model();
+    let model_targets = |name: &str| model.entity_types.iter().find(|t| t.name == name);
+    let apply = match ctx.options.get("$apply") {
+        Some(text) => {
+            let transformations = syntax::parse_apply(text).map_err(|e| e.into_odata("$apply"))?;
+            Some(
+                bind_apply(&transformations, entity, &model_targets)
+                    .map_err(with_target("$apply"))?,
+            )
+        }
+        None => None,
+    };
+    let aggregated = apply
+        .as_ref()
+        .and_then(|a| a.aggregation.as_ref())
+        .map(|a| &a.result);
+    if let Some(option) = ["$select", "$expand"]
+        .into_iter()
+        .find(|o| aggregated.is_some() && ctx.options.get(o).is_some())
+    {
+        return Err(ODataError::not_implemented(format!(
+            "{option} on the aggregated rows of $apply is not supported yet."
+        ))
+        .with_target(option));
+    }
+    let result_targets = |name: &str| aggregated.and_then(|a| a.target(name));
+    let (rows, targets): (&EntityType, odata::bind::Targets<'_>) = match aggregated {
+        Some(a) => (&a.entity, &result_targets),
+        None => (entity, &model_targets),
+    };
     let filter = match ctx.options.get("$filter") {
         Some(text) => {
             let expr = syntax::parse_filter(text)
                 .and_then(|e| aliases.resolve(&e))
                 .map_err(|e| e.into_odata("$filter"))?;
-            let model = ctx.model();
-            let targets = |name: &str| model.entity_types.iter().find(|t| t.name == name);
-            Some(bind_filter_with(&expr, entity, &targets).map_err(with_target("$filter"))?)
+            Some(bind_filter_with(&expr, rows, targets).map_err(with_target("$filter"))?)
         }
         None => None,
     };
@@ -437,9 +470,7 @@ fn bind_query(
                         .collect::<Vec<_>>())
                 })
                 .map_err(|e| e.into_odata("$orderby"))?;
-            let model = ctx.model();
-            let targets = |name: &str| model.entity_types.iter().find(|t| t.name == name);
-            bind_orderby_with(&items, entity, &targets).map_err(with_target("$orderby"))?
+            bind_orderby_with(&items, rows, targets).map_err(with_target("$orderby"))?
         }
         None => Vec::new(),
     };
@@ -469,11 +500,18 @@ fn bind_query(
         None => None,
     };
     // An explicit dateKey filter wins over maxhistorydays, as in Intune.
-    let max_history_days = match (&filter, entity.property_index("dateKey")) {
-        (Some(f), Some(dk)) if mentions_property(f, dk) => None,
-        _ => max_history_days,
-    };
+    let input_filters = apply.iter().flat_map(|a| &a.filters);
+    let date_filtered = entity.property_index("dateKey").is_some_and(|dk| {
+        let aggregated = apply.as_ref().is_some_and(|a| a.aggregation.is_some());
+        let filter = filter.as_ref().filter(|_| !aggregated);
+        filter
+            .into_iter()
+            .chain(input_filters)
+            .any(|f| mentions_property(f, dk))
+    });
+    let max_history_days = max_history_days.filter(|_| !date_filtered);
     Ok(Query {
+        apply,
         filter,
         orderby,
         select,
@@ -537,6 +575,7 @@ async fn count(ctx: Ctx, name: &str) -> ApiResult<Response> {
     let min_date = q.min_date_key(&tenant);
     let cq = CollectionQuery {
         collection: coll,
+        apply: q.apply.as_ref(),
         entity,
         tenant: tenant.id,
         filter: q.filter.as_ref(),

@@ -11,6 +11,7 @@ const DEVICES: u32 = 300;
 #[path = "../support/mod.rs"]
 mod support;
 
+mod aggregation;
 mod clients;
 mod errors;
 mod facts;

@@ -1,7 +1,7 @@
 //! The seam between the planner and a database's SQL flavour.
 
 use super::SqlValue;
-use odata::bind::{ArithOp, Function};
+use odata::bind::{AggregateMethod, ArithOp, Function};
 use odata::edm::PrimitiveType;
 
 /// What differs between SQL databases. Only dialect modules may contain database-specific SQL.
@@ -35,6 +35,16 @@ pub trait Dialect: Send + Sync {
 
     /// An arithmetic operation with the result type decided by the binder.
     fn arithmetic(&self, op: ArithOp, a: &str, b: &str, result: PrimitiveType) -> String;
+
+    /// An aggregate of the rendered `value` (none for counting rows) whose result has the type
+    /// the binder decided (`Edm.Int64` for counts and sums of integers, `Edm.Double` for
+    /// averages of them).
+    fn aggregate(
+        &self,
+        method: AggregateMethod,
+        value: Option<&str>,
+        result: PrimitiveType,
+    ) -> String;
 
     /// A cast between primitive types.
     fn cast(&self, expr: &str, from: Option<PrimitiveType>, to: PrimitiveType) -> String;

@@ -2,6 +2,7 @@
 //!
 //! Identifiers come only from the model; every value from the client is a bound parameter.
 
+mod aggregate;
 mod dialect;
 pub mod dml;
 mod plan;

@@ -6,7 +6,9 @@
 
 use super::{Dialect, SqlValue};
 use crate::model::Collection;
-use odata::bind::{BoundOrder, CompareOp, Function, Typed, TypedKind, Value};
+use odata::bind::{
+    AggregatedType, BoundApply, BoundOrder, CompareOp, Function, Typed, TypedKind, Value,
+};
 use odata::edm::{EntityType, PrimitiveType};
 use odata::syntax::Direction;
 
@@ -26,6 +28,10 @@ pub struct CollectionQuery<'a> {
     pub entity: &'a EntityType,
     /// Tenant id from the principal.
     pub tenant: i64,
+    /// Bound `$apply`. With an aggregation, the rows are the aggregated rows, and `filter` and
+    /// `orderby` are bound against their type ([`AggregatedType`]); `select` and `expand` are
+    /// not used.
+    pub apply: Option<&'a BoundApply>,
     /// Bound `$filter`.
     pub filter: Option<&'a Typed>,
     /// Bound `$orderby`.
@@ -62,10 +68,10 @@ pub struct Expansion<'a> {
 
 /// A related collection joined to the main one (for `$expand`, or a navigation path in
 /// `$filter`/`$orderby`).
-struct Join<'a> {
-    navigation: usize,
-    alias: String,
-    target: &'a Collection,
+pub(super) struct Join<'a> {
+    pub(super) navigation: usize,
+    pub(super) alias: String,
+    pub(super) target: &'a Collection,
 }
 
 /// The navigation properties an expression reaches through.
@@ -126,25 +132,36 @@ pub struct Plan {
     pub cursor: Cursor,
 }
 
-struct Renderer<'a> {
-    dialect: &'a dyn Dialect,
-    entity: &'a EntityType,
-    params: Vec<SqlValue>,
-    now_micros: i64,
+/// Renders bound expressions as SQL, collecting their parameters.
+pub(super) struct Renderer<'a> {
+    pub(super) dialect: &'a dyn Dialect,
+    pub(super) entity: &'a EntityType,
+    pub(super) params: Vec<SqlValue>,
+    pub(super) now_micros: i64,
     /// The main table's alias when the statement joins others.
-    alias: Option<&'static str>,
+    pub(super) alias: Option<&'static str>,
     /// The joined collections.
-    joins: Vec<Join<'a>>,
+    pub(super) joins: Vec<Join<'a>>,
+    /// Set while rendering expressions on aggregated rows: properties are their values' columns.
+    pub(super) aggregated: Option<&'a AggregatedType>,
 }
 
 impl Renderer<'_> {
-    fn param(&mut self, v: SqlValue) -> String {
+    pub(super) fn param(&mut self, v: SqlValue) -> String {
         let p = self.dialect.placeholder(self.params.len() + 1, &v);
         self.params.push(v);
         p
     }
 
-    fn column(&self, index: usize) -> String {
+    /// The column of an aggregated row holding value `v`.
+    pub(super) fn value_column(&self, v: usize) -> String {
+        self.dialect.quote(&format!("c{v}"))
+    }
+
+    pub(super) fn column(&self, index: usize) -> String {
+        if let Some(a) = self.aggregated {
+            return self.value_column(a.values[index]);
+        }
         let name = self.dialect.quote(&self.entity.properties[index].name);
         match self.alias {
             Some(a) => format!("{a}.{name}"),
@@ -160,10 +177,17 @@ impl Renderer<'_> {
         }
     }
 
-    fn expr(&mut self, t: &Typed) -> String {
+    pub(super) fn expr(&mut self, t: &Typed) -> String {
         match &t.kind {
             TypedKind::Literal(v) => self.value(v),
             TypedKind::Property(i) => self.column(*i),
+            TypedKind::Related {
+                navigation,
+                property,
+            } if self.aggregated.is_some() => {
+                let a = self.aggregated.expect("checked");
+                self.value_column(a.nested_values[*navigation][*property])
+            }
             TypedKind::Related {
                 navigation,
                 property,
@@ -341,11 +365,12 @@ pub fn sql_value(v: &Value) -> SqlValue {
     }
 }
 
-struct SortKey {
-    sql: String,
-    ty: Option<PrimitiveType>,
-    nullable: bool,
-    descending: bool,
+/// One expression of a statement's order.
+pub(super) struct SortKey {
+    pub(super) sql: String,
+    pub(super) ty: Option<PrimitiveType>,
+    pub(super) nullable: bool,
+    pub(super) descending: bool,
 }
 
 /// A sort-key value read back from a row (integers, reals, text) bound as its key's type.
@@ -361,19 +386,14 @@ fn typed(v: &SqlValue, ty: Option<PrimitiveType>) -> SqlValue {
 
 /// Plans the page and count statements of a collection request.
 pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
-    let joins = joins(q);
-    let alias = (!joins.is_empty()).then_some("t0");
-    let mut r = Renderer {
-        dialect,
-        entity: q.entity,
-        params: Vec::new(),
-        now_micros: q.now_micros,
-        alias,
-        joins,
-    };
+    if let Some(aggregation) = q.apply.and_then(|a| a.aggregation.as_ref()) {
+        return super::aggregate::plan_aggregated(q, aggregation, dialect);
+    }
+    let mut r = Renderer::new(q, dialect);
     let table = from_clause(q, &r);
     let mut conditions = conditions(q, &mut r);
-    let (count_sql, count_params) = if q.filter.is_none() && q.key.is_empty() {
+    let unfiltered = q.filter.is_none() && q.apply.is_none_or(|a| a.filters.is_empty());
+    let (count_sql, count_params) = if unfiltered && q.key.is_empty() {
         kept_count(dialect, q)
     } else {
         (
@@ -433,13 +453,44 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
     }
 }
 
-/// The collections to join: those `$filter` and `$orderby` reach through, and the expanded ones.
+impl<'a> Renderer<'a> {
+    /// A renderer for the collection's rows, joined to the collections the query reaches.
+    pub(super) fn new(q: &CollectionQuery<'a>, dialect: &'a dyn Dialect) -> Self {
+        let joins = joins(q);
+        Renderer {
+            dialect,
+            entity: q.entity,
+            params: Vec::new(),
+            now_micros: q.now_micros,
+            alias: (!joins.is_empty()).then_some("t0"),
+            joins,
+            aggregated: None,
+        }
+    }
+}
+
+/// The collections to join: those `$apply`, `$filter` and `$orderby` reach through (on the
+/// collection's rows), and the expanded ones.
 fn joins<'a>(q: &CollectionQuery<'a>) -> Vec<Join<'a>> {
     let mut reached = Vec::new();
-    if let Some(f) = q.filter {
+    if let Some(apply) = q.apply {
+        apply
+            .filters
+            .iter()
+            .for_each(|f| navigations(f, &mut reached));
+        if let Some(a) = &apply.aggregation {
+            a.group_by.iter().for_each(|g| navigations(g, &mut reached));
+            a.aggregates
+                .iter()
+                .filter_map(|v| v.value.as_ref())
+                .for_each(|v| navigations(v, &mut reached));
+        }
+    }
+    let aggregated = q.apply.is_some_and(|a| a.aggregation.is_some());
+    if let Some(f) = q.filter.filter(|_| !aggregated) {
         navigations(f, &mut reached);
     }
-    for o in q.orderby {
+    for o in q.orderby.iter().filter(|_| !aggregated) {
         navigations(&o.expr, &mut reached);
     }
     for e in q.expand {
@@ -464,7 +515,7 @@ fn joins<'a>(q: &CollectionQuery<'a>) -> Vec<Join<'a>> {
 
 /// The statement's `FROM`: the collection's table, aliased and left-joined to the joined
 /// collections by tenant and key when there are any.
-fn from_clause(q: &CollectionQuery<'_>, r: &Renderer<'_>) -> String {
+pub(super) fn from_clause(q: &CollectionQuery<'_>, r: &Renderer<'_>) -> String {
     let dialect = r.dialect;
     let Some(alias) = r.alias else {
         return dialect.quote(&q.collection.name);
@@ -487,15 +538,24 @@ fn from_clause(q: &CollectionQuery<'_>, r: &Renderer<'_>) -> String {
     table
 }
 
-/// The statement's conditions: the tenant, `$filter`, the history window, the key.
-fn conditions(q: &CollectionQuery<'_>, r: &mut Renderer<'_>) -> Vec<String> {
+/// The statement's conditions on the collection's rows: the tenant, `$apply`'s filters,
+/// `$filter` (unless it is on aggregated rows), the history window, the key.
+pub(super) fn conditions(q: &CollectionQuery<'_>, r: &mut Renderer<'_>) -> Vec<String> {
     let tenant_column = match r.alias {
         Some(a) => format!("{a}.{}", r.dialect.quote(TENANT_COLUMN)),
         None => r.dialect.quote(TENANT_COLUMN),
     };
     let tenant = r.param(SqlValue::Integer(q.tenant));
     let mut conditions = vec![format!("{tenant_column} = {tenant}")];
-    if let Some(f) = q.filter {
+    if let Some(apply) = q.apply {
+        for f in &apply.filters {
+            conditions.push(r.expr(f));
+        }
+    }
+    if let Some(f) = q
+        .filter
+        .filter(|_| q.apply.is_none_or(|a| a.aggregation.is_none()))
+    {
         conditions.push(r.expr(f));
     }
     if let (Some(min), Some(i)) = (q.min_date_key, q.entity.property_index("dateKey")) {
@@ -613,7 +673,11 @@ fn kept_count(dialect: &dyn Dialect, q: &CollectionQuery<'_>) -> (String, Vec<Sq
 /// Rows strictly after `values` in the sort order. Uses a row-value comparison (which both
 /// stores answer from the index) when every key is non-null and sorted the same way, and the
 /// expanded form `a > x OR (a = x AND (...))` with null handling otherwise.
-fn keyset_predicate(r: &mut Renderer<'_>, sort: &[SortKey], values: &[SqlValue]) -> String {
+pub(super) fn keyset_predicate(
+    r: &mut Renderer<'_>,
+    sort: &[SortKey],
+    values: &[SqlValue],
+) -> String {
     let uniform = sort
         .iter()
         .all(|s| !s.nullable && s.descending == sort[0].descending)

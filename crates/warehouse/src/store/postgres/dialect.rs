@@ -4,7 +4,7 @@
 //! parameter types strictly.
 
 use crate::sql::{Dialect, SqlValue};
-use odata::bind::{ArithOp, Function};
+use odata::bind::{AggregateMethod, ArithOp, Function};
 use odata::edm::PrimitiveType;
 
 /// PostgreSQL SQL.
@@ -69,6 +69,30 @@ impl Dialect for PostgresDialect {
             format!("ALTER TABLE {t} FORCE ROW LEVEL SECURITY"),
             format!("CREATE POLICY tenant_isolation ON {t} USING ({rule}) WITH CHECK ({rule})"),
         ]
+    }
+
+    fn aggregate(
+        &self,
+        method: AggregateMethod,
+        value: Option<&str>,
+        result: PrimitiveType,
+    ) -> String {
+        let v = value.unwrap_or("*");
+        match method {
+            AggregateMethod::Count => "COUNT(*)".to_string(),
+            // SUM of BIGINT and AVG of integers are NUMERIC: back to the binder's type
+            AggregateMethod::Sum | AggregateMethod::Average => {
+                let function = if method == AggregateMethod::Sum {
+                    "SUM"
+                } else {
+                    "AVG"
+                };
+                format!("CAST({function}({v}) AS {})", self.column_type(result))
+            }
+            AggregateMethod::Min => format!("MIN({v})"),
+            AggregateMethod::Max => format!("MAX({v})"),
+            AggregateMethod::CountDistinct => format!("COUNT(DISTINCT {v})"),
+        }
     }
 
     fn order(&self, descending: bool, nullable: bool) -> &'static str {

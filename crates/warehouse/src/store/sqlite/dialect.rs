@@ -2,7 +2,7 @@
 //! microseconds since the Unix epoch (UTC), Date as TEXT `YYYY-MM-DD`, TimeOfDay as TEXT.
 
 use crate::sql::{Dialect, SqlValue};
-use odata::bind::{ArithOp, Function};
+use odata::bind::{AggregateMethod, ArithOp, Function};
 use odata::edm::PrimitiveType;
 
 /// SQLite SQL.
@@ -41,6 +41,23 @@ impl Dialect for SqliteDialect {
 
     fn auto_id(&self) -> &'static str {
         "INTEGER PRIMARY KEY"
+    }
+
+    fn aggregate(
+        &self,
+        method: AggregateMethod,
+        value: Option<&str>,
+        _result: PrimitiveType,
+    ) -> String {
+        let v = value.unwrap_or("*");
+        match method {
+            AggregateMethod::Count => "COUNT(*)".to_string(),
+            AggregateMethod::Sum => format!("SUM({v})"),
+            AggregateMethod::Min => format!("MIN({v})"),
+            AggregateMethod::Max => format!("MAX({v})"),
+            AggregateMethod::Average => format!("AVG({v})"),
+            AggregateMethod::CountDistinct => format!("COUNT(DISTINCT {v})"),
+        }
     }
 
     fn order(&self, descending: bool, _nullable: bool) -> &'static str {

@@ -1,0 +1,168 @@
+//! Planning `$apply` with an aggregation: one statement of nested queries.
+//!
+//! The innermost query groups and aggregates the collection's rows (tenant, history window and
+//! `$apply`'s filters in its `WHERE`, navigation paths joined) into columns `c0`, `c1`, ...: the
+//! grouping values, then the aggregates. Each stage after the aggregation wraps it in a query
+//! that filters, orders and slices; the outermost applies `$filter`, `$orderby` and paging.
+//! Groups are unique by their grouping values, so ordering by `$orderby` and then by every
+//! grouping value is total, and pages continue after the last row's sort values as for entities.
+
+use super::plan::{conditions, from_clause, keyset_predicate, Renderer, SortKey};
+use super::{CollectionQuery, Cursor, Dialect, Plan, PlannedQuery, SqlValue};
+use odata::bind::{AggregatedType, Aggregation, BoundOrder};
+use odata::syntax::Direction;
+
+/// Plans the page and count statements of a request whose `$apply` aggregates.
+pub(super) fn plan_aggregated(
+    q: &CollectionQuery<'_>,
+    a: &Aggregation,
+    dialect: &dyn Dialect,
+) -> Plan {
+    let mut r = Renderer::new(q, dialect);
+    let mut source = grouped(q, a, &mut r);
+    r.aggregated = Some(&a.result);
+    r.alias = None;
+    for (n, stage) in a.stages.iter().enumerate() {
+        let filters: Vec<String> = stage.filters.iter().map(|f| r.expr(f)).collect();
+        let order = sort_keys(&mut r, a, &stage.orderby);
+        let limit = stage.top.map(|n| r.param(SqlValue::Integer(clamp(n))));
+        let offset = stage.skip.map(|n| r.param(SqlValue::Integer(clamp(n))));
+        source = format!(
+            "SELECT * FROM ({source}) AS s{n}{}{}{}",
+            where_clause(&filters),
+            order_clause(dialect, &order),
+            dialect.limit_offset(limit.as_deref(), offset.as_deref()),
+        );
+    }
+    let mut conditions: Vec<String> = q.filter.iter().map(|f| r.expr(f)).collect();
+    let count = PlannedQuery {
+        sql: format!(
+            "SELECT COUNT(*) FROM ({source}) AS g{}",
+            where_clause(&conditions)
+        ),
+        params: r.params.clone(),
+        tenant: Some(q.tenant),
+    };
+    let last_order = a.stages.iter().rev().find(|s| !s.orderby.is_empty());
+    let requested = match (q.orderby, last_order) {
+        ([], Some(stage)) => &stage.orderby[..],
+        (orderby, _) => orderby,
+    };
+    let order = sort_keys(&mut r, a, requested);
+    if let (Some(after), false) = (q.after, order.is_empty()) {
+        conditions.push(keyset_predicate(&mut r, &order, &after.0));
+    }
+    let mut columns = output_columns(&r, &a.result);
+    let selected = columns.len();
+    columns.extend(order.iter().map(|k| k.sql.clone()));
+    let limit = q.limit.map(|l| r.param(SqlValue::Integer(clamp(l))));
+    let offset = (q.offset > 0).then(|| r.param(SqlValue::Integer(clamp(q.offset))));
+    let sql = format!(
+        "SELECT {} FROM ({source}) AS g{}{}{}",
+        columns.join(", "),
+        where_clause(&conditions),
+        order_clause(dialect, &order),
+        dialect.limit_offset(limit.as_deref(), offset.as_deref()),
+    );
+    Plan {
+        rows: PlannedQuery {
+            sql,
+            params: r.params,
+            tenant: Some(q.tenant),
+        },
+        count,
+        cursor: Cursor {
+            selected,
+            sort_keys: order.len(),
+            key_columns: Vec::new(),
+            expanded: Vec::new(),
+        },
+    }
+}
+
+/// The innermost query: the grouping values and aggregates of the collection's rows.
+fn grouped(q: &CollectionQuery<'_>, a: &Aggregation, r: &mut Renderer<'_>) -> String {
+    let groups: Vec<String> = a.group_by.iter().map(|g| r.expr(g)).collect();
+    let mut columns: Vec<String> = groups.clone();
+    for aggregate in &a.aggregates {
+        let value = aggregate.value.as_ref().map(|v| r.expr(v));
+        columns.push(
+            r.dialect
+                .aggregate(aggregate.method, value.as_deref(), aggregate.ty),
+        );
+    }
+    let columns: Vec<String> = columns
+        .into_iter()
+        .enumerate()
+        .map(|(v, sql)| format!("{sql} AS {}", r.value_column(v)))
+        .collect();
+    let table = from_clause(q, r);
+    let conditions = conditions(q, r);
+    let group_by = if groups.is_empty() {
+        String::new()
+    } else {
+        format!(" GROUP BY {}", groups.join(", "))
+    };
+    format!(
+        "SELECT {} FROM {table} WHERE {}{group_by}",
+        columns.join(", "),
+        conditions.join(" AND ")
+    )
+}
+
+/// The order of aggregated rows: `orderby`, then every grouping value (groups are unique by
+/// them, so the order is total).
+fn sort_keys(r: &mut Renderer<'_>, a: &Aggregation, orderby: &[BoundOrder]) -> Vec<SortKey> {
+    let mut keys: Vec<SortKey> = orderby
+        .iter()
+        .map(|o| SortKey {
+            sql: r.expr(&o.expr),
+            ty: o.expr.ty,
+            nullable: o.expr.nullable,
+            descending: o.direction == Direction::Desc,
+        })
+        .collect();
+    for (v, g) in a.group_by.iter().enumerate() {
+        keys.push(SortKey {
+            sql: r.value_column(v),
+            ty: g.ty,
+            nullable: g.nullable,
+            descending: false,
+        });
+    }
+    keys
+}
+
+/// The columns of an aggregated row as written: the top-level properties, then each nested
+/// object's properties.
+fn output_columns(r: &Renderer<'_>, result: &AggregatedType) -> Vec<String> {
+    result
+        .values
+        .iter()
+        .chain(result.nested_values.iter().flatten())
+        .map(|&v| r.value_column(v))
+        .collect()
+}
+
+fn where_clause(conditions: &[String]) -> String {
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    }
+}
+
+fn order_clause(dialect: &dyn Dialect, keys: &[SortKey]) -> String {
+    if keys.is_empty() {
+        return String::new();
+    }
+    let items: Vec<String> = keys
+        .iter()
+        .map(|k| format!("{} {}", k.sql, dialect.order(k.descending, k.nullable)))
+        .collect();
+    format!(" ORDER BY {}", items.join(", "))
+}
+
+fn clamp(n: u64) -> i64 {
+    n.min(i64::MAX as u64) as i64
+}
