@@ -1,5 +1,6 @@
 //! `$metadata` writers: CSDL XML (OData 4.0) and CSDL JSON (OData 4.01).
 
+use crate::bind::APPLY_TRANSFORMATIONS;
 use crate::edm::Model;
 use quick_xml::escape::escape;
 use serde_json::{json, Map, Value};
@@ -13,6 +14,11 @@ pub fn to_xml(model: &Model) -> String {
     x.push_str(
         "<edmx:Edmx Version=\"4.0\" xmlns:edmx=\"http://docs.oasis-open.org/odata/ns/edmx\">\n",
     );
+    let _ = writeln!(x, "  <edmx:Reference Uri=\"{AGGREGATION_VOCABULARY}\">");
+    x.push_str(
+        "    <edmx:Include Namespace=\"Org.OData.Aggregation.V1\" Alias=\"Aggregation\"/>\n",
+    );
+    x.push_str("  </edmx:Reference>\n");
     x.push_str("  <edmx:DataServices>\n");
     let _ = writeln!(
         x,
@@ -93,9 +99,23 @@ pub fn to_xml(model: &Model) -> String {
         }
         x.push_str("        </EntitySet>\n");
     }
+    x.push_str("        <Annotation Term=\"Aggregation.ApplySupported\">\n          <Record>\n");
+    x.push_str(
+        "            <PropertyValue Property=\"Transformations\">\n              <Collection>\n",
+    );
+    for t in APPLY_TRANSFORMATIONS {
+        let _ = writeln!(x, "                <String>{t}</String>");
+    }
+    x.push_str("              </Collection>\n            </PropertyValue>\n");
+    x.push_str("            <PropertyValue Property=\"Rollup\" EnumMember=\"Aggregation.RollupType/None\"/>\n");
+    x.push_str("          </Record>\n        </Annotation>\n");
     x.push_str("      </EntityContainer>\n    </Schema>\n  </edmx:DataServices>\n</edmx:Edmx>\n");
     x
 }
+
+/// Where the Aggregation vocabulary `$metadata` references is published.
+const AGGREGATION_VOCABULARY: &str =
+    "https://oasis-tcs.github.io/odata-vocabularies/vocabularies/Org.OData.Aggregation.V1.xml";
 
 /// Writes the model as a CSDL JSON document (`application/json`).
 pub fn to_json(model: &Model) -> Value {
@@ -152,9 +172,19 @@ pub fn to_json(model: &Model) -> Value {
         }
         container.insert(set.name.clone(), Value::Object(s));
     }
+    container.insert(
+        "@Aggregation.ApplySupported".into(),
+        json!({ "Transformations": APPLY_TRANSFORMATIONS, "Rollup": "None" }),
+    );
     schema.insert(model.container.clone(), Value::Object(container));
     let mut doc = Map::new();
     doc.insert("$Version".into(), json!("4.01"));
+    doc.insert(
+        "$Reference".into(),
+        json!({ AGGREGATION_VOCABULARY: { "$Include": [
+            { "$Namespace": "Org.OData.Aggregation.V1", "$Alias": "Aggregation" }
+        ] } }),
+    );
     doc.insert(
         "$EntityContainer".into(),
         json!(format!("{ns}.{}", model.container)),

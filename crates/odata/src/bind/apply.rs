@@ -14,10 +14,25 @@
 
 use super::{bad, orderby, unsupported, Binder, BoundOrder, Targets, Typed, TypedKind};
 use crate::edm::{EntityType, NavigationProperty, PrimitiveType, Property};
+use crate::syntax::limits::MAX_APPLY_STAGES;
 use crate::syntax::{
     AggregateExpr, Direction, Expr, OrderByItem, Span, TopKind, Transformation, TransformationKind,
 };
 use crate::ODataError;
+
+/// The transformations [`bind_apply`] accepts, as `$metadata`'s `Aggregation.ApplySupported`
+/// annotation announces them.
+pub const APPLY_TRANSFORMATIONS: &[&str] = &[
+    "aggregate",
+    "groupby",
+    "filter",
+    "orderby",
+    "skip",
+    "top",
+    "topcount",
+    "bottomcount",
+    "identity",
+];
 
 /// A bound `$apply`.
 #[derive(Debug, Clone, PartialEq)]
@@ -180,6 +195,15 @@ pub fn bind_apply<'a>(
     let mut stage = Stage::default();
     for t in after {
         stage_transformation(&output, t, &mut stage, &mut aggregation.stages)?;
+        if aggregation.stages.len() >= MAX_APPLY_STAGES {
+            return Err(bad(
+                t.span,
+                format!(
+                    "$apply has more than {MAX_APPLY_STAGES} stages after its aggregation \
+                     (a top or skip followed by more transformations starts one)"
+                ),
+            ));
+        }
     }
     if stage != Stage::default() {
         aggregation.stages.push(stage);

@@ -13,6 +13,7 @@ mod functions;
 
 pub use apply::{
     bind_apply, AggregateMethod, AggregatedType, Aggregation, BoundAggregate, BoundApply, Stage,
+    APPLY_TRANSFORMATIONS,
 };
 
 use crate::edm::{EntityType, Lookup, PrimitiveType};

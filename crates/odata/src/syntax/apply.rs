@@ -104,12 +104,20 @@ pub fn parse_apply(text: &str) -> Result<Vec<Transformation>, SyntaxError> {
     Ok(seq)
 }
 
-/// `trafo *( "/" trafo )`.
+/// `trafo *( "/" trafo )`. Transformations count against the expression node budget and
+/// nested sequences against the depth limit ([`super::limits`]), like the expressions in them.
 fn sequence(p: &mut Parser<'_>) -> Result<Vec<Transformation>, SyntaxError> {
+    p.depth += 1;
+    if p.depth > super::limits::MAX_EXPRESSION_DEPTH {
+        return Err(super::limits::too_deep(p.c.pos));
+    }
+    p.count_node()?;
     let mut seq = vec![transformation(p)?];
     while p.c.eat('/') {
+        p.count_node()?;
         seq.push(transformation(p)?);
     }
+    p.depth -= 1;
     Ok(seq)
 }
 
@@ -185,6 +193,8 @@ fn list<T>(
 ) -> Result<Vec<T>, SyntaxError> {
     let mut items = vec![item(p)?];
     while p.c.eat(',') {
+        // blanks after a comma, as the aggregation extension's examples write them
+        p.c.skip_ws();
         items.push(item(p)?);
     }
     Ok(items)
@@ -229,6 +239,7 @@ fn group_by(p: &mut Parser<'_>) -> Result<TransformationKind, SyntaxError> {
     let paths = list(p, path)?;
     p.c.expect(')')?;
     let then = if p.c.eat(',') {
+        p.c.skip_ws();
         sequence(p)?
     } else {
         Vec::new()
@@ -284,15 +295,19 @@ fn count(p: &mut Parser<'_>) -> Result<u64, SyntaxError> {
         .map_err(|_| SyntaxError::new(start, "expected a non-negative integer"))
 }
 
-/// The text of `search(...)` up to the matching parenthesis.
+/// The text of `search(...)` up to the matching parenthesis (quoted text may hold any).
 fn search_text(p: &mut Parser<'_>) -> Result<String, SyntaxError> {
     let start = p.c.pos;
     let mut depth = 0usize;
+    let mut quote = None;
     while let Some(c) = p.c.peek() {
-        match c {
-            '(' => depth += 1,
-            ')' if depth == 0 => break,
-            ')' => depth -= 1,
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') if depth == 0 => break,
+            (None, ')') => depth -= 1,
             _ => {}
         }
         p.c.pos += c.len_utf8();
@@ -345,6 +360,14 @@ mod tests {
                 (TransformationKind::Identity, 38)
             ]
         );
+    }
+
+    #[test]
+    fn nesting_and_length_are_bounded() {
+        let deep = format!("{}identity{}", "concat(".repeat(5000), ")".repeat(5000));
+        assert!(parse_apply(&deep).unwrap_err().message.contains("nested"));
+        let long = vec!["identity"; 5000].join("/");
+        assert!(parse_apply(&long).is_err());
     }
 
     #[test]

@@ -193,8 +193,9 @@ pub fn parse_key(text: &str) -> Result<Vec<KeyValue>, SyntaxError> {
 
 pub(super) struct Parser<'a> {
     pub(super) c: Cursor<'a>,
-    /// Nesting of the recursive descent (parentheses, unary operators, calls).
-    depth: usize,
+    /// Nesting of the recursive descent (parentheses, unary operators, calls, nested
+    /// `$apply` transformations).
+    pub(super) depth: usize,
     /// Nodes built so far, so that parsing stops as soon as the node budget is spent.
     nodes: usize,
 }
@@ -209,7 +210,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Counts one more node; an error at the current position once the budget is spent.
-    fn count_node(&mut self) -> Result<(), SyntaxError> {
+    pub(super) fn count_node(&mut self) -> Result<(), SyntaxError> {
         self.nodes += 1;
         if self.nodes > limits::MAX_EXPRESSION_NODES {
             return Err(limits::too_many_nodes(self.c.pos));
@@ -522,12 +523,23 @@ impl<'a> Parser<'a> {
             }
             Some('$') => {
                 if self.c.eat_keyword("$it") || self.c.eat_keyword("$this") {
-                    return Ok(Expr {
-                        kind: ExprKind::It,
-                        span: span(self.c.pos),
-                    });
+                    // `$it/deviceName` is the current instance's property: the path alone
+                    if self.c.peek() == Some('/')
+                        && self
+                            .c
+                            .peek_at(1)
+                            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+                    {
+                        self.c.pos += 1;
+                    } else {
+                        return Ok(Expr {
+                            kind: ExprKind::It,
+                            span: span(self.c.pos),
+                        });
+                    }
+                } else {
+                    return Err(self.c.error("expected an expression"));
                 }
-                return Err(self.c.error("expected an expression"));
             }
             Some('[') => {
                 let (items, end) = self.in_list()?;

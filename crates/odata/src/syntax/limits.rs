@@ -25,6 +25,10 @@ pub const MAX_SELECT_ITEMS: usize = 256;
 /// Most items in `$expand`.
 pub const MAX_EXPAND_ITEMS: usize = 32;
 
+/// Most stages of `$apply` after its aggregation (each `top` or `skip` followed by more
+/// transformations starts one: planners nest a query per stage).
+pub const MAX_APPLY_STAGES: usize = 16;
+
 /// Most parameter aliases one alias may pass through to reach a value (`@a=@b&@b=@c...`).
 pub const MAX_ALIAS_CHAIN: usize = 32;
 

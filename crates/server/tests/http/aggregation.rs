@@ -12,20 +12,14 @@ fn rows_of(collection: &str) -> Vec<Value> {
 /// The aggregated rows a `$apply` returns, all pages.
 fn applied(collection: &str, apply: &str, more: &str) -> Vec<Value> {
     all_rows(
-        &format!(
-            "/{collection}?api-version=v1.0&$apply={}{more}",
-            enc(apply)
-        ),
+        &format!("/{collection}?api-version=v1.0&$apply={}{more}", enc(apply)),
         &[],
     )
     .0
 }
 
 /// Rows grouped by the values of `keys` (as JSON text, so null is a group of its own).
-fn groups<'a>(
-    rows: &'a [Value],
-    key: impl Fn(&Value) -> Vec<Value>,
-) -> BTreeMap<String, Vec<&'a Value>> {
+fn groups(rows: &[Value], key: impl Fn(&Value) -> Vec<Value>) -> BTreeMap<String, Vec<&Value>> {
     let mut out: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
     for r in rows {
         out.entry(Value::Array(key(r)).to_string())
@@ -58,7 +52,10 @@ fn groupby_counts_agree_with_an_independent_evaluation() {
     assert_eq!(got.len(), expected.len());
     let mut previous: Option<(i64, i64)> = None;
     for row in &got {
-        let key = Value::Array(vec![row["dateKey"].clone(), row["complianceStateKey"].clone()]);
+        let key = Value::Array(vec![
+            row["dateKey"].clone(),
+            row["complianceStateKey"].clone(),
+        ]);
         let members = &expected[&key.to_string()];
         assert_eq!(row["n"].as_u64().unwrap() as usize, members.len(), "{row}");
         // without an order asked for, rows come in the order of the grouping values
@@ -75,7 +72,10 @@ fn groupby_counts_agree_with_an_independent_evaluation() {
         "groupby((dateKey))",
         "&maxhistorydays=3",
     );
-    let days: Vec<i64> = window.iter().map(|r| r["dateKey"].as_i64().unwrap()).collect();
+    let days: Vec<i64> = window
+        .iter()
+        .map(|r| r["dateKey"].as_i64().unwrap())
+        .collect();
     assert_eq!(days, [20261029, 20261030, 20261031, 20261101]);
 }
 
@@ -84,7 +84,12 @@ fn aggregates_through_a_navigation_path_agree_with_an_independent_evaluation() {
     let devices = devices();
     let type_names: HashMap<i64, Value> = rows_of("deviceTypes")
         .iter()
-        .map(|t| (t["deviceTypeKey"].as_i64().unwrap(), t["deviceTypeName"].clone()))
+        .map(|t| {
+            (
+                t["deviceTypeKey"].as_i64().unwrap(),
+                t["deviceTypeName"].clone(),
+            )
+        })
         .collect();
     let expected = groups(&devices, |d| {
         let name = d["deviceTypeKey"]
@@ -105,7 +110,8 @@ fn aggregates_through_a_navigation_path_agree_with_an_independent_evaluation() {
     for row in &got {
         let name = row["deviceType"]["deviceTypeName"].clone();
         let members = &expected[&Value::Array(vec![name]).to_string()];
-        let numbers = |p: &str| -> Vec<i64> { members.iter().filter_map(|d| d[p].as_i64()).collect() };
+        let numbers =
+            |p: &str| -> Vec<i64> { members.iter().filter_map(|d| d[p].as_i64()).collect() };
         assert_eq!(row["devices"].as_u64().unwrap() as usize, members.len());
         assert_eq!(
             row["storage"].as_i64(),
@@ -210,13 +216,20 @@ fn stages_and_query_options_work_on_aggregated_rows() {
         "/devices?api-version=v1.0&$apply={}&$select=deviceKey",
         enc("filter(deviceKey le 3)/identity")
     ));
-    assert_eq!(keys_of(entities["value"].as_array().unwrap()), BTreeSet::from([1, 2, 3]));
+    assert_eq!(
+        keys_of(entities["value"].as_array().unwrap()),
+        BTreeSet::from([1, 2, 3])
+    );
 }
 
 #[test]
 fn aggregated_rows_page_with_next_links() {
     let apply = enc("groupby((dateKey,complianceStateKey),aggregate($count as n))");
-    for order in ["", "&$orderby=n%20desc", "&$orderby=complianceStateKey%20desc,n"] {
+    for order in [
+        "",
+        "&$orderby=n%20desc",
+        "&$orderby=complianceStateKey%20desc,n",
+    ] {
         let url = format!("/devicePropertyHistories?api-version=v1.0&$apply={apply}{order}");
         let whole = get_ok(&url)["value"].as_array().unwrap().clone();
         let (paged, pages) = all_rows(&url, &[("Prefer", "odata.maxpagesize=7")]);
@@ -226,7 +239,10 @@ fn aggregated_rows_page_with_next_links() {
     // a $skiptoken of an aggregated query is refused for another $apply
     let first = request(
         "GET",
-        &format!("/devices?api-version=v1.0&$apply={}", enc("groupby((manufacturer))")),
+        &format!(
+            "/devices?api-version=v1.0&$apply={}",
+            enc("groupby((manufacturer))")
+        ),
         &[("Prefer", "odata.maxpagesize=2")],
     )
     .json();
@@ -249,23 +265,84 @@ fn aggregated_rows_carry_their_context_and_no_id() {
         "{v}"
     );
     let row = &v["value"][0];
-    assert!(row["@odata.id"].is_null() && row.get("@odata.id").is_some(), "{row}");
+    assert!(
+        row["@odata.id"].is_null() && row.get("@odata.id").is_some(),
+        "{row}"
+    );
     assert_eq!(row["n@odata.type"], "#Int64");
     assert!(row["deviceType"]["deviceTypeName"].is_string(), "{row}");
+    // $metadata announces what $apply supports
+    let xml = get("/$metadata?api-version=v1.0").text();
+    assert!(xml.contains("<Annotation Term=\"Aggregation.ApplySupported\">"));
+    assert!(xml.contains("<String>groupby</String>") && xml.contains("<String>topcount</String>"));
+    let json = get_ok("/$metadata?api-version=v1.0&$format=application/json");
+    let container = json["$EntityContainer"]
+        .as_str()
+        .unwrap()
+        .rsplit_once('.')
+        .unwrap()
+        .1
+        .to_string();
+    let ns = json["$EntityContainer"]
+        .as_str()
+        .unwrap()
+        .rsplit_once('.')
+        .unwrap()
+        .0
+        .to_string();
+    let supported = &json[&ns][&container]["@Aggregation.ApplySupported"];
+    assert!(
+        supported["Transformations"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("aggregate")),
+        "{supported}"
+    );
 }
 
 #[test]
 fn apply_errors_name_the_construct_and_position() {
     let cases: &[(&str, &str, u16, Option<u64>)] = &[
         ("/devices", "concat(identity,identity)", 501, Some(0)),
-        ("/devices", "compute(deviceKey add 1 as k)/aggregate($count as n)", 501, Some(0)),
-        ("/devices", "aggregate(deviceKey with median as m)", 501, Some(0)),
-        ("/devices", "aggregate(deviceName with sum as s)", 400, Some(10)),
+        (
+            "/devices",
+            "compute(deviceKey add 1 as k)/aggregate($count as n)",
+            501,
+            Some(0),
+        ),
+        (
+            "/devices",
+            "aggregate(deviceKey with median as m)",
+            501,
+            Some(0),
+        ),
+        (
+            "/devices",
+            "aggregate(deviceName with sum as s)",
+            400,
+            Some(10),
+        ),
         ("/devices", "groupby((nope))", 400, Some(0)),
-        ("/devices", "aggregate($count as n,deviceKey with sum as n)", 400, Some(0)),
+        (
+            "/devices",
+            "aggregate($count as n,deviceKey with sum as n)",
+            400,
+            Some(0),
+        ),
         ("/devices", "aggregate($count)", 400, Some(16)),
-        ("/devices", "groupby((manufacturer))/groupby((manufacturer))", 501, Some(24)),
+        (
+            "/devices",
+            "groupby((manufacturer))/groupby((manufacturer))",
+            501,
+            Some(24),
+        ),
         ("/devices(1)", "groupby((manufacturer))", 400, None),
+        (
+            "/devices",
+            &format!("groupby((manufacturer)){}", "/top(9)/skip(1)".repeat(20)),
+            400,
+            None,
+        ),
     ];
     for (path, apply, status, position) in cases {
         let r = get(&format!("{path}?api-version=v1.0&$apply={}", enc(apply)));
