@@ -399,6 +399,9 @@ fn selective_requests(client: &Client, root: &str) -> Result<Vec<(&'static str, 
         ("one device's history", url("devicePropertyHistories?api-version=v1.0&$filter=deviceKey eq 4242")),
         ("devicePropertyHistories/$count", url("devicePropertyHistories/$count?api-version=v1.0")),
         ("count with a filter", url("devicePropertyHistories/$count?api-version=v1.0&$filter=complianceStateKey eq 2")),
+        ("$apply histories by day, state (7 days)", url("devicePropertyHistories?api-version=v1.0&$apply=filter(dateKey ge 20261026)/groupby((dateKey,complianceStateKey),aggregate($count as n))")),
+        ("$apply histories by day, state (30 days)", url("devicePropertyHistories?api-version=v1.0&$apply=groupby((dateKey,complianceStateKey),aggregate($count as n))")),
+        ("$apply devices by deviceType/deviceTypeName", url("devices?api-version=v1.0&$apply=groupby((deviceType/deviceTypeName),aggregate($count as n,totalStorageSpaceInBytes with sum as storage))")),
     ])
 }
 

@@ -234,6 +234,13 @@ impl EntityWriter {
         }
     }
 
+    /// Adds a property the entity type does not declare (a computed property), read from row
+    /// column `column` and written after the selected properties.
+    pub fn extra(mut self, name: &str, ty: PrimitiveType, column: usize) -> Self {
+        self.columns.push((column, quoted_name(name), ty));
+        self
+    }
+
     /// Reads the selected properties from row column `first` on instead of 0 (an expanded
     /// entity's properties follow the main entity's in the row); key columns are unchanged.
     pub fn from_column(mut self, first: usize) -> Self {

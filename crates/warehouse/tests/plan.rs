@@ -23,6 +23,7 @@ fn query<'a>(
         filter,
         orderby,
         select,
+        computed: &[],
         key: &[],
         min_date_key: None,
         after,

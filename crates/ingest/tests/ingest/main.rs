@@ -386,6 +386,7 @@ fn assert_kept_counts_agree(store: &dyn Store, t: &Tenant) {
                     filter,
                     orderby: &[],
                     select: &[],
+                    computed: &[],
                     key: &[],
                     min_date_key,
                     after: None,

@@ -1,7 +1,8 @@
 //! Binding `$apply` (OData Data Aggregation Extension 4.0) against an entity type.
 //!
-//! What binds is the shape planners push down to one SQL statement: filters on the collection's
-//! rows, at most one aggregation (`groupby` with an `aggregate`, or `aggregate` alone), then
+//! What binds is the shape planners push down to one SQL statement: filters and computed
+//! properties on the collection's rows (computed ones can be grouped by and aggregated), at most
+//! one aggregation (`groupby` with an `aggregate`, or `aggregate` alone), then
 //! stages of `filter`, `orderby`, `skip` and `top` (and `topcount`/`bottomcount`) on the
 //! aggregated rows. The aggregated rows have a type of their own, [`AggregatedType`]: the grouping
 //! properties (a path through a navigation property becomes a nested object, as the standard
@@ -31,6 +32,7 @@ pub const APPLY_TRANSFORMATIONS: &[&str] = &[
     "top",
     "topcount",
     "bottomcount",
+    "compute",
     "identity",
 ];
 
@@ -161,15 +163,17 @@ pub fn bind_apply<'a>(
     ty: &'a EntityType,
     targets: Targets<'a>,
 ) -> Result<BoundApply, ODataError> {
-    let input = Binder {
-        ty,
-        targets: Some(targets),
-    };
+    let mut computed: Vec<super::Computed> = Vec::new();
     let mut filters = Vec::new();
     let mut rest = transformations;
     while let Some((t, after)) = rest.split_first() {
+        let input = Binder::new(ty, Some(targets)).with_computed(&computed);
         match &t.kind {
             TransformationKind::Filter(e) => filters.push(condition(&input, e)?),
+            TransformationKind::Compute(items) => {
+                let more = input.compute(items)?;
+                computed.extend(more);
+            }
             TransformationKind::Identity => {}
             TransformationKind::GroupBy { .. } | TransformationKind::Aggregate(_) => break,
             _ => {
@@ -179,19 +183,26 @@ pub fn bind_apply<'a>(
         rest = after;
     }
     let Some((first, after)) = rest.split_first() else {
+        if let Some(c) = computed.first() {
+            return Err(unsupported(
+                transformations[0].span,
+                format!(
+                    "compute in $apply is supported before groupby or aggregate; for '{}' without them use $compute",
+                    c.name
+                ),
+            ));
+        }
         return Ok(BoundApply {
             filters,
             aggregation: None,
         });
     };
+    let input = Binder::new(ty, Some(targets)).with_computed(&computed);
     let mut aggregation = aggregate(&input, first)?;
     let result = aggregation.result.entity.clone();
     let nested = aggregation.result.nested.clone();
     let find = |name: &str| nested.iter().find(|t| t.name == name);
-    let output = Binder {
-        ty: &result,
-        targets: Some(&find),
-    };
+    let output = Binder::new(&result, Some(&find));
     let mut stage = Stage::default();
     for t in after {
         stage_transformation(&output, t, &mut stage, &mut aggregation.stages)?;
@@ -214,10 +225,9 @@ pub fn bind_apply<'a>(
     })
 }
 
-/// The 501 for a transformation before the aggregation that is not a filter.
+/// The 501 for a transformation before the aggregation that is not a filter or compute.
 fn not_before_aggregation(t: &Transformation) -> ODataError {
     let what = match &t.kind {
-        TransformationKind::Compute(_) => "compute",
         TransformationKind::Search(_) => "search",
         TransformationKind::Concat(_) => "concat",
         TransformationKind::OrderBy(_) => "orderby",
@@ -227,12 +237,14 @@ fn not_before_aggregation(t: &Transformation) -> ODataError {
     };
     unsupported(
         t.span,
-        format!("{what} is not supported in $apply before groupby or aggregate (filter is)"),
+        format!(
+            "{what} is not supported in $apply before groupby or aggregate (filter and compute are)"
+        ),
     )
 }
 
 /// A Boolean condition.
-fn condition(binder: &Binder<'_>, e: &Expr) -> Result<Typed, ODataError> {
+fn condition(binder: &Binder<'_, '_>, e: &Expr) -> Result<Typed, ODataError> {
     let t = binder.bind(e)?;
     match t.ty {
         Some(PrimitiveType::Boolean) => Ok(t),
@@ -251,7 +263,7 @@ fn condition(binder: &Binder<'_>, e: &Expr) -> Result<Typed, ODataError> {
 /// Adds one transformation after the aggregation to `stage`, closing it into `stages` first
 /// when the transformation must see its result (a filter after a `top`, a `skip` after a `top`).
 fn stage_transformation(
-    output: &Binder<'_>,
+    output: &Binder<'_, '_>,
     t: &Transformation,
     stage: &mut Stage,
     stages: &mut Vec<Stage>,
@@ -337,7 +349,7 @@ fn stage_transformation(
 }
 
 /// Binds `groupby(...)` or `aggregate(...)`.
-fn aggregate(input: &Binder<'_>, t: &Transformation) -> Result<Aggregation, ODataError> {
+fn aggregate(input: &Binder<'_, '_>, t: &Transformation) -> Result<Aggregation, ODataError> {
     let (paths, items): (&[Vec<String>], &[crate::syntax::Aggregate]) = match &t.kind {
         TransformationKind::Aggregate(items) => (&[], items),
         TransformationKind::GroupBy { paths, then } => match then.as_slice() {
@@ -363,7 +375,12 @@ fn aggregate(input: &Binder<'_>, t: &Transformation) -> Result<Aggregation, ODat
             span: t.span,
         };
         let bound = input.bind(&expr)?;
+        let computed = match &path[..] {
+            [name] => input.computed.iter().find(|c| &c.name == name),
+            _ => None,
+        };
         let (name, nested) = match bound.kind {
+            _ if computed.is_some() => (path[0].clone(), None),
             TypedKind::Property(p) => (input.ty.properties[p].name.clone(), None),
             TypedKind::Related {
                 navigation,
@@ -409,7 +426,7 @@ fn aggregate(input: &Binder<'_>, t: &Transformation) -> Result<Aggregation, ODat
 
 /// One aggregate: `$count as n` or `value with method as n`.
 fn aggregate_item(
-    input: &Binder<'_>,
+    input: &Binder<'_, '_>,
     item: &crate::syntax::Aggregate,
     span: Span,
 ) -> Result<BoundAggregate, ODataError> {

@@ -61,7 +61,7 @@ fn arity(
     ))
 }
 
-impl Binder<'_> {
+impl Binder<'_, '_> {
     /// Binds a call of the canonical function `name`.
     pub(super) fn call(&self, name: &str, args: &[Expr], span: Span) -> Result<Typed, ODataError> {
         if let Some((f, params, result)) = signature(name) {

@@ -232,7 +232,7 @@ fn unsupported(span: Span, message: impl Into<String>) -> ODataError {
 
 /// Binds a `$filter` expression; the result must be Boolean.
 pub fn bind_filter(expr: &Expr, ty: &EntityType) -> Result<Typed, ODataError> {
-    filter(expr, Binder { ty, targets: None })
+    filter(expr, Binder::new(ty, None))
 }
 
 /// [`bind_filter`], also binding paths through single-valued navigation properties
@@ -242,16 +242,10 @@ pub fn bind_filter_with<'a>(
     ty: &'a EntityType,
     targets: Targets<'a>,
 ) -> Result<Typed, ODataError> {
-    filter(
-        expr,
-        Binder {
-            ty,
-            targets: Some(targets),
-        },
-    )
+    filter(expr, Binder::new(ty, Some(targets)))
 }
 
-fn filter(expr: &Expr, binder: Binder<'_>) -> Result<Typed, ODataError> {
+fn filter(expr: &Expr, binder: Binder<'_, '_>) -> Result<Typed, ODataError> {
     let t = binder.bind(expr)?;
     match t.ty {
         Some(PrimitiveType::Boolean) => Ok(t),
@@ -269,7 +263,7 @@ fn filter(expr: &Expr, binder: Binder<'_>) -> Result<Typed, ODataError> {
 
 /// Binds `$orderby` items; each must be a primitive value.
 pub fn bind_orderby(items: &[OrderByItem], ty: &EntityType) -> Result<Vec<BoundOrder>, ODataError> {
-    orderby(items, &Binder { ty, targets: None })
+    orderby(items, &Binder::new(ty, None))
 }
 
 /// [`bind_orderby`], also binding paths through single-valued navigation properties.
@@ -278,16 +272,10 @@ pub fn bind_orderby_with<'a>(
     ty: &'a EntityType,
     targets: Targets<'a>,
 ) -> Result<Vec<BoundOrder>, ODataError> {
-    orderby(
-        items,
-        &Binder {
-            ty,
-            targets: Some(targets),
-        },
-    )
+    orderby(items, &Binder::new(ty, Some(targets)))
 }
 
-fn orderby(items: &[OrderByItem], binder: &Binder<'_>) -> Result<Vec<BoundOrder>, ODataError> {
+fn orderby(items: &[OrderByItem], binder: &Binder<'_, '_>) -> Result<Vec<BoundOrder>, ODataError> {
     items
         .iter()
         .map(|item| {
@@ -520,10 +508,87 @@ fn ambiguous(span: Span, name: &str, candidates: &[&str]) -> ODataError {
 /// Finds the entity type a navigation property leads to, by type name.
 pub type Targets<'a> = &'a dyn Fn(&str) -> Option<&'a EntityType>;
 
-struct Binder<'a> {
-    ty: &'a EntityType,
+/// What the names of an expression resolve against: an entity type's properties, paths through
+/// its single-valued navigation properties (with `targets`), and computed properties.
+#[derive(Clone, Copy)]
+pub struct Scope<'a, 'c> {
+    /// The entity type whose properties paths name.
+    pub ty: &'a EntityType,
     /// Navigation targets; without them, navigation paths are not bound.
-    targets: Option<Targets<'a>>,
+    pub targets: Option<Targets<'a>>,
+    /// Computed properties (`$compute`, `compute(...)` in `$apply`), named by their aliases.
+    pub computed: &'c [Computed],
+}
+
+/// The binder's own name for a [`Scope`].
+type Binder<'a, 'c> = Scope<'a, 'c>;
+
+/// A computed property: `expr as name`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Computed {
+    /// Its alias.
+    pub name: String,
+    /// Its value, bound against the entity type.
+    pub expr: Typed,
+}
+
+impl<'a, 'c> Scope<'a, 'c> {
+    /// The properties of `ty`, and paths through its navigation properties when `targets` is
+    /// given.
+    pub fn new(ty: &'a EntityType, targets: Option<Targets<'a>>) -> Self {
+        Scope {
+            ty,
+            targets,
+            computed: &[],
+        }
+    }
+
+    /// This scope with `computed` properties too.
+    pub fn with_computed<'d>(self, computed: &'d [Computed]) -> Scope<'a, 'd> {
+        Scope {
+            ty: self.ty,
+            targets: self.targets,
+            computed,
+        }
+    }
+
+    /// Binds a `$filter` expression; the result must be Boolean.
+    pub fn filter(&self, expr: &Expr) -> Result<Typed, ODataError> {
+        filter(expr, *self)
+    }
+
+    /// Binds `$orderby` items; each must be a primitive value.
+    pub fn orderby(&self, items: &[OrderByItem]) -> Result<Vec<BoundOrder>, ODataError> {
+        orderby(items, self)
+    }
+
+    /// Binds `$compute` items (`expr as alias`). An alias must not name a property or
+    /// navigation property of the type, nor another item (case ignored); an item cannot use
+    /// another (they are computed side by side).
+    pub fn compute(&self, items: &[(Expr, String)]) -> Result<Vec<Computed>, ODataError> {
+        let mut out: Vec<Computed> = Vec::with_capacity(items.len());
+        for (expr, name) in items {
+            let clash = !matches!(self.ty.find_property(name), Lookup::Missing)
+                || !matches!(self.ty.find_navigation(name), Lookup::Missing)
+                || self
+                    .computed
+                    .iter()
+                    .chain(&out)
+                    .any(|c| c.name.eq_ignore_ascii_case(name));
+            if clash {
+                return Err(bad(
+                    expr.span,
+                    format!("'{name}' already names a property of {}", self.ty.name),
+                ));
+            }
+            let bound = self.bind(expr)?;
+            out.push(Computed {
+                name: name.clone(),
+                expr: bound,
+            });
+        }
+        Ok(out)
+    }
 }
 
 fn typed(kind: TypedKind, ty: PrimitiveType, nullable: bool) -> Typed {
@@ -612,7 +677,7 @@ fn coerce(t: Typed, to: Option<PrimitiveType>) -> Typed {
     }
 }
 
-impl Binder<'_> {
+impl Binder<'_, '_> {
     /// A path through the navigation property `n`: one property of the entity it leads to.
     fn related(&self, n: usize, segments: &[String], span: Span) -> Result<Typed, ODataError> {
         let Some(targets) = self.targets else {
@@ -663,6 +728,11 @@ impl Binder<'_> {
                 })
             }
             ExprKind::Path(segments) => {
+                if let [name] = &segments[..] {
+                    if let Some(c) = self.computed.iter().find(|c| &c.name == name) {
+                        return Ok(c.expr.clone());
+                    }
+                }
                 if let Some(n) = navigation(self.ty, &segments[0], e.span)? {
                     return self.related(n, segments, e.span);
                 }

@@ -104,6 +104,26 @@ pub fn parse_apply(text: &str) -> Result<Vec<Transformation>, SyntaxError> {
     Ok(seq)
 }
 
+/// Parses a `$compute` value: `expr as alias` items separated by commas.
+pub fn parse_compute(text: &str) -> Result<Vec<(Expr, String)>, SyntaxError> {
+    let mut p = Parser::new(text);
+    let items = compute_items(&mut p)?;
+    p.c.skip_ws();
+    if !p.c.at_end() {
+        return Err(p.c.error("unexpected text after the computed properties"));
+    }
+    super::limits::check_expressions(items.iter().map(|(e, _)| e))?;
+    Ok(items)
+}
+
+/// `expr as alias *( "," expr as alias )`.
+fn compute_items(p: &mut Parser<'_>) -> Result<Vec<(Expr, String)>, SyntaxError> {
+    list(p, |p| {
+        let e = p.or_expr()?;
+        Ok((e, alias(p)?))
+    })
+}
+
 /// `trafo *( "/" trafo )`. Transformations count against the expression node budget and
 /// nested sequences against the depth limit ([`super::limits`]), like the expressions in them.
 fn sequence(p: &mut Parser<'_>) -> Result<Vec<Transformation>, SyntaxError> {
@@ -144,10 +164,7 @@ fn transformation(p: &mut Parser<'_>) -> Result<Transformation, SyntaxError> {
         "aggregate" => TransformationKind::Aggregate(list(p, aggregate)?),
         "groupby" => group_by(p)?,
         "filter" => TransformationKind::Filter(p.or_expr()?),
-        "compute" => TransformationKind::Compute(list(p, |p| {
-            let e = p.or_expr()?;
-            Ok((e, alias(p)?))
-        })?),
+        "compute" => TransformationKind::Compute(compute_items(p)?),
         "orderby" => TransformationKind::OrderBy(order_items(p)?),
         "top" => TransformationKind::Top(count(p)?),
         "skip" => TransformationKind::Skip(count(p)?),

@@ -16,7 +16,8 @@ mod options;
 
 pub use aliases::Aliases;
 pub use apply::{
-    parse_apply, Aggregate, AggregateExpr, TopKind, Transformation, TransformationKind,
+    parse_apply, parse_compute, Aggregate, AggregateExpr, TopKind, Transformation,
+    TransformationKind,
 };
 pub use ast::*;
 pub use expand::{parse_expand, ExpandItem};

@@ -92,10 +92,16 @@ pub(super) async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
             aggregated_writer(&aggregation.result, (format.metadata, format.ieee754))
         }
         None => {
-            if let Some(selection) = context_selection(&ctx, entity, &q.select, &q.expand) {
-                context = format!("{context}({selection})");
+            let mut parts: Vec<String> = context_selection(&ctx, entity, &q.select, &q.expand)
+                .into_iter()
+                .collect();
+            if ctx.options.get("$select").is_some() {
+                parts.extend(q.computed.iter().map(|c| c.name.clone()));
             }
-            entity_writer(
+            if !parts.is_empty() {
+                context = format!("{context}({})", parts.join(","));
+            }
+            let writer = entity_writer(
                 &ctx,
                 name,
                 entity,
@@ -103,7 +109,11 @@ pub(super) async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
                 &q.expand,
                 &plan.cursor,
                 (format.metadata, format.ieee754),
-            )
+            );
+            q.computed.iter().enumerate().fold(writer, |w, (i, c)| {
+                let ty = c.expr.ty.unwrap_or(PrimitiveType::String);
+                w.extra(&c.name, ty, q.select.len() + i)
+            })
         }
     };
     let page = Page {
@@ -296,6 +306,7 @@ impl PageQuery {
             filter: self.query.filter.as_ref(),
             orderby: &self.query.orderby,
             select: &self.query.select,
+            computed: &self.query.computed,
             key: &[],
             min_date_key: self.min_date_key,
             after: position,

@@ -23,6 +23,13 @@ pub(super) async fn entity(
 ) -> ApiResult<Response> {
     let (entity, coll) = resolve(&ctx, name)?;
     reject_unimplemented(&ctx.options)?;
+    if ctx.options.get("$compute").is_some() {
+        return Err(ODataError::not_implemented(
+            "$compute on one entity is not supported yet; request the collection with a filter on the key.",
+        )
+        .with_target("$compute")
+        .into());
+    }
     if ctx.options.get("$apply").is_some() {
         return Err(ODataError::bad_request(
             "$apply transforms collections; request the collection instead of one entity.",
@@ -58,6 +65,7 @@ pub(super) async fn entity(
         filter: None,
         orderby: &[],
         select: &select,
+        computed: &[],
         key: &key,
         min_date_key: None,
         after: None,

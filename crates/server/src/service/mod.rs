@@ -17,8 +17,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use expand::{bind_expansions, context_selection, entity_writer, expansions, navigation_target};
 use odata::bind::{
-    bind_apply, bind_filter_with, bind_key, bind_orderby_with, bind_select, BoundApply,
-    BoundExpand, BoundOrder, Typed, TypedKind,
+    bind_apply, bind_key, bind_select, BoundApply, BoundExpand, BoundOrder, Computed, Scope, Typed,
+    TypedKind,
 };
 use odata::edm::{EntityType, Lookup, Model, PrimitiveType};
 use odata::json::{key_literal, Cell, EntityWriter, MetadataLevel};
@@ -41,6 +41,7 @@ const IMPLEMENTED_OPTIONS: &[&str] = &[
     "$format",
     "$expand",
     "$apply",
+    "$compute",
 ];
 
 /// Answers methods other than GET and HEAD.
@@ -229,6 +230,7 @@ async fn related(ctx: Ctx, name: &str, key_text: &str, navigation: usize) -> Api
         filter: None,
         orderby: &[],
         select: &[reference],
+        computed: &[],
         key: &key,
         min_date_key: None,
         after: None,
@@ -401,6 +403,8 @@ struct Query {
     /// `$apply`; with an aggregation, `filter` and `orderby` are bound against the aggregated
     /// rows' type.
     apply: Option<BoundApply>,
+    /// The computed properties (`$compute`) the response carries, after the selected ones.
+    computed: Vec<Computed>,
     filter: Option<Typed>,
     orderby: Vec<BoundOrder>,
     select: Vec<usize>,
@@ -446,12 +450,35 @@ fn bind_query(
         Some(a) => (&a.entity, &result_targets),
         None => (entity, &model_targets),
     };
+    let computed = match ctx.options.get("$compute") {
+        Some(_) if aggregated.is_some() => {
+            return Err(ODataError::not_implemented(
+                "$compute beside an aggregating $apply is not supported; compute inside $apply instead.",
+            )
+            .with_target("$compute"))
+        }
+        Some(text) => {
+            let items = syntax::parse_compute(text)
+                .and_then(|items| {
+                    items
+                        .into_iter()
+                        .map(|(e, name)| Ok((aliases.resolve(&e)?, name)))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(|e| e.into_odata("$compute"))?;
+            Scope::new(entity, Some(&model_targets))
+                .compute(&items)
+                .map_err(with_target("$compute"))?
+        }
+        None => Vec::new(),
+    };
+    let scope = Scope::new(rows, Some(targets)).with_computed(&computed);
     let filter = match ctx.options.get("$filter") {
         Some(text) => {
             let expr = syntax::parse_filter(text)
                 .and_then(|e| aliases.resolve(&e))
                 .map_err(|e| e.into_odata("$filter"))?;
-            Some(bind_filter_with(&expr, rows, targets).map_err(with_target("$filter"))?)
+            Some(scope.filter(&expr).map_err(with_target("$filter"))?)
         }
         None => None,
     };
@@ -470,16 +497,16 @@ fn bind_query(
                         .collect::<Vec<_>>())
                 })
                 .map_err(|e| e.into_odata("$orderby"))?;
-            bind_orderby_with(&items, rows, targets).map_err(with_target("$orderby"))?
+            scope.orderby(&items).map_err(with_target("$orderby"))?
         }
         None => Vec::new(),
     };
-    let select = match ctx.options.get("$select") {
+    let (select, computed) = match ctx.options.get("$select") {
         Some(text) => {
             let items = syntax::parse_select(text).map_err(|e| e.into_odata("$select"))?;
-            bind_select(&items, entity).map_err(with_target("$select"))?
+            select_with_computed(&items, entity, computed).map_err(with_target("$select"))?
         }
-        None => (0..entity.properties.len()).collect(),
+        None => ((0..entity.properties.len()).collect(), computed),
     };
     let max_history_days = match ctx
         .options
@@ -512,12 +539,53 @@ fn bind_query(
     let max_history_days = max_history_days.filter(|_| !date_filtered);
     Ok(Query {
         apply,
+        computed,
         filter,
         orderby,
         select,
         expand: bind_expansions(ctx, entity)?,
         max_history_days,
     })
+}
+
+/// `$select` of properties and computed properties: the properties' indices, and the computed
+/// properties selected by name or by `*`.
+fn select_with_computed(
+    items: &[syntax::SelectItem],
+    entity: &EntityType,
+    computed: Vec<Computed>,
+) -> Result<(Vec<usize>, Vec<Computed>), ODataError> {
+    let names_computed = |item: &syntax::SelectItem| match item {
+        syntax::SelectItem::Path(path, _) => {
+            path.len() == 1 && computed.iter().any(|c| c.name == path[0])
+        }
+        syntax::SelectItem::Star => false,
+    };
+    let properties: Vec<syntax::SelectItem> = items
+        .iter()
+        .filter(|i| !names_computed(i))
+        .cloned()
+        .collect();
+    let star = items.contains(&syntax::SelectItem::Star);
+    let chosen: Vec<bool> = computed
+        .iter()
+        .map(|c| {
+            star || items.iter().any(
+                |i| matches!(i, syntax::SelectItem::Path(path, _) if path.len() == 1 && path[0] == c.name),
+            )
+        })
+        .collect();
+    let select = if properties.is_empty() {
+        Vec::new()
+    } else {
+        bind_select(&properties, entity)?
+    };
+    let computed = computed
+        .into_iter()
+        .zip(chosen)
+        .filter_map(|(c, keep)| keep.then_some(c))
+        .collect();
+    Ok((select, computed))
 }
 
 impl Query {
@@ -581,6 +649,7 @@ async fn count(ctx: Ctx, name: &str) -> ApiResult<Response> {
         filter: q.filter.as_ref(),
         orderby: &[],
         select: &[],
+        computed: &[],
         key: &[],
         min_date_key: min_date,
         after: None,

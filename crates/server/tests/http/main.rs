@@ -13,6 +13,7 @@ mod support;
 
 mod aggregation;
 mod clients;
+mod compute;
 mod errors;
 mod facts;
 mod filters;

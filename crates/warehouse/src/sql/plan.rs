@@ -7,7 +7,7 @@
 use super::{Dialect, SqlValue};
 use crate::model::Collection;
 use odata::bind::{
-    AggregatedType, BoundApply, BoundOrder, CompareOp, Function, Typed, TypedKind, Value,
+    AggregatedType, BoundApply, BoundOrder, CompareOp, Computed, Function, Typed, TypedKind, Value,
 };
 use odata::edm::{EntityType, PrimitiveType};
 use odata::syntax::Direction;
@@ -38,6 +38,8 @@ pub struct CollectionQuery<'a> {
     pub orderby: &'a [BoundOrder],
     /// Properties to return (indices into the entity type).
     pub select: &'a [usize],
+    /// Computed properties to return after them (`$compute`).
+    pub computed: &'a [Computed],
     /// Key values for single-entity reads (property index, value).
     pub key: &'a [(usize, SqlValue)],
     /// Lowest `dateKey` to return (`maxhistorydays`).
@@ -98,7 +100,8 @@ fn target_collection(entity: &EntityType, navigation: usize) -> &'static Collect
 /// Layout of the rows a planned query returns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cursor {
-    /// Row columns `0..selected` are the selected properties, in `select` order.
+    /// Row columns `0..selected` are the selected properties, in `select` order, then the
+    /// computed properties.
     pub selected: usize,
     /// Row columns `selected..selected + sort_keys` are the sort-key values (for the next
     /// page's position).
@@ -409,6 +412,11 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
         conditions.push(keyset_predicate(&mut r, &order.keys, &after.0));
     }
     let mut columns: Vec<String> = q.select.iter().map(|&i| r.column(i)).collect();
+    for c in q.computed {
+        let sql = r.expr(&c.expr);
+        columns.push(sql);
+    }
+    let selected = columns.len();
     columns.extend(order.keys.iter().map(|s| s.sql.clone()));
     let expanded = expanded_columns(q, &r, &mut columns);
     let order_by: Vec<String> = order
@@ -428,7 +436,6 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
         order_by.join(", "),
         dialect.limit_offset(limit.as_deref(), offset.as_deref()),
     );
-    let selected = q.select.len();
     Plan {
         rows: PlannedQuery {
             sql,
@@ -486,6 +493,9 @@ fn joins<'a>(q: &CollectionQuery<'a>) -> Vec<Join<'a>> {
                 .for_each(|v| navigations(v, &mut reached));
         }
     }
+    q.computed
+        .iter()
+        .for_each(|c| navigations(&c.expr, &mut reached));
     let aggregated = q.apply.is_some_and(|a| a.aggregation.is_some());
     if let Some(f) = q.filter.filter(|_| !aggregated) {
         navigations(f, &mut reached);
