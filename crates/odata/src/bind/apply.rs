@@ -33,6 +33,7 @@ pub const APPLY_TRANSFORMATIONS: &[&str] = &[
     "topcount",
     "bottomcount",
     "compute",
+    "search",
     "identity",
 ];
 
@@ -174,6 +175,20 @@ pub fn bind_apply<'a>(
                 let more = input.compute(items)?;
                 computed.extend(more);
             }
+            TransformationKind::Search(text) => {
+                // the text starts after `search(` and the blanks `parse_apply` trimmed
+                let start = t.span.start + "search(".len();
+                let expr = crate::syntax::parse_search(text).map_err(|e| {
+                    bad(
+                        Span {
+                            start: start + e.offset,
+                            end: start + e.offset,
+                        },
+                        format!("Syntax error in search: {}", e.message),
+                    )
+                })?;
+                filters.push(super::bind_search(&expr, ty));
+            }
             TransformationKind::Identity => {}
             TransformationKind::GroupBy { .. } | TransformationKind::Aggregate(_) => break,
             _ => {
@@ -225,10 +240,9 @@ pub fn bind_apply<'a>(
     })
 }
 
-/// The 501 for a transformation before the aggregation that is not a filter or compute.
+/// The 501 for a transformation before the aggregation that is not a filter, compute or search.
 fn not_before_aggregation(t: &Transformation) -> ODataError {
     let what = match &t.kind {
-        TransformationKind::Search(_) => "search",
         TransformationKind::Concat(_) => "concat",
         TransformationKind::OrderBy(_) => "orderby",
         TransformationKind::Top(_) => "top",
@@ -238,7 +252,7 @@ fn not_before_aggregation(t: &Transformation) -> ODataError {
     unsupported(
         t.span,
         format!(
-            "{what} is not supported in $apply before groupby or aggregate (filter and compute are)"
+            "{what} is not supported in $apply before groupby or aggregate (filter, compute and search are)"
         ),
     )
 }

@@ -10,11 +10,13 @@
 
 mod apply;
 mod functions;
+mod search;
 
 pub use apply::{
     bind_apply, AggregateMethod, AggregatedType, Aggregation, BoundAggregate, BoundApply, Stage,
     APPLY_TRANSFORMATIONS,
 };
+pub use search::bind_search;
 
 use crate::edm::{EntityType, Lookup, PrimitiveType};
 use crate::syntax::{
@@ -132,6 +134,10 @@ pub enum Function {
     Floor,
     /// `ceiling(n)`
     Ceiling,
+    /// Not a canonical function: the `$search` test of a string (first argument) against a
+    /// `LIKE` pattern (second, `\` escaping), ignoring the case of ASCII letters; produced by
+    /// [`bind_search`], never parsed.
+    SearchLike,
 }
 
 /// A bound, typed expression.

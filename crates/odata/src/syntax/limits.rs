@@ -25,6 +25,9 @@ pub const MAX_SELECT_ITEMS: usize = 256;
 /// Most items in `$expand`.
 pub const MAX_EXPAND_ITEMS: usize = 32;
 
+/// Most words and phrases in `$search` (each is compared with every string property).
+pub const MAX_SEARCH_TERMS: usize = 32;
+
 /// Most stages of `$apply` after its aggregation (each `top` or `skip` followed by more
 /// transformations starts one: planners nest a query per stage).
 pub const MAX_APPLY_STAGES: usize = 16;

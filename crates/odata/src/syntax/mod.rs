@@ -13,6 +13,7 @@ mod expr;
 pub mod limits;
 mod literal;
 mod options;
+mod search;
 
 pub use aliases::Aliases;
 pub use apply::{
@@ -24,6 +25,7 @@ pub use expand::{parse_expand, ExpandItem};
 pub use expr::{parse_filter, parse_key, parse_orderby, parse_select, KeyValue};
 pub use literal::{parse_duration, parse_literal};
 pub use options::{parse_count, parse_query_options, parse_top_skip, QueryOption, QueryOptions};
+pub use search::{parse_search, SearchExpr};
 
 use std::fmt;
 

@@ -184,6 +184,8 @@ fn query_fingerprint(ctx: &Ctx, name: &str, tenant: &Tenant, min_date: Option<i6
         &aliases.join("&"),
         ctx.options.get("$expand").unwrap_or(""),
         ctx.options.get("$apply").unwrap_or(""),
+        ctx.options.get("$compute").unwrap_or(""),
+        ctx.options.get("$search").unwrap_or(""),
     ])
 }
 

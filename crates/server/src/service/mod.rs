@@ -17,8 +17,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use expand::{bind_expansions, context_selection, entity_writer, expansions, navigation_target};
 use odata::bind::{
-    bind_apply, bind_key, bind_select, BoundApply, BoundExpand, BoundOrder, Computed, Scope, Typed,
-    TypedKind,
+    bind_apply, bind_key, bind_search, bind_select, BoundApply, BoundExpand, BoundOrder, Computed,
+    Scope, Typed, TypedKind,
 };
 use odata::edm::{EntityType, Lookup, Model, PrimitiveType};
 use odata::json::{key_literal, Cell, EntityWriter, MetadataLevel};
@@ -42,6 +42,7 @@ const IMPLEMENTED_OPTIONS: &[&str] = &[
     "$expand",
     "$apply",
     "$compute",
+    "$search",
 ];
 
 /// Answers methods other than GET and HEAD.
@@ -482,6 +483,17 @@ fn bind_query(
         }
         None => None,
     };
+    let filter = match (
+        filter,
+        bind_search_option(ctx, entity, aggregated.is_some())?,
+    ) {
+        (Some(f), Some(s)) => Some(Typed {
+            kind: TypedKind::And(Box::new(f), Box::new(s)),
+            ty: Some(PrimitiveType::Boolean),
+            nullable: false,
+        }),
+        (f, s) => f.or(s),
+    };
     let orderby = match ctx.options.get("$orderby") {
         Some(text) => {
             let items = syntax::parse_orderby(text)
@@ -546,6 +558,26 @@ fn bind_query(
         expand: bind_expansions(ctx, entity)?,
         max_history_days,
     })
+}
+
+/// `$search` as a condition on the collection's string properties ([`bind_search`]); 501 beside
+/// an aggregating `$apply` (search inside `$apply` instead).
+fn bind_search_option(
+    ctx: &Ctx,
+    entity: &EntityType,
+    aggregated: bool,
+) -> Result<Option<Typed>, ODataError> {
+    let Some(text) = ctx.options.get("$search") else {
+        return Ok(None);
+    };
+    if aggregated {
+        return Err(ODataError::not_implemented(
+            "$search beside an aggregating $apply is not supported; use search(...) in $apply before the aggregation.",
+        )
+        .with_target("$search"));
+    }
+    let expr = syntax::parse_search(text).map_err(|e| e.into_odata("$search"))?;
+    Ok(Some(bind_search(&expr, entity)))
 }
 
 /// `$select` of properties and computed properties: the properties' indices, and the computed

@@ -21,6 +21,7 @@ mod navigation;
 mod paging;
 mod robustness;
 mod schemas;
+mod search;
 
 struct Fixture {
     root: String,

@@ -180,6 +180,12 @@ impl Dialect for PostgresDialect {
                     a(2)
                 ),
             },
+            // ASCII letters lowered only, as SQLite's LIKE compares them ($search's meaning)
+            Function::SearchLike => format!(
+                "(translate({}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') LIKE {} ESCAPE '\\')",
+                a(0),
+                a(1)
+            ),
             Function::ToLower => format!("lower({})", a(0)),
             Function::ToUpper => format!("upper({})", a(0)),
             Function::Trim => format!("trim({})", a(0)),

@@ -130,6 +130,8 @@ impl Dialect for SqliteDialect {
                 2 => format!("substr({}, max({}, 0) + 1)", a(0), a(1)),
                 _ => format!("substr({}, max({}, 0) + 1, max({}, 0))", a(0), a(1), a(2)),
             },
+            // LIKE ignores the case of ASCII letters only, as $search documents
+            Function::SearchLike => format!("({} LIKE {} ESCAPE '\\')", a(0), a(1)),
             Function::ToLower => format!("lower({})", a(0)),
             Function::ToUpper => format!("upper({})", a(0)),
             Function::Trim => format!("trim({})", a(0)),
