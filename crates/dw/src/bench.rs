@@ -401,6 +401,10 @@ fn selective_requests(client: &Client, root: &str) -> Result<Vec<(&'static str, 
         ("count with a filter", url("devicePropertyHistories/$count?api-version=v1.0&$filter=complianceStateKey eq 2")),
         ("$apply histories by day, state (7 days)", url("devicePropertyHistories?api-version=v1.0&$apply=filter(dateKey ge 20261026)/groupby((dateKey,complianceStateKey),aggregate($count as n))")),
         ("$apply histories by day, state (30 days)", url("devicePropertyHistories?api-version=v1.0&$apply=groupby((dateKey,complianceStateKey),aggregate($count as n))")),
+        ("$search devices, one word, $count", url("devices?api-version=v1.0&$search=thinkpad&$count=true&$top=20")),
+        ("$search devices, two words, top 20", url("devices?api-version=v1.0&$search=apple NOT iphone&$top=20")),
+        ("$search users, a name, top 20", url(&format!("users?api-version=v1.0&$search={}&$top=20", upn.split('@').next().unwrap_or("a")))),
+        ("$compute, filter and order by it", url("devices?api-version=v1.0&$compute=freeStorageSpaceInBytes mul 100 div totalStorageSpaceInBytes as freePercent&$filter=freePercent lt 10&$orderby=freePercent&$top=20&$select=deviceName,freePercent")),
         ("$apply devices by deviceType/deviceTypeName", url("devices?api-version=v1.0&$apply=groupby((deviceType/deviceTypeName),aggregate($count as n,totalStorageSpaceInBytes with sum as storage))")),
     ])
 }

@@ -27,6 +27,9 @@ pub const COUNTS_TABLE: &str = "_dw_counts";
 /// counted once ([`recount`]).
 pub const COUNTS_MIGRATION: i64 = 5;
 
+/// The migration that adds [`REPORT_INDEXES`].
+pub const REPORT_INDEXES_MIGRATION: i64 = 6;
+
 /// All migrations, oldest first.
 pub fn migrations(d: &dyn Dialect) -> Vec<Migration> {
     let q = |s: &str| d.quote(s);
@@ -91,6 +94,11 @@ pub fn migrations(d: &dyn Dialect) -> Vec<Migration> {
                 statements.extend(d.tenant_isolation(COUNTS_TABLE));
                 statements
             },
+        },
+        Migration {
+            version: REPORT_INDEXES_MIGRATION,
+            name: "indexes that let aggregation reports read an index alone (compliance by day)",
+            statements: REPORT_INDEXES.iter().map(|i| create_index(d, i)).collect(),
         },
     ]
 }
@@ -209,6 +217,23 @@ pub const QUERY_INDEXES: &[QueryIndex] = &[
     index("intuneManagementExtensions", &["deviceKey"]),
     index("userTermsAndConditionsAcceptances", &["userKey"]),
 ];
+
+/// Indexes migration 6 adds for the aggregations reports run most (`$apply`): compliance by day,
+/// `devicePropertyHistories?$apply=groupby((dateKey,complianceStateKey),aggregate($count as n))`,
+/// then reads this index alone instead of every history row (0.9 s -> 0.13 s over 30 days, 0.2 s
+/// -> 0.03 s over 7, at 100 000 devices, README "At a real tenant's size"). Led by `dateKey`, it
+/// looks like a smaller primary key to SQLite's planner: without statistics for it, the planner
+/// read days in order (the export) through it, ten times slower, so the store gathers
+/// statistics for every index that lacks them (`analyze_new_tables` in the SQLite store).
+pub const REPORT_INDEXES: &[QueryIndex] = &[index(
+    "devicePropertyHistories",
+    &["dateKey", "complianceStateKey"],
+)];
+
+/// Every secondary index of [`QUERY_INDEXES`] and [`REPORT_INDEXES`].
+pub fn secondary_indexes() -> impl Iterator<Item = &'static QueryIndex> {
+    QUERY_INDEXES.iter().chain(REPORT_INDEXES)
+}
 
 impl QueryIndex {
     /// The index's name.
@@ -337,7 +362,7 @@ mod tests {
     #[test]
     fn every_query_index_names_columns_of_the_model() {
         let model = Warehouse::get();
-        for i in QUERY_INDEXES {
+        for i in secondary_indexes() {
             let c = model
                 .collections
                 .iter()

@@ -306,7 +306,7 @@ fn apply_errors_name_the_construct_and_position() {
         ("/devices", "concat(identity,identity)", 501, Some(0)),
         (
             "/devices",
-            "search(windows)/aggregate($count as n)",
+            "orderby(deviceKey)/aggregate($count as n)",
             501,
             Some(0),
         ),
