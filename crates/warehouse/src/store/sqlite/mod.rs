@@ -704,7 +704,7 @@ fn analyze_new_tables(conn: &rusqlite::Connection) -> Result<(), StoreError> {
             .any(|i| i.collection == table && !indexes_analyzed.contains(&i.name()))
     };
     for c in &Warehouse::get().collections {
-        if !analyzed.contains(&c.name) || (unanalyzed_index(&c.name)) {
+        if !analyzed.contains(&c.name) || unanalyzed_index(&c.name) {
             conn.execute_batch(&format!("ANALYZE \"{}\"", c.name))
                 .map_err(query_err)?;
         }
