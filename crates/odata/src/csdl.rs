@@ -50,6 +50,20 @@ pub fn to_xml(model: &Model) -> String {
             );
         }
         for n in &ty.navigation {
+            let partner = n
+                .partner
+                .as_ref()
+                .map(|p| format!(" Partner=\"{}\"", escape(p)))
+                .unwrap_or_default();
+            if n.collection {
+                let _ = writeln!(
+                    x,
+                    "        <NavigationProperty Name=\"{}\" Type=\"Collection({ns}.{})\"{partner}/>",
+                    escape(&n.name),
+                    escape(&n.target_type)
+                );
+                continue;
+            }
             let nullable = if n.nullable {
                 ""
             } else {
@@ -57,7 +71,7 @@ pub fn to_xml(model: &Model) -> String {
             };
             let _ = writeln!(
                 x,
-                "        <NavigationProperty Name=\"{}\" Type=\"{ns}.{}\"{nullable}>",
+                "        <NavigationProperty Name=\"{}\" Type=\"{ns}.{}\"{nullable}{partner}>",
                 escape(&n.name),
                 escape(&n.target_type)
             );
@@ -142,6 +156,14 @@ pub fn to_json(model: &Model) -> Value {
             let mut nav = Map::new();
             nav.insert("$Kind".into(), json!("NavigationProperty"));
             nav.insert("$Type".into(), json!(format!("{ns}.{}", n.target_type)));
+            if let Some(p) = &n.partner {
+                nav.insert("$Partner".into(), json!(p));
+            }
+            if n.collection {
+                nav.insert("$Collection".into(), json!(true));
+                t.insert(n.name.clone(), Value::Object(nav));
+                continue;
+            }
             if n.nullable {
                 nav.insert("$Nullable".into(), json!(true));
             }

@@ -143,20 +143,27 @@ pub struct Property {
     pub nullable: bool,
 }
 
-/// A navigation property: a single-valued reference from one entity type to another, resolved
-/// through a referential constraint from a local property to the target's key.
+/// A navigation property. Single-valued: a reference from one entity type to another, resolved
+/// through a referential constraint from a local property to the target's key. Collection-valued
+/// (`collection`): the entities of the target type whose `referenced_property` holds this
+/// entity's `property` (its key): the partner of their single-valued reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NavigationProperty {
     /// Name of the navigation property.
     pub name: String,
     /// Unqualified name of the target entity type.
     pub target_type: String,
-    /// Whether the reference may be absent.
+    /// Whether the reference may be absent (single-valued only).
     pub nullable: bool,
-    /// Local property holding the foreign key.
+    /// Local property: the foreign key (single-valued) or this entity's key (collection-valued).
     pub property: String,
-    /// Key property of the target it refers to.
+    /// The target's property it is compared with: its key (single-valued) or its foreign key
+    /// (collection-valued).
     pub referenced_property: String,
+    /// Whether it leads to a collection of entities.
+    pub collection: bool,
+    /// The navigation property of the target that leads back, if there is one.
+    pub partner: Option<String>,
 }
 
 /// An entity type: named properties with a key.

@@ -203,6 +203,17 @@ pub fn navigation_name(property: &str) -> String {
     property.strip_suffix("Key").unwrap_or(property).to_string()
 }
 
+/// Whether entities of `target` get a collection-valued navigation property to the rows of
+/// `source` that refer to them (`devices` -> `devicePropertyHistories`): `source` is a fact (or
+/// association) and `target` a dimension of its own entities, not a lookup of fixed rows or the
+/// calendar, whose collections would hold a large part of every fact.
+fn has_facts_navigation(source: &Collection, target: &Collection) -> bool {
+    source.kind == Kind::Fact
+        && target.kind == Kind::Dimension
+        && target.reference_rows.is_empty()
+        && target.name != "dates"
+}
+
 fn edm(doc: &Document, version: ApiVersion) -> Model {
     let collections: Vec<&Collection> = doc
         .collections
@@ -226,8 +237,27 @@ fn edm(doc: &Document, version: ApiVersion) -> Model {
                 nullable: p.nullable,
                 property: prop.clone(),
                 referenced_property: t.key[0].clone(),
+                collection: false,
+                partner: has_facts_navigation(c, t).then(|| c.name.clone()),
             });
             bindings.push((name, t.name.clone()));
+        }
+        // the facts and associations that refer to this entity
+        for f in &collections {
+            for (prop, target) in &f.references {
+                if target == &c.name && has_facts_navigation(f, c) {
+                    navigation.push(NavigationProperty {
+                        name: f.name.clone(),
+                        target_type: entity_type_name(&f.name),
+                        nullable: false,
+                        property: c.key[0].clone(),
+                        referenced_property: prop.clone(),
+                        collection: true,
+                        partner: Some(navigation_name(prop)),
+                    });
+                    bindings.push((f.name.clone(), f.name.clone()));
+                }
+            }
         }
         entity_types.push(EntityType {
             name: entity_type_name(&c.name),

@@ -565,6 +565,8 @@ impl Shape {
                         nullable: false,
                         property: String::new(),
                         referenced_property: String::new(),
+                        collection: false,
+                        partner: None,
                     });
                     nested.push(EntityType {
                         name: format!("{source}Aggregated.{object}"),

@@ -186,6 +186,24 @@ pub enum TypedKind {
         /// The property (index into the target type's properties).
         property: usize,
     },
+    /// `navigation/any(v: predicate)`, `navigation/all(v: predicate)` or `navigation/any()`:
+    /// whether some (every) entity of a collection-valued navigation property meets the
+    /// predicate (two-valued: an entity for which it is null does not meet it).
+    Lambda {
+        /// The collection-valued navigation property (index into the entity type's
+        /// `navigation`).
+        navigation: usize,
+        /// `all` rather than `any`.
+        all: bool,
+        /// The predicate: [`TypedKind::Element`] for the variable's properties, other paths
+        /// for the entity's own (none for `any()`).
+        predicate: Option<Box<Typed>>,
+    },
+    /// A property of the lambda variable's entity (index into the navigation target's
+    /// properties), inside a [`TypedKind::Lambda`] predicate.
+    Element(usize),
+    /// `navigation/$count`: how many entities a collection-valued navigation property leads to.
+    NavigationCount(usize),
 }
 
 impl Typed {
@@ -197,7 +215,15 @@ impl Typed {
             TypedKind::Literal(_)
             | TypedKind::Property(_)
             | TypedKind::Now
+            | TypedKind::Element(_)
+            | TypedKind::NavigationCount(_)
+            | TypedKind::Lambda {
+                predicate: None, ..
+            }
             | TypedKind::Related { .. } => {}
+            TypedKind::Lambda {
+                predicate: Some(p), ..
+            } => p.walk(visit),
             TypedKind::Not(x) | TypedKind::Negate(x) | TypedKind::Cast(x, _) => x.walk(visit),
             TypedKind::And(a, b)
             | TypedKind::Or(a, b)
@@ -369,7 +395,7 @@ pub fn bind_expand<'a>(
             })
         };
         if item.path == ["*"] {
-            for n in 0..ty.navigation.len() {
+            for n in (0..ty.navigation.len()).filter(|&n| !ty.navigation[n].collection) {
                 let all = (0..target_of(n)?.properties.len()).collect();
                 add(n, all, &mut out);
             }
@@ -393,6 +419,14 @@ pub fn bind_expand<'a>(
             };
             return Err(bad(item.span, message));
         };
+        if ty.navigation[n].collection {
+            return Err(unsupported(
+                item.span,
+                format!(
+                    "expanding the collection '{name}' is not supported yet; read /{{set}}({{key}})/{name} or filter with any/all"
+                ),
+            ));
+        }
         let target_type = target_of(n)?;
         let select = match &item.select {
             Some(select) => bind_select(select, target_type)?,
@@ -524,6 +558,8 @@ pub struct Scope<'a, 'c> {
     pub targets: Option<Targets<'a>>,
     /// Computed properties (`$compute`, `compute(...)` in `$apply`), named by their aliases.
     pub computed: &'c [Computed],
+    /// Inside a lambda predicate: the variable's name and the type of its entity.
+    lambda: Option<(&'c str, &'a EntityType)>,
 }
 
 /// The binder's own name for a [`Scope`].
@@ -546,6 +582,7 @@ impl<'a, 'c> Scope<'a, 'c> {
             ty,
             targets,
             computed: &[],
+            lambda: None,
         }
     }
 
@@ -555,6 +592,7 @@ impl<'a, 'c> Scope<'a, 'c> {
             ty: self.ty,
             targets: self.targets,
             computed,
+            lambda: None,
         }
     }
 
@@ -683,6 +721,84 @@ fn coerce(t: Typed, to: Option<PrimitiveType>) -> Typed {
     }
 }
 
+impl<'a> Binder<'a, '_> {
+    /// The collection-valued navigation property `path` names, and the type it leads to.
+    fn collection_navigation(
+        &self,
+        path: &[String],
+        span: Span,
+    ) -> Result<(usize, &'a EntityType), ODataError> {
+        if self.lambda.is_some() {
+            return Err(unsupported(
+                span,
+                "collections inside a lambda predicate are not supported",
+            ));
+        }
+        let Some(targets) = self.targets else {
+            return Err(unsupported(
+                span,
+                "navigation properties in expressions are not supported here",
+            ));
+        };
+        let n = match path {
+            [name] => navigation(self.ty, name, span)?,
+            _ => None,
+        };
+        let Some(n) = n.filter(|&n| self.ty.navigation[n].collection) else {
+            return Err(bad(
+                span,
+                format!(
+                    "'{}' is not a collection-valued navigation property of {}",
+                    path.join("/"),
+                    self.ty.name
+                ),
+            ));
+        };
+        let target = targets(&self.ty.navigation[n].target_type).ok_or_else(|| {
+            ODataError::new(
+                ErrorKind::Internal,
+                format!(
+                    "navigation target {} is missing",
+                    self.ty.navigation[n].target_type
+                ),
+            )
+        })?;
+        Ok((n, target))
+    }
+
+    /// `path/any(v: predicate)` or `path/all(v: predicate)`.
+    fn lambda(
+        &self,
+        path: &[String],
+        all: bool,
+        predicate: Option<&(String, Box<Expr>)>,
+        span: Span,
+    ) -> Result<Typed, ODataError> {
+        let (navigation, element) = self.collection_navigation(path, span)?;
+        let predicate = match predicate {
+            None => None,
+            Some((variable, body)) => {
+                let inner = Scope {
+                    ty: self.ty,
+                    targets: self.targets,
+                    computed: self.computed,
+                    lambda: Some((variable.as_str(), element)),
+                };
+                Some(Box::new(filter(body, inner)?))
+            }
+        };
+        Ok(typed(
+            TypedKind::Lambda {
+                navigation,
+                all,
+                predicate,
+            },
+            PrimitiveType::Boolean,
+            false,
+        ))
+    }
+}
+
 impl Binder<'_, '_> {
     /// A path through the navigation property `n`: one property of the entity it leads to.
     fn related(&self, n: usize, segments: &[String], span: Span) -> Result<Typed, ODataError> {
@@ -693,6 +809,15 @@ impl Binder<'_, '_> {
             ));
         };
         let nav = &self.ty.navigation[n];
+        if nav.collection {
+            return Err(bad(
+                span,
+                format!(
+                    "'{}' is a collection of {}: use {}/any(...), {}/all(...) or {}/$count",
+                    nav.name, nav.target_type, nav.name, nav.name, nav.name
+                ),
+            ));
+        }
         if segments.len() != 2 {
             return Err(unsupported(
                 span,
@@ -733,6 +858,24 @@ impl Binder<'_, '_> {
                     ty,
                 })
             }
+            ExprKind::Path(segments) if self.lambda.is_some_and(|(v, _)| v == segments[0]) => {
+                let (variable, element) = self.lambda.expect("checked");
+                match &segments[1..] {
+                    [] => Err(bad(
+                        e.span,
+                        format!("'{variable}' is an entity, not a primitive value"),
+                    )),
+                    [name] => {
+                        let i = property(element, name, e.span)?;
+                        let p = &element.properties[i];
+                        Ok(typed(TypedKind::Element(i), p.ty, p.nullable))
+                    }
+                    _ => Err(unsupported(
+                        e.span,
+                        "paths through navigation properties inside a lambda are not supported",
+                    )),
+                }
+            }
             ExprKind::Path(segments) => {
                 if let [name] = &segments[..] {
                     if let Some(c) = self.computed.iter().find(|c| &c.name == name) {
@@ -761,10 +904,15 @@ impl Binder<'_, '_> {
                 e.span,
                 format!("parameter alias @{name} was not resolved (syntax::Aliases::resolve)"),
             )),
-            ExprKind::Lambda { .. } => Err(unsupported(
-                e.span,
-                "lambda operators (any, all) are not supported",
-            )),
+            ExprKind::Lambda {
+                path,
+                operator,
+                predicate,
+            } => self.lambda(path, operator == "all", predicate.as_ref(), e.span),
+            ExprKind::Count(path) => {
+                let (n, _) = self.collection_navigation(path, e.span)?;
+                Ok(typed(TypedKind::NavigationCount(n), P::Int64, false))
+            }
             ExprKind::Unary(UnaryOp::Not, x) => {
                 let x = self.bind(x)?;
                 self.expect(&x, P::Boolean, e.span, "not")?;

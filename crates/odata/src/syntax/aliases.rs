@@ -114,8 +114,17 @@ impl Aliases {
             ),
             ExprKind::Call(name, args) => ExprKind::Call(
                 name.clone(),
-                args.iter().map(each).collect::<Result<_, _>>()?,
+                args.iter().map(&mut each).collect::<Result<_, _>>()?,
             ),
+            ExprKind::Lambda {
+                path,
+                operator,
+                predicate: Some((variable, body)),
+            } => ExprKind::Lambda {
+                path: path.clone(),
+                operator: operator.clone(),
+                predicate: Some((variable.clone(), Box::new(each(body)?))),
+            },
             other => other.clone(),
         };
         Ok(Expr { kind, span })

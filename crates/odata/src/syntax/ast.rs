@@ -144,13 +144,18 @@ pub enum ExprKind {
     In(Box<Expr>, Vec<Expr>),
     /// A function call: canonical (`contains`) or qualified (`Namespace.Function`).
     Call(String, Vec<Expr>),
-    /// A lambda `path/any(v:expr)` or `path/all(v:expr)`; kept so binders can say 501.
+    /// A lambda `path/any(v:expr)`, `path/all(v:expr)` or `path/any()`.
     Lambda {
         /// The collection path.
         path: Vec<String>,
         /// `any` or `all`.
         operator: String,
+        /// The lambda variable and the predicate over it (none for `any()`); paths in the
+        /// predicate that start with the variable name its element.
+        predicate: Option<(String, Box<Expr>)>,
     },
+    /// `path/$count`: the number of entities of a collection-valued path.
+    Count(Vec<String>),
 }
 
 /// Sort direction in `$orderby`.

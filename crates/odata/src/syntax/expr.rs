@@ -582,17 +582,27 @@ impl<'a> Parser<'a> {
         while self.c.peek() == Some('/') {
             self.c.pos += 1;
             let seg_start = self.c.pos;
+            if self.c.rest().starts_with("$count")
+                && !self.c.rest()[6..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+            {
+                self.c.pos += "$count".len();
+                return Ok(Expr {
+                    kind: ExprKind::Count(segments),
+                    span: span(self.c.pos),
+                });
+            }
             let seg = self
                 .c
                 .qualified_identifier()
                 .ok_or_else(|| self.c.error("expected a property name after '/'"))?;
             let lower = seg.to_ascii_lowercase();
             if (lower == "any" || lower == "all") && self.c.peek() == Some('(') {
-                self.skip_balanced()?;
+                let predicate = self.lambda_predicate(&lower)?;
                 return Ok(Expr {
                     kind: ExprKind::Lambda {
                         path: segments,
                         operator: lower,
+                        predicate,
                     },
                     span: span(self.c.pos),
                 });
@@ -659,24 +669,28 @@ impl<'a> Parser<'a> {
     }
 
     /// Skips a parenthesized lambda body; lambdas are recognized but not bound.
-    fn skip_balanced(&mut self) -> Result<(), SyntaxError> {
-        let mut depth = 0usize;
-        let mut in_string = false;
-        while let Some(ch) = self.c.peek() {
-            self.c.pos += ch.len_utf8();
-            match ch {
-                '\'' => in_string = !in_string,
-                '(' if !in_string => depth += 1,
-                ')' if !in_string => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Ok(());
-                    }
-                }
-                _ => {}
-            }
+    /// `( [ variable ":" predicate ] )` after `any` or `all` (only `any` may be empty).
+    fn lambda_predicate(
+        &mut self,
+        operator: &str,
+    ) -> Result<Option<(String, Box<Expr>)>, SyntaxError> {
+        self.c.expect('(')?;
+        self.c.skip_ws();
+        if operator == "any" && self.c.eat(')') {
+            return Ok(None);
         }
-        Err(self.c.error("expected ')'"))
+        let variable = self
+            .c
+            .identifier()
+            .ok_or_else(|| self.c.error("expected a lambda variable"))?
+            .to_string();
+        self.c.skip_ws();
+        self.c.expect(':')?;
+        self.c.skip_ws();
+        let body = self.or_expr()?;
+        self.c.skip_ws();
+        self.c.expect(')')?;
+        Ok(Some((variable, Box::new(body))))
     }
 }
 
@@ -712,8 +726,44 @@ mod tests {
             ExprKind::Call(f, a) => {
                 format!("{f}({})", a.iter().map(show).collect::<Vec<_>>().join(","))
             }
-            ExprKind::Lambda { path, operator } => format!("{}/{operator}", path.join("/")),
+            ExprKind::Lambda { path, operator, .. } => format!("{}/{operator}", path.join("/")),
+            ExprKind::Count(path) => format!("{}/$count", path.join("/")),
         }
+    }
+
+    #[test]
+    fn lambdas_and_counts_of_paths() {
+        let e = parse_filter("h/any(x: x/b eq 1 and c) or h/$count gt 2").unwrap();
+        let ExprKind::Binary(BinaryOp::Or, l, r) = e.kind else {
+            panic!("{e:?}")
+        };
+        let ExprKind::Lambda {
+            path,
+            operator,
+            predicate: Some((variable, body)),
+        } = l.kind
+        else {
+            panic!("{l:?}")
+        };
+        assert_eq!(
+            (path, operator, variable),
+            (vec!["h".to_string()], "any".to_string(), "x".to_string())
+        );
+        assert!(matches!(body.kind, ExprKind::Binary(BinaryOp::And, _, _)));
+        let ExprKind::Binary(BinaryOp::Gt, count, _) = r.kind else {
+            panic!("{r:?}")
+        };
+        assert_eq!(count.kind, ExprKind::Count(vec!["h".to_string()]));
+        assert!(matches!(
+            parse_filter("h/any()").unwrap().kind,
+            ExprKind::Lambda {
+                predicate: None,
+                ..
+            }
+        ));
+        assert_eq!(parse_filter("h/all()").unwrap_err().offset, 6);
+        assert_eq!(parse_filter("h/any(x x/b)").unwrap_err().offset, 8);
+        assert_eq!(parse_filter("h/any(x: x/b eq 1").unwrap_err().offset, 17);
     }
 
     #[test]

@@ -97,10 +97,15 @@ fn children(e: &Expr) -> Box<dyn Iterator<Item = &Expr> + '_> {
         ExprKind::Binary(_, l, r) => Box::new([l.as_ref(), r.as_ref()].into_iter()),
         ExprKind::In(x, list) => Box::new(std::iter::once(x.as_ref()).chain(list.iter())),
         ExprKind::Call(_, args) => Box::new(args.iter()),
+        ExprKind::Lambda {
+            predicate: Some((_, body)),
+            ..
+        } => Box::new(std::iter::once(body.as_ref())),
         ExprKind::Literal(_)
         | ExprKind::Path(_)
         | ExprKind::It
         | ExprKind::Alias(_)
+        | ExprKind::Count(_)
         | ExprKind::Lambda { .. } => Box::new(std::iter::empty()),
     }
 }

@@ -50,6 +50,41 @@ impl Paging {
 
 /// A collection's page: its rows streamed as they are read, a next link when there are more.
 pub(super) async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
+    scoped_collection(ctx, name, Vec::new()).await
+}
+
+/// `/{set}({key})/{navigation}` of a collection-valued navigation property: the entities of its
+/// target collection whose reference holds the key (`devices(42)/devicePropertyHistories` reads
+/// `devicePropertyHistories` with `deviceKey` 42; empty when there is no such entity).
+pub(super) async fn related_collection(
+    ctx: Ctx,
+    set: &str,
+    key_text: &str,
+    navigation: usize,
+) -> ApiResult<Response> {
+    let (source, _) = resolve(&ctx, set)?;
+    let key_values = syntax::parse_key(key_text).map_err(|e| e.into_odata("key"))?;
+    let key = bind_key(&key_values, source).map_err(|e| e.with_target("key"))?;
+    let nav = &source.navigation[navigation];
+    let target = navigation_target(&ctx, source, navigation);
+    let (target_type, _) = resolve(&ctx, target)?;
+    let reference = target_type
+        .property_index(&nav.referenced_property)
+        .expect("collection navigation properties name the target's reference");
+    let parent = key
+        .iter()
+        .filter(|(p, _)| source.properties[*p].name == nav.property)
+        .map(|(_, v)| (reference, sql::sql_value(v)))
+        .collect();
+    scoped_collection(ctx, target, parent).await
+}
+
+/// A collection's page, of the entities whose properties hold the `parent` values only.
+async fn scoped_collection(
+    ctx: Ctx,
+    name: &str,
+    parent: Vec<(usize, SqlValue)>,
+) -> ApiResult<Response> {
     let (entity, coll) = resolve(&ctx, name)?;
     let q = bind_query(&ctx, entity, coll)?;
     let format = negotiate::json_format(
@@ -74,6 +109,7 @@ pub(super) async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
         min_date_key: min_date,
         now_micros: now_micros(),
         expand: expansions(&ctx, entity, &q.expand),
+        parent,
         query: q,
         store: ctx.app.store.clone(),
     };
@@ -175,6 +211,7 @@ fn query_fingerprint(ctx: &Ctx, name: &str, tenant: &Tenant, min_date: Option<i6
     aliases.sort();
     fingerprint(&[
         ctx.version.as_str(),
+        &ctx.path,
         name,
         &tenant.id.to_string(),
         ctx.options.get("$filter").unwrap_or(""),
@@ -293,6 +330,8 @@ struct PageQuery {
     min_date_key: Option<i64>,
     now_micros: i64,
     expand: Vec<sql::Expansion<'static>>,
+    /// Values the rows must hold (a collection-valued navigation property's parent key).
+    parent: Vec<(usize, SqlValue)>,
     query: Query,
     store: std::sync::Arc<dyn warehouse::Store>,
 }
@@ -309,7 +348,7 @@ impl PageQuery {
             orderby: &self.query.orderby,
             select: &self.query.select,
             computed: &self.query.computed,
-            key: &[],
+            key: &self.parent,
             min_date_key: self.min_date_key,
             after: position,
             offset,

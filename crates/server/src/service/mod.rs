@@ -204,7 +204,15 @@ async fn dispatch(app: AppState, principal: Principal, req: Request) -> ApiResul
                 }),
                 _ => None,
             };
+            let collection_valued = |n: usize| {
+                ctx.model()
+                    .entity_set(&set)
+                    .is_some_and(|s| ctx.model().type_of(s).navigation[n].collection)
+            };
             match navigation {
+                Some(n) if collection_valued(n) => {
+                    collection::related_collection(ctx, &set, &key, n).await
+                }
                 Some(n) => related(ctx, &set, &key, n).await,
                 None => entity::entity(ctx, &set, &key, property.as_deref(), raw).await,
             }

@@ -17,6 +17,7 @@ mod compute;
 mod errors;
 mod facts;
 mod filters;
+mod lambdas;
 mod navigation;
 mod paging;
 mod robustness;

@@ -147,6 +147,10 @@ pub(super) struct Renderer<'a> {
     pub(super) joins: Vec<Join<'a>>,
     /// Set while rendering expressions on aggregated rows: properties are their values' columns.
     pub(super) aggregated: Option<&'a AggregatedType>,
+    /// Set while rendering a lambda predicate: the alias and collection of its variable.
+    element: Option<(String, &'static Collection)>,
+    /// Lambdas and navigation counts rendered so far (each subquery gets its own alias).
+    subqueries: usize,
 }
 
 impl Renderer<'_> {
@@ -206,6 +210,22 @@ impl Renderer<'_> {
                     self.dialect.quote(&join.target.properties[*property].name)
                 )
             }
+            TypedKind::Element(p) => {
+                let (alias, collection) = self.element.as_ref().expect("inside a lambda");
+                format!(
+                    "{alias}.{}",
+                    self.dialect.quote(&collection.properties[*p].name)
+                )
+            }
+            TypedKind::Lambda {
+                navigation,
+                all,
+                predicate,
+            } => self.lambda(*navigation, *all, predicate.as_deref()),
+            TypedKind::NavigationCount(navigation) => {
+                let (from, correlation) = self.correlated(*navigation);
+                format!("(SELECT COUNT(*) FROM {from} WHERE {correlation})")
+            }
             TypedKind::Now => self.param(SqlValue::Timestamp(self.now_micros)),
             TypedKind::Not(x) => format!("(NOT {})", self.expr(x)),
             TypedKind::Negate(x) => format!("(- {})", self.expr(x)),
@@ -255,6 +275,60 @@ impl Renderer<'_> {
                 self.dialect.cast(&sx, x.ty, *to)
             }
         }
+    }
+
+    /// `EXISTS` (`any`) or `NOT EXISTS` of the entities of a collection-valued navigation
+    /// property that meet (`any`) or fail (`all`) the predicate.
+    fn lambda(&mut self, navigation: usize, all: bool, predicate: Option<&Typed>) -> String {
+        let (from, correlation) = self.correlated(navigation);
+        let alias = format!("l{}", self.subqueries);
+        let outer = self
+            .element
+            .replace((alias, target_collection(self.entity, navigation)));
+        let condition = predicate.map(|p| {
+            let sql = self.expr(p);
+            if p.nullable {
+                self.dialect.false_when_null(&sql)
+            } else {
+                sql
+            }
+        });
+        self.element = outer;
+        match (all, condition) {
+            (false, None) => format!("EXISTS (SELECT 1 FROM {from} WHERE {correlation})"),
+            (false, Some(c)) => {
+                format!("EXISTS (SELECT 1 FROM {from} WHERE {correlation} AND {c})")
+            }
+            (true, None) => self.dialect.boolean(true).to_string(),
+            (true, Some(c)) => {
+                format!("NOT EXISTS (SELECT 1 FROM {from} WHERE {correlation} AND NOT {c})")
+            }
+        }
+    }
+
+    /// The next subquery's `FROM` over the collection a collection-valued navigation property
+    /// leads to, and its correlation with the current row (same tenant, reference = key).
+    fn correlated(&mut self, navigation: usize) -> (String, String) {
+        self.subqueries += 1;
+        let alias = format!("l{}", self.subqueries);
+        let nav = &self.entity.navigation[navigation];
+        let target = target_collection(self.entity, navigation);
+        let key = self
+            .entity
+            .property_index(&nav.property)
+            .expect("collection navigation properties name the key");
+        let outer_alias = self
+            .alias
+            .expect("correlated subqueries need the row's alias");
+        let tenant = self.dialect.quote(TENANT_COLUMN);
+        (
+            format!("{} AS {alias}", self.dialect.quote(&target.name)),
+            format!(
+                "{alias}.{tenant} = {outer_alias}.{tenant} AND {alias}.{} = {}",
+                self.dialect.quote(&nav.referenced_property),
+                self.column(key)
+            ),
+        )
     }
 
     /// `startswith(column, 'literal')` with a range on the column beside it, which an index on
@@ -469,11 +543,38 @@ impl<'a> Renderer<'a> {
             entity: q.entity,
             params: Vec::new(),
             now_micros: q.now_micros,
-            alias: (!joins.is_empty()).then_some("t0"),
+            alias: (!joins.is_empty() || correlates(q)).then_some("t0"),
             joins,
             aggregated: None,
+            element: None,
+            subqueries: 0,
         }
     }
+}
+
+/// Whether the query's expressions read collections related to each row (lambdas, counts of a
+/// navigation property), whose subqueries name the row's table by its alias.
+fn correlates(q: &CollectionQuery<'_>) -> bool {
+    let mut exprs: Vec<&Typed> = q.filter.into_iter().collect();
+    exprs.extend(q.orderby.iter().map(|o| &o.expr));
+    exprs.extend(q.computed.iter().map(|c| &c.expr));
+    if let Some(apply) = q.apply {
+        exprs.extend(&apply.filters);
+        if let Some(a) = &apply.aggregation {
+            exprs.extend(&a.group_by);
+            exprs.extend(a.aggregates.iter().filter_map(|v| v.value.as_ref()));
+        }
+    }
+    let mut found = false;
+    for e in exprs {
+        e.walk(&mut |t| {
+            found |= matches!(
+                t.kind,
+                TypedKind::Lambda { .. } | TypedKind::NavigationCount(_)
+            )
+        });
+    }
+    found
 }
 
 /// The collections to join: those `$apply`, `$filter` and `$orderby` reach through (on the
