@@ -771,7 +771,7 @@ impl<'a> Binder<'a, '_> {
         &self,
         path: &[String],
         all: bool,
-        predicate: Option<&(String, Box<Expr>)>,
+        predicate: Option<&(String, Expr)>,
         span: Span,
     ) -> Result<Typed, ODataError> {
         let (navigation, element) = self.collection_navigation(path, span)?;
@@ -908,7 +908,7 @@ impl Binder<'_, '_> {
                 path,
                 operator,
                 predicate,
-            } => self.lambda(path, operator == "all", predicate.as_ref(), e.span),
+            } => self.lambda(path, operator == "all", predicate.as_deref(), e.span),
             ExprKind::Count(path) => {
                 let (n, _) = self.collection_navigation(path, e.span)?;
                 Ok(typed(TypedKind::NavigationCount(n), P::Int64, false))

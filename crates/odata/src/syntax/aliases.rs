@@ -119,11 +119,11 @@ impl Aliases {
             ExprKind::Lambda {
                 path,
                 operator,
-                predicate: Some((variable, body)),
+                predicate: Some(predicate),
             } => ExprKind::Lambda {
                 path: path.clone(),
                 operator: operator.clone(),
-                predicate: Some((variable.clone(), Box::new(each(body)?))),
+                predicate: Some(Box::new((predicate.0.clone(), each(&predicate.1)?))),
             },
             other => other.clone(),
         };

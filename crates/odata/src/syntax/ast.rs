@@ -152,7 +152,7 @@ pub enum ExprKind {
         operator: String,
         /// The lambda variable and the predicate over it (none for `any()`); paths in the
         /// predicate that start with the variable name its element.
-        predicate: Option<(String, Box<Expr>)>,
+        predicate: Option<Box<(String, Expr)>>,
     },
     /// `path/$count`: the number of entities of a collection-valued path.
     Count(Vec<String>),

@@ -669,11 +669,13 @@ impl<'a> Parser<'a> {
     }
 
     /// Skips a parenthesized lambda body; lambdas are recognized but not bound.
-    /// `( [ variable ":" predicate ] )` after `any` or `all` (only `any` may be empty).
+    /// `( [ variable ":" predicate ] )` after `any` or `all` (only `any` may be empty). Kept out
+    /// of `primary`, whose frame is on the stack once per nesting level.
+    #[inline(never)]
     fn lambda_predicate(
         &mut self,
         operator: &str,
-    ) -> Result<Option<(String, Box<Expr>)>, SyntaxError> {
+    ) -> Result<Option<Box<(String, Expr)>>, SyntaxError> {
         self.c.expect('(')?;
         self.c.skip_ws();
         if operator == "any" && self.c.eat(')') {
@@ -690,7 +692,7 @@ impl<'a> Parser<'a> {
         let body = self.or_expr()?;
         self.c.skip_ws();
         self.c.expect(')')?;
-        Ok(Some((variable, Box::new(body))))
+        Ok(Some(Box::new((variable, body))))
     }
 }
 
@@ -732,6 +734,16 @@ mod tests {
     }
 
     #[test]
+    fn an_expression_stays_small() {
+        // every nesting level of the parser holds a few of them on the stack
+        assert!(
+            std::mem::size_of::<Expr>() <= 80,
+            "{}",
+            std::mem::size_of::<Expr>()
+        );
+    }
+
+    #[test]
     fn lambdas_and_counts_of_paths() {
         let e = parse_filter("h/any(x: x/b eq 1 and c) or h/$count gt 2").unwrap();
         let ExprKind::Binary(BinaryOp::Or, l, r) = e.kind else {
@@ -740,11 +752,12 @@ mod tests {
         let ExprKind::Lambda {
             path,
             operator,
-            predicate: Some((variable, body)),
+            predicate: Some(predicate),
         } = l.kind
         else {
             panic!("{l:?}")
         };
+        let (variable, body) = *predicate;
         assert_eq!(
             (path, operator, variable),
             (vec!["h".to_string()], "any".to_string(), "x".to_string())

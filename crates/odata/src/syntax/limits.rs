@@ -98,9 +98,9 @@ fn children(e: &Expr) -> Box<dyn Iterator<Item = &Expr> + '_> {
         ExprKind::In(x, list) => Box::new(std::iter::once(x.as_ref()).chain(list.iter())),
         ExprKind::Call(_, args) => Box::new(args.iter()),
         ExprKind::Lambda {
-            predicate: Some((_, body)),
+            predicate: Some(predicate),
             ..
-        } => Box::new(std::iter::once(body.as_ref())),
+        } => Box::new(std::iter::once(&predicate.1)),
         ExprKind::Literal(_)
         | ExprKind::Path(_)
         | ExprKind::It

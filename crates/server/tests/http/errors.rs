@@ -118,7 +118,7 @@ fn errors_are_odata_errors_with_status_and_position() {
                 "/devices?api-version=v1.0&$filter={}",
                 enc("tags/any(t:t eq 'x')")
             ),
-            501,
+            400,
             "$filter",
             Some(0),
         ),
