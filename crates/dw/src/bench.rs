@@ -405,6 +405,8 @@ fn selective_requests(client: &Client, root: &str) -> Result<Vec<(&'static str, 
         ("$search devices, two words, top 20", url("devices?api-version=v1.0&$search=apple NOT iphone&$top=20")),
         ("$search users, a name, top 20", url(&format!("users?api-version=v1.0&$search={}&$top=20", upn.split('@').next().unwrap_or("a")))),
         ("$compute, filter and order by it", url("devices?api-version=v1.0&$compute=freeStorageSpaceInBytes mul 100 div totalStorageSpaceInBytes as freePercent&$filter=freePercent lt 10&$orderby=freePercent&$top=20&$select=deviceName,freePercent")),
+        ("lambda: devices with a state-4 day, top 20", url("devices?api-version=v1.0&$filter=devicePropertyHistories/any(h: h/complianceStateKey eq 4)&$top=20&$select=deviceKey")),
+        ("lambda: users with 2+ devices, $count", url("users?api-version=v1.0&$filter=userDeviceAssociations/$count ge 2&$count=true&$top=20&$select=userKey")),
         ("$apply devices by deviceType/deviceTypeName", url("devices?api-version=v1.0&$apply=groupby((deviceType/deviceTypeName),aggregate($count as n,totalStorageSpaceInBytes with sum as storage))")),
     ])
 }

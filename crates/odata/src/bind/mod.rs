@@ -135,8 +135,8 @@ pub enum Function {
     /// `ceiling(n)`
     Ceiling,
     /// Not a canonical function: the `$search` test of a string (first argument) against a
-    /// `LIKE` pattern (second, `\` escaping), ignoring the case of ASCII letters; produced by
-    /// [`bind_search`], never parsed.
+    /// `LIKE` pattern (second, `\` escaping), ignoring the case of ASCII letters at least;
+    /// produced by [`bind_search`], never parsed.
     SearchLike,
 }
 
@@ -400,6 +400,12 @@ pub fn bind_expand<'a>(
                 add(n, all, &mut out);
             }
             continue;
+        }
+        if let Some(suffix) = item.path.iter().find(|s| s.starts_with('$')) {
+            return Err(unsupported(
+                item.span,
+                format!("{suffix} in $expand is not supported yet"),
+            ));
         }
         if item.path.len() > 1 {
             return Err(unsupported(

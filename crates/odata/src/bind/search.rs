@@ -1,6 +1,6 @@
 //! Binding `$search`: a term matches an entity when one of its string properties contains it,
-//! ignoring the case of ASCII letters (other characters match exactly, on every store); a phrase
-//! is one term, blanks included. `NOT`, `AND` and `OR` combine the matches (two-valued: an
+//! ignoring the case of ASCII letters (on SQLite other letters match as written; PostgreSQL
+//! ignores the case of every letter); a phrase is one term, blanks included. `NOT`, `AND` and `OR` combine the matches (two-valued: an
 //! entity whose searched properties are all null matches no term).
 
 use super::{typed, CompareOp, Function, Typed, TypedKind, Value};

@@ -17,8 +17,24 @@ pub struct ExpandItem {
     pub options: Vec<(String, Span)>,
 }
 
-/// Parses a `$expand` value.
+/// Parses a `$expand` value. Every nested option is checked against its grammar (`$filter`,
+/// `$orderby`, `$top`, `$skip`, `$count`, `$levels`, `$search`, `$compute`, `$apply` and a nested
+/// `$expand`, at most [`limits::MAX_EXPAND_DEPTH`] levels deep); options other than `$select` are
+/// kept by name and position, for binders to accept or refuse.
 pub fn parse_expand(text: &str) -> Result<Vec<ExpandItem>, SyntaxError> {
+    expand_at_depth(text, 1)
+}
+
+fn expand_at_depth(text: &str, depth: usize) -> Result<Vec<ExpandItem>, SyntaxError> {
+    if depth > limits::MAX_EXPAND_DEPTH {
+        return Err(SyntaxError::new(
+            0,
+            format!(
+                "$expand is nested more than {} levels deep",
+                limits::MAX_EXPAND_DEPTH
+            ),
+        ));
+    }
     let mut c = Cursor::new(text);
     let mut items = Vec::new();
     loop {
@@ -32,26 +48,44 @@ pub fn parse_expand(text: &str) -> Result<Vec<ExpandItem>, SyntaxError> {
             ));
         }
         let mut path = Vec::new();
-        if c.eat('*') {
-            path.push("*".to_string());
-        } else {
-            loop {
-                let segment = c
-                    .qualified_identifier()
-                    .ok_or_else(|| c.error("expected a navigation property"))?;
-                path.push(segment.to_string());
-                if !c.eat('/') {
-                    break;
-                }
-                if c.peek() == Some('$') {
-                    return Err(c.error("$ref and $count in $expand are not supported"));
-                }
+        loop {
+            // `*` (every navigation property) ends the path, but for `/$ref`
+            let segment = if c.eat('*') {
+                "*"
+            } else {
+                c.qualified_identifier()
+                    .ok_or_else(|| c.error("expected a navigation property"))?
+            };
+            path.push(segment.to_string());
+            if !c.eat('/') {
+                break;
+            }
+            if segment == "*" && !c.rest().starts_with("$ref") {
+                return Err(c.error("only $ref may follow *"));
+            }
+            // `$ref` and `$count` end a path (kept as segments for binders to refuse)
+            if let Some(suffix) = ["$ref", "$count"]
+                .into_iter()
+                .find(|s| c.rest().starts_with(s))
+            {
+                c.pos += suffix.len();
+                path.push(suffix.to_string());
+                break;
             }
         }
+        let reference = path.last().is_some_and(|s| s == "$ref");
         let span = Span { start, end: c.pos };
         let (mut select, mut options) = (None, Vec::new());
         if c.eat('(') {
             for (name, value, at) in nested_options(&mut c)? {
+                let lower = name.to_ascii_lowercase();
+                let shaping = ["select", "expand", "levels", "compute", "apply"];
+                if reference && shaping.contains(&lower.trim_start_matches('$')) {
+                    return Err(SyntaxError::new(
+                        at - name.len() - 1,
+                        format!("{name} cannot follow $ref (references have no properties)"),
+                    ));
+                }
                 if name.eq_ignore_ascii_case("$select") {
                     let parsed = parse_select(value).map_err(|e| SyntaxError {
                         offset: at + e.offset,
@@ -69,6 +103,10 @@ pub fn parse_expand(text: &str) -> Result<Vec<ExpandItem>, SyntaxError> {
                     };
                     select = Some(parsed.into_iter().map(shift).collect());
                 } else {
+                    check_nested(name, value, depth).map_err(|e| SyntaxError {
+                        offset: at + e.offset,
+                        message: e.message,
+                    })?;
                     options.push((
                         name.to_string(),
                         Span {
@@ -92,6 +130,33 @@ pub fn parse_expand(text: &str) -> Result<Vec<ExpandItem>, SyntaxError> {
         if !c.eat(',') {
             return Err(c.error("expected ',' or the end of $expand"));
         }
+    }
+}
+
+/// Checks the value of the nested option `name` against its grammar.
+fn check_nested(name: &str, value: &str, depth: usize) -> Result<(), SyntaxError> {
+    let lower = name.to_ascii_lowercase();
+    match lower.trim_start_matches('$') {
+        "filter" => super::parse_filter(value).map(|_| ()),
+        "orderby" => super::parse_orderby(value).map(|_| ()),
+        "top" | "skip" => super::parse_top_skip(value).map(|_| ()),
+        "count" => super::parse_count(value).map(|_| ()),
+        "search" => super::parse_search(value).map(|_| ()),
+        "compute" => super::parse_compute(value).map(|_| ()),
+        "apply" => super::parse_apply(value).map(|_| ()),
+        "expand" => expand_at_depth(value, depth + 1).map(|_| ()),
+        "levels" => {
+            let positive = value.bytes().all(|b| b.is_ascii_digit()) && !value.starts_with('0');
+            if value == "max" || (!value.is_empty() && positive) {
+                Ok(())
+            } else {
+                Err(SyntaxError::new(0, "$levels is a positive integer or max"))
+            }
+        }
+        _ => Err(SyntaxError::new(
+            0,
+            format!("'{name}' is not an option of an expanded navigation property"),
+        )),
     }
 }
 
@@ -120,7 +185,7 @@ fn nested_options<'a>(c: &mut Cursor<'a>) -> Result<Vec<(&'a str, &'a str, usize
                 Some('\'') => quoted = !quoted,
                 Some('(') if !quoted => depth += 1,
                 Some(')') if !quoted && depth > 0 => depth -= 1,
-                Some(')' | ';') if !quoted => break,
+                Some(')' | ';') if !quoted && depth == 0 => break,
                 _ => {}
             }
             c.pos += c.peek().map_or(1, char::len_utf8);
@@ -163,7 +228,6 @@ mod tests {
             ("a,", 2),
             ("a(", 2),
             ("a($select=x", 11),
-            ("a/$ref", 2),
             ("a b", 2),
         ] {
             assert_eq!(parse_expand(bad).unwrap_err().offset, at, "{bad}");
@@ -173,5 +237,22 @@ mod tests {
             12,
             "errors in the nested $select point into the whole text"
         );
+        // nested options are checked; $ref and $count end a path
+        assert_eq!(
+            parse_expand("a($filter=x eq)").unwrap_err().offset,
+            10 + crate::syntax::parse_filter("x eq").unwrap_err().offset
+        );
+        assert_eq!(parse_expand("a($top=x)").unwrap_err().offset, 7);
+        assert_eq!(parse_expand("a($levels=0x)").unwrap_err().offset, 10);
+        assert_eq!(parse_expand("a($nope=1)").unwrap_err().offset, 8);
+        assert!(
+            parse_expand("a($expand=b($expand=c($levels=max;$top=2));$orderby=x desc)").is_ok()
+        );
+        assert_eq!(parse_expand("a/$ref").unwrap()[0].path, ["a", "$ref"]);
+        let deep = format!("{}x{}", "a($expand=".repeat(20), ")".repeat(20));
+        assert!(parse_expand(&deep)
+            .unwrap_err()
+            .message
+            .contains("levels deep"));
     }
 }

@@ -32,6 +32,9 @@ pub const MAX_SEARCH_TERMS: usize = 32;
 /// transformations starts one: planners nest a query per stage).
 pub const MAX_APPLY_STAGES: usize = 16;
 
+/// Deepest nesting of `$expand` inside `$expand`.
+pub const MAX_EXPAND_DEPTH: usize = 8;
+
 /// Most parameter aliases one alias may pass through to reach a value (`@a=@b&@b=@c...`).
 pub const MAX_ALIAS_CHAIN: usize = 32;
 

@@ -180,12 +180,9 @@ impl Dialect for PostgresDialect {
                     a(2)
                 ),
             },
-            // ASCII letters lowered only, as SQLite's LIKE compares them ($search's meaning)
-            Function::SearchLike => format!(
-                "(translate({}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') LIKE {} ESCAPE '\\')",
-                a(0),
-                a(1)
-            ),
+            // lower() on both sides: every letter's case is ignored (SQLite's LIKE ignores only
+            // ASCII letters); translate() of the ASCII letters alone was 20 times slower
+            Function::SearchLike => format!("(lower({}) LIKE lower({}) ESCAPE '\\')", a(0), a(1)),
             Function::ToLower => format!("lower({})", a(0)),
             Function::ToUpper => format!("upper({})", a(0)),
             Function::Trim => format!("trim({})", a(0)),
