@@ -5,17 +5,23 @@
 //! an `Edm.Date` literal compared with a date-time is taken as midnight UTC, and every comparison
 //! is two-valued (`null eq null` is true, `null gt 1` is false) while functions of null are null.
 //! Errors are 400s pointing at the offending sub-expression; valid OData the service does not
-//! implement (lambdas, spatial values, navigation in expressions) is 501. Parameter aliases are
-//! replaced by their values ([`crate::syntax::Aliases::resolve`]) before binding.
+//! implement (spatial values, lambdas inside lambdas, paths of more than one navigation step) is
+//! 501. Parameter aliases are replaced by their values ([`crate::syntax::Aliases::resolve`])
+//! before binding. Paths through navigation properties (a related entity's property, lambdas and
+//! `$count` over collections) bind in `navigation`, `$search` in `search`, `$apply` in `apply`.
 
 mod apply;
 mod functions;
+mod navigation;
+mod scope;
 mod search;
 
 pub use apply::{
     bind_apply, AggregateMethod, AggregatedType, Aggregation, BoundAggregate, BoundApply, Stage,
     APPLY_TRANSFORMATIONS,
 };
+use scope::Binder;
+pub use scope::{Computed, Scope};
 pub use search::bind_search;
 
 use crate::edm::{EntityType, Lookup, PrimitiveType};
@@ -554,93 +560,6 @@ fn ambiguous(span: Span, name: &str, candidates: &[&str]) -> ODataError {
 /// Finds the entity type a navigation property leads to, by type name.
 pub type Targets<'a> = &'a dyn Fn(&str) -> Option<&'a EntityType>;
 
-/// What the names of an expression resolve against: an entity type's properties, paths through
-/// its single-valued navigation properties (with `targets`), and computed properties.
-#[derive(Clone, Copy)]
-pub struct Scope<'a, 'c> {
-    /// The entity type whose properties paths name.
-    pub ty: &'a EntityType,
-    /// Navigation targets; without them, navigation paths are not bound.
-    pub targets: Option<Targets<'a>>,
-    /// Computed properties (`$compute`, `compute(...)` in `$apply`), named by their aliases.
-    pub computed: &'c [Computed],
-    /// Inside a lambda predicate: the variable's name and the type of its entity.
-    lambda: Option<(&'c str, &'a EntityType)>,
-}
-
-/// The binder's own name for a [`Scope`].
-type Binder<'a, 'c> = Scope<'a, 'c>;
-
-/// A computed property: `expr as name`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Computed {
-    /// Its alias.
-    pub name: String,
-    /// Its value, bound against the entity type.
-    pub expr: Typed,
-}
-
-impl<'a, 'c> Scope<'a, 'c> {
-    /// The properties of `ty`, and paths through its navigation properties when `targets` is
-    /// given.
-    pub fn new(ty: &'a EntityType, targets: Option<Targets<'a>>) -> Self {
-        Scope {
-            ty,
-            targets,
-            computed: &[],
-            lambda: None,
-        }
-    }
-
-    /// This scope with `computed` properties too.
-    pub fn with_computed<'d>(self, computed: &'d [Computed]) -> Scope<'a, 'd> {
-        Scope {
-            ty: self.ty,
-            targets: self.targets,
-            computed,
-            lambda: None,
-        }
-    }
-
-    /// Binds a `$filter` expression; the result must be Boolean.
-    pub fn filter(&self, expr: &Expr) -> Result<Typed, ODataError> {
-        filter(expr, *self)
-    }
-
-    /// Binds `$orderby` items; each must be a primitive value.
-    pub fn orderby(&self, items: &[OrderByItem]) -> Result<Vec<BoundOrder>, ODataError> {
-        orderby(items, self)
-    }
-
-    /// Binds `$compute` items (`expr as alias`). An alias must not name a property or
-    /// navigation property of the type, nor another item (case ignored); an item cannot use
-    /// another (they are computed side by side).
-    pub fn compute(&self, items: &[(Expr, String)]) -> Result<Vec<Computed>, ODataError> {
-        let mut out: Vec<Computed> = Vec::with_capacity(items.len());
-        for (expr, name) in items {
-            let clash = !matches!(self.ty.find_property(name), Lookup::Missing)
-                || !matches!(self.ty.find_navigation(name), Lookup::Missing)
-                || self
-                    .computed
-                    .iter()
-                    .chain(&out)
-                    .any(|c| c.name.eq_ignore_ascii_case(name));
-            if clash {
-                return Err(bad(
-                    expr.span,
-                    format!("'{name}' already names a property of {}", self.ty.name),
-                ));
-            }
-            let bound = self.bind(expr)?;
-            out.push(Computed {
-                name: name.clone(),
-                expr: bound,
-            });
-        }
-        Ok(out)
-    }
-}
-
 fn typed(kind: TypedKind, ty: PrimitiveType, nullable: bool) -> Typed {
     Typed {
         kind,
@@ -727,132 +646,7 @@ fn coerce(t: Typed, to: Option<PrimitiveType>) -> Typed {
     }
 }
 
-impl<'a> Binder<'a, '_> {
-    /// The collection-valued navigation property `path` names, and the type it leads to.
-    fn collection_navigation(
-        &self,
-        path: &[String],
-        span: Span,
-    ) -> Result<(usize, &'a EntityType), ODataError> {
-        if self.lambda.is_some() {
-            return Err(unsupported(
-                span,
-                "collections inside a lambda predicate are not supported",
-            ));
-        }
-        let Some(targets) = self.targets else {
-            return Err(unsupported(
-                span,
-                "navigation properties in expressions are not supported here",
-            ));
-        };
-        let n = match path {
-            [name] => navigation(self.ty, name, span)?,
-            _ => None,
-        };
-        let Some(n) = n.filter(|&n| self.ty.navigation[n].collection) else {
-            return Err(bad(
-                span,
-                format!(
-                    "'{}' is not a collection-valued navigation property of {}",
-                    path.join("/"),
-                    self.ty.name
-                ),
-            ));
-        };
-        let target = targets(&self.ty.navigation[n].target_type).ok_or_else(|| {
-            ODataError::new(
-                ErrorKind::Internal,
-                format!(
-                    "navigation target {} is missing",
-                    self.ty.navigation[n].target_type
-                ),
-            )
-        })?;
-        Ok((n, target))
-    }
-
-    /// `path/any(v: predicate)` or `path/all(v: predicate)`.
-    fn lambda(
-        &self,
-        path: &[String],
-        all: bool,
-        predicate: Option<&(String, Expr)>,
-        span: Span,
-    ) -> Result<Typed, ODataError> {
-        let (navigation, element) = self.collection_navigation(path, span)?;
-        let predicate = match predicate {
-            None => None,
-            Some((variable, body)) => {
-                let inner = Scope {
-                    ty: self.ty,
-                    targets: self.targets,
-                    computed: self.computed,
-                    lambda: Some((variable.as_str(), element)),
-                };
-                Some(Box::new(filter(body, inner)?))
-            }
-        };
-        Ok(typed(
-            TypedKind::Lambda {
-                navigation,
-                all,
-                predicate,
-            },
-            PrimitiveType::Boolean,
-            false,
-        ))
-    }
-}
-
 impl Binder<'_, '_> {
-    /// A path through the navigation property `n`: one property of the entity it leads to.
-    fn related(&self, n: usize, segments: &[String], span: Span) -> Result<Typed, ODataError> {
-        let Some(targets) = self.targets else {
-            return Err(unsupported(
-                span,
-                "navigation properties in expressions are not supported here",
-            ));
-        };
-        let nav = &self.ty.navigation[n];
-        if nav.collection {
-            return Err(bad(
-                span,
-                format!(
-                    "'{}' is a collection of {}: use {}/any(...), {}/all(...) or {}/$count",
-                    nav.name, nav.target_type, nav.name, nav.name, nav.name
-                ),
-            ));
-        }
-        if segments.len() != 2 {
-            return Err(unsupported(
-                span,
-                format!(
-                    "'{}': only one property of {} can be reached (navigation/property)",
-                    segments.join("/"),
-                    nav.name
-                ),
-            ));
-        }
-        let target = targets(&nav.target_type).ok_or_else(|| {
-            ODataError::new(
-                ErrorKind::Internal,
-                format!("navigation target {} is missing", nav.target_type),
-            )
-        })?;
-        let i = property(target, &segments[1], span)?;
-        let p = &target.properties[i];
-        // null when the reference is null or leads nowhere
-        Ok(typed(
-            TypedKind::Related {
-                navigation: n,
-                property: i,
-            },
-            p.ty,
-            true,
-        ))
-    }
-
     fn bind(&self, e: &Expr) -> Result<Typed, ODataError> {
         use PrimitiveType as P;
         match &e.kind {

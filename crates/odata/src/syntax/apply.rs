@@ -285,20 +285,7 @@ fn path(p: &mut Parser<'_>) -> Result<Vec<String>, SyntaxError> {
 
 /// `$orderby`-style items up to the closing parenthesis.
 fn order_items(p: &mut Parser<'_>) -> Result<Vec<OrderByItem>, SyntaxError> {
-    list(p, |p| {
-        let expr = p.or_expr()?;
-        let save = p.c.pos;
-        let mut direction = Direction::Asc;
-        if p.c.skip_ws() > 0 {
-            if p.c.eat_keyword("asc") {
-            } else if p.c.eat_keyword("desc") {
-                direction = Direction::Desc;
-            } else {
-                p.c.pos = save;
-            }
-        }
-        Ok(OrderByItem { expr, direction })
-    })
+    list(p, |p| p.order_item())
 }
 
 /// A non-negative integer.

@@ -73,18 +73,7 @@ pub fn parse_orderby(text: &str) -> Result<Vec<OrderByItem>, SyntaxError> {
                 p.c.pos,
             ));
         }
-        let expr = p.or_expr()?;
-        let save = p.c.pos;
-        let mut direction = Direction::Asc;
-        if p.c.skip_ws() > 0 {
-            if p.c.eat_keyword("asc") {
-            } else if p.c.eat_keyword("desc") {
-                direction = Direction::Desc;
-            } else {
-                p.c.pos = save;
-            }
-        }
-        items.push(OrderByItem { expr, direction });
+        items.push(p.order_item()?);
         p.c.skip_ws();
         if p.c.at_end() {
             limits::check_expressions(items.iter().map(|i| &i.expr))?;
@@ -276,6 +265,22 @@ impl<'a> Parser<'a> {
             operands = paired;
         }
         Ok(operands.pop().expect("a chain has at least one operand"))
+    }
+
+    /// One `$orderby` item: an expression and an optional ` asc` or ` desc`.
+    pub(super) fn order_item(&mut self) -> Result<OrderByItem, SyntaxError> {
+        let expr = self.or_expr()?;
+        let save = self.c.pos;
+        let mut direction = Direction::Asc;
+        if self.c.skip_ws() > 0 {
+            if self.c.eat_keyword("asc") {
+            } else if self.c.eat_keyword("desc") {
+                direction = Direction::Desc;
+            } else {
+                self.c.pos = save;
+            }
+        }
+        Ok(OrderByItem { expr, direction })
     }
 
     pub(super) fn or_expr(&mut self) -> Result<Expr, SyntaxError> {
@@ -578,6 +583,14 @@ impl<'a> Parser<'a> {
                 span: span(self.c.pos),
             });
         }
+        self.member_path(name, start)
+    }
+
+    /// A member path after its first segment `name` (which starts at `start`): more segments,
+    /// or a lambda (`/any(...)`, `/all(...)`) or a count (`/$count`) that ends it.
+    #[inline(never)]
+    fn member_path(&mut self, name: &str, start: usize) -> Result<Expr, SyntaxError> {
+        let span = |end| Span { start, end };
         let mut segments = vec![name.to_string()];
         while self.c.peek() == Some('/') {
             self.c.pos += 1;

@@ -434,10 +434,8 @@ fn bind_query(
     let apply = match ctx.options.get("$apply") {
         Some(text) => {
             let transformations = syntax::parse_apply(text).map_err(|e| e.into_odata("$apply"))?;
-            Some(
-                bind_apply(&transformations, entity, &model_targets)
-                    .map_err(with_target("$apply"))?,
-            )
+            let bound = bind_apply(&transformations, entity, &model_targets);
+            Some(bound.map_err(with_target("$apply"))?)
         }
         None => None,
     };
@@ -459,28 +457,12 @@ fn bind_query(
         Some(a) => (&a.entity, &result_targets),
         None => (entity, &model_targets),
     };
-    let computed = match ctx.options.get("$compute") {
-        Some(_) if aggregated.is_some() => {
-            return Err(ODataError::not_implemented(
-                "$compute beside an aggregating $apply is not supported; compute inside $apply instead.",
-            )
-            .with_target("$compute"))
-        }
-        Some(text) => {
-            let items = syntax::parse_compute(text)
-                .and_then(|items| {
-                    items
-                        .into_iter()
-                        .map(|(e, name)| Ok((aliases.resolve(&e)?, name)))
-                        .collect::<Result<Vec<_>, _>>()
-                })
-                .map_err(|e| e.into_odata("$compute"))?;
-            Scope::new(entity, Some(&model_targets))
-                .compute(&items)
-                .map_err(with_target("$compute"))?
-        }
-        None => Vec::new(),
-    };
+    let computed = bind_compute_option(
+        ctx,
+        &aliases,
+        Scope::new(entity, Some(&model_targets)),
+        aggregated.is_some(),
+    )?;
     let scope = Scope::new(rows, Some(targets)).with_computed(&computed);
     let filter = match ctx.options.get("$filter") {
         Some(text) => {
@@ -528,24 +510,7 @@ fn bind_query(
         }
         None => ((0..entity.properties.len()).collect(), computed),
     };
-    let max_history_days = match ctx
-        .options
-        .custom
-        .iter()
-        .find(|o| o.name.eq_ignore_ascii_case("maxhistorydays"))
-    {
-        Some(o) => {
-            let days: u32 = o.value.trim_matches([' ', '\t']).parse().map_err(|_| {
-                ODataError::bad_request(format!(
-                    "maxhistorydays must be a non-negative integer, not '{}'.",
-                    o.value
-                ))
-                .with_target("maxhistorydays")
-            })?;
-            collection.has_date_key().then_some(days)
-        }
-        None => None,
-    };
+    let max_history_days = max_history_days_option(ctx, collection)?;
     // An explicit dateKey filter wins over maxhistorydays, as in Intune.
     let input_filters = apply.iter().flat_map(|a| &a.filters);
     let date_filtered = entity.property_index("dateKey").is_some_and(|dk| {
@@ -566,6 +531,54 @@ fn bind_query(
         expand: bind_expansions(ctx, entity)?,
         max_history_days,
     })
+}
+
+/// `$compute`'s computed properties, bound in `scope` (the collection's rows); 501 beside an
+/// aggregating `$apply` (compute inside `$apply` instead).
+fn bind_compute_option(
+    ctx: &Ctx,
+    aliases: &syntax::Aliases,
+    scope: Scope<'_, '_>,
+    aggregated: bool,
+) -> Result<Vec<Computed>, ODataError> {
+    let Some(text) = ctx.options.get("$compute") else {
+        return Ok(Vec::new());
+    };
+    if aggregated {
+        return Err(ODataError::not_implemented(
+            "$compute beside an aggregating $apply is not supported; compute inside $apply instead.",
+        )
+        .with_target("$compute"));
+    }
+    let items = syntax::parse_compute(text)
+        .and_then(|items| {
+            items
+                .into_iter()
+                .map(|(e, name)| Ok((aliases.resolve(&e)?, name)))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(|e| e.into_odata("$compute"))?;
+    scope.compute(&items).map_err(|e| e.with_target("$compute"))
+}
+
+/// `maxhistorydays` (any case) for a collection with a `dateKey`; none for others.
+fn max_history_days_option(ctx: &Ctx, collection: &Collection) -> Result<Option<u32>, ODataError> {
+    let Some(o) = ctx
+        .options
+        .custom
+        .iter()
+        .find(|o| o.name.eq_ignore_ascii_case("maxhistorydays"))
+    else {
+        return Ok(None);
+    };
+    let days: u32 = o.value.trim_matches([' ', '\t']).parse().map_err(|_| {
+        ODataError::bad_request(format!(
+            "maxhistorydays must be a non-negative integer, not '{}'.",
+            o.value
+        ))
+        .with_target("maxhistorydays")
+    })?;
+    Ok(collection.has_date_key().then_some(days))
 }
 
 /// `$search` as a condition on the collection's string properties ([`bind_search`]); 501 beside

@@ -1,0 +1,93 @@
+//! What names in an expression resolve against ([`Scope`]), and computed properties.
+
+use super::{bad, filter, orderby, BoundOrder, Targets, Typed};
+use crate::edm::{EntityType, Lookup};
+use crate::syntax::{Expr, OrderByItem};
+use crate::ODataError;
+
+/// What the names of an expression resolve against: an entity type's properties, paths through
+/// its single-valued navigation properties (with `targets`), and computed properties.
+#[derive(Clone, Copy)]
+pub struct Scope<'a, 'c> {
+    /// The entity type whose properties paths name.
+    pub ty: &'a EntityType,
+    /// Navigation targets; without them, navigation paths are not bound.
+    pub targets: Option<Targets<'a>>,
+    /// Computed properties (`$compute`, `compute(...)` in `$apply`), named by their aliases.
+    pub computed: &'c [Computed],
+    /// Inside a lambda predicate: the variable's name and the type of its entity.
+    pub(super) lambda: Option<(&'c str, &'a EntityType)>,
+}
+
+/// The binder's own name for a [`Scope`].
+pub(super) type Binder<'a, 'c> = Scope<'a, 'c>;
+
+/// A computed property: `expr as name`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Computed {
+    /// Its alias.
+    pub name: String,
+    /// Its value, bound against the entity type.
+    pub expr: Typed,
+}
+
+impl<'a, 'c> Scope<'a, 'c> {
+    /// The properties of `ty`, and paths through its navigation properties when `targets` is
+    /// given.
+    pub fn new(ty: &'a EntityType, targets: Option<Targets<'a>>) -> Self {
+        Scope {
+            ty,
+            targets,
+            computed: &[],
+            lambda: None,
+        }
+    }
+
+    /// This scope with `computed` properties too.
+    pub fn with_computed<'d>(self, computed: &'d [Computed]) -> Scope<'a, 'd> {
+        Scope {
+            ty: self.ty,
+            targets: self.targets,
+            computed,
+            lambda: None,
+        }
+    }
+
+    /// Binds a `$filter` expression; the result must be Boolean.
+    pub fn filter(&self, expr: &Expr) -> Result<Typed, ODataError> {
+        filter(expr, *self)
+    }
+
+    /// Binds `$orderby` items; each must be a primitive value.
+    pub fn orderby(&self, items: &[OrderByItem]) -> Result<Vec<BoundOrder>, ODataError> {
+        orderby(items, self)
+    }
+
+    /// Binds `$compute` items (`expr as alias`). An alias must not name a property or
+    /// navigation property of the type, nor another item (case ignored); an item cannot use
+    /// another (they are computed side by side).
+    pub fn compute(&self, items: &[(Expr, String)]) -> Result<Vec<Computed>, ODataError> {
+        let mut out: Vec<Computed> = Vec::with_capacity(items.len());
+        for (expr, name) in items {
+            let clash = !matches!(self.ty.find_property(name), Lookup::Missing)
+                || !matches!(self.ty.find_navigation(name), Lookup::Missing)
+                || self
+                    .computed
+                    .iter()
+                    .chain(&out)
+                    .any(|c| c.name.eq_ignore_ascii_case(name));
+            if clash {
+                return Err(bad(
+                    expr.span,
+                    format!("'{name}' already names a property of {}", self.ty.name),
+                ));
+            }
+            let bound = self.bind(expr)?;
+            out.push(Computed {
+                name: name.clone(),
+                expr: bound,
+            });
+        }
+        Ok(out)
+    }
+}
