@@ -30,6 +30,8 @@ pub enum Resource {
     Deeper {
         /// Entity set.
         set: String,
+        /// Text between the parentheses.
+        key: String,
         /// The segments after the key.
         segments: Vec<String>,
     },
@@ -86,6 +88,7 @@ pub fn parse(rest: &str) -> Result<Resource, ODataError> {
                 }),
                 _ => Ok(Resource::Deeper {
                     set,
+                    key,
                     segments: segments.iter().map(|s| s.to_string()).collect(),
                 }),
             };
@@ -150,6 +153,7 @@ mod tests {
             parse("/devices(1)/deviceType/deviceTypeName").unwrap(),
             Resource::Deeper {
                 set: "devices".into(),
+                key: "1".into(),
                 segments: vec!["deviceType".into(), "deviceTypeName".into()]
             }
         );

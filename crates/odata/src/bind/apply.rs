@@ -3,8 +3,8 @@
 //! What binds is the shape planners push down to one SQL statement: filters and computed
 //! properties on the collection's rows (computed ones can be grouped by and aggregated), at most
 //! one aggregation (`groupby` with an `aggregate`, or `aggregate` alone), then
-//! stages of `filter`, `orderby`, `skip` and `top` (and `topcount`/`bottomcount`) on the
-//! aggregated rows. The aggregated rows have a type of their own, [`AggregatedType`]: the grouping
+//! stages of `filter`, `orderby`, `skip` and `top` (and `topcount`, `bottomcount`, `topsum`,
+//! `bottomsum`, `toppercent`, `bottompercent`) on the aggregated rows. The aggregated rows have a type of their own, [`AggregatedType`]: the grouping
 //! properties (a path through a navigation property becomes a nested object, as the standard
 //! writes it) and the aggregates by alias; the query options that follow `$apply` bind against it.
 //! Valid constructs outside that shape are 501s naming the construct.
@@ -17,7 +17,8 @@ use super::{bad, orderby, unsupported, Binder, BoundOrder, Targets, Typed, Typed
 use crate::edm::{EntityType, NavigationProperty, PrimitiveType, Property};
 use crate::syntax::limits::MAX_APPLY_STAGES;
 use crate::syntax::{
-    AggregateExpr, Direction, Expr, OrderByItem, Span, TopKind, Transformation, TransformationKind,
+    AggregateExpr, Direction, Expr, ExprKind, Literal, OrderByItem, Span, TopKind, Transformation,
+    TransformationKind,
 };
 use crate::ODataError;
 
@@ -32,6 +33,10 @@ pub const APPLY_TRANSFORMATIONS: &[&str] = &[
     "top",
     "topcount",
     "bottomcount",
+    "topsum",
+    "bottomsum",
+    "toppercent",
+    "bottompercent",
     "compute",
     "search",
     "identity",
@@ -100,6 +105,21 @@ pub struct Stage {
     pub skip: Option<u64>,
     /// Most rows to keep.
     pub top: Option<u64>,
+    /// `topsum`, `bottomsum`, `toppercent`, `bottompercent`: the rows a share of a total takes,
+    /// ranked by `orderby` (a stage of its own).
+    pub share: Option<Share>,
+}
+
+/// The fewest rows, highest (or lowest) values first, whose values add up to `amount` (or to
+/// `amount` percent of all of them); rows whose value is null take no part.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Share {
+    /// The value ranked and added up.
+    pub value: Typed,
+    /// The sum, or the percentage of the total, to reach.
+    pub amount: f64,
+    /// `amount` is a percentage of the total.
+    pub percent: bool,
 }
 
 /// The type of aggregated rows, and which value each of its properties holds.
@@ -322,9 +342,7 @@ fn stage_transformation(
             value,
         } => {
             let n = match amount.kind {
-                crate::syntax::ExprKind::Literal(crate::syntax::Literal::Integer(n)) if n >= 0 => {
-                    n as u64
-                }
+                ExprKind::Literal(Literal::Integer(n)) if n >= 0 => n as u64,
                 _ => return Err(bad(amount.span, "the count must be a non-negative integer")),
             };
             let direction = match kind {
@@ -341,11 +359,53 @@ fn stage_transformation(
             )?;
             stage.top = Some(n);
         }
+        TransformationKind::Rank {
+            kind,
+            amount,
+            value,
+        } => {
+            let amount = match &amount.kind {
+                ExprKind::Literal(Literal::Integer(n)) => *n as f64,
+                ExprKind::Literal(Literal::Decimal(d)) => d.parse().unwrap_or(f64::NAN),
+                ExprKind::Literal(Literal::Double(d)) => *d,
+                _ => f64::NAN,
+            };
+            let percent = matches!(kind, TopKind::TopPercent | TopKind::BottomPercent);
+            if !amount.is_finite() || amount < 0.0 || (percent && amount > 100.0) {
+                return Err(bad(
+                    t.span,
+                    "the amount must be a non-negative number (a percentage at most 100)",
+                ));
+            }
+            let direction = match kind {
+                TopKind::TopSum | TopKind::TopPercent => Direction::Desc,
+                _ => Direction::Asc,
+            };
+            let ranked = orderby(
+                &[OrderByItem {
+                    expr: value.clone(),
+                    direction,
+                }],
+                output,
+            )?;
+            if !ranked[0].expr.ty.is_some_and(|ty| ty.is_numeric()) {
+                return Err(bad(value.span, "the ranked value must be a number"));
+            }
+            if *stage != Stage::default() {
+                stages.push(std::mem::take(stage));
+            }
+            stages.push(Stage {
+                share: Some(Share {
+                    value: ranked[0].expr.clone(),
+                    amount,
+                    percent,
+                }),
+                orderby: ranked,
+                ..Stage::default()
+            });
+        }
         other => {
             let what = match other {
-                TransformationKind::Rank { .. } => {
-                    "topsum, bottomsum, toppercent and bottompercent are"
-                }
                 TransformationKind::GroupBy { .. } | TransformationKind::Aggregate(_) => {
                     "a second aggregation is"
                 }

@@ -17,8 +17,8 @@ mod scope;
 mod search;
 
 pub use apply::{
-    bind_apply, AggregateMethod, AggregatedType, Aggregation, BoundAggregate, BoundApply, Stage,
-    APPLY_TRANSFORMATIONS,
+    bind_apply, AggregateMethod, AggregatedType, Aggregation, BoundAggregate, BoundApply, Share,
+    Stage, APPLY_TRANSFORMATIONS,
 };
 use scope::Binder;
 pub use scope::{Computed, Scope};

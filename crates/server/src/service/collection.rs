@@ -62,12 +62,27 @@ pub(super) async fn related_collection(
     key_text: &str,
     navigation: usize,
 ) -> ApiResult<Response> {
-    let (source, _) = resolve(&ctx, set)?;
+    let (target, parent) = parent_scope(&ctx, set, key_text, navigation)?;
+    scoped_collection(ctx, target, parent).await
+}
+
+/// Values the rows of a collection must hold: (property index, value).
+pub(super) type PropertyValues = Vec<(usize, SqlValue)>;
+
+/// The collection a collection-valued navigation property of `set({key_text})` leads to, and the
+/// value its reference must hold.
+pub(super) fn parent_scope(
+    ctx: &Ctx,
+    set: &str,
+    key_text: &str,
+    navigation: usize,
+) -> Result<(&'static str, PropertyValues), ODataError> {
+    let (source, _) = resolve(ctx, set)?;
     let key_values = syntax::parse_key(key_text).map_err(|e| e.into_odata("key"))?;
     let key = bind_key(&key_values, source).map_err(|e| e.with_target("key"))?;
     let nav = &source.navigation[navigation];
-    let target = navigation_target(&ctx, source, navigation);
-    let (target_type, _) = resolve(&ctx, target)?;
+    let target = navigation_target(ctx, source, navigation);
+    let (target_type, _) = resolve(ctx, target)?;
     let reference = target_type
         .property_index(&nav.referenced_property)
         .expect("collection navigation properties name the target's reference");
@@ -76,15 +91,11 @@ pub(super) async fn related_collection(
         .filter(|(p, _)| source.properties[*p].name == nav.property)
         .map(|(_, v)| (reference, sql::sql_value(v)))
         .collect();
-    scoped_collection(ctx, target, parent).await
+    Ok((target, parent))
 }
 
 /// A collection's page, of the entities whose properties hold the `parent` values only.
-async fn scoped_collection(
-    ctx: Ctx,
-    name: &str,
-    parent: Vec<(usize, SqlValue)>,
-) -> ApiResult<Response> {
+async fn scoped_collection(ctx: Ctx, name: &str, parent: PropertyValues) -> ApiResult<Response> {
     let (entity, coll) = resolve(&ctx, name)?;
     let q = bind_query(&ctx, entity, coll)?;
     let format = negotiate::json_format(
@@ -331,7 +342,7 @@ struct PageQuery {
     now_micros: i64,
     expand: Vec<sql::Expansion<'static>>,
     /// Values the rows must hold (a collection-valued navigation property's parent key).
-    parent: Vec<(usize, SqlValue)>,
+    parent: PropertyValues,
     query: Query,
     store: std::sync::Arc<dyn warehouse::Store>,
 }

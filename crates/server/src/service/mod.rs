@@ -170,8 +170,22 @@ async fn dispatch(app: AppState, principal: Principal, req: Request) -> ApiResul
             let name = canonical_set(&ctx, &name)?;
             count(ctx, &name).await
         }
-        Resource::Deeper { set, segments } => {
+        Resource::Deeper { set, key, segments } => {
             let set = canonical_set(&ctx, &set)?;
+            let counted = match &segments[..] {
+                [nav, count] if count == "$count" => ctx.model().entity_set(&set).and_then(|s| {
+                    let ty = ctx.model().type_of(s);
+                    match ty.find_navigation(nav) {
+                        Lookup::Found(n) if ty.navigation[n].collection => Some(n),
+                        _ => None,
+                    }
+                }),
+                _ => None,
+            };
+            if let Some(n) = counted {
+                let (target, parent) = collection::parent_scope(&ctx, &set, &key, n)?;
+                return count_of(ctx, target, parent).await;
+            }
             let through_navigation = ctx.model().entity_set(&set).is_some_and(|s| {
                 let ty = ctx.model().type_of(s);
                 matches!(ty.find_navigation(&segments[0]), Lookup::Found(_))
@@ -690,6 +704,11 @@ fn now_micros() -> i64 {
 }
 
 async fn count(ctx: Ctx, name: &str) -> ApiResult<Response> {
+    count_of(ctx, name, Vec::new()).await
+}
+
+/// `$count` of a collection, of the entities whose properties hold the `parent` values only.
+async fn count_of(ctx: Ctx, name: &str, parent: collection::PropertyValues) -> ApiResult<Response> {
     let (entity, coll) = resolve(&ctx, name)?;
     let q = bind_query(&ctx, entity, coll)?;
     let tenant = load_tenant(&ctx).await?;
@@ -703,7 +722,7 @@ async fn count(ctx: Ctx, name: &str) -> ApiResult<Response> {
         orderby: &[],
         select: &[],
         computed: &[],
-        key: &[],
+        key: &parent,
         min_date_key: min_date,
         after: None,
         offset: 0,

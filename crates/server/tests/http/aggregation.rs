@@ -179,6 +179,49 @@ fn stages_and_query_options_work_on_aggregated_rows() {
         "",
     );
     assert_eq!(names(&topcount), per_maker[..3]);
+    // the fewest groups whose counts reach a sum or a share of the total, largest (smallest)
+    // first, ties by the grouping values
+    let total: usize = per_maker.iter().map(|m| m.1).sum();
+    let mut ascending = per_maker.clone();
+    ascending.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+    let reaching = |ranked: &[(String, usize)], amount: f64| -> Vec<(String, usize)> {
+        let mut sum = 0.0;
+        ranked
+            .iter()
+            .take_while(|(_, n)| {
+                let before = sum;
+                sum += *n as f64;
+                before < amount
+            })
+            .cloned()
+            .collect()
+    };
+    for (transformation, ranked, amount) in [
+        (
+            format!("topsum({},n)", per_maker[0].1 + 1),
+            &per_maker,
+            (per_maker[0].1 + 1) as f64,
+        ),
+        (
+            "toppercent(50,n)".to_string(),
+            &per_maker,
+            total as f64 / 2.0,
+        ),
+        ("bottomsum(20,n)".to_string(), &ascending, 20.0),
+        (
+            "bottompercent(10.5,n)".to_string(),
+            &ascending,
+            total as f64 * 0.105,
+        ),
+        ("topsum(0,n)".to_string(), &per_maker, 0.0),
+    ] {
+        let got = applied(
+            "devices",
+            &format!("groupby((manufacturer),aggregate($count as n))/{transformation}"),
+            "",
+        );
+        assert_eq!(names(&got), reaching(ranked, amount), "{transformation}");
+    }
     // a filter after top sees only the three
     let filtered = applied(
         "devices",
@@ -304,6 +347,24 @@ fn aggregated_rows_carry_their_context_and_no_id() {
 fn apply_errors_name_the_construct_and_position() {
     let cases: &[(&str, &str, u16, Option<u64>)] = &[
         ("/devices", "concat(identity,identity)", 501, Some(0)),
+        (
+            "/devices",
+            "groupby((manufacturer))/topsum(-1,deviceKey)",
+            400,
+            Some(24),
+        ),
+        (
+            "/devices",
+            "groupby((manufacturer),aggregate($count as n))/toppercent(101,n)",
+            400,
+            Some(47),
+        ),
+        (
+            "/devices",
+            "groupby((manufacturer))/topsum(5,manufacturer)",
+            400,
+            Some(33),
+        ),
         (
             "/devices",
             "orderby(deviceKey)/aggregate($count as n)",

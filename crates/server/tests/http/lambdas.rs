@@ -143,6 +143,9 @@ fn a_collection_navigation_path_reads_the_related_rows() {
         .as_str()
         .unwrap()
         .ends_with("$metadata#devicePropertyHistories"));
+    // and its count
+    let n = get("/devices(7)/devicePropertyHistories/$count?api-version=v1.0&$filter=dateKey%20ge%2020261030");
+    assert_eq!((n.status, n.text()), (200, want.to_string()));
     // no such device: no rows
     let v = get_ok("/devices(999999)/devicePropertyHistories?api-version=v1.0");
     assert_eq!(v["value"].as_array().unwrap().len(), 0);

@@ -9,7 +9,7 @@
 
 use super::plan::{conditions, from_clause, keyset_predicate, Renderer, SortKey};
 use super::{CollectionQuery, Cursor, Dialect, Plan, PlannedQuery, SqlValue};
-use odata::bind::{AggregatedType, Aggregation, BoundOrder};
+use odata::bind::{AggregatedType, Aggregation, BoundOrder, Share, Stage};
 use odata::syntax::Direction;
 
 /// Plans the page and count statements of a request whose `$apply` aggregates.
@@ -23,6 +23,10 @@ pub(super) fn plan_aggregated(
     r.aggregated = Some(&a.result);
     r.alias = None;
     for (n, stage) in a.stages.iter().enumerate() {
+        if let Some(share) = &stage.share {
+            source = shared(&mut r, a, stage, share, source, n);
+            continue;
+        }
         let filters: Vec<String> = stage.filters.iter().map(|f| r.expr(f)).collect();
         let order = sort_keys(&mut r, a, &stage.orderby);
         let limit = stage.top.map(|n| r.param(SqlValue::Integer(clamp(n))));
@@ -78,6 +82,34 @@ pub(super) fn plan_aggregated(
             expanded: Vec::new(),
         },
     }
+}
+
+/// `topsum`, `bottomsum`, `toppercent`, `bottompercent` over `source`: the rows in ranking
+/// order while the sum of the values before them is under the amount (so the last one reaches
+/// it), from a running sum and the total as window functions.
+fn shared(
+    r: &mut Renderer<'_>,
+    a: &Aggregation,
+    stage: &Stage,
+    share: &Share,
+    source: String,
+    n: usize,
+) -> String {
+    let value = r.expr(&share.value);
+    let order = sort_keys(r, a, &stage.orderby);
+    let amount = r.param(SqlValue::Real(share.amount));
+    let (before, total) = (r.dialect.quote("_before"), r.dialect.quote("_total"));
+    let bound = if share.percent {
+        format!("{amount} * {total} / 100.0")
+    } else {
+        amount
+    };
+    format!(
+        "SELECT * FROM (SELECT *, SUM({value}) OVER ({} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS {before}, \
+         SUM({value}) OVER () AS {total} FROM ({source}) AS s{n} WHERE {value} IS NOT NULL) AS w{n} \
+         WHERE COALESCE({before}, 0) < {bound}",
+        order_clause(r.dialect, &order).trim_start(),
+    )
 }
 
 /// The innermost query: the grouping values and aggregates of the collection's rows.
