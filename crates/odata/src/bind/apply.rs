@@ -17,8 +17,8 @@ use super::{bad, orderby, unsupported, Binder, BoundOrder, Targets, Typed, Typed
 use crate::edm::{EntityType, NavigationProperty, PrimitiveType, Property};
 use crate::syntax::limits::MAX_APPLY_STAGES;
 use crate::syntax::{
-    AggregateExpr, Direction, Expr, ExprKind, Literal, OrderByItem, Span, TopKind, Transformation,
-    TransformationKind,
+    AggregateExpr, Direction, Expr, ExprKind, Literal, OrderByItem, SelectItem, Span, TopKind,
+    Transformation, TransformationKind,
 };
 use crate::ODataError;
 
@@ -62,6 +62,9 @@ pub struct Aggregation {
     pub aggregates: Vec<BoundAggregate>,
     /// The type of the aggregated rows.
     pub result: AggregatedType,
+    /// What a response carries of them: `result`, or the part `$select` chose
+    /// ([`AggregatedType::selected`]).
+    pub output: AggregatedType,
     /// What follows the aggregation, in order; each stage works on the rows of the one before.
     pub stages: Vec<Stage>,
 }
@@ -159,6 +162,75 @@ impl AggregatedType {
     /// (for binding paths such as `deviceType/deviceTypeName` against the aggregated rows).
     pub fn target(&self, name: &str) -> Option<&EntityType> {
         self.nested.iter().find(|t| t.name == name)
+    }
+
+    /// The part of this type `$select` chooses: properties and nested objects by name, nested
+    /// properties by path (`deviceType/deviceTypeName`), `*` for all, in declaration order.
+    /// Only for writing rows: expressions bind against the whole type.
+    pub fn selected(&self, items: &[SelectItem]) -> Result<AggregatedType, ODataError> {
+        let mut properties = vec![false; self.entity.properties.len()];
+        let mut nested: Vec<Vec<bool>> = self
+            .nested
+            .iter()
+            .map(|t| vec![false; t.properties.len()])
+            .collect();
+        for item in items {
+            let (path, span) = match item {
+                SelectItem::Star => return Ok(self.clone()),
+                SelectItem::Path(path, span) => (path, *span),
+            };
+            let navigation = super::navigation(&self.entity, &path[0], span)?;
+            match (navigation, &path[1..]) {
+                (None, []) => properties[super::property(&self.entity, &path[0], span)?] = true,
+                (Some(n), []) => nested[n].iter_mut().for_each(|p| *p = true),
+                (Some(n), [name]) => {
+                    nested[n][super::property(&self.nested[n], name, span)?] = true
+                }
+                _ => {
+                    return Err(bad(
+                        span,
+                        format!("'{}' is not a value of the aggregated rows", path.join("/")),
+                    ))
+                }
+            }
+        }
+        let keep = |all: &[Property], chosen: &[bool]| -> Vec<Property> {
+            all.iter()
+                .zip(chosen)
+                .filter(|(_, c)| **c)
+                .map(|(p, _)| p.clone())
+                .collect()
+        };
+        let pick = |values: &[usize], chosen: &[bool]| -> Vec<usize> {
+            values
+                .iter()
+                .zip(chosen)
+                .filter_map(|(v, c)| c.then_some(*v))
+                .collect()
+        };
+        let mut out = AggregatedType {
+            entity: EntityType {
+                properties: keep(&self.entity.properties, &properties),
+                navigation: Vec::new(),
+                ..self.entity.clone()
+            },
+            nested: Vec::new(),
+            values: pick(&self.values, &properties),
+            nested_values: Vec::new(),
+        };
+        for (n, chosen) in nested.iter().enumerate() {
+            if chosen.iter().any(|c| *c) {
+                out.entity
+                    .navigation
+                    .push(self.entity.navigation[n].clone());
+                out.nested.push(EntityType {
+                    properties: keep(&self.nested[n].properties, chosen),
+                    ..self.nested[n].clone()
+                });
+                out.nested_values.push(pick(&self.nested_values[n], chosen));
+            }
+        }
+        Ok(out)
     }
 
     /// The context URL's selection: `deviceType(deviceTypeName),n`.
@@ -490,10 +562,12 @@ fn aggregate(input: &Binder<'_, '_>, t: &Transformation) -> Result<Aggregation, 
         shape.add(None, &item.alias, bound.ty, nullable);
         aggregates.push(bound);
     }
+    let result = shape.finish(&input.ty.name);
     Ok(Aggregation {
         group_by,
         aggregates,
-        result: shape.finish(&input.ty.name),
+        output: result.clone(),
+        result,
         stages: Vec::new(),
     })
 }

@@ -135,8 +135,8 @@ async fn scoped_collection(ctx: Ctx, name: &str, parent: PropertyValues) -> ApiR
     let mut context = format!("{}#{name}", ctx.metadata_url());
     let writer = match q.apply.as_ref().and_then(|a| a.aggregation.as_ref()) {
         Some(aggregation) => {
-            context = format!("{context}({})", aggregation.result.context_selection());
-            aggregated_writer(&aggregation.result, (format.metadata, format.ieee754))
+            context = format!("{context}({})", aggregation.output.context_selection());
+            aggregated_writer(&aggregation.output, (format.metadata, format.ieee754))
         }
         None => {
             let mut parts: Vec<String> = context_selection(&ctx, entity, &q.select, &q.expand)

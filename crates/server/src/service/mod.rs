@@ -457,14 +457,11 @@ fn bind_query(
         .as_ref()
         .and_then(|a| a.aggregation.as_ref())
         .map(|a| &a.result);
-    if let Some(option) = ["$select", "$expand"]
-        .into_iter()
-        .find(|o| aggregated.is_some() && ctx.options.get(o).is_some())
-    {
-        return Err(ODataError::not_implemented(format!(
-            "{option} on the aggregated rows of $apply is not supported yet."
-        ))
-        .with_target(option));
+    if aggregated.is_some() && ctx.options.get("$expand").is_some() {
+        return Err(ODataError::not_implemented(
+            "$expand on the aggregated rows of $apply is not supported yet.",
+        )
+        .with_target("$expand"));
     }
     let result_targets = |name: &str| aggregated.and_then(|a| a.target(name));
     let (rows, targets): (&EntityType, odata::bind::Targets<'_>) = match aggregated {
@@ -517,7 +514,11 @@ fn bind_query(
         }
         None => Vec::new(),
     };
+    let apply = select_aggregated(ctx, apply)?;
     let (select, computed) = match ctx.options.get("$select") {
+        Some(_) if apply.as_ref().is_some_and(|a| a.aggregation.is_some()) => {
+            (Vec::new(), computed)
+        }
         Some(text) => {
             let items = syntax::parse_select(text).map_err(|e| e.into_odata("$select"))?;
             select_with_computed(&items, entity, computed).map_err(with_target("$select"))?
@@ -545,6 +546,27 @@ fn bind_query(
         expand: bind_expansions(ctx, entity)?,
         max_history_days,
     })
+}
+
+/// `$apply` with its aggregated rows' output narrowed to what `$select` chooses.
+fn select_aggregated(
+    ctx: &Ctx,
+    apply: Option<BoundApply>,
+) -> Result<Option<BoundApply>, ODataError> {
+    let Some(text) = ctx.options.get("$select") else {
+        return Ok(apply);
+    };
+    let Some(mut apply) = apply else {
+        return Ok(None);
+    };
+    if let Some(aggregation) = &mut apply.aggregation {
+        let items = syntax::parse_select(text).map_err(|e| e.into_odata("$select"))?;
+        aggregation.output = aggregation
+            .result
+            .selected(&items)
+            .map_err(|e| e.with_target("$select"))?;
+    }
+    Ok(Some(apply))
 }
 
 /// `$compute`'s computed properties, bound in `scope` (the collection's rows); 501 beside an

@@ -314,6 +314,19 @@ fn aggregated_rows_carry_their_context_and_no_id() {
     );
     assert_eq!(row["n@odata.type"], "#Int64");
     assert!(row["deviceType"]["deviceTypeName"].is_string(), "{row}");
+    // $select narrows the aggregated rows: values and nested objects by name, nested values by path
+    let v = get_ok(&format!(
+        "/devices?api-version=v1.0&$apply={}&$select=n,deviceType/deviceTypeName&$orderby=n%20desc",
+        enc("groupby((deviceType/deviceTypeName,manufacturer),aggregate($count as n,deviceKey with max as last))")
+    ));
+    assert!(v["@odata.context"]
+        .as_str()
+        .unwrap()
+        .ends_with("$metadata#devices(n,deviceType(deviceTypeName))"));
+    for row in v["value"].as_array().unwrap() {
+        let keys: Vec<&String> = row.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["deviceType", "n"], "{row}");
+    }
     // $metadata announces what $apply supports
     let xml = get("/$metadata?api-version=v1.0").text();
     assert!(xml.contains("<Annotation Term=\"Aggregation.ApplySupported\">"));
@@ -416,7 +429,8 @@ fn apply_errors_name_the_construct_and_position() {
     }
     let grouped = enc("groupby((manufacturer),aggregate($count as n))");
     for (more, status, target) in [
-        ("&$select=n", 501, "$select"),
+        ("&$select=nope", 400, "$select"),
+        ("&$select=n/x", 400, "$select"),
         ("&$expand=deviceType", 501, "$expand"),
         ("&$filter=deviceName%20eq%20'x'", 400, "$filter"),
         ("&$orderby=deviceKey", 400, "$orderby"),

@@ -56,7 +56,7 @@ pub(super) fn plan_aggregated(
     if let (Some(after), false) = (q.after, order.is_empty()) {
         conditions.push(keyset_predicate(&mut r, &order, &after.0));
     }
-    let mut columns = output_columns(&r, &a.result);
+    let mut columns = output_columns(&r, &a.output);
     let selected = columns.len();
     columns.extend(order.iter().map(|k| k.sql.clone()));
     let limit = q.limit.map(|l| r.param(SqlValue::Integer(clamp(l))));
