@@ -2,7 +2,10 @@
 //! without a panic, in bounded time, and what is accepted obeys the documented bounds.
 
 use odata::syntax::limits::{check_expressions, MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_NODES};
-use odata::syntax::{parse_filter, parse_orderby, parse_query_options, Aliases};
+use odata::syntax::{
+    parse_apply, parse_compute, parse_expand, parse_filter, parse_orderby, parse_query_options,
+    parse_search, Aliases,
+};
 use proptest::prelude::*;
 use std::time::{Duration, Instant};
 
@@ -109,6 +112,74 @@ proptest! {
             prop_assert!(check_expressions(parsed.iter().map(|i| &i.expr)).is_ok());
         }
         prop_assert!(started.elapsed() < Duration::from_secs(2));
+    }
+}
+
+/// Text made of the pieces the `$apply`, `$search`, `$compute` and `$expand` grammars use, in any
+/// order, and deep nestings of their parentheses.
+fn option_text() -> impl Strategy<Value = String> {
+    let piece = prop::sample::select(vec![
+        "groupby((",
+        "aggregate(",
+        "filter(",
+        "compute(",
+        "search(",
+        "topsum(",
+        "concat(",
+        "identity",
+        "orderby(",
+        "top(",
+        "(",
+        ")",
+        "/",
+        ",",
+        ";",
+        " ",
+        ":",
+        "'",
+        "\"",
+        "$count",
+        " as ",
+        " with ",
+        "sum",
+        "n",
+        "deviceKey",
+        "h/any(x:",
+        "x/a",
+        " eq ",
+        "1",
+        "AND",
+        "OR",
+        "NOT",
+        "$expand=",
+        "$filter=",
+        "$levels=",
+        "max",
+        "*",
+        "$ref",
+    ]);
+    prop_oneof![
+        prop::collection::vec(piece, 0..400).prop_map(|p| p.concat()),
+        (
+            prop::sample::select(vec!["concat(", "(", "a($expand=", "h/any(x:", "NOT "]),
+            1..3000usize
+        )
+            .prop_map(|(open, n)| open.repeat(n)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_apply_search_compute_or_expand_is_parsed_or_refused_within_bounds(text in option_text()) {
+        let started = Instant::now();
+        let _ = parse_apply(&text);
+        let _ = parse_search(&text);
+        let _ = parse_compute(&text);
+        let _ = parse_expand(&text);
+        let _ = parse_filter(&text);
+        prop_assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     }
 }
 

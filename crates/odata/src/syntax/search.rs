@@ -50,9 +50,15 @@ fn parse_complete(text: &str) -> Result<SearchExpr, SyntaxError> {
         c: Cursor::new(text),
         depth: 0,
         terms: 0,
+        too_deep: None,
     };
     p.c.skip_ws();
-    let e = p.or()?;
+    let e = p.or();
+    // past the depth limit, even where a failed operator would otherwise be read as a word
+    if let Some(at) = p.too_deep {
+        return Err(limits::too_deep(at));
+    }
+    let e = e?;
     p.c.skip_ws();
     if !p.c.at_end() {
         return Err(p.c.error("expected a search term, AND, OR or the end"));
@@ -62,17 +68,17 @@ fn parse_complete(text: &str) -> Result<SearchExpr, SyntaxError> {
 
 struct SearchParser<'a> {
     c: Cursor<'a>,
+    /// Nesting of `or` and `NOT` (each a recursion).
     depth: usize,
     terms: usize,
+    /// Where the nesting first went past [`MAX_EXPRESSION_DEPTH`].
+    too_deep: Option<usize>,
 }
 
 impl SearchParser<'_> {
     /// `and *( "OR" and )`; an `OR` with no term after it is a word.
     fn or(&mut self) -> Result<SearchExpr, SyntaxError> {
-        self.depth += 1;
-        if self.depth > MAX_EXPRESSION_DEPTH {
-            return Err(limits::too_deep(self.c.pos));
-        }
+        self.deeper()?;
         let mut left = self.and()?;
         while let Some(right) = self.operand_after("OR", Self::and) {
             left = SearchExpr::Or(Box::new(left), Box::new(right));
@@ -102,6 +108,16 @@ impl SearchParser<'_> {
             left = SearchExpr::And(Box::new(left), Box::new(right));
         }
         Ok(left)
+    }
+
+    /// One more level of recursion, refused past [`MAX_EXPRESSION_DEPTH`].
+    fn deeper(&mut self) -> Result<(), SyntaxError> {
+        self.depth += 1;
+        if self.depth > MAX_EXPRESSION_DEPTH {
+            self.too_deep.get_or_insert(self.c.pos);
+            return Err(limits::too_deep(self.c.pos));
+        }
+        Ok(())
     }
 
     /// Whether ` KEYWORD term` follows (without consuming it).
@@ -136,9 +152,11 @@ impl SearchParser<'_> {
     fn unary(&mut self) -> Result<SearchExpr, SyntaxError> {
         if self.at_word("NOT") {
             let (pos, terms, depth) = (self.c.pos, self.terms, self.depth);
+            self.deeper()?;
             self.c.pos += 3;
             if self.c.skip_ws() > 0 {
                 if let Ok(e) = self.unary() {
+                    self.depth -= 1;
                     return Ok(SearchExpr::Not(Box::new(e)));
                 }
             }
@@ -263,5 +281,11 @@ mod tests {
         assert!(parse_search(&vec!["w"; 40].join(" ")).is_err());
         let deep = format!("{}a{}", "(".repeat(500), ")".repeat(500));
         assert!(parse_search(&deep).is_err());
+        // NOT recurses too: bounded, and refused even where a NOT could be read as a word
+        assert!(parse_search(&"NOT ".repeat(3000))
+            .unwrap_err()
+            .message
+            .contains("nested"));
+        assert!(parse_search(&format!("{}x", "NOT ".repeat(99))).is_ok());
     }
 }
