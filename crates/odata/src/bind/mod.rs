@@ -367,26 +367,29 @@ pub struct BoundExpand {
     pub navigation: usize,
     /// The target's properties to return (indices into the target type), in declaration order.
     pub select: Vec<usize>,
+    /// The target's own expansions (a nested `$expand`).
+    pub expand: Vec<BoundExpand>,
 }
 
-/// Binds `$expand` items: single-valued navigation properties of `ty`, one level deep, each with
-/// an optional nested `$select`; `target` finds the entity type a navigation property leads to.
+/// Binds `$expand` items: single-valued navigation properties of `ty`, each with an optional
+/// nested `$select` and `$expand` (of the target's single-valued navigation properties);
+/// `target` finds the entity type a navigation property leads to.
 pub fn bind_expand<'a>(
     items: &[crate::syntax::ExpandItem],
     ty: &EntityType,
     target: &dyn Fn(&str) -> Option<&'a EntityType>,
 ) -> Result<Vec<BoundExpand>, ODataError> {
     let mut out: Vec<BoundExpand> = Vec::new();
-    let add = |navigation: usize, select: Vec<usize>, out: &mut Vec<BoundExpand>| {
-        if !out.iter().any(|e| e.navigation == navigation) {
-            out.push(BoundExpand { navigation, select });
+    let add = |expansion: BoundExpand, out: &mut Vec<BoundExpand>| {
+        if !out.iter().any(|e| e.navigation == expansion.navigation) {
+            out.push(expansion);
         }
     };
     for item in items {
         if let Some((name, span)) = item.options.first() {
             return Err(unsupported(
                 *span,
-                format!("{name} inside $expand is not supported yet; $select is"),
+                format!("{name} inside $expand is not supported yet; $select and $expand are"),
             ));
         }
         let target_of = |n: usize| {
@@ -403,7 +406,12 @@ pub fn bind_expand<'a>(
         if item.path == ["*"] {
             for n in (0..ty.navigation.len()).filter(|&n| !ty.navigation[n].collection) {
                 let all = (0..target_of(n)?.properties.len()).collect();
-                add(n, all, &mut out);
+                let expansion = BoundExpand {
+                    navigation: n,
+                    select: all,
+                    expand: Vec::new(),
+                };
+                add(expansion, &mut out);
             }
             continue;
         }
@@ -444,7 +452,15 @@ pub fn bind_expand<'a>(
             Some(select) => bind_select(select, target_type)?,
             None => (0..target_type.properties.len()).collect(),
         };
-        add(n, select, &mut out);
+        let expand = bind_expand(&item.expand, target_type, target)?;
+        add(
+            BoundExpand {
+                navigation: n,
+                select,
+                expand,
+            },
+            &mut out,
+        );
     }
     Ok(out)
 }

@@ -13,19 +13,23 @@ pub struct ExpandItem {
     pub span: Span,
     /// The nested `$select`, if any.
     pub select: Option<Vec<SelectItem>>,
-    /// Other nested options by name (`$filter`, `$expand`, ...), with where each was written.
+    /// The nested `$expand`'s items (of the navigation property's target).
+    pub expand: Vec<ExpandItem>,
+    /// Other nested options by name (`$filter`, `$levels`, ...), with where each was written.
     pub options: Vec<(String, Span)>,
 }
 
 /// Parses a `$expand` value. Every nested option is checked against its grammar (`$filter`,
 /// `$orderby`, `$top`, `$skip`, `$count`, `$levels`, `$search`, `$compute`, `$apply` and a nested
-/// `$expand`, at most [`limits::MAX_EXPAND_DEPTH`] levels deep); options other than `$select` are
-/// kept by name and position, for binders to accept or refuse.
+/// `$expand`, at most [`limits::MAX_EXPAND_DEPTH`] levels deep); `$select` and `$expand` are parsed
+/// into the item, the others kept by name and position, for binders to accept or refuse.
 pub fn parse_expand(text: &str) -> Result<Vec<ExpandItem>, SyntaxError> {
-    expand_at_depth(text, 1)
+    expand_at_depth(text, 1, 0)
 }
 
-fn expand_at_depth(text: &str, depth: usize) -> Result<Vec<ExpandItem>, SyntaxError> {
+/// `$expand` items of `text`, nested `depth` levels, whose spans start at `base` in the whole
+/// option (errors are relative to `text`).
+fn expand_at_depth(text: &str, depth: usize, base: usize) -> Result<Vec<ExpandItem>, SyntaxError> {
     if depth > limits::MAX_EXPAND_DEPTH {
         return Err(SyntaxError::new(
             0,
@@ -74,8 +78,11 @@ fn expand_at_depth(text: &str, depth: usize) -> Result<Vec<ExpandItem>, SyntaxEr
             }
         }
         let reference = path.last().is_some_and(|s| s == "$ref");
-        let span = Span { start, end: c.pos };
-        let (mut select, mut options) = (None, Vec::new());
+        let span = Span {
+            start: base + start,
+            end: base + c.pos,
+        };
+        let (mut select, mut expand, mut options) = (None, Vec::new(), Vec::new());
         if c.eat('(') {
             for (name, value, at) in nested_options(&mut c)? {
                 let lower = name.to_ascii_lowercase();
@@ -95,23 +102,29 @@ fn expand_at_depth(text: &str, depth: usize) -> Result<Vec<ExpandItem>, SyntaxEr
                         SelectItem::Path(p, s) => SelectItem::Path(
                             p,
                             Span {
-                                start: s.start + at,
-                                end: s.end + at,
+                                start: base + s.start + at,
+                                end: base + s.end + at,
                             },
                         ),
                         star => star,
                     };
                     select = Some(parsed.into_iter().map(shift).collect());
+                } else if lower.trim_start_matches('$') == "expand" {
+                    expand =
+                        expand_at_depth(value, depth + 1, base + at).map_err(|e| SyntaxError {
+                            offset: at + e.offset,
+                            message: e.message,
+                        })?;
                 } else {
-                    check_nested(name, value, depth).map_err(|e| SyntaxError {
+                    check_nested(name, value).map_err(|e| SyntaxError {
                         offset: at + e.offset,
                         message: e.message,
                     })?;
                     options.push((
                         name.to_string(),
                         Span {
-                            start: at - name.len() - 1,
-                            end: at + value.len(),
+                            start: base + at - name.len() - 1,
+                            end: base + at + value.len(),
                         },
                     ));
                 }
@@ -121,6 +134,7 @@ fn expand_at_depth(text: &str, depth: usize) -> Result<Vec<ExpandItem>, SyntaxEr
             path,
             span,
             select,
+            expand,
             options,
         });
         c.skip_ws();
@@ -134,7 +148,7 @@ fn expand_at_depth(text: &str, depth: usize) -> Result<Vec<ExpandItem>, SyntaxEr
 }
 
 /// Checks the value of the nested option `name` against its grammar.
-fn check_nested(name: &str, value: &str, depth: usize) -> Result<(), SyntaxError> {
+fn check_nested(name: &str, value: &str) -> Result<(), SyntaxError> {
     let lower = name.to_ascii_lowercase();
     match lower.trim_start_matches('$') {
         "filter" => super::parse_filter(value).map(|_| ()),
@@ -144,7 +158,6 @@ fn check_nested(name: &str, value: &str, depth: usize) -> Result<(), SyntaxError
         "search" => super::parse_search(value).map(|_| ()),
         "compute" => super::parse_compute(value).map(|_| ()),
         "apply" => super::parse_apply(value).map(|_| ()),
-        "expand" => expand_at_depth(value, depth + 1).map(|_| ()),
         "levels" => {
             let positive = value.bytes().all(|b| b.is_ascii_digit()) && !value.starts_with('0');
             if value == "max" || (!value.is_empty() && positive) {

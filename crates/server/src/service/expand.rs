@@ -38,7 +38,7 @@ pub(super) fn navigation_target(ctx: &Ctx, entity: &EntityType, navigation: usiz
         .expect("navigation targets are entity sets of the model")
 }
 
-/// What the planner joins for `expand`.
+/// What the planner joins for `expand` (nested expansions too).
 pub(super) fn expansions(
     ctx: &Ctx,
     entity: &EntityType,
@@ -46,14 +46,25 @@ pub(super) fn expansions(
 ) -> Vec<Expansion<'static>> {
     expand
         .iter()
-        .map(|b| Expansion {
-            navigation: b.navigation,
-            target: Warehouse::get()
-                .collection(navigation_target(ctx, entity, b.navigation))
-                .expect("entity sets are collections"),
-            select: b.select.clone(),
+        .map(|b| {
+            let set = navigation_target(ctx, entity, b.navigation);
+            Expansion {
+                navigation: b.navigation,
+                reference: entity.navigation[b.navigation].property.clone(),
+                target: Warehouse::get()
+                    .collection(set)
+                    .expect("entity sets are collections"),
+                select: b.select.clone(),
+                expand: expansions(ctx, target_type(ctx, set), &b.expand),
+            }
         })
         .collect()
+}
+
+/// The entity type of entity set `set`.
+fn target_type(ctx: &Ctx, set: &str) -> &'static EntityType {
+    let model = ctx.model();
+    model.type_of(model.entity_set(set).expect("a set of the model"))
 }
 
 /// The writer of entities of set `name`: their `select`ed properties, then each expanded
@@ -66,21 +77,35 @@ pub(super) fn entity_writer(
     select: &[usize],
     expand: &[BoundExpand],
     cursor: &sql::Cursor,
-    (level, ieee754): (MetadataLevel, bool),
+    format: (MetadataLevel, bool),
 ) -> EntityWriter {
-    let mut writer = EntityWriter::new(
+    let writer = EntityWriter::new(
         entity,
         &Warehouse::get().namespace,
         select,
         &cursor.key_columns,
-        level,
-        ieee754,
+        format.0,
+        format.1,
         &format!("{}/{name}", ctx.service_root),
     );
-    for (b, &start) in expand.iter().zip(&cursor.expanded) {
+    let mut starts = cursor.expanded.iter().copied();
+    with_expansions(ctx, writer, entity, expand, &mut starts, format)
+}
+
+/// `writer` with the writers of `expand`'s related entities (and theirs), reading the columns
+/// that start at `starts`, depth first.
+fn with_expansions(
+    ctx: &Ctx,
+    mut writer: EntityWriter,
+    entity: &EntityType,
+    expand: &[BoundExpand],
+    starts: &mut impl Iterator<Item = usize>,
+    (level, ieee754): (MetadataLevel, bool),
+) -> EntityWriter {
+    for b in expand {
+        let start = starts.next().expect("a start per expansion");
         let set = navigation_target(ctx, entity, b.navigation);
-        let model = ctx.model();
-        let target = model.type_of(model.entity_set(set).expect("a set of the model"));
+        let target = target_type(ctx, set);
         let nested = EntityWriter::new(
             target,
             &Warehouse::get().namespace,
@@ -91,6 +116,7 @@ pub(super) fn entity_writer(
             &format!("{}/{set}", ctx.service_root),
         )
         .from_column(start + 1);
+        let nested = with_expansions(ctx, nested, target, &b.expand, starts, (level, ieee754));
         writer = writer.expand(&entity.navigation[b.navigation].name, start, nested);
     }
     writer
@@ -108,24 +134,31 @@ pub(super) fn context_selection(
     if ctx.options.get("$select").is_some() {
         parts.extend(q_select.iter().map(|&i| entity.properties[i].name.clone()));
     }
-    let model = ctx.model();
-    for b in expand {
-        let set = navigation_target(ctx, entity, b.navigation);
-        let target = model.type_of(model.entity_set(set).expect("a set of the model"));
-        let all = b.select.len() == target.properties.len();
-        let inner: Vec<&str> = if all {
-            Vec::new()
-        } else {
-            b.select
-                .iter()
-                .map(|&i| target.properties[i].name.as_str())
-                .collect()
-        };
-        parts.push(format!(
-            "{}({})",
-            entity.navigation[b.navigation].name,
-            inner.join(",")
-        ));
-    }
+    parts.extend(expanded_selection(ctx, entity, expand));
     (!parts.is_empty()).then(|| parts.join(","))
+}
+
+/// Each expanded navigation property with its selected properties (none when all) and its own
+/// expansions: `device(deviceName,deviceType())`.
+fn expanded_selection(ctx: &Ctx, entity: &EntityType, expand: &[BoundExpand]) -> Vec<String> {
+    expand
+        .iter()
+        .map(|b| {
+            let target = target_type(ctx, navigation_target(ctx, entity, b.navigation));
+            let mut inner: Vec<String> = if b.select.len() == target.properties.len() {
+                Vec::new()
+            } else {
+                b.select
+                    .iter()
+                    .map(|&i| target.properties[i].name.clone())
+                    .collect()
+            };
+            inner.extend(expanded_selection(ctx, target, &b.expand));
+            format!(
+                "{}({})",
+                entity.navigation[b.navigation].name,
+                inner.join(",")
+            )
+        })
+        .collect()
 }

@@ -258,3 +258,67 @@ fn filters_and_orders_reach_through_navigation_properties() {
     assert_eq!(r.status, 400);
     assert_eq!(error_of(&r)["target"], "$filter");
 }
+
+#[test]
+fn nested_expand_reads_the_related_entities_of_related_entities() {
+    let by_key = |collection: &str, key: &str| -> HashMap<u64, Value> {
+        all_rows(&format!("/{collection}?api-version=v1.0"), &[])
+            .0
+            .into_iter()
+            .map(|r| (r[key].as_u64().unwrap(), r))
+            .collect()
+    };
+    let (devices, types, users) = (
+        by_key("devices", "deviceKey"),
+        by_key("deviceTypes", "deviceTypeKey"),
+        by_key("users", "userKey"),
+    );
+    let url = format!(
+        "/userDeviceAssociations?api-version=v1.0&$expand={}",
+        enc("device($select=deviceName;$expand=deviceType($select=deviceTypeName)),user($select=displayName)")
+    );
+    let whole = get_ok(&url);
+    assert!(whole["@odata.context"].as_str().unwrap().ends_with(
+        "#userDeviceAssociations(device(deviceName,deviceType(deviceTypeName)),user(displayName))"
+    ));
+    let rows = whole["value"].as_array().unwrap().clone();
+    assert!(!rows.is_empty());
+    for row in &rows {
+        let device = &devices[&row["deviceKey"].as_u64().unwrap()];
+        assert_eq!(row["device"]["deviceName"], device["deviceName"], "{row}");
+        assert_eq!(row["device"].as_object().unwrap().len(), 2, "{row}");
+        let expected_type = device["deviceTypeKey"]
+            .as_u64()
+            .and_then(|k| types.get(&k))
+            .map_or(
+                Value::Null,
+                |t| serde_json::json!({"deviceTypeName": t["deviceTypeName"]}),
+            );
+        assert_eq!(row["device"]["deviceType"], expected_type, "{row}");
+        let user = &users[&row["userKey"].as_u64().unwrap()];
+        assert_eq!(row["user"]["displayName"], user["displayName"], "{row}");
+    }
+    // the same through pages, and beside a filter through the same navigation property
+    let (paged, pages) = all_rows(&url, &[("Prefer", "odata.maxpagesize=13")]);
+    assert_eq!(paged, rows);
+    assert!(pages > 1);
+    let filtered = get_ok(&format!(
+        "{url}&$filter={}",
+        enc("device/deviceName ne null and device/deviceTypeKey ne null")
+    ));
+    assert!(filtered["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["device"]["deviceType"].is_object()));
+    // one entity, three levels
+    let v = get_ok(&format!(
+        "/devicePropertyHistories(dateKey=20261101,deviceKey=3)?api-version=v1.0&$select=dateKey&$expand={}",
+        enc("device($select=deviceKey;$expand=deviceType,deviceCategory($select=deviceCategoryName))")
+    ));
+    assert_eq!(v["device"]["deviceKey"], 3);
+    assert!(
+        v["device"]["deviceType"]["deviceTypeName"].is_string(),
+        "{v}"
+    );
+}

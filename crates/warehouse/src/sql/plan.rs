@@ -60,20 +60,27 @@ pub struct CollectionQuery<'a> {
 /// navigation property to the key of the related collection (a dimension: one row or none).
 #[derive(Debug, Clone)]
 pub struct Expansion<'a> {
-    /// The navigation property (index into the entity type's `navigation`).
+    /// The navigation property (index into the parent entity type's `navigation`).
     pub navigation: usize,
+    /// The parent's property that holds the related entity's key.
+    pub reference: String,
     /// The related collection.
     pub target: &'a Collection,
     /// Its properties to read (indices into its properties).
     pub select: Vec<usize>,
+    /// The related entity's own expansions.
+    pub expand: Vec<Expansion<'a>>,
 }
 
 /// A related collection joined to the main one (for `$expand`, or a navigation path in
-/// `$filter`/`$orderby`).
+/// `$filter`/`$orderby`), or to another joined one (a nested `$expand`).
 pub(super) struct Join<'a> {
     pub(super) navigation: usize,
     pub(super) alias: String,
     pub(super) target: &'a Collection,
+    /// For a nested expansion: the alias of the joined collection it hangs from and the
+    /// property there that holds the key.
+    pub(super) parent: Option<(String, String)>,
 }
 
 /// The navigation properties an expression reaches through.
@@ -202,7 +209,7 @@ impl Renderer<'_> {
                 let join = self
                     .joins
                     .iter()
-                    .find(|j| j.navigation == *navigation)
+                    .find(|j| j.parent.is_none() && j.navigation == *navigation)
                     .expect("every navigation reached is joined");
                 format!(
                     "{}.{}",
@@ -609,7 +616,7 @@ fn joins<'a>(q: &CollectionQuery<'a>) -> Vec<Join<'a>> {
             reached.push(e.navigation);
         }
     }
-    reached
+    let mut joins: Vec<Join<'a>> = reached
         .iter()
         .enumerate()
         .map(|(n, &navigation)| Join {
@@ -620,8 +627,33 @@ fn joins<'a>(q: &CollectionQuery<'a>) -> Vec<Join<'a>> {
                 .iter()
                 .find(|e| e.navigation == navigation)
                 .map_or_else(|| target_collection(q.entity, navigation), |e| e.target),
+            parent: None,
         })
-        .collect()
+        .collect();
+    for e in q.expand {
+        let alias = joins
+            .iter()
+            .find(|j| j.parent.is_none() && j.navigation == e.navigation)
+            .expect("expanded navigations are joined")
+            .alias
+            .clone();
+        nested_joins(&alias, &e.expand, &mut joins);
+    }
+    joins
+}
+
+/// Joins for nested expansions under the joined collection `alias`, depth first.
+fn nested_joins<'a>(alias: &str, expand: &[Expansion<'a>], joins: &mut Vec<Join<'a>>) {
+    for e in expand {
+        let own = format!("t{}", joins.len() + 1);
+        joins.push(Join {
+            navigation: e.navigation,
+            alias: own.clone(),
+            target: e.target,
+            parent: Some((alias.to_string(), e.reference.clone())),
+        });
+        nested_joins(&own, &e.expand, joins);
+    }
 }
 
 /// The statement's `FROM`: the collection's table, aliased and left-joined to the joined
@@ -633,15 +665,18 @@ pub(super) fn from_clause(q: &CollectionQuery<'_>, r: &Renderer<'_>) -> String {
     };
     let mut table = format!("{} AS {alias}", dialect.quote(&q.collection.name));
     for j in &r.joins {
-        let reference = q
-            .entity
-            .property_index(&q.entity.navigation[j.navigation].property)
-            .expect("navigation properties name a property");
+        let reference = match &j.parent {
+            Some((parent, property)) => format!("{parent}.{}", dialect.quote(property)),
+            None => r.column(
+                q.entity
+                    .property_index(&q.entity.navigation[j.navigation].property)
+                    .expect("navigation properties name a property"),
+            ),
+        };
         table.push_str(&format!(
-            " LEFT JOIN {} AS {a} ON {a}.{tenant} = {alias}.{tenant} AND {a}.{} = {}",
+            " LEFT JOIN {} AS {a} ON {a}.{tenant} = {alias}.{tenant} AND {a}.{} = {reference}",
             dialect.quote(&j.target.name),
             dialect.quote(&j.target.key[0]),
-            r.column(reference),
             a = j.alias,
             tenant = dialect.quote(TENANT_COLUMN),
         ));
@@ -723,34 +758,48 @@ fn sort_order(q: &CollectionQuery<'_>, r: &mut Renderer<'_>) -> SortOrder {
 }
 
 /// Appends each expanded entity's columns to `columns`: its key (null when there is none), then
-/// its selected properties. Returns where each expanded entity's columns start.
+/// its selected properties, then its own expansions'. Returns where each expanded entity's
+/// columns start, depth first.
 fn expanded_columns(
     q: &CollectionQuery<'_>,
     r: &Renderer<'_>,
     columns: &mut Vec<String>,
 ) -> Vec<usize> {
     let mut expanded = Vec::new();
+    let mut next_nested = r.joins.iter().filter(|j| j.parent.is_none()).count();
     for e in q.expand {
         let join = r
             .joins
             .iter()
-            .find(|j| j.navigation == e.navigation)
+            .find(|j| j.parent.is_none() && j.navigation == e.navigation)
             .expect("expanded navigations are joined");
-        expanded.push(columns.len());
-        columns.push(format!(
-            "{}.{}",
-            join.alias,
-            r.dialect.quote(&e.target.key[0])
-        ));
-        columns.extend(e.select.iter().map(|&p| {
-            format!(
-                "{}.{}",
-                join.alias,
-                r.dialect.quote(&e.target.properties[p].name)
-            )
-        }));
+        expansion_columns(r, e, &join.alias, &mut next_nested, columns, &mut expanded);
     }
     expanded
+}
+
+/// The columns of expansion `e`, joined as `alias`, and of its nested expansions (joined in the
+/// order [`nested_joins`] added them, from `next_nested` on).
+fn expansion_columns(
+    r: &Renderer<'_>,
+    e: &Expansion<'_>,
+    alias: &str,
+    next_nested: &mut usize,
+    columns: &mut Vec<String>,
+    expanded: &mut Vec<usize>,
+) {
+    expanded.push(columns.len());
+    columns.push(format!("{alias}.{}", r.dialect.quote(&e.target.key[0])));
+    columns.extend(
+        e.select
+            .iter()
+            .map(|&p| format!("{alias}.{}", r.dialect.quote(&e.target.properties[p].name))),
+    );
+    for nested in &e.expand {
+        let own = r.joins[*next_nested].alias.clone();
+        *next_nested += 1;
+        expansion_columns(r, nested, &own, next_nested, columns, expanded);
+    }
 }
 
 /// An unfiltered count from the counts each publication keeps ([`crate::schema::COUNTS_TABLE`])
