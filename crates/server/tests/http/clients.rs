@@ -262,3 +262,54 @@ fn oversized_and_ambiguous_requests_are_refused_with_odata_errors() {
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(error_of(&r)["target"], "Authorization");
 }
+
+#[test]
+fn aggregations_as_power_query_and_sap_clients_spell_them() {
+    let devices = devices();
+    let total: i64 = devices
+        .iter()
+        .filter_map(|d| d["totalStorageSpaceInBytes"].as_i64())
+        .sum();
+    // Power Query folds "Group By" with a row count and a sum (alias = the column's own name),
+    // "Count Rows" and "Remove Duplicates" of one column to $apply, with its paging options
+    let grouped = get_ok(&format!(
+        "/devices?api-version=v1.0&$apply={}&$top=1000",
+        enc("groupby((manufacturer),aggregate($count as Count,totalStorageSpaceInBytes with sum as totalStorageSpaceInBytes))")
+    ));
+    let rows = grouped["value"].as_array().unwrap();
+    let counted: u64 = rows.iter().map(|r| r["Count"].as_u64().unwrap()).sum();
+    let summed: i64 = rows
+        .iter()
+        .filter_map(|r| r["totalStorageSpaceInBytes"].as_i64())
+        .sum();
+    assert_eq!((counted as usize, summed), (devices.len(), total));
+    let count = get_ok(&format!(
+        "/devices?api-version=v1.0&$apply={}",
+        enc("aggregate($count as Count)")
+    ));
+    assert_eq!(count["value"][0]["Count"], devices.len());
+    let distinct = get_ok(&format!(
+        "/devices?api-version=v1.0&$apply={}",
+        enc("groupby((operatingSystem))")
+    ));
+    let systems: BTreeSet<&str> = devices
+        .iter()
+        .filter_map(|d| d["operatingSystem"].as_str())
+        .collect();
+    assert_eq!(distinct["value"].as_array().unwrap().len(), systems.len());
+    // SAP UI5 / CAP list reports: filter then groupby, $count=true with $skip/$top, ordered by
+    // an aggregate
+    let v = get_ok(&format!(
+        "/devices?api-version=v1.0&$apply={}&$count=true&$skip=0&$top=3&$orderby={}",
+        enc("filter(isDeleted eq false)/groupby((manufacturer),aggregate(freeStorageSpaceInBytes with average as freeStorageSpaceInBytes))"),
+        enc("freeStorageSpaceInBytes desc")
+    ));
+    let averages: Vec<f64> = v["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["freeStorageSpaceInBytes"].as_f64().unwrap())
+        .collect();
+    assert!(averages.windows(2).all(|w| w[0] >= w[1]), "{averages:?}");
+    assert!(v["@odata.count"].as_u64().unwrap() >= averages.len() as u64);
+}
