@@ -188,7 +188,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
         let manager = SqliteConnectionManager::file(path).with_init(|c| {
             c.execute_batch(
-                "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;",
+                "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384; PRAGMA temp_store = FILE;",
             )
         });
         let pool = r2d2::Pool::builder()
@@ -596,12 +596,15 @@ impl Store for SqliteStore {
     ) -> Result<Tenant, StoreError> {
         let mut conn = self.conn()?;
         // the publication's commit does not copy the log into the database file itself (a
-        // tenth of a large day's commit): another connection does it once the day is published
-        conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
+        // tenth of a large day's commit): another connection does it once the day is published.
+        // Its temporary tables and sorts stay in memory; a query's spill to a file, so that a
+        // grouping or a distinct count over millions of rows cannot take the memory of the
+        // process (its temporary pages are cached up to SQLite's default 2 MiB).
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY")
             .map_err(query_err)?;
         let published = self.publish(&mut conn, name, apply);
         let _ = conn.execute_batch(&format!(
-            "PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}"
+            "PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}; PRAGMA temp_store = FILE"
         ));
         drop(conn);
         if published.is_ok() {
