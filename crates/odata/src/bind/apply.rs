@@ -262,7 +262,7 @@ pub fn bind_apply<'a>(
     while let Some((t, after)) = rest.split_first() {
         let input = Binder::new(ty, Some(targets)).with_computed(&computed);
         match &t.kind {
-            TransformationKind::Filter(e) => filters.push(condition(&input, e)?),
+            TransformationKind::Filter(e) => filters.push(super::filter(e, input)?),
             TransformationKind::Compute(items) => {
                 let more = input.compute(items)?;
                 computed.extend(more);
@@ -349,23 +349,6 @@ fn not_before_aggregation(t: &Transformation) -> ODataError {
     )
 }
 
-/// A Boolean condition.
-fn condition(binder: &Binder<'_, '_>, e: &Expr) -> Result<Typed, ODataError> {
-    let t = binder.bind(e)?;
-    match t.ty {
-        Some(PrimitiveType::Boolean) => Ok(t),
-        None => Ok(super::typed(
-            TypedKind::Literal(super::Value::Boolean(false)),
-            PrimitiveType::Boolean,
-            false,
-        )),
-        Some(other) => Err(bad(
-            e.span,
-            format!("filter needs a Boolean expression, this one is {other}"),
-        )),
-    }
-}
-
 /// Adds one transformation after the aggregation to `stage`, closing it into `stages` first
 /// when the transformation must see its result (a filter after a `top`, a `skip` after a `top`).
 fn stage_transformation(
@@ -394,7 +377,7 @@ fn stage_transformation(
         TransformationKind::Identity => {}
         TransformationKind::Filter(e) => {
             next(stage, 0);
-            stage.filters.push(condition(output, e)?);
+            stage.filters.push(super::filter(e, *output)?);
         }
         TransformationKind::OrderBy(items) => {
             next(stage, 1);

@@ -294,7 +294,7 @@ fn filter(expr: &Expr, binder: Binder<'_, '_>) -> Result<Typed, ODataError> {
         }),
         Some(other) => Err(bad(
             expr.span,
-            format!("$filter must be a Boolean expression, this one is {other}"),
+            format!("a filter must be a Boolean expression, this one is {other}"),
         )),
     }
 }

@@ -209,6 +209,17 @@ fn collection_navigation_errors_are_precise() {
             "$filter",
         ),
         ("$expand=devicePropertyHistories", 501, "$expand"),
+        ("$expand=deviceType/$ref", 501, "$expand"),
+        (
+            "$expand=deviceType($filter=deviceTypeKey%20eq%201)",
+            501,
+            "$expand",
+        ),
+        (
+            "$expand=deviceType($filter=deviceTypeKey%20eq)",
+            400,
+            "$expand",
+        ),
         (
             "$select=deviceKey&$orderby=devicePropertyHistories/$count%20desc",
             200,
@@ -221,4 +232,16 @@ fn collection_navigation_errors_are_precise() {
             assert_eq!(error_of(&r)["target"], target, "{query}");
         }
     }
+    // $expand nests at most 8 levels
+    let deep = format!(
+        "{}deviceType{}",
+        "deviceType($expand=".repeat(9),
+        ")".repeat(9)
+    );
+    let r = get(&format!("/devices?api-version=v1.0&$expand={}", enc(&deep)));
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(error_of(&r)["message"]
+        .as_str()
+        .unwrap()
+        .contains("levels deep"));
 }

@@ -7,7 +7,7 @@
 //! Groups are unique by their grouping values, so ordering by `$orderby` and then by every
 //! grouping value is total, and pages continue after the last row's sort values as for entities.
 
-use super::plan::{conditions, from_clause, keyset_predicate, Renderer, SortKey};
+use super::plan::{clamp, conditions, from_clause, keyset_predicate, Renderer, SortKey};
 use super::{CollectionQuery, Cursor, Dialect, Plan, PlannedQuery, SqlValue};
 use odata::bind::{AggregatedType, Aggregation, BoundOrder, Share, Stage};
 use odata::syntax::Direction;
@@ -193,8 +193,4 @@ fn order_clause(dialect: &dyn Dialect, keys: &[SortKey]) -> String {
         .map(|k| format!("{} {}", k.sql, dialect.order(k.descending, k.nullable)))
         .collect();
     format!(" ORDER BY {}", items.join(", "))
-}
-
-fn clamp(n: u64) -> i64 {
-    n.min(i64::MAX as u64) as i64
 }

@@ -422,6 +422,11 @@ fn prefix_successor(prefix: &str) -> Option<String> {
     None
 }
 
+/// A count as a bound integer (counts beyond `i64::MAX` mean "all").
+pub(super) fn clamp(n: u64) -> i64 {
+    n.min(i64::MAX as u64) as i64
+}
+
 /// The parameter value of a bound constant.
 pub fn sql_value(v: &Value) -> SqlValue {
     match v {
@@ -505,11 +510,8 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
         .iter()
         .map(|s| format!("{} {}", s.sql, dialect.order(s.descending, s.nullable)))
         .collect();
-    let limit = q
-        .limit
-        .map(|l| r.param(SqlValue::Integer(l.min(i64::MAX as u64) as i64)));
-    let offset =
-        (q.offset > 0).then(|| r.param(SqlValue::Integer(q.offset.min(i64::MAX as u64) as i64)));
+    let limit = q.limit.map(|l| r.param(SqlValue::Integer(clamp(l))));
+    let offset = (q.offset > 0).then(|| r.param(SqlValue::Integer(clamp(q.offset))));
     let sql = format!(
         "SELECT {} FROM {table} WHERE {} ORDER BY {}{}",
         columns.join(", "),
