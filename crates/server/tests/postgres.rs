@@ -309,6 +309,20 @@ fn corpus() -> Vec<String> {
         enc("dateKey desc,deviceKey")
     ));
     out.push("/devices(7)?api-version=v1.0&$expand=deviceType".into());
+    // expanded collections: nested options, expansions inside them (date-times and Booleans
+    // through each store's JSON), counts, the bound and its next link, multi-step paths
+    for (set, e) in [
+        ("users", "userDeviceAssociations($expand=device($select=deviceName,enrolledDateTime,azureADRegistered);$count=true)"),
+        ("devices", "devicePropertyHistories($filter=complianceStateKey ne 2;$orderby=osVersion desc;$top=3;$skip=1;$count=true)"),
+        ("deviceCategories", "devicePropertyHistories($select=dateKey,deviceKey,azureADRegistered,physicalMemoryInBytes)"),
+        ("devices", "devicePropertyHistories/$count,userDeviceAssociations($select=userKey)"),
+        ("userDeviceAssociations", "device/deviceType,user($select=userKey)"),
+    ] {
+        out.push(format!(
+            "/{set}?api-version=v1.0&$expand={}&$top=20&$format=application/json;odata.metadata=full;IEEE754Compatible=true",
+            enc(e)
+        ));
+    }
     // navigation paths in $filter and $orderby
     for (f, o) in [
         ("deviceType/deviceTypeName eq 'Windows'", "deviceKey"),

@@ -11,6 +11,7 @@
 //! `$count` over collections) bind in `navigation`, `$search` in `search`, `$apply` in `apply`.
 
 mod apply;
+mod expand;
 mod functions;
 mod navigation;
 mod scope;
@@ -20,6 +21,7 @@ pub use apply::{
     bind_apply, AggregateMethod, AggregatedType, Aggregation, BoundAggregate, BoundApply, Share,
     Stage, APPLY_TRANSFORMATIONS,
 };
+pub use expand::{bind_expand, BoundExpand, RelatedRows, MAX_EXPANDED_ENTITIES};
 use scope::Binder;
 pub use scope::{Computed, Scope};
 pub use search::bind_search;
@@ -358,111 +360,6 @@ pub fn bind_select(items: &[SelectItem], ty: &EntityType) -> Result<Vec<usize>, 
         .enumerate()
         .filter_map(|(i, c)| c.then_some(i))
         .collect())
-}
-
-/// A bound `$expand` item.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BoundExpand {
-    /// The navigation property (index into the entity type's `navigation`).
-    pub navigation: usize,
-    /// The target's properties to return (indices into the target type), in declaration order.
-    pub select: Vec<usize>,
-    /// The target's own expansions (a nested `$expand`).
-    pub expand: Vec<BoundExpand>,
-}
-
-/// Binds `$expand` items: single-valued navigation properties of `ty`, each with an optional
-/// nested `$select` and `$expand` (of the target's single-valued navigation properties);
-/// `target` finds the entity type a navigation property leads to.
-pub fn bind_expand<'a>(
-    items: &[crate::syntax::ExpandItem],
-    ty: &EntityType,
-    target: &dyn Fn(&str) -> Option<&'a EntityType>,
-) -> Result<Vec<BoundExpand>, ODataError> {
-    let mut out: Vec<BoundExpand> = Vec::new();
-    let add = |expansion: BoundExpand, out: &mut Vec<BoundExpand>| {
-        if !out.iter().any(|e| e.navigation == expansion.navigation) {
-            out.push(expansion);
-        }
-    };
-    for item in items {
-        if let Some((name, span)) = item.options.first() {
-            return Err(unsupported(
-                *span,
-                format!("{name} inside $expand is not supported yet; $select and $expand are"),
-            ));
-        }
-        let target_of = |n: usize| {
-            target(&ty.navigation[n].target_type).ok_or_else(|| {
-                ODataError::new(
-                    ErrorKind::Internal,
-                    format!(
-                        "navigation target {} is missing",
-                        ty.navigation[n].target_type
-                    ),
-                )
-            })
-        };
-        if item.path == ["*"] {
-            for n in (0..ty.navigation.len()).filter(|&n| !ty.navigation[n].collection) {
-                let all = (0..target_of(n)?.properties.len()).collect();
-                let expansion = BoundExpand {
-                    navigation: n,
-                    select: all,
-                    expand: Vec::new(),
-                };
-                add(expansion, &mut out);
-            }
-            continue;
-        }
-        if let Some(suffix) = item.path.iter().find(|s| s.starts_with('$')) {
-            return Err(unsupported(
-                item.span,
-                format!("{suffix} in $expand is not supported yet"),
-            ));
-        }
-        if item.path.len() > 1 {
-            return Err(unsupported(
-                item.span,
-                "expanding more than one level is not supported yet",
-            ));
-        }
-        let name = &item.path[0];
-        let Some(n) = navigation(ty, name, item.span)? else {
-            let message = if !matches!(ty.find_property(name), Lookup::Missing) {
-                format!(
-                    "'{name}' is a property of {}, not a navigation property",
-                    ty.name
-                )
-            } else {
-                format!("{} has no navigation property '{name}'", ty.name)
-            };
-            return Err(bad(item.span, message));
-        };
-        if ty.navigation[n].collection {
-            return Err(unsupported(
-                item.span,
-                format!(
-                    "expanding the collection '{name}' is not supported yet; read /{{set}}({{key}})/{name} or filter with any/all"
-                ),
-            ));
-        }
-        let target_type = target_of(n)?;
-        let select = match &item.select {
-            Some(select) => bind_select(select, target_type)?,
-            None => (0..target_type.properties.len()).collect(),
-        };
-        let expand = bind_expand(&item.expand, target_type, target)?;
-        add(
-            BoundExpand {
-                navigation: n,
-                select,
-                expand,
-            },
-            &mut out,
-        );
-    }
-    Ok(out)
 }
 
 /// Binds a parsed key predicate to `(key property index, value)` pairs in key order.

@@ -2,7 +2,7 @@
 //! (`deviceType($select=deviceTypeName)`).
 
 use super::cursor::Cursor;
-use super::{limits, parse_select, SelectItem, Span, SyntaxError};
+use super::{limits, parse_select, Expr, ExprKind, OrderByItem, SelectItem, Span, SyntaxError};
 
 /// One `$expand` item.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,14 +15,30 @@ pub struct ExpandItem {
     pub select: Option<Vec<SelectItem>>,
     /// The nested `$expand`'s items (of the navigation property's target).
     pub expand: Vec<ExpandItem>,
-    /// Other nested options by name (`$filter`, `$levels`, ...), with where each was written.
+    /// The nested `$filter` (its spans in the whole `$expand` text, as every span here).
+    pub filter: Option<Expr>,
+    /// The nested `$orderby`.
+    pub orderby: Vec<OrderByItem>,
+    /// The nested `$top`, with where the option was written.
+    pub top: Option<(u64, Span)>,
+    /// The nested `$skip`.
+    pub skip: Option<(u64, Span)>,
+    /// The nested `$count`.
+    pub count: Option<(bool, Span)>,
+    /// Other nested options by name (`$search`, `$compute`, `$apply`), each checked against its
+    /// grammar, with where it was written.
     pub options: Vec<(String, Span)>,
+    /// Every nested option as written: its name and the span of its value.
+    pub written: Vec<(String, Span)>,
 }
 
 /// Parses a `$expand` value. Every nested option is checked against its grammar (`$filter`,
 /// `$orderby`, `$top`, `$skip`, `$count`, `$levels`, `$search`, `$compute`, `$apply` and a nested
-/// `$expand`, at most [`limits::MAX_EXPAND_DEPTH`] levels deep); `$select` and `$expand` are parsed
-/// into the item, the others kept by name and position, for binders to accept or refuse.
+/// `$expand`, at most [`limits::MAX_EXPAND_DEPTH`] levels deep, each option once); `$select`,
+/// `$expand`, `$filter`, `$orderby`, `$top`, `$skip` and `$count` are parsed into the item,
+/// `$levels` is checked only (no navigation property of a model without recursive navigation
+/// reaches further than one level), and the others are kept by name and position, for binders
+/// to accept or refuse.
 pub fn parse_expand(text: &str) -> Result<Vec<ExpandItem>, SyntaxError> {
     expand_at_depth(text, 1, 0)
 }
@@ -82,61 +98,42 @@ fn expand_at_depth(text: &str, depth: usize, base: usize) -> Result<Vec<ExpandIt
             start: base + start,
             end: base + c.pos,
         };
-        let (mut select, mut expand, mut options) = (None, Vec::new(), Vec::new());
+        let mut item = ExpandItem {
+            path,
+            span,
+            select: None,
+            expand: Vec::new(),
+            filter: None,
+            orderby: Vec::new(),
+            top: None,
+            skip: None,
+            count: None,
+            options: Vec::new(),
+            written: Vec::new(),
+        };
         if c.eat('(') {
+            let mut seen: Vec<String> = Vec::new();
             for (name, value, at) in nested_options(&mut c)? {
                 let lower = name.to_ascii_lowercase();
+                let bare = lower.trim_start_matches('$').to_string();
                 let shaping = ["select", "expand", "levels", "compute", "apply"];
-                if reference && shaping.contains(&lower.trim_start_matches('$')) {
+                if reference && shaping.contains(&bare.as_str()) {
                     return Err(SyntaxError::new(
                         at - name.len() - 1,
                         format!("{name} cannot follow $ref (references have no properties)"),
                     ));
                 }
-                if name.eq_ignore_ascii_case("$select") {
-                    let parsed = parse_select(value).map_err(|e| SyntaxError {
-                        offset: at + e.offset,
-                        message: e.message,
-                    })?;
-                    let shift = |item: SelectItem| match item {
-                        SelectItem::Path(p, s) => SelectItem::Path(
-                            p,
-                            Span {
-                                start: base + s.start + at,
-                                end: base + s.end + at,
-                            },
-                        ),
-                        star => star,
-                    };
-                    select = Some(parsed.into_iter().map(shift).collect());
-                } else if lower.trim_start_matches('$') == "expand" {
-                    expand =
-                        expand_at_depth(value, depth + 1, base + at).map_err(|e| SyntaxError {
-                            offset: at + e.offset,
-                            message: e.message,
-                        })?;
-                } else {
-                    check_nested(name, value).map_err(|e| SyntaxError {
-                        offset: at + e.offset,
-                        message: e.message,
-                    })?;
-                    options.push((
-                        name.to_string(),
-                        Span {
-                            start: base + at - name.len() - 1,
-                            end: base + at + value.len(),
-                        },
+                if seen.contains(&bare) {
+                    return Err(SyntaxError::new(
+                        at - name.len() - 1,
+                        format!("{name} is given twice in the same expanded item"),
                     ));
                 }
+                seen.push(bare);
+                nested_option(&mut item, name, value, at, depth, base)?;
             }
         }
-        items.push(ExpandItem {
-            path,
-            span,
-            select,
-            expand,
-            options,
-        });
+        items.push(item);
         c.skip_ws();
         if c.at_end() {
             return Ok(items);
@@ -147,14 +144,103 @@ fn expand_at_depth(text: &str, depth: usize, base: usize) -> Result<Vec<ExpandIt
     }
 }
 
+/// Parses the nested option `name=value` (the value written at `at` in `text` of the
+/// enclosing level, whose spans start at `base`) into `item`.
+fn nested_option(
+    item: &mut ExpandItem,
+    name: &str,
+    value: &str,
+    at: usize,
+    depth: usize,
+    base: usize,
+) -> Result<(), SyntaxError> {
+    let in_text = |e: SyntaxError| SyntaxError {
+        offset: at + e.offset,
+        message: e.message,
+    };
+    let option_span = Span {
+        start: base + at - name.len() - 1,
+        end: base + at + value.len(),
+    };
+    let value_span = Span {
+        start: base + at,
+        end: base + at + value.len(),
+    };
+    item.written.push((name.to_string(), value_span));
+    match name.to_ascii_lowercase().trim_start_matches('$') {
+        "select" => {
+            let parsed = parse_select(value).map_err(in_text)?;
+            let shift = |item: SelectItem| match item {
+                SelectItem::Path(p, s) => SelectItem::Path(p, shifted(s, base + at)),
+                star => star,
+            };
+            item.select = Some(parsed.into_iter().map(shift).collect());
+        }
+        "expand" => item.expand = expand_at_depth(value, depth + 1, base + at).map_err(in_text)?,
+        "filter" => {
+            let mut filter = super::parse_filter(value).map_err(in_text)?;
+            shift_expr(&mut filter, base + at);
+            item.filter = Some(filter);
+        }
+        "orderby" => {
+            let mut orderby = super::parse_orderby(value).map_err(in_text)?;
+            orderby
+                .iter_mut()
+                .for_each(|o| shift_expr(&mut o.expr, base + at));
+            item.orderby = orderby;
+        }
+        "top" => item.top = Some((super::parse_top_skip(value).map_err(in_text)?, option_span)),
+        "skip" => item.skip = Some((super::parse_top_skip(value).map_err(in_text)?, option_span)),
+        "count" => item.count = Some((super::parse_count(value).map_err(in_text)?, option_span)),
+        _ => {
+            check_nested(name, value).map_err(in_text)?;
+            if !name.eq_ignore_ascii_case("$levels") && !name.eq_ignore_ascii_case("levels") {
+                item.options.push((name.to_string(), option_span));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `span` moved `by` bytes on.
+fn shifted(span: Span, by: usize) -> Span {
+    Span {
+        start: span.start + by,
+        end: span.end + by,
+    }
+}
+
+/// Moves every span of `e` `by` bytes on (a nested option's expression, parsed on its own,
+/// placed in the whole option's text).
+fn shift_expr(e: &mut Expr, by: usize) {
+    e.span = shifted(e.span, by);
+    match &mut e.kind {
+        ExprKind::Unary(_, x) => shift_expr(x, by),
+        ExprKind::Binary(_, l, r) => {
+            shift_expr(l, by);
+            shift_expr(r, by);
+        }
+        ExprKind::In(x, list) => {
+            shift_expr(x, by);
+            list.iter_mut().for_each(|i| shift_expr(i, by));
+        }
+        ExprKind::Call(_, args) => args.iter_mut().for_each(|a| shift_expr(a, by)),
+        ExprKind::Lambda {
+            predicate: Some(p), ..
+        } => shift_expr(&mut p.1, by),
+        ExprKind::Literal(_)
+        | ExprKind::Path(_)
+        | ExprKind::It
+        | ExprKind::Alias(_)
+        | ExprKind::Lambda { .. }
+        | ExprKind::Count(_) => {}
+    }
+}
+
 /// Checks the value of the nested option `name` against its grammar.
 fn check_nested(name: &str, value: &str) -> Result<(), SyntaxError> {
     let lower = name.to_ascii_lowercase();
     match lower.trim_start_matches('$') {
-        "filter" => super::parse_filter(value).map(|_| ()),
-        "orderby" => super::parse_orderby(value).map(|_| ()),
-        "top" | "skip" => super::parse_top_skip(value).map(|_| ()),
-        "count" => super::parse_count(value).map(|_| ()),
         "search" => super::parse_search(value).map(|_| ()),
         "compute" => super::parse_compute(value).map(|_| ()),
         "apply" => super::parse_apply(value).map(|_| ()),
@@ -231,9 +317,34 @@ mod tests {
                 SelectItem::Path(vec!["displayName".into()], Span { start: 35, end: 46 }),
             ])
         );
+        assert_eq!(items[1].options, []);
         assert_eq!(
-            items[1].options,
-            [("$filter".to_string(), Span { start: 47, end: 63 })]
+            items[1].filter.as_ref().unwrap().span,
+            Span { start: 55, end: 63 }
+        );
+        assert_eq!(
+            items[1].written,
+            [
+                ("$select".to_string(), Span { start: 24, end: 46 }),
+                ("$filter".to_string(), Span { start: 55, end: 63 })
+            ]
+        );
+        let items =
+            parse_expand("h($top=2;$skip=1;$count=true;$orderby=a desc;$levels=max;$search=x)")
+                .unwrap();
+        assert_eq!(items[0].top, Some((2, Span { start: 2, end: 8 })));
+        assert_eq!(items[0].skip.unwrap().0, 1);
+        assert!(items[0].count.unwrap().0);
+        assert_eq!(items[0].orderby.len(), 1);
+        assert_eq!(items[0].orderby[0].expr.span, Span { start: 38, end: 39 });
+        assert_eq!(
+            items[0].options,
+            [("$search".to_string(), Span { start: 57, end: 66 })]
+        );
+        assert_eq!(
+            parse_expand("h($top=2;$top=3)").unwrap_err().offset,
+            9,
+            "an option given twice"
         );
         assert_eq!(parse_expand("*").unwrap()[0].path, ["*"]);
         for (bad, at) in [

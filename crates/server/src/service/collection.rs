@@ -102,8 +102,12 @@ async fn scoped_collection(ctx: Ctx, name: &str, parent: PropertyValues) -> ApiR
         ctx.options.get("$format"),
         header_str(&ctx.headers, "accept"),
     )?;
-    let paging = Paging::parse(&ctx)?;
+    let mut paging = Paging::parse(&ctx)?;
+    if expands_collections(&q.expand) {
+        paging.page_size = paging.page_size.min(expand::PAGE_WITH_EXPANDED_COLLECTIONS);
+    }
     let tenant = load_tenant(&ctx).await?;
+    let history = tenant.snapshot_date_key.zip(history_days(&ctx)?);
     let min_date = q.min_date_key(&tenant);
     let fp = query_fingerprint(&ctx, name, &tenant, min_date);
     let token = resume_token(&ctx, &fp, &tenant)?;
@@ -119,7 +123,7 @@ async fn scoped_collection(ctx: Ctx, name: &str, parent: PropertyValues) -> ApiR
         tenant: tenant.id,
         min_date_key: min_date,
         now_micros: now_micros(),
-        expand: expansions(&ctx, entity, &q.expand),
+        expand: expansions(&ctx, entity, &q.expand, history),
         parent,
         query: q,
         store: ctx.app.store.clone(),

@@ -53,10 +53,15 @@ pub(super) async fn entity(
     // a property or raw value has nothing to expand
     let expand = match prop_index {
         Some(_) => Vec::new(),
-        None => bind_expansions(&ctx, entity)?,
+        None => {
+            let aliases =
+                syntax::Aliases::parse(&ctx.options).map_err(|(name, e)| e.into_odata(&name))?;
+            bind_expansions(&ctx, entity, &aliases)?
+        }
     };
-    let joined = expansions(&ctx, entity, &expand);
     let tenant = load_tenant(&ctx).await?;
+    let history = tenant.snapshot_date_key.zip(history_days(&ctx)?);
+    let joined = expansions(&ctx, entity, &expand, history);
     let cq = CollectionQuery {
         collection: coll,
         apply: None,

@@ -1,29 +1,62 @@
 //! `$expand` and navigation: binding the expansions of a request, what the planner joins for them,
 //! their writers, and their part of the context URL.
 
-use super::Ctx;
-use odata::bind::{bind_expand, BoundExpand};
+use super::{mentions_property, min_date_key, Ctx};
+use odata::bind::{bind_expand, BoundExpand, RelatedRows, MAX_EXPANDED_ENTITIES};
 use odata::edm::EntityType;
-use odata::json::{EntityWriter, MetadataLevel};
-use odata::syntax;
+use odata::json::{EntityWriter, ExpandedCollection, MetadataLevel, RelatedLink};
+use odata::syntax::{self, ExpandItem};
 use odata::ODataError;
-use warehouse::sql::{self, Expansion};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use warehouse::sql::{self, Expansion, Related};
 use warehouse::Warehouse;
 
-/// The bound `$expand` of a request (none without one).
+/// A page whose entities expand collections holds at most this many of them, so that it holds
+/// at most this many times [`MAX_EXPANDED_ENTITIES`] related entities.
+pub(super) const PAGE_WITH_EXPANDED_COLLECTIONS: u64 = 100;
+
+/// The bound `$expand` of a request (none without one), parameter aliases in nested options
+/// replaced by their values.
 pub(super) fn bind_expansions(
     ctx: &Ctx,
     entity: &EntityType,
+    aliases: &syntax::Aliases,
 ) -> Result<Vec<BoundExpand>, ODataError> {
     let Some(text) = ctx.options.get("$expand") else {
         return Ok(Vec::new());
     };
-    let items = syntax::parse_expand(text).map_err(|e| e.into_odata("$expand"))?;
+    let mut items = syntax::parse_expand(text).map_err(|e| e.into_odata("$expand"))?;
+    resolve_aliases(&mut items, aliases).map_err(|e| e.into_odata("$expand"))?;
     let model = ctx.model();
     bind_expand(&items, entity, &|name| {
         model.entity_types.iter().find(|t| t.name == name)
     })
     .map_err(|e| e.with_target("$expand"))
+}
+
+/// Replaces parameter aliases in the nested `$filter` and `$orderby` of `items` (and theirs).
+fn resolve_aliases(
+    items: &mut [ExpandItem],
+    aliases: &syntax::Aliases,
+) -> Result<(), syntax::SyntaxError> {
+    for item in items {
+        if let Some(f) = &item.filter {
+            item.filter = Some(aliases.resolve(f)?);
+        }
+        let resolved = aliases.resolve_all(item.orderby.iter().map(|o| &o.expr))?;
+        for (o, expr) in item.orderby.iter_mut().zip(resolved) {
+            o.expr = expr;
+        }
+        resolve_aliases(&mut item.expand, aliases)?;
+    }
+    Ok(())
+}
+
+/// Whether any of `expand` (or their own) is an expanded collection.
+pub(super) fn expands_collections(expand: &[BoundExpand]) -> bool {
+    expand
+        .iter()
+        .any(|b| b.related.is_some() || expands_collections(&b.expand))
 }
 
 /// The entity set a navigation property of `entity` leads to.
@@ -38,24 +71,46 @@ pub(super) fn navigation_target(ctx: &Ctx, entity: &EntityType, navigation: usiz
         .expect("navigation targets are entity sets of the model")
 }
 
-/// What the planner joins for `expand` (nested expansions too).
+/// What the planner reads for `expand` (nested expansions too). `history` is the tenant's
+/// snapshot date key and `maxhistorydays`, which limit the expanded facts as they limit facts
+/// read directly, unless the nested `$filter` names `dateKey`.
 pub(super) fn expansions(
     ctx: &Ctx,
     entity: &EntityType,
     expand: &[BoundExpand],
+    history: Option<(i64, u32)>,
 ) -> Vec<Expansion<'static>> {
     expand
         .iter()
         .map(|b| {
             let set = navigation_target(ctx, entity, b.navigation);
+            let target = target_type(ctx, set);
+            let nav = &entity.navigation[b.navigation];
+            let related = b.related.as_ref().map(|rows| {
+                let date_key = target.property_index("dateKey");
+                let date_filtered = date_key.is_some_and(|dk| {
+                    rows.filter
+                        .as_ref()
+                        .is_some_and(|f| mentions_property(f, dk))
+                });
+                Related {
+                    entity: target,
+                    referenced: nav.referenced_property.clone(),
+                    rows: rows.clone(),
+                    min_date_key: history
+                        .filter(|_| date_key.is_some() && !date_filtered)
+                        .and_then(|(snapshot, days)| min_date_key(snapshot, days)),
+                }
+            });
             Expansion {
                 navigation: b.navigation,
-                reference: entity.navigation[b.navigation].property.clone(),
+                reference: nav.property.clone(),
                 target: Warehouse::get()
                     .collection(set)
                     .expect("entity sets are collections"),
                 select: b.select.clone(),
-                expand: expansions(ctx, target_type(ctx, set), &b.expand),
+                expand: expansions(ctx, target, &b.expand, history),
+                related,
             }
         })
         .collect()
@@ -88,38 +143,196 @@ pub(super) fn entity_writer(
         format.1,
         &format!("{}/{name}", ctx.service_root),
     );
-    let mut starts = cursor.expanded.iter().copied();
-    with_expansions(ctx, writer, entity, expand, &mut starts, format)
+    let layout = Layout {
+        starts: &mut cursor.expanded.iter().copied(),
+        related: &mut cursor.related.iter(),
+    };
+    let parent = Parent {
+        entity,
+        set: name,
+        key_columns: &cursor.key_columns,
+    };
+    with_expansions(ctx, writer, parent, expand, layout, format)
+}
+
+/// Where the columns of expansions start and how expanded collections' rows are laid out, depth
+/// first ([`sql::Cursor`]).
+struct Layout<'l, S, R> {
+    starts: &'l mut S,
+    related: &'l mut R,
+}
+
+/// The entities whose expansions are written: their type, entity set and key columns.
+#[derive(Clone, Copy)]
+struct Parent<'p> {
+    entity: &'p EntityType,
+    set: &'p str,
+    key_columns: &'p [usize],
 }
 
 /// `writer` with the writers of `expand`'s related entities (and theirs), reading the columns
-/// that start at `starts`, depth first.
-fn with_expansions(
+/// `layout` gives, depth first.
+fn with_expansions<'c>(
     ctx: &Ctx,
     mut writer: EntityWriter,
-    entity: &EntityType,
+    parent: Parent<'_>,
     expand: &[BoundExpand],
-    starts: &mut impl Iterator<Item = usize>,
+    layout: Layout<'_, impl Iterator<Item = usize>, impl Iterator<Item = &'c sql::Cursor>>,
     (level, ieee754): (MetadataLevel, bool),
 ) -> EntityWriter {
+    let entity = parent.entity;
     for b in expand {
-        let start = starts.next().expect("a start per expansion");
+        let start = layout.starts.next().expect("a start per expansion");
         let set = navigation_target(ctx, entity, b.navigation);
         let target = target_type(ctx, set);
+        let name = &entity.navigation[b.navigation].name;
+        let set_url = format!("{}/{set}", ctx.service_root);
+        let namespace = &Warehouse::get().namespace;
+        if let Some(rows) = &b.related {
+            let cursor = layout
+                .related
+                .next()
+                .expect("a layout per expanded collection");
+            let own = EntityWriter::new(
+                target,
+                namespace,
+                &b.select,
+                &cursor.key_columns,
+                level,
+                ieee754,
+                &set_url,
+            );
+            let own_layout = Layout {
+                starts: &mut cursor.expanded.iter().copied(),
+                related: &mut cursor.related.iter(),
+            };
+            let own_parent = Parent {
+                entity: target,
+                set,
+                key_columns: &cursor.key_columns,
+            };
+            let own = with_expansions(
+                ctx,
+                own,
+                own_parent,
+                &b.expand,
+                own_layout,
+                (level, ieee754),
+            );
+            let collection = expanded_collection(ctx, parent, name, rows, start, own);
+            writer = writer.expand_collection(name, collection);
+            continue;
+        }
         let nested = EntityWriter::new(
             target,
-            &Warehouse::get().namespace,
+            namespace,
             &b.select,
             &[start],
             level,
             ieee754,
-            &format!("{}/{set}", ctx.service_root),
+            &set_url,
         )
         .from_column(start + 1);
-        let nested = with_expansions(ctx, nested, target, &b.expand, starts, (level, ieee754));
-        writer = writer.expand(&entity.navigation[b.navigation].name, start, nested);
+        let nested_parent = Parent {
+            entity: target,
+            set,
+            key_columns: &[start],
+        };
+        let nested_layout = Layout {
+            starts: &mut *layout.starts,
+            related: &mut *layout.related,
+        };
+        let nested = with_expansions(
+            ctx,
+            nested,
+            nested_parent,
+            &b.expand,
+            nested_layout,
+            (level, ieee754),
+        );
+        writer = writer.expand(name, start, nested);
     }
     writer
+}
+
+/// The writer of the expanded collection `name` of `parent`'s entities, whose columns start at
+/// `start`, each entity written by `writer`.
+fn expanded_collection(
+    ctx: &Ctx,
+    parent: Parent<'_>,
+    name: &str,
+    rows: &RelatedRows,
+    start: usize,
+    writer: EntityWriter,
+) -> ExpandedCollection {
+    let shown = rows.top.unwrap_or(u64::MAX).min(MAX_EXPANDED_ENTITIES);
+    let key_columns = parent
+        .entity
+        .key_indices()
+        .iter()
+        .zip(parent.key_columns)
+        .map(|(&p, &c)| {
+            let property = &parent.entity.properties[p];
+            (c, property.name.clone(), property.ty)
+        })
+        .collect();
+    ExpandedCollection {
+        rows: (!rows.count_only).then_some(start),
+        count: rows.count.then_some(start + usize::from(!rows.count_only)),
+        shown: shown as usize,
+        next_link: Some(RelatedLink {
+            set_url: format!("{}/{}", ctx.service_root, parent.set),
+            key_columns,
+            rest: related_link_rest(ctx, name, rows, shown),
+        }),
+        writer,
+    }
+}
+
+/// Characters a query option's value keeps unencoded in a next link.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'$')
+    .remove(b'/')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b',')
+    .remove(b'\'')
+    .remove(b':');
+
+/// What follows the parent's key in the next link of an expanded collection past the entities
+/// a response holds: `/{name}?api-version=...`, `maxhistorydays` when the request had it, the
+/// nested options that choose the entities, and `$skip`/`$top` for the rest.
+fn related_link_rest(ctx: &Ctx, name: &str, rows: &RelatedRows, shown: u64) -> String {
+    let mut parts = vec![format!("api-version={}", ctx.version.as_str())];
+    if let Some(days) = ctx
+        .options
+        .custom
+        .iter()
+        .find(|o| o.name.eq_ignore_ascii_case("maxhistorydays"))
+    {
+        parts.push(format!(
+            "maxhistorydays={}",
+            utf8_percent_encode(&days.value, QUERY_VALUE)
+        ));
+    }
+    let text = ctx.options.get("$expand").unwrap_or_default();
+    for (option, span) in &rows.link_options {
+        let value = text.get(span.start..span.end).unwrap_or_default();
+        let option = format!("${}", option.trim_start_matches('$'));
+        parts.push(format!(
+            "{option}={}",
+            utf8_percent_encode(value, QUERY_VALUE)
+        ));
+    }
+    parts.push(format!("$skip={}", rows.skip.saturating_add(shown)));
+    if let Some(top) = rows.top {
+        parts.push(format!("$top={}", top.saturating_sub(shown)));
+    }
+    format!("/{name}?{}", parts.join("&"))
 }
 
 /// The context URL's selection: the selected properties (when `$select` was given) and each

@@ -15,7 +15,10 @@ use auth::Principal;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use expand::{bind_expansions, context_selection, entity_writer, expansions, navigation_target};
+use expand::{
+    bind_expansions, context_selection, entity_writer, expands_collections, expansions,
+    navigation_target,
+};
 use odata::bind::{
     bind_apply, bind_key, bind_search, bind_select, BoundApply, BoundExpand, BoundOrder, Computed,
     Scope, Typed, TypedKind,
@@ -543,7 +546,7 @@ fn bind_query(
         filter,
         orderby,
         select,
-        expand: bind_expansions(ctx, entity)?,
+        expand: bind_expansions(ctx, entity, &aliases)?,
         max_history_days,
     })
 }
@@ -599,6 +602,11 @@ fn bind_compute_option(
 
 /// `maxhistorydays` (any case) for a collection with a `dateKey`; none for others.
 fn max_history_days_option(ctx: &Ctx, collection: &Collection) -> Result<Option<u32>, ODataError> {
+    Ok(history_days(ctx)?.filter(|_| collection.has_date_key()))
+}
+
+/// `maxhistorydays` (any case), for whichever facts the request reads.
+fn history_days(ctx: &Ctx) -> Result<Option<u32>, ODataError> {
     let Some(o) = ctx
         .options
         .custom
@@ -614,7 +622,7 @@ fn max_history_days_option(ctx: &Ctx, collection: &Collection) -> Result<Option<
         ))
         .with_target("maxhistorydays")
     })?;
-    Ok(collection.has_date_key().then_some(days))
+    Ok(Some(days))
 }
 
 /// `$search` as a condition on the collection's string properties ([`bind_search`]); 501 beside

@@ -84,7 +84,7 @@ fn errors_are_odata_errors_with_status_and_position() {
             ),
             501,
             "$expand",
-            Some(11),
+            Some(19),
         ),
         (
             "/devices?api-version=v1.0&$expand=deviceName".into(),
@@ -94,7 +94,7 @@ fn errors_are_odata_errors_with_status_and_position() {
         ),
         (
             "/devices?api-version=v1.0&$expand=deviceType/deviceTypeName".into(),
-            501,
+            400,
             "$expand",
             Some(0),
         ),

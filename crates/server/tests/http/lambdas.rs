@@ -208,7 +208,11 @@ fn collection_navigation_errors_are_precise() {
             501,
             "$filter",
         ),
-        ("$expand=devicePropertyHistories", 501, "$expand"),
+        (
+            "$expand=devicePropertyHistories($expand=device($expand=devicePropertyHistories))",
+            501,
+            "$expand",
+        ),
         ("$expand=deviceType/$ref", 501, "$expand"),
         (
             "$expand=deviceType($filter=deviceTypeKey%20eq%201)",

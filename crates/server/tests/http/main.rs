@@ -15,6 +15,7 @@ mod aggregation;
 mod clients;
 mod compute;
 mod errors;
+mod expand;
 mod facts;
 mod filters;
 mod lambdas;

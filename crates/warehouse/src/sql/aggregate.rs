@@ -80,6 +80,7 @@ pub(super) fn plan_aggregated(
             sort_keys: order.len(),
             key_columns: Vec::new(),
             expanded: Vec::new(),
+            related: Vec::new(),
         },
     }
 }

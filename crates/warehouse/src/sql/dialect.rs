@@ -4,6 +4,10 @@ use super::SqlValue;
 use odata::bind::{AggregateMethod, ArithOp, Function};
 use odata::edm::PrimitiveType;
 
+/// Most cells of one JSON array in [`Dialect::json_row`] (PostgreSQL's functions take at most
+/// 100 arguments, SQLite's 127).
+pub const JSON_CHUNK: usize = 50;
+
 /// What differs between SQL databases. Only dialect modules may contain database-specific SQL.
 pub trait Dialect: Send + Sync {
     /// Short name (`sqlite`, `postgres`).
@@ -67,6 +71,16 @@ pub trait Dialect: Send + Sync {
     fn tenant_isolation(&self, _table: &str) -> Vec<String> {
         Vec::new()
     }
+
+    /// A JSON array holding one row's cells as the store's rows hold them: integers (Booleans
+    /// as 0/1, date-times as microseconds since the Unix epoch), text and null. Cells come in
+    /// arrays of at most [`JSON_CHUNK`] (function argument limits), the row being the array of
+    /// those arrays: `[[c0, c1, ...], [c50, ...]]`.
+    fn json_row(&self, cells: &[(String, PrimitiveType)]) -> String;
+
+    /// The JSON text of the array of `row` (a column holding [`Dialect::json_row`]) over the
+    /// rows of a subquery, in `order` (rendered `ORDER BY` items); `[]` when there are none.
+    fn json_rows(&self, row: &str, order: &[String]) -> String;
 
     /// `LIMIT`/`OFFSET` with already-rendered placeholders.
     fn limit_offset(&self, limit: Option<&str>, offset: Option<&str>) -> String;

@@ -6,13 +6,14 @@ mod aggregate;
 mod dialect;
 pub mod dml;
 mod plan;
+mod related;
 
 pub use crate::store::postgres::PostgresDialect;
 pub use crate::store::sqlite::SqliteDialect;
-pub use dialect::Dialect;
+pub use dialect::{Dialect, JSON_CHUNK};
 pub use plan::{
     plan, sql_value, CollectionQuery, Cursor, Expansion, KeysetPosition, Plan, PlannedQuery,
-    TENANT_COLUMN as TENANT_COLUMN_NAME,
+    Related, TENANT_COLUMN as TENANT_COLUMN_NAME,
 };
 
 /// A bound parameter value.

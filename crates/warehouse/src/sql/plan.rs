@@ -7,7 +7,8 @@
 use super::{Dialect, SqlValue};
 use crate::model::Collection;
 use odata::bind::{
-    AggregatedType, BoundApply, BoundOrder, CompareOp, Computed, Function, Typed, TypedKind, Value,
+    AggregatedType, BoundApply, BoundOrder, CompareOp, Computed, Function, RelatedRows, Typed,
+    TypedKind, Value,
 };
 use odata::edm::{EntityType, PrimitiveType};
 use odata::syntax::Direction;
@@ -70,6 +71,22 @@ pub struct Expansion<'a> {
     pub select: Vec<usize>,
     /// The related entity's own expansions.
     pub expand: Vec<Expansion<'a>>,
+    /// For a collection-valued navigation property: which related entities (then `reference`
+    /// is the parent's key property, and `select` and `expand` apply to each entity).
+    pub related: Option<Related<'a>>,
+}
+
+/// Which related entities an expanded collection reads for each row ([`super::related`]).
+#[derive(Debug, Clone)]
+pub struct Related<'a> {
+    /// The related entity type, which the options are bound against.
+    pub entity: &'a EntityType,
+    /// Its property that holds the parent's key.
+    pub referenced: String,
+    /// The nested options.
+    pub rows: RelatedRows,
+    /// Lowest `dateKey` to read (`maxhistorydays`).
+    pub min_date_key: Option<i64>,
 }
 
 /// A related collection joined to the main one (for `$expand`, or a navigation path in
@@ -115,9 +132,12 @@ pub struct Cursor {
     pub sort_keys: usize,
     /// Row column of each key property, in key order.
     pub key_columns: Vec<usize>,
-    /// Per expansion: the row column of the related entity's key (null when there is none),
-    /// followed by its selected properties.
+    /// Per expansion, depth first: the row column of the related entity's key (null when there
+    /// is none), followed by its selected properties; for an expanded collection, the column of
+    /// its entities (unless only counted), then of their count (when counted).
     pub expanded: Vec<usize>,
+    /// Per expanded collection, depth first: the layout of its entities' rows (no sort keys).
+    pub related: Vec<Cursor>,
 }
 
 /// A statement with its parameters.
@@ -149,15 +169,15 @@ pub(super) struct Renderer<'a> {
     pub(super) params: Vec<SqlValue>,
     pub(super) now_micros: i64,
     /// The main table's alias when the statement joins others.
-    pub(super) alias: Option<&'static str>,
+    pub(super) alias: Option<String>,
     /// The joined collections.
     pub(super) joins: Vec<Join<'a>>,
     /// Set while rendering expressions on aggregated rows: properties are their values' columns.
     pub(super) aggregated: Option<&'a AggregatedType>,
     /// Set while rendering a lambda predicate: the alias and collection of its variable.
     element: Option<(String, &'static Collection)>,
-    /// Lambdas and navigation counts rendered so far (each subquery gets its own alias).
-    subqueries: usize,
+    /// Subqueries rendered so far (each gets its own alias).
+    pub(super) subqueries: usize,
 }
 
 impl Renderer<'_> {
@@ -177,7 +197,7 @@ impl Renderer<'_> {
             return self.value_column(a.values[index]);
         }
         let name = self.dialect.quote(&self.entity.properties[index].name);
-        match self.alias {
+        match &self.alias {
             Some(a) => format!("{a}.{name}"),
             None => name,
         }
@@ -326,6 +346,7 @@ impl Renderer<'_> {
             .expect("collection navigation properties name the key");
         let outer_alias = self
             .alias
+            .as_deref()
             .expect("correlated subqueries need the row's alias");
         let tenant = self.dialect.quote(TENANT_COLUMN);
         (
@@ -504,7 +525,7 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
     }
     let selected = columns.len();
     columns.extend(order.keys.iter().map(|s| s.sql.clone()));
-    let expanded = expanded_columns(q, &r, &mut columns);
+    let (expanded, related) = expanded_columns(q, &mut r, &mut columns);
     let order_by: Vec<String> = order
         .keys
         .iter()
@@ -539,11 +560,39 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
                 .map(|i| selected + i.expect("every key is a sort key"))
                 .collect(),
             expanded,
+            related,
         },
     }
 }
 
 impl<'a> Renderer<'a> {
+    /// A renderer for a subquery over the rows of `entity` as `alias`, joined to `joins`, whose
+    /// parameters follow this one's (take them back with [`Renderer::resume`]).
+    pub(super) fn subquery(
+        &mut self,
+        entity: &'a EntityType,
+        alias: String,
+        joins: Vec<Join<'a>>,
+    ) -> Renderer<'a> {
+        Renderer {
+            dialect: self.dialect,
+            entity,
+            params: std::mem::take(&mut self.params),
+            now_micros: self.now_micros,
+            alias: Some(alias),
+            joins,
+            aggregated: None,
+            element: None,
+            subqueries: self.subqueries,
+        }
+    }
+
+    /// Takes back the parameters (and subquery numbering) of a finished [`Renderer::subquery`].
+    pub(super) fn resume(&mut self, sub: Renderer<'a>) {
+        self.params = sub.params;
+        self.subqueries = sub.subqueries;
+    }
+
     /// A renderer for the collection's rows, joined to the collections the query reaches.
     pub(super) fn new(q: &CollectionQuery<'a>, dialect: &'a dyn Dialect) -> Self {
         let joins = joins(q);
@@ -552,7 +601,7 @@ impl<'a> Renderer<'a> {
             entity: q.entity,
             params: Vec::new(),
             now_micros: q.now_micros,
-            alias: (!joins.is_empty() || correlates(q)).then_some("t0"),
+            alias: (!joins.is_empty() || correlates(q)).then(|| "t0".to_string()),
             joins,
             aggregated: None,
             element: None,
@@ -574,7 +623,7 @@ fn correlates(q: &CollectionQuery<'_>) -> bool {
             exprs.extend(a.aggregates.iter().filter_map(|v| v.value.as_ref()));
         }
     }
-    let mut found = false;
+    let mut found = any_related(q.expand);
     for e in exprs {
         e.walk(&mut |t| {
             found |= matches!(
@@ -584,6 +633,13 @@ fn correlates(q: &CollectionQuery<'_>) -> bool {
         });
     }
     found
+}
+
+/// Whether any of `expand` (or their own) is an expanded collection.
+fn any_related(expand: &[Expansion<'_>]) -> bool {
+    expand
+        .iter()
+        .any(|e| e.related.is_some() || any_related(&e.expand))
 }
 
 /// The collections to join: those `$apply`, `$filter` and `$orderby` reach through (on the
@@ -613,7 +669,7 @@ fn joins<'a>(q: &CollectionQuery<'a>) -> Vec<Join<'a>> {
     for o in q.orderby.iter().filter(|_| !aggregated) {
         navigations(&o.expr, &mut reached);
     }
-    for e in q.expand {
+    for e in q.expand.iter().filter(|e| e.related.is_none()) {
         if !reached.contains(&e.navigation) {
             reached.push(e.navigation);
         }
@@ -632,7 +688,7 @@ fn joins<'a>(q: &CollectionQuery<'a>) -> Vec<Join<'a>> {
             parent: None,
         })
         .collect();
-    for e in q.expand {
+    for e in q.expand.iter().filter(|e| e.related.is_none()) {
         let alias = joins
             .iter()
             .find(|j| j.parent.is_none() && j.navigation == e.navigation)
@@ -644,9 +700,10 @@ fn joins<'a>(q: &CollectionQuery<'a>) -> Vec<Join<'a>> {
     joins
 }
 
-/// Joins for nested expansions under the joined collection `alias`, depth first.
-fn nested_joins<'a>(alias: &str, expand: &[Expansion<'a>], joins: &mut Vec<Join<'a>>) {
-    for e in expand {
+/// Joins for nested expansions under the joined collection `alias`, depth first (expanded
+/// collections are subqueries, not joins).
+pub(super) fn nested_joins<'a>(alias: &str, expand: &[Expansion<'a>], joins: &mut Vec<Join<'a>>) {
+    for e in expand.iter().filter(|e| e.related.is_none()) {
         let own = format!("t{}", joins.len() + 1);
         joins.push(Join {
             navigation: e.navigation,
@@ -662,7 +719,7 @@ fn nested_joins<'a>(alias: &str, expand: &[Expansion<'a>], joins: &mut Vec<Join<
 /// collections by tenant and key when there are any.
 pub(super) fn from_clause(q: &CollectionQuery<'_>, r: &Renderer<'_>) -> String {
     let dialect = r.dialect;
-    let Some(alias) = r.alias else {
+    let Some(alias) = &r.alias else {
         return dialect.quote(&q.collection.name);
     };
     let mut table = format!("{} AS {alias}", dialect.quote(&q.collection.name));
@@ -675,21 +732,31 @@ pub(super) fn from_clause(q: &CollectionQuery<'_>, r: &Renderer<'_>) -> String {
                     .expect("navigation properties name a property"),
             ),
         };
-        table.push_str(&format!(
-            " LEFT JOIN {} AS {a} ON {a}.{tenant} = {alias}.{tenant} AND {a}.{} = {reference}",
-            dialect.quote(&j.target.name),
-            dialect.quote(&j.target.key[0]),
-            a = j.alias,
-            tenant = dialect.quote(TENANT_COLUMN),
-        ));
+        table.push_str(&left_join(dialect, j, alias, &reference));
     }
     table
+}
+
+/// ` LEFT JOIN` of `j` to the rows of `alias`, on the tenant and the key held by `reference`.
+pub(super) fn left_join(
+    dialect: &dyn Dialect,
+    j: &Join<'_>,
+    alias: &str,
+    reference: &str,
+) -> String {
+    format!(
+        " LEFT JOIN {} AS {a} ON {a}.{tenant} = {alias}.{tenant} AND {a}.{} = {reference}",
+        dialect.quote(&j.target.name),
+        dialect.quote(&j.target.key[0]),
+        a = j.alias,
+        tenant = dialect.quote(TENANT_COLUMN),
+    )
 }
 
 /// The statement's conditions on the collection's rows: the tenant, `$apply`'s filters,
 /// `$filter` (unless it is on aggregated rows), the history window, the key.
 pub(super) fn conditions(q: &CollectionQuery<'_>, r: &mut Renderer<'_>) -> Vec<String> {
-    let tenant_column = match r.alias {
+    let tenant_column = match &r.alias {
         Some(a) => format!("{a}.{}", r.dialect.quote(TENANT_COLUMN)),
         None => r.dialect.quote(TENANT_COLUMN),
     };
@@ -760,37 +827,57 @@ fn sort_order(q: &CollectionQuery<'_>, r: &mut Renderer<'_>) -> SortOrder {
 }
 
 /// Appends each expanded entity's columns to `columns`: its key (null when there is none), then
-/// its selected properties, then its own expansions'. Returns where each expanded entity's
-/// columns start, depth first.
-fn expanded_columns(
-    q: &CollectionQuery<'_>,
-    r: &Renderer<'_>,
+/// its selected properties, then its own expansions'; an expanded collection's entities and
+/// count instead. Returns where each expansion's columns start, depth first, and the layout of
+/// each expanded collection's rows.
+fn expanded_columns<'a>(
+    q: &CollectionQuery<'a>,
+    r: &mut Renderer<'a>,
     columns: &mut Vec<String>,
-) -> Vec<usize> {
-    let mut expanded = Vec::new();
+) -> (Vec<usize>, Vec<Cursor>) {
+    let mut layout = Layout::default();
     let mut next_nested = r.joins.iter().filter(|j| j.parent.is_none()).count();
+    let row_alias = r.alias.clone().unwrap_or_default();
     for e in q.expand {
-        let join = r
-            .joins
-            .iter()
-            .find(|j| j.parent.is_none() && j.navigation == e.navigation)
-            .expect("expanded navigations are joined");
-        expansion_columns(r, e, &join.alias, &mut next_nested, columns, &mut expanded);
+        let alias = match e.related {
+            Some(_) => row_alias.clone(),
+            None => r
+                .joins
+                .iter()
+                .find(|j| j.parent.is_none() && j.navigation == e.navigation)
+                .expect("expanded navigations are joined")
+                .alias
+                .clone(),
+        };
+        expansion_columns(r, e, &alias, &mut next_nested, columns, &mut layout);
     }
-    expanded
+    (layout.starts, layout.related)
 }
 
-/// The columns of expansion `e`, joined as `alias`, and of its nested expansions (joined in the
-/// order [`nested_joins`] added them, from `next_nested` on).
-fn expansion_columns(
-    r: &Renderer<'_>,
-    e: &Expansion<'_>,
+/// Where expansions' columns start and how expanded collections' rows are laid out.
+#[derive(Default)]
+pub(super) struct Layout {
+    pub(super) starts: Vec<usize>,
+    pub(super) related: Vec<Cursor>,
+}
+
+/// The columns of expansion `e`, joined as `alias` (for an expanded collection: the alias of
+/// the rows it relates to), and of its nested expansions (joined in the order [`nested_joins`]
+/// added them, from `next_nested` on).
+pub(super) fn expansion_columns<'a>(
+    r: &mut Renderer<'a>,
+    e: &Expansion<'a>,
     alias: &str,
     next_nested: &mut usize,
     columns: &mut Vec<String>,
-    expanded: &mut Vec<usize>,
+    layout: &mut Layout,
 ) {
-    expanded.push(columns.len());
+    layout.starts.push(columns.len());
+    if e.related.is_some() {
+        let rows = super::related::columns(r, e, alias, columns);
+        layout.related.push(rows);
+        return;
+    }
     columns.push(format!("{alias}.{}", r.dialect.quote(&e.target.key[0])));
     columns.extend(
         e.select
@@ -798,9 +885,15 @@ fn expansion_columns(
             .map(|&p| format!("{alias}.{}", r.dialect.quote(&e.target.properties[p].name))),
     );
     for nested in &e.expand {
-        let own = r.joins[*next_nested].alias.clone();
-        *next_nested += 1;
-        expansion_columns(r, nested, &own, next_nested, columns, expanded);
+        let own = match nested.related {
+            Some(_) => alias.to_string(),
+            None => {
+                let own = r.joins[*next_nested].alias.clone();
+                *next_nested += 1;
+                own
+            }
+        };
+        expansion_columns(r, nested, &own, next_nested, columns, layout);
     }
 }
 

@@ -104,6 +104,31 @@ impl Dialect for PostgresDialect {
         }
     }
 
+    fn json_row(&self, cells: &[(String, PrimitiveType)]) -> String {
+        let cell = |(sql, ty): &(String, PrimitiveType)| match ty {
+            PrimitiveType::Boolean => format!("({sql})::int"),
+            PrimitiveType::DateTimeOffset => {
+                format!("round(extract(epoch from {sql}) * 1000000)::bigint")
+            }
+            _ => sql.clone(),
+        };
+        let chunks: Vec<String> = cells
+            .chunks(crate::sql::JSON_CHUNK)
+            .map(|chunk| {
+                let cells: Vec<String> = chunk.iter().map(cell).collect();
+                format!("json_build_array({})", cells.join(", "))
+            })
+            .collect();
+        format!("json_build_array({})", chunks.join(", "))
+    }
+
+    fn json_rows(&self, row: &str, order: &[String]) -> String {
+        format!(
+            "COALESCE(json_agg({row} ORDER BY {}), '[]'::json)::text",
+            order.join(", ")
+        )
+    }
+
     fn limit_offset(&self, limit: Option<&str>, offset: Option<&str>) -> String {
         let mut s = String::new();
         if let Some(l) = limit {

@@ -69,6 +69,25 @@ impl Dialect for SqliteDialect {
         }
     }
 
+    fn json_row(&self, cells: &[(String, PrimitiveType)]) -> String {
+        // stored as the rows hold them: nothing to convert
+        let chunks: Vec<String> = cells
+            .chunks(crate::sql::JSON_CHUNK)
+            .map(|chunk| {
+                let cells: Vec<&str> = chunk.iter().map(|(c, _)| c.as_str()).collect();
+                format!("json_array({})", cells.join(", "))
+            })
+            .collect();
+        format!("json_array({})", chunks.join(", "))
+    }
+
+    fn json_rows(&self, row: &str, order: &[String]) -> String {
+        format!(
+            "json_group_array(json({row}) ORDER BY {})",
+            order.join(", ")
+        )
+    }
+
     fn limit_offset(&self, limit: Option<&str>, offset: Option<&str>) -> String {
         match (limit, offset) {
             (None, None) => String::new(),

@@ -4,6 +4,10 @@
 //! names pre-escaped, types resolved) and then appends one entity per row from borrowed cells,
 //! so the hot path allocates nothing per row.
 
+mod collection;
+
+pub use collection::{ExpandedCollection, RelatedLink};
+
 use crate::edm::{EntityType, PrimitiveType};
 
 /// How much control information payloads carry (`odata.metadata=...`).
@@ -176,10 +180,17 @@ pub struct EntityWriter {
     /// Full metadata: key columns, `@odata.type` value and entity-set URL prefix.
     full: Option<FullMetadata>,
     ieee754_compatible: bool,
-    /// Expanded navigation properties and nested objects: (`"name":` pre-escaped, the row
-    /// column that is null when there is no related entity (none: always written), the related
-    /// entity's writer).
-    expanded: Vec<(Vec<u8>, Option<usize>, EntityWriter)>,
+    /// Expanded navigation properties and nested objects, in the order they were added.
+    expanded: Vec<Nested>,
+}
+
+/// What an entity holds after its properties.
+enum Nested {
+    /// An expanded single entity or a nested object: `"name":` pre-escaped, the row column
+    /// that is null when there is no related entity (none: always written), its writer.
+    Entity(Vec<u8>, Option<usize>, EntityWriter),
+    /// An expanded collection, with its name as written.
+    Collection(String, ExpandedCollection),
 }
 
 struct FullMetadata {
@@ -254,14 +265,22 @@ impl EntityWriter {
     /// column `present` is null (no related entity).
     pub fn expand(mut self, name: &str, present: usize, writer: EntityWriter) -> Self {
         self.expanded
-            .push((quoted_name(name), Some(present), writer));
+            .push(Nested::Entity(quoted_name(name), Some(present), writer));
+        self
+    }
+
+    /// Adds the expanded collection `name`.
+    pub fn expand_collection(mut self, name: &str, collection: ExpandedCollection) -> Self {
+        self.expanded
+            .push(Nested::Collection(name.to_string(), collection));
         self
     }
 
     /// Adds the nested object `name`, always written by `writer` (the grouping properties
     /// reached through a navigation property in aggregated rows).
     pub fn nest(mut self, name: &str, writer: EntityWriter) -> Self {
-        self.expanded.push((quoted_name(name), None, writer));
+        self.expanded
+            .push(Nested::Entity(quoted_name(name), None, writer));
         self
     }
 
@@ -276,20 +295,7 @@ impl EntityWriter {
         } else if let Some(full) = &self.full {
             buf.extend_from_slice(b"\"@odata.type\":");
             buf.extend_from_slice(&full.type_annotation);
-            let mut id = full.id_prefix.clone();
-            id.push('(');
-            let single = full.key_columns.len() == 1;
-            for (i, (col, name, ty)) in full.key_columns.iter().enumerate() {
-                if i > 0 {
-                    id.push(',');
-                }
-                if !single {
-                    id.push_str(name);
-                    id.push('=');
-                }
-                key_literal(&mut id, *ty, row.cell(*col));
-            }
-            id.push(')');
+            let id = entity_id(&full.id_prefix, &full.key_columns, row);
             buf.extend_from_slice(b",\"@odata.id\":");
             write_string(buf, &id);
             buf.extend_from_slice(b",\"@odata.editLink\":");
@@ -312,19 +318,48 @@ impl EntityWriter {
             buf.extend_from_slice(name);
             write_value(buf, *ty, row.cell(*col), self.ieee754_compatible);
         }
-        for (name, present, writer) in &self.expanded {
+        for nested in &self.expanded {
             if !first {
                 buf.push(b',');
             }
             first = false;
-            buf.extend_from_slice(name);
-            match present.map(|p| row.cell(p)) {
-                Some(Cell::Null) => buf.extend_from_slice(b"null"),
-                _ => writer.write(buf, row),
+            match nested {
+                Nested::Entity(name, present, writer) => {
+                    buf.extend_from_slice(name);
+                    match present.map(|p| row.cell(p)) {
+                        Some(Cell::Null) => buf.extend_from_slice(b"null"),
+                        _ => writer.write(buf, row),
+                    }
+                }
+                Nested::Collection(name, collection) => collection.write(buf, name, row),
             }
         }
         buf.push(b'}');
     }
+}
+
+/// The id of the entity of `row`: `prefix(key)`, the key as `(42)` or `(a=1,b=2)`, from the
+/// key columns (row column, name, type).
+fn entity_id(
+    prefix: &str,
+    key_columns: &[(usize, String, PrimitiveType)],
+    row: &dyn Row,
+) -> String {
+    let mut id = prefix.to_string();
+    id.push('(');
+    let single = key_columns.len() == 1;
+    for (i, (col, name, ty)) in key_columns.iter().enumerate() {
+        if i > 0 {
+            id.push(',');
+        }
+        if !single {
+            id.push_str(name);
+            id.push('=');
+        }
+        key_literal(&mut id, *ty, row.cell(*col));
+    }
+    id.push(')');
+    id
 }
 
 /// `"name":`, escaped.

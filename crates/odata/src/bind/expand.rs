@@ -1,0 +1,331 @@
+//! `$expand`: the navigation properties to include inline, each with the related entities'
+//! properties, their own expansions and, for collections, which entities, in what order and how
+//! many.
+
+use super::{bad, bind_select, navigation, unsupported, BoundOrder, Scope, Targets, Typed};
+use crate::edm::{EntityType, Lookup};
+use crate::syntax::{ExpandItem, Span};
+use crate::{ErrorKind, ODataError};
+
+/// The most related entities an expanded collection holds in a response; past them it carries
+/// a next link to the rest (`devicePropertyHistories@odata.nextLink`).
+pub const MAX_EXPANDED_ENTITIES: u64 = 1000;
+
+/// A bound `$expand` item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoundExpand {
+    /// The navigation property (index into the entity type's `navigation`).
+    pub navigation: usize,
+    /// The target's properties to return (indices into the target type), in declaration order.
+    pub select: Vec<usize>,
+    /// The target's own expansions (a nested `$expand`).
+    pub expand: Vec<BoundExpand>,
+    /// For a collection-valued navigation property: which related entities it holds.
+    pub related: Option<RelatedRows>,
+}
+
+/// The related entities of an expanded collection: the nested `$filter`, `$orderby`, `$skip`,
+/// `$top` and `$count`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelatedRows {
+    /// Bound against the target type.
+    pub filter: Option<Typed>,
+    /// Bound against the target type; the target's key follows, so the order is total.
+    pub orderby: Vec<BoundOrder>,
+    /// Entities to skip.
+    pub skip: u64,
+    /// Most entities to return (none: all), of which a response holds at most
+    /// [`MAX_EXPANDED_ENTITIES`].
+    pub top: Option<u64>,
+    /// Whether to write the number of matching entities (`name@odata.count`).
+    pub count: bool,
+    /// `name/$count`: only the number, no entities.
+    pub count_only: bool,
+    /// The nested options that choose and shape the entities (all but `$top`, `$skip`, `$count`
+    /// and `$levels`), by name and the span of their value in the `$expand` text: what a next
+    /// link to the rest carries.
+    pub link_options: Vec<(String, Span)>,
+}
+
+/// How an expansion entered the list: named by the request, or implied by `*` or by a longer
+/// path through it (`device/deviceType` implies `device`), which a named one replaces.
+#[derive(PartialEq)]
+enum Origin {
+    Named,
+    Implied,
+}
+
+/// Binds `$expand` items of `ty`: navigation properties, each with a nested `$select` and
+/// `$expand`, and for collection-valued ones `$filter`, `$orderby`, `$skip`, `$top` and
+/// `$count` (and `/$count`). A path of several navigation properties (`device/deviceType`)
+/// expands each step. `targets` finds the entity type a navigation property leads to.
+pub fn bind_expand<'a>(
+    items: &[ExpandItem],
+    ty: &EntityType,
+    targets: Targets<'a>,
+) -> Result<Vec<BoundExpand>, ODataError> {
+    expand_level(items, ty, targets, false)
+}
+
+/// [`bind_expand`] for the items of one level; `in_collection` when they are the expansions of
+/// an expanded collection's entities.
+fn expand_level<'a>(
+    items: &[ExpandItem],
+    ty: &EntityType,
+    targets: Targets<'a>,
+    in_collection: bool,
+) -> Result<Vec<BoundExpand>, ODataError> {
+    let mut out: Vec<(BoundExpand, Origin)> = Vec::new();
+    for item in items {
+        if item.path == ["*"] {
+            for n in 0..ty.navigation.len() {
+                let target = target_of(ty, n, targets)?;
+                let implied = BoundExpand {
+                    navigation: n,
+                    select: (0..target.properties.len()).collect(),
+                    expand: Vec::new(),
+                    related: ty.navigation[n].collection.then(RelatedRows::all),
+                };
+                check_nesting(&implied, ty, item.span, in_collection)?;
+                add(&mut out, implied, Origin::Implied, item.span)?;
+            }
+            continue;
+        }
+        if item.path.last().is_some_and(|s| s == "$ref") {
+            return Err(unsupported(
+                item.span,
+                "$ref in $expand is not supported yet",
+            ));
+        }
+        let n = navigation_named(ty, &item.path[0], item.span)?;
+        let target = target_of(ty, n, targets)?;
+        let rest = &item.path[1..];
+        let (bound, origin) = if rest.is_empty() || rest == ["$count"] {
+            let bound = bind_item(item, ty, n, (target, targets), in_collection)?;
+            (bound, Origin::Named)
+        } else {
+            // `a/b(options)` is `a($expand=b(options))`
+            let step = ExpandItem {
+                path: rest.to_vec(),
+                ..item.clone()
+            };
+            let collection = ty.navigation[n].collection;
+            let implied = BoundExpand {
+                navigation: n,
+                select: (0..target.properties.len()).collect(),
+                expand: expand_level(&[step], target, targets, in_collection || collection)?,
+                related: collection.then(RelatedRows::all),
+            };
+            (implied, Origin::Implied)
+        };
+        check_nesting(&bound, ty, item.span, in_collection)?;
+        add(&mut out, bound, origin, item.span)?;
+    }
+    Ok(out.into_iter().map(|(b, _)| b).collect())
+}
+
+/// Adds `expansion` to `out`: a second expansion of the same navigation property merges with
+/// an implied one (their nested expansions together), and is an error beside a named one.
+fn add(
+    out: &mut Vec<(BoundExpand, Origin)>,
+    expansion: BoundExpand,
+    origin: Origin,
+    span: Span,
+) -> Result<(), ODataError> {
+    let Some(existing) = out
+        .iter_mut()
+        .find(|(e, _)| e.navigation == expansion.navigation)
+    else {
+        out.push((expansion, origin));
+        return Ok(());
+    };
+    let (kept, other) =
+        match (&existing.1, &origin) {
+            (Origin::Named, Origin::Named) => return Err(bad(
+                span,
+                "this navigation property is expanded twice; expand it once with all its options",
+            )),
+            (Origin::Implied, Origin::Named) => {
+                let implied = std::mem::replace(&mut existing.0, expansion);
+                existing.1 = Origin::Named;
+                (&mut existing.0, implied)
+            }
+            _ => (&mut existing.0, expansion),
+        };
+    // the nested expansions of both (named twice at this level is caught by their own binding)
+    let mut merged = Vec::new();
+    for nested in kept.expand.drain(..).chain(other.expand) {
+        add(&mut merged, nested, Origin::Implied, span)?;
+    }
+    kept.expand = merged.into_iter().map(|(b, _)| b).collect();
+    Ok(())
+}
+
+/// A collection expanded inside an expanded collection is refused (501): each would be a
+/// subquery of a subquery.
+fn check_nesting(
+    b: &BoundExpand,
+    ty: &EntityType,
+    span: Span,
+    in_collection: bool,
+) -> Result<(), ODataError> {
+    if in_collection && b.related.is_some() {
+        return Err(unsupported(
+            span,
+            format!(
+                "expanding the collection '{}' inside an expanded collection is not supported yet",
+                ty.navigation[b.navigation].name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The navigation property `name` of `ty` (400 when it is a structural property or missing).
+fn navigation_named(ty: &EntityType, name: &str, span: Span) -> Result<usize, ODataError> {
+    if let Some(n) = navigation(ty, name, span)? {
+        return Ok(n);
+    }
+    let message = if !matches!(ty.find_property(name), Lookup::Missing) {
+        format!(
+            "'{name}' is a property of {}, not a navigation property",
+            ty.name
+        )
+    } else {
+        format!("{} has no navigation property '{name}'", ty.name)
+    };
+    Err(bad(span, message))
+}
+
+/// The entity type navigation property `n` of `ty` leads to.
+fn target_of<'a>(
+    ty: &EntityType,
+    n: usize,
+    targets: Targets<'a>,
+) -> Result<&'a EntityType, ODataError> {
+    targets(&ty.navigation[n].target_type).ok_or_else(|| {
+        ODataError::new(
+            ErrorKind::Internal,
+            format!(
+                "navigation target {} is missing",
+                ty.navigation[n].target_type
+            ),
+        )
+    })
+}
+
+/// One item naming navigation property `n` of `ty` (perhaps followed by `/$count`), with its
+/// options; `target` is the type it leads to.
+fn bind_item<'a>(
+    item: &ExpandItem,
+    ty: &EntityType,
+    n: usize,
+    (target, targets): (&'a EntityType, Targets<'a>),
+    in_collection: bool,
+) -> Result<BoundExpand, ODataError> {
+    if let Some((name, span)) = item.options.first() {
+        return Err(unsupported(
+            *span,
+            format!("{name} inside $expand is not supported yet"),
+        ));
+    }
+    let collection = ty.navigation[n].collection;
+    let count_only = item.path.len() == 2;
+    if count_only && !collection {
+        return Err(bad(
+            item.span,
+            format!(
+                "/$count follows a collection; '{}' is a single entity",
+                item.path[0]
+            ),
+        ));
+    }
+    let select = match &item.select {
+        Some(select) => bind_select(select, target)?,
+        None => (0..target.properties.len()).collect(),
+    };
+    let expand = expand_level(&item.expand, target, targets, in_collection || collection)?;
+    let related = if collection {
+        Some(related_rows(item, target, count_only)?)
+    } else {
+        single_valued_options(item)?;
+        None
+    };
+    Ok(BoundExpand {
+        navigation: n,
+        select,
+        expand,
+        related,
+    })
+}
+
+impl RelatedRows {
+    /// Every related entity, in key order, without a count.
+    fn all() -> Self {
+        RelatedRows {
+            filter: None,
+            orderby: Vec::new(),
+            skip: 0,
+            top: None,
+            count: false,
+            count_only: false,
+            link_options: Vec::new(),
+        }
+    }
+}
+
+/// The nested options of an expanded collection, bound against its entity type `target`.
+fn related_rows(
+    item: &ExpandItem,
+    target: &EntityType,
+    count_only: bool,
+) -> Result<RelatedRows, ODataError> {
+    let scope = Scope::new(target, None);
+    Ok(RelatedRows {
+        filter: item.filter.as_ref().map(|f| scope.filter(f)).transpose()?,
+        orderby: scope.orderby(&item.orderby)?,
+        skip: item.skip.map_or(0, |(n, _)| n),
+        top: item.top.map(|(n, _)| n),
+        count: count_only || item.count.is_some_and(|(c, _)| c),
+        count_only,
+        link_options: item
+            .written
+            .iter()
+            .filter(|(name, _)| {
+                let name = name.to_ascii_lowercase();
+                !["top", "skip", "count", "levels"].contains(&name.trim_start_matches('$'))
+            })
+            .cloned()
+            .collect(),
+    })
+}
+
+/// A single related entity has no order, no page and no count (400), and is not filtered yet
+/// (501).
+fn single_valued_options(item: &ExpandItem) -> Result<(), ODataError> {
+    if let Some(f) = &item.filter {
+        return Err(unsupported(
+            f.span,
+            format!(
+                "$filter inside $expand of the single-valued '{}' is not supported yet",
+                item.path[0]
+            ),
+        ));
+    }
+    let misplaced = [
+        item.orderby.first().map(|o| ("$orderby", o.expr.span)),
+        item.top.map(|(_, s)| ("$top", s)),
+        item.skip.map(|(_, s)| ("$skip", s)),
+        item.count.map(|(_, s)| ("$count", s)),
+    ];
+    if let Some((name, span)) = misplaced.into_iter().flatten().next() {
+        return Err(bad(
+            span,
+            format!(
+                "{name} applies to collections; '{}' is a single entity",
+                item.path[0]
+            ),
+        ));
+    }
+    Ok(())
+}

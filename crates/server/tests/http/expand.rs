@@ -1,0 +1,289 @@
+//! Expanded collections (`devices?$expand=devicePropertyHistories(...)`): nested `$filter`,
+//! `$orderby`, `$skip`, `$top`, `$count`, `$select` and `$expand`, `/$count`, the bound with its
+//! next link, multi-step paths and `maxhistorydays`; results compared with an evaluation here
+//! over the rows of both collections.
+
+use super::*;
+
+/// Each device's property history rows, by `deviceKey`, in key order (dateKey).
+fn histories_by_device() -> HashMap<u64, Vec<Value>> {
+    let mut out: HashMap<u64, Vec<Value>> = HashMap::new();
+    for h in all_rows("/devicePropertyHistories?api-version=v1.0", &[]).0 {
+        out.entry(h["deviceKey"].as_u64().unwrap())
+            .or_default()
+            .push(h);
+    }
+    for rows in out.values_mut() {
+        rows.sort_by_key(|h| h["dateKey"].as_i64().unwrap());
+    }
+    out
+}
+
+/// Only the named properties of `row`.
+fn only(row: &Value, names: &[&str]) -> Value {
+    Value::Object(
+        names
+            .iter()
+            .map(|n| (n.to_string(), row[*n].clone()))
+            .collect(),
+    )
+}
+
+#[test]
+fn expanded_collections_agree_with_an_independent_evaluation() {
+    let histories = histories_by_device();
+    let url = format!(
+        "/devices?api-version=v1.0&$select=deviceKey&$expand={}",
+        enc("devicePropertyHistories($select=dateKey,complianceStateKey;$filter=complianceStateKey ne 2;$orderby=complianceStateKey desc,dateKey desc;$skip=2;$top=5;$count=true)")
+    );
+    let first = get_ok(&url);
+    assert!(
+        first["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("#devices(deviceKey,devicePropertyHistories(dateKey,complianceStateKey))"),
+        "{}",
+        first["@odata.context"]
+    );
+    // a page that expands collections holds at most 100 entities
+    assert_eq!(first["value"].as_array().unwrap().len(), 100);
+    let (rows, pages) = all_rows(&url, &[("Prefer", "odata.maxpagesize=37")]);
+    assert_eq!(rows.len(), DEVICES as usize);
+    assert!(pages > 8);
+    let none = Vec::new();
+    for row in &rows {
+        let key = row["deviceKey"].as_u64().unwrap();
+        let mut matching: Vec<&Value> = histories
+            .get(&key)
+            .unwrap_or(&none)
+            .iter()
+            .filter(|h| h["complianceStateKey"] != 2)
+            .collect();
+        matching.sort_by_key(|h| {
+            std::cmp::Reverse((
+                h["complianceStateKey"].as_i64().unwrap_or(i64::MIN),
+                h["dateKey"].as_i64().unwrap(),
+            ))
+        });
+        let expected: Vec<Value> = matching
+            .iter()
+            .skip(2)
+            .take(5)
+            .map(|h| only(h, &["dateKey", "complianceStateKey"]))
+            .collect();
+        assert_eq!(
+            row["devicePropertyHistories"],
+            Value::Array(expected),
+            "{row}"
+        );
+        assert_eq!(
+            row["devicePropertyHistories@odata.count"],
+            matching.len(),
+            "{row}"
+        );
+        assert!(row.get("devicePropertyHistories@odata.nextLink").is_none());
+    }
+    // /$count alone, and every history of one device with all its properties
+    let counted = get_ok(&format!(
+        "/devices?api-version=v1.0&$select=deviceKey&$top=20&$expand={}",
+        enc("devicePropertyHistories/$count")
+    ));
+    for row in counted["value"].as_array().unwrap() {
+        let key = row["deviceKey"].as_u64().unwrap();
+        let n = histories.get(&key).map_or(0, Vec::len);
+        assert_eq!(row["devicePropertyHistories@odata.count"], n, "{row}");
+        assert!(row.get("devicePropertyHistories").is_none(), "{row}");
+    }
+    let one = get_ok("/devices(7)?api-version=v1.0&$expand=devicePropertyHistories");
+    assert_eq!(
+        one["devicePropertyHistories"],
+        Value::Array(histories[&7].clone())
+    );
+}
+
+#[test]
+fn expanded_collections_are_bounded_and_link_to_the_rest() {
+    // about 1 800 histories per device category: more than a response holds for one entity
+    let mut by_category: HashMap<u64, Vec<Value>> = HashMap::new();
+    for h in all_rows("/devicePropertyHistories?api-version=v1.0", &[]).0 {
+        if let Some(c) = h["deviceCategoryKey"].as_u64() {
+            by_category
+                .entry(c)
+                .or_default()
+                .push(only(&h, &["dateKey", "deviceKey"]));
+        }
+    }
+    let url = format!(
+        "/deviceCategories?api-version=v1.0&$select=deviceCategoryKey&$expand={}",
+        enc("devicePropertyHistories($select=dateKey,deviceKey;$filter=dateKey ge 20261010;$count=true)")
+    );
+    let mut checked = 0;
+    for category in get_ok(&url)["value"].as_array().unwrap() {
+        let key = category["deviceCategoryKey"].as_u64().unwrap();
+        let mut expected: Vec<Value> = by_category
+            .get(&key)
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|h| h["dateKey"].as_i64().unwrap() >= 20261010)
+            .collect();
+        expected.sort_by_key(|h| (h["dateKey"].as_i64(), h["deviceKey"].as_i64()));
+        let inline = category["devicePropertyHistories"].as_array().unwrap();
+        assert_eq!(
+            category["devicePropertyHistories@odata.count"],
+            expected.len()
+        );
+        if expected.len() <= 1000 {
+            assert_eq!(inline, &expected);
+            assert!(category
+                .get("devicePropertyHistories@odata.nextLink")
+                .is_none());
+            continue;
+        }
+        assert_eq!(inline.len(), 1000);
+        let link = category["devicePropertyHistories@odata.nextLink"]
+            .as_str()
+            .unwrap();
+        assert!(
+            link.contains(&format!(
+                "/deviceCategories({key})/devicePropertyHistories?"
+            )),
+            "{link}"
+        );
+        let (rest, _) = all_rows(link, &[]);
+        let mut all = inline.clone();
+        all.extend(rest);
+        assert_eq!(all, expected);
+        checked += 1;
+    }
+    assert!(checked > 0, "some category has more than 1000 histories");
+}
+
+#[test]
+fn expansions_nest_inside_collections_and_paths_expand_each_step() {
+    // the devices of each user's associations, with their device type
+    let devices: HashMap<u64, Value> = devices()
+        .into_iter()
+        .map(|d| (d["deviceKey"].as_u64().unwrap(), d))
+        .collect();
+    let users = get_ok(&format!(
+        "/users?api-version=v1.0&$select=userKey&$expand={}",
+        enc("userDeviceAssociations($select=deviceKey;$expand=device($select=deviceName,deviceTypeKey))")
+    ));
+    let mut seen = 0;
+    for user in users["value"].as_array().unwrap() {
+        for a in user["userDeviceAssociations"].as_array().unwrap() {
+            let d = &devices[&a["deviceKey"].as_u64().unwrap()];
+            assert_eq!(
+                a["device"],
+                only(d, &["deviceName", "deviceTypeKey"]),
+                "{a}"
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen > 0);
+    // `a/b(options)` is `a($expand=b(options))`, and paths through the same property merge
+    let steps = get_ok(&format!(
+        "/userDeviceAssociations?api-version=v1.0&$top=30&$expand={}",
+        enc("device/deviceType($select=deviceTypeName),device/ownerType,user($select=userKey)")
+    ));
+    let nested = get_ok(&format!(
+        "/userDeviceAssociations?api-version=v1.0&$top=30&$expand={}",
+        enc("device($expand=deviceType($select=deviceTypeName),ownerType),user($select=userKey)")
+    ));
+    assert_eq!(steps["value"], nested["value"]);
+    assert!(
+        steps["value"][0]["device"]["deviceType"].is_object()
+            || steps["value"][0]["device"]["deviceType"].is_null()
+    );
+    // a collection under a single entity, and parameter aliases in nested options
+    let h = get_ok(&format!(
+        "/devicePropertyHistories?api-version=v1.0&$top=3&$select=dateKey&$expand={}&@d=20261030",
+        enc("device($select=deviceKey;$expand=devicePropertyHistories($select=dateKey;$filter=dateKey ge @d))")
+    ));
+    for row in h["value"].as_array().unwrap() {
+        let key = row["device"]["deviceKey"].as_u64().unwrap();
+        let days: Vec<i64> = row["device"]["devicePropertyHistories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["dateKey"].as_i64().unwrap())
+            .collect();
+        let histories = all_rows(
+            &format!("/devices({key})/devicePropertyHistories?api-version=v1.0&$filter=dateKey%20ge%2020261030"),
+            &[],
+        )
+        .0;
+        let expected: Vec<i64> = histories
+            .iter()
+            .map(|d| d["dateKey"].as_i64().unwrap())
+            .collect();
+        assert_eq!(days, expected);
+        assert!(!days.is_empty());
+    }
+}
+
+#[test]
+fn maxhistorydays_limits_expanded_facts_unless_they_filter_by_day() {
+    // the tenant's snapshot is 2026-11-01: 7 days back is 20261025
+    let v = get_ok(&format!(
+        "/devices?api-version=v1.0&$top=10&$select=deviceKey&maxhistorydays=7&$expand={}",
+        enc("devicePropertyHistories($select=dateKey;$count=true)")
+    ));
+    for row in v["value"].as_array().unwrap() {
+        let days = row["devicePropertyHistories"].as_array().unwrap();
+        assert!(days.len() <= 8 && !days.is_empty(), "{row}");
+        assert!(
+            days.iter()
+                .all(|d| d["dateKey"].as_i64().unwrap() >= 20261025),
+            "{row}"
+        );
+        assert_eq!(row["devicePropertyHistories@odata.count"], days.len());
+    }
+    let v = get_ok(&format!(
+        "/devices?api-version=v1.0&$top=10&$select=deviceKey&maxhistorydays=7&$expand={}",
+        enc("devicePropertyHistories($select=dateKey;$filter=dateKey lt 20261010)")
+    ));
+    assert!(v["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|row| !row["devicePropertyHistories"]
+            .as_array()
+            .unwrap()
+            .is_empty()));
+}
+
+#[test]
+fn what_expansions_do_not_support_is_a_precise_error() {
+    for (expand, status, position) in [
+        ("deviceType($top=1)", 400, 11),
+        ("deviceType($orderby=deviceTypeName)", 400, 20),
+        ("deviceType($filter=deviceTypeKey eq 1)", 501, 19),
+        ("devicePropertyHistories($search=x)", 501, 24),
+        ("devicePropertyHistories($orderby=nothing)", 400, 33),
+        (
+            "devicePropertyHistories,devicePropertyHistories($top=1)",
+            400,
+            24,
+        ),
+        ("deviceType/$count", 400, 0),
+        ("devicePropertyHistories/$ref", 501, 0),
+        ("devicePropertyHistories($top=1;$top=2)", 400, 31),
+        (
+            "devicePropertyHistories($expand=device($expand=devicePropertyHistories))",
+            501,
+            47,
+        ),
+    ] {
+        let r = get(&format!(
+            "/devices?api-version=v1.0&$expand={}",
+            enc(expand)
+        ));
+        assert_eq!(r.status, status, "{expand}: {}", r.text());
+        let e = error_of(&r);
+        assert_eq!(e["target"], "$expand", "{expand}: {e}");
+        assert_eq!(e["details"][0]["position"], position, "{expand}: {e}");
+    }
+}
