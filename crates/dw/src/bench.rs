@@ -408,6 +408,8 @@ fn selective_requests(client: &Client, root: &str) -> Result<Vec<(&'static str, 
         ("lambda: devices with a state-4 day, top 20", url("devices?api-version=v1.0&$filter=devicePropertyHistories/any(h: h/complianceStateKey eq 4)&$top=20&$select=deviceKey")),
         ("lambda: users with 2+ devices, $count", url("users?api-version=v1.0&$filter=userDeviceAssociations/$count ge 2&$count=true&$top=20&$select=userKey")),
         ("$apply devices by deviceType/deviceTypeName", url("devices?api-version=v1.0&$apply=groupby((deviceType/deviceTypeName),aggregate($count as n,totalStorageSpaceInBytes with sum as storage))")),
+        ("$expand histories of a page of devices", url("devices?api-version=v1.0&$select=deviceKey,deviceName&$expand=devicePropertyHistories($select=dateKey,complianceStateKey,osVersion)")),
+        ("$expand users' associations and devices", url("users?api-version=v1.0&$select=userKey&$expand=userDeviceAssociations($select=deviceKey;$expand=device($select=deviceName))")),
     ])
 }
 

@@ -32,6 +32,25 @@ pub struct RelatedLink {
     pub rest: String,
 }
 
+/// The member names an expanded collection writes, escaped once: `"name@odata.count":`,
+/// `"name":`, `"name@odata.nextLink":`.
+pub(super) struct Names {
+    count: Vec<u8>,
+    entities: Vec<u8>,
+    next_link: Vec<u8>,
+}
+
+impl Names {
+    /// The names for the navigation property `name`.
+    pub(super) fn new(name: &str) -> Self {
+        Names {
+            count: super::quoted_name(&format!("{name}@odata.count")),
+            entities: super::quoted_name(name),
+            next_link: super::quoted_name(&format!("{name}@odata.nextLink")),
+        }
+    }
+}
+
 /// One entity's JSON row, its cells in column order.
 struct JsonRow(Vec<Value>);
 
@@ -61,11 +80,10 @@ fn rows(text: &str) -> Vec<JsonRow> {
 impl ExpandedCollection {
     /// Appends `"name@odata.count":n,"name":[...],"name@odata.nextLink":"..."` (each as there
     /// is one) for the entity of `row`.
-    pub(super) fn write(&self, buf: &mut Vec<u8>, name: &str, row: &dyn Row) {
+    pub(super) fn write(&self, buf: &mut Vec<u8>, names: &Names, row: &dyn Row) {
         let mut first = true;
         if let Some(column) = self.count {
-            write_string(buf, &format!("{name}@odata.count"));
-            buf.push(b':');
+            buf.extend_from_slice(&names.count);
             match row.cell(column) {
                 Cell::Integer(n) => write_integer(buf, n),
                 _ => buf.push(b'0'),
@@ -82,8 +100,8 @@ impl ExpandedCollection {
         if !first {
             buf.push(b',');
         }
-        write_string(buf, name);
-        buf.extend_from_slice(b":[");
+        buf.extend_from_slice(&names.entities);
+        buf.push(b'[');
         for (i, entity) in entities.iter().take(self.shown).enumerate() {
             if i > 0 {
                 buf.push(b',');
@@ -97,8 +115,7 @@ impl ExpandedCollection {
             .filter(|_| entities.len() > self.shown)
         {
             buf.push(b',');
-            write_string(buf, &format!("{name}@odata.nextLink"));
-            buf.push(b':');
+            buf.extend_from_slice(&names.next_link);
             let mut url = entity_id(&link.set_url, &link.key_columns, row);
             url.push_str(&link.rest);
             write_string(buf, &url);
@@ -163,7 +180,8 @@ mod tests {
         let text = r#"[[[20261101,0,1,"a\"b"]],[[20261102,null,0,null]],[[20261103,1,1,"c"]]]"#;
         let row = Cells(vec![Cell::Integer(42), Cell::Text(text), Cell::Integer(7)]);
         let mut buf = Vec::new();
-        collection.write(&mut buf, "histories", &row);
+        let names = Names::new("histories");
+        collection.write(&mut buf, &names, &row);
         assert_eq!(
             String::from_utf8(buf).unwrap(),
             concat!(
@@ -176,7 +194,7 @@ mod tests {
         // as many as shown: no next link; only counted: the count alone
         let row = Cells(vec![Cell::Integer(42), Cell::Text("[]"), Cell::Integer(0)]);
         let mut buf = Vec::new();
-        collection.write(&mut buf, "histories", &row);
+        collection.write(&mut buf, &names, &row);
         assert_eq!(
             String::from_utf8(buf).unwrap(),
             r#""histories@odata.count":0,"histories":[]"#

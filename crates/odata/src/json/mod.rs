@@ -189,8 +189,8 @@ enum Nested {
     /// An expanded single entity or a nested object: `"name":` pre-escaped, the row column
     /// that is null when there is no related entity (none: always written), its writer.
     Entity(Vec<u8>, Option<usize>, EntityWriter),
-    /// An expanded collection, with its name as written.
-    Collection(String, ExpandedCollection),
+    /// An expanded collection, with the member names it writes.
+    Collection(collection::Names, ExpandedCollection),
 }
 
 struct FullMetadata {
@@ -272,7 +272,7 @@ impl EntityWriter {
     /// Adds the expanded collection `name`.
     pub fn expand_collection(mut self, name: &str, collection: ExpandedCollection) -> Self {
         self.expanded
-            .push(Nested::Collection(name.to_string(), collection));
+            .push(Nested::Collection(collection::Names::new(name), collection));
         self
     }
 
@@ -331,7 +331,7 @@ impl EntityWriter {
                         _ => writer.write(buf, row),
                     }
                 }
-                Nested::Collection(name, collection) => collection.write(buf, name, row),
+                Nested::Collection(names, collection) => collection.write(buf, names, row),
             }
         }
         buf.push(b'}');
