@@ -1,5 +1,6 @@
 //! Resource paths under the service root.
 
+use odata::syntax::{parse_resource_path, Segment};
 use odata::ODataError;
 use percent_encoding::percent_decode_str;
 
@@ -41,67 +42,76 @@ fn not_found(path: &str) -> ODataError {
     ODataError::not_found(format!("No resource at '{path}'.")).with_target("path")
 }
 
-/// Parses the path below the service root (percent-encoded, as in the URL).
+/// Parses the path below the service root (percent-encoded, as in the URL) with the model-free
+/// path parser ([`parse_resource_path`]), then tells which of the forms the service serves it
+/// is: a path that is not OData is a 400 at its position, valid OData the service does not
+/// serve (`$batch`, `$entity`, `$all`, `$crossjoin`) a 501, and any other shape a 404.
 pub fn parse(rest: &str) -> Result<Resource, ODataError> {
-    let decoded = percent_decode_str(rest)
-        .decode_utf8()
-        .map_err(|_| ODataError::bad_request("The path is not valid UTF-8.").with_target("path"))?;
-    let path = decoded.trim_start_matches('/');
-    if path.is_empty() {
-        return Ok(Resource::ServiceDocument);
-    }
-    if path == "$metadata" {
-        return Ok(Resource::Metadata);
-    }
-    let (head, tail) = match path.find('(') {
-        Some(open) => {
-            let close = path.rfind(')').filter(|c| *c > open).ok_or_else(|| {
-                ODataError::bad_request("The key predicate is missing its ')'.")
-                    .with_target("path")
-                    .at(open)
-            })?;
-            let key = path[open + 1..close].to_string();
-            let after = &path[close + 1..];
-            let set = path[..open].to_string();
-            if set.contains('/') {
-                return Err(not_found(path));
-            }
-            let segments: Vec<&str> = after.split('/').filter(|s| !s.is_empty()).collect();
-            return match segments.as_slice() {
+    let path = rest.trim_start_matches('/');
+    // a trailing slash (`.../devices/`, the service root as `.../DataWarehouseFEService/`)
+    let path = path.strip_suffix('/').unwrap_or(path);
+    let segments = parse_resource_path(path).map_err(|e| {
+        ODataError::bad_request(format!("The path is not valid OData: {}.", e.message))
+            .with_target("path")
+            .at(e.offset)
+    })?;
+    let kinds: Vec<&Segment> = segments.iter().map(|s| &s.kind).collect();
+    let decoded = || percent_decode_str(path).decode_utf8_lossy().into_owned();
+    let unsupported = |what: &str| {
+        ODataError::not_implemented(format!("{what} is not supported.")).with_target("path")
+    };
+    match kinds.as_slice() {
+        [] => Ok(Resource::ServiceDocument),
+        [Segment::Metadata] => Ok(Resource::Metadata),
+        [Segment::Name { name, groups }] if groups.is_empty() => {
+            Ok(Resource::Collection(name.clone()))
+        }
+        [Segment::Name { name, groups }, Segment::Count] if groups.is_empty() => {
+            Ok(Resource::Count(name.clone()))
+        }
+        [Segment::Name { name, groups }, rest @ ..] if groups.len() == 1 => {
+            let (set, key) = (name.clone(), groups[0].clone());
+            let plain = |s: &Segment| match s {
+                Segment::Name { name, groups } if groups.is_empty() => Some(name.clone()),
+                _ => None,
+            };
+            match rest {
                 [] => Ok(Resource::Entity {
                     set,
                     key,
                     property: None,
                     raw: false,
                 }),
-                [p] => Ok(Resource::Entity {
+                [p] if plain(p).is_some() => Ok(Resource::Entity {
                     set,
                     key,
-                    property: Some(p.to_string()),
+                    property: plain(p),
                     raw: false,
                 }),
-                [p, "$value"] => Ok(Resource::Entity {
+                [p, Segment::Value] if plain(p).is_some() => Ok(Resource::Entity {
                     set,
                     key,
-                    property: Some(p.to_string()),
+                    property: plain(p),
                     raw: true,
                 }),
                 _ => Ok(Resource::Deeper {
                     set,
                     key,
-                    segments: segments.iter().map(|s| s.to_string()).collect(),
+                    segments: segments[1..]
+                        .iter()
+                        .map(|s| {
+                            let text = &path[s.span.start..s.span.end];
+                            percent_decode_str(text).decode_utf8_lossy().into_owned()
+                        })
+                        .collect(),
                 }),
-            };
+            }
         }
-        None => match path.split_once('/') {
-            Some((h, t)) => (h, Some(t)),
-            None => (path, None),
-        },
-    };
-    match tail {
-        None | Some("") => Ok(Resource::Collection(head.to_string())),
-        Some("$count") => Ok(Resource::Count(head.to_string())),
-        Some(_) => Err(not_found(path)),
+        [Segment::Batch, ..] => Err(unsupported("$batch")),
+        [Segment::Entity, ..] => Err(unsupported("$entity (entities by their id)")),
+        [Segment::All, ..] => Err(unsupported("$all")),
+        [Segment::CrossJoin(_), ..] => Err(unsupported("$crossjoin")),
+        _ => Err(not_found(&decoded())),
     }
 }
 
@@ -157,6 +167,32 @@ mod tests {
                 segments: vec!["deviceType".into(), "deviceTypeName".into()]
             }
         );
-        assert!(parse("/devices(1").is_err());
+        assert_eq!(parse("/devices(1").unwrap_err().kind.status(), 400);
+        assert_eq!(parse("/devices('a/b')").unwrap_err().kind.status(), 400);
+        assert_eq!(parse("/$batch").unwrap_err().kind.status(), 501);
+        assert_eq!(
+            parse("/$crossjoin(devices,users)")
+                .unwrap_err()
+                .kind
+                .status(),
+            501
+        );
+        assert_eq!(
+            parse("/devices/").unwrap(),
+            Resource::Collection("devices".into())
+        );
+        assert_eq!(parse("/").unwrap(), Resource::ServiceDocument);
+        assert!(matches!(
+            parse("/devices(1)/$value").unwrap(),
+            Resource::Deeper { .. }
+        ));
+        assert_eq!(
+            parse("/devices(1)/devicePropertyHistories/$count").unwrap(),
+            Resource::Deeper {
+                set: "devices".into(),
+                key: "1".into(),
+                segments: vec!["devicePropertyHistories".into(), "$count".into()]
+            }
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Model-free syntax layer: turns query-option text into syntax trees.
 //!
-//! Every entry point works on percent-decoded text (servers decode the URL first) and returns
+//! Every entry point but the resource path's works on percent-decoded text (servers decode the
+//! query first; paths are split before they are decoded) and returns
 //! either a tree or a [`SyntaxError`] whose `offset` is the 0-based character position where the
 //! text stops matching the grammar of OData 4.01 (the OASIS ABNF construction rules).
 
@@ -13,6 +14,7 @@ mod expr;
 pub mod limits;
 mod literal;
 mod options;
+mod path;
 mod search;
 
 pub use aliases::Aliases;
@@ -25,6 +27,10 @@ pub use expand::{parse_expand, ExpandItem};
 pub use expr::{parse_filter, parse_key, parse_orderby, parse_select, KeyValue};
 pub use literal::{parse_duration, parse_literal};
 pub use options::{parse_count, parse_query_options, parse_top_skip, QueryOption, QueryOptions};
+pub use path::{
+    parse_identifier, parse_relative_uri, parse_resource_path, parse_uri, PathSegment, RelativeUri,
+    Segment,
+};
 pub use search::{parse_search, SearchExpr};
 
 use std::fmt;

@@ -154,6 +154,21 @@ fn errors_are_odata_errors_with_status_and_position() {
             "nope",
             None,
         ),
+        // the path's grammar (model-free, odata::syntax::parse_resource_path), then the model
+        (
+            "/devices('a/b')?api-version=v1.0".into(),
+            400,
+            "path",
+            Some(10),
+        ),
+        (
+            "/devices(1;2)?api-version=v1.0".into(),
+            400,
+            "path",
+            Some(9),
+        ),
+        ("/$batch?api-version=v1.0".into(), 501, "path", None),
+        ("/devices/x/y?api-version=v1.0".into(), 404, "path", None),
     ];
     for (url, status, target, position) in cases {
         let r = get(&url);
