@@ -133,8 +133,8 @@ async fn scoped_collection(ctx: Ctx, name: &str, parent: PropertyValues) -> ApiR
     } else {
         0
     };
-    let most = stream::page_limit(page_len, remaining);
-    let plan = page_query.plan(position.as_ref(), offset, most + 1);
+    let limit = stream::statement_limit(page_len, remaining, 0, false);
+    let plan = page_query.plan(position.as_ref(), offset, limit);
     let q = &page_query.query;
     let mut context = format!("{}#{name}", ctx.metadata_url());
     let writer = match q.apply.as_ref().and_then(|a| a.aggregation.as_ref()) {
