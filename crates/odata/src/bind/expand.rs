@@ -2,7 +2,10 @@
 //! properties, their own expansions and, for collections, which entities, in what order and how
 //! many.
 
-use super::{bad, bind_select, navigation, unsupported, BoundOrder, Scope, Targets, Typed};
+use super::{
+    bad, bind_select_with_computed, navigation, unsupported, BoundOrder, Computed, Scope, Targets,
+    Typed,
+};
 use crate::edm::{EntityType, Lookup};
 use crate::syntax::{ExpandItem, Span};
 use crate::{ErrorKind, ODataError};
@@ -20,6 +23,9 @@ pub struct BoundExpand {
     pub select: Vec<usize>,
     /// The target's own expansions (a nested `$expand`).
     pub expand: Vec<BoundExpand>,
+    /// The target's computed properties to return after its properties (a nested `$compute`,
+    /// those `$select` names, or all without a `$select`).
+    pub computed: Vec<Computed>,
     /// For a collection-valued navigation property: which related entities it holds.
     pub related: Option<RelatedRows>,
 }
@@ -84,6 +90,7 @@ fn expand_level<'a>(
                     navigation: n,
                     select: (0..target.properties.len()).collect(),
                     expand: Vec::new(),
+                    computed: Vec::new(),
                     related: ty.navigation[n].collection.then(RelatedRows::all),
                 };
                 check_nesting(&implied, ty, item.span, in_collection)?;
@@ -114,6 +121,7 @@ fn expand_level<'a>(
                 navigation: n,
                 select: (0..target.properties.len()).collect(),
                 expand: expand_level(&[step], target, targets, in_collection || collection)?,
+                computed: Vec::new(),
                 related: collection.then(RelatedRows::all),
             };
             (implied, Origin::Implied)
@@ -240,13 +248,14 @@ fn bind_item<'a>(
             ),
         ));
     }
-    let select = match &item.select {
-        Some(select) => bind_select(select, target)?,
-        None => (0..target.properties.len()).collect(),
+    let all_computed = Scope::new(target, None).compute(&item.compute)?;
+    let (select, computed) = match &item.select {
+        Some(select) => bind_select_with_computed(select, target, all_computed.clone())?,
+        None => ((0..target.properties.len()).collect(), all_computed.clone()),
     };
     let expand = expand_level(&item.expand, target, targets, in_collection || collection)?;
     let related = if collection {
-        Some(related_rows(item, target, count_only)?)
+        Some(related_rows(item, target, &all_computed, count_only)?)
     } else {
         single_valued_options(item)?;
         None
@@ -255,6 +264,7 @@ fn bind_item<'a>(
         navigation: n,
         select,
         expand,
+        computed,
         related,
     })
 }
@@ -274,13 +284,15 @@ impl RelatedRows {
     }
 }
 
-/// The nested options of an expanded collection, bound against its entity type `target`.
+/// The nested options of an expanded collection, bound against its entity type `target` and its
+/// `computed` properties.
 fn related_rows(
     item: &ExpandItem,
     target: &EntityType,
+    computed: &[Computed],
     count_only: bool,
 ) -> Result<RelatedRows, ODataError> {
-    let scope = Scope::new(target, None);
+    let scope = Scope::new(target, None).with_computed(computed);
     Ok(RelatedRows {
         filter: item.filter.as_ref().map(|f| scope.filter(f)).transpose()?,
         orderby: scope.orderby(&item.orderby)?,

@@ -23,7 +23,7 @@ pub use apply::{
 };
 pub use expand::{bind_expand, BoundExpand, RelatedRows, MAX_EXPANDED_ENTITIES};
 use scope::Binder;
-pub use scope::{Computed, Scope};
+pub use scope::{bind_select_with_computed, Computed, Scope};
 pub use search::bind_search;
 
 use crate::edm::{EntityType, Lookup, PrimitiveType};

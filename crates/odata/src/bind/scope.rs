@@ -1,8 +1,8 @@
 //! What names in an expression resolve against ([`Scope`]), and computed properties.
 
-use super::{bad, filter, orderby, BoundOrder, Targets, Typed};
+use super::{bad, bind_select, filter, orderby, BoundOrder, Targets, Typed};
 use crate::edm::{EntityType, Lookup};
-use crate::syntax::{Expr, OrderByItem};
+use crate::syntax::{Expr, OrderByItem, SelectItem};
 use crate::ODataError;
 
 /// What the names of an expression resolve against: an entity type's properties, paths through
@@ -90,4 +90,30 @@ impl<'a, 'c> Scope<'a, 'c> {
         }
         Ok(out)
     }
+}
+
+/// `$select` of properties and computed properties: the properties' indices (in declaration
+/// order), and the computed properties selected by name or by `*`.
+pub fn bind_select_with_computed(
+    items: &[SelectItem],
+    entity: &EntityType,
+    computed: Vec<Computed>,
+) -> Result<(Vec<usize>, Vec<Computed>), ODataError> {
+    let names = |item: &SelectItem, name: &str| matches!(item, SelectItem::Path(path, _) if path.len() == 1 && path[0] == name);
+    let properties: Vec<SelectItem> = items
+        .iter()
+        .filter(|i| !computed.iter().any(|c| names(i, &c.name)))
+        .cloned()
+        .collect();
+    let star = items.contains(&SelectItem::Star);
+    let select = if properties.is_empty() {
+        Vec::new()
+    } else {
+        bind_select(&properties, entity)?
+    };
+    let computed = computed
+        .into_iter()
+        .filter(|c| star || items.iter().any(|i| names(i, &c.name)))
+        .collect();
+    Ok((select, computed))
 }

@@ -25,8 +25,10 @@ pub struct ExpandItem {
     pub skip: Option<(u64, Span)>,
     /// The nested `$count`.
     pub count: Option<(bool, Span)>,
-    /// Other nested options by name (`$search`, `$compute`, `$apply`), each checked against its
-    /// grammar, with where it was written.
+    /// The nested `$compute`: each expression and its alias.
+    pub compute: Vec<(Expr, String)>,
+    /// Other nested options by name (`$search`, `$apply`), each checked against its grammar,
+    /// with where it was written.
     pub options: Vec<(String, Span)>,
     /// Every nested option as written: its name and the span of its value.
     pub written: Vec<(String, Span)>,
@@ -35,7 +37,7 @@ pub struct ExpandItem {
 /// Parses a `$expand` value. Every nested option is checked against its grammar (`$filter`,
 /// `$orderby`, `$top`, `$skip`, `$count`, `$levels`, `$search`, `$compute`, `$apply` and a nested
 /// `$expand`, at most [`limits::MAX_EXPAND_DEPTH`] levels deep, each option once); `$select`,
-/// `$expand`, `$filter`, `$orderby`, `$top`, `$skip` and `$count` are parsed into the item,
+/// `$expand`, `$filter`, `$orderby`, `$top`, `$skip`, `$count` and `$compute` are parsed into the item,
 /// `$levels` is checked only (no navigation property of a model without recursive navigation
 /// reaches further than one level), and the others are kept by name and position, for binders
 /// to accept or refuse.
@@ -108,6 +110,7 @@ fn expand_at_depth(text: &str, depth: usize, base: usize) -> Result<Vec<ExpandIt
             top: None,
             skip: None,
             count: None,
+            compute: Vec::new(),
             options: Vec::new(),
             written: Vec::new(),
         };
@@ -192,6 +195,13 @@ fn nested_option(
         "top" => item.top = Some((super::parse_top_skip(value).map_err(in_text)?, option_span)),
         "skip" => item.skip = Some((super::parse_top_skip(value).map_err(in_text)?, option_span)),
         "count" => item.count = Some((super::parse_count(value).map_err(in_text)?, option_span)),
+        "compute" => {
+            let mut compute = super::parse_compute(value).map_err(in_text)?;
+            compute
+                .iter_mut()
+                .for_each(|(e, _)| shift_expr(e, base + at));
+            item.compute = compute;
+        }
         _ => {
             check_nested(name, value).map_err(in_text)?;
             if !name.eq_ignore_ascii_case("$levels") && !name.eq_ignore_ascii_case("levels") {
@@ -242,7 +252,6 @@ fn check_nested(name: &str, value: &str) -> Result<(), SyntaxError> {
     let lower = name.to_ascii_lowercase();
     match lower.trim_start_matches('$') {
         "search" => super::parse_search(value).map(|_| ()),
-        "compute" => super::parse_compute(value).map(|_| ()),
         "apply" => super::parse_apply(value).map(|_| ()),
         "levels" => {
             let positive = value.bytes().all(|b| b.is_ascii_digit()) && !value.starts_with('0');

@@ -94,7 +94,6 @@ pub(super) fn expansions(
                         .is_some_and(|f| mentions_property(f, dk))
                 });
                 Related {
-                    entity: target,
                     referenced: nav.referenced_property.clone(),
                     rows: rows.clone(),
                     min_date_key: history
@@ -108,7 +107,9 @@ pub(super) fn expansions(
                 target: Warehouse::get()
                     .collection(set)
                     .expect("entity sets are collections"),
+                entity: target,
                 select: b.select.clone(),
+                computed: b.computed.clone(),
                 expand: expansions(ctx, target, &b.expand, history),
                 related,
             }
@@ -193,14 +194,18 @@ fn with_expansions<'c>(
                 .related
                 .next()
                 .expect("a layout per expanded collection");
-            let own = EntityWriter::new(
-                target,
-                namespace,
-                &b.select,
-                &cursor.key_columns,
-                level,
-                ieee754,
-                &set_url,
+            let own = with_computed(
+                EntityWriter::new(
+                    target,
+                    namespace,
+                    &b.select,
+                    &cursor.key_columns,
+                    level,
+                    ieee754,
+                    &set_url,
+                ),
+                b,
+                0,
             );
             let own_layout = Layout {
                 starts: &mut cursor.expanded.iter().copied(),
@@ -223,16 +228,20 @@ fn with_expansions<'c>(
             writer = writer.expand_collection(name, collection);
             continue;
         }
-        let nested = EntityWriter::new(
-            target,
-            namespace,
-            &b.select,
-            &[start],
-            level,
-            ieee754,
-            &set_url,
-        )
-        .from_column(start + 1);
+        let nested = with_computed(
+            EntityWriter::new(
+                target,
+                namespace,
+                &b.select,
+                &[start],
+                level,
+                ieee754,
+                &set_url,
+            )
+            .from_column(start + 1),
+            b,
+            start + 1,
+        );
         let nested_parent = Parent {
             entity: target,
             set,
@@ -253,6 +262,15 @@ fn with_expansions<'c>(
         writer = writer.expand(name, start, nested);
     }
     writer
+}
+
+/// `writer` with the computed properties of expansion `b`, read after its selected properties
+/// (which start at row column `first`).
+fn with_computed(writer: EntityWriter, b: &BoundExpand, first: usize) -> EntityWriter {
+    b.computed.iter().enumerate().fold(writer, |w, (i, c)| {
+        let ty = c.expr.ty.unwrap_or(odata::edm::PrimitiveType::String);
+        w.extra(&c.name, ty, first + b.select.len() + i)
+    })
 }
 
 /// The writer of the expanded collection `name` of `parent`'s entities, whose columns start at
@@ -366,6 +384,7 @@ fn expanded_selection(ctx: &Ctx, entity: &EntityType, expand: &[BoundExpand]) ->
                     .map(|&i| target.properties[i].name.clone())
                     .collect()
             };
+            inner.extend(b.computed.iter().map(|c| c.name.clone()));
             inner.extend(expanded_selection(ctx, target, &b.expand));
             format!(
                 "{}({})",

@@ -20,8 +20,8 @@ use expand::{
     navigation_target,
 };
 use odata::bind::{
-    bind_apply, bind_key, bind_search, bind_select, BoundApply, BoundExpand, BoundOrder, Computed,
-    Scope, Typed, TypedKind,
+    bind_apply, bind_key, bind_search, bind_select, bind_select_with_computed, BoundApply,
+    BoundExpand, BoundOrder, Computed, Scope, Typed, TypedKind,
 };
 use odata::edm::{EntityType, Lookup, Model, PrimitiveType};
 use odata::json::{key_literal, Cell, EntityWriter, MetadataLevel};
@@ -524,7 +524,7 @@ fn bind_query(
         }
         Some(text) => {
             let items = syntax::parse_select(text).map_err(|e| e.into_odata("$select"))?;
-            select_with_computed(&items, entity, computed).map_err(with_target("$select"))?
+            bind_select_with_computed(&items, entity, computed).map_err(with_target("$select"))?
         }
         None => ((0..entity.properties.len()).collect(), computed),
     };
@@ -643,46 +643,6 @@ fn bind_search_option(
     }
     let expr = syntax::parse_search(text).map_err(|e| e.into_odata("$search"))?;
     Ok(Some(bind_search(&expr, entity)))
-}
-
-/// `$select` of properties and computed properties: the properties' indices, and the computed
-/// properties selected by name or by `*`.
-fn select_with_computed(
-    items: &[syntax::SelectItem],
-    entity: &EntityType,
-    computed: Vec<Computed>,
-) -> Result<(Vec<usize>, Vec<Computed>), ODataError> {
-    let names_computed = |item: &syntax::SelectItem| match item {
-        syntax::SelectItem::Path(path, _) => {
-            path.len() == 1 && computed.iter().any(|c| c.name == path[0])
-        }
-        syntax::SelectItem::Star => false,
-    };
-    let properties: Vec<syntax::SelectItem> = items
-        .iter()
-        .filter(|i| !names_computed(i))
-        .cloned()
-        .collect();
-    let star = items.contains(&syntax::SelectItem::Star);
-    let chosen: Vec<bool> = computed
-        .iter()
-        .map(|c| {
-            star || items.iter().any(
-                |i| matches!(i, syntax::SelectItem::Path(path, _) if path.len() == 1 && path[0] == c.name),
-            )
-        })
-        .collect();
-    let select = if properties.is_empty() {
-        Vec::new()
-    } else {
-        bind_select(&properties, entity)?
-    };
-    let computed = computed
-        .into_iter()
-        .zip(chosen)
-        .filter_map(|(c, keep)| keep.then_some(c))
-        .collect();
-    Ok((select, computed))
 }
 
 impl Query {

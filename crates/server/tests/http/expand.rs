@@ -262,6 +262,7 @@ fn what_expansions_do_not_support_is_a_precise_error() {
         ("deviceType($orderby=deviceTypeName)", 400, 20),
         ("deviceType($filter=deviceTypeKey eq 1)", 501, 19),
         ("devicePropertyHistories($search=x)", 501, 24),
+        ("devicePropertyHistories($apply=identity)", 501, 24),
         ("devicePropertyHistories($orderby=nothing)", 400, 33),
         (
             "devicePropertyHistories,devicePropertyHistories($top=1)",
@@ -286,4 +287,55 @@ fn what_expansions_do_not_support_is_a_precise_error() {
         assert_eq!(e["target"], "$expand", "{expand}: {e}");
         assert_eq!(e["details"][0]["position"], position, "{expand}: {e}");
     }
+}
+
+#[test]
+fn computed_properties_inside_expansions() {
+    // the same computed values as the related collection's own $compute
+    let compute =
+        "totalStorageSpaceInBytes div 3.0 as third,physicalMemoryInBytes div 1073741824 as gb";
+    let v = get_ok(&format!(
+        "/devices(7)?api-version=v1.0&$select=deviceKey&$expand={}",
+        enc(&format!("devicePropertyHistories($compute={compute};$select=dateKey,gb,third;$filter=gb ge 8;$orderby=gb desc,dateKey)"))
+    ));
+    let direct = all_rows(
+        &format!(
+            "/devices(7)/devicePropertyHistories?api-version=v1.0&$compute={}&$select=dateKey,gb,third&$filter={}&$orderby={}",
+            enc(compute),
+            enc("gb ge 8"),
+            enc("gb desc,dateKey")
+        ),
+        &[],
+    )
+    .0;
+    assert!(!direct.is_empty());
+    assert_eq!(v["devicePropertyHistories"], Value::Array(direct));
+    // without $select every computed property comes after the declared ones; single-valued
+    // targets compute too, and the context URL names them
+    let v = get_ok(&format!(
+        "/devicePropertyHistories?api-version=v1.0&$top=3&$select=dateKey&$expand={}",
+        enc("device($select=deviceName,loud;$compute=concat(deviceName,'!') as loud)")
+    ));
+    assert!(v["@odata.context"]
+        .as_str()
+        .unwrap()
+        .ends_with("#devicePropertyHistories(dateKey,device(deviceName,loud))"));
+    for row in v["value"].as_array().unwrap() {
+        let name = row["device"]["deviceName"].as_str().unwrap();
+        assert_eq!(row["device"]["loud"], format!("{name}!"), "{row}");
+    }
+    let v = get_ok(&format!(
+        "/devices?api-version=v1.0&$top=1&$select=deviceKey&$expand={}",
+        enc("devicePropertyHistories($compute=dateKey mod 100 as day;$top=1)")
+    ));
+    let history = &v["value"][0]["devicePropertyHistories"][0];
+    assert_eq!(history["day"], history["dateKey"].as_i64().unwrap() % 100);
+    assert!(history["osVersion"].is_string(), "{history}");
+    // an alias that names a property is a 400 at its expression
+    let r = get(&format!(
+        "/devices?api-version=v1.0&$expand={}",
+        enc("devicePropertyHistories($compute=dateKey add 1 as dateKey)")
+    ));
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(error_of(&r)["details"][0]["position"], 33);
 }

@@ -67,21 +67,24 @@ pub struct Expansion<'a> {
     pub reference: String,
     /// The related collection.
     pub target: &'a Collection,
+    /// Its entity type, which computed properties and nested options are bound against.
+    pub entity: &'a EntityType,
     /// Its properties to read (indices into its properties).
     pub select: Vec<usize>,
+    /// Its computed properties to read after them (a nested `$compute`).
+    pub computed: Vec<Computed>,
     /// The related entity's own expansions.
     pub expand: Vec<Expansion<'a>>,
     /// For a collection-valued navigation property: which related entities (then `reference`
-    /// is the parent's key property, and `select` and `expand` apply to each entity).
-    pub related: Option<Related<'a>>,
+    /// is the parent's key property, and `select`, `computed` and `expand` apply to each
+    /// entity).
+    pub related: Option<Related>,
 }
 
 /// Which related entities an expanded collection reads for each row ([`super::related`]).
 #[derive(Debug, Clone)]
-pub struct Related<'a> {
-    /// The related entity type, which the options are bound against.
-    pub entity: &'a EntityType,
-    /// Its property that holds the parent's key.
+pub struct Related {
+    /// The related entity type's property that holds the parent's key.
     pub referenced: String,
     /// The nested options.
     pub rows: RelatedRows,
@@ -133,7 +136,7 @@ pub struct Cursor {
     /// Row column of each key property, in key order.
     pub key_columns: Vec<usize>,
     /// Per expansion, depth first: the row column of the related entity's key (null when there
-    /// is none), followed by its selected properties; for an expanded collection, the column of
+    /// is none), followed by its selected and computed properties; for an expanded collection, the column of
     /// its entities (unless only counted), then of their count (when counted).
     pub expanded: Vec<usize>,
     /// Per expanded collection, depth first: the layout of its entities' rows (no sort keys).
@@ -827,7 +830,7 @@ fn sort_order(q: &CollectionQuery<'_>, r: &mut Renderer<'_>) -> SortOrder {
 }
 
 /// Appends each expanded entity's columns to `columns`: its key (null when there is none), then
-/// its selected properties, then its own expansions'; an expanded collection's entities and
+/// its selected and computed properties, then its own expansions'; an expanded collection's entities and
 /// count instead. Returns where each expansion's columns start, depth first, and the layout of
 /// each expanded collection's rows.
 fn expanded_columns<'a>(
@@ -884,6 +887,11 @@ pub(super) fn expansion_columns<'a>(
             .iter()
             .map(|&p| format!("{alias}.{}", r.dialect.quote(&e.target.properties[p].name))),
     );
+    if !e.computed.is_empty() {
+        let mut sub = r.subquery(e.entity, alias.to_string(), Vec::new());
+        columns.extend(e.computed.iter().map(|c| sub.expr(&c.expr)));
+        r.resume(sub);
+    }
     for nested in &e.expand {
         let own = match nested.related {
             Some(_) => alias.to_string(),

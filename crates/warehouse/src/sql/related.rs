@@ -32,7 +32,7 @@ pub(super) fn columns<'a>(
 ) -> Cursor {
     let related = e.related.as_ref().expect("an expanded collection");
     let mut layout = Cursor {
-        selected: e.select.len(),
+        selected: e.select.len() + e.computed.len(),
         sort_keys: 0,
         key_columns: Vec::new(),
         expanded: Vec::new(),
@@ -84,14 +84,11 @@ fn scope<'a>(
         dialect.quote(&related.referenced),
         dialect.quote(&e.reference),
     )];
-    let mut sub = r.subquery(related.entity, alias, joins);
+    let mut sub = r.subquery(e.entity, alias, joins);
     if let Some(f) = &related.rows.filter {
         conditions.push(sub.expr(f));
     }
-    if let (Some(min), Some(i)) = (
-        related.min_date_key,
-        related.entity.property_index("dateKey"),
-    ) {
+    if let (Some(min), Some(i)) = (related.min_date_key, e.entity.property_index("dateKey")) {
         let p = sub.param(SqlValue::Integer(min));
         conditions.push(format!("{} >= {p}", sub.column(i)));
     }
@@ -102,9 +99,10 @@ fn scope<'a>(
 fn entities<'a>(r: &mut Renderer<'a>, e: &Expansion<'a>, parent: &str) -> (String, Cursor) {
     let related = e.related.as_ref().expect("an expanded collection");
     let (mut sub, from, conditions) = scope(r, e, parent, true);
-    let entity = related.entity;
-    // the row: selected properties, key, nested expansions
+    let entity = e.entity;
+    // the row: selected and computed properties, key, nested expansions
     let mut cells: Vec<String> = e.select.iter().map(|&p| sub.column(p)).collect();
+    cells.extend(e.computed.iter().map(|c| sub.expr(&c.expr)));
     let key_indices = entity.key_indices();
     let key_columns: Vec<usize> = (cells.len()..cells.len() + key_indices.len()).collect();
     cells.extend(key_indices.iter().map(|&p| sub.column(p)));
@@ -123,6 +121,11 @@ fn entities<'a>(r: &mut Renderer<'a>, e: &Expansion<'a>, parent: &str) -> (Strin
         );
     }
     let mut types: Vec<PrimitiveType> = e.select.iter().map(|&p| entity.properties[p].ty).collect();
+    types.extend(
+        e.computed
+            .iter()
+            .map(|c| c.expr.ty.unwrap_or(PrimitiveType::String)),
+    );
     types.extend(key_indices.iter().map(|&p| entity.properties[p].ty));
     types.extend(expansion_types(e));
     let dialect = sub.dialect;
@@ -178,7 +181,7 @@ fn entities<'a>(r: &mut Renderer<'a>, e: &Expansion<'a>, parent: &str) -> (Strin
     (
         format!("(SELECT {aggregate} FROM ({inner}) AS s)"),
         Cursor {
-            selected: e.select.len(),
+            selected: e.select.len() + e.computed.len(),
             sort_keys: 0,
             key_columns,
             expanded: layout.starts,
@@ -188,20 +191,22 @@ fn entities<'a>(r: &mut Renderer<'a>, e: &Expansion<'a>, parent: &str) -> (Strin
 }
 
 /// The types of the cells [`expansion_columns`] lays out for `e`'s nested expansions: each
-/// related entity's key, then its selected properties, then its own.
+/// related entity's key, then its selected and computed properties, then its own.
 fn expansion_types(e: &Expansion<'_>) -> Vec<PrimitiveType> {
     let mut types = Vec::new();
     for nested in &e.expand {
-        let target = nested.target;
-        let ty = |p: usize| {
-            PrimitiveType::from_name(&target.properties[p].ty)
-                .expect("the model's properties have primitive types")
-        };
+        let target = nested.entity;
         let key = target
             .property_index(&target.key[0])
             .expect("a collection's key is a property");
-        types.push(ty(key));
-        types.extend(nested.select.iter().map(|&p| ty(p)));
+        types.push(target.properties[key].ty);
+        types.extend(nested.select.iter().map(|&p| target.properties[p].ty));
+        types.extend(
+            nested
+                .computed
+                .iter()
+                .map(|c| c.expr.ty.unwrap_or(PrimitiveType::String)),
+        );
         types.extend(expansion_types(nested));
     }
     types

@@ -70,11 +70,20 @@ impl Dialect for SqliteDialect {
     }
 
     fn json_row(&self, cells: &[(String, PrimitiveType)]) -> String {
-        // stored as the rows hold them: nothing to convert
+        // stored as the rows hold them, but floating-point values: JSON writes them with 15
+        // significant digits, 17 round-trip (infinities, which JSON lacks, become null)
+        let cell = |(sql, ty): &(String, PrimitiveType)| {
+            match ty {
+            PrimitiveType::Double | PrimitiveType::Single | PrimitiveType::Decimal => format!(
+                "(CASE WHEN abs({sql}) <= 1.7976931348623157e308 THEN json(printf('%!.17g', {sql})) END)"
+            ),
+            _ => sql.clone(),
+        }
+        };
         let chunks: Vec<String> = cells
             .chunks(crate::sql::JSON_CHUNK)
             .map(|chunk| {
-                let cells: Vec<&str> = chunk.iter().map(|(c, _)| c.as_str()).collect();
+                let cells: Vec<String> = chunk.iter().map(cell).collect();
                 format!("json_array({})", cells.join(", "))
             })
             .collect();
