@@ -317,6 +317,7 @@ fn corpus() -> Vec<String> {
         ("deviceCategories", "devicePropertyHistories($select=dateKey,deviceKey,azureADRegistered,physicalMemoryInBytes)"),
         ("devices", "devicePropertyHistories/$count,userDeviceAssociations($select=userKey)"),
         ("userDeviceAssociations", "device/deviceType,user($select=userKey)"),
+        ("devices", "deviceType($filter=deviceTypeName eq 'Windows'),devicePropertyHistories($search=\"10.0\" OR iPhone;$top=3)"),
         ("devices", "devicePropertyHistories($compute=totalStorageSpaceInBytes div 3.0 as third,physicalMemoryInBytes div 1073741824 as gb;$orderby=gb desc;$top=2),deviceType($compute=concat(deviceTypeName,'!') as loud)"),
     ] {
         out.push(format!(

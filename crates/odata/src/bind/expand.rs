@@ -26,16 +26,17 @@ pub struct BoundExpand {
     /// The target's computed properties to return after its properties (a nested `$compute`,
     /// those `$select` names, or all without a `$select`).
     pub computed: Vec<Computed>,
+    /// The nested `$filter` (and `$search`), bound against the target: an expanded collection
+    /// holds the entities that meet it, a single related entity that fails it is `null`.
+    pub filter: Option<Typed>,
     /// For a collection-valued navigation property: which related entities it holds.
     pub related: Option<RelatedRows>,
 }
 
-/// The related entities of an expanded collection: the nested `$filter`, `$orderby`, `$skip`,
-/// `$top` and `$count`.
+/// The related entities of an expanded collection: the nested `$orderby`, `$skip`, `$top` and
+/// `$count` (its `$filter` is the expansion's).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RelatedRows {
-    /// Bound against the target type.
-    pub filter: Option<Typed>,
     /// Bound against the target type; the target's key follows, so the order is total.
     pub orderby: Vec<BoundOrder>,
     /// Entities to skip.
@@ -61,10 +62,11 @@ enum Origin {
     Implied,
 }
 
-/// Binds `$expand` items of `ty`: navigation properties, each with a nested `$select` and
-/// `$expand`, and for collection-valued ones `$filter`, `$orderby`, `$skip`, `$top` and
-/// `$count` (and `/$count`). A path of several navigation properties (`device/deviceType`)
-/// expands each step. `targets` finds the entity type a navigation property leads to.
+/// Binds `$expand` items of `ty`: navigation properties, each with a nested `$select`,
+/// `$compute`, `$filter` and `$expand`, and for collection-valued ones `$search`, `$orderby`,
+/// `$skip`, `$top` and `$count` (and `/$count`). A path of several navigation properties
+/// (`device/deviceType`) expands each step. `targets` finds the entity type a navigation
+/// property leads to.
 pub fn bind_expand<'a>(
     items: &[ExpandItem],
     ty: &EntityType,
@@ -91,6 +93,7 @@ fn expand_level<'a>(
                     select: (0..target.properties.len()).collect(),
                     expand: Vec::new(),
                     computed: Vec::new(),
+                    filter: None,
                     related: ty.navigation[n].collection.then(RelatedRows::all),
                 };
                 check_nesting(&implied, ty, item.span, in_collection)?;
@@ -122,6 +125,7 @@ fn expand_level<'a>(
                 select: (0..target.properties.len()).collect(),
                 expand: expand_level(&[step], target, targets, in_collection || collection)?,
                 computed: Vec::new(),
+                filter: None,
                 related: collection.then(RelatedRows::all),
             };
             (implied, Origin::Implied)
@@ -254,17 +258,32 @@ fn bind_item<'a>(
         None => ((0..target.properties.len()).collect(), all_computed.clone()),
     };
     let expand = expand_level(&item.expand, target, targets, in_collection || collection)?;
+    let scope = Scope::new(target, None).with_computed(&all_computed);
+    let filter = item.filter.as_ref().map(|f| scope.filter(f)).transpose()?;
     let related = if collection {
-        Some(related_rows(item, target, &all_computed, count_only)?)
+        Some(related_rows(item, scope, count_only)?)
     } else {
         single_valued_options(item)?;
         None
+    };
+    let search = item
+        .search
+        .as_ref()
+        .map(|(s, _)| super::bind_search(s, target));
+    let filter = match (filter, search) {
+        (Some(f), Some(s)) => Some(Typed {
+            kind: super::TypedKind::And(Box::new(f), Box::new(s)),
+            ty: Some(crate::edm::PrimitiveType::Boolean),
+            nullable: false,
+        }),
+        (f, s) => f.or(s),
     };
     Ok(BoundExpand {
         navigation: n,
         select,
         expand,
         computed,
+        filter,
         related,
     })
 }
@@ -273,7 +292,6 @@ impl RelatedRows {
     /// Every related entity, in key order, without a count.
     fn all() -> Self {
         RelatedRows {
-            filter: None,
             orderby: Vec::new(),
             skip: 0,
             top: None,
@@ -284,17 +302,14 @@ impl RelatedRows {
     }
 }
 
-/// The nested options of an expanded collection, bound against its entity type `target` and its
-/// `computed` properties.
+/// The nested options of an expanded collection, bound in `scope` (its entity type and computed
+/// properties).
 fn related_rows(
     item: &ExpandItem,
-    target: &EntityType,
-    computed: &[Computed],
+    scope: Scope<'_, '_>,
     count_only: bool,
 ) -> Result<RelatedRows, ODataError> {
-    let scope = Scope::new(target, None).with_computed(computed);
     Ok(RelatedRows {
-        filter: item.filter.as_ref().map(|f| scope.filter(f)).transpose()?,
         orderby: scope.orderby(&item.orderby)?,
         skip: item.skip.map_or(0, |(n, _)| n),
         top: item.top.map(|(n, _)| n),
@@ -312,19 +327,10 @@ fn related_rows(
     })
 }
 
-/// A single related entity has no order, no page and no count (400), and is not filtered yet
-/// (501).
+/// A single related entity has no order, no page, no count and no search (400).
 fn single_valued_options(item: &ExpandItem) -> Result<(), ODataError> {
-    if let Some(f) = &item.filter {
-        return Err(unsupported(
-            f.span,
-            format!(
-                "$filter inside $expand of the single-valued '{}' is not supported yet",
-                item.path[0]
-            ),
-        ));
-    }
     let misplaced = [
+        item.search.as_ref().map(|(_, s)| ("$search", *s)),
         item.orderby.first().map(|o| ("$orderby", o.expr.span)),
         item.top.map(|(_, s)| ("$top", s)),
         item.skip.map(|(_, s)| ("$skip", s)),

@@ -27,8 +27,10 @@ pub struct ExpandItem {
     pub count: Option<(bool, Span)>,
     /// The nested `$compute`: each expression and its alias.
     pub compute: Vec<(Expr, String)>,
-    /// Other nested options by name (`$search`, `$apply`), each checked against its grammar,
-    /// with where it was written.
+    /// The nested `$search`, with where the option was written.
+    pub search: Option<(super::SearchExpr, Span)>,
+    /// Other nested options by name (`$apply`), each checked against its grammar, with where it
+    /// was written.
     pub options: Vec<(String, Span)>,
     /// Every nested option as written: its name and the span of its value.
     pub written: Vec<(String, Span)>,
@@ -37,7 +39,8 @@ pub struct ExpandItem {
 /// Parses a `$expand` value. Every nested option is checked against its grammar (`$filter`,
 /// `$orderby`, `$top`, `$skip`, `$count`, `$levels`, `$search`, `$compute`, `$apply` and a nested
 /// `$expand`, at most [`limits::MAX_EXPAND_DEPTH`] levels deep, each option once); `$select`,
-/// `$expand`, `$filter`, `$orderby`, `$top`, `$skip`, `$count` and `$compute` are parsed into the item,
+/// `$expand`, `$filter`, `$orderby`, `$top`, `$skip`, `$count`, `$compute` and `$search` are parsed
+/// into the item,
 /// `$levels` is checked only (no navigation property of a model without recursive navigation
 /// reaches further than one level), and the others are kept by name and position, for binders
 /// to accept or refuse.
@@ -111,6 +114,7 @@ fn expand_at_depth(text: &str, depth: usize, base: usize) -> Result<Vec<ExpandIt
             skip: None,
             count: None,
             compute: Vec::new(),
+            search: None,
             options: Vec::new(),
             written: Vec::new(),
         };
@@ -195,6 +199,9 @@ fn nested_option(
         "top" => item.top = Some((super::parse_top_skip(value).map_err(in_text)?, option_span)),
         "skip" => item.skip = Some((super::parse_top_skip(value).map_err(in_text)?, option_span)),
         "count" => item.count = Some((super::parse_count(value).map_err(in_text)?, option_span)),
+        "search" => {
+            item.search = Some((super::parse_search(value).map_err(in_text)?, option_span));
+        }
         "compute" => {
             let mut compute = super::parse_compute(value).map_err(in_text)?;
             compute
@@ -251,7 +258,6 @@ fn shift_expr(e: &mut Expr, by: usize) {
 fn check_nested(name: &str, value: &str) -> Result<(), SyntaxError> {
     let lower = name.to_ascii_lowercase();
     match lower.trim_start_matches('$') {
-        "search" => super::parse_search(value).map(|_| ()),
         "apply" => super::parse_apply(value).map(|_| ()),
         "levels" => {
             let positive = value.bytes().all(|b| b.is_ascii_digit()) && !value.starts_with('0');
@@ -347,9 +353,10 @@ mod tests {
         assert_eq!(items[0].orderby.len(), 1);
         assert_eq!(items[0].orderby[0].expr.span, Span { start: 38, end: 39 });
         assert_eq!(
-            items[0].options,
-            [("$search".to_string(), Span { start: 57, end: 66 })]
+            items[0].search.as_ref().unwrap().1,
+            Span { start: 57, end: 66 }
         );
+        assert_eq!(items[0].options, []);
         assert_eq!(
             parse_expand("h($top=2;$top=3)").unwrap_err().offset,
             9,

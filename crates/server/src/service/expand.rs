@@ -88,11 +88,8 @@ pub(super) fn expansions(
             let nav = &entity.navigation[b.navigation];
             let related = b.related.as_ref().map(|rows| {
                 let date_key = target.property_index("dateKey");
-                let date_filtered = date_key.is_some_and(|dk| {
-                    rows.filter
-                        .as_ref()
-                        .is_some_and(|f| mentions_property(f, dk))
-                });
+                let date_filtered = date_key
+                    .is_some_and(|dk| b.filter.as_ref().is_some_and(|f| mentions_property(f, dk)));
                 Related {
                     referenced: nav.referenced_property.clone(),
                     rows: rows.clone(),
@@ -110,6 +107,7 @@ pub(super) fn expansions(
                 entity: target,
                 select: b.select.clone(),
                 computed: b.computed.clone(),
+                filter: b.filter.clone(),
                 expand: expansions(ctx, target, &b.expand, history),
                 related,
             }

@@ -260,8 +260,7 @@ fn what_expansions_do_not_support_is_a_precise_error() {
     for (expand, status, position) in [
         ("deviceType($top=1)", 400, 11),
         ("deviceType($orderby=deviceTypeName)", 400, 20),
-        ("deviceType($filter=deviceTypeKey eq 1)", 501, 19),
-        ("devicePropertyHistories($search=x)", 501, 24),
+        ("deviceType($search=Windows)", 400, 11),
         ("devicePropertyHistories($apply=identity)", 501, 24),
         ("devicePropertyHistories($orderby=nothing)", 400, 33),
         (
@@ -338,4 +337,87 @@ fn computed_properties_inside_expansions() {
     ));
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(error_of(&r)["details"][0]["position"], 33);
+}
+
+#[test]
+fn single_related_entities_that_fail_a_nested_filter_are_null() {
+    let types: HashMap<u64, Value> = all_rows("/deviceTypes?api-version=v1.0", &[])
+        .0
+        .into_iter()
+        .map(|t| (t["deviceTypeKey"].as_u64().unwrap(), t))
+        .collect();
+    // the main $filter and $orderby reach through the same navigation property unfiltered
+    let (rows, _) = all_rows(
+        &format!(
+            "/devices?api-version=v1.0&$select=deviceKey,deviceTypeKey&$expand={}&$filter={}&$orderby={}",
+            enc("deviceType($filter=deviceTypeName eq 'Windows';$select=deviceTypeName)"),
+            enc("deviceType/deviceTypeName ne null"),
+            enc("deviceType/deviceTypeName desc,deviceKey")
+        ),
+        &[("Prefer", "odata.maxpagesize=70")],
+    );
+    let devices = devices();
+    let with_type = devices
+        .iter()
+        .filter(|d| {
+            d["deviceTypeKey"]
+                .as_u64()
+                .is_some_and(|k| types.contains_key(&k))
+        })
+        .count();
+    assert_eq!(rows.len(), with_type);
+    let (mut windows, mut others) = (0, 0);
+    for row in &rows {
+        let t = &types[&row["deviceTypeKey"].as_u64().unwrap()];
+        if t["deviceTypeName"] == "Windows" {
+            assert_eq!(
+                row["deviceType"],
+                serde_json::json!({"deviceTypeName": "Windows"})
+            );
+            windows += 1;
+        } else {
+            assert!(row["deviceType"].is_null(), "{row}");
+            others += 1;
+        }
+    }
+    assert!(windows > 0 && others > 0, "{windows} {others}");
+    // nested single-valued filters inside an expanded collection, and $search there
+    let users = get_ok(&format!(
+        "/users?api-version=v1.0&$top=60&$select=userKey&$expand={}",
+        enc("userDeviceAssociations($select=deviceKey;$expand=device($filter=startswith(deviceName,'DESKTOP');$select=deviceName))")
+    ));
+    let by_key: HashMap<u64, &Value> = devices
+        .iter()
+        .map(|d| (d["deviceKey"].as_u64().unwrap(), d))
+        .collect();
+    for user in users["value"].as_array().unwrap() {
+        for a in user["userDeviceAssociations"].as_array().unwrap() {
+            let d = by_key[&a["deviceKey"].as_u64().unwrap()];
+            let desktop = d["deviceName"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("DESKTOP"));
+            let expected = if desktop {
+                serde_json::json!({"deviceName": d["deviceName"]})
+            } else {
+                Value::Null
+            };
+            assert_eq!(a["device"], expected, "{a}");
+        }
+    }
+    let search = "\"10.0.19045\" OR iPhone";
+    let v = get_ok(&format!(
+        "/devices(9)?api-version=v1.0&$select=deviceKey&$expand={}",
+        enc(&format!(
+            "devicePropertyHistories($search={search};$select=dateKey,osVersion)"
+        ))
+    ));
+    let direct = all_rows(
+        &format!(
+            "/devices(9)/devicePropertyHistories?api-version=v1.0&$search={}&$select=dateKey,osVersion",
+            enc(search)
+        ),
+        &[],
+    )
+    .0;
+    assert_eq!(v["devicePropertyHistories"], Value::Array(direct));
 }

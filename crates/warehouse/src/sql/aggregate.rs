@@ -114,7 +114,7 @@ fn shared(
 }
 
 /// The innermost query: the grouping values and aggregates of the collection's rows.
-fn grouped(q: &CollectionQuery<'_>, a: &Aggregation, r: &mut Renderer<'_>) -> String {
+fn grouped<'a>(q: &CollectionQuery<'a>, a: &Aggregation, r: &mut Renderer<'a>) -> String {
     let groups: Vec<String> = a.group_by.iter().map(|g| r.expr(g)).collect();
     let mut columns: Vec<String> = groups.clone();
     for aggregate in &a.aggregates {

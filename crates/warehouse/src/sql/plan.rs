@@ -73,6 +73,9 @@ pub struct Expansion<'a> {
     pub select: Vec<usize>,
     /// Its computed properties to read after them (a nested `$compute`).
     pub computed: Vec<Computed>,
+    /// The nested `$filter` (and `$search`): the related entities that meet it (a single one
+    /// that fails it reads as none).
+    pub filter: Option<Typed>,
     /// The related entity's own expansions.
     pub expand: Vec<Expansion<'a>>,
     /// For a collection-valued navigation property: which related entities (then `reference`
@@ -101,6 +104,19 @@ pub(super) struct Join<'a> {
     /// For a nested expansion: the alias of the joined collection it hangs from and the
     /// property there that holds the key.
     pub(super) parent: Option<(String, String)>,
+    /// For an expansion with a nested `$filter`: its entity type and the condition the joined
+    /// entity must meet (such a join is the expansion's own, never shared with navigation paths
+    /// of `$filter` or `$orderby`).
+    pub(super) filter: Option<(&'a EntityType, &'a Typed)>,
+}
+
+impl Join<'_> {
+    /// Whether this is the join of top-level expansion `e`.
+    fn expands(&self, e: &Expansion<'_>) -> bool {
+        self.parent.is_none()
+            && self.navigation == e.navigation
+            && self.filter.is_some() == e.filter.is_some()
+    }
 }
 
 /// The navigation properties an expression reaches through.
@@ -232,7 +248,9 @@ impl Renderer<'_> {
                 let join = self
                     .joins
                     .iter()
-                    .find(|j| j.parent.is_none() && j.navigation == *navigation)
+                    .find(|j| {
+                        j.parent.is_none() && j.filter.is_none() && j.navigation == *navigation
+                    })
                     .expect("every navigation reached is joined");
                 format!(
                     "{}.{}",
@@ -503,7 +521,7 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
         return super::aggregate::plan_aggregated(q, aggregation, dialect);
     }
     let mut r = Renderer::new(q, dialect);
-    let table = from_clause(q, &r);
+    let table = from_clause(q, &mut r);
     let mut conditions = conditions(q, &mut r);
     let unfiltered = q.filter.is_none() && q.apply.is_none_or(|a| a.filters.is_empty());
     let (count_sql, count_params) = if unfiltered && q.key.is_empty() {
@@ -672,7 +690,8 @@ fn joins<'a>(q: &CollectionQuery<'a>) -> Vec<Join<'a>> {
     for o in q.orderby.iter().filter(|_| !aggregated) {
         navigations(&o.expr, &mut reached);
     }
-    for e in q.expand.iter().filter(|e| e.related.is_none()) {
+    let single = || q.expand.iter().filter(|e| e.related.is_none());
+    for e in single().filter(|e| e.filter.is_none()) {
         if !reached.contains(&e.navigation) {
             reached.push(e.navigation);
         }
@@ -689,12 +708,24 @@ fn joins<'a>(q: &CollectionQuery<'a>) -> Vec<Join<'a>> {
                 .find(|e| e.navigation == navigation)
                 .map_or_else(|| target_collection(q.entity, navigation), |e| e.target),
             parent: None,
+            filter: None,
         })
         .collect();
-    for e in q.expand.iter().filter(|e| e.related.is_none()) {
+    for e in single() {
+        if let Some(f) = &e.filter {
+            joins.push(Join {
+                navigation: e.navigation,
+                alias: format!("t{}", joins.len() + 1),
+                target: e.target,
+                parent: None,
+                filter: Some((e.entity, f)),
+            });
+        }
+    }
+    for e in single() {
         let alias = joins
             .iter()
-            .find(|j| j.parent.is_none() && j.navigation == e.navigation)
+            .find(|j| j.expands(e))
             .expect("expanded navigations are joined")
             .alias
             .clone();
@@ -705,7 +736,11 @@ fn joins<'a>(q: &CollectionQuery<'a>) -> Vec<Join<'a>> {
 
 /// Joins for nested expansions under the joined collection `alias`, depth first (expanded
 /// collections are subqueries, not joins).
-pub(super) fn nested_joins<'a>(alias: &str, expand: &[Expansion<'a>], joins: &mut Vec<Join<'a>>) {
+pub(super) fn nested_joins<'a>(
+    alias: &str,
+    expand: &'a [Expansion<'a>],
+    joins: &mut Vec<Join<'a>>,
+) {
     for e in expand.iter().filter(|e| e.related.is_none()) {
         let own = format!("t{}", joins.len() + 1);
         joins.push(Join {
@@ -713,6 +748,7 @@ pub(super) fn nested_joins<'a>(alias: &str, expand: &[Expansion<'a>], joins: &mu
             alias: own.clone(),
             target: e.target,
             parent: Some((alias.to_string(), e.reference.clone())),
+            filter: e.filter.as_ref().map(|f| (e.entity, f)),
         });
         nested_joins(&own, &e.expand, joins);
     }
@@ -720,13 +756,14 @@ pub(super) fn nested_joins<'a>(alias: &str, expand: &[Expansion<'a>], joins: &mu
 
 /// The statement's `FROM`: the collection's table, aliased and left-joined to the joined
 /// collections by tenant and key when there are any.
-pub(super) fn from_clause(q: &CollectionQuery<'_>, r: &Renderer<'_>) -> String {
+pub(super) fn from_clause<'a>(q: &CollectionQuery<'a>, r: &mut Renderer<'a>) -> String {
     let dialect = r.dialect;
-    let Some(alias) = &r.alias else {
+    let Some(alias) = r.alias.clone() else {
         return dialect.quote(&q.collection.name);
     };
     let mut table = format!("{} AS {alias}", dialect.quote(&q.collection.name));
-    for j in &r.joins {
+    for i in 0..r.joins.len() {
+        let j = &r.joins[i];
         let reference = match &j.parent {
             Some((parent, property)) => format!("{parent}.{}", dialect.quote(property)),
             None => r.column(
@@ -735,25 +772,42 @@ pub(super) fn from_clause(q: &CollectionQuery<'_>, r: &Renderer<'_>) -> String {
                     .expect("navigation properties name a property"),
             ),
         };
-        table.push_str(&left_join(dialect, j, alias, &reference));
+        let join = left_join(r, i, &alias, &reference);
+        table.push_str(&join);
     }
     table
 }
 
-/// ` LEFT JOIN` of `j` to the rows of `alias`, on the tenant and the key held by `reference`.
-pub(super) fn left_join(
-    dialect: &dyn Dialect,
-    j: &Join<'_>,
+/// ` LEFT JOIN` of `r.joins[index]` to the rows of `alias`, on the tenant, the key held by
+/// `reference` and, for a filtered expansion, its condition.
+pub(super) fn left_join<'a>(
+    r: &mut Renderer<'a>,
+    index: usize,
     alias: &str,
     reference: &str,
 ) -> String {
-    format!(
+    let dialect = r.dialect;
+    let j = &r.joins[index];
+    let mut sql = format!(
         " LEFT JOIN {} AS {a} ON {a}.{tenant} = {alias}.{tenant} AND {a}.{} = {reference}",
         dialect.quote(&j.target.name),
         dialect.quote(&j.target.key[0]),
         a = j.alias,
         tenant = dialect.quote(TENANT_COLUMN),
-    )
+    );
+    let (filter, own) = (j.filter, j.alias.clone());
+    if let Some((entity, filter)) = filter {
+        let mut sub = r.subquery(entity, own, Vec::new());
+        let condition = sub.expr(filter);
+        r.resume(sub);
+        let condition = if filter.nullable {
+            dialect.false_when_null(&condition)
+        } else {
+            condition
+        };
+        sql.push_str(&format!(" AND {condition}"));
+    }
+    sql
 }
 
 /// The statement's conditions on the collection's rows: the tenant, `$apply`'s filters,
@@ -847,7 +901,7 @@ fn expanded_columns<'a>(
             None => r
                 .joins
                 .iter()
-                .find(|j| j.parent.is_none() && j.navigation == e.navigation)
+                .find(|j| j.expands(e))
                 .expect("expanded navigations are joined")
                 .alias
                 .clone(),
@@ -869,7 +923,7 @@ pub(super) struct Layout {
 /// added them, from `next_nested` on).
 pub(super) fn expansion_columns<'a>(
     r: &mut Renderer<'a>,
-    e: &Expansion<'a>,
+    e: &'a Expansion<'a>,
     alias: &str,
     next_nested: &mut usize,
     columns: &mut Vec<String>,

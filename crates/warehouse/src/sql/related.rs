@@ -26,7 +26,7 @@ fn entities_to_read(top: Option<u64>) -> u64 {
 /// columns.
 pub(super) fn columns<'a>(
     r: &mut Renderer<'a>,
-    e: &Expansion<'a>,
+    e: &'a Expansion<'a>,
     parent: &str,
     columns: &mut Vec<String>,
 ) -> Cursor {
@@ -60,7 +60,7 @@ pub(super) fn columns<'a>(
 /// holding the parent row's key, the nested `$filter` and the history window.
 fn scope<'a>(
     r: &mut Renderer<'a>,
-    e: &Expansion<'a>,
+    e: &'a Expansion<'a>,
     parent: &str,
     joined: bool,
 ) -> (Renderer<'a>, String, Vec<String>) {
@@ -73,11 +73,6 @@ fn scope<'a>(
     let mut joins = Vec::new();
     if joined {
         nested_joins(&alias, &e.expand, &mut joins);
-        for j in &joins {
-            let (owner, property) = j.parent.as_ref().expect("nested joins hang from a parent");
-            let reference = format!("{owner}.{}", dialect.quote(property));
-            from.push_str(&left_join(dialect, j, owner, &reference));
-        }
     }
     let mut conditions = vec![format!(
         "{alias}.{tenant} = {parent}.{tenant} AND {alias}.{} = {parent}.{}",
@@ -85,7 +80,16 @@ fn scope<'a>(
         dialect.quote(&e.reference),
     )];
     let mut sub = r.subquery(e.entity, alias, joins);
-    if let Some(f) = &related.rows.filter {
+    for i in 0..sub.joins.len() {
+        let (owner, property) = sub.joins[i]
+            .parent
+            .clone()
+            .expect("nested joins hang from a parent");
+        let reference = format!("{owner}.{}", dialect.quote(&property));
+        let join = left_join(&mut sub, i, &owner, &reference);
+        from.push_str(&join);
+    }
+    if let Some(f) = &e.filter {
         conditions.push(sub.expr(f));
     }
     if let (Some(min), Some(i)) = (related.min_date_key, e.entity.property_index("dateKey")) {
@@ -96,7 +100,7 @@ fn scope<'a>(
 }
 
 /// The subquery of `e`'s entities as one JSON text, and the layout of each entity's row.
-fn entities<'a>(r: &mut Renderer<'a>, e: &Expansion<'a>, parent: &str) -> (String, Cursor) {
+fn entities<'a>(r: &mut Renderer<'a>, e: &'a Expansion<'a>, parent: &str) -> (String, Cursor) {
     let related = e.related.as_ref().expect("an expanded collection");
     let (mut sub, from, conditions) = scope(r, e, parent, true);
     let entity = e.entity;
