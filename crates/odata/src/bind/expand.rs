@@ -29,6 +29,8 @@ pub struct BoundExpand {
     /// The nested `$filter` (and `$search`), bound against the target: an expanded collection
     /// holds the entities that meet it, a single related entity that fails it is `null`.
     pub filter: Option<Typed>,
+    /// `name/$ref`: references to the related entities (their ids), not the entities.
+    pub reference: bool,
     /// For a collection-valued navigation property: which related entities it holds.
     pub related: Option<RelatedRows>,
 }
@@ -64,7 +66,8 @@ enum Origin {
 
 /// Binds `$expand` items of `ty`: navigation properties, each with a nested `$select`,
 /// `$compute`, `$filter` and `$expand`, and for collection-valued ones `$search`, `$orderby`,
-/// `$skip`, `$top` and `$count` (and `/$count`). A path of several navigation properties
+/// `$skip`, `$top` and `$count` (and `/$count`), each also as references (`/$ref`). A path of
+/// several navigation properties
 /// (`device/deviceType`) expands each step. `targets` finds the entity type a navigation
 /// property leads to.
 pub fn bind_expand<'a>(
@@ -85,15 +88,22 @@ fn expand_level<'a>(
 ) -> Result<Vec<BoundExpand>, ODataError> {
     let mut out: Vec<(BoundExpand, Origin)> = Vec::new();
     for item in items {
-        if item.path == ["*"] {
+        if item.path[0] == "*" {
+            // `*` or `*/$ref`
+            let reference = item.path.len() == 2;
             for n in 0..ty.navigation.len() {
                 let target = target_of(ty, n, targets)?;
                 let implied = BoundExpand {
                     navigation: n,
-                    select: (0..target.properties.len()).collect(),
+                    select: if reference {
+                        Vec::new()
+                    } else {
+                        (0..target.properties.len()).collect()
+                    },
                     expand: Vec::new(),
                     computed: Vec::new(),
                     filter: None,
+                    reference,
                     related: ty.navigation[n].collection.then(RelatedRows::all),
                 };
                 check_nesting(&implied, ty, item.span, in_collection)?;
@@ -101,16 +111,10 @@ fn expand_level<'a>(
             }
             continue;
         }
-        if item.path.last().is_some_and(|s| s == "$ref") {
-            return Err(unsupported(
-                item.span,
-                "$ref in $expand is not supported yet",
-            ));
-        }
         let n = navigation_named(ty, &item.path[0], item.span)?;
         let target = target_of(ty, n, targets)?;
         let rest = &item.path[1..];
-        let (bound, origin) = if rest.is_empty() || rest == ["$count"] {
+        let (bound, origin) = if rest.is_empty() || rest == ["$count"] || rest == ["$ref"] {
             let bound = bind_item(item, ty, n, (target, targets), in_collection)?;
             (bound, Origin::Named)
         } else {
@@ -126,6 +130,7 @@ fn expand_level<'a>(
                 expand: expand_level(&[step], target, targets, in_collection || collection)?,
                 computed: Vec::new(),
                 filter: None,
+                reference: false,
                 related: collection.then(RelatedRows::all),
             };
             (implied, Origin::Implied)
@@ -242,7 +247,8 @@ fn bind_item<'a>(
         ));
     }
     let collection = ty.navigation[n].collection;
-    let count_only = item.path.len() == 2;
+    let count_only = item.path.get(1).is_some_and(|s| s == "$count");
+    let reference = item.path.get(1).is_some_and(|s| s == "$ref");
     if count_only && !collection {
         return Err(bad(
             item.span,
@@ -255,6 +261,7 @@ fn bind_item<'a>(
     let all_computed = Scope::new(target, None).compute(&item.compute)?;
     let (select, computed) = match &item.select {
         Some(select) => bind_select_with_computed(select, target, all_computed.clone())?,
+        None if reference => (Vec::new(), Vec::new()),
         None => ((0..target.properties.len()).collect(), all_computed.clone()),
     };
     let expand = expand_level(&item.expand, target, targets, in_collection || collection)?;
@@ -284,6 +291,7 @@ fn bind_item<'a>(
         expand,
         computed,
         filter,
+        reference,
         related,
     })
 }

@@ -179,6 +179,8 @@ pub struct EntityWriter {
     columns: Vec<(usize, Vec<u8>, PrimitiveType)>,
     /// Full metadata: key columns, `@odata.type` value and entity-set URL prefix.
     full: Option<FullMetadata>,
+    /// Writes entity references (`{"@odata.id":"..."}`, `$expand=.../$ref`) instead of entities.
+    reference: bool,
     ieee754_compatible: bool,
     /// Expanded navigation properties and nested objects, in the order they were added.
     expanded: Vec<Nested>,
@@ -240,8 +242,32 @@ impl EntityWriter {
         Self {
             columns,
             full,
+            reference: false,
             ieee754_compatible,
             expanded: Vec::new(),
+        }
+    }
+
+    /// Prepares a writer of references to entities of `ty` (`{"@odata.id":"..."}`, whatever the
+    /// metadata level), their key properties read from `key_columns`, their ids under
+    /// `entity_set_url`.
+    pub fn reference(
+        ty: &EntityType,
+        namespace: &str,
+        key_columns: &[usize],
+        entity_set_url: &str,
+    ) -> Self {
+        Self {
+            reference: true,
+            ..Self::new(
+                ty,
+                namespace,
+                &[],
+                key_columns,
+                MetadataLevel::Full,
+                false,
+                entity_set_url,
+            )
         }
     }
 
@@ -286,6 +312,12 @@ impl EntityWriter {
 
     /// Appends one entity object for the current row.
     pub fn write(&self, buf: &mut Vec<u8>, row: &dyn Row) {
+        if let Some(full) = self.full.as_ref().filter(|_| self.reference) {
+            buf.extend_from_slice(b"{\"@odata.id\":");
+            write_string(buf, &entity_id(&full.id_prefix, &full.key_columns, row));
+            buf.push(b'}');
+            return;
+        }
         buf.push(b'{');
         let mut first = true;
         if self.full.as_ref().is_some_and(|f| f.key_columns.is_empty()) {

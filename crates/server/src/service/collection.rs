@@ -50,20 +50,22 @@ impl Paging {
 
 /// A collection's page: its rows streamed as they are read, a next link when there are more.
 pub(super) async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
-    scoped_collection(ctx, name, Vec::new()).await
+    scoped_collection(ctx, name, Vec::new(), false).await
 }
 
 /// `/{set}({key})/{navigation}` of a collection-valued navigation property: the entities of its
 /// target collection whose reference holds the key (`devices(42)/devicePropertyHistories` reads
 /// `devicePropertyHistories` with `deviceKey` 42; empty when there is no such entity).
+/// With `references`, `/{set}({key})/{navigation}/$ref`: references to them (their ids).
 pub(super) async fn related_collection(
     ctx: Ctx,
     set: &str,
     key_text: &str,
     navigation: usize,
+    references: bool,
 ) -> ApiResult<Response> {
     let (target, parent) = parent_scope(&ctx, set, key_text, navigation)?;
-    scoped_collection(ctx, target, parent).await
+    scoped_collection(ctx, target, parent, references).await
 }
 
 /// Values the rows of a collection must hold: (property index, value).
@@ -94,8 +96,14 @@ pub(super) fn parent_scope(
     Ok((target, parent))
 }
 
-/// A collection's page, of the entities whose properties hold the `parent` values only.
-async fn scoped_collection(ctx: Ctx, name: &str, parent: PropertyValues) -> ApiResult<Response> {
+/// A collection's page, of the entities whose properties hold the `parent` values only (or
+/// references to them).
+async fn scoped_collection(
+    ctx: Ctx,
+    name: &str,
+    parent: PropertyValues,
+    references: bool,
+) -> ApiResult<Response> {
     let (entity, coll) = resolve(&ctx, name)?;
     let q = bind_query(&ctx, entity, coll)?;
     let format = negotiate::json_format(
@@ -141,6 +149,15 @@ async fn scoped_collection(ctx: Ctx, name: &str, parent: PropertyValues) -> ApiR
         Some(aggregation) => {
             context = format!("{context}({})", aggregation.output.context_selection());
             aggregated_writer(&aggregation.output, (format.metadata, format.ieee754))
+        }
+        None if references => {
+            context = format!("{}#Collection($ref)", ctx.metadata_url());
+            EntityWriter::reference(
+                entity,
+                &Warehouse::get().namespace,
+                &plan.cursor.key_columns,
+                &format!("{}/{name}", ctx.service_root),
+            )
         }
         None => {
             let mut parts: Vec<String> = context_selection(&ctx, entity, &q.select, &q.expand)

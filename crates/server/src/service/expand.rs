@@ -2,7 +2,7 @@
 //! their writers, and their part of the context URL.
 
 use super::{mentions_property, min_date_key, Ctx};
-use odata::bind::{bind_expand, BoundExpand, RelatedRows, MAX_EXPANDED_ENTITIES};
+use odata::bind::{bind_expand, BoundExpand, MAX_EXPANDED_ENTITIES};
 use odata::edm::EntityType;
 use odata::json::{EntityWriter, ExpandedCollection, MetadataLevel, RelatedLink};
 use odata::syntax::{self, ExpandItem};
@@ -187,24 +187,28 @@ fn with_expansions<'c>(
         let name = &entity.navigation[b.navigation].name;
         let set_url = format!("{}/{set}", ctx.service_root);
         let namespace = &Warehouse::get().namespace;
-        if let Some(rows) = &b.related {
+        if b.related.is_some() {
             let cursor = layout
                 .related
                 .next()
                 .expect("a layout per expanded collection");
-            let own = with_computed(
-                EntityWriter::new(
-                    target,
-                    namespace,
-                    &b.select,
-                    &cursor.key_columns,
-                    level,
-                    ieee754,
-                    &set_url,
-                ),
-                b,
-                0,
-            );
+            let own = if b.reference {
+                EntityWriter::reference(target, namespace, &cursor.key_columns, &set_url)
+            } else {
+                with_computed(
+                    EntityWriter::new(
+                        target,
+                        namespace,
+                        &b.select,
+                        &cursor.key_columns,
+                        level,
+                        ieee754,
+                        &set_url,
+                    ),
+                    b,
+                    0,
+                )
+            };
             let own_layout = Layout {
                 starts: &mut cursor.expanded.iter().copied(),
                 related: &mut cursor.related.iter(),
@@ -222,8 +226,13 @@ fn with_expansions<'c>(
                 own_layout,
                 (level, ieee754),
             );
-            let collection = expanded_collection(ctx, parent, name, rows, start, own);
+            let collection = expanded_collection(ctx, parent, (name, b), start, own);
             writer = writer.expand_collection(name, collection);
+            continue;
+        }
+        if b.reference {
+            let reference = EntityWriter::reference(target, namespace, &[start], &set_url);
+            writer = writer.expand(name, start, reference);
             continue;
         }
         let nested = with_computed(
@@ -271,16 +280,16 @@ fn with_computed(writer: EntityWriter, b: &BoundExpand, first: usize) -> EntityW
     })
 }
 
-/// The writer of the expanded collection `name` of `parent`'s entities, whose columns start at
-/// `start`, each entity written by `writer`.
+/// The writer of the expanded collection `name` of `parent`'s entities (expansion `b`), whose
+/// columns start at `start`, each entity written by `writer`.
 fn expanded_collection(
     ctx: &Ctx,
     parent: Parent<'_>,
-    name: &str,
-    rows: &RelatedRows,
+    (name, b): (&str, &BoundExpand),
     start: usize,
     writer: EntityWriter,
 ) -> ExpandedCollection {
+    let rows = b.related.as_ref().expect("an expanded collection");
     let shown = rows.top.unwrap_or(u64::MAX).min(MAX_EXPANDED_ENTITIES);
     let key_columns = parent
         .entity
@@ -299,7 +308,7 @@ fn expanded_collection(
         next_link: Some(RelatedLink {
             set_url: format!("{}/{}", ctx.service_root, parent.set),
             key_columns,
-            rest: related_link_rest(ctx, name, rows, shown),
+            rest: related_link_rest(ctx, name, b, shown),
         }),
         writer,
     }
@@ -319,10 +328,12 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'\'')
     .remove(b':');
 
-/// What follows the parent's key in the next link of an expanded collection past the entities
-/// a response holds: `/{name}?api-version=...`, `maxhistorydays` when the request had it, the
-/// nested options that choose the entities, and `$skip`/`$top` for the rest.
-fn related_link_rest(ctx: &Ctx, name: &str, rows: &RelatedRows, shown: u64) -> String {
+/// What follows the parent's key in the next link of expanded collection `b` past the entities
+/// a response holds: `/{name}` (`/{name}/$ref` for references), `?api-version=...`,
+/// `maxhistorydays` when the request had it, the nested options that choose the entities, and
+/// `$skip`/`$top` for the rest.
+fn related_link_rest(ctx: &Ctx, name: &str, b: &BoundExpand, shown: u64) -> String {
+    let rows = b.related.as_ref().expect("an expanded collection");
     let mut parts = vec![format!("api-version={}", ctx.version.as_str())];
     if let Some(days) = ctx
         .options
@@ -348,7 +359,8 @@ fn related_link_rest(ctx: &Ctx, name: &str, rows: &RelatedRows, shown: u64) -> S
     if let Some(top) = rows.top {
         parts.push(format!("$top={}", top.saturating_sub(shown)));
     }
-    format!("/{name}?{}", parts.join("&"))
+    let reference = if b.reference { "/$ref" } else { "" };
+    format!("/{name}{reference}?{}", parts.join("&"))
 }
 
 /// The context URL's selection: the selected properties (when `$select` was given) and each

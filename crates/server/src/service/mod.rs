@@ -175,19 +175,28 @@ async fn dispatch(app: AppState, principal: Principal, req: Request) -> ApiResul
         }
         Resource::Deeper { set, key, segments } => {
             let set = canonical_set(&ctx, &set)?;
-            let counted = match &segments[..] {
-                [nav, count] if count == "$count" => ctx.model().entity_set(&set).and_then(|s| {
+            let collection_valued = |nav: &str| {
+                ctx.model().entity_set(&set).and_then(|s| {
                     let ty = ctx.model().type_of(s);
                     match ty.find_navigation(nav) {
                         Lookup::Found(n) if ty.navigation[n].collection => Some(n),
                         _ => None,
                     }
-                }),
-                _ => None,
+                })
             };
-            if let Some(n) = counted {
-                let (target, parent) = collection::parent_scope(&ctx, &set, &key, n)?;
-                return count_of(ctx, target, parent).await;
+            match &segments[..] {
+                [nav, count] if count == "$count" => {
+                    if let Some(n) = collection_valued(nav) {
+                        let (target, parent) = collection::parent_scope(&ctx, &set, &key, n)?;
+                        return count_of(ctx, target, parent).await;
+                    }
+                }
+                [nav, reference] if reference == "$ref" => {
+                    if let Some(n) = collection_valued(nav) {
+                        return collection::related_collection(ctx, &set, &key, n, true).await;
+                    }
+                }
+                _ => {}
             }
             let through_navigation = ctx.model().entity_set(&set).is_some_and(|s| {
                 let ty = ctx.model().type_of(s);
@@ -228,7 +237,7 @@ async fn dispatch(app: AppState, principal: Principal, req: Request) -> ApiResul
             };
             match navigation {
                 Some(n) if collection_valued(n) => {
-                    collection::related_collection(ctx, &set, &key, n).await
+                    collection::related_collection(ctx, &set, &key, n, false).await
                 }
                 Some(n) => related(ctx, &set, &key, n).await,
                 None => entity::entity(ctx, &set, &key, property.as_deref(), raw).await,

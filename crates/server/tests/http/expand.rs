@@ -269,7 +269,7 @@ fn what_expansions_do_not_support_is_a_precise_error() {
             24,
         ),
         ("deviceType/$count", 400, 0),
-        ("devicePropertyHistories/$ref", 501, 0),
+        ("devicePropertyHistories/$ref($expand=device)", 400, 29),
         ("devicePropertyHistories($top=1;$top=2)", 400, 31),
         (
             "devicePropertyHistories($expand=device($expand=devicePropertyHistories))",
@@ -420,4 +420,86 @@ fn single_related_entities_that_fail_a_nested_filter_are_null() {
     )
     .0;
     assert_eq!(v["devicePropertyHistories"], Value::Array(direct));
+}
+
+#[test]
+fn references_name_the_related_entities() {
+    let root = &fixture().root;
+    let v = get_ok(&format!(
+        "/devices?api-version=v1.0&$top=5&$select=deviceKey,deviceTypeKey&$expand={}",
+        enc("deviceType/$ref,devicePropertyHistories/$ref($filter=complianceStateKey ne 2;$orderby=dateKey desc;$top=3;$count=true)")
+    ));
+    let histories = histories_by_device();
+    let none = Vec::new();
+    for row in v["value"].as_array().unwrap() {
+        let key = row["deviceKey"].as_u64().unwrap();
+        let expected_type = row["deviceTypeKey"].as_u64().map_or(
+            Value::Null,
+            |t| serde_json::json!({"@odata.id": format!("{root}/deviceTypes({t})")}),
+        );
+        assert_eq!(row["deviceType"], expected_type, "{row}");
+        let mut matching: Vec<&Value> = histories
+            .get(&key)
+            .unwrap_or(&none)
+            .iter()
+            .filter(|h| h["complianceStateKey"] != 2)
+            .collect();
+        matching.sort_by_key(|h| std::cmp::Reverse(h["dateKey"].as_i64().unwrap()));
+        let expected: Vec<Value> = matching
+            .iter()
+            .take(3)
+            .map(|h| {
+                serde_json::json!({"@odata.id": format!(
+                    "{root}/devicePropertyHistories(dateKey={},deviceKey={key})",
+                    h["dateKey"]
+                )})
+            })
+            .collect();
+        assert_eq!(
+            row["devicePropertyHistories"],
+            Value::Array(expected),
+            "{row}"
+        );
+        assert_eq!(row["devicePropertyHistories@odata.count"], matching.len());
+    }
+    // past the bound, the next link reads the rest as references too
+    let category = &get_ok(&format!(
+        "/deviceCategories?api-version=v1.0&$select=deviceCategoryKey&$expand={}",
+        enc("devicePropertyHistories/$ref($count=true)")
+    ))["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["devicePropertyHistories@odata.count"].as_u64().unwrap() > 1000)
+        .expect("a category with more than 1000 histories")
+        .clone();
+    let link = category["devicePropertyHistories@odata.nextLink"]
+        .as_str()
+        .unwrap();
+    assert!(link.contains("/devicePropertyHistories/$ref?"), "{link}");
+    let first_page = get_ok(link);
+    assert!(first_page["@odata.context"]
+        .as_str()
+        .unwrap()
+        .ends_with("$metadata#Collection($ref)"));
+    let (rest, _) = all_rows(link, &[]);
+    assert_eq!(
+        rest.len() + 1000,
+        category["devicePropertyHistories@odata.count"]
+            .as_u64()
+            .unwrap() as usize
+    );
+    assert!(rest
+        .iter()
+        .all(|r| r.as_object().unwrap().len() == 1 && r["@odata.id"].is_string()));
+    // every navigation property as references
+    let v = get_ok("/users(3)?api-version=v1.0&$select=userKey&$expand=*/$ref");
+    for a in v["userDeviceAssociations"].as_array().unwrap() {
+        let id = a["@odata.id"].as_str().unwrap();
+        assert!(
+            id.starts_with(&format!("{root}/userDeviceAssociations(userKey=3,")),
+            "{id}"
+        );
+        assert_eq!(a.as_object().unwrap().len(), 1);
+    }
 }

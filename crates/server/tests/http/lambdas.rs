@@ -213,7 +213,11 @@ fn collection_navigation_errors_are_precise() {
             501,
             "$expand",
         ),
-        ("$expand=deviceType/$ref", 501, "$expand"),
+        (
+            "$expand=deviceType/$ref($select=deviceTypeName)",
+            400,
+            "$expand",
+        ),
         ("$expand=deviceType($apply=identity)", 501, "$expand"),
         (
             "$expand=deviceType($filter=deviceTypeKey%20eq)",
