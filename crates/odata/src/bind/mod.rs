@@ -613,6 +613,10 @@ impl Binder<'_, '_> {
                 Ok(typed(TypedKind::Property(i), p.ty, p.nullable))
             }
             ExprKind::It => Err(bad(e.span, "$it is an entity, not a primitive value")),
+            ExprKind::Root(_) => Err(unsupported(
+                e.span,
+                "$root (a value read from another entity set) is not supported",
+            )),
             ExprKind::Alias(name) => Err(bad(
                 e.span,
                 format!("parameter alias @{name} was not resolved (syntax::Aliases::resolve)"),

@@ -156,6 +156,9 @@ pub enum ExprKind {
     },
     /// `path/$count`: the number of entities of a collection-valued path.
     Count(Vec<String>),
+    /// `$root/Employees('A1245')/LastName`: a path from the service root (its text after
+    /// `$root/`, checked against the grammar: names, key predicates and function parameters).
+    Root(String),
 }
 
 /// Sort direction in `$orderby`.

@@ -250,7 +250,8 @@ fn shift_expr(e: &mut Expr, by: usize) {
         | ExprKind::It
         | ExprKind::Alias(_)
         | ExprKind::Lambda { .. }
-        | ExprKind::Count(_) => {}
+        | ExprKind::Count(_)
+        | ExprKind::Root(_) => {}
     }
 }
 

@@ -526,6 +526,14 @@ impl<'a> Parser<'a> {
                     span: span(self.c.pos),
                 });
             }
+            Some('$') if self.c.rest().starts_with("$root/") => {
+                self.c.pos += "$root/".len();
+                let path = self.root_path()?;
+                return Ok(Expr {
+                    kind: ExprKind::Root(path.to_string()),
+                    span: span(self.c.pos),
+                });
+            }
             Some('$') => {
                 if self.c.eat_keyword("$it") || self.c.eat_keyword("$this") {
                     // `$it/deviceName` is the current instance's property: the path alone
@@ -584,6 +592,52 @@ impl<'a> Parser<'a> {
             });
         }
         self.member_path(name, start)
+    }
+
+    /// The path after `$root/`: names separated by `/`, each followed by any number of key
+    /// predicates or parameter lists (`Employees('A1245')`, `Special.Best(Where=ZipCode)`), whose
+    /// values are expressions, named or not.
+    #[inline(never)]
+    fn root_path(&mut self) -> Result<&'a str, SyntaxError> {
+        let start = self.c.pos;
+        loop {
+            self.c
+                .qualified_identifier()
+                .ok_or_else(|| self.c.error("expected a name after $root/"))?;
+            while self.c.eat('(') {
+                self.c.skip_ws();
+                if self.c.eat(')') {
+                    continue;
+                }
+                loop {
+                    self.c.skip_ws();
+                    let save = self.c.pos;
+                    let named = self.c.identifier().is_some() && {
+                        self.c.skip_ws();
+                        self.c.eat('=')
+                    };
+                    if !named {
+                        self.c.pos = save;
+                    }
+                    self.c.skip_ws();
+                    self.or_expr()?;
+                    self.c.skip_ws();
+                    if self.c.eat(')') {
+                        break;
+                    }
+                    self.c.expect(',')?;
+                }
+            }
+            let more = self.c.peek() == Some('/')
+                && self
+                    .c
+                    .peek_at(1)
+                    .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+            if !more {
+                return Ok(&self.c.src[start..self.c.pos]);
+            }
+            self.c.pos += 1;
+        }
     }
 
     /// A member path after its first segment `name` (which starts at `start`): more segments,
@@ -743,7 +797,20 @@ mod tests {
             }
             ExprKind::Lambda { path, operator, .. } => format!("{}/{operator}", path.join("/")),
             ExprKind::Count(path) => format!("{}/$count", path.join("/")),
+            ExprKind::Root(path) => format!("$root/{path}"),
         }
+    }
+
+    #[test]
+    fn root_paths() {
+        let e = parse_filter("LastName eq $root/Employees('A1245')/LastName").unwrap();
+        assert_eq!(show(&e), "(LastName eq $root/Employees('A1245')/LastName)");
+        assert!(parse_filter("$root/Sales/Special.Best(Where=ZipCode,n=1) eq 'Food'").is_ok());
+        assert!(parse_filter("$root/").is_err());
+        assert!(parse_filter("$root/a(b=)").is_err());
+        // nested parameter lists count against the nesting limit
+        let deep = format!("{}1{}", "$root/a(".repeat(5000), ")".repeat(5000));
+        assert!(parse_filter(&deep).unwrap_err().message.contains("nested"));
     }
 
     #[test]

@@ -109,6 +109,7 @@ fn children(e: &Expr) -> Box<dyn Iterator<Item = &Expr> + '_> {
         | ExprKind::It
         | ExprKind::Alias(_)
         | ExprKind::Count(_)
+        | ExprKind::Root(_)
         | ExprKind::Lambda { .. } => Box::new(std::iter::empty()),
     }
 }

@@ -145,7 +145,17 @@ pub fn parse_relative_uri(raw: &str) -> Result<RelativeUri, SyntaxError> {
         })?;
     }
     for o in options.custom.iter().filter(|o| o.name.starts_with('@')) {
-        parse_filter(&o.value).map_err(|e| SyntaxError {
+        // an expression, or a complex or collection value written as JSON
+        let checked = if o.value.starts_with(['{', '[']) {
+            serde_json::from_str::<serde_json::Value>(&o.value)
+                .map(|_| ())
+                .map_err(|e| SyntaxError::new(e.column().saturating_sub(1), e.to_string()))
+                // an array of expressions (`[$root/Customers(1),$root/Customers(2)]`)
+                .or_else(|e| parse_filter(&o.value).map(|_| ()).map_err(|_| e))
+        } else {
+            parse_filter(&o.value).map(|_| ())
+        };
+        checked.map_err(|e| SyntaxError {
             offset: at(&o.name),
             message: format!("{}: {}", o.name, e.message),
         })?;
@@ -586,6 +596,8 @@ mod tests {
         assert!(parse_relative_uri("$entity?$format=json").is_err());
         assert!(parse_relative_uri("$entity?$id=urn:x&$select=a").is_err());
         assert!(parse_relative_uri("$entity/M.T?$id=urn:x&$select=a").is_ok());
+        assert!(parse_relative_uri("F(c=@c)?@c={\"Name\":[1,2]}").is_ok());
+        assert!(parse_relative_uri("F(c=@c)?@c={\"Name\":").is_err());
         assert!(parse_uri("https://[2001:db8::1]:8080/MyService/").is_ok());
         assert!(parse_uri("http://h/service/$metadata?$format=json").is_ok());
         assert_eq!(parse_uri("http//My.Org/").unwrap_err().offset, 4);

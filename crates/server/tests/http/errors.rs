@@ -168,6 +168,15 @@ fn errors_are_odata_errors_with_status_and_position() {
             Some(9),
         ),
         ("/$batch?api-version=v1.0".into(), 501, "path", None),
+        (
+            format!(
+                "/devices?api-version=v1.0&$filter={}",
+                enc("deviceName eq $root/devices(1)/deviceName")
+            ),
+            501,
+            "$filter",
+            Some(14),
+        ),
         ("/devices/x/y?api-version=v1.0".into(), 404, "path", None),
     ];
     for (url, status, target, position) in cases {
