@@ -2,7 +2,10 @@
 //! expression; a reference is replaced by it before binding (so it is typed where it is used). An
 //! alias the request does not give a value is null, as OData says.
 
-use super::{limits, parse_filter, Expr, ExprKind, QueryOptions, Span, SyntaxError};
+use super::{
+    limits, parse_filter, AggregateExpr, Expr, ExprKind, QueryOptions, Span, SyntaxError,
+    Transformation, TransformationKind,
+};
 use std::collections::BTreeMap;
 
 /// The parameter aliases of a request, parsed.
@@ -59,6 +62,18 @@ impl Aliases {
             .collect::<Result<Vec<_>, _>>()?;
         limits::check_expressions(&resolved)?;
         Ok(resolved)
+    }
+
+    /// Replaces the aliases in every expression of `$apply`'s transformations (they count as one
+    /// option against the bounds).
+    pub fn resolve_apply(&self, transformations: &mut [Transformation]) -> Result<(), SyntaxError> {
+        let mut slots = Vec::new();
+        expressions(transformations, &mut slots);
+        let resolved = self.resolve_all(slots.iter().map(|e| &**e))?;
+        for (slot, value) in slots.into_iter().zip(resolved) {
+            *slot = value;
+        }
+        Ok(())
     }
 
     fn substitute<'a>(
@@ -128,6 +143,38 @@ impl Aliases {
             other => other.clone(),
         };
         Ok(Expr { kind, span })
+    }
+}
+
+/// Every expression of `transformations` (and of the ones nested in them), in order.
+fn expressions<'t>(transformations: &'t mut [Transformation], out: &mut Vec<&'t mut Expr>) {
+    for t in transformations {
+        match &mut t.kind {
+            TransformationKind::Filter(e) => out.push(e),
+            TransformationKind::Compute(items) => out.extend(items.iter_mut().map(|(e, _)| e)),
+            TransformationKind::OrderBy(items) => out.extend(items.iter_mut().map(|o| &mut o.expr)),
+            TransformationKind::Rank { amount, value, .. } => {
+                out.push(amount);
+                out.push(value);
+            }
+            TransformationKind::Aggregate(aggregates) => {
+                for a in aggregates {
+                    if let AggregateExpr::With { expr, .. } = &mut a.what {
+                        out.push(expr);
+                    }
+                }
+            }
+            TransformationKind::GroupBy { then, .. } => expressions(then, out),
+            TransformationKind::Concat(branches) => {
+                for branch in branches {
+                    expressions(branch, out);
+                }
+            }
+            TransformationKind::Top(_)
+            | TransformationKind::Skip(_)
+            | TransformationKind::Search(_)
+            | TransformationKind::Identity => {}
+        }
     }
 }
 

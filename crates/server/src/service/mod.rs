@@ -459,7 +459,9 @@ fn bind_query(
     let model_targets = |name: &str| model.entity_types.iter().find(|t| t.name == name);
     let apply = match ctx.options.get("$apply") {
         Some(text) => {
-            let transformations = syntax::parse_apply(text).map_err(|e| e.into_odata("$apply"))?;
+            let transformations = syntax::parse_apply(text)
+                .and_then(|mut t| aliases.resolve_apply(&mut t).map(|()| t))
+                .map_err(|e| e.into_odata("$apply"))?;
             let bound = bind_apply(&transformations, entity, &model_targets);
             Some(bound.map_err(with_target("$apply"))?)
         }

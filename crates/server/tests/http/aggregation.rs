@@ -440,3 +440,23 @@ fn apply_errors_name_the_construct_and_position() {
         assert_eq!(error_of(&r)["target"], target, "{more}");
     }
 }
+
+#[test]
+fn parameter_aliases_stand_for_their_values_inside_apply() {
+    let literal = get_ok(&format!(
+        "/devicePropertyHistories?api-version=v1.0&$apply={}",
+        enc("filter(dateKey ge 20261025)/groupby((complianceStateKey),aggregate($count as n))/filter(n ge 3)/orderby(n desc)")
+    ));
+    let aliased = get_ok(&format!(
+        "/devicePropertyHistories?api-version=v1.0&$apply={}&@from=20261025&@least=3",
+        enc("filter(dateKey ge @from)/groupby((complianceStateKey),aggregate($count as n))/filter(n ge @least)/orderby(n desc)")
+    ));
+    assert!(!literal["value"].as_array().unwrap().is_empty());
+    assert_eq!(aliased["value"], literal["value"]);
+    // an alias without a value is null: no row has a null dateKey
+    let none = get_ok(&format!(
+        "/devicePropertyHistories?api-version=v1.0&$apply={}",
+        enc("filter(dateKey eq @nothing)/aggregate($count as n)")
+    ));
+    assert_eq!(none["value"][0]["n"], 0);
+}
