@@ -4,7 +4,7 @@
 use odata::syntax::limits::{check_expressions, MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_NODES};
 use odata::syntax::{
     parse_apply, parse_compute, parse_expand, parse_filter, parse_orderby, parse_query_options,
-    parse_search, Aliases,
+    parse_relative_uri, parse_resource_path, parse_search, parse_uri, Aliases,
 };
 use proptest::prelude::*;
 use std::time::{Duration, Instant};
@@ -157,11 +157,37 @@ fn option_text() -> impl Strategy<Value = String> {
         "max",
         "*",
         "$ref",
+        "$root/",
+        "$compute=",
+        "$search=",
+        "$top=1",
+        "$select=",
+        "a(b=",
+        "@c",
+        "%2F",
+        "%27",
+        "$filter(",
+        "$crossjoin(",
+        "$metadata",
+        "?",
+        "&",
+        "#",
+        "=",
+        "{\"a\":[",
     ]);
     prop_oneof![
         prop::collection::vec(piece, 0..400).prop_map(|p| p.concat()),
         (
-            prop::sample::select(vec!["concat(", "(", "a($expand=", "h/any(x:", "NOT "]),
+            prop::sample::select(vec![
+                "concat(",
+                "(",
+                "a($expand=",
+                "h/any(x:",
+                "NOT ",
+                "$root/a(",
+                "a/$filter(",
+                "x/",
+            ]),
             1..3000usize
         )
             .prop_map(|(open, n)| open.repeat(n)),
@@ -179,6 +205,9 @@ proptest! {
         let _ = parse_compute(&text);
         let _ = parse_expand(&text);
         let _ = parse_filter(&text);
+        let _ = parse_resource_path(&text);
+        let _ = parse_relative_uri(&text);
+        let _ = parse_uri(&format!("http://h/{text}"));
         prop_assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     }
 }

@@ -13,6 +13,10 @@ use super::{parse_filter, parse_query_options, Expr, QueryOptions, Span, SyntaxE
 /// The longest identifier OData allows (`odataIdentifier`: 1 to 128 characters).
 const MAX_IDENTIFIER: usize = 128;
 
+/// The most segments [`parse_uri`] takes for a service root before the resource path (each is
+/// one more attempt at parsing the rest).
+const MAX_ROOT_SEGMENTS: usize = 16;
+
 /// One segment of a resource path, with its span in the encoded path.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PathSegment {
@@ -184,7 +188,8 @@ pub fn parse_relative_uri(raw: &str) -> Result<RelativeUri, SyntaxError> {
 
 /// Parses an absolute URL of a service (`http://host:8080/service/Products(1)?$select=Name`):
 /// scheme, authority, then a path whose last segments are a resource path below a service
-/// root the model-free parser cannot tell (the longest valid one is taken).
+/// root the model-free parser cannot tell (the longest valid one is taken; the root has at most
+/// 16 segments).
 pub fn parse_uri(raw: &str) -> Result<RelativeUri, SyntaxError> {
     let mut c = Cursor::new(raw);
     let scheme = c.identifier().ok_or_else(|| c.error("expected a scheme"))?;
@@ -208,7 +213,7 @@ pub fn parse_uri(raw: &str) -> Result<RelativeUri, SyntaxError> {
     // try each split between the service root and the resource path, longest path first
     let mut first_error = None;
     let mut root_end = 0;
-    loop {
+    for _ in 0..=MAX_ROOT_SEGMENTS {
         match parse_relative_uri(&rest[root_end..]) {
             Ok(uri) => return Ok(uri),
             Err(e) => {
@@ -220,9 +225,10 @@ pub fn parse_uri(raw: &str) -> Result<RelativeUri, SyntaxError> {
         }
         match rest[root_end..path_end].find('/') {
             Some(i) => root_end += i + 1,
-            None => return Err(first_error.expect("one attempt at least")),
+            None => break,
         }
     }
+    Err(first_error.expect("one attempt at least"))
 }
 
 /// Reads a URL's authority: a host name, an IPv4 address or a bracketed IP literal, then an
