@@ -33,6 +33,22 @@ pub const REPORT_INDEXES_MIGRATION: i64 = 6;
 /// The migration that adds [`NAVIGATION_INDEXES`].
 pub const NAVIGATION_INDEXES_MIGRATION: i64 = 7;
 
+/// Rows per tenant, collection, property, day and value of the properties in [`VALUE_COUNTS`],
+/// kept by each publication like [`COUNTS_TABLE`]: reports that count rows by day and one of
+/// them (`$apply=groupby((dateKey,complianceStateKey),aggregate($count as n))`) read a few
+/// hundred of these instead of millions of rows. The day's column is named as the collections
+/// name it (`dateKey`), so that conditions on it are written the same way.
+pub const VALUE_COUNTS_TABLE: &str = "_dw_value_counts";
+
+/// The migration that adds [`VALUE_COUNTS_TABLE`]: a store upgraded past it has every tenant
+/// counted once.
+pub const VALUE_COUNTS_MIGRATION: i64 = 8;
+
+/// The (collection, property) pairs counted by day and value in [`VALUE_COUNTS_TABLE`]: the
+/// compliance state of device histories, which the compliance reports group by (a handful of
+/// values, so 30 days are some 200 rows).
+pub const VALUE_COUNTS: &[(&str, &str)] = &[("devicePropertyHistories", "complianceStateKey")];
+
 /// All migrations, oldest first.
 pub fn migrations(d: &dyn Dialect) -> Vec<Migration> {
     let q = |s: &str| d.quote(s);
@@ -108,13 +124,38 @@ pub fn migrations(d: &dyn Dialect) -> Vec<Migration> {
             name: "indexes for the collection-valued navigation properties of users and MAM app instances (their check-ins)",
             statements: NAVIGATION_INDEXES.iter().map(|i| create_index(d, i)).collect(),
         },
+        Migration {
+            version: VALUE_COUNTS_MIGRATION,
+            name: "row counts per day and value of the properties reports group by, kept by each publication",
+            statements: {
+                let int = d.column_type(PrimitiveType::Int64);
+                let text = d.column_type(PrimitiveType::String);
+                let table = q(VALUE_COUNTS_TABLE);
+                let mut statements = vec![
+                    format!(
+                        "CREATE TABLE {table} ({} {int} NOT NULL, collection {text} NOT NULL, property {text} NOT NULL, {} {int} NOT NULL, value {int}, row_count {int} NOT NULL)",
+                        q(TENANT_COLUMN_NAME),
+                        q("dateKey"),
+                    ),
+                    format!(
+                        "CREATE INDEX {} ON {table} ({}, collection, property, {})",
+                        q(&format!("{VALUE_COUNTS_TABLE}_day")),
+                        q(TENANT_COLUMN_NAME),
+                        q("dateKey")
+                    ),
+                ];
+                statements.extend(d.tenant_isolation(VALUE_COUNTS_TABLE));
+                statements
+            },
+        },
     ]
 }
 
 /// A statement of [`recount`] and whether it takes the day to count from as parameter 2.
 pub type RecountStatement = (String, bool);
 
-/// Statements that bring one tenant's [`COUNTS_TABLE`] rows up to date; the tenant id is
+/// Statements that bring one tenant's [`COUNTS_TABLE`] (and [`VALUE_COUNTS_TABLE`]) rows up to
+/// date; the tenant id is
 /// parameter 1. Collections without a `dateKey` are counted whole (they are dimensions, or
 /// associations, of at most a few rows per device or user, counted from an index); collections
 /// with one are counted again from the day given as parameter 2 on (the earliest day the
@@ -129,6 +170,23 @@ pub fn recount(d: &dyn Dialect) -> Vec<RecountStatement> {
     let from = d.placeholder(2, &crate::sql::SqlValue::Integer(0));
     let (counts, tenant_column) = (q(COUNTS_TABLE), q(TENANT_COLUMN_NAME));
     let mut out = Vec::new();
+    let values = q(VALUE_COUNTS_TABLE);
+    for (name, property) in VALUE_COUNTS {
+        // identifiers from the model only
+        let (table, day, column) = (q(name), q("dateKey"), q(property));
+        out.push((
+            format!(
+                "DELETE FROM {values} WHERE {tenant_column} = {tenant} AND collection = '{name}' AND property = '{property}' AND ({day} >= {from} OR {day} < (SELECT COALESCE(MIN({day}), {from}) FROM {table} WHERE {tenant_column} = {tenant}))"
+            ),
+            true,
+        ));
+        out.push((
+            format!(
+                "INSERT INTO {values} ({tenant_column}, collection, property, {day}, value, row_count) SELECT {tenant}, '{name}', '{property}', {day}, {column}, COUNT(*) FROM {table} WHERE {tenant_column} = {tenant} AND {day} >= {from} GROUP BY {day}, {column}"
+            ),
+            true,
+        ));
+    }
     for c in &Warehouse::get().collections {
         // identifiers from the model only; the name is also the collection's key in the table
         let (name, table) = (&c.name, q(&c.name));

@@ -90,6 +90,18 @@ fn a_store_written_before_migration_3_is_upgraded_in_place() {
             c.name
         );
     }
+    // and by day and value for the reports (migration 8)
+    for (collection, _) in warehouse::schema::VALUE_COUNTS {
+        let kept: i64 = db
+            .query_row(
+                "SELECT COALESCE(SUM(row_count), 0) FROM \"_dw_value_counts\" WHERE collection = ?1",
+                [collection],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(kept > 0, "{collection} has rows in the fixture");
+        assert_eq!(kept as usize, after[*collection].1.len(), "{collection}");
+    }
     // the planner has statistics for every index the upgrade added to a table with rows, so
     // day-ordered reads keep the primary key (an index led by dateKey looked smaller without
     // them), also in a store whose tables had statistics before the index was added
@@ -210,6 +222,19 @@ fn upgrade_on_postgres(rows: &BTreeMap<String, (Vec<String>, Table)>) {
                 .unwrap()
                 .get(0);
             assert_eq!(kept, n, "{table} is counted by the upgrade");
+        }
+        if warehouse::schema::VALUE_COUNTS
+            .iter()
+            .any(|(c, _)| c == table)
+        {
+            let kept: i64 = tx
+                .query_one(
+                    "SELECT COALESCE(SUM(row_count), 0)::bigint FROM \"_dw_value_counts\" WHERE collection = $1",
+                    &[&table],
+                )
+                .unwrap()
+                .get(0);
+            assert_eq!(kept, n, "{table} is counted by value by the upgrade");
         }
     }
     let ids: Vec<i32> = tx

@@ -57,6 +57,33 @@ fn a_device_that_leaves_and_comes_back_gets_its_association_history_right() {
     let rows = dump(store.as_ref(), &t, "userDeviceAssociations", &cols);
     assert_eq!(rows.len(), 4, "{rows:?}");
     assert_eq!(rows[3], format!("2|2|{}|0|null", now(5)));
+    // the counts by day and compliance state that reports read follow every publication,
+    // re-runs of a day included
+    let mut expected: Vec<String> = {
+        let mut counts = std::collections::BTreeMap::new();
+        for row in dump(
+            store.as_ref(),
+            &t,
+            "devicePropertyHistories",
+            &["dateKey", "complianceStateKey"],
+        ) {
+            *counts.entry(row).or_insert(0) += 1;
+        }
+        counts
+            .into_iter()
+            .map(|(k, n)| format!("{k}|{n}"))
+            .collect()
+    };
+    let mut kept = dump(
+        store.as_ref(),
+        &t,
+        "_dw_value_counts",
+        &["dateKey", "value", "row_count"],
+    );
+    expected.sort();
+    kept.sort();
+    assert_eq!(kept, expected);
+    assert_eq!(expected.len(), 5, "one state a day: {expected:?}");
 }
 
 #[test]

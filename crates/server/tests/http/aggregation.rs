@@ -460,3 +460,52 @@ fn parameter_aliases_stand_for_their_values_inside_apply() {
     ));
     assert_eq!(none["value"][0]["n"], 0);
 }
+
+/// Counts by day and compliance state come from the counts each publication keeps (migration 8)
+/// when nothing but the day chooses the rows; each form is compared with the rows themselves,
+/// and with the same request answered from the rows (a condition on another property).
+#[test]
+fn counts_by_day_and_compliance_state_agree_with_the_rows() {
+    let rows = rows_of("devicePropertyHistories");
+    let day = |r: &Value| r["dateKey"].as_i64().unwrap();
+    let count_of = |keep: &dyn Fn(&Value) -> bool, key: &dyn Fn(&Value) -> Vec<Value>| {
+        let kept: Vec<Value> = rows.iter().filter(|r| keep(r)).cloned().collect();
+        groups(&kept, key)
+            .into_iter()
+            .map(|(k, g)| (k, g.len() as u64))
+            .collect::<BTreeMap<String, u64>>()
+    };
+    let answered = |apply: &str, more: &str, key: &dyn Fn(&Value) -> Vec<Value>| {
+        applied("devicePropertyHistories", apply, more)
+            .iter()
+            .map(|r| (Value::Array(key(r)).to_string(), r["n"].as_u64().unwrap()))
+            .collect::<BTreeMap<String, u64>>()
+    };
+    let both = |r: &Value| vec![r["dateKey"].clone(), r["complianceStateKey"].clone()];
+    let state = |r: &Value| vec![r["complianceStateKey"].clone()];
+    let by_day = |r: &Value| vec![r["dateKey"].clone()];
+    type Keep = Box<dyn Fn(&Value) -> bool>;
+    type Key<'k> = &'k dyn Fn(&Value) -> Vec<Value>;
+    let cases: Vec<(&str, &str, Keep, Key)> = vec![
+        ("groupby((dateKey,complianceStateKey),aggregate($count as n))", "", Box::new(|_| true), &both),
+        ("filter(dateKey ge 20261020 and dateKey le 20261025)/groupby((complianceStateKey),aggregate($count as n))", "", Box::new(move |r| (20261020..=20261025).contains(&day(r))), &state),
+        ("filter(dateKey in (20261003,20261030))/groupby((dateKey),aggregate($count as n))", "", Box::new(move |r| [20261003, 20261030].contains(&day(r))), &by_day),
+        ("groupby((complianceStateKey,dateKey),aggregate($count as n))", "&maxhistorydays=3", Box::new(move |r| day(r) >= 20261029), &both),
+        // answered from the rows: a condition on another property
+        ("filter(dateKey ge 20261020 and osVersion ne null)/groupby((complianceStateKey),aggregate($count as n))", "", Box::new(move |r| day(r) >= 20261020 && !r["osVersion"].is_null()), &state),
+    ];
+    for (apply, more, keep, key) in &cases {
+        assert_eq!(
+            answered(apply, more, *key),
+            count_of(keep.as_ref(), *key),
+            "{apply}{more}"
+        );
+    }
+    // one row even when no day matches, and two counts side by side
+    let none = applied(
+        "devicePropertyHistories",
+        "filter(dateKey gt 20300101)/aggregate($count as n,$count as m)",
+        "",
+    );
+    assert_eq!(none, vec![serde_json::json!({"n": 0, "m": 0})]);
+}

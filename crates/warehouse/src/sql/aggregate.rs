@@ -7,9 +7,14 @@
 //! Groups are unique by their grouping values, so ordering by `$orderby` and then by every
 //! grouping value is total, and pages continue after the last row's sort values as for entities.
 
-use super::plan::{clamp, conditions, from_clause, keyset_predicate, Renderer, SortKey};
+use super::plan::{
+    clamp, conditions, from_clause, keyset_predicate, Renderer, SortKey, TENANT_COLUMN,
+};
 use super::{CollectionQuery, Cursor, Dialect, Plan, PlannedQuery, SqlValue};
-use odata::bind::{AggregatedType, Aggregation, BoundOrder, Share, Stage};
+use crate::schema::{VALUE_COUNTS, VALUE_COUNTS_TABLE};
+use odata::bind::{
+    AggregateMethod, AggregatedType, Aggregation, BoundOrder, Share, Stage, Typed, TypedKind,
+};
 use odata::syntax::Direction;
 
 /// Plans the page and count statements of a request whose `$apply` aggregates.
@@ -19,7 +24,10 @@ pub(super) fn plan_aggregated(
     dialect: &dyn Dialect,
 ) -> Plan {
     let mut r = Renderer::new(q, dialect);
-    let mut source = grouped(q, a, &mut r);
+    let mut source = match counted(q, a, &mut r) {
+        Some(counts) => counts,
+        None => grouped(q, a, &mut r),
+    };
     r.aggregated = Some(&a.result);
     r.alias = None;
     for (n, stage) in a.stages.iter().enumerate() {
@@ -111,6 +119,87 @@ fn shared(
          WHERE COALESCE({before}, 0) < {bound}",
         order_clause(r.dialect, &order).trim_start(),
     )
+}
+
+/// The innermost query from the counts each publication keeps by day and value
+/// ([`VALUE_COUNTS_TABLE`]), when they answer it: rows counted (`$count` only), grouped by the
+/// day, the counted property or both, the rows chosen by conditions on the day alone (`$apply`'s
+/// filters and the history window). The compliance report over 30 days then sums some 200 rows
+/// instead of counting 2.7 M.
+fn counted<'a>(q: &CollectionQuery<'a>, a: &Aggregation, r: &mut Renderer<'a>) -> Option<String> {
+    let apply = q.apply?;
+    if !q.key.is_empty() {
+        return None;
+    }
+    let day = q.entity.property_index("dateKey")?;
+    let (_, property) = VALUE_COUNTS
+        .iter()
+        .find(|(collection, _)| *collection == q.collection.name)?;
+    let value = q.entity.property_index(property)?;
+    let counts_only = a
+        .aggregates
+        .iter()
+        .all(|x| x.method == AggregateMethod::Count && x.value.is_none());
+    let on_day_only = |t: &Typed| {
+        let mut only = true;
+        t.walk(&mut |e| match e.kind {
+            TypedKind::Property(i) => only &= i == day,
+            TypedKind::Related { .. }
+            | TypedKind::Lambda { .. }
+            | TypedKind::NavigationCount(_)
+            | TypedKind::Element(_) => only = false,
+            _ => {}
+        });
+        only
+    };
+    if !counts_only || !apply.filters.iter().all(on_day_only) {
+        return None;
+    }
+    let dialect = r.dialect;
+    let mut columns = Vec::new();
+    for g in &a.group_by {
+        columns.push(match g.kind {
+            TypedKind::Property(i) if i == day => format!("v.{}", dialect.quote("dateKey")),
+            TypedKind::Property(i) if i == value => format!("v.{}", dialect.quote("value")),
+            _ => return None,
+        });
+    }
+    let groups = columns.clone();
+    let count = format!(
+        "CAST(COALESCE(SUM(v.{}), 0) AS BIGINT)",
+        dialect.quote("row_count")
+    );
+    columns.extend(a.aggregates.iter().map(|_| count.clone()));
+    let mut sub = r.subquery(q.entity, "v".into(), Vec::new());
+    let tenant = sub.param(SqlValue::Integer(q.tenant));
+    let collection = sub.param(SqlValue::Text(q.collection.name.clone()));
+    let counted = sub.param(SqlValue::Text(property.to_string()));
+    let mut conditions = vec![format!(
+        "v.{} = {tenant} AND v.collection = {collection} AND v.property = {counted}",
+        dialect.quote(TENANT_COLUMN)
+    )];
+    conditions.extend(apply.filters.iter().map(|f| sub.expr(f)));
+    if let Some(min) = q.min_date_key {
+        let p = sub.param(SqlValue::Integer(min));
+        conditions.push(format!("{} >= {p}", sub.column(day)));
+    }
+    r.resume(sub);
+    let columns: Vec<String> = columns
+        .into_iter()
+        .enumerate()
+        .map(|(v, sql)| format!("{sql} AS {}", r.value_column(v)))
+        .collect();
+    let group_by = if groups.is_empty() {
+        String::new()
+    } else {
+        format!(" GROUP BY {}", groups.join(", "))
+    };
+    Some(format!(
+        "SELECT {} FROM {} AS v WHERE {}{group_by}",
+        columns.join(", "),
+        dialect.quote(VALUE_COUNTS_TABLE),
+        conditions.join(" AND ")
+    ))
 }
 
 /// The innermost query: the grouping values and aggregates of the collection's rows.

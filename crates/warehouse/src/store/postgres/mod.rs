@@ -10,7 +10,8 @@ pub use dialect::PostgresDialect;
 
 use crate::model::Warehouse;
 use crate::schema::{
-    migrations, recount, COUNTS_MIGRATION, COUNTS_TABLE, MIGRATIONS_TABLE, TENANTS_TABLE,
+    migrations, recount, COUNTS_TABLE, MIGRATIONS_TABLE, TENANTS_TABLE, VALUE_COUNTS_MIGRATION,
+    VALUE_COUNTS_TABLE,
 };
 use crate::sql::{Dialect, PlannedQuery, SqlValue};
 use crate::store::ChangedDays;
@@ -362,7 +363,9 @@ impl PostgresStore {
             )
             .map_err(query_err)?;
         }
-        if current < COUNTS_MIGRATION {
+        // counted once when the counts (or the value counts) arrive; each publication then
+        // counts the days it changes
+        if current < VALUE_COUNTS_MIGRATION {
             let tenants: Vec<i64> = tx
                 .query(&format!("SELECT id FROM \"{TENANTS_TABLE}\""), &[])
                 .map_err(query_err)?
@@ -692,7 +695,7 @@ impl Store for PostgresStore {
         };
         let mut tx = scoped(&mut conn, Some(t.id), false, &self.statement_timeout)?;
         let tables = Warehouse::get().collections.iter().map(|c| c.name.as_str());
-        for table in tables.chain([COUNTS_TABLE]) {
+        for table in tables.chain([COUNTS_TABLE, VALUE_COUNTS_TABLE]) {
             tx.execute(
                 &format!("DELETE FROM \"{table}\" WHERE \"_tenant\" = $1"),
                 &[&t.id],

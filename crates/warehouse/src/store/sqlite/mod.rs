@@ -7,8 +7,8 @@ pub use dialect::SqliteDialect;
 
 use crate::model::Warehouse;
 use crate::schema::{
-    create_index, migrations, recount, secondary_indexes, COUNTS_MIGRATION, COUNTS_TABLE,
-    MIGRATIONS_TABLE, TENANTS_TABLE,
+    create_index, migrations, recount, secondary_indexes, COUNTS_TABLE, MIGRATIONS_TABLE,
+    TENANTS_TABLE, VALUE_COUNTS_MIGRATION, VALUE_COUNTS_TABLE,
 };
 use crate::sql::{Dialect, PlannedQuery, SqlValue};
 use crate::store::ChangedDays;
@@ -250,7 +250,9 @@ impl SqliteStore {
             )
             .map_err(query_err)?;
         }
-        if current < COUNTS_MIGRATION {
+        // counted once when the counts (or the value counts) arrive; each publication then
+        // counts the days it changes
+        if current < VALUE_COUNTS_MIGRATION {
             let tenants: Vec<i64> = tx
                 .prepare(&format!("SELECT id FROM \"{TENANTS_TABLE}\""))
                 .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
@@ -511,7 +513,7 @@ impl Store for SqliteStore {
             return Ok(false);
         };
         let tables = Warehouse::get().collections.iter().map(|c| c.name.as_str());
-        for table in tables.chain([COUNTS_TABLE]) {
+        for table in tables.chain([COUNTS_TABLE, VALUE_COUNTS_TABLE]) {
             tx.execute(
                 &format!("DELETE FROM \"{table}\" WHERE \"_tenant\" = ?1"),
                 [t.id],
