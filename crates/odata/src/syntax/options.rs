@@ -105,27 +105,33 @@ pub fn parse_query_options(raw: &str) -> Result<QueryOptions, SyntaxError> {
 
 /// Percent-decodes one component; invalid escapes or UTF-8 are errors at their offset.
 fn decode(raw: &str, base: usize) -> Result<String, SyntaxError> {
-    if !raw.contains('%') {
-        return Ok(raw.to_string());
+    percent_decode(raw).map_err(|(offset, message)| SyntaxError::new(base + offset, message))
+}
+
+/// `text` percent-decoded (hand-written where crates decode leniently: a bad escape is an error
+/// at its offset, as every syntax error here is); the offset and reason otherwise.
+pub(super) fn percent_decode(text: &str) -> Result<String, (usize, &'static str)> {
+    if !text.contains('%') {
+        return Ok(text.to_string());
     }
-    let bytes = raw.as_bytes();
+    let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = bytes
+            let byte = bytes
                 .get(i + 1..i + 3)
                 .and_then(|h| std::str::from_utf8(h).ok())
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| SyntaxError::new(base + i, "invalid percent-encoding"))?;
-            out.push(hex);
+                .ok_or((i, "invalid percent-encoding"))?;
+            out.push(byte);
             i += 3;
         } else {
             out.push(bytes[i]);
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| SyntaxError::new(base, "percent-encoding is not UTF-8"))
+    String::from_utf8(out).map_err(|_| (0, "percent-encoding is not UTF-8"))
 }
 
 /// Parses `$top` or `$skip`: a non-negative integer. Blanks around it are ignored, as

@@ -301,34 +301,9 @@ fn split_segments(raw: &str) -> Result<Vec<(usize, &str)>, SyntaxError> {
 
 /// Percent-decodes a segment (errors at their offset in the whole path).
 fn decode(text: &str, start: usize) -> Result<String, SyntaxError> {
-    percent_decode(text).map_err(|offset| {
-        SyntaxError::new(
-            start + offset,
-            "invalid percent-encoding (or not UTF-8) in the path",
-        )
+    super::options::percent_decode(text).map_err(|(offset, message)| {
+        SyntaxError::new(start + offset, format!("{message} in the path"))
     })
-}
-
-/// `text` percent-decoded; the offset of the first bad escape otherwise.
-fn percent_decode(text: &str) -> Result<String, usize> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let byte = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or(i)?;
-            out.push(byte);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| 0)
 }
 
 /// One decoded segment; `first` for the path's first.

@@ -5,20 +5,6 @@
 
 use super::*;
 
-/// Each device's property history rows, by `deviceKey`, in key order (dateKey).
-fn histories_by_device() -> HashMap<u64, Vec<Value>> {
-    let mut out: HashMap<u64, Vec<Value>> = HashMap::new();
-    for h in all_rows("/devicePropertyHistories?api-version=v1.0", &[]).0 {
-        out.entry(h["deviceKey"].as_u64().unwrap())
-            .or_default()
-            .push(h);
-    }
-    for rows in out.values_mut() {
-        rows.sort_by_key(|h| h["dateKey"].as_i64().unwrap());
-    }
-    out
-}
-
 /// Only the named properties of `row`.
 fn only(row: &Value, names: &[&str]) -> Value {
     Value::Object(

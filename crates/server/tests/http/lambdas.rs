@@ -5,17 +5,6 @@
 use super::*;
 use std::collections::BTreeMap;
 
-/// Each device's property history rows, by `deviceKey`.
-fn histories_by_device() -> HashMap<u64, Vec<Value>> {
-    let mut out: HashMap<u64, Vec<Value>> = HashMap::new();
-    for h in all_rows("/devicePropertyHistories?api-version=v1.0", &[]).0 {
-        out.entry(h["deviceKey"].as_u64().unwrap())
-            .or_default()
-            .push(h);
-    }
-    out
-}
-
 fn matching(filter: &str) -> BTreeSet<u64> {
     let (rows, _) = all_rows(
         &format!(

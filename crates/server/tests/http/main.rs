@@ -175,6 +175,20 @@ fn devices() -> Vec<Value> {
         .clone()
 }
 
+/// Each device's property history rows, by `deviceKey`, in key order (by `dateKey`).
+fn histories_by_device() -> HashMap<u64, Vec<Value>> {
+    let mut out: HashMap<u64, Vec<Value>> = HashMap::new();
+    for h in all_rows("/devicePropertyHistories?api-version=v1.0", &[]).0 {
+        out.entry(h["deviceKey"].as_u64().unwrap())
+            .or_default()
+            .push(h);
+    }
+    for rows in out.values_mut() {
+        rows.sort_by_key(|h| h["dateKey"].as_i64().unwrap());
+    }
+    out
+}
+
 fn keys_of(rows: &[Value]) -> BTreeSet<u64> {
     rows.iter()
         .map(|r| r["deviceKey"].as_u64().unwrap())
