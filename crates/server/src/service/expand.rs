@@ -380,7 +380,7 @@ pub(super) fn context_selection(
 }
 
 /// Each expanded navigation property with its selected properties (none when all) and its own
-/// expansions: `device(deviceName,deviceType())`.
+/// expansions: `device(deviceName,deviceType)`.
 fn expanded_selection(ctx: &Ctx, entity: &EntityType, expand: &[BoundExpand]) -> Vec<String> {
     expand
         .iter()
@@ -396,11 +396,14 @@ fn expanded_selection(ctx: &Ctx, entity: &EntityType, expand: &[BoundExpand]) ->
             };
             inner.extend(b.computed.iter().map(|c| c.name.clone()));
             inner.extend(expanded_selection(ctx, target, &b.expand));
-            format!(
-                "{}({})",
-                entity.navigation[b.navigation].name,
-                inner.join(",")
-            )
+            let name = &entity.navigation[b.navigation].name;
+            // an expansion of every property is its name alone (Power Query refuses a context
+            // URL with `name()`, which OData 4.01 writes)
+            if inner.is_empty() {
+                name.clone()
+            } else {
+                format!("{name}({})", inner.join(","))
+            }
         })
         .collect()
 }

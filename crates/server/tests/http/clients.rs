@@ -192,6 +192,14 @@ fn names_are_matched_ignoring_case_and_answered_canonically() {
         "{row}"
     );
     assert!(row["deviceType"]["deviceTypeName"].is_string(), "{row}");
+    // an expansion without a nested $select is named alone in the context URL: Power Query
+    // refuses `deviceType()` ("The odata.context url ... is invalid", OData/WebApi#2088)
+    let v = get_ok("/devices?api-version=v1.0&$select=deviceName&$top=1&$expand=deviceType,devicePropertyHistories($top=1)");
+    let context = v["@odata.context"].as_str().unwrap();
+    assert!(
+        context.ends_with("#devices(deviceName,deviceType,devicePropertyHistories)"),
+        "{context}"
+    );
     let one = get_ok("/DEVICES(1)/DeviceName?api-version=v1.0");
     assert!(one["value"].is_string());
     let related = get_ok("/devices(1)/DeviceType?api-version=v1.0");

@@ -63,7 +63,7 @@ fn expand_reads_the_related_dimension_inline() {
         expanded["@odata.context"]
             .as_str()
             .unwrap()
-            .ends_with("$metadata#devices(deviceKey,deviceTypeKey,deviceCategoryKey,deviceType(deviceTypeName),deviceCategory())"),
+            .ends_with("$metadata#devices(deviceKey,deviceTypeKey,deviceCategoryKey,deviceType(deviceTypeName),deviceCategory)"),
         "{}",
         expanded["@odata.context"]
     );
