@@ -99,6 +99,7 @@ fn expand_at_depth(text: &str, depth: usize, base: usize) -> Result<Vec<ExpandIt
             }
         }
         let reference = path.last().is_some_and(|s| s == "$ref");
+        let counted = path.last().is_some_and(|s| s == "$count");
         let span = Span {
             start: base + start,
             end: base + c.pos,
@@ -128,6 +129,12 @@ fn expand_at_depth(text: &str, depth: usize, base: usize) -> Result<Vec<ExpandIt
                     return Err(SyntaxError::new(
                         at - name.len() - 1,
                         format!("{name} cannot follow $ref (references have no properties)"),
+                    ));
+                }
+                if counted && !["filter", "search"].contains(&bare.as_str()) {
+                    return Err(SyntaxError::new(
+                        at - name.len() - 1,
+                        format!("{name} cannot follow $count (only $filter and $search can)"),
                     ));
                 }
                 if seen.contains(&bare) {
@@ -390,6 +397,8 @@ mod tests {
             parse_expand("a($expand=b($expand=c($levels=max;$top=2));$orderby=x desc)").is_ok()
         );
         assert_eq!(parse_expand("a/$ref").unwrap()[0].path, ["a", "$ref"]);
+        assert_eq!(parse_expand("a/$count($count=true)").unwrap_err().offset, 9);
+        assert!(parse_expand("a/$count($filter=x eq 1;$search=y)").is_ok());
         let deep = format!("{}x{}", "a($expand=".repeat(20), ")".repeat(20));
         assert!(parse_expand(&deep)
             .unwrap_err()
