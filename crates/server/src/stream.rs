@@ -416,6 +416,11 @@ fn segment(
     if !progress.has_more && progress.rows - rows_before == limit && progress.rows < most {
         return Segment::Continue;
     }
+    finish(page, progress)
+}
+
+/// The end of a page whose rows are all written: `]`, the next link when more follow, `}`.
+fn finish(page: &Page, progress: &mut Progress) -> Segment {
     if progress.statements > 1 {
         // the page was read by several statements: they must all have seen one snapshot
         match page.store.tenant(&page.audit.tenant) {

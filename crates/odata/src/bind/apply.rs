@@ -419,45 +419,11 @@ fn stage_transformation(
             amount,
             value,
         } => {
-            let amount = match &amount.kind {
-                ExprKind::Literal(Literal::Integer(n)) => *n as f64,
-                ExprKind::Literal(Literal::Decimal(d)) => d.parse().unwrap_or(f64::NAN),
-                ExprKind::Literal(Literal::Double(d)) => *d,
-                _ => f64::NAN,
-            };
-            let percent = matches!(kind, TopKind::TopPercent | TopKind::BottomPercent);
-            if !amount.is_finite() || amount < 0.0 || (percent && amount > 100.0) {
-                return Err(bad(
-                    t.span,
-                    "the amount must be a non-negative number (a percentage at most 100)",
-                ));
-            }
-            let direction = match kind {
-                TopKind::TopSum | TopKind::TopPercent => Direction::Desc,
-                _ => Direction::Asc,
-            };
-            let ranked = orderby(
-                &[OrderByItem {
-                    expr: value.clone(),
-                    direction,
-                }],
-                output,
-            )?;
-            if !ranked[0].expr.ty.is_some_and(|ty| ty.is_numeric()) {
-                return Err(bad(value.span, "the ranked value must be a number"));
-            }
+            let share = share_stage(output, t, *kind, amount, value)?;
             if *stage != Stage::default() {
                 stages.push(std::mem::take(stage));
             }
-            stages.push(Stage {
-                share: Some(Share {
-                    value: ranked[0].expr.clone(),
-                    amount,
-                    percent,
-                }),
-                orderby: ranked,
-                ..Stage::default()
-            });
+            stages.push(share);
         }
         other => {
             let what = match other {
@@ -475,6 +441,53 @@ fn stage_transformation(
         }
     }
     Ok(())
+}
+
+/// The stage of `topsum`, `bottomsum`, `toppercent` or `bottompercent` (`kind`) of `value` up to
+/// `amount`, bound against the aggregated rows (`output`).
+fn share_stage(
+    output: &Binder<'_, '_>,
+    t: &Transformation,
+    kind: TopKind,
+    amount: &Expr,
+    value: &Expr,
+) -> Result<Stage, ODataError> {
+    let amount = match &amount.kind {
+        ExprKind::Literal(Literal::Integer(n)) => *n as f64,
+        ExprKind::Literal(Literal::Decimal(d)) => d.parse().unwrap_or(f64::NAN),
+        ExprKind::Literal(Literal::Double(d)) => *d,
+        _ => f64::NAN,
+    };
+    let percent = matches!(kind, TopKind::TopPercent | TopKind::BottomPercent);
+    if !amount.is_finite() || amount < 0.0 || (percent && amount > 100.0) {
+        return Err(bad(
+            t.span,
+            "the amount must be a non-negative number (a percentage at most 100)",
+        ));
+    }
+    let direction = match kind {
+        TopKind::TopSum | TopKind::TopPercent => Direction::Desc,
+        _ => Direction::Asc,
+    };
+    let ranked = orderby(
+        &[OrderByItem {
+            expr: value.clone(),
+            direction,
+        }],
+        output,
+    )?;
+    if !ranked[0].expr.ty.is_some_and(|ty| ty.is_numeric()) {
+        return Err(bad(value.span, "the ranked value must be a number"));
+    }
+    Ok(Stage {
+        share: Some(Share {
+            value: ranked[0].expr.clone(),
+            amount,
+            percent,
+        }),
+        orderby: ranked,
+        ..Stage::default()
+    })
 }
 
 /// Binds `groupby(...)` or `aggregate(...)`.

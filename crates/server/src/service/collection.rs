@@ -143,47 +143,14 @@ async fn scoped_collection(
     };
     let limit = stream::statement_limit(page_len, remaining, 0, false);
     let plan = page_query.plan(position.as_ref(), offset, limit);
-    let q = &page_query.query;
-    let mut context = format!("{}#{name}", ctx.metadata_url());
-    let writer = match q.apply.as_ref().and_then(|a| a.aggregation.as_ref()) {
-        Some(aggregation) => {
-            context = format!("{context}({})", aggregation.output.context_selection());
-            aggregated_writer(&aggregation.output, (format.metadata, format.ieee754))
-        }
-        None if references => {
-            context = format!("{}#Collection($ref)", ctx.metadata_url());
-            EntityWriter::reference(
-                entity,
-                &Warehouse::get().namespace,
-                &plan.cursor.key_columns,
-                &format!("{}/{name}", ctx.service_root),
-            )
-        }
-        None => {
-            let mut parts: Vec<String> = context_selection(&ctx, entity, &q.select, &q.expand)
-                .into_iter()
-                .collect();
-            if ctx.options.get("$select").is_some() {
-                parts.extend(q.computed.iter().map(|c| c.name.clone()));
-            }
-            if !parts.is_empty() {
-                context = format!("{context}({})", parts.join(","));
-            }
-            let writer = entity_writer(
-                &ctx,
-                name,
-                entity,
-                &q.select,
-                &q.expand,
-                &plan.cursor,
-                (format.metadata, format.ieee754),
-            );
-            q.computed.iter().enumerate().fold(writer, |w, (i, c)| {
-                let ty = c.expr.ty.unwrap_or(PrimitiveType::String);
-                w.extra(&c.name, ty, q.select.len() + i)
-            })
-        }
-    };
+    let (writer, context) = page_writer(
+        &ctx,
+        (name, entity),
+        &page_query.query,
+        &plan.cursor,
+        references,
+        (format.metadata, format.ieee754),
+    );
     let page = Page {
         store: ctx.app.store.clone(),
         plan,
@@ -226,6 +193,60 @@ async fn scoped_collection(
         );
     }
     Ok(resp)
+}
+
+/// The writer of a page's rows and its context URL: aggregated rows, references, or entities
+/// of `name` with their expansions and computed properties, at metadata `level` (Int64 and
+/// Decimal as strings when `ieee754`).
+fn page_writer(
+    ctx: &Ctx,
+    (name, entity): (&str, &'static EntityType),
+    q: &Query,
+    cursor: &sql::Cursor,
+    references: bool,
+    (level, ieee754): (MetadataLevel, bool),
+) -> (EntityWriter, String) {
+    let mut context = format!("{}#{name}", ctx.metadata_url());
+    let writer = match q.apply.as_ref().and_then(|a| a.aggregation.as_ref()) {
+        Some(aggregation) => {
+            context = format!("{context}({})", aggregation.output.context_selection());
+            aggregated_writer(&aggregation.output, (level, ieee754))
+        }
+        None if references => {
+            context = format!("{}#Collection($ref)", ctx.metadata_url());
+            EntityWriter::reference(
+                entity,
+                &Warehouse::get().namespace,
+                &cursor.key_columns,
+                &format!("{}/{name}", ctx.service_root),
+            )
+        }
+        None => {
+            let mut parts: Vec<String> = context_selection(ctx, entity, &q.select, &q.expand)
+                .into_iter()
+                .collect();
+            if ctx.options.get("$select").is_some() {
+                parts.extend(q.computed.iter().map(|c| c.name.clone()));
+            }
+            if !parts.is_empty() {
+                context = format!("{context}({})", parts.join(","));
+            }
+            let writer = entity_writer(
+                ctx,
+                name,
+                entity,
+                &q.select,
+                &q.expand,
+                cursor,
+                (level, ieee754),
+            );
+            q.computed.iter().enumerate().fold(writer, |w, (i, c)| {
+                let ty = c.expr.ty.unwrap_or(PrimitiveType::String);
+                w.extra(&c.name, ty, q.select.len() + i)
+            })
+        }
+    };
+    (writer, context)
 }
 
 /// What a paging token is bound to: the request's version, collection, tenant, options that

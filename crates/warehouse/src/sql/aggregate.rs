@@ -7,9 +7,8 @@
 //! Groups are unique by their grouping values, so ordering by `$orderby` and then by every
 //! grouping value is total, and pages continue after the last row's sort values as for entities.
 
-use super::plan::{
-    clamp, conditions, from_clause, keyset_predicate, Renderer, SortKey, TENANT_COLUMN,
-};
+use super::joins::from_clause;
+use super::plan::{clamp, conditions, keyset_predicate, Renderer, SortKey, TENANT_COLUMN};
 use super::{CollectionQuery, Cursor, Dialect, Plan, PlannedQuery, SqlValue};
 use crate::schema::{VALUE_COUNTS, VALUE_COUNTS_TABLE};
 use odata::bind::{

@@ -5,6 +5,7 @@
 mod aggregate;
 mod dialect;
 pub mod dml;
+mod joins;
 mod plan;
 mod related;
 

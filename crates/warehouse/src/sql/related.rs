@@ -6,9 +6,8 @@
 //! the response holds ([`MAX_EXPANDED_ENTITIES`]): the server writes a next link when that one
 //! is there.
 
-use super::plan::{
-    clamp, expansion_columns, left_join, nested_joins, Layout, Renderer, TENANT_COLUMN,
-};
+use super::joins::{expansion_columns, left_join, nested_joins, Layout};
+use super::plan::{clamp, Renderer, TENANT_COLUMN};
 use super::{Cursor, Expansion, SqlValue};
 use odata::bind::MAX_EXPANDED_ENTITIES;
 use odata::edm::PrimitiveType;
