@@ -3,6 +3,7 @@
 mod admin;
 mod auth_setup;
 mod bench;
+mod docs;
 mod loadgen;
 mod memory;
 mod progress;
@@ -50,6 +51,10 @@ enum Command {
     Keys(admin::KeysCommand),
     /// Print an access token for a client (for scripts and curl).
     Token(admin::TokenArgs),
+    /// Print the completion script of a shell (`dw completions bash > /etc/bash_completion.d/dw`).
+    Completions(docs::CompletionsArgs),
+    /// Print the manual page (`dw man | man -l -`), or write one per command into a directory.
+    Man(docs::ManArgs),
 }
 
 /// Options shared by every command that opens a store.
@@ -189,6 +194,8 @@ fn main() {
         Command::Users(c) => admin::users(c),
         Command::Keys(c) => admin::keys(c),
         Command::Token(a) => admin::token(a),
+        Command::Completions(a) => docs::completions::<Cli>(a),
+        Command::Man(a) => docs::man::<Cli>(a),
     };
     if let Err(e) = result {
         eprintln!("dw: {e}");

@@ -152,3 +152,94 @@ fn ingest_check_validates_a_folder_without_a_store() {
     ));
     assert!(!dir.join("dw-data").exists(), "checking opens no store");
 }
+
+/// Runs `dw ARGS` and returns its standard output, checking it succeeded.
+fn dw_output(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_dw"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "dw {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn completions_and_manual_pages_come_from_the_command_line() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let script = dw_output(&["completions", shell]);
+        for word in ["serve", "clients", "completions", "store"] {
+            assert!(script.contains(word), "{shell}: no {word}");
+        }
+    }
+    let page = dw_output(&["man"]);
+    assert!(page.contains(".TH dw 1"), "{page}");
+    assert!(page.contains("serve") && page.contains("completions"));
+    // a page per command, which man renders when it is installed
+    let dir = testkit::TempDir::new("man");
+    dw_output(&["man", "--out-dir", dir.path().to_str().unwrap()]);
+    for name in ["dw.1", "dw-serve.1", "dw-clients-add.1", "dw-completions.1"] {
+        let file = dir.path().join(name);
+        assert!(file.is_file(), "{name}");
+        if Path::new("/usr/bin/man").exists() {
+            let rendered = Command::new("man")
+                .arg("-l")
+                .arg(&file)
+                .env("MANPAGER", "cat")
+                .env("MANWIDTH", "100")
+                .output()
+                .unwrap();
+            assert!(rendered.status.success(), "{name}");
+            assert!(!rendered.stdout.is_empty(), "{name}");
+        }
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_dw"))
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}
+
+/// The systemd unit of docs/deployment.md: hardened, reloading on SIGHUP, and valid for
+/// `systemd-analyze verify` where that tool is installed (with this build as its binary).
+#[test]
+fn the_systemd_unit_is_hardened_and_valid() {
+    let unit_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/dw.service");
+    let unit = std::fs::read_to_string(&unit_path).unwrap();
+    for line in [
+        "ExecStart=/usr/local/bin/dw serve",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "DynamicUser=yes",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/dw",
+        "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=\n",
+    ] {
+        assert!(unit.contains(line), "{line}");
+    }
+    let analyze = Path::new("/usr/bin/systemd-analyze");
+    if !analyze.exists() {
+        eprintln!("systemd-analyze is not installed: the unit's syntax is not verified");
+        return;
+    }
+    let dir = testkit::TempDir::new("unit");
+    let local = dir.path().join("dw.service");
+    std::fs::write(
+        &local,
+        unit.replace("/usr/local/bin/dw", env!("CARGO_BIN_EXE_dw")),
+    )
+    .unwrap();
+    let out = Command::new(analyze)
+        .arg("verify")
+        .arg(&local)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
