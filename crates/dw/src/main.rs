@@ -4,6 +4,7 @@ mod admin;
 mod auth_setup;
 mod bench;
 mod docs;
+mod export;
 mod loadgen;
 mod memory;
 mod progress;
@@ -51,6 +52,8 @@ enum Command {
     Keys(admin::KeysCommand),
     /// Print an access token for a client (for scripts and curl).
     Token(admin::TokenArgs),
+    /// Write a collection to a file (CSV, NDJSON or JSON), straight from the store.
+    Export(export::ExportArgs),
     /// Print the completion script of a shell (`dw completions bash > /etc/bash_completion.d/dw`).
     Completions(docs::CompletionsArgs),
     /// Print the manual page (`dw man | man -l -`), or write one per command into a directory.
@@ -194,6 +197,7 @@ fn main() {
         Command::Users(c) => admin::users(c),
         Command::Keys(c) => admin::keys(c),
         Command::Token(a) => admin::token(a),
+        Command::Export(a) => export::run(a),
         Command::Completions(a) => docs::completions::<Cli>(a),
         Command::Man(a) => docs::man::<Cli>(a),
     };

@@ -22,6 +22,19 @@ pub fn date_key(d: Date) -> i64 {
     i64::from(d.year()) * 10_000 + i64::from(d.month() as u8) * 100 + i64::from(d.day())
 }
 
+/// The `dateKey` `days` days before `key` (`maxhistorydays=7` on 20180221 keeps 20180214 on);
+/// none when `key` is not a date.
+pub fn days_before(key: i64, days: u32) -> Option<i64> {
+    let date = Date::from_calendar_date(
+        i32::try_from(key / 10_000).ok()?,
+        time::Month::try_from(u8::try_from(key / 100 % 100).ok()?).ok()?,
+        u8::try_from(key % 100).ok()?,
+    )
+    .ok()?;
+    let d = date.checked_sub(time::Duration::days(i64::from(days)))?;
+    Some(date_key(d))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,5 +45,8 @@ mod tests {
         assert_eq!(date_key(d), 20_180_221);
         assert_eq!(midnight_micros(d), 1_519_171_200_000_000);
         assert_eq!(day_micros(d).end - day_micros(d).start, DAY_MICROS);
+        assert_eq!(days_before(20_180_221, 7), Some(20_180_214));
+        assert_eq!(days_before(20_180_301, 1), Some(20_180_228));
+        assert_eq!(days_before(20_181_341, 1), None);
     }
 }

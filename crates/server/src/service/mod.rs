@@ -672,14 +672,7 @@ fn mentions_property(t: &Typed, index: usize) -> bool {
 
 /// `dateKey` of `snapshot` minus `days`.
 fn min_date_key(snapshot: i64, days: u32) -> Option<i64> {
-    let date = time::Date::from_calendar_date(
-        (snapshot / 10_000) as i32,
-        time::Month::try_from((snapshot / 100 % 100) as u8).ok()?,
-        (snapshot % 100) as u8,
-    )
-    .ok()?;
-    let d = date.checked_sub(time::Duration::days(i64::from(days)))?;
-    Some(warehouse::calendar::date_key(d))
+    warehouse::calendar::days_before(snapshot, days)
 }
 
 /// The caller's tenant, as named by the validated token and never by the request.
