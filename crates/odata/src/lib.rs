@@ -20,6 +20,7 @@ pub mod csdl;
 pub mod edm;
 pub mod error;
 pub mod json;
+pub mod openapi;
 pub mod syntax;
 
 pub use error::{ErrorKind, ODataError};

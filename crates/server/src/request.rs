@@ -9,6 +9,8 @@ use percent_encoding::percent_decode_str;
 pub enum Resource {
     /// The service document.
     ServiceDocument,
+    /// `openapi.json`: the OpenAPI description.
+    OpenApi,
     /// `$metadata`.
     Metadata,
     /// A collection.
@@ -50,6 +52,9 @@ pub fn parse(rest: &str) -> Result<Resource, ODataError> {
     let path = rest.trim_start_matches('/');
     // a trailing slash (`.../devices/`, the service root as `.../DataWarehouseFEService/`)
     let path = path.strip_suffix('/').unwrap_or(path);
+    if path == "openapi.json" {
+        return Ok(Resource::OpenApi);
+    }
     let segments = parse_resource_path(path).map_err(|e| {
         ODataError::bad_request(format!("The path is not valid OData: {}.", e.message))
             .with_target("path")
@@ -123,6 +128,7 @@ mod tests {
     fn paths() {
         assert_eq!(parse("").unwrap(), Resource::ServiceDocument);
         assert_eq!(parse("/$metadata").unwrap(), Resource::Metadata);
+        assert_eq!(parse("/openapi.json").unwrap(), Resource::OpenApi);
         assert_eq!(
             parse("/devices").unwrap(),
             Resource::Collection("devices".into())

@@ -165,6 +165,7 @@ async fn dispatch(app: AppState, principal: Principal, req: Request) -> ApiResul
     match resource {
         Resource::ServiceDocument => service_document(&ctx),
         Resource::Metadata => metadata(&ctx),
+        Resource::OpenApi => openapi(&ctx),
         Resource::Collection(name) => {
             let name = canonical_set(&ctx, &name)?;
             collection::collection(ctx, &name).await
@@ -365,6 +366,35 @@ fn metadata(ctx: &Ctx) -> ApiResult<Response> {
     let mut r = (StatusCode::OK, body).into_response();
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    Ok(r)
+}
+
+/// `openapi.json`: the OpenAPI 3.1 description of the requested version, generated from the
+/// same model as `$metadata`, naming the built-in token service's endpoints.
+fn openapi(ctx: &Ctx) -> ApiResult<Response> {
+    let dated = |name: &str| {
+        Warehouse::get()
+            .collection(name)
+            .is_some_and(|c| c.has_date_key())
+    };
+    let token_url = format!("{}/oauth2/token", ctx.base_url);
+    let authorization_url = format!("{}/oauth2/authorize", ctx.base_url);
+    let doc = odata::openapi::to_openapi(
+        ctx.model(),
+        &odata::openapi::Service {
+            title: "Device Warehouse",
+            version: ctx.version.as_str(),
+            root: &ctx.service_root,
+            token_url: &token_url,
+            authorization_url: &authorization_url,
+            dated: &dated,
+        },
+    );
+    let mut r = (StatusCode::OK, doc.to_string()).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=utf-8"),
+    );
     Ok(r)
 }
 

@@ -85,3 +85,64 @@ fn metadata_json_validates_against_the_csdl_json_schema() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn the_openapi_description_is_valid_and_covers_every_collection() {
+    for version in ["v1.0", "beta"] {
+        let r = get(&format!("/openapi.json?api-version={version}"));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let doc = r.json();
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(doc["info"]["version"], version);
+        assert!(doc["servers"][0]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with(server::BASE_PATH));
+        let paths = doc["paths"].as_object().unwrap();
+        let model = Warehouse::get().edm(ApiVersion::parse(version).unwrap());
+        for set in &model.entity_sets {
+            for path in [format!("/{}", set.name), format!("/{}/$count", set.name)] {
+                assert!(paths.contains_key(&path), "{version}: {path}");
+            }
+            assert!(
+                paths
+                    .keys()
+                    .any(|p| p.starts_with(&format!("/{}(", set.name))),
+                "{version}: {}(key)",
+                set.name
+            );
+            let ty = &model.type_of(set).name;
+            assert!(
+                doc["components"]["schemas"][ty]["properties"].is_object(),
+                "{ty}"
+            );
+        }
+        assert!(
+            doc["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]
+                ["tokenUrl"]
+                .as_str()
+                .unwrap()
+                .ends_with("/oauth2/token")
+        );
+        // a real validator (installed by ./scripts/test)
+        let dir = testkit::TempDir::new("openapi");
+        let file = dir.join("openapi.json");
+        std::fs::write(&file, &r.body).unwrap();
+        let out = std::process::Command::new(tool("python3"))
+            .args([
+                "-c",
+                "import json, sys\nfrom openapi_spec_validator import validate\nvalidate(json.load(open(sys.argv[1])))",
+            ])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "OpenAPI invalid: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // what it describes answers as described: a page of a collection, and an error
+    let page = get_ok("/devices?api-version=v1.0&$top=1&$select=deviceKey");
+    assert!(page["value"].is_array());
+}
