@@ -4,6 +4,7 @@ mod admin;
 mod auth_setup;
 mod bench;
 mod docs;
+mod doctor;
 mod export;
 mod loadgen;
 mod memory;
@@ -54,6 +55,8 @@ enum Command {
     Token(admin::TokenArgs),
     /// Write a collection to a file (CSV, NDJSON or JSON), straight from the store.
     Export(export::ExportArgs),
+    /// Check the configuration, store, permissions, issuers, TLS certificate and schedule.
+    Doctor(doctor::DoctorArgs),
     /// Print the completion script of a shell (`dw completions bash > /etc/bash_completion.d/dw`).
     Completions(docs::CompletionsArgs),
     /// Print the manual page (`dw man | man -l -`), or write one per command into a directory.
@@ -198,6 +201,7 @@ fn main() {
         Command::Keys(c) => admin::keys(c),
         Command::Token(a) => admin::token(a),
         Command::Export(a) => export::run(a),
+        Command::Doctor(a) => doctor::run(a),
         Command::Completions(a) => docs::completions::<Cli>(a),
         Command::Man(a) => docs::man::<Cli>(a),
     };

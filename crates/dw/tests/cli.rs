@@ -362,3 +362,59 @@ fn export_writes_what_the_service_serves() {
     let (ok, _, err) = support::dw(&dir, &["export", "nothing"]);
     assert!(!ok && err.contains("not a collection"), "{err}");
 }
+
+#[test]
+fn doctor_says_what_is_wrong_and_fails_only_on_failures() {
+    let dir = testkit::TempDir::new("doctor");
+    let s = start(&dir, &["--demo"], &[]);
+    // a healthy demo: every line OK, exit 0
+    let (ok, out, err) = support::dw(&dir, &["doctor"]);
+    assert!(ok, "{out}{err}");
+    for subject in [
+        "config",
+        "store",
+        "integrity",
+        "tenants",
+        "permissions",
+        "schedule",
+    ] {
+        assert!(out.contains(&format!("OK   {subject}")), "{subject}: {out}");
+    }
+    assert!(!out.contains("WARN") && !out.contains("FAIL"), "{out}");
+    // the running server as a trusted issuer (its discovery and keys), a certificate that has
+    // expired, a schedule without a folder, and a store readable by others
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    let expired = params.self_signed(&cert.key_pair).unwrap();
+    std::fs::write(dir.join("expired.pem"), expired.pem()).unwrap();
+    std::fs::write(
+        dir.join("dw.toml"),
+        format!(
+            "ingest_schedule = \"02:00\"\ntls_cert = \"expired.pem\"\n\n[[auth.issuers]]\nissuer = \"{}\"\ntenants = {{ \"any\" = \"demo\" }}\n",
+            s.base
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            dir.join("dw-data/warehouse.db"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+    }
+    let (ok, out, _) = support::dw(&dir, &["doctor", "--config", "dw.toml"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("OK   issuer"), "{out}");
+    assert!(out.contains("OK   clock"), "{out}");
+    assert!(out.contains("FAIL tls") && out.contains("expired"), "{out}");
+    assert!(out.contains("FAIL schedule"), "{out}");
+    #[cfg(unix)]
+    assert!(
+        out.contains("WARN permissions") && out.contains("chmod 600"),
+        "{out}"
+    );
+}
