@@ -86,6 +86,10 @@ struct ServeArgs {
     /// Address to listen on. [env: DW_LISTEN] [default: 127.0.0.1:8080]
     #[arg(long)]
     listen: Option<String>,
+    /// Serve Prometheus metrics at /metrics on this address (its own listener, so that the
+    /// clients' address never shows them); none by default. [env: DW_METRICS_LISTEN]
+    #[arg(long)]
+    metrics_listen: Option<String>,
     /// Generate a demo tenant (2 000 devices, 2 500 users, 30 days) when the store has none.
     #[arg(long)]
     demo: bool,
@@ -408,6 +412,7 @@ fn check_snapshot(
 fn serve(a: ServeArgs) -> Result<(), String> {
     let mut overrides = settings::Overrides::from_common(&a.common);
     overrides.listen = a.listen.clone();
+    overrides.metrics_listen = a.metrics_listen.clone();
     overrides.page_size = a.page_size;
     overrides.public_url = a.public_url.clone();
     overrides.tls_cert = a.tls_cert.clone();
@@ -467,6 +472,16 @@ fn serve(a: ServeArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let signals = signals::Signals::install()?;
+        if let Some(at) = &settings.metrics_listen {
+            let addr: std::net::SocketAddr = at
+                .parse()
+                .map_err(|e| format!("metrics_listen '{at}': {e}"))?;
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .with_http_listener(addr)
+                .install()
+                .map_err(|e| format!("cannot serve metrics on {at}: {e}"))?;
+            banner(format_args!("  metrics:          http://{addr}/metrics"));
+        }
         let listener = tokio::net::TcpListener::bind(&settings.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;

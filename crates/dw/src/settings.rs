@@ -15,6 +15,8 @@ pub struct Settings {
     pub store: String,
     /// Listen address.
     pub listen: String,
+    /// Address of the Prometheus endpoint (`/metrics`); none: no metrics are served.
+    pub metrics_listen: Option<String>,
     /// Generate the demo tenant when missing.
     pub demo: bool,
     /// Page size.
@@ -160,6 +162,7 @@ impl Default for Settings {
         Self {
             store: "sqlite:dw-data/warehouse.db".into(),
             listen: "127.0.0.1:8080".into(),
+            metrics_listen: None,
             demo: false,
             page_size: 10_000,
             tenant: "demo".into(),
@@ -192,6 +195,8 @@ pub struct Overrides {
     pub tenant: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub demo: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -418,3 +418,89 @@ fn doctor_says_what_is_wrong_and_fails_only_on_failures() {
         "{out}"
     );
 }
+
+/// The value of the sample `series` (`name{labels}`) in a Prometheus exposition.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn metrics_are_served_on_their_own_address_and_move_with_requests() {
+    let dir = testkit::TempDir::new("metrics");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics_at = format!("127.0.0.1:{port}");
+    let s = start(&dir, &["--demo", "--metrics-listen", &metrics_at], &[]);
+    let t = token(&dir, &s);
+    let get = |url: &str| {
+        ureq::get(url)
+            .header("Authorization", &format!("Bearer {t}"))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            get(&format!("{}/devices?api-version=v1.0&$top=5", s.root)),
+            200
+        );
+    }
+    assert_eq!(
+        get(&format!("{}/devices?api-version=v1.0&$filter=nope", s.root)),
+        400
+    );
+    let text = ureq::get(&format!("http://{metrics_at}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    // the exposition parses: comments, or a series and a number
+    for line in text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let (series, value) = line.rsplit_once(' ').unwrap();
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+        let name = series.split('{').next().unwrap();
+        assert!(
+            name.starts_with("dw_") && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "{line}"
+        );
+    }
+    assert!(
+        sample(&text, "dw_http_requests_total{status=\"200\"}").unwrap() >= 3.0,
+        "{text}"
+    );
+    assert!(
+        sample(&text, "dw_http_requests_total{status=\"400\"}").unwrap() >= 1.0,
+        "{text}"
+    );
+    assert!(
+        sample(&text, "dw_rows_served_total{collection=\"devices\"}").unwrap() >= 15.0,
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            "dw_pages_total{collection=\"devices\",outcome=\"complete\"}"
+        )
+        .unwrap()
+            >= 3.0,
+        "{text}"
+    );
+    assert_eq!(sample(&text, "dw_streams_in_flight"), Some(0.0), "{text}");
+    // no tenant name in a label, and the clients' address does not serve them
+    assert!(!text.contains("\"demo\""), "{text}");
+    assert_eq!(get(&format!("{}/metrics", s.base)), 404);
+}

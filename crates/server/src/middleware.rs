@@ -117,6 +117,10 @@ pub async fn odata_headers(mut req: Request, next: Next) -> Response {
     if let Some(c) = client_request_id {
         h.insert("client-request-id", c);
     }
+    let status = resp.status().as_u16();
+    metrics::counter!("dw_http_requests_total", "status" => status.to_string()).increment(1);
+    // up to the response's head: a streamed page's rows follow (see `dw_page_duration_seconds`)
+    metrics::histogram!("dw_http_response_start_seconds").record(started.elapsed().as_secs_f64());
     // Streamed responses write their line when the stream ends, with the rows sent.
     if resp.extensions().get::<Streamed>().is_none() {
         let who = audit.0.lock().expect("lock").clone().unwrap_or_default();

@@ -172,6 +172,23 @@ impl Progress {
     }
 }
 
+/// A page being streamed, counted in `dw_streams_in_flight` until it is dropped (whichever
+/// way the stream ends).
+struct InFlight;
+
+impl InFlight {
+    fn start() -> Self {
+        metrics::gauge!("dw_streams_in_flight").increment(1.0);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("dw_streams_in_flight").decrement(1.0);
+    }
+}
+
 /// How one statement of a page ended.
 enum Segment {
     /// The client is slow: the statement was closed with this chunk still to send.
@@ -194,6 +211,7 @@ async fn drive(
     cancelled: Arc<AtomicBool>,
 ) {
     let started_at = Instant::now();
+    let _in_flight = InFlight::start();
     let page = Arc::new(page);
     let runtime = tokio::runtime::Handle::current();
     let mut progress = Progress {
@@ -262,6 +280,13 @@ async fn drive(
             }
         }
     };
+    let collection = page.collection.clone();
+    metrics::counter!("dw_pages_total", "collection" => collection.clone(), "outcome" => status)
+        .increment(1);
+    metrics::counter!("dw_rows_served_total", "collection" => collection.clone())
+        .increment(progress.rows);
+    metrics::histogram!("dw_page_duration_seconds", "collection" => collection)
+        .record(started_at.elapsed().as_secs_f64());
     tracing::info!(
         request_id = %page.request_id,
         tenant = %page.audit.tenant,
