@@ -500,6 +500,45 @@ fn metrics_are_served_on_their_own_address_and_move_with_requests() {
         "{text}"
     );
     assert_eq!(sample(&text, "dw_streams_in_flight"), Some(0.0), "{text}");
+    assert!(
+        sample(&text, "dw_bytes_served_total{collection=\"devices\"}").unwrap() > 1000.0,
+        "{text}"
+    );
+    // a refused request and a token request are counted too
+    let long = format!(
+        "{}/devices?api-version=v1.0&x={}",
+        s.root,
+        "a".repeat(62_000)
+    );
+    assert_eq!(get(&long), 414);
+    let denied = ureq::post(&format!("{}/oauth2/token", s.base))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send_form([
+            ("grant_type", "client_credentials"),
+            ("client_id", "nobody"),
+            ("client_secret", "x"),
+        ])
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(denied, 401);
+    let text = ureq::get(&format!("http://{metrics_at}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert_eq!(
+        sample(&text, "dw_requests_refused_total{limit=\"URL\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        sample(&text, "dw_token_requests_total{status=\"401\"}").unwrap() >= 1.0,
+        "{text}"
+    );
     // no tenant name in a label, and the clients' address does not serve them
     assert!(!text.contains("\"demo\""), "{text}");
     assert_eq!(get(&format!("{}/metrics", s.base)), 404);

@@ -24,6 +24,12 @@ impl From<StoreError> for ApiError {
         match &e {
             StoreError::Evaluation(m) => tracing::info!(reason = %m, "query cannot be evaluated"),
             StoreError::Timeout(_) | StoreError::Cancelled | StoreError::Busy(_) => {
+                let reason = match &e {
+                    StoreError::Timeout(_) => "time-budget",
+                    StoreError::Busy(_) => "statements-per-tenant",
+                    _ => "client-gone",
+                };
+                metrics::counter!("dw_statements_stopped_total", "reason" => reason).increment(1);
                 tracing::warn!(error = %e, "statement stopped")
             }
             other => tracing::error!(error = %other, "store error"),

@@ -95,6 +95,8 @@ pub async fn odata_headers(mut req: Request, next: Next) -> Response {
         .is_some_and(max_version_too_low);
     let refused = refuse_oversized_or_ambiguous(&req);
     let mut resp = if let Some(e) = refused {
+        let limit = e.target.clone().unwrap_or_default();
+        metrics::counter!("dw_requests_refused_total", "limit" => limit).increment(1);
         ApiError(e).into_response()
     } else if too_low {
         ApiError(

@@ -175,7 +175,21 @@ fn layout_of(tenant: &Option<String>) -> Layout<'_> {
     tenant.as_deref().map_or(Layout::Root, Layout::Tenant)
 }
 
+/// A token request answered, counted by status in `dw_token_requests_total` (200: issued).
 async fn token_at(
+    app: AppState,
+    peer: Option<SocketAddr>,
+    headers: HeaderMap,
+    body: String,
+    tenant: Option<String>,
+) -> Response {
+    let response = token_response(app, peer, headers, body, tenant).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("dw_token_requests_total", "status" => status).increment(1);
+    response
+}
+
+async fn token_response(
     app: AppState,
     peer: Option<SocketAddr>,
     headers: HeaderMap,

@@ -162,6 +162,8 @@ struct Progress {
     /// Statements the page needed (one, plus one per pause, plus one per stretch of rows with
     /// long sort values at its end).
     statements: u32,
+    /// Bytes handed to the client so far.
+    bytes: u64,
 }
 
 impl Progress {
@@ -223,6 +225,7 @@ async fn drive(
         resume_at: Vec::new(),
         start: Some(start),
         statements: 0,
+        bytes: 0,
     };
     let mut position: Option<KeysetPosition> = None;
     let status = loop {
@@ -248,6 +251,7 @@ async fn drive(
                 // everything buffered, so the next statement has room for several chunks
                 match tokio::time::timeout(STALL_TIMEOUT, tx.reserve_many(CHANNEL_DEPTH)).await {
                     Ok(Ok(mut permits)) => {
+                        progress.bytes += chunk.len() as u64;
                         permits.next().expect("reserved").send(Ok(chunk));
                     }
                     Ok(Err(_)) => break "client-gone",
@@ -257,6 +261,7 @@ async fn drive(
             }
             Segment::Finished(last) => {
                 progress.started();
+                progress.bytes += last.len() as u64;
                 match tokio::time::timeout(STALL_TIMEOUT, tx.send(Ok(last))).await {
                     Ok(Ok(())) => break "complete",
                     Ok(Err(_)) => break "client-gone",
@@ -285,6 +290,8 @@ async fn drive(
         .increment(1);
     metrics::counter!("dw_rows_served_total", "collection" => collection.clone())
         .increment(progress.rows);
+    metrics::counter!("dw_bytes_served_total", "collection" => collection.clone())
+        .increment(progress.bytes);
     metrics::histogram!("dw_page_duration_seconds", "collection" => collection)
         .record(started_at.elapsed().as_secs_f64());
     tracing::info!(
@@ -417,8 +424,9 @@ fn segment(
                 &mut progress.buf,
                 Vec::with_capacity(CHUNK + 4096),
             ));
+            let len = chunk.len() as u64;
             match runtime.block_on(tx.send_timeout(Ok(chunk), HOLD)) {
-                Ok(()) => {}
+                Ok(()) => progress.bytes += len,
                 Err(SendTimeoutError::Closed(_)) => {
                     outcome = Some(Segment::ClientGone);
                     return false;
