@@ -87,6 +87,7 @@ pub async fn run(
         let seconds = started.elapsed().as_secs_f64();
         let last = match result {
             Ok(Ok(summary)) => {
+                record_publication(&summary, seconds);
                 let t = summary.tenant.as_ref().expect("published");
                 tracing::info!(date = %date, generation = t.generation, seconds, "scheduled ingestion published");
                 serde_json::json!({
@@ -96,6 +97,7 @@ pub async fn run(
                 })
             }
             Ok(Err(e)) => {
+                record_failure(seconds);
                 tracing::error!(date = %date, error = %e, "scheduled ingestion failed; nothing was published");
                 serde_json::json!({ "outcome": "failed", "date": date.to_string(), "error": e, "seconds": seconds })
             }
@@ -109,6 +111,27 @@ pub async fn run(
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default());
     }
+}
+
+/// A published run in the metrics: its outcome and duration, the rows it wrote per collection,
+/// the enumeration values it did not know, and when the tenant was last published.
+fn record_publication(summary: &ingest::IngestSummary, seconds: f64) {
+    metrics::counter!("dw_ingestion_runs_total", "outcome" => "published").increment(1);
+    metrics::histogram!("dw_ingestion_duration_seconds").record(seconds);
+    for (collection, rows) in &summary.rows_written {
+        metrics::counter!("dw_ingestion_rows_written_total", "collection" => collection.clone())
+            .increment(*rows);
+    }
+    metrics::counter!("dw_ingestion_unknown_enum_values_total")
+        .increment(summary.unknown_enums.values().sum());
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() as f64;
+    metrics::gauge!("dw_last_publication_timestamp_seconds").set(now);
+}
+
+/// A failed run in the metrics (nothing was published).
+fn record_failure(seconds: f64) {
+    metrics::counter!("dw_ingestion_runs_total", "outcome" => "failed").increment(1);
+    metrics::histogram!("dw_ingestion_duration_seconds").record(seconds);
 }
 
 #[cfg(test)]

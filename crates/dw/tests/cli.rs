@@ -501,6 +501,19 @@ fn metrics_are_served_on_their_own_address_and_move_with_requests() {
     );
     assert_eq!(sample(&text, "dw_streams_in_flight"), Some(0.0), "{text}");
     assert!(
+        sample(
+            &text,
+            "dw_store_connection_wait_seconds_count{store=\"sqlite\"}"
+        )
+        .unwrap()
+            >= 4.0,
+        "{text}"
+    );
+    assert!(
+        sample(&text, "dw_store_connections_in_use{store=\"sqlite\"}").is_some(),
+        "{text}"
+    );
+    assert!(
         sample(&text, "dw_bytes_served_total{collection=\"devices\"}").unwrap() > 1000.0,
         "{text}"
     );

@@ -34,6 +34,12 @@ fn the_scheduled_ingestion_publishes_the_day_and_reports_it() {
         }
     }
     support::dw_ok(&dir, &["clients", "add", "ops", "--tenant", "acme"]);
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics_at = format!("127.0.0.1:{metrics_port}");
     let at = now + time::Duration::seconds(3);
     let at = format!("{:02}:{:02}:{:02}", at.hour(), at.minute(), at.second());
     let server = support::start(
@@ -47,6 +53,8 @@ fn the_scheduled_ingestion_publishes_the_day_and_reports_it() {
             &at,
             "--ingest-from",
             "snapshots",
+            "--metrics-listen",
+            &metrics_at,
         ],
         "schedule",
     );
@@ -89,5 +97,35 @@ fn the_scheduled_ingestion_publishes_the_day_and_reports_it() {
         &token,
     );
     assert_eq!((status, count.as_str()), (200, "3"));
+    // the run in the metrics
+    let mut resp = ureq::get(&format!("http://{metrics_at}/metrics"))
+        .call()
+        .unwrap();
+    let text = resp.body_mut().read_to_string().unwrap();
+    let value = |series: &str| {
+        text.lines()
+            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    assert_eq!(
+        value("dw_ingestion_runs_total{outcome=\"published\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value("dw_ingestion_rows_written_total{collection=\"devices\"}"),
+        Some(3.0),
+        "{text}"
+    );
+    assert!(
+        value("dw_last_publication_timestamp_seconds").unwrap() > 1.7e9,
+        "{text}"
+    );
+    assert_eq!(
+        value("dw_ingestion_duration_seconds_count"),
+        Some(1.0),
+        "{text}"
+    );
     server.stop();
 }

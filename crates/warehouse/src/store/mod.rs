@@ -73,6 +73,19 @@ pub(crate) fn cancellation() -> Option<Arc<AtomicBool>> {
     CANCELLATION.with(|c| c.borrow().clone())
 }
 
+/// A connection taken from a store's pool, in the metrics: how long the statement waited for
+/// it (`dw_store_connection_wait_seconds`) and how many of the pool's connections are in use.
+pub(crate) fn record_checkout(
+    state: &r2d2::State,
+    store: &'static str,
+    waited: std::time::Duration,
+) {
+    metrics::histogram!("dw_store_connection_wait_seconds", "store" => store)
+        .record(waited.as_secs_f64());
+    let in_use = state.connections.saturating_sub(state.idle_connections);
+    metrics::gauge!("dw_store_connections_in_use", "store" => store).set(f64::from(in_use));
+}
+
 /// A tenant's publication state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {

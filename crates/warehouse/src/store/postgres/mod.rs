@@ -328,9 +328,13 @@ impl PostgresStore {
         &self,
     ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>, StoreError>
     {
-        self.pool
+        let started = std::time::Instant::now();
+        let conn = self
+            .pool
             .get()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+            .map_err(|e| StoreError::Unavailable(e.to_string()));
+        crate::store::record_checkout(&self.pool.state(), "postgres", started.elapsed());
+        conn
     }
 
     fn migrate(&self) -> Result<(), StoreError> {

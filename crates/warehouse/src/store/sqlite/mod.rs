@@ -211,9 +211,13 @@ impl SqliteStore {
     }
 
     fn conn(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>, StoreError> {
-        self.pool
+        let started = std::time::Instant::now();
+        let conn = self
+            .pool
             .get()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+            .map_err(|e| StoreError::Unavailable(e.to_string()));
+        crate::store::record_checkout(&self.pool.state(), "sqlite", started.elapsed());
+        conn
     }
 
     fn migrate(&self) -> Result<(), StoreError> {
