@@ -85,6 +85,7 @@ pub async fn odata_headers(mut req: Request, next: Next) -> Response {
         .cloned();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let api_version = api_version_label(req.uri().query().unwrap_or(""));
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let audit = AuditSlot::default();
     req.extensions_mut().insert(audit.clone());
@@ -120,7 +121,12 @@ pub async fn odata_headers(mut req: Request, next: Next) -> Response {
         h.insert("client-request-id", c);
     }
     let status = resp.status().as_u16();
-    metrics::counter!("dw_http_requests_total", "status" => status.to_string()).increment(1);
+    metrics::counter!(
+        "dw_http_requests_total",
+        "status" => status.to_string(),
+        "api_version" => api_version
+    )
+    .increment(1);
     // up to the response's head: a streamed page's rows follow (see `dw_page_duration_seconds`)
     metrics::histogram!("dw_http_response_start_seconds").record(started.elapsed().as_secs_f64());
     // Streamed responses write their line when the stream ends, with the rows sent.
@@ -139,6 +145,22 @@ pub async fn odata_headers(mut req: Request, next: Next) -> Response {
         );
     }
     resp
+}
+
+/// The `api-version` of a query string as a metrics label: a version the service has, `none`, or
+/// `other` (so that clients cannot make up label values).
+fn api_version_label(query: &str) -> &'static str {
+    let value = query.split('&').find_map(|part| {
+        let (name, value) = part.split_once('=')?;
+        name.eq_ignore_ascii_case("api-version").then_some(value)
+    });
+    match value {
+        None => "none",
+        Some(v) => warehouse::model::ApiVersion::ALL
+            .into_iter()
+            .find(|known| known.as_str().eq_ignore_ascii_case(v))
+            .map_or("other", |known| known.as_str()),
+    }
 }
 
 /// Turns a panic into an OData 500 without internals.
