@@ -7,7 +7,7 @@ use crate::settings::{self, Settings};
 use crate::CommonArgs;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use odata::bind::{bind_select, Scope, Typed, TypedKind};
+use odata::bind::{bind_select, Scope};
 use odata::edm::{EntityType, Lookup, PrimitiveType};
 use odata::json::{Cell, EntityWriter, MetadataLevel, Row};
 use odata::syntax;
@@ -107,9 +107,10 @@ pub(crate) fn run(a: ExportArgs) -> Result<(), String> {
         .tenant(&settings.tenant)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("the store has no tenant '{}'", settings.tenant))?;
-    let date_filtered = filter
-        .as_ref()
-        .is_some_and(|f| mentions_date_key(f, entity));
+    // an explicit day filter wins over maxhistorydays
+    let date_filtered = entity
+        .property_index("dateKey")
+        .is_some_and(|day| filter.as_ref().is_some_and(|f| f.mentions_property(day)));
     let min_date_key = match (a.maxhistorydays, tenant.snapshot_date_key) {
         (Some(days), Some(snapshot)) if collection.has_date_key() && !date_filtered => {
             warehouse::calendar::days_before(snapshot, days)
@@ -155,7 +156,7 @@ pub(crate) fn run(a: ExportArgs) -> Result<(), String> {
                     // where the next statement continues
                     last = Some(KeysetPosition(
                         (cursor.selected..cursor.selected + cursor.sort_keys)
-                            .map(|i| owned(row.cell(i)))
+                            .map(|i| SqlValue::from(row.cell(i)))
                             .collect(),
                     ));
                 }
@@ -188,28 +189,8 @@ fn option_error(option: &str, message: &str, position: usize) -> String {
     format!("{option}: {message} (at character {position})")
 }
 
-/// Whether `t` reads the entity's `dateKey` (an explicit day filter wins over `maxhistorydays`).
-fn mentions_date_key(t: &Typed, entity: &EntityType) -> bool {
-    let Some(day) = entity.property_index("dateKey") else {
-        return false;
-    };
-    let mut found = false;
-    t.walk(&mut |e| found |= matches!(e.kind, TypedKind::Property(i) if i == day));
-    found
-}
-
 fn now_micros() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64
-}
-
-/// A sort-key cell as a parameter of the next statement.
-fn owned(cell: Cell<'_>) -> SqlValue {
-    match cell {
-        Cell::Null => SqlValue::Null,
-        Cell::Integer(i) => SqlValue::Integer(i),
-        Cell::Real(f) => SqlValue::Real(f),
-        Cell::Text(s) => SqlValue::Text(s.to_string()),
-    }
 }
 
 /// A progress bar of the rows to export, drawn when standard error is a terminal (the count is

@@ -153,34 +153,20 @@ fn ingest_check_validates_a_folder_without_a_store() {
     assert!(!dir.join("dw-data").exists(), "checking opens no store");
 }
 
-/// Runs `dw ARGS` and returns its standard output, checking it succeeded.
-fn dw_output(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_dw"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "dw {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn completions_and_manual_pages_come_from_the_command_line() {
+    let dir = testkit::TempDir::new("man");
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
-        let script = dw_output(&["completions", shell]);
+        let script = support::dw_ok(&dir, &["completions", shell]);
         for word in ["serve", "clients", "completions", "store"] {
             assert!(script.contains(word), "{shell}: no {word}");
         }
     }
-    let page = dw_output(&["man"]);
+    let page = support::dw_ok(&dir, &["man"]);
     assert!(page.contains(".TH dw 1"), "{page}");
     assert!(page.contains("serve") && page.contains("completions"));
     // a page per command, which man renders when it is installed
-    let dir = testkit::TempDir::new("man");
-    dw_output(&["man", "--out-dir", dir.path().to_str().unwrap()]);
+    support::dw_ok(&dir, &["man", "--out-dir", dir.path().to_str().unwrap()]);
     for name in ["dw.1", "dw-serve.1", "dw-clients-add.1", "dw-completions.1"] {
         let file = dir.path().join(name);
         assert!(file.is_file(), "{name}");
@@ -352,6 +338,22 @@ fn export_writes_what_the_service_serves() {
     );
     assert!(!exported.is_empty());
     assert_eq!(exported, filtered);
+    // the last days only, as maxhistorydays: four days (the snapshot and the three before)
+    let recent = support::dw_ok(
+        &dir,
+        &[
+            "export",
+            "devicePropertyHistories",
+            "--select",
+            "dateKey",
+            "--maxhistorydays",
+            "3",
+            "--format",
+            "ndjson",
+        ],
+    );
+    let days: std::collections::BTreeSet<String> = recent.lines().map(str::to_string).collect();
+    assert_eq!(days.len(), 4, "{days:?}");
     // errors name the option and the position
     let (ok, _, err) = support::dw(&dir, &["export", "devices", "--filter", "deviceKey lt 'x'"]);
     assert!(!ok);

@@ -308,15 +308,6 @@ async fn drive(
     );
 }
 
-fn owned(cell: Cell<'_>) -> SqlValue {
-    match cell {
-        Cell::Null => SqlValue::Null,
-        Cell::Integer(i) => SqlValue::Integer(i),
-        Cell::Real(f) => SqlValue::Real(f),
-        Cell::Text(s) => SqlValue::Text(s.to_string()),
-    }
-}
-
 /// Opens the page's JSON object: context, count, and the start of `value`.
 fn open(page: &Page, progress: &mut Progress) -> Result<(), StoreError> {
     let buf = &mut progress.buf;
@@ -404,7 +395,7 @@ fn segment(
         progress.rows += 1;
         let keys = |row: &dyn Row| {
             (cursor.selected..cursor.selected + cursor.sort_keys)
-                .map(|i| owned(row.cell(i)))
+                .map(|i| SqlValue::from(row.cell(i)))
                 .collect()
         };
         if progress.rows == page.page_len || progress.extending {

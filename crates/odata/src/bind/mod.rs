@@ -215,6 +215,13 @@ pub enum TypedKind {
 }
 
 impl Typed {
+    /// Whether this expression reads property `index` of the entity.
+    pub fn mentions_property(&self, index: usize) -> bool {
+        let mut found = false;
+        self.walk(&mut |e| found |= matches!(e.kind, TypedKind::Property(i) if i == index));
+        found
+    }
+
     /// Calls `visit` with this expression, then with every expression inside it, depth first
     /// (a caller that looks for something needs no match over every kind of expression).
     pub fn walk<'a>(&'a self, visit: &mut impl FnMut(&'a Typed)) {

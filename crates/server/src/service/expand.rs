@@ -1,7 +1,7 @@
 //! `$expand` and navigation: binding the expansions of a request, what the planner joins for them,
 //! their writers, and their part of the context URL.
 
-use super::{mentions_property, min_date_key, Ctx};
+use super::{min_date_key, Ctx};
 use odata::bind::{bind_expand, BoundExpand, MAX_EXPANDED_ENTITIES};
 use odata::edm::EntityType;
 use odata::json::{EntityWriter, ExpandedCollection, MetadataLevel, RelatedLink};
@@ -89,7 +89,7 @@ pub(super) fn expansions(
             let related = b.related.as_ref().map(|rows| {
                 let date_key = target.property_index("dateKey");
                 let date_filtered = date_key
-                    .is_some_and(|dk| b.filter.as_ref().is_some_and(|f| mentions_property(f, dk)));
+                    .is_some_and(|dk| b.filter.as_ref().is_some_and(|f| f.mentions_property(dk)));
                 Related {
                     referenced: nav.referenced_property.clone(),
                     rows: rows.clone(),

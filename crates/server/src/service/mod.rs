@@ -578,7 +578,7 @@ fn bind_query(
         filter
             .into_iter()
             .chain(input_filters)
-            .any(|f| mentions_property(f, dk))
+            .any(|f| f.mentions_property(dk))
     });
     let max_history_days = max_history_days.filter(|_| !date_filtered);
     Ok(Query {
@@ -691,13 +691,6 @@ impl Query {
     fn min_date_key(&self, tenant: &Tenant) -> Option<i64> {
         min_date_key(tenant.snapshot_date_key?, self.max_history_days?)
     }
-}
-
-/// Whether expression `t` reads property `index` of the entity.
-fn mentions_property(t: &Typed, index: usize) -> bool {
-    let mut found = false;
-    t.walk(&mut |e| found |= matches!(e.kind, TypedKind::Property(i) if i == index));
-    found
 }
 
 /// `dateKey` of `snapshot` minus `days`.

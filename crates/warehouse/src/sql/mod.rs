@@ -38,6 +38,20 @@ pub enum SqlValue {
     Time(String),
 }
 
+impl From<odata::json::Cell<'_>> for SqlValue {
+    /// A cell read back from a row (a sort key where the next statement continues), as a
+    /// parameter.
+    fn from(cell: odata::json::Cell<'_>) -> Self {
+        use odata::json::Cell;
+        match cell {
+            Cell::Null => SqlValue::Null,
+            Cell::Integer(i) => SqlValue::Integer(i),
+            Cell::Real(f) => SqlValue::Real(f),
+            Cell::Text(s) => SqlValue::Text(s.to_string()),
+        }
+    }
+}
+
 impl SqlValue {
     /// Whether this is NULL.
     pub fn is_null(&self) -> bool {
