@@ -8,7 +8,7 @@
 use rusqlite::types::Value;
 use std::collections::BTreeMap;
 use warehouse::schema::{migrations, LOOKUP_ID_RENAMES};
-use warehouse::{PostgresStore, SqliteStore, Warehouse};
+use warehouse::{PostgresStore, SqliteStore, Store, Warehouse};
 
 /// The store written by the previous release (read at run time, like every fixture).
 fn fixture() -> String {
@@ -59,6 +59,11 @@ fn a_store_written_before_migration_3_is_upgraded_in_place() {
 
     let store = SqliteStore::open(&path).expect("the old store opens and migrates");
     assert_eq!(store.schema_version().unwrap(), newest_version());
+    assert_eq!(
+        store.tenant("demo").unwrap().unwrap().published_at,
+        Some(1_796_048_282),
+        "the publication time as the previous release wrote it (UTC, no offset)"
+    );
     drop(store);
     let after = sqlite_dump(&rusqlite::Connection::open(&path).unwrap());
     for (table, (columns, rows)) in &before {
@@ -166,7 +171,7 @@ fn upgrade_on_postgres(rows: &BTreeMap<String, (Vec<String>, Table)>) {
     }
     // the fixture's one tenant, as the previous release recorded it
     tx.batch_execute(
-        "INSERT INTO \"_dw_tenants\" (id, name, generation, snapshot_date_key, published_at) VALUES (1, 'demo', 1, 20261101, '2026-11-30 14:18:02')",
+        "INSERT INTO \"_dw_tenants\" (id, name, generation, snapshot_date_key, published_at) VALUES (1, 'demo', 1, 20261101, '2026-11-30 15:18:02.123456+01')",
     )
     .unwrap();
     tx.batch_execute("SELECT set_config('dw.tenant', '1', true)")
@@ -202,6 +207,11 @@ fn upgrade_on_postgres(rows: &BTreeMap<String, (Vec<String>, Table)>) {
 
     let store = PostgresStore::open(&db_url).expect("the old database opens and migrates");
     assert_eq!(store.schema_version().unwrap(), newest_version());
+    assert_eq!(
+        store.tenant("demo").unwrap().unwrap().published_at,
+        Some(1_796_048_282),
+        "the publication time as the previous release wrote it (now()::text, with its offset)"
+    );
     drop(store);
     let mut db = postgres::Client::connect(&db_url, postgres::NoTls).unwrap();
     let mut tx = db.transaction().unwrap();

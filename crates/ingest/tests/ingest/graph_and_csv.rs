@@ -22,6 +22,12 @@ fn first_day_builds_the_dimensions_and_facts(store: &Arc<dyn Store>) {
         ingest_graph_folder(store.as_ref(), &fixtures("day1"), &opts(day1, NOW1, false)).unwrap();
     let t = s1.tenant.clone().unwrap();
     assert_eq!((t.generation, t.snapshot_date_key), (1, Some(20261101)));
+    let published = store.tenant("contoso").unwrap().unwrap().published_at;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    assert!(
+        published.is_some_and(|p| (now - 600..=now + 60).contains(&p)),
+        "the publication time is recorded: {published:?} at {now}"
+    );
     assert_eq!(
         s1.records_read.get("managedDevices.json"),
         Some(&3),

@@ -97,6 +97,8 @@ pub struct Tenant {
     pub generation: i64,
     /// `dateKey` of the newest published snapshot (the day `maxhistorydays` counts back from).
     pub snapshot_date_key: Option<i64>,
+    /// When the newest snapshot was published (Unix seconds); `None` before the first.
+    pub published_at: Option<i64>,
 }
 
 /// Receives rows while a snapshot is being written.

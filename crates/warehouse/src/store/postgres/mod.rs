@@ -427,16 +427,35 @@ fn scoped<'a>(
     Ok(tx)
 }
 
-fn read_tenant(client: &mut impl GenericClient, name: &str) -> Result<Option<Tenant>, StoreError> {
-    let row = client
-        .query_opt(&format!("SELECT id, name, generation, snapshot_date_key FROM \"{TENANTS_TABLE}\" WHERE name = $1"), &[&name])
-        .map_err(query_err)?;
-    Ok(row.map(|r| Tenant {
+/// The columns of [`TENANTS_TABLE`] that [`tenant_from_row`] reads: the publication time as
+/// Unix seconds, from the ISO text with an offset that publications write (`NULL` for any
+/// other text, so an odd value cannot make tenants unreadable).
+const TENANT_COLUMNS: &str = "id, name, generation, snapshot_date_key, \
+     CASE WHEN published_at ~ '^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d(\\.\\d+)?[+-]\\d\\d(:\\d\\d)?$' \
+     THEN extract(epoch FROM published_at::timestamptz)::bigint END";
+
+/// What `published_at` is set to by a publication: the time in UTC, ISO with its offset, the
+/// same text whatever the session's time zone and date style.
+const PUBLISHED_NOW: &str = "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00'";
+
+fn tenant_from_row(r: &postgres::Row) -> Tenant {
+    Tenant {
         id: r.get(0),
         name: r.get(1),
         generation: r.get(2),
         snapshot_date_key: r.get(3),
-    }))
+        published_at: r.get(4),
+    }
+}
+
+fn read_tenant(client: &mut impl GenericClient, name: &str) -> Result<Option<Tenant>, StoreError> {
+    let row = client
+        .query_opt(
+            &format!("SELECT {TENANT_COLUMNS} FROM \"{TENANTS_TABLE}\" WHERE name = $1"),
+            &[&name],
+        )
+        .map_err(query_err)?;
+    Ok(row.as_ref().map(tenant_from_row))
 }
 
 /// Buffers rows per collection in COPY text format and sends them in batches.
@@ -672,17 +691,12 @@ impl Store for PostgresStore {
     fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
         let rows = self
             .conn()?
-            .query(&format!("SELECT id, name, generation, snapshot_date_key FROM \"{TENANTS_TABLE}\" ORDER BY name"), &[])
+            .query(
+                &format!("SELECT {TENANT_COLUMNS} FROM \"{TENANTS_TABLE}\" ORDER BY name"),
+                &[],
+            )
             .map_err(query_err)?;
-        Ok(rows
-            .iter()
-            .map(|r| Tenant {
-                id: r.get(0),
-                name: r.get(1),
-                generation: r.get(2),
-                snapshot_date_key: r.get(3),
-            })
-            .collect())
+        Ok(rows.iter().map(tenant_from_row).collect())
     }
 
     fn create_tenant(&self, name: &str) -> Result<Tenant, StoreError> {
@@ -804,7 +818,7 @@ impl Store for PostgresStore {
         };
         count_rows(&mut tx, id, changed)?;
         tx.execute(
-            &format!("UPDATE \"{TENANTS_TABLE}\" SET generation = generation + 1, snapshot_date_key = $1, published_at = now()::text WHERE id = $2"),
+            &format!("UPDATE \"{TENANTS_TABLE}\" SET generation = generation + 1, snapshot_date_key = $1, published_at = {PUBLISHED_NOW} WHERE id = $2"),
             &[&snapshot_date_key, &id],
         )
         .map_err(query_err)?;

@@ -319,20 +319,26 @@ fn owner_only(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The columns of [`TENANTS_TABLE`] that [`tenant_from_row`] reads (the publication time as
+/// Unix seconds, `NULL` when it is not a time).
+const TENANT_COLUMNS: &str =
+    "id, name, generation, snapshot_date_key, CAST(strftime('%s', published_at) AS INTEGER)";
+
+fn tenant_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
+    Ok(Tenant {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        generation: r.get(2)?,
+        snapshot_date_key: r.get(3)?,
+        published_at: r.get(4)?,
+    })
+}
+
 fn read_tenant(conn: &Connection, name: &str) -> Result<Option<Tenant>, StoreError> {
     conn.query_row(
-        &format!(
-            "SELECT id, name, generation, snapshot_date_key FROM \"{TENANTS_TABLE}\" WHERE name = ?1"
-        ),
+        &format!("SELECT {TENANT_COLUMNS} FROM \"{TENANTS_TABLE}\" WHERE name = ?1"),
         [name],
-        |r| {
-            Ok(Tenant {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                generation: r.get(2)?,
-                snapshot_date_key: r.get(3)?,
-            })
-        },
+        tenant_from_row,
     )
     .optional()
     .map_err(query_err)
@@ -483,18 +489,11 @@ impl Store for SqliteStore {
     fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
         let conn = self.conn()?;
         let mut stmt = conn
-            .prepare(&format!("SELECT id, name, generation, snapshot_date_key FROM \"{TENANTS_TABLE}\" ORDER BY name"))
+            .prepare(&format!(
+                "SELECT {TENANT_COLUMNS} FROM \"{TENANTS_TABLE}\" ORDER BY name"
+            ))
             .map_err(query_err)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(Tenant {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    generation: r.get(2)?,
-                    snapshot_date_key: r.get(3)?,
-                })
-            })
-            .map_err(query_err)?;
+        let rows = stmt.query_map([], tenant_from_row).map_err(query_err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(query_err)
     }
 
