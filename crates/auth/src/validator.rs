@@ -115,6 +115,30 @@ impl Remote {
             .ok_or_else(|| AuthError::Unavailable(format!("{discovery} has no jwks_uri")))
     }
 
+    /// The issuer's signing keys by key id, fetched from its JWKS (found by discovery unless
+    /// configured); keys of types the validator cannot use are left out.
+    fn fetch_keys(&self) -> Result<HashMap<String, (DecodingKey, Option<Algorithm>)>, AuthError> {
+        let set: JwkSet =
+            serde_json::from_value(http_get_json(&self.jwks_uri()?)?).map_err(|e| {
+                AuthError::Unavailable(format!(
+                    "JWKS of {} is malformed: {e}",
+                    self.settings.issuer
+                ))
+            })?;
+        Ok(set
+            .keys
+            .iter()
+            .filter_map(|jwk| {
+                let kid = jwk.common.key_id.clone().unwrap_or_default();
+                let alg = jwk
+                    .common
+                    .key_algorithm
+                    .and_then(|a| a.to_string().parse::<Algorithm>().ok());
+                DecodingKey::from_jwk(jwk).ok().map(|k| (kid, (k, alg)))
+            })
+            .collect())
+    }
+
     /// The key for `kid`, refetching the JWKS (at most once per `min_refresh`) when unknown.
     fn key(
         &self,
@@ -133,25 +157,10 @@ impl Remote {
         let may_fetch = cache.fetched.is_none_or(|t| t.elapsed() >= min_refresh);
         if may_fetch {
             cache.fetched = Some(Instant::now());
-            let set: JwkSet =
-                serde_json::from_value(http_get_json(&self.jwks_uri()?)?).map_err(|e| {
-                    AuthError::Unavailable(format!(
-                        "JWKS of {} is malformed: {e}",
-                        self.settings.issuer
-                    ))
-                })?;
-            cache.keys = set
-                .keys
-                .iter()
-                .filter_map(|jwk| {
-                    let kid = jwk.common.key_id.clone().unwrap_or_default();
-                    let alg = jwk
-                        .common
-                        .key_algorithm
-                        .and_then(|a| a.to_string().parse::<Algorithm>().ok());
-                    DecodingKey::from_jwk(jwk).ok().map(|k| (kid, (k, alg)))
-                })
-                .collect();
+            let fetched = self.fetch_keys();
+            let outcome = if fetched.is_ok() { "ok" } else { "failed" };
+            metrics::counter!("dw_jwks_fetches_total", "outcome" => outcome).increment(1);
+            cache.keys = fetched?;
             tracing::info!(issuer = %self.settings.issuer, keys = cache.keys.len(), "fetched signing keys");
             if let Some(k) = lookup(&cache) {
                 return Ok(k);

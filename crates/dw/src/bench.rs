@@ -321,6 +321,7 @@ fn start_server(
         page_size: 10_000,
         token_key: vec![7; 32],
         public_url: None,
+        metrics_tenant_labels: false,
     };
     let app = server::router(server::AppState::new(store, config, auth));
     let plain = |socket| async move { Ok::<_, std::io::Error>(socket) };

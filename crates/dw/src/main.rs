@@ -9,6 +9,7 @@ mod export;
 mod loadgen;
 mod memory;
 mod progress;
+mod publication_metrics;
 mod schedule;
 mod settings;
 mod signals;
@@ -90,6 +91,10 @@ struct ServeArgs {
     /// clients' address never shows them); none by default. [env: DW_METRICS_LISTEN]
     #[arg(long)]
     metrics_listen: Option<String>,
+    /// Name the tenant in the metrics (last publication, pages, rows and bytes served per
+    /// tenant); without it no tenant name appears in them. [env: DW_METRICS_TENANT_LABELS]
+    #[arg(long)]
+    metrics_tenant_labels: bool,
     /// Generate a demo tenant (2 000 devices, 2 500 users, 30 days) when the store has none.
     #[arg(long)]
     demo: bool,
@@ -413,6 +418,9 @@ fn serve(a: ServeArgs) -> Result<(), String> {
     let mut overrides = settings::Overrides::from_common(&a.common);
     overrides.listen = a.listen.clone();
     overrides.metrics_listen = a.metrics_listen.clone();
+    if a.metrics_tenant_labels {
+        overrides.metrics_tenant_labels = Some(true);
+    }
     overrides.page_size = a.page_size;
     overrides.public_url = a.public_url.clone();
     overrides.tls_cert = a.tls_cert.clone();
@@ -472,6 +480,7 @@ fn serve(a: ServeArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let signals = signals::Signals::install()?;
+        let published = publication_metrics::Published::default();
         if let Some(at) = &settings.metrics_listen {
             let addr: std::net::SocketAddr = at
                 .parse()
@@ -481,6 +490,8 @@ fn serve(a: ServeArgs) -> Result<(), String> {
                 .install()
                 .map_err(|e| format!("cannot serve metrics on {at}: {e}"))?;
             banner(format_args!("  metrics:          http://{addr}/metrics"));
+            let labels = settings.metrics_tenant_labels;
+            tokio::spawn(publication_metrics::refresh(store.clone(), labels, published.clone()));
         }
         let listener = tokio::net::TcpListener::bind(&settings.listen)
             .await
@@ -494,7 +505,12 @@ fn serve(a: ServeArgs) -> Result<(), String> {
         let token_command = token_hint.command(&base)?;
         let auth = auth_setup::auth_state(&settings, &base, tls)?;
         let service = auth.service.clone();
-        let config = server::Config { page_size: settings.page_size, token_key, public_url: settings.public_url.clone() };
+        let config = server::Config {
+            page_size: settings.page_size,
+            token_key,
+            public_url: settings.public_url.clone(),
+            metrics_tenant_labels: settings.metrics_tenant_labels,
+        };
         let state = server::AppState::new(store.clone(), config, auth);
         if let Some(at) = &settings.ingest_schedule {
             let at = schedule::parse_time(at)?;
@@ -505,6 +521,7 @@ fn serve(a: ServeArgs) -> Result<(), String> {
             let rules = schedule::Rules {
                 retention: settings.retention()?,
                 limits: settings.limits.snapshot(false),
+                published,
             };
             tokio::spawn(schedule::run(at, from.into(), graph, store, tenant, rules, status));
         }

@@ -31,17 +31,19 @@ fn until_next(at: time::Time) -> std::time::Duration {
     (next - now).try_into().unwrap_or_default()
 }
 
-/// Runs the ingestion at `at` every day, publishing the day that ended last, and records the
-/// outcome in `status`. `from` is a folder of per-day snapshot folders, or `graph` to read live
-/// from Microsoft Graph.
-/// What every scheduled run applies: retention and the snapshot limits.
+/// What every scheduled run applies (retention and the snapshot limits), and whom it tells.
 pub struct Rules {
     /// Retention per fact collection.
     pub retention: BTreeMap<String, Retention>,
     /// Bounds on the snapshot (the deletion guard is always on for scheduled runs).
     pub limits: ingest::SnapshotLimits,
+    /// Told of each publication (the metrics read the publication times again).
+    pub published: crate::publication_metrics::Published,
 }
 
+/// Runs the ingestion at `at` every day, publishing the day that ended last, and records the
+/// outcome in `status`. `from` is a folder of per-day snapshot folders, or `graph` to read live
+/// from Microsoft Graph.
 pub async fn run(
     at: time::Time,
     from: PathBuf,
@@ -88,6 +90,7 @@ pub async fn run(
         let last = match result {
             Ok(Ok(summary)) => {
                 record_publication(&summary, seconds);
+                rules.published.notify();
                 let t = summary.tenant.as_ref().expect("published");
                 tracing::info!(date = %date, generation = t.generation, seconds, "scheduled ingestion published");
                 serde_json::json!({
@@ -114,7 +117,8 @@ pub async fn run(
 }
 
 /// A published run in the metrics: its outcome and duration, the rows it wrote per collection,
-/// the enumeration values it did not know, and when the tenant was last published.
+/// and the enumeration values it did not know (its time of publication is read from the store
+/// with the other tenants', [`crate::publication_metrics`]).
 fn record_publication(summary: &ingest::IngestSummary, seconds: f64) {
     metrics::counter!("dw_ingestion_runs_total", "outcome" => "published").increment(1);
     metrics::histogram!("dw_ingestion_duration_seconds").record(seconds);
@@ -124,8 +128,6 @@ fn record_publication(summary: &ingest::IngestSummary, seconds: f64) {
     }
     metrics::counter!("dw_ingestion_unknown_enum_values_total")
         .increment(summary.unknown_enums.values().sum());
-    let now = time::OffsetDateTime::now_utc().unix_timestamp() as f64;
-    metrics::gauge!("dw_last_publication_timestamp_seconds").set(now);
 }
 
 /// A failed run in the metrics (nothing was published).

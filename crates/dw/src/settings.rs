@@ -17,6 +17,9 @@ pub struct Settings {
     pub listen: String,
     /// Address of the Prometheus endpoint (`/metrics`); none: no metrics are served.
     pub metrics_listen: Option<String>,
+    /// Name the tenant in the metrics (last publication per tenant; pages, rows and bytes
+    /// served per tenant); off, no tenant name appears in them.
+    pub metrics_tenant_labels: bool,
     /// Generate the demo tenant when missing.
     pub demo: bool,
     /// Page size.
@@ -163,6 +166,7 @@ impl Default for Settings {
             store: "sqlite:dw-data/warehouse.db".into(),
             listen: "127.0.0.1:8080".into(),
             metrics_listen: None,
+            metrics_tenant_labels: false,
             demo: false,
             page_size: 10_000,
             tenant: "demo".into(),
@@ -197,6 +201,8 @@ pub struct Overrides {
     pub listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_tenant_labels: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub demo: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]

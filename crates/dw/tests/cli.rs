@@ -432,12 +432,7 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 #[test]
 fn metrics_are_served_on_their_own_address_and_move_with_requests() {
     let dir = testkit::TempDir::new("metrics");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let metrics_at = format!("127.0.0.1:{port}");
+    let metrics_at = support::closed_address();
     let s = start(&dir, &["--demo", "--metrics-listen", &metrics_at], &[]);
     let t = token(&dir, &s);
     let get = |url: &str| {
@@ -558,7 +553,107 @@ fn metrics_are_served_on_their_own_address_and_move_with_requests() {
         sample(&text, "dw_token_requests_total{status=\"401\"}").unwrap() >= 1.0,
         "{text}"
     );
+    // the demo's publication (read from the store at start), without naming its tenant
+    assert!(
+        sample(&text, "dw_last_publication_timestamp_seconds").unwrap() > 1.7e9,
+        "{text}"
+    );
     // no tenant name in a label, and the clients' address does not serve them
     assert!(!text.contains("\"demo\""), "{text}");
     assert_eq!(get(&format!("{}/metrics", s.base)), 404);
+}
+
+/// A JWT with `claims`, signed with nothing a key would verify.
+fn unsigned_token(claims: &serde_json::Value) -> String {
+    use base64::Engine;
+    let part = |v: &serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let header = serde_json::json!({ "alg": "ES256", "typ": "JWT", "kid": "k1" });
+    format!("{}.{}.c2lnbmF0dXJl", part(&header), part(claims))
+}
+
+#[test]
+fn metrics_count_key_fetches_and_name_tenants_only_when_asked() {
+    // another server as a trusted issuer, and an issuer that does not answer
+    let issuer_dir = testkit::TempDir::new("metrics-issuer");
+    let issuer = start(&issuer_dir, &["--demo"], &[]);
+    let dead = format!("http://{}", support::closed_address());
+    let dir = testkit::TempDir::new("metrics-tenants");
+    std::fs::write(
+        dir.join("dw.toml"),
+        format!(
+            "[[auth.issuers]]\nissuer = \"{}\"\ntenants = {{ \"any\" = \"demo\" }}\n\n[[auth.issuers]]\nissuer = \"{dead}\"\n",
+            issuer.base
+        ),
+    )
+    .unwrap();
+    let metrics_at = support::closed_address();
+    let s = start(
+        &dir,
+        &[
+            "--demo",
+            "--config",
+            "dw.toml",
+            "--metrics-listen",
+            &metrics_at,
+            "--metrics-tenant-labels",
+        ],
+        &[],
+    );
+    let status = |token: &str| {
+        ureq::get(&format!("{}/devices?api-version=v1.0&$top=5", s.root))
+            .header("Authorization", &format!("Bearer {token}"))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(status(&token(&dir, &s)), 200);
+    // the other server's token: its keys are fetched (then its audience is refused)
+    assert_eq!(status(&token(&issuer_dir, &issuer)), 401);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let from_dead = unsigned_token(&serde_json::json!({
+        "iss": dead, "aud": format!("{}/", s.base), "exp": now + 600, "sub": "x"
+    }));
+    assert_eq!(status(&from_dead), 503, "its keys cannot be fetched");
+    let text = ureq::get(&format!("http://{metrics_at}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert_eq!(
+        sample(&text, "dw_jwks_fetches_total{outcome=\"ok\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "dw_jwks_fetches_total{outcome=\"failed\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "dw_rows_served_total{collection=\"devices\",tenant=\"demo\"}"
+        ),
+        Some(5.0),
+        "{text}"
+    );
+    let published = sample(
+        &text,
+        "dw_last_publication_timestamp_seconds{tenant=\"demo\"}",
+    );
+    assert!(published.unwrap() > 1.7e9, "{text}");
+    assert!(
+        sample(&text, "dw_last_publication_timestamp_seconds").is_none(),
+        "per tenant instead: {text}"
+    );
 }

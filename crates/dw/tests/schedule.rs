@@ -34,12 +34,7 @@ fn the_scheduled_ingestion_publishes_the_day_and_reports_it() {
         }
     }
     support::dw_ok(&dir, &["clients", "add", "ops", "--tenant", "acme"]);
-    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let metrics_at = format!("127.0.0.1:{metrics_port}");
+    let metrics_at = support::closed_address();
     let at = now + time::Duration::seconds(3);
     let at = format!("{:02}:{:02}:{:02}", at.hour(), at.minute(), at.second());
     let server = support::start(

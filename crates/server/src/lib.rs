@@ -50,6 +50,9 @@ pub struct Config {
     pub token_key: Vec<u8>,
     /// Public base URL (`https://host:port`) used in links; from the `Host` header when unset.
     pub public_url: Option<String>,
+    /// Label the pages, rows and bytes served by tenant in the metrics (off: no tenant name
+    /// appears in them).
+    pub metrics_tenant_labels: bool,
 }
 
 /// State shared by all handlers.

@@ -15,6 +15,7 @@ use crate::{ApiError, ApiResult};
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
+use metrics::Label;
 use odata::json::{Cell, EntityWriter, Row};
 use odata::{ErrorKind, ODataError};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -100,6 +101,8 @@ pub(crate) struct Page {
     pub request_id: String,
     pub collection: String,
     pub audit: crate::authn::Audit,
+    /// Whether the page's metrics name its tenant ([`crate::Config::metrics_tenant_labels`]).
+    pub tenant_labels: bool,
 }
 
 /// Marks a response whose log line is written when its stream ends.
@@ -189,6 +192,21 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         metrics::gauge!("dw_streams_in_flight").decrement(1.0);
     }
+}
+
+/// A page in the metrics: its outcome, rows, bytes and duration, by collection (and tenant
+/// when configured).
+fn record_page(page: &Page, outcome: &'static str, progress: &Progress, took: Duration) {
+    let mut labels = vec![Label::new("collection", page.collection.clone())];
+    if page.tenant_labels {
+        labels.push(Label::new("tenant", page.audit.tenant.clone()));
+    }
+    let mut with_outcome = labels.clone();
+    with_outcome.push(Label::new("outcome", outcome));
+    metrics::counter!("dw_pages_total", with_outcome).increment(1);
+    metrics::counter!("dw_rows_served_total", labels.clone()).increment(progress.rows);
+    metrics::counter!("dw_bytes_served_total", labels.clone()).increment(progress.bytes);
+    metrics::histogram!("dw_page_duration_seconds", labels).record(took.as_secs_f64());
 }
 
 /// How one statement of a page ended.
@@ -285,15 +303,7 @@ async fn drive(
             }
         }
     };
-    let collection = page.collection.clone();
-    metrics::counter!("dw_pages_total", "collection" => collection.clone(), "outcome" => status)
-        .increment(1);
-    metrics::counter!("dw_rows_served_total", "collection" => collection.clone())
-        .increment(progress.rows);
-    metrics::counter!("dw_bytes_served_total", "collection" => collection.clone())
-        .increment(progress.bytes);
-    metrics::histogram!("dw_page_duration_seconds", "collection" => collection)
-        .record(started_at.elapsed().as_secs_f64());
+    record_page(&page, status, &progress, started_at.elapsed());
     tracing::info!(
         request_id = %page.request_id,
         tenant = %page.audit.tenant,

@@ -225,3 +225,14 @@ impl Server {
 pub fn temp_dir(tag: &str) -> testkit::TempDir {
     testkit::TempDir::new(tag)
 }
+
+/// `127.0.0.1:PORT` with nothing listening on it (a port the system just handed out and took
+/// back): for a listener the test starts, or an address that refuses connections.
+pub fn closed_address() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}

@@ -175,6 +175,7 @@ async fn scoped_collection(
             client_id: ctx.principal.client_id.clone().unwrap_or_default(),
             subject: ctx.principal.subject.clone(),
         },
+        tenant_labels: ctx.app.config.metrics_tenant_labels,
     };
     let mut resp = stream::respond(page).await?;
     let h = resp.headers_mut();

@@ -72,6 +72,7 @@ pub fn start_with_public_url(
         page_size,
         token_key: vec![9; 32],
         public_url: public_url.map(str::to_string),
+        metrics_tenant_labels: false,
     };
     let app = server::router(server::AppState::new(store, config, auth));
     std::thread::spawn(move || {
