@@ -481,12 +481,22 @@ fn metrics_are_served_on_their_own_address_and_move_with_requests() {
                 l.starts_with("dw_http_requests_total{")
                     && l.contains(&format!("status=\"{status}\""))
                     && l.contains("api_version=\"v1.0\"")
+                    && l.contains("collection=\"devices\"")
             })
             .and_then(|l| l.rsplit(' ').next())
             .and_then(|v| v.parse::<f64>().ok())
     };
     assert!(requests("200").unwrap() >= 3.0, "{text}");
     assert!(requests("400").unwrap() >= 1.0, "{text}");
+    assert!(
+        sample(
+            &text,
+            "dw_http_response_start_seconds_count{collection=\"devices\"}"
+        )
+        .unwrap()
+            >= 4.0,
+        "{text}"
+    );
     assert!(
         sample(&text, "dw_rows_served_total{collection=\"devices\"}").unwrap() >= 15.0,
         "{text}"

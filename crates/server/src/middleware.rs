@@ -86,6 +86,7 @@ pub async fn odata_headers(mut req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let api_version = api_version_label(req.uri().query().unwrap_or(""));
+    let collection = collection_label(&path);
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let audit = AuditSlot::default();
     req.extensions_mut().insert(audit.clone());
@@ -124,11 +125,13 @@ pub async fn odata_headers(mut req: Request, next: Next) -> Response {
     metrics::counter!(
         "dw_http_requests_total",
         "status" => status.to_string(),
-        "api_version" => api_version
+        "api_version" => api_version,
+        "collection" => collection
     )
     .increment(1);
     // up to the response's head: a streamed page's rows follow (see `dw_page_duration_seconds`)
-    metrics::histogram!("dw_http_response_start_seconds").record(started.elapsed().as_secs_f64());
+    metrics::histogram!("dw_http_response_start_seconds", "collection" => collection)
+        .record(started.elapsed().as_secs_f64());
     // Streamed responses write their line when the stream ends, with the rows sent.
     if resp.extensions().get::<Streamed>().is_none() {
         let who = audit.0.lock().expect("lock").clone().unwrap_or_default();
@@ -163,6 +166,35 @@ fn api_version_label(query: &str) -> &'static str {
     }
 }
 
+/// The resource a request's path names, as a metrics label: a collection of the model under its
+/// own name (whatever case the client wrote), `$metadata`, `$service` (the service document),
+/// `openapi.json`, `other` for anything else under the service root, `none` outside it (token
+/// endpoint, health). Clients cannot make up label values.
+fn collection_label(path: &str) -> &'static str {
+    let path = path.strip_prefix(crate::ROUTED_PREFIX).unwrap_or(path);
+    let Some(rest) = path.strip_prefix(crate::BASE_PATH) else {
+        return "none";
+    };
+    if !rest.is_empty() && !rest.starts_with('/') {
+        return "none";
+    }
+    let first = rest
+        .trim_start_matches('/')
+        .split(['/', '('])
+        .next()
+        .unwrap_or_default();
+    match first {
+        "" => "$service",
+        "$metadata" => "$metadata",
+        "openapi.json" => "openapi.json",
+        name => warehouse::Warehouse::get()
+            .collections
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
+            .map_or("other", |c| c.name.as_str()),
+    }
+}
+
 /// Turns a panic into an OData 500 without internals.
 pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked");
@@ -173,4 +205,28 @@ pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     .into_response();
     *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collection_labels_come_from_the_model() {
+        let root = crate::BASE_PATH;
+        for (path, label) in [
+            (format!("{root}/devices"), "devices"),
+            (format!("{root}/Devices(42)/deviceType"), "devices"),
+            (format!("{}{root}/users", crate::ROUTED_PREFIX), "users"),
+            (format!("{root}/$metadata"), "$metadata"),
+            (format!("{root}/"), "$service"),
+            (root.to_string(), "$service"),
+            (format!("{root}/openapi.json"), "openapi.json"),
+            (format!("{root}/madeUp{}", "x".repeat(50)), "other"),
+            (format!("{root}x/devices"), "none"),
+            ("/oauth2/token".to_string(), "none"),
+        ] {
+            assert_eq!(collection_label(&path), label, "{path}");
+        }
+    }
 }
