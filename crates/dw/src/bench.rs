@@ -37,6 +37,10 @@ pub struct BenchArgs {
     /// Measure ingestion instead: two daily Graph snapshots of this many devices (default 100 000).
     #[arg(long, num_args = 0..=1, default_missing_value = "100000")]
     ingest: Option<u32>,
+    /// Record the Prometheus metrics as `dw serve --metrics-listen` does, so their cost is in
+    /// the figures.
+    #[arg(long)]
+    metrics: bool,
 }
 
 /// Sizes `dw bench` measures.
@@ -252,6 +256,7 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     // kept past the runtime: database clients must not close on an async worker thread
     let store_until_exit = store.clone();
+    let metrics = a.metrics.then(|| record_metrics(&runtime)).transpose()?;
     let (root, token) = start_server(&runtime, store)?;
     let client = Client::keep_alive(&token);
     let size = store_bytes(&settings).map_or("".to_string(), |b| {
@@ -269,6 +274,17 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         println!("  {name:38} p50 {p50:7.2} ms  p95 {p95:7.2} ms");
     }
     measure_load(&a, &token, &root, &queries)?;
+    if let Some(handle) = metrics {
+        let exposition = handle.render();
+        let series = exposition
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .count();
+        println!(
+            "metrics recorded: {series} series, {} bytes of exposition",
+            exposition.len()
+        );
+    }
     if let Some(peak) = peak_rss_kib() {
         println!(
             "peak RSS of the process (server and client): {:.1} MiB",
@@ -278,6 +294,24 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
     drop(runtime);
     drop(store_until_exit);
     Ok(())
+}
+
+/// Installs the Prometheus recorder of `dw serve --metrics-listen`, without its listener, and
+/// its upkeep (histograms are drained every 5 s, as the listener's exporter does).
+fn record_metrics(
+    runtime: &tokio::runtime::Runtime,
+) -> Result<metrics_exporter_prometheus::PrometheusHandle, String> {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| format!("cannot record metrics: {e}"))?;
+    let upkeep = handle.clone();
+    runtime.spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            upkeep.run_upkeep();
+        }
+    });
+    Ok(handle)
 }
 
 /// The bench's store, with the bench tenant generated unless it holds it already.
