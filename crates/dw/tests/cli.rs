@@ -421,6 +421,29 @@ fn doctor_says_what_is_wrong_and_fails_only_on_failures() {
     );
 }
 
+/// The status of a GET of `url` with a bearer `token`.
+fn status_of(url: &str, token: &str) -> u16 {
+    ureq::get(url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// The Prometheus exposition served at `http://{at}/metrics`.
+fn metrics_text(at: &str) -> String {
+    ureq::get(&format!("http://{at}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+}
+
 /// The value of the sample `series` (`name{labels}`) in a Prometheus exposition.
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
@@ -435,17 +458,7 @@ fn metrics_are_served_on_their_own_address_and_move_with_requests() {
     let metrics_at = support::closed_address();
     let s = start(&dir, &["--demo", "--metrics-listen", &metrics_at], &[]);
     let t = token(&dir, &s);
-    let get = |url: &str| {
-        ureq::get(url)
-            .header("Authorization", &format!("Bearer {t}"))
-            .config()
-            .http_status_as_error(false)
-            .build()
-            .call()
-            .unwrap()
-            .status()
-            .as_u16()
-    };
+    let get = |url: &str| status_of(url, &t);
     for _ in 0..3 {
         assert_eq!(
             get(&format!("{}/devices?api-version=v1.0&$top=5", s.root)),
@@ -456,12 +469,7 @@ fn metrics_are_served_on_their_own_address_and_move_with_requests() {
         get(&format!("{}/devices?api-version=v1.0&$filter=nope", s.root)),
         400
     );
-    let text = ureq::get(&format!("http://{metrics_at}/metrics"))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
+    let text = metrics_text(&metrics_at);
     // the exposition parses: comments, or a series and a number
     for line in text
         .lines()
@@ -548,12 +556,7 @@ fn metrics_are_served_on_their_own_address_and_move_with_requests() {
         .status()
         .as_u16();
     assert_eq!(denied, 401);
-    let text = ureq::get(&format!("http://{metrics_at}/metrics"))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
+    let text = metrics_text(&metrics_at);
     assert_eq!(
         sample(&text, "dw_requests_refused_total{limit=\"URL\"}"),
         Some(1.0),
@@ -612,15 +615,10 @@ fn metrics_count_key_fetches_and_name_tenants_only_when_asked() {
         &[],
     );
     let status = |token: &str| {
-        ureq::get(&format!("{}/devices?api-version=v1.0&$top=5", s.root))
-            .header("Authorization", &format!("Bearer {token}"))
-            .config()
-            .http_status_as_error(false)
-            .build()
-            .call()
-            .unwrap()
-            .status()
-            .as_u16()
+        status_of(
+            &format!("{}/devices?api-version=v1.0&$top=5", s.root),
+            token,
+        )
     };
     assert_eq!(status(&token(&dir, &s)), 200);
     // the other server's token: its keys are fetched (then its audience is refused)
@@ -633,12 +631,7 @@ fn metrics_count_key_fetches_and_name_tenants_only_when_asked() {
         "iss": dead, "aud": format!("{}/", s.base), "exp": now + 600, "sub": "x"
     }));
     assert_eq!(status(&from_dead), 503, "its keys cannot be fetched");
-    let text = ureq::get(&format!("http://{metrics_at}/metrics"))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
+    let text = metrics_text(&metrics_at);
     assert_eq!(
         sample(&text, "dw_jwks_fetches_total{outcome=\"ok\"}"),
         Some(1.0),
