@@ -88,7 +88,7 @@ impl KeyRing {
 
     /// Loads the keys from `file`, creating the file with a new key (mode 0600) when missing.
     pub fn open(file: &Path) -> Result<Self, AuthError> {
-        let keys = match std::fs::read_to_string(file) {
+        let keys = match safe_files::read_regular_to_string(file, crate::MAX_KEY_FILE_BYTES) {
             Ok(text) => {
                 let stored: Vec<StoredKey> = serde_json::from_str(&text)
                     .map_err(|e| AuthError::Config(format!("{}: {e}", file.display())))?;
@@ -97,7 +97,7 @@ impl KeyRing {
                     .map(load)
                     .collect::<Result<Vec<_>, _>>()?
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => vec![generate()?],
+            Err(e) if e.is_not_found() => vec![generate()?],
             Err(e) => return Err(AuthError::Config(format!("{}: {e}", file.display()))),
         };
         let ring = Self {
@@ -115,7 +115,7 @@ impl KeyRing {
         let Some(file) = &self.file else {
             return Ok(());
         };
-        let text = std::fs::read_to_string(file)
+        let text = safe_files::read_regular_to_string(file, crate::MAX_KEY_FILE_BYTES)
             .map_err(|e| AuthError::Config(format!("{}: {e}", file.display())))?;
         let stored: Vec<StoredKey> = serde_json::from_str(&text)
             .map_err(|e| AuthError::Config(format!("{}: {e}", file.display())))?;
@@ -145,7 +145,7 @@ impl KeyRing {
             .map(|k| k.stored.clone())
             .collect();
         let text = serde_json::to_string_pretty(&stored).expect("serializable");
-        crate::write_private(file, &text)
+        safe_files::write_private(file, text.as_bytes())
             .map_err(|e| AuthError::Config(format!("{}: {e}", file.display())))
     }
 

@@ -149,33 +149,8 @@ impl Default for AuthSettings {
     }
 }
 
-/// Writes a file readable by its owner only (mode 0600 on Unix), replacing it atomically.
-pub fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(dir) = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
-    {
-        // a folder made for private files is private too
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            builder.mode(0o700);
-        }
-        builder.create(dir)?;
-    }
-    let tmp = path.with_extension("tmp");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(&tmp)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(tmp, path)
-}
+/// Bounds on the files the auth crate reads: the client registry (thousands of clients and
+/// users) and the signing keys (a handful of PEM keys).
+pub const MAX_REGISTRY_BYTES: u64 = 16 << 20;
+/// See [`MAX_REGISTRY_BYTES`].
+pub const MAX_KEY_FILE_BYTES: u64 = 1 << 20;

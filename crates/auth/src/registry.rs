@@ -91,19 +91,21 @@ pub struct Registry {
 impl Registry {
     /// Loads a registry file; a missing file is an empty registry.
     pub fn load(path: &Path) -> Result<Self, AuthError> {
-        match std::fs::read_to_string(path) {
+        match safe_files::read_regular_to_string(path, crate::MAX_REGISTRY_BYTES) {
             Ok(text) => serde_json::from_str(&text)
                 .map_err(|e| AuthError::Config(format!("{}: {e}", path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) if e.is_not_found() => Ok(Self::default()),
             Err(e) => Err(AuthError::Config(format!("{}: {e}", path.display()))),
         }
     }
 
     /// Saves the registry (mode 0600).
     pub fn save(&self, path: &Path) -> Result<(), AuthError> {
-        crate::write_private(
+        safe_files::write_private(
             path,
-            &serde_json::to_string_pretty(self).expect("serializable"),
+            serde_json::to_string_pretty(self)
+                .expect("serializable")
+                .as_bytes(),
         )
         .map_err(|e| AuthError::Config(format!("{}: {e}", path.display())))
     }

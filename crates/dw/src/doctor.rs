@@ -372,7 +372,7 @@ fn tls_checks(settings: &Settings, report: &mut Report) {
     let Some(cert) = &settings.tls_cert else {
         return;
     };
-    let pem = match std::fs::read(cert) {
+    let pem = match safe_files::read_regular(Path::new(cert), crate::tls::MAX_PEM_BYTES) {
         Ok(p) => p,
         Err(e) => {
             report.line(Level::Fail, "tls", format!("{cert}: {e}"));

@@ -190,6 +190,47 @@ impl Default for Settings {
     }
 }
 
+/// Largest configuration file read (a `dw.toml` with hundreds of clients is a few hundred KB).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The configuration file, read once (a regular file of at most [`MAX_CONFIG_BYTES`]) and
+/// given to figment as TOML under the file's name, so errors still point into it.
+struct ConfigFile {
+    path: PathBuf,
+    text: String,
+}
+
+impl ConfigFile {
+    fn read(path: &Path) -> Result<Self, String> {
+        let text = safe_files::read_regular_to_string(path, MAX_CONFIG_BYTES).map_err(|e| {
+            if e.is_not_found() {
+                format!("configuration file {} does not exist", path.display())
+            } else {
+                format!("configuration file {}: {e}", path.display())
+            }
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            text,
+        })
+    }
+}
+
+impl figment::Provider for ConfigFile {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::from("TOML file", self.path.as_path())
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        Toml::string(&self.text).data()
+    }
+}
+
+/// Largest paging-key file read (64 hex digits and a line end; anything else is replaced).
+const MAX_PAGING_KEY_BYTES: u64 = 4096;
+
 /// Values given as flags (only those present override).
 #[derive(Debug, Default, Serialize)]
 pub struct Overrides {
@@ -244,13 +285,7 @@ impl Settings {
     pub fn load(config: Option<&Path>, overrides: &Overrides) -> Result<Self, String> {
         let mut f = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = config {
-            if !path.exists() {
-                return Err(format!(
-                    "configuration file {} does not exist",
-                    path.display()
-                ));
-            }
-            f = f.merge(Toml::file(path));
+            f = f.merge(ConfigFile::read(path)?);
         }
         f.merge(
             Env::prefixed("DW_")
@@ -347,28 +382,20 @@ impl Settings {
             return Ok(key);
         }
         let path = self.data_dir()?.join("paging.key");
-        if let Ok(text) = std::fs::read_to_string(&path) {
-            if let Ok(key) = hex::decode(text.trim()) {
-                if key.len() >= 32 {
+        // kept when it holds a key; a missing or garbled one is replaced (links made with a
+        // garbled key could not be checked anyway); anything else is the operator's to fix
+        match safe_files::read_regular_to_string(&path, MAX_PAGING_KEY_BYTES) {
+            Ok(text) => {
+                if let Some(key) = hex::decode(text.trim()).ok().filter(|k| k.len() >= 32) {
                     return Ok(key);
                 }
             }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(format!("{}: {e}", path.display())),
         }
         let key: [u8; 32] = rand::random();
-        write_private(&path, &hex::encode(key))
+        safe_files::write_private(&path, hex::encode(key).as_bytes())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         Ok(key.to_vec())
     }
-}
-
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)?.write_all(text.as_bytes())
 }

@@ -16,7 +16,8 @@ pub async fn serve(
     signals: &crate::signals::Signals,
 ) -> Result<(), String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let config = RustlsConfig::from_pem_file(cert, key)
+    let (cert_pem, key_pem) = read_pem_files(cert, key)?;
+    let config = RustlsConfig::from_pem(cert_pem, key_pem)
         .await
         .map_err(|e| format!("cannot load TLS certificate {cert} / key {key}: {e}"))?;
     let reload = config.clone();
@@ -24,7 +25,18 @@ pub async fn serve(
     let mut hangups = signals.hangups();
     tokio::spawn(async move {
         while hangups.recv().await.is_ok() {
-            match reload.reload_from_pem_file(&cert_path, &key_path).await {
+            let (c, k) = (cert_path.clone(), key_path.clone());
+            let read = tokio::task::spawn_blocking(move || read_pem_files(&c, &k))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+            let reloaded = match read {
+                Ok((cert_pem, key_pem)) => reload
+                    .reload_from_pem(cert_pem, key_pem)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            match reloaded {
                 Ok(()) => tracing::info!("reloaded the TLS certificate"),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot reload the TLS certificate; keeping the previous one")
@@ -39,4 +51,16 @@ pub async fn serve(
     };
     server::listen::serve(listener, app, limits, handshake, signals.shutdown()).await;
     Ok(())
+}
+
+/// Largest certificate chain or key file read (a chain is a few KB).
+pub const MAX_PEM_BYTES: u64 = 1 << 20;
+
+/// The certificate chain and key files: regular files of at most [`MAX_PEM_BYTES`].
+fn read_pem_files(cert: &str, key: &str) -> Result<(Vec<u8>, Vec<u8>), String> {
+    let read = |what: &str, path: &str| {
+        safe_files::read_regular(std::path::Path::new(path), MAX_PEM_BYTES)
+            .map_err(|e| format!("TLS {what} {path}: {e}"))
+    };
+    Ok((read("certificate", cert)?, read("key", key)?))
 }

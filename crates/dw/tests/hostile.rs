@@ -301,3 +301,107 @@ fn removing_a_client_revokes_its_tokens_at_once() {
     }
     server.stop();
 }
+
+/// Runs `dw ARGS` in `dir`, giving it `within` to finish: (success, stderr). A run still going
+/// then (a read that blocks) is killed and fails the test.
+fn dw_within(dir: &std::path::Path, args: &[&str], within: Duration) -> (bool, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dw"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DW_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + within;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("dw {args:?} did not finish within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.success(), err)
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let _ = std::fs::remove_file(path);
+    let done = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(done.success());
+}
+
+#[test]
+fn files_that_are_not_regular_are_refused_without_blocking() {
+    let dir = temp_dir("hostile_files");
+    let within = Duration::from_secs(30);
+    // a configuration file that is a FIFO (opening it to read would wait for a writer)
+    mkfifo(&dir.join("dw.toml"));
+    let (ok, err) = dw_within(&dir, &["tenants", "list", "--config", "dw.toml"], within);
+    assert!(
+        !ok && err.contains("dw.toml: is not a regular file"),
+        "{err}"
+    );
+    // a certificate that is a device (reading it would never end)
+    assert!(dw(&dir, &["tenants", "add", "t"]).0);
+    let secret = add_client(&dir, "c", "t");
+    std::os::unix::fs::symlink("/dev/zero", dir.join("cert.pem")).unwrap();
+    std::fs::write(dir.join("key.pem"), "not a key").unwrap();
+    let tls = [
+        "serve",
+        "--tenant",
+        "t",
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        "cert.pem",
+        "--tls-key",
+        "key.pem",
+    ];
+    let (ok, err) = dw_within(&dir, &tls, within);
+    assert!(
+        !ok && err.contains("TLS certificate cert.pem: is not a regular file"),
+        "{err}"
+    );
+    // a running server whose registry and signing keys turn into FIFOs keeps what it loaded
+    let server = start(&dir, &["--tenant", "t", "--listen", "127.0.0.1:0"], "files");
+    let token = || {
+        ureq::post(&format!("{}/oauth2/token", server.base))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .send_form([
+                ("grant_type", "client_credentials"),
+                ("client_id", "c"),
+                ("client_secret", secret.as_str()),
+            ])
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(token(), 200);
+    mkfifo(&dir.join("dw-data/auth-registry.json"));
+    mkfifo(&dir.join("dw-data/signing-keys.json"));
+    server.signal("HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(token(), 200, "the loaded client and keys still serve");
+    let log = server.stop();
+    assert!(
+        log.contains("cannot reload clients and users")
+            && log.contains("cannot reload signing keys")
+            && log.contains("not a regular file"),
+        "{log}"
+    );
+}

@@ -177,12 +177,15 @@ fn pem_block<'a>(pem: &'a str, label: &str) -> Option<&'a str> {
     Some(&pem[start..stop])
 }
 
+/// Largest client certificate file read (a certificate and its key are a few KB).
+const MAX_CERTIFICATE_BYTES: u64 = 1 << 20;
+
 /// A client assertion signed with the app's certificate (RFC 7523, as Entra ID wants it: PS256,
 /// the certificate's SHA-256 thumbprint in `x5t#S256`, audience the token endpoint).
 fn client_assertion(pem_path: &str, client: &str, token_url: &str) -> Result<String, String> {
     use base64::Engine;
     use sha2::Digest;
-    let pem = std::fs::read_to_string(pem_path)
+    let pem = safe_files::read_regular_to_string(Path::new(pem_path), MAX_CERTIFICATE_BYTES)
         .map_err(|e| format!("[graph] client_certificate {pem_path}: {e}"))?;
     let cert = pem_block(&pem, "CERTIFICATE")
         .ok_or_else(|| format!("[graph] client_certificate {pem_path} holds no certificate"))?;

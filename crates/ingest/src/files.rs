@@ -74,31 +74,18 @@ pub type Opened = (BufReader<Counted>, Rc<Cell<u64>>, u64);
 
 /// Opens `path` (named `name` in errors) if it is a regular file within the size limit.
 pub fn open(path: &Path, name: &str, limits: &SnapshotLimits) -> Result<Opened, IngestError> {
-    let refuse = |why: String| IngestError::file(name, why);
-    // checked before opening: opening a FIFO would block
-    let meta = std::fs::metadata(path).map_err(|e| refuse(format!("cannot read: {e}")))?;
-    if !meta.is_file() {
-        return Err(refuse(
-            "is not a regular file (a device, FIFO or socket is never read)".into(),
-        ));
-    }
-    let file = nonblocking_open(path).map_err(|e| refuse(format!("cannot read: {e}")))?;
-    // and again on what was opened, in case the path changed in between
-    let meta = file
-        .metadata()
-        .map_err(|e| refuse(format!("cannot read: {e}")))?;
-    if !meta.is_file() {
-        return Err(refuse(
-            "is not a regular file (a device, FIFO or socket is never read)".into(),
-        ));
-    }
-    if meta.len() > limits.max_file_bytes {
-        return Err(refuse(format!(
-            "is {} bytes; the limit for a snapshot file is {} bytes ([limits] snapshot_file_max_mb)",
-            meta.len(),
-            limits.max_file_bytes
-        )));
-    }
+    let (file, len) = safe_files::open_regular(path, limits.max_file_bytes).map_err(|e| {
+        IngestError::file(
+            name,
+            match e {
+                safe_files::ReadError::TooLarge { len, limit } => format!(
+                    "is {len} bytes; the limit for a snapshot file is {limit} bytes ([limits] snapshot_file_max_mb)"
+                ),
+                safe_files::ReadError::NotRegular => e.to_string(),
+                other => format!("cannot read: {other}"),
+            },
+        )
+    })?;
     let read = Rc::new(Cell::new(0));
     let counted = Counted {
         file,
@@ -106,18 +93,5 @@ pub fn open(path: &Path, name: &str, limits: &SnapshotLimits) -> Result<Opened, 
         limit: limits.max_file_bytes,
         name: name.to_string(),
     };
-    Ok((
-        BufReader::with_capacity(READ_AHEAD, counted),
-        read,
-        meta.len(),
-    ))
-}
-
-/// Opens without blocking on special files (regular files ignore the flag).
-fn nonblocking_open(path: &Path) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
+    Ok((BufReader::with_capacity(READ_AHEAD, counted), read, len))
 }

@@ -122,6 +122,9 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// Largest `sslrootcert` file read (a system's whole CA bundle is about 200 KB).
+const MAX_ROOT_CERTS_BYTES: u64 = 4 << 20;
+
 /// The certificates server chains must lead to.
 fn root_store(path: Option<&str>) -> Result<rustls::RootCertStore, StoreError> {
     let mut roots = rustls::RootCertStore::empty();
@@ -130,7 +133,8 @@ fn root_store(path: Option<&str>) -> Result<rustls::RootCertStore, StoreError> {
         return Ok(roots);
     };
     let unreadable = |e: String| StoreError::Unavailable(format!("sslrootcert {path}: {e}"));
-    let pem = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
+    let pem = safe_files::read_regular(std::path::Path::new(path), MAX_ROOT_CERTS_BYTES)
+        .map_err(|e| unreadable(e.to_string()))?;
     for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
         roots
             .add(cert.map_err(|e| unreadable(e.to_string()))?)
