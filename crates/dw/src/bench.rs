@@ -256,7 +256,10 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     // kept past the runtime: database clients must not close on an async worker thread
     let store_until_exit = store.clone();
-    let metrics = a.metrics.then(|| record_metrics(&runtime)).transpose()?;
+    let metrics = a
+        .metrics
+        .then(|| crate::metrics_endpoint::install(runtime.handle()))
+        .transpose()?;
     let (root, token) = start_server(&runtime, store)?;
     let client = Client::keep_alive(&token);
     let size = store_bytes(&settings).map_or("".to_string(), |b| {
@@ -294,24 +297,6 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
     drop(runtime);
     drop(store_until_exit);
     Ok(())
-}
-
-/// Installs the Prometheus recorder of `dw serve --metrics-listen`, without its listener, and
-/// its upkeep (histograms are drained every 5 s, as the listener's exporter does).
-fn record_metrics(
-    runtime: &tokio::runtime::Runtime,
-) -> Result<metrics_exporter_prometheus::PrometheusHandle, String> {
-    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
-        .map_err(|e| format!("cannot record metrics: {e}"))?;
-    let upkeep = handle.clone();
-    runtime.spawn(async move {
-        loop {
-            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-            upkeep.run_upkeep();
-        }
-    });
-    Ok(handle)
 }
 
 /// The bench's store, with the bench tenant generated unless it holds it already.

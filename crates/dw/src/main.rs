@@ -8,6 +8,7 @@ mod doctor;
 mod export;
 mod loadgen;
 mod memory;
+mod metrics_endpoint;
 mod progress;
 mod publication_metrics;
 mod schedule;
@@ -482,13 +483,13 @@ fn serve(a: ServeArgs) -> Result<(), String> {
         let signals = signals::Signals::install()?;
         let published = publication_metrics::Published::default();
         if let Some(at) = &settings.metrics_listen {
-            let addr: std::net::SocketAddr = at
-                .parse()
-                .map_err(|e| format!("metrics_listen '{at}': {e}"))?;
-            metrics_exporter_prometheus::PrometheusBuilder::new()
-                .with_http_listener(addr)
-                .install()
+            let handle = metrics_endpoint::install(&tokio::runtime::Handle::current())?;
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
                 .map_err(|e| format!("cannot serve metrics on {at}: {e}"))?;
+            let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            let limits = settings.limits.connections();
+            tokio::spawn(metrics_endpoint::serve(listener, handle, limits, signals.shutdown()));
             banner(format_args!("  metrics:          http://{addr}/metrics"));
             let labels = settings.metrics_tenant_labels;
             tokio::spawn(publication_metrics::refresh(store.clone(), labels, published.clone()));

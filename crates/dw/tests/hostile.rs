@@ -405,3 +405,42 @@ fn files_that_are_not_regular_are_refused_without_blocking() {
         "{log}"
     );
 }
+
+#[test]
+fn the_metrics_address_bounds_its_connections_too() {
+    let dir = temp_dir("hostile_metrics");
+    assert!(dw(&dir, &["tenants", "add", "t"]).0);
+    let metrics_at = support::closed_address();
+    let server = start_with_env(
+        &dir,
+        &[
+            "--tenant",
+            "t",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            &metrics_at,
+        ],
+        "metrics",
+        &[("DW_LIMITS__HEADER_READ_TIMEOUT_SECS", "1")],
+    );
+    // connections that send nothing take every slot, and are closed at the header-read
+    // time-out; a scrape behind them waits for a slot, then is answered
+    let mut silent: Vec<TcpStream> = (0..16)
+        .map(|_| TcpStream::connect(&metrics_at).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut scrape = TcpStream::connect(&metrics_at).unwrap();
+    scrape.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    scrape
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    scrape.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+    assert!(answer.contains("text/plain; version=0.0.4"), "{answer}");
+    for s in &mut silent {
+        assert!(closed_within(s, Duration::from_secs(5)));
+    }
+    server.stop();
+}
