@@ -41,6 +41,8 @@ struct JwksCache {
 struct Remote {
     settings: IssuerSettings,
     cache: Mutex<JwksCache>,
+    /// Held while the JWKS is fetched: one fetch at a time per issuer.
+    fetching: Mutex<()>,
 }
 
 /// Checks bearer tokens and turns them into principals.
@@ -140,37 +142,50 @@ impl Remote {
     }
 
     /// The key for `kid`, refetching the JWKS (at most once per `min_refresh`) when unknown.
+    /// The cache is locked only to look and to store: a fetch (up to its time-out) holds
+    /// [`Remote::fetching`] instead, so tokens signed with known keys never wait for a slow
+    /// issuer, while tokens with an unknown key wait for the fetch under way and use its keys.
     fn key(
         &self,
         kid: Option<&str>,
         min_refresh: Duration,
     ) -> Result<(DecodingKey, Option<Algorithm>), AuthError> {
-        let mut cache = self.cache.lock().expect("lock");
         let lookup = |c: &JwksCache| match kid {
             Some(k) => c.keys.get(k).cloned(),
             None if c.keys.len() == 1 => c.keys.values().next().cloned(),
             None => None,
         };
-        if let Some(k) = lookup(&cache) {
+        if let Some(k) = lookup(&self.cache.lock().expect("lock")) {
             return Ok(k);
         }
-        let may_fetch = cache.fetched.is_none_or(|t| t.elapsed() >= min_refresh);
-        if may_fetch {
-            cache.fetched = Some(Instant::now());
-            let fetched = self.fetch_keys();
-            let outcome = if fetched.is_ok() { "ok" } else { "failed" };
-            metrics::counter!("dw_jwks_fetches_total", "outcome" => outcome).increment(1);
-            cache.keys = fetched?;
-            tracing::info!(issuer = %self.settings.issuer, keys = cache.keys.len(), "fetched signing keys");
+        let _fetching = self.fetching.lock().expect("lock");
+        {
+            // the keys a fetch that ended while this one waited brought
+            let mut cache = self.cache.lock().expect("lock");
             if let Some(k) = lookup(&cache) {
                 return Ok(k);
             }
+            if cache.fetched.is_some_and(|t| t.elapsed() < min_refresh) {
+                return Err(unpublished(kid));
+            }
+            cache.fetched = Some(Instant::now());
         }
-        Err(invalid(format!(
-            "the token's signing key ({}) is not published by its issuer",
-            kid.unwrap_or("no kid")
-        )))
+        let fetched = self.fetch_keys();
+        let outcome = if fetched.is_ok() { "ok" } else { "failed" };
+        metrics::counter!("dw_jwks_fetches_total", "outcome" => outcome).increment(1);
+        let keys = fetched?;
+        tracing::info!(issuer = %self.settings.issuer, keys = keys.len(), "fetched signing keys");
+        let mut cache = self.cache.lock().expect("lock");
+        cache.keys = keys;
+        lookup(&cache).ok_or_else(|| unpublished(kid))
     }
+}
+
+fn unpublished(kid: Option<&str>) -> AuthError {
+    invalid(format!(
+        "the token's signing key ({}) is not published by its issuer",
+        kid.unwrap_or("no kid")
+    ))
 }
 
 fn claim_str<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
@@ -186,6 +201,7 @@ impl Validator {
             .map(|s| Remote {
                 settings: s.clone(),
                 cache: Mutex::new(JwksCache::default()),
+                fetching: Mutex::new(()),
             })
             .collect();
         Self {

@@ -1,4 +1,5 @@
-//! Tenant isolation in one store, and key rotation at the issuer without a restart.
+//! Tenant isolation in one store, key rotation at the issuer without a restart, and an issuer
+//! slow to publish its keys.
 
 use super::*;
 
@@ -140,4 +141,49 @@ fn key_rotation_at_the_issuer_needs_no_restart_and_refetches_are_rate_limited() 
         before,
         "no refetch within the minimum interval"
     );
+}
+
+#[test]
+fn a_slow_issuer_holds_up_only_the_tokens_whose_keys_it_is_fetching() {
+    let e = env();
+    let mut slow_settings = settings(&e.issuer, 0);
+    slow_settings.issuers[0].jwks_uri = Some(format!("{}/keys-slow", e.issuer.url));
+    let server = support::start(
+        store_with_two_tenants("slow-issuer"),
+        10,
+        slow_settings,
+        registry(),
+    );
+    let url = format!("{}/devices/$count?api-version=v1.0", server.root);
+    let token = |kid: &str, file: &str, sub: &str| {
+        let mut c = claims("dir-a");
+        c["aud"] = json!(format!("{}/", server.base));
+        c["sub"] = json!(sub);
+        sign(Algorithm::RS256, kid, file, &c)
+    };
+    let call = move |t: &str| {
+        send(
+            "GET",
+            &url,
+            &[("Authorization", &format!("Bearer {t}"))],
+            None,
+        )
+        .status
+    };
+    // the first token waits for the first fetch
+    assert_eq!(call(&token("rsa-a", "rsa-a.pem", "first")), 200);
+    // a token signed with a key the issuer does not publish starts another slow fetch ...
+    let unknown = token("not-published", "rsa-b.pem", "someone");
+    let call2 = call.clone();
+    let waiting = std::thread::spawn(move || call2(&unknown));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // ... which a token signed with a known key does not wait for
+    let started = std::time::Instant::now();
+    assert_eq!(call(&token("rsa-a", "rsa-a.pem", "second")), 200);
+    let took = started.elapsed();
+    assert!(
+        took < SLOW_ISSUER / 2,
+        "a known key waited {took:?} for a fetch of {SLOW_ISSUER:?}"
+    );
+    assert_eq!(waiting.join().unwrap(), 401);
 }

@@ -77,6 +77,9 @@ fn json_body(v: Value) -> impl axum::response::IntoResponse {
     )
 }
 
+/// How long `/keys-slow` takes to answer.
+const SLOW_ISSUER: std::time::Duration = std::time::Duration::from_secs(3);
+
 fn start_issuer() -> Issuer {
     use axum::routing::get;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -88,9 +91,11 @@ fn start_issuer() -> Issuer {
     ]})));
     let fetches = Arc::new(Mutex::new(0));
     let discovery = json!({ "issuer": url, "jwks_uri": format!("{url}/keys") });
-    // `/keys-counted` serves the same keys and counts its fetches, for the one server that uses it
+    // `/keys-counted` serves the same keys and counts its fetches, for the one server that uses
+    // it; `/keys-slow` serves them after SLOW_ISSUER
     let (j, f) = (jwks.clone(), fetches.clone());
     let j_all = jwks.clone();
+    let j_slow = jwks.clone();
     let app = axum::Router::new()
         .route(
             "/.well-known/openid-configuration",
@@ -101,6 +106,16 @@ fn start_issuer() -> Issuer {
             get(move || {
                 let j = j_all.clone();
                 async move { json_body(j.lock().unwrap().clone()) }
+            }),
+        )
+        .route(
+            "/keys-slow",
+            get(move || {
+                let j = j_slow.clone();
+                async move {
+                    tokio::time::sleep(SLOW_ISSUER).await;
+                    json_body(j.lock().unwrap().clone())
+                }
             }),
         )
         .route(
