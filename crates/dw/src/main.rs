@@ -488,6 +488,9 @@ fn serve(a: ServeArgs) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("cannot serve metrics on {at}: {e}"))?;
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            if !addr.ip().is_loopback() {
+                tracing::warn!(address = %addr, "metrics are served without authentication on a non-loopback address: keep it reachable by the scraper alone (firewall, private network)");
+            }
             let limits = settings.limits.connections();
             tokio::spawn(metrics_endpoint::serve(listener, handle, limits, signals.shutdown()));
             banner(format_args!("  metrics:          http://{addr}/metrics"));
