@@ -354,6 +354,13 @@ fn files_that_are_not_regular_are_refused_without_blocking() {
         !ok && err.contains("dw.toml: is not a regular file"),
         "{err}"
     );
+    // a store that is a FIFO (SQLite would block opening it)
+    let store = ["tenants", "list", "--store", "sqlite:dw.toml"];
+    let (ok, err) = dw_within(&dir, &store, within);
+    assert!(
+        !ok && err.contains("dw.toml: is not a regular file"),
+        "{err}"
+    );
     // a certificate that is a device (reading it would never end)
     assert!(dw(&dir, &["tenants", "add", "t"]).0);
     let secret = add_client(&dir, "c", "t");

@@ -289,11 +289,20 @@ impl SqliteStore {
 /// Makes the store readable by its owner only: a folder it creates is 0700, and the database
 /// file is created 0600 before SQLite opens it (SQLite gives its `-wal` and `-shm` files the
 /// database file's mode). An existing database and its companions are set to 0600 too; an
-/// existing folder is left as it is (it may be a shared one).
+/// existing folder is left as it is (it may be a shared one). Anything but a regular file at
+/// the path is refused.
 fn owner_only(path: &Path) -> Result<(), StoreError> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
     let unavailable =
         |p: &Path, e: std::io::Error| StoreError::Unavailable(format!("{}: {e}", p.display()));
+    // a FIFO would block the open below, a device would be read as a database
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Err(StoreError::Unavailable(format!(
+            "{}: {}",
+            path.display(),
+            safe_files::ReadError::NotRegular
+        )));
+    }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.exists() {
             std::fs::DirBuilder::new()
