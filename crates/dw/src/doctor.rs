@@ -204,7 +204,7 @@ fn redacted(url: &str) -> String {
     }
 }
 
-/// Files that hold data or secrets are readable by their owner only.
+/// Files that hold data or secrets are regular files readable by their owner only.
 fn permission_checks(settings: &Settings, report: &mut Report) {
     let mut files = Vec::new();
     if let Ok(StoreUrl::Sqlite(db)) = settings.store_url() {
@@ -219,6 +219,18 @@ fn permission_checks(settings: &Settings, report: &mut Report) {
         files.push(key.into());
     }
     for file in files.iter().filter(|f| f.exists()) {
+        if std::fs::metadata(file).is_ok_and(|m| !m.is_file()) {
+            report.line(
+                Level::Fail,
+                "permissions",
+                format!(
+                    "{} {}: put the file itself there",
+                    file.display(),
+                    safe_files::ReadError::NotRegular
+                ),
+            );
+            continue;
+        }
         match mode(file) {
             Some(m) if m & 0o077 == 0 => report.line(
                 Level::Ok,

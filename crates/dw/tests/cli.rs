@@ -408,8 +408,20 @@ fn doctor_says_what_is_wrong_and_fails_only_on_failures() {
         )
         .unwrap();
     }
+    // a paging key that is a FIFO (dw would refuse to read it)
+    let paging_key = dir.join("dw-data/paging.key");
+    std::fs::remove_file(&paging_key).unwrap();
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&paging_key)
+        .status()
+        .unwrap()
+        .success());
     let (ok, out, _) = support::dw(&dir, &["doctor", "--config", "dw.toml"]);
     assert!(!ok, "{out}");
+    assert!(
+        out.contains("FAIL permissions") && out.contains("paging.key is not a regular file"),
+        "{out}"
+    );
     assert!(out.contains("OK   issuer"), "{out}");
     assert!(out.contains("OK   clock"), "{out}");
     assert!(out.contains("FAIL tls") && out.contains("expired"), "{out}");

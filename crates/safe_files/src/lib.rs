@@ -8,6 +8,8 @@
 //! to them while they are read. Secrets are written owner-only, to a temporary file renamed into
 //! place, so a reader never sees half of one.
 
+#![deny(missing_docs)]
+
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
