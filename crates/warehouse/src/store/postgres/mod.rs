@@ -27,7 +27,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-/// Longest a single statement may run (a page of 10 000 rows takes milliseconds).
 /// Rows buffered per collection before they are sent with COPY.
 const COPY_BUFFER_BYTES: usize = 8 << 20;
 /// Advisory lock key serializing migrations across nodes.
@@ -199,6 +198,21 @@ impl Param {
             SqlValue::Boolean(b) => Param::Bool(*b),
             SqlValue::Timestamp(t) => Param::Time(timestamp(*t)),
         }
+    }
+
+    /// The value with the type its placeholder casts it to ([`PostgresDialect`] writes
+    /// `$1::bigint`, `$2::text`, ...), so a statement is parsed, bound and run in one round
+    /// trip without being prepared first; a null's type is left to the server (`unknown`).
+    fn typed(&self) -> (&(dyn ToSql + Sync), Type) {
+        let ty = match self {
+            Param::Int(_) => Type::INT8,
+            Param::Real(_) => Type::FLOAT8,
+            Param::Text(_) => Type::TEXT,
+            Param::Bool(_) => Type::BOOL,
+            Param::Time(_) => Type::TIMESTAMPTZ,
+            Param::Null(_) => Type::UNKNOWN,
+        };
+        (self.as_sql(), ty)
     }
 
     fn as_sql(&self) -> &(dyn ToSql + Sync) {
@@ -419,9 +433,9 @@ fn scoped<'a>(
     }
     .map_err(query_err)?;
     let tenant = tenant.map(|t| t.to_string()).unwrap_or_default();
-    tx.execute(
+    tx.execute_typed(
         "SELECT set_config('dw.tenant', $1, true), set_config('statement_timeout', $2, true)",
-        &[&tenant, &statement_timeout],
+        &[(&tenant, Type::TEXT), (&statement_timeout, Type::TEXT)],
     )
     .map_err(query_err)?;
     Ok(tx)
@@ -450,9 +464,9 @@ fn tenant_from_row(r: &postgres::Row) -> Tenant {
 
 fn read_tenant(client: &mut impl GenericClient, name: &str) -> Result<Option<Tenant>, StoreError> {
     let row = client
-        .query_opt(
+        .query_typed_opt(
             &format!("SELECT {TENANT_COLUMNS} FROM \"{TENANTS_TABLE}\" WHERE name = $1"),
-            &[&name],
+            &[(&name, Type::TEXT)],
         )
         .map_err(query_err)?;
     Ok(row.as_ref().map(tenant_from_row))
@@ -735,9 +749,9 @@ impl Store for PostgresStore {
         let mut tx = scoped(&mut conn, query.tenant, true, &self.statement_timeout)?;
         let watch = Watch::start(token, &self.tls)?;
         let params: Vec<Param> = query.params.iter().map(Param::from).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_sql).collect();
+        let typed: Vec<_> = params.iter().map(Param::typed).collect();
         let n: i64 = tx
-            .query_one(&query.sql, &refs)
+            .query_typed_one(&query.sql, &typed)
             .map_err(|e| watch.error(e))?
             .get(0);
         drop(watch);
@@ -756,7 +770,7 @@ impl Store for PostgresStore {
         let watch = Watch::start(token, &self.tls)?;
         let params: Vec<Param> = query.params.iter().map(Param::from).collect();
         let mut rows = tx
-            .query_raw(&query.sql, params.iter().map(Param::as_sql))
+            .query_typed_raw(&query.sql, params.iter().map(Param::typed))
             .map_err(|e| watch.error(e))?;
         let mut formats: Option<bool> = None;
         while let Some(row) = rows.next().map_err(|e| watch.error(e))? {
