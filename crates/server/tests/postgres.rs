@@ -478,6 +478,17 @@ fn read_replicas_take_the_queries_and_fail_over_to_the_primary() {
         (200, "30".to_string()),
         "and keeps using it while the replica is out"
     );
+    // a restart of the primary under connections just used (taken from the pool unchecked):
+    // the request finds its connection lost and runs again on a new one
+    cluster_script(&["server-stop", &primary["DW_TEST_PG_DIR"]]);
+    cluster_script(&["server-start", &primary["DW_TEST_PG_DIR"]]);
+    assert_eq!(count(), (200, "30".to_string()), "after a restart");
+    let (status, body) = fetch(
+        &server,
+        &token,
+        "/devices?api-version=v1.0&$select=deviceId",
+    );
+    assert_eq!(status, 200, "{body}");
 }
 
 #[test]

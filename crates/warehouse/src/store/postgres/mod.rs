@@ -4,6 +4,7 @@
 //! snapshots loaded with COPY and published in one transaction.
 
 mod dialect;
+mod pool;
 pub mod url;
 
 pub use dialect::PostgresDialect;
@@ -17,10 +18,10 @@ use crate::sql::{Dialect, PlannedQuery, SqlValue};
 use crate::store::ChangedDays;
 use crate::store::{Loader, RowChange, Store, StoreError, Tenant};
 use odata::json::{Cell, Row};
+use pool::{Connections, Lost};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
 use postgres::GenericClient;
-use r2d2_postgres::PostgresConnectionManager;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,7 +33,7 @@ const COPY_BUFFER_BYTES: usize = 8 << 20;
 /// Advisory lock key serializing migrations across nodes.
 const MIGRATION_LOCK: i64 = 0x6477_6d69_6772;
 
-type Pool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
+type Pool = r2d2::Pool<Connections>;
 
 /// A PostgreSQL-backed store.
 pub struct PostgresStore {
@@ -42,6 +43,8 @@ pub struct PostgresStore {
     statement_timeout: String,
     /// The TLS connector, also for cancel requests.
     tls: MakeRustlsConnect,
+    /// Marks a connection found lost, so the pool checks the others ([`pool`]).
+    lost: Lost,
 }
 
 /// Statements whose requester may go away ([`crate::store::with_cancellation`]): PostgreSQL runs
@@ -138,7 +141,22 @@ impl Drop for Watch {
     }
 }
 
+/// Whether `e` says the connection is gone (the server shut down, restarted or cannot be
+/// reached: SQLSTATE classes 08 and 57P, or the socket itself), rather than that the statement
+/// failed.
+fn connection_lost(e: &postgres::Error) -> bool {
+    e.is_closed()
+        || e.as_db_error().is_some_and(|db| {
+            let code = db.code().code();
+            code.starts_with("08") || code.starts_with("57P")
+        })
+        || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+}
+
 fn query_err(e: postgres::Error) -> StoreError {
+    if connection_lost(&e) {
+        return StoreError::Unavailable(format!("the store's connection was lost: {e}"));
+    }
     // 57014 query_canceled: the transaction's statement_timeout stopped it
     if e.as_db_error()
         .is_some_and(|db| db.code().code() == "57014")
@@ -300,7 +318,8 @@ impl PostgresStore {
             .connect(tls.clone())
             .map_err(|e| StoreError::Unavailable(url::error_chain(&e)))?;
         let manager_tls = tls.clone();
-        let manager = PostgresConnectionManager::new(config, tls);
+        let manager = Connections::new(config, tls);
+        let lost = manager.lost();
         let pool = r2d2::Pool::builder()
             .max_size(16)
             .connection_timeout(Duration::from_secs(10))
@@ -311,6 +330,7 @@ impl PostgresStore {
             dialect: PostgresDialect,
             statement_timeout,
             tls: manager_tls,
+            lost,
         };
         store.migrate()?;
         Ok(store)
@@ -325,23 +345,23 @@ impl PostgresStore {
             tls,
             statement_timeout,
         } = url::connection(url)?;
+        let manager = Connections::new(config, tls.clone());
+        let lost = manager.lost();
         let pool = r2d2::Pool::builder()
             .max_size(16)
             .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(2))
-            .build_unchecked(PostgresConnectionManager::new(config, tls.clone()));
+            .build_unchecked(manager);
         Ok(Self {
             pool,
             dialect: PostgresDialect,
             statement_timeout,
             tls,
+            lost,
         })
     }
 
-    fn conn(
-        &self,
-    ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>, StoreError>
-    {
+    fn conn(&self) -> Result<r2d2::PooledConnection<Connections>, StoreError> {
         let started = std::time::Instant::now();
         let conn = self
             .pool
@@ -349,6 +369,30 @@ impl PostgresStore {
             .map_err(|e| StoreError::Unavailable(e.to_string()));
         crate::store::record_checkout(&self.pool.state(), "postgres", started.elapsed());
         conn
+    }
+
+    /// Runs `work` on a pooled connection. When it fails on a connection that turned out lost
+    /// (taken unchecked, see [`pool`], from a server that has since restarted), the pool checks
+    /// its other connections before their next use, and `work` runs once more on one of them if
+    /// `may_retry` says nothing of its result was delivered yet.
+    fn on_connection<T>(
+        &self,
+        may_retry: &dyn Fn() -> bool,
+        mut work: impl FnMut(&mut postgres::Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn()?;
+        match work(&mut conn) {
+            Err(e) if conn.is_closed() => {
+                self.lost.mark();
+                drop(conn);
+                if !may_retry() {
+                    return Err(e);
+                }
+                tracing::info!(error = %e, "a store connection was lost; running the statement on another");
+                work(&mut **self.conn()?)
+            }
+            result => result,
+        }
     }
 
     fn migrate(&self) -> Result<(), StoreError> {
@@ -692,14 +736,16 @@ impl Store for PostgresStore {
     }
 
     fn ping(&self) -> Result<(), StoreError> {
-        self.conn()?
-            .simple_query("SELECT 1")
-            .map(|_| ())
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+        self.on_connection(&|| true, |client| {
+            client
+                .simple_query("SELECT 1")
+                .map(|_| ())
+                .map_err(|e| StoreError::Unavailable(e.to_string()))
+        })
     }
 
     fn tenant(&self, name: &str) -> Result<Option<Tenant>, StoreError> {
-        read_tenant(&mut *self.conn()?, name)
+        self.on_connection(&|| true, |client| read_tenant(client, name))
     }
 
     fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
@@ -717,12 +763,12 @@ impl Store for PostgresStore {
         let mut conn = self.conn()?;
         conn.execute(&format!("INSERT INTO \"{TENANTS_TABLE}\" (name, generation) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING"), &[&name])
             .map_err(query_err)?;
-        read_tenant(&mut *conn, name)?.ok_or_else(|| StoreError::Query("tenant vanished".into()))
+        read_tenant(&mut **conn, name)?.ok_or_else(|| StoreError::Query("tenant vanished".into()))
     }
 
     fn remove_tenant(&self, name: &str) -> Result<bool, StoreError> {
         let mut conn = self.conn()?;
-        let Some(t) = read_tenant(&mut *conn, name)? else {
+        let Some(t) = read_tenant(&mut **conn, name)? else {
             return Ok(false);
         };
         let mut tx = scoped(&mut conn, Some(t.id), false, &self.statement_timeout)?;
@@ -744,19 +790,20 @@ impl Store for PostgresStore {
     }
 
     fn count(&self, query: &PlannedQuery) -> Result<u64, StoreError> {
-        let mut conn = self.conn()?;
-        let token = conn.cancel_token();
-        let mut tx = scoped(&mut conn, query.tenant, true, &self.statement_timeout)?;
-        let watch = Watch::start(token, &self.tls)?;
         let params: Vec<Param> = query.params.iter().map(Param::from).collect();
         let typed: Vec<_> = params.iter().map(Param::typed).collect();
-        let n: i64 = tx
-            .query_typed_one(&query.sql, &typed)
-            .map_err(|e| watch.error(e))?
-            .get(0);
-        drop(watch);
-        tx.commit().map_err(query_err)?;
-        Ok(n.max(0) as u64)
+        self.on_connection(&|| true, |conn| {
+            let token = conn.cancel_token();
+            let mut tx = scoped(conn, query.tenant, true, &self.statement_timeout)?;
+            let watch = Watch::start(token, &self.tls)?;
+            let n: i64 = tx
+                .query_typed_one(&query.sql, &typed)
+                .map_err(|e| watch.error(e))?
+                .get(0);
+            drop(watch);
+            tx.commit().map_err(query_err)?;
+            Ok(n.max(0) as u64)
+        })
     }
 
     fn stream(
@@ -764,28 +811,31 @@ impl Store for PostgresStore {
         query: &PlannedQuery,
         on_row: &mut dyn FnMut(&dyn Row) -> bool,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        let token = conn.cancel_token();
-        let mut tx = scoped(&mut conn, query.tenant, true, &self.statement_timeout)?;
-        let watch = Watch::start(token, &self.tls)?;
         let params: Vec<Param> = query.params.iter().map(Param::from).collect();
-        let mut rows = tx
-            .query_typed_raw(&query.sql, params.iter().map(Param::typed))
-            .map_err(|e| watch.error(e))?;
-        let mut formats: Option<bool> = None;
-        while let Some(row) = rows.next().map_err(|e| watch.error(e))? {
-            let formats = *formats.get_or_insert_with(|| {
-                row.columns()
-                    .iter()
-                    .any(|c| matches!(*c.type_(), Type::DATE | Type::TIME))
-            });
-            if !on_row(&PgRow::new(&row, formats)) {
-                break;
+        let delivered = std::cell::Cell::new(false);
+        self.on_connection(&|| !delivered.get(), |conn| {
+            let token = conn.cancel_token();
+            let mut tx = scoped(conn, query.tenant, true, &self.statement_timeout)?;
+            let watch = Watch::start(token, &self.tls)?;
+            let mut rows = tx
+                .query_typed_raw(&query.sql, params.iter().map(Param::typed))
+                .map_err(|e| watch.error(e))?;
+            let mut formats: Option<bool> = None;
+            while let Some(row) = rows.next().map_err(|e| watch.error(e))? {
+                let formats = *formats.get_or_insert_with(|| {
+                    row.columns()
+                        .iter()
+                        .any(|c| matches!(*c.type_(), Type::DATE | Type::TIME))
+                });
+                delivered.set(true);
+                if !on_row(&PgRow::new(&row, formats)) {
+                    break;
+                }
             }
-        }
-        drop(rows);
-        drop(watch);
-        tx.commit().map_err(query_err)
+            drop(rows);
+            drop(watch);
+            tx.commit().map_err(query_err)
+        })
     }
 
     fn update_tenant(
