@@ -122,7 +122,28 @@ fn tls_reload_admin_commands_and_audit_log() {
         .unwrap();
     assert_eq!(r.status(), 200);
     rotation_keeps_earlier_tokens_valid(&dir, &server, &agent2, &token_url, form, &token);
+    // a certificate that turns into a FIFO is refused on reload; the loaded one keeps serving
+    std::fs::remove_file(dir.join("cert.pem")).unwrap();
+    assert!(std::process::Command::new("mkfifo")
+        .arg(dir.join("cert.pem"))
+        .status()
+        .unwrap()
+        .success());
+    server.signal("HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        agent2
+            .get(&format!("{}/healthz", server.base))
+            .call()
+            .unwrap()
+            .status(),
+        200
+    );
     let log = server.stop();
+    assert!(
+        log.contains("cannot reload the TLS certificate") && log.contains("not a regular file"),
+        "{log}"
+    );
     assert_audit_line(&log, &token, &secret);
     plain_http_warns_and_tenants_are_removed(&dir);
 }

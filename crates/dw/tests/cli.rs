@@ -118,6 +118,18 @@ fn demo_is_created_once_and_settings_follow_precedence() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("missing.toml"));
+    // a wrong value and broken TOML are named with the file they are in
+    for (text, needle) in [
+        ("page_size = \"x\"\n", "page_size"),
+        ("page_size = \n", "line 1"),
+    ] {
+        std::fs::write(dir.join("bad.toml"), text).unwrap();
+        let (ok, _, err) = support::dw(&dir, &["tenants", "list", "--config", "bad.toml"]);
+        assert!(
+            !ok && err.contains(needle) && err.contains("bad.toml"),
+            "{err}"
+        );
+    }
 }
 
 #[test]
