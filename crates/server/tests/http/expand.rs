@@ -6,6 +6,17 @@
 use super::*;
 
 /// Only the named properties of `row`.
+/// The histories of device `key` (from `histories`, by device) whose compliance state is not 2:
+/// what the tests' nested `$filter=complianceStateKey ne 2` must keep.
+fn not_in_state_2(histories: &HashMap<u64, Vec<Value>>, key: u64) -> Vec<&Value> {
+    histories
+        .get(&key)
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .filter(|h| h["complianceStateKey"] != 2)
+        .collect()
+}
+
 fn only(row: &Value, names: &[&str]) -> Value {
     Value::Object(
         names
@@ -36,15 +47,9 @@ fn expanded_collections_agree_with_an_independent_evaluation() {
     let (rows, pages) = all_rows(&url, &[("Prefer", "odata.maxpagesize=37")]);
     assert_eq!(rows.len(), DEVICES as usize);
     assert!(pages > 8);
-    let none = Vec::new();
     for row in &rows {
         let key = row["deviceKey"].as_u64().unwrap();
-        let mut matching: Vec<&Value> = histories
-            .get(&key)
-            .unwrap_or(&none)
-            .iter()
-            .filter(|h| h["complianceStateKey"] != 2)
-            .collect();
+        let mut matching = not_in_state_2(&histories, key);
         matching.sort_by_key(|h| {
             std::cmp::Reverse((
                 h["complianceStateKey"].as_i64().unwrap_or(i64::MIN),
@@ -416,7 +421,6 @@ fn references_name_the_related_entities() {
         enc("deviceType/$ref,devicePropertyHistories/$ref($filter=complianceStateKey ne 2;$orderby=dateKey desc;$top=3;$count=true)")
     ));
     let histories = histories_by_device();
-    let none = Vec::new();
     for row in v["value"].as_array().unwrap() {
         let key = row["deviceKey"].as_u64().unwrap();
         let expected_type = row["deviceTypeKey"].as_u64().map_or(
@@ -424,12 +428,7 @@ fn references_name_the_related_entities() {
             |t| serde_json::json!({"@odata.id": format!("{root}/deviceTypes({t})")}),
         );
         assert_eq!(row["deviceType"], expected_type, "{row}");
-        let mut matching: Vec<&Value> = histories
-            .get(&key)
-            .unwrap_or(&none)
-            .iter()
-            .filter(|h| h["complianceStateKey"] != 2)
-            .collect();
+        let mut matching = not_in_state_2(&histories, key);
         matching.sort_by_key(|h| std::cmp::Reverse(h["dateKey"].as_i64().unwrap()));
         let expected: Vec<Value> = matching
             .iter()
