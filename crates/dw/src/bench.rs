@@ -133,6 +133,7 @@ fn ingest_bench(a: &BenchArgs, devices: u32) -> Result<(), String> {
             tenant: "ingest-bench".into(),
             date,
             backfill: false,
+            any_day: false,
             now_micros: (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64,
             retention: Default::default(),
             limits: Default::default(),

@@ -146,6 +146,10 @@ struct IngestArgs {
     /// devices or users deleted (without it, such a snapshot is refused as likely partial).
     #[arg(long)]
     allow_mass_deletion: bool,
+    /// Take a --date after tomorrow (UTC) or before 2000-01-01 (refused without it as most
+    /// likely mistyped: retention would purge the history before it).
+    #[arg(long)]
+    allow_any_day: bool,
 }
 
 #[derive(Args)]
@@ -333,6 +337,7 @@ fn ingest(a: IngestArgs) -> Result<(), String> {
         tenant: settings.tenant.clone(),
         date,
         backfill: a.backfill,
+        any_day: a.allow_any_day,
         now_micros: (now.unix_timestamp_nanos() / 1000) as i64,
         retention: settings.retention()?,
         limits,

@@ -66,6 +66,7 @@ pub async fn run(
             tenant: tenant.clone(),
             date,
             backfill: false,
+            any_day: false,
             now_micros: (now.unix_timestamp_nanos() / 1000) as i64,
             retention: rules.retention.clone(),
             limits: rules.limits.clone(),

@@ -169,6 +169,8 @@ pub struct IngestOptions {
     pub date: time::Date,
     /// Allow a day older than the newest published one.
     pub backfill: bool,
+    /// Allow a day after tomorrow (UTC) or before [`EARLIEST_DAY`] ([`check_day`]).
+    pub any_day: bool,
     /// When the warehouse writes the rows (`rowLastModifiedDateTimeUTC`), in microseconds.
     pub now_micros: i64,
     /// Retention per fact collection, over the model's defaults.
@@ -513,6 +515,32 @@ pub fn check_folder(
     Ok(summary)
 }
 
+/// The earliest snapshot day taken without [`IngestOptions::any_day`].
+pub const EARLIEST_DAY: time::Date = time::macros::date!(2000 - 01 - 01);
+
+/// Refuses a snapshot day after tomorrow (UTC, from `now_micros`) or before [`EARLIEST_DAY`]: a
+/// mistyped year (2062 for 2026) would be published as the newest day, retention would then
+/// purge the real history as older than it keeps, and every correct day after it would be
+/// refused as older.
+pub fn check_day(day: time::Date, now_micros: i64) -> Result<(), IngestError> {
+    let today = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_micros) * 1000)
+        .map_or(EARLIEST_DAY, |now| now.date());
+    let tomorrow = today.next_day().unwrap_or(today);
+    if day > tomorrow || day < EARLIEST_DAY {
+        return Err(IngestError::run(format!(
+            "the snapshot day {day} is {}; a day after tomorrow (UTC) or before {EARLIEST_DAY} \
+             is most likely mistyped, and publishing it would purge the history retention \
+             counts back from it; use --allow-any-day to ingest it anyway",
+            if day > tomorrow {
+                "in the future"
+            } else {
+                "too early"
+            }
+        )));
+    }
+    Ok(())
+}
+
 /// Validates the sources and publishes them as the day's snapshot.
 fn publish(
     store: &dyn Store,
@@ -520,6 +548,9 @@ fn publish(
     opts: &IngestOptions,
     mut summary: IngestSummary,
 ) -> Result<IngestSummary, IngestError> {
+    if !opts.any_day {
+        check_day(opts.date, opts.now_micros)?;
+    }
     let date_key = warehouse::calendar::date_key(opts.date);
     let mut failure = None;
     // devices and users first, on both cores; the other sources are parsed beside the merge of

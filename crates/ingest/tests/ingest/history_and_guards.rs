@@ -213,3 +213,38 @@ fn a_snapshot_that_would_delete_most_devices_is_refused_unless_allowed() {
         .count();
     assert_eq!(deleted, 25);
 }
+
+#[test]
+fn a_mistyped_day_is_refused_before_it_purges_the_history() {
+    let store = store("mistyped_day");
+    let root = testkit::TempDir::new("mistyped_day");
+    snapshot_with(&root.join("1"), &[("d1", "u-1")]);
+    let day1 = time::macros::date!(2026 - 11 - 01);
+    let published = ingest_graph_folder(store.as_ref(), &root.join("1"), &opts(day1, NOW1, false))
+        .unwrap()
+        .tenant
+        .unwrap();
+    // 2062 for 2026: published, retention would purge the real days as older than it keeps
+    for day in [
+        time::macros::date!(2062 - 11 - 03),
+        time::macros::date!(2026 - 11 - 04),
+        time::macros::date!(1999 - 12 - 31),
+    ] {
+        let e = ingest_graph_folder(store.as_ref(), &root.join("1"), &opts(day, NOW1, false))
+            .unwrap_err();
+        assert!(e.to_string().contains("--allow-any-day"), "{day}: {e}");
+        assert!(e.to_string().contains(&day.to_string()), "{e}");
+        assert_eq!(store.tenant("contoso").unwrap().unwrap(), published);
+    }
+    // tomorrow (UTC) is taken: a run just before midnight elsewhere
+    let tomorrow = time::macros::date!(2026 - 11 - 03);
+    ingest_graph_folder(
+        store.as_ref(),
+        &root.join("1"),
+        &opts(tomorrow, NOW1, false),
+    )
+    .unwrap();
+    let mut any = opts(time::macros::date!(2026 - 11 - 20), NOW1, false);
+    any.any_day = true;
+    ingest_graph_folder(store.as_ref(), &root.join("1"), &any).unwrap();
+}
