@@ -9,6 +9,7 @@ fn dump(store: &SqliteStore, tenant: i64, collection: &str) -> Vec<String> {
         sql: format!("SELECT * FROM \"{collection}\" WHERE \"_tenant\" = ?1 ORDER BY 2, 3"),
         params: vec![SqlValue::Integer(tenant)],
         tenant: Some(tenant),
+        planning: std::time::Duration::ZERO,
     };
     let width = Warehouse::get()
         .collection(collection)

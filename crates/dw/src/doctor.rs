@@ -175,6 +175,7 @@ fn single_text(store: &dyn Store, sql: &str) -> Result<String, String> {
                 sql: sql.to_string(),
                 params: Vec::new(),
                 tenant: None,
+                planning: std::time::Duration::ZERO,
             },
             &mut |row| {
                 out = Some(match row.cell(0) {

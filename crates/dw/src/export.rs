@@ -144,7 +144,7 @@ pub(crate) fn run(a: ExportArgs) -> Result<(), String> {
             after: position.as_ref(),
             ..base.clone()
         };
-        let plan = sql::plan(&q, store.dialect());
+        let plan = sql::plan(&q, store.dialect()).map_err(|e| e.to_string())?;
         let cursor = &plan.cursor;
         let (mut read, mut last) = (0u64, None);
         let mut failed = None;
@@ -203,7 +203,11 @@ fn progress(store: &dyn Store, q: &CollectionQuery<'_>) -> Result<ProgressBar, S
         ));
     }
     let total = store
-        .count(&sql::plan(q, store.dialect()).count)
+        .count(
+            &sql::plan(q, store.dialect())
+                .map_err(|e| e.to_string())?
+                .count,
+        )
         .map_err(|e| e.to_string())?;
     let bar = ProgressBar::new(total);
     bar.set_style(

@@ -20,6 +20,7 @@ fn count(store: &SqliteStore, sql: &str, tenant: i64) -> u64 {
             sql: sql.into(),
             params: vec![SqlValue::Integer(tenant)],
             tenant: Some(tenant),
+            planning: std::time::Duration::ZERO,
         })
         .unwrap()
 }

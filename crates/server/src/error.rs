@@ -18,6 +18,13 @@ impl From<ODataError> for ApiError {
     }
 }
 
+impl From<warehouse::sql::StatementTooLarge> for ApiError {
+    fn from(e: warehouse::sql::StatementTooLarge) -> Self {
+        tracing::info!(bytes = e.bytes, "query refused: its statement is too large");
+        Self(ODataError::bad_request(format!("The query is too large: {e}.")).with_target("query"))
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         // Details go to the log, never to the client (evaluation failures are the client's).

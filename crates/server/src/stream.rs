@@ -83,7 +83,8 @@ fn sort_bytes(row: &dyn Row, cursor: &warehouse::sql::Cursor) -> usize {
 }
 
 /// Plans the rest of a page: the rows after `position`, at most `limit` of them.
-pub(crate) type Resume = Box<dyn Fn(&KeysetPosition, u64) -> Plan + Send + Sync>;
+pub(crate) type Resume =
+    Box<dyn Fn(&KeysetPosition, u64) -> Result<Plan, StoreError> + Send + Sync>;
 
 /// Everything needed to write one page.
 pub(crate) struct Page {
@@ -367,7 +368,10 @@ fn segment(
                 progress.rows,
                 progress.extending,
             );
-            resumed = (page.resume)(p, limit);
+            resumed = match (page.resume)(p, limit) {
+                Ok(plan) => plan,
+                Err(e) => return Segment::Failed(e),
+            };
             &resumed
         }
     };

@@ -38,6 +38,7 @@ fn rows(store: &dyn Store, sql: &str, tenant: Option<i64>) -> Vec<String> {
                 sql: sql.into(),
                 params: Vec::new(),
                 tenant,
+                planning: std::time::Duration::ZERO,
             },
             &mut |row| {
                 out.push(format!("{:?}", row.cell(0)));
@@ -96,6 +97,7 @@ fn row_level_security_isolates_tenants_even_without_the_planners_predicate() {
                 sql,
                 params: Vec::new(),
                 tenant: Some(a.id),
+                planning: std::time::Duration::ZERO,
             })
             .unwrap();
         assert_eq!(n, 0, "{}", c.name);
@@ -553,6 +555,7 @@ fn the_statement_timeout_comes_from_the_url() {
                 sql: "SELECT pg_sleep(0.3)".into(),
                 params: Vec::new(),
                 tenant: None,
+                planning: std::time::Duration::ZERO,
             },
             &mut |_| true,
         )

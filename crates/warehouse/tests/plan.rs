@@ -48,7 +48,7 @@ fn user_text_only_reaches_sql_as_parameters() {
     )
     .unwrap();
     let q = query("devices", Some(&f), &[], &[2], None);
-    let p = plan(&q, &SqliteDialect);
+    let p = plan(&q, &SqliteDialect).unwrap();
     assert!(!p.rows.sql.contains("DROP"), "{}", p.rows.sql);
     assert!(p
         .rows
@@ -76,7 +76,7 @@ fn user_text_only_reaches_sql_as_parameters() {
 fn keyset_uses_row_values_on_the_key_and_expands_for_nullable_orders() {
     let after = KeysetPosition(vec![SqlValue::Integer(20261101), SqlValue::Integer(5)]);
     let q = query("devicePropertyHistories", None, &[], &[0, 1], Some(&after));
-    let p = plan(&q, &SqliteDialect);
+    let p = plan(&q, &SqliteDialect).unwrap();
     assert!(
         p.rows
             .sql
@@ -97,7 +97,7 @@ fn keyset_uses_row_values_on_the_key_and_expands_for_nullable_orders() {
     let order = bind_orderby(&parse_orderby("osVersion desc").unwrap(), ty).unwrap();
     let after = KeysetPosition(vec![SqlValue::Null, SqlValue::Integer(9)]);
     let q = query("devices", None, &order, &[1], Some(&after));
-    let p = plan(&q, &SqliteDialect);
+    let p = plan(&q, &SqliteDialect).unwrap();
     // after a null in a descending nullable column only rows with null and a greater key follow
     assert!(
         p.rows
@@ -117,7 +117,7 @@ fn comparisons_are_two_valued() {
     )
     .unwrap();
     let q = query("devices", Some(&f), &[], &[0], None);
-    let sql = plan(&q, &SqliteDialect).rows.sql;
+    let sql = plan(&q, &SqliteDialect).unwrap().rows.sql;
     assert!(
         sql.contains("(NOT (\"osVersion\" > ?2 AND \"osVersion\" IS NOT NULL))"),
         "{sql}"
@@ -225,7 +225,7 @@ fn selective_queries_are_answered_from_indexes() {
         };
         let mut q = query(collection, f.as_ref(), &o, &[0], None);
         q.tenant = tenant.id;
-        let p = plan(&q, &SqliteDialect);
+        let p = plan(&q, &SqliteDialect).unwrap();
         for statement in [&p.rows, &p.count] {
             let mut explain = conn
                 .prepare(&format!("EXPLAIN QUERY PLAN {}", statement.sql))

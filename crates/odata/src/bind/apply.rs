@@ -377,7 +377,7 @@ fn stage_transformation(
         TransformationKind::Identity => {}
         TransformationKind::Filter(e) => {
             next(stage, 0);
-            stage.filters.push(super::filter(e, *output)?);
+            stage.filters.push(super::filter(e, output.clone())?);
         }
         TransformationKind::OrderBy(items) => {
             next(stage, 1);

@@ -199,6 +199,14 @@ impl Binder<'_, '_> {
                 format!("cannot cast {} to {target}", tn(x.ty)),
             ));
         }
+        if let (TypedKind::Literal(Value::Double(v)), true) = (&x.kind, target.is_integer()) {
+            if !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&v.trunc()) {
+                return Err(bad(
+                    args[0].span,
+                    format!("{v:e} is beyond the range of {target}"),
+                ));
+            }
+        }
         let n = x.nullable;
         Ok(typed(TypedKind::Cast(Box::new(x), target), target, n))
     }

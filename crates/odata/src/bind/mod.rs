@@ -222,6 +222,13 @@ impl Typed {
         found
     }
 
+    /// How many nodes the expression has.
+    pub fn node_count(&self) -> usize {
+        let mut n = 0;
+        self.walk(&mut |_| n += 1);
+        n
+    }
+
     /// Calls `visit` with this expression, then with every expression inside it, depth first
     /// (a caller that looks for something needs no match over every kind of expression).
     pub fn walk<'a>(&'a self, visit: &mut impl FnMut(&'a Typed)) {
@@ -599,7 +606,7 @@ impl Binder<'_, '_> {
             ExprKind::Path(segments) => {
                 if let [name] = &segments[..] {
                     if let Some(c) = self.computed.iter().find(|c| &c.name == name) {
-                        return Ok(c.expr.clone());
+                        return self.inline(c, e.span);
                     }
                 }
                 if let Some(n) = navigation(self.ty, &segments[0], e.span)? {

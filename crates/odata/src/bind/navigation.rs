@@ -70,6 +70,7 @@ impl<'a> Binder<'a, '_> {
                     targets: self.targets,
                     computed: self.computed,
                     lambda: Some((variable.as_str(), element)),
+                    inlined: self.inlined.clone(),
                 };
                 Some(Box::new(filter(body, inner)?))
             }

@@ -4,10 +4,12 @@ use super::{bad, bind_select, filter, orderby, BoundOrder, Targets, Typed};
 use crate::edm::{EntityType, Lookup};
 use crate::syntax::{Expr, OrderByItem, SelectItem};
 use crate::ODataError;
+use std::cell::Cell;
+use std::rc::Rc;
 
 /// What the names of an expression resolve against: an entity type's properties, paths through
 /// its single-valued navigation properties (with `targets`), and computed properties.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Scope<'a, 'c> {
     /// The entity type whose properties paths name.
     pub ty: &'a EntityType,
@@ -17,7 +19,16 @@ pub struct Scope<'a, 'c> {
     pub computed: &'c [Computed],
     /// Inside a lambda predicate: the variable's name and the type of its entity.
     pub(super) lambda: Option<(&'c str, &'a EntityType)>,
+    /// Nodes of computed properties copied into the expressions bound so far, shared by the
+    /// scopes made from this one ([`MAX_INLINED_NODES`]).
+    pub(super) inlined: Rc<Cell<usize>>,
 }
+
+/// Most nodes of computed properties that the expressions bound in one scope may copy in
+/// (each use of a computed property's alias is a copy of its expression). Without it, an alias
+/// used in every operand, or a chain of `compute` transformations each using the one before
+/// twice, would grow the bound expressions, and the statement, exponentially.
+pub const MAX_INLINED_NODES: usize = 4 * crate::syntax::limits::MAX_EXPRESSION_NODES;
 
 /// The binder's own name for a [`Scope`].
 pub(super) type Binder<'a, 'c> = Scope<'a, 'c>;
@@ -40,6 +51,7 @@ impl<'a, 'c> Scope<'a, 'c> {
             targets,
             computed: &[],
             lambda: None,
+            inlined: Rc::default(),
         }
     }
 
@@ -50,12 +62,36 @@ impl<'a, 'c> Scope<'a, 'c> {
             targets: self.targets,
             computed,
             lambda: None,
+            inlined: self.inlined,
         }
+    }
+
+    /// The expression of computed property `c`, used at `span`, counted against
+    /// [`MAX_INLINED_NODES`].
+    pub(super) fn inline(
+        &self,
+        c: &Computed,
+        span: crate::syntax::Span,
+    ) -> Result<Typed, ODataError> {
+        let total = self.inlined.get() + c.expr.node_count();
+        if total > MAX_INLINED_NODES {
+            return Err(bad(
+                span,
+                format!(
+                    "the computed properties used here copy more than {MAX_INLINED_NODES} \
+                     operators and operands into the query (each use of '{}' copies its \
+                     expression); use them fewer times or simplify them",
+                    c.name
+                ),
+            ));
+        }
+        self.inlined.set(total);
+        Ok(c.expr.clone())
     }
 
     /// Binds a `$filter` expression; the result must be Boolean.
     pub fn filter(&self, expr: &Expr) -> Result<Typed, ODataError> {
-        filter(expr, *self)
+        filter(expr, self.clone())
     }
 
     /// Binds `$orderby` items; each must be a primitive value.

@@ -324,7 +324,6 @@ fn number(c: &mut Cursor<'_>) -> Result<Literal, SyntaxError> {
     if c.pos == int_start {
         return Err(c.error("expected digits"));
     }
-    let mut is_decimal = false;
     let mut is_double = false;
     if c.peek() == Some('.') {
         let dot = c.pos;
@@ -336,7 +335,6 @@ fn number(c: &mut Cursor<'_>) -> Result<Literal, SyntaxError> {
         if c.pos == frac {
             return Err(SyntaxError::new(dot, "expected digits after '.'"));
         }
-        is_decimal = true;
     }
     if matches!(c.peek(), Some('e' | 'E')) {
         let save = c.pos;
@@ -355,18 +353,24 @@ fn number(c: &mut Cursor<'_>) -> Result<Literal, SyntaxError> {
         }
     }
     let text = &c.src[start..c.pos];
-    if is_double {
-        return text
-            .parse::<f64>()
-            .map(Literal::Double)
-            .map_err(|_| SyntaxError::new(start, "invalid number"));
+    if let Ok(v) = text.parse::<i64>() {
+        return Ok(Literal::Integer(v));
     }
-    if is_decimal {
-        return Ok(Literal::Decimal(text.to_string()));
+    // numbers are stored and compared as doubles: one that overflows them (a number written
+    // with digits, not INF) would silently become infinity
+    let value = text
+        .parse::<f64>()
+        .map_err(|_| SyntaxError::new(start, "invalid number"))?;
+    if value.is_infinite() {
+        return Err(SyntaxError::new(
+            start,
+            format!("the number {text} is beyond the range of Edm.Double (about 1.8e308)"),
+        ));
     }
-    Ok(match text.parse::<i64>() {
-        Ok(v) => Literal::Integer(v),
-        Err(_) => Literal::Decimal(text.to_string()),
+    Ok(if is_double {
+        Literal::Double(value)
+    } else {
+        Literal::Decimal(text.to_string())
     })
 }
 
@@ -443,6 +447,13 @@ mod tests {
             Literal::Decimal("-4.5".into())
         );
         assert_eq!(parse_literal("1e3").unwrap(), Literal::Double(1000.0));
+        for overflow in ["1e309", "-2.5E400", &"9".repeat(400)] {
+            let e = parse_literal(overflow).unwrap_err();
+            assert!(
+                e.message.contains("beyond the range of Edm.Double"),
+                "{overflow}"
+            );
+        }
         assert_eq!(
             parse_literal("-INF").unwrap(),
             Literal::Double(f64::NEG_INFINITY)

@@ -142,7 +142,7 @@ async fn scoped_collection(
         0
     };
     let limit = stream::statement_limit(page_len, remaining, 0, false);
-    let plan = page_query.plan(position.as_ref(), offset, limit);
+    let plan = page_query.plan(position.as_ref(), offset, limit)?;
     let (writer, context) = page_writer(
         &ctx,
         (name, entity),
@@ -154,7 +154,11 @@ async fn scoped_collection(
     let page = Page {
         store: ctx.app.store.clone(),
         plan,
-        resume: Box::new(move |position, limit| page_query.plan(Some(position), 0, limit)),
+        resume: Box::new(move |position, limit| {
+            page_query
+                .plan(Some(position), 0, limit)
+                .map_err(|e| warehouse::StoreError::Evaluation(e.to_string()))
+        }),
         writer,
         want_count: paging.want_count,
         context: (format.metadata != MetadataLevel::None).then_some(context),
@@ -392,7 +396,12 @@ struct PageQuery {
 
 impl PageQuery {
     /// The statement for `limit` rows after `position` (or `offset` rows from the start).
-    fn plan(&self, position: Option<&KeysetPosition>, offset: u64, limit: u64) -> sql::Plan {
+    fn plan(
+        &self,
+        position: Option<&KeysetPosition>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<sql::Plan, sql::StatementTooLarge> {
         let cq = CollectionQuery {
             collection: self.collection,
             apply: self.query.apply.as_ref(),

@@ -275,7 +275,7 @@ async fn related(ctx: Ctx, name: &str, key_text: &str, navigation: usize) -> Api
         now_micros: now_micros(),
         expand: &[],
     };
-    let plan = sql::plan(&cq, ctx.app.store.dialect());
+    let plan = sql::plan(&cq, ctx.app.store.dialect())?;
     let ty = source.properties[reference].ty;
     let store = ctx.app.store.clone();
     let found = tokio::task::spawn_blocking(
@@ -747,7 +747,7 @@ async fn count_of(ctx: Ctx, name: &str, parent: collection::PropertyValues) -> A
         now_micros: now_micros(),
         expand: &[],
     };
-    let plan = sql::plan(&cq, ctx.app.store.dialect());
+    let plan = sql::plan(&cq, ctx.app.store.dialect())?;
     let store = ctx.app.store.clone();
     let n = tokio::task::spawn_blocking(move || store.count(&plan.count))
         .await

@@ -53,6 +53,7 @@ pub(super) fn plan_aggregated(
         ),
         params: r.params.clone(),
         tenant: Some(q.tenant),
+        planning: std::time::Duration::ZERO,
     };
     let last_order = a.stages.iter().rev().find(|s| !s.orderby.is_empty());
     let requested = match (q.orderby, last_order) {
@@ -80,6 +81,7 @@ pub(super) fn plan_aggregated(
             sql,
             params: r.params,
             tenant: Some(q.tenant),
+            planning: std::time::Duration::ZERO,
         },
         count,
         cursor: Cursor {

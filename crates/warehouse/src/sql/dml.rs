@@ -22,6 +22,7 @@ impl<'a> Builder<'a> {
             sql,
             params: self.params,
             tenant: Some(tenant),
+            planning: std::time::Duration::ZERO,
         }
     }
 

@@ -14,7 +14,7 @@ pub use crate::store::sqlite::SqliteDialect;
 pub use dialect::{Dialect, JSON_CHUNK};
 pub use plan::{
     plan, sql_value, CollectionQuery, Cursor, Expansion, KeysetPosition, Plan, PlannedQuery,
-    Related, TENANT_COLUMN as TENANT_COLUMN_NAME,
+    Related, StatementTooLarge, MAX_STATEMENT_BYTES, TENANT_COLUMN as TENANT_COLUMN_NAME,
 };
 
 /// A bound parameter value.

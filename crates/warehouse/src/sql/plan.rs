@@ -13,6 +13,7 @@ use odata::bind::{
 };
 use odata::edm::{EntityType, PrimitiveType};
 use odata::syntax::Direction;
+use std::time::{Duration, Instant};
 
 /// Column holding the tenant of every row.
 pub const TENANT_COLUMN: &str = "_tenant";
@@ -145,6 +146,24 @@ pub struct PlannedQuery {
     pub params: Vec<SqlValue>,
     /// Tenant the statement reads; stores with row-level security scope the transaction to it.
     pub tenant: Option<i64>,
+    /// Time already spent writing the statement, which stores count against its time budget.
+    pub planning: Duration,
+}
+
+/// Most bytes of SQL in one planned statement. Statements grow linearly with the request's
+/// expressions (every dialect names each argument once), so only requests near every other
+/// limit at once come close; beyond it the request is refused before anything runs.
+pub const MAX_STATEMENT_BYTES: usize = 4 << 20;
+
+/// A request whose statement would be longer than [`MAX_STATEMENT_BYTES`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "the query's SQL statement would be {bytes} bytes long, over the limit of {MAX_STATEMENT_BYTES} \
+     bytes; use fewer or simpler expressions"
+)]
+pub struct StatementTooLarge {
+    /// The statement's length.
+    pub bytes: usize,
 }
 
 /// The statements of one collection request.
@@ -275,6 +294,17 @@ impl Renderer<'_> {
                 } else {
                     format!("({sx} IN ({}))", items.join(", "))
                 };
+                if x.nullable && !repeatable(x) {
+                    // two-valued with the operand named once: a null operand is in the list
+                    // when the list has null
+                    return match (items.is_empty(), has_null) {
+                        (true, true) => format!("({sx} IS NULL)"),
+                        (true, false) => sql,
+                        (false, _) => {
+                            format!("COALESCE({sql}, {})", self.dialect.boolean(has_null))
+                        }
+                    };
+                }
                 if x.nullable {
                     // two-valued, and still a condition an index answers
                     sql = format!("({sql} AND {sx} IS NOT NULL)");
@@ -394,7 +424,12 @@ impl Renderer<'_> {
         // A nullable operand beside a constant: two-valued forms an index answers (`IS NOT
         // DISTINCT FROM` and `COALESCE(...)` hide the column from the planner).
         let constant = |t: &Typed| matches!(t.kind, TypedKind::Literal(_) | TypedKind::Now);
-        if nullable && (constant(a) || constant(b)) {
+        let operand_repeatable = if constant(a) {
+            repeatable(b)
+        } else {
+            repeatable(a)
+        };
+        if nullable && (constant(a) || constant(b)) && operand_repeatable {
             let operand = if constant(a) { &sb } else { &sa };
             let sym = match op {
                 CompareOp::Eq => "=",
@@ -424,6 +459,20 @@ impl Renderer<'_> {
             sql
         }
     }
+}
+
+/// Whether `t` renders as a column or a parameter, which SQL may name more than once at a
+/// constant cost. Anything else is named once: a form that repeated a nested expression would
+/// multiply the statement's size at each level of nesting.
+fn repeatable(t: &Typed) -> bool {
+    matches!(
+        t.kind,
+        TypedKind::Literal(_)
+            | TypedKind::Property(_)
+            | TypedKind::Related { .. }
+            | TypedKind::Element(_)
+            | TypedKind::Now
+    )
 }
 
 /// The least string, in code point order, above every string that starts with `prefix`: the
@@ -492,8 +541,23 @@ fn typed(v: &SqlValue, ty: Option<PrimitiveType>) -> SqlValue {
     }
 }
 
-/// Plans the page and count statements of a collection request.
-pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
+/// Plans the page and count statements of a collection request; refused when either would be
+/// longer than [`MAX_STATEMENT_BYTES`]. The time spent is recorded in each statement.
+pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Result<Plan, StatementTooLarge> {
+    let started = Instant::now();
+    let mut plan = render(q, dialect);
+    let bytes = plan.rows.sql.len().max(plan.count.sql.len());
+    if bytes > MAX_STATEMENT_BYTES {
+        return Err(StatementTooLarge { bytes });
+    }
+    let planning = started.elapsed();
+    plan.rows.planning = planning;
+    plan.count.planning = planning;
+    Ok(plan)
+}
+
+/// The page and count statements of a collection request.
+fn render(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
     if let Some(aggregation) = q.apply.and_then(|a| a.aggregation.as_ref()) {
         return super::aggregate::plan_aggregated(q, aggregation, dialect);
     }
@@ -543,11 +607,13 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
             sql,
             params: r.params,
             tenant: Some(q.tenant),
+            planning: Duration::ZERO,
         },
         count: PlannedQuery {
             sql: count_sql,
             params: count_params,
             tenant: Some(q.tenant),
+            planning: Duration::ZERO,
         },
         cursor: Cursor {
             selected,

@@ -137,6 +137,7 @@ mod tests {
             sql: "SELECT 1 UNION ALL SELECT 2".into(),
             params: Vec::<SqlValue>::new(),
             tenant: Some(tenant),
+            planning: std::time::Duration::ZERO,
         }
     }
 

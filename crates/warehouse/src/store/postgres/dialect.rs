@@ -192,8 +192,9 @@ impl Dialect for PostgresDialect {
         };
         match f {
             Function::Contains => format!("(strpos({}, {}) > 0)", a(0), a(1)),
-            Function::StartsWith => format!("(left({0}, length({1})) = {1})", a(0), a(1)),
-            Function::EndsWith => format!("(right({0}, length({1})) = {1})", a(0), a(1)),
+            Function::StartsWith => format!("starts_with({}, {})", a(0), a(1)),
+            // each argument named once: a statement grows linearly with nested calls
+            Function::EndsWith => format!("starts_with(reverse({}), reverse({}))", a(0), a(1)),
             Function::Length => format!("length({})", a(0)),
             Function::IndexOf => format!("(strpos({}, {}) - 1)", a(0), a(1)),
             Function::Substring => match args.len() {
@@ -224,7 +225,7 @@ impl Dialect for PostgresDialect {
             Function::FractionalSeconds => {
                 let s = part("SECOND");
                 let s = s.trim_end_matches("::integer");
-                format!("({s} - floor({s}))::float8")
+                format!("mod(({s})::numeric, 1)::float8")
             }
             Function::Date => format!("{}::date", utc(a(0))),
             Function::Time => format!("{}::time", utc(a(0))),
@@ -260,13 +261,14 @@ impl Dialect for PostgresDialect {
             }
             (Some(P::DateTimeOffset), P::Date) => format!("{}::date", utc(expr)),
             (_, P::String) => format!("({expr})::text"),
-            // the JSON number grammar, as the SQLite dialect checks it
+            // the JSON number grammar, as the SQLite dialect checks it: the number is the
+            // pattern's one capturing group, null when the text does not match
             (Some(P::String), t) if t.is_integer() => {
-                format!("(CASE WHEN {expr} ~ '^ *-?(0|[1-9][0-9]{{0,17}}) *$' THEN trim({expr})::bigint END)")
+                format!("(substring({expr} from '^ *(-?(?:0|[1-9][0-9]{{0,17}})) *$'))::bigint")
             }
-            (Some(P::String), P::Boolean) => format!("(CASE WHEN lower({expr}) = 'true' THEN TRUE WHEN {expr} IS NULL THEN NULL ELSE FALSE END)"),
+            (Some(P::String), P::Boolean) => format!("(lower({expr}) = 'true')"),
             (Some(P::String), _) => format!(
-                "(CASE WHEN {expr} ~ '^ *-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][-+]?[0-9]+)? *$' THEN trim({expr})::float8 END)"
+                "(substring({expr} from '^ *(-?(?:0|[1-9][0-9]*)(?:\\.[0-9]+)?(?:[eE][-+]?[0-9]+)?) *$'))::float8"
             ),
             (_, t) if t.is_integer() => format!("trunc(({expr})::numeric)::bigint"),
             (_, P::Boolean) => format!("(({expr}) <> 0)"),

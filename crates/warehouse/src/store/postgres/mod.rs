@@ -794,7 +794,8 @@ impl Store for PostgresStore {
         let typed: Vec<_> = params.iter().map(Param::typed).collect();
         self.on_connection(&|| true, |conn| {
             let token = conn.cancel_token();
-            let mut tx = scoped(conn, query.tenant, true, &self.statement_timeout)?;
+            let timeout = url::less(&self.statement_timeout, query.planning);
+            let mut tx = scoped(conn, query.tenant, true, &timeout)?;
             let watch = Watch::start(token, &self.tls)?;
             let n: i64 = tx
                 .query_typed_one(&query.sql, &typed)
@@ -815,7 +816,8 @@ impl Store for PostgresStore {
         let delivered = std::cell::Cell::new(false);
         self.on_connection(&|| !delivered.get(), |conn| {
             let token = conn.cancel_token();
-            let mut tx = scoped(conn, query.tenant, true, &self.statement_timeout)?;
+            let timeout = url::less(&self.statement_timeout, query.planning);
+            let mut tx = scoped(conn, query.tenant, true, &timeout)?;
             let watch = Watch::start(token, &self.tls)?;
             let mut rows = tx
                 .query_typed_raw(&query.sql, params.iter().map(Param::typed))

@@ -42,6 +42,27 @@ fn is_duration(text: &str) -> bool {
     digits > 0 && ["", "ms", "s", "min", "h"].contains(&&text[digits..])
 }
 
+/// The `statement_timeout` (as [`is_duration`] accepts it) less `spent`, as PostgreSQL reads
+/// it: what is left of a statement's budget once it was planned (at least a millisecond; `0`,
+/// no limit, stays so).
+pub fn less(timeout: &str, spent: std::time::Duration) -> String {
+    let digits = timeout.chars().take_while(char::is_ascii_digit).count();
+    let amount: u64 = timeout[..digits].parse().unwrap_or(0);
+    let unit_ms: u64 = match &timeout[digits..] {
+        "s" => 1_000,
+        "min" => 60_000,
+        "h" => 3_600_000,
+        _ => 1,
+    };
+    if amount == 0 || spent.is_zero() {
+        return timeout.to_string();
+    }
+    let left = amount
+        .saturating_mul(unit_ms)
+        .saturating_sub(spent.as_millis().try_into().unwrap_or(u64::MAX));
+    format!("{}ms", left.max(1))
+}
+
 /// The connection settings, TLS connector and statement timeout of a `postgres://` URL.
 pub fn connection(url: &str) -> Result<Connection, StoreError> {
     let invalid = |e: String| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}"));
@@ -202,6 +223,17 @@ impl ServerCertVerifier for ChainVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn planning_is_taken_from_the_statement_timeout() {
+        let ms = std::time::Duration::from_millis;
+        assert_eq!(less("60s", ms(250)), "59750ms");
+        assert_eq!(less("2min", ms(0)), "2min");
+        assert_eq!(less("500ms", ms(900)), "1ms");
+        assert_eq!(less("0", ms(900)), "0");
+        assert_eq!(less("1h", ms(1)), "3599999ms");
+        assert_eq!(less("30", ms(10)), "20ms");
+    }
 
     #[test]
     fn statement_timeouts_and_modes_from_the_url() {

@@ -1,6 +1,7 @@
 //! The SQLite dialect. Storage conventions: Boolean as INTEGER 0/1, DateTimeOffset as INTEGER
 //! microseconds since the Unix epoch (UTC), Date as TEXT `YYYY-MM-DD`, TimeOfDay as TEXT.
 
+use super::functions;
 use crate::sql::{Dialect, SqlValue};
 use odata::bind::{AggregateMethod, ArithOp, Function};
 use odata::edm::PrimitiveType;
@@ -146,12 +147,10 @@ impl Dialect for SqliteDialect {
         };
         match f {
             Function::Contains => format!("(instr({}, {}) > 0)", a(0), a(1)),
-            Function::StartsWith => format!("(substr({0}, 1, length({1})) = {1})", a(0), a(1)),
-            Function::EndsWith => format!(
-                "(CASE WHEN {0} IS NULL OR {1} IS NULL THEN NULL WHEN length({1}) = 0 THEN 1 ELSE substr({0}, -length({1})) = {1} END)",
-                a(0),
-                a(1)
-            ),
+            // the first occurrence is at the start exactly when the text starts with it (an
+            // empty prefix occurs at 1)
+            Function::StartsWith => format!("(instr({}, {}) = 1)", a(0), a(1)),
+            Function::EndsWith => format!("{}({}, {})", functions::ENDS_WITH, a(0), a(1)),
             Function::Length => format!("length({})", a(0)),
             Function::IndexOf => format!("(instr({}, {}) - 1)", a(0), a(1)),
             Function::Substring => match args.len() {
@@ -172,23 +171,20 @@ impl Dialect for SqliteDialect {
             Function::Second => part("%S"),
             Function::FractionalSeconds => {
                 if is_time {
-                    format!("(CAST(strftime('%f', {0}) AS REAL) - CAST(strftime('%S', {0}) AS INTEGER))", a(0))
+                    // '%f' is "SS.SSS": the fraction is what follows the seconds
+                    format!("CAST(substr(strftime('%f', {}), 3) AS REAL)", a(0))
                 } else {
                     format!("((({}) % 1000000) / 1000000.0)", a(0))
                 }
             }
             Function::Date => format!("date({})", unix_seconds(a(0))),
             Function::Time => format!("time({})", unix_seconds(a(0))),
-            Function::TotalOffsetMinutes => format!("(CASE WHEN {} IS NULL THEN NULL ELSE 0 END)", a(0)),
+            Function::TotalOffsetMinutes => {
+                format!("(CASE WHEN {} IS NULL THEN NULL ELSE 0 END)", a(0))
+            }
             Function::Round => format!("round({})", a(0)),
-            Function::Floor => format!(
-                "(CAST({0} AS INTEGER) - (({0}) < CAST({0} AS INTEGER)))",
-                a(0)
-            ),
-            Function::Ceiling => format!(
-                "(CAST({0} AS INTEGER) + (({0}) > CAST({0} AS INTEGER)))",
-                a(0)
-            ),
+            Function::Floor => format!("{}({})", functions::FLOOR, a(0)),
+            Function::Ceiling => format!("{}({})", functions::CEILING, a(0)),
         }
     }
 
@@ -208,7 +204,7 @@ impl Dialect for SqliteDialect {
         match (from, to) {
             (Some(f), t) if f == t => expr.to_string(),
             (Some(P::Boolean), P::String) => {
-                format!("(CASE WHEN {expr} IS NULL THEN NULL WHEN {expr} THEN 'true' ELSE 'false' END)")
+                format!("(CASE ({expr}) <> 0 WHEN 1 THEN 'true' WHEN 0 THEN 'false' END)")
             }
             (Some(P::DateTimeOffset), P::String) => {
                 format!("strftime('%Y-%m-%dT%H:%M:%SZ', {})", unix_seconds(expr))
@@ -217,14 +213,18 @@ impl Dialect for SqliteDialect {
             (_, P::String) => format!("CAST({expr} AS TEXT)"),
             // text that is not a number casts to null (OData), not to 0 as CAST would; the number
             // grammar is JSON's, which the PostgreSQL dialect checks with the same rules
-            (Some(P::String), t) if t.is_integer() => format!(
-                "(CASE WHEN json_valid(trim({expr})) AND json_type(trim({expr})) = 'integer' AND length(ltrim(trim({expr}), '-')) <= 18 THEN CAST(trim({expr}) AS INTEGER) END)"
-            ),
-            (Some(P::String), P::Double | P::Single | P::Decimal) => format!(
-                "(CASE WHEN json_valid(trim({expr})) AND json_type(trim({expr})) IN ('integer', 'real') THEN CAST(trim({expr}) AS REAL) END)"
-            ),
+            (Some(P::String), t) if t.is_integer() => {
+                format!("{}({expr})", functions::TEXT_TO_INTEGER)
+            }
+            (Some(P::String), P::Double | P::Single | P::Decimal) => {
+                format!("{}({expr})", functions::TEXT_TO_REAL)
+            }
+            // a real beyond Int64's range casts to null, not to Int64's maximum
+            (Some(P::Double | P::Single | P::Decimal), t) if t.is_integer() => {
+                format!("{}({expr})", functions::TO_INTEGER)
+            }
             (_, t) if t.is_integer() => format!("CAST({expr} AS INTEGER)"),
-            (_, P::Boolean) => format!("(CASE WHEN {expr} IS NULL THEN NULL WHEN lower({expr}) = 'true' THEN 1 ELSE 0 END)"),
+            (_, P::Boolean) => format!("(lower({expr}) = 'true')"),
             (_, _) => format!("CAST({expr} AS REAL)"),
         }
     }

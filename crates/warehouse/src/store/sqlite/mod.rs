@@ -2,6 +2,7 @@
 //! from the statement cursor to the caller.
 
 mod dialect;
+pub mod functions;
 
 pub use dialect::SqliteDialect;
 
@@ -86,8 +87,10 @@ fn may_restore_priority() -> bool {
 }
 
 impl<'c> Budget<'c> {
-    fn install(conn: &'c Connection, limit: Duration) -> Self {
-        let started = Instant::now();
+    /// Installs a budget of `limit` of which `spent` went already (planning the statement).
+    fn install(conn: &'c Connection, limit: Duration, spent: Duration) -> Self {
+        let now = Instant::now();
+        let started = now.checked_sub(spent).unwrap_or(now);
         let cancelled = crate::store::cancellation();
         let flag = cancelled.clone();
         let yielded = Arc::new(AtomicBool::new(false));
@@ -114,6 +117,9 @@ impl<'c> Budget<'c> {
 
     /// A statement error, told apart from an interruption by this budget.
     fn error(&self, e: rusqlite::Error) -> StoreError {
+        if e.to_string().contains(functions::OUT_OF_RANGE) {
+            return StoreError::Evaluation(crate::store::clipped(e.to_string()));
+        }
         if e.sqlite_error_code() != Some(rusqlite::ErrorCode::OperationInterrupted) {
             return query_err(e);
         }
@@ -189,7 +195,8 @@ impl SqliteStore {
         let manager = SqliteConnectionManager::file(path).with_init(|c| {
             c.execute_batch(
                 "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384; PRAGMA temp_store = FILE;",
-            )
+            )?;
+            functions::register(c)
         });
         let pool = r2d2::Pool::builder()
             .max_size(8)
@@ -543,7 +550,7 @@ impl Store for SqliteStore {
 
     fn count(&self, query: &PlannedQuery) -> Result<u64, StoreError> {
         let conn = self.conn()?;
-        let budget = Budget::install(&conn, self.statement_timeout);
+        let budget = Budget::install(&conn, self.statement_timeout, query.planning);
         let mut stmt = conn.prepare_cached(&query.sql).map_err(query_err)?;
         let n: i64 = stmt
             .query_row(params_from_iter(query.params.iter()), |r| r.get(0))
@@ -557,7 +564,7 @@ impl Store for SqliteStore {
         on_row: &mut dyn FnMut(&dyn Row) -> bool,
     ) -> Result<(), StoreError> {
         let conn = self.conn()?;
-        let budget = Budget::install(&conn, self.statement_timeout);
+        let budget = Budget::install(&conn, self.statement_timeout, query.planning);
         let mut stmt = conn.prepare_cached(&query.sql).map_err(query_err)?;
         let mut rows = stmt
             .query(params_from_iter(query.params.iter()))
@@ -585,6 +592,7 @@ impl Store for SqliteStore {
             sql,
             params: Vec::new(),
             tenant: None,
+            planning: std::time::Duration::ZERO,
         };
         self.update_tenant(name, &mut |tx, tenant| {
             crate::store::clear_tenant(tx, &SqliteDialect, tenant)?;
