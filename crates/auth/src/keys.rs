@@ -88,6 +88,8 @@ impl KeyRing {
 
     /// Loads the keys from `file`, creating the file with a new key (mode 0600) when missing.
     pub fn open(file: &Path) -> Result<Self, AuthError> {
+        // two processes starting at once must not each write a key of their own
+        let _lock = lock(file)?;
         let keys = match safe_files::read_regular_to_string(file, crate::MAX_KEY_FILE_BYTES) {
             Ok(text) => {
                 let stored: Vec<StoredKey> = serde_json::from_str(&text)
@@ -115,6 +117,12 @@ impl KeyRing {
         let Some(file) = &self.file else {
             return Ok(());
         };
+        let _lock = lock(file)?;
+        self.read(file)
+    }
+
+    /// Replaces the keys with those of `file`.
+    fn read(&self, file: &Path) -> Result<(), AuthError> {
         let text = safe_files::read_regular_to_string(file, crate::MAX_KEY_FILE_BYTES)
             .map_err(|e| AuthError::Config(format!("{}: {e}", file.display())))?;
         let stored: Vec<StoredKey> = serde_json::from_str(&text)
@@ -133,6 +141,7 @@ impl KeyRing {
         Ok(())
     }
 
+    /// Writes the keys to the file; callers hold its [`lock`].
     fn save(&self) -> Result<(), AuthError> {
         let Some(file) = &self.file else {
             return Ok(());
@@ -149,8 +158,13 @@ impl KeyRing {
             .map_err(|e| AuthError::Config(format!("{}: {e}", file.display())))
     }
 
-    /// Adds a new current key and retires the previous one; returns the new key id.
+    /// Adds a new current key and retires the previous one; returns the new key id. The key file
+    /// is read again under its lock first, so a rotation in another process is kept.
     pub fn rotate(&self) -> Result<String, AuthError> {
+        let _lock = self.file.as_deref().map(lock).transpose()?;
+        if let Some(file) = &self.file {
+            self.read(file)?;
+        }
         let fresh = generate()?;
         let kid = fresh.stored.kid.clone();
         {
@@ -167,6 +181,10 @@ impl KeyRing {
 
     /// Drops retired keys whose tokens have all expired.
     pub fn prune(&self, max_token_lifetime: i64) -> Result<usize, AuthError> {
+        let _lock = self.file.as_deref().map(lock).transpose()?;
+        if let Some(file) = &self.file {
+            self.read(file)?;
+        }
         let cutoff = now() - max_token_lifetime;
         let removed = {
             let mut keys = self.keys.write().expect("lock");
@@ -226,4 +244,9 @@ impl KeyRing {
             .map(|k| (k.stored.kid.clone(), k.stored.created, k.stored.retired))
             .collect()
     }
+}
+/// The lock of the key file, held from reading it to writing it back.
+fn lock(file: &Path) -> Result<safe_files::FileLock, AuthError> {
+    safe_files::lock(file)
+        .map_err(|e| AuthError::Config(format!("cannot lock {}: {e}", file.display())))
 }

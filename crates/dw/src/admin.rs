@@ -130,6 +130,10 @@ fn edit_registry(
     f: impl FnOnce(&mut Registry) -> Result<(), String>,
 ) -> Result<(), String> {
     let file = auth_setup::registry_file(settings)?;
+    // from the read to the write: two commands at once are serialised, so neither undoes the
+    // other's change (a removal undone by an add left a compromised client valid)
+    let _lock =
+        safe_files::lock(&file).map_err(|e| format!("cannot lock {}: {e}", file.display()))?;
     let mut registry = Registry::load(&file).map_err(|e| e.to_string())?;
     f(&mut registry)?;
     registry.save(&file).map_err(|e| e.to_string())?;

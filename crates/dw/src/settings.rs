@@ -382,6 +382,9 @@ impl Settings {
             return Ok(key);
         }
         let path = self.data_dir()?.join("paging.key");
+        // two processes starting at once must not each write a key of their own
+        let _lock =
+            safe_files::lock(&path).map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
         // kept when it holds a key; a missing or garbled one is replaced (links made with a
         // garbled key could not be checked anyway); anything else is the operator's to fix
         match safe_files::read_regular_to_string(&path, MAX_PAGING_KEY_BYTES) {

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use std::time::Duration;
-use support::{add_client, dw, start, Server};
+use support::{add_client, dw, start, temp_dir, Server};
 
 mod support;
 
@@ -278,4 +278,76 @@ fn the_token_command_the_banner_prints_mints_tokens_the_server_accepts() {
         .unwrap();
     assert_eq!(r.status(), 200);
     server.stop();
+}
+
+#[test]
+fn registry_edits_at_once_are_all_kept() {
+    let dir = temp_dir("registry_race");
+    // 12 adds at once: each printed a secret, only one was kept
+    let adds: Vec<_> = (0..12)
+        .map(|i| {
+            let dir = dir.path().to_path_buf();
+            std::thread::spawn(move || add_client(&dir, &format!("client-{i}"), "t"))
+        })
+        .collect();
+    for a in adds {
+        a.join().unwrap();
+    }
+    let (_, listed, _) = dw(&dir, &["clients", "list"]);
+    for i in 0..12 {
+        assert!(
+            listed.contains(&format!("client-{i}")),
+            "client-{i}: {listed}"
+        );
+    }
+    // a removal beside an add is not undone by it (a compromised client stayed valid)
+    for round in 0..5 {
+        let add = {
+            let dir = dir.path().to_path_buf();
+            std::thread::spawn(move || add_client(&dir, &format!("new-{round}"), "t"))
+        };
+        let removed = dw(&dir, &["clients", "remove", &format!("client-{round}")]);
+        assert!(removed.0, "{removed:?}");
+        add.join().unwrap();
+        let (_, listed, _) = dw(&dir, &["clients", "list"]);
+        let gone = format!("client-{round}");
+        assert!(
+            !listed.split_whitespace().any(|word| word == gone),
+            "{gone}: {listed}"
+        );
+        assert!(listed.contains(&format!("new-{round}")), "{listed}");
+    }
+}
+
+#[test]
+fn key_rotations_at_once_are_all_kept() {
+    let dir = temp_dir("keys_race");
+    let rotations: Vec<_> = (0..6)
+        .map(|_| {
+            let dir = dir.path().to_path_buf();
+            std::thread::spawn(move || dw(&dir, &["keys", "rotate"]))
+        })
+        .collect();
+    let mut kids = Vec::new();
+    for r in rotations {
+        let (ok, out, err) = r.join().unwrap();
+        assert!(ok, "{err}");
+        let kid = out
+            .lines()
+            .find_map(|l| l.strip_prefix("signing with new key "))
+            .and_then(|l| l.split(';').next())
+            .unwrap_or_else(|| panic!("{out}"))
+            .to_string();
+        kids.push(kid);
+    }
+    let (_, listed, _) = dw(&dir, &["keys", "list"]);
+    for kid in &kids {
+        assert!(
+            listed.contains(kid.as_str()),
+            "{kid} was reported, not kept: {listed}"
+        );
+    }
+    // the first of the processes made the file's one first key: 1 + 6, one of them current
+    assert_eq!(listed.lines().count(), 7, "{listed}");
+    assert_eq!(listed.matches("current").count(), 1, "{listed}");
 }

@@ -125,11 +125,8 @@ fn open_nonblocking(path: &Path) -> io::Result<File> {
     options.open(path)
 }
 
-/// Writes `bytes` to `path` readable by its owner only (mode 0600, in a folder created 0700
-/// when missing): to a temporary file beside it, synced, then renamed into place, so readers
-/// see the old contents or the new, never a part, and whatever was at the path (a FIFO, a
-/// link) is replaced rather than written through.
-pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Creates the folder of `path` (mode 0700) when missing.
+fn create_parent(path: &Path) -> io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         let mut builder = std::fs::DirBuilder::new();
         builder.recursive(true);
@@ -140,21 +137,65 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
         }
         builder.create(dir)?;
     }
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    let tmp = path.with_file_name(name);
+    Ok(())
+}
+
+/// Options that create a new file readable by its owner only (mode 0600).
+fn private_options() -> std::fs::OpenOptions {
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let _ = std::fs::remove_file(&tmp);
-    let mut file = options.open(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(tmp, path)
+    options
+}
+
+/// Writes `bytes` to `path` readable by its owner only (mode 0600, in a folder created 0700
+/// when missing): to a temporary file of its own beside it (named after the process and the
+/// call, created anew, so two writers never write into one another's), synced, then renamed
+/// into place, so readers see the old contents or the new, never a part, and whatever was at
+/// the path (a FIFO, a link) is replaced rather than written through. Writers that read the
+/// file first and write it back must hold its [`lock`].
+pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    create_parent(path)?;
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    name.push(format!(".{}.{n}.tmp", std::process::id()));
+    let tmp = path.with_file_name(name);
+    let mut file = private_options().write(true).create_new(true).open(&tmp)?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// An exclusive lock on a file kept by several commands, held until dropped.
+#[derive(Debug)]
+pub struct FileLock {
+    _file: File,
+}
+
+/// Waits for and takes the exclusive lock of `path`: a lock file beside it (`NAME.lock`,
+/// owner-only, kept), since the file itself is replaced on every write. Commands that read a
+/// file, change it and write it back hold the lock from the read to the write, so two of them
+/// at once are serialised instead of one undoing the other's change.
+pub fn lock(path: &Path) -> io::Result<FileLock> {
+    create_parent(path)?;
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    let file = private_options()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path.with_file_name(name))?;
+    file.lock()?;
+    Ok(FileLock { _file: file })
 }
 
 #[cfg(test)]
