@@ -20,15 +20,18 @@
 mod keys;
 mod layout;
 mod limiter;
+mod log_safe;
 mod registry;
 mod scopes;
 pub mod secrets;
 mod service;
 mod validator;
+mod verified;
 
 pub use keys::KeyRing;
 pub use layout::{tenant_issuer, Layout, ANY_TENANT};
-pub use limiter::FailureLimiter;
+pub use limiter::{address_key, FailureLimiter};
+pub use log_safe::{log_safe, LogSafe, MAX_LOGGED_CHARS};
 pub use registry::{Client, ClientKind, Registry, User};
 pub use service::{OAuthError, TokenResponse, TokenService};
 pub use validator::Validator;
@@ -67,6 +70,9 @@ pub enum AuthError {
     /// Too many failed attempts.
     #[error("too many failed attempts; retry in {0} seconds")]
     RateLimited(u64),
+    /// Too many credentials wait to be verified (answered 503 with `Retry-After`).
+    #[error("too many credentials are being verified")]
+    Busy,
     /// Signing keys of the issuer could not be fetched.
     #[error("{0}")]
     Unavailable(String),

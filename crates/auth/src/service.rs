@@ -2,13 +2,14 @@
 
 use crate::layout::Layout;
 use crate::scopes::{self, Flow, Requested};
-use crate::{secrets, Client, FailureLimiter, KeyRing, Registry, User};
+use crate::verified::VerifiedCredentials;
+use crate::{address_key, secrets, Client, FailureLimiter, KeyRing, Registry, User};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{encode, Algorithm, Header};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -111,12 +112,21 @@ pub struct TokenService {
     limiter: FailureLimiter,
     address_limiter: FailureLimiter,
     codes: Mutex<HashMap<String, PendingCode>>,
+    verified: VerifiedCredentials,
+    /// Per user, the addresses they signed in from lately ([`FAMILIAR_ADDRESSES`]).
+    familiar: Mutex<HashMap<String, VecDeque<String>>>,
 }
 
-/// Failed authentications allowed per client (or user) and address within [`FAILURE_WINDOW`].
+/// Addresses remembered per user as ones they sign in from: there, their sign-in is limited by
+/// their own failures at that address, not by those of others elsewhere against their name.
+pub const FAMILIAR_ADDRESSES: usize = 8;
+
+/// Failed authentications allowed per client or user within [`FAILURE_WINDOW`] (and per user at
+/// an address they signed in from before).
 pub const FAILURES_PER_NAME: usize = 5;
-/// Failed authentications allowed per source address, whatever the names, within
-/// [`FAILURE_WINDOW`]: trying many client ids from one address does not escape the limit.
+/// Failed authentications with names that are no one's allowed per source address (IPv6: per
+/// /64) within [`FAILURE_WINDOW`]: trying many made-up names from one address does not escape
+/// the limit, and does not block the clients and users that address serves.
 pub const FAILURES_PER_ADDRESS: usize = 20;
 /// The window of the failure limits.
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
@@ -125,6 +135,17 @@ const CODE_LIFETIME: Duration = Duration::from_secs(120);
 
 /// Characters of a client-supplied name repeated in an error description.
 const MAX_NAME_ECHO: usize = 100;
+
+/// The 429 of a client whose failures reached their limit.
+fn too_many_client_failures(wait: Duration) -> OAuthError {
+    let mut e = OAuthError::new(
+        429,
+        "invalid_client",
+        "too many failed attempts; try again later",
+    );
+    e.retry_after = Some(wait.as_secs());
+    e
+}
 
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
@@ -163,6 +184,8 @@ impl TokenService {
             limiter: FailureLimiter::new(FAILURES_PER_NAME, FAILURE_WINDOW),
             address_limiter: FailureLimiter::new(FAILURES_PER_ADDRESS, FAILURE_WINDOW),
             codes: Mutex::new(HashMap::new()),
+            verified: VerifiedCredentials::default(),
+            familiar: Mutex::new(HashMap::new()),
         }
     }
 
@@ -383,48 +406,133 @@ impl TokenService {
             .cloned()
     }
 
-    /// Authenticates a client by id and secret; failures are rate-limited per client and address.
+    /// The client `id` when `secret` is its secret and was verified lately: a hash and a
+    /// lookup, no Argon2 ([`crate::verified`]).
+    pub fn remembered_client(&self, id: &str, secret: &str) -> Option<Client> {
+        let client = self.client(id)?;
+        let hash = client.secret_hash.as_deref()?;
+        self.verified
+            .knows("client", id, secret, hash)
+            .then_some(client)
+    }
+
+    /// Authenticates a client by id and secret. A known client's secret is always checked: it
+    /// was generated (256 random bits), so it cannot be guessed however many tries are made,
+    /// and a correct one is never refused for failures others made against its id; failures
+    /// past [`FAILURES_PER_NAME`] are answered 429. Ids that are no one's are limited per
+    /// address ([`FAILURES_PER_ADDRESS`]) before anything is hashed.
     pub fn authenticate_client(
         &self,
         id: &str,
         secret: &str,
         address: &str,
     ) -> Result<Client, OAuthError> {
-        let key = format!("client:{id}@{address}");
-        let address_key = format!("address:{address}");
-        if let Err(wait) = self
-            .limiter
-            .check(&key)
-            .and_then(|()| self.address_limiter.check(&address_key))
-        {
-            let mut e = OAuthError::new(
-                429,
-                "invalid_client",
-                "too many failed attempts; try again later",
-            );
-            e.retry_after = Some(wait.as_secs());
-            return Err(e);
+        if let Some(c) = self.remembered_client(id, secret) {
+            return Ok(c);
         }
         let client = self.client(id);
-        let hash = client.as_ref().and_then(|c| c.secret_hash.clone());
-        let ok = secrets::verify_secret(secret, hash.as_deref().unwrap_or(secrets::dummy_hash()))
-            && hash.is_some();
-        match (client, ok) {
-            (Some(c), true) => {
-                self.limiter.succeeded(&key);
-                Ok(c)
-            }
-            _ => {
-                self.limiter.failed(&key);
-                self.address_limiter.failed(&address_key);
-                tracing::warn!(client_id = %id, address = %address, "failed client authentication");
-                Err(OAuthError::new(
-                    401,
-                    "invalid_client",
-                    "client authentication failed",
-                ))
-            }
+        let Some((client, hash)) = client.and_then(|c| c.secret_hash.clone().map(|h| (c, h)))
+        else {
+            let address_key = address_key(address);
+            self.address_limiter
+                .check(&address_key)
+                .map_err(too_many_client_failures)?;
+            // as long as a known client's check, so the answer's time tells nothing
+            secrets::verify_secret(secret, secrets::dummy_hash());
+            self.address_limiter.failed(&address_key);
+            tracing::warn!(client_id = %crate::log_safe(id), address = %address, "failed client authentication: unknown client");
+            return Err(OAuthError::new(
+                401,
+                "invalid_client",
+                "client authentication failed",
+            ));
+        };
+        let key = format!("client:{id}");
+        if secrets::verify_secret(secret, &hash) {
+            self.verified.remember("client", id, secret, &hash);
+            return Ok(client);
         }
+        self.limiter.failed(&key);
+        tracing::warn!(client_id = %crate::log_safe(id), address = %address, "failed client authentication");
+        self.limiter.check(&key).map_err(too_many_client_failures)?;
+        Err(OAuthError::new(
+            401,
+            "invalid_client",
+            "client authentication failed",
+        ))
+    }
+
+    /// Whether `address` is one `username` signed in from lately; `remember` records it.
+    fn familiar(&self, username: &str, address: &str, remember: bool) -> bool {
+        let mut familiar = self.familiar.lock().expect("lock");
+        if !remember {
+            return familiar
+                .get(username)
+                .is_some_and(|list| list.iter().any(|a| a == address));
+        }
+        let list = familiar.entry(username.to_string()).or_default();
+        list.retain(|a| a != address);
+        list.push_back(address.to_string());
+        if list.len() > FAMILIAR_ADDRESSES {
+            list.pop_front();
+        }
+        true
+    }
+
+    /// Checks a user's password for the sign-in page: `Err` with the page's message when it
+    /// is wrong or the attempt is limited. A password verified lately is taken at once. For a
+    /// known user, attempts from an address they signed in from lately count their failures
+    /// there; from anywhere else, the failures against their name; unknown names count against
+    /// the address.
+    fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+        address: &str,
+    ) -> Result<User, String> {
+        const LIMITED: &str = "Too many failed attempts; wait a minute and try again.";
+        const WRONG: &str = "The user name or password is not correct.";
+        let user = self.user(username);
+        if let Some(u) = user.as_ref().filter(|u| {
+            self.verified
+                .knows("user", username, password, &u.password_hash)
+        }) {
+            return Ok(u.clone());
+        }
+        let Some(u) = user else {
+            let address_key = address_key(address);
+            if self.address_limiter.check(&address_key).is_err() {
+                return Err(LIMITED.into());
+            }
+            secrets::verify_secret(password, secrets::dummy_hash());
+            self.address_limiter.failed(&address_key);
+            tracing::warn!(username = %crate::log_safe(username), address = %address, "failed sign-in: unknown user");
+            return Err(WRONG.into());
+        };
+        let address_key = address_key(address);
+        let (name_key, here_key) = (
+            format!("user:{username}"),
+            format!("user:{username}@{address_key}"),
+        );
+        let familiar = self.familiar(username, &address_key, false);
+        let limit = if familiar { &here_key } else { &name_key };
+        if self.limiter.check(limit).is_err() {
+            return Err(LIMITED.into());
+        }
+        if !secrets::verify_secret(password, &u.password_hash) {
+            self.limiter.failed(&name_key);
+            if familiar {
+                self.limiter.failed(&here_key);
+            }
+            tracing::warn!(username = %crate::log_safe(username), address = %address, "failed sign-in");
+            return Err(WRONG.into());
+        }
+        // the count against the name stays: another's failures are not forgiven by this success
+        self.limiter.succeeded(&here_key);
+        self.familiar(username, &address_key, true);
+        self.verified
+            .remember("user", username, password, &u.password_hash);
+        Ok(u)
     }
 
     /// The token endpoint of `layout`. `basic` is the client's id and secret from an
@@ -732,27 +840,11 @@ impl TokenService {
         let authorization = self.check_authorize(form, layout)?;
         let username = form.get("username").cloned().unwrap_or_default();
         let password = form.get("password").cloned().unwrap_or_default();
-        let key = format!("user:{username}@{address}");
-        let address_key = format!("address:{address}");
-        if self.limiter.check(&key).is_err() || self.address_limiter.check(&address_key).is_err() {
-            return Ok(Err(
-                "Too many failed attempts; wait a minute and try again.".into(),
-            ));
-        }
-        let user = self.user(&username);
-        let ok = secrets::verify_secret(
-            &password,
-            user.as_ref()
-                .map_or(secrets::dummy_hash(), |u| u.password_hash.as_str()),
-        ) && user.is_some();
-        if !ok {
-            self.limiter.failed(&key);
-            self.address_limiter.failed(&address_key);
-            tracing::warn!(username = %username, address = %address, "failed sign-in");
-            return Ok(Err("The user name or password is not correct.".into()));
-        }
-        self.limiter.succeeded(&key);
-        if user.is_some_and(|u| !layout.admits(&u.tenant)) {
+        let user = match self.check_password(&username, &password, address) {
+            Ok(user) => user,
+            Err(message) => return Ok(Err(message)),
+        };
+        if !layout.admits(&user.tenant) {
             return Ok(Err("This user does not belong to this tenant.".into()));
         }
         let code = secrets::generate_secret();
@@ -780,5 +872,79 @@ impl TokenService {
         }
         url.push_str(&q.finish());
         Ok(Ok(url))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ClientKind;
+
+    fn service() -> (TokenService, String) {
+        let mut registry = Registry::default();
+        registry.set_user("ann", "correct horse", "t");
+        let secret = registry
+            .add_client("reporting", "t", Vec::new(), ClientKind::Confidential)
+            .unwrap()
+            .unwrap();
+        let keys = Arc::new(KeyRing::ephemeral().unwrap());
+        let audience = ["http://127.0.0.1:8080/".to_string()];
+        let s = TokenService::new(
+            "http://127.0.0.1:8080",
+            &audience,
+            "s",
+            "r",
+            3600,
+            keys,
+            registry,
+        );
+        (s, secret)
+    }
+
+    #[test]
+    fn a_user_keeps_signing_in_while_others_fail_against_their_name() {
+        let (s, _) = service();
+        let (home, attacker, office) = ("192.0.2.1", "198.51.100.9", "203.0.113.5");
+        assert!(s.check_password("ann", "correct horse", home).is_ok());
+        // failures against her name from elsewhere are limited there ...
+        let attempts: Vec<_> = (0..8)
+            .map(|_| s.check_password("ann", "guess", attacker).unwrap_err())
+            .collect();
+        assert!(attempts[7].contains("Too many"), "{attempts:?}");
+        // ... and do not refuse her password, where she signs in and elsewhere
+        assert!(s.check_password("ann", "correct horse", home).is_ok());
+        assert!(s.check_password("ann", "correct horse", office).is_ok());
+        // made-up names from her address count against the address, not against her
+        for i in 0..25 {
+            assert!(s.check_password(&format!("nobody{i}"), "x", home).is_err());
+        }
+        assert!(s
+            .check_password("nobody", "x", home)
+            .unwrap_err()
+            .contains("Too many"));
+        assert!(s.check_password("ann", "correct horse", home).is_ok());
+    }
+
+    #[test]
+    fn remembered_credentials_follow_the_registry() {
+        let (s, secret) = service();
+        assert!(s.remembered_client("reporting", &secret).is_none());
+        assert!(s
+            .authenticate_client("reporting", &secret, "192.0.2.1")
+            .is_ok());
+        assert!(s.remembered_client("reporting", &secret).is_some());
+        assert!(s.remembered_client("reporting", "other").is_none());
+        assert!(s
+            .check_password("ann", "correct horse", "192.0.2.1")
+            .is_ok());
+        // a password changed or a client removed is not taken from memory
+        let mut registry = Registry::default();
+        registry.set_user("ann", "new password", "t");
+        s.set_registry(registry);
+        assert!(s.remembered_client("reporting", &secret).is_none());
+        assert!(s
+            .check_password("ann", "correct horse", "192.0.2.1")
+            .is_err());
+        assert!(s.check_password("ann", "new password", "192.0.2.1").is_ok());
     }
 }

@@ -41,6 +41,9 @@ pub struct Rules {
     pub published: crate::publication_metrics::Published,
 }
 
+/// Most characters of a failed run's message on `/status/ingest`.
+const MAX_REPORTED_ERROR_CHARS: usize = 2000;
+
 /// Runs the ingestion at `at` every day, publishing the day that ended last, and records the
 /// outcome in `status`. `from` is a folder of per-day snapshot folders, or `graph` to read live
 /// from Microsoft Graph.
@@ -54,7 +57,7 @@ pub async fn run(
     status: Arc<RwLock<serde_json::Value>>,
 ) {
     *status.write().expect("lock") = serde_json::json!({
-        "scheduled": true, "at": format!("{at} UTC"), "from": from.display().to_string(), "lastRun": null
+        "scheduled": true, "tenant": tenant, "at": format!("{at} UTC"), "from": from.display().to_string(), "lastRun": null
     });
     loop {
         tokio::time::sleep(until_next(at)).await;
@@ -102,8 +105,10 @@ pub async fn run(
             }
             Ok(Err(e)) => {
                 record_failure(seconds);
-                tracing::error!(date = %date, error = %e, "scheduled ingestion failed; nothing was published");
-                serde_json::json!({ "outcome": "failed", "date": date.to_string(), "error": e, "seconds": seconds })
+                tracing::error!(date = %date, error = %auth::log_safe(&e), "scheduled ingestion failed; nothing was published");
+                // cut: a failure's message can quote the snapshot's data
+                let error: String = e.chars().take(MAX_REPORTED_ERROR_CHARS).collect();
+                serde_json::json!({ "outcome": "failed", "date": date.to_string(), "error": error, "seconds": seconds })
             }
             Err(_) => serde_json::json!({
                 "outcome": "failed", "date": date.to_string(), "error": "the ingestion task stopped unexpectedly"

@@ -102,6 +102,42 @@ fn failed_authentication_floods_cost_bounded_memory_and_are_limited_per_address(
     server.stop();
 }
 
+fn token_with_secret(from: u8, to: SocketAddr, client: &str, secret: &str) -> u16 {
+    post_from(
+        from,
+        to,
+        "/oauth2/token",
+        &format!("grant_type=client_credentials&client_id={client}&client_secret={secret}"),
+    )
+}
+
+#[test]
+fn failures_of_others_never_refuse_a_correct_secret() {
+    let dir = temp_dir("hostile_lockout");
+    assert!(dw(&dir, &["tenants", "add", "t"]).0);
+    let secret = add_client(&dir, "reporting", "t");
+    let server = start(
+        &dir,
+        &["--tenant", "t", "--listen", "127.0.0.1:0"],
+        "lockout",
+    );
+    let to = server.address();
+    // behind a proxy or a NAT every client shares one address: 20 made-up ids from it made
+    // the correct secret from it wait 59 s
+    let guesses: Vec<u16> = (0..25)
+        .map(|i| token_attempt(60, to, &format!("made-up-{i}")))
+        .collect();
+    assert_eq!(guesses[24], 429, "{guesses:?}");
+    assert_eq!(token_with_secret(60, to, "reporting", &secret), 200);
+    // failures against its name, from anywhere, do not refuse the client either
+    let wrong: Vec<u16> = (0..8).map(|_| token_attempt(61, to, "reporting")).collect();
+    assert_eq!(&wrong[..4], &[401; 4], "{wrong:?}");
+    assert_eq!(wrong[7], 429, "{wrong:?}");
+    assert_eq!(token_with_secret(61, to, "reporting", &secret), 200);
+    assert_eq!(token_with_secret(62, to, "reporting", &secret), 200);
+    server.stop();
+}
+
 /// Whether the server closed `stream` within `within` (reads end or fail).
 fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
     stream.set_read_timeout(Some(within)).unwrap();
@@ -450,4 +486,49 @@ fn the_metrics_address_bounds_its_connections_too() {
         assert!(closed_within(s, Duration::from_secs(5)));
     }
     server.stop();
+}
+
+#[test]
+fn names_a_client_chose_cannot_forge_or_flood_log_lines() {
+    let dir = temp_dir("hostile_log_lines");
+    assert!(dw(&dir, &["tenants", "add", "t"]).0);
+    for format in ["text", "json"] {
+        let server = start_with_env(
+            &dir,
+            &["--tenant", "t", "--listen", "127.0.0.1:0"],
+            &format!("log_lines_{format}"),
+            &[("DW_LOG_FORMAT", format)],
+        );
+        let to = server.address();
+        let forged = "x%0A2026-12-07T10:00:00.000000Z  INFO dw: token issued client_id=admin%1B[2J";
+        assert_eq!(token_attempt(70, to, forged), 401);
+        assert_eq!(token_attempt(71, to, &"y".repeat(40_000)), 401);
+        let log = server.stop();
+        assert!(
+            !log.lines().any(|l| l.starts_with("2026-12-07T10:00:00")),
+            "{format}: a forged line: {log}"
+        );
+        assert!(
+            !log.contains('\u{1b}'),
+            "{format}: an escape sequence reached the log"
+        );
+        // JSON writes the escape's backslash as two
+        let backslash = if format == "json" { r"\\" } else { r"\" };
+        let line = log
+            .lines()
+            .find(|l| l.contains(&format!("x{backslash}u{{a}}2026-12-07")))
+            .unwrap_or_else(|| panic!("{format}: {log}"));
+        assert!(line.contains("failed client authentication"), "{line}");
+        assert!(line.contains(&format!("{backslash}u{{1b}}[2J")), "{line}");
+        let long_line = log
+            .lines()
+            .find(|l| l.contains("yyyyyyyy"))
+            .unwrap_or_else(|| panic!("{format}: {log}"));
+        assert!(
+            long_line.len() < 1000,
+            "{format}: {} bytes",
+            long_line.len()
+        );
+        assert!(long_line.contains("(39800 more bytes)"), "{long_line}");
+    }
 }

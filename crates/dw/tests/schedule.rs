@@ -72,6 +72,23 @@ fn the_scheduled_ingestion_publishes_the_day_and_reports_it() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"scheduled\":true"), "{body}");
     assert_eq!(get(&format!("{base}/status/ingest"), "bad").0, 401);
+    // another tenant's client sees no schedule
+    support::dw_ok(&dir, &["clients", "add", "other", "--tenant", "globex"]);
+    server.signal("HUP");
+    let other = support::dw_ok(
+        &dir,
+        &[
+            "token",
+            "--client",
+            "other",
+            "--tenant",
+            "globex",
+            "--public-url",
+            &base,
+        ],
+    )
+    .trim()
+    .to_string();
     let deadline = Instant::now() + Duration::from_secs(20);
     let last = loop {
         let v: serde_json::Value =
@@ -86,6 +103,8 @@ fn the_scheduled_ingestion_publishes_the_day_and_reports_it() {
         std::thread::sleep(Duration::from_millis(300));
     };
     assert_eq!(last["outcome"], "published", "{last}");
+    let (status, theirs) = get(&format!("{base}/status/ingest"), &other);
+    assert_eq!((status, theirs.as_str()), (200, r#"{"scheduled":false}"#));
     assert_eq!(last["rowsWritten"]["devices"], 3);
     let (status, count) = get(
         &format!("{base}/ReportingService/DataWarehouseFEService/devices/$count?api-version=v1.0"),

@@ -586,10 +586,7 @@ fn merge_categories(
                 }
             }
             for category_name in snap.categories.iter().filter(|c| !keys.contains_key(*c)) {
-                *summary
-                    .unknown_enums
-                    .entry(format!("deviceCategories: {category_name}"))
-                    .or_default() += 1;
+                summary.count_unknown("deviceCategories", category_name);
             }
         }
         None => {

@@ -73,10 +73,7 @@ impl Apps {
             let app_type = match app_type(&odata_type) {
                 Some(n) => reference::key_value("appTypes", n),
                 None => {
-                    *summary
-                        .unknown_enums
-                        .entry(format!("appTypes: {odata_type}"))
-                        .or_default() += 1;
+                    summary.count_unknown("appTypes", &odata_type);
                     SqlValue::Null
                 }
             };

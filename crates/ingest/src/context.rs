@@ -232,10 +232,7 @@ pub fn enum_key(collection: &str, value: Option<&str>, summary: &mut IngestSumma
     if let Some(k) = reference::key(collection, &name) {
         return SqlValue::Integer(k);
     }
-    *summary
-        .unknown_enums
-        .entry(format!("{collection}: {v}"))
-        .or_default() += 1;
+    summary.count_unknown(collection, v);
     reference::key(collection, "Unknown")
         .or_else(|| reference::key(collection, "Not Available"))
         .map_or(SqlValue::Null, SqlValue::Integer)

@@ -62,10 +62,7 @@ impl DeviceDaily {
                     Some("unhealthy") => "Unhealthy",
                     Some("unknown") | None => "Not Available",
                     Some(other) => {
-                        *summary
-                            .unknown_enums
-                            .entry(format!("intuneManagementExtensionHealthStates: {other}"))
-                            .or_default() += 1;
+                        summary.count_unknown("intuneManagementExtensionHealthStates", other);
                         "Not Available"
                     }
                 };

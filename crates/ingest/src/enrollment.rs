@@ -60,10 +60,7 @@ fn failure_reason(reason: Option<&str>, summary: &mut IngestSummary) -> SqlValue
     {
         return SqlValue::Integer(k);
     }
-    *summary
-        .unknown_enums
-        .entry(format!("enrollmentFailureReasons: {reason}"))
-        .or_default() += 1;
+    summary.count_unknown("enrollmentFailureReasons", reason);
     reference::key_value("enrollmentFailureReasons", "Unknown")
 }
 

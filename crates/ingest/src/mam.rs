@@ -42,10 +42,7 @@ impl Registrations {
                 "androidManagedAppRegistration" => ("Android", 4),
                 "windowsManagedAppRegistration" => ("Windows", 2),
                 other => {
-                    *summary
-                        .unknown_enums
-                        .entry(format!("mamPlatforms: {other}"))
-                        .or_default() += 1;
+                    summary.count_unknown("mamPlatforms", other);
                     ("Not Available", 0)
                 }
             };

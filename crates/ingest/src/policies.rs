@@ -63,10 +63,7 @@ fn deployment_state(status: &str, summary: &mut IngestSummary) -> Option<usize> 
         "error" | "conflict" => Some(3),
         "notApplicable" | "notAssigned" => None,
         other => {
-            *summary
-                .unknown_enums
-                .entry(format!("complianceStatus: {other}"))
-                .or_default() += 1;
+            summary.count_unknown("complianceStatus", other);
             Some(1)
         }
     }
@@ -182,10 +179,7 @@ impl Policies {
                 let policy_type = match type_name {
                     Some(n) => reference::key_value("policyTypes", n),
                     None => {
-                        *summary
-                            .unknown_enums
-                            .entry(format!("policyTypes: {odata_type}"))
-                            .or_default() += 1;
+                        summary.count_unknown("policyTypes", &odata_type);
                         SqlValue::Null
                     }
                 };

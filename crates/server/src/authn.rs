@@ -3,6 +3,7 @@
 //! every query.
 
 use crate::AppState;
+use auth::log_safe;
 use auth::{AuthError, Principal, TokenService, Validator};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -91,6 +92,11 @@ impl IntoResponse for Rejection {
                 r#", error="invalid_token", error_description="too many failed attempts""#
                     .to_string(),
             ),
+            AuthError::Busy => (
+                ErrorKind::Unavailable,
+                "Too many credentials are being verified; retry shortly.".to_string(),
+                String::new(),
+            ),
             AuthError::Unavailable(m) => {
                 tracing::error!(error = %m, "cannot validate tokens");
                 (
@@ -121,6 +127,10 @@ impl IntoResponse for Rejection {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));
             *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        }
+        if let AuthError::Busy = self.error {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         resp
     }
@@ -220,7 +230,7 @@ impl FromRequestParts<AppState> for Authenticated {
                 }
             }
         } else if scheme.eq_ignore_ascii_case("basic") {
-            basic(&auth, credentials, address).await
+            basic(&auth, &app.basic_hashing, credentials, address).await
         } else {
             Err(AuthError::Invalid(format!(
                 "the {scheme} authentication scheme is not supported; use Bearer"
@@ -246,7 +256,7 @@ impl FromRequestParts<AppState> for Authenticated {
             }
             Err(e) => {
                 if !matches!(e, AuthError::Missing) {
-                    tracing::warn!(reason = %e, address = ?address, "request refused");
+                    tracing::warn!(reason = %log_safe(&e.to_string()), address = ?address, "request refused");
                 }
                 Err(reject(e))
             }
@@ -255,9 +265,11 @@ impl FromRequestParts<AppState> for Authenticated {
 }
 
 /// HTTP Basic with a client's id and secret, for BI tools that cannot do OAuth against the
-/// built-in issuer. Only for clients that opt in, and only over TLS or from loopback.
+/// built-in issuer. Only for clients that opt in, and only over TLS or from loopback. Credentials
+/// verified lately are taken at once; others are verified on `gate` (503 when its queue is full).
 async fn basic(
     auth: &Arc<AuthState>,
+    gate: &crate::hashing::HashingGate,
     credentials: &str,
     address: Option<SocketAddr>,
 ) -> Result<Principal, AuthError> {
@@ -279,16 +291,20 @@ async fn basic(
     let (id, secret) = decoded
         .split_once(':')
         .ok_or_else(|| AuthError::Invalid("the Basic credentials are malformed".into()))?;
-    let (id, secret) = (id.to_string(), secret.to_string());
-    let addr = address.map(|a| a.ip().to_string()).unwrap_or_default();
-    let client =
-        tokio::task::spawn_blocking(move || service.authenticate_client(&id, &secret, &addr))
-            .await
-            .map_err(|_| AuthError::Invalid("internal error".into()))?
-            .map_err(|e| match e.retry_after {
-                Some(s) => AuthError::RateLimited(s),
-                None => AuthError::Invalid("the client id or secret is not valid".into()),
-            })?;
+    let client = match service.remembered_client(id, secret) {
+        Some(client) => client,
+        None => {
+            let (id, secret) = (id.to_string(), secret.to_string());
+            let addr = address.map(|a| a.ip().to_string()).unwrap_or_default();
+            gate.run(move || service.authenticate_client(&id, &secret, &addr))
+                .await
+                .ok_or(AuthError::Busy)?
+                .map_err(|e| match e.retry_after {
+                    Some(s) => AuthError::RateLimited(s),
+                    None => AuthError::Invalid("the client id or secret is not valid".into()),
+                })?
+        }
+    };
     if !client.allow_basic {
         return Err(AuthError::Invalid(
             "this client may not use Basic authentication".into(),

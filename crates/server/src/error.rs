@@ -1,5 +1,6 @@
 //! The HTTP rendering of [`ODataError`]: status, OData JSON body, and `Allow` for 405s.
 
+use auth::log_safe;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use odata::{ErrorKind, ODataError};
@@ -29,7 +30,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         // Details go to the log, never to the client (evaluation failures are the client's).
         match &e {
-            StoreError::Evaluation(m) => tracing::info!(reason = %m, "query cannot be evaluated"),
+            StoreError::Evaluation(m) => {
+                tracing::info!(reason = %log_safe(m), "query cannot be evaluated")
+            }
             StoreError::Timeout(_) | StoreError::Cancelled | StoreError::Busy(_) => {
                 let reason = match &e {
                     StoreError::Timeout(_) => "time-budget",
@@ -37,9 +40,9 @@ impl From<StoreError> for ApiError {
                     _ => "client-gone",
                 };
                 metrics::counter!("dw_statements_stopped_total", "reason" => reason).increment(1);
-                tracing::warn!(error = %e, "statement stopped")
+                tracing::warn!(error = %log_safe(&e.to_string()), "statement stopped")
             }
-            other => tracing::error!(error = %other, "store error"),
+            other => tracing::error!(error = %log_safe(&other.to_string()), "store error"),
         }
         Self(match e {
             StoreError::Evaluation(m) => {

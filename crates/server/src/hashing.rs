@@ -29,18 +29,28 @@ type Job = Box<dyn FnOnce() + Send>;
 pub struct HashingGate {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     waiting: Arc<AtomicUsize>,
+    threads: usize,
+    name: &'static str,
 }
 
 impl Default for HashingGate {
+    /// [`concurrency`] threads named `dw-verify-N`.
     fn default() -> Self {
-        Self {
-            jobs: Mutex::new(None),
-            waiting: Arc::new(AtomicUsize::new(0)),
-        }
+        Self::with_threads(concurrency(), "dw-verify")
     }
 }
 
 impl HashingGate {
+    /// A gate of `threads` verification threads named `name-N`, started on first use.
+    pub fn with_threads(threads: usize, name: &'static str) -> Self {
+        Self {
+            jobs: Mutex::new(None),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            threads,
+            name,
+        }
+    }
+
     /// Runs `work` (which verifies a secret) on a verification thread, or `None` at once when
     /// too many requests already wait.
     pub async fn run<R: Send + 'static>(
@@ -67,10 +77,10 @@ impl HashingGate {
         jobs.get_or_insert_with(|| {
             let (tx, rx) = mpsc::channel::<Job>();
             let rx = Arc::new(Mutex::new(rx));
-            for i in 0..concurrency() {
+            for i in 0..self.threads {
                 let rx = rx.clone();
                 std::thread::Builder::new()
-                    .name(format!("dw-verify-{i}"))
+                    .name(format!("{}-{i}", self.name))
                     .spawn(move || {
                         lower_priority();
                         loop {

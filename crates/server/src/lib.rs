@@ -70,6 +70,9 @@ pub struct AppState {
     pub ingest_status: Arc<std::sync::RwLock<serde_json::Value>>,
     /// Bounds concurrent secret verifications at the token and sign-in endpoints.
     pub hashing: Arc<hashing::HashingGate>,
+    /// Bounds concurrent verifications of HTTP Basic credentials on API requests: their own
+    /// thread and queue, so a flood of them leaves the token endpoint its share.
+    pub basic_hashing: Arc<hashing::HashingGate>,
 }
 
 impl AppState {
@@ -85,6 +88,7 @@ impl AppState {
                 serde_json::json!({ "scheduled": false }),
             )),
             hashing: Arc::default(),
+            basic_hashing: Arc::new(hashing::HashingGate::with_threads(1, "dw-verify-basic")),
         }
     }
 }

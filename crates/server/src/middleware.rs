@@ -4,6 +4,7 @@
 use crate::authn::AuditSlot;
 use crate::stream::Streamed;
 use crate::ApiError;
+use auth::log_safe;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -138,11 +139,11 @@ pub async fn odata_headers(mut req: Request, next: Next) -> Response {
         tracing::info!(
             request_id = %request_id,
             method = %method,
-            path = %path,
+            path = %log_safe(&path),
             status = resp.status().as_u16(),
-            tenant = %who.tenant,
-            client_id = %who.client_id,
-            subject = %who.subject,
+            tenant = %log_safe(&who.tenant),
+            client_id = %log_safe(&who.client_id),
+            subject = %log_safe(&who.subject),
             duration_ms = started.elapsed().as_millis() as u64,
             "request"
         );

@@ -43,12 +43,18 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
     }
 }
 
-/// `/status/ingest`: the last scheduled ingestion (for any authenticated caller).
+/// `/status/ingest`: the last scheduled ingestion, for callers of the scheduled tenant (others see
+/// no schedule).
 pub async fn ingest_status(
     State(app): State<AppState>,
-    _caller: crate::authn::Authenticated,
+    caller: crate::authn::Authenticated,
 ) -> Response {
     let status = app.ingest_status.read().expect("lock").clone();
+    // another tenant's schedule and runs are not the caller's to see
+    let status = match status.get("tenant").and_then(|t| t.as_str()) {
+        Some(tenant) if tenant != caller.0.tenant => serde_json::json!({ "scheduled": false }),
+        _ => status,
+    };
     (
         [(header::CONTENT_TYPE, "application/json")],
         status.to_string(),

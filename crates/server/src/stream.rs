@@ -12,6 +12,7 @@
 
 use crate::paging::{PageToken, TokenSigner};
 use crate::{ApiError, ApiResult};
+use auth::log_safe;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
@@ -293,7 +294,7 @@ async fn drive(
                     return;
                 }
                 None => {
-                    tracing::error!(request_id = %page.request_id, error = %e, "store error in the middle of a stream; aborting the response");
+                    tracing::error!(request_id = %page.request_id, error = %log_safe(&e.to_string()), "store error in the middle of a stream; aborting the response");
                     let _ = tx.try_send(Err(std::io::Error::other("store error")));
                     break "aborted";
                 }
@@ -307,10 +308,10 @@ async fn drive(
     record_page(&page, status, &progress, started_at.elapsed());
     tracing::info!(
         request_id = %page.request_id,
-        tenant = %page.audit.tenant,
-        client_id = %page.audit.client_id,
-        subject = %page.audit.subject,
-        collection = %page.collection,
+        tenant = %log_safe(&page.audit.tenant),
+        client_id = %log_safe(&page.audit.client_id),
+        subject = %log_safe(&page.audit.subject),
+        collection = %log_safe(&page.collection),
         rows = progress.rows,
         statements = progress.statements,
         stream = status,

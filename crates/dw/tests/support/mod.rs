@@ -94,7 +94,8 @@ const SHELL_SETTINGS: [&str; 6] = [
     "DW_PUBLIC_URL",
 ];
 
-/// [`start`] with environment variables (`DW_LIMITS__...`) for the server.
+/// [`start`] with environment variables (`DW_LIMITS__...`, or `DW_LOG_FORMAT` over the default
+/// `json`) for the server.
 pub fn start_with_env(dir: &Path, args: &[&str], name: &str, env: &[(&str, &str)]) -> Server {
     let stderr = dir.join(format!("{name}.log"));
     let mut command = Command::new(env!("CARGO_BIN_EXE_dw"));
@@ -104,9 +105,9 @@ pub fn start_with_env(dir: &Path, args: &[&str], name: &str, env: &[(&str, &str)
     let mut child = command
         .arg("serve")
         .args(args)
-        .envs(env.iter().copied())
         .current_dir(dir)
         .env("DW_LOG_FORMAT", "json")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr).unwrap())
         .spawn()
