@@ -26,6 +26,30 @@ pub struct Client {
     pub allow_basic: bool,
 }
 
+/// Why `uri` cannot be a redirect URI, if it cannot: it must be absolute, without a fragment
+/// (RFC 6749 3.1.2), with a port of at most 65535.
+pub fn redirect_uri_problem(uri: &str) -> Option<&'static str> {
+    if uri.contains('#') {
+        return Some("a redirect URI must not have a fragment (#...)");
+    }
+    let Ok(parsed) = uri.parse::<ureq::http::Uri>() else {
+        return Some("a redirect URI must be an absolute URI");
+    };
+    if parsed.scheme().is_none() || parsed.authority().is_none() {
+        return Some("a redirect URI must be an absolute URI");
+    }
+    let authority = parsed.authority().map_or("", |a| a.as_str());
+    let port = authority
+        .rsplit_once(':')
+        .filter(|(host, _)| !host.ends_with(']') || authority.starts_with('['))
+        .map(|(_, port)| port)
+        .filter(|port| !port.contains(']'));
+    if port.is_some_and(|p| p.parse::<u16>().is_err()) {
+        return Some("a redirect URI's port must be a number up to 65535");
+    }
+    None
+}
+
 /// A loopback redirect URI's parts that must match (RFC 8252 7.3): host, path and query; `None`
 /// for a URI that is not `http` to a loopback host.
 fn loopback_parts(uri: &str) -> Option<(String, String)> {
@@ -46,11 +70,12 @@ impl Client {
     /// applications (MSAL's interactive sign-in, Power BI Desktop) listen on a port chosen at run
     /// time (RFC 8252 7.3).
     pub fn allows_redirect(&self, redirect_uri: &str) -> bool {
-        self.redirect_uris.iter().any(|r| {
-            r == redirect_uri
-                || loopback_parts(r)
-                    .is_some_and(|registered| loopback_parts(redirect_uri) == Some(registered))
-        })
+        redirect_uri_problem(redirect_uri).is_none()
+            && self.redirect_uris.iter().any(|r| {
+                r == redirect_uri
+                    || loopback_parts(r)
+                        .is_some_and(|registered| loopback_parts(redirect_uri) == Some(registered))
+            })
     }
 }
 
@@ -121,6 +146,12 @@ impl Registry {
         if self.clients.iter().any(|c| c.id == id) {
             return Err(AuthError::Config(format!("client '{id}' already exists")));
         }
+        if let Some((uri, problem)) = redirect_uris
+            .iter()
+            .find_map(|u| redirect_uri_problem(u).map(|p| (u, p)))
+        {
+            return Err(AuthError::Config(format!("{uri}: {problem}")));
+        }
         if kind == ClientKind::Public && redirect_uris.is_empty() {
             return Err(AuthError::Config(
                 "a public client signs users in: give it at least one redirect URI".into(),
@@ -175,6 +206,40 @@ mod tests {
             redirect_uris: redirect_uris.iter().map(|u| u.to_string()).collect(),
             allow_basic: false,
         }
+    }
+
+    #[test]
+    fn redirect_uris_without_fragments_or_impossible_ports() {
+        for bad in [
+            "http://localhost/cb#x",
+            "https://app.example/cb#",
+            "http://localhost:65536/cb",
+            "http://127.0.0.1:99999/",
+            "/relative/cb",
+        ] {
+            assert!(redirect_uri_problem(bad).is_some(), "{bad}");
+            assert!(
+                !client(&["http://localhost/cb"]).allows_redirect(bad),
+                "{bad}"
+            );
+        }
+        for good in [
+            "http://localhost:65535/cb",
+            "https://app.example/cb?x=1",
+            "http://[::1]:8400/",
+        ] {
+            assert_eq!(redirect_uri_problem(good), None, "{good}");
+        }
+        let mut r = Registry::default();
+        let e = r
+            .add_client(
+                "web",
+                "t",
+                vec!["http://localhost/cb#f".into()],
+                ClientKind::Public,
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("fragment"), "{e}");
     }
 
     #[test]

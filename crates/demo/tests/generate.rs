@@ -10,6 +10,7 @@ fn dump(store: &SqliteStore, tenant: i64, collection: &str) -> Vec<String> {
         params: vec![SqlValue::Integer(tenant)],
         tenant: Some(tenant),
         planning: std::time::Duration::ZERO,
+        client: None,
     };
     let width = Warehouse::get()
         .collection(collection)

@@ -176,6 +176,7 @@ fn single_text(store: &dyn Store, sql: &str) -> Result<String, String> {
                 params: Vec::new(),
                 tenant: None,
                 planning: std::time::Duration::ZERO,
+                client: None,
             },
             &mut |row| {
                 out = Some(match row.cell(0) {

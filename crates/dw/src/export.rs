@@ -51,7 +51,8 @@ pub(crate) struct ExportArgs {
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
     /// RFC 4180 CSV, UTF-8 with a byte-order mark (so Excel reads it as UTF-8), a header row,
-    /// CRLF line ends, date-times in ISO 8601 UTC, Booleans as true/false, null as nothing.
+    /// CRLF line ends, date-times in ISO 8601 UTC, Booleans as true/false, null as nothing; text
+    /// that a spreadsheet would run as a formula starts with `'` (see [`csv_cell`]).
     Csv,
     /// One JSON object per line, as the service writes entities.
     Ndjson,
@@ -231,13 +232,16 @@ impl Sink {
     fn open(out: Option<&Path>) -> Result<Self, String> {
         let (writer, target): (Box<dyn Write>, _) = match out {
             Some(path) => {
+                // this process's own: two exports to one file each write theirs, and the one
+                // renamed last is whole
                 let partial = path.with_extension(format!(
-                    "{}partial",
+                    "{}{}.partial",
                     path.extension()
                         .map(|e| format!("{}.", e.to_string_lossy()))
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
+                    std::process::id()
                 ));
-                let file = std::fs::File::create(&partial)
+                let file = std::fs::File::create_new(&partial)
                     .map_err(|e| format!("{}: {e}", partial.display()))?;
                 (Box::new(file), Some((partial, path.to_path_buf())))
             }
@@ -354,7 +358,11 @@ impl Output {
 }
 
 /// One CSV field of type `ty`: nothing for null, `true`/`false`, ISO 8601 date-times, numbers as
-/// the service writes them, text quoted when it holds a comma, quote or line break.
+/// the service writes them, text quoted when it holds a comma, quote or line break. Text that
+/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a `'` before it, as OWASP
+/// advises against CSV injection: device names are chosen by the devices' users, and Excel or
+/// LibreOffice would run `=HYPERLINK(...)` as a formula (the NDJSON and JSON formats keep every
+/// text exactly).
 fn csv_cell(buf: &mut Vec<u8>, ty: PrimitiveType, cell: Cell<'_>) {
     match (cell, ty) {
         (Cell::Null, _) => {}
@@ -364,6 +372,9 @@ fn csv_cell(buf: &mut Vec<u8>, ty: PrimitiveType, cell: Cell<'_>) {
         (Cell::Integer(v), PrimitiveType::DateTimeOffset) => odata::json::write_timestamp(buf, v),
         (Cell::Integer(v), _) => odata::json::write_integer(buf, v),
         (Cell::Real(v), _) => buf.extend_from_slice(format!("{v:?}").as_bytes()),
+        (Cell::Text(s), _) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => {
+            csv_text(buf, &format!("'{s}"))
+        }
         (Cell::Text(s), _) => csv_text(buf, s),
     }
 }
@@ -407,6 +418,24 @@ mod tests {
             "\"two\r\nlines\""
         );
         assert_eq!(field(PrimitiveType::Boolean, Cell::Integer(1)), "true");
+        // formulas a spreadsheet would run
+        assert_eq!(
+            field(
+                PrimitiveType::String,
+                Cell::Text("=HYPERLINK(\"http://x\",\"y\")")
+            ),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""
+        );
+        for start in ["+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(
+                field(PrimitiveType::String, Cell::Text(start))
+                    .trim_start_matches('"')
+                    .starts_with('\''),
+                "{start:?}"
+            );
+        }
+        assert_eq!(field(PrimitiveType::Int64, Cell::Integer(-5)), "-5");
+        assert_eq!(field(PrimitiveType::String, Cell::Text("a=b")), "a=b");
         assert_eq!(
             field(
                 PrimitiveType::DateTimeOffset,

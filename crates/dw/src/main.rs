@@ -443,6 +443,7 @@ fn serve(a: ServeArgs) -> Result<(), String> {
     let store: Arc<dyn Store> = Arc::new(warehouse::TenantFair::new(
         open_store(&settings)?,
         settings.limits.statements_per_tenant,
+        settings.limits.statements_per_client,
         std::time::Duration::from_secs(10),
     ));
     let has_data = store

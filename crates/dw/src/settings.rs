@@ -84,6 +84,9 @@ pub struct LimitSettings {
     /// Query statements one tenant may run at once (the store pools 8 SQLite or 16
     /// PostgreSQL connections); one more waits up to 10 s, then 503.
     pub statements_per_tenant: usize,
+    /// Data requests one client (or user) may run at once, so one client cannot hold all of its
+    /// tenant's statements; one more waits up to 10 s, then 503.
+    pub statements_per_client: usize,
 }
 
 impl Default for LimitSettings {
@@ -100,6 +103,7 @@ impl Default for LimitSettings {
             snapshot_item_max_mb: snapshot.max_item_bytes >> 20,
             max_deleted_share: snapshot.max_deleted_share.unwrap_or(1.0),
             statements_per_tenant: 6,
+            statements_per_client: 4,
         }
     }
 }

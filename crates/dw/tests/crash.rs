@@ -21,6 +21,7 @@ fn count(store: &SqliteStore, sql: &str, tenant: i64) -> u64 {
             params: vec![SqlValue::Integer(tenant)],
             tenant: Some(tenant),
             planning: std::time::Duration::ZERO,
+            client: None,
         })
         .unwrap()
 }

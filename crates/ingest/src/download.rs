@@ -415,6 +415,11 @@ pub fn download(
     let beta = base.ends_with("/beta");
     let root = Path::new(&s.record_dir);
     let done = root.join(date.to_string());
+    // two downloads of a day at once (a scheduled run and a manual one) take turns: each
+    // removed the other's folder half-way
+    std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", root.display()))?;
+    let _turn = safe_files::lock(&root.join(format!(".{date}")))
+        .map_err(|e| format!("{}: {e}", root.display()))?;
     let partial = root.join(format!(".{date}.partial"));
     let _ = std::fs::remove_dir_all(&partial);
     std::fs::create_dir_all(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;

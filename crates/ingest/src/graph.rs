@@ -29,6 +29,9 @@ const CHUNK: usize = 4 << 20;
 /// `each` as its text and byte offset, in file order. The file is read a buffer at a time and
 /// every value parsed from memory: serde_json parses a slice several times faster than a reader,
 /// and the values' strings can borrow the buffer.
+/// The UTF-8 byte-order mark.
+const UTF8_BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+
 fn for_each_item(
     opened: Opened,
     path: &Path,
@@ -40,6 +43,15 @@ fn for_each_item(
     let mut buf: Vec<u8> = Vec::new();
     // the file offset of buf[0]
     let mut base = 0u64;
+    // a UTF-8 byte-order mark (Windows tools write one) is not JSON: skipped, as CSV skips it
+    (&mut reader)
+        .take(UTF8_BOM.len() as u64)
+        .read_to_end(&mut buf)
+        .map_err(|e| IngestError::file(file, e.to_string()))?;
+    if buf == UTF8_BOM {
+        buf.clear();
+        base = UTF8_BOM.len() as u64;
+    }
     loop {
         // as much again as is buffered: an item larger than the buffer is read in linear time
         let want = CHUNK.max(buf.len()) as u64;
@@ -482,8 +494,22 @@ impl<'a> Fields<'a> {
             )
         })?;
         // Graph writes 0001-01-01T00:00:00Z for "never"
-        if t.year() <= 1 {
+        const NEVER: i64 = -62_135_596_800; // 0001-01-01T00:00:00Z
+        const LAST: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+        let seconds = t.unix_timestamp();
+        if seconds == NEVER && t.nanosecond() == 0 {
             return Ok(None);
+        }
+        // what the stores hold and OData writes: a year of four digits, in UTC (an offset can
+        // carry a date-time past either end)
+        if !(NEVER..=LAST).contains(&seconds) {
+            return Err(self.err(
+                field,
+                format!(
+                    "\"{text}\" is outside the date-times the warehouse keeps \
+                     (0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z)"
+                ),
+            ));
         }
         Ok(Some((t.unix_timestamp_nanos() / 1000) as i64))
     }
@@ -586,6 +612,42 @@ mod tests {
                 && e.contains("expected a Graph response or an entity"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_and_date_times_stay_in_range() {
+        let dir = testkit::TempDir::new("graph_bom");
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let with_bom = "\u{feff}{\"value\":[{\"id\":\"a\"}]}";
+        assert_eq!(read(&dir, "bom.json", with_bom), Ok((1, ids(&["a"]))));
+        assert_eq!(
+            read(&dir, "bom.ndjson", "\u{feff}{\"id\":\"a\"}\n"),
+            Ok((1, ids(&["a"])))
+        );
+        let stamps = |value: &str| {
+            let path = dir.join("t.ndjson");
+            std::fs::write(&path, format!("{{\"id\":\"a\",\"at\":\"{value}\"}}\n")).unwrap();
+            let (content, _) =
+                read_records(&path, "t.ndjson", &SnapshotLimits::default(), &NoProgress).unwrap();
+            each("t.ndjson", &content, |f| f.timestamp("at"))
+                .map(|v| v[0])
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(stamps("0001-01-01T00:00:00Z"), Ok(None));
+        assert_eq!(
+            stamps("2026-12-07T10:00:00+01:00"),
+            Ok(Some(1_796_634_000_000_000))
+        );
+        assert!(stamps("9999-12-31T23:59:59Z").unwrap().is_some());
+        // past either end once in UTC: was stored as 9999-01-01T13:59:59Z and as null
+        for outside in ["9999-12-31T23:59:59-14:00", "0000-01-01T00:00:00+14:00"] {
+            let e = stamps(outside).unwrap_err();
+            assert!(e.contains("field 'at'") || e.contains("at"), "{e}");
+            assert!(
+                e.contains("outside the date-times the warehouse keeps"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -33,10 +33,14 @@ impl From<StoreError> for ApiError {
             StoreError::Evaluation(m) => {
                 tracing::info!(reason = %log_safe(m), "query cannot be evaluated")
             }
-            StoreError::Timeout(_) | StoreError::Cancelled | StoreError::Busy(_) => {
+            StoreError::Timeout(_)
+            | StoreError::Cancelled
+            | StoreError::Busy(_)
+            | StoreError::ClientBusy(_) => {
                 let reason = match &e {
                     StoreError::Timeout(_) => "time-budget",
                     StoreError::Busy(_) => "statements-per-tenant",
+                    StoreError::ClientBusy(_) => "statements-per-client",
                     _ => "client-gone",
                 };
                 metrics::counter!("dw_statements_stopped_total", "reason" => reason).increment(1);
@@ -65,6 +69,14 @@ impl From<StoreError> for ApiError {
                 ),
             )
             .with_target("statements per tenant"),
+            StoreError::ClientBusy(limit) => ODataError::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "This client already has {limit} queries running (the limit per client, \
+                     which leaves its tenant's other clients their share); try again shortly."
+                ),
+            )
+            .with_target("statements per client"),
             StoreError::Cancelled => ODataError::new(
                 ErrorKind::Unavailable,
                 "The query was stopped because the client went away.",
@@ -119,6 +131,7 @@ mod tests {
                 Some("statement time budget"),
             ),
             (StoreError::Busy(6), Some("statements per tenant")),
+            (StoreError::ClientBusy(4), Some("statements per client")),
             (StoreError::Cancelled, None),
         ] {
             let api = ApiError::from(error);

@@ -25,9 +25,42 @@ fn max_version_too_low(value: &str) -> bool {
     major < 4
 }
 
+/// Whether `host` is a `Host` header RFC 9110 allows: a host name (letters, digits, `-`, `.`, and
+/// `_` as container names have it), an IPv4 address or a bracketed IPv6 address, with an optional
+/// port up to 65535. It names the service in `@odata.context` and next links when no public URL
+/// is set, so nothing else may pass (`evil.example?`, quotes, `@`, `#`).
+pub fn valid_host(host: &str) -> bool {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port))
+            if !name.ends_with(':') && (name.starts_with('[') || !name.contains(':')) =>
+        {
+            (name, Some(port))
+        }
+        _ => (host, None),
+    };
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u32>().is_ok_and(|n| n <= 65535)
+    });
+    let name_ok = match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => {
+            !name.is_empty()
+                && name.len() <= 253
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+        }
+    };
+    port_ok && name_ok
+}
+
 /// Requests refused before anything else looks at them: a target longer than
-/// [`crate::MAX_URL_BYTES`] (414), headers larger than [`crate::MAX_HEADER_BYTES`] (431), and
-/// more than one `Authorization` header (400: which one counts would be a guess).
+/// [`crate::MAX_URL_BYTES`] (414), headers larger than [`crate::MAX_HEADER_BYTES`] (431), more
+/// than one `Authorization` or `Host` header (400: which one counts would be a guess), and a
+/// `Host` that is not a host ([`valid_host`]).
 fn refuse_oversized_or_ambiguous(req: &Request) -> Option<ODataError> {
     let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if target > crate::MAX_URL_BYTES {
@@ -69,6 +102,22 @@ fn refuse_oversized_or_ambiguous(req: &Request) -> Option<ODataError> {
         return Some(
             ODataError::bad_request("The request has more than one Authorization header.")
                 .with_target("Authorization"),
+        );
+    }
+    let mut hosts = req.headers().get_all(axum::http::header::HOST).iter();
+    let (host, more) = (hosts.next(), hosts.next());
+    if more.is_some() {
+        return Some(
+            ODataError::bad_request("The request has more than one Host header.")
+                .with_target("Host"),
+        );
+    }
+    if host.is_some_and(|h| !h.to_str().is_ok_and(valid_host)) {
+        return Some(
+            ODataError::bad_request(
+                "The Host header is not a host name or address with an optional port.",
+            )
+            .with_target("Host"),
         );
     }
     None
@@ -115,6 +164,11 @@ pub async fn odata_headers(mut req: Request, next: Next) -> Response {
     };
     let h = resp.headers_mut();
     h.insert("odata-version", HeaderValue::from_static("4.0"));
+    // browsers must not read a JSON error or a CSV download as HTML or script
+    h.insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(
         "request-id",
         HeaderValue::from_str(&request_id).expect("uuid is ascii"),
@@ -211,6 +265,38 @@ pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_are_names_or_addresses_with_a_port() {
+        for good in [
+            "localhost",
+            "localhost:8080",
+            "dw.example.com",
+            "dw_1",
+            "127.0.0.1:65535",
+            "[::1]",
+            "[2001:db8::1]:443",
+        ] {
+            assert!(valid_host(good), "{good}");
+        }
+        for bad in [
+            "",
+            "evil.example?x=",
+            "a\"b",
+            "user@host",
+            "host#frag",
+            "host:65536",
+            "host:",
+            "host:80:80",
+            "[::1",
+            "[nothost]:80",
+            "::1",
+            "host/path",
+            "héllo",
+        ] {
+            assert!(!valid_host(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn collection_labels_come_from_the_model() {

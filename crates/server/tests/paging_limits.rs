@@ -41,6 +41,7 @@ fn long_sort_values_never_make_long_links() {
                 params: vec![SqlValue::Text(long.clone()), SqlValue::Integer(t.id)],
                 tenant: Some(t.id),
                 planning: std::time::Duration::ZERO,
+                client: None,
             })?;
             Ok(t.snapshot_date_key.unwrap_or(0))
         })

@@ -39,6 +39,7 @@ fn rows(store: &dyn Store, sql: &str, tenant: Option<i64>) -> Vec<String> {
                 params: Vec::new(),
                 tenant,
                 planning: std::time::Duration::ZERO,
+                client: None,
             },
             &mut |row| {
                 out.push(format!("{:?}", row.cell(0)));
@@ -98,6 +99,7 @@ fn row_level_security_isolates_tenants_even_without_the_planners_predicate() {
                 params: Vec::new(),
                 tenant: Some(a.id),
                 planning: std::time::Duration::ZERO,
+                client: None,
             })
             .unwrap();
         assert_eq!(n, 0, "{}", c.name);
@@ -556,6 +558,7 @@ fn the_statement_timeout_comes_from_the_url() {
                 params: Vec::new(),
                 tenant: None,
                 planning: std::time::Duration::ZERO,
+                client: None,
             },
             &mut |_| true,
         )

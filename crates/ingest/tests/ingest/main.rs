@@ -62,6 +62,7 @@ fn dump(store: &dyn Store, t: &Tenant, collection: &str, columns: &[&str]) -> Ve
         params: vec![SqlValue::Integer(t.id)],
         tenant: Some(t.id),
         planning: std::time::Duration::ZERO,
+        client: None,
     };
     let mut out = Vec::new();
     store

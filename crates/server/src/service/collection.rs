@@ -135,6 +135,7 @@ async fn scoped_collection(
         parent,
         query: q,
         store: ctx.app.store.clone(),
+        client: ctx.client(),
     };
     let offset = if token.is_none() {
         paging.skip.unwrap_or(0)
@@ -392,6 +393,8 @@ struct PageQuery {
     parent: PropertyValues,
     query: Query,
     store: std::sync::Arc<dyn warehouse::Store>,
+    /// Who the statements run for within the tenant ([`Ctx::client`]).
+    client: String,
 }
 
 impl PageQuery {
@@ -419,6 +422,6 @@ impl PageQuery {
             now_micros: self.now_micros,
             expand: &self.expand,
         };
-        sql::plan(&cq, self.store.dialect())
+        sql::plan(&cq, self.store.dialect()).map(|p| p.for_client(&self.client))
     }
 }

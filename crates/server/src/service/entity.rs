@@ -79,7 +79,7 @@ pub(super) async fn entity(
         now_micros: now_micros(),
         expand: &joined,
     };
-    let plan = sql::plan(&cq, ctx.app.store.dialect())?;
+    let plan = sql::plan(&cq, ctx.app.store.dialect())?.for_client(&ctx.client());
     let writer = entity_writer(
         &ctx,
         name,

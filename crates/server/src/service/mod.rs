@@ -72,6 +72,16 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
+    /// Who the request's statements run for within its tenant: its client, or its subject
+    /// (a user signed in without a client id); the store shares a tenant's statements between
+    /// them (`warehouse::TenantFair`).
+    fn client(&self) -> String {
+        self.principal
+            .client_id
+            .clone()
+            .unwrap_or_else(|| self.principal.subject.clone())
+    }
+
     fn model(&self) -> &'static Model {
         Warehouse::get().edm(self.version)
     }
@@ -93,17 +103,33 @@ fn base_url(app: &AppState, headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
+/// The service's own query option `name` (any case), refused when given more than once: which
+/// one counts would be a guess, as for a system query option.
+fn service_option<'o>(
+    options: &'o QueryOptions,
+    name: &str,
+) -> Result<Option<&'o odata::syntax::QueryOption>, ODataError> {
+    let mut given = options
+        .custom
+        .iter()
+        .filter(|o| o.name.eq_ignore_ascii_case(name));
+    let first = given.next();
+    if given.next().is_some() {
+        return Err(ODataError::bad_request(format!(
+            "the query option '{name}' is given more than once"
+        ))
+        .with_target(name));
+    }
+    Ok(first)
+}
+
 fn parse_version(options: &QueryOptions) -> Result<ApiVersion, ODataError> {
     let supported = ApiVersion::ALL
         .iter()
         .map(|v| v.as_str())
         .collect::<Vec<_>>()
         .join(", ");
-    let value = options
-        .custom
-        .iter()
-        .find(|o| o.name.eq_ignore_ascii_case("api-version"))
-        .map(|o| o.value.as_str());
+    let value = service_option(options, "api-version")?.map(|o| o.value.as_str());
     match value {
         None => Err(ODataError::bad_request(format!(
             "The api-version query parameter is required; supported versions: {supported}."
@@ -275,7 +301,7 @@ async fn related(ctx: Ctx, name: &str, key_text: &str, navigation: usize) -> Api
         now_micros: now_micros(),
         expand: &[],
     };
-    let plan = sql::plan(&cq, ctx.app.store.dialect())?;
+    let plan = sql::plan(&cq, ctx.app.store.dialect())?.for_client(&ctx.client());
     let ty = source.properties[reference].ty;
     let store = ctx.app.store.clone();
     let found = tokio::task::spawn_blocking(
@@ -453,6 +479,13 @@ fn resolve(
 
 fn reject_unimplemented(options: &QueryOptions) -> Result<(), ODataError> {
     for o in &options.system {
+        if o.name == "$levels" {
+            // OData's grammar has it among an $expand item's options only
+            return Err(ODataError::bad_request(
+                "$levels is an option of an $expand item ($expand=deviceType($levels=max)), not of the request.",
+            )
+            .with_target("$levels"));
+        }
         if !IMPLEMENTED_OPTIONS.contains(&o.name.as_str()) {
             return Err(
                 ODataError::not_implemented(format!("{} is not supported yet.", o.name))
@@ -648,12 +681,7 @@ fn max_history_days_option(ctx: &Ctx, collection: &Collection) -> Result<Option<
 
 /// `maxhistorydays` (any case), for whichever facts the request reads.
 fn history_days(ctx: &Ctx) -> Result<Option<u32>, ODataError> {
-    let Some(o) = ctx
-        .options
-        .custom
-        .iter()
-        .find(|o| o.name.eq_ignore_ascii_case("maxhistorydays"))
-    else {
+    let Some(o) = service_option(&ctx.options, "maxhistorydays")? else {
         return Ok(None);
     };
     let days: u32 = o.value.trim_matches([' ', '\t']).parse().map_err(|_| {
@@ -747,7 +775,7 @@ async fn count_of(ctx: Ctx, name: &str, parent: collection::PropertyValues) -> A
         now_micros: now_micros(),
         expand: &[],
     };
-    let plan = sql::plan(&cq, ctx.app.store.dialect())?;
+    let plan = sql::plan(&cq, ctx.app.store.dialect())?.for_client(&ctx.client());
     let store = ctx.app.store.clone();
     let n = tokio::task::spawn_blocking(move || store.count(&plan.count))
         .await

@@ -60,6 +60,12 @@ fn errors_are_odata_errors_with_status_and_position() {
             Some(11),
         ),
         (
+            "/devices?api-version=v1.0&$levels=2".into(),
+            400,
+            "$levels",
+            None,
+        ),
+        (
             "/devices?api-version=v1.0&$top=-1".into(),
             400,
             "$top",

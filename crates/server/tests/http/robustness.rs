@@ -220,3 +220,50 @@ fn data_dependent_failures_are_client_errors_never_500() {
         }
     }
 }
+
+#[test]
+fn hosts_repeated_options_and_sniffing_are_refused() {
+    use std::io::{Read, Write};
+    let raw = |host_lines: &str| {
+        let url = format!("{}/devices?api-version=v1.0&$top=1", fixture().root);
+        let mut s = std::net::TcpStream::connect(url.split('/').nth(2).unwrap()).unwrap();
+        let path = &url[url.find(server::BASE_PATH).unwrap()..];
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\n{host_lines}Authorization: Bearer {}\r\nConnection: close\r\n\r\n",
+            fixture().token
+        )
+        .unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        String::from_utf8_lossy(&raw).into_owned()
+    };
+    // the Host goes into @odata.context and next links when no public URL is set
+    let fine = raw("Host: reports.example:8443\r\n");
+    assert!(fine.starts_with("HTTP/1.1 200"), "{fine}");
+    assert!(fine.contains("http://reports.example:8443/"), "{fine}");
+    for host in [
+        "Host: evil.example?x=\r\n",
+        "Host: a\"b\r\n",
+        "Host: x:99999\r\n",
+        "Host: a\r\nHost: b\r\n",
+    ] {
+        let answer = raw(host);
+        assert!(answer.starts_with("HTTP/1.1 400"), "{host}: {answer}");
+        assert!(answer.contains("\"target\":\"Host\""), "{answer}");
+    }
+    // which one counts would be a guess
+    for query in [
+        "api-version=v1.0&api-version=beta",
+        "api-version=v1.0&maxhistorydays=3&MaxHistoryDays=30",
+    ] {
+        let r = get(&format!("/devicePropertyHistories?{query}&$top=1"));
+        assert_eq!(r.status, 400, "{query}: {}", r.text());
+        assert!(r.text().contains("more than once"), "{}", r.text());
+    }
+    let r = get("/devices?api-version=v1.0&$top=1&$expand=deviceType($levels=max)");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    let r = get("/nothing?api-version=v1.0");
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+}

@@ -54,6 +54,7 @@ pub(super) fn plan_aggregated(
         params: r.params.clone(),
         tenant: Some(q.tenant),
         planning: std::time::Duration::ZERO,
+        client: None,
     };
     let last_order = a.stages.iter().rev().find(|s| !s.orderby.is_empty());
     let requested = match (q.orderby, last_order) {
@@ -82,6 +83,7 @@ pub(super) fn plan_aggregated(
             params: r.params,
             tenant: Some(q.tenant),
             planning: std::time::Duration::ZERO,
+            client: None,
         },
         count,
         cursor: Cursor {

@@ -23,6 +23,7 @@ impl<'a> Builder<'a> {
             params: self.params,
             tenant: Some(tenant),
             planning: std::time::Duration::ZERO,
+            client: None,
         }
     }
 

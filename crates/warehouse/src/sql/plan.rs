@@ -148,6 +148,18 @@ pub struct PlannedQuery {
     pub tenant: Option<i64>,
     /// Time already spent writing the statement, which stores count against its time budget.
     pub planning: Duration,
+    /// The client (or user) the statement runs for within its tenant, when known: a tenant's
+    /// statements are shared between its clients ([`crate::TenantFair`]).
+    pub client: Option<String>,
+}
+
+impl Plan {
+    /// The plan, its statements run for `client` of their tenant ([`PlannedQuery::client`]).
+    pub fn for_client(mut self, client: &str) -> Self {
+        self.rows.client = Some(client.to_string());
+        self.count.client = Some(client.to_string());
+        self
+    }
 }
 
 /// Most bytes of SQL in one planned statement. Statements grow linearly with the request's
@@ -608,12 +620,14 @@ fn render(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Plan {
             params: r.params,
             tenant: Some(q.tenant),
             planning: Duration::ZERO,
+            client: None,
         },
         count: PlannedQuery {
             sql: count_sql,
             params: count_params,
             tenant: Some(q.tenant),
             planning: Duration::ZERO,
+            client: None,
         },
         cursor: Cursor {
             selected,

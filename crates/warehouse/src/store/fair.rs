@@ -1,7 +1,10 @@
 //! Fair use of a store between tenants: at most a set number of one tenant's query statements
 //! run at once, so that one tenant's burst of expensive queries cannot take every pooled
-//! connection from the others. A statement beyond the limit waits for one of its tenant's to
-//! end, for a bounded time, and then fails with [`StoreError::Busy`] (503 with `Retry-After`).
+//! connection from the others; and within a tenant, fewer for one client (or user), so that one
+//! client cannot take all of its tenant's. A statement beyond the limit waits for one of its tenant's to
+//! end, for a bounded time, and then fails with [`StoreError::Busy`] or [`StoreError::ClientBusy`]
+//! (503 with `Retry-After`). Only running statements count: a page paused for a slow reader
+//! holds none.
 //! Writes (ingestion, administration) are not limited here.
 
 use crate::sql::{Dialect, PlannedQuery};
@@ -11,30 +14,47 @@ use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-/// A store whose query statements are limited per tenant.
+/// A store whose query statements are limited per tenant, and per client within a tenant.
 pub struct TenantFair {
     inner: Arc<dyn Store>,
     per_tenant: usize,
+    per_client: usize,
     wait: Duration,
-    running: Mutex<HashMap<i64, usize>>,
+    running: Mutex<Running>,
     freed: Condvar,
 }
 
-/// A running statement's place in its tenant's count; given back when dropped.
+/// The statements running, by tenant and by client of a tenant.
+#[derive(Default)]
+struct Running {
+    tenants: HashMap<i64, usize>,
+    clients: HashMap<(i64, String), usize>,
+}
+
+/// Lowers a count, dropping it at zero.
+fn release<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: &K) {
+    if let Some(n) = counts.get_mut(key) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(key);
+        }
+    }
+}
+
+/// A running statement's place in its tenant's (and client's) count; given back when dropped.
 struct Slot<'a> {
     fair: &'a TenantFair,
     tenant: Option<i64>,
+    client: Option<(i64, String)>,
 }
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         if let Some(t) = self.tenant {
             let mut running = self.fair.running.lock().expect("lock");
-            if let Some(n) = running.get_mut(&t) {
-                *n -= 1;
-                if *n == 0 {
-                    running.remove(&t);
-                }
+            release(&mut running.tenants, &t);
+            if let Some(c) = &self.client {
+                release(&mut running.clients, c);
             }
             self.fair.freed.notify_all();
         }
@@ -42,14 +62,21 @@ impl Drop for Slot<'_> {
 }
 
 impl TenantFair {
-    /// Limits `inner` to `per_tenant` running query statements per tenant; one more waits at
-    /// most `wait`.
-    pub fn new(inner: Arc<dyn Store>, per_tenant: usize, wait: Duration) -> Self {
+    /// Limits `inner` to `per_tenant` running query statements per tenant, and `per_client`
+    /// per client of a tenant (so one client cannot hold all of its tenant's); one more waits
+    /// at most `wait`.
+    pub fn new(
+        inner: Arc<dyn Store>,
+        per_tenant: usize,
+        per_client: usize,
+        wait: Duration,
+    ) -> Self {
         Self {
             inner,
             per_tenant: per_tenant.max(1),
+            per_client: per_client.max(1),
             wait,
-            running: Mutex::new(HashMap::new()),
+            running: Mutex::new(Running::default()),
             freed: Condvar::new(),
         }
     }
@@ -59,21 +86,37 @@ impl TenantFair {
             return Ok(Slot {
                 fair: self,
                 tenant: None,
+                client: None,
             });
         };
+        let client = query.client.clone().map(|c| (tenant, c));
         let deadline = Instant::now() + self.wait;
         let mut running = self.running.lock().expect("lock");
-        while running.get(&tenant).copied().unwrap_or(0) >= self.per_tenant {
+        loop {
+            let tenant_full = running.tenants.get(&tenant).copied().unwrap_or(0) >= self.per_tenant;
+            let client_full = client
+                .as_ref()
+                .is_some_and(|c| running.clients.get(c).copied().unwrap_or(0) >= self.per_client);
+            if !tenant_full && !client_full {
+                break;
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(StoreError::Busy(self.per_tenant));
+                return Err(match client_full {
+                    true => StoreError::ClientBusy(self.per_client),
+                    false => StoreError::Busy(self.per_tenant),
+                });
             }
             running = self.freed.wait_timeout(running, left).expect("lock").0;
         }
-        *running.entry(tenant).or_insert(0) += 1;
+        *running.tenants.entry(tenant).or_insert(0) += 1;
+        if let Some(c) = &client {
+            *running.clients.entry(c.clone()).or_insert(0) += 1;
+        }
         Ok(Slot {
             fair: self,
             tenant: Some(tenant),
+            client,
         })
     }
 }
@@ -138,7 +181,44 @@ mod tests {
             params: Vec::<SqlValue>::new(),
             tenant: Some(tenant),
             planning: std::time::Duration::ZERO,
+            client: None,
         }
+    }
+
+    fn of_client(tenant: i64, client: &str) -> PlannedQuery {
+        PlannedQuery {
+            client: Some(client.into()),
+            ..query(tenant)
+        }
+    }
+
+    #[test]
+    fn a_client_waits_for_its_own_statements_and_its_tenants_others_do_not() {
+        let dir = std::env::temp_dir().join(format!("dw_fair_client_{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let inner = Arc::new(SqliteStore::open(&dir.join("t.db")).unwrap());
+        let fair = Arc::new(TenantFair::new(inner, 3, 1, Duration::from_millis(300)));
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let holder = {
+            let fair = fair.clone();
+            std::thread::spawn(move || {
+                fair.stream(&of_client(1, "a"), &mut |_| {
+                    let _ = started_tx.send(());
+                    std::thread::sleep(Duration::from_millis(600));
+                    false
+                })
+            })
+        };
+        started_rx.recv().unwrap();
+        let refused = fair.count(&of_client(1, "a")).unwrap_err();
+        assert!(matches!(refused, StoreError::ClientBusy(1)), "{refused}");
+        // the tenant's other clients, and a client of the same name elsewhere, have their share
+        assert_eq!(fair.count(&of_client(1, "b")).unwrap(), 1);
+        assert_eq!(fair.count(&of_client(2, "a")).unwrap(), 1);
+        holder.join().unwrap().unwrap();
+        assert_eq!(fair.count(&of_client(1, "a")).unwrap(), 1);
+        drop(fair);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -146,7 +226,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("dw_fair_{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let inner = Arc::new(SqliteStore::open(&dir.join("t.db")).unwrap());
-        let fair = Arc::new(TenantFair::new(inner, 1, Duration::from_millis(300)));
+        let fair = Arc::new(TenantFair::new(inner, 1, 1, Duration::from_millis(300)));
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         let holder = {
             let fair = fair.clone();

@@ -38,6 +38,10 @@ pub enum StoreError {
     /// The tenant already has this many statements running ([`fair::TenantFair`]).
     #[error("the tenant already has {0} statements running")]
     Busy(usize),
+    /// The client (or user) already has this many of its tenant's statements running
+    /// ([`fair::TenantFair`]).
+    #[error("the client already has {0} statements running")]
+    ClientBusy(usize),
 }
 
 /// Most characters of a database's error text kept in a [`StoreError`]: the text can quote

@@ -593,6 +593,7 @@ impl Store for SqliteStore {
             params: Vec::new(),
             tenant: None,
             planning: std::time::Duration::ZERO,
+            client: None,
         };
         self.update_tenant(name, &mut |tx, tenant| {
             crate::store::clear_tenant(tx, &SqliteDialect, tenant)?;
