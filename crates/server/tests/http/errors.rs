@@ -59,6 +59,25 @@ fn errors_are_odata_errors_with_status_and_position() {
             "$select",
             Some(11),
         ),
+        // numbers beyond Edm.Double, and a cast beyond Int64 (were infinity and Int64's maximum)
+        (
+            format!(
+                "/devices?api-version=v1.0&$filter={}",
+                enc("floor(1e309) eq 1")
+            ),
+            400,
+            "$filter",
+            Some(6),
+        ),
+        (
+            format!(
+                "/devices?api-version=v1.0&$filter={}",
+                enc("cast(1e300,Edm.Int64) eq 1")
+            ),
+            400,
+            "$filter",
+            Some(5),
+        ),
         (
             "/devices?api-version=v1.0&$levels=2".into(),
             400,
