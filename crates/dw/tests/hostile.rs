@@ -35,13 +35,9 @@ fn post_from(from: u8, to: SocketAddr, path: &str, body: &str) -> u16 {
         .unwrap_or_else(|| panic!("no status in {answer:?}"))
 }
 
+/// A client credentials grant for `client` with a wrong secret.
 fn token_attempt(from: u8, to: SocketAddr, client: &str) -> u16 {
-    post_from(
-        from,
-        to,
-        "/oauth2/token",
-        &format!("grant_type=client_credentials&client_id={client}&client_secret=wrong"),
-    )
+    token_with_secret(from, to, client, "wrong")
 }
 
 #[test]
@@ -102,6 +98,7 @@ fn failed_authentication_floods_cost_bounded_memory_and_are_limited_per_address(
     server.stop();
 }
 
+/// A client credentials grant for `client` with `secret`, from `127.0.0.{from}`.
 fn token_with_secret(from: u8, to: SocketAddr, client: &str, secret: &str) -> u16 {
     post_from(
         from,
