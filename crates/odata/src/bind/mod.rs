@@ -16,6 +16,7 @@ mod functions;
 mod navigation;
 mod scope;
 mod search;
+mod visit;
 
 pub use apply::{
     bind_apply, AggregateMethod, AggregatedType, Aggregation, BoundAggregate, BoundApply, Share,
@@ -25,6 +26,7 @@ pub use expand::{bind_expand, BoundExpand, RelatedRows, MAX_EXPANDED_ENTITIES};
 use scope::Binder;
 pub use scope::{bind_select_with_computed, Computed, Scope};
 pub use search::bind_search;
+pub use visit::Recursion;
 
 use crate::edm::{EntityType, Lookup, PrimitiveType};
 use crate::syntax::{
@@ -215,10 +217,16 @@ pub enum TypedKind {
 }
 
 impl Typed {
-    /// Whether this expression reads property `index` of the entity.
+    /// Whether this expression reads property `index` of the entity (stops at the first).
     pub fn mentions_property(&self, index: usize) -> bool {
         let mut found = false;
-        self.walk(&mut |e| found |= matches!(e.kind, TypedKind::Property(i) if i == index));
+        self.apply(&mut |e| match e.kind {
+            TypedKind::Property(i) if i == index => {
+                found = true;
+                Recursion::Stop
+            }
+            _ => Recursion::Continue,
+        });
         found
     }
 
@@ -227,39 +235,6 @@ impl Typed {
         let mut n = 0;
         self.walk(&mut |_| n += 1);
         n
-    }
-
-    /// Calls `visit` with this expression, then with every expression inside it, depth first
-    /// (a caller that looks for something needs no match over every kind of expression).
-    pub fn walk<'a>(&'a self, visit: &mut impl FnMut(&'a Typed)) {
-        visit(self);
-        match &self.kind {
-            TypedKind::Literal(_)
-            | TypedKind::Property(_)
-            | TypedKind::Now
-            | TypedKind::Element(_)
-            | TypedKind::NavigationCount(_)
-            | TypedKind::Lambda {
-                predicate: None, ..
-            }
-            | TypedKind::Related { .. } => {}
-            TypedKind::Lambda {
-                predicate: Some(p), ..
-            } => p.walk(visit),
-            TypedKind::Not(x) | TypedKind::Negate(x) | TypedKind::Cast(x, _) => x.walk(visit),
-            TypedKind::And(a, b)
-            | TypedKind::Or(a, b)
-            | TypedKind::Compare(_, a, b)
-            | TypedKind::Arith(_, a, b) => {
-                a.walk(visit);
-                b.walk(visit);
-            }
-            TypedKind::In(x, list) => {
-                x.walk(visit);
-                list.iter().for_each(|item| item.walk(visit));
-            }
-            TypedKind::Call(_, args) => args.iter().for_each(|arg| arg.walk(visit)),
-        }
     }
 }
 

@@ -12,7 +12,8 @@ use super::plan::{clamp, conditions, keyset_predicate, Renderer, SortKey, TENANT
 use super::{CollectionQuery, Cursor, Dialect, Plan, PlannedQuery, SqlValue};
 use crate::schema::{VALUE_COUNTS, VALUE_COUNTS_TABLE};
 use odata::bind::{
-    AggregateMethod, AggregatedType, Aggregation, BoundOrder, Share, Stage, Typed, TypedKind,
+    AggregateMethod, AggregatedType, Aggregation, BoundOrder, Recursion, Share, Stage, Typed,
+    TypedKind,
 };
 use odata::syntax::Direction;
 
@@ -144,16 +145,16 @@ fn counted<'a>(q: &CollectionQuery<'a>, a: &Aggregation, r: &mut Renderer<'a>) -
         .iter()
         .all(|x| x.method == AggregateMethod::Count && x.value.is_none());
     let on_day_only = |t: &Typed| {
-        let mut only = true;
-        t.walk(&mut |e| match e.kind {
-            TypedKind::Property(i) => only &= i == day,
-            TypedKind::Related { .. }
+        let other = t.apply(&mut |e| match e.kind {
+            TypedKind::Property(i) if i == day => Recursion::Continue,
+            TypedKind::Property(_)
+            | TypedKind::Related { .. }
             | TypedKind::Lambda { .. }
             | TypedKind::NavigationCount(_)
-            | TypedKind::Element(_) => only = false,
-            _ => {}
+            | TypedKind::Element(_) => Recursion::Stop,
+            _ => Recursion::Continue,
         });
-        only
+        other == Recursion::Continue
     };
     if !counts_only || !apply.filters.iter().all(on_day_only) {
         return None;

@@ -8,8 +8,8 @@ use super::joins::{any_related, expanded_columns, from_clause, joins, Join};
 use super::{Dialect, SqlValue};
 use crate::model::Collection;
 use odata::bind::{
-    AggregatedType, BoundApply, BoundOrder, CompareOp, Computed, Function, RelatedRows, Typed,
-    TypedKind, Value,
+    AggregatedType, BoundApply, BoundOrder, CompareOp, Computed, Function, Recursion, RelatedRows,
+    Typed, TypedKind, Value,
 };
 use odata::edm::{EntityType, PrimitiveType};
 use odata::syntax::Direction;
@@ -701,16 +701,14 @@ fn correlates(q: &CollectionQuery<'_>) -> bool {
             exprs.extend(a.aggregates.iter().filter_map(|v| v.value.as_ref()));
         }
     }
-    let mut found = any_related(q.expand);
-    for e in exprs {
-        e.walk(&mut |t| {
-            found |= matches!(
-                t.kind,
-                TypedKind::Lambda { .. } | TypedKind::NavigationCount(_)
-            )
-        });
-    }
-    found
+    let correlated = |t: &Typed| match t.kind {
+        TypedKind::Lambda { .. } | TypedKind::NavigationCount(_) => Recursion::Stop,
+        _ => Recursion::Continue,
+    };
+    any_related(q.expand)
+        || exprs
+            .into_iter()
+            .any(|e| e.apply(&mut correlated.clone()) == Recursion::Stop)
 }
 
 /// The statement's conditions on the collection's rows: the tenant, `$apply`'s filters,
