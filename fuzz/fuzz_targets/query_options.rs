@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use odata::bind::{bind_expand, bind_filter_with, bind_orderby_with, bind_select};
+use odata::bind::{bind_expand, bind_select, Scope};
 use odata::syntax::{
     parse_expand, parse_filter, parse_orderby, parse_query_options, parse_select, Aliases,
     OrderByItem,
@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
             .get("$filter")
             .and_then(|f| parse_filter(f).ok())
             .and_then(|e| aliases.resolve(&e).ok())
-            .and_then(|e| bind_filter_with(&e, entity, &targets).ok());
+            .and_then(|e| Scope::new(entity, Some(&targets)).filter(&e).ok());
         let orderby = options
             .get("$orderby")
             .and_then(|o| parse_orderby(o).ok())
@@ -52,7 +52,7 @@ fuzz_target!(|data: &[u8]| {
                         direction: i.direction,
                     })
                     .collect();
-                bind_orderby_with(&items, entity, &targets).ok()
+                Scope::new(entity, Some(&targets)).orderby(&items).ok()
             })
             .unwrap_or_default();
         let select = options

@@ -264,16 +264,6 @@ pub fn bind_filter(expr: &Expr, ty: &EntityType) -> Result<Typed, ODataError> {
     filter(expr, Binder::new(ty, None))
 }
 
-/// [`bind_filter`], also binding paths through single-valued navigation properties
-/// (`deviceType/deviceTypeName eq 'Windows'`) with `targets`.
-pub fn bind_filter_with<'a>(
-    expr: &Expr,
-    ty: &'a EntityType,
-    targets: Targets<'a>,
-) -> Result<Typed, ODataError> {
-    filter(expr, Binder::new(ty, Some(targets)))
-}
-
 fn filter(expr: &Expr, binder: Binder<'_, '_>) -> Result<Typed, ODataError> {
     let t = binder.bind(expr)?;
     match t.ty {
@@ -293,15 +283,6 @@ fn filter(expr: &Expr, binder: Binder<'_, '_>) -> Result<Typed, ODataError> {
 /// Binds `$orderby` items; each must be a primitive value.
 pub fn bind_orderby(items: &[OrderByItem], ty: &EntityType) -> Result<Vec<BoundOrder>, ODataError> {
     orderby(items, &Binder::new(ty, None))
-}
-
-/// [`bind_orderby`], also binding paths through single-valued navigation properties.
-pub fn bind_orderby_with<'a>(
-    items: &[OrderByItem],
-    ty: &'a EntityType,
-    targets: Targets<'a>,
-) -> Result<Vec<BoundOrder>, ODataError> {
-    orderby(items, &Binder::new(ty, Some(targets)))
 }
 
 fn orderby(items: &[OrderByItem], binder: &Binder<'_, '_>) -> Result<Vec<BoundOrder>, ODataError> {
