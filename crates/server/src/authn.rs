@@ -230,7 +230,7 @@ impl FromRequestParts<AppState> for Authenticated {
                 }
             }
         } else if scheme.eq_ignore_ascii_case("basic") {
-            basic(&auth, &app.basic_hashing, credentials, address).await
+            basic(&auth, &app.basic_verifications, credentials, address).await
         } else {
             Err(AuthError::Invalid(format!(
                 "the {scheme} authentication scheme is not supported; use Bearer"
@@ -269,7 +269,7 @@ impl FromRequestParts<AppState> for Authenticated {
 /// verified lately are taken at once; others are verified on `gate` (503 when its queue is full).
 async fn basic(
     auth: &Arc<AuthState>,
-    gate: &crate::hashing::HashingGate,
+    gate: &crate::verification_gate::VerificationGate,
     credentials: &str,
     address: Option<SocketAddr>,
 ) -> Result<Principal, AuthError> {

@@ -9,7 +9,6 @@
 
 mod authn;
 mod error;
-pub mod hashing;
 pub mod listen;
 mod middleware;
 pub mod negotiate;
@@ -19,6 +18,7 @@ pub mod paging;
 mod request;
 mod service;
 mod stream;
+pub mod verification_gate;
 
 pub use authn::AuthState;
 pub use error::{ApiError, ApiResult};
@@ -69,10 +69,10 @@ pub struct AppState {
     /// Outcome of the last scheduled ingestion, served at `/status/ingest`.
     pub ingest_status: Arc<std::sync::RwLock<serde_json::Value>>,
     /// Bounds concurrent secret verifications at the token and sign-in endpoints.
-    pub hashing: Arc<hashing::HashingGate>,
+    pub verifications: Arc<verification_gate::VerificationGate>,
     /// Bounds concurrent verifications of HTTP Basic credentials on API requests: their own
     /// thread and queue, so a flood of them leaves the token endpoint its share.
-    pub basic_hashing: Arc<hashing::HashingGate>,
+    pub basic_verifications: Arc<verification_gate::VerificationGate>,
 }
 
 impl AppState {
@@ -87,8 +87,11 @@ impl AppState {
             ingest_status: Arc::new(std::sync::RwLock::new(
                 serde_json::json!({ "scheduled": false }),
             )),
-            hashing: Arc::default(),
-            basic_hashing: Arc::new(hashing::HashingGate::with_threads(1, "dw-verify-basic")),
+            verifications: Arc::default(),
+            basic_verifications: Arc::new(verification_gate::VerificationGate::with_threads(
+                1,
+                "dw-verify-basic",
+            )),
         }
     }
 }

@@ -56,7 +56,7 @@ fn plain_http_refused() -> Response {
     })
 }
 
-/// 503 when too many authentications wait for a verification slot ([`crate::hashing`]).
+/// 503 when too many authentications wait for a verification slot ([`crate::verification_gate`]).
 fn busy() -> Response {
     oauth_error(OAuthError {
         status: 503,
@@ -243,7 +243,7 @@ async fn token_response(
     let issued = if remembered {
         tokio::task::spawn_blocking(issue).await.ok()
     } else {
-        app.hashing.run(issue).await
+        app.verifications.run(issue).await
     };
     match issued {
         None => busy(),
@@ -322,7 +322,7 @@ async fn sign_in(
     let f = form.clone();
     let t = tenant.clone();
     match app
-        .hashing
+        .verifications
         .run(move || svc.sign_in(&f, &addr, layout_of(&t)))
         .await
     {

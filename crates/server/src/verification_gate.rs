@@ -26,21 +26,21 @@ pub fn concurrency() -> usize {
 type Job = Box<dyn FnOnce() + Send>;
 
 /// The verification threads and their bounded queue (see the module documentation).
-pub struct HashingGate {
+pub struct VerificationGate {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     waiting: Arc<AtomicUsize>,
     threads: usize,
     name: &'static str,
 }
 
-impl Default for HashingGate {
+impl Default for VerificationGate {
     /// [`concurrency`] threads named `dw-verify-N`.
     fn default() -> Self {
         Self::with_threads(concurrency(), "dw-verify")
     }
 }
 
-impl HashingGate {
+impl VerificationGate {
     /// A gate of `threads` verification threads named `name-N`, started on first use.
     pub fn with_threads(threads: usize, name: &'static str) -> Self {
         Self {
@@ -115,11 +115,11 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn beyond_the_queue_verifications_are_refused_at_once() {
-        let gate = Arc::new(HashingGate::default());
+        let gate = Arc::new(VerificationGate::default());
         let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
         let release_rx = Arc::new(Mutex::new(release_rx));
         let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
-        let hold = |gate: Arc<HashingGate>| {
+        let hold = |gate: Arc<VerificationGate>| {
             let (rx, started) = (release_rx.clone(), started_tx.clone());
             tokio::spawn(async move {
                 gate.run(move || {
