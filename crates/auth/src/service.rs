@@ -462,21 +462,24 @@ impl TokenService {
         ))
     }
 
-    /// Whether `address` is one `username` signed in from lately; `remember` records it.
-    fn familiar(&self, username: &str, address: &str, remember: bool) -> bool {
+    /// Whether `address` is one `username` signed in from lately.
+    fn is_familiar(&self, username: &str, address: &str) -> bool {
+        self.familiar
+            .lock()
+            .expect("lock")
+            .get(username)
+            .is_some_and(|list| list.iter().any(|a| a == address))
+    }
+
+    /// Records that `username` signed in from `address` (the last [`FAMILIAR_ADDRESSES`]).
+    fn remember_familiar(&self, username: &str, address: &str) {
         let mut familiar = self.familiar.lock().expect("lock");
-        if !remember {
-            return familiar
-                .get(username)
-                .is_some_and(|list| list.iter().any(|a| a == address));
-        }
         let list = familiar.entry(username.to_string()).or_default();
         list.retain(|a| a != address);
         list.push_back(address.to_string());
         if list.len() > FAMILIAR_ADDRESSES {
             list.pop_front();
         }
-        true
     }
 
     /// Checks a user's password for the sign-in page: `Err` with the page's message when it
@@ -514,7 +517,7 @@ impl TokenService {
             format!("user:{username}"),
             format!("user:{username}@{address_key}"),
         );
-        let familiar = self.familiar(username, &address_key, false);
+        let familiar = self.is_familiar(username, &address_key);
         let limit = if familiar { &here_key } else { &name_key };
         if self.limiter.check(limit).is_err() {
             return Err(LIMITED.into());
@@ -529,7 +532,7 @@ impl TokenService {
         }
         // the count against the name stays: another's failures are not forgiven by this success
         self.limiter.succeeded(&here_key);
-        self.familiar(username, &address_key, true);
+        self.remember_familiar(username, &address_key);
         self.verified
             .remember("user", username, password, &u.password_hash);
         Ok(u)

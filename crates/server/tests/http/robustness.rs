@@ -50,21 +50,31 @@ fn a_token_from_before_a_republish_is_stale() {
     assert_eq!(rows[0], first["value"][0]);
 }
 
+/// The raw answer to a GET of `path_and_query` under the service root over a connection of its
+/// own, with the fixture's token and `headers` (lines ending in CRLF) as written.
+fn raw_get(path_and_query: &str, headers: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let root = &fixture().root;
+    let mut s = std::net::TcpStream::connect(root.split('/').nth(2).unwrap()).unwrap();
+    let base = &root[root.find(server::BASE_PATH).unwrap()..];
+    write!(
+        s,
+        "GET {base}{path_and_query} HTTP/1.1\r\n{headers}Authorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        fixture().token
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    raw
+}
+
 #[test]
 fn brotli_and_gzip_compression_when_asked() {
-    use std::io::{Read, Write};
     for encoding in ["br", "gzip"] {
-        let url = format!("{}/devices?api-version=v1.0", fixture().root);
-        let mut s = std::net::TcpStream::connect(url.split('/').nth(2).unwrap()).unwrap();
-        let path = &url[url.find(server::BASE_PATH).unwrap()..];
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nAccept-Encoding: {encoding}\r\nConnection: close\r\n\r\n",
-            fixture().token
-        )
-        .unwrap();
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).unwrap();
+        let raw = raw_get(
+            "/devices?api-version=v1.0",
+            &format!("Host: x\r\nAccept-Encoding: {encoding}\r\n"),
+        );
         let text = String::from_utf8_lossy(&raw).to_ascii_lowercase();
         let head = &text[..text.find("\r\n\r\n").unwrap()];
         assert!(
@@ -223,20 +233,9 @@ fn data_dependent_failures_are_client_errors_never_500() {
 
 #[test]
 fn hosts_repeated_options_and_sniffing_are_refused() {
-    use std::io::{Read, Write};
     let raw = |host_lines: &str| {
-        let url = format!("{}/devices?api-version=v1.0&$top=1", fixture().root);
-        let mut s = std::net::TcpStream::connect(url.split('/').nth(2).unwrap()).unwrap();
-        let path = &url[url.find(server::BASE_PATH).unwrap()..];
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\n{host_lines}Authorization: Bearer {}\r\nConnection: close\r\n\r\n",
-            fixture().token
-        )
-        .unwrap();
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).unwrap();
-        String::from_utf8_lossy(&raw).into_owned()
+        String::from_utf8_lossy(&raw_get("/devices?api-version=v1.0&$top=1", host_lines))
+            .into_owned()
     };
     // the Host goes into @odata.context and next links when no public URL is set
     let fine = raw("Host: reports.example:8443\r\n");

@@ -192,17 +192,32 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_client_waits_for_its_own_statements_and_its_tenants_others_do_not() {
-        let dir = std::env::temp_dir().join(format!("dw_fair_client_{}", std::process::id()));
+    /// A store in a new folder (named after `tag`) limited to `per_tenant` and `per_client`
+    /// statements, with `held` running on another thread for 600 ms once this returns.
+    fn holding(
+        tag: &str,
+        per_tenant: usize,
+        per_client: usize,
+        held: PlannedQuery,
+    ) -> (
+        std::path::PathBuf,
+        Arc<TenantFair>,
+        std::thread::JoinHandle<Result<(), StoreError>>,
+    ) {
+        let dir = std::env::temp_dir().join(format!("{tag}_{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let inner = Arc::new(SqliteStore::open(&dir.join("t.db")).unwrap());
-        let fair = Arc::new(TenantFair::new(inner, 3, 1, Duration::from_millis(300)));
+        let fair = Arc::new(TenantFair::new(
+            inner,
+            per_tenant,
+            per_client,
+            Duration::from_millis(300),
+        ));
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         let holder = {
             let fair = fair.clone();
             std::thread::spawn(move || {
-                fair.stream(&of_client(1, "a"), &mut |_| {
+                fair.stream(&held, &mut |_| {
                     let _ = started_tx.send(());
                     std::thread::sleep(Duration::from_millis(600));
                     false
@@ -210,6 +225,12 @@ mod tests {
             })
         };
         started_rx.recv().unwrap();
+        (dir, fair, holder)
+    }
+
+    #[test]
+    fn a_client_waits_for_its_own_statements_and_its_tenants_others_do_not() {
+        let (dir, fair, holder) = holding("dw_fair_client", 3, 1, of_client(1, "a"));
         let refused = fair.count(&of_client(1, "a")).unwrap_err();
         assert!(matches!(refused, StoreError::ClientBusy(1)), "{refused}");
         // the tenant's other clients, and a client of the same name elsewhere, have their share
@@ -223,22 +244,7 @@ mod tests {
 
     #[test]
     fn a_tenant_waits_for_its_own_statements_and_others_do_not() {
-        let dir = std::env::temp_dir().join(format!("dw_fair_{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let inner = Arc::new(SqliteStore::open(&dir.join("t.db")).unwrap());
-        let fair = Arc::new(TenantFair::new(inner, 1, 1, Duration::from_millis(300)));
-        let (started_tx, started_rx) = std::sync::mpsc::channel();
-        let holder = {
-            let fair = fair.clone();
-            std::thread::spawn(move || {
-                fair.stream(&query(1), &mut |_| {
-                    let _ = started_tx.send(());
-                    std::thread::sleep(Duration::from_millis(600));
-                    false
-                })
-            })
-        };
-        started_rx.recv().unwrap();
+        let (dir, fair, holder) = holding("dw_fair", 1, 1, query(1));
         // tenant 1 has its one statement running: a second waits, then is refused
         let refused = fair.count(&query(1)).unwrap_err();
         assert!(matches!(refused, StoreError::Busy(1)), "{refused}");
