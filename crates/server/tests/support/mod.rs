@@ -5,6 +5,8 @@ use auth::{AuthSettings, Client, KeyRing, Registry, TokenService, Validator};
 use std::sync::Arc;
 use warehouse::Store;
 
+pub mod corpus;
+
 /// A running test server.
 pub struct TestServer {
     /// `http://127.0.0.1:port`

@@ -1,0 +1,231 @@
+//! A corpus of requests that uses every query option and the combinations the tests use. Both
+//! stores must answer it with identical bytes (`postgres.rs`), and the answers must not change
+//! from one build to the next unless a commit says why (`answers.rs`, `fixtures/answers.txt`).
+
+/// Percent-encodes a query option's value.
+pub fn enc(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// The request corpus: every collection, counts, keys, and filters with every operator and
+/// function, orderings, selects and paging over several collections.
+pub fn requests() -> Vec<String> {
+    let mut out = Vec::new();
+    for c in warehouse::Warehouse::get().collections.iter() {
+        out.push(format!("/{}?api-version=beta", c.name));
+        out.push(format!("/{}/$count?api-version=beta", c.name));
+    }
+    let filters = [
+        "deviceKey eq 5",
+        "deviceKey ne 5 and deviceKey lt 20",
+        "deviceKey gt 100 or deviceKey le 2",
+        "not (deviceKey ge 3)",
+        "deviceKey in (1, 7, 9999)",
+        "isDeleted eq true",
+        "isDeleted",
+        "not isDeleted",
+        "androidSecurityPatchLevel eq null",
+        "androidSecurityPatchLevel ne null",
+        "androidSecurityPatchLevel gt '2000'",
+        "not (androidSecurityPatchLevel gt '2000')",
+        "startswith(deviceName,'DESKTOP')",
+        "endswith(deviceName,'A')",
+        "contains(model,'Pro')",
+        "tolower(manufacturer) eq 'apple'",
+        "toupper(manufacturer) eq 'HP'",
+        "length(deviceName) gt 13",
+        "indexof(deviceName,'-') eq 3",
+        "substring(deviceName, 0, 3) eq 'MAC'",
+        "substring(deviceName, 8) eq 'A1'",
+        "concat(manufacturer, model) eq 'AppleiPhone 15'",
+        "trim(concat(' ', osVersion)) eq '18.5'",
+        "enrolledDateTime ge 2026-10-15T00:00:00Z",
+        "enrolledDateTime lt 2026-10-15T02:00:00+02:00",
+        "enrolledDateTime ge 2026-10-01",
+        "year(enrolledDateTime) eq 2026 and month(enrolledDateTime) eq 10",
+        "day(enrolledDateTime) eq 1",
+        "hour(enrolledDateTime) lt 6",
+        "minute(enrolledDateTime) ge 30",
+        "second(enrolledDateTime) lt 10",
+        "date(enrolledDateTime) eq 2026-10-20",
+        "time(enrolledDateTime) lt 06:00:00",
+        "fractionalseconds(enrolledDateTime) lt 0.5",
+        "totaloffsetminutes(enrolledDateTime) eq 0",
+        "totalStorageSpaceInBytes div 1073741824 eq 128",
+        "totalStorageSpaceInBytes mod 3 eq 1",
+        "deviceKey mod 7 eq 0",
+        "freeStorageSpaceInBytes mul 3 add 1 sub 1 eq totalStorageSpaceInBytes",
+        "-deviceKey gt -3",
+        "deviceKey divby 2 eq 2.5",
+        "deviceKey div 0 eq 1",
+        "cast(deviceKey, Edm.String) eq '42'",
+        "cast(deviceName, Edm.Int32) eq null",
+        "cast(isDeleted, Edm.String) eq 'true'",
+        "isof(deviceName, Edm.String)",
+        "isof(deviceKey, Edm.String)",
+        "round(deviceKey divby 10) eq 3",
+        "floor(deviceKey divby 10) eq 3",
+        "ceiling(deviceKey divby 10) eq 4",
+        "deviceName eq 'it''s not there'",
+        "enrolledDateTime lt now()",
+        "enrolledDateTime lt maxdatetime()",
+        "deviceKey add 0.5 gt 10.25",
+        "totalStorageSpaceInBytes gt 1e11",
+        "lastSyncDateTime gt enrolledDateTime",
+        "userId eq null or startswith(userId, 'a')",
+        "deviceCategoryKey in (1, 2) and ownerTypeKey eq 2",
+    ];
+    for f in filters {
+        out.push(format!(
+            "/devices?api-version=v1.0&$filter={}&$select=deviceKey,deviceName,enrolledDateTime",
+            enc(f)
+        ));
+        out.push(format!(
+            "/devices/$count?api-version=v1.0&$filter={}",
+            enc(f)
+        ));
+    }
+    let orders = [
+        "deviceName",
+        "deviceName desc",
+        "lastSyncDateTime desc,deviceKey",
+        "androidSecurityPatchLevel,osVersion desc",
+        "tolower(model),deviceKey desc",
+        "totalStorageSpaceInBytes,enrolledDateTime desc",
+    ];
+    for o in orders {
+        for top in ["", "&$top=7", "&$skip=13&$top=60"] {
+            out.push(format!("/devices?api-version=v1.0&$orderby={}&$select=deviceKey,deviceName,model,lastSyncDateTime{top}&$count=true", enc(o)));
+        }
+    }
+    for (c, f) in [
+        (
+            "devicePropertyHistories",
+            "complianceStateKey eq 2 and dateKey ge 20261025",
+        ),
+        ("users", "isDeleted eq false and intuneLicensed"),
+        ("appRevisions", "endDateExclusiveUTC eq null"),
+        ("enrollmentActivities", "count gt 1 or osVersion eq '14'"),
+        ("userDeviceAssociations", "endedDateTimeUTC ne null"),
+        ("policies", "policyVersion gt 1"),
+        ("mamCheckins", "lastCheckInDate ge 2026-10-30T12:00:00Z"),
+    ] {
+        out.push(format!("/{c}?api-version=v1.0&$filter={}", enc(f)));
+        out.push(format!(
+            "/{c}?api-version=v1.0&maxhistorydays=3&$count=true"
+        ));
+    }
+    for key in [
+        "devices(7)",
+        "devices(7)/deviceName",
+        "devices(7)/enrolledDateTime/$value",
+        "devicePropertyHistories(dateKey=20261101,deviceKey=9)",
+        "users(3)",
+        "devices(99999)",
+    ] {
+        out.push(format!("/{key}?api-version=v1.0"));
+    }
+    out.push("/devices?api-version=v1.0&$format=application/json;odata.metadata=full;IEEE754Compatible=true&$top=5".into());
+    out.push("/devices?api-version=v1.0&$filter=nope%20eq%201".into());
+    // $expand: joined dimensions, with paging, filters on the main entity and full metadata
+    for e in [
+        "deviceType,deviceCategory($select=deviceCategoryName)",
+        "*",
+        "user($select=userEmail,intuneLicensed)",
+    ] {
+        out.push(format!(
+            "/devices?api-version=v1.0&$select=deviceKey,deviceName&$expand={}&$filter={}&$top=40",
+            enc(e),
+            enc("deviceKey gt 5")
+        ));
+    }
+    out.push(format!(
+        "/devicePropertyHistories?api-version=v1.0&$expand={}&$orderby={}&$top=25&$format=application/json;odata.metadata=full",
+        enc("device($select=deviceName),complianceState"),
+        enc("dateKey desc,deviceKey")
+    ));
+    out.push("/devices(7)?api-version=v1.0&$expand=deviceType".into());
+    // expanded collections: nested options, expansions inside them (date-times and Booleans
+    // through each store's JSON), counts, the bound and its next link, multi-step paths
+    for (set, e) in [
+        ("users", "userDeviceAssociations($expand=device($select=deviceName,enrolledDateTime,azureADRegistered);$count=true)"),
+        ("devices", "devicePropertyHistories($filter=complianceStateKey ne 2;$orderby=osVersion desc;$top=3;$skip=1;$count=true)"),
+        ("deviceCategories", "devicePropertyHistories($select=dateKey,deviceKey,azureADRegistered,physicalMemoryInBytes)"),
+        ("devices", "devicePropertyHistories/$count,userDeviceAssociations($select=userKey)"),
+        ("userDeviceAssociations", "device/deviceType,user($select=userKey)"),
+        ("devices", "deviceType($filter=deviceTypeName eq 'Windows'),devicePropertyHistories($search=\"10.0\" OR iPhone;$top=3)"),
+        ("devices", "devicePropertyHistories($compute=totalStorageSpaceInBytes div 3.0 as third,physicalMemoryInBytes div 1073741824 as gb;$orderby=gb desc;$top=2),deviceType($compute=concat(deviceTypeName,'!') as loud)"),
+    ] {
+        out.push(format!(
+            "/{set}?api-version=v1.0&$expand={}&$top=20&$format=application/json;odata.metadata=full;IEEE754Compatible=true",
+            enc(e)
+        ));
+    }
+    // navigation paths in $filter and $orderby
+    for (f, o) in [
+        ("deviceType/deviceTypeName eq 'Windows'", "deviceKey"),
+        (
+            "deviceCategory/deviceCategoryName ne null",
+            "deviceCategory/deviceCategoryName desc,deviceKey",
+        ),
+        (
+            "startswith(ownerType/ownerTypeName, 'C')",
+            "managementState/managementStateName,deviceKey desc",
+        ),
+    ] {
+        out.push(format!(
+            "/devices?api-version=v1.0&$select=deviceKey,deviceName&$filter={}&$orderby={}&$top=30&$count=true",
+            enc(f),
+            enc(o)
+        ));
+    }
+    // $apply: filters, groupings over navigation paths, aggregations and the options after them
+    for (set, apply, more) in [
+        ("devicePropertyHistories", "filter(dateKey ge 20261020)/groupby((dateKey,complianceStateKey),aggregate($count as n))", ""),
+        ("devicePropertyHistories", "groupby((dateKey))", "&maxhistorydays=3"),
+        ("devices", "groupby((deviceType/deviceTypeName),aggregate($count as devices,totalStorageSpaceInBytes with sum as storage,manufacturer with countdistinct as makers))", ""),
+        ("devices", "groupby((manufacturer),aggregate($count as n))", "&$filter=n%20ge%202&$orderby=manufacturer%20desc&$count=true&$skip=1&$top=2"),
+        ("devices", "filter(deviceKey lt 30)", "&$select=deviceKey"),
+        ("devices", "aggregate(totalStorageSpaceInBytes with average as mean,freeStorageSpaceInBytes with min as least,freeStorageSpaceInBytes with max as most)", ""),
+        ("devices", "groupby((deviceType/deviceTypeName,ownerType/ownerTypeName),aggregate($count as n))", "&$orderby=n%20desc&$format=application/json;odata.metadata=full"),
+        ("devices", "compute(totalStorageSpaceInBytes div 1073741824 as gb)/groupby((gb),aggregate($count as n))", ""),
+        ("devices", "filter(devicePropertyHistories/any(h: h/complianceStateKey eq 4))/aggregate($count as n)", ""),
+    ] {
+        out.push(format!("/{set}?api-version=v1.0&$apply={}{more}", enc(apply)));
+    }
+    out.push(format!(
+        "/devicePropertyHistories?api-version=v1.0&$apply={}&@from=20261025&@least=3",
+        enc("filter(dateKey ge @from)/groupby((deviceKey),aggregate($count as days))/filter(days ge @least)")
+    ));
+    // $search, $compute and lambda operators
+    for search in [
+        "iPhone",
+        "\"10.0\" OR iPhone",
+        "NOT Windows AND Apple",
+        "DESKTOP*",
+    ] {
+        out.push(format!(
+            "/devices?api-version=v1.0&$search={}&$select=deviceKey,deviceName&$count=true",
+            enc(search)
+        ));
+    }
+    out.push(format!(
+        "/devices?api-version=v1.0&$compute={}&$filter={}&$orderby={}&$select=deviceKey,storageGB,freePercent,label",
+        enc("totalStorageSpaceInBytes div 1073741824 as storageGB,freeStorageSpaceInBytes mul 100 divby totalStorageSpaceInBytes as freePercent,concat(manufacturer,concat(' ',model)) as label"),
+        enc("storageGB ge 64"),
+        enc("freePercent desc,storageGB")
+    ));
+    for f in [
+        "devicePropertyHistories/any(h: h/complianceStateKey eq 4)",
+        "devicePropertyHistories/all(h: h/complianceStateKey eq 2)",
+        "devicePropertyHistories/any(h: h/osVersion ne osVersion)",
+        "devicePropertyHistories/any()",
+        "userDeviceAssociations/any(a: a/user/intuneLicensed)",
+    ] {
+        out.push(format!(
+            "/devices?api-version=v1.0&$filter={}&$select=deviceKey&$count=true",
+            enc(f)
+        ));
+    }
+    out
+}
