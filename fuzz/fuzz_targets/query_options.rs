@@ -30,7 +30,6 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let model = Warehouse::get().edm(ApiVersion::V1);
-    let targets = |name: &str| model.entity_types.iter().find(|t| t.name == name);
     for set in ["devices", "devicePropertyHistories"] {
         let entity = model.type_of(model.entity_set(set).expect("a set of the model"));
         let collection = Warehouse::get().collection(set).expect("a collection");
@@ -38,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
             .get("$filter")
             .and_then(|f| parse_filter(f).ok())
             .and_then(|e| aliases.resolve(&e).ok())
-            .and_then(|e| Scope::new(entity, Some(&targets)).filter(&e).ok());
+            .and_then(|e| Scope::new(entity, Some(model)).filter(&e).ok());
         let orderby = options
             .get("$orderby")
             .and_then(|o| parse_orderby(o).ok())
@@ -52,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
                         direction: i.direction,
                     })
                     .collect();
-                Scope::new(entity, Some(&targets)).orderby(&items).ok()
+                Scope::new(entity, Some(model)).orderby(&items).ok()
             })
             .unwrap_or_default();
         let select = options
@@ -61,7 +60,7 @@ fuzz_target!(|data: &[u8]| {
             .and_then(|items| bind_select(&items, entity).ok())
             .unwrap_or_else(|| (0..entity.properties.len()).collect());
         if let Some(items) = options.get("$expand").and_then(|e| parse_expand(e).ok()) {
-            let _ = bind_expand(&items, entity, &targets);
+            let _ = bind_expand(&items, entity, model);
         }
         for dialect in [
             &SqliteDialect as &dyn warehouse::sql::Dialect,

@@ -7,14 +7,14 @@ use crate::settings::{self, Settings};
 use crate::CommonArgs;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use odata::bind::{bind_select, Scope};
 use odata::edm::{EntityType, Lookup, PrimitiveType};
 use odata::json::{Cell, EntityWriter, MetadataLevel, Row};
+use odata::read::ReadQuery;
 use odata::syntax;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use warehouse::model::ApiVersion;
-use warehouse::sql::{self, CollectionQuery, KeysetPosition, SqlValue};
+use warehouse::sql::{self, KeysetPosition, Reading, SqlValue};
 use warehouse::{Store, Warehouse};
 
 /// Rows one statement reads; the next continues after the last.
@@ -79,73 +79,46 @@ pub(crate) fn run(a: ExportArgs) -> Result<(), String> {
         }
     };
     let entity = model.type_of(set);
-    let collection = Warehouse::get()
-        .collection(&set.name)
-        .ok_or("the collection is missing from the store's model")?;
-    let targets = |name: &str| model.entity_types.iter().find(|t| t.name == name);
-    let filter = match &a.filter {
-        Some(text) => {
-            let expr = syntax::parse_filter(text)
-                .map_err(|e| option_error("--filter", &e.message, e.offset))?;
-            let bound = Scope::new(entity, Some(&targets))
-                .filter(&expr)
-                .map_err(|e| option_error("--filter", &e.message, e.position.unwrap_or(0)))?;
-            Some(bound)
-        }
-        None => None,
+    let options = syntax::QueryOptions {
+        system: [("$filter", &a.filter), ("$select", &a.select)]
+            .into_iter()
+            .filter_map(|(name, value)| {
+                let value = value.clone()?;
+                Some(syntax::QueryOption {
+                    name: name.to_string(),
+                    value,
+                })
+            })
+            .collect(),
+        custom: Vec::new(),
     };
-    let select = match &a.select {
-        Some(text) => {
-            let items = syntax::parse_select(text)
-                .map_err(|e| option_error("--select", &e.message, e.offset))?;
-            bind_select(&items, entity)
-                .map_err(|e| option_error("--select", &e.message, e.position.unwrap_or(0)))?
-        }
-        None => (0..entity.properties.len()).collect(),
-    };
+    let read = ReadQuery::bind(&options, &set.name, entity, model)
+        .map_err(option_error)?
+        .with_history_days(a.maxhistorydays);
     let store = crate::open_store(&settings)?;
     let tenant = store
         .tenant(&settings.tenant)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("the store has no tenant '{}'", settings.tenant))?;
-    // an explicit day filter wins over maxhistorydays
-    let date_filtered = entity
-        .property_index("dateKey")
-        .is_some_and(|day| filter.as_ref().is_some_and(|f| f.mentions_property(day)));
-    let min_date_key = match (a.maxhistorydays, tenant.snapshot_date_key) {
-        (Some(days), Some(snapshot)) if collection.has_date_key() && !date_filtered => {
-            warehouse::calendar::days_before(snapshot, days)
-        }
-        _ => None,
-    };
-    let base = CollectionQuery {
-        collection,
-        entity,
+    let first = Reading {
         tenant: tenant.id,
-        apply: None,
-        filter: filter.as_ref(),
-        orderby: &[],
-        select: &select,
-        computed: &[],
-        key: &[],
-        min_date_key,
+        snapshot_date_key: tenant.snapshot_date_key,
+        now_micros: now_micros(),
         after: None,
         offset: 0,
         limit: Some(BATCH),
-        now_micros: now_micros(),
-        expand: &[],
     };
-    let bar = progress(store.as_ref(), &base)?;
+    let bar = progress(store.as_ref(), &read, &first)?;
     let mut sink = Sink::open(a.out.as_deref())?;
-    let mut out = Output::new(a.format, entity, &select, &set.name);
+    let mut out = Output::new(a.format, entity, &read.select, &set.name);
     out.start(&mut sink.buf);
     let mut position: Option<KeysetPosition> = None;
     loop {
-        let q = CollectionQuery {
+        let reading = Reading {
             after: position.as_ref(),
-            ..base.clone()
+            ..first
         };
-        let plan = sql::plan(&q, store.dialect()).map_err(|e| e.to_string())?;
+        let plan = sql::plan_read(&read, &reading, store.dialect()).map_err(|e| e.to_string())?;
         let cursor = &plan.cursor;
         let (mut read, mut last) = (0u64, None);
         let mut failed = None;
@@ -185,9 +158,15 @@ pub(crate) fn run(a: ExportArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// An option's error, with where in its text the problem starts.
-fn option_error(option: &str, message: &str, position: usize) -> String {
-    format!("{option}: {message} (at character {position})")
+/// An option's error, named as the command line names the option, with where in its text the
+/// problem starts.
+fn option_error(e: odata::ODataError) -> String {
+    let option = e.target.as_deref().unwrap_or_default().replace('$', "--");
+    format!(
+        "{option}: {} (at character {})",
+        e.message,
+        e.position.unwrap_or(0)
+    )
 }
 
 fn now_micros() -> i64 {
@@ -196,7 +175,11 @@ fn now_micros() -> i64 {
 
 /// A progress bar of the rows to export, drawn when standard error is a terminal (the count is
 /// only read then).
-fn progress(store: &dyn Store, q: &CollectionQuery<'_>) -> Result<ProgressBar, String> {
+fn progress(
+    store: &dyn Store,
+    read: &ReadQuery<'_>,
+    reading: &Reading<'_>,
+) -> Result<ProgressBar, String> {
     if !std::io::stderr().is_terminal() {
         return Ok(ProgressBar::with_draw_target(
             None,
@@ -205,7 +188,7 @@ fn progress(store: &dyn Store, q: &CollectionQuery<'_>) -> Result<ProgressBar, S
     }
     let total = store
         .count(
-            &sql::plan(q, store.dialect())
+            &sql::plan_read(read, reading, store.dialect())
                 .map_err(|e| e.to_string())?
                 .count,
         )

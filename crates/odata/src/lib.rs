@@ -7,6 +7,8 @@
 //!   offset where the input stops matching the OData ABNF, so clients get a precise position.
 //! * [`bind`]: resolves names and checks types of a syntax tree against an [`edm`] entity type,
 //!   producing a typed tree that planners (SQL or otherwise) consume without re-checking.
+//! * [`read`]: a whole read request's options bound at once, against a [`bind::Catalog`], into
+//!   one owned [`read::ReadQuery`]: the single description a planner receives.
 //! * [`csdl`] and [`json`]: writers for `$metadata` (CSDL XML and JSON) and for OData JSON payloads.
 //!   The payload writer appends straight into a byte buffer so a server can stream rows without
 //!   building intermediate documents.
@@ -21,6 +23,7 @@ pub mod edm;
 pub mod error;
 pub mod json;
 pub mod openapi;
+pub mod read;
 pub mod syntax;
 
 pub use error::{ErrorKind, ODataError};

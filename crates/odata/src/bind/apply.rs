@@ -13,7 +13,7 @@
 //! `Edm.Int64`, of a decimal `Edm.Decimal`, of a double `Edm.Double`; `average` is `Edm.Double`
 //! (`Edm.Decimal` for a decimal); `min` and `max` keep the aggregated value's type.
 
-use super::{bad, orderby, unsupported, Binder, BoundOrder, Targets, Typed, TypedKind};
+use super::{bad, orderby, unsupported, Binder, BoundOrder, Catalog, Typed, TypedKind};
 use crate::edm::{EntityType, NavigationProperty, PrimitiveType, Property};
 use crate::syntax::limits::MAX_APPLY_STAGES;
 use crate::syntax::{
@@ -158,12 +158,6 @@ impl AggregatedType {
         }
     }
 
-    /// The nested type a navigation property of [`AggregatedType::entity`] leads to, by name
-    /// (for binding paths such as `deviceType/deviceTypeName` against the aggregated rows).
-    pub fn target(&self, name: &str) -> Option<&EntityType> {
-        self.nested.iter().find(|t| t.name == name)
-    }
-
     /// The part of this type `$select` chooses: properties and nested objects by name, nested
     /// properties by path (`deviceType/deviceTypeName`), `*` for all, in declaration order.
     /// Only for writing rows: expressions bind against the whole type.
@@ -249,18 +243,18 @@ impl AggregatedType {
     }
 }
 
-/// Binds `$apply` transformations against `ty`; `targets` finds the types navigation
+/// Binds `$apply` transformations against `ty`; `catalog` finds the types navigation
 /// properties lead to.
 pub fn bind_apply<'a>(
     transformations: &[Transformation],
     ty: &'a EntityType,
-    targets: Targets<'a>,
+    catalog: &'a dyn Catalog,
 ) -> Result<BoundApply, ODataError> {
     let mut computed: Vec<super::Computed> = Vec::new();
     let mut filters = Vec::new();
     let mut rest = transformations;
     while let Some((t, after)) = rest.split_first() {
-        let input = Binder::new(ty, Some(targets)).with_computed(&computed);
+        let input = Binder::new(ty, Some(catalog)).with_computed(&computed);
         match &t.kind {
             TransformationKind::Filter(e) => filters.push(super::filter(e, input)?),
             TransformationKind::Compute(items) => {
@@ -304,12 +298,10 @@ pub fn bind_apply<'a>(
             aggregation: None,
         });
     };
-    let input = Binder::new(ty, Some(targets)).with_computed(&computed);
+    let input = Binder::new(ty, Some(catalog)).with_computed(&computed);
     let mut aggregation = aggregate(&input, first)?;
-    let result = aggregation.result.entity.clone();
-    let nested = aggregation.result.nested.clone();
-    let find = |name: &str| nested.iter().find(|t| t.name == name);
-    let output = Binder::new(&result, Some(&find));
+    let result = aggregation.result.clone();
+    let output = Binder::new(&result.entity, Some(&result));
     let mut stage = Stage::default();
     for t in after {
         stage_transformation(&output, t, &mut stage, &mut aggregation.stages)?;
@@ -530,8 +522,8 @@ fn aggregate(input: &Binder<'_, '_>, t: &Transformation) -> Result<Aggregation, 
             } => {
                 let nav = &input.ty.navigation[navigation];
                 let target = input
-                    .targets
-                    .and_then(|f| f(&nav.target_type))
+                    .catalog
+                    .and_then(|c| c.entity_type(&nav.target_type))
                     .expect("bound through a target");
                 (target.properties[p].name.clone(), Some(nav.name.clone()))
             }

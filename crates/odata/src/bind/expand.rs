@@ -3,7 +3,7 @@
 //! many.
 
 use super::{
-    bad, bind_select_with_computed, navigation, unsupported, BoundOrder, Computed, Scope, Targets,
+    bad, bind_select_with_computed, navigation, unsupported, BoundOrder, Catalog, Computed, Scope,
     Typed,
 };
 use crate::edm::{EntityType, Lookup};
@@ -68,22 +68,22 @@ enum Origin {
 /// `$compute`, `$filter` and `$expand`, and for collection-valued ones `$search`, `$orderby`,
 /// `$skip`, `$top` and `$count` (and `/$count`), each also as references (`/$ref`). A path of
 /// several navigation properties
-/// (`device/deviceType`) expands each step. `targets` finds the entity type a navigation
+/// (`device/deviceType`) expands each step. `catalog` finds the entity type a navigation
 /// property leads to.
-pub fn bind_expand<'a>(
+pub fn bind_expand(
     items: &[ExpandItem],
     ty: &EntityType,
-    targets: Targets<'a>,
+    catalog: &dyn Catalog,
 ) -> Result<Vec<BoundExpand>, ODataError> {
-    expand_level(items, ty, targets, false)
+    expand_level(items, ty, catalog, false)
 }
 
 /// [`bind_expand`] for the items of one level; `in_collection` when they are the expansions of
 /// an expanded collection's entities.
-fn expand_level<'a>(
+fn expand_level(
     items: &[ExpandItem],
     ty: &EntityType,
-    targets: Targets<'a>,
+    catalog: &dyn Catalog,
     in_collection: bool,
 ) -> Result<Vec<BoundExpand>, ODataError> {
     let mut out: Vec<(BoundExpand, Origin)> = Vec::new();
@@ -92,7 +92,7 @@ fn expand_level<'a>(
             // `*` or `*/$ref`
             let reference = item.path.len() == 2;
             for n in 0..ty.navigation.len() {
-                let target = target_of(ty, n, targets)?;
+                let target = target_of(ty, n, catalog)?;
                 let implied = BoundExpand {
                     navigation: n,
                     select: if reference {
@@ -112,10 +112,10 @@ fn expand_level<'a>(
             continue;
         }
         let n = navigation_named(ty, &item.path[0], item.span)?;
-        let target = target_of(ty, n, targets)?;
+        let target = target_of(ty, n, catalog)?;
         let rest = &item.path[1..];
         let (bound, origin) = if rest.is_empty() || rest == ["$count"] || rest == ["$ref"] {
-            let bound = bind_item(item, ty, n, (target, targets), in_collection)?;
+            let bound = bind_item(item, ty, n, (target, catalog), in_collection)?;
             (bound, Origin::Named)
         } else {
             // `a/b(options)` is `a($expand=b(options))`
@@ -127,7 +127,7 @@ fn expand_level<'a>(
             let implied = BoundExpand {
                 navigation: n,
                 select: (0..target.properties.len()).collect(),
-                expand: expand_level(&[step], target, targets, in_collection || collection)?,
+                expand: expand_level(&[step], target, catalog, in_collection || collection)?,
                 computed: Vec::new(),
                 filter: None,
                 reference: false,
@@ -218,17 +218,19 @@ fn navigation_named(ty: &EntityType, name: &str, span: Span) -> Result<usize, OD
 fn target_of<'a>(
     ty: &EntityType,
     n: usize,
-    targets: Targets<'a>,
+    catalog: &'a dyn Catalog,
 ) -> Result<&'a EntityType, ODataError> {
-    targets(&ty.navigation[n].target_type).ok_or_else(|| {
-        ODataError::new(
-            ErrorKind::Internal,
-            format!(
-                "navigation target {} is missing",
-                ty.navigation[n].target_type
-            ),
-        )
-    })
+    catalog
+        .entity_type(&ty.navigation[n].target_type)
+        .ok_or_else(|| {
+            ODataError::new(
+                ErrorKind::Internal,
+                format!(
+                    "navigation target {} is missing",
+                    ty.navigation[n].target_type
+                ),
+            )
+        })
 }
 
 /// One item naming navigation property `n` of `ty` (perhaps followed by `/$count`), with its
@@ -237,7 +239,7 @@ fn bind_item<'a>(
     item: &ExpandItem,
     ty: &EntityType,
     n: usize,
-    (target, targets): (&'a EntityType, Targets<'a>),
+    (target, catalog): (&'a EntityType, &'a dyn Catalog),
     in_collection: bool,
 ) -> Result<BoundExpand, ODataError> {
     if let Some((name, span)) = item.options.first() {
@@ -264,7 +266,7 @@ fn bind_item<'a>(
         None if reference => (Vec::new(), Vec::new()),
         None => ((0..target.properties.len()).collect(), all_computed.clone()),
     };
-    let expand = expand_level(&item.expand, target, targets, in_collection || collection)?;
+    let expand = expand_level(&item.expand, target, catalog, in_collection || collection)?;
     let scope = Scope::new(target, None).with_computed(&all_computed);
     let filter = item.filter.as_ref().map(|f| scope.filter(f)).transpose()?;
     let related = if collection {

@@ -11,6 +11,7 @@
 //! `$count` over collections) bind in `navigation`, `$search` in `search`, `$apply` in `apply`.
 
 mod apply;
+mod catalog;
 mod expand;
 mod functions;
 mod navigation;
@@ -22,6 +23,7 @@ pub use apply::{
     bind_apply, AggregateMethod, AggregatedType, Aggregation, BoundAggregate, BoundApply, Share,
     Stage, APPLY_TRANSFORMATIONS,
 };
+pub use catalog::Catalog;
 pub use expand::{bind_expand, BoundExpand, RelatedRows, MAX_EXPANDED_ENTITIES};
 use scope::Binder;
 pub use scope::{bind_select_with_computed, Computed, Scope};
@@ -439,9 +441,6 @@ fn ambiguous(span: Span, name: &str, candidates: &[&str]) -> ODataError {
         ),
     )
 }
-
-/// Finds the entity type a navigation property leads to, by type name.
-pub type Targets<'a> = &'a dyn Fn(&str) -> Option<&'a EntityType>;
 
 fn typed(kind: TypedKind, ty: PrimitiveType, nullable: bool) -> Typed {
     Typed {

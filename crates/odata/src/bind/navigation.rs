@@ -21,7 +21,7 @@ impl<'a> Binder<'a, '_> {
                 "collections inside a lambda predicate are not supported",
             ));
         }
-        let Some(targets) = self.targets else {
+        let Some(catalog) = self.catalog else {
             return Err(unsupported(
                 span,
                 "navigation properties in expressions are not supported here",
@@ -41,15 +41,17 @@ impl<'a> Binder<'a, '_> {
                 ),
             ));
         };
-        let target = targets(&self.ty.navigation[n].target_type).ok_or_else(|| {
-            ODataError::new(
-                ErrorKind::Internal,
-                format!(
-                    "navigation target {} is missing",
-                    self.ty.navigation[n].target_type
-                ),
-            )
-        })?;
+        let target = catalog
+            .entity_type(&self.ty.navigation[n].target_type)
+            .ok_or_else(|| {
+                ODataError::new(
+                    ErrorKind::Internal,
+                    format!(
+                        "navigation target {} is missing",
+                        self.ty.navigation[n].target_type
+                    ),
+                )
+            })?;
         Ok((n, target))
     }
 
@@ -67,7 +69,7 @@ impl<'a> Binder<'a, '_> {
             Some((variable, body)) => {
                 let inner = Scope {
                     ty: self.ty,
-                    targets: self.targets,
+                    catalog: self.catalog,
                     computed: self.computed,
                     lambda: Some((variable.as_str(), element)),
                     inlined: self.inlined.clone(),
@@ -92,7 +94,7 @@ impl<'a> Binder<'a, '_> {
         segments: &[String],
         span: Span,
     ) -> Result<Typed, ODataError> {
-        let Some(targets) = self.targets else {
+        let Some(catalog) = self.catalog else {
             return Err(unsupported(
                 span,
                 "navigation properties in expressions are not supported here",
@@ -118,7 +120,7 @@ impl<'a> Binder<'a, '_> {
                 ),
             ));
         }
-        let target = targets(&nav.target_type).ok_or_else(|| {
+        let target = catalog.entity_type(&nav.target_type).ok_or_else(|| {
             ODataError::new(
                 ErrorKind::Internal,
                 format!("navigation target {} is missing", nav.target_type),

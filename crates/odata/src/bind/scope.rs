@@ -1,6 +1,6 @@
 //! What names in an expression resolve against ([`Scope`]), and computed properties.
 
-use super::{bad, bind_select, filter, orderby, BoundOrder, Targets, Typed};
+use super::{bad, bind_select, filter, orderby, BoundOrder, Catalog, Typed};
 use crate::edm::{EntityType, Lookup};
 use crate::syntax::{Expr, OrderByItem, SelectItem};
 use crate::ODataError;
@@ -8,13 +8,14 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 /// What the names of an expression resolve against: an entity type's properties, paths through
-/// its single-valued navigation properties (with `targets`), and computed properties.
+/// its single-valued navigation properties (with `catalog`), and computed properties.
 #[derive(Clone)]
 pub struct Scope<'a, 'c> {
     /// The entity type whose properties paths name.
     pub ty: &'a EntityType,
-    /// Navigation targets; without them, navigation paths are not bound.
-    pub targets: Option<Targets<'a>>,
+    /// Where the types navigation properties lead to are found; without it, navigation paths
+    /// are not bound.
+    pub catalog: Option<&'a dyn Catalog>,
     /// Computed properties (`$compute`, `compute(...)` in `$apply`), named by their aliases.
     pub computed: &'c [Computed],
     /// Inside a lambda predicate: the variable's name and the type of its entity.
@@ -43,12 +44,12 @@ pub struct Computed {
 }
 
 impl<'a, 'c> Scope<'a, 'c> {
-    /// The properties of `ty`, and paths through its navigation properties when `targets` is
+    /// The properties of `ty`, and paths through its navigation properties when `catalog` is
     /// given.
-    pub fn new(ty: &'a EntityType, targets: Option<Targets<'a>>) -> Self {
+    pub fn new(ty: &'a EntityType, catalog: Option<&'a dyn Catalog>) -> Self {
         Scope {
             ty,
-            targets,
+            catalog,
             computed: &[],
             lambda: None,
             inlined: Rc::default(),
@@ -59,7 +60,7 @@ impl<'a, 'c> Scope<'a, 'c> {
     pub fn with_computed<'d>(self, computed: &'d [Computed]) -> Scope<'a, 'd> {
         Scope {
             ty: self.ty,
-            targets: self.targets,
+            catalog: self.catalog,
             computed,
             lambda: None,
             inlined: self.inlined,

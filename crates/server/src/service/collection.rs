@@ -4,47 +4,24 @@
 use super::*;
 use odata::bind::AggregatedType;
 
-/// The paging options of a collection request: `$top`, `$skip`, `$count`, and the page size
-/// (the service's, or less when `Prefer: odata.maxpagesize` asks for it).
-struct Paging {
-    top: Option<u64>,
-    skip: Option<u64>,
-    want_count: bool,
+/// How many rows a page holds: the service's page size, or less when
+/// `Prefer: odata.maxpagesize` asks for it.
+struct PageSize {
     /// What `Prefer` asked for, if anything.
     preferred: Option<u64>,
-    page_size: u64,
+    rows: u64,
 }
 
-impl Paging {
-    /// Reads the paging options of `ctx`.
-    fn parse(ctx: &Ctx) -> Result<Self, ODataError> {
-        let number = |option: &str| {
-            ctx.options
-                .get(option)
-                .map(syntax::parse_top_skip)
-                .transpose()
-                .map_err(|e| e.into_odata(option))
-        };
-        let want_count = ctx
-            .options
-            .get("$count")
-            .map(syntax::parse_count)
-            .transpose()
-            .map_err(|e| e.into_odata("$count"))?
-            .unwrap_or(false);
+impl PageSize {
+    /// The page size for `ctx`.
+    fn of(ctx: &Ctx) -> Self {
         let preferred = parse_prefer_maxpagesize(&ctx.headers);
-        let page_size = preferred
+        let rows = preferred
             .map_or(ctx.app.config.page_size, |p| {
                 p.min(ctx.app.config.page_size)
             })
             .max(1);
-        Ok(Self {
-            top: number("$top")?,
-            skip: number("$skip")?,
-            want_count,
-            preferred,
-            page_size,
-        })
+        Self { preferred, rows }
     }
 }
 
@@ -68,9 +45,6 @@ pub(super) async fn related_collection(
     scoped_collection(ctx, target, parent, references).await
 }
 
-/// Values the rows of a collection must hold: (property index, value).
-pub(super) type PropertyValues = Vec<(usize, SqlValue)>;
-
 /// The collection a collection-valued navigation property of `set({key_text})` leads to, and the
 /// value its reference must hold.
 pub(super) fn parent_scope(
@@ -91,7 +65,7 @@ pub(super) fn parent_scope(
     let parent = key
         .iter()
         .filter(|(p, _)| source.properties[*p].name == nav.property)
-        .map(|(_, v)| (reference, sql::sql_value(v)))
+        .map(|(_, v)| (reference, v.clone()))
         .collect();
     Ok((target, parent))
 }
@@ -104,50 +78,45 @@ async fn scoped_collection(
     parent: PropertyValues,
     references: bool,
 ) -> ApiResult<Response> {
-    let (entity, coll) = resolve(&ctx, name)?;
-    let q = bind_query(&ctx, entity, coll)?;
+    let (entity, _) = resolve(&ctx, name)?;
+    let read = read_query(&ctx, name, entity)?.within(parent);
     let format = negotiate::json_format(
         ctx.options.get("$format"),
         header_str(&ctx.headers, "accept"),
     )?;
-    let mut paging = Paging::parse(&ctx)?;
-    if expands_collections(&q.expand) {
-        paging.page_size = paging.page_size.min(expand::PAGE_WITH_EXPANDED_COLLECTIONS);
+    let read = read.with_paging(&ctx.options)?;
+    let mut page_size = PageSize::of(&ctx);
+    if read.expands_collections() {
+        page_size.rows = page_size.rows.min(expand::PAGE_WITH_EXPANDED_COLLECTIONS);
     }
     let tenant = load_tenant(&ctx).await?;
-    let history = tenant.snapshot_date_key.zip(history_days(&ctx)?);
-    let min_date = q.min_date_key(&tenant);
-    let fp = query_fingerprint(&ctx, name, &tenant, min_date);
+    let fp = query_fingerprint(&ctx, name, &tenant, &read);
     let token = resume_token(&ctx, &fp, &tenant)?;
     let remaining = match &token {
         Some(t) => t.remaining,
-        None => paging.top,
+        None => read.paging.top,
     };
-    let page_len = remaining.map_or(paging.page_size, |r| r.min(paging.page_size));
+    let page_len = remaining.map_or(page_size.rows, |r| r.min(page_size.rows));
     let position = token.as_ref().map(|t| KeysetPosition(t.after.clone()));
-    let page_query = PageQuery {
-        collection: coll,
-        entity,
-        tenant: tenant.id,
-        min_date_key: min_date,
-        now_micros: now_micros(),
-        expand: expansions(&ctx, entity, &q.expand, history),
-        parent,
-        query: q,
-        store: ctx.app.store.clone(),
-        client: ctx.client(),
-    };
     let offset = if token.is_none() {
-        paging.skip.unwrap_or(0)
+        read.paging.skip.unwrap_or(0)
     } else {
         0
+    };
+    let want_count = read.paging.count;
+    let page_query = PageQuery {
+        read,
+        tenant: tenant.clone(),
+        now_micros: now_micros(),
+        store: ctx.app.store.clone(),
+        client: ctx.client(),
     };
     let limit = stream::statement_limit(page_len, remaining, 0, false);
     let plan = page_query.plan(position.as_ref(), offset, limit)?;
     let (writer, context) = page_writer(
         &ctx,
         (name, entity),
-        &page_query.query,
+        &page_query.read,
         &plan.cursor,
         references,
         (format.metadata, format.ieee754),
@@ -161,7 +130,7 @@ async fn scoped_collection(
                 .map_err(|e| warehouse::StoreError::Evaluation(e.to_string()))
         }),
         writer,
-        want_count: paging.want_count,
+        want_count,
         context: (format.metadata != MetadataLevel::None).then_some(context),
         page_len,
         remaining,
@@ -188,7 +157,7 @@ async fn scoped_collection(
         header::CONTENT_TYPE,
         HeaderValue::from_str(&format.content_type()).expect("ascii"),
     );
-    if let Some(p) = paging.preferred {
+    if let Some(p) = page_size.preferred {
         h.insert(
             "preference-applied",
             HeaderValue::from_str(&format!(
@@ -207,7 +176,7 @@ async fn scoped_collection(
 fn page_writer(
     ctx: &Ctx,
     (name, entity): (&str, &'static EntityType),
-    q: &Query,
+    q: &ReadQuery<'_>,
     cursor: &sql::Cursor,
     references: bool,
     (level, ieee754): (MetadataLevel, bool),
@@ -258,7 +227,8 @@ fn page_writer(
 /// What a paging token is bound to: the request's version, collection, tenant, options that
 /// shape the rows, history window and parameter aliases. A token presented with anything else
 /// is refused.
-fn query_fingerprint(ctx: &Ctx, name: &str, tenant: &Tenant, min_date: Option<i64>) -> String {
+fn query_fingerprint(ctx: &Ctx, name: &str, tenant: &Tenant, read: &ReadQuery<'_>) -> String {
+    let min_date = sql::min_date_key(read, tenant.snapshot_date_key);
     // a continuation must keep the aliases' values too
     let mut aliases: Vec<String> = ctx
         .options
@@ -383,15 +353,9 @@ fn continuation_query(raw: &str) -> String {
 /// What a collection request reads, owned, so that a page can be planned again to continue
 /// after a pause (see [`stream`]).
 struct PageQuery {
-    collection: &'static Collection,
-    entity: &'static EntityType,
-    tenant: i64,
-    min_date_key: Option<i64>,
+    read: ReadQuery<'static>,
+    tenant: Tenant,
     now_micros: i64,
-    expand: Vec<sql::Expansion<'static>>,
-    /// Values the rows must hold (a collection-valued navigation property's parent key).
-    parent: PropertyValues,
-    query: Query,
     store: std::sync::Arc<dyn warehouse::Store>,
     /// Who the statements run for within the tenant ([`Ctx::client`]).
     client: String,
@@ -405,23 +369,15 @@ impl PageQuery {
         offset: u64,
         limit: u64,
     ) -> Result<sql::Plan, sql::StatementTooLarge> {
-        let cq = CollectionQuery {
-            collection: self.collection,
-            apply: self.query.apply.as_ref(),
-            entity: self.entity,
-            tenant: self.tenant,
-            filter: self.query.filter.as_ref(),
-            orderby: &self.query.orderby,
-            select: &self.query.select,
-            computed: &self.query.computed,
-            key: &self.parent,
-            min_date_key: self.min_date_key,
+        let reading = Reading {
+            tenant: self.tenant.id,
+            snapshot_date_key: self.tenant.snapshot_date_key,
+            now_micros: self.now_micros,
             after: position,
             offset,
             limit: Some(limit),
-            now_micros: self.now_micros,
-            expand: &self.expand,
         };
-        sql::plan(&cq, self.store.dialect()).map(|p| p.for_client(&self.client))
+        sql::plan_read(&self.read, &reading, self.store.dialect())
+            .map(|p| p.for_client(&self.client))
     }
 }

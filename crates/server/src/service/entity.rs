@@ -21,27 +21,9 @@ pub(super) async fn entity(
     property: Option<&str>,
     raw: bool,
 ) -> ApiResult<Response> {
-    let (entity, coll) = resolve(&ctx, name)?;
-    reject_unimplemented(&ctx.options)?;
-    if ctx.options.get("$compute").is_some() {
-        return Err(ODataError::not_implemented(
-            "$compute on one entity is not supported yet; request the collection with a filter on the key.",
-        )
-        .with_target("$compute")
-        .into());
-    }
-    if ctx.options.get("$apply").is_some() {
-        return Err(ODataError::bad_request(
-            "$apply transforms collections; request the collection instead of one entity.",
-        )
-        .with_target("$apply")
-        .into());
-    }
+    let (entity, _) = resolve(&ctx, name)?;
     let key_values = syntax::parse_key(key_text).map_err(|e| e.into_odata("key"))?;
-    let key = bind_key(&key_values, entity).map_err(|e| e.with_target("key"))?;
-    let key: Vec<(usize, SqlValue)> = key.iter().map(|(i, v)| (*i, sql::sql_value(v))).collect();
     let prop_index = property.map(|p| property_index(entity, p)).transpose()?;
-    let select = selected(&ctx, entity, prop_index)?;
     let format = if raw {
         None
     } else {
@@ -50,42 +32,22 @@ pub(super) async fn entity(
             header_str(&ctx.headers, "accept"),
         )?)
     };
-    // a property or raw value has nothing to expand
-    let expand = match prop_index {
-        Some(_) => Vec::new(),
-        None => {
-            let aliases =
-                syntax::Aliases::parse(&ctx.options).map_err(|(name, e)| e.into_odata(&name))?;
-            bind_expansions(&ctx, entity, &aliases)?
-        }
-    };
+    let key = bind_key(&key_values, entity).map_err(|e| e.with_target("key"))?;
+    let read = ReadQuery::entity(&ctx.options, (name, entity), ctx.model(), key, prop_index)?
+        .with_history_days(history_days(&ctx)?);
     let tenant = load_tenant(&ctx).await?;
-    let history = tenant.snapshot_date_key.zip(history_days(&ctx)?);
-    let joined = expansions(&ctx, entity, &expand, history);
-    let cq = CollectionQuery {
-        collection: coll,
-        apply: None,
-        entity,
-        tenant: tenant.id,
-        filter: None,
-        orderby: &[],
-        select: &select,
-        computed: &[],
-        key: &key,
-        min_date_key: None,
-        after: None,
-        offset: 0,
-        limit: Some(1),
-        now_micros: now_micros(),
-        expand: &joined,
-    };
-    let plan = sql::plan(&cq, ctx.app.store.dialect())?.for_client(&ctx.client());
+    let plan = sql::plan_read(
+        &read,
+        &reading(&tenant, None, 0, Some(1)),
+        ctx.app.store.dialect(),
+    )?
+    .for_client(&ctx.client());
     let writer = entity_writer(
         &ctx,
         name,
         entity,
-        &select,
-        &expand,
+        &read.select,
+        &read.expand,
         &plan.cursor,
         format.map_or((MetadataLevel::None, false), |f| (f.metadata, f.ieee754)),
     );
@@ -134,22 +96,6 @@ fn property_index(entity: &EntityType, p: &str) -> Result<usize, ApiError> {
         .with_target(p.to_string())
         .into()),
     }
-}
-
-/// The properties read: the one addressed, else `$select`, else all.
-fn selected(
-    ctx: &Ctx,
-    entity: &EntityType,
-    prop_index: Option<usize>,
-) -> Result<Vec<usize>, ApiError> {
-    Ok(match (prop_index, ctx.options.get("$select")) {
-        (Some(i), _) => vec![i],
-        (None, Some(text)) => {
-            let items = syntax::parse_select(text).map_err(|e| e.into_odata("$select"))?;
-            bind_select(&items, entity).map_err(|e| e.with_target("$select"))?
-        }
-        (None, None) => (0..entity.properties.len()).collect(),
-    })
 }
 
 /// Runs `plan` for at most one row on a blocking thread and writes it: the entity through

@@ -1,63 +1,17 @@
-//! `$expand` and navigation: binding the expansions of a request, what the planner joins for them,
-//! their writers, and their part of the context URL.
+//! `$expand` and navigation: the writers of expanded entities and collections, and their part of
+//! the context URL.
 
-use super::{min_date_key, Ctx};
-use odata::bind::{bind_expand, BoundExpand, MAX_EXPANDED_ENTITIES};
+use super::Ctx;
+use odata::bind::{BoundExpand, MAX_EXPANDED_ENTITIES};
 use odata::edm::EntityType;
 use odata::json::{EntityWriter, ExpandedCollection, MetadataLevel, RelatedLink};
-use odata::syntax::{self, ExpandItem};
-use odata::ODataError;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use warehouse::sql::{self, Expansion, Related};
+use warehouse::sql;
 use warehouse::Warehouse;
 
 /// A page whose entities expand collections holds at most this many of them, so that it holds
 /// at most this many times [`MAX_EXPANDED_ENTITIES`] related entities.
 pub(super) const PAGE_WITH_EXPANDED_COLLECTIONS: u64 = 100;
-
-/// The bound `$expand` of a request (none without one), parameter aliases in nested options
-/// replaced by their values.
-pub(super) fn bind_expansions(
-    ctx: &Ctx,
-    entity: &EntityType,
-    aliases: &syntax::Aliases,
-) -> Result<Vec<BoundExpand>, ODataError> {
-    let Some(text) = ctx.options.get("$expand") else {
-        return Ok(Vec::new());
-    };
-    let mut items = syntax::parse_expand(text).map_err(|e| e.into_odata("$expand"))?;
-    resolve_aliases(&mut items, aliases).map_err(|e| e.into_odata("$expand"))?;
-    let model = ctx.model();
-    bind_expand(&items, entity, &|name| {
-        model.entity_types.iter().find(|t| t.name == name)
-    })
-    .map_err(|e| e.with_target("$expand"))
-}
-
-/// Replaces parameter aliases in the nested `$filter` and `$orderby` of `items` (and theirs).
-fn resolve_aliases(
-    items: &mut [ExpandItem],
-    aliases: &syntax::Aliases,
-) -> Result<(), syntax::SyntaxError> {
-    for item in items {
-        if let Some(f) = &item.filter {
-            item.filter = Some(aliases.resolve(f)?);
-        }
-        let resolved = aliases.resolve_all(item.orderby.iter().map(|o| &o.expr))?;
-        for (o, expr) in item.orderby.iter_mut().zip(resolved) {
-            o.expr = expr;
-        }
-        resolve_aliases(&mut item.expand, aliases)?;
-    }
-    Ok(())
-}
-
-/// Whether any of `expand` (or their own) is an expanded collection.
-pub(super) fn expands_collections(expand: &[BoundExpand]) -> bool {
-    expand
-        .iter()
-        .any(|b| b.related.is_some() || expands_collections(&b.expand))
-}
 
 /// The entity set a navigation property of `entity` leads to.
 pub(super) fn navigation_target(ctx: &Ctx, entity: &EntityType, navigation: usize) -> &'static str {
@@ -69,50 +23,6 @@ pub(super) fn navigation_target(ctx: &Ctx, entity: &EntityType, navigation: usiz
         .find(|s| &model.type_of(s).name == target)
         .map(|s| s.name.as_str())
         .expect("navigation targets are entity sets of the model")
-}
-
-/// What the planner reads for `expand` (nested expansions too). `history` is the tenant's
-/// snapshot date key and `maxhistorydays`, which limit the expanded facts as they limit facts
-/// read directly, unless the nested `$filter` names `dateKey`.
-pub(super) fn expansions(
-    ctx: &Ctx,
-    entity: &EntityType,
-    expand: &[BoundExpand],
-    history: Option<(i64, u32)>,
-) -> Vec<Expansion<'static>> {
-    expand
-        .iter()
-        .map(|b| {
-            let set = navigation_target(ctx, entity, b.navigation);
-            let target = target_type(ctx, set);
-            let nav = &entity.navigation[b.navigation];
-            let related = b.related.as_ref().map(|rows| {
-                let date_key = target.property_index("dateKey");
-                let date_filtered = date_key
-                    .is_some_and(|dk| b.filter.as_ref().is_some_and(|f| f.mentions_property(dk)));
-                Related {
-                    referenced: nav.referenced_property.clone(),
-                    rows: rows.clone(),
-                    min_date_key: history
-                        .filter(|_| date_key.is_some() && !date_filtered)
-                        .and_then(|(snapshot, days)| min_date_key(snapshot, days)),
-                }
-            });
-            Expansion {
-                navigation: b.navigation,
-                reference: nav.property.clone(),
-                target: Warehouse::get()
-                    .collection(set)
-                    .expect("entity sets are collections"),
-                entity: target,
-                select: b.select.clone(),
-                computed: b.computed.clone(),
-                filter: b.filter.clone(),
-                expand: expansions(ctx, target, &b.expand, history),
-                related,
-            }
-        })
-        .collect()
 }
 
 /// The entity type of entity set `set`.

@@ -15,38 +15,17 @@ use auth::Principal;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use expand::{
-    bind_expansions, context_selection, entity_writer, expands_collections, expansions,
-    navigation_target,
-};
-use odata::bind::{
-    bind_apply, bind_key, bind_search, bind_select, bind_select_with_computed, BoundApply,
-    BoundExpand, BoundOrder, Computed, Scope, Typed, TypedKind,
-};
+use expand::{context_selection, entity_writer, navigation_target};
+use odata::bind::bind_key;
 use odata::edm::{EntityType, Lookup, Model, PrimitiveType};
 use odata::json::{key_literal, Cell, EntityWriter, MetadataLevel};
+use odata::read::{PropertyValues, ReadQuery};
 use odata::syntax::{self, QueryOptions};
 use odata::{ErrorKind, ODataError};
 
 use warehouse::model::{ApiVersion, Collection};
-use warehouse::sql::{self, CollectionQuery, KeysetPosition, SqlValue};
+use warehouse::sql::{self, KeysetPosition, Reading};
 use warehouse::{Tenant, Warehouse};
-
-/// System query options this service implements; every other valid one is answered with 501.
-const IMPLEMENTED_OPTIONS: &[&str] = &[
-    "$filter",
-    "$select",
-    "$orderby",
-    "$top",
-    "$skip",
-    "$count",
-    "$skiptoken",
-    "$format",
-    "$expand",
-    "$apply",
-    "$compute",
-    "$search",
-];
 
 /// Answers methods other than GET and HEAD.
 pub async fn method_not_allowed() -> ApiError {
@@ -276,32 +255,23 @@ async fn dispatch(app: AppState, principal: Principal, req: Request) -> ApiResul
 /// `/{set}({key})/{navigation}`: the related entity, read as `/{target}({reference})` is (so its
 /// `$select` and `$expand` apply); 204 when the reference is null.
 async fn related(ctx: Ctx, name: &str, key_text: &str, navigation: usize) -> ApiResult<Response> {
-    let (source, coll) = resolve(&ctx, name)?;
+    let (source, _) = resolve(&ctx, name)?;
     let reference = source
         .property_index(&source.navigation[navigation].property)
         .expect("navigation properties name a property");
     let key_values = syntax::parse_key(key_text).map_err(|e| e.into_odata("key"))?;
     let key = bind_key(&key_values, source).map_err(|e| e.with_target("key"))?;
-    let key: Vec<(usize, SqlValue)> = key.iter().map(|(i, v)| (*i, sql::sql_value(v))).collect();
     let tenant = load_tenant(&ctx).await?;
-    let cq = CollectionQuery {
-        collection: coll,
-        apply: None,
-        entity: source,
-        tenant: tenant.id,
-        filter: None,
-        orderby: &[],
-        select: &[reference],
-        computed: &[],
-        key: &key,
-        min_date_key: None,
-        after: None,
-        offset: 0,
-        limit: Some(1),
-        now_micros: now_micros(),
-        expand: &[],
+    let read = ReadQuery {
+        select: vec![reference],
+        ..ReadQuery::all(name, source, ctx.model()).within(key)
     };
-    let plan = sql::plan(&cq, ctx.app.store.dialect())?.for_client(&ctx.client());
+    let plan = sql::plan_read(
+        &read,
+        &reading(&tenant, None, 0, Some(1)),
+        ctx.app.store.dialect(),
+    )?
+    .for_client(&ctx.client());
     let ty = source.properties[reference].ty;
     let store = ctx.app.store.clone();
     let found = tokio::task::spawn_blocking(
@@ -477,208 +447,6 @@ fn resolve(
     }
 }
 
-fn reject_unimplemented(options: &QueryOptions) -> Result<(), ODataError> {
-    for o in &options.system {
-        if o.name == "$levels" {
-            // OData's grammar has it among an $expand item's options only
-            return Err(ODataError::bad_request(
-                "$levels is an option of an $expand item ($expand=deviceType($levels=max)), not of the request.",
-            )
-            .with_target("$levels"));
-        }
-        if !IMPLEMENTED_OPTIONS.contains(&o.name.as_str()) {
-            return Err(
-                ODataError::not_implemented(format!("{} is not supported yet.", o.name))
-                    .with_target(o.name.clone()),
-            );
-        }
-    }
-    Ok(())
-}
-
-/// The parts of a request that decide which rows it returns and in what order.
-struct Query {
-    /// `$apply`; with an aggregation, `filter` and `orderby` are bound against the aggregated
-    /// rows' type.
-    apply: Option<BoundApply>,
-    /// The computed properties (`$compute`) the response carries, after the selected ones.
-    computed: Vec<Computed>,
-    filter: Option<Typed>,
-    orderby: Vec<BoundOrder>,
-    select: Vec<usize>,
-    expand: Vec<BoundExpand>,
-    max_history_days: Option<u32>,
-}
-
-fn bind_query(
-    ctx: &Ctx,
-    entity: &EntityType,
-    collection: &Collection,
-) -> Result<Query, ODataError> {
-    reject_unimplemented(&ctx.options)?;
-    let with_target = |name: &'static str| move |e: ODataError| e.with_target(name);
-    let aliases = syntax::Aliases::parse(&ctx.options).map_err(|(name, e)| e.into_odata(&name))?;
-    let model = ctx.model();
-    let model_targets = |name: &str| model.entity_types.iter().find(|t| t.name == name);
-    let apply = match ctx.options.get("$apply") {
-        Some(text) => {
-            let transformations = syntax::parse_apply(text)
-                .and_then(|mut t| aliases.resolve_apply(&mut t).map(|()| t))
-                .map_err(|e| e.into_odata("$apply"))?;
-            let bound = bind_apply(&transformations, entity, &model_targets);
-            Some(bound.map_err(with_target("$apply"))?)
-        }
-        None => None,
-    };
-    let aggregated = apply
-        .as_ref()
-        .and_then(|a| a.aggregation.as_ref())
-        .map(|a| &a.result);
-    if aggregated.is_some() && ctx.options.get("$expand").is_some() {
-        return Err(ODataError::not_implemented(
-            "$expand on the aggregated rows of $apply is not supported yet.",
-        )
-        .with_target("$expand"));
-    }
-    let result_targets = |name: &str| aggregated.and_then(|a| a.target(name));
-    let (rows, targets): (&EntityType, odata::bind::Targets<'_>) = match aggregated {
-        Some(a) => (&a.entity, &result_targets),
-        None => (entity, &model_targets),
-    };
-    let computed = bind_compute_option(
-        ctx,
-        &aliases,
-        Scope::new(entity, Some(&model_targets)),
-        aggregated.is_some(),
-    )?;
-    let scope = Scope::new(rows, Some(targets)).with_computed(&computed);
-    let filter = match ctx.options.get("$filter") {
-        Some(text) => {
-            let expr = syntax::parse_filter(text)
-                .and_then(|e| aliases.resolve(&e))
-                .map_err(|e| e.into_odata("$filter"))?;
-            Some(scope.filter(&expr).map_err(with_target("$filter"))?)
-        }
-        None => None,
-    };
-    let filter = match (
-        filter,
-        bind_search_option(ctx, entity, aggregated.is_some())?,
-    ) {
-        (Some(f), Some(s)) => Some(Typed {
-            kind: TypedKind::And(Box::new(f), Box::new(s)),
-            ty: Some(PrimitiveType::Boolean),
-            nullable: false,
-        }),
-        (f, s) => f.or(s),
-    };
-    let orderby = match ctx.options.get("$orderby") {
-        Some(text) => {
-            let items = syntax::parse_orderby(text)
-                .and_then(|items| {
-                    let exprs = aliases.resolve_all(items.iter().map(|i| &i.expr))?;
-                    Ok(exprs
-                        .into_iter()
-                        .zip(items)
-                        .map(|(expr, item)| syntax::OrderByItem {
-                            expr,
-                            direction: item.direction,
-                        })
-                        .collect::<Vec<_>>())
-                })
-                .map_err(|e| e.into_odata("$orderby"))?;
-            scope.orderby(&items).map_err(with_target("$orderby"))?
-        }
-        None => Vec::new(),
-    };
-    let apply = select_aggregated(ctx, apply)?;
-    let (select, computed) = match ctx.options.get("$select") {
-        Some(_) if apply.as_ref().is_some_and(|a| a.aggregation.is_some()) => {
-            (Vec::new(), computed)
-        }
-        Some(text) => {
-            let items = syntax::parse_select(text).map_err(|e| e.into_odata("$select"))?;
-            bind_select_with_computed(&items, entity, computed).map_err(with_target("$select"))?
-        }
-        None => ((0..entity.properties.len()).collect(), computed),
-    };
-    let max_history_days = max_history_days_option(ctx, collection)?;
-    // An explicit dateKey filter wins over maxhistorydays, as in Intune.
-    let input_filters = apply.iter().flat_map(|a| &a.filters);
-    let date_filtered = entity.property_index("dateKey").is_some_and(|dk| {
-        let aggregated = apply.as_ref().is_some_and(|a| a.aggregation.is_some());
-        let filter = filter.as_ref().filter(|_| !aggregated);
-        filter
-            .into_iter()
-            .chain(input_filters)
-            .any(|f| f.mentions_property(dk))
-    });
-    let max_history_days = max_history_days.filter(|_| !date_filtered);
-    Ok(Query {
-        apply,
-        computed,
-        filter,
-        orderby,
-        select,
-        expand: bind_expansions(ctx, entity, &aliases)?,
-        max_history_days,
-    })
-}
-
-/// `$apply` with its aggregated rows' output narrowed to what `$select` chooses.
-fn select_aggregated(
-    ctx: &Ctx,
-    apply: Option<BoundApply>,
-) -> Result<Option<BoundApply>, ODataError> {
-    let Some(text) = ctx.options.get("$select") else {
-        return Ok(apply);
-    };
-    let Some(mut apply) = apply else {
-        return Ok(None);
-    };
-    if let Some(aggregation) = &mut apply.aggregation {
-        let items = syntax::parse_select(text).map_err(|e| e.into_odata("$select"))?;
-        aggregation.output = aggregation
-            .result
-            .selected(&items)
-            .map_err(|e| e.with_target("$select"))?;
-    }
-    Ok(Some(apply))
-}
-
-/// `$compute`'s computed properties, bound in `scope` (the collection's rows); 501 beside an
-/// aggregating `$apply` (compute inside `$apply` instead).
-fn bind_compute_option(
-    ctx: &Ctx,
-    aliases: &syntax::Aliases,
-    scope: Scope<'_, '_>,
-    aggregated: bool,
-) -> Result<Vec<Computed>, ODataError> {
-    let Some(text) = ctx.options.get("$compute") else {
-        return Ok(Vec::new());
-    };
-    if aggregated {
-        return Err(ODataError::not_implemented(
-            "$compute beside an aggregating $apply is not supported; compute inside $apply instead.",
-        )
-        .with_target("$compute"));
-    }
-    let items = syntax::parse_compute(text)
-        .and_then(|items| {
-            items
-                .into_iter()
-                .map(|(e, name)| Ok((aliases.resolve(&e)?, name)))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .map_err(|e| e.into_odata("$compute"))?;
-    scope.compute(&items).map_err(|e| e.with_target("$compute"))
-}
-
-/// `maxhistorydays` (any case) for a collection with a `dateKey`; none for others.
-fn max_history_days_option(ctx: &Ctx, collection: &Collection) -> Result<Option<u32>, ODataError> {
-    Ok(history_days(ctx)?.filter(|_| collection.has_date_key()))
-}
-
 /// `maxhistorydays` (any case), for whichever facts the request reads.
 fn history_days(ctx: &Ctx) -> Result<Option<u32>, ODataError> {
     let Some(o) = service_option(&ctx.options, "maxhistorydays")? else {
@@ -694,36 +462,32 @@ fn history_days(ctx: &Ctx) -> Result<Option<u32>, ODataError> {
     Ok(Some(days))
 }
 
-/// `$search` as a condition on the collection's string properties ([`bind_search`]); 501 beside
-/// an aggregating `$apply` (search inside `$apply` instead).
-fn bind_search_option(
+/// The request's options bound against collection `name` (whose entities are `entity`), with
+/// its paging options unless it is a `$count`, and `maxhistorydays`.
+fn read_query(
     ctx: &Ctx,
-    entity: &EntityType,
-    aggregated: bool,
-) -> Result<Option<Typed>, ODataError> {
-    let Some(text) = ctx.options.get("$search") else {
-        return Ok(None);
-    };
-    if aggregated {
-        return Err(ODataError::not_implemented(
-            "$search beside an aggregating $apply is not supported; use search(...) in $apply before the aggregation.",
-        )
-        .with_target("$search"));
-    }
-    let expr = syntax::parse_search(text).map_err(|e| e.into_odata("$search"))?;
-    Ok(Some(bind_search(&expr, entity)))
+    name: &str,
+    entity: &'static EntityType,
+) -> Result<ReadQuery<'static>, ODataError> {
+    let read = ReadQuery::bind(&ctx.options, name, entity, ctx.model())?;
+    Ok(read.with_history_days(history_days(ctx)?))
 }
 
-impl Query {
-    /// The lowest `dateKey` `maxhistorydays` allows, counted back from the tenant's snapshot.
-    fn min_date_key(&self, tenant: &Tenant) -> Option<i64> {
-        min_date_key(tenant.snapshot_date_key?, self.max_history_days?)
+/// Where and for whom `read` is planned: the tenant, its snapshot, and the page.
+fn reading<'a>(
+    tenant: &Tenant,
+    after: Option<&'a KeysetPosition>,
+    offset: u64,
+    limit: Option<u64>,
+) -> Reading<'a> {
+    Reading {
+        tenant: tenant.id,
+        snapshot_date_key: tenant.snapshot_date_key,
+        now_micros: now_micros(),
+        after,
+        offset,
+        limit,
     }
-}
-
-/// `dateKey` of `snapshot` minus `days`.
-fn min_date_key(snapshot: i64, days: u32) -> Option<i64> {
-    warehouse::calendar::days_before(snapshot, days)
 }
 
 /// The caller's tenant, as named by the validated token and never by the request.
@@ -753,29 +517,16 @@ async fn count(ctx: Ctx, name: &str) -> ApiResult<Response> {
 }
 
 /// `$count` of a collection, of the entities whose properties hold the `parent` values only.
-async fn count_of(ctx: Ctx, name: &str, parent: collection::PropertyValues) -> ApiResult<Response> {
-    let (entity, coll) = resolve(&ctx, name)?;
-    let q = bind_query(&ctx, entity, coll)?;
+async fn count_of(ctx: Ctx, name: &str, parent: PropertyValues) -> ApiResult<Response> {
+    let (entity, _) = resolve(&ctx, name)?;
+    let read = read_query(&ctx, name, entity)?.within(parent);
     let tenant = load_tenant(&ctx).await?;
-    let min_date = q.min_date_key(&tenant);
-    let cq = CollectionQuery {
-        collection: coll,
-        apply: q.apply.as_ref(),
-        entity,
-        tenant: tenant.id,
-        filter: q.filter.as_ref(),
-        orderby: &[],
-        select: &[],
-        computed: &[],
-        key: &parent,
-        min_date_key: min_date,
-        after: None,
-        offset: 0,
-        limit: None,
-        now_micros: now_micros(),
-        expand: &[],
-    };
-    let plan = sql::plan(&cq, ctx.app.store.dialect())?.for_client(&ctx.client());
+    let plan = sql::plan_read(
+        &read,
+        &reading(&tenant, None, 0, None),
+        ctx.app.store.dialect(),
+    )?
+    .for_client(&ctx.client());
     let store = ctx.app.store.clone();
     let n = tokio::task::spawn_blocking(move || store.count(&plan.count))
         .await

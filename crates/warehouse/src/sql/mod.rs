@@ -7,6 +7,7 @@ mod dialect;
 pub mod dml;
 mod joins;
 mod plan;
+mod read;
 mod related;
 
 pub use crate::store::postgres::PostgresDialect;
@@ -16,6 +17,7 @@ pub use plan::{
     plan, sql_value, CollectionQuery, Cursor, Expansion, KeysetPosition, Plan, PlannedQuery,
     Related, StatementTooLarge, MAX_STATEMENT_BYTES, TENANT_COLUMN as TENANT_COLUMN_NAME,
 };
+pub use read::{min_date_key, plan_read, Reading};
 
 /// A bound parameter value.
 #[derive(Debug, Clone, PartialEq)]

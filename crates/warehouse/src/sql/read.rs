@@ -1,0 +1,126 @@
+//! From a bound request to the planner's input: a [`ReadQuery`] read for a tenant ([`Reading`])
+//! becomes a [`CollectionQuery`], with the warehouse's own rules added: which collections
+//! `maxhistorydays` limits (facts with a `dateKey`, unless the request names `dateKey` itself),
+//! and which collection each expanded navigation property reads.
+
+use super::plan::{plan, sql_value, CollectionQuery, Expansion, KeysetPosition, Plan, Related};
+use super::{Dialect, StatementTooLarge};
+use crate::calendar::days_before;
+use crate::Warehouse;
+use odata::bind::{BoundExpand, Catalog};
+use odata::edm::EntityType;
+use odata::read::ReadQuery;
+
+/// One reading of a [`ReadQuery`]: for which tenant, as of which snapshot and clock, and which
+/// page of its rows.
+#[derive(Debug, Clone, Copy)]
+pub struct Reading<'a> {
+    /// The tenant, from the principal.
+    pub tenant: i64,
+    /// The `dateKey` of the tenant's latest published day, which `maxhistorydays` counts back
+    /// from.
+    pub snapshot_date_key: Option<i64>,
+    /// Value of `now()`, in microseconds since the Unix epoch.
+    pub now_micros: i64,
+    /// Continue after this position.
+    pub after: Option<&'a KeysetPosition>,
+    /// Rows to skip (first page only).
+    pub offset: u64,
+    /// Most rows to return.
+    pub limit: Option<u64>,
+}
+
+/// Plans the page and count statements of `read` ([`plan`]).
+pub fn plan_read(
+    read: &ReadQuery<'_>,
+    reading: &Reading<'_>,
+    dialect: &dyn Dialect,
+) -> Result<Plan, StatementTooLarge> {
+    let collection = Warehouse::get()
+        .collection(&read.set)
+        .expect("the catalog's entity sets are the warehouse's collections");
+    let key: Vec<_> = read.scope.iter().map(|(p, v)| (*p, sql_value(v))).collect();
+    let history = reading.snapshot_date_key.zip(read.history_days);
+    let min_date_key = min_date_key(read, reading.snapshot_date_key);
+    let expand = expansions(read.catalog, read.entity, &read.expand, history);
+    let q = CollectionQuery {
+        collection,
+        entity: read.entity,
+        tenant: reading.tenant,
+        apply: read.apply.as_ref(),
+        filter: read.filter.as_ref(),
+        orderby: &read.orderby,
+        select: &read.select,
+        computed: &read.computed,
+        key: &key,
+        min_date_key,
+        after: reading.after,
+        offset: reading.offset,
+        limit: reading.limit,
+        now_micros: reading.now_micros,
+        expand: &expand,
+    };
+    plan(&q, dialect)
+}
+
+/// The lowest `dateKey` `read` returns: `maxhistorydays` counted back from `snapshot` (the
+/// tenant's latest published day), on facts with a `dateKey`, unless the request names the day
+/// itself, in a condition or in the key (an explicit day wins, as in Intune).
+pub fn min_date_key(read: &ReadQuery<'_>, snapshot: Option<i64>) -> Option<i64> {
+    let collection = Warehouse::get().collection(&read.set)?;
+    let date_named = read.entity.property_index("dateKey").is_some_and(|day| {
+        read.conditions_mention(day) || read.scope.iter().any(|(p, _)| *p == day)
+    });
+    snapshot
+        .zip(read.history_days)
+        .filter(|_| collection.has_date_key() && !date_named)
+        .and_then(|(snapshot, days)| days_before(snapshot, days))
+}
+
+/// What the planner reads for `expand` of `entity`'s rows (nested expansions too). `history` is
+/// the tenant's snapshot date key and `maxhistorydays`, which limit the expanded facts as they
+/// limit facts read directly, unless the nested `$filter` names `dateKey`.
+fn expansions<'m>(
+    catalog: &'m dyn Catalog,
+    entity: &EntityType,
+    expand: &[BoundExpand],
+    history: Option<(i64, u32)>,
+) -> Vec<Expansion<'m>> {
+    expand
+        .iter()
+        .map(|b| {
+            let nav = &entity.navigation[b.navigation];
+            let set = catalog
+                .entity_set_of(&nav.target_type)
+                .expect("navigation targets are entity sets of the catalog");
+            let target = catalog
+                .entity_type(&nav.target_type)
+                .expect("navigation targets are types of the catalog");
+            let related = b.related.as_ref().map(|rows| {
+                let date_key = target.property_index("dateKey");
+                let date_filtered = date_key
+                    .is_some_and(|dk| b.filter.as_ref().is_some_and(|f| f.mentions_property(dk)));
+                Related {
+                    referenced: nav.referenced_property.clone(),
+                    rows: rows.clone(),
+                    min_date_key: history
+                        .filter(|_| date_key.is_some() && !date_filtered)
+                        .and_then(|(snapshot, days)| days_before(snapshot, days)),
+                }
+            });
+            Expansion {
+                navigation: b.navigation,
+                reference: nav.property.clone(),
+                target: Warehouse::get()
+                    .collection(set)
+                    .expect("entity sets are collections"),
+                entity: target,
+                select: b.select.clone(),
+                computed: b.computed.clone(),
+                filter: b.filter.clone(),
+                expand: expansions(catalog, target, &b.expand, history),
+                related,
+            }
+        })
+        .collect()
+}
