@@ -1,6 +1,35 @@
 //! Visiting a bound expression tree: depth first, with a visit that can skip what is below a
 //! node ([`Recursion::Jump`]) or end the walk ([`Recursion::Stop`]), so a question answered at
 //! the first match (does it read this property?) does not go through the rest of the tree.
+//!
+//! ```
+//! use odata::bind::{bind_filter, Recursion, TypedKind};
+//! use odata::edm::{EntityType, PrimitiveType, Property};
+//! use odata::syntax::parse_filter;
+//!
+//! let property = |name: &str| Property { name: name.into(), ty: PrimitiveType::Int32, nullable: false };
+//! let ty = EntityType {
+//!     name: "device".into(),
+//!     key: vec!["a".into()],
+//!     properties: vec![property("a"), property("b")],
+//!     navigation: Vec::new(),
+//! };
+//! let filter = bind_filter(&parse_filter("a eq 1 or (b gt 2 and a lt 9)").unwrap(), &ty).unwrap();
+//! // the properties read until the first `b`, in the order a depth-first walk meets them
+//! let mut seen = Vec::new();
+//! filter.apply(&mut |e| match e.kind {
+//!     TypedKind::Property(1) => {
+//!         seen.push(1);
+//!         Recursion::Stop
+//!     }
+//!     TypedKind::Property(p) => {
+//!         seen.push(p);
+//!         Recursion::Continue
+//!     }
+//!     _ => Recursion::Continue,
+//! });
+//! assert_eq!(seen, vec![0, 1]);
+//! ```
 
 use super::{Typed, TypedKind};
 

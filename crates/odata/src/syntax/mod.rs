@@ -4,6 +4,18 @@
 //! query first; paths are split before they are decoded) and returns
 //! either a tree or a [`SyntaxError`] whose `offset` is the 0-based character position where the
 //! text stops matching the grammar of OData 4.01 (the OASIS ABNF construction rules).
+//!
+//! ```
+//! use odata::syntax::{parse_filter, parse_query_options, BinaryOp, ExprKind};
+//!
+//! let options = parse_query_options("$filter=deviceKey%20gt%2010&api-version=v1.0").unwrap();
+//! assert_eq!(options.get("$filter"), Some("deviceKey gt 10"));
+//! assert_eq!(options.custom("api-version"), Some("v1.0"));
+//! let tree = parse_filter("deviceKey gt 10").unwrap();
+//! assert!(matches!(tree.kind, ExprKind::Binary(BinaryOp::Gt, ..)));
+//! // where the text stops being OData: the `gt` that has no right operand
+//! assert_eq!(parse_filter("deviceKey gt").unwrap_err().offset, 10);
+//! ```
 
 mod aliases;
 mod apply;
