@@ -1,6 +1,7 @@
 //! Administrative commands: tenants, clients, users, signing keys, tokens.
 
 use crate::auth_setup;
+use crate::error::{CliError, CliResult};
 use crate::settings::{Overrides, Settings};
 use crate::CommonArgs;
 use auth::{ClientKind, KeyRing, Registry};
@@ -121,22 +122,24 @@ pub struct TokenArgs {
     common: CommonArgs,
 }
 
-fn load(common: &CommonArgs) -> Result<Settings, String> {
+fn load(common: &CommonArgs) -> CliResult<Settings> {
     Settings::load(common.config.as_deref(), &Overrides::from_common(common))
 }
 
 fn edit_registry(
     settings: &Settings,
-    f: impl FnOnce(&mut Registry) -> Result<(), String>,
-) -> Result<(), String> {
+    f: impl FnOnce(&mut Registry) -> CliResult<()>,
+) -> CliResult<()> {
     let file = auth_setup::registry_file(settings)?;
     // from the read to the write: two commands at once are serialised, so neither undoes the
     // other's change (a removal undone by an add left a compromised client valid)
-    let _lock =
-        safe_files::lock(&file).map_err(|e| format!("cannot lock {}: {e}", file.display()))?;
-    let mut registry = Registry::load(&file).map_err(|e| e.to_string())?;
+    let _lock = safe_files::lock(&file).map_err(CliError::io_doing(format!(
+        "cannot lock {}",
+        file.display()
+    )))?;
+    let mut registry = Registry::load(&file)?;
     f(&mut registry)?;
-    registry.save(&file).map_err(|e| e.to_string())?;
+    registry.save(&file)?;
     eprintln!(
         "saved {}; a running server picks this up on SIGHUP or restart",
         file.display()
@@ -145,16 +148,16 @@ fn edit_registry(
 }
 
 /// `dw tenants`
-pub fn tenants(c: TenantsCommand) -> Result<(), String> {
+pub fn tenants(c: TenantsCommand) -> CliResult<()> {
     match c {
         TenantsCommand::Add { name, common } => {
             let store = crate::open_store(&load(&common)?)?;
-            let t = store.create_tenant(&name).map_err(|e| e.to_string())?;
+            let t = store.create_tenant(&name)?;
             println!("tenant '{}' (id {})", t.name, t.id);
         }
         TenantsCommand::List { common } => {
             let store = crate::open_store(&load(&common)?)?;
-            for t in store.tenants().map_err(|e| e.to_string())? {
+            for t in store.tenants()? {
                 let snap = t
                     .snapshot_date_key
                     .map_or("no data yet".to_string(), |d| format!("snapshot {d}"));
@@ -163,13 +166,13 @@ pub fn tenants(c: TenantsCommand) -> Result<(), String> {
         }
         TenantsCommand::Remove { name, yes, common } => {
             if !yes {
-                return Err(format!(
+                return Err(CliError::Failed(format!(
                     "this deletes tenant '{name}' and all its data; add --yes to confirm"
-                ));
+                )));
             }
             let store = crate::open_store(&load(&common)?)?;
-            if !store.remove_tenant(&name).map_err(|e| e.to_string())? {
-                return Err(format!("no tenant '{name}'"));
+            if !store.remove_tenant(&name)? {
+                return Err(CliError::Failed(format!("no tenant '{name}'")));
             }
             println!("removed tenant '{name}'");
         }
@@ -178,7 +181,7 @@ pub fn tenants(c: TenantsCommand) -> Result<(), String> {
 }
 
 /// `dw clients`
-pub fn clients(c: ClientsCommand) -> Result<(), String> {
+pub fn clients(c: ClientsCommand) -> CliResult<()> {
     match c {
         ClientsCommand::Add {
             id,
@@ -196,9 +199,7 @@ pub fn clients(c: ClientsCommand) -> Result<(), String> {
             };
             let mut secret = None;
             edit_registry(&settings, |r| {
-                secret = r
-                    .add_client(&id, &tenant, redirect_uris, kind)
-                    .map_err(|e| e.to_string())?;
+                secret = r.add_client(&id, &tenant, redirect_uris, kind)?;
                 Ok(())
             })?;
             println!("client_id:     {id}");
@@ -230,7 +231,9 @@ pub fn clients(c: ClientsCommand) -> Result<(), String> {
             let before = r.clients.len();
             r.clients.retain(|c| c.id != id);
             if r.clients.len() == before {
-                return Err(format!("no client '{id}' in the registry file"));
+                return Err(CliError::Failed(format!(
+                    "no client '{id}' in the registry file"
+                )));
             }
             Ok(())
         })?,
@@ -239,17 +242,19 @@ pub fn clients(c: ClientsCommand) -> Result<(), String> {
 }
 
 /// `dw users`
-pub fn users(c: UsersCommand) -> Result<(), String> {
+pub fn users(c: UsersCommand) -> CliResult<()> {
     match c {
         UsersCommand::Add { name, common } => {
             let mut password = String::new();
             std::io::stdin()
                 .lock()
                 .read_line(&mut password)
-                .map_err(|e| e.to_string())?;
+                .map_err(CliError::io_doing("reading the password"))?;
             let password = password.trim_end_matches(['\r', '\n']);
             if password.len() < 8 {
-                return Err("give a password of at least 8 characters on standard input".into());
+                return Err(CliError::Failed(
+                    "give a password of at least 8 characters on standard input".into(),
+                ));
             }
             let settings = load(&common)?;
             let tenant = settings.tenant.clone();
@@ -268,7 +273,9 @@ pub fn users(c: UsersCommand) -> Result<(), String> {
             let before = r.users.len();
             r.users.retain(|u| u.username != name);
             if r.users.len() == before {
-                return Err(format!("no user '{name}' in the registry file"));
+                return Err(CliError::Failed(format!(
+                    "no user '{name}' in the registry file"
+                )));
             }
             Ok(())
         })?,
@@ -277,15 +284,13 @@ pub fn users(c: UsersCommand) -> Result<(), String> {
 }
 
 /// `dw keys`
-pub fn keys(c: KeysCommand) -> Result<(), String> {
+pub fn keys(c: KeysCommand) -> CliResult<()> {
     let (KeysCommand::Rotate { common } | KeysCommand::List { common }) = &c;
     let settings = load(common)?;
-    let ring = KeyRing::open(&auth_setup::keys_file(&settings)?).map_err(|e| e.to_string())?;
+    let ring = KeyRing::open(&auth_setup::keys_file(&settings)?)?;
     if let KeysCommand::Rotate { .. } = c {
-        let kid = ring.rotate().map_err(|e| e.to_string())?;
-        let pruned = ring
-            .prune(settings.issuer.token_lifetime_secs)
-            .map_err(|e| e.to_string())?;
+        let kid = ring.rotate()?;
+        let pruned = ring.prune(settings.issuer.token_lifetime_secs)?;
         println!("signing with new key {kid}; {pruned} expired key(s) removed");
         eprintln!("running servers use the new key after SIGHUP or restart; tokens signed with the old key stay valid until they expire");
     }
@@ -297,36 +302,35 @@ pub fn keys(c: KeysCommand) -> Result<(), String> {
 }
 
 /// `dw token`
-pub fn token(a: TokenArgs) -> Result<(), String> {
+pub fn token(a: TokenArgs) -> CliResult<()> {
     let mut settings = load(&a.common)?;
     if a.public_url.is_some() {
         settings.public_url = a.public_url.clone();
     }
     let base = settings.base_url(None);
-    let service = auth_setup::token_service(&settings, &base)?
-        .ok_or("the built-in token service is disabled ([issuer] enabled = false)")?;
+    let service = auth_setup::token_service(&settings, &base)?.ok_or_else(|| {
+        CliError::Usage("the built-in token service is disabled ([issuer] enabled = false)".into())
+    })?;
     let t = service
         .token_for_client(&a.client)
-        .map_err(|e| e.description)?;
+        .map_err(|e| CliError::Failed(e.description))?;
     println!("{}", t.access_token);
     Ok(())
 }
 
 /// Creates the `demo-client` of the demo tenant when no client exists yet; returns its secret.
-pub fn ensure_demo_client(settings: &Settings) -> Result<Option<String>, String> {
+pub fn ensure_demo_client(settings: &Settings) -> CliResult<Option<String>> {
     if !auth_setup::registry(settings)?.clients.is_empty() {
         return Ok(None);
     }
     let mut secret = None;
     edit_registry(settings, |r| {
-        secret = r
-            .add_client(
-                "demo-client",
-                &settings.tenant,
-                Vec::new(),
-                ClientKind::ConfidentialWithBasic,
-            )
-            .map_err(|e| e.to_string())?;
+        secret = r.add_client(
+            "demo-client",
+            &settings.tenant,
+            Vec::new(),
+            ClientKind::ConfidentialWithBasic,
+        )?;
         Ok(())
     })?;
     Ok(secret)

@@ -1,24 +1,25 @@
 //! Building the server's authentication from settings: the built-in issuer's keys and clients,
 //! accepted audiences, and trusted external issuers.
 
+use crate::error::{CliError, CliResult};
 use crate::settings::Settings;
 use auth::{KeyRing, Registry, TokenService, Validator};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Where the built-in issuer keeps its signing keys.
-pub fn keys_file(settings: &Settings) -> Result<PathBuf, String> {
+pub fn keys_file(settings: &Settings) -> CliResult<PathBuf> {
     Ok(settings.data_dir()?.join("signing-keys.json"))
 }
 
 /// Where `dw clients` and `dw users` keep clients and users.
-pub fn registry_file(settings: &Settings) -> Result<PathBuf, String> {
+pub fn registry_file(settings: &Settings) -> CliResult<PathBuf> {
     Ok(settings.data_dir()?.join("auth-registry.json"))
 }
 
 /// Clients and users from the registry file and the configuration.
-pub fn registry(settings: &Settings) -> Result<Registry, String> {
-    let file = Registry::load(&registry_file(settings)?).map_err(|e| e.to_string())?;
+pub fn registry(settings: &Settings) -> CliResult<Registry> {
+    let file = Registry::load(&registry_file(settings)?)?;
     Ok(file.merged_with(&Registry {
         clients: settings.clients.clone(),
         users: settings.users.clone(),
@@ -35,14 +36,11 @@ pub fn audiences(settings: &Settings, base_url: &str) -> Vec<String> {
 }
 
 /// The built-in token service, when enabled.
-pub fn token_service(
-    settings: &Settings,
-    base_url: &str,
-) -> Result<Option<Arc<TokenService>>, String> {
+pub fn token_service(settings: &Settings, base_url: &str) -> CliResult<Option<Arc<TokenService>>> {
     if !settings.issuer.enabled {
         return Ok(None);
     }
-    let keys = Arc::new(KeyRing::open(&keys_file(settings)?).map_err(|e| e.to_string())?);
+    let keys = Arc::new(KeyRing::open(&keys_file(settings)?)?);
     Ok(Some(Arc::new(TokenService::new(
         base_url,
         &audiences(settings, base_url),
@@ -55,18 +53,14 @@ pub fn token_service(
 }
 
 /// The server's authentication state.
-pub fn auth_state(
-    settings: &Settings,
-    base_url: &str,
-    tls: bool,
-) -> Result<server::AuthState, String> {
+pub fn auth_state(settings: &Settings, base_url: &str, tls: bool) -> CliResult<server::AuthState> {
     let service = token_service(settings, base_url)?;
     let mut resource = settings.auth.clone();
     resource.audiences = audiences(settings, base_url);
     if service.is_none() && resource.issuers.is_empty() {
-        return Err(
+        return Err(CliError::Usage(
             "no token issuer is trusted: enable [issuer] or configure [[auth.issuers]]".into(),
-        );
+        ));
     }
     let builtin = service
         .as_ref()

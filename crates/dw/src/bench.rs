@@ -1,5 +1,6 @@
 //! `dw bench`: throughput and latency figures measured over real HTTP against a generated tenant.
 
+use crate::error::{CliError, CliResult};
 use crate::loadgen::{
     export, quantile_ms, spread_keys, workload, Client, Export, Figures, Request,
 };
@@ -95,7 +96,7 @@ impl Drop for SnapshotFolder {
 }
 
 /// Times the ingestion of two daily snapshots.
-fn ingest_bench(a: &BenchArgs, devices: u32) -> Result<(), String> {
+fn ingest_bench(a: &BenchArgs, devices: u32) -> CliResult<()> {
     let store_arg = a
         .store
         .clone()
@@ -114,15 +115,14 @@ fn ingest_bench(a: &BenchArgs, devices: u32) -> Result<(), String> {
     let store = crate::open_store(&settings)?;
     // every run starts from an empty tenant (a SQLite store is a new file; PostgreSQL keeps the
     // previous run's days, which would make day 1 older than the newest)
-    store
-        .remove_tenant("ingest-bench")
-        .map_err(|e| e.to_string())?;
+    store.remove_tenant("ingest-bench")?;
     let folder = SnapshotFolder(
         std::env::temp_dir().join(format!("dw-ingest-bench-{}", std::process::id())),
     );
     let dir = &folder.0;
     for day in 0..2 {
-        demo::snapshot::write_snapshot(&dir.join(format!("day{day}")), devices, day)?;
+        demo::snapshot::write_snapshot(&dir.join(format!("day{day}")), devices, day)
+            .map_err(CliError::Failed)?;
     }
     let mut before = store_bytes(&settings);
     for (day, date) in [
@@ -140,8 +140,7 @@ fn ingest_bench(a: &BenchArgs, devices: u32) -> Result<(), String> {
         };
         let started = Instant::now();
         let summary =
-            ingest::ingest_graph_folder(store.as_ref(), &dir.join(format!("day{day}")), &opts)
-                .map_err(|e| e.to_string())?;
+            ingest::ingest_graph_folder(store.as_ref(), &dir.join(format!("day{day}")), &opts)?;
         let secs = started.elapsed().as_secs_f64();
         let read: u64 = summary.records_read.values().sum();
         let written: u64 = summary.rows_written.values().sum();
@@ -157,8 +156,8 @@ fn ingest_bench(a: &BenchArgs, devices: u32) -> Result<(), String> {
 }
 
 /// An in-memory token service and a token of the bench tenant's client.
-fn bench_auth(base: &str) -> Result<(server::AuthState, String), String> {
-    let keys = std::sync::Arc::new(auth::KeyRing::ephemeral().map_err(|e| e.to_string())?);
+fn bench_auth(base: &str) -> CliResult<(server::AuthState, String)> {
+    let keys = std::sync::Arc::new(auth::KeyRing::ephemeral()?);
     let registry = auth::Registry {
         clients: vec![auth::Client {
             id: "bench".into(),
@@ -183,7 +182,7 @@ fn bench_auth(base: &str) -> Result<(server::AuthState, String), String> {
     ));
     let token = service
         .token_for_client("bench")
-        .map_err(|e| e.description)?
+        .map_err(|e| CliError::Failed(e.description))?
         .access_token;
     let settings = auth::AuthSettings {
         audiences,
@@ -201,7 +200,7 @@ fn bench_auth(base: &str) -> Result<(server::AuthState, String), String> {
     ))
 }
 
-fn latency(client: &Client, url: &str, repeat: usize) -> Result<(f64, f64), String> {
+fn latency(client: &Client, url: &str, repeat: usize) -> CliResult<(f64, f64)> {
     client.get(url)?; // warm
     let mut samples = Vec::with_capacity(repeat);
     for _ in 0..repeat {
@@ -245,7 +244,7 @@ fn report_workload(title: &str, figures: &[Figures], per_second: f64) {
 }
 
 /// Runs the benchmark and prints the figures.
-pub fn run(a: BenchArgs) -> Result<(), String> {
+pub fn run(a: BenchArgs) -> CliResult<()> {
     if let Some(devices) = a.ingest {
         return ingest_bench(&a, devices);
     }
@@ -254,7 +253,7 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(CliError::io_doing("starting the runtime"))?;
     // kept past the runtime: database clients must not close on an async worker thread
     let store_until_exit = store.clone();
     let metrics = a
@@ -301,7 +300,7 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
 }
 
 /// The bench's store, with the bench tenant generated unless it holds it already.
-fn bench_store(a: &BenchArgs) -> Result<(Settings, std::sync::Arc<dyn warehouse::Store>), String> {
+fn bench_store(a: &BenchArgs) -> CliResult<(Settings, std::sync::Arc<dyn warehouse::Store>)> {
     let (devices, days) = (a.devices(), a.days());
     let overrides = Overrides {
         store: Some(a.store()),
@@ -310,7 +309,7 @@ fn bench_store(a: &BenchArgs) -> Result<(Settings, std::sync::Arc<dyn warehouse:
     };
     let settings = Settings::load(None, &overrides)?;
     let store = crate::open_store(&settings)?;
-    if store.tenant("bench").map_err(|e| e.to_string())?.is_none() {
+    if store.tenant("bench")?.is_none() {
         crate::generate_into(
             store.as_ref(),
             &GenerateOptions {
@@ -331,11 +330,13 @@ fn bench_store(a: &BenchArgs) -> Result<(Settings, std::sync::Arc<dyn warehouse:
 fn start_server(
     runtime: &tokio::runtime::Runtime,
     store: std::sync::Arc<dyn warehouse::Store>,
-) -> Result<(String, String), String> {
+) -> CliResult<(String, String)> {
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(CliError::io_doing("listening on 127.0.0.1"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(CliError::io_doing("the listener"))?;
     let (auth, token) = bench_auth(&format!("http://{addr}"))?;
     let config = server::Config {
         page_size: 10_000,
@@ -358,7 +359,7 @@ fn start_server(
 
 /// The full export through next links, on one keep-alive connection and on one per page, with
 /// the process's peak memory around it; then the first page's latency beside the last's.
-fn measure_exports(client: &Client, token: &str, root: &str, repeat: usize) -> Result<(), String> {
+fn measure_exports(client: &Client, token: &str, root: &str, repeat: usize) -> CliResult<()> {
     let first = format!("{root}/devicePropertyHistories?api-version=v1.0");
     let rss_before = peak_rss_kib();
     let kept = export(client, &first)?;
@@ -389,12 +390,12 @@ fn measure_exports(client: &Client, token: &str, root: &str, repeat: usize) -> R
 
 /// The requests of reports and scripts the bench times: a device by key and by its natural
 /// ids, searches, counts, a user by principal name, one device's history.
-fn selective_requests(client: &Client, root: &str) -> Result<Vec<(&'static str, String)>, String> {
+fn selective_requests(client: &Client, root: &str) -> CliResult<Vec<(&'static str, String)>> {
     let some_device = client
         .get(&format!("{root}/devices(4242)?api-version=v1.0"))?
         .0;
     let device: serde_json::Value =
-        serde_json::from_slice(&some_device).map_err(|e| e.to_string())?;
+        serde_json::from_slice(&some_device).map_err(|e| CliError::Failed(e.to_string()))?;
     let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
     let (device_id, device_name) = (text(&device["deviceId"]), text(&device["deviceName"]));
     let prefix: String = device_name
@@ -404,7 +405,8 @@ fn selective_requests(client: &Client, root: &str) -> Result<Vec<(&'static str, 
     let some_user = client
         .get(&format!("{root}/users?api-version=v1.0&$top=1&$skip=777"))?
         .0;
-    let user: serde_json::Value = serde_json::from_slice(&some_user).map_err(|e| e.to_string())?;
+    let user: serde_json::Value =
+        serde_json::from_slice(&some_user).map_err(|e| CliError::Failed(e.to_string()))?;
     let upn = text(&user["value"][0]["userPrincipalName"]);
     let url = |path: &str| format!("{root}/{}", path.replace(' ', "%20"));
     Ok(vec![
@@ -441,7 +443,7 @@ fn measure_load(
     token: &str,
     root: &str,
     queries: &[(&'static str, String)],
-) -> Result<(), String> {
+) -> CliResult<()> {
     let load = Duration::from_secs(a.load_secs);
     let mix: Vec<Request> = queries[1..10]
         .iter()

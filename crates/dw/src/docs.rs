@@ -1,6 +1,7 @@
 //! `dw completions` and `dw man`: shell completion scripts and manual pages generated from the
 //! command-line definition itself, so they never drift from it.
 
+use crate::error::{CliError, CliResult};
 use clap::{Args, CommandFactory};
 use clap_complete::Shell;
 use std::io::Write;
@@ -23,15 +24,15 @@ pub(crate) struct ManArgs {
 }
 
 /// Prints the completion script of `a.shell` for the command line `C`.
-pub(crate) fn completions<C: CommandFactory>(a: CompletionsArgs) -> Result<(), String> {
+pub(crate) fn completions<C: CommandFactory>(a: CompletionsArgs) -> CliResult<()> {
     let mut command = C::command();
     let mut out = std::io::stdout().lock();
     clap_complete::generate(a.shell, &mut command, "dw", &mut out);
-    out.flush().map_err(|e| e.to_string())
+    out.flush().map_err(CliError::io_doing("standard output"))
 }
 
 /// Prints the manual page of the command line `C`, or writes every page into a directory.
-pub(crate) fn man<C: CommandFactory>(a: ManArgs) -> Result<(), String> {
+pub(crate) fn man<C: CommandFactory>(a: ManArgs) -> CliResult<()> {
     let command = C::command();
     match a.out_dir {
         None => {
@@ -39,11 +40,11 @@ pub(crate) fn man<C: CommandFactory>(a: ManArgs) -> Result<(), String> {
             clap_mangen::Man::new(command)
                 .render(&mut out)
                 .and_then(|()| out.flush())
-                .map_err(|e| e.to_string())
+                .map_err(CliError::io_doing("standard output"))
         }
         Some(dir) => {
-            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            clap_mangen::generate_to(command, &dir).map_err(|e| format!("{}: {e}", dir.display()))
+            std::fs::create_dir_all(&dir).map_err(CliError::io(&dir))?;
+            clap_mangen::generate_to(command, &dir).map_err(CliError::io(&dir))
         }
     }
 }

@@ -4,6 +4,7 @@
 //! it), the TLS certificate, and the ingestion schedule with the last publication. Each line is
 //! OK, WARN or FAIL with what to do; the exit code is 0 only when nothing failed.
 
+use crate::error::{CliError, CliResult};
 use crate::settings::{self, Settings, StoreUrl};
 use crate::CommonArgs;
 use clap::Args;
@@ -46,7 +47,7 @@ impl Report {
 }
 
 /// Runs every check; an error when any failed.
-pub(crate) fn run(a: DoctorArgs) -> Result<(), String> {
+pub(crate) fn run(a: DoctorArgs) -> CliResult<()> {
     let mut report = Report::default();
     let settings = match Settings::load(
         a.common.config.as_deref(),
@@ -69,7 +70,7 @@ pub(crate) fn run(a: DoctorArgs) -> Result<(), String> {
                 "config",
                 format!("{e}: fix the file or the DW_* variable it names"),
             );
-            return Err("the configuration does not load".into());
+            return Err(CliError::Failed("the configuration does not load".into()));
         }
     };
     // before the store is opened, which tightens its own file's mode
@@ -79,7 +80,7 @@ pub(crate) fn run(a: DoctorArgs) -> Result<(), String> {
     tls_checks(&settings, &mut report);
     schedule_checks(&settings, &mut report);
     match report.worst {
-        Some(Level::Fail) => Err("some checks failed".into()),
+        Some(Level::Fail) => Err(CliError::Failed("some checks failed".into())),
         _ => Ok(()),
     }
 }
@@ -113,7 +114,7 @@ fn store_checks(settings: &Settings, report: &mut Report) {
                 "integrity",
                 format!("quick_check: {result}; restore the latest backup (README, \"Backups\")"),
             ),
-            Err(e) => report.line(Level::Fail, "integrity", e),
+            Err(e) => report.line(Level::Fail, "integrity", e.to_string()),
         },
         _ => {
             let names: Vec<String> = Warehouse::get()
@@ -136,7 +137,7 @@ fn store_checks(settings: &Settings, report: &mut Report) {
                     "isolation",
                     format!("{n} collection tables lack forced row-level security; run dw serve once as the tables' owner to apply the migrations"),
                 ),
-                Err(e) => report.line(Level::Fail, "isolation", e),
+                Err(e) => report.line(Level::Fail, "isolation", e.to_string()),
             }
         }
     }
@@ -167,29 +168,27 @@ fn store_checks(settings: &Settings, report: &mut Report) {
 }
 
 /// The first column of the first row of `sql`, as text.
-fn single_text(store: &dyn Store, sql: &str) -> Result<String, String> {
+fn single_text(store: &dyn Store, sql: &str) -> CliResult<String> {
     let mut out = None;
-    store
-        .stream(
-            &PlannedQuery {
-                sql: sql.to_string(),
-                params: Vec::new(),
-                tenant: None,
-                planning: std::time::Duration::ZERO,
-                client: None,
-            },
-            &mut |row| {
-                out = Some(match row.cell(0) {
-                    odata::json::Cell::Text(s) => s.to_string(),
-                    odata::json::Cell::Integer(i) => i.to_string(),
-                    odata::json::Cell::Real(f) => f.to_string(),
-                    odata::json::Cell::Null => String::new(),
-                });
-                false
-            },
-        )
-        .map_err(|e| e.to_string())?;
-    out.ok_or_else(|| "no answer".to_string())
+    store.stream(
+        &PlannedQuery {
+            sql: sql.to_string(),
+            params: Vec::new(),
+            tenant: None,
+            planning: std::time::Duration::ZERO,
+            client: None,
+        },
+        &mut |row| {
+            out = Some(match row.cell(0) {
+                odata::json::Cell::Text(s) => s.to_string(),
+                odata::json::Cell::Integer(i) => i.to_string(),
+                odata::json::Cell::Real(f) => f.to_string(),
+                odata::json::Cell::Null => String::new(),
+            });
+            false
+        },
+    )?;
+    out.ok_or_else(|| CliError::Failed("no answer".into()))
 }
 
 /// A store URL without its password.
@@ -330,10 +329,11 @@ fn issuer_checks(settings: &Settings, report: &mut Report) {
 fn fetch_json(
     agent: &ureq::Agent,
     url: &str,
-) -> Result<(serde_json::Value, Option<SystemTime>), String> {
-    let mut resp = agent.get(url).call().map_err(|e| e.to_string())?;
+) -> CliResult<(serde_json::Value, Option<SystemTime>)> {
+    let failed = |e: &dyn std::fmt::Display| CliError::Failed(e.to_string());
+    let mut resp = agent.get(url).call().map_err(|e| failed(&e))?;
     if !resp.status().is_success() {
-        return Err(format!("HTTP {}", resp.status()));
+        return Err(CliError::Failed(format!("HTTP {}", resp.status())));
     }
     let date = resp
         .headers()
@@ -345,8 +345,8 @@ fn fetch_json(
         .with_config()
         .limit(1 << 20)
         .read_to_string()
-        .map_err(|e| e.to_string())?;
-    let body = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        .map_err(|e| failed(&e))?;
+    let body = serde_json::from_str(&text).map_err(|e| failed(&e))?;
     Ok((body, date))
 }
 

@@ -3,6 +3,7 @@
 //! mean), in statements of [`BATCH`] rows that continue by keyset, so memory and each
 //! statement's time stay the same whatever the collection's size.
 
+use crate::error::{CliError, CliResult};
 use crate::settings::{self, Settings};
 use crate::CommonArgs;
 use clap::{Args, ValueEnum};
@@ -61,21 +62,25 @@ pub(crate) enum Format {
 }
 
 /// Runs `dw export`.
-pub(crate) fn run(a: ExportArgs) -> Result<(), String> {
+pub(crate) fn run(a: ExportArgs) -> CliResult<()> {
     let settings = Settings::load(
         a.common.config.as_deref(),
         &settings::Overrides::from_common(&a.common),
     )?;
-    let version = ApiVersion::parse(&a.api_version)
-        .ok_or_else(|| format!("api-version '{}' is not v1.0 or beta", a.api_version))?;
+    let version = ApiVersion::parse(&a.api_version).ok_or_else(|| {
+        CliError::Usage(format!(
+            "api-version '{}' is not v1.0 or beta",
+            a.api_version
+        ))
+    })?;
     let model = Warehouse::get().edm(version);
     let set = match model.find_entity_set(&a.collection) {
         Lookup::Found(i) => &model.entity_sets[i],
         _ => {
-            return Err(format!(
+            return Err(CliError::Failed(format!(
                 "'{}' is not a collection of api-version {}",
                 a.collection, a.api_version
-            ))
+            )))
         }
     };
     let entity = model.type_of(set);
@@ -97,9 +102,8 @@ pub(crate) fn run(a: ExportArgs) -> Result<(), String> {
         .with_history_days(a.maxhistorydays);
     let store = crate::open_store(&settings)?;
     let tenant = store
-        .tenant(&settings.tenant)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("the store has no tenant '{}'", settings.tenant))?;
+        .tenant(&settings.tenant)?
+        .ok_or_else(|| CliError::Usage(format!("the store has no tenant '{}'", settings.tenant)))?;
     let first = Reading {
         tenant: tenant.id,
         snapshot_date_key: tenant.snapshot_date_key,
@@ -118,31 +122,29 @@ pub(crate) fn run(a: ExportArgs) -> Result<(), String> {
             after: position.as_ref(),
             ..first
         };
-        let plan = sql::plan_read(&read, &reading, store.dialect()).map_err(|e| e.to_string())?;
+        let plan = sql::plan_read(&read, &reading, store.dialect())?;
         let cursor = &plan.cursor;
         let (mut read, mut last) = (0u64, None);
         let mut failed = None;
-        store
-            .stream(&plan.rows, &mut |row| {
-                out.row(&mut sink.buf, row);
-                read += 1;
-                if read == BATCH {
-                    // where the next statement continues
-                    last = Some(KeysetPosition(
-                        (cursor.selected..cursor.selected + cursor.sort_keys)
-                            .map(|i| SqlValue::from(row.cell(i)))
-                            .collect(),
-                    ));
+        store.stream(&plan.rows, &mut |row| {
+            out.row(&mut sink.buf, row);
+            read += 1;
+            if read == BATCH {
+                // where the next statement continues
+                last = Some(KeysetPosition(
+                    (cursor.selected..cursor.selected + cursor.sort_keys)
+                        .map(|i| SqlValue::from(row.cell(i)))
+                        .collect(),
+                ));
+            }
+            if sink.buf.len() >= 1 << 16 {
+                if let Err(e) = sink.flush() {
+                    failed = Some(e);
+                    return false;
                 }
-                if sink.buf.len() >= 1 << 16 {
-                    if let Err(e) = sink.flush() {
-                        failed = Some(e);
-                        return false;
-                    }
-                }
-                true
-            })
-            .map_err(|e| e.to_string())?;
+            }
+            true
+        })?;
         if let Some(e) = failed {
             return Err(e);
         }
@@ -160,13 +162,13 @@ pub(crate) fn run(a: ExportArgs) -> Result<(), String> {
 
 /// An option's error, named as the command line names the option, with where in its text the
 /// problem starts.
-fn option_error(e: odata::ODataError) -> String {
+fn option_error(e: odata::ODataError) -> CliError {
     let option = e.target.as_deref().unwrap_or_default().replace('$', "--");
-    format!(
+    CliError::Usage(format!(
         "{option}: {} (at character {})",
         e.message,
         e.position.unwrap_or(0)
-    )
+    ))
 }
 
 fn now_micros() -> i64 {
@@ -179,20 +181,14 @@ fn progress(
     store: &dyn Store,
     read: &ReadQuery<'_>,
     reading: &Reading<'_>,
-) -> Result<ProgressBar, String> {
+) -> CliResult<ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return Ok(ProgressBar::with_draw_target(
             None,
             ProgressDrawTarget::hidden(),
         ));
     }
-    let total = store
-        .count(
-            &sql::plan_read(read, reading, store.dialect())
-                .map_err(|e| e.to_string())?
-                .count,
-        )
-        .map_err(|e| e.to_string())?;
+    let total = store.count(&sql::plan_read(read, reading, store.dialect())?.count)?;
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template(
@@ -212,7 +208,7 @@ struct Sink {
 }
 
 impl Sink {
-    fn open(out: Option<&Path>) -> Result<Self, String> {
+    fn open(out: Option<&Path>) -> CliResult<Self> {
         let (writer, target): (Box<dyn Write>, _) = match out {
             Some(path) => {
                 // this process's own: two exports to one file each write theirs, and the one
@@ -224,8 +220,7 @@ impl Sink {
                         .unwrap_or_default(),
                     std::process::id()
                 ));
-                let file = std::fs::File::create_new(&partial)
-                    .map_err(|e| format!("{}: {e}", partial.display()))?;
+                let file = std::fs::File::create_new(&partial).map_err(CliError::io(&partial))?;
                 (Box::new(file), Some((partial, path.to_path_buf())))
             }
             None => (Box::new(std::io::stdout().lock()), None),
@@ -237,22 +232,22 @@ impl Sink {
         })
     }
 
-    fn flush(&mut self) -> Result<(), String> {
+    fn flush(&mut self) -> CliResult<()> {
         self.writer
             .write_all(&self.buf)
-            .map_err(|e| format!("writing the export: {e}"))?;
+            .map_err(CliError::io_doing("writing the export"))?;
         self.buf.clear();
         Ok(())
     }
 
-    fn finish(mut self) -> Result<(), String> {
+    fn finish(mut self) -> CliResult<()> {
         self.flush()?;
         self.writer
             .flush()
-            .map_err(|e| format!("writing the export: {e}"))?;
+            .map_err(CliError::io_doing("writing the export"))?;
         drop(self.writer);
         if let Some((partial, path)) = self.target {
-            std::fs::rename(&partial, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+            std::fs::rename(&partial, &path).map_err(CliError::io(&path))?;
         }
         Ok(())
     }

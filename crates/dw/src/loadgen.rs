@@ -2,6 +2,7 @@
 //! (on one keep-alive connection, as Power BI, PowerShell and .NET's HttpClient do, or on a new
 //! connection per page), and a mix of requests sent by many keep-alive connections at once.
 
+use crate::error::{CliError, CliResult};
 use serde::de::IgnoredAny;
 use std::time::{Duration, Instant};
 
@@ -35,7 +36,7 @@ impl Client {
     }
 
     /// `GET url` read to its end: the body and the time from sending to the last byte.
-    pub fn get(&self, url: &str) -> Result<(Vec<u8>, Duration), String> {
+    pub fn get(&self, url: &str) -> CliResult<(Vec<u8>, Duration)> {
         let started = Instant::now();
         let mut response = self
             .agent
@@ -43,13 +44,13 @@ impl Client {
             .header("Accept-Encoding", "identity")
             .header("Authorization", &self.authorization)
             .call()
-            .map_err(|e| format!("{url}: {e}"))?;
+            .map_err(|e| CliError::Failed(format!("{url}: {e}")))?;
         let body = response
             .body_mut()
             .with_config()
             .limit(u64::MAX)
             .read_to_vec()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| CliError::Failed(format!("{url}: {e}")))?;
         Ok((body, started.elapsed()))
     }
 }
@@ -79,7 +80,7 @@ struct Page {
 }
 
 /// Reads every page of a collection from `first`, following `@odata.nextLink`.
-pub fn export(client: &Client, first: &str) -> Result<Export, String> {
+pub fn export(client: &Client, first: &str) -> CliResult<Export> {
     let mut out = Export {
         rows: 0,
         pages: 0,
@@ -92,7 +93,8 @@ pub fn export(client: &Client, first: &str) -> Result<Export, String> {
     let mut url = Some(first.to_string());
     while let Some(u) = url.take() {
         let (body, took) = client.get(&u)?;
-        let page: Page = serde_json::from_slice(&body).map_err(|e| format!("{u}: {e}"))?;
+        let page: Page =
+            serde_json::from_slice(&body).map_err(|e| CliError::Failed(format!("{u}: {e}")))?;
         out.served += took;
         out.bytes += body.len() as u64;
         out.pages += 1;
@@ -132,13 +134,13 @@ pub fn workload(
     requests: &[Request],
     connections: usize,
     duration: Duration,
-) -> Result<(Vec<Figures>, f64), String> {
+) -> CliResult<(Vec<Figures>, f64)> {
     let deadline = Instant::now() + duration;
     let started = Instant::now();
     let samples = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..connections)
             .map(|worker| {
-                scope.spawn(move || -> Result<Vec<Vec<Duration>>, String> {
+                scope.spawn(move || -> CliResult<Vec<Vec<Duration>>> {
                     let client = Client::keep_alive(token);
                     let mut mine = vec![Vec::new(); requests.len()];
                     let mut turn = worker;
@@ -157,12 +159,12 @@ pub fn workload(
         for w in workers {
             let mine = w
                 .join()
-                .map_err(|_| "a load thread panicked".to_string())??;
+                .map_err(|_| CliError::Failed("a load thread panicked".into()))??;
             for (into, from) in all.iter_mut().zip(mine) {
                 into.extend(from);
             }
         }
-        Ok::<_, String>(all)
+        Ok::<_, CliError>(all)
     })?;
     let secs = started.elapsed().as_secs_f64();
     let total: usize = samples.iter().map(Vec::len).sum();

@@ -5,6 +5,7 @@ mod auth_setup;
 mod bench;
 mod docs;
 mod doctor;
+mod error;
 mod export;
 mod loadgen;
 mod memory;
@@ -12,10 +13,12 @@ mod metrics_endpoint;
 mod progress;
 mod publication_metrics;
 mod schedule;
+mod serve;
 mod settings;
 mod signals;
 mod tls;
 
+use crate::error::{CliError, CliResult};
 use clap::{Args, Parser, Subcommand};
 use demo::{generate, GenerateOptions};
 use settings::{Settings, StoreUrl};
@@ -34,7 +37,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the warehouse over HTTP.
-    Serve(ServeArgs),
+    Serve(serve::ServeArgs),
     /// Write a synthetic tenant into the store (replaces that tenant's data atomically).
     Generate(GenerateArgs),
     /// Ingest one day's snapshot (a folder of Microsoft Graph responses) and publish it atomically.
@@ -79,49 +82,6 @@ struct CommonArgs {
     /// Tenant: the one served, generated, or that a new client or user reads. [env: DW_TENANT] [default: demo]
     #[arg(long)]
     tenant: Option<String>,
-}
-
-#[derive(Args)]
-struct ServeArgs {
-    #[command(flatten)]
-    common: CommonArgs,
-    /// Address to listen on. [env: DW_LISTEN] [default: 127.0.0.1:8080]
-    #[arg(long)]
-    listen: Option<String>,
-    /// Serve Prometheus metrics at /metrics on this address (its own listener, so that the
-    /// clients' address never shows them); none by default. [env: DW_METRICS_LISTEN]
-    #[arg(long)]
-    metrics_listen: Option<String>,
-    /// Name the tenant in the metrics (last publication, pages, rows and bytes served per
-    /// tenant); without it no tenant name appears in them. [env: DW_METRICS_TENANT_LABELS]
-    #[arg(long)]
-    metrics_tenant_labels: bool,
-    /// Generate a demo tenant (2 000 devices, 2 500 users, 30 days) when the store has none.
-    #[arg(long)]
-    demo: bool,
-    /// Rows per page before a @odata.nextLink. [env: DW_PAGE_SIZE] [default: 10000]
-    #[arg(long)]
-    page_size: Option<u64>,
-    /// Public base URL used in links, tokens and audiences, e.g. https://dw.example.com. [env: DW_PUBLIC_URL]
-    #[arg(long)]
-    public_url: Option<String>,
-    /// Ingest daily at this UTC time (`HH:MM` or `HH:MM:SS`) from --ingest-from. [env: DW_INGEST_SCHEDULE]
-    #[arg(long, requires = "ingest_from")]
-    ingest_schedule: Option<String>,
-    /// Folder holding one snapshot folder per day, named YYYY-MM-DD (Graph files or devices.csv and
-    /// users.csv), or `graph` to read live from Microsoft Graph. [env: DW_INGEST_FROM]
-    #[arg(long)]
-    ingest_from: Option<String>,
-    /// A read replica (`postgres://...`, repeatable): queries go to replicas, with failover to the
-    /// store, which takes all writes. [config: read_stores]
-    #[arg(long = "read-store")]
-    read_stores: Vec<String>,
-    /// PEM certificate chain: serve HTTPS (reloaded on SIGHUP). [env: DW_TLS_CERT]
-    #[arg(long, requires = "tls_key")]
-    tls_cert: Option<String>,
-    /// PEM private key for --tls-cert. [env: DW_TLS_KEY]
-    #[arg(long, requires = "tls_cert")]
-    tls_key: Option<String>,
 }
 
 #[derive(Args)]
@@ -196,16 +156,26 @@ fn tune_allocator() {
     }
 }
 
+/// Parses the command line and runs the command; a failure is reported on standard error and
+/// in the exit status ([`CliError::exit_code`]).
 fn main() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     tune_allocator();
     let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("dw: {e}");
+        std::process::exit(e.exit_code());
+    }
+}
+
+/// Runs the command `cli` names.
+fn run(cli: Cli) -> CliResult<()> {
     #[cfg(unix)]
     if !matches!(cli.command, Command::Serve(_)) {
         end_quietly_on_closed_pipe();
     }
-    let result = match cli.command {
-        Command::Serve(a) => serve(a),
+    match cli.command {
+        Command::Serve(a) => serve::run(a),
         Command::Generate(a) => generate_cmd(a),
         Command::Ingest(a) => ingest(a),
         Command::Bench(a) => bench::run(a),
@@ -218,10 +188,6 @@ fn main() {
         Command::Doctor(a) => doctor::run(a),
         Command::Completions(a) => docs::completions::<Cli>(a),
         Command::Man(a) => docs::man::<Cli>(a),
-    };
-    if let Err(e) = result {
-        eprintln!("dw: {e}");
-        std::process::exit(1);
     }
 }
 
@@ -241,11 +207,11 @@ pub(crate) fn init_logging(format: &str) {
 }
 
 /// Opens the store named by the settings.
-pub(crate) fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, String> {
+pub(crate) fn open_store(settings: &Settings) -> CliResult<Arc<dyn Store>> {
     match settings.store_url()? {
         StoreUrl::Sqlite(path) => {
             let mut store = SqliteStore::open(&path)
-                .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+                .map_err(CliError::store(format!("cannot open {}", path.display())))?;
             store.set_statement_timeout(std::time::Duration::from_secs(
                 settings.limits.statement_timeout_secs.max(1),
             ));
@@ -254,7 +220,7 @@ pub(crate) fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, String> 
         StoreUrl::Postgres(url) => {
             let primary: Arc<dyn Store> = Arc::new(
                 warehouse::PostgresStore::open(&url)
-                    .map_err(|e| format!("cannot open the PostgreSQL store: {e}"))?,
+                    .map_err(CliError::store("cannot open the PostgreSQL store"))?,
             );
             if settings.read_stores.is_empty() {
                 return Ok(primary);
@@ -262,7 +228,7 @@ pub(crate) fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, String> 
             let mut replicas: Vec<Arc<dyn Store>> = Vec::new();
             for r in &settings.read_stores {
                 let replica = warehouse::PostgresStore::open_replica(r)
-                    .map_err(|e| format!("read store {r}: {e}"))?;
+                    .map_err(CliError::store(format!("read store {r}")))?;
                 replicas.push(Arc::new(replica));
             }
             Ok(Arc::new(warehouse::RoutedStore::new(primary, replicas)))
@@ -271,10 +237,10 @@ pub(crate) fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, String> 
 }
 
 /// Generates a tenant and reports what was written.
-pub(crate) fn generate_into(store: &dyn Store, opts: &GenerateOptions) -> Result<u64, String> {
+pub(crate) fn generate_into(store: &dyn Store, opts: &GenerateOptions) -> CliResult<u64> {
     let started = std::time::Instant::now();
     let (tenant, summary) = generate(store, opts, &progress::GenerationBar::for_terminal())
-        .map_err(|e| e.to_string())?;
+        .map_err(CliError::store("generating the tenant"))?;
     let rows: u64 = summary.values().sum();
     eprintln!(
         "generated tenant '{}' ({} devices, {} users, {} days): {rows} rows in {:.1}s",
@@ -287,12 +253,12 @@ pub(crate) fn generate_into(store: &dyn Store, opts: &GenerateOptions) -> Result
     Ok(rows)
 }
 
-fn parse_date(s: &str) -> Result<time::Date, String> {
+fn parse_date(s: &str) -> CliResult<time::Date> {
     time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
-        .map_err(|_| format!("'{s}' is not a date (YYYY-MM-DD)"))
+        .map_err(|_| CliError::Usage(format!("'{s}' is not a date (YYYY-MM-DD)")))
 }
 
-fn generate_cmd(a: GenerateArgs) -> Result<(), String> {
+fn generate_cmd(a: GenerateArgs) -> CliResult<()> {
     let settings = Settings::load(
         a.common.config.as_deref(),
         &settings::Overrides::from_common(&a.common),
@@ -316,7 +282,7 @@ fn generate_cmd(a: GenerateArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn ingest(a: IngestArgs) -> Result<(), String> {
+fn ingest(a: IngestArgs) -> CliResult<()> {
     let settings = Settings::load(
         a.common.config.as_deref(),
         &settings::Overrides::from_common(&a.common),
@@ -354,14 +320,18 @@ fn ingest(a: IngestArgs) -> Result<(), String> {
         }
         [kind] if kind == "graph" => {
             let dir = ingest::download::download(&settings.graph, date, &bars)
-                .map_err(|e| format!("nothing was published: {e}"))?;
+                .map_err(|e| CliError::Failed(format!("nothing was published: {e}")))?;
             eprintln!("recorded the Graph responses in {}", dir.display());
             graph_folder(&dir)
         }
-        _ => return Err("--from takes a folder of Graph responses, or `csv DIR`".into()),
+        _ => {
+            return Err(CliError::Usage(
+                "--from takes a folder of Graph responses, or `csv DIR`".into(),
+            ))
+        }
     };
     drop(bars);
-    let summary = result.map_err(|e| format!("nothing was published: {e}"))?;
+    let summary = result?;
     let tenant = summary.tenant.as_ref().expect("published");
     println!(
         "published {date} for tenant '{}' (generation {}) in {:.1}s",
@@ -399,16 +369,21 @@ fn check_snapshot(
     from: &[String],
     date: time::Date,
     limits: &ingest::SnapshotLimits,
-) -> Result<(), String> {
+) -> CliResult<()> {
     let dir = match from {
         [dir] if dir != "graph" && dir != "csv" => dir,
         [kind, dir] if kind == "graph" || kind == "csv" => dir,
-        _ => return Err("--check takes a snapshot folder (--from DIR or --from csv DIR)".into()),
+        _ => {
+            return Err(CliError::Usage(
+                "--check takes a snapshot folder (--from DIR or --from csv DIR)".into(),
+            ))
+        }
     };
     let bars = progress::Bars::for_terminal();
     let summary = ingest::check_folder(std::path::Path::new(dir), date, limits, &bars);
     drop(bars);
-    let summary = summary.map_err(|e| format!("the snapshot is not valid: {e}"))?;
+    let summary =
+        summary.map_err(|e| CliError::Failed(format!("the snapshot is not valid: {e}")))?;
     let records: u64 = summary.records_read.values().sum();
     println!(
         "{dir}: valid, {records} records in {} files",
@@ -418,222 +393,6 @@ fn check_snapshot(
         println!("  unknown {n:>8}  {value} (would map to the Unknown member)");
     }
     Ok(())
-}
-
-fn serve(a: ServeArgs) -> Result<(), String> {
-    let mut overrides = settings::Overrides::from_common(&a.common);
-    overrides.listen = a.listen.clone();
-    overrides.metrics_listen = a.metrics_listen.clone();
-    if a.metrics_tenant_labels {
-        overrides.metrics_tenant_labels = Some(true);
-    }
-    overrides.page_size = a.page_size;
-    overrides.public_url = a.public_url.clone();
-    overrides.tls_cert = a.tls_cert.clone();
-    overrides.read_stores = a.read_stores.clone();
-    overrides.ingest_schedule = a.ingest_schedule.clone();
-    overrides.ingest_from = a.ingest_from.clone();
-    overrides.tls_key = a.tls_key.clone();
-    if a.demo {
-        overrides.demo = Some(true);
-    }
-    let settings = Settings::load(a.common.config.as_deref(), &overrides)?;
-    init_logging(&settings.log_format);
-    // no tenant's queries may take every pooled connection from the others
-    let store: Arc<dyn Store> = Arc::new(warehouse::TenantFair::new(
-        open_store(&settings)?,
-        settings.limits.statements_per_tenant,
-        settings.limits.statements_per_client,
-        std::time::Duration::from_secs(10),
-    ));
-    let has_data = store
-        .tenant(&settings.tenant)
-        .map_err(|e| e.to_string())?
-        .is_some();
-    if settings.demo && !has_data {
-        eprintln!("creating the demo tenant (2 000 devices, 2 500 users, 30 days)...");
-        generate_into(
-            store.as_ref(),
-            &GenerateOptions {
-                tenant: settings.tenant.clone(),
-                devices: 2000,
-                users: 2500,
-                days: 30,
-                seed: 42,
-                end_date: time::OffsetDateTime::now_utc().date(),
-            },
-        )?;
-    } else if !has_data {
-        eprintln!(
-            "note: tenant '{}' has no data yet; run `dw generate` or start with --demo",
-            settings.tenant
-        );
-    }
-    let demo_secret = if settings.demo && settings.issuer.enabled {
-        admin::ensure_demo_client(&settings)?
-    } else {
-        None
-    };
-    let token_key = settings.token_key()?;
-    let token_hint = TokenHint {
-        common: a.common.clone(),
-    };
-    // Dropped after the runtime: database clients must not close on an async worker thread.
-    let _store_until_exit = store.clone();
-    memory::limit_arenas();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    runtime.block_on(async move {
-        let signals = signals::Signals::install()?;
-        let published = publication_metrics::Published::default();
-        if let Some(at) = &settings.metrics_listen {
-            let handle = metrics_endpoint::install(&tokio::runtime::Handle::current())?;
-            let listener = tokio::net::TcpListener::bind(at)
-                .await
-                .map_err(|e| format!("cannot serve metrics on {at}: {e}"))?;
-            let addr = listener.local_addr().map_err(|e| e.to_string())?;
-            if !addr.ip().is_loopback() {
-                tracing::warn!(address = %addr, "metrics are served without authentication on a non-loopback address: keep it reachable by the scraper alone (firewall, private network)");
-            }
-            let limits = settings.limits.connections();
-            tokio::spawn(metrics_endpoint::serve(listener, handle, limits, signals.shutdown()));
-            banner(format_args!("  metrics:          http://{addr}/metrics"));
-            let labels = settings.metrics_tenant_labels;
-            tokio::spawn(publication_metrics::refresh(store.clone(), labels, published.clone()));
-        }
-        let listener = tokio::net::TcpListener::bind(&settings.listen)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let tls = settings.tls_cert.is_some();
-        if !tls && !addr.ip().is_loopback() {
-            tracing::warn!(address = %addr, "serving plain HTTP on a non-loopback address: tokens and data travel unencrypted; use --tls-cert/--tls-key or a TLS proxy");
-        }
-        let base = settings.base_url(Some(addr));
-        let token_command = token_hint.command(&base)?;
-        let auth = auth_setup::auth_state(&settings, &base, tls)?;
-        let service = auth.service.clone();
-        let config = server::Config {
-            page_size: settings.page_size,
-            token_key,
-            public_url: settings.public_url.clone(),
-            metrics_tenant_labels: settings.metrics_tenant_labels,
-        };
-        let state = server::AppState::new(store.clone(), config, auth);
-        if let Some(at) = &settings.ingest_schedule {
-            let at = schedule::parse_time(at)?;
-            let from = settings.ingest_from.clone().ok_or("--ingest-schedule needs --ingest-from")?;
-            let status = state.ingest_status.clone();
-            let (store, tenant) = (store.clone(), settings.tenant.clone());
-            let graph = settings.graph.clone();
-            let rules = schedule::Rules {
-                retention: settings.retention()?,
-                limits: settings.limits.snapshot(false),
-                published,
-            };
-            tokio::spawn(schedule::run(at, from.into(), graph, store, tenant, rules, status));
-        }
-        let app = server::router(state);
-        let root = format!("{base}{}", server::BASE_PATH);
-        banner(format_args!("Device Warehouse is serving at {base}/"));
-        banner(format_args!("  listening on:     {addr}"));
-        banner(format_args!("  service document: {root}?api-version=v1.0"));
-        if let Some(secret) = demo_secret {
-            banner(format_args!("  demo client: id demo-client, secret {secret} (shown once; stored hashed)"));
-        }
-        if service.is_some() {
-            banner(format_args!("  get a token:      TOKEN=$({token_command})   # or POST {base}/oauth2/token (client_credentials)"));
-            banner(format_args!("  try:              curl -H \"Authorization: Bearer $TOKEN\" '{root}/devices?api-version=v1.0&$top=2&$select=deviceName,osVersion'"));
-        }
-        tokio::spawn(memory::return_freed_memory());
-        let reload_settings = settings.clone();
-        let hangups = signals.hangups();
-        tokio::spawn(async move { reload_on_hangup(reload_settings, service, hangups).await });
-        serve_http(listener, app, &settings, &signals).await?;
-        eprintln!("stopped");
-        Ok::<(), String>(())
-    })?;
-    drop(runtime);
-    Ok(())
-}
-
-/// The `dw token` command that mints tokens this server accepts: it names what `dw token` would
-/// not find on its own (a store or configuration given as flags, a base URL that differs from
-/// the one the settings give without `serve`'s flags).
-struct TokenHint {
-    common: CommonArgs,
-}
-
-impl TokenHint {
-    fn command(&self, base: &str) -> Result<String, String> {
-        let mut command = String::from("dw token --client demo-client");
-        if let Some(config) = &self.common.config {
-            command.push_str(&format!(" --config {}", config.display()));
-        }
-        if let Some(store) = &self.common.store {
-            command.push_str(&format!(" --store {store}"));
-        }
-        let plain = Settings::load(
-            self.common.config.as_deref(),
-            &settings::Overrides::from_common(&self.common),
-        )?;
-        if plain.base_url(None) != base {
-            command.push_str(&format!(" --public-url {base}"));
-        }
-        Ok(command)
-    }
-}
-
-/// Prints a start-up line; a closed standard output (a supervisor that stopped reading) must not
-/// stop the server, so write errors are ignored.
-fn banner(line: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stdout(), "{line}");
-}
-
-/// Serves plain HTTP, or HTTPS when a certificate is configured, with the connection limits.
-async fn serve_http(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    settings: &Settings,
-    signals: &signals::Signals,
-) -> Result<(), String> {
-    let limits = settings.limits.connections();
-    match (&settings.tls_cert, &settings.tls_key) {
-        (Some(cert), Some(key)) => tls::serve(listener, app, limits, cert, key, signals).await,
-        _ => {
-            let plain = |socket| async move { Ok::<_, std::io::Error>(socket) };
-            server::listen::serve(listener, app, limits, plain, signals.shutdown()).await;
-            Ok(())
-        }
-    }
-}
-
-/// On SIGHUP: reload clients and users (after `dw clients add`) and signing keys (after
-/// `dw keys rotate`); the TLS module reloads the certificate on the same signal.
-async fn reload_on_hangup(
-    settings: Settings,
-    service: Option<std::sync::Arc<auth::TokenService>>,
-    mut hangups: tokio::sync::broadcast::Receiver<()>,
-) {
-    while hangups.recv().await.is_ok() {
-        let Some(s) = &service else { continue };
-        match auth_setup::registry(&settings) {
-            Ok(r) => {
-                s.set_registry(r);
-                tracing::info!("reloaded clients and users");
-            }
-            Err(e) => tracing::error!(error = %e, "cannot reload clients and users"),
-        }
-        match s.keys().reload() {
-            Ok(()) => tracing::info!("reloaded signing keys"),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot reload signing keys; keeping the loaded ones")
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! that reached the metrics address could hold the process's file descriptors, and with them
 //! the service.
 
+use crate::error::{CliError, CliResult};
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -20,10 +21,10 @@ pub const MAX_CONNECTIONS: usize = 16;
 const UPKEEP: Duration = Duration::from_secs(5);
 
 /// Installs the Prometheus recorder for the whole process, with its upkeep on `runtime`.
-pub fn install(runtime: &tokio::runtime::Handle) -> Result<PrometheusHandle, String> {
+pub fn install(runtime: &tokio::runtime::Handle) -> CliResult<PrometheusHandle> {
     let handle = PrometheusBuilder::new()
         .install_recorder()
-        .map_err(|e| format!("cannot record metrics: {e}"))?;
+        .map_err(|e| CliError::Failed(format!("cannot record metrics: {e}")))?;
     let upkeep = handle.clone();
     runtime.spawn(async move {
         loop {

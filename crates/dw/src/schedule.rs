@@ -1,5 +1,6 @@
 //! The daily ingestion schedule of `dw serve --ingest-schedule`.
 
+use crate::error::{CliError, CliResult};
 use ingest::{ingest_csv_folder, ingest_graph_folder, IngestOptions, Retention};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -7,18 +8,21 @@ use std::sync::{Arc, RwLock};
 use warehouse::Store;
 
 /// Parses `HH:MM` or `HH:MM:SS` (UTC).
-pub fn parse_time(text: &str) -> Result<time::Time, String> {
+pub fn parse_time(text: &str) -> CliResult<time::Time> {
     let parts: Vec<&str> = text.split(':').collect();
     let n = |i: usize| {
         parts
             .get(i)
             .map_or(Ok(0), |p| p.parse::<u8>())
-            .map_err(|_| format!("'{text}' is not HH:MM or HH:MM:SS"))
+            .map_err(|_| CliError::Usage(format!("'{text}' is not HH:MM or HH:MM:SS")))
     };
     if !(2..=3).contains(&parts.len()) {
-        return Err(format!("'{text}' is not HH:MM or HH:MM:SS"));
+        return Err(CliError::Failed(format!(
+            "'{text}' is not HH:MM or HH:MM:SS"
+        )));
     }
-    time::Time::from_hms(n(0)?, n(1)?, n(2)?).map_err(|_| format!("'{text}' is not a time of day"))
+    time::Time::from_hms(n(0)?, n(1)?, n(2)?)
+        .map_err(|_| CliError::Usage(format!("'{text}' is not a time of day")))
 }
 
 /// Time until the next `at` (UTC), strictly in the future.
@@ -76,9 +80,10 @@ pub async fn run(
         };
         let (store, from, graph) = (store.clone(), from.clone(), graph.clone());
         let started = std::time::Instant::now();
-        let result = tokio::task::spawn_blocking(move || -> Result<_, String> {
+        let result = tokio::task::spawn_blocking(move || -> CliResult<_> {
             let dir = if from.as_os_str() == "graph" {
-                ingest::download::download(&graph, date, &crate::progress::Bars::hidden())?
+                ingest::download::download(&graph, date, &crate::progress::Bars::hidden())
+                    .map_err(CliError::Failed)?
             } else {
                 from.join(date.to_string())
             };
@@ -87,7 +92,7 @@ pub async fn run(
             } else {
                 ingest_graph_folder(store.as_ref(), &dir, &opts)
             };
-            summary.map_err(|e| e.to_string())
+            Ok(summary?)
         })
         .await;
         let seconds = started.elapsed().as_secs_f64();
@@ -104,6 +109,7 @@ pub async fn run(
                 })
             }
             Ok(Err(e)) => {
+                let e = e.to_string();
                 record_failure(seconds);
                 tracing::error!(date = %date, error = %auth::log_safe(&e), "scheduled ingestion failed; nothing was published");
                 // cut: a failure's message can quote the snapshot's data

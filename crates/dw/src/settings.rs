@@ -1,6 +1,7 @@
 //! Settings from defaults, a TOML file, `DW_*` environment variables and flags, in that order of
 //! increasing precedence.
 
+use crate::error::{CliError, CliResult};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use ingest::Retention;
@@ -205,12 +206,15 @@ struct ConfigFile {
 }
 
 impl ConfigFile {
-    fn read(path: &Path) -> Result<Self, String> {
+    fn read(path: &Path) -> CliResult<Self> {
         let text = safe_files::read_regular_to_string(path, MAX_CONFIG_BYTES).map_err(|e| {
             if e.is_not_found() {
-                format!("configuration file {} does not exist", path.display())
+                CliError::Usage(format!(
+                    "configuration file {} does not exist",
+                    path.display()
+                ))
             } else {
-                format!("configuration file {}: {e}", path.display())
+                CliError::Usage(format!("configuration file {}: {e}", path.display()))
             }
         })?;
         Ok(Self {
@@ -286,7 +290,7 @@ pub enum StoreUrl {
 
 impl Settings {
     /// Loads settings: defaults, then the TOML file, then `DW_*`, then flags.
-    pub fn load(config: Option<&Path>, overrides: &Overrides) -> Result<Self, String> {
+    pub fn load(config: Option<&Path>, overrides: &Overrides) -> CliResult<Self> {
         let mut f = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = config {
             f = f.merge(ConfigFile::read(path)?);
@@ -304,10 +308,10 @@ impl Settings {
         )
         .merge(Serialized::globals(overrides))
         .extract()
-        .map_err(|e| format!("invalid configuration: {e}"))
+        .map_err(|e| CliError::Usage(format!("invalid configuration: {e}")))
         .and_then(|s: Settings| {
             if s.page_size == 0 {
-                return Err("page_size must be at least 1".into());
+                return Err(CliError::Usage("page_size must be at least 1".into()));
             }
             s.retention()?;
             Ok(s)
@@ -316,7 +320,7 @@ impl Settings {
 
     /// The configured retentions by model collection name (names match case-insensitively, as
     /// environment variables are lower-cased), checked against the model.
-    pub fn retention(&self) -> Result<BTreeMap<String, Retention>, String> {
+    pub fn retention(&self) -> CliResult<BTreeMap<String, Retention>> {
         let mut out = BTreeMap::new();
         for (name, value) in &self.retention {
             let collection = warehouse::Warehouse::get()
@@ -326,18 +330,17 @@ impl Settings {
                 .map_or(name.clone(), |c| c.name.clone());
             let retention = match value {
                 RetentionValue::Days(d) => Retention::Days(*d),
-                RetentionValue::Text(t) => {
-                    Retention::parse(t).map_err(|e| format!("retention.{name}: {e}"))?
-                }
+                RetentionValue::Text(t) => Retention::parse(t)
+                    .map_err(|e| CliError::Usage(format!("retention.{name}: {e}")))?,
             };
             out.insert(collection, retention);
         }
-        ingest::check_retention(&out)?;
+        ingest::check_retention(&out).map_err(CliError::Usage)?;
         Ok(out)
     }
 
     /// The parsed store location.
-    pub fn store_url(&self) -> Result<StoreUrl, String> {
+    pub fn store_url(&self) -> CliResult<StoreUrl> {
         if let Some(path) = self.store.strip_prefix("sqlite:") {
             return Ok(StoreUrl::Sqlite(PathBuf::from(
                 path.trim_start_matches("//"),
@@ -350,7 +353,7 @@ impl Settings {
     }
 
     /// Folder for keys and registry.
-    pub fn data_dir(&self) -> Result<PathBuf, String> {
+    pub fn data_dir(&self) -> CliResult<PathBuf> {
         if let Some(d) = &self.data_dir {
             return Ok(PathBuf::from(d));
         }
@@ -377,18 +380,23 @@ impl Settings {
     }
 
     /// The paging-token key: configured, or generated once and kept (owner-only) next to the store.
-    pub fn token_key(&self) -> Result<Vec<u8>, String> {
+    pub fn token_key(&self) -> CliResult<Vec<u8>> {
         if let Some(k) = &self.token_key {
-            let key = hex::decode(k.trim()).map_err(|_| "token_key must be hex".to_string())?;
+            let key = hex::decode(k.trim())
+                .map_err(|_| CliError::Usage("token_key must be hex".into()))?;
             if key.len() < 32 {
-                return Err("token_key must be at least 32 bytes (64 hex digits)".into());
+                return Err(CliError::Usage(
+                    "token_key must be at least 32 bytes (64 hex digits)".into(),
+                ));
             }
             return Ok(key);
         }
         let path = self.data_dir()?.join("paging.key");
         // two processes starting at once must not each write a key of their own
-        let _lock =
-            safe_files::lock(&path).map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
+        let _lock = safe_files::lock(&path).map_err(CliError::io_doing(format!(
+            "cannot lock {}",
+            path.display()
+        )))?;
         // kept when it holds a key; a missing or garbled one is replaced (links made with a
         // garbled key could not be checked anyway); anything else is the operator's to fix
         match safe_files::read_regular_to_string(&path, MAX_PAGING_KEY_BYTES) {
@@ -398,11 +406,12 @@ impl Settings {
                 }
             }
             Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+            Err(e) => return Err(CliError::Failed(format!("{}: {e}", path.display()))),
         }
         let key: [u8; 32] = rand::random();
-        safe_files::write_private(&path, hex::encode(key).as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        safe_files::write_private(&path, hex::encode(key).as_bytes()).map_err(
+            CliError::io_doing(format!("cannot write {}", path.display())),
+        )?;
         Ok(key.to_vec())
     }
 }

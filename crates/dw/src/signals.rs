@@ -3,6 +3,7 @@
 //! SIGTERM and SIGINT start a graceful shutdown; SIGHUP is broadcast to the reloaders
 //! (clients, users, signing keys, TLS certificate).
 
+use crate::error::{CliError, CliResult};
 use std::future::Future;
 use tokio::sync::{broadcast, watch};
 
@@ -14,13 +15,13 @@ pub struct Signals {
 
 impl Signals {
     /// Registers the handlers now; must be called inside the runtime.
-    pub fn install() -> Result<Self, String> {
+    pub fn install() -> CliResult<Self> {
         let (stop_tx, stop) = watch::channel(false);
         let (hangup, _) = broadcast::channel(8);
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
-            let err = |e: std::io::Error| format!("cannot install signal handlers: {e}");
+            let err = |e| CliError::io_doing("cannot install signal handlers")(e);
             let mut term = signal(SignalKind::terminate()).map_err(err)?;
             let mut int = signal(SignalKind::interrupt()).map_err(err)?;
             let mut hup = signal(SignalKind::hangup()).map_err(err)?;

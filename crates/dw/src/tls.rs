@@ -2,6 +2,7 @@
 //! certificate needs no restart. Connections go through the same accept loop and limits as
 //! plain HTTP ([`server::listen`]); the handshake is part of the header-read time-out.
 
+use crate::error::{CliError, CliResult};
 use axum_server::tls_rustls::RustlsConfig;
 use server::listen::ConnectionLimits;
 use tokio_rustls::TlsAcceptor;
@@ -14,12 +15,14 @@ pub async fn serve(
     cert: &str,
     key: &str,
     signals: &crate::signals::Signals,
-) -> Result<(), String> {
+) -> CliResult<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (cert_pem, key_pem) = read_pem_files(cert, key)?;
     let config = RustlsConfig::from_pem(cert_pem, key_pem)
         .await
-        .map_err(|e| format!("cannot load TLS certificate {cert} / key {key}: {e}"))?;
+        .map_err(CliError::io_doing(format!(
+            "cannot load TLS certificate {cert} / key {key}"
+        )))?;
     let reload = config.clone();
     let (cert_path, key_path) = (cert.to_string(), key.to_string());
     let mut hangups = signals.hangups();
@@ -28,12 +31,12 @@ pub async fn serve(
             let (c, k) = (cert_path.clone(), key_path.clone());
             let read = tokio::task::spawn_blocking(move || read_pem_files(&c, &k))
                 .await
-                .unwrap_or_else(|e| Err(e.to_string()));
+                .unwrap_or_else(|e| Err(CliError::Failed(e.to_string())));
             let reloaded = match read {
                 Ok((cert_pem, key_pem)) => reload
                     .reload_from_pem(cert_pem, key_pem)
                     .await
-                    .map_err(|e| e.to_string()),
+                    .map_err(CliError::io_doing("the TLS certificate")),
                 Err(e) => Err(e),
             };
             match reloaded {
@@ -57,10 +60,10 @@ pub async fn serve(
 pub const MAX_PEM_BYTES: u64 = 1 << 20;
 
 /// The certificate chain and key files: regular files of at most [`MAX_PEM_BYTES`].
-fn read_pem_files(cert: &str, key: &str) -> Result<(Vec<u8>, Vec<u8>), String> {
+fn read_pem_files(cert: &str, key: &str) -> CliResult<(Vec<u8>, Vec<u8>)> {
     let read = |what: &str, path: &str| {
         safe_files::read_regular(std::path::Path::new(path), MAX_PEM_BYTES)
-            .map_err(|e| format!("TLS {what} {path}: {e}"))
+            .map_err(|e| CliError::Usage(format!("TLS {what} {path}: {e}")))
     };
     Ok((read("certificate", cert)?, read("key", key)?))
 }
