@@ -14,10 +14,7 @@ const TRIM_EVERY: Duration = Duration::from_secs(5);
 
 /// Caps glibc's allocator arenas; call before the runtime starts its threads.
 pub fn limit_arenas() {
-    // SAFETY: mallopt only sets an allocator parameter; it is called before other threads exist.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, MAX_ARENAS);
-    }
+    host::allocator::limit_arenas(MAX_ARENAS);
 }
 
 /// Hands memory freed by the allocator back to the system, every [`TRIM_EVERY`], forever.
@@ -26,7 +23,6 @@ pub async fn return_freed_memory() {
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        // SAFETY: malloc_trim is thread-safe and only releases memory the allocator holds free.
-        tokio::task::spawn_blocking(|| unsafe { libc::malloc_trim(0) });
+        tokio::task::spawn_blocking(host::allocator::return_free_memory);
     }
 }

@@ -34,10 +34,10 @@ pub fn apply(
     summary: &mut IngestSummary,
 ) -> Result<(), IngestError> {
     ensure_reference_rows(tx, d, tenant.id, summary)?;
-    let mut cx = Context {
+    let mut context = Context {
         tx,
-        d,
-        t: tenant.id,
+        dialect: d,
+        tenant: tenant.id,
         day: opts.date,
         clock: Clock {
             snapshot: midnight_micros(opts.date),
@@ -49,18 +49,18 @@ pub fn apply(
             .snapshot_date_key
             .is_some_and(|newest| newest > date_key(opts.date)),
     };
-    cx.ensure_date(opts.date)?;
+    context.ensure_date(opts.date)?;
     let mut watch = Stopwatch::start();
     // a backfilled day marks nothing deleted
-    let guard = opts.limits.max_deleted_share.filter(|_| !cx.backfill);
-    let keys = merge_dimensions(&mut cx, snap, guard, &mut watch)?;
-    write_device_facts(&mut cx, snap, &keys)?;
+    let guard = opts.limits.max_deleted_share.filter(|_| !context.backfill);
+    let keys = merge_dimensions(&mut context, snap, guard, &mut watch)?;
+    write_device_facts(&mut context, snap, &keys)?;
     watch.lap("devicePropertyHistories");
     let (others, their_summary) = others()?;
     watch.lap("waiting for the other sources");
-    cx.summary.add_unknown(their_summary);
-    apply_others(&mut cx, snap, others, keys.devices, &mut watch)?;
-    purge_past_retention(&mut cx, opts)
+    context.summary.add_unknown(their_summary);
+    apply_others(&mut context, snap, others, keys.devices, &mut watch)?;
+    purge_past_retention(&mut context, opts)
 }
 
 /// The lookup dimensions' reference rows, written once per tenant.
@@ -96,21 +96,29 @@ struct DimensionKeys {
 /// Merges categories, users, devices and their associations (`guard`: the share of live rows
 /// a snapshot may mark deleted).
 fn merge_dimensions(
-    cx: &mut Context<'_>,
+    context: &mut Context<'_>,
     snap: &Snapshot,
     guard: Option<f64>,
     watch: &mut Stopwatch,
 ) -> Result<DimensionKeys, IngestError> {
-    let (d, t) = (cx.d, cx.t);
-    let now = SqlValue::Timestamp(cx.clock.now);
-    let categories = merge_categories(cx.tx, d, t, snap, &now, cx.backfill, cx.summary)?;
-    merge_users(cx, snap, guard)?;
+    let (d, t) = (context.dialect, context.tenant);
+    let now = SqlValue::Timestamp(context.clock.now);
+    let categories = merge_categories(
+        context.tx,
+        d,
+        t,
+        snap,
+        &now,
+        context.backfill,
+        context.summary,
+    )?;
+    merge_users(context, snap, guard)?;
     watch.lap("users");
-    let devices = merge_devices(cx, snap, &categories, guard)?;
+    let devices = merge_devices(context, snap, &categories, guard)?;
     watch.lap("devices");
     // associations are the current state: a backfilled day leaves them
-    if !cx.backfill {
-        merge_associations(cx.tx, d, t, snap, &devices, &now, cx.summary)?;
+    if !context.backfill {
+        merge_associations(context.tx, d, t, snap, &devices, &now, context.summary)?;
     }
     watch.lap("userDeviceAssociations");
     Ok(DimensionKeys {
@@ -122,7 +130,7 @@ fn merge_dimensions(
 /// The day's device facts, replaced as a whole (re-ingesting a day is idempotent): a
 /// `devicePropertyHistories` row per device and the day's compliance counts.
 fn write_device_facts(
-    cx: &mut Context<'_>,
+    context: &mut Context<'_>,
     snap: &Snapshot,
     keys: &DimensionKeys,
 ) -> Result<(), IngestError> {
@@ -163,7 +171,7 @@ fn write_device_facts(
         at("deviceCategoryKey"),
         at("physicalMemoryInBytes"),
     );
-    cx.replace_day_with("devicePropertyHistories", &snap.devices, |dev, row| {
+    context.replace_day_with("devicePropertyHistories", &snap.devices, |dev, row| {
         row[device_key] = SqlValue::Integer(keys.devices[&dev.id]);
         for (to, from) in copied {
             row[to] = dev.row[from].clone();
@@ -178,7 +186,7 @@ fn write_device_facts(
         row[memory] = int(dev.physical_memory);
     })?;
     let count = |b: &str| SqlValue::Integer(*buckets.get(b).unwrap_or(&0));
-    cx.replace_day(
+    context.replace_day(
         "compliancePolicyStatusDeviceActivities",
         &[compliance::BUCKETS.map(|b| (b, count(b))).to_vec()],
     )
@@ -187,38 +195,38 @@ fn write_device_facts(
 /// Merges the other sources: policies, apps, enrollment, the devices' daily facts, terms and
 /// app protection (`device_keys`: device key by device id).
 fn apply_others(
-    cx: &mut Context<'_>,
+    context: &mut Context<'_>,
     snap: &Snapshot,
     others: Others,
     device_keys: HashMap<String, i64>,
     watch: &mut Stopwatch,
 ) -> Result<(), IngestError> {
-    others.policies.apply(cx)?;
+    others.policies.apply(context)?;
     watch.lap("policies");
     let device_types: HashMap<String, SqlValue> = snap
         .devices
         .iter()
         .map(|dev| (dev.id.clone(), dev.value("deviceTypeKey")))
         .collect();
-    others.apps.apply(cx, &device_types)?;
+    others.apps.apply(context, &device_types)?;
     watch.lap("apps");
     let enrolled: Vec<Enrolled> = snap.devices.iter().map(enrolled).collect();
-    others.enrollment.apply(cx, &enrolled)?;
+    others.enrollment.apply(context, &enrolled)?;
     watch.lap("enrollment");
     others.daily.apply(
-        cx,
+        context,
         &DeviceIndex {
             by_id: &device_keys,
             by_name: unique_names(snap),
         },
     )?;
     watch.lap("device daily facts");
-    let users = live_users(cx)?;
-    others.terms.apply(cx, &users.by_principal)?;
+    let users = live_users(context)?;
+    others.terms.apply(context, &users.by_principal)?;
     watch.lap("terms and conditions");
     others
         .mam
-        .apply(cx, &|id: &str| others.apps.name_of(id), &users.by_id)?;
+        .apply(context, &|id: &str| others.apps.name_of(id), &users.by_id)?;
     watch.lap("app protection");
     // what the merge built is a few million small allocations: another thread frees them
     free_elsewhere((others, device_keys, device_types, users));
@@ -260,7 +268,10 @@ fn unique_names(snap: &Snapshot) -> HashMap<&str, &str> {
 }
 
 /// Deletes the facts older than each collection keeps (its retention).
-fn purge_past_retention(cx: &mut Context<'_>, opts: &IngestOptions) -> Result<(), IngestError> {
+fn purge_past_retention(
+    context: &mut Context<'_>,
+    opts: &IngestOptions,
+) -> Result<(), IngestError> {
     for c in Warehouse::get()
         .collections
         .iter()
@@ -272,9 +283,9 @@ fn purge_past_retention(cx: &mut Context<'_>, opts: &IngestOptions) -> Result<()
         };
         if let Retention::Days(days) = retention {
             let oldest = date_key(opts.date - time::Duration::days(i64::from(days)));
-            cx.tx.execute(&dml::delete(
-                cx.d,
-                cx.t,
+            context.tx.execute(&dml::delete(
+                context.dialect,
+                context.tenant,
                 &c.name,
                 "dateKey",
                 "<",
@@ -325,12 +336,12 @@ struct LiveUsers {
 }
 
 /// The live users' keys by user id and by principal name.
-fn live_users(cx: &mut Context<'_>) -> Result<LiveUsers, IngestError> {
+fn live_users(context: &mut Context<'_>) -> Result<LiveUsers, IngestError> {
     let not_deleted = [Condition::Equals("isDeleted", SqlValue::Boolean(false))];
     let live = select(
-        cx.tx,
-        cx.d,
-        cx.t,
+        context.tx,
+        context.dialect,
+        context.tenant,
         collection("users"),
         &["userKey", "userId", "userPrincipalName"],
         &not_deleted,
@@ -620,12 +631,12 @@ fn merge_categories(
 /// Users keep history: a change of state ends the live row (soft delete) and adds a new one; a
 /// user missing from the snapshot is marked deleted; one who comes back gets a new row.
 fn merge_users(
-    cx: &mut Context<'_>,
+    context: &mut Context<'_>,
     snap: &Snapshot,
     guard: Option<f64>,
 ) -> Result<(), IngestError> {
     let merged = history::merge_counted(
-        cx,
+        context,
         "users",
         &history::Columns {
             key: "userKey",
@@ -642,9 +653,10 @@ fn merge_users(
     guard_deletions("users", merged.live_before, merged.missing, guard)?;
     // currentUsers (beta) is the live view of users: a live user row never changes (a change is
     // a new row), so the view loses the rows the merge ended and gains the live ones it added
-    let (d, t) = (cx.d, cx.t);
+    let (d, t) = (context.dialect, context.tenant);
     for chunk in merged.ended_keys.chunks(1000) {
-        cx.tx
+        context
+            .tx
             .execute(&dml::delete_in(d, t, "currentUsers", "userKey", chunk))?;
     }
     let (users, current) = (collection("users"), collection("currentUsers"));
@@ -654,7 +666,7 @@ fn merge_users(
         .map(|p| p.name.as_str())
         .filter(|n| users.property_index(n).is_some())
         .collect();
-    cx.tx.execute(&dml::show_live_rows(
+    context.tx.execute(&dml::show_live_rows(
         d,
         t,
         ("users", "currentUsers"),
@@ -668,12 +680,12 @@ fn merge_users(
 /// Devices hold their current state (one row per device): a changed device is updated, a device
 /// missing from the snapshot is marked deleted. Returns the key of every device of the snapshot.
 fn merge_devices(
-    cx: &mut Context<'_>,
+    context: &mut Context<'_>,
     snap: &Snapshot,
     category_keys: &HashMap<String, i64>,
     guard: Option<f64>,
 ) -> Result<HashMap<String, i64>, IngestError> {
-    let now = &SqlValue::Timestamp(cx.clock.now);
+    let now = &SqlValue::Timestamp(context.clock.now);
     let devices = collection("devices");
     let idx = |n: &str| devices.property_index(n).expect("devices property");
     let (key, id, deleted, modified, category) = (
@@ -683,7 +695,7 @@ fn merge_devices(
         idx("rowLastModifiedDateTimeUTC"),
         idx("deviceCategoryKey"),
     );
-    let stored = rows(cx.tx, cx.d, cx.t, devices)?;
+    let stored = rows(context.tx, context.dialect, context.tenant, devices)?;
     let mut next_key = first_free_key(&stored, key);
     let by_id: HashMap<&str, &Vec<SqlValue>> = stored
         .iter()
@@ -732,30 +744,30 @@ fn merge_devices(
                     .filter(|i| *i != key && *i != modified)
                     .all(|i| old[i] == *stored_as(i));
                 // a backfilled day does not rewind a device's current state
-                if !same && !cx.backfill {
+                if !same && !context.backfill {
                     let mut row = new_row();
                     row[key] = old[key].clone();
                     updates.push(RowChange { old, new: row });
-                    written(cx.summary, "devices", 1);
+                    written(context.summary, "devices", 1);
                 }
             }
             None => {
                 let mut row = new_row();
-                if cx.backfill {
+                if context.backfill {
                     // never seen in a published day: gone by the newest one
                     row[deleted] = SqlValue::Boolean(true);
                 }
                 row[key] = SqlValue::Integer(next_key);
                 keys.insert(dev.id.clone(), next_key);
                 next_key += 1;
-                cx.tx.insert("devices", &row)?;
-                written(cx.summary, "devices", 1);
+                context.tx.insert("devices", &row)?;
+                written(context.summary, "devices", 1);
             }
         }
     }
     let mut live = 0;
     let mut leaving = 0;
-    for row in stored.iter().filter(|_| !cx.backfill) {
+    for row in stored.iter().filter(|_| !context.backfill) {
         if row[deleted] != SqlValue::Boolean(false) {
             continue;
         }
@@ -766,10 +778,12 @@ fn merge_devices(
                 old: row,
                 new: soft_deleted(row, deleted, modified, now),
             });
-            written(cx.summary, "devices", 1);
+            written(context.summary, "devices", 1);
         }
     }
     guard_deletions("devices", live, leaving, guard)?;
-    cx.tx.update_rows("devices", &["deviceKey"], &updates)?;
+    context
+        .tx
+        .update_rows("devices", &["deviceKey"], &updates)?;
     Ok(keys)
 }

@@ -150,7 +150,7 @@ impl Apps {
     /// key of each device of the snapshot.
     pub fn apply(
         &self,
-        cx: &mut Context<'_>,
+        context: &mut Context<'_>,
         device_types: &HashMap<String, SqlValue>,
     ) -> Result<(), IngestError> {
         let Some(list) = &self.list else {
@@ -158,7 +158,7 @@ impl Apps {
         };
         let entities: Vec<Entity> = list.iter().map(|a| a.entity.clone()).collect();
         let keys = history::merge(
-            cx,
+            context,
             "appRevisions",
             // no isDeleted: an app's revisions end with isCurrent false
             &Columns {
@@ -178,7 +178,7 @@ impl Apps {
                     Some(t) => t.clone(),
                     None => {
                         unmatched(
-                            cx.summary,
+                            context.summary,
                             "install statuses of devices not in managedDevices".into(),
                         );
                         unknown_type.clone()
@@ -205,6 +205,6 @@ impl Apps {
                 ]
             })
             .collect();
-        cx.replace_day("mobileAppInstallStatusCounts", &facts)
+        context.replace_day("mobileAppInstallStatusCounts", &facts)
     }
 }

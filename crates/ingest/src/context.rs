@@ -33,9 +33,9 @@ pub struct Context<'a> {
     /// The tenant's write transaction.
     pub tx: &'a mut dyn Transaction,
     /// The store's SQL dialect.
-    pub d: &'a dyn Dialect,
+    pub dialect: &'a dyn Dialect,
     /// The tenant's internal id.
-    pub t: i64,
+    pub tenant: i64,
     /// The snapshot's day.
     pub day: time::Date,
     /// When states change and rows are written.
@@ -81,8 +81,8 @@ impl Context<'_> {
     ) -> Result<(), IngestError> {
         let dk = self.date_key();
         self.tx.execute(&dml::delete(
-            self.d,
-            self.t,
+            self.dialect,
+            self.tenant,
             name,
             "dateKey",
             "=",
@@ -110,7 +110,7 @@ impl Context<'_> {
         let dk = date_key(day);
         let dates = collection("dates");
         if self.dates.is_none() {
-            let stored = rows(self.tx, self.d, self.t, dates)?
+            let stored = rows(self.tx, self.dialect, self.tenant, dates)?
                 .iter()
                 .filter_map(|r| match r[0] {
                     SqlValue::Integer(k) => Some(k),

@@ -118,17 +118,17 @@ impl DeviceDaily {
     /// Writes the day's facts of the sources the snapshot has.
     pub fn apply(
         &self,
-        cx: &mut Context<'_>,
+        context: &mut Context<'_>,
         devices: &DeviceIndex<'_>,
     ) -> Result<(), IngestError> {
         if let Some(extensions) = &self.extensions {
-            let versions = version_keys(cx, extensions)?;
+            let versions = version_keys(context, extensions)?;
             // (device, version, state), one per device
             let mut facts = Vec::with_capacity(extensions.len());
             for e in extensions {
                 let Some(device) = devices.key(&e.id, e.device_name.as_deref()) else {
                     unmatched(
-                        cx.summary,
+                        context.summary,
                         "management extension states of devices not in managedDevices".into(),
                     );
                     continue;
@@ -150,7 +150,7 @@ impl DeviceDaily {
                 c.property_index(n)
                     .expect("intuneManagementExtensions property")
             });
-            cx.replace_day_with("intuneManagementExtensions", facts, |f, row| {
+            context.replace_day_with("intuneManagementExtensions", facts, |f, row| {
                 // every tenant sees itself as the one tenant of its warehouse, as the generated
                 // demo tenant does
                 row[tenant] = SqlValue::Integer(1);
@@ -168,7 +168,7 @@ impl DeviceDaily {
                             found.insert((*k, &app.name, &app.version), app.size);
                         }
                         None => unmatched(
-                            cx.summary,
+                            context.summary,
                             "detected apps on devices not in managedDevices".into(),
                         ),
                     }
@@ -185,7 +185,7 @@ impl DeviceDaily {
                 c.property_index(n)
                     .expect("applicationInventories property")
             });
-            cx.replace_day_with("applicationInventories", found, |fact, row| {
+            context.replace_day_with("applicationInventories", found, |fact, row| {
                 let ((device_key, app, app_version), bundle) = fact;
                 row[device] = SqlValue::Integer(device_key);
                 row[name] = SqlValue::Text(app.to_string());
@@ -200,12 +200,12 @@ impl DeviceDaily {
 /// The key of every extension version the snapshot names (`0.0.0.0` when none is installed),
 /// adding the versions the warehouse has not seen.
 fn version_keys(
-    cx: &mut Context<'_>,
+    context: &mut Context<'_>,
     extensions: &[Extension],
 ) -> Result<HashMap<String, i64>, IngestError> {
     let c = collection("intuneManagementExtensionVersions");
     let mut keys: HashMap<String, i64> = HashMap::new();
-    for r in rows(cx.tx, cx.d, cx.t, c)? {
+    for r in rows(context.tx, context.dialect, context.tenant, c)? {
         if let (SqlValue::Integer(k), SqlValue::Text(v)) = (&r[0], &r[1]) {
             keys.insert(v.clone(), *k);
         }
@@ -216,7 +216,7 @@ fn version_keys(
         if keys.contains_key(version) {
             continue;
         }
-        cx.tx.insert(
+        context.tx.insert(
             "intuneManagementExtensionVersions",
             &ordered(
                 c,
@@ -226,7 +226,7 @@ fn version_keys(
                 ],
             ),
         )?;
-        written(cx.summary, "intuneManagementExtensionVersions", 1);
+        written(context.summary, "intuneManagementExtensionVersions", 1);
         keys.insert(version.to_string(), next);
         next += 1;
     }

@@ -101,7 +101,11 @@ impl EnrollmentEvents {
     }
 
     /// Writes the day's enrollment activity.
-    pub fn apply(&self, cx: &mut Context<'_>, devices: &[Enrolled]) -> Result<(), IngestError> {
+    pub fn apply(
+        &self,
+        context: &mut Context<'_>,
+        devices: &[Enrolled],
+    ) -> Result<(), IngestError> {
         type Attempt = (i64, i64, i64, i64, i64, String);
         let mut counts: BTreeMap<Attempt, i64> = BTreeMap::new();
         // keys of the lookup dimensions; a missing value is their Unknown member
@@ -113,7 +117,7 @@ impl EnrollmentEvents {
             |collection: &str, name: &str| reference::key(collection, name).unwrap_or_default();
         for d in devices
             .iter()
-            .filter(|d| d.at.is_some_and(|at| cx.on_day(at)))
+            .filter(|d| d.at.is_some_and(|at| context.on_day(at)))
         {
             let attempt = (
                 key(&d.enrollment_type, "deviceEnrollmentTypes"),
@@ -125,7 +129,7 @@ impl EnrollmentEvents {
             );
             *counts.entry(attempt).or_default() += 1;
         }
-        for f in self.failures.iter().filter(|f| cx.on_day(f.at)) {
+        for f in self.failures.iter().filter(|f| context.on_day(f.at)) {
             let attempt = (
                 key(&f.enrollment_type, "deviceEnrollmentTypes"),
                 key(&f.device_type, "deviceTypes"),
@@ -150,6 +154,6 @@ impl EnrollmentEvents {
                 ]
             })
             .collect();
-        cx.replace_day("enrollmentActivities", &facts)
+        context.replace_day("enrollmentActivities", &facts)
     }
 }

@@ -79,12 +79,12 @@ pub struct Entity {
 /// Merges `entities`, every entity of the dimension `name` there is, into it: an entity missing
 /// from them has ended. Returns the key of every entity's live row by natural id.
 pub fn merge(
-    cx: &mut Context<'_>,
+    context: &mut Context<'_>,
     name: &str,
     cols: &Columns,
     entities: &[Entity],
 ) -> Result<HashMap<String, i64>, IngestError> {
-    merge_entities(cx, name, cols, entities, true).map(|m| m.keys)
+    merge_entities(context, name, cols, entities, true).map(|m| m.keys)
 }
 
 /// What [`merge_counted`] did.
@@ -104,23 +104,23 @@ pub struct Merged {
 /// [`merge`], also saying how many live rows there were and how many ended for want of their
 /// entity (what the mass-deletion guard weighs).
 pub fn merge_counted(
-    cx: &mut Context<'_>,
+    context: &mut Context<'_>,
     name: &str,
     cols: &Columns,
     entities: &[Entity],
 ) -> Result<Merged, IngestError> {
-    merge_entities(cx, name, cols, entities, true)
+    merge_entities(context, name, cols, entities, true)
 }
 
 /// Merges `entities`, some of the dimension's, into `name`: the entities not among them are left
 /// as they are.
 pub fn merge_some(
-    cx: &mut Context<'_>,
+    context: &mut Context<'_>,
     name: &str,
     cols: &Columns,
     entities: &[Entity],
 ) -> Result<HashMap<String, i64>, IngestError> {
-    merge_entities(cx, name, cols, entities, false).map(|m| m.keys)
+    merge_entities(context, name, cols, entities, false).map(|m| m.keys)
 }
 
 /// How a merge writes the rows of one history dimension: its bookkeeping columns and the clock.
@@ -211,18 +211,25 @@ impl Rows<'_> {
 }
 
 fn merge_entities(
-    cx: &mut Context<'_>,
+    context: &mut Context<'_>,
     name: &str,
     cols: &Columns,
     entities: &[Entity],
     complete: bool,
 ) -> Result<Merged, IngestError> {
-    let (d, t, clock) = (cx.d, cx.t, cx.clock);
+    let (d, t, clock) = (context.dialect, context.tenant, context.clock);
     let c = collection(name);
     let idx = |n: &str| c.property_index(n).expect("property of the model");
     let (key, id) = (idx(cols.key), idx(cols.id));
     // the live rows whole; of the other rows only what the entities coming back need
-    let live_rows = select(cx.tx, d, t, c, &all_properties(c), &live_conditions(cols))?;
+    let live_rows = select(
+        context.tx,
+        d,
+        t,
+        c,
+        &all_properties(c),
+        &live_conditions(cols),
+    )?;
     let live: HashMap<&str, &Vec<SqlValue>> = live_rows
         .iter()
         .filter_map(|r| match &r[id] {
@@ -230,14 +237,14 @@ fn merge_entities(
             _ => None,
         })
         .collect();
-    let mut next_key = max_of(cx.tx, d, t, c, cols.key)? + 1;
+    let mut next_key = max_of(context.tx, d, t, c, cols.key)? + 1;
     let first_new_key = next_key;
     let unseen: Vec<&str> = entities
         .iter()
         .map(|e| e.id.as_str())
         .filter(|e| !live.contains_key(e))
         .collect();
-    let earlier = earlier_rows(cx, c, cols, &unseen)?;
+    let earlier = earlier_rows(context, c, cols, &unseen)?;
     let rows = Rows { c, cols, clock };
     let mut skipped: HashSet<usize> = cols.bookkeeping().map(idx).collect();
     skipped.insert(id);
@@ -247,7 +254,7 @@ fn merge_entities(
         let old = live.get(e.id.as_str()).copied();
         let before = earlier.get(e.id.as_str());
         // a backfilled day does not rewrite history: its entities take the keys they have
-        if cx.backfill {
+        if context.backfill {
             let known = old
                 .and_then(|r| match r[key] {
                     SqlValue::Integer(k) => Some(k),
@@ -270,19 +277,19 @@ fn merge_entities(
                 old,
                 new: rows.ended(old),
             });
-            written(cx.summary, name, 1);
+            written(context.summary, name, 1);
         }
         let previous = old
             .map(|r| rows.revision_of(r))
             .or_else(|| before.map(|b| b.revision));
-        let row = rows.new_row(e, next_key, previous, cx.backfill);
-        cx.tx.insert(name, &row)?;
-        written(cx.summary, name, 1);
+        let row = rows.new_row(e, next_key, previous, context.backfill);
+        context.tx.insert(name, &row)?;
+        written(context.summary, name, 1);
         keys.insert(e.id.clone(), next_key);
         next_key += 1;
     }
     let mut missing = 0;
-    if complete && !cx.backfill {
+    if complete && !context.backfill {
         let in_snapshot: HashSet<&str> = entities.iter().map(|e| e.id.as_str()).collect();
         for (natural, row) in &live {
             if !in_snapshot.contains(natural) {
@@ -290,12 +297,12 @@ fn merge_entities(
                     old: row,
                     new: rows.ended(row),
                 });
-                written(cx.summary, name, 1);
+                written(context.summary, name, 1);
                 missing += 1;
             }
         }
     }
-    cx.tx.update_rows(name, &[cols.key], &updates)?;
+    context.tx.update_rows(name, &[cols.key], &updates)?;
     let ended_keys = updates
         .iter()
         .filter_map(|u| match u.old[key] {
@@ -348,7 +355,7 @@ struct Earlier {
 /// Reads the rows of the entities `ids` (none of them live): a few at a time by natural id, or
 /// the natural ids and keys of every row when most of a large day is new.
 fn earlier_rows(
-    cx: &mut Context<'_>,
+    context: &mut Context<'_>,
     c: &Collection,
     cols: &Columns,
     ids: &[&str],
@@ -385,13 +392,27 @@ fn earlier_rows(
                 .map(|i| SqlValue::Text(i.to_string()))
                 .collect();
             let among = [Condition::Among(cols.id, &values)];
-            for r in select(cx.tx, cx.d, cx.t, c, &columns, &among)? {
+            for r in select(
+                context.tx,
+                context.dialect,
+                context.tenant,
+                c,
+                &columns,
+                &among,
+            )? {
                 note(r);
             }
         }
     } else {
         let wanted: HashSet<&str> = ids.iter().copied().collect();
-        for r in select(cx.tx, cx.d, cx.t, c, &columns, &[])? {
+        for r in select(
+            context.tx,
+            context.dialect,
+            context.tenant,
+            c,
+            &columns,
+            &[],
+        )? {
             if matches!(&r[0], SqlValue::Text(natural) if wanted.contains(natural.as_str())) {
                 note(r);
             }

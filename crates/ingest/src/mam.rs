@@ -99,7 +99,7 @@ impl Registrations {
     /// bundle or package id, `users` gives the live user key by user id.
     pub fn apply(
         &self,
-        cx: &mut Context<'_>,
+        context: &mut Context<'_>,
         name_of: &dyn Fn(&str) -> Option<String>,
         users: &HashMap<String, i64>,
     ) -> Result<(), IngestError> {
@@ -119,14 +119,14 @@ impl Registrations {
         }
         let apps: Vec<Entity> = apps.into_values().collect();
         let app_keys = history::merge(
-            cx,
+            context,
             "mamApplications",
             &Columns::soft_deleted("mamApplicationKey", "mamApplicationId", "deletedDateUTC"),
             &apps,
         )?;
         let instances: Vec<Entity> = list.iter().map(|r| r.entity.clone()).collect();
         let instance_keys = history::merge(
-            cx,
+            context,
             "mamApplicationInstances",
             &Columns::soft_deleted(
                 "applicationInstanceKey",
@@ -145,12 +145,12 @@ impl Registrations {
             "lastCheckInDate",
         ]
         .map(|n| c.property_index(n).expect("mamCheckins property"));
-        let day = cx.day_micros();
+        let day = context.day_micros();
         let checkins = list
             .iter()
             .filter_map(|r| Some((r, r.last_sync.filter(|at| day.contains(at))?)));
         let mut users_unknown = 0;
-        cx.replace_day_with("mamCheckins", checkins, |(r, at), row| {
+        context.replace_day_with("mamCheckins", checkins, |(r, at), row| {
             row[instance] = SqlValue::Integer(instance_keys[&r.entity.id]);
             row[user] = match r.user.as_ref().and_then(|u| users.get(u)) {
                 Some(k) => SqlValue::Integer(*k),
@@ -168,7 +168,7 @@ impl Registrations {
             row[checked_in] = SqlValue::Timestamp(at);
         })?;
         unmatched_many(
-            cx.summary,
+            context.summary,
             "check-ins by users not in users".into(),
             users_unknown,
         );

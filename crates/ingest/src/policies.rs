@@ -272,7 +272,7 @@ impl Policies {
 
     /// Merges the policies and writes the day's policy facts. Without any policy source in the
     /// snapshot, the dimension and facts are left as they are.
-    pub fn apply(&self, cx: &mut Context<'_>) -> Result<(), IngestError> {
+    pub fn apply(&self, context: &mut Context<'_>) -> Result<(), IngestError> {
         if !self.present {
             return Ok(());
         }
@@ -283,7 +283,7 @@ impl Policies {
             history::merge_some
         };
         let keys = merge(
-            cx,
+            context,
             "policies",
             &Columns::soft_deleted("policyKey", "policyId", "deletedDateUTC"),
             &entities,
@@ -365,10 +365,10 @@ impl Policies {
             }
             vec![states(&c)]
         };
-        cx.replace_day("policyDeviceActivities", &device_facts)?;
-        cx.replace_day("policyTypeActivities", &type_facts)?;
-        cx.replace_day("policyUserActivities", &user_facts)?;
-        cx.replace_day(
+        context.replace_day("policyDeviceActivities", &device_facts)?;
+        context.replace_day("policyTypeActivities", &type_facts)?;
+        context.replace_day("policyUserActivities", &user_facts)?;
+        context.replace_day(
             "compliancePolicyStatusDevicePerPolicyActivities",
             &per_platform,
         )?;
@@ -377,7 +377,7 @@ impl Policies {
         } else {
             Vec::new()
         };
-        cx.replace_day(
+        context.replace_day(
             "deviceConfigurationProfileDeviceActivities",
             &profile_device_rows,
         )?;
@@ -386,7 +386,7 @@ impl Policies {
         } else {
             Vec::new()
         };
-        cx.replace_day(
+        context.replace_day(
             "deviceConfigurationProfileUserActivities",
             &profile_user_rows,
         )?;

@@ -87,7 +87,7 @@ impl TermsAndConditions {
     /// live user key by principal name.
     pub fn apply(
         &self,
-        cx: &mut Context<'_>,
+        context: &mut Context<'_>,
         users: &HashMap<String, i64>,
     ) -> Result<(), IngestError> {
         let Some(list) = &self.list else {
@@ -95,7 +95,7 @@ impl TermsAndConditions {
         };
         let entities: Vec<Entity> = list.iter().map(|t| t.entity.clone()).collect();
         history::merge(
-            cx,
+            context,
             "termsAndConditions",
             &Columns {
                 modified: None,
@@ -107,33 +107,41 @@ impl TermsAndConditions {
             },
             &entities,
         )?;
-        let stored_terms = rows(cx.tx, cx.d, cx.t, collection("termsAndConditions"))?;
+        let stored_terms = rows(
+            context.tx,
+            context.dialect,
+            context.tenant,
+            collection("termsAndConditions"),
+        )?;
         let versions = version_keys(&stored_terms);
         let user_rows = select(
-            cx.tx,
-            cx.d,
-            cx.t,
+            context.tx,
+            context.dialect,
+            context.tenant,
             collection("users"),
             &["userKey", "userId"],
             &[],
         )?;
         let person = people(&user_rows);
-        let mut recorded = recorded_acceptances(cx, &person)?;
+        let mut recorded = recorded_acceptances(context, &person)?;
         for doc in list {
             for a in &doc.acceptances {
                 let Some(user) = users.get(&a.user) else {
-                    unmatched(cx.summary, "acceptances by users not in users".into());
+                    unmatched(context.summary, "acceptances by users not in users".into());
                     continue;
                 };
                 let Some(terms_key) = versions.get(&(doc.entity.id.as_str(), a.version)) else {
                     unmatched(
-                        cx.summary,
+                        context.summary,
                         "acceptances of versions the warehouse never saw".into(),
                     );
                     continue;
                 };
                 let Some(accepted) = a.accepted else {
-                    unmatched(cx.summary, "acceptances without acceptedDateTime".into());
+                    unmatched(
+                        context.summary,
+                        "acceptances without acceptedDateTime".into(),
+                    );
                     continue;
                 };
                 let day =
@@ -145,9 +153,9 @@ impl TermsAndConditions {
                 if !recorded.insert((dk, who, *terms_key)) {
                     continue;
                 }
-                cx.ensure_date(day)?;
+                context.ensure_date(day)?;
                 let facts = collection("userTermsAndConditionsAcceptances");
-                cx.tx.insert(
+                context.tx.insert(
                     "userTermsAndConditionsAcceptances",
                     &ordered(
                         facts,
@@ -160,7 +168,7 @@ impl TermsAndConditions {
                         ],
                     ),
                 )?;
-                written(cx.summary, "userTermsAndConditionsAcceptances", 1);
+                written(context.summary, "userTermsAndConditionsAcceptances", 1);
             }
         }
         Ok(())
@@ -211,15 +219,15 @@ fn people(user_rows: &[Vec<SqlValue>]) -> HashMap<i64, i64> {
 
 /// The acceptances already recorded, as (dateKey, person, terms key).
 fn recorded_acceptances(
-    cx: &mut Context<'_>,
+    context: &mut Context<'_>,
     person: &HashMap<i64, i64>,
 ) -> Result<HashSet<(i64, i64, i64)>, IngestError> {
     let facts = collection("userTermsAndConditionsAcceptances");
     let mut recorded = HashSet::new();
-    cx.tx.query(
+    context.tx.query(
         &dml::select(
-            cx.d,
-            cx.t,
+            context.dialect,
+            context.tenant,
             &facts.name,
             &["dateKey", "userKey", "termsAndConditionsKey"],
             &[],

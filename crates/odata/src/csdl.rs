@@ -2,129 +2,176 @@
 
 use crate::bind::APPLY_TRANSFORMATIONS;
 use crate::edm::Model;
-use quick_xml::escape::escape;
+use quick_xml::events::{BytesDecl, BytesText, Event};
+use quick_xml::Writer;
 use serde_json::{json, Map, Value};
-use std::fmt::Write;
 
-/// Writes the model as a CSDL XML document (`application/xml`).
+/// Writes the model as a CSDL XML document (`application/xml`), with quick-xml's writer (which
+/// escapes every attribute value and text).
 pub fn to_xml(model: &Model) -> String {
-    let ns = escape(&model.namespace);
-    let mut x = String::with_capacity(64 * 1024);
-    x.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
-    x.push_str(
-        "<edmx:Edmx Version=\"4.0\" xmlns:edmx=\"http://docs.oasis-open.org/odata/ns/edmx\">\n",
-    );
-    let _ = writeln!(x, "  <edmx:Reference Uri=\"{AGGREGATION_VOCABULARY}\">");
-    x.push_str(
-        "    <edmx:Include Namespace=\"Org.OData.Aggregation.V1\" Alias=\"Aggregation\"/>\n",
-    );
-    x.push_str("  </edmx:Reference>\n");
-    x.push_str("  <edmx:DataServices>\n");
-    let _ = writeln!(
-        x,
-        "    <Schema Namespace=\"{ns}\" xmlns=\"http://docs.oasis-open.org/odata/ns/edm\">"
-    );
-    for ty in &model.entity_types {
-        let _ = writeln!(x, "      <EntityType Name=\"{}\">", escape(&ty.name));
-        x.push_str("        <Key>\n");
-        for k in &ty.key {
-            let _ = writeln!(x, "          <PropertyRef Name=\"{}\"/>", escape(k));
-        }
-        x.push_str("        </Key>\n");
-        for p in &ty.properties {
-            let nullable = if p.nullable {
-                ""
-            } else {
-                " Nullable=\"false\""
-            };
-            let precision = if p.ty == crate::edm::PrimitiveType::DateTimeOffset {
-                " Precision=\"6\""
-            } else {
-                ""
-            };
-            let _ = writeln!(
-                x,
-                "        <Property Name=\"{}\" Type=\"{}\"{nullable}{precision}/>",
-                escape(&p.name),
-                p.ty.name()
-            );
-        }
-        for n in &ty.navigation {
-            let partner = n
-                .partner
-                .as_ref()
-                .map(|p| format!(" Partner=\"{}\"", escape(p)))
-                .unwrap_or_default();
-            if n.collection {
-                let _ = writeln!(
-                    x,
-                    "        <NavigationProperty Name=\"{}\" Type=\"Collection({ns}.{})\"{partner}/>",
-                    escape(&n.name),
-                    escape(&n.target_type)
-                );
-                continue;
+    let mut w = Writer::new_with_indent(Vec::with_capacity(64 * 1024), b' ', 2);
+    let ns = model.namespace.as_str();
+    let written = (|| -> std::io::Result<()> {
+        w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
+        w.create_element("edmx:Edmx")
+            .with_attributes([
+                ("Version", "4.0"),
+                ("xmlns:edmx", "http://docs.oasis-open.org/odata/ns/edmx"),
+            ])
+            .write_inner_content(|w| {
+                w.create_element("edmx:Reference")
+                    .with_attribute(("Uri", AGGREGATION_VOCABULARY))
+                    .write_inner_content(|w| {
+                        w.create_element("edmx:Include")
+                            .with_attributes([
+                                ("Namespace", "Org.OData.Aggregation.V1"),
+                                ("Alias", "Aggregation"),
+                            ])
+                            .write_empty()?;
+                        Ok(())
+                    })?;
+                w.create_element("edmx:DataServices")
+                    .write_inner_content(|w| {
+                        w.create_element("Schema")
+                            .with_attributes([
+                                ("Namespace", ns),
+                                ("xmlns", "http://docs.oasis-open.org/odata/ns/edm"),
+                            ])
+                            .write_inner_content(|w| {
+                                for ty in &model.entity_types {
+                                    write_entity_type(w, ns, ty)?;
+                                }
+                                write_container(w, model)
+                            })?;
+                        Ok(())
+                    })?;
+                Ok(())
+            })?;
+        Ok(())
+    })();
+    written.expect("writing into memory does not fail");
+    let mut xml = String::from_utf8(w.into_inner()).expect("the writer writes UTF-8");
+    xml.push('\n');
+    xml
+}
+
+/// An `EntityType` element: its key, properties and navigation properties.
+fn write_entity_type(
+    w: &mut Writer<Vec<u8>>,
+    ns: &str,
+    ty: &crate::edm::EntityType,
+) -> std::io::Result<()> {
+    w.create_element("EntityType")
+        .with_attribute(("Name", ty.name.as_str()))
+        .write_inner_content(|w| {
+            w.create_element("Key").write_inner_content(|w| {
+                for k in &ty.key {
+                    w.create_element("PropertyRef")
+                        .with_attribute(("Name", k.as_str()))
+                        .write_empty()?;
+                }
+                Ok(())
+            })?;
+            for p in &ty.properties {
+                let mut e = w
+                    .create_element("Property")
+                    .with_attributes([("Name", p.name.as_str()), ("Type", p.ty.name())]);
+                if !p.nullable {
+                    e = e.with_attribute(("Nullable", "false"));
+                }
+                if p.ty == crate::edm::PrimitiveType::DateTimeOffset {
+                    e = e.with_attribute(("Precision", "6"));
+                }
+                e.write_empty()?;
             }
-            let nullable = if n.nullable {
-                ""
-            } else {
-                " Nullable=\"false\""
-            };
-            let _ = writeln!(
-                x,
-                "        <NavigationProperty Name=\"{}\" Type=\"{ns}.{}\"{nullable}{partner}>",
-                escape(&n.name),
-                escape(&n.target_type)
-            );
-            let _ = writeln!(
-                x,
-                "          <ReferentialConstraint Property=\"{}\" ReferencedProperty=\"{}\"/>",
-                escape(&n.property),
-                escape(&n.referenced_property)
-            );
-            x.push_str("        </NavigationProperty>\n");
-        }
-        x.push_str("      </EntityType>\n");
-    }
-    let _ = writeln!(
-        x,
-        "      <EntityContainer Name=\"{}\">",
-        escape(&model.container)
-    );
-    for set in &model.entity_sets {
-        let ty = &model.entity_types[set.entity_type];
-        let _ = write!(
-            x,
-            "        <EntitySet Name=\"{}\" EntityType=\"{ns}.{}\"",
-            escape(&set.name),
-            escape(&ty.name)
-        );
-        if set.navigation_bindings.is_empty() {
-            x.push_str("/>\n");
-            continue;
-        }
-        x.push_str(">\n");
-        for (path, target) in &set.navigation_bindings {
-            let _ = writeln!(
-                x,
-                "          <NavigationPropertyBinding Path=\"{}\" Target=\"{}\"/>",
-                escape(path),
-                escape(target)
-            );
-        }
-        x.push_str("        </EntitySet>\n");
-    }
-    x.push_str("        <Annotation Term=\"Aggregation.ApplySupported\">\n          <Record>\n");
-    x.push_str(
-        "            <PropertyValue Property=\"Transformations\">\n              <Collection>\n",
-    );
-    for t in APPLY_TRANSFORMATIONS {
-        let _ = writeln!(x, "                <String>{t}</String>");
-    }
-    x.push_str("              </Collection>\n            </PropertyValue>\n");
-    x.push_str("            <PropertyValue Property=\"Rollup\" EnumMember=\"Aggregation.RollupType/None\"/>\n");
-    x.push_str("          </Record>\n        </Annotation>\n");
-    x.push_str("      </EntityContainer>\n    </Schema>\n  </edmx:DataServices>\n</edmx:Edmx>\n");
-    x
+            for n in &ty.navigation {
+                let ty_name = if n.collection {
+                    format!("Collection({ns}.{})", n.target_type)
+                } else {
+                    format!("{ns}.{}", n.target_type)
+                };
+                let mut e = w
+                    .create_element("NavigationProperty")
+                    .with_attributes([("Name", n.name.as_str()), ("Type", ty_name.as_str())]);
+                if !n.collection && !n.nullable {
+                    e = e.with_attribute(("Nullable", "false"));
+                }
+                if let Some(p) = &n.partner {
+                    e = e.with_attribute(("Partner", p.as_str()));
+                }
+                if n.collection {
+                    e.write_empty()?;
+                    continue;
+                }
+                e.write_inner_content(|w| {
+                    w.create_element("ReferentialConstraint")
+                        .with_attributes([
+                            ("Property", n.property.as_str()),
+                            ("ReferencedProperty", n.referenced_property.as_str()),
+                        ])
+                        .write_empty()?;
+                    Ok(())
+                })?;
+            }
+            Ok(())
+        })?;
+    Ok(())
+}
+
+/// The `EntityContainer`: the entity sets with their navigation bindings, and what `$apply`
+/// supports.
+fn write_container(w: &mut Writer<Vec<u8>>, model: &Model) -> std::io::Result<()> {
+    let ns = model.namespace.as_str();
+    w.create_element("EntityContainer")
+        .with_attribute(("Name", model.container.as_str()))
+        .write_inner_content(|w| {
+            for set in &model.entity_sets {
+                let ty = format!("{ns}.{}", model.entity_types[set.entity_type].name);
+                let e = w
+                    .create_element("EntitySet")
+                    .with_attributes([("Name", set.name.as_str()), ("EntityType", ty.as_str())]);
+                if set.navigation_bindings.is_empty() {
+                    e.write_empty()?;
+                    continue;
+                }
+                e.write_inner_content(|w| {
+                    for (path, target) in &set.navigation_bindings {
+                        w.create_element("NavigationPropertyBinding")
+                            .with_attributes([("Path", path.as_str()), ("Target", target.as_str())])
+                            .write_empty()?;
+                    }
+                    Ok(())
+                })?;
+            }
+            w.create_element("Annotation")
+                .with_attribute(("Term", "Aggregation.ApplySupported"))
+                .write_inner_content(|w| {
+                    w.create_element("Record").write_inner_content(|w| {
+                        w.create_element("PropertyValue")
+                            .with_attribute(("Property", "Transformations"))
+                            .write_inner_content(|w| {
+                                w.create_element("Collection").write_inner_content(|w| {
+                                    for t in APPLY_TRANSFORMATIONS {
+                                        w.create_element("String")
+                                            .write_text_content(BytesText::new(t))?;
+                                    }
+                                    Ok(())
+                                })?;
+                                Ok(())
+                            })?;
+                        w.create_element("PropertyValue")
+                            .with_attributes([
+                                ("Property", "Rollup"),
+                                ("EnumMember", "Aggregation.RollupType/None"),
+                            ])
+                            .write_empty()?;
+                        Ok(())
+                    })?;
+                    Ok(())
+                })?;
+            Ok(())
+        })?;
+    Ok(())
 }
 
 /// Where the Aggregation vocabulary `$metadata` references is published.

@@ -13,10 +13,10 @@ pub mod listen;
 mod middleware;
 pub mod negotiate;
 mod oauth;
-mod pages;
 pub mod paging;
 mod request;
 mod service;
+mod site;
 mod stream;
 pub mod verification_gate;
 
@@ -100,10 +100,10 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let data = get(service::handle).fallback(service::method_not_allowed);
     Router::new()
-        .route("/", get(pages::root))
-        .route("/healthz", get(pages::healthz))
-        .route("/readyz", get(pages::readyz))
-        .route("/status/ingest", get(pages::ingest_status))
+        .route("/", get(site::root))
+        .route("/healthz", get(site::healthz))
+        .route("/readyz", get(site::readyz))
+        .route("/status/ingest", get(site::ingest_status))
         .route("/.well-known/openid-configuration", get(oauth::discovery))
         .route("/oauth2/keys", get(oauth::jwks))
         .route("/oauth2/token", axum::routing::post(oauth::token))
@@ -130,7 +130,7 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{ROUTED_PREFIX}{BASE_PATH}"), data.clone())
         .route(&format!("{ROUTED_PREFIX}{BASE_PATH}/"), data.clone())
         .route(&format!("{ROUTED_PREFIX}{BASE_PATH}/{{*rest}}"), data)
-        .fallback(pages::not_found)
+        .fallback(site::not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(middleware::odata_headers))
         .layer(tower_http::compression::CompressionLayer::new())

@@ -92,7 +92,7 @@ fn document(
     match service(app).map(|s| of(&s)) {
         Some(Ok(document)) => json(document),
         Some(Err(e)) => oauth_error(e),
-        None => crate::pages::not_found_response(),
+        None => crate::site::not_found_response(),
     }
 }
 
@@ -197,7 +197,7 @@ async fn token_response(
     tenant: Option<String>,
 ) -> Response {
     let Some(service) = service(&app) else {
-        return crate::pages::not_found_response();
+        return crate::site::not_found_response();
     };
     let is_form = headers
         .get(header::CONTENT_TYPE)
@@ -278,7 +278,7 @@ pub async fn tenant_authorize_page(
 
 fn sign_in_page(app: &AppState, q: &HashMap<String, String>, layout: Layout) -> Response {
     let Some(service) = service(app) else {
-        return crate::pages::not_found_response();
+        return crate::site::not_found_response();
     };
     match service.sign_in_page(q, None, layout) {
         Ok(html) => no_frames(Html(html).into_response()),
@@ -312,7 +312,7 @@ async fn sign_in(
     tenant: Option<String>,
 ) -> Response {
     let Some(service) = service(&app) else {
-        return crate::pages::not_found_response();
+        return crate::site::not_found_response();
     };
     if !app.auth.secrets_safe_from(peer) {
         return plain_http_refused();

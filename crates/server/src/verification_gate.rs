@@ -82,7 +82,7 @@ impl VerificationGate {
                 std::thread::Builder::new()
                     .name(format!("{}-{i}", self.name))
                     .spawn(move || {
-                        lower_priority();
+                        host::priority::set_thread_niceness(NICE);
                         loop {
                             let job = rx.lock().expect("lock").recv();
                             match job {
@@ -96,16 +96,6 @@ impl VerificationGate {
             tx
         })
         .clone()
-    }
-}
-
-/// Gives the calling thread (only) the niceness [`NICE`].
-fn lower_priority() {
-    // SAFETY: gettid and setpriority have no memory effects; on Linux, PRIO_PROCESS with a
-    // thread id sets that thread's niceness alone. A failure leaves the normal priority.
-    unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, NICE);
     }
 }
 

@@ -1,4 +1,5 @@
-//! Expressions (`$filter`, `$orderby` items) and `$select` lists.
+//! Expressions: `$filter`, `$orderby` items, and the recursive-descent parser they share with
+//! `$apply`, `$compute` and lambda operators.
 
 use super::cursor::Cursor;
 use super::literal::literal;
@@ -82,101 +83,6 @@ pub fn parse_orderby(text: &str) -> Result<Vec<OrderByItem>, SyntaxError> {
         if !p.c.eat(',') {
             return Err(p.c.error("expected ',' or the end of $orderby"));
         }
-    }
-}
-
-/// Parses a `$select` value: `*` or comma-separated property paths, at most
-/// [`limits::MAX_SELECT_ITEMS`].
-pub fn parse_select(text: &str) -> Result<Vec<SelectItem>, SyntaxError> {
-    let mut c = Cursor::new(text);
-    let mut items = Vec::new();
-    loop {
-        c.skip_ws();
-        if items.len() == limits::MAX_SELECT_ITEMS {
-            return Err(limits::too_many_items(
-                "$select",
-                limits::MAX_SELECT_ITEMS,
-                c.pos,
-            ));
-        }
-        if c.eat('*') {
-            items.push(SelectItem::Star);
-        } else {
-            let start = c.pos;
-            let mut segments = Vec::new();
-            loop {
-                let seg = if c.peek() == Some('@') {
-                    return Err(c.error("annotations in $select are not supported"));
-                } else {
-                    c.qualified_identifier()
-                        .ok_or_else(|| c.error("expected a property name"))?
-                };
-                segments.push(seg.to_string());
-                if c.peek() == Some('/') {
-                    c.pos += 1;
-                    if c.eat('*') {
-                        segments.push("*".into());
-                        break;
-                    }
-                    continue;
-                }
-                break;
-            }
-            if c.peek() == Some('(') {
-                return Err(c.error("nested select options are not supported"));
-            }
-            items.push(SelectItem::Path(segments, Span { start, end: c.pos }));
-        }
-        c.skip_ws();
-        if c.at_end() {
-            return Ok(items);
-        }
-        if !c.eat(',') {
-            return Err(c.error("expected ',' or the end of $select"));
-        }
-    }
-}
-
-/// One value of a key predicate: `(42)` has one unnamed value, `(a=1,b='x')` named ones.
-#[derive(Debug, Clone, PartialEq)]
-pub struct KeyValue {
-    /// Property name, for named key values.
-    pub name: Option<String>,
-    /// The value.
-    pub value: Literal,
-    /// Offset of the value in the predicate text.
-    pub offset: usize,
-}
-
-/// Parses the text between the parentheses of a key predicate.
-pub fn parse_key(text: &str) -> Result<Vec<KeyValue>, SyntaxError> {
-    let mut c = Cursor::new(text);
-    let mut out = Vec::new();
-    loop {
-        c.skip_ws();
-        let save = c.pos;
-        let mut name = None;
-        if let Some(id) = c.identifier() {
-            c.skip_ws();
-            if c.eat('=') {
-                name = Some(id.to_string());
-                c.skip_ws();
-            } else {
-                c.pos = save;
-            }
-        }
-        let offset = c.pos;
-        let value = literal(&mut c)?.ok_or_else(|| c.error("expected a key value"))?;
-        out.push(KeyValue {
-            name,
-            value,
-            offset,
-        });
-        c.skip_ws();
-        if c.at_end() {
-            return Ok(out);
-        }
-        c.expect(',')?;
     }
 }
 

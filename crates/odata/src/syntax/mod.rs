@@ -23,11 +23,13 @@ mod ast;
 mod cursor;
 mod expand;
 mod expr;
+mod key;
 pub mod limits;
 mod literal;
 mod options;
 mod path;
 mod search;
+mod select;
 
 pub use aliases::Aliases;
 pub use apply::{
@@ -36,7 +38,8 @@ pub use apply::{
 };
 pub use ast::*;
 pub use expand::{parse_expand, ExpandItem};
-pub use expr::{parse_filter, parse_key, parse_orderby, parse_select, KeyValue};
+pub use expr::{parse_filter, parse_orderby};
+pub use key::{parse_key, KeyValue};
 pub use literal::{parse_duration, parse_literal};
 pub use options::{parse_count, parse_query_options, parse_top_skip, QueryOption, QueryOptions};
 pub use path::{
@@ -44,6 +47,7 @@ pub use path::{
     Segment,
 };
 pub use search::{parse_search, SearchExpr};
+pub use select::parse_select;
 
 use std::fmt;
 

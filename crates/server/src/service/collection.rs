@@ -14,7 +14,7 @@ struct PageSize {
 
 impl PageSize {
     /// The page size for `ctx`.
-    fn of(ctx: &Ctx) -> Self {
+    fn of(ctx: &RequestContext) -> Self {
         let preferred = parse_prefer_maxpagesize(&ctx.headers);
         let rows = preferred
             .map_or(ctx.app.config.page_size, |p| {
@@ -26,7 +26,7 @@ impl PageSize {
 }
 
 /// A collection's page: its rows streamed as they are read, a next link when there are more.
-pub(super) async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
+pub(super) async fn collection(ctx: RequestContext, name: &str) -> ApiResult<Response> {
     scoped_collection(ctx, name, Vec::new(), false).await
 }
 
@@ -35,7 +35,7 @@ pub(super) async fn collection(ctx: Ctx, name: &str) -> ApiResult<Response> {
 /// `devicePropertyHistories` with `deviceKey` 42; empty when there is no such entity).
 /// With `references`, `/{set}({key})/{navigation}/$ref`: references to them (their ids).
 pub(super) async fn related_collection(
-    ctx: Ctx,
+    ctx: RequestContext,
     set: &str,
     key_text: &str,
     navigation: usize,
@@ -48,7 +48,7 @@ pub(super) async fn related_collection(
 /// The collection a collection-valued navigation property of `set({key_text})` leads to, and the
 /// value its reference must hold.
 pub(super) fn parent_scope(
-    ctx: &Ctx,
+    ctx: &RequestContext,
     set: &str,
     key_text: &str,
     navigation: usize,
@@ -73,7 +73,7 @@ pub(super) fn parent_scope(
 /// A collection's page, of the entities whose properties hold the `parent` values only (or
 /// references to them).
 async fn scoped_collection(
-    ctx: Ctx,
+    ctx: RequestContext,
     name: &str,
     parent: PropertyValues,
     references: bool,
@@ -174,7 +174,7 @@ async fn scoped_collection(
 /// of `name` with their expansions and computed properties, at metadata `level` (Int64 and
 /// Decimal as strings when `ieee754`).
 fn page_writer(
-    ctx: &Ctx,
+    ctx: &RequestContext,
     (name, entity): (&str, &'static EntityType),
     q: &ReadQuery<'_>,
     cursor: &sql::Cursor,
@@ -227,7 +227,12 @@ fn page_writer(
 /// What a paging token is bound to: the request's version, collection, tenant, options that
 /// shape the rows, history window and parameter aliases. A token presented with anything else
 /// is refused.
-fn query_fingerprint(ctx: &Ctx, name: &str, tenant: &Tenant, read: &ReadQuery<'_>) -> String {
+fn query_fingerprint(
+    ctx: &RequestContext,
+    name: &str,
+    tenant: &Tenant,
+    read: &ReadQuery<'_>,
+) -> String {
     let min_date = sql::min_date_key(read, tenant.snapshot_date_key);
     // a continuation must keep the aliases' values too
     let mut aliases: Vec<String> = ctx
@@ -296,7 +301,11 @@ fn aggregated_writer(
 
 /// The request's `$skiptoken`, checked: signed by this service, for this query (`fp`), on the
 /// tenant's current publication.
-fn resume_token(ctx: &Ctx, fp: &str, tenant: &Tenant) -> Result<Option<PageToken>, ApiError> {
+fn resume_token(
+    ctx: &RequestContext,
+    fp: &str,
+    tenant: &Tenant,
+) -> Result<Option<PageToken>, ApiError> {
     let Some(t) = ctx.options.get("$skiptoken") else {
         return Ok(None);
     };
@@ -312,7 +321,7 @@ fn resume_token(ctx: &Ctx, fp: &str, tenant: &Tenant) -> Result<Option<PageToken
 
 /// The next link up to its `$skiptoken` value: the request's own URL and options but `$skip`
 /// and `$skiptoken`.
-fn next_link_base(ctx: &Ctx) -> String {
+fn next_link_base(ctx: &RequestContext) -> String {
     let rest = continuation_query(&ctx.raw_query);
     let sep = if rest.is_empty() { "" } else { "&" };
     format!("{}{}?{rest}{sep}$skiptoken=", ctx.base_url, ctx.path)
@@ -357,7 +366,7 @@ struct PageQuery {
     tenant: Tenant,
     now_micros: i64,
     store: std::sync::Arc<dyn warehouse::Store>,
-    /// Who the statements run for within the tenant ([`Ctx::client`]).
+    /// Who the statements run for within the tenant ([`RequestContext::client`]).
     client: String,
 }
 

@@ -15,7 +15,7 @@ struct EntityRead {
 
 /// Entity `name(key_text)`, or its `property`, or that property's raw value (`raw`).
 pub(super) async fn entity(
-    ctx: Ctx,
+    ctx: RequestContext,
     name: &str,
     key_text: &str,
     property: Option<&str>,
@@ -101,7 +101,7 @@ fn property_index(entity: &EntityType, p: &str) -> Result<usize, ApiError> {
 /// Runs `plan` for at most one row on a blocking thread and writes it: the entity through
 /// `writer`, or the property of type `prop_ty` as a JSON value (as its raw text when `raw`).
 async fn read_one(
-    ctx: &Ctx,
+    ctx: &RequestContext,
     entity: &EntityType,
     plan: sql::Plan,
     writer: EntityWriter,

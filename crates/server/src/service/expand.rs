@@ -1,7 +1,7 @@
 //! `$expand` and navigation: the writers of expanded entities and collections, and their part of
 //! the context URL.
 
-use super::Ctx;
+use super::RequestContext;
 use odata::bind::{BoundExpand, MAX_EXPANDED_ENTITIES};
 use odata::edm::EntityType;
 use odata::json::{EntityWriter, ExpandedCollection, MetadataLevel, RelatedLink};
@@ -14,7 +14,11 @@ use warehouse::Warehouse;
 pub(super) const PAGE_WITH_EXPANDED_COLLECTIONS: u64 = 100;
 
 /// The entity set a navigation property of `entity` leads to.
-pub(super) fn navigation_target(ctx: &Ctx, entity: &EntityType, navigation: usize) -> &'static str {
+pub(super) fn navigation_target(
+    ctx: &RequestContext,
+    entity: &EntityType,
+    navigation: usize,
+) -> &'static str {
     let model = ctx.model();
     let target = &entity.navigation[navigation].target_type;
     model
@@ -26,7 +30,7 @@ pub(super) fn navigation_target(ctx: &Ctx, entity: &EntityType, navigation: usiz
 }
 
 /// The entity type of entity set `set`.
-fn target_type(ctx: &Ctx, set: &str) -> &'static EntityType {
+fn target_type(ctx: &RequestContext, set: &str) -> &'static EntityType {
     let model = ctx.model();
     model.type_of(model.entity_set(set).expect("a set of the model"))
 }
@@ -35,7 +39,7 @@ fn target_type(ctx: &Ctx, set: &str) -> &'static EntityType {
 /// navigation property with its own (columns as `cursor` lays them out), at metadata `level`,
 /// with Int64 and Decimal as strings when `ieee754`.
 pub(super) fn entity_writer(
-    ctx: &Ctx,
+    ctx: &RequestContext,
     name: &str,
     entity: &EntityType,
     select: &[usize],
@@ -82,7 +86,7 @@ struct Parent<'p> {
 /// `writer` with the writers of `expand`'s related entities (and theirs), reading the columns
 /// `layout` gives, depth first.
 fn with_expansions<'c>(
-    ctx: &Ctx,
+    ctx: &RequestContext,
     mut writer: EntityWriter,
     parent: Parent<'_>,
     expand: &[BoundExpand],
@@ -193,7 +197,7 @@ fn with_computed(writer: EntityWriter, b: &BoundExpand, first: usize) -> EntityW
 /// The writer of the expanded collection `name` of `parent`'s entities (expansion `b`), whose
 /// columns start at `start`, each entity written by `writer`.
 fn expanded_collection(
-    ctx: &Ctx,
+    ctx: &RequestContext,
     parent: Parent<'_>,
     (name, b): (&str, &BoundExpand),
     start: usize,
@@ -242,7 +246,7 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
 /// a response holds: `/{name}` (`/{name}/$ref` for references), `?api-version=...`,
 /// `maxhistorydays` when the request had it, the nested options that choose the entities, and
 /// `$skip`/`$top` for the rest.
-fn related_link_rest(ctx: &Ctx, name: &str, b: &BoundExpand, shown: u64) -> String {
+fn related_link_rest(ctx: &RequestContext, name: &str, b: &BoundExpand, shown: u64) -> String {
     let rows = b.related.as_ref().expect("an expanded collection");
     let mut parts = vec![format!("api-version={}", ctx.version.as_str())];
     if let Some(days) = ctx
@@ -276,7 +280,7 @@ fn related_link_rest(ctx: &Ctx, name: &str, b: &BoundExpand, shown: u64) -> Stri
 /// The context URL's selection: the selected properties (when `$select` was given) and each
 /// expanded navigation property with its own.
 pub(super) fn context_selection(
-    ctx: &Ctx,
+    ctx: &RequestContext,
     entity: &EntityType,
     q_select: &[usize],
     expand: &[BoundExpand],
@@ -291,7 +295,11 @@ pub(super) fn context_selection(
 
 /// Each expanded navigation property with its selected properties (none when all) and its own
 /// expansions: `device(deviceName,deviceType)`.
-fn expanded_selection(ctx: &Ctx, entity: &EntityType, expand: &[BoundExpand]) -> Vec<String> {
+fn expanded_selection(
+    ctx: &RequestContext,
+    entity: &EntityType,
+    expand: &[BoundExpand],
+) -> Vec<String> {
     expand
         .iter()
         .map(|b| {

@@ -36,7 +36,7 @@ pub async fn method_not_allowed() -> ApiError {
 }
 
 /// Everything a handler needs to know about one request.
-pub(crate) struct Ctx {
+pub(crate) struct RequestContext {
     pub app: AppState,
     pub principal: Principal,
     pub version: ApiVersion,
@@ -50,7 +50,7 @@ pub(crate) struct Ctx {
     pub request_id: String,
 }
 
-impl Ctx {
+impl RequestContext {
     /// Who the request's statements run for within its tenant: its client, or its subject
     /// (a user signed in without a client id); the store shares a tenant's statements between
     /// them (`warehouse::TenantFair`).
@@ -155,7 +155,7 @@ async fn dispatch(app: AppState, principal: Principal, req: Request) -> ApiResul
     let options = syntax::parse_query_options(&raw_query).map_err(|e| e.into_odata("query"))?;
     let version = parse_version(&options)?;
     let base_url = base_url(&app, &headers);
-    let ctx = Ctx {
+    let ctx = RequestContext {
         service_root: format!("{base_url}{prefix}{BASE_PATH}"),
         base_url,
         app,
@@ -254,7 +254,12 @@ async fn dispatch(app: AppState, principal: Principal, req: Request) -> ApiResul
 
 /// `/{set}({key})/{navigation}`: the related entity, read as `/{target}({reference})` is (so its
 /// `$select` and `$expand` apply); 204 when the reference is null.
-async fn related(ctx: Ctx, name: &str, key_text: &str, navigation: usize) -> ApiResult<Response> {
+async fn related(
+    ctx: RequestContext,
+    name: &str,
+    key_text: &str,
+    navigation: usize,
+) -> ApiResult<Response> {
     let (source, _) = resolve(&ctx, name)?;
     let reference = source
         .property_index(&source.navigation[navigation].property)
@@ -320,7 +325,7 @@ fn json_response(format: &JsonFormat, body: Vec<u8>) -> Response {
     r
 }
 
-fn service_document(ctx: &Ctx) -> ApiResult<Response> {
+fn service_document(ctx: &RequestContext) -> ApiResult<Response> {
     let format = negotiate::json_format(
         ctx.options.get("$format"),
         header_str(&ctx.headers, "accept"),
@@ -347,7 +352,7 @@ fn service_document(ctx: &Ctx) -> ApiResult<Response> {
     Ok(json_response(&format, buf))
 }
 
-fn metadata(ctx: &Ctx) -> ApiResult<Response> {
+fn metadata(ctx: &RequestContext) -> ApiResult<Response> {
     let model = ctx.model();
     let (body, ct) = match negotiate::metadata_format(
         ctx.options.get("$format"),
@@ -367,7 +372,7 @@ fn metadata(ctx: &Ctx) -> ApiResult<Response> {
 
 /// `openapi.json`: the OpenAPI 3.1 description of the requested version, generated from the
 /// same model as `$metadata`, naming the built-in token service's endpoints.
-fn openapi(ctx: &Ctx) -> ApiResult<Response> {
+fn openapi(ctx: &RequestContext) -> ApiResult<Response> {
     let dated = |name: &str| {
         Warehouse::get()
             .collection(name)
@@ -397,7 +402,7 @@ fn openapi(ctx: &Ctx) -> ApiResult<Response> {
 /// The entity set, its type and its warehouse collection, or a 404 that helps.
 /// The model's spelling of a collection name a client wrote (exact, else the one that differs
 /// only in case); a name matching none is returned as written, for the 404 that follows.
-fn canonical_set(ctx: &Ctx, name: &str) -> Result<String, ODataError> {
+fn canonical_set(ctx: &RequestContext, name: &str) -> Result<String, ODataError> {
     let model = ctx.model();
     match model.find_entity_set(name) {
         Lookup::Found(i) => Ok(model.entity_sets[i].name.clone()),
@@ -411,7 +416,7 @@ fn canonical_set(ctx: &Ctx, name: &str) -> Result<String, ODataError> {
 }
 
 fn resolve(
-    ctx: &Ctx,
+    ctx: &RequestContext,
     name: &str,
 ) -> Result<(&'static EntityType, &'static Collection), ODataError> {
     let model = ctx.model();
@@ -448,7 +453,7 @@ fn resolve(
 }
 
 /// `maxhistorydays` (any case), for whichever facts the request reads.
-fn history_days(ctx: &Ctx) -> Result<Option<u32>, ODataError> {
+fn history_days(ctx: &RequestContext) -> Result<Option<u32>, ODataError> {
     let Some(o) = service_option(&ctx.options, "maxhistorydays")? else {
         return Ok(None);
     };
@@ -465,7 +470,7 @@ fn history_days(ctx: &Ctx) -> Result<Option<u32>, ODataError> {
 /// The request's options bound against collection `name` (whose entities are `entity`), with
 /// its paging options unless it is a `$count`, and `maxhistorydays`.
 fn read_query(
-    ctx: &Ctx,
+    ctx: &RequestContext,
     name: &str,
     entity: &'static EntityType,
 ) -> Result<ReadQuery<'static>, ODataError> {
@@ -491,7 +496,7 @@ fn reading<'a>(
 }
 
 /// The caller's tenant, as named by the validated token and never by the request.
-async fn load_tenant(ctx: &Ctx) -> ApiResult<Tenant> {
+async fn load_tenant(ctx: &RequestContext) -> ApiResult<Tenant> {
     let store = ctx.app.store.clone();
     let name = ctx.principal.tenant.clone();
     let tenant = tokio::task::spawn_blocking(move || store.tenant(&name))
@@ -512,12 +517,12 @@ fn now_micros() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64
 }
 
-async fn count(ctx: Ctx, name: &str) -> ApiResult<Response> {
+async fn count(ctx: RequestContext, name: &str) -> ApiResult<Response> {
     count_of(ctx, name, Vec::new()).await
 }
 
 /// `$count` of a collection, of the entities whose properties hold the `parent` values only.
-async fn count_of(ctx: Ctx, name: &str, parent: PropertyValues) -> ApiResult<Response> {
+async fn count_of(ctx: RequestContext, name: &str, parent: PropertyValues) -> ApiResult<Response> {
     let (entity, _) = resolve(&ctx, name)?;
     let read = read_query(&ctx, name, entity)?.within(parent);
     let tenant = load_tenant(&ctx).await?;

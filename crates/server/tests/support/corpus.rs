@@ -11,6 +11,13 @@ pub fn enc(s: &str) -> String {
 /// function, orderings, selects and paging over several collections.
 pub fn requests() -> Vec<String> {
     let mut out = Vec::new();
+    // the documents that describe the service, in each version
+    for version in ["v1.0", "beta"] {
+        out.push(format!("?api-version={version}"));
+        out.push(format!("/$metadata?api-version={version}"));
+        out.push(format!("/$metadata?api-version={version}&$format=json"));
+        out.push(format!("/openapi.json?api-version={version}"));
+    }
     for c in warehouse::Warehouse::get().collections.iter() {
         out.push(format!("/{}?api-version=beta", c.name));
         out.push(format!("/{}/$count?api-version=beta", c.name));

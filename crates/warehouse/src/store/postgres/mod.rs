@@ -3,9 +3,11 @@
 //! row-level security and bounded by a statement timeout, rows streamed from the server, and
 //! snapshots loaded with COPY and published in one transaction.
 
+mod copy;
 mod dialect;
 mod pool;
 pub mod url;
+mod values;
 
 pub use dialect::PostgresDialect;
 
@@ -17,7 +19,8 @@ use crate::schema::{
 use crate::sql::{Dialect, PlannedQuery, SqlValue};
 use crate::store::ChangedDays;
 use crate::store::{Loader, RowChange, Store, StoreError, Tenant};
-use odata::json::{Cell, Row};
+use copy::CopyLoader;
+use odata::json::Row;
 use pool::{Connections, Lost};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
@@ -25,8 +28,9 @@ use postgres::GenericClient;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio_postgres_rustls::MakeRustlsConnect;
+use values::{Param, PgRow};
 
 /// Rows buffered per collection before they are sent with COPY.
 const COPY_BUFFER_BYTES: usize = 8 << 20;
@@ -179,128 +183,6 @@ fn query_err(e: postgres::Error) -> StoreError {
         ),
         None => e.to_string(),
     }))
-}
-
-fn timestamp(micros: i64) -> SystemTime {
-    if micros >= 0 {
-        UNIX_EPOCH + Duration::from_micros(micros as u64)
-    } else {
-        UNIX_EPOCH - Duration::from_micros(micros.unsigned_abs())
-    }
-}
-
-fn micros(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_micros() as i64,
-        Err(e) => -(e.duration().as_micros() as i64),
-    }
-}
-
-/// Parameters as the driver wants them.
-enum Param {
-    Int(i64),
-    Real(f64),
-    Text(String),
-    Bool(bool),
-    Time(SystemTime),
-    Null(Option<String>),
-}
-
-impl Param {
-    fn from(v: &SqlValue) -> Self {
-        match v {
-            SqlValue::Null => Param::Null(None),
-            SqlValue::Integer(i) => Param::Int(*i),
-            SqlValue::Real(f) => Param::Real(*f),
-            SqlValue::Text(s) | SqlValue::Date(s) | SqlValue::Time(s) => Param::Text(s.clone()),
-            SqlValue::Boolean(b) => Param::Bool(*b),
-            SqlValue::Timestamp(t) => Param::Time(timestamp(*t)),
-        }
-    }
-
-    /// The value with the type its placeholder casts it to ([`PostgresDialect`] writes
-    /// `$1::bigint`, `$2::text`, ...), so a statement is parsed, bound and run in one round
-    /// trip without being prepared first; a null's type is left to the server (`unknown`).
-    fn typed(&self) -> (&(dyn ToSql + Sync), Type) {
-        let ty = match self {
-            Param::Int(_) => Type::INT8,
-            Param::Real(_) => Type::FLOAT8,
-            Param::Text(_) => Type::TEXT,
-            Param::Bool(_) => Type::BOOL,
-            Param::Time(_) => Type::TIMESTAMPTZ,
-            Param::Null(_) => Type::UNKNOWN,
-        };
-        (self.as_sql(), ty)
-    }
-
-    fn as_sql(&self) -> &(dyn ToSql + Sync) {
-        match self {
-            Param::Int(v) => v,
-            Param::Real(v) => v,
-            Param::Text(v) => v,
-            Param::Bool(v) => v,
-            Param::Time(v) => v,
-            Param::Null(v) => v,
-        }
-    }
-}
-
-/// One row, with the few values that need formatting (dates, times) prepared once.
-struct PgRow<'a> {
-    row: &'a postgres::Row,
-    formatted: Vec<Option<String>>,
-}
-
-impl<'a> PgRow<'a> {
-    /// Wraps a row; `formats` says whether any column is a DATE or TIME (known once per
-    /// statement), so rows without them allocate nothing.
-    fn new(row: &'a postgres::Row, formats: bool) -> Self {
-        if !formats {
-            return Self {
-                row,
-                formatted: Vec::new(),
-            };
-        }
-        let formatted = row
-            .columns()
-            .iter()
-            .enumerate()
-            .map(|(i, c)| match *c.type_() {
-                Type::DATE => row
-                    .get::<_, Option<time::Date>>(i)
-                    .map(|d| format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())),
-                Type::TIME => row
-                    .get::<_, Option<time::Time>>(i)
-                    .map(|t| format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())),
-                _ => None,
-            })
-            .collect();
-        Self { row, formatted }
-    }
-}
-
-impl Row for PgRow<'_> {
-    fn cell(&self, i: usize) -> Cell<'_> {
-        let r = self.row;
-        let ty = r.columns()[i].type_();
-        let cell = match *ty {
-            Type::INT2 => r.get::<_, Option<i16>>(i).map(|v| Cell::Integer(v.into())),
-            Type::INT4 => r.get::<_, Option<i32>>(i).map(|v| Cell::Integer(v.into())),
-            Type::INT8 => r.get::<_, Option<i64>>(i).map(Cell::Integer),
-            Type::FLOAT4 => r.get::<_, Option<f32>>(i).map(|v| Cell::Real(v.into())),
-            Type::FLOAT8 => r.get::<_, Option<f64>>(i).map(Cell::Real),
-            Type::BOOL => r.get::<_, Option<bool>>(i).map(|v| Cell::Integer(v.into())),
-            Type::TIMESTAMPTZ | Type::TIMESTAMP => r
-                .get::<_, Option<SystemTime>>(i)
-                .map(|t| Cell::Integer(micros(t))),
-            Type::TEXT | Type::VARCHAR | Type::NAME | Type::BPCHAR => {
-                r.get::<_, Option<&str>>(i).map(Cell::Text)
-            }
-            Type::DATE | Type::TIME => self.formatted[i].as_deref().map(Cell::Text),
-            _ => None,
-        };
-        cell.unwrap_or(Cell::Null)
-    }
 }
 
 impl PostgresStore {
@@ -514,220 +396,6 @@ fn read_tenant(client: &mut impl GenericClient, name: &str) -> Result<Option<Ten
         )
         .map_err(query_err)?;
     Ok(row.as_ref().map(tenant_from_row))
-}
-
-/// Buffers rows per collection in COPY text format and sends them in batches.
-struct CopyLoader<'a, 'b> {
-    tx: &'a mut postgres::Transaction<'b>,
-    tenant: i64,
-    buffers: HashMap<String, Vec<u8>>,
-    staged: std::collections::HashSet<String>,
-    changed: ChangedDays,
-}
-
-fn copy_text(out: &mut Vec<u8>, v: &SqlValue) {
-    use std::io::Write;
-    match v {
-        SqlValue::Null => out.extend_from_slice(b"\\N"),
-        SqlValue::Integer(i) => {
-            let _ = write!(out, "{i}");
-        }
-        SqlValue::Real(f) => {
-            let _ = write!(out, "{f:?}");
-        }
-        SqlValue::Boolean(b) => out.push(if *b { b't' } else { b'f' }),
-        SqlValue::Timestamp(t) => {
-            odata::json::write_timestamp(out, *t);
-        }
-        SqlValue::Text(s) | SqlValue::Date(s) | SqlValue::Time(s) => {
-            for b in s.bytes() {
-                match b {
-                    b'\\' => out.extend_from_slice(b"\\\\"),
-                    b'\t' => out.extend_from_slice(b"\\t"),
-                    b'\n' => out.extend_from_slice(b"\\n"),
-                    b'\r' => out.extend_from_slice(b"\\r"),
-                    _ => out.push(b),
-                }
-            }
-        }
-    }
-}
-
-impl CopyLoader<'_, '_> {
-    fn flush(&mut self, collection: &str) -> Result<(), StoreError> {
-        let Some(buf) = self.buffers.get_mut(collection).filter(|b| !b.is_empty()) else {
-            return Ok(());
-        };
-        let c = Warehouse::get()
-            .collection(collection)
-            .expect("buffered collections exist");
-        let columns: Vec<String> = std::iter::once("\"_tenant\"".to_string())
-            .chain(c.properties.iter().map(|p| format!("\"{}\"", p.name)))
-            .collect();
-        let columns = columns.join(", ");
-        // COPY cannot target a table under row-level security: copy into a transaction-local
-        // staging table, then INSERT ... SELECT, which the policy's WITH CHECK still verifies.
-        let stage = format!("\"_dw_stage_{}\"", c.name);
-        if self.staged.insert(c.name.clone()) {
-            self.tx
-                .batch_execute(&format!(
-                    "CREATE TEMP TABLE {stage} (LIKE \"{}\") ON COMMIT DROP",
-                    c.name
-                ))
-                .map_err(query_err)?;
-        }
-        let mut writer = self
-            .tx
-            .copy_in(&format!("COPY {stage} ({columns}) FROM STDIN"))
-            .map_err(query_err)?;
-        use std::io::Write;
-        writer
-            .write_all(buf)
-            .map_err(|e| StoreError::Refused(format!("{collection}: {e}")))?;
-        writer
-            .finish()
-            .map_err(|e| StoreError::Refused(format!("{collection}: {}", query_err(e))))?;
-        buf.clear();
-        self.tx
-            .batch_execute(&format!(
-                "INSERT INTO \"{}\" ({columns}) SELECT {columns} FROM {stage}; TRUNCATE {stage}",
-                c.name
-            ))
-            .map_err(|e| StoreError::Refused(format!("{collection}: {}", query_err(e))))
-    }
-
-    fn flush_all(&mut self) -> Result<(), StoreError> {
-        let names: Vec<String> = self.buffers.keys().cloned().collect();
-        for n in names {
-            self.flush(&n)?;
-        }
-        Ok(())
-    }
-}
-
-impl Loader for CopyLoader<'_, '_> {
-    fn insert(&mut self, collection: &str, values: &[SqlValue]) -> Result<(), StoreError> {
-        let c = Warehouse::get()
-            .collection(collection)
-            .ok_or_else(|| StoreError::Refused(format!("unknown collection {collection}")))?;
-        if values.len() != c.properties.len() {
-            return Err(StoreError::Refused(format!(
-                "{collection}: {} values for {} properties",
-                values.len(),
-                c.properties.len()
-            )));
-        }
-        self.changed.note_row(c, values);
-        let buf = self.buffers.entry(collection.to_string()).or_default();
-        copy_text(buf, &SqlValue::Integer(self.tenant));
-        for v in values {
-            buf.push(b'\t');
-            copy_text(buf, v);
-        }
-        buf.push(b'\n');
-        if buf.len() >= COPY_BUFFER_BYTES {
-            self.flush(collection)?;
-        }
-        Ok(())
-    }
-}
-
-impl crate::store::Transaction for CopyLoader<'_, '_> {
-    fn query(
-        &mut self,
-        query: &PlannedQuery,
-        on_row: &mut dyn FnMut(&dyn Row),
-    ) -> Result<(), StoreError> {
-        // rows buffered for COPY must be visible to the transaction's own reads
-        self.flush_all()?;
-        let params: Vec<Param> = query.params.iter().map(Param::from).collect();
-        let mut rows = self
-            .tx
-            .query_raw(&query.sql, params.iter().map(Param::as_sql))
-            .map_err(query_err)?;
-        let mut formats: Option<bool> = None;
-        while let Some(row) = rows.next().map_err(query_err)? {
-            let formats = *formats.get_or_insert_with(|| {
-                row.columns()
-                    .iter()
-                    .any(|c| matches!(*c.type_(), Type::DATE | Type::TIME))
-            });
-            on_row(&PgRow::new(&row, formats));
-        }
-        Ok(())
-    }
-
-    fn update_rows(
-        &mut self,
-        collection: &str,
-        key: &[&str],
-        changes: &[RowChange<'_>],
-    ) -> Result<u64, StoreError> {
-        // bulk: COPY the new rows into a staging table, then one UPDATE ... FROM (PostgreSQL
-        // writes a new version of the whole row whatever changed)
-        self.flush_all()?;
-        if changes.is_empty() {
-            return Ok(0);
-        }
-        let c = Warehouse::get()
-            .collection(collection)
-            .ok_or_else(|| StoreError::Refused(format!("unknown collection {collection}")))?;
-        if let Some(k) = key.iter().find(|k| c.property_index(k).is_none()) {
-            return Err(StoreError::Refused(format!("{collection} has no {k}")));
-        }
-        let stage = format!("\"_dw_update_{}\"", c.name);
-        self.tx
-            .batch_execute(&format!("CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE \"{}\") ON COMMIT DROP; TRUNCATE {stage}", c.name))
-            .map_err(query_err)?;
-        let mut buf = Vec::new();
-        for row in changes.iter().map(|c| &c.new) {
-            copy_text(&mut buf, &SqlValue::Integer(self.tenant));
-            for v in row {
-                buf.push(b'\t');
-                copy_text(&mut buf, v);
-            }
-            buf.push(b'\n');
-        }
-        let columns: Vec<String> = std::iter::once("\"_tenant\"".to_string())
-            .chain(c.properties.iter().map(|p| format!("\"{}\"", p.name)))
-            .collect();
-        let mut writer = self
-            .tx
-            .copy_in(&format!("COPY {stage} ({}) FROM STDIN", columns.join(", ")))
-            .map_err(query_err)?;
-        use std::io::Write;
-        writer
-            .write_all(&buf)
-            .map_err(|e| StoreError::Refused(format!("{collection}: {e}")))?;
-        writer.finish().map_err(query_err)?;
-        let sets: Vec<String> = c
-            .properties
-            .iter()
-            .filter(|p| !key.contains(&p.name.as_str()))
-            .map(|p| format!("\"{0}\" = s.\"{0}\"", p.name))
-            .collect();
-        let found: String = key
-            .iter()
-            .map(|k| format!(" AND t.\"{k}\" = s.\"{k}\""))
-            .collect();
-        self.tx
-            .execute(
-                &format!("UPDATE \"{}\" AS t SET {} FROM {stage} AS s WHERE t.\"_tenant\" = s.\"_tenant\"{found}", c.name, sets.join(", ")),
-                &[],
-            )
-            .map_err(query_err)
-    }
-
-    fn day_changed(&mut self, date_key: i64) {
-        self.changed.note(date_key);
-    }
-
-    fn execute(&mut self, statement: &PlannedQuery) -> Result<u64, StoreError> {
-        self.flush_all()?;
-        let params: Vec<Param> = statement.params.iter().map(Param::from).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_sql).collect();
-        self.tx.execute(&statement.sql, &refs).map_err(query_err)
-    }
 }
 
 impl Store for PostgresStore {

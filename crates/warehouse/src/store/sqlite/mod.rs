@@ -60,32 +60,6 @@ const LONG_STATEMENT: Duration = Duration::from_millis(50);
 /// The niceness of a long statement's thread.
 const LONG_STATEMENT_NICE: i32 = 10;
 
-/// Sets the calling thread's niceness (Linux: `PRIO_PROCESS` with a thread id is that thread).
-fn set_thread_nice(nice: i32) -> bool {
-    // SAFETY: gettid and setpriority have no memory effects.
-    unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, nice) == 0
-    }
-}
-
-/// Whether this process may raise a thread's priority back to normal after lowering it (root,
-/// or an `RLIMIT_NICE` that allows niceness 0).
-fn may_restore_priority() -> bool {
-    static MAY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *MAY.get_or_init(|| {
-        // SAFETY: geteuid and getrlimit only read process state into the given struct.
-        unsafe {
-            let mut limit = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            libc::geteuid() == 0
-                || (libc::getrlimit(libc::RLIMIT_NICE, &mut limit) == 0 && limit.rlim_cur >= 20)
-        }
-    })
-}
-
 impl<'c> Budget<'c> {
     /// Installs a budget of `limit` of which `spent` went already (planning the statement).
     fn install(conn: &'c Connection, limit: Duration, spent: Duration) -> Self {
@@ -94,14 +68,17 @@ impl<'c> Budget<'c> {
         let cancelled = crate::store::cancellation();
         let flag = cancelled.clone();
         let yielded = Arc::new(AtomicBool::new(false));
-        let may_yield = may_restore_priority();
+        let may_yield = host::priority::may_restore_priority();
         let yield_flag = yielded.clone();
         conn.progress_handler(
             BUDGET_CHECK_STEPS,
             Some(move || {
                 let elapsed = started.elapsed();
                 if may_yield && elapsed > LONG_STATEMENT && !yield_flag.load(Ordering::Relaxed) {
-                    yield_flag.store(set_thread_nice(LONG_STATEMENT_NICE), Ordering::Relaxed);
+                    yield_flag.store(
+                        host::priority::set_thread_niceness(LONG_STATEMENT_NICE),
+                        Ordering::Relaxed,
+                    );
                 }
                 elapsed > limit || flag.as_ref().is_some_and(|f| f.load(Ordering::Relaxed))
             }),
@@ -141,7 +118,7 @@ impl Drop for Budget<'_> {
     fn drop(&mut self) {
         self.conn.progress_handler(0, None::<fn() -> bool>);
         if self.yielded.load(Ordering::Relaxed) {
-            set_thread_nice(0);
+            host::priority::set_thread_niceness(0);
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Non-OData endpoints: the root page, health and readiness, and 404s outside the service.
+//! The site around the OData service: the root page, health and readiness, the ingestion
+//! status, and 404s outside the service.
 
 use crate::{ApiError, AppState, BASE_PATH};
 use axum::extract::State;
