@@ -27,7 +27,7 @@ pub mod store;
 
 pub use model::{ApiVersion, Warehouse};
 pub use store::fair::TenantFair;
-pub use store::postgres::PostgresStore;
+pub use store::postgres::{PostgresDialect, PostgresStore};
 pub use store::routed::RoutedStore;
-pub use store::sqlite::SqliteStore;
+pub use store::sqlite::{SqliteDialect, SqliteStore};
 pub use store::{Loader, Store, StoreError, Tenant, TenantUpdate, Transaction};

@@ -1,6 +1,7 @@
 //! Versioned schema migrations, generated from the model for a dialect.
 
 use crate::model::{Kind, Warehouse};
+pub use crate::sql::counts::{COUNTS_TABLE, VALUE_COUNTS, VALUE_COUNTS_TABLE};
 use crate::sql::{Dialect, TENANT_COLUMN_NAME};
 use odata::edm::PrimitiveType;
 
@@ -19,10 +20,6 @@ pub struct Migration {
 pub const MIGRATIONS_TABLE: &str = "_dw_migrations";
 /// Table of tenants and their publication state.
 pub const TENANTS_TABLE: &str = "_dw_tenants";
-/// Rows per tenant, collection and day (`dateKey`, 0 for collections without one), written by
-/// each publication in its own transaction, so an unfiltered `$count` reads a few rows instead
-/// of a whole table and always agrees with the published data (migration 5).
-pub const COUNTS_TABLE: &str = "_dw_counts";
 /// The migration that adds [`COUNTS_TABLE`]: a store upgraded past it has every tenant
 /// counted once ([`recount`]).
 pub const COUNTS_MIGRATION: i64 = 5;
@@ -33,21 +30,9 @@ pub const REPORT_INDEXES_MIGRATION: i64 = 6;
 /// The migration that adds [`NAVIGATION_INDEXES`].
 pub const NAVIGATION_INDEXES_MIGRATION: i64 = 7;
 
-/// Rows per tenant, collection, property, day and value of the properties in [`VALUE_COUNTS`],
-/// kept by each publication like [`COUNTS_TABLE`]: reports that count rows by day and one of
-/// them (`$apply=groupby((dateKey,complianceStateKey),aggregate($count as n))`) read a few
-/// hundred of these instead of millions of rows. The day's column is named as the collections
-/// name it (`dateKey`), so that conditions on it are written the same way.
-pub const VALUE_COUNTS_TABLE: &str = "_dw_value_counts";
-
 /// The migration that adds [`VALUE_COUNTS_TABLE`]: a store upgraded past it has every tenant
 /// counted once.
 pub const VALUE_COUNTS_MIGRATION: i64 = 8;
-
-/// The (collection, property) pairs counted by day and value in [`VALUE_COUNTS_TABLE`]: the
-/// compliance state of device histories, which the compliance reports group by (a handful of
-/// values, so 30 days are some 200 rows).
-pub const VALUE_COUNTS: &[(&str, &str)] = &[("devicePropertyHistories", "complianceStateKey")];
 
 /// All migrations, oldest first.
 pub fn migrations(d: &dyn Dialect) -> Vec<Migration> {

@@ -2,7 +2,9 @@
 
 use odata::bind::{bind_filter, bind_orderby};
 use odata::syntax::{parse_filter, parse_orderby};
-use warehouse::sql::{plan, CollectionQuery, KeysetPosition, SqlValue, SqliteDialect};
+use warehouse::sql::tree::{Comparison, Source, SqlExpr};
+use warehouse::sql::{build, plan, CollectionQuery, KeysetPosition, SqlValue};
+use warehouse::SqliteDialect;
 use warehouse::{ApiVersion, Warehouse};
 
 fn query<'a>(
@@ -39,6 +41,19 @@ fn entity(name: &str) -> &'static odata::edm::EntityType {
     model.type_of(model.entity_set(name).unwrap())
 }
 
+/// `table.name` in the planner's tree.
+fn column(table: Option<&str>, name: &str) -> SqlExpr {
+    SqlExpr::column(table, name)
+}
+
+fn param(v: SqlValue) -> SqlExpr {
+    SqlExpr::Param(v)
+}
+
+fn compare(op: Comparison, a: SqlExpr, b: SqlExpr) -> SqlExpr {
+    SqlExpr::compare(op, a, b)
+}
+
 #[test]
 fn user_text_only_reaches_sql_as_parameters() {
     let ty = entity("devices");
@@ -48,63 +63,96 @@ fn user_text_only_reaches_sql_as_parameters() {
     )
     .unwrap();
     let q = query("devices", Some(&f), &[], &[2], None);
+    let tree = build(&q);
+    let columns: Vec<&SqlExpr> = tree.rows.columns.iter().map(|c| &c.expr).collect();
+    assert_eq!(
+        columns,
+        [&column(None, "deviceName"), &column(None, "deviceKey")]
+    );
+    assert_eq!(
+        tree.rows.from,
+        Source::Table {
+            name: "devices".into(),
+            alias: None
+        }
+    );
+    // the tenant comes from the principal, first of the conditions
+    let tenant = compare(
+        Comparison::Eq,
+        column(None, "_tenant"),
+        param(SqlValue::Integer(7)),
+    );
+    assert_eq!(tree.rows.conditions[0], tenant);
+    assert_eq!(tree.count.conditions[0], tenant);
+    assert_eq!(tree.count.columns[0].expr, SqlExpr::CountRows);
+    // the client's text is a parameter of the condition (deviceName is nullable: two-valued)
+    let text = param(SqlValue::Text("x' OR 1=1; DROP TABLE devices; --".into()));
+    assert_eq!(
+        tree.rows.conditions[1],
+        SqlExpr::and(
+            compare(Comparison::Eq, column(None, "deviceName"), text.clone()),
+            SqlExpr::is_null(column(None, "deviceName"), true)
+        )
+    );
     let p = plan(&q, &SqliteDialect).unwrap();
     assert!(!p.rows.sql.contains("DROP"), "{}", p.rows.sql);
     assert!(p
         .rows
         .params
         .contains(&SqlValue::Text("x' OR 1=1; DROP TABLE devices; --".into())));
-    assert!(
-        p.rows.sql.starts_with(
-            "SELECT \"deviceName\", \"deviceKey\" FROM \"devices\" WHERE \"_tenant\" = ?1"
-        ),
-        "{}",
-        p.rows.sql
-    );
-    assert_eq!(
-        p.rows.params[0],
-        SqlValue::Integer(7),
-        "tenant comes from the principal"
-    );
-    assert!(p
-        .count
-        .sql
-        .starts_with("SELECT COUNT(*) FROM \"devices\" WHERE \"_tenant\" = ?1"));
+    assert_eq!(p.rows.params[0], SqlValue::Integer(7));
 }
 
 #[test]
 fn keyset_uses_row_values_on_the_key_and_expands_for_nullable_orders() {
     let after = KeysetPosition(vec![SqlValue::Integer(20261101), SqlValue::Integer(5)]);
     let q = query("devicePropertyHistories", None, &[], &[0, 1], Some(&after));
-    let p = plan(&q, &SqliteDialect).unwrap();
-    assert!(
-        p.rows
-            .sql
-            .contains("((\"dateKey\", \"deviceKey\") > (?2, ?3))"),
-        "{}",
-        p.rows.sql
+    let tree = build(&q);
+    let keys = || vec![column(None, "dateKey"), column(None, "deviceKey")];
+    assert_eq!(
+        tree.rows.conditions.last(),
+        Some(&compare(
+            Comparison::Gt,
+            SqlExpr::Row(keys()),
+            SqlExpr::Row(vec![
+                param(SqlValue::Integer(20261101)),
+                param(SqlValue::Integer(5))
+            ])
+        ))
     );
+    let order: Vec<(&SqlExpr, bool)> = tree
+        .rows
+        .order_by
+        .iter()
+        .map(|o| (&o.expr, o.descending))
+        .collect();
+    assert_eq!(order, [(&keys()[0], false), (&keys()[1], false)]);
+    assert_eq!(tree.rows.limit, Some(SqlValue::Integer(11)));
+    assert_eq!(tree.cursor.key_columns, vec![2, 3]);
+    let sql = plan(&q, &SqliteDialect).unwrap().rows.sql;
     assert!(
-        p.rows
-            .sql
-            .ends_with("ORDER BY \"dateKey\" ASC, \"deviceKey\" ASC LIMIT ?4"),
-        "{}",
-        p.rows.sql
+        sql.contains("((\"dateKey\", \"deviceKey\") > (?2, ?3))"),
+        "{sql}"
     );
-    assert_eq!(p.cursor.key_columns, vec![2, 3]);
 
     let ty = entity("devices");
     let order = bind_orderby(&parse_orderby("osVersion desc").unwrap(), ty).unwrap();
     let after = KeysetPosition(vec![SqlValue::Null, SqlValue::Integer(9)]);
     let q = query("devices", None, &order, &[1], Some(&after));
-    let p = plan(&q, &SqliteDialect).unwrap();
     // after a null in a descending nullable column only rows with null and a greater key follow
-    assert!(
-        p.rows
-            .sql
-            .contains("((0) OR (\"osVersion\" IS NULL AND (\"deviceKey\" > ?2)))"),
-        "{}",
-        p.rows.sql
+    assert_eq!(
+        build(&q).rows.conditions.last(),
+        Some(&SqlExpr::Or(
+            Box::new(SqlExpr::Bool(false)),
+            Box::new(SqlExpr::and(
+                SqlExpr::is_null(column(None, "osVersion"), false),
+                compare(
+                    Comparison::Gt,
+                    column(None, "deviceKey"),
+                    param(SqlValue::Integer(9))
+                )
+            ))
+        ))
     );
 }
 
@@ -117,13 +165,25 @@ fn comparisons_are_two_valued() {
     )
     .unwrap();
     let q = query("devices", Some(&f), &[], &[0], None);
-    let sql = plan(&q, &SqliteDialect).unwrap().rows.sql;
-    assert!(
-        sql.contains("(NOT (\"osVersion\" > ?2 AND \"osVersion\" IS NOT NULL))"),
-        "{sql}"
+    let condition = build(&q).rows.conditions[1].clone();
+    let os = || column(None, "osVersion");
+    assert_eq!(
+        condition,
+        SqlExpr::and(
+            SqlExpr::and(
+                SqlExpr::Not(Box::new(SqlExpr::and(
+                    compare(Comparison::Gt, os(), param(SqlValue::Text("1".into()))),
+                    SqlExpr::is_null(os(), true)
+                ))),
+                SqlExpr::is_null(column(None, "deviceName"), true)
+            ),
+            compare(
+                Comparison::Eq,
+                column(None, "deviceKey"),
+                param(SqlValue::Integer(3))
+            )
+        )
     );
-    assert!(sql.contains("(\"deviceName\" IS NOT NULL)"), "{sql}");
-    assert!(sql.contains("(\"deviceKey\" = ?3)"), "{sql}");
 }
 
 /// The statements the planner writes for the selective queries clients send at a large tenant

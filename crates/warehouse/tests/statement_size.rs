@@ -6,10 +6,8 @@ use odata::bind::{bind_filter, Computed, Typed, TypedKind};
 use odata::edm::PrimitiveType;
 use odata::syntax::parse_filter;
 use proptest::prelude::*;
-use warehouse::sql::{
-    plan, CollectionQuery, Dialect, PostgresDialect, SqliteDialect, MAX_STATEMENT_BYTES,
-};
-use warehouse::{ApiVersion, Warehouse};
+use warehouse::sql::{plan, CollectionQuery, Dialect, MAX_STATEMENT_BYTES};
+use warehouse::{ApiVersion, PostgresDialect, SqliteDialect, Warehouse};
 
 fn devices() -> &'static odata::edm::EntityType {
     let model = Warehouse::get().edm(ApiVersion::V1);

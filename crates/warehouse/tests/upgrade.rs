@@ -156,7 +156,7 @@ fn a_store_written_before_migration_3_is_upgraded_in_place() {
 fn upgrade_on_postgres(rows: &BTreeMap<String, (Vec<String>, Table)>) {
     let db_url = testkit::fresh_postgres_url("upgrade");
     let mut db = postgres::Client::connect(&db_url, postgres::NoTls).unwrap();
-    let dialect = warehouse::sql::PostgresDialect;
+    let dialect = warehouse::PostgresDialect;
     let mut tx = db.transaction().unwrap();
     tx.batch_execute("CREATE TABLE \"_dw_migrations\" (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())").unwrap();
     for m in migrations(&dialect).into_iter().filter(|m| m.version <= 2) {
@@ -316,7 +316,7 @@ fn as_text(v: &Value) -> Option<String> {
 
 /// The version of the newest migration: an old store is brought all the way up.
 fn newest_version() -> i64 {
-    warehouse::schema::migrations(&warehouse::sql::SqliteDialect)
+    warehouse::schema::migrations(&warehouse::SqliteDialect)
         .last()
         .unwrap()
         .version

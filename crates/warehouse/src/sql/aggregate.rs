@@ -7,85 +7,75 @@
 //! Groups are unique by their grouping values, so ordering by `$orderby` and then by every
 //! grouping value is total, and pages continue after the last row's sort values as for entities.
 
-use super::joins::from_clause;
-use super::plan::{clamp, conditions, keyset_predicate, Renderer, SortKey, TENANT_COLUMN};
-use super::{CollectionQuery, Cursor, Dialect, Plan, PlannedQuery, SqlValue};
-use crate::schema::{VALUE_COUNTS, VALUE_COUNTS_TABLE};
+use super::counts::{VALUE_COUNTS, VALUE_COUNTS_TABLE};
+use super::exprs::Scope;
+use super::keyset::{keyset_predicate, SortKey};
+use super::plan::Statements;
+use super::query::{clamp, CollectionQuery, Cursor, TENANT_COLUMN};
+use super::rows::{conditions, from, row_scope};
+use super::tree::{Column, Comparison, Select, Source, SqlExpr};
+use super::value::SqlValue;
 use odata::bind::{
     AggregateMethod, AggregatedType, Aggregation, BoundOrder, Recursion, Share, Stage, Typed,
     TypedKind,
 };
 use odata::syntax::Direction;
 
-/// Plans the page and count statements of a request whose `$apply` aggregates.
-pub(super) fn plan_aggregated(
-    q: &CollectionQuery<'_>,
-    a: &Aggregation,
-    dialect: &dyn Dialect,
-) -> Plan {
-    let mut r = Renderer::new(q, dialect);
-    let mut source = match counted(q, a, &mut r) {
+/// The statements of a request whose `$apply` aggregates.
+pub(super) fn build_aggregated(q: &CollectionQuery<'_>, a: &Aggregation) -> Statements {
+    let mut scope = row_scope(q);
+    let mut source = match counted(q, a, &mut scope) {
         Some(counts) => counts,
-        None => grouped(q, a, &mut r),
+        None => grouped(q, a, &mut scope),
     };
-    r.aggregated = Some(&a.result);
-    r.alias = None;
+    scope.aggregated = Some(&a.result);
+    scope.alias = None;
     for (n, stage) in a.stages.iter().enumerate() {
         if let Some(share) = &stage.share {
-            source = shared(&mut r, a, stage, share, source, n);
+            source = shared(&mut scope, a, stage, share, source, n);
             continue;
         }
-        let filters: Vec<String> = stage.filters.iter().map(|f| r.expr(f)).collect();
-        let order = sort_keys(&mut r, a, &stage.orderby);
-        let limit = stage.top.map(|n| r.param(SqlValue::Integer(clamp(n))));
-        let offset = stage.skip.map(|n| r.param(SqlValue::Integer(clamp(n))));
-        source = format!(
-            "SELECT * FROM ({source}) AS s{n}{}{}{}",
-            where_clause(&filters),
-            order_clause(dialect, &order),
-            dialect.limit_offset(limit.as_deref(), offset.as_deref()),
+        let mut wrapped = Select::new(
+            vec![Column::from(SqlExpr::AllColumns)],
+            derived(source, format!("s{n}")),
         );
+        wrapped.conditions = stage.filters.iter().map(|f| scope.expr(f)).collect();
+        wrapped.order_by = sort_keys(&mut scope, a, &stage.orderby)
+            .iter()
+            .map(SortKey::order_item)
+            .collect();
+        wrapped.limit = stage.top.map(|n| SqlValue::Integer(clamp(n)));
+        wrapped.offset = stage.skip.map(|n| SqlValue::Integer(clamp(n)));
+        source = wrapped;
     }
-    let mut conditions: Vec<String> = q.filter.iter().map(|f| r.expr(f)).collect();
-    let count = PlannedQuery {
-        sql: format!(
-            "SELECT COUNT(*) FROM ({source}) AS g{}",
-            where_clause(&conditions)
-        ),
-        params: r.params.clone(),
-        tenant: Some(q.tenant),
-        planning: std::time::Duration::ZERO,
-        client: None,
-    };
+    let mut conditions: Vec<SqlExpr> = q.filter.iter().map(|f| scope.expr(f)).collect();
+    let mut count = Select::new(
+        vec![Column::from(SqlExpr::CountRows)],
+        derived(source.clone(), "g".into()),
+    );
+    count.conditions = conditions.clone();
     let last_order = a.stages.iter().rev().find(|s| !s.orderby.is_empty());
     let requested = match (q.orderby, last_order) {
         ([], Some(stage)) => &stage.orderby[..],
         (orderby, _) => orderby,
     };
-    let order = sort_keys(&mut r, a, requested);
+    let order = sort_keys(&mut scope, a, requested);
     if let (Some(after), false) = (q.after, order.is_empty()) {
-        conditions.push(keyset_predicate(&mut r, &order, &after.0));
+        conditions.push(keyset_predicate(&order, &after.0));
     }
-    let mut columns = output_columns(&r, &a.output);
+    let mut columns = output_columns(&a.output);
     let selected = columns.len();
-    columns.extend(order.iter().map(|k| k.sql.clone()));
-    let limit = q.limit.map(|l| r.param(SqlValue::Integer(clamp(l))));
-    let offset = (q.offset > 0).then(|| r.param(SqlValue::Integer(clamp(q.offset))));
-    let sql = format!(
-        "SELECT {} FROM ({source}) AS g{}{}{}",
-        columns.join(", "),
-        where_clause(&conditions),
-        order_clause(dialect, &order),
-        dialect.limit_offset(limit.as_deref(), offset.as_deref()),
+    columns.extend(order.iter().map(|k| k.expr.clone()));
+    let mut rows = Select::new(
+        columns.into_iter().map(Column::from).collect(),
+        derived(source, "g".into()),
     );
-    Plan {
-        rows: PlannedQuery {
-            sql,
-            params: r.params,
-            tenant: Some(q.tenant),
-            planning: std::time::Duration::ZERO,
-            client: None,
-        },
+    rows.conditions = conditions;
+    rows.order_by = order.iter().map(SortKey::order_item).collect();
+    rows.limit = q.limit.map(|l| SqlValue::Integer(clamp(l)));
+    rows.offset = (q.offset > 0).then(|| SqlValue::Integer(clamp(q.offset)));
+    Statements {
+        rows,
         count,
         cursor: Cursor {
             selected,
@@ -97,32 +87,65 @@ pub(super) fn plan_aggregated(
     }
 }
 
+/// `(select) AS alias`.
+fn derived(select: Select, alias: String) -> Source {
+    Source::Derived {
+        select: Box::new(select),
+        alias,
+    }
+}
+
 /// `topsum`, `bottomsum`, `toppercent`, `bottompercent` over `source`: the rows in ranking
 /// order while the sum of the values before them is under the amount (so the last one reaches
 /// it), from a running sum and the total as window functions.
 fn shared(
-    r: &mut Renderer<'_>,
+    scope: &mut Scope<'_>,
     a: &Aggregation,
     stage: &Stage,
     share: &Share,
-    source: String,
+    source: Select,
     n: usize,
-) -> String {
-    let value = r.expr(&share.value);
-    let order = sort_keys(r, a, &stage.orderby);
-    let amount = r.param(SqlValue::Real(share.amount));
-    let (before, total) = (r.dialect.quote("_before"), r.dialect.quote("_total"));
+) -> Select {
+    let value = scope.expr(&share.value);
+    let order = sort_keys(scope, a, &stage.orderby);
+    let amount = SqlExpr::Param(SqlValue::Real(share.amount));
+    let (before, total) = (
+        SqlExpr::column(None, "_before"),
+        SqlExpr::column(None, "_total"),
+    );
     let bound = if share.percent {
-        format!("{amount} * {total} / 100.0")
+        SqlExpr::Percent(Box::new(amount), Box::new(total))
     } else {
         amount
     };
-    format!(
-        "SELECT * FROM (SELECT *, SUM({value}) OVER ({} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS {before}, \
-         SUM({value}) OVER () AS {total} FROM ({source}) AS s{n} WHERE {value} IS NOT NULL) AS w{n} \
-         WHERE COALESCE({before}, 0) < {bound}",
-        order_clause(r.dialect, &order).trim_start(),
-    )
+    let mut windows = Select::new(
+        vec![
+            Column::from(SqlExpr::AllColumns),
+            Column {
+                expr: SqlExpr::SumBefore(
+                    Box::new(value.clone()),
+                    order.iter().map(SortKey::order_item).collect(),
+                ),
+                alias: Some("_before".into()),
+            },
+            Column {
+                expr: SqlExpr::SumOfAll(Box::new(value.clone())),
+                alias: Some("_total".into()),
+            },
+        ],
+        derived(source, format!("s{n}")),
+    );
+    windows.conditions = vec![SqlExpr::is_null(value, true)];
+    let mut kept = Select::new(
+        vec![Column::from(SqlExpr::AllColumns)],
+        derived(windows, format!("w{n}")),
+    );
+    kept.conditions = vec![SqlExpr::compare(
+        Comparison::Lt,
+        SqlExpr::Coalesce(Box::new(before), Box::new(SqlExpr::Integer(0))),
+        bound,
+    )];
+    kept
 }
 
 /// The innermost query from the counts each publication keeps by day and value
@@ -130,7 +153,7 @@ fn shared(
 /// day, the counted property or both, the rows chosen by conditions on the day alone (`$apply`'s
 /// filters and the history window). The compliance report over 30 days then sums some 200 rows
 /// instead of counting 2.7 M.
-fn counted<'a>(q: &CollectionQuery<'a>, a: &Aggregation, r: &mut Renderer<'a>) -> Option<String> {
+fn counted<'a>(q: &CollectionQuery<'a>, a: &Aggregation, scope: &mut Scope<'a>) -> Option<Select> {
     let apply = q.apply?;
     if !q.key.is_empty() {
         return None;
@@ -159,90 +182,93 @@ fn counted<'a>(q: &CollectionQuery<'a>, a: &Aggregation, r: &mut Renderer<'a>) -
     if !counts_only || !apply.filters.iter().all(on_day_only) {
         return None;
     }
-    let dialect = r.dialect;
-    let mut columns = Vec::new();
+    let mut groups = Vec::new();
     for g in &a.group_by {
-        columns.push(match g.kind {
-            TypedKind::Property(i) if i == day => format!("v.{}", dialect.quote("dateKey")),
-            TypedKind::Property(i) if i == value => format!("v.{}", dialect.quote("value")),
+        groups.push(match g.kind {
+            TypedKind::Property(i) if i == day => SqlExpr::column(Some("v"), "dateKey"),
+            TypedKind::Property(i) if i == value => SqlExpr::column(Some("v"), "value"),
             _ => return None,
         });
     }
-    let groups = columns.clone();
-    let count = format!(
-        "CAST(COALESCE(SUM(v.{}), 0) AS BIGINT)",
-        dialect.quote("row_count")
-    );
+    let mut columns = groups.clone();
+    let count = SqlExpr::SumOfCounts(Box::new(SqlExpr::column(Some("v"), "row_count")));
     columns.extend(a.aggregates.iter().map(|_| count.clone()));
-    let mut sub = r.subquery(q.entity, "v".into(), Vec::new());
-    let tenant = sub.param(SqlValue::Integer(q.tenant));
-    let collection = sub.param(SqlValue::Text(q.collection.name.clone()));
-    let counted = sub.param(SqlValue::Text(property.to_string()));
-    let mut conditions = vec![format!(
-        "v.{} = {tenant} AND v.collection = {collection} AND v.property = {counted}",
-        dialect.quote(TENANT_COLUMN)
-    )];
+    let mut sub = scope.subquery(q.entity, "v".into(), Vec::new());
+    let mut conditions = vec![
+        SqlExpr::compare(
+            Comparison::Eq,
+            SqlExpr::column(Some("v"), TENANT_COLUMN),
+            SqlExpr::Param(SqlValue::Integer(q.tenant)),
+        ),
+        SqlExpr::compare(
+            Comparison::Eq,
+            SqlExpr::column(Some("v"), "collection"),
+            SqlExpr::Param(SqlValue::Text(q.collection.name.clone())),
+        ),
+        SqlExpr::compare(
+            Comparison::Eq,
+            SqlExpr::column(Some("v"), "property"),
+            SqlExpr::Param(SqlValue::Text(property.to_string())),
+        ),
+    ];
     conditions.extend(apply.filters.iter().map(|f| sub.expr(f)));
     if let Some(min) = q.min_date_key {
-        let p = sub.param(SqlValue::Integer(min));
-        conditions.push(format!("{} >= {p}", sub.column(day)));
+        conditions.push(SqlExpr::compare(
+            Comparison::Ge,
+            sub.column(day),
+            SqlExpr::Param(SqlValue::Integer(min)),
+        ));
     }
-    r.resume(sub);
-    let columns: Vec<String> = columns
-        .into_iter()
-        .enumerate()
-        .map(|(v, sql)| format!("{sql} AS {}", r.value_column(v)))
-        .collect();
-    let group_by = if groups.is_empty() {
-        String::new()
-    } else {
-        format!(" GROUP BY {}", groups.join(", "))
-    };
-    Some(format!(
-        "SELECT {} FROM {} AS v WHERE {}{group_by}",
-        columns.join(", "),
-        dialect.quote(VALUE_COUNTS_TABLE),
-        conditions.join(" AND ")
-    ))
+    scope.resume(sub);
+    let mut select = Select::new(
+        value_columns(columns),
+        Source::Table {
+            name: VALUE_COUNTS_TABLE.into(),
+            alias: Some("v".into()),
+        },
+    );
+    select.conditions = conditions;
+    select.group_by = groups;
+    Some(select)
 }
 
 /// The innermost query: the grouping values and aggregates of the collection's rows.
-fn grouped<'a>(q: &CollectionQuery<'a>, a: &Aggregation, r: &mut Renderer<'a>) -> String {
-    let groups: Vec<String> = a.group_by.iter().map(|g| r.expr(g)).collect();
-    let mut columns: Vec<String> = groups.clone();
+fn grouped<'a>(q: &CollectionQuery<'a>, a: &Aggregation, scope: &mut Scope<'a>) -> Select {
+    let groups: Vec<SqlExpr> = a.group_by.iter().map(|g| scope.expr(g)).collect();
+    let mut columns = groups.clone();
     for aggregate in &a.aggregates {
-        let value = aggregate.value.as_ref().map(|v| r.expr(v));
-        columns.push(
-            r.dialect
-                .aggregate(aggregate.method, value.as_deref(), aggregate.ty),
-        );
+        let value = aggregate.value.as_ref().map(|v| Box::new(scope.expr(v)));
+        columns.push(SqlExpr::Aggregate(aggregate.method, value, aggregate.ty));
     }
-    let columns: Vec<String> = columns
+    let (source, joins) = from(q, scope);
+    let mut select = Select::new(value_columns(columns), source);
+    select.joins = joins;
+    select.conditions = conditions(q, scope);
+    // by position: the grouping values are the first columns (an expression written twice
+    // would hold two parameters, which PostgreSQL would not take for the same expression)
+    select.group_by = (1..=groups.len() as i64).map(SqlExpr::Integer).collect();
+    select
+}
+
+/// `columns` named `c0`, `c1`, ...: the columns of an aggregated row.
+fn value_columns(columns: Vec<SqlExpr>) -> Vec<Column> {
+    columns
         .into_iter()
         .enumerate()
-        .map(|(v, sql)| format!("{sql} AS {}", r.value_column(v)))
-        .collect();
-    let table = from_clause(q, r);
-    let conditions = conditions(q, r);
-    let group_by = if groups.is_empty() {
-        String::new()
-    } else {
-        format!(" GROUP BY {}", groups.join(", "))
-    };
-    format!(
-        "SELECT {} FROM {table} WHERE {}{group_by}",
-        columns.join(", "),
-        conditions.join(" AND ")
-    )
+        .map(|(v, expr)| Column {
+            expr,
+            alias: Some(format!("c{v}")),
+        })
+        .collect()
 }
 
 /// The order of aggregated rows: `orderby`, then every grouping value (groups are unique by
 /// them, so the order is total).
-fn sort_keys(r: &mut Renderer<'_>, a: &Aggregation, orderby: &[BoundOrder]) -> Vec<SortKey> {
+fn sort_keys(scope: &mut Scope<'_>, a: &Aggregation, orderby: &[BoundOrder]) -> Vec<SortKey> {
     let mut keys: Vec<SortKey> = orderby
         .iter()
         .map(|o| SortKey {
-            sql: r.expr(&o.expr),
+            expr: scope.expr(&o.expr),
             ty: o.expr.ty,
             nullable: o.expr.nullable,
             descending: o.direction == Direction::Desc,
@@ -250,7 +276,7 @@ fn sort_keys(r: &mut Renderer<'_>, a: &Aggregation, orderby: &[BoundOrder]) -> V
         .collect();
     for (v, g) in a.group_by.iter().enumerate() {
         keys.push(SortKey {
-            sql: r.value_column(v),
+            expr: Scope::value_column(v),
             ty: g.ty,
             nullable: g.nullable,
             descending: false,
@@ -261,30 +287,11 @@ fn sort_keys(r: &mut Renderer<'_>, a: &Aggregation, orderby: &[BoundOrder]) -> V
 
 /// The columns of an aggregated row as written: the top-level properties, then each nested
 /// object's properties.
-fn output_columns(r: &Renderer<'_>, result: &AggregatedType) -> Vec<String> {
+fn output_columns(result: &AggregatedType) -> Vec<SqlExpr> {
     result
         .values
         .iter()
         .chain(result.nested_values.iter().flatten())
-        .map(|&v| r.value_column(v))
+        .map(|&v| Scope::value_column(v))
         .collect()
-}
-
-fn where_clause(conditions: &[String]) -> String {
-    if conditions.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", conditions.join(" AND "))
-    }
-}
-
-fn order_clause(dialect: &dyn Dialect, keys: &[SortKey]) -> String {
-    if keys.is_empty() {
-        return String::new();
-    }
-    let items: Vec<String> = keys
-        .iter()
-        .map(|k| format!("{} {}", k.sql, dialect.order(k.descending, k.nullable)))
-        .collect();
-    format!(" ORDER BY {}", items.join(", "))
 }

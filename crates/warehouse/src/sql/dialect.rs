@@ -1,6 +1,6 @@
 //! The seam between the planner and a database's SQL flavour.
 
-use super::SqlValue;
+use super::value::SqlValue;
 use odata::bind::{AggregateMethod, ArithOp, Function};
 use odata::edm::PrimitiveType;
 

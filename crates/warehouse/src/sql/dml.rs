@@ -1,7 +1,9 @@
 //! Statements that change or read whole rows of one tenant, for ingestion. Identifiers come from
 //! the model; values are parameters.
 
-use super::{Dialect, PlannedQuery, SqlValue, TENANT_COLUMN_NAME};
+use super::dialect::Dialect;
+use super::query::{PlannedQuery, TENANT_COLUMN as TENANT_COLUMN_NAME};
+use super::value::SqlValue;
 
 struct Builder<'a> {
     dialect: &'a dyn Dialect,

@@ -1,18 +1,15 @@
 //! Joins: the related collections a statement joins (navigation paths of `$filter`,
 //! `$orderby`, `$compute` and `$apply`, and single-valued expansions, nested ones hanging from
-//! their parents), the `FROM` they make, and the columns expansions read.
+//! their parents).
 
-use super::plan::{
-    navigations, target_collection, CollectionQuery, Cursor, Renderer, TENANT_COLUMN,
-};
-use super::Expansion;
+use super::query::{CollectionQuery, Expansion};
 use crate::model::Collection;
 use odata::bind::Typed;
 use odata::edm::EntityType;
 
 /// A related collection joined to the main one (for `$expand`, or a navigation path in
 /// `$filter`/`$orderby`), or to another joined one (a nested `$expand`).
-pub(super) struct Join<'a> {
+pub(super) struct Joined<'a> {
     pub(super) navigation: usize,
     pub(super) alias: String,
     pub(super) target: &'a Collection,
@@ -25,13 +22,34 @@ pub(super) struct Join<'a> {
     pub(super) filter: Option<(&'a EntityType, &'a Typed)>,
 }
 
-impl Join<'_> {
+impl Joined<'_> {
     /// Whether this is the join of top-level expansion `e`.
-    fn expands(&self, e: &Expansion<'_>) -> bool {
+    pub(super) fn expands(&self, e: &Expansion<'_>) -> bool {
         self.parent.is_none()
             && self.navigation == e.navigation
             && self.filter.is_some() == e.filter.is_some()
     }
+}
+
+/// The navigation properties an expression reaches through.
+pub(super) fn navigations(t: &Typed, out: &mut Vec<usize>) {
+    t.walk(&mut |e| {
+        if let odata::bind::TypedKind::Related { navigation, .. } = &e.kind {
+            if !out.contains(navigation) {
+                out.push(*navigation);
+            }
+        }
+    });
+}
+
+/// The collection of the entity type a navigation property leads to.
+pub(super) fn target_collection(entity: &EntityType, navigation: usize) -> &'static Collection {
+    let target = &entity.navigation[navigation].target_type;
+    crate::model::Warehouse::get()
+        .collections
+        .iter()
+        .find(|c| &crate::model::entity_type_name(&c.name) == target)
+        .expect("navigation targets are collections")
 }
 
 /// Whether any of `expand` (or their own) is an expanded collection.
@@ -43,7 +61,7 @@ pub(super) fn any_related(expand: &[Expansion<'_>]) -> bool {
 
 /// The collections to join: those `$apply`, `$filter` and `$orderby` reach through (on the
 /// collection's rows), and the expanded ones.
-pub(super) fn joins<'a>(q: &CollectionQuery<'a>) -> Vec<Join<'a>> {
+pub(super) fn joins<'a>(q: &CollectionQuery<'a>) -> Vec<Joined<'a>> {
     let mut reached = Vec::new();
     if let Some(apply) = q.apply {
         apply
@@ -74,10 +92,10 @@ pub(super) fn joins<'a>(q: &CollectionQuery<'a>) -> Vec<Join<'a>> {
             reached.push(e.navigation);
         }
     }
-    let mut joins: Vec<Join<'a>> = reached
+    let mut joins: Vec<Joined<'a>> = reached
         .iter()
         .enumerate()
-        .map(|(n, &navigation)| Join {
+        .map(|(n, &navigation)| Joined {
             navigation,
             alias: format!("t{}", n + 1),
             target: q
@@ -91,7 +109,7 @@ pub(super) fn joins<'a>(q: &CollectionQuery<'a>) -> Vec<Join<'a>> {
         .collect();
     for e in single() {
         if let Some(f) = &e.filter {
-            joins.push(Join {
+            joins.push(Joined {
                 navigation: e.navigation,
                 alias: format!("t{}", joins.len() + 1),
                 target: e.target,
@@ -117,11 +135,11 @@ pub(super) fn joins<'a>(q: &CollectionQuery<'a>) -> Vec<Join<'a>> {
 pub(super) fn nested_joins<'a>(
     alias: &str,
     expand: &'a [Expansion<'a>],
-    joins: &mut Vec<Join<'a>>,
+    joins: &mut Vec<Joined<'a>>,
 ) {
     for e in expand.iter().filter(|e| e.related.is_none()) {
         let own = format!("t{}", joins.len() + 1);
-        joins.push(Join {
+        joins.push(Joined {
             navigation: e.navigation,
             alias: own.clone(),
             target: e.target,
@@ -129,137 +147,5 @@ pub(super) fn nested_joins<'a>(
             filter: e.filter.as_ref().map(|f| (e.entity, f)),
         });
         nested_joins(&own, &e.expand, joins);
-    }
-}
-
-/// The statement's `FROM`: the collection's table, aliased and left-joined to the joined
-/// collections by tenant and key when there are any.
-pub(super) fn from_clause<'a>(q: &CollectionQuery<'a>, r: &mut Renderer<'a>) -> String {
-    let dialect = r.dialect;
-    let Some(alias) = r.alias.clone() else {
-        return dialect.quote(&q.collection.name);
-    };
-    let mut table = format!("{} AS {alias}", dialect.quote(&q.collection.name));
-    for i in 0..r.joins.len() {
-        let j = &r.joins[i];
-        let reference = match &j.parent {
-            Some((parent, property)) => format!("{parent}.{}", dialect.quote(property)),
-            None => r.column(
-                q.entity
-                    .property_index(&q.entity.navigation[j.navigation].property)
-                    .expect("navigation properties name a property"),
-            ),
-        };
-        let join = left_join(r, i, &alias, &reference);
-        table.push_str(&join);
-    }
-    table
-}
-
-/// ` LEFT JOIN` of `r.joins[index]` to the rows of `alias`, on the tenant, the key held by
-/// `reference` and, for a filtered expansion, its condition.
-pub(super) fn left_join<'a>(
-    r: &mut Renderer<'a>,
-    index: usize,
-    alias: &str,
-    reference: &str,
-) -> String {
-    let dialect = r.dialect;
-    let j = &r.joins[index];
-    let mut sql = format!(
-        " LEFT JOIN {} AS {a} ON {a}.{tenant} = {alias}.{tenant} AND {a}.{} = {reference}",
-        dialect.quote(&j.target.name),
-        dialect.quote(&j.target.key[0]),
-        a = j.alias,
-        tenant = dialect.quote(TENANT_COLUMN),
-    );
-    let (filter, own) = (j.filter, j.alias.clone());
-    if let Some((entity, filter)) = filter {
-        let mut sub = r.subquery(entity, own, Vec::new());
-        let condition = sub.expr(filter);
-        r.resume(sub);
-        let condition = if filter.nullable {
-            dialect.false_when_null(&condition)
-        } else {
-            condition
-        };
-        sql.push_str(&format!(" AND {condition}"));
-    }
-    sql
-}
-
-/// Appends each expanded entity's columns to `columns`: its key (null when there is none), then
-/// its selected and computed properties, then its own expansions'; an expanded collection's entities and
-/// count instead. Returns where each expansion's columns start, depth first, and the layout of
-/// each expanded collection's rows.
-pub(super) fn expanded_columns<'a>(
-    q: &CollectionQuery<'a>,
-    r: &mut Renderer<'a>,
-    columns: &mut Vec<String>,
-) -> (Vec<usize>, Vec<Cursor>) {
-    let mut layout = Layout::default();
-    let mut next_nested = r.joins.iter().filter(|j| j.parent.is_none()).count();
-    let row_alias = r.alias.clone().unwrap_or_default();
-    for e in q.expand {
-        let alias = match e.related {
-            Some(_) => row_alias.clone(),
-            None => r
-                .joins
-                .iter()
-                .find(|j| j.expands(e))
-                .expect("expanded navigations are joined")
-                .alias
-                .clone(),
-        };
-        expansion_columns(r, e, &alias, &mut next_nested, columns, &mut layout);
-    }
-    (layout.starts, layout.related)
-}
-
-/// Where expansions' columns start and how expanded collections' rows are laid out.
-#[derive(Default)]
-pub(super) struct Layout {
-    pub(super) starts: Vec<usize>,
-    pub(super) related: Vec<Cursor>,
-}
-
-/// The columns of expansion `e`, joined as `alias` (for an expanded collection: the alias of
-/// the rows it relates to), and of its nested expansions (joined in the order [`nested_joins`]
-/// added them, from `next_nested` on).
-pub(super) fn expansion_columns<'a>(
-    r: &mut Renderer<'a>,
-    e: &'a Expansion<'a>,
-    alias: &str,
-    next_nested: &mut usize,
-    columns: &mut Vec<String>,
-    layout: &mut Layout,
-) {
-    layout.starts.push(columns.len());
-    if e.related.is_some() {
-        let rows = super::related::columns(r, e, alias, columns);
-        layout.related.push(rows);
-        return;
-    }
-    columns.push(format!("{alias}.{}", r.dialect.quote(&e.target.key[0])));
-    columns.extend(
-        e.select
-            .iter()
-            .map(|&p| format!("{alias}.{}", r.dialect.quote(&e.target.properties[p].name))),
-    );
-    if !e.computed.is_empty() {
-        let mut sub = r.subquery(e.entity, alias.to_string(), Vec::new());
-        columns.extend(e.computed.iter().map(|c| sub.expr(&c.expr)));
-        r.resume(sub);
-    }
-    for nested in &e.expand {
-        let own = match nested.related {
-            Some(_) => alias.to_string(),
-            None => {
-                let own = r.joins[*next_nested].alias.clone();
-                *next_nested += 1;
-                own
-            }
-        };
-        expansion_columns(r, nested, &own, next_nested, columns, layout);
     }
 }

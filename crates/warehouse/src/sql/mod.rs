@@ -1,62 +1,31 @@
-//! SQL generation: one parameterized statement per request, for a [`Dialect`].
+//! SQL generation: a request becomes a SQL tree ([`tree`]) of one parameterized statement,
+//! which its [`Dialect`] renders in one place ([`Render`]).
 //!
 //! Identifiers come only from the model; every value from the client is a bound parameter.
 
 mod aggregate;
+pub mod counts;
 mod dialect;
 pub mod dml;
+mod entities;
+mod expansion;
+mod exprs;
 mod joins;
+mod keyset;
 mod plan;
+mod query;
 mod read;
-mod related;
+mod render;
+mod rows;
+pub mod tree;
+mod value;
 
-pub use crate::store::postgres::PostgresDialect;
-pub use crate::store::sqlite::SqliteDialect;
 pub use dialect::{Dialect, JSON_CHUNK};
-pub use plan::{
-    plan, sql_value, CollectionQuery, Cursor, Expansion, KeysetPosition, Plan, PlannedQuery,
-    Related, StatementTooLarge, MAX_STATEMENT_BYTES, TENANT_COLUMN as TENANT_COLUMN_NAME,
+pub use plan::{build, plan, Statements};
+pub use query::{
+    sql_value, CollectionQuery, Cursor, Expansion, KeysetPosition, Plan, PlannedQuery, Related,
+    StatementTooLarge, MAX_STATEMENT_BYTES, TENANT_COLUMN as TENANT_COLUMN_NAME,
 };
 pub use read::{min_date_key, plan_read, Reading};
-
-/// A bound parameter value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SqlValue {
-    /// NULL
-    Null,
-    /// An integer.
-    Integer(i64),
-    /// Floating-point.
-    Real(f64),
-    /// Text.
-    Text(String),
-    /// A Boolean.
-    Boolean(bool),
-    /// A point in time, in microseconds since the Unix epoch (UTC).
-    Timestamp(i64),
-    /// A calendar date, `YYYY-MM-DD`.
-    Date(String),
-    /// A time of day, `HH:MM:SS[.ffffff]`.
-    Time(String),
-}
-
-impl From<odata::json::Cell<'_>> for SqlValue {
-    /// A cell read back from a row (a sort key where the next statement continues), as a
-    /// parameter.
-    fn from(cell: odata::json::Cell<'_>) -> Self {
-        use odata::json::Cell;
-        match cell {
-            Cell::Null => SqlValue::Null,
-            Cell::Integer(i) => SqlValue::Integer(i),
-            Cell::Real(f) => SqlValue::Real(f),
-            Cell::Text(s) => SqlValue::Text(s.to_string()),
-        }
-    }
-}
-
-impl SqlValue {
-    /// Whether this is NULL.
-    pub fn is_null(&self) -> bool {
-        matches!(self, SqlValue::Null)
-    }
-}
+pub use render::Render;
+pub use value::SqlValue;

@@ -3,8 +3,10 @@
 //! `maxhistorydays` limits (facts with a `dateKey`, unless the request names `dateKey` itself),
 //! and which collection each expanded navigation property reads.
 
-use super::plan::{plan, sql_value, CollectionQuery, Expansion, KeysetPosition, Plan, Related};
-use super::{Dialect, StatementTooLarge};
+use super::dialect::Dialect;
+use super::plan::plan;
+use super::query::StatementTooLarge;
+use super::query::{sql_value, CollectionQuery, Expansion, KeysetPosition, Plan, Related};
 use crate::calendar::days_before;
 use crate::Warehouse;
 use odata::bind::{BoundExpand, Catalog};

@@ -1,0 +1,18 @@
+//! The counts each publication keeps (written by the store's publication, [`crate::schema`]
+//! creates their tables) and the planner reads instead of scanning a collection.
+
+/// Rows per tenant, collection and day (`dateKey`, 0 for collections without one), written by
+/// each publication in its own transaction, so an unfiltered `$count` reads a few rows instead
+/// of a whole table and always agrees with the published data (migration 5).
+pub const COUNTS_TABLE: &str = "_dw_counts";
+/// Rows per tenant, collection, property, day and value of the properties in [`VALUE_COUNTS`],
+/// kept by each publication like [`COUNTS_TABLE`]: reports that count rows by day and one of
+/// them (`$apply=groupby((dateKey,complianceStateKey),aggregate($count as n))`) read a few
+/// hundred of these instead of millions of rows. The day's column is named as the collections
+/// name it (`dateKey`), so that conditions on it are written the same way.
+pub const VALUE_COUNTS_TABLE: &str = "_dw_value_counts";
+
+/// The (collection, property) pairs counted by day and value in [`VALUE_COUNTS_TABLE`]: the
+/// compliance state of device histories, which the compliance reports group by (a handful of
+/// values, so 30 days are some 200 rows).
+pub const VALUE_COUNTS: &[(&str, &str)] = &[("devicePropertyHistories", "complianceStateKey")];

@@ -1,0 +1,142 @@
+//! The rows a statement reads: the collection's table for one tenant, aliased when the
+//! statement names tables, left-joined to the collections its expressions and expansions
+//! reach, and the conditions every one of its rows meets.
+
+use super::exprs::Scope;
+use super::joins::{any_related, joins};
+use super::query::{CollectionQuery, TENANT_COLUMN};
+use super::tree::{Comparison, Join, Source, SqlExpr};
+use super::value::SqlValue;
+use odata::bind::{Recursion, Typed, TypedKind};
+
+/// The scope of the collection's rows, joined to the collections the query reaches, aliased
+/// `t0` when the statement names tables.
+pub(super) fn row_scope<'a>(q: &CollectionQuery<'a>) -> Scope<'a> {
+    let joins = joins(q);
+    let alias = (!joins.is_empty() || correlates(q)).then(|| "t0".to_string());
+    Scope::new(q.entity, q.now_micros, alias, joins)
+}
+
+/// The collection's table (aliased when the statement names tables) and its `LEFT JOIN`s.
+pub(super) fn from(
+    q: &CollectionQuery<'_>,
+    scope: &mut Scope<'_>,
+) -> (Source, Vec<super::tree::Join>) {
+    let source = Source::Table {
+        name: q.collection.name.clone(),
+        alias: scope.alias.clone(),
+    };
+    let joins = match scope.alias.clone() {
+        Some(alias) => left_joins(scope, &alias),
+        None => Vec::new(),
+    };
+    (source, joins)
+}
+
+/// Whether the query's expressions read collections related to each row (lambdas, counts of a
+/// navigation property), whose subqueries name the row's table by its alias.
+fn correlates(q: &CollectionQuery<'_>) -> bool {
+    let mut exprs: Vec<&Typed> = q.filter.into_iter().collect();
+    exprs.extend(q.orderby.iter().map(|o| &o.expr));
+    exprs.extend(q.computed.iter().map(|c| &c.expr));
+    if let Some(apply) = q.apply {
+        exprs.extend(&apply.filters);
+        if let Some(a) = &apply.aggregation {
+            exprs.extend(&a.group_by);
+            exprs.extend(a.aggregates.iter().filter_map(|v| v.value.as_ref()));
+        }
+    }
+    let correlated = |t: &Typed| match t.kind {
+        TypedKind::Lambda { .. } | TypedKind::NavigationCount(_) => Recursion::Stop,
+        _ => Recursion::Continue,
+    };
+    any_related(q.expand)
+        || exprs
+            .into_iter()
+            .any(|e| e.apply(&mut correlated.clone()) == Recursion::Stop)
+}
+
+/// The statement's conditions on the collection's rows: the tenant, `$apply`'s filters,
+/// `$filter` (unless it is on aggregated rows), the history window, the key.
+pub(super) fn conditions(q: &CollectionQuery<'_>, scope: &mut Scope<'_>) -> Vec<SqlExpr> {
+    let mut conditions = vec![SqlExpr::compare(
+        Comparison::Eq,
+        SqlExpr::column(scope.alias.as_deref(), TENANT_COLUMN),
+        SqlExpr::Param(SqlValue::Integer(q.tenant)),
+    )];
+    if let Some(apply) = q.apply {
+        for f in &apply.filters {
+            conditions.push(scope.expr(f));
+        }
+    }
+    if let Some(f) = q
+        .filter
+        .filter(|_| q.apply.is_none_or(|a| a.aggregation.is_none()))
+    {
+        conditions.push(scope.expr(f));
+    }
+    if let (Some(min), Some(i)) = (q.min_date_key, q.entity.property_index("dateKey")) {
+        conditions.push(SqlExpr::compare(
+            Comparison::Ge,
+            scope.column(i),
+            SqlExpr::Param(SqlValue::Integer(min)),
+        ));
+    }
+    for (i, v) in q.key {
+        conditions.push(SqlExpr::compare(
+            Comparison::Eq,
+            scope.column(*i),
+            SqlExpr::Param(v.clone()),
+        ));
+    }
+    conditions
+}
+
+/// The `LEFT JOIN`s of `scope.joins` to the rows of `alias` (the main rows' joins hang from
+/// them by the navigation property's reference, nested ones from their parent join): on the
+/// tenant, the key, and for a filtered expansion its condition.
+pub(super) fn left_joins<'a>(scope: &mut Scope<'a>, alias: &str) -> Vec<Join> {
+    let mut out = Vec::with_capacity(scope.joins.len());
+    for i in 0..scope.joins.len() {
+        let j = &scope.joins[i];
+        let reference = match &j.parent {
+            Some((parent, property)) => SqlExpr::column(Some(parent), property),
+            None => scope.column(
+                scope
+                    .entity
+                    .property_index(&scope.entity.navigation[j.navigation].property)
+                    .expect("navigation properties name a property"),
+            ),
+        };
+        let owner = j.parent.as_ref().map_or(alias, |(parent, _)| parent);
+        let mut on = vec![
+            SqlExpr::compare(
+                Comparison::Eq,
+                SqlExpr::column(Some(&j.alias), TENANT_COLUMN),
+                SqlExpr::column(Some(owner), TENANT_COLUMN),
+            ),
+            SqlExpr::compare(
+                Comparison::Eq,
+                SqlExpr::column(Some(&j.alias), &j.target.key[0]),
+                reference,
+            ),
+        ];
+        let (table, own, filter) = (j.target.name.clone(), j.alias.clone(), j.filter);
+        if let Some((entity, filter)) = filter {
+            let mut sub = scope.subquery(entity, own.clone(), Vec::new());
+            let condition = sub.expr(filter);
+            scope.resume(sub);
+            on.push(if filter.nullable {
+                SqlExpr::FalseWhenNull(Box::new(condition))
+            } else {
+                condition
+            });
+        }
+        out.push(Join {
+            table,
+            alias: own,
+            on,
+        });
+    }
+    out
+}
