@@ -21,6 +21,7 @@ mod keys;
 mod layout;
 mod limiter;
 mod log_safe;
+mod oauth_error;
 mod registry;
 mod scopes;
 pub mod secrets;
@@ -32,8 +33,9 @@ pub use keys::KeyRing;
 pub use layout::{tenant_issuer, Layout, ANY_TENANT};
 pub use limiter::{address_key, FailureLimiter};
 pub use log_safe::{log_safe, LogSafe, MAX_LOGGED_CHARS};
+pub use oauth_error::OAuthError;
 pub use registry::{Client, ClientKind, Registry, User};
-pub use service::{OAuthError, TokenResponse, TokenService};
+pub use service::{TokenResponse, TokenService};
 pub use validator::Validator;
 
 use serde::{Deserialize, Serialize};

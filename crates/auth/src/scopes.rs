@@ -7,7 +7,7 @@
 //! both name `https://host/`). A bare permission (`get_data_warehouse`), or no scope at all, asks
 //! for the service's first audience. A delegated request may add the OpenID Connect scopes.
 
-use crate::service::OAuthError;
+use crate::oauth_error::OAuthError;
 
 /// Whether a token is for an application itself or for a signed-in user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

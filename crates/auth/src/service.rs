@@ -1,6 +1,7 @@
 //! The built-in OAuth 2.0 token service (RFC 6749 with PKCE, RFC 7636).
 
 use crate::layout::Layout;
+use crate::oauth_error::OAuthError;
 use crate::scopes::{self, Flow, Requested};
 use crate::verified::VerifiedCredentials;
 use crate::{address_key, secrets, Client, FailureLimiter, KeyRing, Registry, User};
@@ -12,36 +13,6 @@ use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
-
-/// An RFC 6749 error response.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OAuthError {
-    /// HTTP status.
-    pub status: u16,
-    /// `error` code (`invalid_client`, `invalid_grant`, ...).
-    pub error: &'static str,
-    /// `error_description`.
-    pub description: String,
-    /// Seconds to wait, for rate-limited requests.
-    pub retry_after: Option<u64>,
-}
-
-impl OAuthError {
-    pub(crate) fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
-        Self {
-            status,
-            error,
-            description: description.into(),
-            retry_after: None,
-        }
-    }
-
-    /// The JSON body.
-    pub fn body(&self) -> String {
-        serde_json::json!({ "error": self.error, "error_description": self.description })
-            .to_string()
-    }
-}
 
 /// A successful token response.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

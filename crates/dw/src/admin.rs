@@ -2,8 +2,8 @@
 
 use crate::auth_setup;
 use crate::error::{CliError, CliResult};
+use crate::settings::CommonArgs;
 use crate::settings::{Overrides, Settings};
-use crate::CommonArgs;
 use auth::{ClientKind, KeyRing, Registry};
 use clap::{Args, Subcommand};
 use std::io::BufRead;
@@ -151,12 +151,12 @@ fn edit_registry(
 pub fn tenants(c: TenantsCommand) -> CliResult<()> {
     match c {
         TenantsCommand::Add { name, common } => {
-            let store = crate::open_store(&load(&common)?)?;
+            let store = crate::settings::open_store(&load(&common)?)?;
             let t = store.create_tenant(&name)?;
             println!("tenant '{}' (id {})", t.name, t.id);
         }
         TenantsCommand::List { common } => {
-            let store = crate::open_store(&load(&common)?)?;
+            let store = crate::settings::open_store(&load(&common)?)?;
             for t in store.tenants()? {
                 let snap = t
                     .snapshot_date_key
@@ -170,7 +170,7 @@ pub fn tenants(c: TenantsCommand) -> CliResult<()> {
                     "this deletes tenant '{name}' and all its data; add --yes to confirm"
                 )));
             }
-            let store = crate::open_store(&load(&common)?)?;
+            let store = crate::settings::open_store(&load(&common)?)?;
             if !store.remove_tenant(&name)? {
                 return Err(CliError::Failed(format!("no tenant '{name}'")));
             }

@@ -111,8 +111,8 @@ fn ingest_bench(a: &BenchArgs, devices: u32) -> CliResult<()> {
         ..Overrides::default()
     };
     let settings = Settings::load(None, &overrides)?;
-    crate::init_logging(&settings.log_format);
-    let store = crate::open_store(&settings)?;
+    crate::logging::init_logging(&settings.log_format);
+    let store = crate::settings::open_store(&settings)?;
     // every run starts from an empty tenant (a SQLite store is a new file; PostgreSQL keeps the
     // previous run's days, which would make day 1 older than the newest)
     store.remove_tenant("ingest-bench")?;
@@ -308,9 +308,9 @@ fn bench_store(a: &BenchArgs) -> CliResult<(Settings, std::sync::Arc<dyn warehou
         ..Overrides::default()
     };
     let settings = Settings::load(None, &overrides)?;
-    let store = crate::open_store(&settings)?;
+    let store = crate::settings::open_store(&settings)?;
     if store.tenant("bench")?.is_none() {
-        crate::generate_into(
+        crate::generate::generate_into(
             store.as_ref(),
             &GenerateOptions {
                 tenant: "bench".into(),

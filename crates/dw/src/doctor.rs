@@ -5,8 +5,8 @@
 //! OK, WARN or FAIL with what to do; the exit code is 0 only when nothing failed.
 
 use crate::error::{CliError, CliResult};
+use crate::settings::CommonArgs;
 use crate::settings::{self, Settings, StoreUrl};
-use crate::CommonArgs;
 use clap::Args;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -88,7 +88,7 @@ pub(crate) fn run(a: DoctorArgs) -> CliResult<()> {
 /// The store answers, is migrated (opening it migrates), is intact (SQLite) or isolates tenants
 /// (PostgreSQL row-level security), and has published tenants.
 fn store_checks(settings: &Settings, report: &mut Report) {
-    let store = match crate::open_store(settings) {
+    let store = match crate::settings::open_store(settings) {
         Ok(s) => {
             report.line(
                 Level::Ok,

@@ -4,8 +4,8 @@
 //! statement's time stay the same whatever the collection's size.
 
 use crate::error::{CliError, CliResult};
+use crate::settings::CommonArgs;
 use crate::settings::{self, Settings};
-use crate::CommonArgs;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use odata::edm::{EntityType, Lookup, PrimitiveType};
@@ -100,7 +100,7 @@ pub(crate) fn run(a: ExportArgs) -> CliResult<()> {
     let read = ReadQuery::bind(&options, &set.name, entity, model)
         .map_err(option_error)?
         .with_history_days(a.maxhistorydays);
-    let store = crate::open_store(&settings)?;
+    let store = crate::settings::open_store(&settings)?;
     let tenant = store
         .tenant(&settings.tenant)?
         .ok_or_else(|| CliError::Usage(format!("the store has no tenant '{}'", settings.tenant)))?;

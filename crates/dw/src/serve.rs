@@ -3,10 +3,11 @@
 //! signals (stop, reload on SIGHUP) and memory upkeep, around `server::router`.
 
 use crate::error::{CliError, CliResult};
-use crate::settings::{self, Settings};
+use crate::generate::generate_into;
+use crate::logging::init_logging;
+use crate::settings::{self, open_store, CommonArgs, Settings};
 use crate::{
-    admin, auth_setup, generate_into, init_logging, memory, metrics_endpoint, open_store,
-    publication_metrics, schedule, signals, tls, CommonArgs,
+    admin, auth_setup, memory, metrics_endpoint, publication_metrics, schedule, signals, tls,
 };
 use clap::Args;
 use demo::GenerateOptions;

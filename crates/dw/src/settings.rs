@@ -2,12 +2,15 @@
 //! increasing precedence.
 
 use crate::error::{CliError, CliResult};
+use clap::Args;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use ingest::Retention;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use warehouse::{SqliteStore, Store};
 
 /// Every setting of `dw`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -271,7 +274,7 @@ pub struct Overrides {
 }
 
 impl Overrides {
-    pub fn from_common(c: &crate::CommonArgs) -> Self {
+    pub fn from_common(c: &CommonArgs) -> Self {
         Self {
             store: c.store.clone(),
             tenant: c.tenant.clone(),
@@ -413,5 +416,51 @@ impl Settings {
             CliError::io_doing(format!("cannot write {}", path.display())),
         )?;
         Ok(key.to_vec())
+    }
+}
+
+/// Options shared by every command that opens a store.
+#[derive(Args, Clone, Default)]
+pub(crate) struct CommonArgs {
+    /// Store to use: `sqlite:PATH` (or a plain path), or `postgres://user@host/db` (add
+    /// `?sslmode=verify-full&sslrootcert=CA.pem` for TLS, `statement_timeout=5min`).
+    /// [env: DW_STORE] [default: sqlite:dw-data/warehouse.db]
+    #[arg(long)]
+    pub(crate) store: Option<String>,
+    /// TOML configuration file; its keys are the long option names with `_` for `-`.
+    #[arg(long, env = "DW_CONFIG")]
+    pub(crate) config: Option<std::path::PathBuf>,
+    /// Tenant: the one served, generated, or that a new client or user reads. [env: DW_TENANT] [default: demo]
+    #[arg(long)]
+    pub(crate) tenant: Option<String>,
+}
+
+/// Opens the store named by the settings.
+pub(crate) fn open_store(settings: &Settings) -> CliResult<Arc<dyn Store>> {
+    match settings.store_url()? {
+        StoreUrl::Sqlite(path) => {
+            let mut store = SqliteStore::open(&path)
+                .map_err(CliError::store(format!("cannot open {}", path.display())))?;
+            store.set_statement_timeout(std::time::Duration::from_secs(
+                settings.limits.statement_timeout_secs.max(1),
+            ));
+            Ok(Arc::new(store))
+        }
+        StoreUrl::Postgres(url) => {
+            let primary: Arc<dyn Store> = Arc::new(
+                warehouse::PostgresStore::open(&url)
+                    .map_err(CliError::store("cannot open the PostgreSQL store"))?,
+            );
+            if settings.read_stores.is_empty() {
+                return Ok(primary);
+            }
+            let mut replicas: Vec<Arc<dyn Store>> = Vec::new();
+            for r in &settings.read_stores {
+                let replica = warehouse::PostgresStore::open_replica(r)
+                    .map_err(CliError::store(format!("read store {r}")))?;
+                replicas.push(Arc::new(replica));
+            }
+            Ok(Arc::new(warehouse::RoutedStore::new(primary, replicas)))
+        }
     }
 }

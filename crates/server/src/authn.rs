@@ -2,9 +2,9 @@
 //! HTTP Basic with the client's id and secret), turned into a [`Principal`] whose tenant scopes
 //! every query.
 
-use crate::AppState;
+use crate::state::{AppState, AuthState};
 use auth::log_safe;
-use auth::{AuthError, Principal, TokenService, Validator};
+use auth::{AuthError, Principal};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -16,28 +16,6 @@ use std::sync::{Arc, Mutex};
 
 /// Largest `Authorization` header accepted.
 const MAX_AUTHORIZATION_BYTES: usize = 16 * 1024;
-
-/// Authentication configuration of the server.
-pub struct AuthState {
-    /// Validates bearer tokens.
-    pub validator: Validator,
-    /// The built-in token service, when enabled.
-    pub service: Option<Arc<TokenService>>,
-    /// Whether the server is reached over TLS (Basic credentials are accepted only then, or on
-    /// loopback).
-    pub tls: bool,
-    /// Accept client secrets and passwords at the token and sign-in endpoints over plain HTTP
-    /// from other hosts (behind a TLS-terminating proxy elsewhere); off by default.
-    pub allow_plain_http_secrets: bool,
-}
-
-impl AuthState {
-    /// Whether secrets sent from `peer` travel safely: over TLS, from loopback, or explicitly
-    /// allowed.
-    pub fn secrets_safe_from(&self, peer: Option<SocketAddr>) -> bool {
-        self.tls || self.allow_plain_http_secrets || peer.is_some_and(|a| a.ip().is_loopback())
-    }
-}
 
 /// Who made the request, for the audit log line.
 #[derive(Clone, Default, Debug)]
@@ -316,28 +294,4 @@ async fn basic(
         client_id: Some(client.id),
         issuer: "basic".into(),
     })
-}
-
-#[cfg(test)]
-mod secrets_tests {
-    use super::*;
-
-    #[test]
-    fn secrets_cross_plain_http_only_from_loopback_unless_allowed() {
-        let state = |tls, allow| AuthState {
-            validator: Validator::new(auth::AuthSettings::default(), None),
-            service: None,
-            tls,
-            allow_plain_http_secrets: allow,
-        };
-        let remote: SocketAddr = "192.0.2.7:5000".parse().unwrap();
-        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        let v6: SocketAddr = "[::1]:5000".parse().unwrap();
-        assert!(!state(false, false).secrets_safe_from(Some(remote)));
-        assert!(!state(false, false).secrets_safe_from(None));
-        assert!(state(false, false).secrets_safe_from(Some(local)));
-        assert!(state(false, false).secrets_safe_from(Some(v6)));
-        assert!(state(true, false).secrets_safe_from(Some(remote)));
-        assert!(state(false, true).secrets_safe_from(Some(remote)));
-    }
 }

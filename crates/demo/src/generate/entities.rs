@@ -1,7 +1,7 @@
 //! The generated entities the days' facts are derived from: users and their history, devices,
 //! apps, policies, app protection instances, terms versions.
 
-use super::Platform;
+use super::platform::Platform;
 
 pub(super) const FIRST: &[&str] = &[
     "Ava", "Ben", "Chloe", "Daniel", "Emma", "Felix", "Grace", "Hugo", "Isla", "Jonas", "Kira",

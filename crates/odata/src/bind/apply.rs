@@ -13,7 +13,11 @@
 //! `Edm.Int64`, of a decimal `Edm.Decimal`, of a double `Edm.Double`; `average` is `Edm.Double`
 //! (`Edm.Decimal` for a decimal); `min` and `max` keep the aggregated value's type.
 
-use super::{bad, orderby, unsupported, Binder, BoundOrder, Catalog, Typed, TypedKind};
+use super::catalog::Catalog;
+use super::expr::orderby;
+use super::names::{bad, unsupported};
+use super::scope::Binder;
+use super::typed::{BoundOrder, Typed, TypedKind};
 use crate::edm::{EntityType, NavigationProperty, PrimitiveType, Property};
 use crate::syntax::limits::MAX_APPLY_STAGES;
 use crate::syntax::{
@@ -173,12 +177,14 @@ impl AggregatedType {
                 SelectItem::Star => return Ok(self.clone()),
                 SelectItem::Path(path, span) => (path, *span),
             };
-            let navigation = super::navigation(&self.entity, &path[0], span)?;
+            let navigation = super::names::navigation(&self.entity, &path[0], span)?;
             match (navigation, &path[1..]) {
-                (None, []) => properties[super::property(&self.entity, &path[0], span)?] = true,
+                (None, []) => {
+                    properties[super::names::property(&self.entity, &path[0], span)?] = true
+                }
                 (Some(n), []) => nested[n].iter_mut().for_each(|p| *p = true),
                 (Some(n), [name]) => {
-                    nested[n][super::property(&self.nested[n], name, span)?] = true
+                    nested[n][super::names::property(&self.nested[n], name, span)?] = true
                 }
                 _ => {
                     return Err(bad(
@@ -256,7 +262,7 @@ pub fn bind_apply<'a>(
     while let Some((t, after)) = rest.split_first() {
         let input = Binder::new(ty, Some(catalog)).with_computed(&computed);
         match &t.kind {
-            TransformationKind::Filter(e) => filters.push(super::filter(e, input)?),
+            TransformationKind::Filter(e) => filters.push(super::expr::filter(e, input)?),
             TransformationKind::Compute(items) => {
                 let more = input.compute(items)?;
                 computed.extend(more);
@@ -369,7 +375,7 @@ fn stage_transformation(
         TransformationKind::Identity => {}
         TransformationKind::Filter(e) => {
             next(stage, 0);
-            stage.filters.push(super::filter(e, output.clone())?);
+            stage.filters.push(super::expr::filter(e, output.clone())?);
         }
         TransformationKind::OrderBy(items) => {
             next(stage, 1);
@@ -709,5 +715,15 @@ impl Shape {
             values,
             nested_values,
         }
+    }
+}
+impl Catalog for AggregatedType {
+    fn entity_type(&self, name: &str) -> Option<&EntityType> {
+        self.nested.iter().find(|t| t.name == name)
+    }
+
+    /// None: aggregated rows are transient, in no entity set.
+    fn entity_set_of(&self, _: &str) -> Option<&str> {
+        None
     }
 }

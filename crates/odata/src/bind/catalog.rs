@@ -1,11 +1,11 @@
 //! What the binder asks of a data model ([`Catalog`]).
 
-use super::AggregatedType;
 use crate::edm::{EntityType, Model};
 
 /// The entity types a binder can reach from the one it binds against: where navigation
 /// properties lead (`deviceType/deviceTypeName`, `$expand=deviceType`, lambdas). A [`Model`] is
-/// one; the rows an aggregating `$apply` returns are another ([`AggregatedType`]). The binder
+/// one; the rows an aggregating `$apply` returns are another
+/// ([`super::AggregatedType`]). The binder
 /// never reads a global model, so it binds against any catalog a caller gives it.
 pub trait Catalog: Sync {
     /// The entity type named `name` (unqualified), if this catalog has it.
@@ -25,16 +25,5 @@ impl Catalog for Model {
             .iter()
             .find(|s| self.type_of(s).name == type_name)
             .map(|s| s.name.as_str())
-    }
-}
-
-impl Catalog for AggregatedType {
-    fn entity_type(&self, name: &str) -> Option<&EntityType> {
-        self.nested.iter().find(|t| t.name == name)
-    }
-
-    /// None: aggregated rows are transient, in no entity set.
-    fn entity_set_of(&self, _: &str) -> Option<&str> {
-        None
     }
 }

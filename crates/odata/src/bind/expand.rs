@@ -2,10 +2,11 @@
 //! properties, their own expansions and, for collections, which entities, in what order and how
 //! many.
 
-use super::{
-    bad, bind_select_with_computed, navigation, unsupported, BoundOrder, Catalog, Computed, Scope,
-    Typed,
-};
+use super::catalog::Catalog;
+use super::names::{bad, navigation, unsupported};
+use super::scope::{Computed, Scope};
+use super::select::bind_select_with_computed;
+use super::typed::{BoundOrder, Typed};
 use crate::edm::{EntityType, Lookup};
 use crate::syntax::{ExpandItem, Span};
 use crate::{ErrorKind, ODataError};

@@ -1,7 +1,13 @@
 //! Binding calls of the canonical functions: each family checks its arguments' count and types
 //! and gives its result type.
 
-use super::*;
+use super::expr::coerce;
+use super::names::{bad, unsupported};
+use super::scope::Binder;
+use super::typed::*;
+use crate::edm::PrimitiveType;
+use crate::syntax::{Expr, ExprKind, Span};
+use crate::ODataError;
 
 use PrimitiveType as P;
 

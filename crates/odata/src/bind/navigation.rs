@@ -1,9 +1,10 @@
 //! Paths through navigation properties in expressions: a property of a related entity, lambdas
 //! over a collection-valued navigation property, and its `$count`.
 
-use super::{
-    bad, filter, navigation, property, typed, unsupported, Binder, Scope, Typed, TypedKind,
-};
+use super::expr::filter;
+use super::names::{bad, navigation, property, unsupported};
+use super::scope::{Binder, Scope};
+use super::typed::{typed, Typed, TypedKind};
 use crate::edm::{EntityType, PrimitiveType};
 use crate::syntax::{Expr, Span};
 use crate::{ErrorKind, ODataError};

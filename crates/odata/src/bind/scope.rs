@@ -1,8 +1,9 @@
 //! What names in an expression resolve against ([`Scope`]), and computed properties.
 
-use super::{bad, bind_select, filter, orderby, BoundOrder, Catalog, Typed};
-use crate::edm::{EntityType, Lookup};
-use crate::syntax::{Expr, OrderByItem, SelectItem};
+use super::catalog::Catalog;
+use super::names::bad;
+use super::typed::Typed;
+use crate::edm::EntityType;
 use crate::ODataError;
 use std::cell::Cell;
 use std::rc::Rc;
@@ -89,68 +90,4 @@ impl<'a, 'c> Scope<'a, 'c> {
         self.inlined.set(total);
         Ok(c.expr.clone())
     }
-
-    /// Binds a `$filter` expression; the result must be Boolean.
-    pub fn filter(&self, expr: &Expr) -> Result<Typed, ODataError> {
-        filter(expr, self.clone())
-    }
-
-    /// Binds `$orderby` items; each must be a primitive value.
-    pub fn orderby(&self, items: &[OrderByItem]) -> Result<Vec<BoundOrder>, ODataError> {
-        orderby(items, self)
-    }
-
-    /// Binds `$compute` items (`expr as alias`). An alias must not name a property or
-    /// navigation property of the type, nor another item (case ignored); an item cannot use
-    /// another (they are computed side by side).
-    pub fn compute(&self, items: &[(Expr, String)]) -> Result<Vec<Computed>, ODataError> {
-        let mut out: Vec<Computed> = Vec::with_capacity(items.len());
-        for (expr, name) in items {
-            let clash = !matches!(self.ty.find_property(name), Lookup::Missing)
-                || !matches!(self.ty.find_navigation(name), Lookup::Missing)
-                || self
-                    .computed
-                    .iter()
-                    .chain(&out)
-                    .any(|c| c.name.eq_ignore_ascii_case(name));
-            if clash {
-                return Err(bad(
-                    expr.span,
-                    format!("'{name}' already names a property of {}", self.ty.name),
-                ));
-            }
-            let bound = self.bind(expr)?;
-            out.push(Computed {
-                name: name.clone(),
-                expr: bound,
-            });
-        }
-        Ok(out)
-    }
-}
-
-/// `$select` of properties and computed properties: the properties' indices (in declaration
-/// order), and the computed properties selected by name or by `*`.
-pub fn bind_select_with_computed(
-    items: &[SelectItem],
-    entity: &EntityType,
-    computed: Vec<Computed>,
-) -> Result<(Vec<usize>, Vec<Computed>), ODataError> {
-    let names = |item: &SelectItem, name: &str| matches!(item, SelectItem::Path(path, _) if path.len() == 1 && path[0] == name);
-    let properties: Vec<SelectItem> = items
-        .iter()
-        .filter(|i| !computed.iter().any(|c| names(i, &c.name)))
-        .cloned()
-        .collect();
-    let star = items.contains(&SelectItem::Star);
-    let select = if properties.is_empty() {
-        Vec::new()
-    } else {
-        bind_select(&properties, entity)?
-    };
-    let computed = computed
-        .into_iter()
-        .filter(|c| star || items.iter().any(|i| names(i, &c.name)))
-        .collect();
-    Ok((select, computed))
 }

@@ -3,7 +3,7 @@
 //! ignores the case of every letter); a phrase is one term, blanks included. `NOT`, `AND` and `OR` combine the matches (two-valued: an
 //! entity whose searched properties are all null matches no term).
 
-use super::{typed, CompareOp, Function, Typed, TypedKind, Value};
+use super::typed::{typed, CompareOp, Function, Typed, TypedKind, Value};
 use crate::edm::{EntityType, PrimitiveType};
 use crate::syntax::SearchExpr;
 

@@ -31,7 +31,7 @@
 //! assert_eq!(seen, vec![0, 1]);
 //! ```
 
-use super::{Typed, TypedKind};
+use super::typed::{Typed, TypedKind};
 
 /// What [`Typed::apply`] does after visiting a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +89,28 @@ impl Typed {
             visit(e);
             Recursion::Continue
         });
+    }
+}
+
+impl Typed {
+    /// Whether this expression reads property `index` of the entity (stops at the first).
+    pub fn mentions_property(&self, index: usize) -> bool {
+        let mut found = false;
+        self.apply(&mut |e| match e.kind {
+            TypedKind::Property(i) if i == index => {
+                found = true;
+                Recursion::Stop
+            }
+            _ => Recursion::Continue,
+        });
+        found
+    }
+
+    /// How many nodes the expression has.
+    pub fn node_count(&self) -> usize {
+        let mut n = 0;
+        self.walk(&mut |_| n += 1);
+        n
     }
 }
 

@@ -1,8 +1,24 @@
 //! Collection requests: paging options, the paging token's checks, the page's statement and
 //! writer, and the response streamed as rows are read.
 
-use super::*;
+use super::context::*;
+use super::expand::*;
+use crate::negotiate::{self};
+use crate::paging::{fingerprint, PageToken};
+use crate::stream::{self, Page};
+use crate::{ApiError, ApiResult};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::Response;
+use odata::bind::bind_key;
+use odata::edm::{EntityType, PrimitiveType};
+use odata::json::{EntityWriter, MetadataLevel};
+use odata::read::{PropertyValues, ReadQuery};
+use odata::syntax::{self};
+use odata::ODataError;
+
 use odata::bind::AggregatedType;
+use warehouse::sql::{self, KeysetPosition, Reading};
+use warehouse::{Tenant, Warehouse};
 
 /// How many rows a page holds: the service's page size, or less when
 /// `Prefer: odata.maxpagesize` asks for it.
@@ -87,7 +103,7 @@ async fn scoped_collection(
     let read = read.with_paging(&ctx.options)?;
     let mut page_size = PageSize::of(&ctx);
     if read.expands_collections() {
-        page_size.rows = page_size.rows.min(expand::PAGE_WITH_EXPANDED_COLLECTIONS);
+        page_size.rows = page_size.rows.min(PAGE_WITH_EXPANDED_COLLECTIONS);
     }
     let tenant = load_tenant(&ctx).await?;
     let fp = query_fingerprint(&ctx, name, &tenant, &read);

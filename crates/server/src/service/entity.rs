@@ -1,7 +1,20 @@
 //! Single-entity requests: an entity by key, one of its properties, or a property's raw value
 //! (`$value`).
 
-use super::*;
+use super::context::*;
+use super::expand::*;
+use crate::negotiate::{self, JsonFormat};
+use crate::{ApiError, ApiResult};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use odata::bind::bind_key;
+use odata::edm::{EntityType, Lookup, PrimitiveType};
+use odata::json::{key_literal, Cell, EntityWriter, MetadataLevel};
+use odata::read::ReadQuery;
+use odata::syntax::{self};
+use odata::{ErrorKind, ODataError};
+
+use warehouse::sql::{self};
 
 /// What reading one entity found.
 struct EntityRead {

@@ -1,7 +1,7 @@
 //! `$expand` and navigation: the writers of expanded entities and collections, and their part of
 //! the context URL.
 
-use super::RequestContext;
+use super::context::RequestContext;
 use odata::bind::{BoundExpand, MAX_EXPANDED_ENTITIES};
 use odata::edm::EntityType;
 use odata::json::{EntityWriter, ExpandedCollection, MetadataLevel, RelatedLink};

@@ -2,30 +2,30 @@
 //! and counts.
 
 mod collection;
+mod context;
 mod entity;
 mod expand;
 
 use crate::authn::Authenticated;
-use crate::negotiate::{self, JsonFormat, MetadataFormat};
-use crate::paging::{fingerprint, PageToken};
+use crate::negotiate::{self, MetadataFormat};
 use crate::request::{self, Resource};
-use crate::stream::{self, Page};
 use crate::{ApiError, ApiResult, AppState, BASE_PATH};
 use auth::Principal;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use expand::{context_selection, entity_writer, navigation_target};
+use context::*;
+use expand::navigation_target;
 use odata::bind::bind_key;
-use odata::edm::{EntityType, Lookup, Model, PrimitiveType};
-use odata::json::{key_literal, Cell, EntityWriter, MetadataLevel};
+use odata::edm::Lookup;
+use odata::json::{key_literal, Cell, MetadataLevel};
 use odata::read::{PropertyValues, ReadQuery};
 use odata::syntax::{self, QueryOptions};
 use odata::{ErrorKind, ODataError};
 
-use warehouse::model::{ApiVersion, Collection};
-use warehouse::sql::{self, KeysetPosition, Reading};
-use warehouse::{Tenant, Warehouse};
+use warehouse::model::ApiVersion;
+use warehouse::sql::{self};
+use warehouse::Warehouse;
 
 /// Answers methods other than GET and HEAD.
 pub async fn method_not_allowed() -> ApiError {
@@ -33,41 +33,6 @@ pub async fn method_not_allowed() -> ApiError {
         ErrorKind::MethodNotAllowed,
         "This service is read-only: use GET or HEAD.",
     ))
-}
-
-/// Everything a handler needs to know about one request.
-pub(crate) struct RequestContext {
-    pub app: AppState,
-    pub principal: Principal,
-    pub version: ApiVersion,
-    pub options: QueryOptions,
-    pub raw_query: String,
-    pub headers: HeaderMap,
-    pub base_url: String,
-    /// The service root as the client addressed it (with the routed prefix when it used it).
-    pub service_root: String,
-    pub path: String,
-    pub request_id: String,
-}
-
-impl RequestContext {
-    /// Who the request's statements run for within its tenant: its client, or its subject
-    /// (a user signed in without a client id); the store shares a tenant's statements between
-    /// them (`warehouse::TenantFair`).
-    fn client(&self) -> String {
-        self.principal
-            .client_id
-            .clone()
-            .unwrap_or_else(|| self.principal.subject.clone())
-    }
-
-    fn model(&self) -> &'static Model {
-        Warehouse::get().edm(self.version)
-    }
-
-    fn metadata_url(&self) -> String {
-        format!("{}/$metadata", self.service_root)
-    }
 }
 
 fn base_url(app: &AppState, headers: &HeaderMap) -> String {
@@ -80,26 +45,6 @@ fn base_url(app: &AppState, headers: &HeaderMap) -> String {
         .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()) && !h.contains('/'))
         .unwrap_or("localhost");
     format!("http://{host}")
-}
-
-/// The service's own query option `name` (any case), refused when given more than once: which
-/// one counts would be a guess, as for a system query option.
-fn service_option<'o>(
-    options: &'o QueryOptions,
-    name: &str,
-) -> Result<Option<&'o odata::syntax::QueryOption>, ODataError> {
-    let mut given = options
-        .custom
-        .iter()
-        .filter(|o| o.name.eq_ignore_ascii_case(name));
-    let first = given.next();
-    if given.next().is_some() {
-        return Err(ODataError::bad_request(format!(
-            "the query option '{name}' is given more than once"
-        ))
-        .with_target(name));
-    }
-    Ok(first)
 }
 
 fn parse_version(options: &QueryOptions) -> Result<ApiVersion, ODataError> {
@@ -312,19 +257,6 @@ async fn related(
     }
 }
 
-fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    h.get(name).and_then(|v| v.to_str().ok())
-}
-
-fn json_response(format: &JsonFormat, body: Vec<u8>) -> Response {
-    let mut r = (StatusCode::OK, body).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(&format.content_type()).expect("ascii"),
-    );
-    r
-}
-
 fn service_document(ctx: &RequestContext) -> ApiResult<Response> {
     let format = negotiate::json_format(
         ctx.options.get("$format"),
@@ -399,7 +331,6 @@ fn openapi(ctx: &RequestContext) -> ApiResult<Response> {
     Ok(r)
 }
 
-/// The entity set, its type and its warehouse collection, or a 404 that helps.
 /// The model's spelling of a collection name a client wrote (exact, else the one that differs
 /// only in case); a name matching none is returned as written, for the 404 that follows.
 fn canonical_set(ctx: &RequestContext, name: &str) -> Result<String, ODataError> {
@@ -413,108 +344,6 @@ fn canonical_set(ctx: &RequestContext, name: &str) -> Result<String, ODataError>
         ))
         .with_target("path")),
     }
-}
-
-fn resolve(
-    ctx: &RequestContext,
-    name: &str,
-) -> Result<(&'static EntityType, &'static Collection), ODataError> {
-    let model = ctx.model();
-    match model.entity_set(name) {
-        Some(set) => Ok((
-            model.type_of(set),
-            Warehouse::get()
-                .collection(name)
-                .expect("model sets are collections"),
-        )),
-        None => {
-            let w = Warehouse::get();
-            let other_version = w.collection(name).or_else(|| {
-                w.collections
-                    .iter()
-                    .find(|c| c.name.eq_ignore_ascii_case(name))
-            });
-            let hint = if let Some(c) = other_version {
-                format!(
-                    " '{}' is available in api-version {}.",
-                    c.name,
-                    c.versions.join(", ")
-                )
-            } else {
-                String::new()
-            };
-            Err(ODataError::not_found(format!(
-                "'{name}' is not a collection of api-version {}.{hint}",
-                ctx.version.as_str()
-            ))
-            .with_target(name.to_string()))
-        }
-    }
-}
-
-/// `maxhistorydays` (any case), for whichever facts the request reads.
-fn history_days(ctx: &RequestContext) -> Result<Option<u32>, ODataError> {
-    let Some(o) = service_option(&ctx.options, "maxhistorydays")? else {
-        return Ok(None);
-    };
-    let days: u32 = o.value.trim_matches([' ', '\t']).parse().map_err(|_| {
-        ODataError::bad_request(format!(
-            "maxhistorydays must be a non-negative integer, not '{}'.",
-            o.value
-        ))
-        .with_target("maxhistorydays")
-    })?;
-    Ok(Some(days))
-}
-
-/// The request's options bound against collection `name` (whose entities are `entity`), with
-/// its paging options unless it is a `$count`, and `maxhistorydays`.
-fn read_query(
-    ctx: &RequestContext,
-    name: &str,
-    entity: &'static EntityType,
-) -> Result<ReadQuery<'static>, ODataError> {
-    let read = ReadQuery::bind(&ctx.options, name, entity, ctx.model())?;
-    Ok(read.with_history_days(history_days(ctx)?))
-}
-
-/// Where and for whom `read` is planned: the tenant, its snapshot, and the page.
-fn reading<'a>(
-    tenant: &Tenant,
-    after: Option<&'a KeysetPosition>,
-    offset: u64,
-    limit: Option<u64>,
-) -> Reading<'a> {
-    Reading {
-        tenant: tenant.id,
-        snapshot_date_key: tenant.snapshot_date_key,
-        now_micros: now_micros(),
-        after,
-        offset,
-        limit,
-    }
-}
-
-/// The caller's tenant, as named by the validated token and never by the request.
-async fn load_tenant(ctx: &RequestContext) -> ApiResult<Tenant> {
-    let store = ctx.app.store.clone();
-    let name = ctx.principal.tenant.clone();
-    let tenant = tokio::task::spawn_blocking(move || store.tenant(&name))
-        .await
-        .map_err(|_| ApiError(ODataError::new(ErrorKind::Internal, "internal error")))??;
-    tenant.ok_or_else(|| {
-        ApiError(ODataError::new(
-            ErrorKind::Forbidden,
-            format!(
-                "Tenant '{}' is not provisioned on this service.",
-                ctx.principal.tenant
-            ),
-        ))
-    })
-}
-
-fn now_micros() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64
 }
 
 async fn count(ctx: RequestContext, name: &str) -> ApiResult<Response> {

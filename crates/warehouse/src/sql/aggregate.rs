@@ -10,8 +10,7 @@
 use super::counts::{VALUE_COUNTS, VALUE_COUNTS_TABLE};
 use super::exprs::Scope;
 use super::keyset::{keyset_predicate, SortKey};
-use super::plan::Statements;
-use super::query::{clamp, CollectionQuery, Cursor, TENANT_COLUMN};
+use super::query::{clamp, CollectionQuery, Cursor, Statements, TENANT_COLUMN};
 use super::rows::{conditions, from, row_scope};
 use super::tree::{Column, Comparison, Select, Source, SqlExpr};
 use super::value::SqlValue;

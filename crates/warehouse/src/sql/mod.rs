@@ -21,10 +21,10 @@ pub mod tree;
 mod value;
 
 pub use dialect::{Dialect, JSON_CHUNK};
-pub use plan::{build, plan, Statements};
+pub use plan::{build, plan};
 pub use query::{
     sql_value, CollectionQuery, Cursor, Expansion, KeysetPosition, Plan, PlannedQuery, Related,
-    StatementTooLarge, MAX_STATEMENT_BYTES, TENANT_COLUMN as TENANT_COLUMN_NAME,
+    StatementTooLarge, Statements, MAX_STATEMENT_BYTES, TENANT_COLUMN as TENANT_COLUMN_NAME,
 };
 pub use read::{min_date_key, plan_read, Reading};
 pub use render::Render;

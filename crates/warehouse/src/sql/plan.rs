@@ -8,10 +8,9 @@
 
 use super::dialect::Dialect;
 use super::query::{
-    CollectionQuery, Cursor, Plan, PlannedQuery, StatementTooLarge, MAX_STATEMENT_BYTES,
+    CollectionQuery, Plan, PlannedQuery, StatementTooLarge, Statements, MAX_STATEMENT_BYTES,
 };
 use super::render::Render;
-use super::tree::Select;
 use std::time::Instant;
 
 /// Plans the page and count statements of a collection request; refused when either would be
@@ -38,17 +37,6 @@ pub fn plan(q: &CollectionQuery<'_>, dialect: &dyn Dialect) -> Result<Plan, Stat
         count: statement(count_sql, count_params),
         cursor: statements.cursor,
     })
-}
-
-/// The trees of a collection request's statements, before any dialect renders them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Statements {
-    /// The page query.
-    pub rows: Select,
-    /// The count of all matching rows (ignoring paging).
-    pub count: Select,
-    /// Layout of the page query's rows.
-    pub cursor: Cursor,
 }
 
 /// The statements of a collection request, as trees.

@@ -2,6 +2,7 @@
 //! ([`CollectionQuery`], with its expansions), and the statements of its page and count with
 //! the layout of their rows ([`Plan`]).
 
+use super::tree::Select;
 use super::value::SqlValue;
 use crate::model::Collection;
 use odata::bind::{BoundApply, BoundOrder, Computed, RelatedRows, Typed, Value};
@@ -191,4 +192,15 @@ pub fn sql_value(v: &Value) -> SqlValue {
         }
         Value::Duration(d) => SqlValue::Integer(*d),
     }
+}
+
+/// The trees of a collection request's statements, before any dialect renders them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statements {
+    /// The page query.
+    pub rows: Select,
+    /// The count of all matching rows (ignoring paging).
+    pub count: Select,
+    /// Layout of the page query's rows.
+    pub cursor: Cursor,
 }

@@ -1,8 +1,18 @@
 //! A tenant's write transaction: rows buffered per collection in COPY text format and sent in
 //! batches, and the statements a merge runs beside them.
 
+use super::errors::query_err;
 use super::values::{Param, PgRow};
-use super::*;
+use crate::model::Warehouse;
+use crate::sql::{PlannedQuery, SqlValue};
+use crate::store::{ChangedDays, Loader, RowChange, StoreError};
+use odata::json::Row;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::{ToSql, Type};
+use std::collections::HashMap;
+
+/// Rows buffered per collection before they are sent with COPY.
+const COPY_BUFFER_BYTES: usize = 8 << 20;
 
 /// Buffers rows per collection in COPY text format and sends them in batches.
 pub(super) struct CopyLoader<'a, 'b> {

@@ -5,6 +5,7 @@
 
 mod copy;
 mod dialect;
+mod errors;
 mod pool;
 pub mod url;
 mod values;
@@ -16,14 +17,15 @@ use crate::schema::{
     migrations, recount, COUNTS_TABLE, MIGRATIONS_TABLE, TENANTS_TABLE, VALUE_COUNTS_MIGRATION,
     VALUE_COUNTS_TABLE,
 };
-use crate::sql::{Dialect, PlannedQuery, SqlValue};
+use crate::sql::{Dialect, PlannedQuery};
 use crate::store::ChangedDays;
-use crate::store::{Loader, RowChange, Store, StoreError, Tenant};
+use crate::store::{Store, StoreError, Tenant};
 use copy::CopyLoader;
+use errors::query_err;
 use odata::json::Row;
 use pool::{Connections, Lost};
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::types::{ToSql, Type};
+use postgres::types::Type;
 use postgres::GenericClient;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -32,8 +34,6 @@ use std::time::Duration;
 use tokio_postgres_rustls::MakeRustlsConnect;
 use values::{Param, PgRow};
 
-/// Rows buffered per collection before they are sent with COPY.
-const COPY_BUFFER_BYTES: usize = 8 << 20;
 /// Advisory lock key serializing migrations across nodes.
 const MIGRATION_LOCK: i64 = 0x6477_6d69_6772;
 
@@ -143,46 +143,6 @@ impl Drop for Watch {
             WATCHED.lock().expect("lock").retain(|w| w.id != id);
         }
     }
-}
-
-/// Whether `e` says the connection is gone (the server shut down, restarted or cannot be
-/// reached: SQLSTATE classes 08 and 57P, or the socket itself), rather than that the statement
-/// failed.
-fn connection_lost(e: &postgres::Error) -> bool {
-    e.is_closed()
-        || e.as_db_error().is_some_and(|db| {
-            let code = db.code().code();
-            code.starts_with("08") || code.starts_with("57P")
-        })
-        || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
-}
-
-fn query_err(e: postgres::Error) -> StoreError {
-    if connection_lost(&e) {
-        return StoreError::Unavailable(format!("the store's connection was lost: {e}"));
-    }
-    // 57014 query_canceled: the transaction's statement_timeout stopped it
-    if e.as_db_error()
-        .is_some_and(|db| db.code().code() == "57014")
-    {
-        return StoreError::Timeout("the store's statement_timeout".into());
-    }
-    // SQLSTATE class 22: data exceptions (numeric value out of range, ...)
-    if let Some(db) = e
-        .as_db_error()
-        .filter(|db| db.code().code().starts_with("22"))
-    {
-        return StoreError::Evaluation(crate::store::clipped(db.message().to_string()));
-    }
-    StoreError::Query(crate::store::clipped(match e.as_db_error() {
-        Some(db) => format!(
-            "{} ({}){}",
-            db.message(),
-            db.code().code(),
-            db.detail().map(|d| format!(": {d}")).unwrap_or_default()
-        ),
-        None => e.to_string(),
-    }))
 }
 
 impl PostgresStore {
