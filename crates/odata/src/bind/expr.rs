@@ -18,7 +18,7 @@ pub fn bind_filter(expr: &Expr, ty: &EntityType) -> Result<Typed, ODataError> {
 pub(super) fn filter(expr: &Expr, binder: Binder<'_, '_>) -> Result<Typed, ODataError> {
     let t = binder.bind(expr)?;
     match t.ty {
-        Some(PrimitiveType::Boolean) => Ok(t),
+        Some(PrimitiveType::Boolean) => Ok(t.simplified()),
         None => Ok(Typed {
             kind: TypedKind::Literal(Value::Boolean(false)),
             ty: Some(PrimitiveType::Boolean),

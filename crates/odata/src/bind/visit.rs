@@ -1,6 +1,7 @@
 //! Visiting a bound expression tree: depth first, with a visit that can skip what is below a
 //! node ([`Recursion::Jump`]) or end the walk ([`Recursion::Stop`]), so a question answered at
-//! the first match (does it read this property?) does not go through the rest of the tree.
+//! the first match (does it read this property?) does not go through the rest of the tree; and
+//! rewriting one, bottom up ([`Typed::transform`]), as [`Typed::simplified`] does.
 //!
 //! ```
 //! use odata::bind::{bind_filter, Recursion, TypedKind};
@@ -31,7 +32,7 @@
 //! assert_eq!(seen, vec![0, 1]);
 //! ```
 
-use super::typed::{Typed, TypedKind};
+use super::typed::{Typed, TypedKind, Value};
 
 /// What [`Typed::apply`] does after visiting a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +115,78 @@ impl Typed {
     }
 }
 
+impl Typed {
+    /// This expression rewritten bottom up: each node's operands first, then the node itself,
+    /// by `rewrite` (which returns the node as it is to keep it).
+    pub fn transform(self, rewrite: &mut impl FnMut(Typed) -> Typed) -> Typed {
+        let mut t = |x: Box<Typed>| Box::new(x.transform(rewrite));
+        let kind = match self.kind {
+            TypedKind::Lambda {
+                navigation,
+                all,
+                predicate,
+            } => TypedKind::Lambda {
+                navigation,
+                all,
+                predicate: predicate.map(&mut t),
+            },
+            TypedKind::Not(x) => TypedKind::Not(t(x)),
+            TypedKind::Negate(x) => TypedKind::Negate(t(x)),
+            TypedKind::Cast(x, to) => TypedKind::Cast(t(x), to),
+            TypedKind::And(a, b) => TypedKind::And(t(a), t(b)),
+            TypedKind::Or(a, b) => TypedKind::Or(t(a), t(b)),
+            TypedKind::Compare(op, a, b) => TypedKind::Compare(op, t(a), t(b)),
+            TypedKind::Arith(op, a, b) => TypedKind::Arith(op, t(a), t(b)),
+            TypedKind::In(x, list) => TypedKind::In(
+                t(x),
+                list.into_iter().map(|i| i.transform(rewrite)).collect(),
+            ),
+            TypedKind::Call(f, args) => {
+                TypedKind::Call(f, args.into_iter().map(|a| a.transform(rewrite)).collect())
+            }
+            leaf => leaf,
+        };
+        rewrite(Typed { kind, ..self })
+    }
+
+    /// This condition with the identities of OData's three-valued logic applied where an
+    /// operand is a Boolean constant: `x and true` is `x`, `x and false` is false, `x or false`
+    /// is `x`, `x or true` is true, `not true` is false (each holds for a null `x` too), so a
+    /// client's `... and true` costs the store nothing.
+    pub fn simplified(self) -> Typed {
+        self.transform(&mut |node| {
+            let constant = |t: &Typed| match t.kind {
+                TypedKind::Literal(Value::Boolean(b)) => Some(b),
+                _ => None,
+            };
+            let boolean = |b: bool| Typed {
+                kind: TypedKind::Literal(Value::Boolean(b)),
+                ty: node.ty,
+                nullable: false,
+            };
+            match &node.kind {
+                TypedKind::And(a, b) => match (constant(a), constant(b)) {
+                    (Some(false), _) | (_, Some(false)) => boolean(false),
+                    (Some(true), _) => (**b).clone(),
+                    (_, Some(true)) => (**a).clone(),
+                    _ => node,
+                },
+                TypedKind::Or(a, b) => match (constant(a), constant(b)) {
+                    (Some(true), _) | (_, Some(true)) => boolean(true),
+                    (Some(false), _) => (**b).clone(),
+                    (_, Some(false)) => (**a).clone(),
+                    _ => node,
+                },
+                TypedKind::Not(x) => match constant(x) {
+                    Some(v) => boolean(!v),
+                    None => node,
+                },
+                _ => node,
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,5 +254,37 @@ mod tests {
             .filter(|c| matches!(c.kind, TypedKind::Literal(Value::String(_))))
             .count();
         assert_eq!(literals, 1);
+    }
+
+    #[test]
+    fn a_rewrite_folds_boolean_constants_bottom_up_and_keeps_the_rest() {
+        let ty = entity();
+        let bind = |f: &str| {
+            crate::bind::bind_filter(&crate::syntax::parse_filter(f).unwrap(), &ty).unwrap()
+        };
+        // bind_filter simplifies: the constants are gone at every depth
+        assert_eq!(bind("deviceKey eq 1 and true"), bind("deviceKey eq 1"));
+        assert_eq!(
+            bind("(osVersion eq '2' or false) and (true and deviceKey eq 1)"),
+            bind("osVersion eq '2' and deviceKey eq 1")
+        );
+        assert_eq!(
+            bind("deviceKey eq 1 and not true").kind,
+            TypedKind::Literal(Value::Boolean(false))
+        );
+        assert_eq!(
+            bind("deviceKey eq 1 or (osVersion eq '2' or true)").kind,
+            TypedKind::Literal(Value::Boolean(true))
+        );
+        // a rewrite that changes nothing gives the same tree back
+        let t = bind("deviceKey eq 1 or osVersion gt '2'");
+        assert_eq!(t.clone().transform(&mut |n| n), t);
+        // and one that does reaches every node, operands before their operator
+        let mut seen = Vec::new();
+        bind("deviceKey eq 1 or osVersion gt '2'").transform(&mut |n| {
+            seen.push(n.node_count());
+            n
+        });
+        assert_eq!(seen, vec![1, 1, 3, 1, 1, 3, 7]);
     }
 }

@@ -81,6 +81,8 @@ pub fn requests() -> Vec<String> {
         "lastSyncDateTime gt enrolledDateTime",
         "userId eq null or startswith(userId, 'a')",
         "deviceCategoryKey in (1, 2) and ownerTypeKey eq 2",
+        "deviceKey lt 20 and true",
+        "(isDeleted or false) and not (true and deviceKey ge 3)",
     ];
     for f in filters {
         out.push(format!(
