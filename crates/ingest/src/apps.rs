@@ -4,6 +4,7 @@
 use super::context::{enum_key, int, text, ts, unmatched, Context};
 use super::graph::each;
 use super::history::{self, Columns, Entity};
+use super::sources::children_of;
 use super::{IngestError, IngestSummary, Sources};
 use foldhash::HashMap;
 use std::collections::BTreeMap;
@@ -103,18 +104,14 @@ impl Apps {
                 installs: Vec::new(),
             })
         })?;
-        let ids: HashMap<String, usize> = list
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (a.entity.id.clone(), i))
-            .collect();
-        for (id, file, records) in sources.per_entity("mobileApps", "deviceStatuses") {
-            let i = *ids.get(id).ok_or_else(|| {
-                IngestError::file(
-                    file,
-                    format!("is for app {id}, which is not in mobileApps.json"),
-                )
-            })?;
+        let children = children_of(
+            sources,
+            ("mobileApps", "deviceStatuses"),
+            &list,
+            |a| &a.entity.id,
+            "app",
+        )?;
+        for (i, file, records) in children {
             list[i].installs = each(file, records, |f| {
                 let state = match f.string("installState")? {
                     Some(s) => Some(s),

@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::sources::SOURCES;
 use crate::Progress;
 
 /// Connection to a tenant's Graph.
@@ -43,119 +44,6 @@ impl Default for GraphSettings {
         }
     }
 }
-
-/// A Graph collection of a snapshot.
-struct Source {
-    /// Path under the base URL (with any query).
-    path: &'static str,
-    /// The file it is recorded in (`NAME.json`), and its folder for per-entity sources.
-    name: &'static str,
-    /// What each entity has under `PATH/ID/CHILD`, recorded in `NAME/ID/CHILD.json`.
-    children: &'static [&'static str],
-    /// Children only Graph's beta endpoint serves.
-    beta_children: &'static [&'static str],
-    /// Only Graph's beta endpoint serves the collection itself.
-    beta: bool,
-    /// The application permission Graph wants for it.
-    permission: &'static str,
-}
-
-/// The collections of a snapshot, in download order.
-const SOURCES: &[Source] = &[
-    Source {
-        path: "deviceManagement/managedDevices",
-        name: "managedDevices",
-        children: &[],
-        beta_children: &[],
-        beta: false,
-        permission: "DeviceManagementManagedDevices.Read.All",
-    },
-    Source {
-        path: "users?$select=id,displayName,userPrincipalName,mail,assignedLicenses",
-        name: "users",
-        children: &[],
-        beta_children: &[],
-        beta: false,
-        permission: "User.Read.All",
-    },
-    Source {
-        path: "deviceManagement/deviceCategories",
-        name: "deviceCategories",
-        children: &[],
-        beta_children: &[],
-        beta: false,
-        permission: "DeviceManagementManagedDevices.Read.All",
-    },
-    Source {
-        path: "deviceManagement/deviceCompliancePolicies",
-        name: "deviceCompliancePolicies",
-        children: &["deviceStatuses", "userStatuses"],
-        beta_children: &[],
-        beta: false,
-        permission: "DeviceManagementConfiguration.Read.All",
-    },
-    Source {
-        path: "deviceManagement/deviceConfigurations",
-        name: "deviceConfigurations",
-        children: &[
-            "deviceStatuses",
-            "userStatuses",
-            "deviceStatusOverview",
-            "userStatusOverview",
-        ],
-        beta_children: &[],
-        beta: false,
-        permission: "DeviceManagementConfiguration.Read.All",
-    },
-    Source {
-        path: "deviceAppManagement/mobileApps",
-        name: "mobileApps",
-        children: &[],
-        beta_children: &["deviceStatuses"],
-        beta: false,
-        permission: "DeviceManagementApps.Read.All",
-    },
-    Source {
-        path: "deviceManagement/termsAndConditions",
-        name: "termsAndConditions",
-        children: &["acceptanceStatuses"],
-        beta_children: &[],
-        beta: false,
-        permission: "DeviceManagementServiceConfig.Read.All",
-    },
-    Source {
-        path: "deviceManagement/troubleshootingEvents",
-        name: "troubleshootingEvents",
-        children: &[],
-        beta_children: &[],
-        beta: false,
-        permission: "DeviceManagementManagedDevices.Read.All",
-    },
-    Source {
-        path: "deviceAppManagement/managedAppRegistrations",
-        name: "managedAppRegistrations",
-        children: &[],
-        beta_children: &[],
-        beta: false,
-        permission: "DeviceManagementApps.Read.All",
-    },
-    Source {
-        path: "deviceManagement/detectedApps?$expand=managedDevices",
-        name: "detectedApps",
-        children: &[],
-        beta_children: &[],
-        beta: false,
-        permission: "DeviceManagementManagedDevices.Read.All",
-    },
-    Source {
-        path: "deviceAppManagement/windowsManagementApp/healthStates",
-        name: "windowsManagementAppHealthStates",
-        children: &[],
-        beta_children: &[],
-        beta: true,
-        permission: "DeviceManagementApps.Read.All",
-    },
-];
 
 /// Attempts per request when Graph throttles or is unavailable.
 const MAX_ATTEMPTS: u32 = 6;

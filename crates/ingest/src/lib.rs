@@ -46,12 +46,12 @@ pub use files::SnapshotLimits;
 use graph::{read_records, Content};
 pub use options::{check_day, check_retention, IngestOptions, Retention, EARLIEST_DAY};
 pub use sources::Sources;
-use sources::{entries, stem, CheckedFile, SourceFile, ENTITY_SOURCES, SOURCES};
+use sources::{entries, stem, CheckedFile, SourceFile, SOURCES};
 use stopwatch::Stopwatch;
 pub use summary::{IngestSummary, MAX_LISTED_CHARS, MAX_LISTED_VALUES};
 
 use std::path::Path;
-use warehouse::store::{Store, StoreError};
+use warehouse::store::Store;
 
 /// Reads and checks `files` on every core, reporting progress.
 fn read_all(
@@ -103,23 +103,24 @@ fn read_graph_folder(
     progress: &dyn Progress,
 ) -> Result<Sources, IngestError> {
     let mut files: Vec<SourceFile> = Vec::new();
-    let known: Vec<String> = SOURCES.iter().map(|(s, _)| format!("{s}.json")).collect();
+    let known: Vec<String> = SOURCES.iter().map(|s| format!("{}.json", s.name)).collect();
     for (name, path, is_dir) in entries(dir)? {
         if is_dir {
-            let Some((collection, children)) = ENTITY_SOURCES.iter().find(|(c, _)| *c == name)
-            else {
+            let Some(source) = SOURCES.iter().find(|s| s.has_children() && s.name == name) else {
                 return Err(IngestError::file(
                     &name,
                     format!(
                         "is not a known folder (per-entity folders: {})",
-                        ENTITY_SOURCES
+                        SOURCES
                             .iter()
-                            .map(|(c, _)| *c)
+                            .filter(|s| s.has_children())
+                            .map(|s| s.name)
                             .collect::<Vec<_>>()
                             .join(", ")
                     ),
                 ));
             };
+            let (collection, children) = (source.name, source.entity_children());
             for (id, entity_dir, is_dir) in entries(&path)? {
                 if !is_dir {
                     return Err(IngestError::file(
@@ -129,7 +130,7 @@ fn read_graph_folder(
                 }
                 for (file, file_path, _) in entries(&entity_dir)? {
                     let relative = format!("{collection}/{id}/{file}");
-                    match stem(&file).filter(|s| children.contains(s)) {
+                    match stem(&file).filter(|s| children.clone().any(|c| c == *s)) {
                         Some(child) => {
                             files.push((format!("{collection}/{id}/{child}"), relative, file_path))
                         }
@@ -139,7 +140,7 @@ fn read_graph_folder(
                                 format!(
                                     "is not a known file of a {collection} entity (expected {})",
                                     children
-                                        .iter()
+                                        .clone()
                                         .map(|c| format!("{c}.json"))
                                         .collect::<Vec<_>>()
                                         .join(", ")
@@ -151,7 +152,7 @@ fn read_graph_folder(
             }
             continue;
         }
-        match stem(&name).filter(|s| SOURCES.iter().any(|(f, _)| f == s)) {
+        match stem(&name).filter(|s| SOURCES.iter().any(|f| f.name == *s)) {
             Some(s) => files.push((s.to_string(), name.clone(), path)),
             None => {
                 return Err(IngestError::file(
@@ -164,11 +165,12 @@ fn read_graph_folder(
             }
         }
     }
-    for (source, required) in SOURCES {
-        if *required && !files.iter().any(|(s, _, _)| s == source) {
+    for source in SOURCES.iter().filter(|s| s.required) {
+        if !files.iter().any(|(s, _, _)| s == source.name) {
             return Err(IngestError::run(format!(
-                "{}: {source}.json is missing",
-                dir.display()
+                "{}: {}.json is missing",
+                dir.display(),
+                source.name
             )));
         }
     }
@@ -285,7 +287,6 @@ fn publish(
         check_day(opts.date, opts.now_micros)?;
     }
     let date_key = warehouse::calendar::date_key(opts.date);
-    let mut failure = None;
     // devices and users first, on both cores; the other sources are parsed beside the merge of
     // devices and users, which uses one
     let mut watch = Stopwatch::start();
@@ -309,19 +310,14 @@ fn publish(
             .join()
             .expect("the parsing thread panicked")
     };
-    let result = store.update_tenant(&opts.tenant, &mut |tx, tenant| {
+    let result = store.update_tenant_with(&opts.tenant, |tx, tenant| {
         if let Some(newest) = tenant.snapshot_date_key.filter(|n| *n > date_key && !opts.backfill) {
-            failure = Some(IngestError::run(format!(
+            return Err(IngestError::run(format!(
                 "{date_key} is older than the newest published day {newest}; use --backfill to ingest it anyway"
             )));
-            return Err(StoreError::Refused("older day".into()));
         }
         watch.lap("opening the publication");
-        apply::apply(tx, store.dialect(), tenant, &snapshot, &mut others, opts, &mut summary).map_err(|e| {
-            let message = e.to_string();
-            failure = Some(e);
-            StoreError::Refused(message)
-        })?;
+        apply::apply(tx, store.dialect(), tenant, &snapshot, &mut others, opts, &mut summary)?;
         watch.lap("merging");
         // a backfilled day keeps the newest day as the snapshot maxhistorydays counts from
         Ok(tenant.snapshot_date_key.map_or(date_key, |n| n.max(date_key)))
@@ -330,14 +326,8 @@ fn publish(
     // freeing the snapshot's million small allocations is a noticeable part of a run at a
     // large tenant's size: another thread does it while the summary goes back
     apply::free_elsewhere(snapshot);
-    match (result, failure) {
-        (Ok(t), _) => {
-            summary.tenant = Some(t);
-            Ok(summary)
-        }
-        (Err(_), Some(f)) => Err(f),
-        (Err(e), None) => Err(e.into()),
-    }
+    summary.tenant = Some(result?);
+    Ok(summary)
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@
 use super::context::{int, text, Context};
 use super::graph::{each, Content, Fields};
 use super::history::{self, Columns, Entity};
+use super::sources::children_of;
 use super::{IngestError, IngestSummary, Sources};
-use foldhash::{HashMap, HashSet, HashSetExt};
+use foldhash::{HashSet, HashSetExt};
 use std::collections::BTreeMap;
 use warehouse::compliance;
 use warehouse::reference;
@@ -203,21 +204,20 @@ impl Policies {
             })?;
             let first = policies.len();
             policies.extend(parsed);
-            let index: HashMap<String, usize> = policies[first..]
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (p.entity.id.clone(), first + i))
-                .collect();
-            let find = |id: &str, file: &str| {
-                index.get(id).copied().ok_or_else(|| {
-                    IngestError::file(
-                        file,
-                        format!("is for policy {id}, which is not in {collection}.json"),
-                    )
-                })
+            let children = |child| {
+                children_of(
+                    sources,
+                    (collection, child),
+                    &policies[first..],
+                    |p| &p.entity.id,
+                    "policy",
+                )
             };
-            for (id, file, records) in sources.per_entity(collection, "deviceStatuses") {
-                let i = find(id, file)?;
+            let device_statuses = children("deviceStatuses")?;
+            let user_statuses = children("userStatuses")?;
+            let device_overviews = children("deviceStatusOverview")?;
+            let user_overviews = children("userStatusOverview")?;
+            for (i, file, records) in device_statuses {
                 let statuses = each(file, records, |f| {
                     let status = f.id("status")?;
                     let grace = f.timestamp("complianceGracePeriodExpirationDateTime")?;
@@ -234,10 +234,9 @@ impl Policies {
                         .and_then(compliance::bucket_index),
                     })
                 })?;
-                policies[i].devices = Some(statuses);
+                policies[first + i].devices = Some(statuses);
             }
-            for (id, file, records) in sources.per_entity(collection, "userStatuses") {
-                let i = find(id, file)?;
+            for (i, file, records) in user_statuses {
                 let statuses = each(file, records, |f| {
                     let status = f.id("status")?;
                     Ok(UserStatus {
@@ -248,15 +247,13 @@ impl Policies {
                         state: deployment_state(&status, summary),
                     })
                 })?;
-                policies[i].users = Some(statuses);
+                policies[first + i].users = Some(statuses);
             }
-            for (id, file, records) in sources.per_entity(collection, "deviceStatusOverview") {
-                let i = find(id, file)?;
-                policies[i].device_overview = Some(single_overview(file, records)?);
+            for (i, file, records) in device_overviews {
+                policies[first + i].device_overview = Some(single_overview(file, records)?);
             }
-            for (id, file, records) in sources.per_entity(collection, "userStatusOverview") {
-                let i = find(id, file)?;
-                policies[i].user_overview = Some(single_overview(file, records)?);
+            for (i, file, records) in user_overviews {
+                policies[first + i].user_overview = Some(single_overview(file, records)?);
             }
         }
         let (compliance, configuration) = (

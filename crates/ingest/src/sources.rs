@@ -1,45 +1,139 @@
-//! The files a Graph snapshot folder holds, found and checked: required and optional sources,
-//! per-entity files.
+//! The sources of a snapshot, one registry ([`SOURCES`]) that reading a folder and downloading
+//! from Graph both follow; and the files a snapshot folder holds, found and checked.
 
 use crate::error::IngestError;
 use crate::graph::Content;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The collections a Graph snapshot folder holds at its top level (`NAME.json` or `NAME.ndjson`),
-/// and whether each is required.
-pub(crate) const SOURCES: &[(&str, bool)] = &[
-    ("managedDevices", true),
-    ("users", true),
-    ("deviceCategories", false),
-    ("deviceCompliancePolicies", false),
-    ("deviceConfigurations", false),
-    ("mobileApps", false),
-    ("termsAndConditions", false),
-    ("troubleshootingEvents", false),
-    ("managedAppRegistrations", false),
-    ("windowsManagementAppHealthStates", false),
-    ("detectedApps", false),
-];
+/// One source of a snapshot: a Graph collection, the file it is recorded in, and what each of
+/// its entities has in a folder of its own. Adding a source is one entry here (and its parse
+/// and merge, which read it by `name`).
+pub(crate) struct Source {
+    /// The file it is recorded in (`NAME.json` or `NAME.ndjson`), and the folder of its
+    /// per-entity sources (`NAME/ID/CHILD.json`).
+    pub(crate) name: &'static str,
+    /// Whether a snapshot must have it.
+    pub(crate) required: bool,
+    /// Its Graph path under the base URL (with any query).
+    pub(crate) path: &'static str,
+    /// The application permission Graph wants for it.
+    pub(crate) permission: &'static str,
+    /// What each entity has under `PATH/ID/CHILD`, recorded in `NAME/ID/CHILD.json`.
+    pub(crate) children: &'static [&'static str],
+    /// Children only Graph's beta endpoint serves (a snapshot may hold them too).
+    pub(crate) beta_children: &'static [&'static str],
+    /// Only Graph's beta endpoint serves the collection itself.
+    pub(crate) beta: bool,
+}
 
-/// What each entity of a collection may have in its own folder (`COLLECTION/ID/NAME.json`), as
-/// Graph serves it under `COLLECTION/ID/NAME`.
-pub(crate) const ENTITY_SOURCES: &[(&str, &[&str])] = &[
-    (
-        "deviceCompliancePolicies",
-        &["deviceStatuses", "userStatuses"],
+impl Source {
+    /// Every child a snapshot may hold for each entity, whichever endpoint recorded it.
+    pub(crate) fn entity_children(&self) -> impl Iterator<Item = &'static str> + Clone {
+        self.children.iter().chain(self.beta_children).copied()
+    }
+
+    /// Whether its entities have folders of their own.
+    pub(crate) fn has_children(&self) -> bool {
+        self.entity_children().next().is_some()
+    }
+}
+
+/// A source with what most have: optional, no per-entity children, on Graph's v1.0 endpoint.
+const fn source(name: &'static str, path: &'static str, permission: &'static str) -> Source {
+    Source {
+        name,
+        required: false,
+        path,
+        permission,
+        children: &[],
+        beta_children: &[],
+        beta: false,
+    }
+}
+
+/// Permission to read managed devices and what belongs to them.
+const DEVICES: &str = "DeviceManagementManagedDevices.Read.All";
+/// Permission to read policies and profiles.
+const CONFIGURATION: &str = "DeviceManagementConfiguration.Read.All";
+/// Permission to read apps and app protection.
+const APPS: &str = "DeviceManagementApps.Read.All";
+
+/// Every source of a snapshot, in the order they are downloaded and listed.
+pub(crate) const SOURCES: &[Source] = &[
+    Source {
+        required: true,
+        ..source("managedDevices", "deviceManagement/managedDevices", DEVICES)
+    },
+    Source {
+        required: true,
+        ..source(
+            "users",
+            "users?$select=id,displayName,userPrincipalName,mail,assignedLicenses",
+            "User.Read.All",
+        )
+    },
+    source(
+        "deviceCategories",
+        "deviceManagement/deviceCategories",
+        DEVICES,
     ),
-    (
-        "deviceConfigurations",
-        &[
+    Source {
+        children: &["deviceStatuses", "userStatuses"],
+        ..source(
+            "deviceCompliancePolicies",
+            "deviceManagement/deviceCompliancePolicies",
+            CONFIGURATION,
+        )
+    },
+    Source {
+        children: &[
             "deviceStatuses",
             "userStatuses",
             "deviceStatusOverview",
             "userStatusOverview",
         ],
+        ..source(
+            "deviceConfigurations",
+            "deviceManagement/deviceConfigurations",
+            CONFIGURATION,
+        )
+    },
+    Source {
+        beta_children: &["deviceStatuses"],
+        ..source("mobileApps", "deviceAppManagement/mobileApps", APPS)
+    },
+    Source {
+        children: &["acceptanceStatuses"],
+        ..source(
+            "termsAndConditions",
+            "deviceManagement/termsAndConditions",
+            "DeviceManagementServiceConfig.Read.All",
+        )
+    },
+    source(
+        "troubleshootingEvents",
+        "deviceManagement/troubleshootingEvents",
+        DEVICES,
     ),
-    ("mobileApps", &["deviceStatuses"]),
-    ("termsAndConditions", &["acceptanceStatuses"]),
+    source(
+        "managedAppRegistrations",
+        "deviceAppManagement/managedAppRegistrations",
+        APPS,
+    ),
+    Source {
+        beta: true,
+        ..source(
+            "windowsManagementAppHealthStates",
+            "deviceAppManagement/windowsManagementApp/healthStates",
+            APPS,
+        )
+    },
+    source(
+        "detectedApps",
+        "deviceManagement/detectedApps?$expand=managedDevices",
+        DEVICES,
+    ),
 ];
 
 /// The records of a snapshot, by source: `managedDevices`, or `COLLECTION/ID/NAME` for what
@@ -73,6 +167,36 @@ impl Sources {
                 Some((id, file.as_str(), content))
             })
     }
+}
+
+/// The `child` files of the entities of `collection` (`COLLECTION/ID/CHILD.json`), each with
+/// the index in `parents` of the entity it belongs to, found by id (`id_of`). A file for an
+/// entity `parents` does not have stops the run, naming the file and the entity (`what`:
+/// `app`, `policy`, ...).
+pub(crate) fn children_of<'s, P>(
+    sources: &'s Sources,
+    (collection, child): (&'s str, &'s str),
+    parents: &[P],
+    id_of: impl Fn(&P) -> &str,
+    what: &str,
+) -> Result<Vec<(usize, &'s str, &'s Content)>, IngestError> {
+    let index: std::collections::HashMap<&str, usize> = parents
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (id_of(p), i))
+        .collect();
+    sources
+        .per_entity(collection, child)
+        .map(|(id, file, records)| {
+            let i = index.get(id).copied().ok_or_else(|| {
+                IngestError::file(
+                    file,
+                    format!("is for {what} {id}, which is not in {collection}.json"),
+                )
+            })?;
+            Ok((i, file, records))
+        })
+        .collect()
 }
 
 /// The entries of `dir`: (name, path, is a directory), sorted by name.

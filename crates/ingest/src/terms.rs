@@ -5,6 +5,7 @@
 use super::context::{collection, int, ordered, rows, select, text, unmatched, written, Context};
 use super::graph::each;
 use super::history::{self, Columns, Entity};
+use super::sources::children_of;
 use super::{IngestError, Sources};
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use odata::json::Cell;
@@ -57,18 +58,14 @@ impl TermsAndConditions {
                 acceptances: Vec::new(),
             })
         })?;
-        let ids: HashMap<String, usize> = list
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.entity.id.clone(), i))
-            .collect();
-        for (id, file, records) in sources.per_entity("termsAndConditions", "acceptanceStatuses") {
-            let i = *ids.get(id).ok_or_else(|| {
-                IngestError::file(
-                    file,
-                    format!("is for terms and conditions {id}, which are not in termsAndConditions.json"),
-                )
-            })?;
+        let children = children_of(
+            sources,
+            ("termsAndConditions", "acceptanceStatuses"),
+            &list,
+            |t| &t.entity.id,
+            "terms and conditions",
+        )?;
+        for (i, file, records) in children {
             list[i].acceptances = each(file, records, |f| {
                 Ok(Acceptance {
                     user: match f.string("userPrincipalName")? {

@@ -5,25 +5,23 @@ mod collection;
 mod context;
 mod entity;
 mod expand;
+mod extract;
 
-use crate::authn::Authenticated;
 use crate::negotiate::{self, MetadataFormat};
-use crate::request::{self, Resource};
-use crate::{ApiError, ApiResult, AppState, BASE_PATH};
-use auth::Principal;
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use crate::request::Resource;
+use crate::{ApiError, ApiResult};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use context::*;
 use expand::navigation_target;
+use extract::ServiceRequest;
 use odata::bind::bind_key;
 use odata::edm::Lookup;
 use odata::json::{key_literal, Cell, MetadataLevel};
 use odata::read::{PropertyValues, ReadQuery};
-use odata::syntax::{self, QueryOptions};
+use odata::syntax::{self};
 use odata::{ErrorKind, ODataError};
 
-use warehouse::model::ApiVersion;
 use warehouse::sql::{self};
 use warehouse::Warehouse;
 
@@ -35,83 +33,16 @@ pub async fn method_not_allowed() -> ApiError {
     ))
 }
 
-fn base_url(app: &AppState, headers: &HeaderMap) -> String {
-    if let Some(u) = &app.config.public_url {
-        return u.trim_end_matches('/').to_string();
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()) && !h.contains('/'))
-        .unwrap_or("localhost");
-    format!("http://{host}")
-}
-
-fn parse_version(options: &QueryOptions) -> Result<ApiVersion, ODataError> {
-    let supported = ApiVersion::ALL
-        .iter()
-        .map(|v| v.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let value = service_option(options, "api-version")?.map(|o| o.value.as_str());
-    match value {
-        None => Err(ODataError::bad_request(format!(
-            "The api-version query parameter is required; supported versions: {supported}."
-        ))
-        .with_target("api-version")),
-        Some(v) => ApiVersion::parse(v).ok_or_else(|| {
-            ODataError::bad_request(format!(
-                "api-version '{v}' is not supported; supported versions: {supported}."
-            ))
-            .with_target("api-version")
-        }),
-    }
-}
-
-/// The single entry point for GET/HEAD under the service root.
-pub async fn handle(
-    State(app): State<AppState>,
-    Authenticated(principal): Authenticated,
-    req: Request,
-) -> Response {
-    match dispatch(app, principal, req).await {
+/// The single entry point for GET/HEAD under the service root: the request as
+/// [`ServiceRequest`] parsed it, answered by the handler of the resource it names.
+pub async fn handle(ServiceRequest { ctx, resource }: ServiceRequest) -> Response {
+    match dispatch(ctx, resource).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
 
-async fn dispatch(app: AppState, principal: Principal, req: Request) -> ApiResult<Response> {
-    let path = req.uri().path().to_string();
-    let raw_query = req.uri().query().unwrap_or("").to_string();
-    let headers = req.headers().clone();
-    let request_id = req
-        .extensions()
-        .get::<crate::middleware::RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
-    // the Power BI connector's documentation addresses the root under a routing prefix
-    let prefix = if path.starts_with(crate::ROUTED_PREFIX) {
-        crate::ROUTED_PREFIX
-    } else {
-        ""
-    };
-    let rest = path[prefix.len()..].strip_prefix(BASE_PATH).unwrap_or("");
-    let resource = request::parse(rest)?;
-    let options = syntax::parse_query_options(&raw_query).map_err(|e| e.into_odata("query"))?;
-    let version = parse_version(&options)?;
-    let base_url = base_url(&app, &headers);
-    let ctx = RequestContext {
-        service_root: format!("{base_url}{prefix}{BASE_PATH}"),
-        base_url,
-        app,
-        principal,
-        version,
-        options,
-        raw_query,
-        headers,
-        path,
-        request_id,
-    };
+async fn dispatch(ctx: RequestContext, resource: Resource) -> ApiResult<Response> {
     match resource {
         Resource::ServiceDocument => service_document(&ctx),
         Resource::Metadata => metadata(&ctx),

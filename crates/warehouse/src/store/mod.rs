@@ -245,6 +245,31 @@ pub trait Store: Send + Sync {
     }
 }
 
+impl<'s> dyn Store + 's {
+    /// [`Store::update_tenant`] with a callback that fails with the caller's own error type:
+    /// its error comes back as it was, rolled back, and a failure of the store as `E` made
+    /// from the store's error. (A trait object cannot take a generic callback, so the store
+    /// sees a refusal while the caller's error waits here.)
+    pub fn update_tenant_with<E: From<StoreError>>(
+        &self,
+        name: &str,
+        mut apply: impl FnMut(&mut dyn Transaction, &Tenant) -> Result<i64, E>,
+    ) -> Result<Tenant, E> {
+        let mut refused: Option<E> = None;
+        let result = self.update_tenant(name, &mut |tx, tenant| {
+            apply(tx, tenant).map_err(|e| {
+                refused = Some(e);
+                StoreError::Refused("the publication was refused by its caller".into())
+            })
+        });
+        match (result, refused) {
+            (Ok(tenant), _) => Ok(tenant),
+            (Err(_), Some(e)) => Err(e),
+            (Err(e), None) => Err(e.into()),
+        }
+    }
+}
+
 /// Deletes every row of `tenant` inside a publication that replaces all of its data (every day
 /// of it changed).
 pub fn clear_tenant(
