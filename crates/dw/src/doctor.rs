@@ -180,10 +180,10 @@ fn single_text(store: &dyn Store, sql: &str) -> CliResult<String> {
         },
         &mut |row| {
             out = Some(match row.cell(0) {
-                odata::json::Cell::Text(s) => s.to_string(),
-                odata::json::Cell::Integer(i) => i.to_string(),
-                odata::json::Cell::Real(f) => f.to_string(),
-                odata::json::Cell::Null => String::new(),
+                warehouse::store::Cell::Text(s) => s.to_string(),
+                warehouse::store::Cell::Integer(i) => i.to_string(),
+                warehouse::store::Cell::Real(f) => f.to_string(),
+                warehouse::store::Cell::Null => String::new(),
             });
             false
         },

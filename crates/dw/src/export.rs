@@ -9,13 +9,14 @@ use crate::settings::{self, Settings};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use odata::edm::{EntityType, Lookup, PrimitiveType};
-use odata::json::{Cell, EntityWriter, MetadataLevel, Row};
+use odata::json::{EntityWriter, MetadataLevel};
 use odata::read::ReadQuery;
 use odata::syntax;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use warehouse::model::ApiVersion;
 use warehouse::sql::{self, KeysetPosition, Reading, SqlValue};
+use warehouse::store::{Cell, Row};
 use warehouse::{Store, Warehouse};
 
 /// Rows one statement reads; the next continues after the last.

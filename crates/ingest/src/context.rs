@@ -3,12 +3,12 @@
 
 use super::{IngestError, IngestSummary};
 use foldhash::HashSet;
-use odata::json::Cell;
 use warehouse::calendar::{date_key, midnight_micros};
 use warehouse::model::{Collection, Warehouse};
 use warehouse::reference;
 use warehouse::sql::dml::{self, Condition};
 use warehouse::sql::{Dialect, SqlValue};
+use warehouse::store::Cell;
 use warehouse::store::{StoreError, Transaction};
 
 /// Graph enumeration names whose reference row is not the name with a capital first letter.

@@ -8,10 +8,10 @@ use super::history::{self, Columns, Entity};
 use super::sources::children_of;
 use super::{IngestError, Sources};
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
-use odata::json::Cell;
 use warehouse::calendar::date_key;
 use warehouse::sql::dml;
 use warehouse::sql::SqlValue;
+use warehouse::store::Cell;
 
 /// One user's acceptance of a version.
 struct Acceptance {

@@ -99,5 +99,6 @@ pub mod json;
 pub mod openapi;
 pub mod read;
 pub mod syntax;
+pub mod value;
 
 pub use error::{ErrorKind, ODataError};

@@ -11,6 +11,7 @@ use odata::syntax::{
     parse_identifier, parse_literal, parse_orderby, parse_query_options, parse_relative_uri,
     parse_resource_path, parse_search, parse_select, parse_top_skip, parse_uri, Literal,
 };
+use odata::value::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -340,33 +341,41 @@ fn literal_rule(rule: &str, input: &str) -> Result<(), usize> {
     let lit = parse_literal(input).map_err(|e| e.offset)?;
     // OData 4.01 lets durations and enumeration members be written as plain strings; the binder
     // converts them to the type they are compared with.
-    if let (Literal::String(s), "durationLiteral") = (&lit, rule) {
+    if let (Literal::Value(Value::String(s)), "durationLiteral") = (&lit, rule) {
         return parse_duration(s).map(|_| ()).map_err(|e| e.offset + 1);
     }
-    if let (Literal::String(_), "enumLiteral") = (&lit, rule) {
+    if let (Literal::Value(Value::String(_)), "enumLiteral") = (&lit, rule) {
         return Ok(());
     }
     let ok = match rule {
-        "boolean" | "booleanValue" => matches!(lit, Literal::Boolean(_)),
-        "guid" => matches!(lit, Literal::Guid(_)),
-        "dateValue" | "date" => matches!(lit, Literal::Date(_)),
-        "timeOfDayValue" | "timeOfDayLiteral" => matches!(lit, Literal::TimeOfDay(_)),
+        "boolean" | "booleanValue" => matches!(lit, Literal::Value(Value::Boolean(_))),
+        "guid" => matches!(lit, Literal::Value(Value::Guid(_))),
+        "dateValue" | "date" => matches!(lit, Literal::Value(Value::Date(_))),
+        "timeOfDayValue" | "timeOfDayLiteral" => matches!(lit, Literal::Value(Value::TimeOfDay(_))),
         "dateTimeOffsetValue" | "dateTimeOffsetValueInUrl" | "dateTimeOffsetLiteral" => {
-            matches!(lit, Literal::DateTimeOffset(_))
+            matches!(lit, Literal::Value(Value::DateTimeOffset(_)))
         }
         "binaryLiteral" => matches!(lit, Literal::Binary(_)),
-        "durationLiteral" => matches!(lit, Literal::Duration(_)),
+        "durationLiteral" => matches!(lit, Literal::Value(Value::Duration(_))),
         "enumLiteral" | "enumValue" => matches!(lit, Literal::Enum { .. }),
         // the grammar limits digit counts, not ranges (the binder checks ranges against types)
         "byteValue" => {
-            matches!(lit, Literal::Integer(_))
+            matches!(lit, Literal::Value(Value::Integer(_)))
                 && digits(input) <= 3
                 && !input.starts_with(['+', '-'])
         }
-        "sbyteValue" | "sbyteLiteral" => matches!(lit, Literal::Integer(_)) && digits(input) <= 3,
-        "int16Value" | "int16Literal" => matches!(lit, Literal::Integer(_)) && digits(input) <= 5,
-        "int32Value" | "int32Literal" => matches!(lit, Literal::Integer(_)) && digits(input) <= 10,
-        "int64Value" | "int64Literal" => matches!(lit, Literal::Integer(_)) && digits(input) <= 19,
+        "sbyteValue" | "sbyteLiteral" => {
+            matches!(lit, Literal::Value(Value::Integer(_))) && digits(input) <= 3
+        }
+        "int16Value" | "int16Literal" => {
+            matches!(lit, Literal::Value(Value::Integer(_))) && digits(input) <= 5
+        }
+        "int32Value" | "int32Literal" => {
+            matches!(lit, Literal::Value(Value::Integer(_))) && digits(input) <= 10
+        }
+        "int64Value" | "int64Literal" => {
+            matches!(lit, Literal::Value(Value::Integer(_))) && digits(input) <= 19
+        }
         _ => true,
     };
     if ok {

@@ -17,7 +17,7 @@ use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
 use metrics::Label;
-use odata::json::{Cell, EntityWriter, Row};
+use odata::json::EntityWriter;
 use odata::{ErrorKind, ODataError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -26,6 +26,7 @@ use tokio::sync::mpsc::error::SendTimeoutError;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::StreamExt;
 use warehouse::sql::{KeysetPosition, Plan, SqlValue};
+use warehouse::store::{Cell, Row};
 use warehouse::{Store, StoreError};
 
 /// Bytes per chunk handed to the socket.

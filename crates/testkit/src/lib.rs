@@ -3,10 +3,10 @@
 //! cluster), and temporary folders that are removed when the test is done with them.
 #![deny(missing_docs)]
 
-use odata::json::Row;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use warehouse::sql::{Dialect, PlannedQuery};
+use warehouse::store::Row;
 use warehouse::{Loader, PostgresStore, SqliteStore, Store, StoreError, Tenant, TenantUpdate};
 
 /// Whether the tests run on PostgreSQL: `DW_TEST_STORE=postgres`, which `./scripts/test` sets

@@ -69,10 +69,10 @@ fn dump(store: &dyn Store, t: &Tenant, collection: &str, columns: &[&str]) -> Ve
         .stream(&q, &mut |row| {
             let cells: Vec<String> = (0..columns.len())
                 .map(|i| match row.cell(i) {
-                    odata::json::Cell::Null => "null".into(),
-                    odata::json::Cell::Integer(v) => v.to_string(),
-                    odata::json::Cell::Real(v) => v.to_string(),
-                    odata::json::Cell::Text(s) => s.to_string(),
+                    warehouse::store::Cell::Null => "null".into(),
+                    warehouse::store::Cell::Integer(v) => v.to_string(),
+                    warehouse::store::Cell::Real(v) => v.to_string(),
+                    warehouse::store::Cell::Text(s) => s.to_string(),
                 })
                 .collect();
             out.push(cells.join("|"));

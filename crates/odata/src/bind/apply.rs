@@ -24,6 +24,7 @@ use crate::syntax::{
     AggregateExpr, Direction, Expr, ExprKind, Literal, OrderByItem, SelectItem, Span, TopKind,
     Transformation, TransformationKind,
 };
+use crate::value::Value;
 use crate::ODataError;
 
 /// The transformations [`bind_apply`] accepts, as `$metadata`'s `Aggregation.ApplySupported`
@@ -395,7 +396,7 @@ fn stage_transformation(
             value,
         } => {
             let n = match amount.kind {
-                ExprKind::Literal(Literal::Integer(n)) if n >= 0 => n as u64,
+                ExprKind::Literal(Literal::Value(Value::Integer(n))) if n >= 0 => n as u64,
                 _ => return Err(bad(amount.span, "the count must be a non-negative integer")),
             };
             let direction = match kind {
@@ -451,9 +452,9 @@ fn share_stage(
     value: &Expr,
 ) -> Result<Stage, ODataError> {
     let amount = match &amount.kind {
-        ExprKind::Literal(Literal::Integer(n)) => *n as f64,
-        ExprKind::Literal(Literal::Decimal(d)) => d.parse().unwrap_or(f64::NAN),
-        ExprKind::Literal(Literal::Double(d)) => *d,
+        ExprKind::Literal(Literal::Value(Value::Integer(n))) => *n as f64,
+        ExprKind::Literal(Literal::Value(Value::Decimal(d))) => d.parse().unwrap_or(f64::NAN),
+        ExprKind::Literal(Literal::Value(Value::Double(d))) => *d,
         _ => f64::NAN,
     };
     let percent = matches!(kind, TopKind::TopPercent | TopKind::BottomPercent);

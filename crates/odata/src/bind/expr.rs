@@ -4,9 +4,10 @@
 
 use super::names::{bad, navigation, property, unsupported};
 use super::scope::{Binder, Computed, Scope};
-use super::typed::{tn, typed, ArithOp, BoundOrder, CompareOp, Typed, TypedKind, Value};
+use super::typed::{tn, typed, ArithOp, BoundOrder, CompareOp, Typed, TypedKind};
 use crate::edm::{EntityType, Lookup, PrimitiveType};
 use crate::syntax::{BinaryOp, Expr, ExprKind, Literal, OrderByItem, Span, UnaryOp};
+use crate::value::Value;
 use crate::ODataError;
 
 /// Binds a `$filter` expression; the result must be Boolean.
@@ -101,34 +102,36 @@ pub(super) fn literal_value(
     span: Span,
 ) -> Result<(Value, Option<PrimitiveType>), ODataError> {
     use PrimitiveType as P;
-    Ok(match lit {
-        Literal::Null => (Value::Null, None),
-        Literal::Boolean(b) => (Value::Boolean(*b), Some(P::Boolean)),
-        Literal::Integer(i) => (
-            Value::Integer(*i),
-            Some(if i32::try_from(*i).is_ok() {
-                P::Int32
-            } else {
-                P::Int64
-            }),
-        ),
-        Literal::Decimal(d) => (Value::Decimal(d.clone()), Some(P::Decimal)),
-        Literal::Double(d) => (Value::Double(*d), Some(P::Double)),
-        Literal::String(s) => (Value::String(s.clone()), Some(P::String)),
-        Literal::Date(d) => (Value::Date(*d), Some(P::Date)),
-        Literal::DateTimeOffset(d) => (
-            Value::DateTimeOffset(d.to_offset(time::UtcOffset::UTC)),
-            Some(P::DateTimeOffset),
-        ),
-        Literal::TimeOfDay(t) => (Value::TimeOfDay(*t), Some(P::TimeOfDay)),
-        Literal::Duration(d) => (Value::Duration(*d), Some(P::Duration)),
-        Literal::Guid(g) => (Value::Guid(g.clone()), Some(P::Guid)),
+    let value = match lit {
+        Literal::Value(v) => v,
         Literal::Binary(_) => return Err(bad(span, "no property of this service is binary")),
         Literal::Enum { type_name, .. } => {
             return Err(bad(span, format!("unknown enumeration type '{type_name}'")))
         }
         Literal::Spatial(_) => return Err(unsupported(span, "spatial values are not supported")),
-    })
+    };
+    let ty = match value {
+        Value::Null => None,
+        Value::Boolean(_) => Some(P::Boolean),
+        Value::Integer(i) => Some(if i32::try_from(*i).is_ok() {
+            P::Int32
+        } else {
+            P::Int64
+        }),
+        Value::Decimal(_) => Some(P::Decimal),
+        Value::Double(_) => Some(P::Double),
+        Value::String(_) => Some(P::String),
+        Value::Date(_) => Some(P::Date),
+        Value::DateTimeOffset(_) => Some(P::DateTimeOffset),
+        Value::TimeOfDay(_) => Some(P::TimeOfDay),
+        Value::Duration(_) => Some(P::Duration),
+        Value::Guid(_) => Some(P::Guid),
+    };
+    let value = match value {
+        Value::DateTimeOffset(d) => Value::DateTimeOffset(d.to_offset(time::UtcOffset::UTC)),
+        other => other.clone(),
+    };
+    Ok((value, ty))
 }
 
 /// The common type two operands are compared or combined in, if any.

@@ -7,6 +7,7 @@ use super::scope::Binder;
 use super::typed::*;
 use crate::edm::PrimitiveType;
 use crate::syntax::{Expr, ExprKind, Span};
+use crate::value::Value;
 use crate::ODataError;
 
 use PrimitiveType as P;

@@ -23,6 +23,7 @@ mod select;
 mod typed;
 mod visit;
 
+pub use crate::value::Value;
 pub use apply::{
     bind_apply, AggregateMethod, AggregatedType, Aggregation, BoundAggregate, BoundApply, Share,
     Stage, APPLY_TRANSFORMATIONS,
@@ -33,5 +34,5 @@ pub use expr::{bind_filter, bind_orderby};
 pub use scope::{Computed, Scope};
 pub use search::bind_search;
 pub use select::{bind_key, bind_select, bind_select_with_computed};
-pub use typed::{ArithOp, BoundOrder, CompareOp, Function, Typed, TypedKind, Value};
+pub use typed::{ArithOp, BoundOrder, CompareOp, Function, Typed, TypedKind};
 pub use visit::Recursion;

@@ -3,9 +3,10 @@
 //! ignores the case of every letter); a phrase is one term, blanks included. `NOT`, `AND` and `OR` combine the matches (two-valued: an
 //! entity whose searched properties are all null matches no term).
 
-use super::typed::{typed, CompareOp, Function, Typed, TypedKind, Value};
+use super::typed::{typed, CompareOp, Function, Typed, TypedKind};
 use crate::edm::{EntityType, PrimitiveType};
 use crate::syntax::SearchExpr;
+use crate::value::Value;
 
 /// Binds a search expression over the string properties of `ty` into a Boolean condition.
 pub fn bind_search(expr: &SearchExpr, ty: &EntityType) -> Typed {

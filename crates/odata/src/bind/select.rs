@@ -3,9 +3,9 @@
 use super::expr::literal_value;
 use super::names::{bad, navigation, property, unsupported};
 use super::scope::Computed;
-use super::typed::Value;
 use crate::edm::{EntityType, PrimitiveType};
 use crate::syntax::{SelectItem, Span};
+use crate::value::Value;
 use crate::ODataError;
 
 /// Binds `$select` items to property indices in declaration order, without duplicates. A

@@ -3,33 +3,7 @@
 
 use crate::edm::PrimitiveType;
 use crate::syntax::Direction;
-
-/// A literal value after binding.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    /// null
-    Null,
-    /// Boolean
-    Boolean(bool),
-    /// Any integer type
-    Integer(i64),
-    /// Decimal, exact text
-    Decimal(String),
-    /// Double (including INF and NaN)
-    Double(f64),
-    /// String
-    String(String),
-    /// Date-time, normalized to UTC
-    DateTimeOffset(time::OffsetDateTime),
-    /// Date
-    Date(time::Date),
-    /// Time of day
-    TimeOfDay(time::Time),
-    /// Duration in microseconds
-    Duration(i64),
-    /// GUID text as written
-    Guid(String),
-}
+use crate::value::Value;
 
 /// Comparison operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -32,7 +32,8 @@
 //! assert_eq!(seen, vec![0, 1]);
 //! ```
 
-use super::typed::{Typed, TypedKind, Value};
+use super::typed::{Typed, TypedKind};
+use crate::value::Value;
 
 /// What [`Typed::apply`] does after visiting a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,10 +4,11 @@
 //! the rest.
 
 use super::value::{
-    annotated_type, key_literal, quoted_name, write_integer, write_string, write_value, Cell,
-    MetadataLevel, Row,
+    annotated_type, key_literal, quoted_name, write_integer, write_string, write_value,
+    MetadataLevel,
 };
 use crate::edm::{EntityType, PrimitiveType};
+use row::{Cell, Row};
 use serde_json::Value;
 
 /// A prepared writer for the entities of one response.

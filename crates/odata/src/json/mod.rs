@@ -9,6 +9,6 @@ mod value;
 
 pub use entity::{EntityWriter, ExpandedCollection, RelatedLink};
 pub use value::{
-    key_literal, write_double, write_integer, write_string, write_timestamp, write_value, Cell,
-    MetadataLevel, Row,
+    key_literal, write_double, write_integer, write_string, write_timestamp, write_value,
+    MetadataLevel,
 };

@@ -2,6 +2,7 @@
 //! values: strings, numbers, date-times, key literals.
 
 use crate::edm::PrimitiveType;
+use row::Cell;
 
 /// How much control information payloads carry (`odata.metadata=...`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,25 +13,6 @@ pub enum MetadataLevel {
     Minimal,
     /// Also entity ids, edit links and type annotations.
     Full,
-}
-
-/// One column value of a row, borrowed from the store's row buffer.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Cell<'a> {
-    /// SQL NULL.
-    Null,
-    /// An integer (also booleans as 0/1 and date-times as microseconds since the Unix epoch).
-    Integer(i64),
-    /// A floating-point number.
-    Real(f64),
-    /// Text.
-    Text(&'a str),
-}
-
-/// Access to the cells of the current row.
-pub trait Row {
-    /// The cell at column `index`.
-    fn cell(&self, index: usize) -> Cell<'_>;
 }
 
 /// Appends `s` as a JSON string literal.

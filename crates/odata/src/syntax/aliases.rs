@@ -6,6 +6,7 @@ use super::{
     limits, parse_filter, AggregateExpr, Expr, ExprKind, QueryOptions, Span, SyntaxError,
     Transformation, TransformationKind,
 };
+use crate::value::Value;
 use std::collections::BTreeMap;
 
 /// The parameter aliases of a request, parsed.
@@ -92,7 +93,7 @@ impl Aliases {
             ExprKind::Alias(name) => {
                 let Some((key, (_, value))) = self.values.get_key_value(name) else {
                     return Ok(Expr {
-                        kind: ExprKind::Literal(super::Literal::Null),
+                        kind: ExprKind::Literal(super::Literal::Value(Value::Null)),
                         span,
                     });
                 };
@@ -200,7 +201,10 @@ mod tests {
             panic!("{l:?}")
         };
         assert!(
-            matches!(from.kind, ExprKind::Literal(Literal::Integer(20261101))),
+            matches!(
+                from.kind,
+                ExprKind::Literal(Literal::Value(Value::Integer(20261101)))
+            ),
             "{from:?}"
         );
         assert_eq!(
@@ -211,12 +215,14 @@ mod tests {
         let ExprKind::Binary(BinaryOp::Eq, _, name) = r.kind else {
             panic!("{r:?}")
         };
-        assert!(matches!(name.kind, ExprKind::Literal(Literal::String(ref s)) if s == "PC"));
+        assert!(
+            matches!(name.kind, ExprKind::Literal(Literal::Value(Value::String(ref s))) if s == "PC")
+        );
         let missing = a.resolve(&parse_filter("x eq @nothing").unwrap()).unwrap();
         let ExprKind::Binary(_, _, n) = missing.kind else {
             panic!()
         };
-        assert_eq!(n.kind, ExprKind::Literal(Literal::Null));
+        assert_eq!(n.kind, ExprKind::Literal(Literal::Value(Value::Null)));
     }
 
     #[test]
@@ -251,7 +257,10 @@ mod tests {
         let ExprKind::Binary(_, _, v) = e.kind else {
             panic!()
         };
-        assert!(matches!(v.kind, ExprKind::Literal(Literal::Integer(3))));
+        assert!(matches!(
+            v.kind,
+            ExprKind::Literal(Literal::Value(Value::Integer(3)))
+        ));
         let looped = aliases("@a=@b&@b=@a");
         let err = looped
             .resolve(&parse_filter("x eq @a").unwrap())

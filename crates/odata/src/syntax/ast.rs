@@ -1,5 +1,7 @@
 //! Syntax trees produced by the parser. Names are kept as written; nothing is resolved here.
 
+use crate::value::Value;
+
 /// A byte range of the parsed text (all OData syntax is ASCII outside string literals, so byte
 /// offsets equal character offsets everywhere an error can point).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -13,28 +15,9 @@ pub struct Span {
 /// A primitive literal as written in a URL.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
-    /// `null`
-    Null,
-    /// `true` / `false`
-    Boolean(bool),
-    /// An integer that fits in 64 bits.
-    Integer(i64),
-    /// A decimal number without exponent, kept as its exact text.
-    Decimal(String),
-    /// A number with exponent, or `INF`, `-INF`, `NaN`.
-    Double(f64),
-    /// A string (quotes removed, `''` unescaped).
-    String(String),
-    /// `2026-11-01`
-    Date(time::Date),
-    /// `2026-11-01T10:00:00Z`, with any offset.
-    DateTimeOffset(time::OffsetDateTime),
-    /// `13:20:00`
-    TimeOfDay(time::Time),
-    /// `duration'P1DT2H'`, in microseconds.
-    Duration(i64),
-    /// A GUID, as written.
-    Guid(String),
+    /// A primitive value (`null`, `true`, `42`, `'text'`, `2026-11-01T10:00:00+02:00`, ...);
+    /// date-times keep the offset written.
+    Value(Value),
     /// `binary'...'`, decoded.
     Binary(Vec<u8>),
     /// `Namespace.EnumType'Member'`.

@@ -4,6 +4,7 @@
 use super::cursor::Cursor;
 use super::literal::literal;
 use super::*;
+use crate::value::Value;
 
 /// Canonical functions callable without a namespace.
 const CANONICAL_FUNCTIONS: &[&str] = &[
@@ -388,7 +389,7 @@ impl<'a> Parser<'a> {
                 }
             }
             return Ok(Expr {
-                kind: ExprKind::Literal(Literal::String(out)),
+                kind: ExprKind::Literal(Literal::Value(Value::String(out))),
                 span: Span {
                     start,
                     end: self.c.pos,
@@ -687,6 +688,7 @@ mod tests {
 
     fn show(e: &Expr) -> String {
         match &e.kind {
+            ExprKind::Literal(Literal::Value(v)) => format!("{v:?}"),
             ExprKind::Literal(l) => format!("{l:?}"),
             ExprKind::Path(p) => p.join("/"),
             ExprKind::It => "$it".into(),

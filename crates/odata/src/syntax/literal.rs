@@ -2,6 +2,7 @@
 
 use super::cursor::Cursor;
 use super::{Literal, SyntaxError};
+use crate::value::Value;
 use base64::Engine;
 
 /// Parses a whole string as one primitive literal (`'text'`, `42`, `2026-11-01`, `null`, ...).
@@ -30,7 +31,7 @@ pub fn parse_duration(text: &str) -> Result<i64, SyntaxError> {
 pub(crate) fn literal(c: &mut Cursor<'_>) -> Result<Option<Literal>, SyntaxError> {
     let start = c.pos;
     match c.peek() {
-        Some('\'') => return string(c).map(|s| Some(Literal::String(s))),
+        Some('\'') => return string(c).map(|s| Some(Literal::Value(Value::String(s)))),
         Some(ch)
             if ch.is_ascii_digit()
                 || ch == '-'
@@ -41,7 +42,7 @@ pub(crate) fn literal(c: &mut Cursor<'_>) -> Result<Option<Literal>, SyntaxError
             }
             if ch == '-' && c.rest().starts_with("-INF") && !followed_by_ident(c, 4) {
                 c.pos += 4;
-                return Ok(Some(Literal::Double(f64::NEG_INFINITY)));
+                return Ok(Some(Literal::Value(Value::Double(f64::NEG_INFINITY))));
             }
             if ch == '-' && !c.peek_at(1).is_some_and(|b| b.is_ascii_digit()) {
                 return Ok(None);
@@ -53,7 +54,7 @@ pub(crate) fn literal(c: &mut Cursor<'_>) -> Result<Option<Literal>, SyntaxError
                 return date_or_datetime(c).map(Some);
             }
             if looks_like_time(c) {
-                return time_of_day(c).map(|t| Some(Literal::TimeOfDay(t)));
+                return time_of_day(c).map(|t| Some(Literal::Value(Value::TimeOfDay(t))));
             }
             return number(c).map(Some);
         }
@@ -65,9 +66,9 @@ pub(crate) fn literal(c: &mut Cursor<'_>) -> Result<Option<Literal>, SyntaxError
         _ => {}
     }
     for (word, lit) in [
-        ("null", Literal::Null),
-        ("true", Literal::Boolean(true)),
-        ("false", Literal::Boolean(false)),
+        ("null", Literal::Value(Value::Null)),
+        ("true", Literal::Value(Value::Boolean(true))),
+        ("false", Literal::Value(Value::Boolean(false))),
     ] {
         if c.eat_keyword(word) {
             return Ok(Some(lit));
@@ -75,11 +76,11 @@ pub(crate) fn literal(c: &mut Cursor<'_>) -> Result<Option<Literal>, SyntaxError
     }
     if c.rest().starts_with("INF") && !followed_by_ident(c, 3) {
         c.pos += 3;
-        return Ok(Some(Literal::Double(f64::INFINITY)));
+        return Ok(Some(Literal::Value(Value::Double(f64::INFINITY))));
     }
     if c.rest().starts_with("NaN") && !followed_by_ident(c, 3) {
         c.pos += 3;
-        return Ok(Some(Literal::Double(f64::NAN)));
+        return Ok(Some(Literal::Value(Value::Double(f64::NAN))));
     }
     // prefix'...' literals: binary, duration, spatial, enum
     if let Some(prefix) = c.qualified_identifier() {
@@ -110,7 +111,7 @@ pub(crate) fn literal(c: &mut Cursor<'_>) -> Result<Option<Literal>, SyntaxError
                             "unexpected text in duration",
                         ));
                     }
-                    Ok(Some(Literal::Duration(micros)))
+                    Ok(Some(Literal::Value(Value::Duration(micros))))
                 }
                 "geography" | "geometry" => Ok(Some(Literal::Spatial(body))),
                 _ if prefix.contains('.') => Ok(Some(Literal::Enum {
@@ -180,7 +181,7 @@ fn guid(c: &mut Cursor<'_>) -> Option<Literal> {
     }
     let text = c.rest()[..36].to_string();
     c.pos += 36;
-    Some(Literal::Guid(text))
+    Some(Literal::Value(Value::Guid(text)))
 }
 
 fn looks_like_date(c: &Cursor<'_>) -> bool {
@@ -282,7 +283,7 @@ fn time_of_day(c: &mut Cursor<'_>) -> Result<time::Time, SyntaxError> {
 fn date_or_datetime(c: &mut Cursor<'_>) -> Result<Literal, SyntaxError> {
     let date = date_value(c)?;
     if !c.eat('T') {
-        return Ok(Literal::Date(date));
+        return Ok(Literal::Value(Value::Date(date)));
     }
     let time = time_of_day(c)?;
     let offset = if c.eat('Z') || c.eat('z') {
@@ -307,9 +308,9 @@ fn date_or_datetime(c: &mut Cursor<'_>) -> Result<Literal, SyntaxError> {
     } else {
         return Err(c.error("expected 'Z' or a time zone offset"));
     };
-    Ok(Literal::DateTimeOffset(
+    Ok(Literal::Value(Value::DateTimeOffset(
         time::PrimitiveDateTime::new(date, time).assume_offset(offset),
-    ))
+    )))
 }
 
 fn number(c: &mut Cursor<'_>) -> Result<Literal, SyntaxError> {
@@ -354,7 +355,7 @@ fn number(c: &mut Cursor<'_>) -> Result<Literal, SyntaxError> {
     }
     let text = &c.src[start..c.pos];
     if let Ok(v) = text.parse::<i64>() {
-        return Ok(Literal::Integer(v));
+        return Ok(Literal::Value(Value::Integer(v)));
     }
     // numbers are stored and compared as doubles: one that overflows them (a number written
     // with digits, not INF) would silently become infinity
@@ -368,9 +369,9 @@ fn number(c: &mut Cursor<'_>) -> Result<Literal, SyntaxError> {
         ));
     }
     Ok(if is_double {
-        Literal::Double(value)
+        Literal::Value(Value::Double(value))
     } else {
-        Literal::Decimal(text.to_string())
+        Literal::Value(Value::Decimal(text.to_string()))
     })
 }
 
@@ -438,15 +439,24 @@ mod tests {
     fn literals() {
         assert_eq!(
             parse_literal("'it''s'").unwrap(),
-            Literal::String("it's".into())
+            Literal::Value(Value::String("it's".into()))
         );
-        assert_eq!(parse_literal("42").unwrap(), Literal::Integer(42));
-        assert_eq!(parse_literal("+42").unwrap(), Literal::Integer(42));
+        assert_eq!(
+            parse_literal("42").unwrap(),
+            Literal::Value(Value::Integer(42))
+        );
+        assert_eq!(
+            parse_literal("+42").unwrap(),
+            Literal::Value(Value::Integer(42))
+        );
         assert_eq!(
             parse_literal("-4.5").unwrap(),
-            Literal::Decimal("-4.5".into())
+            Literal::Value(Value::Decimal("-4.5".into()))
         );
-        assert_eq!(parse_literal("1e3").unwrap(), Literal::Double(1000.0));
+        assert_eq!(
+            parse_literal("1e3").unwrap(),
+            Literal::Value(Value::Double(1000.0))
+        );
         for overflow in ["1e309", "-2.5E400", &"9".repeat(400)] {
             let e = parse_literal(overflow).unwrap_err();
             assert!(
@@ -456,20 +466,25 @@ mod tests {
         }
         assert_eq!(
             parse_literal("-INF").unwrap(),
-            Literal::Double(f64::NEG_INFINITY)
+            Literal::Value(Value::Double(f64::NEG_INFINITY))
         );
-        assert_eq!(parse_literal("tRUe").unwrap(), Literal::Boolean(true));
+        assert_eq!(
+            parse_literal("tRUe").unwrap(),
+            Literal::Value(Value::Boolean(true))
+        );
         assert!(matches!(
             parse_literal("2026-11-01").unwrap(),
-            Literal::Date(_)
+            Literal::Value(Value::Date(_))
         ));
-        let Literal::DateTimeOffset(d) = parse_literal("2012-09-03T14:53+02:00").unwrap() else {
+        let Literal::Value(Value::DateTimeOffset(d)) =
+            parse_literal("2012-09-03T14:53+02:00").unwrap()
+        else {
             panic!()
         };
         assert_eq!(d.to_offset(time::UtcOffset::UTC).hour(), 12);
         assert_eq!(
             parse_literal("duration'P1DT1H'").unwrap(),
-            Literal::Duration(90_000_000_000)
+            Literal::Value(Value::Duration(90_000_000_000))
         );
         assert_eq!(
             parse_duration("-P6DT23H59M59.9999S").unwrap(),
@@ -479,7 +494,7 @@ mod tests {
         assert_eq!(parse_literal("2011-12-31T24:00Z").unwrap_err().offset, 12);
         assert!(matches!(
             parse_literal("01234567-89ab-cdef-0123-456789ABCDEF").unwrap(),
-            Literal::Guid(g) if g == "01234567-89ab-cdef-0123-456789ABCDEF"
+            Literal::Value(Value::Guid(g)) if g == "01234567-89ab-cdef-0123-456789ABCDEF"
         ));
         assert_eq!(
             parse_literal("binary'Zm9v'").unwrap(),

@@ -9,10 +9,11 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use odata::bind::bind_key;
 use odata::edm::{EntityType, Lookup, PrimitiveType};
-use odata::json::{key_literal, Cell, EntityWriter, MetadataLevel};
+use odata::json::{key_literal, EntityWriter, MetadataLevel};
 use odata::read::ReadQuery;
 use odata::syntax::{self};
 use odata::{ErrorKind, ODataError};
+use warehouse::store::Cell;
 
 use warehouse::sql::{self};
 
@@ -159,7 +160,7 @@ async fn read_one(
 fn key_text(
     key_types: &[(String, PrimitiveType)],
     key_columns: &[usize],
-    row: &dyn odata::json::Row,
+    row: &dyn warehouse::store::Row,
 ) -> String {
     let mut key = String::new();
     for (i, ((name, ty), col)) in key_types.iter().zip(key_columns).enumerate() {

@@ -17,10 +17,11 @@ use expand::navigation_target;
 use extract::ServiceRequest;
 use odata::bind::bind_key;
 use odata::edm::Lookup;
-use odata::json::{key_literal, Cell, MetadataLevel};
+use odata::json::{key_literal, MetadataLevel};
 use odata::read::{PropertyValues, ReadQuery};
 use odata::syntax::{self};
 use odata::{ErrorKind, ODataError};
+use warehouse::store::Cell;
 
 use warehouse::sql::{self};
 use warehouse::Warehouse;

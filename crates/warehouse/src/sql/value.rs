@@ -21,11 +21,11 @@ pub enum SqlValue {
     Time(String),
 }
 
-impl From<odata::json::Cell<'_>> for SqlValue {
+impl From<row::Cell<'_>> for SqlValue {
     /// A cell read back from a row (a sort key where the next statement continues), as a
     /// parameter.
-    fn from(cell: odata::json::Cell<'_>) -> Self {
-        use odata::json::Cell;
+    fn from(cell: row::Cell<'_>) -> Self {
+        use row::Cell;
         match cell {
             Cell::Null => SqlValue::Null,
             Cell::Integer(i) => SqlValue::Integer(i),

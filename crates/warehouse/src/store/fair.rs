@@ -9,7 +9,7 @@
 
 use crate::sql::{Dialect, PlannedQuery};
 use crate::store::{Store, StoreError, Tenant, TenantUpdate};
-use odata::json::Row;
+use row::Row;
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};

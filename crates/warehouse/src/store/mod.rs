@@ -9,7 +9,7 @@ pub mod routed;
 pub mod sqlite;
 
 use crate::sql::{Dialect, PlannedQuery, SqlValue};
-use odata::json::Row;
+pub use row::{Cell, Row};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 

@@ -8,7 +8,7 @@
 
 use crate::sql::{Dialect, PlannedQuery};
 use crate::store::{Store, StoreError, Tenant};
-use odata::json::Row;
+use row::Row;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -6,9 +6,9 @@ use super::values::{Param, PgRow};
 use crate::model::Warehouse;
 use crate::sql::{PlannedQuery, SqlValue};
 use crate::store::{ChangedDays, Loader, RowChange, StoreError};
-use odata::json::Row;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
+use row::Row;
 use std::collections::HashMap;
 
 /// Rows buffered per collection before they are sent with COPY.

@@ -2,8 +2,8 @@
 //! and rows read as the store interface's cells.
 
 use crate::sql::SqlValue;
-use odata::json::{Cell, Row};
 use postgres::types::{ToSql, Type};
+use row::{Cell, Row};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A point in time from microseconds since the Unix epoch.

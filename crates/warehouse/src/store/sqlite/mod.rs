@@ -14,8 +14,8 @@ use crate::schema::{
 use crate::sql::{Dialect, PlannedQuery, SqlValue};
 use crate::store::ChangedDays;
 use crate::store::{Loader, RowChange, Store, StoreError, Tenant};
-use odata::json::{Cell, Row};
 use r2d2_sqlite::SqliteConnectionManager;
+use row::{Cell, Row};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params_from_iter, Connection, OptionalExtension, ToSql};
 use std::collections::HashMap;
