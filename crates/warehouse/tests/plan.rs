@@ -1,8 +1,8 @@
 //! The planner's statements: parameterized, tenant-scoped, keyset-paged.
 
-use odata::bind::{bind_filter, bind_orderby};
+use odata::bind::{bind_filter, bind_orderby, CompareOp};
 use odata::syntax::{parse_filter, parse_orderby};
-use warehouse::sql::tree::{Comparison, Source, SqlExpr};
+use warehouse::sql::tree::{Source, SqlExpr};
 use warehouse::sql::{build, plan, CollectionQuery, KeysetPosition, SqlValue};
 use warehouse::SqliteDialect;
 use warehouse::{ApiVersion, Warehouse};
@@ -50,7 +50,7 @@ fn param(v: SqlValue) -> SqlExpr {
     SqlExpr::Param(v)
 }
 
-fn compare(op: Comparison, a: SqlExpr, b: SqlExpr) -> SqlExpr {
+fn compare(op: CompareOp, a: SqlExpr, b: SqlExpr) -> SqlExpr {
     SqlExpr::compare(op, a, b)
 }
 
@@ -78,7 +78,7 @@ fn user_text_only_reaches_sql_as_parameters() {
     );
     // the tenant comes from the principal, first of the conditions
     let tenant = compare(
-        Comparison::Eq,
+        CompareOp::Eq,
         column(None, "_tenant"),
         param(SqlValue::Integer(7)),
     );
@@ -90,7 +90,7 @@ fn user_text_only_reaches_sql_as_parameters() {
     assert_eq!(
         tree.rows.conditions[1],
         SqlExpr::and(
-            compare(Comparison::Eq, column(None, "deviceName"), text.clone()),
+            compare(CompareOp::Eq, column(None, "deviceName"), text.clone()),
             SqlExpr::is_null(column(None, "deviceName"), true)
         )
     );
@@ -112,7 +112,7 @@ fn keyset_uses_row_values_on_the_key_and_expands_for_nullable_orders() {
     assert_eq!(
         tree.rows.conditions.last(),
         Some(&compare(
-            Comparison::Gt,
+            CompareOp::Gt,
             SqlExpr::Row(keys()),
             SqlExpr::Row(vec![
                 param(SqlValue::Integer(20261101)),
@@ -147,7 +147,7 @@ fn keyset_uses_row_values_on_the_key_and_expands_for_nullable_orders() {
             Box::new(SqlExpr::and(
                 SqlExpr::is_null(column(None, "osVersion"), false),
                 compare(
-                    Comparison::Gt,
+                    CompareOp::Gt,
                     column(None, "deviceKey"),
                     param(SqlValue::Integer(9))
                 )
@@ -172,13 +172,13 @@ fn comparisons_are_two_valued() {
         SqlExpr::and(
             SqlExpr::and(
                 SqlExpr::Not(Box::new(SqlExpr::and(
-                    compare(Comparison::Gt, os(), param(SqlValue::Text("1".into()))),
+                    compare(CompareOp::Gt, os(), param(SqlValue::Text("1".into()))),
                     SqlExpr::is_null(os(), true)
                 ))),
                 SqlExpr::is_null(column(None, "deviceName"), true)
             ),
             compare(
-                Comparison::Eq,
+                CompareOp::Eq,
                 column(None, "deviceKey"),
                 param(SqlValue::Integer(3))
             )

@@ -12,8 +12,9 @@ use super::exprs::Scope;
 use super::keyset::{keyset_predicate, SortKey};
 use super::query::{clamp, CollectionQuery, Cursor, Statements, TENANT_COLUMN};
 use super::rows::{conditions, from, row_scope};
-use super::tree::{Column, Comparison, Select, Source, SqlExpr};
+use super::tree::{Column, Select, Source, SqlExpr};
 use super::value::SqlValue;
+use odata::bind::CompareOp;
 use odata::bind::{
     AggregateMethod, AggregatedType, Aggregation, BoundOrder, Recursion, Share, Stage, Typed,
     TypedKind,
@@ -140,7 +141,7 @@ fn shared(
         derived(windows, format!("w{n}")),
     );
     kept.conditions = vec![SqlExpr::compare(
-        Comparison::Lt,
+        CompareOp::Lt,
         SqlExpr::Coalesce(Box::new(before), Box::new(SqlExpr::Integer(0))),
         bound,
     )];
@@ -195,17 +196,17 @@ fn counted<'a>(q: &CollectionQuery<'a>, a: &Aggregation, scope: &mut Scope<'a>) 
     let mut sub = scope.subquery(q.entity, "v".into(), Vec::new());
     let mut conditions = vec![
         SqlExpr::compare(
-            Comparison::Eq,
+            CompareOp::Eq,
             SqlExpr::column(Some("v"), TENANT_COLUMN),
             SqlExpr::Param(SqlValue::Integer(q.tenant)),
         ),
         SqlExpr::compare(
-            Comparison::Eq,
+            CompareOp::Eq,
             SqlExpr::column(Some("v"), "collection"),
             SqlExpr::Param(SqlValue::Text(q.collection.name.clone())),
         ),
         SqlExpr::compare(
-            Comparison::Eq,
+            CompareOp::Eq,
             SqlExpr::column(Some("v"), "property"),
             SqlExpr::Param(SqlValue::Text(property.to_string())),
         ),
@@ -213,7 +214,7 @@ fn counted<'a>(q: &CollectionQuery<'a>, a: &Aggregation, scope: &mut Scope<'a>) 
     conditions.extend(apply.filters.iter().map(|f| sub.expr(f)));
     if let Some(min) = q.min_date_key {
         conditions.push(SqlExpr::compare(
-            Comparison::Ge,
+            CompareOp::Ge,
             sub.column(day),
             SqlExpr::Param(SqlValue::Integer(min)),
         ));

@@ -7,8 +7,9 @@ use super::exprs::Scope;
 use super::keyset::{keyset_predicate, SortKey};
 use super::query::{clamp, CollectionQuery, Cursor, Statements, TENANT_COLUMN};
 use super::rows::{conditions, from, row_scope};
-use super::tree::{Column, Comparison, Select, Source, SqlExpr};
+use super::tree::{Column, Select, Source, SqlExpr};
 use super::value::SqlValue;
+use odata::bind::CompareOp;
 use odata::bind::TypedKind;
 use odata::syntax::Direction;
 
@@ -116,19 +117,19 @@ fn kept_count(q: &CollectionQuery<'_>) -> Select {
     );
     count.conditions = vec![
         SqlExpr::compare(
-            Comparison::Eq,
+            CompareOp::Eq,
             SqlExpr::column(None, TENANT_COLUMN),
             SqlExpr::Param(SqlValue::Integer(q.tenant)),
         ),
         SqlExpr::compare(
-            Comparison::Eq,
+            CompareOp::Eq,
             SqlExpr::column(None, "collection"),
             SqlExpr::Param(SqlValue::Text(q.collection.name.clone())),
         ),
     ];
     if let (Some(min), Some(_)) = (q.min_date_key, q.entity.property_index("dateKey")) {
         count.conditions.push(SqlExpr::compare(
-            Comparison::Ge,
+            CompareOp::Ge,
             SqlExpr::column(None, "date_key"),
             SqlExpr::Param(SqlValue::Integer(min)),
         ));

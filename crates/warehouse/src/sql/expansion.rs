@@ -12,8 +12,9 @@ use super::exprs::Scope;
 use super::joins::nested_joins;
 use super::query::{clamp, CollectionQuery, Cursor, Expansion, TENANT_COLUMN};
 use super::rows::left_joins;
-use super::tree::{Column, Comparison, OrderItem, Select, Source, SqlExpr};
+use super::tree::{Column, OrderItem, Select, Source, SqlExpr};
 use super::value::SqlValue;
+use odata::bind::CompareOp;
 use odata::bind::MAX_EXPANDED_ENTITIES;
 use odata::edm::PrimitiveType;
 use odata::syntax::Direction;
@@ -156,12 +157,12 @@ fn related_rows<'a>(
     );
     select.conditions = vec![
         SqlExpr::compare(
-            Comparison::Eq,
+            CompareOp::Eq,
             SqlExpr::column(Some(&alias), TENANT_COLUMN),
             SqlExpr::column(Some(parent), TENANT_COLUMN),
         ),
         SqlExpr::compare(
-            Comparison::Eq,
+            CompareOp::Eq,
             SqlExpr::column(Some(&alias), &related.referenced),
             SqlExpr::column(Some(parent), &e.reference),
         ),
@@ -173,7 +174,7 @@ fn related_rows<'a>(
     }
     if let (Some(min), Some(i)) = (related.min_date_key, e.entity.property_index("dateKey")) {
         select.conditions.push(SqlExpr::compare(
-            Comparison::Ge,
+            CompareOp::Ge,
             sub.column(i),
             SqlExpr::Param(SqlValue::Integer(min)),
         ));

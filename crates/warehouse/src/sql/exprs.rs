@@ -5,7 +5,7 @@
 
 use super::joins::{target_collection, Joined};
 use super::query::TENANT_COLUMN;
-use super::tree::{Column, Comparison, Select, Source, SqlExpr};
+use super::tree::{Column, Select, Source, SqlExpr};
 use super::value::SqlValue;
 use crate::model::Collection;
 use odata::bind::{AggregatedType, CompareOp, Function, Typed, TypedKind, Value};
@@ -246,12 +246,12 @@ impl<'a> Scope<'a> {
         );
         select.conditions = vec![
             SqlExpr::compare(
-                Comparison::Eq,
+                CompareOp::Eq,
                 SqlExpr::column(Some(&alias), TENANT_COLUMN),
                 SqlExpr::column(Some(outer_alias), TENANT_COLUMN),
             ),
             SqlExpr::compare(
-                Comparison::Eq,
+                CompareOp::Eq,
                 SqlExpr::column(Some(&alias), &nav.referenced_property),
                 self.column(key),
             ),
@@ -300,10 +300,9 @@ impl<'a> Scope<'a> {
         } else {
             repeatable(a)
         };
-        let comparison = comparison(op);
         if nullable && (constant(a) || constant(b)) && operand_repeatable {
             let operand = if constant(a) { sb.clone() } else { sa.clone() };
-            let compared = SqlExpr::compare(comparison, sa, sb);
+            let compared = SqlExpr::compare(op, sa, sb);
             return if op == CompareOp::Ne {
                 SqlExpr::Or(
                     Box::new(compared),
@@ -320,24 +319,12 @@ impl<'a> Scope<'a> {
                 negated: op == CompareOp::Ne,
             };
         }
-        let sql = SqlExpr::compare(comparison, sa, sb);
+        let sql = SqlExpr::compare(op, sa, sb);
         if nullable {
             SqlExpr::FalseWhenNull(Box::new(sql))
         } else {
             sql
         }
-    }
-}
-
-/// The SQL comparison of an OData one.
-fn comparison(op: CompareOp) -> Comparison {
-    match op {
-        CompareOp::Eq => Comparison::Eq,
-        CompareOp::Ne => Comparison::Ne,
-        CompareOp::Gt => Comparison::Gt,
-        CompareOp::Ge => Comparison::Ge,
-        CompareOp::Lt => Comparison::Lt,
-        CompareOp::Le => Comparison::Le,
     }
 }
 

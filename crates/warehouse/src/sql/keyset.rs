@@ -1,8 +1,9 @@
 //! Keyset paging: a statement's sort keys, and the condition that continues after the sort
 //! values of the previous page's last row.
 
-use super::tree::{Comparison, OrderItem, SqlExpr};
+use super::tree::{OrderItem, SqlExpr};
 use super::value::SqlValue;
+use odata::bind::CompareOp;
 use odata::edm::PrimitiveType;
 
 /// One expression of a statement's order.
@@ -52,9 +53,9 @@ pub(super) fn keyset_predicate(sort: &[SortKey], values: &[SqlValue]) -> SqlExpr
             .collect();
         let keys = sort.iter().map(|s| s.expr.clone()).collect();
         let op = if sort[0].descending {
-            Comparison::Lt
+            CompareOp::Lt
         } else {
-            Comparison::Gt
+            CompareOp::Gt
         };
         return SqlExpr::compare(op, SqlExpr::Row(keys), SqlExpr::Row(params));
     }
@@ -70,14 +71,14 @@ pub(super) fn keyset_predicate(sort: &[SortKey], values: &[SqlValue]) -> SqlExpr
         } else {
             let p = SqlExpr::Param(typed(v, s.ty));
             let after = match (s.descending, s.nullable) {
-                (false, _) => SqlExpr::compare(Comparison::Gt, s.expr.clone(), p.clone()),
-                (true, false) => SqlExpr::compare(Comparison::Lt, s.expr.clone(), p.clone()),
+                (false, _) => SqlExpr::compare(CompareOp::Gt, s.expr.clone(), p.clone()),
+                (true, false) => SqlExpr::compare(CompareOp::Lt, s.expr.clone(), p.clone()),
                 (true, true) => SqlExpr::Or(
-                    Box::new(SqlExpr::compare(Comparison::Lt, s.expr.clone(), p.clone())),
+                    Box::new(SqlExpr::compare(CompareOp::Lt, s.expr.clone(), p.clone())),
                     Box::new(SqlExpr::is_null(s.expr.clone(), false)),
                 ),
             };
-            (after, SqlExpr::compare(Comparison::Eq, s.expr.clone(), p))
+            (after, SqlExpr::compare(CompareOp::Eq, s.expr.clone(), p))
         };
         acc = Some(match acc {
             None => after,

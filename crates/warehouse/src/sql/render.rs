@@ -3,8 +3,9 @@
 //! written by the dialect from their rendered operands.
 
 use super::dialect::Dialect;
-use super::tree::{Column, Comparison, Join, OrderItem, Select, Source, SqlExpr};
+use super::tree::{Column, Join, OrderItem, Select, Source, SqlExpr};
 use super::value::SqlValue;
+use odata::bind::CompareOp;
 
 /// Renders trees for `dialect`, collecting the parameters of everything rendered.
 pub struct Render<'d> {
@@ -206,13 +207,13 @@ impl<'d> Render<'d> {
     }
 }
 
-fn symbol(op: Comparison) -> &'static str {
+fn symbol(op: CompareOp) -> &'static str {
     match op {
-        Comparison::Eq => "=",
-        Comparison::Ne => "<>",
-        Comparison::Gt => ">",
-        Comparison::Ge => ">=",
-        Comparison::Lt => "<",
-        Comparison::Le => "<=",
+        CompareOp::Eq => "=",
+        CompareOp::Ne => "<>",
+        CompareOp::Gt => ">",
+        CompareOp::Ge => ">=",
+        CompareOp::Lt => "<",
+        CompareOp::Le => "<=",
     }
 }

@@ -5,8 +5,9 @@
 use super::exprs::Scope;
 use super::joins::{any_related, joins};
 use super::query::{CollectionQuery, TENANT_COLUMN};
-use super::tree::{Comparison, Join, Source, SqlExpr};
+use super::tree::{Join, Source, SqlExpr};
 use super::value::SqlValue;
+use odata::bind::CompareOp;
 use odata::bind::{Recursion, Typed, TypedKind};
 
 /// The scope of the collection's rows, joined to the collections the query reaches, aliased
@@ -60,7 +61,7 @@ fn correlates(q: &CollectionQuery<'_>) -> bool {
 /// `$filter` (unless it is on aggregated rows), the history window, the key.
 pub(super) fn conditions(q: &CollectionQuery<'_>, scope: &mut Scope<'_>) -> Vec<SqlExpr> {
     let mut conditions = vec![SqlExpr::compare(
-        Comparison::Eq,
+        CompareOp::Eq,
         SqlExpr::column(scope.alias.as_deref(), TENANT_COLUMN),
         SqlExpr::Param(SqlValue::Integer(q.tenant)),
     )];
@@ -77,14 +78,14 @@ pub(super) fn conditions(q: &CollectionQuery<'_>, scope: &mut Scope<'_>) -> Vec<
     }
     if let (Some(min), Some(i)) = (q.min_date_key, q.entity.property_index("dateKey")) {
         conditions.push(SqlExpr::compare(
-            Comparison::Ge,
+            CompareOp::Ge,
             scope.column(i),
             SqlExpr::Param(SqlValue::Integer(min)),
         ));
     }
     for (i, v) in q.key {
         conditions.push(SqlExpr::compare(
-            Comparison::Eq,
+            CompareOp::Eq,
             scope.column(*i),
             SqlExpr::Param(v.clone()),
         ));
@@ -111,12 +112,12 @@ pub(super) fn left_joins<'a>(scope: &mut Scope<'a>, alias: &str) -> Vec<Join> {
         let owner = j.parent.as_ref().map_or(alias, |(parent, _)| parent);
         let mut on = vec![
             SqlExpr::compare(
-                Comparison::Eq,
+                CompareOp::Eq,
                 SqlExpr::column(Some(&j.alias), TENANT_COLUMN),
                 SqlExpr::column(Some(owner), TENANT_COLUMN),
             ),
             SqlExpr::compare(
-                Comparison::Eq,
+                CompareOp::Eq,
                 SqlExpr::column(Some(&j.alias), &j.target.key[0]),
                 reference,
             ),

@@ -6,7 +6,7 @@
 //! tested) as a structure.
 
 use super::value::SqlValue;
-use odata::bind::{AggregateMethod, ArithOp, Function};
+use odata::bind::{AggregateMethod, ArithOp, CompareOp, Function};
 use odata::edm::PrimitiveType;
 
 /// A `SELECT` statement (or subquery).
@@ -102,23 +102,6 @@ pub struct OrderItem {
     pub nullable: bool,
 }
 
-/// Comparison operators SQL writes alike everywhere.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Comparison {
-    /// `=`
-    Eq,
-    /// `<>`
-    Ne,
-    /// `>`
-    Gt,
-    /// `>=`
-    Ge,
-    /// `<`
-    Lt,
-    /// `<=`
-    Le,
-}
-
 /// An SQL expression.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SqlExpr {
@@ -150,7 +133,7 @@ pub enum SqlExpr {
     /// `(a OR b)`.
     Or(Box<SqlExpr>, Box<SqlExpr>),
     /// `(a op b)`.
-    Compare(Comparison, Box<SqlExpr>, Box<SqlExpr>),
+    Compare(CompareOp, Box<SqlExpr>, Box<SqlExpr>),
     /// `(x IS NULL)`, or `(x IS NOT NULL)` when `negated`.
     IsNull {
         /// The value.
@@ -228,7 +211,7 @@ impl SqlExpr {
     }
 
     /// `(a op b)`.
-    pub fn compare(op: Comparison, a: SqlExpr, b: SqlExpr) -> Self {
+    pub fn compare(op: CompareOp, a: SqlExpr, b: SqlExpr) -> Self {
         SqlExpr::Compare(op, Box::new(a), Box::new(b))
     }
 
