@@ -9,7 +9,7 @@
 
 use super::counts::{VALUE_COUNTS, VALUE_COUNTS_TABLE};
 use super::exprs::Scope;
-use super::keyset::{keyset_predicate, SortKey};
+use super::keyset::{keyset_predicate, page, SortKey};
 use super::query::{clamp, CollectionQuery, Cursor, Statements, TENANT_COLUMN};
 use super::rows::{conditions, from, row_scope};
 use super::tree::{Column, Select, Source, SqlExpr};
@@ -71,9 +71,7 @@ pub(super) fn build_aggregated(q: &CollectionQuery<'_>, a: &Aggregation) -> Stat
         derived(source, "g".into()),
     );
     rows.conditions = conditions;
-    rows.order_by = order.iter().map(SortKey::order_item).collect();
-    rows.limit = q.limit.map(|l| SqlValue::Integer(clamp(l)));
-    rows.offset = (q.offset > 0).then(|| SqlValue::Integer(clamp(q.offset)));
+    page(&mut rows, &order, q.limit, q.offset);
     Statements {
         rows,
         count,

@@ -4,8 +4,8 @@
 
 use super::expansion::expanded_columns;
 use super::exprs::Scope;
-use super::keyset::{keyset_predicate, SortKey};
-use super::query::{clamp, CollectionQuery, Cursor, Statements, TENANT_COLUMN};
+use super::keyset::{keyset_predicate, page, SortKey};
+use super::query::{CollectionQuery, Cursor, Statements, TENANT_COLUMN};
 use super::rows::{conditions, from, row_scope};
 use super::tree::{Column, Select, Source, SqlExpr};
 use super::value::SqlValue;
@@ -41,9 +41,7 @@ pub(super) fn build_entities(q: &CollectionQuery<'_>) -> Statements {
     let mut rows = Select::new(columns.into_iter().map(Column::from).collect(), source);
     rows.joins = joins;
     rows.conditions = conditions;
-    rows.order_by = order.keys.iter().map(SortKey::order_item).collect();
-    rows.limit = q.limit.map(|l| SqlValue::Integer(clamp(l)));
-    rows.offset = (q.offset > 0).then(|| SqlValue::Integer(clamp(q.offset)));
+    page(&mut rows, &order.keys, q.limit, q.offset);
     Statements {
         rows,
         count,

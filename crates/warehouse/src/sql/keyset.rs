@@ -1,7 +1,8 @@
 //! Keyset paging: a statement's sort keys, and the condition that continues after the sort
 //! values of the previous page's last row.
 
-use super::tree::{OrderItem, SqlExpr};
+use super::query::clamp;
+use super::tree::{OrderItem, Select, SqlExpr};
 use super::value::SqlValue;
 use odata::bind::CompareOp;
 use odata::edm::PrimitiveType;
@@ -86,4 +87,11 @@ pub(super) fn keyset_predicate(sort: &[SortKey], values: &[SqlValue]) -> SqlExpr
         });
     }
     acc.unwrap_or(SqlExpr::Bool(true))
+}
+
+/// Orders `rows` by `keys` and keeps the page: at most `limit` rows after `offset`.
+pub(super) fn page(rows: &mut Select, keys: &[SortKey], limit: Option<u64>, offset: u64) {
+    rows.order_by = keys.iter().map(SortKey::order_item).collect();
+    rows.limit = limit.map(|l| SqlValue::Integer(clamp(l)));
+    rows.offset = (offset > 0).then(|| SqlValue::Integer(clamp(offset)));
 }
