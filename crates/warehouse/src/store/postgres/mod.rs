@@ -55,9 +55,10 @@ pub struct PostgresStore {
 /// them in its own processes, so a thread watches their flags and sends PostgreSQL's cancel
 /// request for those set, again at every look until the statement has returned: a cancel that
 /// reaches the backend before the statement does is ignored by PostgreSQL, so one request alone
-/// could miss it. An entry is removed under the lock before its connection goes back to the
-/// pool, and cancels are sent under that lock, so none is sent for a connection's next statement
-/// (PostgreSQL ignores one that lands while the backend waits for a command).
+/// could miss it. A cancel request is answered before PostgreSQL has signalled the backend, so
+/// one can still land after its statement returned, on the connection's next statement: a
+/// connection whose requester went away is closed rather than pooled ([`pool::Session::discard`];
+/// PostgreSQL ignores a cancel that lands while the backend waits for a command).
 struct Watched {
     id: u64,
     flag: Arc<AtomicBool>,
@@ -222,8 +223,17 @@ impl PostgresStore {
         may_retry: &dyn Fn() -> bool,
         mut work: impl FnMut(&mut postgres::Client) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        // a connection whose requester went away may still get a cancel request meant for
+        // its statement, which would stop the next one: it is closed instead of pooled
+        let mut run = |conn: &mut r2d2::PooledConnection<Connections>| {
+            let result = work(conn);
+            if crate::store::cancellation().is_some_and(|flag| flag.load(Ordering::Relaxed)) {
+                conn.discard();
+            }
+            result
+        };
         let mut conn = self.conn()?;
-        match work(&mut conn) {
+        match run(&mut conn) {
             Err(e) if conn.is_closed() => {
                 self.lost.mark();
                 drop(conn);
@@ -231,7 +241,7 @@ impl PostgresStore {
                     return Err(e);
                 }
                 tracing::info!(error = %e, "a store connection was lost; running the statement on another");
-                work(&mut **self.conn()?)
+                run(&mut self.conn()?)
             }
             result => result,
         }

@@ -45,6 +45,18 @@ pub struct Session {
     client: Client,
     /// Microseconds after [`Lost`]'s epoch.
     returned: u64,
+    /// Closed instead of going back to the pool ([`Session::discard`]).
+    discarded: bool,
+}
+
+impl Session {
+    /// Closes this connection when it would go back to the pool. For a connection a cancel
+    /// request may have been sent for: PostgreSQL signals the backend after the request's own
+    /// connection has closed, so a cancel can land on whatever statement the backend runs next,
+    /// another client's; a closed backend takes it with it.
+    pub fn discard(&mut self) {
+        self.discarded = true;
+    }
 }
 
 impl std::ops::Deref for Session {
@@ -92,6 +104,7 @@ impl ManageConnection for Connections {
         Ok(Session {
             client: self.config.connect(self.tls.clone())?,
             returned: self.lost.now(),
+            discarded: false,
         })
     }
 
@@ -104,9 +117,10 @@ impl ManageConnection for Connections {
         session.client.simple_query("").map(|_| ())
     }
 
-    /// Called as the connection goes back to the pool: notes when.
+    /// Called as the connection goes back to the pool: notes when; a discarded or closed one
+    /// is dropped.
     fn has_broken(&self, session: &mut Session) -> bool {
         session.returned = self.lost.now();
-        session.client.is_closed()
+        session.discarded || session.client.is_closed()
     }
 }
