@@ -3,17 +3,15 @@
 
 use super::context::*;
 use super::expand::*;
-use crate::negotiate::{self};
+use crate::negotiate::JsonFormat;
 use crate::paging::{fingerprint, PageToken};
 use crate::stream::{self, Page};
 use crate::{ApiError, ApiResult};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
-use odata::bind::bind_key;
 use odata::edm::{EntityType, PrimitiveType};
 use odata::json::{EntityWriter, MetadataLevel};
-use odata::read::{PropertyValues, ReadQuery};
-use odata::syntax::{self};
+use odata::read::ReadQuery;
 use odata::ODataError;
 
 use odata::bind::AggregatedType;
@@ -41,66 +39,17 @@ impl PageSize {
     }
 }
 
-/// A collection's page: its rows streamed as they are read, a next link when there are more.
-pub(super) async fn collection(ctx: RequestContext, name: &str) -> ApiResult<Response> {
-    scoped_collection(ctx, name, Vec::new(), false).await
-}
-
-/// `/{set}({key})/{navigation}` of a collection-valued navigation property: the entities of its
-/// target collection whose reference holds the key (`devices(42)/devicePropertyHistories` reads
-/// `devicePropertyHistories` with `deviceKey` 42; empty when there is no such entity).
-/// With `references`, `/{set}({key})/{navigation}/$ref`: references to them (their ids).
-pub(super) async fn related_collection(
+/// A page of what `read` reads (entities, or `references` to them): its rows streamed as they
+/// are read in `format`, a next link when there are more.
+pub(super) async fn page(
     ctx: RequestContext,
-    set: &str,
-    key_text: &str,
-    navigation: usize,
+    read: ReadQuery<'static>,
+    format: JsonFormat,
     references: bool,
 ) -> ApiResult<Response> {
-    let (target, parent) = parent_scope(&ctx, set, key_text, navigation)?;
-    scoped_collection(ctx, target, parent, references).await
-}
-
-/// The collection a collection-valued navigation property of `set({key_text})` leads to, and the
-/// value its reference must hold.
-pub(super) fn parent_scope(
-    ctx: &RequestContext,
-    set: &str,
-    key_text: &str,
-    navigation: usize,
-) -> Result<(&'static str, PropertyValues), ODataError> {
-    let (source, _) = resolve(ctx, set)?;
-    let key_values = syntax::parse_key(key_text).map_err(|e| e.into_odata("key"))?;
-    let key = bind_key(&key_values, source).map_err(|e| e.with_target("key"))?;
-    let nav = &source.navigation[navigation];
-    let target = navigation_target(ctx, source, navigation);
-    let (target_type, _) = resolve(ctx, target)?;
-    let reference = target_type
-        .property_index(&nav.referenced_property)
-        .expect("collection navigation properties name the target's reference");
-    let parent = key
-        .iter()
-        .filter(|(p, _)| source.properties[*p].name == nav.property)
-        .map(|(_, v)| (reference, v.clone()))
-        .collect();
-    Ok((target, parent))
-}
-
-/// A collection's page, of the entities whose properties hold the `parent` values only (or
-/// references to them).
-async fn scoped_collection(
-    ctx: RequestContext,
-    name: &str,
-    parent: PropertyValues,
-    references: bool,
-) -> ApiResult<Response> {
-    let (entity, _) = resolve(&ctx, name)?;
-    let read = read_query(&ctx, name, entity)?.within(parent);
-    let format = negotiate::json_format(
-        ctx.options.get("$format"),
-        header_str(&ctx.headers, "accept"),
-    )?;
-    let read = read.with_paging(&ctx.options)?;
+    let entity = read.entity;
+    let name = read.set.clone();
+    let name = name.as_str();
     let mut page_size = PageSize::of(&ctx);
     if read.expands_collections() {
         page_size.rows = page_size.rows.min(PAGE_WITH_EXPANDED_COLLECTIONS);

@@ -1,6 +1,6 @@
 //! What every handler of the service reads: the request's context (its state, principal,
-//! version, options, headers and addresses), the collection it names, the bound query and where
-//! it reads, the caller's tenant.
+//! version, options, headers and addresses), the collection it names, where a bound query reads,
+//! the caller's tenant.
 
 use crate::negotiate::JsonFormat;
 use crate::{ApiError, ApiResult, AppState};
@@ -8,7 +8,6 @@ use auth::Principal;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use odata::edm::{EntityType, Model};
-use odata::read::ReadQuery;
 use odata::syntax::QueryOptions;
 use odata::{ErrorKind, ODataError};
 
@@ -135,17 +134,6 @@ pub(super) fn history_days(ctx: &RequestContext) -> Result<Option<u32>, ODataErr
         .with_target("maxhistorydays")
     })?;
     Ok(Some(days))
-}
-
-/// The request's options bound against collection `name` (whose entities are `entity`), with
-/// its paging options unless it is a `$count`, and `maxhistorydays`.
-pub(super) fn read_query(
-    ctx: &RequestContext,
-    name: &str,
-    entity: &'static EntityType,
-) -> Result<ReadQuery<'static>, ODataError> {
-    let read = ReadQuery::bind(&ctx.options, name, entity, ctx.model())?;
-    Ok(read.with_history_days(history_days(ctx)?))
 }
 
 /// Where and for whom `read` is planned: the tenant, its snapshot, and the page.

@@ -3,15 +3,13 @@
 
 use super::context::*;
 use super::expand::*;
-use crate::negotiate::{self, JsonFormat};
+use super::target::EntityTarget;
+use crate::negotiate::JsonFormat;
 use crate::{ApiError, ApiResult};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use odata::bind::bind_key;
-use odata::edm::{EntityType, Lookup, PrimitiveType};
+use odata::edm::{EntityType, PrimitiveType};
 use odata::json::{key_literal, EntityWriter, MetadataLevel};
-use odata::read::ReadQuery;
-use odata::syntax::{self};
 use odata::{ErrorKind, ODataError};
 use warehouse::store::Cell;
 
@@ -27,28 +25,17 @@ struct EntityRead {
     key: String,
 }
 
-/// Entity `name(key_text)`, or its `property`, or that property's raw value (`raw`).
-pub(super) async fn entity(
-    ctx: RequestContext,
-    name: &str,
-    key_text: &str,
-    property: Option<&str>,
-    raw: bool,
-) -> ApiResult<Response> {
-    let (entity, _) = resolve(&ctx, name)?;
-    let key_values = syntax::parse_key(key_text).map_err(|e| e.into_odata("key"))?;
-    let prop_index = property.map(|p| property_index(entity, p)).transpose()?;
-    let format = if raw {
-        None
-    } else {
-        Some(negotiate::json_format(
-            ctx.options.get("$format"),
-            header_str(&ctx.headers, "accept"),
-        )?)
-    };
-    let key = bind_key(&key_values, entity).map_err(|e| e.with_target("key"))?;
-    let read = ReadQuery::entity(&ctx.options, (name, entity), ctx.model(), key, prop_index)?
-        .with_history_days(history_days(&ctx)?);
+/// One entity, one of its properties, or that property's raw value, as `target` names it.
+pub(super) async fn entity(ctx: RequestContext, target: EntityTarget) -> ApiResult<Response> {
+    let EntityTarget {
+        read,
+        key_text,
+        property,
+        format,
+    } = target;
+    let (name, entity) = (read.set.as_str(), read.entity);
+    let prop_index = property.as_ref().map(|(i, _)| *i);
+    let raw = format.is_none();
     let tenant = load_tenant(&ctx).await?;
     let plan = sql::plan_read(
         &read,
@@ -85,31 +72,12 @@ pub(super) async fn entity(
         );
         return Ok(r);
     };
-    let context = match property {
-        Some(p) => format!("{}#{name}({})/{p}", ctx.metadata_url(), read.key),
+    let context = match &property {
+        Some((_, p)) => format!("{}#{name}({})/{p}", ctx.metadata_url(), read.key),
         None => format!("{}#{name}/$entity", ctx.metadata_url()),
     };
     let body = json_body(&format, &context, property.is_some(), &read.body);
     Ok(json_response(&format, body))
-}
-
-/// The index of property `p` of `entity` (exactly, else case-insensitively when unique).
-fn property_index(entity: &EntityType, p: &str) -> Result<usize, ApiError> {
-    match entity.find_property(p) {
-        Lookup::Found(i) => Ok(i),
-        Lookup::Missing => Err(ODataError::not_found(format!(
-            "'{p}' is not a property of {}.",
-            entity.name
-        ))
-        .with_target(p.to_string())
-        .into()),
-        Lookup::Ambiguous(candidates) => Err(ODataError::bad_request(format!(
-            "'{p}' matches the properties {} when case is ignored; write one exactly.",
-            candidates.join(", ")
-        ))
-        .with_target(p.to_string())
-        .into()),
-    }
 }
 
 /// Runs `plan` for at most one row on a blocking thread and writes it: the entity through

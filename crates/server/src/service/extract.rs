@@ -1,11 +1,13 @@
 //! The request, parsed once before any handler runs: an axum extractor that authenticates the
 //! caller, then reads the path (which resource), the query options (syntax only) and the
-//! service's own options (`api-version`), and gives a [`ServiceRequest`], or the error to answer
+//! service's own options (`api-version`), then resolves what the path names and binds the query
+//! against the model ([`super::target`]), and gives a [`ServiceRequest`], or the error to answer
 //! (authentication's 401 first, then the request's 400 or 404 with the position of the problem).
 
 use super::context::{service_option, RequestContext};
+use super::target::{target, Target};
 use crate::authn::Authenticated;
-use crate::request::{self, Resource};
+use crate::request;
 use crate::{ApiError, AppState, BASE_PATH, ROUTED_PREFIX};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -16,12 +18,12 @@ use odata::ODataError;
 use warehouse::model::ApiVersion;
 
 /// A request of the OData service: its context (state, principal, version, options, headers,
-/// addresses) and the resource its path names.
+/// addresses) and what it asks for, resolved and bound against the model.
 pub(crate) struct ServiceRequest {
     /// What every handler reads.
     pub ctx: RequestContext,
-    /// What the path names.
-    pub resource: Resource,
+    /// What the path names, with the query bound ([`target`]).
+    pub target: Target,
 }
 
 impl FromRequestParts<AppState> for ServiceRequest {
@@ -51,21 +53,20 @@ impl FromRequestParts<AppState> for ServiceRequest {
             syntax::parse_query_options(&raw_query).map_err(|e| refused(e.into_odata("query")))?;
         let version = parse_version(&options).map_err(refused)?;
         let base_url = base_url(app, &parts.headers);
-        Ok(ServiceRequest {
-            ctx: RequestContext {
-                service_root: format!("{base_url}{prefix}{BASE_PATH}"),
-                base_url,
-                app: app.clone(),
-                principal,
-                version,
-                options,
-                raw_query,
-                headers: parts.headers.clone(),
-                path,
-                request_id,
-            },
-            resource,
-        })
+        let ctx = RequestContext {
+            service_root: format!("{base_url}{prefix}{BASE_PATH}"),
+            base_url,
+            app: app.clone(),
+            principal,
+            version,
+            options,
+            raw_query,
+            headers: parts.headers.clone(),
+            path,
+            request_id,
+        };
+        let target = target(&ctx, resource).map_err(refused)?;
+        Ok(ServiceRequest { ctx, target })
     }
 }
 

@@ -6,21 +6,18 @@ mod context;
 mod entity;
 mod expand;
 mod extract;
+mod target;
 
 use crate::negotiate::{self, MetadataFormat};
-use crate::request::Resource;
 use crate::{ApiError, ApiResult};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use context::*;
-use expand::navigation_target;
 use extract::ServiceRequest;
-use odata::bind::bind_key;
-use odata::edm::Lookup;
 use odata::json::{key_literal, MetadataLevel};
-use odata::read::{PropertyValues, ReadQuery};
-use odata::syntax::{self};
+use odata::read::ReadQuery;
 use odata::{ErrorKind, ODataError};
+use target::Target;
 use warehouse::store::Cell;
 
 use warehouse::sql::{self};
@@ -35,126 +32,51 @@ pub async fn method_not_allowed() -> ApiError {
 }
 
 /// The single entry point for GET/HEAD under the service root: the request as
-/// [`ServiceRequest`] parsed it, answered by the handler of the resource it names.
-pub async fn handle(ServiceRequest { ctx, resource }: ServiceRequest) -> Response {
-    match dispatch(ctx, resource).await {
+/// [`ServiceRequest`] parsed and resolved it, answered by the handler of its target.
+pub async fn handle(ServiceRequest { ctx, target }: ServiceRequest) -> Response {
+    match dispatch(ctx, target).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
 
-async fn dispatch(ctx: RequestContext, resource: Resource) -> ApiResult<Response> {
-    match resource {
-        Resource::ServiceDocument => service_document(&ctx),
-        Resource::Metadata => metadata(&ctx),
-        Resource::OpenApi => openapi(&ctx),
-        Resource::Collection(name) => {
-            let name = canonical_set(&ctx, &name)?;
-            collection::collection(ctx, &name).await
-        }
-        Resource::Count(name) => {
-            let name = canonical_set(&ctx, &name)?;
-            count(ctx, &name).await
-        }
-        Resource::Deeper { set, key, segments } => {
-            let set = canonical_set(&ctx, &set)?;
-            let collection_valued = |nav: &str| {
-                ctx.model().entity_set(&set).and_then(|s| {
-                    let ty = ctx.model().type_of(s);
-                    match ty.find_navigation(nav) {
-                        Lookup::Found(n) if ty.navigation[n].collection => Some(n),
-                        _ => None,
-                    }
-                })
-            };
-            match &segments[..] {
-                [nav, count] if count == "$count" => {
-                    if let Some(n) = collection_valued(nav) {
-                        let (target, parent) = collection::parent_scope(&ctx, &set, &key, n)?;
-                        return count_of(ctx, target, parent).await;
-                    }
-                }
-                [nav, reference] if reference == "$ref" => {
-                    if let Some(n) = collection_valued(nav) {
-                        return collection::related_collection(ctx, &set, &key, n, true).await;
-                    }
-                }
-                _ => {}
-            }
-            let through_navigation = ctx.model().entity_set(&set).is_some_and(|s| {
-                let ty = ctx.model().type_of(s);
-                matches!(ty.find_navigation(&segments[0]), Lookup::Found(_))
-            });
-            Err(if through_navigation {
-                ODataError::not_implemented(format!(
-                    "Paths that go on after the navigation property '{}' are not supported yet; \
-                     read /{}(key)/{} and then follow its own URL.",
-                    segments[0], set, segments[0]
-                ))
-                .with_target("path")
-            } else {
-                ODataError::not_found(format!("No resource at '{}'.", ctx.path)).with_target("path")
-            }
-            .into())
-        }
-        Resource::Entity {
-            set,
-            key,
-            property,
-            raw,
-        } => {
-            let set = canonical_set(&ctx, &set)?;
-            let navigation = match (&property, raw) {
-                (Some(p), false) => ctx.model().entity_set(&set).and_then(|s| {
-                    match ctx.model().type_of(s).find_navigation(p) {
-                        Lookup::Found(n) => Some(n),
-                        _ => None,
-                    }
-                }),
-                _ => None,
-            };
-            let collection_valued = |n: usize| {
-                ctx.model()
-                    .entity_set(&set)
-                    .is_some_and(|s| ctx.model().type_of(s).navigation[n].collection)
-            };
-            match navigation {
-                Some(n) if collection_valued(n) => {
-                    collection::related_collection(ctx, &set, &key, n, false).await
-                }
-                Some(n) => related(ctx, &set, &key, n).await,
-                None => entity::entity(ctx, &set, &key, property.as_deref(), raw).await,
-            }
-        }
+async fn dispatch(ctx: RequestContext, target: Target) -> ApiResult<Response> {
+    match target {
+        Target::ServiceDocument => service_document(&ctx),
+        Target::Metadata => metadata(&ctx),
+        Target::OpenApi => openapi(&ctx),
+        Target::Page {
+            read,
+            format,
+            references,
+        } => collection::page(ctx, read, format, references).await,
+        Target::Count(read) => count(ctx, read).await,
+        Target::Entity(target) => entity::entity(ctx, target).await,
+        Target::Related {
+            read,
+            key_text,
+            target,
+        } => related(ctx, read, &key_text, target).await,
     }
 }
 
-/// `/{set}({key})/{navigation}`: the related entity, read as `/{target}({reference})` is (so its
+/// `/{set}({key})/{navigation}` of a single-valued navigation property: the reference `read`
+/// reads, then the entity of `target` it names, read as `/{target}({reference})` is (so its
 /// `$select` and `$expand` apply); 204 when the reference is null.
 async fn related(
     ctx: RequestContext,
-    name: &str,
+    read: ReadQuery<'static>,
     key_text: &str,
-    navigation: usize,
+    target: &'static str,
 ) -> ApiResult<Response> {
-    let (source, _) = resolve(&ctx, name)?;
-    let reference = source
-        .property_index(&source.navigation[navigation].property)
-        .expect("navigation properties name a property");
-    let key_values = syntax::parse_key(key_text).map_err(|e| e.into_odata("key"))?;
-    let key = bind_key(&key_values, source).map_err(|e| e.with_target("key"))?;
     let tenant = load_tenant(&ctx).await?;
-    let read = ReadQuery {
-        select: vec![reference],
-        ..ReadQuery::all(name, source, ctx.model()).within(key)
-    };
     let plan = sql::plan_read(
         &read,
         &reading(&tenant, None, 0, Some(1)),
         ctx.app.store.dialect(),
     )?
     .for_client(&ctx.client());
-    let ty = source.properties[reference].ty;
+    let ty = read.entity.properties[read.select[0]].ty;
     let store = ctx.app.store.clone();
     let found = tokio::task::spawn_blocking(
         move || -> Result<Option<Option<String>>, warehouse::StoreError> {
@@ -177,14 +99,14 @@ async fn related(
     .map_err(|_| ApiError(ODataError::new(ErrorKind::Internal, "internal error")))??;
     match found {
         None => Err(
-            ODataError::not_found(format!("{name}({key_text}) does not exist."))
+            ODataError::not_found(format!("{}({key_text}) does not exist.", read.set))
                 .with_target("key")
                 .into(),
         ),
         Some(None) => Ok(StatusCode::NO_CONTENT.into_response()),
         Some(Some(target_key)) => {
-            let target = navigation_target(&ctx, source, navigation);
-            entity::entity(ctx, target, &target_key, None, false).await
+            let entity = target::entity(&ctx, target, &target_key, None, false)?;
+            entity::entity(ctx, entity).await
         }
     }
 }
@@ -263,29 +185,8 @@ fn openapi(ctx: &RequestContext) -> ApiResult<Response> {
     Ok(r)
 }
 
-/// The model's spelling of a collection name a client wrote (exact, else the one that differs
-/// only in case); a name matching none is returned as written, for the 404 that follows.
-fn canonical_set(ctx: &RequestContext, name: &str) -> Result<String, ODataError> {
-    let model = ctx.model();
-    match model.find_entity_set(name) {
-        Lookup::Found(i) => Ok(model.entity_sets[i].name.clone()),
-        Lookup::Missing => Ok(name.to_string()),
-        Lookup::Ambiguous(candidates) => Err(ODataError::bad_request(format!(
-            "'{name}' matches the collections {} when case is ignored; write one exactly.",
-            candidates.join(", ")
-        ))
-        .with_target("path")),
-    }
-}
-
-async fn count(ctx: RequestContext, name: &str) -> ApiResult<Response> {
-    count_of(ctx, name, Vec::new()).await
-}
-
-/// `$count` of a collection, of the entities whose properties hold the `parent` values only.
-async fn count_of(ctx: RequestContext, name: &str, parent: PropertyValues) -> ApiResult<Response> {
-    let (entity, _) = resolve(&ctx, name)?;
-    let read = read_query(&ctx, name, entity)?.within(parent);
+/// `$count` of what `read` reads.
+async fn count(ctx: RequestContext, read: ReadQuery<'static>) -> ApiResult<Response> {
     let tenant = load_tenant(&ctx).await?;
     let plan = sql::plan_read(
         &read,
