@@ -6,11 +6,10 @@ use super::context::{
     collection, first_free_key, int, ordered, rows, select, soft_deleted, text, written, Clock,
     Context,
 };
-use super::devices_daily::DeviceIndex;
-use super::enrollment::Enrolled;
 use super::files;
 use super::history;
-use super::snapshot::{Device, LaterSources, Others, Snapshot};
+use super::parts::{LaterParts, Merged, ParsedParts};
+use super::snapshot::Snapshot;
 use super::stopwatch::Stopwatch;
 use super::{IngestError, IngestOptions, IngestSummary, Retention};
 use foldhash::{HashMap, HashMapExt, HashSet};
@@ -24,13 +23,13 @@ use warehouse::sql::{Dialect, SqlValue};
 use warehouse::store::{RowChange, Tenant, Transaction};
 
 /// Applies the snapshot to the tenant inside `tx`: devices, users and categories from `snap`,
-/// then the other sources, asked of `others` once the merge gets to them.
+/// then the other sources' parts, asked of `parts` once the merge gets to them.
 pub fn apply(
     tx: &mut dyn Transaction,
     d: &dyn Dialect,
     tenant: &Tenant,
     snap: &Snapshot,
-    others: &mut LaterSources<'_>,
+    parts: &mut LaterParts<'_>,
     opts: &IngestOptions,
     summary: &mut IngestSummary,
 ) -> Result<(), IngestError> {
@@ -57,10 +56,10 @@ pub fn apply(
     let keys = merge_dimensions(&mut context, snap, guard, &mut watch)?;
     write_device_facts(&mut context, snap, &keys)?;
     watch.lap("devicePropertyHistories");
-    let (others, their_summary) = others()?;
+    let (parts, their_summary) = parts()?;
     watch.lap("waiting for the other sources");
     context.summary.add_unknown(their_summary);
-    apply_others(&mut context, snap, others, keys.devices, &mut watch)?;
+    merge_parts(&mut context, snap, parts, keys.devices, &mut watch)?;
     purge_past_retention(&mut context, opts)
 }
 
@@ -193,79 +192,29 @@ fn write_device_facts(
     )
 }
 
-/// Merges the other sources: policies, apps, enrollment, the devices' daily facts, terms and
-/// app protection (`device_keys`: device key by device id).
-fn apply_others(
+/// Merges the parts in registry order, on what the merge of devices and users built
+/// (`device_keys`: device key by device id).
+fn merge_parts(
     context: &mut Context<'_>,
     snap: &Snapshot,
-    others: Others,
+    parts: ParsedParts,
     device_keys: HashMap<String, i64>,
     watch: &mut Stopwatch,
 ) -> Result<(), IngestError> {
-    others.policies.apply(context)?;
-    watch.lap("policies");
-    let device_types: HashMap<String, SqlValue> = snap
-        .devices
-        .iter()
-        .map(|dev| (dev.id.clone(), dev.value("deviceTypeKey")))
-        .collect();
-    others.apps.apply(context, &device_types)?;
-    watch.lap("apps");
-    let enrolled: Vec<Enrolled> = snap.devices.iter().map(enrolled).collect();
-    others.enrollment.apply(context, &enrolled)?;
-    watch.lap("enrollment");
-    others.daily.apply(
-        context,
-        &DeviceIndex {
-            by_id: &device_keys,
-            by_name: unique_names(snap),
-        },
-    )?;
-    watch.lap("device daily facts");
-    let users = live_users(context)?;
-    others.terms.apply(context, &users.by_principal)?;
-    watch.lap("terms and conditions");
-    others
-        .mam
-        .apply(context, &|id: &str| others.apps.name_of(id), &users.by_id)?;
-    watch.lap("app protection");
+    let mut merged = Merged::new(context, snap, device_keys)?;
+    for (entry, part) in &parts {
+        part.apply(context, &mut merged)?;
+        watch.lap(entry.stage);
+    }
     // what the merge built is a few million small allocations: another thread frees them
-    free_elsewhere((others, device_keys, device_types, users));
+    let Merged {
+        device_keys,
+        users,
+        app_names,
+        ..
+    } = merged;
+    free_elsewhere((parts, device_keys, users, app_names));
     Ok(())
-}
-
-/// What enrollment needs of a device.
-fn enrolled(dev: &Device) -> Enrolled {
-    Enrolled {
-        at: match dev.value("enrolledDateTime") {
-            SqlValue::Timestamp(at) => Some(at),
-            _ => None,
-        },
-        enrollment_type: dev.value("deviceEnrollmentTypeKey"),
-        device_type: dev.value("deviceTypeKey"),
-        os_version: match dev.value("osVersion") {
-            SqlValue::Text(v) => Some(v),
-            _ => None,
-        },
-    }
-}
-
-/// Device id by device name, for the names only one device of the snapshot has.
-fn unique_names(snap: &Snapshot) -> HashMap<&str, &str> {
-    let mut named: HashMap<&str, Option<&str>> = HashMap::with_capacity(snap.devices.len());
-    for dev in &snap.devices {
-        if let SqlValue::Text(name) = dev.get("deviceName") {
-            // a name two devices share finds neither
-            named
-                .entry(name.as_str())
-                .and_modify(|id| *id = None)
-                .or_insert(Some(dev.id.as_str()));
-        }
-    }
-    named
-        .into_iter()
-        .filter_map(|(name, id)| Some((name, id?)))
-        .collect()
 }
 
 /// Deletes the facts older than each collection keeps (its retention).
@@ -326,46 +275,6 @@ fn guard_deletions(
         )));
     }
     Ok(())
-}
-
-/// The live users' keys.
-struct LiveUsers {
-    /// By user id.
-    by_id: HashMap<String, i64>,
-    /// By principal name.
-    by_principal: HashMap<String, i64>,
-}
-
-/// The live users' keys by user id and by principal name.
-fn live_users(context: &mut Context<'_>) -> Result<LiveUsers, IngestError> {
-    let not_deleted = [Condition::Equals("isDeleted", SqlValue::Boolean(false))];
-    let live = select(
-        context.tx,
-        context.dialect,
-        context.tenant,
-        collection("users"),
-        &["userKey", "userId", "userPrincipalName"],
-        &not_deleted,
-    )?;
-    let mut users = LiveUsers {
-        by_id: HashMap::new(),
-        by_principal: HashMap::new(),
-    };
-    for r in live {
-        let mut r = r.into_iter();
-        let (Some(SqlValue::Integer(k)), Some(id), Some(principal)) =
-            (r.next(), r.next(), r.next())
-        else {
-            continue;
-        };
-        if let SqlValue::Text(u) = id {
-            users.by_id.insert(u, k);
-        }
-        if let SqlValue::Text(p) = principal {
-            users.by_principal.insert(p, k);
-        }
-    }
-    Ok(users)
 }
 
 /// Which user each device belongs to: an association starts when a device gets a primary user and

@@ -4,7 +4,8 @@
 use super::context::{enum_key, int, text, ts, unmatched, Context};
 use super::graph::each;
 use super::history::{self, Columns, Entity};
-use super::sources::children_of;
+use super::parts::{Merged, Part, PartEntry};
+use super::sources::{children_of, source, Source, APPS};
 use super::{IngestError, IngestSummary, Sources};
 use foldhash::HashMap;
 use std::collections::BTreeMap;
@@ -53,6 +54,32 @@ struct App {
     /// Bundle or package id of the app, for naming MAM apps.
     identifier: Option<String>,
     installs: Vec<InstallStatus>,
+}
+
+/// The registry's line ([`crate::registry::PARTS`]).
+pub(crate) const PART: PartEntry = PartEntry {
+    stage: "apps",
+    sources: &[Source {
+        beta_children: &["deviceStatuses"],
+        ..source("mobileApps", "deviceAppManagement/mobileApps", APPS)
+    }],
+    parse: |sources, _, summary| Ok(Box::new(Apps::parse(sources, summary)?)),
+};
+
+impl Part for Apps {
+    /// Merges the apps (install counts by each device's type) and leaves their names for app
+    /// protection.
+    fn apply(&self, context: &mut Context<'_>, merged: &mut Merged<'_>) -> Result<(), IngestError> {
+        let device_types: HashMap<String, SqlValue> = merged
+            .snapshot
+            .devices
+            .iter()
+            .map(|dev| (dev.id.clone(), dev.value("deviceTypeKey")))
+            .collect();
+        self.merge(context, &device_types)?;
+        merged.app_names = self.names();
+        Ok(())
+    }
 }
 
 /// The apps of a snapshot.
@@ -131,21 +158,26 @@ impl Apps {
         Ok(Self { list: Some(list) })
     }
 
-    /// The display name of the app with a bundle or package id (MAM apps are named by it).
-    pub fn name_of(&self, identifier: &str) -> Option<String> {
-        self.list
-            .iter()
-            .flatten()
-            .find(|a| a.identifier.as_deref() == Some(identifier))
-            .and_then(|a| match a.entity.values.first() {
-                Some((_, SqlValue::Text(title))) => Some(title.clone()),
-                _ => None,
-            })
+    /// The display name of the first app with each bundle or package id (MAM apps are named
+    /// by it), if that app has one.
+    fn names(&self) -> HashMap<String, Option<String>> {
+        let mut names = HashMap::default();
+        for app in self.list.iter().flatten() {
+            if let Some(identifier) = &app.identifier {
+                names.entry(identifier.clone()).or_insert_with(|| {
+                    match app.entity.values.first() {
+                        Some((_, SqlValue::Text(title))) => Some(title.clone()),
+                        _ => None,
+                    }
+                });
+            }
+        }
+        names
     }
 
     /// Merges the apps and writes the day's install counts; `device_types` gives the device type
     /// key of each device of the snapshot.
-    pub fn apply(
+    fn merge(
         &self,
         context: &mut Context<'_>,
         device_types: &HashMap<String, SqlValue>,

@@ -5,7 +5,10 @@
 
 use super::context::{collection, int, ordered, rows, unmatched, written, Context};
 use super::graph::each;
+use super::parts::{Merged, Part, PartEntry};
 use super::record::Field;
+use super::snapshot::Snapshot;
+use super::sources::{source, Source, APPS, DEVICES};
 use super::{IngestError, IngestSummary, Sources};
 use foldhash::{HashMap, HashMapExt};
 use std::collections::BTreeMap;
@@ -30,6 +33,55 @@ struct DetectedApp {
 }
 
 /// The per-device daily sources of a snapshot (each `None` when the folder lacks it).
+/// The registry's line ([`crate::registry::PARTS`]).
+pub(crate) const PART: PartEntry = PartEntry {
+    stage: "device daily facts",
+    sources: &[
+        Source {
+            beta: true,
+            ..source(
+                "windowsManagementAppHealthStates",
+                "deviceAppManagement/windowsManagementApp/healthStates",
+                APPS,
+            )
+        },
+        source(
+            "detectedApps",
+            "deviceManagement/detectedApps?$expand=managedDevices",
+            DEVICES,
+        ),
+    ],
+    parse: |sources, _, summary| Ok(Box::new(DeviceDaily::parse(sources, summary)?)),
+};
+
+impl Part for DeviceDaily {
+    fn apply(&self, context: &mut Context<'_>, merged: &mut Merged<'_>) -> Result<(), IngestError> {
+        let devices = DeviceIndex {
+            by_id: &merged.device_keys,
+            by_name: unique_names(merged.snapshot),
+        };
+        self.merge(context, &devices)
+    }
+}
+
+/// Device id by device name, for the names only one device of the snapshot has.
+fn unique_names(snap: &Snapshot) -> HashMap<&str, &str> {
+    let mut named: HashMap<&str, Option<&str>> = HashMap::with_capacity(snap.devices.len());
+    for dev in &snap.devices {
+        if let SqlValue::Text(name) = dev.get("deviceName") {
+            // a name two devices share finds neither
+            named
+                .entry(name.as_str())
+                .and_modify(|id| *id = None)
+                .or_insert(Some(dev.id.as_str()));
+        }
+    }
+    named
+        .into_iter()
+        .filter_map(|(name, id)| Some((name, id?)))
+        .collect()
+}
+
 pub struct DeviceDaily {
     extensions: Option<Vec<Extension>>,
     detected: Option<Vec<DetectedApp>>,
@@ -116,7 +168,7 @@ impl DeviceDaily {
     }
 
     /// Writes the day's facts of the sources the snapshot has.
-    pub fn apply(
+    fn merge(
         &self,
         context: &mut Context<'_>,
         devices: &DeviceIndex<'_>,

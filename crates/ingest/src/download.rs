@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::sources::SOURCES;
+use crate::registry::all_sources;
 use crate::Progress;
 
 /// Connection to a tenant's Graph.
@@ -311,7 +311,7 @@ pub fn download(
     let partial = root.join(format!(".{date}.partial"));
     let _ = std::fs::remove_dir_all(&partial);
     std::fs::create_dir_all(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
-    for source in SOURCES.iter().filter(|s| beta || !s.beta) {
+    for source in all_sources().filter(|s| beta || !s.beta) {
         progress.download_started(source.name);
         let entities = download_pages(
             format!("{base}/{}", source.path),

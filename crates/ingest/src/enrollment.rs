@@ -4,6 +4,9 @@
 
 use super::context::{device_type_key, enum_key, Context};
 use super::graph::each;
+use super::parts::{Merged, Part, PartEntry};
+use super::snapshot::Device;
+use super::sources::{source, DEVICES};
 use super::{IngestError, IngestSummary, Sources};
 use std::collections::BTreeMap;
 use warehouse::reference;
@@ -32,6 +35,40 @@ pub struct Enrolled {
 }
 
 /// The enrollment failures of a snapshot.
+/// The registry's line ([`crate::registry::PARTS`]).
+pub(crate) const PART: PartEntry = PartEntry {
+    stage: "enrollment",
+    sources: &[source(
+        "troubleshootingEvents",
+        "deviceManagement/troubleshootingEvents",
+        DEVICES,
+    )],
+    parse: |sources, _, summary| Ok(Box::new(EnrollmentEvents::parse(sources, summary)?)),
+};
+
+impl Part for EnrollmentEvents {
+    fn apply(&self, context: &mut Context<'_>, merged: &mut Merged<'_>) -> Result<(), IngestError> {
+        let enrolled: Vec<Enrolled> = merged.snapshot.devices.iter().map(enrolled).collect();
+        self.merge(context, &enrolled)
+    }
+}
+
+/// What enrollment needs of a device.
+fn enrolled(dev: &Device) -> Enrolled {
+    Enrolled {
+        at: match dev.value("enrolledDateTime") {
+            SqlValue::Timestamp(at) => Some(at),
+            _ => None,
+        },
+        enrollment_type: dev.value("deviceEnrollmentTypeKey"),
+        device_type: dev.value("deviceTypeKey"),
+        os_version: match dev.value("osVersion") {
+            SqlValue::Text(v) => Some(v),
+            _ => None,
+        },
+    }
+}
+
 pub struct EnrollmentEvents {
     failures: Vec<Failure>,
 }
@@ -101,11 +138,7 @@ impl EnrollmentEvents {
     }
 
     /// Writes the day's enrollment activity.
-    pub fn apply(
-        &self,
-        context: &mut Context<'_>,
-        devices: &[Enrolled],
-    ) -> Result<(), IngestError> {
+    fn merge(&self, context: &mut Context<'_>, devices: &[Enrolled]) -> Result<(), IngestError> {
         type Attempt = (i64, i64, i64, i64, i64, String);
         let mut counts: BTreeMap<Attempt, i64> = BTreeMap::new();
         // keys of the lookup dimensions; a missing value is their Unknown member

@@ -32,8 +32,10 @@ mod graph;
 mod history;
 mod mam;
 mod options;
+mod parts;
 mod policies;
 mod record;
+mod registry;
 mod snapshot;
 mod sources;
 mod stopwatch;
@@ -45,8 +47,9 @@ pub use error::IngestError;
 pub use files::SnapshotLimits;
 use graph::{read_records, Content};
 pub use options::{check_day, check_retention, IngestOptions, Retention, EARLIEST_DAY};
+use registry::all_sources;
 pub use sources::Sources;
-use sources::{entries, stem, CheckedFile, SourceFile, SOURCES};
+use sources::{entries, stem, CheckedFile, SourceFile};
 use stopwatch::Stopwatch;
 pub use summary::{IngestSummary, MAX_LISTED_CHARS, MAX_LISTED_VALUES};
 
@@ -103,16 +106,15 @@ fn read_graph_folder(
     progress: &dyn Progress,
 ) -> Result<Sources, IngestError> {
     let mut files: Vec<SourceFile> = Vec::new();
-    let known: Vec<String> = SOURCES.iter().map(|s| format!("{}.json", s.name)).collect();
+    let known: Vec<String> = all_sources().map(|s| format!("{}.json", s.name)).collect();
     for (name, path, is_dir) in entries(dir)? {
         if is_dir {
-            let Some(source) = SOURCES.iter().find(|s| s.has_children() && s.name == name) else {
+            let Some(source) = all_sources().find(|s| s.has_children() && s.name == name) else {
                 return Err(IngestError::file(
                     &name,
                     format!(
                         "is not a known folder (per-entity folders: {})",
-                        SOURCES
-                            .iter()
+                        all_sources()
                             .filter(|s| s.has_children())
                             .map(|s| s.name)
                             .collect::<Vec<_>>()
@@ -152,7 +154,7 @@ fn read_graph_folder(
             }
             continue;
         }
-        match stem(&name).filter(|s| SOURCES.iter().any(|f| f.name == *s)) {
+        match stem(&name).filter(|s| all_sources().any(|f| f.name == *s)) {
             Some(s) => files.push((s.to_string(), name.clone(), path)),
             None => {
                 return Err(IngestError::file(
@@ -165,7 +167,7 @@ fn read_graph_folder(
             }
         }
     }
-    for source in SOURCES.iter().filter(|s| s.required) {
+    for source in all_sources().filter(|s| s.required) {
         if !files.iter().any(|(s, _, _)| s == source.name) {
             return Err(IngestError::run(format!(
                 "{}: {}.json is missing",
@@ -264,12 +266,12 @@ pub fn check_folder(
     };
     progress.stage("checking the records");
     std::thread::scope(|scope| {
-        let others = scope.spawn(|| {
+        let parts = scope.spawn(|| {
             let mut own = IngestSummary::default();
-            snapshot::Others::parse(&sources, date, &mut own).map(|_| own)
+            registry::parse_parts(&sources, date, &mut own).map(|_| own)
         });
         snapshot::Snapshot::parse(&sources, &mut summary)?;
-        let theirs = others.join().expect("the parsing thread panicked")?;
+        let theirs = parts.join().expect("the parsing thread panicked")?;
         summary.add_unknown(theirs);
         Ok::<(), IngestError>(())
     })?;
@@ -298,15 +300,15 @@ fn publish(
         let sources = sources.clone();
         std::thread::spawn(move || {
             let mut own = IngestSummary::default();
-            snapshot::Others::parse(&sources, date, &mut own).map(|others| (others, own))
+            registry::parse_parts(&sources, date, &mut own).map(|parts| (parts, own))
         })
     });
     // CSV records are held by the sources: the parsing thread drops the last reference
     drop(sources);
-    let mut others = || {
+    let mut parts = || {
         parsing
             .take()
-            .expect("the other sources are asked for once")
+            .expect("the parts are asked for once")
             .join()
             .expect("the parsing thread panicked")
     };
@@ -317,7 +319,7 @@ fn publish(
             )));
         }
         watch.lap("opening the publication");
-        apply::apply(tx, store.dialect(), tenant, &snapshot, &mut others, opts, &mut summary)?;
+        apply::apply(tx, store.dialect(), tenant, &snapshot, &mut parts, opts, &mut summary)?;
         watch.lap("merging");
         // a backfilled day keeps the newest day as the snapshot maxhistorydays counts from
         Ok(tenant.snapshot_date_key.map_or(date_key, |n| n.max(date_key)))

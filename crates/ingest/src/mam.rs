@@ -5,6 +5,8 @@
 use super::context::{collection, text, ts, unmatched_many, Context};
 use super::graph::each;
 use super::history::{self, Columns, Entity};
+use super::parts::{Merged, Part, PartEntry};
+use super::sources::{source, APPS};
 use super::{IngestError, IngestSummary, Sources};
 use foldhash::HashMap;
 use std::collections::BTreeMap;
@@ -22,6 +24,24 @@ struct Registration {
 }
 
 /// The app registrations of a snapshot.
+/// The registry's line ([`crate::registry::PARTS`]): after the apps, which name its apps.
+pub(crate) const PART: PartEntry = PartEntry {
+    stage: "app protection",
+    sources: &[source(
+        "managedAppRegistrations",
+        "deviceAppManagement/managedAppRegistrations",
+        APPS,
+    )],
+    parse: |sources, _, summary| Ok(Box::new(Registrations::parse(sources, summary)?)),
+};
+
+impl Part for Registrations {
+    fn apply(&self, context: &mut Context<'_>, merged: &mut Merged<'_>) -> Result<(), IngestError> {
+        let name_of = |id: &str| merged.app_names.get(id).cloned().flatten();
+        self.merge(context, &name_of, &merged.users.by_id)
+    }
+}
+
 pub struct Registrations {
     /// `None` when the snapshot lacks the source (the warehouse's rows stay as they are).
     list: Option<Vec<Registration>>,
@@ -97,7 +117,7 @@ impl Registrations {
 
     /// Merges apps and instances and writes the day's check-ins; `name_of` names an app by its
     /// bundle or package id, `users` gives the live user key by user id.
-    pub fn apply(
+    fn merge(
         &self,
         context: &mut Context<'_>,
         name_of: &dyn Fn(&str) -> Option<String>,

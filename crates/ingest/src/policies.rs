@@ -5,10 +5,12 @@
 use super::context::{int, text, Context};
 use super::graph::{each, Content, Fields};
 use super::history::{self, Columns, Entity};
-use super::sources::children_of;
+use super::parts::{Merged, Part, PartEntry};
+use super::sources::{children_of, source, Source, CONFIGURATION};
 use super::{IngestError, IngestSummary, Sources};
 use foldhash::{HashSet, HashSetExt};
 use std::collections::BTreeMap;
+use warehouse::calendar::{midnight_micros, DAY_MICROS};
 use warehouse::compliance;
 use warehouse::reference;
 use warehouse::sql::SqlValue;
@@ -46,6 +48,44 @@ struct Policy {
 }
 
 /// The policies of a snapshot.
+/// The registry's line ([`crate::registry::PARTS`]).
+pub(crate) const PART: PartEntry = PartEntry {
+    stage: "policies",
+    sources: &[
+        Source {
+            children: &["deviceStatuses", "userStatuses"],
+            ..source(
+                "deviceCompliancePolicies",
+                "deviceManagement/deviceCompliancePolicies",
+                CONFIGURATION,
+            )
+        },
+        Source {
+            children: &[
+                "deviceStatuses",
+                "userStatuses",
+                "deviceStatusOverview",
+                "userStatusOverview",
+            ],
+            ..source(
+                "deviceConfigurations",
+                "deviceManagement/deviceConfigurations",
+                CONFIGURATION,
+            )
+        },
+    ],
+    parse: |sources, day, summary| {
+        let snapshot_end = midnight_micros(day) + DAY_MICROS;
+        Ok(Box::new(Policies::parse(sources, snapshot_end, summary)?))
+    },
+};
+
+impl Part for Policies {
+    fn apply(&self, context: &mut Context<'_>, _: &mut Merged<'_>) -> Result<(), IngestError> {
+        self.merge(context)
+    }
+}
+
 pub struct Policies {
     list: Vec<Policy>,
     /// Whether the snapshot has any policy source (else the warehouse's policies stay as they are).
@@ -269,7 +309,7 @@ impl Policies {
 
     /// Merges the policies and writes the day's policy facts. Without any policy source in the
     /// snapshot, the dimension and facts are left as they are.
-    pub fn apply(&self, context: &mut Context<'_>) -> Result<(), IngestError> {
+    fn merge(&self, context: &mut Context<'_>) -> Result<(), IngestError> {
         if !self.present {
             return Ok(());
         }

@@ -1,18 +1,12 @@
-//! The snapshot's core, validated: devices, users and categories (parsed on two threads), and
-//! the other sources (parsed on a thread of their own while devices and users are merged).
+//! The snapshot's core, validated: devices, users and categories (parsed on two threads). The
+//! other sources are parts ([`crate::parts`]), parsed while these are merged.
 
-use super::apps::Apps;
 use super::context::{boolean, collection, device_type_key, enum_key, int, ordered, text, ts};
-use super::devices_daily::DeviceDaily;
-use super::enrollment::EnrollmentEvents;
 use super::graph::{each, Content, Fields};
 use super::history;
-use super::mam::Registrations;
-use super::policies::Policies;
-use super::terms::TermsAndConditions;
-use super::{IngestError, IngestSummary, Sources};
+use super::sources::{source, Source, Sources, DEVICES};
+use super::{IngestError, IngestSummary};
 use foldhash::{HashSet, HashSetExt};
-use warehouse::calendar::{midnight_micros, DAY_MICROS};
 use warehouse::compliance;
 use warehouse::model::Warehouse;
 use warehouse::sql::SqlValue;
@@ -45,7 +39,7 @@ impl Device {
 pub(crate) type User = history::Entity;
 
 /// Devices, users and categories of one snapshot, validated: what every merge of the day builds
-/// on. The other sources are [`Others`].
+/// on. The other sources are parts ([`crate::parts::Part`]).
 pub struct Snapshot {
     pub(crate) devices: Vec<Device>,
     pub(crate) users: Vec<User>,
@@ -54,6 +48,28 @@ pub struct Snapshot {
     /// The categories of `deviceCategories.json` (id, name), when the folder has it.
     pub(crate) category_records: Option<Vec<(String, String)>>,
 }
+
+/// The sources of devices, users and categories, first of the registry
+/// ([`crate::registry::all_sources`]).
+pub(crate) const SOURCES: &[Source] = &[
+    Source {
+        required: true,
+        ..source("managedDevices", "deviceManagement/managedDevices", DEVICES)
+    },
+    Source {
+        required: true,
+        ..source(
+            "users",
+            "users?$select=id,displayName,userPrincipalName,mail,assignedLicenses",
+            "User.Read.All",
+        )
+    },
+    source(
+        "deviceCategories",
+        "deviceManagement/deviceCategories",
+        DEVICES,
+    ),
+];
 
 /// The records of a source every snapshot has.
 fn required<'a>(sources: &'a Sources, name: &str) -> Result<(&'a str, &'a Content), IngestError> {
@@ -125,38 +141,6 @@ impl Snapshot {
         Ok(users)
     }
 }
-
-/// The sources besides devices, users and categories, validated.
-pub struct Others {
-    pub(crate) policies: Policies,
-    pub(crate) apps: Apps,
-    pub(crate) terms: TermsAndConditions,
-    pub(crate) enrollment: EnrollmentEvents,
-    pub(crate) mam: Registrations,
-    pub(crate) daily: DeviceDaily,
-}
-
-impl Others {
-    /// Validates and converts the records of every other source.
-    pub fn parse(
-        sources: &Sources,
-        day: time::Date,
-        summary: &mut IngestSummary,
-    ) -> Result<Self, IngestError> {
-        Ok(Self {
-            policies: Policies::parse(sources, midnight_micros(day) + DAY_MICROS, summary)?,
-            apps: Apps::parse(sources, summary)?,
-            terms: TermsAndConditions::parse(sources)?,
-            enrollment: EnrollmentEvents::parse(sources, summary)?,
-            mam: Registrations::parse(sources, summary)?,
-            daily: DeviceDaily::parse(sources, summary)?,
-        })
-    }
-}
-
-/// The other sources of a snapshot when the merge needs them (they may still be being parsed),
-/// with the summary of their parsing.
-pub type LaterSources<'a> = dyn FnMut() -> Result<(Others, IngestSummary), IngestError> + 'a;
 
 /// Device `f` of `managedDevices` (`device_ids`: the ids so far; `categories`: the category
 /// names the devices use so far).

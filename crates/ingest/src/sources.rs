@@ -1,5 +1,6 @@
-//! The sources of a snapshot, one registry ([`SOURCES`]) that reading a folder and downloading
-//! from Graph both follow; and the files a snapshot folder holds, found and checked.
+//! What a source of a snapshot is ([`Source`]: its file, Graph path, permission, per-entity
+//! children; the registry lists them, [`crate::registry`]), the records a snapshot holds by
+//! source, and the files a snapshot folder holds, found and checked.
 
 use crate::error::IngestError;
 use crate::graph::Content;
@@ -7,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// One source of a snapshot: a Graph collection, the file it is recorded in, and what each of
-/// its entities has in a folder of its own. Adding a source is one entry here (and its parse
-/// and merge, which read it by `name`).
+/// its entities has in a folder of its own. The part that parses and merges it declares it
+/// ([`crate::parts::PartEntry::sources`]).
 pub(crate) struct Source {
     /// The file it is recorded in (`NAME.json` or `NAME.ndjson`), and the folder of its
     /// per-entity sources (`NAME/ID/CHILD.json`).
@@ -40,7 +41,11 @@ impl Source {
 }
 
 /// A source with what most have: optional, no per-entity children, on Graph's v1.0 endpoint.
-const fn source(name: &'static str, path: &'static str, permission: &'static str) -> Source {
+pub(crate) const fn source(
+    name: &'static str,
+    path: &'static str,
+    permission: &'static str,
+) -> Source {
     Source {
         name,
         required: false,
@@ -53,88 +58,11 @@ const fn source(name: &'static str, path: &'static str, permission: &'static str
 }
 
 /// Permission to read managed devices and what belongs to them.
-const DEVICES: &str = "DeviceManagementManagedDevices.Read.All";
+pub(crate) const DEVICES: &str = "DeviceManagementManagedDevices.Read.All";
 /// Permission to read policies and profiles.
-const CONFIGURATION: &str = "DeviceManagementConfiguration.Read.All";
+pub(crate) const CONFIGURATION: &str = "DeviceManagementConfiguration.Read.All";
 /// Permission to read apps and app protection.
-const APPS: &str = "DeviceManagementApps.Read.All";
-
-/// Every source of a snapshot, in the order they are downloaded and listed.
-pub(crate) const SOURCES: &[Source] = &[
-    Source {
-        required: true,
-        ..source("managedDevices", "deviceManagement/managedDevices", DEVICES)
-    },
-    Source {
-        required: true,
-        ..source(
-            "users",
-            "users?$select=id,displayName,userPrincipalName,mail,assignedLicenses",
-            "User.Read.All",
-        )
-    },
-    source(
-        "deviceCategories",
-        "deviceManagement/deviceCategories",
-        DEVICES,
-    ),
-    Source {
-        children: &["deviceStatuses", "userStatuses"],
-        ..source(
-            "deviceCompliancePolicies",
-            "deviceManagement/deviceCompliancePolicies",
-            CONFIGURATION,
-        )
-    },
-    Source {
-        children: &[
-            "deviceStatuses",
-            "userStatuses",
-            "deviceStatusOverview",
-            "userStatusOverview",
-        ],
-        ..source(
-            "deviceConfigurations",
-            "deviceManagement/deviceConfigurations",
-            CONFIGURATION,
-        )
-    },
-    Source {
-        beta_children: &["deviceStatuses"],
-        ..source("mobileApps", "deviceAppManagement/mobileApps", APPS)
-    },
-    Source {
-        children: &["acceptanceStatuses"],
-        ..source(
-            "termsAndConditions",
-            "deviceManagement/termsAndConditions",
-            "DeviceManagementServiceConfig.Read.All",
-        )
-    },
-    source(
-        "troubleshootingEvents",
-        "deviceManagement/troubleshootingEvents",
-        DEVICES,
-    ),
-    source(
-        "managedAppRegistrations",
-        "deviceAppManagement/managedAppRegistrations",
-        APPS,
-    ),
-    Source {
-        beta: true,
-        ..source(
-            "windowsManagementAppHealthStates",
-            "deviceAppManagement/windowsManagementApp/healthStates",
-            APPS,
-        )
-    },
-    source(
-        "detectedApps",
-        "deviceManagement/detectedApps?$expand=managedDevices",
-        DEVICES,
-    ),
-];
+pub(crate) const APPS: &str = "DeviceManagementApps.Read.All";
 
 /// The records of a snapshot, by source: `managedDevices`, or `COLLECTION/ID/NAME` for what
 /// belongs to one entity.

@@ -5,7 +5,8 @@
 use super::context::{collection, int, ordered, rows, select, text, unmatched, written, Context};
 use super::graph::each;
 use super::history::{self, Columns, Entity};
-use super::sources::children_of;
+use super::parts::{Merged, Part, PartEntry};
+use super::sources::{children_of, source, Source};
 use super::{IngestError, Sources};
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use warehouse::calendar::date_key;
@@ -28,6 +29,26 @@ struct Terms {
 }
 
 /// The terms and conditions of a snapshot.
+/// The registry's line ([`crate::registry::PARTS`]).
+pub(crate) const PART: PartEntry = PartEntry {
+    stage: "terms and conditions",
+    sources: &[Source {
+        children: &["acceptanceStatuses"],
+        ..source(
+            "termsAndConditions",
+            "deviceManagement/termsAndConditions",
+            "DeviceManagementServiceConfig.Read.All",
+        )
+    }],
+    parse: |sources, _, _| Ok(Box::new(TermsAndConditions::parse(sources)?)),
+};
+
+impl Part for TermsAndConditions {
+    fn apply(&self, context: &mut Context<'_>, merged: &mut Merged<'_>) -> Result<(), IngestError> {
+        self.merge(context, &merged.users.by_principal)
+    }
+}
+
 pub struct TermsAndConditions {
     /// `None` when the snapshot lacks the source (the warehouse's rows stay as they are).
     list: Option<Vec<Terms>>,
@@ -82,7 +103,7 @@ impl TermsAndConditions {
 
     /// Merges the documents and records acceptances not yet in the warehouse; `users` gives the
     /// live user key by principal name.
-    pub fn apply(
+    fn merge(
         &self,
         context: &mut Context<'_>,
         users: &HashMap<String, i64>,

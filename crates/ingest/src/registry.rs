@@ -1,0 +1,41 @@
+//! The registry of a snapshot's sources: devices, users and categories, then every part ([`super::parts::Part`])
+//! in the order it is parsed, downloaded, listed and merged. Adding a source is a file of its
+//! own (its [`Source`] descriptors, its parse and its merge: a [`PartEntry`]) and one line in
+//! [`PARTS`].
+
+use super::parts::{ParsedParts, PartEntry};
+use super::sources::{Source, Sources};
+use super::{apps, devices_daily, enrollment, mam, policies, snapshot, terms};
+use super::{IngestError, IngestSummary};
+
+/// The parts, in order. A part merged after another may use what that one leaves in
+/// [`super::parts::Merged`] (app protection names its apps by the apps'
+/// names).
+pub(crate) const PARTS: &[PartEntry] = &[
+    policies::PART,
+    apps::PART,
+    terms::PART,
+    enrollment::PART,
+    mam::PART,
+    devices_daily::PART,
+];
+
+/// Every Graph source of a snapshot, in the order they are downloaded and listed.
+pub(crate) fn all_sources() -> impl Iterator<Item = &'static Source> + Clone {
+    snapshot::SOURCES
+        .iter()
+        .chain(PARTS.iter().flat_map(|p| p.sources))
+}
+
+/// The parts of the snapshot of `day` in `sources`, parsed in registry order: the first bad
+/// source stops the run.
+pub(crate) fn parse_parts(
+    sources: &Sources,
+    day: time::Date,
+    summary: &mut IngestSummary,
+) -> Result<ParsedParts, IngestError> {
+    PARTS
+        .iter()
+        .map(|entry| Ok((entry, (entry.parse)(sources, day, summary)?)))
+        .collect()
+}
