@@ -2,7 +2,7 @@
 //! the days it refuses as mistyped.
 
 use crate::error::IngestError;
-use crate::files::SnapshotLimits;
+use crate::read::files::SnapshotLimits;
 use std::collections::BTreeMap;
 
 /// How long a fact collection keeps its days.

@@ -1,11 +1,13 @@
 //! The sources merged after devices, users and categories, each one [`Part`]: parsed on a
 //! thread of its own while devices and users are merged, then merged in registry order
-//! ([`crate::registry::PARTS`]), building on what that merge left ([`Merged`]).
+//! ([`crate::sources::PARTS`]), building on what that merge left ([`Merged`]).
 
-use super::context::{collection, select, Context};
-use super::snapshot::Snapshot;
-use super::sources::{Source, Sources};
-use super::{IngestError, IngestSummary};
+use crate::map::core::Snapshot;
+use crate::map::values::collection;
+use crate::merge::context::{select, Context};
+use crate::read::sources::{Source, Sources};
+use crate::IngestError;
+use crate::IngestSummary;
 use foldhash::{HashMap, HashMapExt};
 use warehouse::sql::dml::Condition;
 use warehouse::sql::SqlValue;

@@ -3,13 +3,16 @@
 //! management app's health states) and the software found on each device
 //! (`applicationInventories`, beta, from `detectedApps` with their devices expanded).
 
-use super::context::{collection, int, ordered, rows, unmatched, written, Context};
-use super::graph::each;
-use super::parts::{Merged, Part, PartEntry};
-use super::record::Field;
-use super::snapshot::Snapshot;
-use super::sources::{source, Source, APPS, DEVICES};
-use super::{IngestError, IngestSummary, Sources};
+use crate::map::core::Snapshot;
+use crate::map::values::{collection, int, ordered, unmatched};
+use crate::merge::context::{rows, written, Context};
+use crate::merge::parts::{Merged, Part, PartEntry};
+use crate::read::graph::each;
+use crate::read::record::Field;
+use crate::read::sources::{source, Source, APPS, DEVICES};
+use crate::IngestError;
+use crate::IngestSummary;
+use crate::Sources;
 use foldhash::{HashMap, HashMapExt};
 use std::collections::BTreeMap;
 use warehouse::reference;
@@ -33,7 +36,7 @@ struct DetectedApp {
 }
 
 /// The per-device daily sources of a snapshot (each `None` when the folder lacks it).
-/// The registry's line ([`crate::registry::PARTS`]).
+/// The registry's line ([`crate::sources::PARTS`]).
 pub(crate) const PART: PartEntry = PartEntry {
     stage: "device daily facts",
     sources: &[

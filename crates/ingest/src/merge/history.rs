@@ -2,8 +2,9 @@
 //! the live row and adds a new one; an entity missing from the snapshot has its live row ended;
 //! one that comes back gets a new row. Rows are never deleted.
 
-use super::context::{collection, max_of, ordered, select, written, Clock, Context};
-use super::IngestError;
+use crate::map::values::{collection, ordered};
+use crate::merge::context::{max_of, select, written, Clock, Context};
+use crate::IngestError;
 use warehouse::calendar::DAY_MICROS;
 use warehouse::model::Collection;
 use warehouse::sql::dml::Condition;

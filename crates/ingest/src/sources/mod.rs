@@ -1,15 +1,23 @@
-//! The registry of a snapshot's sources: devices, users and categories, then every part ([`super::parts::Part`])
+//! The registry of a snapshot's sources: devices, users and categories, then every part ([`crate::merge::parts::Part`])
 //! in the order it is parsed, downloaded, listed and merged. Adding a source is a file of its
 //! own (its [`Source`] descriptors, its parse and its merge: a [`PartEntry`]) and one line in
 //! [`PARTS`].
 
-use super::parts::{ParsedParts, PartEntry};
-use super::sources::{Source, Sources};
-use super::{apps, devices_daily, enrollment, mam, policies, snapshot, terms};
-use super::{IngestError, IngestSummary};
+use crate::map::core;
+use crate::merge::parts::{ParsedParts, PartEntry};
+use crate::read::sources::{Source, Sources};
+
+mod apps;
+mod devices_daily;
+mod enrollment;
+mod mam;
+mod policies;
+mod terms;
+use crate::IngestError;
+use crate::IngestSummary;
 
 /// The parts, in order. A part merged after another may use what that one leaves in
-/// [`super::parts::Merged`] (app protection names its apps by the apps'
+/// [`crate::merge::parts::Merged`] (app protection names its apps by the apps'
 /// names).
 pub(crate) const PARTS: &[PartEntry] = &[
     policies::PART,
@@ -22,7 +30,7 @@ pub(crate) const PARTS: &[PartEntry] = &[
 
 /// Every Graph source of a snapshot, in the order they are downloaded and listed.
 pub(crate) fn all_sources() -> impl Iterator<Item = &'static Source> + Clone {
-    snapshot::SOURCES
+    core::SOURCES
         .iter()
         .chain(PARTS.iter().flat_map(|p| p.sources))
 }

@@ -2,12 +2,15 @@
 //! version) and the day's policy facts, from each policy's per-device and per-user statuses (or,
 //! for configuration profiles, their status overviews).
 
-use super::context::{int, text, Context};
-use super::graph::{each, Content, Fields};
-use super::history::{self, Columns, Entity};
-use super::parts::{Merged, Part, PartEntry};
-use super::sources::{children_of, source, Source, CONFIGURATION};
-use super::{IngestError, IngestSummary, Sources};
+use crate::map::values::{int, text};
+use crate::merge::context::Context;
+use crate::merge::history::{self, Columns, Entity};
+use crate::merge::parts::{Merged, Part, PartEntry};
+use crate::read::graph::{each, Content, Fields};
+use crate::read::sources::{children_of, source, Source, CONFIGURATION};
+use crate::IngestError;
+use crate::IngestSummary;
+use crate::Sources;
 use foldhash::{HashSet, HashSetExt};
 use std::collections::BTreeMap;
 use warehouse::calendar::{midnight_micros, DAY_MICROS};
@@ -48,7 +51,7 @@ struct Policy {
 }
 
 /// The policies of a snapshot.
-/// The registry's line ([`crate::registry::PARTS`]).
+/// The registry's line ([`crate::sources::PARTS`]).
 pub(crate) const PART: PartEntry = PartEntry {
     stage: "policies",
     sources: &[

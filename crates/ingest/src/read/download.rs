@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::registry::all_sources;
+use crate::sources::all_sources;
 use crate::Progress;
 
 /// Connection to a tenant's Graph.

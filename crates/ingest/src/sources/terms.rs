@@ -2,12 +2,14 @@
 //! acceptances (`userTermsAndConditionsAcceptances`, one row per acceptance, dated on the day of
 //! the acceptance and kept forever).
 
-use super::context::{collection, int, ordered, rows, select, text, unmatched, written, Context};
-use super::graph::each;
-use super::history::{self, Columns, Entity};
-use super::parts::{Merged, Part, PartEntry};
-use super::sources::{children_of, source, Source};
-use super::{IngestError, Sources};
+use crate::map::values::{collection, int, ordered, text, unmatched};
+use crate::merge::context::{rows, select, written, Context};
+use crate::merge::history::{self, Columns, Entity};
+use crate::merge::parts::{Merged, Part, PartEntry};
+use crate::read::graph::each;
+use crate::read::sources::{children_of, source, Source};
+use crate::IngestError;
+use crate::Sources;
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use warehouse::calendar::date_key;
 use warehouse::sql::dml;
@@ -29,7 +31,7 @@ struct Terms {
 }
 
 /// The terms and conditions of a snapshot.
-/// The registry's line ([`crate::registry::PARTS`]).
+/// The registry's line ([`crate::sources::PARTS`]).
 pub(crate) const PART: PartEntry = PartEntry {
     stage: "terms and conditions",
     sources: &[Source {

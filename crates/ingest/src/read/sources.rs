@@ -1,15 +1,15 @@
 //! What a source of a snapshot is ([`Source`]: its file, Graph path, permission, per-entity
-//! children; the registry lists them, [`crate::registry`]), the records a snapshot holds by
+//! children; the registry lists them, [`crate::sources`]), the records a snapshot holds by
 //! source, and the files a snapshot folder holds, found and checked.
 
 use crate::error::IngestError;
-use crate::graph::Content;
+use crate::read::graph::Content;
 use std::collections::BTreeMap;
 use std::path::Path;
 
 /// One source of a snapshot: a Graph collection, the file it is recorded in, and what each of
 /// its entities has in a folder of its own. The part that parses and merges it declares it
-/// ([`crate::parts::PartEntry::sources`]).
+/// ([`crate::merge::parts::PartEntry::sources`]).
 pub(crate) struct Source {
     /// The file it is recorded in (`NAME.json` or `NAME.ndjson`), and the folder of its
     /// per-entity sources (`NAME/ID/CHILD.json`).

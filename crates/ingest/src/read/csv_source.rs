@@ -2,9 +2,9 @@
 //! Rows become the same records as Graph entities (enumeration values spelled as Graph spells
 //! them), so both sources share one validation and one merge.
 
-use super::files::{self, SnapshotLimits};
-use super::record::{Field, Record};
-use super::IngestError;
+use crate::read::files::{self, SnapshotLimits};
+use crate::read::record::{Field, Record};
+use crate::IngestError;
 use std::cell::Cell;
 use std::io::Read;
 use std::path::Path;

@@ -1,12 +1,15 @@
 //! Apps: the `appRevisions` dimension (a new revision whenever an app changes) and the day's
 //! `mobileAppInstallStatusCounts` from each app's per-device install statuses.
 
-use super::context::{enum_key, int, text, ts, unmatched, Context};
-use super::graph::each;
-use super::history::{self, Columns, Entity};
-use super::parts::{Merged, Part, PartEntry};
-use super::sources::{children_of, source, Source, APPS};
-use super::{IngestError, IngestSummary, Sources};
+use crate::map::values::{enum_key, int, text, ts, unmatched};
+use crate::merge::context::Context;
+use crate::merge::history::{self, Columns, Entity};
+use crate::merge::parts::{Merged, Part, PartEntry};
+use crate::read::graph::each;
+use crate::read::sources::{children_of, source, Source, APPS};
+use crate::IngestError;
+use crate::IngestSummary;
+use crate::Sources;
 use foldhash::HashMap;
 use std::collections::BTreeMap;
 use warehouse::reference;
@@ -56,7 +59,7 @@ struct App {
     installs: Vec<InstallStatus>,
 }
 
-/// The registry's line ([`crate::registry::PARTS`]).
+/// The registry's line ([`crate::sources::PARTS`]).
 pub(crate) const PART: PartEntry = PartEntry {
     stage: "apps",
     sources: &[Source {

@@ -2,12 +2,15 @@
 //! enrolled that day; failures are the day's enrollment troubleshooting events. Graph keeps
 //! troubleshooting events for weeks, so only those of the snapshot's day count.
 
-use super::context::{device_type_key, enum_key, Context};
-use super::graph::each;
-use super::parts::{Merged, Part, PartEntry};
-use super::snapshot::Device;
-use super::sources::{source, DEVICES};
-use super::{IngestError, IngestSummary, Sources};
+use crate::map::core::Device;
+use crate::map::values::{device_type_key, enum_key};
+use crate::merge::context::Context;
+use crate::merge::parts::{Merged, Part, PartEntry};
+use crate::read::graph::each;
+use crate::read::sources::{source, DEVICES};
+use crate::IngestError;
+use crate::IngestSummary;
+use crate::Sources;
 use std::collections::BTreeMap;
 use warehouse::reference;
 use warehouse::sql::SqlValue;
@@ -35,7 +38,7 @@ pub struct Enrolled {
 }
 
 /// The enrollment failures of a snapshot.
-/// The registry's line ([`crate::registry::PARTS`]).
+/// The registry's line ([`crate::sources::PARTS`]).
 pub(crate) const PART: PartEntry = PartEntry {
     stage: "enrollment",
     sources: &[source(

@@ -1,9 +1,10 @@
 //! Reading Microsoft Graph responses saved in a snapshot folder: one response
 //! (`{"value": [...]}`), a sequence of paged responses, or NDJSON (one entity per line).
 
-use super::files::{self, Opened, SnapshotLimits};
-use super::record::{Field, Record};
-use super::{IngestError, Progress};
+use crate::read::files::{self, Opened, SnapshotLimits};
+use crate::read::record::{Field, Record};
+use crate::IngestError;
+use crate::Progress;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Unexpected, Visitor};
 use serde_json::value::RawValue;
 use std::cell::Cell;
@@ -559,8 +560,8 @@ impl<'a> Fields<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::NoProgress;
     use super::*;
+    use crate::NoProgress;
 
     /// Reads `text` as file `name`: its record count and the ids of its records.
     fn read(dir: &Path, name: &str, text: &str) -> Result<(usize, Vec<String>), String> {

@@ -2,12 +2,15 @@
 //! (`mamApplications`), each app on each user's device (`mamApplicationInstances`), and the day's
 //! check-ins (`mamCheckins`).
 
-use super::context::{collection, text, ts, unmatched_many, Context};
-use super::graph::each;
-use super::history::{self, Columns, Entity};
-use super::parts::{Merged, Part, PartEntry};
-use super::sources::{source, APPS};
-use super::{IngestError, IngestSummary, Sources};
+use crate::map::values::{collection, text, ts, unmatched_many};
+use crate::merge::context::Context;
+use crate::merge::history::{self, Columns, Entity};
+use crate::merge::parts::{Merged, Part, PartEntry};
+use crate::read::graph::each;
+use crate::read::sources::{source, APPS};
+use crate::IngestError;
+use crate::IngestSummary;
+use crate::Sources;
 use foldhash::HashMap;
 use std::collections::BTreeMap;
 use warehouse::reference;
@@ -24,7 +27,7 @@ struct Registration {
 }
 
 /// The app registrations of a snapshot.
-/// The registry's line ([`crate::registry::PARTS`]): after the apps, which name its apps.
+/// The registry's line ([`crate::sources::PARTS`]): after the apps, which name its apps.
 pub(crate) const PART: PartEntry = PartEntry {
     stage: "app protection",
     sources: &[source(

@@ -2,7 +2,7 @@
 //! snapshot folder must not make a run read forever or block), at most
 //! [`SnapshotLimits::max_file_bytes`] read from each, however the file changes while it is read.
 
-use super::IngestError;
+use crate::IngestError;
 use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, BufReader, Read};

@@ -1,11 +1,12 @@
 //! The snapshot's core, validated: devices, users and categories (parsed on two threads). The
-//! other sources are parts ([`crate::parts`]), parsed while these are merged.
+//! other sources are parts ([`crate::merge::parts`]), parsed while these are merged.
 
-use super::context::{boolean, collection, device_type_key, enum_key, int, ordered, text, ts};
-use super::graph::{each, Content, Fields};
-use super::history;
-use super::sources::{source, Source, Sources, DEVICES};
-use super::{IngestError, IngestSummary};
+use crate::map::values::{boolean, collection, device_type_key, enum_key, int, ordered, text, ts};
+use crate::merge::history;
+use crate::read::graph::{each, Content, Fields};
+use crate::read::sources::{source, Source, Sources, DEVICES};
+use crate::IngestError;
+use crate::IngestSummary;
 use foldhash::{HashSet, HashSetExt};
 use warehouse::compliance;
 use warehouse::model::Warehouse;
@@ -39,7 +40,7 @@ impl Device {
 pub(crate) type User = history::Entity;
 
 /// Devices, users and categories of one snapshot, validated: what every merge of the day builds
-/// on. The other sources are parts ([`crate::parts::Part`]).
+/// on. The other sources are parts ([`crate::merge::parts::Part`]).
 pub struct Snapshot {
     pub(crate) devices: Vec<Device>,
     pub(crate) users: Vec<User>,
@@ -50,7 +51,7 @@ pub struct Snapshot {
 }
 
 /// The sources of devices, users and categories, first of the registry
-/// ([`crate::registry::all_sources`]).
+/// ([`crate::sources::all_sources`]).
 pub(crate) const SOURCES: &[Source] = &[
     Source {
         required: true,

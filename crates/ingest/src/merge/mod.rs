@@ -2,16 +2,20 @@
 //! every source is merged, devices, users, categories and user-device associations, the devices'
 //! daily facts, and retention.
 
-use super::context::{
-    collection, first_free_key, int, ordered, rows, select, soft_deleted, text, written, Clock,
-    Context,
-};
-use super::files;
-use super::history;
-use super::parts::{LaterParts, Merged, ParsedParts};
-use super::snapshot::Snapshot;
-use super::stopwatch::Stopwatch;
-use super::{IngestError, IngestOptions, IngestSummary, Retention};
+pub(crate) mod context;
+pub(crate) mod history;
+pub(crate) mod parts;
+
+use crate::map::core::Snapshot;
+use crate::map::values::{collection, int, ordered, text};
+use crate::merge::context::{first_free_key, rows, select, soft_deleted, written, Clock, Context};
+use crate::merge::parts::{LaterParts, Merged, ParsedParts};
+use crate::read::files;
+use crate::stopwatch::Stopwatch;
+use crate::IngestError;
+use crate::IngestOptions;
+use crate::IngestSummary;
+use crate::Retention;
 use foldhash::{HashMap, HashMapExt, HashSet};
 use std::collections::BTreeMap;
 use warehouse::calendar::{date_key, midnight_micros};
