@@ -73,14 +73,17 @@ impl Part for Apps {
     /// Merges the apps (install counts by each device's type) and leaves their names for app
     /// protection.
     fn apply(&self, context: &mut Context<'_>, merged: &mut Merged<'_>) -> Result<(), IngestError> {
+        let Some(list) = &self.list else {
+            return Ok(());
+        };
         let device_types: HashMap<String, SqlValue> = merged
             .snapshot
             .devices
             .iter()
             .map(|dev| (dev.id.clone(), dev.value("deviceTypeKey")))
             .collect();
-        self.merge(context, &device_types)?;
-        merged.app_names = self.names();
+        merge(context, list, &device_types)?;
+        merged.app_names = names(list);
         Ok(())
     }
 }
@@ -160,83 +163,79 @@ impl Apps {
         }
         Ok(Self { list: Some(list) })
     }
+}
 
-    /// The display name of the first app with each bundle or package id (MAM apps are named
-    /// by it), if that app has one.
-    fn names(&self) -> HashMap<String, Option<String>> {
-        let mut names = HashMap::default();
-        for app in self.list.iter().flatten() {
-            if let Some(identifier) = &app.identifier {
-                names.entry(identifier.clone()).or_insert_with(|| {
-                    match app.entity.values.first() {
-                        Some((_, SqlValue::Text(title))) => Some(title.clone()),
-                        _ => None,
-                    }
+/// The display name of the first app with each bundle or package id (MAM apps are named
+/// by it), if that app has one.
+fn names(list: &[App]) -> HashMap<String, Option<String>> {
+    let mut names = HashMap::default();
+    for app in list {
+        if let Some(identifier) = &app.identifier {
+            names
+                .entry(identifier.clone())
+                .or_insert_with(|| match app.entity.values.first() {
+                    Some((_, SqlValue::Text(title))) => Some(title.clone()),
+                    _ => None,
                 });
-            }
         }
-        names
     }
+    names
+}
 
-    /// Merges the apps and writes the day's install counts; `device_types` gives the device type
-    /// key of each device of the snapshot.
-    fn merge(
-        &self,
-        context: &mut Context<'_>,
-        device_types: &HashMap<String, SqlValue>,
-    ) -> Result<(), IngestError> {
-        let Some(list) = &self.list else {
-            return Ok(());
-        };
-        let entities: Vec<Entity> = list.iter().map(|a| a.entity.clone()).collect();
-        let keys = history::merge(
-            context,
-            "appRevisions",
-            // no isDeleted: an app's revisions end with isCurrent false
-            &Columns {
-                deleted: None,
-                current: Some("isCurrent"),
-                revision: Some("revision"),
-                ..Columns::soft_deleted("appKey", "applicationId", "endDateExclusiveUTC")
-            },
-            &entities,
-        )?;
-        let unknown_type = reference::key_value("deviceTypes", "Unknown");
-        let mut counts: BTreeMap<(i64, i64, i64, i64), i64> = BTreeMap::new();
-        for app in list {
-            let app_key = keys[&app.entity.id];
-            for s in &app.installs {
-                let device_type = match s.device.as_ref().and_then(|d| device_types.get(d)) {
-                    Some(t) => t.clone(),
-                    None => {
-                        unmatched(
-                            context.summary,
-                            "install statuses of devices not in managedDevices".into(),
-                        );
-                        unknown_type.clone()
-                    }
-                };
-                let (SqlValue::Integer(dt), SqlValue::Integer(state)) = (device_type, &s.state)
-                else {
-                    continue;
-                };
-                *counts
-                    .entry((app_key, dt, *state, s.error_code))
-                    .or_default() += 1;
-            }
+/// Merges the apps `list` and writes the day's install counts; `device_types` gives the device
+/// type key of each device of the snapshot.
+fn merge(
+    context: &mut Context<'_>,
+    list: &[App],
+    device_types: &HashMap<String, SqlValue>,
+) -> Result<(), IngestError> {
+    let entities: Vec<Entity> = list.iter().map(|a| a.entity.clone()).collect();
+    let keys = history::merge(
+        context,
+        "appRevisions",
+        // no isDeleted: an app's revisions end with isCurrent false
+        &Columns {
+            deleted: None,
+            current: Some("isCurrent"),
+            revision: Some("revision"),
+            ..Columns::soft_deleted("appKey", "applicationId", "endDateExclusiveUTC")
+        },
+        &entities,
+    )?;
+    let unknown_type = reference::key_value("deviceTypes", "Unknown");
+    let mut counts: BTreeMap<(i64, i64, i64, i64), i64> = BTreeMap::new();
+    for app in list {
+        let app_key = keys[&app.entity.id];
+        for s in &app.installs {
+            let device_type = match s.device.as_ref().and_then(|d| device_types.get(d)) {
+                Some(t) => t.clone(),
+                None => {
+                    unmatched(
+                        context.summary,
+                        "install statuses of devices not in managedDevices".into(),
+                    );
+                    unknown_type.clone()
+                }
+            };
+            let (SqlValue::Integer(dt), SqlValue::Integer(state)) = (device_type, &s.state) else {
+                continue;
+            };
+            *counts
+                .entry((app_key, dt, *state, s.error_code))
+                .or_default() += 1;
         }
-        let facts: Vec<Vec<(&str, SqlValue)>> = counts
-            .into_iter()
-            .map(|((app, dt, state, error), n)| {
-                vec![
-                    ("appKey", SqlValue::Integer(app)),
-                    ("deviceTypeKey", SqlValue::Integer(dt)),
-                    ("appInstallStateKey", SqlValue::Integer(state)),
-                    ("errorCode", SqlValue::Integer(error)),
-                    ("count", SqlValue::Integer(n)),
-                ]
-            })
-            .collect();
-        context.replace_day("mobileAppInstallStatusCounts", &facts)
     }
+    let facts: Vec<Vec<(&str, SqlValue)>> = counts
+        .into_iter()
+        .map(|((app, dt, state, error), n)| {
+            vec![
+                ("appKey", SqlValue::Integer(app)),
+                ("deviceTypeKey", SqlValue::Integer(dt)),
+                ("appInstallStateKey", SqlValue::Integer(state)),
+                ("errorCode", SqlValue::Integer(error)),
+                ("count", SqlValue::Integer(n)),
+            ]
+        })
+        .collect();
+    context.replace_day("mobileAppInstallStatusCounts", &facts)
 }

@@ -1,11 +1,7 @@
-//! The registry of a snapshot's sources: devices, users and categories, then every part ([`crate::merge::parts::Part`])
-//! in the order it is parsed, downloaded, listed and merged. Adding a source is a file of its
-//! own (its [`Source`] descriptors, its parse and its merge: a [`PartEntry`]) and one line in
-//! [`PARTS`].
-
-use crate::map::core;
-use crate::merge::parts::{ParsedParts, PartEntry};
-use crate::read::sources::{Source, Sources};
+//! The registry of a snapshot's sources: devices, users and categories, then every part
+//! ([`crate::merge::parts::Part`]) in the order it is parsed, downloaded, listed and merged.
+//! Adding a source is a file of its own (its [`Source`] descriptors, its parse and its merge: a
+//! [`PartEntry`]), its `mod` line here and its line in [`PARTS`].
 
 mod apps;
 mod devices_daily;
@@ -13,8 +9,11 @@ mod enrollment;
 mod mam;
 mod policies;
 mod terms;
-use crate::IngestError;
-use crate::IngestSummary;
+
+use crate::map::core;
+use crate::merge::parts::{ParsedParts, PartEntry};
+use crate::read::sources::{Source, Sources};
+use crate::{IngestError, IngestSummary};
 
 /// The parts, in order. A part merged after another may use what that one leaves in
 /// [`crate::merge::parts::Merged`] (app protection names its apps by the apps'
