@@ -189,9 +189,15 @@ fn page_writer(
     (writer, context)
 }
 
-/// What a paging token is bound to: the request's version, collection, tenant, options that
-/// shape the rows, history window and parameter aliases. A token presented with anything else
-/// is refused.
+/// System query options that do not change which rows a page holds or their order: the paging
+/// position and size, the count, the format.
+const NOT_SHAPING_ROWS: &[&str] = &["$top", "$skip", "$skiptoken", "$count", "$format"];
+
+/// What a paging token is bound to: the request's version, collection, tenant, history window,
+/// parameter aliases, and every system option given that shapes the rows (all but
+/// [`NOT_SHAPING_ROWS`]), so that an option added to the service is covered without being listed
+/// and leaves the tokens of requests that do not use it as they were. A token presented with
+/// anything else is refused.
 fn query_fingerprint(
     ctx: &RequestContext,
     name: &str,
@@ -208,21 +214,32 @@ fn query_fingerprint(
         .map(|o| format!("{}={}", o.name, o.value))
         .collect();
     aliases.sort();
-    fingerprint(&[
+    // options are matched by name, in whichever order the URL gives them
+    let mut shaping: Vec<[&str; 2]> = ctx
+        .options
+        .system
+        .iter()
+        .filter(|o| !NOT_SHAPING_ROWS.contains(&o.name.as_str()))
+        .map(|o| [o.name.as_str(), o.value.as_str()])
+        .collect();
+    shaping.sort_unstable();
+    let (tenant_id, min_date) = (
+        tenant.id.to_string(),
+        min_date.map(|d| d.to_string()).unwrap_or_default(),
+    );
+    let aliases = aliases.join("&");
+    let parts: Vec<&str> = [
         ctx.version.as_str(),
         &ctx.path,
         name,
-        &tenant.id.to_string(),
-        ctx.options.get("$filter").unwrap_or(""),
-        ctx.options.get("$orderby").unwrap_or(""),
-        ctx.options.get("$select").unwrap_or(""),
-        &min_date.map(|d| d.to_string()).unwrap_or_default(),
-        &aliases.join("&"),
-        ctx.options.get("$expand").unwrap_or(""),
-        ctx.options.get("$apply").unwrap_or(""),
-        ctx.options.get("$compute").unwrap_or(""),
-        ctx.options.get("$search").unwrap_or(""),
-    ])
+        &tenant_id,
+        &min_date,
+        &aliases,
+    ]
+    .into_iter()
+    .chain(shaping.iter().flatten().copied())
+    .collect();
+    fingerprint(&parts)
 }
 
 /// The writer of aggregated rows: their top-level values, then each nested object (columns as

@@ -192,4 +192,25 @@ fn forged_or_foreign_skiptokens_are_rejected() {
         assert_eq!(error_of(&r)["target"], "$skiptoken");
     }
     assert_eq!(get(&next).status, 200);
+    // a token belongs to the options that shape the rows, whatever order the URL gives them in
+    let r = request(
+        "GET",
+        "/devices?api-version=v1.0&$filter=deviceKey%20gt%205&$select=deviceKey",
+        &[("Prefer", "odata.maxpagesize=10")],
+    );
+    let next = r.json()["@odata.nextLink"].as_str().unwrap().to_string();
+    let token = next.split("$skiptoken=").nth(1).unwrap().to_string();
+    let reordered = format!(
+        "/devices?$select=deviceKey&api-version=v1.0&$skiptoken={token}&$filter=deviceKey%20gt%205"
+    );
+    assert_eq!(get(&reordered).status, 200, "{reordered}");
+    for bad in [
+        format!("/devices?api-version=v1.0&$filter=deviceKey%20gt%205&$skiptoken={token}"),
+        format!("/devices?api-version=v1.0&$filter=deviceKey%20gt%205&$select=deviceName&$skiptoken={token}"),
+        format!("/devices?api-version=v1.0&$filter=deviceKey%20gt%205&$select=deviceKey&$orderby=deviceKey&$skiptoken={token}"),
+    ] {
+        let r = get(&bad);
+        assert_eq!(r.status, 400, "{bad}");
+        assert_eq!(error_of(&r)["target"], "$skiptoken");
+    }
 }
