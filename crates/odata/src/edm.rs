@@ -214,6 +214,8 @@ pub struct EntitySet {
     pub entity_type: usize,
     /// Navigation property bindings: (navigation property name, target entity set name).
     pub navigation_bindings: Vec<(String, String)>,
+    /// Whether it keeps its history, so that it can be read as of a day (`$at`).
+    pub temporal: bool,
 }
 
 /// A complete service model: one schema with one entity container.

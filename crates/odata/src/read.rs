@@ -12,7 +12,7 @@ use crate::bind::{
     BoundExpand, BoundOrder, Catalog, Computed, Scope, Typed, TypedKind, Value,
 };
 use crate::edm::{EntityType, PrimitiveType};
-use crate::syntax::{self, Aliases, ExpandItem, QueryOptions};
+use crate::syntax::{self, Aliases, ExpandItem, QueryOptions, TemporalExpr};
 use crate::ODataError;
 
 /// System query options a [`ReadQuery`] binds, and those its caller answers (`$format`,
@@ -30,6 +30,7 @@ pub const READ_OPTIONS: &[&str] = &[
     "$apply",
     "$compute",
     "$search",
+    "$at",
 ];
 
 /// Values properties must hold: (property index, value).
@@ -69,6 +70,19 @@ pub struct ReadQuery<'m> {
     /// The most recent days of history to read, from the service's own option (Intune's
     /// `maxhistorydays`); a planner decides which rows it limits ([`ReadQuery::with_history_days`]).
     pub history_days: Option<u32>,
+    /// `$at` (OData Temporal): the rows as they were on a day, on a set the catalog says keeps
+    /// its history ([`Catalog::temporal`]).
+    pub at: Option<At>,
+}
+
+/// The day a temporal request reads (`$at`), at the warehouse's granularity of a day: a
+/// timestamp is read as its day in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum At {
+    /// That day.
+    Day(time::Date),
+    /// The latest day there is (`max`).
+    Latest,
 }
 
 impl std::fmt::Debug for ReadQuery<'_> {
@@ -207,6 +221,7 @@ impl<'m> ReadQuery<'m> {
             expand: bind_expand_option(options, &aliases, entity, catalog)?,
             paging: Paging::default(),
             history_days: None,
+            at: bind_at(options, set, catalog)?,
         })
     }
 
@@ -226,6 +241,7 @@ impl<'m> ReadQuery<'m> {
             expand: Vec::new(),
             paging: Paging::default(),
             history_days: None,
+            at: None,
         }
     }
 
@@ -277,6 +293,7 @@ impl<'m> ReadQuery<'m> {
                 top: Some(1),
                 ..Paging::default()
             },
+            at: bind_at(options, set, catalog)?,
             ..ReadQuery::all(set, entity, catalog)
         })
     }
@@ -333,6 +350,35 @@ fn expands_collections(expand: &[BoundExpand]) -> bool {
     expand
         .iter()
         .any(|b| b.related.is_some() || expands_collections(&b.expand))
+}
+
+/// `$at`: a date, a timestamp (its day in UTC) or `max`, on a set that keeps its history.
+fn bind_at(
+    options: &QueryOptions,
+    set: &str,
+    catalog: &dyn Catalog,
+) -> Result<Option<At>, ODataError> {
+    let Some(text) = options.get("$at") else {
+        return Ok(None);
+    };
+    let at = match syntax::parse_temporal(text).map_err(|e| e.into_odata("$at"))? {
+        TemporalExpr::Date(d) => At::Day(d),
+        TemporalExpr::DateTime(t) => At::Day(t.to_offset(time::UtcOffset::UTC).date()),
+        TemporalExpr::Max => At::Latest,
+        TemporalExpr::Min => {
+            return Err(ODataError::not_implemented(
+                "$at=min is not supported yet; name a day within the history kept.",
+            )
+            .with_target("$at"))
+        }
+    };
+    if !catalog.temporal(set) {
+        return Err(ODataError::bad_request(format!(
+            "{set} does not keep its history, so it cannot be read as of a day ($at)."
+        ))
+        .with_target("$at"));
+    }
+    Ok(Some(at))
 }
 
 fn reject_unimplemented(options: &QueryOptions) -> Result<(), ODataError> {

@@ -22,16 +22,20 @@ pub fn date_key(d: Date) -> i64 {
     i64::from(d.year()) * 10_000 + i64::from(d.month() as u8) * 100 + i64::from(d.day())
 }
 
-/// The `dateKey` `days` days before `key` (`maxhistorydays=7` on 20180221 keeps 20180214 on);
-/// none when `key` is not a date.
-pub fn days_before(key: i64, days: u32) -> Option<i64> {
-    let date = Date::from_calendar_date(
+/// The date of a `dateKey`; none when `key` is not a date.
+pub fn date_of_key(key: i64) -> Option<Date> {
+    Date::from_calendar_date(
         i32::try_from(key / 10_000).ok()?,
         time::Month::try_from(u8::try_from(key / 100 % 100).ok()?).ok()?,
         u8::try_from(key % 100).ok()?,
     )
-    .ok()?;
-    let d = date.checked_sub(time::Duration::days(i64::from(days)))?;
+    .ok()
+}
+
+/// The `dateKey` `days` days before `key` (`maxhistorydays=7` on 20180221 keeps 20180214 on);
+/// none when `key` is not a date.
+pub fn days_before(key: i64, days: u32) -> Option<i64> {
+    let d = date_of_key(key)?.checked_sub(time::Duration::days(i64::from(days)))?;
     Some(date_key(d))
 }
 

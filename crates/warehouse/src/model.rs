@@ -111,6 +111,33 @@ impl Collection {
     pub fn has_date_key(&self) -> bool {
         self.kind == Kind::Fact && self.property_index("dateKey").is_some()
     }
+
+    /// The positions of the columns that bound each row's validity, for a dimension that keeps
+    /// a row per state: when it began (`startDateInclusiveUTC`) and ended
+    /// (`endDateExclusiveUTC`, or `deletedDateUTC`; none while it lasts).
+    pub fn validity(&self) -> Option<Validity> {
+        let start = self.property_index("startDateInclusiveUTC")?;
+        let end = self
+            .property_index("endDateExclusiveUTC")
+            .or_else(|| self.property_index("deletedDateUTC"))?;
+        (self.kind == Kind::Dimension).then_some(Validity { start, end })
+    }
+
+    /// Whether the collection can be read as of a day (`$at`): daily facts by that day's rows,
+    /// dimensions by the validity of their rows ([`Collection::validity`]).
+    pub fn temporal(&self) -> bool {
+        self.has_date_key() || self.validity().is_some()
+    }
+}
+
+/// The columns of a dimension's row that bound when its state held: from `start` (inclusive)
+/// to `end` (exclusive; none while it lasts). Positions among the collection's properties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validity {
+    /// When the state began.
+    pub start: usize,
+    /// When it ended.
+    pub end: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -277,6 +304,7 @@ fn edm(doc: &Document, version: ApiVersion) -> Model {
             name: c.name.clone(),
             entity_type: i,
             navigation_bindings: bindings,
+            temporal: c.temporal(),
         });
     }
     Model {

@@ -28,6 +28,8 @@ fn query<'a>(
         computed: &[],
         key: &[],
         min_date_key: None,
+        max_date_key: None,
+        valid_at: None,
         after,
         offset: 0,
         limit: Some(11),
@@ -307,5 +309,56 @@ fn selective_queries_are_answered_from_indexes() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn as_of_a_day_reads_the_rows_valid_then_and_that_days_facts() {
+    // a dimension: begun before the instant and not ended by it; its count scans the rows, since
+    // the counts a publication keeps are of every row
+    let at = 1_761_955_200_000_000;
+    let q = CollectionQuery {
+        valid_at: Some(at),
+        ..query("policies", None, &[], &[0], None)
+    };
+    let tree = build(&q);
+    let conditions = &tree.rows.conditions;
+    assert!(conditions.contains(&compare(
+        CompareOp::Lt,
+        column(None, "startDateInclusiveUTC"),
+        param(SqlValue::Timestamp(at))
+    )));
+    assert!(conditions.contains(&SqlExpr::Or(
+        Box::new(SqlExpr::is_null(column(None, "deletedDateUTC"), false)),
+        Box::new(compare(
+            CompareOp::Ge,
+            column(None, "deletedDateUTC"),
+            param(SqlValue::Timestamp(at))
+        ))
+    )));
+    assert_eq!(
+        tree.count.from,
+        Source::Table {
+            name: "policies".into(),
+            alias: None
+        }
+    );
+    // a fact: one day, and its unfiltered count from the kept counts of that day
+    let q = CollectionQuery {
+        min_date_key: Some(20261010),
+        max_date_key: Some(20261010),
+        ..query("devicePropertyHistories", None, &[], &[0], None)
+    };
+    let tree = build(&q);
+    for op in [CompareOp::Ge, CompareOp::Le] {
+        let day = param(SqlValue::Integer(20261010));
+        assert!(tree
+            .rows
+            .conditions
+            .contains(&compare(op, column(None, "dateKey"), day.clone())));
+        assert!(tree
+            .count
+            .conditions
+            .contains(&compare(op, column(None, "date_key"), day)));
     }
 }

@@ -32,6 +32,8 @@ fn statement(filter: &Typed, dialect: &dyn Dialect) -> Result<String, String> {
         computed: &computed,
         key: &[],
         min_date_key: None,
+        max_date_key: None,
+        valid_at: None,
         after: None,
         offset: 0,
         limit: Some(11),

@@ -25,25 +25,31 @@ impl Generator<'_> {
                     from_day: self.rng.random_range(1..days),
                 });
             }
-            let n = versions.len();
-            for (j, v) in versions.iter_mut().enumerate() {
-                v.key = next_key;
-                next_key += 1;
-                let started = if v.from_day < 0 {
+            let began = |from_day: i64| {
+                if from_day < 0 {
                     start - 120 * DAY_MICROS
                 } else {
-                    start + v.from_day * DAY_MICROS
-                };
+                    start + from_day * DAY_MICROS
+                }
+            };
+            let n = versions.len();
+            for j in 0..n {
+                versions[j].key = next_key;
+                next_key += 1;
+                let started = began(versions[j].from_day);
+                // a version ends as the next begins, as ingestion ends it
+                let ended = versions.get(j + 1).map(|next| began(next.from_day));
                 out.row(
                     "policies",
                     &[
-                        ("policyKey", int(v.key)),
+                        ("policyKey", int(versions[j].key)),
                         ("policyId", text(id.clone())),
                         ("policyName", text(name)),
                         ("policyVersion", int(j as i64 + 1)),
-                        ("isDeleted", boolean(j + 1 < n)),
+                        ("isDeleted", boolean(ended.is_some())),
                         ("startDateInclusiveUTC", int(started)),
-                        ("rowLastModifiedDateTimeUTC", int(started)),
+                        ("deletedDateUTC", opt_ts(ended)),
+                        ("rowLastModifiedDateTimeUTC", int(ended.unwrap_or(started))),
                     ],
                 )?;
             }

@@ -392,6 +392,8 @@ fn assert_kept_counts_agree(store: &dyn Store, t: &Tenant) {
                     computed: &[],
                     key: &[],
                     min_date_key,
+                    max_date_key: None,
+                    valid_at: None,
                     after: None,
                     offset: 0,
                     limit: None,

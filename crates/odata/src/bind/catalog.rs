@@ -13,6 +13,11 @@ pub trait Catalog: Sync {
 
     /// The entity set whose entities are of type `type_name`, if this catalog has one.
     fn entity_set_of(&self, type_name: &str) -> Option<&str>;
+
+    /// Whether entity set `set` keeps its history, so that it can be read as of a day (`$at`).
+    fn temporal(&self, _set: &str) -> bool {
+        false
+    }
 }
 
 impl Catalog for Model {
@@ -25,5 +30,9 @@ impl Catalog for Model {
             .iter()
             .find(|s| self.type_of(s).name == type_name)
             .map(|s| s.name.as_str())
+    }
+
+    fn temporal(&self, set: &str) -> bool {
+        self.entity_set(set).is_some_and(|s| s.temporal)
     }
 }

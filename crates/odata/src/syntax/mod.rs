@@ -30,6 +30,7 @@ mod options;
 mod path;
 mod search;
 mod select;
+mod temporal;
 
 pub use aliases::Aliases;
 pub use apply::{
@@ -48,6 +49,7 @@ pub use path::{
 };
 pub use search::{parse_search, SearchExpr};
 pub use select::parse_select;
+pub use temporal::{parse_temporal, TemporalExpr};
 
 use std::fmt;
 

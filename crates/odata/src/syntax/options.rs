@@ -56,6 +56,10 @@ const SYSTEM_OPTIONS: &[&str] = &[
     "$deltatoken",
     "$schemaversion",
     "$id",
+    "$at",
+    "$from",
+    "$to",
+    "$toinclusive",
 ];
 
 /// Splits and decodes a raw (still percent-encoded) query string. System options are matched

@@ -24,6 +24,7 @@ mod paging;
 mod robustness;
 mod schemas;
 mod search;
+mod temporal;
 
 struct Fixture {
     root: String,

@@ -210,11 +210,11 @@ fn counted<'a>(q: &CollectionQuery<'a>, a: &Aggregation, scope: &mut Scope<'a>) 
         ),
     ];
     conditions.extend(apply.filters.iter().map(|f| sub.expr(f)));
-    if let Some(min) = q.min_date_key {
+    for (op, bound) in q.date_key_bounds() {
         conditions.push(SqlExpr::compare(
-            CompareOp::Ge,
+            op,
             sub.column(day),
-            SqlExpr::Param(SqlValue::Integer(min)),
+            SqlExpr::Param(SqlValue::Integer(bound)),
         ));
     }
     scope.resume(sub);

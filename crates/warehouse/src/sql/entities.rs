@@ -18,7 +18,8 @@ pub(super) fn build_entities(q: &CollectionQuery<'_>) -> Statements {
     let mut scope = row_scope(q);
     let (source, joins) = from(q, &mut scope);
     let mut conditions = conditions(q, &mut scope);
-    let unfiltered = q.filter.is_none() && q.apply.is_none_or(|a| a.filters.is_empty());
+    let unfiltered =
+        q.filter.is_none() && q.apply.is_none_or(|a| a.filters.is_empty()) && q.valid_at.is_none();
     let count = if unfiltered && q.key.is_empty() {
         kept_count(q)
     } else {
@@ -125,12 +126,14 @@ fn kept_count(q: &CollectionQuery<'_>) -> Select {
             SqlExpr::Param(SqlValue::Text(q.collection.name.clone())),
         ),
     ];
-    if let (Some(min), Some(_)) = (q.min_date_key, q.entity.property_index("dateKey")) {
-        count.conditions.push(SqlExpr::compare(
-            CompareOp::Ge,
-            SqlExpr::column(None, "date_key"),
-            SqlExpr::Param(SqlValue::Integer(min)),
-        ));
+    if q.entity.property_index("dateKey").is_some() {
+        for (op, day) in q.date_key_bounds() {
+            count.conditions.push(SqlExpr::compare(
+                op,
+                SqlExpr::column(None, "date_key"),
+                SqlExpr::Param(SqlValue::Integer(day)),
+            ));
+        }
     }
     count
 }

@@ -5,7 +5,7 @@
 use super::tree::Select;
 use super::value::SqlValue;
 use crate::model::Collection;
-use odata::bind::{BoundApply, BoundOrder, Computed, RelatedRows, Typed, Value};
+use odata::bind::{BoundApply, BoundOrder, CompareOp, Computed, RelatedRows, Typed, Value};
 use odata::edm::EntityType;
 use std::time::Duration;
 
@@ -39,8 +39,13 @@ pub struct CollectionQuery<'a> {
     pub computed: &'a [Computed],
     /// Key values for single-entity reads (property index, value).
     pub key: &'a [(usize, SqlValue)],
-    /// Lowest `dateKey` to return (`maxhistorydays`).
+    /// Lowest `dateKey` to return (`maxhistorydays`, `$at`).
     pub min_date_key: Option<i64>,
+    /// Highest `dateKey` to return (`$at`).
+    pub max_date_key: Option<i64>,
+    /// The instant a dimension's rows must be valid at (`$at`: the end of that day): rows whose
+    /// state began before it and had not ended ([`crate::model::Collection::validity`]).
+    pub valid_at: Option<i64>,
     /// Continue after this position.
     pub after: Option<&'a KeysetPosition>,
     /// Rows to skip (first page only).
@@ -51,6 +56,19 @@ pub struct CollectionQuery<'a> {
     pub now_micros: i64,
     /// Related entities to read with each row (`$expand`).
     pub expand: &'a [Expansion<'a>],
+}
+
+impl CollectionQuery<'_> {
+    /// The bounds on `dateKey` ([`Self::min_date_key`], [`Self::max_date_key`]) as comparisons
+    /// the day must pass.
+    pub fn date_key_bounds(&self) -> impl Iterator<Item = (CompareOp, i64)> {
+        [
+            (CompareOp::Ge, self.min_date_key),
+            (CompareOp::Le, self.max_date_key),
+        ]
+        .into_iter()
+        .filter_map(|(op, day)| Some((op, day?)))
+    }
 }
 
 /// A related entity read with each row (`$expand`), joined on the reference property of a

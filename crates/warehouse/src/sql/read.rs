@@ -7,11 +7,12 @@ use super::dialect::Dialect;
 use super::plan::plan;
 use super::query::StatementTooLarge;
 use super::query::{sql_value, CollectionQuery, Expansion, KeysetPosition, Plan, Related};
-use crate::calendar::days_before;
+use crate::calendar::{date_key, date_of_key, days_before, midnight_micros, DAY_MICROS};
 use crate::Warehouse;
 use odata::bind::{BoundExpand, Catalog};
 use odata::edm::EntityType;
-use odata::read::ReadQuery;
+use odata::read::{At, ReadQuery};
+use time::Date;
 
 /// One reading of a [`ReadQuery`]: for which tenant, as of which snapshot and clock, and which
 /// page of its rows.
@@ -43,7 +44,14 @@ pub fn plan_read(
         .expect("the catalog's entity sets are the warehouse's collections");
     let key: Vec<_> = read.scope.iter().map(|(p, v)| (*p, sql_value(v))).collect();
     let history = reading.snapshot_date_key.zip(read.history_days);
-    let min_date_key = min_date_key(read, reading.snapshot_date_key);
+    let at = at_day(read, reading.snapshot_date_key);
+    let dated = |day: Option<Date>| day.map(date_key).filter(|_| collection.has_date_key());
+    let (max_date_key, valid_at) = (
+        dated(at),
+        at.filter(|_| collection.validity().is_some())
+            .map(|day| midnight_micros(day) + DAY_MICROS),
+    );
+    let min_date_key = max_date_key.or_else(|| min_date_key(read, reading.snapshot_date_key));
     let expand = expansions(read.catalog, read.entity, &read.expand, history);
     let q = CollectionQuery {
         collection,
@@ -56,6 +64,8 @@ pub fn plan_read(
         computed: &read.computed,
         key: &key,
         min_date_key,
+        max_date_key,
+        valid_at,
         after: reading.after,
         offset: reading.offset,
         limit: reading.limit,
@@ -63,6 +73,15 @@ pub fn plan_read(
         expand: &expand,
     };
     plan(&q, dialect)
+}
+
+/// The day `read` is as of (`$at`; `max` is the tenant's latest published day, `snapshot`). A
+/// day the calendar cannot hold reads nothing.
+fn at_day(read: &ReadQuery<'_>, snapshot: Option<i64>) -> Option<Date> {
+    match read.at? {
+        At::Day(day) => Some(day),
+        At::Latest => Some(snapshot.and_then(date_of_key).unwrap_or(Date::MIN)),
+    }
 }
 
 /// The lowest `dateKey` `read` returns: `maxhistorydays` counted back from `snapshot` (the

@@ -76,11 +76,29 @@ pub(super) fn conditions(q: &CollectionQuery<'_>, scope: &mut Scope<'_>) -> Vec<
     {
         conditions.push(scope.expr(f));
     }
-    if let (Some(min), Some(i)) = (q.min_date_key, q.entity.property_index("dateKey")) {
+    if let Some(i) = q.entity.property_index("dateKey") {
+        for (op, day) in q.date_key_bounds() {
+            conditions.push(SqlExpr::compare(
+                op,
+                scope.column(i),
+                SqlExpr::Param(SqlValue::Integer(day)),
+            ));
+        }
+    }
+    if let (Some(at), Some(valid)) = (q.valid_at, q.collection.validity()) {
+        // began before the instant, and had not ended by it
         conditions.push(SqlExpr::compare(
-            CompareOp::Ge,
-            scope.column(i),
-            SqlExpr::Param(SqlValue::Integer(min)),
+            CompareOp::Lt,
+            scope.column(valid.start),
+            SqlExpr::Param(SqlValue::Timestamp(at)),
+        ));
+        conditions.push(SqlExpr::Or(
+            Box::new(SqlExpr::is_null(scope.column(valid.end), false)),
+            Box::new(SqlExpr::compare(
+                CompareOp::Ge,
+                scope.column(valid.end),
+                SqlExpr::Param(SqlValue::Timestamp(at)),
+            )),
         ));
     }
     for (i, v) in q.key {

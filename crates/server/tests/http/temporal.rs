@@ -1,0 +1,149 @@
+//! `$at` (OData Temporal): collections read as of a day, checked against an independent
+//! computation from every row the collection holds.
+
+use super::*;
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime};
+
+/// The generated tenant's days (30 up to 2026-11-01) and a day on each side.
+fn days() -> Vec<Date> {
+    let last = time::macros::date!(2026 - 11 - 01);
+    (0..32)
+        .map(|n| last - time::Duration::days(30 - n))
+        .collect()
+}
+
+fn instant(v: &Value) -> Option<OffsetDateTime> {
+    v.as_str()
+        .map(|t| OffsetDateTime::parse(t, &Rfc3339).unwrap())
+}
+
+/// The keys of every row of `set` whose state held at the end of `day`: begun before the next
+/// midnight and not ended by it.
+fn valid_on(rows: &[Value], key: &str, end: &str, day: Date) -> BTreeSet<u64> {
+    let next_midnight = day.next_day().unwrap().midnight().assume_utc();
+    rows.iter()
+        .filter(|r| instant(&r["startDateInclusiveUTC"]).unwrap() < next_midnight)
+        .filter(|r| instant(&r[end]).is_none_or(|e| e >= next_midnight))
+        .map(|r| r[key].as_u64().unwrap())
+        .collect()
+}
+
+fn keys(rows: &[Value], key: &str) -> BTreeSet<u64> {
+    rows.iter().map(|r| r[key].as_u64().unwrap()).collect()
+}
+
+#[test]
+fn history_dimensions_as_of_a_day_hold_the_rows_valid_that_day() {
+    let mut checked_a_change = false;
+    for (set, key, id, end) in [
+        ("policies", "policyKey", "policyId", "deletedDateUTC"),
+        (
+            "appRevisions",
+            "appKey",
+            "applicationId",
+            "endDateExclusiveUTC",
+        ),
+        (
+            "termsAndConditions",
+            "termsAndConditionsKey",
+            "termsAndConditionsId",
+            "endDateExclusiveUTC",
+        ),
+        (
+            "mamApplications",
+            "mamApplicationKey",
+            "mamApplicationId",
+            "deletedDateUTC",
+        ),
+    ] {
+        let (every, _) = all_rows(&format!("/{set}?api-version=v1.0"), &[]);
+        let mut seen = BTreeSet::new();
+        for day in days() {
+            let expected = valid_on(&every, key, end, day);
+            let url = format!("/{set}?api-version=v1.0&$at={day}&$count=true");
+            let page = get_ok(&url);
+            assert_eq!(page["@odata.count"], expected.len(), "{url}");
+            let (rows, _) = all_rows(&url, &[("Prefer", "odata.maxpagesize=7")]);
+            assert_eq!(keys(&rows, key), expected, "{url}");
+            // one state per entity on a day
+            let ids: BTreeSet<&str> = rows.iter().map(|r| r[id].as_str().unwrap()).collect();
+            assert_eq!(ids.len(), rows.len(), "{url}");
+            // a timestamp is read as its day
+            let stamped = format!("/{set}?api-version=v1.0&$at={day}T13:45:00Z");
+            assert_eq!(keys(&all_rows(&stamped, &[]).0, key), expected, "{stamped}");
+            seen.insert(expected);
+        }
+        checked_a_change |= seen.len() > 1;
+        // max is the latest published day
+        let latest = keys(
+            &all_rows(&format!("/{set}?api-version=v1.0&$at=max"), &[]).0,
+            key,
+        );
+        assert_eq!(
+            latest,
+            valid_on(&every, key, end, *days().last().unwrap()),
+            "{set}"
+        );
+    }
+    assert!(
+        checked_a_change,
+        "no dimension changed within the days read"
+    );
+}
+
+#[test]
+fn facts_as_of_a_day_are_that_days_rows_whatever_maxhistorydays_says() {
+    let day = time::macros::date!(2026 - 10 - 10);
+    let by_filter = all_rows(
+        "/devicePropertyHistories?api-version=v1.0&$filter=dateKey%20eq%2020261010&$select=deviceKey,dateKey",
+        &[],
+    )
+    .0;
+    assert!(!by_filter.is_empty());
+    for extra in ["", "&maxhistorydays=2"] {
+        let url = format!(
+            "/devicePropertyHistories?api-version=v1.0&$at={day}&$select=deviceKey,dateKey{extra}"
+        );
+        assert_eq!(all_rows(&url, &[]).0, by_filter, "{url}");
+        let count = get(&format!(
+            "/devicePropertyHistories/$count?api-version=v1.0&$at={day}{extra}"
+        ));
+        assert_eq!(count.text(), by_filter.len().to_string());
+    }
+    let aggregated = get_ok(&format!(
+        "/devicePropertyHistories?api-version=v1.0&$at={day}&$apply={}",
+        enc("groupby((dateKey),aggregate($count as n))")
+    ));
+    assert_eq!(
+        aggregated["value"],
+        serde_json::json!([{"dateKey": 20261010, "n": by_filter.len()}])
+    );
+    // the counts each publication keeps answer the unfiltered count of a day too
+    let compliance = get_ok(&format!(
+        "/compliancePolicyStatusDeviceActivities?api-version=v1.0&$at={day}&$count=true"
+    ));
+    assert_eq!(compliance["@odata.count"], 1);
+    assert_eq!(compliance["value"][0]["dateKey"], 20261010);
+}
+
+#[test]
+fn at_is_refused_where_it_cannot_be_answered() {
+    for (url, status, target) in [
+        ("/devices?api-version=v1.0&$at=2026-10-10", 400, "$at"),
+        ("/policies?api-version=v1.0&$at=2026-13-01", 400, "$at"),
+        ("/policies?api-version=v1.0&$at=now()", 400, "$at"),
+        ("/policies?api-version=v1.0&$at='2026-10-10'", 400, "$at"),
+        ("/policies?api-version=v1.0&$at=min", 501, "$at"),
+        ("/policies?api-version=v1.0&$from=2026-10-01", 501, "$from"),
+        (
+            "/policies?api-version=v1.0&$at=2026-10-10&$at=2026-10-11",
+            400,
+            "query",
+        ),
+    ] {
+        let r = get(url);
+        assert_eq!(r.status, status, "{url}: {}", r.text());
+        assert_eq!(error_of(&r)["target"], target, "{url}");
+    }
+}
