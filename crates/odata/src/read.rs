@@ -371,6 +371,12 @@ fn bind_at(
             )
             .with_target("$at"))
         }
+        TemporalExpr::Expr(_) => {
+            return Err(ODataError::bad_request(
+                "$at takes a date (2026-03-01), a date-time (2026-03-01T00:00:00Z) or max.",
+            )
+            .with_target("$at"))
+        }
     };
     if !catalog.temporal(set) {
         return Err(ODataError::bad_request(format!(

@@ -541,3 +541,40 @@ fn aggregation_skip_reason(c: &Case) -> Option<&'static str> {
         .find(|(markers, _)| markers.iter().any(|m| i.contains(m)))
         .map(|(_, why)| *why)
 }
+
+#[test]
+fn oasis_temporal_test_cases() {
+    let cases = load("odata-temporal-testcases.yaml");
+    assert!(cases.len() >= 13, "read {} cases", cases.len());
+    let (mut ran, mut passed) = (0, 0);
+    let mut failures = Vec::new();
+    let mut skipped: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in &cases {
+        if c.input.contains("$this") {
+            *skipped
+                .entry("$this, and options nested in $select, are not supported")
+                .or_default() += 1;
+            continue;
+        }
+        ran += 1;
+        match (run(c), c.fail_at) {
+            (Some(Outcome::Accepted), None) | (Some(Outcome::Rejected(_)), Some(_)) => passed += 1,
+            (Some(Outcome::Accepted), Some(at)) => failures.push(format!(
+                "{} {:?}: accepted, expected failure at {at}",
+                c.name, c.input
+            )),
+            (Some(Outcome::Rejected(at)), None) => {
+                failures.push(format!("{} {:?}: rejected at {at}", c.name, c.input))
+            }
+            (None, _) => failures.push(format!("{} {:?}: not run", c.name, c.input)),
+        }
+    }
+    report(
+        "OASIS temporal cases",
+        cases.len(),
+        (ran, passed),
+        &skipped,
+        &failures,
+        12,
+    );
+}

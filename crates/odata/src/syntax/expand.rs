@@ -267,6 +267,7 @@ fn check_nested(name: &str, value: &str) -> Result<(), SyntaxError> {
     let lower = name.to_ascii_lowercase();
     match lower.trim_start_matches('$') {
         "apply" => super::parse_apply(value).map(|_| ()),
+        "at" | "from" | "to" | "toinclusive" => super::parse_temporal(value).map(|_| ()),
         "levels" => {
             let positive = value.bytes().all(|b| b.is_ascii_digit()) && !value.starts_with('0');
             if value == "max" || (!value.is_empty() && positive) {

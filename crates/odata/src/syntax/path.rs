@@ -493,6 +493,7 @@ fn check_option(name: &str, value: &str) -> Result<(), SyntaxError> {
         "$search" => super::parse_search(value).map(|_| ()),
         "$compute" => super::parse_compute(value).map(|_| ()),
         "$apply" => super::parse_apply(value).map(|_| ()),
+        "$at" | "$from" | "$to" | "$toinclusive" => super::parse_temporal(value).map(|_| ()),
         "$levels" if value == "max" || value.parse::<u64>().is_ok_and(|n| n > 0) => Ok(()),
         "$levels" => Err(SyntaxError::new(0, "$levels is a positive integer or max")),
         _ if value.is_empty() => Err(SyntaxError::new(0, "the option has no value")),

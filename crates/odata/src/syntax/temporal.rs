@@ -1,11 +1,11 @@
 //! Temporal expressions (OData Temporal ABNF `temporalExpr`): the argument of `$at`, `$from`,
 //! `$to` and `$toInclusive`.
 
-use super::{parse_literal, Literal, SyntaxError};
+use super::{parse_filter, parse_literal, Expr, Literal, SyntaxError};
 use crate::value::Value;
 
 /// A point in application time as a request writes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TemporalExpr {
     /// `min`: the earliest point the service allows.
     Min,
@@ -15,24 +15,32 @@ pub enum TemporalExpr {
     Date(time::Date),
     /// A timestamp (`2026-03-01T10:00:00Z`), with the offset written.
     DateTime(time::OffsetDateTime),
+    /// Another expression, which the grammar allows when it evaluates to a date or a timestamp
+    /// (`@start`); whether it does is for the binder.
+    Expr(Box<Expr>),
 }
 
-/// Parses a temporal expression: `min`, `max`, a date or a timestamp literal. Other expressions
-/// the grammar allows (functions evaluating to a date) are refused at their start.
+/// Parses a temporal expression: `min`, `max`, a date or a timestamp literal, or another
+/// common expression. Text that starts as a date but is none (`2026-13-01`) is an error at the
+/// part that is wrong.
 pub fn parse_temporal(text: &str) -> Result<TemporalExpr, SyntaxError> {
     match text {
         "min" => return Ok(TemporalExpr::Min),
         "max" => return Ok(TemporalExpr::Max),
         _ => {}
     }
-    match parse_literal(text)? {
-        Literal::Value(Value::Date(d)) => Ok(TemporalExpr::Date(d)),
-        Literal::Value(Value::DateTimeOffset(t)) => Ok(TemporalExpr::DateTime(t)),
-        _ => Err(SyntaxError::new(
-            0,
-            "expected a date (2026-03-01), a date-time (2026-03-01T00:00:00Z), min or max",
-        )),
+    match parse_literal(text) {
+        Ok(Literal::Value(Value::Date(d))) => Ok(TemporalExpr::Date(d)),
+        Ok(Literal::Value(Value::DateTimeOffset(t))) => Ok(TemporalExpr::DateTime(t)),
+        Err(e) if looks_like_a_date(text) => Err(e),
+        _ => parse_filter(text).map(|e| TemporalExpr::Expr(Box::new(e))),
     }
+}
+
+/// Whether `text` starts as a date does (`dddd-`), so that its error is the date's.
+fn looks_like_a_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() > 4 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-'
 }
 
 #[cfg(test)]
@@ -51,12 +59,15 @@ mod tests {
             parse_temporal("2026-03-01T10:00:00+02:00").unwrap(),
             TemporalExpr::DateTime(_)
         ));
-        for (bad, at) in [
-            ("2026-13-01", 5),
-            ("'2026-03-01'", 0),
-            ("2026-03-01x", 10),
-            ("", 0),
-        ] {
+        assert!(matches!(
+            parse_temporal("@start").unwrap(),
+            TemporalExpr::Expr(_)
+        ));
+        assert!(matches!(
+            parse_temporal("'2026-03-01'").unwrap(),
+            TemporalExpr::Expr(_)
+        ));
+        for (bad, at) in [("2026-13-01", 5), ("2026-03-01x", 10), ("", 0), ("1 eq", 2)] {
             let e = parse_temporal(bad).unwrap_err();
             assert_eq!(e.offset, at, "{bad}: {e:?}");
         }

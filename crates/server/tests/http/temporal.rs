@@ -141,6 +141,11 @@ fn at_is_refused_where_it_cannot_be_answered() {
             400,
             "query",
         ),
+        (
+            "/devices?api-version=v1.0&$expand=devicePropertyHistories($at=2026-10-10)",
+            501,
+            "$expand",
+        ),
     ] {
         let r = get(url);
         assert_eq!(r.status, status, "{url}: {}", r.text());
