@@ -54,7 +54,7 @@ pub(super) async fn page(
     if read.expands_collections() {
         page_size.rows = page_size.rows.min(PAGE_WITH_EXPANDED_COLLECTIONS);
     }
-    let tenant = load_tenant(&ctx).await?;
+    let tenant = tenant_for(&ctx, &read).await?;
     let fp = query_fingerprint(&ctx, name, &tenant, &read);
     let token = resume_token(&ctx, &fp, &tenant)?;
     let remaining = match &token {

@@ -11,8 +11,12 @@ use odata::edm::{EntityType, Model};
 use odata::syntax::QueryOptions;
 use odata::{ErrorKind, ODataError};
 
+use odata::read::{At, ReadQuery};
+use warehouse::calendar::date_of_key;
 use warehouse::model::{ApiVersion, Collection};
+use warehouse::sql::counts::kept_days;
 use warehouse::sql::{KeysetPosition, Reading};
+use warehouse::store::Cell;
 use warehouse::{Tenant, Warehouse};
 
 /// Everything a handler needs to know about one request.
@@ -169,6 +173,48 @@ pub(super) async fn load_tenant(ctx: &RequestContext) -> ApiResult<Tenant> {
             ),
         ))
     })
+}
+
+/// The caller's tenant for `read`: [`load_tenant`], and a day `read` is as of (`$at`) checked
+/// against the days the tenant's publications hold of a daily fact; outside them the answer is a
+/// 400 naming them (inside, a day with no rows is an empty answer).
+pub(super) async fn tenant_for(ctx: &RequestContext, read: &ReadQuery<'_>) -> ApiResult<Tenant> {
+    let tenant = load_tenant(ctx).await?;
+    let (Some(At::Day(day)), Some(collection)) = (read.at, Warehouse::get().collection(&read.set))
+    else {
+        return Ok(tenant);
+    };
+    if !collection.has_date_key() {
+        return Ok(tenant);
+    }
+    let query = kept_days(collection, tenant.id, ctx.app.store.dialect());
+    let store = ctx.app.store.clone();
+    let kept = tokio::task::spawn_blocking(move || {
+        let mut kept = (None, None);
+        store.stream(&query, &mut |row| {
+            let day = |i| match row.cell(i) {
+                Cell::Integer(k) => date_of_key(k),
+                _ => None,
+            };
+            kept = (day(0), day(1));
+            false
+        })?;
+        Ok::<_, warehouse::StoreError>(kept)
+    })
+    .await
+    .map_err(|_| ApiError(ODataError::new(ErrorKind::Internal, "internal error")))??;
+    match kept {
+        (Some(first), Some(last)) if day < first || day > last => {
+            Err(ODataError::bad_request(format!(
+                "$at={day} is outside the history kept of {}: it holds the days from {first} \
+                 to {last}.",
+                read.set
+            ))
+            .with_target("$at")
+            .into())
+        }
+        _ => Ok(tenant),
+    }
 }
 
 pub(super) fn now_micros() -> i64 {

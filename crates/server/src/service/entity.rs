@@ -36,7 +36,7 @@ pub(super) async fn entity(ctx: RequestContext, target: EntityTarget) -> ApiResu
     let (name, entity) = (read.set.as_str(), read.entity);
     let prop_index = property.as_ref().map(|(i, _)| *i);
     let raw = format.is_none();
-    let tenant = load_tenant(&ctx).await?;
+    let tenant = tenant_for(&ctx, &read).await?;
     let plan = sql::plan_read(
         &read,
         &reading(&tenant, None, 0, Some(1)),

@@ -187,7 +187,7 @@ fn openapi(ctx: &RequestContext) -> ApiResult<Response> {
 
 /// `$count` of what `read` reads.
 async fn count(ctx: RequestContext, read: ReadQuery<'static>) -> ApiResult<Response> {
-    let tenant = load_tenant(&ctx).await?;
+    let tenant = tenant_for(&ctx, &read).await?;
     let plan = sql::plan_read(
         &read,
         &reading(&tenant, None, 0, None),

@@ -152,3 +152,37 @@ fn at_is_refused_where_it_cannot_be_answered() {
         assert_eq!(error_of(&r)["target"], target, "{url}");
     }
 }
+
+#[test]
+fn a_day_outside_the_history_kept_of_a_fact_is_refused_naming_the_days_kept() {
+    let first =
+        get_ok("/devicePropertyHistories?api-version=v1.0&$orderby=dateKey&$top=1&$select=dateKey")
+            ["value"][0]["dateKey"]
+            .as_i64()
+            .unwrap();
+    assert_eq!(first, 20261003);
+    for url in [
+        "/devicePropertyHistories?api-version=v1.0&$at=2026-10-02",
+        "/devicePropertyHistories/$count?api-version=v1.0&$at=2026-09-01",
+        "/devicePropertyHistories?api-version=v1.0&$at=2026-11-02T00:00:00Z",
+        "/policyDeviceActivities?api-version=v1.0&$at=2025-01-01&$apply=aggregate($count%20as%20n)",
+    ] {
+        let r = get(url);
+        assert_eq!(r.status, 400, "{url}: {}", r.text());
+        let e = error_of(&r);
+        assert_eq!(e["target"], "$at", "{url}");
+        let message = e["message"].as_str().unwrap();
+        assert!(
+            message.contains("from 2026-10-03 to 2026-11-01"),
+            "{url}: {message}"
+        );
+    }
+    // the first and last days kept, and dimensions on any day
+    for url in [
+        "/devicePropertyHistories/$count?api-version=v1.0&$at=2026-10-03",
+        "/devicePropertyHistories/$count?api-version=v1.0&$at=2026-11-01",
+        "/policies?api-version=v1.0&$at=2020-01-01",
+    ] {
+        assert_eq!(get(url).status, 200, "{url}");
+    }
+}

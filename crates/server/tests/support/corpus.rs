@@ -241,11 +241,12 @@ pub fn requests() -> Vec<String> {
         "policies?api-version=v1.0&$at=2026-10-15&$count=true",
         "appRevisions?api-version=v1.0&$at=2026-10-20T08:00:00Z&$select=appKey,title&$orderby=title",
         "mamApplications/$count?api-version=v1.0&$at=max",
-        "devicePropertyHistories?api-version=v1.0&$at=2026-10-12&$filter=deviceKey%20lt%2030&maxhistorydays=3",
-        "compliancePolicyStatusDeviceActivities?api-version=v1.0&$at=2026-10-12&$count=true",
-        "policyDeviceActivities?api-version=v1.0&$at=2026-10-12&$apply=aggregate(succeeded%20with%20sum%20as%20s)",
+        "devicePropertyHistories?api-version=v1.0&$at=2026-10-28&$filter=deviceKey%20lt%2030&maxhistorydays=3",
+        "compliancePolicyStatusDeviceActivities?api-version=v1.0&$at=2026-10-28&$count=true",
+        "policyDeviceActivities?api-version=v1.0&$at=2026-10-28&$apply=aggregate(succeeded%20with%20sum%20as%20s)",
         "devices?api-version=v1.0&$at=2026-10-12",
         "policies?api-version=v1.0&$at=2026-10-32",
+        "devicePropertyHistories?api-version=v1.0&$at=2026-09-30",
     ] {
         out.push(format!("/{q}"));
     }
