@@ -433,6 +433,15 @@ fn selective_requests(client: &Client, root: &str) -> CliResult<Vec<(&'static st
         ("$apply devices by deviceType/deviceTypeName", url("devices?api-version=v1.0&$apply=groupby((deviceType/deviceTypeName),aggregate($count as n,totalStorageSpaceInBytes with sum as storage))")),
         ("$expand histories of a page of devices", url("devices?api-version=v1.0&$select=deviceKey,deviceName&$expand=devicePropertyHistories($select=dateKey,complianceStateKey,osVersion)")),
         ("$expand users' associations and devices", url("users?api-version=v1.0&$select=userKey&$expand=userDeviceAssociations($select=deviceKey;$expand=device($select=deviceName))")),
+        // $at beside the same question asked without it
+        ("one device, one day by $filter", url("devicePropertyHistories?api-version=v1.0&$filter=dateKey eq 20261020 and deviceKey eq 4242")),
+        ("one device, one day by $at", url("devicePropertyHistories?api-version=v1.0&$at=2026-10-20&$filter=deviceKey eq 4242")),
+        ("a day's histories, $count, by $filter", url("devicePropertyHistories/$count?api-version=v1.0&$filter=dateKey eq 20261020")),
+        ("a day's histories, $count, by $at", url("devicePropertyHistories/$count?api-version=v1.0&$at=2026-10-20")),
+        ("a day's compliance $apply, by filter", url("devicePropertyHistories?api-version=v1.0&$apply=filter(dateKey eq 20261020)/groupby((complianceStateKey),aggregate($count as n))")),
+        ("a day's compliance $apply, by $at", url("devicePropertyHistories?api-version=v1.0&$at=2026-10-20&$apply=groupby((complianceStateKey),aggregate($count as n))")),
+        ("policies", url("policies?api-version=v1.0")),
+        ("policies $at a day", url("policies?api-version=v1.0&$at=2026-10-20")),
     ])
 }
 
