@@ -1,7 +1,7 @@
 //! `$metadata` writers: CSDL XML (OData 4.0) and CSDL JSON (OData 4.01).
 
 use crate::bind::APPLY_TRANSFORMATIONS;
-use crate::edm::Model;
+use crate::edm::{Model, TemporalSupport};
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
 use serde_json::{json, Map, Value};
@@ -26,6 +26,17 @@ pub fn to_xml(model: &Model) -> String {
                             .with_attributes([
                                 ("Namespace", "Org.OData.Aggregation.V1"),
                                 ("Alias", "Aggregation"),
+                            ])
+                            .write_empty()?;
+                        Ok(())
+                    })?;
+                w.create_element("edmx:Reference")
+                    .with_attribute(("Uri", TEMPORAL_VOCABULARY))
+                    .write_inner_content(|w| {
+                        w.create_element("edmx:Include")
+                            .with_attributes([
+                                ("Namespace", "Org.OData.Temporal.V1"),
+                                ("Alias", "Temporal"),
                             ])
                             .write_empty()?;
                         Ok(())
@@ -130,7 +141,7 @@ fn write_container(w: &mut Writer<Vec<u8>>, model: &Model) -> std::io::Result<()
                 let e = w
                     .create_element("EntitySet")
                     .with_attributes([("Name", set.name.as_str()), ("EntityType", ty.as_str())]);
-                if set.navigation_bindings.is_empty() {
+                if set.navigation_bindings.is_empty() && set.temporal.is_none() {
                     e.write_empty()?;
                     continue;
                 }
@@ -139,6 +150,9 @@ fn write_container(w: &mut Writer<Vec<u8>>, model: &Model) -> std::io::Result<()
                         w.create_element("NavigationPropertyBinding")
                             .with_attributes([("Path", path.as_str()), ("Target", target.as_str())])
                             .write_empty()?;
+                    }
+                    if let Some(temporal) = &set.temporal {
+                        write_temporal(w, temporal)?;
                     }
                     Ok(())
                 })?;
@@ -173,6 +187,136 @@ fn write_container(w: &mut Writer<Vec<u8>>, model: &Model) -> std::io::Result<()
         })?;
     Ok(())
 }
+
+/// The `Temporal.ApplicationTimeSupport` annotation of a set that keeps its history: time slices
+/// with visible periods (`TimelineVisible`), of instants or of days.
+fn write_temporal(w: &mut Writer<Vec<u8>>, temporal: &TemporalSupport) -> std::io::Result<()> {
+    let (start, end, object_key) = match temporal {
+        TemporalSupport::Periods {
+            period_start,
+            period_end,
+            object_key,
+        } => (period_start, period_end, object_key),
+        TemporalSupport::Days { day, object_key } => (day, day, object_key),
+    };
+    let property = |name: &'static str| ("Property", name);
+    w.create_element("Annotation")
+        .with_attribute(("Term", "Temporal.ApplicationTimeSupport"))
+        .write_inner_content(|w| {
+            w.create_element("Record").write_inner_content(|w| {
+                w.create_element("PropertyValue")
+                    .with_attribute(property("UnitOfTime"))
+                    .write_inner_content(|w| {
+                        match temporal {
+                            TemporalSupport::Periods { .. } => w
+                                .create_element("Record")
+                                .with_attribute(("Type", "Temporal.UnitOfTimeDateTimeOffset"))
+                                .write_inner_content(|w| {
+                                    w.create_element("PropertyValue")
+                                        .with_attributes([property("Precision"), ("Int", "6")])
+                                        .write_empty()?;
+                                    Ok(())
+                                })?,
+                            TemporalSupport::Days { .. } => w
+                                .create_element("Record")
+                                .with_attribute(("Type", "Temporal.UnitOfTimeDate"))
+                                .write_inner_content(|w| {
+                                    w.create_element("PropertyValue")
+                                        .with_attributes([
+                                            property("ClosedClosedPeriods"),
+                                            ("Bool", "true"),
+                                        ])
+                                        .write_empty()?;
+                                    Ok(())
+                                })?,
+                        };
+                        Ok(())
+                    })?;
+                w.create_element("PropertyValue")
+                    .with_attribute(property("Timeline"))
+                    .write_inner_content(|w| {
+                        w.create_element("Record")
+                            .with_attribute(("Type", "Temporal.TimelineVisible"))
+                            .write_inner_content(|w| {
+                                w.create_element("PropertyValue")
+                                    .with_attributes([
+                                        property("PeriodStart"),
+                                        ("PropertyPath", start.as_str()),
+                                    ])
+                                    .write_empty()?;
+                                w.create_element("PropertyValue")
+                                    .with_attributes([
+                                        property("PeriodEnd"),
+                                        ("PropertyPath", end.as_str()),
+                                    ])
+                                    .write_empty()?;
+                                w.create_element("PropertyValue")
+                                    .with_attribute(property("ObjectKey"))
+                                    .write_inner_content(|w| {
+                                        w.create_element("Collection").write_inner_content(
+                                            |w| {
+                                                for k in object_key {
+                                                    w.create_element("PropertyPath")
+                                                        .write_text_content(BytesText::new(k))?;
+                                                }
+                                                Ok(())
+                                            },
+                                        )?;
+                                        Ok(())
+                                    })?;
+                                Ok(())
+                            })?;
+                        Ok(())
+                    })?;
+                w.create_element("PropertyValue")
+                    .with_attribute(property("SupportedActions"))
+                    .write_inner_content(|w| {
+                        w.create_element("Collection").write_empty()?;
+                        Ok(())
+                    })?;
+                Ok(())
+            })?;
+            Ok(())
+        })?;
+    Ok(())
+}
+
+/// The JSON form of [`write_temporal`]'s annotation.
+fn temporal_json(temporal: &TemporalSupport) -> Value {
+    let typed = |name: &str| format!("{TEMPORAL_VOCABULARY}#Temporal.{name}");
+    let (unit, start, end, object_key) = match temporal {
+        TemporalSupport::Periods {
+            period_start,
+            period_end,
+            object_key,
+        } => (
+            json!({ "@type": typed("UnitOfTimeDateTimeOffset"), "Precision": 6 }),
+            period_start,
+            period_end,
+            object_key,
+        ),
+        TemporalSupport::Days { day, object_key } => (
+            json!({ "@type": typed("UnitOfTimeDate"), "ClosedClosedPeriods": true }),
+            day,
+            day,
+            object_key,
+        ),
+    };
+    json!({
+        "UnitOfTime": unit,
+        "Timeline": {
+            "@type": typed("TimelineVisible"),
+            "PeriodStart": start,
+            "PeriodEnd": end,
+            "ObjectKey": object_key,
+        },
+        "SupportedActions": [],
+    })
+}
+
+/// Where the Temporal vocabulary `$metadata` references is published.
+const TEMPORAL_VOCABULARY: &str =
+    "https://oasis-tcs.github.io/odata-vocabularies/vocabularies/Org.OData.Temporal.V1.xml";
 
 /// Where the Aggregation vocabulary `$metadata` references is published.
 const AGGREGATION_VOCABULARY: &str =
@@ -239,6 +383,12 @@ pub fn to_json(model: &Model) -> Value {
                 .collect();
             s.insert("$NavigationPropertyBinding".into(), Value::Object(b));
         }
+        if let Some(temporal) = &set.temporal {
+            s.insert(
+                "@Temporal.ApplicationTimeSupport".into(),
+                temporal_json(temporal),
+            );
+        }
         container.insert(set.name.clone(), Value::Object(s));
     }
     container.insert(
@@ -250,9 +400,14 @@ pub fn to_json(model: &Model) -> Value {
     doc.insert("$Version".into(), json!("4.01"));
     doc.insert(
         "$Reference".into(),
-        json!({ AGGREGATION_VOCABULARY: { "$Include": [
-            { "$Namespace": "Org.OData.Aggregation.V1", "$Alias": "Aggregation" }
-        ] } }),
+        json!({
+            AGGREGATION_VOCABULARY: { "$Include": [
+                { "$Namespace": "Org.OData.Aggregation.V1", "$Alias": "Aggregation" }
+            ] },
+            TEMPORAL_VOCABULARY: { "$Include": [
+                { "$Namespace": "Org.OData.Temporal.V1", "$Alias": "Temporal" }
+            ] },
+        }),
     );
     doc.insert(
         "$EntityContainer".into(),

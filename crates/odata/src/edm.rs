@@ -214,8 +214,34 @@ pub struct EntitySet {
     pub entity_type: usize,
     /// Navigation property bindings: (navigation property name, target entity set name).
     pub navigation_bindings: Vec<(String, String)>,
-    /// Whether it keeps its history, so that it can be read as of a day (`$at`).
-    pub temporal: bool,
+    /// How it keeps its history, so that it can be read as of a point or over a period of time
+    /// (`$at`, `$from`, `$to`); none when it does not.
+    pub temporal: Option<TemporalSupport>,
+}
+
+/// How an entity set keeps its history (OData Temporal's `Temporal.ApplicationTimeSupport`):
+/// its entities are time slices, each an object's state during a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemporalSupport {
+    /// Each entity holds a state during a closed-open period of instants (`DateTimeOffset`) its
+    /// properties `period_start` and `period_end` bound (null: not ended); `object_key` names the
+    /// object whose states they are.
+    Periods {
+        /// The property that holds when the state began.
+        period_start: String,
+        /// The property that holds when it ended.
+        period_end: String,
+        /// The properties that identify the object.
+        object_key: Vec<String>,
+    },
+    /// Each entity is one day's row of an object: its property `day` holds the day (a
+    /// `yyyymmdd` integer) as the start and the end of a closed-closed period of one day.
+    Days {
+        /// The property that names the day.
+        day: String,
+        /// The properties that identify the object.
+        object_key: Vec<String>,
+    },
 }
 
 /// A complete service model: one schema with one entity container.

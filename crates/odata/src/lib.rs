@@ -60,7 +60,7 @@
 //!         name: "devices".into(),
 //!         entity_type: 0,
 //!         navigation_bindings: Vec::new(),
-//!         temporal: false,
+//!         temporal: None,
 //!     }],
 //! };
 //! let devices = model.type_of(&model.entity_sets[0]);

@@ -39,19 +39,25 @@ pub fn to_openapi(model: &Model, service: &Service<'_>) -> Value {
     for set in &model.entity_sets {
         let ty = model.type_of(set);
         let dated = (service.dated)(&set.name);
-        paths.insert(
-            format!("/{}", set.name),
-            collection_path(&set.name, &ty.name, dated),
-        );
-        paths.insert(
-            format!("/{}/$count", set.name),
-            count_path(&set.name, dated),
-        );
+        let temporal = set.temporal.is_some();
+        let mut collection = collection_path(&set.name, &ty.name, dated);
+        let mut count = count_path(&set.name, dated);
         let (template, key_parameters) = key_template(ty);
-        paths.insert(
-            format!("/{}({template})", set.name),
-            entity_path(&set.name, &ty.name, key_parameters),
-        );
+        let mut entity = entity_path(&set.name, &ty.name, key_parameters);
+        if temporal {
+            for path in [&mut collection, &mut count, &mut entity] {
+                if let Some(Value::Array(parameters)) = path.pointer_mut("/get/parameters") {
+                    parameters.extend(
+                        TEMPORAL_PARAMETERS
+                            .iter()
+                            .map(|p| json!({"$ref": format!("#/components/parameters/{p}")})),
+                    );
+                }
+            }
+        }
+        paths.insert(format!("/{}", set.name), collection);
+        paths.insert(format!("/{}/$count", set.name), count);
+        paths.insert(format!("/{}({template})", set.name), entity);
     }
     let mut schemas = Map::new();
     for ty in &model.entity_types {
@@ -243,6 +249,9 @@ fn primitive_schema(ty: PrimitiveType) -> Value {
     }
 }
 
+/// The temporal query options (OData Temporal) of the sets that keep their history.
+const TEMPORAL_PARAMETERS: [&str; 4] = ["at", "from", "to", "toInclusive"];
+
 /// The query options, shared by the paths.
 fn parameters(version: &str) -> Value {
     let option = |name: &str, description: &str, schema: Value| {
@@ -275,7 +284,11 @@ fn parameters(version: &str) -> Value {
         "compute": option("$compute", "Computed properties: `expression as name`, separated by commas", text()),
         "apply": option("$apply", "Aggregation (OData Data Aggregation Extension 4.0)", text()),
         "skiptoken": option("$skiptoken", "Where a page continues; copied from @odata.nextLink", text()),
-        "maxhistorydays": option("maxhistorydays", "The last days of history only (a filter on dateKey wins)", count())
+        "maxhistorydays": option("maxhistorydays", "The last days of history only (a filter on dateKey wins)", count()),
+        "at": option("$at", "As of a point in time (OData Temporal): a date (the state that day ended with; a daily fact's rows of that day), a date-time, or max (the latest day published)", text()),
+        "from": option("$from", "Every state within a period (OData Temporal) from this date or date-time; with $to or $toInclusive, or up to the latest day", text()),
+        "to": option("$to", "The end of the period $from starts: its first instant (or day) outside it", text()),
+        "toInclusive": option("$toInclusive", "The end of the period $from starts: its last instant (or day) inside it", text())
     })
 }
 

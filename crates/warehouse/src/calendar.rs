@@ -17,6 +17,18 @@ pub fn day_micros(d: Date) -> std::ops::Range<i64> {
     start..start + DAY_MICROS
 }
 
+/// The day (UTC) of an instant in microseconds since the Unix epoch, the calendar's first or last
+/// day for instants beyond it.
+pub fn date_of_micros(micros: i64) -> Date {
+    const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
+    let julian = UNIX_EPOCH_JULIAN_DAY + micros.div_euclid(DAY_MICROS);
+    let clamped = julian.clamp(
+        i64::from(Date::MIN.to_julian_day()),
+        i64::from(Date::MAX.to_julian_day()),
+    );
+    Date::from_julian_day(clamped as i32).unwrap_or(Date::MIN)
+}
+
 /// The `dateKey` of a date: `yyyymmdd` as an integer.
 pub fn date_key(d: Date) -> i64 {
     i64::from(d.year()) * 10_000 + i64::from(d.month() as u8) * 100 + i64::from(d.day())
@@ -42,6 +54,19 @@ pub fn days_before(key: i64, days: u32) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants_fall_on_their_utc_day() {
+        let d = time::macros::date!(2026 - 03 - 01);
+        assert_eq!(date_of_micros(midnight_micros(d)), d);
+        assert_eq!(date_of_micros(midnight_micros(d) + DAY_MICROS - 1), d);
+        assert_eq!(
+            date_of_micros(midnight_micros(d) - 1),
+            d.previous_day().unwrap()
+        );
+        assert_eq!(date_of_micros(i64::MAX), Date::MAX);
+        assert_eq!(date_of_micros(i64::MIN), Date::MIN);
+    }
 
     #[test]
     fn keys_and_instants() {

@@ -1,7 +1,9 @@
 //! The Intune Data Warehouse model (collections, properties, references, reference rows) and its
 //! EDM projection per API version.
 
-use odata::edm::{EntitySet, EntityType, Model, NavigationProperty, PrimitiveType, Property};
+use odata::edm::{
+    EntitySet, EntityType, Model, NavigationProperty, PrimitiveType, Property, TemporalSupport,
+};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -127,6 +129,50 @@ impl Collection {
     /// dimensions by the validity of their rows ([`Collection::validity`]).
     pub fn temporal(&self) -> bool {
         self.has_date_key() || self.validity().is_some()
+    }
+
+    /// How the collection keeps its history, as `$metadata` describes it: a dimension's rows
+    /// are the states of the object its natural id names, each during its validity; a daily
+    /// fact's rows are an object's days (its key without `dateKey`).
+    pub fn temporal_support(&self) -> Option<TemporalSupport> {
+        let name = |i: usize| self.properties[i].name.clone();
+        if self.has_date_key() {
+            return Some(TemporalSupport::Days {
+                day: "dateKey".into(),
+                object_key: self
+                    .key
+                    .iter()
+                    .filter(|k| *k != "dateKey")
+                    .cloned()
+                    .collect(),
+            });
+        }
+        let validity = self.validity()?;
+        Some(TemporalSupport::Periods {
+            period_start: name(validity.start),
+            period_end: name(validity.end),
+            object_key: self.natural_id().map(name).into_iter().collect(),
+        })
+    }
+
+    /// The property that holds the source's id of a dimension's object (whose states its rows
+    /// are): the key's name with `Id` for `Key` (`policyKey`: `policyId`), else its only
+    /// property named `...Id`.
+    fn natural_id(&self) -> Option<usize> {
+        let from_key = self
+            .key
+            .first()
+            .and_then(|k| k.strip_suffix("Key"))
+            .and_then(|stem| self.property_index(&format!("{stem}Id")));
+        let mut ids = self
+            .properties
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.name.ends_with("Id"));
+        from_key.or_else(|| match (ids.next(), ids.next()) {
+            (Some((i, _)), None) => Some(i),
+            _ => None,
+        })
     }
 }
 
@@ -304,7 +350,7 @@ fn edm(doc: &Document, version: ApiVersion) -> Model {
             name: c.name.clone(),
             entity_type: i,
             navigation_bindings: bindings,
-            temporal: c.temporal(),
+            temporal: c.temporal_support(),
         });
     }
     Model {

@@ -29,7 +29,7 @@ fn query<'a>(
         key: &[],
         min_date_key: None,
         max_date_key: None,
-        valid_at: None,
+        valid_during: None,
         after,
         offset: 0,
         limit: Some(11),
@@ -314,11 +314,11 @@ fn selective_queries_are_answered_from_indexes() {
 
 #[test]
 fn as_of_a_day_reads_the_rows_valid_then_and_that_days_facts() {
-    // a dimension: begun before the instant and not ended by it; its count scans the rows, since
-    // the counts a publication keeps are of every row
+    // a dimension: begun before the period ended and not ended when it began; its count scans
+    // the rows, since the counts a publication keeps are of every row
     let at = 1_761_955_200_000_000;
     let q = CollectionQuery {
-        valid_at: Some(at),
+        valid_during: Some((at - 1, Some(at))),
         ..query("policies", None, &[], &[0], None)
     };
     let tree = build(&q);
@@ -331,9 +331,9 @@ fn as_of_a_day_reads_the_rows_valid_then_and_that_days_facts() {
     assert!(conditions.contains(&SqlExpr::Or(
         Box::new(SqlExpr::is_null(column(None, "deletedDateUTC"), false)),
         Box::new(compare(
-            CompareOp::Ge,
+            CompareOp::Gt,
             column(None, "deletedDateUTC"),
-            param(SqlValue::Timestamp(at))
+            param(SqlValue::Timestamp(at - 1))
         ))
     )));
     assert_eq!(

@@ -33,7 +33,7 @@ fn statement(filter: &Typed, dialect: &dyn Dialect) -> Result<String, String> {
         key: &[],
         min_date_key: None,
         max_date_key: None,
-        valid_at: None,
+        valid_during: None,
         after: None,
         offset: 0,
         limit: Some(11),

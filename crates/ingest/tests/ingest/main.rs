@@ -393,7 +393,7 @@ fn assert_kept_counts_agree(store: &dyn Store, t: &Tenant) {
                     key: &[],
                     min_date_key,
                     max_date_key: None,
-                    valid_at: None,
+                    valid_during: None,
                     after: None,
                     offset: 0,
                     limit: None,

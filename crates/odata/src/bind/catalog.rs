@@ -33,6 +33,6 @@ impl Catalog for Model {
     }
 
     fn temporal(&self, set: &str) -> bool {
-        self.entity_set(set).is_some_and(|s| s.temporal)
+        self.entity_set(set).is_some_and(|s| s.temporal.is_some())
     }
 }

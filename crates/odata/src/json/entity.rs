@@ -22,6 +22,8 @@ pub struct EntityWriter {
     ieee754_compatible: bool,
     /// Expanded navigation properties and nested objects, in the order they were added.
     expanded: Vec<Nested>,
+    /// `"@odata.etag":"..."` pre-escaped, written before the properties (none: no ETag).
+    etag: Option<Vec<u8>>,
 }
 
 /// What an entity holds after its properties.
@@ -83,6 +85,7 @@ impl EntityWriter {
             reference: false,
             ieee754_compatible,
             expanded: Vec::new(),
+            etag: None,
         }
     }
 
@@ -148,6 +151,27 @@ impl EntityWriter {
         self
     }
 
+    /// Writes `tag` as every entity's `@odata.etag` (its own and those of its expansions; never
+    /// references'), before the properties as the JSON format's ordering asks.
+    pub fn with_etag(mut self, tag: &str) -> Self {
+        let mut annotation = b"\"@odata.etag\":".to_vec();
+        write_string(&mut annotation, tag);
+        self.set_etag(&annotation);
+        self
+    }
+
+    fn set_etag(&mut self, annotation: &[u8]) {
+        if !self.reference {
+            self.etag = Some(annotation.to_vec());
+        }
+        for nested in &mut self.expanded {
+            match nested {
+                Nested::Entity(_, _, writer) => writer.set_etag(annotation),
+                Nested::Collection(_, collection) => collection.writer.set_etag(annotation),
+            }
+        }
+    }
+
     /// Appends one entity object for the current row.
     pub fn write(&self, buf: &mut Vec<u8>, row: &dyn Row) {
         if let Some(full) = self.full.as_ref().filter(|_| self.reference) {
@@ -170,6 +194,13 @@ impl EntityWriter {
             write_string(buf, &id);
             buf.extend_from_slice(b",\"@odata.editLink\":");
             write_string(buf, &id);
+            first = false;
+        }
+        if let Some(etag) = &self.etag {
+            if !first {
+                buf.push(b',');
+            }
+            buf.extend_from_slice(etag);
             first = false;
         }
         for (col, name, ty) in &self.columns {

@@ -39,13 +39,15 @@ impl PageSize {
     }
 }
 
-/// A page of what `read` reads (entities, or `references` to them): its rows streamed as they
-/// are read in `format`, a next link when there are more.
+/// A page of what `read` reads (entities, or `references` to them) of `tenant`'s publication
+/// (whose entities carry the ETag `publication`): its rows streamed as they are read in
+/// `format`, a next link when there are more.
 pub(super) async fn page(
     ctx: RequestContext,
     read: ReadQuery<'static>,
     format: JsonFormat,
     references: bool,
+    (tenant, publication): (Tenant, &str),
 ) -> ApiResult<Response> {
     let entity = read.entity;
     let name = read.set.clone();
@@ -54,7 +56,7 @@ pub(super) async fn page(
     if read.expands_collections() {
         page_size.rows = page_size.rows.min(PAGE_WITH_EXPANDED_COLLECTIONS);
     }
-    let tenant = tenant_for(&ctx, &read).await?;
+    check_at(&ctx, &read, &tenant).await?;
     let fp = query_fingerprint(&ctx, name, &tenant, &read);
     let token = resume_token(&ctx, &fp, &tenant)?;
     let remaining = match &token {
@@ -86,6 +88,11 @@ pub(super) async fn page(
         references,
         (format.metadata, format.ieee754),
     );
+    let writer = match format.metadata {
+        MetadataLevel::None => writer,
+        _ if references || read_aggregates(&page_query.read) => writer,
+        _ => writer.with_etag(publication),
+    };
     let page = Page {
         store: ctx.app.store.clone(),
         plan,
@@ -187,6 +194,11 @@ fn page_writer(
         }
     };
     (writer, context)
+}
+
+/// Whether `q` answers aggregated rows (transient entities, without ETags).
+fn read_aggregates(q: &ReadQuery<'_>) -> bool {
+    q.apply.as_ref().is_some_and(|a| a.aggregation.is_some())
 }
 
 /// System query options that do not change which rows a page holds or their order: the paging

@@ -11,11 +11,11 @@ use odata::edm::{EntityType, Model};
 use odata::syntax::QueryOptions;
 use odata::{ErrorKind, ODataError};
 
-use odata::read::{At, ReadQuery};
+use odata::read::{ReadQuery, Temporal};
 use warehouse::calendar::date_of_key;
 use warehouse::model::{ApiVersion, Collection};
 use warehouse::sql::counts::kept_days;
-use warehouse::sql::{KeysetPosition, Reading};
+use warehouse::sql::{fact_days, KeysetPosition, Reading};
 use warehouse::store::Cell;
 use warehouse::{Tenant, Warehouse};
 
@@ -175,18 +175,26 @@ pub(super) async fn load_tenant(ctx: &RequestContext) -> ApiResult<Tenant> {
     })
 }
 
-/// The caller's tenant for `read`: [`load_tenant`], and a day `read` is as of (`$at`) checked
-/// against the days the tenant's publications hold of a daily fact; outside them the answer is a
-/// 400 naming them (inside, a day with no rows is an empty answer).
-pub(super) async fn tenant_for(ctx: &RequestContext, read: &ReadQuery<'_>) -> ApiResult<Tenant> {
-    let tenant = load_tenant(ctx).await?;
-    let (Some(At::Day(day)), Some(collection)) = (read.at, Warehouse::get().collection(&read.set))
+/// Checks the days `read` asks for of a daily fact (`$at`, `$from`/`$to`) against the days
+/// `tenant`'s publications hold: a day, or a period touching none of them, is a 400 naming them
+/// (a kept day with no rows is an empty answer; a period partly kept reads what is kept).
+pub(super) async fn check_at(
+    ctx: &RequestContext,
+    read: &ReadQuery<'_>,
+    tenant: &Tenant,
+) -> ApiResult<()> {
+    let (Some(temporal), Some(collection)) =
+        (read.temporal, Warehouse::get().collection(&read.set))
     else {
-        return Ok(tenant);
+        return Ok(());
+    };
+    let Temporal::Period { start, end, point } = temporal else {
+        return Ok(());
     };
     if !collection.has_date_key() {
-        return Ok(tenant);
+        return Ok(());
     }
+    let (first_asked, last_asked) = fact_days((start, end));
     let query = kept_days(collection, tenant.id, ctx.app.store.dialect());
     let store = ctx.app.store.clone();
     let kept = tokio::task::spawn_blocking(move || {
@@ -203,18 +211,27 @@ pub(super) async fn tenant_for(ctx: &RequestContext, read: &ReadQuery<'_>) -> Ap
     })
     .await
     .map_err(|_| ApiError(ODataError::new(ErrorKind::Internal, "internal error")))??;
-    match kept {
-        (Some(first), Some(last)) if day < first || day > last => {
-            Err(ODataError::bad_request(format!(
-                "$at={day} is outside the history kept of {}: it holds the days from {first} \
-                 to {last}.",
-                read.set
-            ))
-            .with_target("$at")
-            .into())
-        }
-        _ => Ok(tenant),
+    let (Some(first), Some(last)) = kept else {
+        return Ok(());
+    };
+    let asked = |key: i64| date_of_key(key).map_or(key.to_string(), |d| d.to_string());
+    let outside = date_of_key(first_asked).is_some_and(|d| d > last)
+        || last_asked.and_then(date_of_key).is_some_and(|d| d < first);
+    if !outside {
+        return Ok(());
     }
+    let what = if point {
+        format!("$at={}", asked(first_asked))
+    } else {
+        let until = last_asked.map_or("the latest day".to_string(), asked);
+        format!("The period from {} to {until}", asked(first_asked))
+    };
+    Err(ODataError::bad_request(format!(
+        "{what} is outside the history kept of {}: it holds the days from {first} to {last}.",
+        read.set
+    ))
+    .with_target(temporal.option())
+    .into())
 }
 
 pub(super) fn now_micros() -> i64 {

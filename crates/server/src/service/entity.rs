@@ -12,6 +12,7 @@ use odata::edm::{EntityType, PrimitiveType};
 use odata::json::{key_literal, EntityWriter, MetadataLevel};
 use odata::{ErrorKind, ODataError};
 use warehouse::store::Cell;
+use warehouse::Tenant;
 
 use warehouse::sql::{self};
 
@@ -25,8 +26,13 @@ struct EntityRead {
     key: String,
 }
 
-/// One entity, one of its properties, or that property's raw value, as `target` names it.
-pub(super) async fn entity(ctx: RequestContext, target: EntityTarget) -> ApiResult<Response> {
+/// One entity, one of its properties, or that property's raw value, as `target` names it, of
+/// `tenant`'s publication (the entity's ETag: `publication`).
+pub(super) async fn entity(
+    ctx: RequestContext,
+    target: EntityTarget,
+    (tenant, publication): (Tenant, &str),
+) -> ApiResult<Response> {
     let EntityTarget {
         read,
         key_text,
@@ -36,7 +42,7 @@ pub(super) async fn entity(ctx: RequestContext, target: EntityTarget) -> ApiResu
     let (name, entity) = (read.set.as_str(), read.entity);
     let prop_index = property.as_ref().map(|(i, _)| *i);
     let raw = format.is_none();
-    let tenant = tenant_for(&ctx, &read).await?;
+    check_at(&ctx, &read, &tenant).await?;
     let plan = sql::plan_read(
         &read,
         &reading(&tenant, None, 0, Some(1)),
@@ -52,6 +58,12 @@ pub(super) async fn entity(ctx: RequestContext, target: EntityTarget) -> ApiResu
         &plan.cursor,
         format.map_or((MetadataLevel::None, false), |f| (f.metadata, f.ieee754)),
     );
+    let writer = match format {
+        Some(f) if f.metadata != MetadataLevel::None && property.is_none() => {
+            writer.with_etag(publication)
+        }
+        _ => writer,
+    };
     let prop_ty = prop_index.map(|i| entity.properties[i].ty);
     let read = read_one(&ctx, entity, plan, writer, prop_ty, raw).await?;
     let Some(read) = read else {

@@ -4,6 +4,7 @@
 mod collection;
 mod context;
 mod entity;
+mod etag;
 mod expand;
 mod extract;
 mod target;
@@ -17,11 +18,11 @@ use extract::ServiceRequest;
 use odata::json::{key_literal, MetadataLevel};
 use odata::read::ReadQuery;
 use odata::{ErrorKind, ODataError};
-use target::Target;
+use target::{Document, Target};
 use warehouse::store::Cell;
 
 use warehouse::sql::{self};
-use warehouse::Warehouse;
+use warehouse::{Tenant, Warehouse};
 
 /// Answers methods other than GET and HEAD.
 pub async fn method_not_allowed() -> ApiError {
@@ -41,23 +42,54 @@ pub async fn handle(ServiceRequest { ctx, target }: ServiceRequest) -> Response 
 }
 
 async fn dispatch(ctx: RequestContext, target: Target) -> ApiResult<Response> {
-    match target {
-        Target::ServiceDocument => service_document(&ctx),
-        Target::Metadata => metadata(&ctx),
-        Target::OpenApi => openapi(&ctx),
+    let (body, content_type) = match target {
+        Target::Document(Document::Service) => service_document(&ctx)?,
+        Target::Document(Document::Metadata) => metadata(&ctx)?,
+        Target::Document(Document::OpenApi) => openapi(&ctx),
+        data => return data_response(ctx, data).await,
+    };
+    let tag = etag::of_document(&body);
+    if etag::none_match(&ctx.headers, &tag) {
+        return Ok(etag::not_modified(&tag));
+    }
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, content_type);
+    etag::set(&mut r, &tag);
+    Ok(r)
+}
+
+/// The answer to a target that reads the caller's tenant: `304 Not Modified` when the client
+/// holds the response's ETag (nothing read but the tenant), else the handler's answer with it.
+async fn data_response(ctx: RequestContext, target: Target) -> ApiResult<Response> {
+    let tenant = load_tenant(&ctx).await?;
+    let one_entity = matches!(target, Target::Entity(_) | Target::Related { .. });
+    let tag = etag::of_data(&ctx, &tenant, one_entity);
+    if let Some(tag) = tag.as_deref().filter(|t| etag::none_match(&ctx.headers, t)) {
+        return Ok(etag::not_modified(tag));
+    }
+    let publication = etag::publication(&tenant);
+    let publication = (tenant, publication.as_str());
+    let mut response = match target {
         Target::Page {
             read,
             format,
             references,
-        } => collection::page(ctx, read, format, references).await,
-        Target::Count(read) => count(ctx, read).await,
-        Target::Entity(target) => entity::entity(ctx, target).await,
+        } => collection::page(ctx, read, format, references, publication).await?,
+        Target::Count(read) => count(ctx, read, publication.0).await?,
+        Target::Entity(target) => entity::entity(ctx, target, publication).await?,
         Target::Related {
             read,
             key_text,
             target,
-        } => related(ctx, read, &key_text, target).await,
+        } => related(ctx, read, &key_text, target, publication).await?,
+        Target::Document(_) => {
+            return Err(ODataError::new(ErrorKind::Internal, "internal error").into())
+        }
+    };
+    if let Some(tag) = &tag {
+        etag::set(&mut response, tag);
     }
+    Ok(response)
 }
 
 /// `/{set}({key})/{navigation}` of a single-valued navigation property: the reference `read`
@@ -68,8 +100,8 @@ async fn related(
     read: ReadQuery<'static>,
     key_text: &str,
     target: &'static str,
+    (tenant, publication): (Tenant, &str),
 ) -> ApiResult<Response> {
-    let tenant = load_tenant(&ctx).await?;
     let plan = sql::plan_read(
         &read,
         &reading(&tenant, None, 0, Some(1)),
@@ -106,12 +138,13 @@ async fn related(
         Some(None) => Ok(StatusCode::NO_CONTENT.into_response()),
         Some(Some(target_key)) => {
             let entity = target::entity(&ctx, target, &target_key, None, false)?;
-            entity::entity(ctx, entity).await
+            entity::entity(ctx, entity, (tenant, publication)).await
         }
     }
 }
 
-fn service_document(ctx: &RequestContext) -> ApiResult<Response> {
+/// The service document's body and content type.
+fn service_document(ctx: &RequestContext) -> ApiResult<(Vec<u8>, HeaderValue)> {
     let format = negotiate::json_format(
         ctx.options.get("$format"),
         header_str(&ctx.headers, "accept"),
@@ -135,10 +168,14 @@ fn service_document(ctx: &RequestContext) -> ApiResult<Response> {
         buf.push(b'}');
     }
     buf.extend_from_slice(b"]}");
-    Ok(json_response(&format, buf))
+    Ok((
+        buf,
+        HeaderValue::from_str(&format.content_type()).expect("ascii"),
+    ))
 }
 
-fn metadata(ctx: &RequestContext) -> ApiResult<Response> {
+/// `$metadata`'s body (CSDL XML or JSON) and content type.
+fn metadata(ctx: &RequestContext) -> ApiResult<(Vec<u8>, HeaderValue)> {
     let model = ctx.model();
     let (body, ct) = match negotiate::metadata_format(
         ctx.options.get("$format"),
@@ -150,15 +187,13 @@ fn metadata(ctx: &RequestContext) -> ApiResult<Response> {
             "application/json;charset=utf-8",
         ),
     };
-    let mut r = (StatusCode::OK, body).into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-    Ok(r)
+    Ok((body.into_bytes(), HeaderValue::from_static(ct)))
 }
 
 /// `openapi.json`: the OpenAPI 3.1 description of the requested version, generated from the
-/// same model as `$metadata`, naming the built-in token service's endpoints.
-fn openapi(ctx: &RequestContext) -> ApiResult<Response> {
+/// same model as `$metadata`, naming the built-in token service's endpoints; its body and
+/// content type.
+fn openapi(ctx: &RequestContext) -> (Vec<u8>, HeaderValue) {
     let dated = |name: &str| {
         Warehouse::get()
             .collection(name)
@@ -177,17 +212,19 @@ fn openapi(ctx: &RequestContext) -> ApiResult<Response> {
             dated: &dated,
         },
     );
-    let mut r = (StatusCode::OK, doc.to_string()).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
+    (
+        doc.to_string().into_bytes(),
         HeaderValue::from_static("application/json;charset=utf-8"),
-    );
-    Ok(r)
+    )
 }
 
-/// `$count` of what `read` reads.
-async fn count(ctx: RequestContext, read: ReadQuery<'static>) -> ApiResult<Response> {
-    let tenant = tenant_for(&ctx, &read).await?;
+/// `$count` of what `read` reads of `tenant`.
+async fn count(
+    ctx: RequestContext,
+    read: ReadQuery<'static>,
+    tenant: Tenant,
+) -> ApiResult<Response> {
+    check_at(&ctx, &read, &tenant).await?;
     let plan = sql::plan_read(
         &read,
         &reading(&tenant, None, 0, None),

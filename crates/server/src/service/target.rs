@@ -17,12 +17,8 @@ use odata::ODataError;
 
 /// A request resolved against the model, ready for its handler.
 pub(crate) enum Target {
-    /// The service document.
-    ServiceDocument,
-    /// `$metadata`.
-    Metadata,
-    /// `openapi.json`.
-    OpenApi,
+    /// A document that describes the service, the same whatever the tenant's data.
+    Document(Document),
     /// A page of a collection, or of the entities a collection-valued navigation property
     /// leads to; of `references` to them for `/$ref`.
     Page {
@@ -49,6 +45,16 @@ pub(crate) enum Target {
     },
 }
 
+/// The documents describing the service.
+pub(crate) enum Document {
+    /// The service document.
+    Service,
+    /// `$metadata`.
+    Metadata,
+    /// `openapi.json`.
+    OpenApi,
+}
+
 /// One entity by key, or one of its properties, or that property's raw value (`$value`).
 pub(crate) struct EntityTarget {
     /// The entity's read: its key as the scope, its selection and expansions.
@@ -64,9 +70,9 @@ pub(crate) struct EntityTarget {
 /// The target of `resource`, or the error to answer.
 pub(super) fn target(ctx: &RequestContext, resource: Resource) -> Result<Target, ODataError> {
     match resource {
-        Resource::ServiceDocument => Ok(Target::ServiceDocument),
-        Resource::Metadata => Ok(Target::Metadata),
-        Resource::OpenApi => Ok(Target::OpenApi),
+        Resource::ServiceDocument => Ok(Target::Document(Document::Service)),
+        Resource::Metadata => Ok(Target::Document(Document::Metadata)),
+        Resource::OpenApi => Ok(Target::Document(Document::OpenApi)),
         Resource::Collection(name) => page(ctx, &canonical_set(ctx, &name)?, Vec::new(), false),
         Resource::Count(name) => count(ctx, &canonical_set(ctx, &name)?, Vec::new()),
         Resource::Deeper { set, key, segments } => {

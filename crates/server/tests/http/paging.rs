@@ -39,7 +39,7 @@ fn every_collection_answers_in_both_versions_with_its_properties() {
                 continue;
             }
             assert_eq!(r.status, 200, "{url}: {}", r.text());
-            let v = r.json();
+            let v = without_etags(r.json());
             let rows = v["value"].as_array().unwrap();
             assert!(!rows.is_empty(), "{} has rows", c.name);
             let props: BTreeSet<&str> = c.properties.iter().map(|p| p.name.as_str()).collect();

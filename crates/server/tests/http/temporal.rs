@@ -135,7 +135,30 @@ fn at_is_refused_where_it_cannot_be_answered() {
         ("/policies?api-version=v1.0&$at=now()", 400, "$at"),
         ("/policies?api-version=v1.0&$at='2026-10-10'", 400, "$at"),
         ("/policies?api-version=v1.0&$at=min", 501, "$at"),
-        ("/policies?api-version=v1.0&$from=2026-10-01", 501, "$from"),
+        ("/devices?api-version=v1.0&$from=2026-10-01", 400, "$from"),
+        (
+            "/policies?api-version=v1.0&$at=2026-10-10&$from=2026-10-01",
+            400,
+            "$at",
+        ),
+        ("/policies?api-version=v1.0&$to=2026-10-01", 400, "$to"),
+        (
+            "/policies?api-version=v1.0&$toInclusive=2026-10-01",
+            400,
+            "$toInclusive",
+        ),
+        (
+            "/policies?api-version=v1.0&$from=2026-10-01&$to=2026-10-05&$toInclusive=2026-10-05",
+            400,
+            "$toInclusive",
+        ),
+        (
+            "/policies?api-version=v1.0&$from=2026-10-05&$to=2026-10-05",
+            400,
+            "$to",
+        ),
+        ("/policies?api-version=v1.0&$from=max", 400, "$from"),
+        ("/policies?api-version=v1.0&$from=2026-02-30", 400, "$from"),
         (
             "/policies?api-version=v1.0&$at=2026-10-10&$at=2026-10-11",
             400,
@@ -185,4 +208,208 @@ fn a_day_outside_the_history_kept_of_a_fact_is_refused_naming_the_days_kept() {
     ] {
         assert_eq!(get(url).status, 200, "{url}");
     }
+}
+
+/// The keys of the rows of `rows` whose validity overlaps the closed-open period `[from, to)`.
+fn valid_during(
+    rows: &[Value],
+    key: &str,
+    end: &str,
+    from: OffsetDateTime,
+    to: Option<OffsetDateTime>,
+) -> BTreeSet<u64> {
+    rows.iter()
+        .filter(|r| to.is_none_or(|to| instant(&r["startDateInclusiveUTC"]).unwrap() < to))
+        .filter(|r| instant(&r[end]).is_none_or(|e| e > from))
+        .map(|r| r[key].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn history_dimensions_over_a_period_hold_every_row_valid_in_it() {
+    let (every, _) = all_rows("/policies?api-version=v1.0", &[]);
+    let midnight = |d: Date| d.midnight().assume_utc();
+    let mut saw_two_versions = false;
+    for (from, to) in [
+        (
+            time::macros::date!(2026 - 10 - 01),
+            Some(time::macros::date!(2026 - 10 - 15)),
+        ),
+        (
+            time::macros::date!(2026 - 10 - 14),
+            Some(time::macros::date!(2026 - 10 - 14)),
+        ),
+        (time::macros::date!(2026 - 10 - 20), None),
+        (
+            time::macros::date!(2020 - 01 - 01),
+            Some(time::macros::date!(2020 - 02 - 01)),
+        ),
+    ] {
+        // closed-open ($to) and closed-closed ($toInclusive) periods
+        let mut urls = vec![(
+            format!("/policies?api-version=v1.0&$from={from}"),
+            to.map(|to| midnight(to.next_day().unwrap())),
+        )];
+        if let Some(to) = to {
+            urls[0].0.push_str(&format!("&$toInclusive={to}"));
+            if to > from {
+                urls.push((
+                    format!("/policies?api-version=v1.0&$from={from}&$to={to}"),
+                    Some(midnight(to)),
+                ));
+            }
+        }
+        for (url, end) in urls {
+            let expected = valid_during(&every, "policyKey", "deletedDateUTC", midnight(from), end);
+            let (rows, _) = all_rows(&url, &[]);
+            assert_eq!(keys(&rows, "policyKey"), expected, "{url}");
+            let ids: BTreeSet<&str> = rows
+                .iter()
+                .map(|r| r["policyId"].as_str().unwrap())
+                .collect();
+            saw_two_versions |= ids.len() < rows.len();
+        }
+    }
+    assert!(
+        saw_two_versions,
+        "a period over a change holds both versions"
+    );
+    // an instant as the bound: the row that began at it is in a period from it, not in one to it
+    let change = every
+        .iter()
+        .find(|r| r["policyVersion"] == 2)
+        .expect("a policy changed");
+    let began = change["startDateInclusiveUTC"].as_str().unwrap();
+    let key = change["policyKey"].as_u64().unwrap();
+    let (after, _) = all_rows(
+        &format!("/policies?api-version=v1.0&$from={}", enc(began)),
+        &[],
+    );
+    assert!(keys(&after, "policyKey").contains(&key));
+    let (before, _) = all_rows(
+        &format!(
+            "/policies?api-version=v1.0&$from=2026-01-01&$to={}",
+            enc(began)
+        ),
+        &[],
+    );
+    assert!(!keys(&before, "policyKey").contains(&key));
+    let (ending, _) = all_rows(
+        &format!(
+            "/policies?api-version=v1.0&$from=2026-01-01&$toInclusive={}",
+            enc(began)
+        ),
+        &[],
+    );
+    assert!(keys(&ending, "policyKey").contains(&key));
+}
+
+#[test]
+fn facts_over_a_period_are_the_rows_of_its_days() {
+    for (query, first, last) in [
+        ("$from=2026-10-10&$to=2026-10-13", 20261010, 20261012),
+        (
+            "$from=2026-10-10&$toInclusive=2026-10-13",
+            20261010,
+            20261013,
+        ),
+        ("$from=2026-10-30", 20261030, 20261101),
+        // a period partly outside the history kept reads the days kept
+        ("$from=2026-09-01&$to=2026-10-05", 20261003, 20261004),
+    ] {
+        let url = format!(
+            "/devicePropertyHistories?api-version=v1.0&{query}&$apply=groupby((dateKey),aggregate($count%20as%20n))&$orderby=dateKey"
+        );
+        let v = get_ok(&url);
+        let days: Vec<i64> = v["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["dateKey"].as_i64().unwrap())
+            .collect();
+        assert_eq!(days.first(), Some(&first), "{url}");
+        assert_eq!(days.last(), Some(&last), "{url}");
+        let filter = format!(
+            "/devicePropertyHistories/$count?api-version=v1.0&$filter=dateKey%20ge%20{first}%20and%20dateKey%20le%20{last}"
+        );
+        let count = |u: &str| get(u).text().parse::<u64>().unwrap();
+        let n: u64 = v["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["n"].as_u64().unwrap())
+            .sum();
+        assert_eq!(n, count(&filter), "{url}");
+    }
+    // a period touching no day kept is refused, naming the days kept
+    let r = get("/devicePropertyHistories?api-version=v1.0&$from=2025-01-01&$to=2025-02-01");
+    assert_eq!(r.status, 400, "{}", r.text());
+    let e = error_of(&r);
+    assert_eq!(e["target"], "$from");
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.contains("2025-01-01 to 2025-01-31")
+            && message.contains("2026-10-03 to 2026-11-01"),
+        "{message}"
+    );
+}
+
+#[test]
+fn metadata_and_openapi_say_which_sets_keep_their_history_and_how() {
+    let csdl = get_ok("/$metadata?api-version=v1.0&$format=application/json");
+    let container = &csdl["Microsoft.Intune.DataWarehouse"]["DataWarehouseFEService"];
+    let support = |set: &str| container[set]["@Temporal.ApplicationTimeSupport"].clone();
+    // a dimension keeping a row per state: time slices of instants, an object per natural id
+    let policies = support("policies");
+    assert!(policies["UnitOfTime"]["@type"]
+        .as_str()
+        .unwrap()
+        .ends_with("#Temporal.UnitOfTimeDateTimeOffset"));
+    assert_eq!(policies["Timeline"]["PeriodStart"], "startDateInclusiveUTC");
+    assert_eq!(policies["Timeline"]["PeriodEnd"], "deletedDateUTC");
+    assert_eq!(
+        policies["Timeline"]["ObjectKey"],
+        serde_json::json!(["policyId"])
+    );
+    assert_eq!(
+        support("appRevisions")["Timeline"]["ObjectKey"],
+        serde_json::json!(["applicationId"])
+    );
+    // a daily fact: one-day closed-closed periods named by dateKey
+    let facts = support("devicePropertyHistories");
+    assert_eq!(facts["UnitOfTime"]["ClosedClosedPeriods"], true);
+    assert_eq!(facts["Timeline"]["PeriodStart"], "dateKey");
+    assert_eq!(
+        facts["Timeline"]["ObjectKey"],
+        serde_json::json!(["deviceKey"])
+    );
+    // a set without history has none
+    assert!(container["deviceTypes"]
+        .get("@Temporal.ApplicationTimeSupport")
+        .is_none());
+    let xml = get("/$metadata?api-version=v1.0").text();
+    assert!(xml.contains("Alias=\"Temporal\""));
+    assert!(xml.contains("<PropertyValue Property=\"PeriodEnd\" PropertyPath=\"deletedDateUTC\"/>"));
+    // OpenAPI documents the options where they apply
+    let openapi = get_ok("/openapi.json?api-version=v1.0");
+    let names = |path: &str| -> Vec<String> {
+        openapi["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["$ref"].as_str())
+            .map(|r| r.rsplit('/').next().unwrap().to_string())
+            .collect()
+    };
+    for path in ["/policies", "/policies/$count", "/devicePropertyHistories"] {
+        let n = names(path);
+        for option in ["at", "from", "to", "toInclusive"] {
+            assert!(n.contains(&option.to_string()), "{path}: {n:?}");
+        }
+    }
+    assert!(!names("/deviceTypes").contains(&"at".to_string()));
+    assert_eq!(
+        openapi["components"]["parameters"]["toInclusive"]["name"],
+        "$toInclusive"
+    );
 }

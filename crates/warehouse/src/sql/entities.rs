@@ -18,8 +18,9 @@ pub(super) fn build_entities(q: &CollectionQuery<'_>) -> Statements {
     let mut scope = row_scope(q);
     let (source, joins) = from(q, &mut scope);
     let mut conditions = conditions(q, &mut scope);
-    let unfiltered =
-        q.filter.is_none() && q.apply.is_none_or(|a| a.filters.is_empty()) && q.valid_at.is_none();
+    let unfiltered = q.filter.is_none()
+        && q.apply.is_none_or(|a| a.filters.is_empty())
+        && q.valid_during.is_none();
     let count = if unfiltered && q.key.is_empty() {
         kept_count(q)
     } else {

@@ -26,6 +26,6 @@ pub use query::{
     sql_value, CollectionQuery, Cursor, Expansion, KeysetPosition, Plan, PlannedQuery, Related,
     StatementTooLarge, Statements, MAX_STATEMENT_BYTES, TENANT_COLUMN as TENANT_COLUMN_NAME,
 };
-pub use read::{min_date_key, plan_read, Reading};
+pub use read::{fact_days, min_date_key, plan_read, Reading};
 pub use render::Render;
 pub use value::SqlValue;

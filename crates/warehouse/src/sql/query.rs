@@ -43,9 +43,10 @@ pub struct CollectionQuery<'a> {
     pub min_date_key: Option<i64>,
     /// Highest `dateKey` to return (`$at`).
     pub max_date_key: Option<i64>,
-    /// The instant a dimension's rows must be valid at (`$at`: the end of that day): rows whose
-    /// state began before it and had not ended ([`crate::model::Collection::validity`]).
-    pub valid_at: Option<i64>,
+    /// The period (microseconds, closed-open: start, and end if any) a dimension's rows must
+    /// have been valid during (`$at`: an instant; `$from`/`$to`): rows whose state began before
+    /// it ended and had not ended before it began ([`crate::model::Collection::validity`]).
+    pub valid_during: Option<(i64, Option<i64>)>,
     /// Continue after this position.
     pub after: Option<&'a KeysetPosition>,
     /// Rows to skip (first page only).

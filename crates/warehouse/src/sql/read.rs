@@ -7,11 +7,13 @@ use super::dialect::Dialect;
 use super::plan::plan;
 use super::query::StatementTooLarge;
 use super::query::{sql_value, CollectionQuery, Expansion, KeysetPosition, Plan, Related};
-use crate::calendar::{date_key, date_of_key, days_before, midnight_micros, DAY_MICROS};
+use crate::calendar::{
+    date_key, date_of_key, date_of_micros, days_before, midnight_micros, DAY_MICROS,
+};
 use crate::Warehouse;
 use odata::bind::{BoundExpand, Catalog};
 use odata::edm::EntityType;
-use odata::read::{At, ReadQuery};
+use odata::read::{ReadQuery, Temporal};
 use time::Date;
 
 /// One reading of a [`ReadQuery`]: for which tenant, as of which snapshot and clock, and which
@@ -44,14 +46,17 @@ pub fn plan_read(
         .expect("the catalog's entity sets are the warehouse's collections");
     let key: Vec<_> = read.scope.iter().map(|(p, v)| (*p, sql_value(v))).collect();
     let history = reading.snapshot_date_key.zip(read.history_days);
-    let at = at_day(read, reading.snapshot_date_key);
-    let dated = |day: Option<Date>| day.map(date_key).filter(|_| collection.has_date_key());
-    let (max_date_key, valid_at) = (
-        dated(at),
-        at.filter(|_| collection.validity().is_some())
-            .map(|day| midnight_micros(day) + DAY_MICROS),
-    );
-    let min_date_key = max_date_key.or_else(|| min_date_key(read, reading.snapshot_date_key));
+    let period = period(read, reading.snapshot_date_key);
+    let (days, valid_during) = match period {
+        Some(period) if collection.has_date_key() => (Some(fact_days(period)), None),
+        Some(period) if collection.validity().is_some() => (None, Some(period)),
+        _ => (None, None),
+    };
+    let max_date_key = days.and_then(|(_, last)| last);
+    let min_date_key = match days {
+        Some((first, _)) => Some(first),
+        None => min_date_key(read, reading.snapshot_date_key),
+    };
     let expand = expansions(read.catalog, read.entity, &read.expand, history);
     let q = CollectionQuery {
         collection,
@@ -65,7 +70,7 @@ pub fn plan_read(
         key: &key,
         min_date_key,
         max_date_key,
-        valid_at,
+        valid_during,
         after: reading.after,
         offset: reading.offset,
         limit: reading.limit,
@@ -75,13 +80,23 @@ pub fn plan_read(
     plan(&q, dialect)
 }
 
-/// The day `read` is as of (`$at`; `max` is the tenant's latest published day, `snapshot`). A
-/// day the calendar cannot hold reads nothing.
-fn at_day(read: &ReadQuery<'_>, snapshot: Option<i64>) -> Option<Date> {
-    match read.at? {
-        At::Day(day) => Some(day),
-        At::Latest => Some(snapshot.and_then(date_of_key).unwrap_or(Date::MIN)),
+/// The period `read` reads (`$at`, `$from`/`$to`; `max` is the end of the tenant's latest
+/// published day, `snapshot`), in microseconds, closed-open.
+fn period(read: &ReadQuery<'_>, snapshot: Option<i64>) -> Option<(i64, Option<i64>)> {
+    match read.temporal? {
+        Temporal::Period { start, end, .. } => Some((start, end)),
+        Temporal::Latest => {
+            let day = snapshot.and_then(date_of_key).unwrap_or(Date::MIN);
+            let end = midnight_micros(day) + DAY_MICROS;
+            Some((end - 1, Some(end)))
+        }
     }
+}
+
+/// The first and last `dateKey` (none: no last) of the days a period touches, in UTC.
+pub fn fact_days((start, end): (i64, Option<i64>)) -> (i64, Option<i64>) {
+    let day = |micros: i64| date_key(date_of_micros(micros));
+    (day(start), end.map(|end| day(end - 1)))
 }
 
 /// The lowest `dateKey` `read` returns: `maxhistorydays` counted back from `snapshot` (the

@@ -85,19 +85,21 @@ pub(super) fn conditions(q: &CollectionQuery<'_>, scope: &mut Scope<'_>) -> Vec<
             ));
         }
     }
-    if let (Some(at), Some(valid)) = (q.valid_at, q.collection.validity()) {
-        // began before the instant, and had not ended by it
-        conditions.push(SqlExpr::compare(
-            CompareOp::Lt,
-            scope.column(valid.start),
-            SqlExpr::Param(SqlValue::Timestamp(at)),
-        ));
+    if let (Some((start, end)), Some(valid)) = (q.valid_during, q.collection.validity()) {
+        // began before the period ended, and had not ended when it began
+        if let Some(end) = end {
+            conditions.push(SqlExpr::compare(
+                CompareOp::Lt,
+                scope.column(valid.start),
+                SqlExpr::Param(SqlValue::Timestamp(end)),
+            ));
+        }
         conditions.push(SqlExpr::Or(
             Box::new(SqlExpr::is_null(scope.column(valid.end), false)),
             Box::new(SqlExpr::compare(
-                CompareOp::Ge,
+                CompareOp::Gt,
                 scope.column(valid.end),
-                SqlExpr::Param(SqlValue::Timestamp(at)),
+                SqlExpr::Param(SqlValue::Timestamp(start)),
             )),
         ));
     }
