@@ -19,6 +19,7 @@ mod etags;
 mod expand;
 mod facts;
 mod filters;
+mod incremental;
 mod lambdas;
 mod navigation;
 mod paging;
