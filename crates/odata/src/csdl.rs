@@ -31,6 +31,17 @@ pub fn to_xml(model: &Model) -> String {
                         Ok(())
                     })?;
                 w.create_element("edmx:Reference")
+                    .with_attribute(("Uri", CORE_VOCABULARY))
+                    .write_inner_content(|w| {
+                        w.create_element("edmx:Include")
+                            .with_attributes([
+                                ("Namespace", "Org.OData.Core.V1"),
+                                ("Alias", "Core"),
+                            ])
+                            .write_empty()?;
+                        Ok(())
+                    })?;
+                w.create_element("edmx:Reference")
                     .with_attribute(("Uri", TEMPORAL_VOCABULARY))
                     .write_inner_content(|w| {
                         w.create_element("edmx:Include")
@@ -189,130 +200,147 @@ fn write_container(w: &mut Writer<Vec<u8>>, model: &Model) -> std::io::Result<()
 }
 
 /// The `Temporal.ApplicationTimeSupport` annotation of a set that keeps its history: time slices
-/// with visible periods (`TimelineVisible`), of instants or of days.
+/// with visible periods (`TimelineVisible`), of instants or of days, or snapshots of days
+/// (`TimelineSnapshot`, with a `Core.LongDescription` naming what is as of the day).
 fn write_temporal(w: &mut Writer<Vec<u8>>, temporal: &TemporalSupport) -> std::io::Result<()> {
-    let (start, end, object_key) = match temporal {
-        TemporalSupport::Periods {
-            period_start,
-            period_end,
-            object_key,
-        } => (period_start, period_end, object_key),
-        TemporalSupport::Days { day, object_key } => (day, day, object_key),
-    };
-    let property = |name: &'static str| ("Property", name);
     w.create_element("Annotation")
         .with_attribute(("Term", "Temporal.ApplicationTimeSupport"))
         .write_inner_content(|w| {
             w.create_element("Record").write_inner_content(|w| {
-                w.create_element("PropertyValue")
-                    .with_attribute(property("UnitOfTime"))
-                    .write_inner_content(|w| {
-                        match temporal {
-                            TemporalSupport::Periods { .. } => w
-                                .create_element("Record")
-                                .with_attribute(("Type", "Temporal.UnitOfTimeDateTimeOffset"))
-                                .write_inner_content(|w| {
-                                    w.create_element("PropertyValue")
-                                        .with_attributes([property("Precision"), ("Int", "6")])
-                                        .write_empty()?;
-                                    Ok(())
-                                })?,
-                            TemporalSupport::Days { .. } => w
-                                .create_element("Record")
-                                .with_attribute(("Type", "Temporal.UnitOfTimeDate"))
-                                .write_inner_content(|w| {
-                                    w.create_element("PropertyValue")
-                                        .with_attributes([
-                                            property("ClosedClosedPeriods"),
-                                            ("Bool", "true"),
-                                        ])
-                                        .write_empty()?;
-                                    Ok(())
-                                })?,
-                        };
-                        Ok(())
-                    })?;
-                w.create_element("PropertyValue")
-                    .with_attribute(property("Timeline"))
-                    .write_inner_content(|w| {
-                        w.create_element("Record")
-                            .with_attribute(("Type", "Temporal.TimelineVisible"))
-                            .write_inner_content(|w| {
-                                w.create_element("PropertyValue")
-                                    .with_attributes([
-                                        property("PeriodStart"),
-                                        ("PropertyPath", start.as_str()),
-                                    ])
-                                    .write_empty()?;
-                                w.create_element("PropertyValue")
-                                    .with_attributes([
-                                        property("PeriodEnd"),
-                                        ("PropertyPath", end.as_str()),
-                                    ])
-                                    .write_empty()?;
-                                w.create_element("PropertyValue")
-                                    .with_attribute(property("ObjectKey"))
-                                    .write_inner_content(|w| {
-                                        w.create_element("Collection").write_inner_content(
-                                            |w| {
-                                                for k in object_key {
-                                                    w.create_element("PropertyPath")
-                                                        .write_text_content(BytesText::new(k))?;
-                                                }
-                                                Ok(())
-                                            },
-                                        )?;
-                                        Ok(())
-                                    })?;
-                                Ok(())
-                            })?;
-                        Ok(())
-                    })?;
-                w.create_element("PropertyValue")
-                    .with_attribute(property("SupportedActions"))
-                    .write_inner_content(|w| {
-                        w.create_element("Collection").write_empty()?;
-                        Ok(())
-                    })?;
-                Ok(())
+                property_value(w, "UnitOfTime", |w| write_unit_of_time(w, temporal))?;
+                property_value(w, "Timeline", |w| write_timeline(w, temporal))?;
+                property_value(w, "SupportedActions", |w| {
+                    w.create_element("Collection").write_empty()?;
+                    Ok(())
+                })
             })?;
+            Ok(())
+        })?;
+    if let TemporalSupport::DailySnapshots { as_of_day } = temporal {
+        w.create_element("Annotation")
+            .with_attributes([
+                ("Term", "Core.LongDescription"),
+                ("String", as_of_day_description(as_of_day).as_str()),
+            ])
+            .write_empty()?;
+    }
+    Ok(())
+}
+
+/// `<PropertyValue Property="name">` holding what `inner` writes.
+fn property_value(
+    w: &mut Writer<Vec<u8>>,
+    name: &str,
+    inner: impl FnOnce(&mut Writer<Vec<u8>>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    w.create_element("PropertyValue")
+        .with_attribute(("Property", name))
+        .write_inner_content(inner)?;
+    Ok(())
+}
+
+/// The record of a set's unit of time: instants (microseconds) or days.
+fn write_unit_of_time(w: &mut Writer<Vec<u8>>, temporal: &TemporalSupport) -> std::io::Result<()> {
+    let (ty, property, value) = match temporal {
+        TemporalSupport::Periods { .. } => (
+            "Temporal.UnitOfTimeDateTimeOffset",
+            ("Property", "Precision"),
+            ("Int", "6"),
+        ),
+        _ => (
+            "Temporal.UnitOfTimeDate",
+            ("Property", "ClosedClosedPeriods"),
+            ("Bool", "true"),
+        ),
+    };
+    w.create_element("Record")
+        .with_attribute(("Type", ty))
+        .write_inner_content(|w| {
+            w.create_element("PropertyValue")
+                .with_attributes([property, value])
+                .write_empty()?;
             Ok(())
         })?;
     Ok(())
 }
 
-/// The JSON form of [`write_temporal`]'s annotation.
-fn temporal_json(temporal: &TemporalSupport) -> Value {
-    let typed = |name: &str| format!("{TEMPORAL_VOCABULARY}#Temporal.{name}");
-    let (unit, start, end, object_key) = match temporal {
+/// The record of a set's timeline: visible periods with their bounds and object key, or
+/// snapshots.
+fn write_timeline(w: &mut Writer<Vec<u8>>, temporal: &TemporalSupport) -> std::io::Result<()> {
+    let Some((start, end, object_key)) = visible_period(temporal) else {
+        w.create_element("Record")
+            .with_attribute(("Type", "Temporal.TimelineSnapshot"))
+            .write_empty()?;
+        return Ok(());
+    };
+    w.create_element("Record")
+        .with_attribute(("Type", "Temporal.TimelineVisible"))
+        .write_inner_content(|w| {
+            for (name, path) in [("PeriodStart", start), ("PeriodEnd", end)] {
+                w.create_element("PropertyValue")
+                    .with_attributes([("Property", name), ("PropertyPath", path)])
+                    .write_empty()?;
+            }
+            property_value(w, "ObjectKey", |w| {
+                w.create_element("Collection").write_inner_content(|w| {
+                    for k in object_key {
+                        w.create_element("PropertyPath")
+                            .write_text_content(BytesText::new(k))?;
+                    }
+                    Ok(())
+                })?;
+                Ok(())
+            })
+        })?;
+    Ok(())
+}
+
+/// The properties bounding a timeline's periods and identifying its objects; none for snapshots.
+fn visible_period(temporal: &TemporalSupport) -> Option<(&str, &str, &[String])> {
+    match temporal {
         TemporalSupport::Periods {
             period_start,
             period_end,
             object_key,
-        } => (
-            json!({ "@type": typed("UnitOfTimeDateTimeOffset"), "Precision": 6 }),
-            period_start,
-            period_end,
-            object_key,
-        ),
-        TemporalSupport::Days { day, object_key } => (
-            json!({ "@type": typed("UnitOfTimeDate"), "ClosedClosedPeriods": true }),
-            day,
-            day,
-            object_key,
-        ),
+        } => Some((period_start, period_end, object_key)),
+        TemporalSupport::Days { day, object_key } => Some((day, day, object_key)),
+        TemporalSupport::DailySnapshots { .. } => None,
+    }
+}
+
+/// What a snapshot set says of the properties read as of a day.
+fn as_of_day_description(as_of_day: &[String]) -> String {
+    format!(
+        "Read as of a day ($at), these properties hold that day's values: {}. The others hold \
+         their current values.",
+        as_of_day.join(", ")
+    )
+}
+
+/// The JSON form of [`write_temporal`]'s annotation.
+fn temporal_json(temporal: &TemporalSupport) -> Value {
+    let typed = |name: &str| format!("{TEMPORAL_VOCABULARY}#Temporal.{name}");
+    let unit = match temporal {
+        TemporalSupport::Periods { .. } => {
+            json!({ "@type": typed("UnitOfTimeDateTimeOffset"), "Precision": 6 })
+        }
+        _ => json!({ "@type": typed("UnitOfTimeDate"), "ClosedClosedPeriods": true }),
     };
-    json!({
-        "UnitOfTime": unit,
-        "Timeline": {
+    let timeline = match visible_period(temporal) {
+        Some((start, end, object_key)) => json!({
             "@type": typed("TimelineVisible"),
             "PeriodStart": start,
             "PeriodEnd": end,
             "ObjectKey": object_key,
-        },
-        "SupportedActions": [],
-    })
+        }),
+        None => json!({ "@type": typed("TimelineSnapshot") }),
+    };
+    json!({ "UnitOfTime": unit, "Timeline": timeline, "SupportedActions": [] })
 }
+
+/// Where the Core vocabulary `$metadata` references is published.
+const CORE_VOCABULARY: &str =
+    "https://oasis-tcs.github.io/odata-vocabularies/vocabularies/Org.OData.Core.V1.xml";
 
 /// Where the Temporal vocabulary `$metadata` references is published.
 const TEMPORAL_VOCABULARY: &str =
@@ -388,6 +416,12 @@ pub fn to_json(model: &Model) -> Value {
                 "@Temporal.ApplicationTimeSupport".into(),
                 temporal_json(temporal),
             );
+            if let TemporalSupport::DailySnapshots { as_of_day } = temporal {
+                s.insert(
+                    "@Core.LongDescription".into(),
+                    json!(as_of_day_description(as_of_day)),
+                );
+            }
         }
         container.insert(set.name.clone(), Value::Object(s));
     }
@@ -403,6 +437,9 @@ pub fn to_json(model: &Model) -> Value {
         json!({
             AGGREGATION_VOCABULARY: { "$Include": [
                 { "$Namespace": "Org.OData.Aggregation.V1", "$Alias": "Aggregation" }
+            ] },
+            CORE_VOCABULARY: { "$Include": [
+                { "$Namespace": "Org.OData.Core.V1", "$Alias": "Core" }
             ] },
             TEMPORAL_VOCABULARY: { "$Include": [
                 { "$Namespace": "Org.OData.Temporal.V1", "$Alias": "Temporal" }

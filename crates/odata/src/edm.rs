@@ -242,6 +242,21 @@ pub enum TemporalSupport {
         /// The properties that identify the object.
         object_key: Vec<String>,
     },
+    /// Each entity is an object as it is now, and as it was at the end of any past day
+    /// (`$at`; a snapshot set, of days): `as_of_day` names the properties that hold that day's
+    /// values, the others keep their current ones.
+    DailySnapshots {
+        /// The properties read as of the day.
+        as_of_day: Vec<String>,
+    },
+}
+
+impl TemporalSupport {
+    /// Whether the set's entities are time slices whose periods `$from`/`$to` select (a
+    /// timeline), rather than snapshots read at one point (`$at` only).
+    pub fn is_timeline(&self) -> bool {
+        !matches!(self, TemporalSupport::DailySnapshots { .. })
+    }
 }
 
 /// A complete service model: one schema with one entity container.

@@ -527,13 +527,20 @@ fn bind_temporal(
             }
         }
     };
-    if !catalog.temporal(set) {
+    let Some(support) = catalog.temporal(set) else {
         return Err(ODataError::bad_request(format!(
             "{set} does not keep its history, so it cannot be read as of a point or over a \
              period of time ({}).",
             temporal.option()
         ))
         .with_target(temporal.option()));
+    };
+    if let (Temporal::Period { point: false, .. }, false) = (temporal, support.is_timeline()) {
+        return Err(ODataError::bad_request(format!(
+            "{set} is read as it was at the end of a day ($at=2026-03-01), not over a period: \
+             its states over a period are its daily history's rows."
+        ))
+        .with_target("$from"));
     }
     Ok(Some(temporal))
 }

@@ -91,6 +91,21 @@ pub struct Collection {
     /// Property name -> position, filled when the model is parsed.
     #[serde(skip)]
     positions: foldhash::HashMap<String, usize>,
+    /// The daily fact that records a dimension's changing properties, filled when the model is
+    /// parsed ([`Collection::daily_states`]).
+    #[serde(skip)]
+    daily_states: Option<DailyStates>,
+}
+
+/// The daily fact that records some of a dimension's properties each day
+/// (`devicePropertyHistories` of `devices`): `collection` holds a row per entity per day with
+/// the dimension's key, and `properties` are the dimension's properties it records too.
+#[derive(Debug, Clone)]
+pub struct DailyStates {
+    /// The fact.
+    pub collection: String,
+    /// The properties both hold (not the key), in the dimension's order.
+    pub properties: Vec<String>,
 }
 
 impl Collection {
@@ -114,26 +129,33 @@ impl Collection {
         self.kind == Kind::Fact && self.property_index("dateKey").is_some()
     }
 
-    /// The positions of the columns that bound each row's validity, for a dimension that keeps
-    /// a row per state: when it began (`startDateInclusiveUTC`) and ended
-    /// (`endDateExclusiveUTC`, or `deletedDateUTC`; none while it lasts).
+    /// The positions of the columns that bound each row's validity, for a collection that keeps
+    /// a row per state (a dimension's versions, a user's association with a device): when it
+    /// began (`startDateInclusiveUTC`, `createdDateTimeUTC`) and ended (`endDateExclusiveUTC`,
+    /// `deletedDateUTC`, `endedDateTimeUTC`; none while it lasts). Daily facts have none.
     pub fn validity(&self) -> Option<Validity> {
-        let start = self.property_index("startDateInclusiveUTC")?;
-        let end = self
-            .property_index("endDateExclusiveUTC")
-            .or_else(|| self.property_index("deletedDateUTC"))?;
-        (self.kind == Kind::Dimension).then_some(Validity { start, end })
+        if self.has_date_key() {
+            return None;
+        }
+        let start = self
+            .property_index("startDateInclusiveUTC")
+            .or_else(|| self.property_index("createdDateTimeUTC"))?;
+        let end = ["endDateExclusiveUTC", "deletedDateUTC", "endedDateTimeUTC"]
+            .iter()
+            .find_map(|name| self.property_index(name))?;
+        Some(Validity { start, end })
     }
 
-    /// Whether the collection can be read as of a day (`$at`): daily facts by that day's rows,
-    /// dimensions by the validity of their rows ([`Collection::validity`]).
-    pub fn temporal(&self) -> bool {
-        self.has_date_key() || self.validity().is_some()
+    /// The daily fact that records the dimension's changing properties, which reads it as it
+    /// was at the end of a day (`$at`).
+    pub fn daily_states(&self) -> Option<&DailyStates> {
+        self.daily_states.as_ref()
     }
 
     /// How the collection keeps its history, as `$metadata` describes it: a dimension's rows
-    /// are the states of the object its natural id names, each during its validity; a daily
-    /// fact's rows are an object's days (its key without `dateKey`).
+    /// are the states of the object its natural id names (else its key but the state's start),
+    /// each during its validity; a daily fact's rows are an object's days (its key without
+    /// `dateKey`); a dimension with daily states is read as it was at the end of a day.
     pub fn temporal_support(&self) -> Option<TemporalSupport> {
         let name = |i: usize| self.properties[i].name.clone();
         if self.has_date_key() {
@@ -147,11 +169,26 @@ impl Collection {
                     .collect(),
             });
         }
+        if let Some(states) = &self.daily_states {
+            return Some(TemporalSupport::DailySnapshots {
+                as_of_day: states.properties.clone(),
+            });
+        }
         let validity = self.validity()?;
+        let object_key = match self.natural_id() {
+            Some(id) => vec![name(id)],
+            // the key but the state's start (a user's association with a device)
+            None => self
+                .key
+                .iter()
+                .filter(|k| **k != name(validity.start))
+                .cloned()
+                .collect(),
+        };
         Some(TemporalSupport::Periods {
             period_start: name(validity.start),
             period_end: name(validity.end),
-            object_key: self.natural_id().map(name).into_iter().collect(),
+            object_key,
         })
     }
 
@@ -223,6 +260,7 @@ impl Warehouse {
                 c.positions.insert(p.name.clone(), i);
             }
         }
+        link_daily_states(&mut doc.collections);
         let v1 = edm(&doc, ApiVersion::V1);
         let beta = edm(&doc, ApiVersion::Beta);
         let positions = doc
@@ -251,6 +289,39 @@ impl Warehouse {
     /// A collection by exact name (any version).
     pub fn collection(&self, name: &str) -> Option<&Collection> {
         self.positions.get(name).map(|i| &self.collections[*i])
+    }
+}
+
+/// Gives each dimension whose changing properties a daily fact records (`devices`:
+/// `devicePropertyHistories`, named after its entity type and keyed by its key and `dateKey`)
+/// that fact and the properties both hold.
+fn link_daily_states(collections: &mut [Collection]) {
+    let links: Vec<(usize, DailyStates)> = collections
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.kind == Kind::Dimension && c.key.len() == 1)
+        .filter_map(|(i, c)| {
+            let name = format!("{}PropertyHistories", entity_type_name(&c.name));
+            let fact = collections.iter().find(|f| {
+                f.name == name && f.has_date_key() && f.key.len() == 2 && f.key.contains(&c.key[0])
+            })?;
+            let properties = c
+                .properties
+                .iter()
+                .map(|p| p.name.clone())
+                .filter(|p| *p != c.key[0] && fact.property_index(p).is_some())
+                .collect();
+            Some((
+                i,
+                DailyStates {
+                    collection: fact.name.clone(),
+                    properties,
+                },
+            ))
+        })
+        .collect();
+    for (i, states) in links {
+        collections[i].daily_states = Some(states);
     }
 }
 

@@ -30,6 +30,7 @@ fn query<'a>(
         min_date_key: None,
         max_date_key: None,
         valid_during: None,
+        as_of_day: None,
         after,
         offset: 0,
         limit: Some(11),

@@ -34,6 +34,7 @@ fn statement(filter: &Typed, dialect: &dyn Dialect) -> Result<String, String> {
         min_date_key: None,
         max_date_key: None,
         valid_during: None,
+        as_of_day: None,
         after: None,
         offset: 0,
         limit: Some(11),

@@ -394,6 +394,7 @@ fn assert_kept_counts_agree(store: &dyn Store, t: &Tenant) {
                     min_date_key,
                     max_date_key: None,
                     valid_during: None,
+                    as_of_day: None,
                     after: None,
                     offset: 0,
                     limit: None,

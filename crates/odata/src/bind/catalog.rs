@@ -1,6 +1,6 @@
 //! What the binder asks of a data model ([`Catalog`]).
 
-use crate::edm::{EntityType, Model};
+use crate::edm::{EntityType, Model, TemporalSupport};
 
 /// The entity types a binder can reach from the one it binds against: where navigation
 /// properties lead (`deviceType/deviceTypeName`, `$expand=deviceType`, lambdas). A [`Model`] is
@@ -14,9 +14,10 @@ pub trait Catalog: Sync {
     /// The entity set whose entities are of type `type_name`, if this catalog has one.
     fn entity_set_of(&self, type_name: &str) -> Option<&str>;
 
-    /// Whether entity set `set` keeps its history, so that it can be read as of a day (`$at`).
-    fn temporal(&self, _set: &str) -> bool {
-        false
+    /// How entity set `set` keeps its history (read as of a point in time, `$at`, or over a
+    /// period, `$from`/`$to`); none when it does not.
+    fn temporal(&self, _set: &str) -> Option<&TemporalSupport> {
+        None
     }
 }
 
@@ -32,7 +33,7 @@ impl Catalog for Model {
             .map(|s| s.name.as_str())
     }
 
-    fn temporal(&self, set: &str) -> bool {
-        self.entity_set(set).is_some_and(|s| s.temporal.is_some())
+    fn temporal(&self, set: &str) -> Option<&TemporalSupport> {
+        self.entity_set(set)?.temporal.as_ref()
     }
 }

@@ -175,9 +175,10 @@ pub(super) async fn load_tenant(ctx: &RequestContext) -> ApiResult<Tenant> {
     })
 }
 
-/// Checks the days `read` asks for of a daily fact (`$at`, `$from`/`$to`) against the days
-/// `tenant`'s publications hold: a day, or a period touching none of them, is a 400 naming them
-/// (a kept day with no rows is an empty answer; a period partly kept reads what is kept).
+/// Checks the days `read` asks for of a daily fact (`$at`, `$from`/`$to`), or of a dimension
+/// read as of a day from its daily states, against the days `tenant`'s publications hold: a
+/// day, or a period touching none of them, is a 400 naming them (a kept day with no rows is an
+/// empty answer; a period partly kept reads what is kept).
 pub(super) async fn check_at(
     ctx: &RequestContext,
     read: &ReadQuery<'_>,
@@ -191,11 +192,16 @@ pub(super) async fn check_at(
     let Temporal::Period { start, end, point } = temporal else {
         return Ok(());
     };
-    if !collection.has_date_key() {
+    // a daily fact's own days, or those of the fact recording a dimension's daily states
+    let days_of = match collection.daily_states() {
+        Some(states) => Warehouse::get().collection(&states.collection),
+        None => Some(collection).filter(|c| c.has_date_key()),
+    };
+    let Some(days_of) = days_of else {
         return Ok(());
-    }
+    };
     let (first_asked, last_asked) = fact_days((start, end));
-    let query = kept_days(collection, tenant.id, ctx.app.store.dialect());
+    let query = kept_days(days_of, tenant.id, ctx.app.store.dialect());
     let store = ctx.app.store.clone();
     let kept = tokio::task::spawn_blocking(move || {
         let mut kept = (None, None);

@@ -130,7 +130,8 @@ fn facts_as_of_a_day_are_that_days_rows_whatever_maxhistorydays_says() {
 #[test]
 fn at_is_refused_where_it_cannot_be_answered() {
     for (url, status, target) in [
-        ("/devices?api-version=v1.0&$at=2026-10-10", 400, "$at"),
+        ("/deviceTypes?api-version=v1.0&$at=2026-10-10", 400, "$at"),
+        ("/users?api-version=v1.0&$at=2026-10-10", 400, "$at"),
         ("/policies?api-version=v1.0&$at=2026-13-01", 400, "$at"),
         ("/policies?api-version=v1.0&$at=now()", 400, "$at"),
         ("/policies?api-version=v1.0&$at='2026-10-10'", 400, "$at"),
@@ -412,4 +413,171 @@ fn metadata_and_openapi_say_which_sets_keep_their_history_and_how() {
         openapi["components"]["parameters"]["toInclusive"]["name"],
         "$toInclusive"
     );
+}
+
+#[test]
+fn devices_as_of_a_day_hold_what_their_daily_history_recorded() {
+    let csdl = get_ok("/$metadata?api-version=v1.0&$format=application/json");
+    let set = &csdl["Microsoft.Intune.DataWarehouse"]["DataWarehouseFEService"]["devices"];
+    assert!(set["@Temporal.ApplicationTimeSupport"]["Timeline"]["@type"]
+        .as_str()
+        .unwrap()
+        .ends_with("#Temporal.TimelineSnapshot"));
+    let described = set["@Core.LongDescription"].as_str().unwrap();
+    assert!(
+        described.contains("osVersion") && !described.contains("serialNumber"),
+        "{described}"
+    );
+    let recorded = [
+        "deviceName",
+        "deviceRegistrationStateKey",
+        "ownerTypeKey",
+        "managementStateKey",
+        "azureADRegistered",
+        "complianceStateKey",
+        "osVersion",
+        "jailBroken",
+        "deviceCategoryKey",
+        "totalStorageSpaceInBytes",
+    ];
+    let current: HashMap<u64, Value> = devices()
+        .into_iter()
+        .map(|d| (d["deviceKey"].as_u64().unwrap(), d))
+        .collect();
+    let histories = histories_by_device();
+    let mut checked_a_change = false;
+    for day in [20261003, 20261015, 20261101] {
+        let date = format!("{}-{:02}-{:02}", day / 10000, day / 100 % 100, day % 100);
+        let (rows, _) = all_rows(&format!("/devices?api-version=v1.0&$at={date}"), &[]);
+        let that_day: HashMap<u64, &Value> = histories
+            .values()
+            .flatten()
+            .filter(|h| h["dateKey"] == day)
+            .map(|h| (h["deviceKey"].as_u64().unwrap(), h))
+            .collect();
+        assert_eq!(
+            keys_of(&rows),
+            that_day.keys().copied().collect::<BTreeSet<u64>>(),
+            "{date}: the devices recorded that day"
+        );
+        for row in &rows {
+            let key = row["deviceKey"].as_u64().unwrap();
+            let (h, now) = (that_day[&key], &current[&key]);
+            for (name, value) in row.as_object().unwrap() {
+                let expected = if recorded.contains(&name.as_str()) {
+                    &h[name]
+                } else {
+                    &now[name]
+                };
+                assert_eq!(value, expected, "{date} device {key} {name}");
+                checked_a_change |= recorded.contains(&name.as_str()) && h[name] != now[name];
+            }
+        }
+        // with a filter, a count and an aggregation over that day's values
+        let by_state = that_day
+            .values()
+            .filter(|h| h["complianceStateKey"] == 2)
+            .count();
+        let v = get_ok(&format!(
+            "/devices?api-version=v1.0&$at={date}&$filter=complianceStateKey%20eq%202&$count=true&$top=1"
+        ));
+        assert_eq!(v["@odata.count"], by_state, "{date}");
+        let n = get(&format!("/devices/$count?api-version=v1.0&$at={date}")).text();
+        assert_eq!(n, that_day.len().to_string());
+        let v = get_ok(&format!(
+            "/devices?api-version=v1.0&$at={date}&$apply=groupby((complianceStateKey),aggregate($count%20as%20n))"
+        ));
+        let grouped: u64 = v["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| g["complianceStateKey"] == 2)
+            .map(|g| g["n"].as_u64().unwrap())
+            .sum();
+        assert_eq!(grouped, by_state as u64, "{date}");
+    }
+    assert!(
+        checked_a_change,
+        "a recorded property changed since one of the days"
+    );
+    // one device as of a day; a device the day has no row of did not exist then
+    let (key, h) = histories
+        .iter()
+        .find_map(|(k, hs)| hs.first().map(|h| (*k, h)))
+        .unwrap();
+    let day = h["dateKey"].as_i64().unwrap();
+    let date = format!("{}-{:02}-{:02}", day / 10000, day / 100 % 100, day % 100);
+    let one = get_ok(&format!("/devices({key})?api-version=v1.0&$at={date}"));
+    assert_eq!(one["osVersion"], h["osVersion"]);
+    let enrolled_late = histories
+        .iter()
+        .find(|(_, hs)| hs[0]["dateKey"].as_i64().unwrap() > 20261003)
+        .map(|(k, _)| *k);
+    if let Some(late) = enrolled_late {
+        let r = get(&format!("/devices({late})?api-version=v1.0&$at=2026-10-03"));
+        assert_eq!(r.status, 404, "{}", r.text());
+    }
+    // outside the days kept, and over a period: refused
+    let r = get("/devices?api-version=v1.0&$at=2026-09-01");
+    assert_eq!(r.status, 400);
+    assert!(error_of(&r)["message"]
+        .as_str()
+        .unwrap()
+        .contains("2026-10-03 to 2026-11-01"));
+    let r = get("/devices?api-version=v1.0&$from=2026-10-01");
+    assert_eq!(r.status, 400);
+    assert_eq!(error_of(&r)["target"], "$from");
+}
+
+#[test]
+fn associations_over_a_period_and_as_of_a_day_are_those_that_held() {
+    let (every, _) = all_rows("/userDeviceAssociations?api-version=v1.0", &[]);
+    let key = |r: &Value| {
+        format!(
+            "{}/{}/{}",
+            r["userKey"], r["deviceKey"], r["createdDateTimeUTC"]
+        )
+    };
+    let instant_of = |r: &Value, p: &str| instant(&r[p]);
+    assert!(
+        every.iter().any(|r| !r["endedDateTimeUTC"].is_null()),
+        "some associations ended"
+    );
+    let midnight = |d: Date| d.midnight().assume_utc();
+    for (from, to) in [
+        (
+            time::macros::date!(2026 - 10 - 05),
+            time::macros::date!(2026 - 10 - 20),
+        ),
+        (
+            time::macros::date!(2026 - 10 - 25),
+            time::macros::date!(2026 - 10 - 26),
+        ),
+    ] {
+        let expected: BTreeSet<String> = every
+            .iter()
+            .filter(|r| instant_of(r, "createdDateTimeUTC").unwrap() < midnight(to))
+            .filter(|r| instant_of(r, "endedDateTimeUTC").is_none_or(|e| e > midnight(from)))
+            .map(key)
+            .collect();
+        let (rows, _) = all_rows(
+            &format!("/userDeviceAssociations?api-version=v1.0&$from={from}&$to={to}"),
+            &[],
+        );
+        assert_eq!(rows.iter().map(key).collect::<BTreeSet<_>>(), expected);
+        // as of a day: those that held at its end
+        let end = midnight(to);
+        let held: BTreeSet<String> = every
+            .iter()
+            .filter(|r| instant_of(r, "createdDateTimeUTC").unwrap() < end)
+            .filter(|r| instant_of(r, "endedDateTimeUTC").is_none_or(|e| e >= end))
+            .map(key)
+            .collect();
+        let day = to.previous_day().unwrap();
+        let (rows, _) = all_rows(
+            &format!("/userDeviceAssociations?api-version=v1.0&$at={day}"),
+            &[],
+        );
+        assert_eq!(rows.iter().map(key).collect::<BTreeSet<_>>(), held, "{day}");
+    }
 }

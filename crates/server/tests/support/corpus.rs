@@ -264,6 +264,18 @@ pub fn requests() -> Vec<String> {
         "devices?api-version=v1.0&$at=2026-10-12",
         "policies?api-version=v1.0&$at=2026-10-32",
         "devicePropertyHistories?api-version=v1.0&$at=2026-09-30",
+        // devices as of a day, from their daily history
+        "devices?api-version=v1.0&$at=2026-10-25&$select=deviceKey,deviceName,osVersion,model&$top=30",
+        "devices(5)?api-version=v1.0&$at=2026-10-25",
+        "devices?api-version=v1.0&$at=2026-10-30&$filter=complianceStateKey%20eq%202&$count=true&$expand=deviceType&$top=10",
+        "devices?api-version=v1.0&$at=2026-10-30&$apply=groupby((complianceStateKey),aggregate($count%20as%20n))",
+        "devices/$count?api-version=v1.0&$at=2026-10-24",
+        "devices?api-version=v1.0&$from=2026-10-24",
+        // every state in a period
+        "policies?api-version=v1.0&$from=2026-10-14&$to=2026-10-21&$select=policyKey,policyId,policyVersion",
+        "userDeviceAssociations?api-version=v1.0&$from=2026-10-25&$toInclusive=2026-10-26",
+        "devicePropertyHistories?api-version=v1.0&$from=2026-10-30&$toInclusive=2026-10-31&$filter=deviceKey%20lt%2010",
+        "policies?api-version=v1.0&$from=2026-10-21&$at=2026-10-22",
     ] {
         out.push(format!("/{q}"));
     }

@@ -47,6 +47,10 @@ pub struct CollectionQuery<'a> {
     /// have been valid during (`$at`: an instant; `$from`/`$to`): rows whose state began before
     /// it ended and had not ended before it began ([`crate::model::Collection::validity`]).
     pub valid_during: Option<(i64, Option<i64>)>,
+    /// The day (`dateKey`) a dimension with daily states is read as of (`$at`): its rows joined
+    /// to that day's rows of the fact that records them, the recorded properties from the fact
+    /// ([`crate::model::Collection::daily_states`]).
+    pub as_of_day: Option<i64>,
     /// Continue after this position.
     pub after: Option<&'a KeysetPosition>,
     /// Rows to skip (first page only).

@@ -52,6 +52,9 @@ pub fn plan_read(
         Some(period) if collection.validity().is_some() => (None, Some(period)),
         _ => (None, None),
     };
+    let as_of_day = period
+        .filter(|_| collection.daily_states().is_some())
+        .map(|period| fact_days(period).0);
     let max_date_key = days.and_then(|(_, last)| last);
     let min_date_key = match days {
         Some((first, _)) => Some(first),
@@ -71,6 +74,7 @@ pub fn plan_read(
         min_date_key,
         max_date_key,
         valid_during,
+        as_of_day,
         after: reading.after,
         offset: reading.offset,
         limit: reading.limit,

@@ -5,8 +5,9 @@
 use super::exprs::Scope;
 use super::joins::{any_related, joins};
 use super::query::{CollectionQuery, TENANT_COLUMN};
-use super::tree::{Join, Source, SqlExpr};
+use super::tree::{Column, Join, Select, Source, SqlExpr};
 use super::value::SqlValue;
+use crate::model::DailyStates;
 use odata::bind::CompareOp;
 use odata::bind::{Recursion, Typed, TypedKind};
 
@@ -23,15 +24,85 @@ pub(super) fn from(
     q: &CollectionQuery<'_>,
     scope: &mut Scope<'_>,
 ) -> (Source, Vec<super::tree::Join>) {
-    let source = Source::Table {
-        name: q.collection.name.clone(),
-        alias: scope.alias.clone(),
+    let source = match (q.as_of_day, q.collection.daily_states()) {
+        (Some(day), Some(states)) => as_of_day(q, states, day, scope.alias.clone()),
+        _ => Source::Table {
+            name: q.collection.name.clone(),
+            alias: scope.alias.clone(),
+        },
     };
     let joins = match scope.alias.clone() {
         Some(alias) => left_joins(scope, &alias),
         None => Vec::new(),
     };
     (source, joins)
+}
+
+/// The collection's rows as of `day` (`$at` on a dimension with daily states): the day's rows of
+/// the fact that records them, each with the properties it records and the dimension's current
+/// others, under the collection's name (or `alias`) so that the statement reads them as it
+/// reads the table. Entities the day has no row of did not exist that day.
+fn as_of_day(
+    q: &CollectionQuery<'_>,
+    states: &DailyStates,
+    day: i64,
+    alias: Option<String>,
+) -> Source {
+    const STATE: &str = "h";
+    const CURRENT: &str = "d";
+    let key = &q.collection.key[0];
+    let mut columns = vec![Column {
+        expr: SqlExpr::column(Some(STATE), TENANT_COLUMN),
+        alias: Some(TENANT_COLUMN.to_string()),
+    }];
+    columns.extend(q.collection.properties.iter().map(|p| {
+        let from = if *key == p.name || states.properties.contains(&p.name) {
+            STATE
+        } else {
+            CURRENT
+        };
+        Column {
+            expr: SqlExpr::column(Some(from), &p.name),
+            alias: Some(p.name.clone()),
+        }
+    }));
+    let mut select = Select::new(
+        columns,
+        Source::Table {
+            name: states.collection.clone(),
+            alias: Some(STATE.into()),
+        },
+    );
+    select.joins = vec![Join {
+        table: q.collection.name.clone(),
+        alias: CURRENT.into(),
+        on: [TENANT_COLUMN, key.as_str()]
+            .into_iter()
+            .map(|c| {
+                SqlExpr::compare(
+                    CompareOp::Eq,
+                    SqlExpr::column(Some(CURRENT), c),
+                    SqlExpr::column(Some(STATE), c),
+                )
+            })
+            .collect(),
+    }];
+    select.conditions = vec![
+        SqlExpr::compare(
+            CompareOp::Eq,
+            SqlExpr::column(Some(STATE), TENANT_COLUMN),
+            SqlExpr::Param(SqlValue::Integer(q.tenant)),
+        ),
+        SqlExpr::compare(
+            CompareOp::Eq,
+            SqlExpr::column(Some(STATE), "dateKey"),
+            SqlExpr::Param(SqlValue::Integer(day)),
+        ),
+    ];
+    Source::Derived {
+        select: Box::new(select),
+        alias: alias.unwrap_or_else(|| q.collection.name.clone()),
+    }
 }
 
 /// Whether the query's expressions read collections related to each row (lambdas, counts of a
