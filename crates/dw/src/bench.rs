@@ -212,6 +212,41 @@ fn latency(client: &Client, url: &str, repeat: usize) -> CliResult<(f64, f64)> {
     ))
 }
 
+/// Requests asked again with the ETag of their answer (`If-None-Match`: a 304).
+fn revalidated_requests(root: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "device by key, revalidated (304)",
+            format!("{root}/devices(4242)?api-version=v1.0"),
+        ),
+        (
+            "100 devices, revalidated (304)",
+            format!("{root}/devices?api-version=v1.0&$top=100"),
+        ),
+    ]
+}
+
+/// The median and 95th percentile of `repeat` conditional GETs of `url` with the ETag its
+/// answer gave, each of which must be a 304, in milliseconds.
+fn revalidation_latency(client: &Client, url: &str, repeat: usize) -> CliResult<(f64, f64)> {
+    let etag = client
+        .etag(url)?
+        .ok_or_else(|| CliError::Failed(format!("{url}: no ETag")))?;
+    let mut samples = Vec::with_capacity(repeat);
+    for _ in 0..=repeat {
+        let (status, took) = client.revalidate(url, &etag)?;
+        if status != 304 {
+            return Err(CliError::Failed(format!("{url}: {status}, not 304")));
+        }
+        samples.push(took);
+    }
+    samples.remove(0); // warm
+    Ok((
+        quantile_ms(&mut samples, 0.5),
+        quantile_ms(&mut samples, 0.95),
+    ))
+}
+
 /// Peak resident set size of this process (Linux), in KiB.
 fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -274,6 +309,10 @@ pub fn run(a: BenchArgs) -> CliResult<()> {
     println!("single requests on one keep-alive connection:");
     for (name, q) in &queries {
         let (p50, p95) = latency(&client, q, a.repeat)?;
+        println!("  {name:38} p50 {p50:7.2} ms  p95 {p95:7.2} ms");
+    }
+    for (name, q) in revalidated_requests(&root) {
+        let (p50, p95) = revalidation_latency(&client, &q, a.repeat)?;
         println!("  {name:38} p50 {p50:7.2} ms  p95 {p95:7.2} ms");
     }
     measure_load(&a, &token, &root, &queries)?;
@@ -442,6 +481,14 @@ fn selective_requests(client: &Client, root: &str) -> CliResult<Vec<(&'static st
         ("a day's compliance $apply, by $at", url("devicePropertyHistories?api-version=v1.0&$at=2026-10-20&$apply=groupby((complianceStateKey),aggregate($count as n))")),
         ("policies", url("policies?api-version=v1.0")),
         ("policies $at a day", url("policies?api-version=v1.0&$at=2026-10-20")),
+        // a device as it is, and as it was
+        ("device by key $at a day", url("devices(4242)?api-version=v1.0&$at=2026-10-20")),
+        ("devices state, $count, now", url("devices?api-version=v1.0&$filter=complianceStateKey eq 2&$count=true&$top=10")),
+        ("devices state, $count, $at a day", url("devices?api-version=v1.0&$at=2026-10-20&$filter=complianceStateKey eq 2&$count=true&$top=10")),
+        // a period: by $filter on dateKey, and by $from/$to
+        ("one device, a week by $filter", url("devicePropertyHistories?api-version=v1.0&$filter=deviceKey eq 4242 and dateKey ge 20261020 and dateKey lt 20261027")),
+        ("one device, a week by $from/$to", url("devicePropertyHistories?api-version=v1.0&$from=2026-10-20&$to=2026-10-27&$filter=deviceKey eq 4242")),
+        ("policies $from/$to", url("policies?api-version=v1.0&$from=2026-10-01&$to=2026-10-20")),
     ])
 }
 

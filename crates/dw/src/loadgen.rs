@@ -55,6 +55,42 @@ impl Client {
     }
 }
 
+impl Client {
+    /// The `ETag` of the answer to `url`, if it has one.
+    pub fn etag(&self, url: &str) -> CliResult<Option<String>> {
+        let response = self
+            .agent
+            .get(url)
+            .header("Authorization", &self.authorization)
+            .call()
+            .map_err(|e| CliError::Failed(format!("{url}: {e}")))?;
+        Ok(response
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string))
+    }
+
+    /// A conditional GET of `url` naming `etag` (`If-None-Match`): its status and how long it
+    /// took.
+    pub fn revalidate(&self, url: &str, etag: &str) -> CliResult<(u16, Duration)> {
+        let started = Instant::now();
+        let mut response = self
+            .agent
+            .get(url)
+            .header("Authorization", &self.authorization)
+            .header("If-None-Match", etag)
+            .call()
+            .map_err(|e| CliError::Failed(format!("{url}: {e}")))?;
+        let status = response.status().as_u16();
+        response
+            .body_mut()
+            .read_to_vec()
+            .map_err(|e| CliError::Failed(format!("{url}: {e}")))?;
+        Ok((status, started.elapsed()))
+    }
+}
+
 /// What an export through every page of a collection took.
 pub struct Export {
     /// Rows read.
