@@ -7,12 +7,13 @@
 //! something other than rows (`$format`, `$skiptoken`) are the caller's; the options this module
 //! does not know are refused ([`ReadQuery::bind`]).
 
+pub use crate::bind::Temporal;
 use crate::bind::{
-    bind_apply, bind_expand, bind_search, bind_select, bind_select_with_computed, BoundApply,
-    BoundExpand, BoundOrder, Catalog, Computed, Scope, Typed, TypedKind, Value,
+    bind_apply, bind_expand, bind_search, bind_select, bind_select_with_computed, bind_temporal,
+    BoundApply, BoundExpand, BoundOrder, Catalog, Computed, Scope, Typed, TypedKind, Value,
 };
 use crate::edm::{EntityType, PrimitiveType};
-use crate::syntax::{self, Aliases, ExpandItem, QueryOptions, TemporalExpr};
+use crate::syntax::{self, Aliases, ExpandItem, QueryOptions};
 use crate::ODataError;
 
 /// System query options a [`ReadQuery`] binds, and those its caller answers (`$format`,
@@ -76,36 +77,6 @@ pub struct ReadQuery<'m> {
     /// The application time read (OData Temporal `$at`, `$from`, `$to`, `$toInclusive`), on a
     /// set the catalog says keeps its history ([`Catalog::temporal`]).
     pub temporal: Option<Temporal>,
-}
-
-/// The application time a temporal request reads, as a closed-open period of instants in
-/// microseconds since the Unix epoch. A date names its day's instants (`$from=2026-03-01` starts
-/// at its midnight, `$to` ends before it, `$toInclusive` ends after that day); `$at` with a date
-/// names the state the day ended with (its last instant), as a daily snapshot records it. Daily
-/// facts read the days the period touches (in UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Temporal {
-    /// `$at=max`: the latest day published (which only the store knows).
-    Latest,
-    /// The instants from `start` to before `end` (none: no end).
-    Period {
-        /// The first instant.
-        start: i64,
-        /// The first instant after the period.
-        end: Option<i64>,
-        /// Whether `$at` named it (a point in time) rather than `$from`.
-        point: bool,
-    },
-}
-
-impl Temporal {
-    /// The option the request named it with, for errors.
-    pub fn option(&self) -> &'static str {
-        match self {
-            Temporal::Period { point: false, .. } => "$from",
-            _ => "$at",
-        }
-    }
 }
 
 impl std::fmt::Debug for ReadQuery<'_> {
@@ -244,7 +215,7 @@ impl<'m> ReadQuery<'m> {
             expand: bind_expand_option(options, &aliases, entity, catalog)?,
             paging: Paging::default(),
             history_days: None,
-            temporal: bind_temporal(options, set, catalog)?,
+            temporal: bind_temporal(&|name| options.get(name), set, catalog)?,
         })
     }
 
@@ -316,7 +287,7 @@ impl<'m> ReadQuery<'m> {
                 top: Some(1),
                 ..Paging::default()
             },
-            temporal: bind_temporal(options, set, catalog)?,
+            temporal: bind_temporal(&|name| options.get(name), set, catalog)?,
             ..ReadQuery::all(set, entity, catalog)
         })
     }
@@ -373,181 +344,6 @@ fn expands_collections(expand: &[BoundExpand]) -> bool {
     expand
         .iter()
         .any(|b| b.related.is_some() || expands_collections(&b.expand))
-}
-
-const MICROS_PER_DAY: i64 = 86_400_000_000;
-
-/// Microseconds since the Unix epoch of the midnight (UTC) that starts `day`.
-fn midnight(day: time::Date) -> i64 {
-    (day.midnight().assume_utc().unix_timestamp_nanos() / 1000) as i64
-}
-
-/// Microseconds since the Unix epoch of `t`.
-fn micros(t: time::OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1000) as i64
-}
-
-/// A point in time a temporal option names.
-enum Point {
-    /// `max`.
-    Max,
-    /// A date.
-    Day(time::Date),
-    /// A timestamp.
-    Instant(time::OffsetDateTime),
-}
-
-impl Point {
-    /// Where a period starting at this point starts (a day: its midnight).
-    fn start(&self) -> i64 {
-        match self {
-            Point::Day(d) => midnight(*d),
-            Point::Instant(t) => micros(*t),
-            Point::Max => i64::MAX,
-        }
-    }
-
-    /// Where a period ending with this point (`inclusive`) or before it ends (a day: after it
-    /// or at its midnight).
-    fn end(&self, inclusive: bool) -> i64 {
-        match (self, inclusive) {
-            (Point::Day(d), false) => midnight(*d),
-            (Point::Day(d), true) => midnight(*d) + MICROS_PER_DAY,
-            (Point::Instant(t), false) => micros(*t),
-            (Point::Instant(t), true) => micros(*t) + 1,
-            (Point::Max, _) => i64::MAX,
-        }
-    }
-}
-
-/// A temporal option's value: `max` (only where `max_allowed`), a date or a timestamp.
-fn temporal_value(
-    options: &QueryOptions,
-    name: &str,
-    max_allowed: bool,
-) -> Result<Option<Point>, ODataError> {
-    let Some(text) = options.get(name) else {
-        return Ok(None);
-    };
-    let shown = if name == "$toinclusive" {
-        "$toInclusive"
-    } else {
-        name
-    };
-    match syntax::parse_temporal(text).map_err(|e| e.into_odata(shown))? {
-        TemporalExpr::Min => Err(ODataError::not_implemented(format!(
-            "{shown}=min is not supported yet; name a day within the history kept."
-        ))
-        .with_target(shown)),
-        TemporalExpr::Max if !max_allowed => Err(ODataError::bad_request(
-            "max is a point for $at only; a period without $to or $toInclusive reads up to the \
-             latest day.",
-        )
-        .with_target(shown)),
-        TemporalExpr::Expr(_) => Err(ODataError::bad_request(format!(
-            "{shown} takes a date (2026-03-01), a date-time (2026-03-01T00:00:00Z) or max."
-        ))
-        .with_target(shown)),
-        TemporalExpr::Max => Ok(Some(Point::Max)),
-        TemporalExpr::Date(d) => Ok(Some(Point::Day(d))),
-        TemporalExpr::DateTime(t) => Ok(Some(Point::Instant(t))),
-    }
-}
-
-/// `$at`, or `$from` with `$to` or `$toInclusive` (or neither), on a set that keeps its
-/// history; the combinations the Temporal extension does not allow are a 400 naming the option.
-fn bind_temporal(
-    options: &QueryOptions,
-    set: &str,
-    catalog: &dyn Catalog,
-) -> Result<Option<Temporal>, ODataError> {
-    let at = temporal_value(options, "$at", true)?;
-    let from = temporal_value(options, "$from", false)?;
-    let to = temporal_value(options, "$to", false)?;
-    let to_inclusive = temporal_value(options, "$toinclusive", false)?;
-    let temporal = match (at, from, to, to_inclusive) {
-        (None, None, None, None) => return Ok(None),
-        (Some(_), Some(_), _, _) | (Some(_), _, Some(_), _) | (Some(_), _, _, Some(_)) => {
-            return Err(ODataError::bad_request(
-                "$at reads one point in time and cannot be combined with $from, $to or \
-                 $toInclusive, which read a period.",
-            )
-            .with_target("$at"))
-        }
-        (None, _, Some(_), Some(_)) => {
-            return Err(ODataError::bad_request(
-                "$to (the period ends before it) and $toInclusive (the period ends with it) \
-                 cannot both be given.",
-            )
-            .with_target("$toInclusive"))
-        }
-        (None, None, Some(_), None) | (None, None, None, Some(_)) => {
-            let shown = if to_given(options) {
-                "$to"
-            } else {
-                "$toInclusive"
-            };
-            return Err(ODataError::bad_request(format!(
-                "{shown} ends a period that $from starts: give $from too."
-            ))
-            .with_target(shown));
-        }
-        (Some(Point::Max), ..) => Temporal::Latest,
-        (Some(at), ..) => {
-            // a day: the state it ended with
-            let end = at.end(true);
-            Temporal::Period {
-                start: end - 1,
-                end: Some(end),
-                point: true,
-            }
-        }
-        (None, Some(from), to, to_inclusive) => {
-            let start = from.start();
-            let end = match (to, to_inclusive) {
-                (Some(to), _) => Some(to.end(false)),
-                (_, Some(to)) => Some(to.end(true)),
-                _ => None,
-            };
-            if end.is_some_and(|end| end <= start) {
-                let shown = if to_given(options) {
-                    "$to"
-                } else {
-                    "$toInclusive"
-                };
-                return Err(ODataError::bad_request(format!(
-                    "The period ends ({shown}) before it starts ($from): it holds no instant."
-                ))
-                .with_target(shown));
-            }
-            Temporal::Period {
-                start,
-                end,
-                point: false,
-            }
-        }
-    };
-    let Some(support) = catalog.temporal(set) else {
-        return Err(ODataError::bad_request(format!(
-            "{set} does not keep its history, so it cannot be read as of a point or over a \
-             period of time ({}).",
-            temporal.option()
-        ))
-        .with_target(temporal.option()));
-    };
-    if let (Temporal::Period { point: false, .. }, false) = (temporal, support.is_timeline()) {
-        return Err(ODataError::bad_request(format!(
-            "{set} is read as it was at the end of a day ($at=2026-03-01), not over a period: \
-             its states over a period are its daily history's rows."
-        ))
-        .with_target("$from"));
-    }
-    Ok(Some(temporal))
-}
-
-/// Whether `$to` (rather than `$toInclusive`) was given.
-fn to_given(options: &QueryOptions) -> bool {
-    options.get("$to").is_some()
 }
 
 fn reject_unimplemented(options: &QueryOptions) -> Result<(), ODataError> {

@@ -6,6 +6,7 @@ use super::catalog::Catalog;
 use super::names::{bad, navigation, unsupported};
 use super::scope::{Computed, Scope};
 use super::select::bind_select_with_computed;
+use super::temporal::{bind_temporal, Temporal};
 use super::typed::{BoundOrder, Typed};
 use crate::edm::{EntityType, Lookup};
 use crate::syntax::{ExpandItem, Span};
@@ -34,6 +35,9 @@ pub struct BoundExpand {
     pub reference: bool,
     /// For a collection-valued navigation property: which related entities it holds.
     pub related: Option<RelatedRows>,
+    /// The nested temporal options (`$at`, `$from`, `$to`), which take the place of the
+    /// request's for this expansion and those under it; none: the request's apply.
+    pub temporal: Option<Temporal>,
 }
 
 /// The related entities of an expanded collection: the nested `$orderby`, `$skip`, `$top` and
@@ -106,6 +110,7 @@ fn expand_level(
                     filter: None,
                     reference,
                     related: ty.navigation[n].collection.then(RelatedRows::all),
+                    temporal: None,
                 };
                 check_nesting(&implied, ty, item.span, in_collection)?;
                 add(&mut out, implied, Origin::Implied, item.span)?;
@@ -133,6 +138,7 @@ fn expand_level(
                 filter: None,
                 reference: false,
                 related: collection.then(RelatedRows::all),
+                temporal: None,
             };
             (implied, Origin::Implied)
         };
@@ -234,6 +240,26 @@ fn target_of<'a>(
         })
 }
 
+/// An expanded item's own temporal options, bound against the set of `target`; an error
+/// points at the first of them.
+fn bind_nested_temporal(
+    item: &ExpandItem,
+    target: &EntityType,
+    catalog: &dyn Catalog,
+) -> Result<Option<Temporal>, ODataError> {
+    let Some((_, _, span)) = item.temporal.first() else {
+        return Ok(None);
+    };
+    let set = catalog.entity_set_of(&target.name).unwrap_or(&target.name);
+    let get = |name: &str| {
+        item.temporal
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, v, _)| v.as_str())
+    };
+    bind_temporal(&get, set, catalog).map_err(|e| e.at(span.start))
+}
+
 /// One item naming navigation property `n` of `ty` (perhaps followed by `/$count`), with its
 /// options; `target` is the type it leads to.
 fn bind_item<'a>(
@@ -296,6 +322,7 @@ fn bind_item<'a>(
         filter,
         reference,
         related,
+        temporal: bind_nested_temporal(item, target, catalog)?,
     })
 }
 

@@ -20,6 +20,7 @@ mod navigation;
 mod scope;
 mod search;
 mod select;
+mod temporal;
 mod typed;
 mod visit;
 
@@ -34,5 +35,6 @@ pub use expr::{bind_filter, bind_orderby};
 pub use scope::{Computed, Scope};
 pub use search::bind_search;
 pub use select::{bind_key, bind_select, bind_select_with_computed};
+pub use temporal::{bind_temporal, Temporal};
 pub use typed::{ArithOp, BoundOrder, CompareOp, Function, Typed, TypedKind};
 pub use visit::Recursion;

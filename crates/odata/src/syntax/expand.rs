@@ -32,6 +32,10 @@ pub struct ExpandItem {
     /// Other nested options by name (`$apply`), each checked against its grammar, with where it
     /// was written.
     pub options: Vec<(String, Span)>,
+    /// The nested temporal options (`$at`, `$from`, `$to`, `$toInclusive`): the name in lower
+    /// case with its `$`, the value as written (checked against its grammar) and where it was
+    /// written.
+    pub temporal: Vec<(String, String, Span)>,
     /// Every nested option as written: its name and the span of its value.
     pub written: Vec<(String, Span)>,
 }
@@ -117,6 +121,7 @@ fn expand_at_depth(text: &str, depth: usize, base: usize) -> Result<Vec<ExpandIt
             compute: Vec::new(),
             search: None,
             options: Vec::new(),
+            temporal: Vec::new(),
             written: Vec::new(),
         };
         if c.eat('(') {
@@ -216,6 +221,11 @@ fn nested_option(
                 .for_each(|(e, _)| shift_expr(e, base + at));
             item.compute = compute;
         }
+        lower @ ("at" | "from" | "to" | "toinclusive") => {
+            super::parse_temporal(value).map_err(in_text)?;
+            item.temporal
+                .push((format!("${lower}"), value.to_string(), option_span));
+        }
         _ => {
             check_nested(name, value).map_err(in_text)?;
             if !name.eq_ignore_ascii_case("$levels") && !name.eq_ignore_ascii_case("levels") {
@@ -267,7 +277,6 @@ fn check_nested(name: &str, value: &str) -> Result<(), SyntaxError> {
     let lower = name.to_ascii_lowercase();
     match lower.trim_start_matches('$') {
         "apply" => super::parse_apply(value).map(|_| ()),
-        "at" | "from" | "to" | "toinclusive" => super::parse_temporal(value).map(|_| ()),
         "levels" => {
             let positive = value.bytes().all(|b| b.is_ascii_digit()) && !value.starts_with('0');
             if value == "max" || (!value.is_empty() && positive) {

@@ -166,8 +166,8 @@ fn at_is_refused_where_it_cannot_be_answered() {
             "query",
         ),
         (
-            "/devices?api-version=v1.0&$expand=devicePropertyHistories($at=2026-10-10)",
-            501,
+            "/devices?api-version=v1.0&$expand=devicePropertyHistories($at=2026-10-10;$from=2026-10-01)",
+            400,
             "$expand",
         ),
     ] {
@@ -580,4 +580,88 @@ fn associations_over_a_period_and_as_of_a_day_are_those_that_held() {
         );
         assert_eq!(rows.iter().map(key).collect::<BTreeSet<_>>(), held, "{day}");
     }
+}
+
+#[test]
+fn temporal_options_reach_expanded_collections_and_nested_ones_override_them() {
+    let histories = histories_by_device();
+    let (key, rows) = histories
+        .iter()
+        .find(|(_, hs)| hs.len() >= 20)
+        .map(|(k, hs)| (*k, hs.clone()))
+        .unwrap();
+    let days = |v: &Value| -> Vec<i64> {
+        v["devicePropertyHistories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["dateKey"].as_i64().unwrap())
+            .collect()
+    };
+    let day_of = |h: &Value| h["dateKey"].as_i64().unwrap();
+    let date = |k: i64| format!("{}-{:02}-{:02}", k / 10000, k / 100 % 100, k % 100);
+    let (d1, d2) = (day_of(&rows[5]), day_of(&rows[9]));
+    // the request's $at reaches the expansion
+    let v = get_ok(&format!(
+        "/devices({key})?api-version=v1.0&$at={}&$expand=devicePropertyHistories",
+        date(d1)
+    ));
+    assert_eq!(days(&v), vec![d1]);
+    // a nested period, without one on the request
+    let v = get_ok(&format!(
+        "/devices({key})?api-version=v1.0&$expand=devicePropertyHistories($from={};$to={})",
+        date(d1),
+        date(d2)
+    ));
+    let expected: Vec<i64> = rows
+        .iter()
+        .map(day_of)
+        .filter(|d| *d >= d1 && *d < d2)
+        .collect();
+    assert_eq!(days(&v), expected);
+    // a nested $at overrides the request's
+    let v = get_ok(&format!(
+        "/devices({key})?api-version=v1.0&$at={}&$expand=devicePropertyHistories($at=max)",
+        date(d1)
+    ));
+    assert_eq!(days(&v), vec![day_of(rows.last().unwrap())]);
+    // a timeline expanded: the associations that held that day
+    let (every, _) = all_rows("/userDeviceAssociations?api-version=v1.0", &[]);
+    let end = time::macros::datetime!(2026-10-16 00:00 UTC);
+    let held: BTreeSet<(u64, u64)> = every
+        .iter()
+        .filter(|r| instant(&r["createdDateTimeUTC"]).unwrap() < end)
+        .filter(|r| instant(&r["endedDateTimeUTC"]).is_none_or(|e| e >= end))
+        .map(|r| {
+            (
+                r["userKey"].as_u64().unwrap(),
+                r["deviceKey"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let (users, _) = all_rows(
+        "/users?api-version=v1.0&$select=userKey&$expand=userDeviceAssociations($at=2026-10-15;$select=deviceKey)",
+        &[],
+    );
+    let expanded: BTreeSet<(u64, u64)> = users
+        .iter()
+        .flat_map(|u| {
+            let user = u["userKey"].as_u64().unwrap();
+            u["userDeviceAssociations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |a| (user, a["deviceKey"].as_u64().unwrap()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(expanded, held);
+    // a nested temporal option where the target keeps no history: a 400 at its position
+    let url = "/devices?api-version=v1.0&$expand=deviceType($at=2026-10-15)";
+    let r = get(url);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(error_of(&r)["message"]
+        .as_str()
+        .unwrap()
+        .contains("does not keep its history"));
 }

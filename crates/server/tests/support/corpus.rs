@@ -276,6 +276,11 @@ pub fn requests() -> Vec<String> {
         "userDeviceAssociations?api-version=v1.0&$from=2026-10-25&$toInclusive=2026-10-26",
         "devicePropertyHistories?api-version=v1.0&$from=2026-10-30&$toInclusive=2026-10-31&$filter=deviceKey%20lt%2010",
         "policies?api-version=v1.0&$from=2026-10-21&$at=2026-10-22",
+        // temporal options in expansions
+        "devices?api-version=v1.0&$at=2026-10-27&$top=5&$select=deviceKey&$expand=devicePropertyHistories($select=dateKey,osVersion)",
+        "devices?api-version=v1.0&$top=5&$select=deviceKey&$expand=devicePropertyHistories($from=2026-10-25;$toInclusive=2026-10-27;$select=dateKey;$count=true)",
+        "users?api-version=v1.0&$top=20&$select=userKey&$expand=userDeviceAssociations($at=2026-10-28;$select=deviceKey)",
+        "devices?api-version=v1.0&$expand=deviceType($at=2026-10-15)",
     ] {
         out.push(format!("/{q}"));
     }

@@ -172,12 +172,24 @@ fn related_rows<'a>(
     if let Some(f) = &e.filter {
         select.conditions.push(sub.expr(f));
     }
-    if let (Some(min), Some(i)) = (related.min_date_key, e.entity.property_index("dateKey")) {
-        select.conditions.push(SqlExpr::compare(
-            CompareOp::Ge,
-            sub.column(i),
-            SqlExpr::Param(SqlValue::Integer(min)),
-        ));
+    if let Some(i) = e.entity.property_index("dateKey") {
+        for (op, day) in [
+            (CompareOp::Ge, related.min_date_key),
+            (CompareOp::Le, related.max_date_key),
+        ] {
+            if let Some(day) = day {
+                select.conditions.push(SqlExpr::compare(
+                    op,
+                    sub.column(i),
+                    SqlExpr::Param(SqlValue::Integer(day)),
+                ));
+            }
+        }
+    }
+    if let (Some(period), Some(valid)) = (related.valid_during, e.target.validity()) {
+        select
+            .conditions
+            .extend(super::rows::valid_during(&mut sub, valid, period));
     }
     (sub, select)
 }

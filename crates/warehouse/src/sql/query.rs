@@ -110,8 +110,13 @@ pub struct Related {
     pub referenced: String,
     /// The nested options.
     pub rows: RelatedRows,
-    /// Lowest `dateKey` to read (`maxhistorydays`).
+    /// Lowest `dateKey` to read (`maxhistorydays`, the days of a temporal period).
     pub min_date_key: Option<i64>,
+    /// Highest `dateKey` to read (the days of a temporal period).
+    pub max_date_key: Option<i64>,
+    /// The period (microseconds, closed-open) the related rows' validity must overlap
+    /// ([`CollectionQuery::valid_during`]).
+    pub valid_during: Option<(i64, Option<i64>)>,
 }
 
 /// Layout of the rows a planned query returns.

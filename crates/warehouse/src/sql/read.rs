@@ -46,7 +46,7 @@ pub fn plan_read(
         .expect("the catalog's entity sets are the warehouse's collections");
     let key: Vec<_> = read.scope.iter().map(|(p, v)| (*p, sql_value(v))).collect();
     let history = reading.snapshot_date_key.zip(read.history_days);
-    let period = period(read, reading.snapshot_date_key);
+    let period = period(read.temporal, reading.snapshot_date_key);
     let (days, valid_during) = match period {
         Some(period) if collection.has_date_key() => (Some(fact_days(period)), None),
         Some(period) if collection.validity().is_some() => (None, Some(period)),
@@ -60,7 +60,16 @@ pub fn plan_read(
         Some((first, _)) => Some(first),
         None => min_date_key(read, reading.snapshot_date_key),
     };
-    let expand = expansions(read.catalog, read.entity, &read.expand, history);
+    let expand = expansions(
+        read.catalog,
+        read.entity,
+        &read.expand,
+        FromParent {
+            history,
+            period,
+            snapshot: reading.snapshot_date_key,
+        },
+    );
     let q = CollectionQuery {
         collection,
         entity: read.entity,
@@ -84,10 +93,10 @@ pub fn plan_read(
     plan(&q, dialect)
 }
 
-/// The period `read` reads (`$at`, `$from`/`$to`; `max` is the end of the tenant's latest
+/// The period a read covers (`$at`, `$from`/`$to`; `max` is the end of the tenant's latest
 /// published day, `snapshot`), in microseconds, closed-open.
-fn period(read: &ReadQuery<'_>, snapshot: Option<i64>) -> Option<(i64, Option<i64>)> {
-    match read.temporal? {
+fn period(temporal: Option<Temporal>, snapshot: Option<i64>) -> Option<(i64, Option<i64>)> {
+    match temporal? {
         Temporal::Period { start, end, .. } => Some((start, end)),
         Temporal::Latest => {
             let day = snapshot.and_then(date_of_key).unwrap_or(Date::MIN);
@@ -95,6 +104,17 @@ fn period(read: &ReadQuery<'_>, snapshot: Option<i64>) -> Option<(i64, Option<i6
             Some((end - 1, Some(end)))
         }
     }
+}
+
+/// What an expansion takes from the read (or expansion) it is in.
+#[derive(Clone, Copy)]
+struct FromParent {
+    /// The tenant's latest day and `maxhistorydays`.
+    history: Option<(i64, u32)>,
+    /// The period read, in microseconds, closed-open (its temporal options).
+    period: Option<(i64, Option<i64>)>,
+    /// The tenant's latest published day (`dateKey`), which `max` names.
+    snapshot: Option<i64>,
 }
 
 /// The first and last `dateKey` (none: no last) of the days a period touches, in UTC.
@@ -117,14 +137,16 @@ pub fn min_date_key(read: &ReadQuery<'_>, snapshot: Option<i64>) -> Option<i64> 
         .and_then(|(snapshot, days)| days_before(snapshot, days))
 }
 
-/// What the planner reads for `expand` of `entity`'s rows (nested expansions too). `history` is
-/// the tenant's snapshot date key and `maxhistorydays`, which limit the expanded facts as they
-/// limit facts read directly, unless the nested `$filter` names `dateKey`.
+/// What the planner reads for `expand` of `entity`'s rows (nested expansions too).
+/// `from_parent.history` (the tenant's snapshot date key and `maxhistorydays`) limits the
+/// expanded facts as it limits facts read directly, unless the nested `$filter` names `dateKey`;
+/// the period read (the request's, or an enclosing expansion's) reaches expanded collections of
+/// facts (their days) and timelines (their validity) unless an expansion gives its own.
 fn expansions<'m>(
     catalog: &'m dyn Catalog,
     entity: &EntityType,
     expand: &[BoundExpand],
-    history: Option<(i64, u32)>,
+    from_parent: FromParent,
 ) -> Vec<Expansion<'m>> {
     expand
         .iter()
@@ -136,29 +158,51 @@ fn expansions<'m>(
             let target = catalog
                 .entity_type(&nav.target_type)
                 .expect("navigation targets are types of the catalog");
+            let collection = Warehouse::get()
+                .collection(set)
+                .expect("entity sets are collections");
+            // its own temporal options, else the request's (OData Temporal's propagation)
+            let FromParent {
+                history, snapshot, ..
+            } = from_parent;
+            let period = match b.temporal {
+                Some(own) => period(Some(own), snapshot),
+                None => from_parent.period,
+            };
             let related = b.related.as_ref().map(|rows| {
                 let date_key = target.property_index("dateKey");
                 let date_filtered = date_key
                     .is_some_and(|dk| b.filter.as_ref().is_some_and(|f| f.mentions_property(dk)));
+                let days = period.filter(|_| collection.has_date_key()).map(fact_days);
                 Related {
                     referenced: nav.referenced_property.clone(),
                     rows: rows.clone(),
-                    min_date_key: history
-                        .filter(|_| date_key.is_some() && !date_filtered)
-                        .and_then(|(snapshot, days)| days_before(snapshot, days)),
+                    min_date_key: days.map(|(first, _)| first).or_else(|| {
+                        history
+                            .filter(|_| date_key.is_some() && !date_filtered)
+                            .and_then(|(snapshot, days)| days_before(snapshot, days))
+                    }),
+                    max_date_key: days.and_then(|(_, last)| last),
+                    valid_during: period.filter(|_| collection.validity().is_some()),
                 }
             });
             Expansion {
                 navigation: b.navigation,
                 reference: nav.property.clone(),
-                target: Warehouse::get()
-                    .collection(set)
-                    .expect("entity sets are collections"),
+                target: collection,
                 entity: target,
                 select: b.select.clone(),
                 computed: b.computed.clone(),
                 filter: b.filter.clone(),
-                expand: expansions(catalog, target, &b.expand, history),
+                expand: expansions(
+                    catalog,
+                    target,
+                    &b.expand,
+                    FromParent {
+                        period,
+                        ..from_parent
+                    },
+                ),
                 related,
             }
         })

@@ -7,7 +7,7 @@ use super::joins::{any_related, joins};
 use super::query::{CollectionQuery, TENANT_COLUMN};
 use super::tree::{Column, Join, Select, Source, SqlExpr};
 use super::value::SqlValue;
-use crate::model::DailyStates;
+use crate::model::{DailyStates, Validity};
 use odata::bind::CompareOp;
 use odata::bind::{Recursion, Typed, TypedKind};
 
@@ -36,6 +36,32 @@ pub(super) fn from(
         None => Vec::new(),
     };
     (source, joins)
+}
+
+/// The conditions of rows of `scope` whose validity (`valid`) overlaps the closed-open period
+/// `(start, end)`: begun before the period ended, and not ended when it began.
+pub(super) fn valid_during(
+    scope: &mut Scope<'_>,
+    valid: Validity,
+    (start, end): (i64, Option<i64>),
+) -> Vec<SqlExpr> {
+    let mut conditions = Vec::new();
+    if let Some(end) = end {
+        conditions.push(SqlExpr::compare(
+            CompareOp::Lt,
+            scope.column(valid.start),
+            SqlExpr::Param(SqlValue::Timestamp(end)),
+        ));
+    }
+    conditions.push(SqlExpr::Or(
+        Box::new(SqlExpr::is_null(scope.column(valid.end), false)),
+        Box::new(SqlExpr::compare(
+            CompareOp::Gt,
+            scope.column(valid.end),
+            SqlExpr::Param(SqlValue::Timestamp(start)),
+        )),
+    ));
+    conditions
 }
 
 /// The collection's rows as of `day` (`$at` on a dimension with daily states): the day's rows of
@@ -156,23 +182,8 @@ pub(super) fn conditions(q: &CollectionQuery<'_>, scope: &mut Scope<'_>) -> Vec<
             ));
         }
     }
-    if let (Some((start, end)), Some(valid)) = (q.valid_during, q.collection.validity()) {
-        // began before the period ended, and had not ended when it began
-        if let Some(end) = end {
-            conditions.push(SqlExpr::compare(
-                CompareOp::Lt,
-                scope.column(valid.start),
-                SqlExpr::Param(SqlValue::Timestamp(end)),
-            ));
-        }
-        conditions.push(SqlExpr::Or(
-            Box::new(SqlExpr::is_null(scope.column(valid.end), false)),
-            Box::new(SqlExpr::compare(
-                CompareOp::Gt,
-                scope.column(valid.end),
-                SqlExpr::Param(SqlValue::Timestamp(start)),
-            )),
-        ));
+    if let (Some(period), Some(valid)) = (q.valid_during, q.collection.validity()) {
+        conditions.extend(valid_during(scope, valid, period));
     }
     for (i, v) in q.key {
         conditions.push(SqlExpr::compare(
