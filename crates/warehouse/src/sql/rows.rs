@@ -67,7 +67,9 @@ pub(super) fn valid_during(
 /// The collection's rows as of `day` (`$at` on a dimension with daily states): the day's rows of
 /// the fact that records them, each with the properties it records and the dimension's current
 /// others, under the collection's name (or `alias`) so that the statement reads them as it
-/// reads the table. Entities the day has no row of did not exist that day.
+/// reads the table. Entities the day has no row of did not exist that day. A current property
+/// is a lookup of the entity's row by key, which the database drops when the statement does not
+/// read it (a count of that day's compliance reads the fact's index alone).
 fn as_of_day(
     q: &CollectionQuery<'_>,
     states: &DailyStates,
@@ -81,14 +83,34 @@ fn as_of_day(
         expr: SqlExpr::column(Some(STATE), TENANT_COLUMN),
         alias: Some(TENANT_COLUMN.to_string()),
     }];
+    let current = |name: &str| {
+        let mut lookup = Select::new(
+            vec![Column::from(SqlExpr::column(Some(CURRENT), name))],
+            Source::Table {
+                name: q.collection.name.clone(),
+                alias: Some(CURRENT.into()),
+            },
+        );
+        lookup.conditions = [TENANT_COLUMN, key.as_str()]
+            .into_iter()
+            .map(|c| {
+                SqlExpr::compare(
+                    CompareOp::Eq,
+                    SqlExpr::column(Some(CURRENT), c),
+                    SqlExpr::column(Some(STATE), c),
+                )
+            })
+            .collect();
+        SqlExpr::Subquery(Box::new(lookup))
+    };
     columns.extend(q.collection.properties.iter().map(|p| {
-        let from = if *key == p.name || states.properties.contains(&p.name) {
-            STATE
+        let expr = if *key == p.name || states.properties.contains(&p.name) {
+            SqlExpr::column(Some(STATE), &p.name)
         } else {
-            CURRENT
+            current(&p.name)
         };
         Column {
-            expr: SqlExpr::column(Some(from), &p.name),
+            expr,
             alias: Some(p.name.clone()),
         }
     }));
@@ -99,20 +121,6 @@ fn as_of_day(
             alias: Some(STATE.into()),
         },
     );
-    select.joins = vec![Join {
-        table: q.collection.name.clone(),
-        alias: CURRENT.into(),
-        on: [TENANT_COLUMN, key.as_str()]
-            .into_iter()
-            .map(|c| {
-                SqlExpr::compare(
-                    CompareOp::Eq,
-                    SqlExpr::column(Some(CURRENT), c),
-                    SqlExpr::column(Some(STATE), c),
-                )
-            })
-            .collect(),
-    }];
     select.conditions = vec![
         SqlExpr::compare(
             CompareOp::Eq,
