@@ -125,6 +125,7 @@ fn ingest_bench(a: &BenchArgs, devices: u32) -> CliResult<()> {
             .map_err(CliError::Failed)?;
     }
     let mut before = store_bytes(&settings);
+    let mut first_generation = None;
     for (day, date) in [
         (0, time::macros::date!(2026 - 11 - 01)),
         (1, time::macros::date!(2026 - 11 - 02)),
@@ -151,6 +152,84 @@ fn ingest_bench(a: &BenchArgs, devices: u32) -> CliResult<()> {
         };
         before = after;
         println!("ingest day {} ({devices} devices, {} users): {read} records read, {written} rows written in {secs:.2}s ({:.0} records/s){growth}", day + 1, devices * 5 / 4, read as f64 / secs);
+        if day == 0 {
+            first_generation = store.tenant("ingest-bench")?.map(|t| t.generation);
+        }
+    }
+    if let Some(since) = first_generation {
+        measure_deltas(store.as_ref(), since)?;
+    }
+    Ok(())
+}
+
+/// What a delta link reads after day 2 (the rows day 2 wrote, and deleted), beside a full read
+/// of the same collection: rows and time of each statement, on the store alone.
+fn measure_deltas(store: &dyn warehouse::Store, since: i64) -> CliResult<()> {
+    use warehouse::sql::changes::{days_written_since, removed_since};
+    let tenant = store
+        .tenant("ingest-bench")?
+        .ok_or_else(|| CliError::Failed("the bench tenant is missing".into()))?;
+    let model = warehouse::Warehouse::get().edm(warehouse::ApiVersion::V1);
+    let mut from_day = None;
+    store.stream(
+        &days_written_since(store.dialect(), tenant.id, since),
+        &mut |row| {
+            if let warehouse::store::Cell::Integer(d) = row.cell(0) {
+                from_day = Some(d);
+            }
+            false
+        },
+    )?;
+    println!("a delta after day 2 (statements on the store, beside a full read):");
+    for name in ["devicePropertyHistories", "devices", "users"] {
+        let set = model
+            .entity_set(name)
+            .ok_or_else(|| CliError::Failed(format!("no {name}")))?;
+        let read = odata::read::ReadQuery::all(name, model.type_of(set), model);
+        let count = |changed: Option<warehouse::sql::Changed>| -> CliResult<(u64, f64)> {
+            let reading = warehouse::sql::Reading {
+                tenant: tenant.id,
+                snapshot_date_key: tenant.snapshot_date_key,
+                now_micros: 0,
+                after: None,
+                offset: 0,
+                limit: None,
+                changed,
+            };
+            let plan = warehouse::sql::plan_read(&read, &reading, store.dialect())
+                .map_err(|e| CliError::Failed(e.to_string()))?;
+            let started = Instant::now();
+            let mut rows = 0u64;
+            store.stream(&plan.rows, &mut |_| {
+                rows += 1;
+                true
+            })?;
+            Ok((rows, started.elapsed().as_secs_f64() * 1000.0))
+        };
+        let (all, all_ms) = count(None)?;
+        let (written, written_ms) = count(Some(warehouse::sql::Changed { since, from_day }))?;
+        let started = Instant::now();
+        let mut removed = 0u64;
+        store.stream(
+            &removed_since(
+                store.dialect(),
+                (tenant.id, name),
+                since,
+                None,
+                u64::MAX >> 1,
+            ),
+            &mut |row| {
+                if let warehouse::store::Cell::Text(t) = row.cell(1) {
+                    removed += serde_json::from_str::<Vec<serde_json::Value>>(t)
+                        .map_or(0, |v| v.len() as u64);
+                }
+                true
+            },
+        )?;
+        let removed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        println!(
+            "  {name:24} written since: {written} rows in {written_ms:.1} ms, deleted since: {removed} in {removed_ms:.1} ms; a full read: {all} rows in {all_ms:.1} ms"
+        );
     }
     Ok(())
 }

@@ -112,6 +112,7 @@ pub(crate) fn run(a: ExportArgs) -> CliResult<()> {
         after: None,
         offset: 0,
         limit: Some(BATCH),
+        changed: None,
     };
     let bar = progress(store.as_ref(), &read, &first)?;
     let mut sink = Sink::open(a.out.as_deref())?;

@@ -17,6 +17,9 @@ pub enum ErrorKind {
     MethodNotAllowed,
     /// No acceptable representation (406).
     NotAcceptable,
+    /// What the request names is no longer kept and will not be again (410): a delta link
+    /// older than the changes the service keeps.
+    Gone,
     /// The request target is longer than the service reads (414).
     UriTooLong,
     /// The request headers are larger than the service reads (431).
@@ -39,6 +42,7 @@ impl ErrorKind {
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::NotAcceptable => 406,
+            Self::Gone => 410,
             Self::UriTooLong => 414,
             Self::HeadersTooLarge => 431,
             Self::NotImplemented => 501,
@@ -56,6 +60,7 @@ impl ErrorKind {
             Self::NotFound => "NotFound",
             Self::MethodNotAllowed => "MethodNotAllowed",
             Self::NotAcceptable => "NotAcceptable",
+            Self::Gone => "Gone",
             Self::UriTooLong => "UriTooLong",
             Self::HeadersTooLarge => "RequestHeaderFieldsTooLarge",
             Self::NotImplemented => "NotImplemented",

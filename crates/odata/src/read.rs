@@ -35,6 +35,7 @@ pub const READ_OPTIONS: &[&str] = &[
     "$from",
     "$to",
     "$toinclusive",
+    "$deltatoken",
 ];
 
 /// Values properties must hold: (property index, value).

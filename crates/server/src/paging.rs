@@ -26,6 +26,9 @@ pub struct PageToken {
     pub generation: i64,
     /// Fingerprint of the query the token belongs to.
     pub fingerprint: String,
+    /// Whether the request that started the pages tracks changes (`Prefer:
+    /// odata.track-changes`): its last page ends with a delta link.
+    pub tracked: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -36,6 +39,8 @@ struct Wire {
     #[serde(skip_serializing_if = "Option::is_none")]
     r: Option<u64>,
     k: Vec<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    t: bool,
 }
 
 fn to_json(v: &SqlValue) -> serde_json::Value {
@@ -101,6 +106,7 @@ impl TokenSigner {
             g: t.generation,
             r: t.remaining,
             k: t.after.iter().map(to_json).collect(),
+            t: t.tracked,
         };
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&wire).expect("serializable"));
         let tag = self.mac(payload.as_bytes()).finalize().into_bytes();
@@ -132,6 +138,7 @@ impl TokenSigner {
             remaining: wire.r,
             generation: wire.g,
             fingerprint: wire.f,
+            tracked: wire.t,
         })
     }
 }
@@ -167,6 +174,7 @@ mod tests {
                 remaining: None,
                 generation: 1,
                 fingerprint: "f".into(),
+                tracked: false,
             };
             assert_eq!(s.decode(&s.encode(&t)).unwrap().after, t.after, "{f}");
         }
@@ -185,6 +193,7 @@ mod tests {
             remaining: Some(7),
             generation: 3,
             fingerprint: fingerprint(&["devices", "x"]),
+            tracked: true,
         };
         let enc = s.encode(&t);
         assert_eq!(s.decode(&enc).unwrap(), t);

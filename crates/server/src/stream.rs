@@ -99,6 +99,8 @@ pub(crate) struct Page {
     pub page_len: u64,
     pub remaining: Option<u64>,
     pub next_link_base: String,
+    /// The delta link the last page ends with (`Prefer: odata.track-changes`).
+    pub delta_link: Option<String>,
     pub token_template: PageToken,
     pub signer: TokenSigner,
     pub request_id: String,
@@ -485,6 +487,9 @@ fn finish(page: &Page, progress: &mut Progress) -> Segment {
         buf.extend_from_slice(b",\"@odata.nextLink\":");
         let link = format!("{}{}", page.next_link_base, page.signer.encode(&token));
         odata::json::write_string(&mut buf, &link);
+    } else if let Some(link) = &page.delta_link {
+        buf.extend_from_slice(b",\"@odata.deltaLink\":");
+        odata::json::write_string(&mut buf, link);
     }
     buf.push(b'}');
     Segment::Finished(Bytes::from(buf))

@@ -1,6 +1,7 @@
 //! Versioned schema migrations, generated from the model for a dialect.
 
 use crate::model::{Kind, Warehouse};
+use crate::sql::changes::{CHANGED_COLUMN, PUBLICATIONS_TABLE, REMOVED_TABLE};
 pub use crate::sql::counts::{COUNTS_TABLE, VALUE_COUNTS, VALUE_COUNTS_TABLE};
 use crate::sql::{Dialect, TENANT_COLUMN_NAME};
 use odata::edm::PrimitiveType;
@@ -18,8 +19,7 @@ pub struct Migration {
 
 /// Table recording applied migrations.
 pub const MIGRATIONS_TABLE: &str = "_dw_migrations";
-/// Table of tenants and their publication state.
-pub const TENANTS_TABLE: &str = "_dw_tenants";
+pub use crate::sql::TENANTS_TABLE;
 /// The migration that adds [`COUNTS_TABLE`]: a store upgraded past it has every tenant
 /// counted once ([`recount`]).
 pub const COUNTS_MIGRATION: i64 = 5;
@@ -33,6 +33,9 @@ pub const NAVIGATION_INDEXES_MIGRATION: i64 = 7;
 /// The migration that adds [`VALUE_COUNTS_TABLE`]: a store upgraded past it has every tenant
 /// counted once.
 pub const VALUE_COUNTS_MIGRATION: i64 = 8;
+
+/// The migration that records changes for delta links ([`crate::sql::changes`]).
+pub const CHANGES_MIGRATION: i64 = 9;
 
 /// All migrations, oldest first.
 pub fn migrations(d: &dyn Dialect) -> Vec<Migration> {
@@ -133,7 +136,79 @@ pub fn migrations(d: &dyn Dialect) -> Vec<Migration> {
                 statements
             },
         },
+        Migration {
+            version: CHANGES_MIGRATION,
+            name: "changes recorded for delta links: the publication that last wrote each row, deleted rows, days each publication wrote",
+            statements: changes_migration(d),
+        },
     ]
+}
+
+/// The collections whose rows a delta finds by [`CHANGED_COLUMN`] through an index: those with a
+/// row per device or user and no `dateKey` (a daily fact's delta reads the days written since;
+/// the other dimensions hold a few hundred rows, read whole).
+const CHANGED_INDEXED: &[&str] = &[
+    "devices",
+    "users",
+    "currentUsers",
+    "mamApplicationInstances",
+    "userDeviceAssociations",
+];
+
+/// Migration 9: [`CHANGED_COLUMN`] on every collection (indexed on [`CHANGED_INDEXED`]),
+/// [`REMOVED_TABLE`], [`PUBLICATIONS_TABLE`], and each tenant's `changes_since` (changes are
+/// told from the tenant's current publication on).
+fn changes_migration(d: &dyn Dialect) -> Vec<String> {
+    let q = |s: &str| d.quote(s);
+    let int = d.column_type(PrimitiveType::Int64);
+    let text = d.column_type(PrimitiveType::String);
+    let mut out = Vec::new();
+    for c in &Warehouse::get().collections {
+        out.push(format!(
+            "ALTER TABLE {} ADD COLUMN {} {int}",
+            q(&c.name),
+            q(CHANGED_COLUMN)
+        ));
+        if CHANGED_INDEXED.contains(&c.name.as_str()) {
+            out.push(format!(
+                "CREATE INDEX {} ON {} ({}, {})",
+                q(&format!("{}_{CHANGED_COLUMN}", c.name)),
+                q(&c.name),
+                q(TENANT_COLUMN_NAME),
+                q(CHANGED_COLUMN)
+            ));
+        }
+    }
+    out.push(format!(
+        "CREATE TABLE {} (id {}, {} {int} NOT NULL, collection {text} NOT NULL, generation {int} NOT NULL, entities {text} NOT NULL)",
+        q(REMOVED_TABLE),
+        d.auto_id(),
+        q(TENANT_COLUMN_NAME)
+    ));
+    out.push(format!(
+        "CREATE INDEX {} ON {} ({}, collection, id)",
+        q(&format!("{REMOVED_TABLE}_collection")),
+        q(REMOVED_TABLE),
+        q(TENANT_COLUMN_NAME)
+    ));
+    out.extend(d.tenant_isolation(REMOVED_TABLE));
+    out.push(format!(
+        "CREATE TABLE {} ({} {int} NOT NULL, generation {int} NOT NULL, changed_from {int}, PRIMARY KEY ({}, generation)){}",
+        q(PUBLICATIONS_TABLE),
+        q(TENANT_COLUMN_NAME),
+        q(TENANT_COLUMN_NAME),
+        d.table_options()
+    ));
+    out.extend(d.tenant_isolation(PUBLICATIONS_TABLE));
+    out.push(format!(
+        "ALTER TABLE {} ADD COLUMN changes_since {int}",
+        q(TENANTS_TABLE)
+    ));
+    out.push(format!(
+        "UPDATE {} SET changes_since = generation",
+        q(TENANTS_TABLE)
+    ));
+    out
 }
 
 /// A statement of [`recount`] and whether it takes the day to count from as parameter 2.

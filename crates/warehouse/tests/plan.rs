@@ -31,6 +31,7 @@ fn query<'a>(
         max_date_key: None,
         valid_during: None,
         as_of_day: None,
+        changed: None,
         after,
         offset: 0,
         limit: Some(11),

@@ -35,6 +35,7 @@ fn statement(filter: &Typed, dialect: &dyn Dialect) -> Result<String, String> {
         max_date_key: None,
         valid_during: None,
         as_of_day: None,
+        changed: None,
         after: None,
         offset: 0,
         limit: Some(11),

@@ -7,6 +7,7 @@ use crate::IngestSummary;
 use foldhash::HashSet;
 use warehouse::calendar::{date_key, midnight_micros};
 use warehouse::model::Collection;
+use warehouse::sql::changes;
 use warehouse::sql::dml::{self, Condition};
 use warehouse::sql::{Dialect, SqlValue};
 use warehouse::store::Cell;
@@ -64,6 +65,13 @@ impl Context<'_> {
         mut fill: impl FnMut(T, &mut [SqlValue]),
     ) -> Result<(), IngestError> {
         let dk = self.date_key();
+        let generation = self.tx.generation();
+        self.tx.execute(&changes::record_removed(
+            self.dialect,
+            (self.tenant, generation),
+            name,
+            ("dateKey", "=", SqlValue::Integer(dk)),
+        ))?;
         self.tx.execute(&dml::delete(
             self.dialect,
             self.tenant,

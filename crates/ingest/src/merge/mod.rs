@@ -22,6 +22,7 @@ use warehouse::calendar::{date_key, midnight_micros};
 use warehouse::compliance;
 use warehouse::model::Warehouse;
 use warehouse::reference;
+use warehouse::sql::changes;
 use warehouse::sql::dml::{self, Condition};
 use warehouse::sql::{Dialect, SqlValue};
 use warehouse::store::{RowChange, Tenant, Transaction};
@@ -237,6 +238,13 @@ fn purge_past_retention(
         };
         if let Retention::Days(days) = retention {
             let oldest = date_key(opts.date - time::Duration::days(i64::from(days)));
+            let generation = context.tx.generation();
+            context.tx.execute(&changes::record_removed(
+                context.dialect,
+                (context.tenant, generation),
+                &c.name,
+                ("dateKey", "<", SqlValue::Integer(oldest)),
+            ))?;
             context.tx.execute(&dml::delete(
                 context.dialect,
                 context.tenant,
@@ -569,6 +577,13 @@ fn merge_users(
     // a new row), so the view loses the rows the merge ended and gains the live ones it added
     let (d, t) = (context.dialect, context.tenant);
     for chunk in merged.ended_keys.chunks(1000) {
+        let generation = context.tx.generation();
+        context.tx.execute(&changes::record_removed_among(
+            d,
+            (t, generation),
+            "currentUsers",
+            ("userKey", chunk),
+        ))?;
         context
             .tx
             .execute(&dml::delete_in(d, t, "currentUsers", "userKey", chunk))?;
@@ -580,6 +595,7 @@ fn merge_users(
         .map(|p| p.name.as_str())
         .filter(|n| users.property_index(n).is_some())
         .collect();
+    let generation = context.tx.generation();
     context.tx.execute(&dml::show_live_rows(
         d,
         t,
@@ -587,6 +603,7 @@ fn merge_users(
         ("userKey", merged.first_new_key),
         &columns,
         "isDeleted",
+        generation,
     ))?;
     Ok(())
 }

@@ -395,6 +395,7 @@ fn assert_kept_counts_agree(store: &dyn Store, t: &Tenant) {
                     max_date_key: None,
                     valid_during: None,
                     as_of_day: None,
+                    changed: None,
                     after: None,
                     offset: 0,
                     limit: None,

@@ -7,7 +7,7 @@ use crate::negotiate::JsonFormat;
 use crate::paging::{fingerprint, PageToken};
 use crate::stream::{self, Page};
 use crate::{ApiError, ApiResult};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use odata::edm::{EntityType, PrimitiveType};
 use odata::json::{EntityWriter, MetadataLevel};
@@ -17,27 +17,6 @@ use odata::ODataError;
 use odata::bind::AggregatedType;
 use warehouse::sql::{self, KeysetPosition, Reading};
 use warehouse::{Tenant, Warehouse};
-
-/// How many rows a page holds: the service's page size, or less when
-/// `Prefer: odata.maxpagesize` asks for it.
-struct PageSize {
-    /// What `Prefer` asked for, if anything.
-    preferred: Option<u64>,
-    rows: u64,
-}
-
-impl PageSize {
-    /// The page size for `ctx`.
-    fn of(ctx: &RequestContext) -> Self {
-        let preferred = parse_prefer_maxpagesize(&ctx.headers);
-        let rows = preferred
-            .map_or(ctx.app.config.page_size, |p| {
-                p.min(ctx.app.config.page_size)
-            })
-            .max(1);
-        Self { preferred, rows }
-    }
-}
 
 /// A page of what `read` reads (entities, or `references` to them) of `tenant`'s publication
 /// (whose entities carry the ETag `publication`): its rows streamed as they are read in
@@ -58,7 +37,15 @@ pub(super) async fn page(
     }
     check_at(&ctx, &read, &tenant).await?;
     let fp = query_fingerprint(&ctx, name, &tenant, &read);
+    if ctx.options.get("$deltatoken").is_some() {
+        return super::delta::page(ctx, read, format, (tenant, publication), &fp).await;
+    }
     let token = resume_token(&ctx, &fp, &tenant)?;
+    let tracked = token.as_ref().map_or_else(
+        || super::delta::asked(&ctx.headers) && super::delta::trackable(&read, references),
+        |t| t.tracked,
+    );
+    let delta_link = tracked.then(|| super::delta::link(&ctx, &fp, tenant.generation));
     let remaining = match &token {
         Some(t) => t.remaining,
         None => read.paging.top,
@@ -107,11 +94,13 @@ pub(super) async fn page(
         page_len,
         remaining,
         next_link_base: next_link_base(&ctx),
+        delta_link,
         token_template: PageToken {
             after: Vec::new(),
             remaining: None,
             generation: tenant.generation,
             fingerprint: fp,
+            tracked,
         },
         signer: ctx.app.signer.clone(),
         request_id: ctx.request_id.clone(),
@@ -129,14 +118,18 @@ pub(super) async fn page(
         header::CONTENT_TYPE,
         HeaderValue::from_str(&format.content_type()).expect("ascii"),
     );
-    if let Some(p) = page_size.preferred {
+    let mut applied: Vec<String> = page_size
+        .preferred
+        .map(|p| format!("odata.maxpagesize={}", p.min(ctx.app.config.page_size)))
+        .into_iter()
+        .collect();
+    if tracked {
+        applied.push(super::delta::PREFERENCE.to_string());
+    }
+    if !applied.is_empty() {
         h.insert(
             "preference-applied",
-            HeaderValue::from_str(&format!(
-                "odata.maxpagesize={}",
-                p.min(ctx.app.config.page_size)
-            ))
-            .expect("ascii"),
+            HeaderValue::from_str(&applied.join(", ")).expect("ascii"),
         );
     }
     Ok(resp)
@@ -202,15 +195,22 @@ fn read_aggregates(q: &ReadQuery<'_>) -> bool {
 }
 
 /// System query options that do not change which rows a page holds or their order: the paging
-/// position and size, the count, the format.
-const NOT_SHAPING_ROWS: &[&str] = &["$top", "$skip", "$skiptoken", "$count", "$format"];
+/// position and size, the count, the format, and the delta token (a delta reads the same query).
+const NOT_SHAPING_ROWS: &[&str] = &[
+    "$top",
+    "$skip",
+    "$skiptoken",
+    "$count",
+    "$format",
+    "$deltatoken",
+];
 
 /// What a paging token is bound to: the request's version, collection, tenant, history window,
 /// parameter aliases, and every system option given that shapes the rows (all but
 /// [`NOT_SHAPING_ROWS`]), so that an option added to the service is covered without being listed
 /// and leaves the tokens of requests that do not use it as they were. A token presented with
 /// anything else is refused.
-fn query_fingerprint(
+pub(super) fn query_fingerprint(
     ctx: &RequestContext,
     name: &str,
     tenant: &Tenant,
@@ -321,38 +321,6 @@ fn next_link_base(ctx: &RequestContext) -> String {
     format!("{}{}?{rest}{sep}$skiptoken=", ctx.base_url, ctx.path)
 }
 
-/// The page size `Prefer: odata.maxpagesize=N` (or `maxpagesize`) asks for.
-fn parse_prefer_maxpagesize(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get_all("prefer")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .find_map(|p| {
-            let (k, v) = p.trim().split_once('=')?;
-            (k.trim().eq_ignore_ascii_case("odata.maxpagesize")
-                || k.trim().eq_ignore_ascii_case("maxpagesize"))
-            .then(|| v.trim().trim_matches('"').parse().ok())
-            .flatten()
-            .filter(|n: &u64| *n > 0)
-        })
-}
-
-/// The raw query string without `$skip` and `$skiptoken`, for next links.
-fn continuation_query(raw: &str) -> String {
-    raw.split('&')
-        .filter(|part| {
-            let name = part.split('=').next().unwrap_or("");
-            let name = percent_encoding::percent_decode_str(name)
-                .decode_utf8_lossy()
-                .to_ascii_lowercase();
-            let name = name.trim_start_matches('$');
-            !part.is_empty() && name != "skip" && name != "skiptoken"
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
 /// What a collection request reads, owned, so that a page can be planned again to continue
 /// after a pause (see [`stream`]).
 struct PageQuery {
@@ -379,6 +347,7 @@ impl PageQuery {
             after: position,
             offset,
             limit: Some(limit),
+            changed: None,
         };
         sql::plan_read(&self.read, &reading, self.store.dialect())
             .map(|p| p.for_client(&self.client))

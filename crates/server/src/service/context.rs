@@ -154,6 +154,7 @@ pub(super) fn reading<'a>(
         after,
         offset,
         limit,
+        changed: None,
     }
 }
 
@@ -242,4 +243,57 @@ pub(super) async fn check_at(
 
 pub(super) fn now_micros() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64
+}
+
+/// How many rows a page holds: the service's page size, or less when
+/// `Prefer: odata.maxpagesize` asks for it.
+pub(super) struct PageSize {
+    /// What `Prefer` asked for, if anything.
+    pub(super) preferred: Option<u64>,
+    pub(super) rows: u64,
+}
+
+impl PageSize {
+    /// The page size for `ctx`.
+    pub(super) fn of(ctx: &RequestContext) -> Self {
+        let preferred = parse_prefer_maxpagesize(&ctx.headers);
+        let rows = preferred
+            .map_or(ctx.app.config.page_size, |p| {
+                p.min(ctx.app.config.page_size)
+            })
+            .max(1);
+        Self { preferred, rows }
+    }
+}
+
+/// The page size `Prefer: odata.maxpagesize=N` (or `maxpagesize`) asks for.
+fn parse_prefer_maxpagesize(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| {
+            let (k, v) = p.trim().split_once('=')?;
+            (k.trim().eq_ignore_ascii_case("odata.maxpagesize")
+                || k.trim().eq_ignore_ascii_case("maxpagesize"))
+            .then(|| v.trim().trim_matches('"').parse().ok())
+            .flatten()
+            .filter(|n: &u64| *n > 0)
+        })
+}
+
+/// The raw query string without `$skip` and `$skiptoken`, for next links.
+pub(super) fn continuation_query(raw: &str) -> String {
+    raw.split('&')
+        .filter(|part| {
+            let name = part.split('=').next().unwrap_or("");
+            let name = percent_encoding::percent_decode_str(name)
+                .decode_utf8_lossy()
+                .to_ascii_lowercase();
+            let name = name.trim_start_matches('$');
+            !part.is_empty() && name != "skip" && name != "skiptoken"
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }

@@ -3,6 +3,7 @@
 
 mod collection;
 mod context;
+mod delta;
 mod entity;
 mod etag;
 mod expand;

@@ -14,6 +14,7 @@ mod support;
 mod aggregation;
 mod clients;
 mod compute;
+mod delta;
 mod errors;
 mod etags;
 mod expand;

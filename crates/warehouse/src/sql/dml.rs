@@ -170,7 +170,8 @@ pub fn delete_in(
 /// Copies into `view` the tenant's live rows of `source` (`live` holds `false`) whose `key` is
 /// `from` or larger, with the view's `columns`. Keys only grow, so rows from `from` on are rows
 /// the view has never had: no anti-join (which PostgreSQL may plan as a scan of the view per
-/// row while its statistics still describe another day).
+/// row while its statistics still describe another day). The copies record publication
+/// `generation` as the one that wrote them.
 pub fn show_live_rows(
     dialect: &dyn Dialect,
     tenant: i64,
@@ -178,20 +179,23 @@ pub fn show_live_rows(
     (key, from): (&str, i64),
     columns: &[&str],
     live: &str,
+    generation: i64,
 ) -> PlannedQuery {
     let mut b = Builder::new(dialect);
     let q = |c: &str| dialect.quote(c);
     let t = b.param(SqlValue::Integer(tenant));
     let first = b.param(SqlValue::Integer(from));
     let not_deleted = b.param(SqlValue::Boolean(false));
+    let written = b.param(SqlValue::Integer(generation));
     let names: Vec<String> = std::iter::once(TENANT_COLUMN_NAME)
         .chain(columns.iter().copied())
         .map(q)
         .collect();
     b.statement(
         format!(
-            "INSERT INTO {} ({names}) SELECT {names} FROM {} WHERE {} = {t} AND {} >= {first} AND {} = {not_deleted}",
+            "INSERT INTO {} ({names}, {}) SELECT {names}, {written} FROM {} WHERE {} = {t} AND {} >= {first} AND {} = {not_deleted}",
             q(view),
+            q(super::changes::CHANGED_COLUMN),
             q(source),
             q(TENANT_COLUMN_NAME),
             q(key),

@@ -4,6 +4,7 @@
 //! Identifiers come only from the model; every value from the client is a bound parameter.
 
 mod aggregate;
+pub mod changes;
 pub mod counts;
 mod dialect;
 pub mod dml;
@@ -23,8 +24,9 @@ mod value;
 pub use dialect::{Dialect, JSON_CHUNK};
 pub use plan::{build, plan};
 pub use query::{
-    sql_value, CollectionQuery, Cursor, Expansion, KeysetPosition, Plan, PlannedQuery, Related,
-    StatementTooLarge, Statements, MAX_STATEMENT_BYTES, TENANT_COLUMN as TENANT_COLUMN_NAME,
+    sql_value, Changed, CollectionQuery, Cursor, Expansion, KeysetPosition, Plan, PlannedQuery,
+    Related, StatementTooLarge, Statements, MAX_STATEMENT_BYTES, TENANTS_TABLE,
+    TENANT_COLUMN as TENANT_COLUMN_NAME,
 };
 pub use read::{fact_days, min_date_key, plan_read, Reading};
 pub use render::Render;

@@ -12,6 +12,20 @@ use std::time::Duration;
 /// Column holding the tenant of every row.
 pub const TENANT_COLUMN: &str = "_tenant";
 
+/// The rows a delta reads: those written by the publications after generation `since`, of
+/// daily facts only on the days from `from_day` (the earliest any of them wrote), where they
+/// are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Changed {
+    /// The generation the client's copy is current at.
+    pub since: i64,
+    /// The earliest `dateKey` the later publications wrote of a daily fact.
+    pub from_day: Option<i64>,
+}
+
+/// Table of tenants and their publication state.
+pub const TENANTS_TABLE: &str = "_dw_tenants";
+
 /// Where the previous page ended: the sort-key values of its last row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeysetPosition(pub Vec<SqlValue>);
@@ -51,6 +65,8 @@ pub struct CollectionQuery<'a> {
     /// to that day's rows of the fact that records them, the recorded properties from the fact
     /// ([`crate::model::Collection::daily_states`]).
     pub as_of_day: Option<i64>,
+    /// Only the rows publications after a generation wrote (a delta).
+    pub changed: Option<Changed>,
     /// Continue after this position.
     pub after: Option<&'a KeysetPosition>,
     /// Rows to skip (first page only).

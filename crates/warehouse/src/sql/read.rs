@@ -5,6 +5,7 @@
 
 use super::dialect::Dialect;
 use super::plan::plan;
+use super::query::Changed;
 use super::query::StatementTooLarge;
 use super::query::{sql_value, CollectionQuery, Expansion, KeysetPosition, Plan, Related};
 use crate::calendar::{
@@ -33,6 +34,8 @@ pub struct Reading<'a> {
     pub offset: u64,
     /// Most rows to return.
     pub limit: Option<u64>,
+    /// Only the rows publications after a generation wrote ([`Changed`]): a delta.
+    pub changed: Option<Changed>,
 }
 
 /// Plans the page and count statements of `read` ([`plan`]).
@@ -84,6 +87,7 @@ pub fn plan_read(
         max_date_key,
         valid_during,
         as_of_day,
+        changed: reading.changed,
         after: reading.after,
         offset: reading.offset,
         limit: reading.limit,

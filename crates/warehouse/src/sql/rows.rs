@@ -2,9 +2,10 @@
 //! statement names tables, left-joined to the collections its expressions and expansions
 //! reach, and the conditions every one of its rows meets.
 
+use super::changes::CHANGED_COLUMN;
 use super::exprs::Scope;
 use super::joins::{any_related, joins};
-use super::query::{CollectionQuery, TENANT_COLUMN};
+use super::query::{Changed, CollectionQuery, TENANT_COLUMN};
 use super::tree::{Column, Join, Select, Source, SqlExpr};
 use super::value::SqlValue;
 use crate::model::{DailyStates, Validity};
@@ -36,6 +37,25 @@ pub(super) fn from(
         None => Vec::new(),
     };
     (source, joins)
+}
+
+/// The conditions of the rows publications after `changed.since` wrote: of a daily fact, on the
+/// days from the earliest they wrote (its key's order) and then by the row's publication.
+fn changed_since(q: &CollectionQuery<'_>, scope: &mut Scope<'_>, changed: Changed) -> Vec<SqlExpr> {
+    let mut conditions = Vec::new();
+    if let (Some(i), Some(day)) = (q.entity.property_index("dateKey"), changed.from_day) {
+        conditions.push(SqlExpr::compare(
+            CompareOp::Ge,
+            scope.column(i),
+            SqlExpr::Param(SqlValue::Integer(day)),
+        ));
+    }
+    conditions.push(SqlExpr::compare(
+        CompareOp::Gt,
+        SqlExpr::column(scope.alias.as_deref(), CHANGED_COLUMN),
+        SqlExpr::Param(SqlValue::Integer(changed.since)),
+    ));
+    conditions
 }
 
 /// The conditions of rows of `scope` whose validity (`valid`) overlaps the closed-open period
@@ -192,6 +212,9 @@ pub(super) fn conditions(q: &CollectionQuery<'_>, scope: &mut Scope<'_>) -> Vec<
     }
     if let (Some(period), Some(valid)) = (q.valid_during, q.collection.validity()) {
         conditions.extend(valid_during(scope, valid, period));
+    }
+    if let Some(changed) = q.changed {
+        conditions.extend(changed_since(q, scope, changed));
     }
     for (i, v) in q.key {
         conditions.push(SqlExpr::compare(

@@ -103,6 +103,9 @@ pub struct Tenant {
     pub snapshot_date_key: Option<i64>,
     /// When the newest snapshot was published (Unix seconds); `None` before the first.
     pub published_at: Option<i64>,
+    /// The oldest generation whose changes since are kept ([`crate::sql::changes`]): a delta
+    /// link from an older one cannot be answered.
+    pub changes_since: Option<i64>,
 }
 
 /// Receives rows while a snapshot is being written.
@@ -163,6 +166,10 @@ pub trait Transaction: Loader {
     /// (rows inserted through [`Loader::insert`] are noticed without it, and days removed from
     /// the oldest end by retention are dropped from the counts by themselves).
     fn day_changed(&mut self, date_key: i64);
+
+    /// The generation the transaction publishes (the tenant's next): what its writes record as
+    /// the publication that wrote a row ([`crate::sql::changes`]).
+    fn generation(&self) -> i64;
 }
 
 /// The earliest day whose rows a publication inserted, deleted or replaced: its row counts are
@@ -188,6 +195,11 @@ impl ChangedDays {
     /// The day to count from: the earliest changed one, or past every day when none changed.
     pub fn from(&self) -> i64 {
         self.0.unwrap_or(i64::MAX)
+    }
+
+    /// The earliest changed day, if any changed.
+    pub fn earliest(&self) -> Option<i64> {
+        self.0
     }
 }
 
@@ -281,6 +293,10 @@ pub fn clear_tenant(
         tx.execute(&crate::sql::dml::delete_all(dialect, tenant.id, &c.name))?;
     }
     tx.day_changed(i64::MIN);
+    // every row is replaced: changes are told from this publication on
+    for statement in crate::sql::changes::forget_changes(dialect, (tenant.id, tx.generation())) {
+        tx.execute(&statement)?;
+    }
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 use super::errors::query_err;
 use super::values::{Param, PgRow};
 use crate::model::Warehouse;
+use crate::sql::changes::CHANGED_COLUMN;
 use crate::sql::{PlannedQuery, SqlValue};
 use crate::store::{ChangedDays, Loader, RowChange, StoreError};
 use postgres::fallible_iterator::FallibleIterator;
@@ -18,6 +19,8 @@ const COPY_BUFFER_BYTES: usize = 8 << 20;
 pub(super) struct CopyLoader<'a, 'b> {
     pub(super) tx: &'a mut postgres::Transaction<'b>,
     pub(super) tenant: i64,
+    /// The generation being published, which every row written records.
+    pub(super) generation: i64,
     pub(super) buffers: HashMap<String, Vec<u8>>,
     pub(super) staged: std::collections::HashSet<String>,
     pub(super) changed: ChangedDays,
@@ -51,6 +54,15 @@ fn copy_text(out: &mut Vec<u8>, v: &SqlValue) {
     }
 }
 
+/// The columns a collection's rows are copied with: the tenant, the properties, and the
+/// publication that wrote them.
+fn copied_columns(c: &crate::model::Collection) -> Vec<String> {
+    std::iter::once("\"_tenant\"".to_string())
+        .chain(c.properties.iter().map(|p| format!("\"{}\"", p.name)))
+        .chain(std::iter::once(format!("\"{CHANGED_COLUMN}\"")))
+        .collect()
+}
+
 impl CopyLoader<'_, '_> {
     fn flush(&mut self, collection: &str) -> Result<(), StoreError> {
         let Some(buf) = self.buffers.get_mut(collection).filter(|b| !b.is_empty()) else {
@@ -59,10 +71,7 @@ impl CopyLoader<'_, '_> {
         let c = Warehouse::get()
             .collection(collection)
             .expect("buffered collections exist");
-        let columns: Vec<String> = std::iter::once("\"_tenant\"".to_string())
-            .chain(c.properties.iter().map(|p| format!("\"{}\"", p.name)))
-            .collect();
-        let columns = columns.join(", ");
+        let columns = copied_columns(c).join(", ");
         // COPY cannot target a table under row-level security: copy into a transaction-local
         // staging table, then INSERT ... SELECT, which the policy's WITH CHECK still verifies.
         let stage = format!("\"_dw_stage_{}\"", c.name);
@@ -122,6 +131,8 @@ impl Loader for CopyLoader<'_, '_> {
             buf.push(b'\t');
             copy_text(buf, v);
         }
+        buf.push(b'\t');
+        copy_text(buf, &SqlValue::Integer(self.generation));
         buf.push(b'\n');
         if buf.len() >= COPY_BUFFER_BYTES {
             self.flush(collection)?;
@@ -184,11 +195,11 @@ impl crate::store::Transaction for CopyLoader<'_, '_> {
                 buf.push(b'\t');
                 copy_text(&mut buf, v);
             }
+            buf.push(b'\t');
+            copy_text(&mut buf, &SqlValue::Integer(self.generation));
             buf.push(b'\n');
         }
-        let columns: Vec<String> = std::iter::once("\"_tenant\"".to_string())
-            .chain(c.properties.iter().map(|p| format!("\"{}\"", p.name)))
-            .collect();
+        let columns = copied_columns(c);
         let mut writer = self
             .tx
             .copy_in(&format!("COPY {stage} ({}) FROM STDIN", columns.join(", ")))
@@ -201,8 +212,10 @@ impl crate::store::Transaction for CopyLoader<'_, '_> {
         let sets: Vec<String> = c
             .properties
             .iter()
-            .filter(|p| !key.contains(&p.name.as_str()))
-            .map(|p| format!("\"{0}\" = s.\"{0}\"", p.name))
+            .map(|p| p.name.as_str())
+            .filter(|p| !key.contains(p))
+            .chain(std::iter::once(CHANGED_COLUMN))
+            .map(|p| format!("\"{p}\" = s.\"{p}\""))
             .collect();
         let found: String = key
             .iter()
@@ -218,6 +231,10 @@ impl crate::store::Transaction for CopyLoader<'_, '_> {
 
     fn day_changed(&mut self, date_key: i64) {
         self.changed.note(date_key);
+    }
+
+    fn generation(&self) -> i64 {
+        self.generation
     }
 
     fn execute(&mut self, statement: &PlannedQuery) -> Result<u64, StoreError> {

@@ -342,7 +342,7 @@ fn scoped<'a>(
 /// other text, so an odd value cannot make tenants unreadable).
 const TENANT_COLUMNS: &str = "id, name, generation, snapshot_date_key, \
      CASE WHEN published_at ~ '^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d(\\.\\d+)?[+-]\\d\\d(:\\d\\d)?$' \
-     THEN extract(epoch FROM published_at::timestamptz)::bigint END";
+     THEN extract(epoch FROM published_at::timestamptz)::bigint END, changes_since";
 
 /// What `published_at` is set to by a publication: the time in UTC, ISO with its offset, the
 /// same text whatever the session's time zone and date style.
@@ -355,6 +355,7 @@ fn tenant_from_row(r: &postgres::Row) -> Tenant {
         generation: r.get(2),
         snapshot_date_key: r.get(3),
         published_at: r.get(4),
+        changes_since: r.get(5),
     }
 }
 
@@ -512,12 +513,20 @@ impl Store for PostgresStore {
             let mut writer = CopyLoader {
                 tx: &mut tx,
                 tenant: id,
+                generation: tenant.generation + 1,
                 buffers: HashMap::new(),
                 staged: Default::default(),
                 changed: ChangedDays::default(),
             };
             let snapshot = apply(&mut writer, &tenant)?;
             writer.flush_all()?;
+            for statement in crate::sql::changes::record_publication(
+                &PostgresDialect,
+                (id, tenant.generation + 1),
+                writer.changed.earliest(),
+            ) {
+                crate::store::Transaction::execute(&mut writer, &statement)?;
+            }
             (snapshot, writer.changed)
         };
         count_rows(&mut tx, id, changed)?;

@@ -11,6 +11,7 @@ use crate::schema::{
     create_index, migrations, recount, secondary_indexes, COUNTS_TABLE, MIGRATIONS_TABLE,
     TENANTS_TABLE, VALUE_COUNTS_MIGRATION, VALUE_COUNTS_TABLE,
 };
+use crate::sql::changes::{record_publication, CHANGED_COLUMN};
 use crate::sql::{Dialect, PlannedQuery, SqlValue};
 use crate::store::ChangedDays;
 use crate::store::{Loader, RowChange, Store, StoreError, Tenant};
@@ -315,7 +316,7 @@ fn owner_only(path: &Path) -> Result<(), StoreError> {
 /// The columns of [`TENANTS_TABLE`] that [`tenant_from_row`] reads (the publication time as
 /// Unix seconds, `NULL` when it is not a time).
 const TENANT_COLUMNS: &str =
-    "id, name, generation, snapshot_date_key, CAST(strftime('%s', published_at) AS INTEGER)";
+    "id, name, generation, snapshot_date_key, CAST(strftime('%s', published_at) AS INTEGER), changes_since";
 
 fn tenant_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
     Ok(Tenant {
@@ -324,6 +325,7 @@ fn tenant_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
         generation: r.get(2)?,
         snapshot_date_key: r.get(3)?,
         published_at: r.get(4)?,
+        changes_since: r.get(5)?,
     })
 }
 
@@ -340,6 +342,8 @@ fn read_tenant(conn: &Connection, name: &str) -> Result<Option<Tenant>, StoreErr
 struct SqliteLoader<'a> {
     tx: &'a rusqlite::Transaction<'a>,
     tenant: i64,
+    /// The generation being published, which every row written records.
+    generation: i64,
     /// Per collection: its insert statement and the position of its `dateKey`.
     inserts: HashMap<String, (String, Option<usize>)>,
     changed: ChangedDays,
@@ -355,6 +359,7 @@ impl Loader for SqliteLoader<'_> {
                 })?;
                 let names: Vec<String> = std::iter::once("\"_tenant\"".to_string())
                     .chain(c.properties.iter().map(|p| format!("\"{}\"", p.name)))
+                    .chain(std::iter::once(format!("\"{CHANGED_COLUMN}\"")))
                     .collect();
                 let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
                 let sql = format!(
@@ -372,9 +377,14 @@ impl Loader for SqliteLoader<'_> {
             self.changed.note(*day);
         }
         let tenant = SqlValue::Integer(self.tenant);
+        let generation = SqlValue::Integer(self.generation);
         let mut stmt = self.tx.prepare_cached(sql).map_err(query_err)?;
-        stmt.execute(params_from_iter(std::iter::once(&tenant).chain(values)))
-            .map_err(|e| StoreError::Refused(format!("{collection}: {e}")))?;
+        stmt.execute(params_from_iter(
+            std::iter::once(&tenant)
+                .chain(values)
+                .chain(std::iter::once(&generation)),
+        ))
+        .map_err(|e| StoreError::Refused(format!("{collection}: {e}")))?;
         Ok(())
     }
 }
@@ -442,16 +452,18 @@ impl crate::store::Transaction for SqliteLoader<'_> {
                 .map(|(n, k)| format!(" AND \"{k}\" = ?{}", columns.len() + 2 + n))
                 .collect();
             let sql = format!(
-                "UPDATE \"{}\" SET {} WHERE \"_tenant\" = ?{}{found}",
+                "UPDATE \"{}\" SET {}, \"{CHANGED_COLUMN}\" = ?{} WHERE \"_tenant\" = ?{}{found}",
                 c.name,
                 sets.join(", "),
+                columns.len() + 2 + key.len(),
                 columns.len() + 1,
             );
+            let generation = SqlValue::Integer(self.generation);
             let mut stmt = self.tx.prepare(&sql).map_err(query_err)?;
             for row in rows {
                 let values = columns.iter().map(|i| &row.new[*i]);
                 let keys = key_indexes.iter().map(|i| &row.old[*i]);
-                let params = values.chain([&tenant]).chain(keys);
+                let params = values.chain([&tenant]).chain(keys).chain([&generation]);
                 changed += stmt.execute(params_from_iter(params)).map_err(query_err)? as u64;
             }
         }
@@ -460,6 +472,10 @@ impl crate::store::Transaction for SqliteLoader<'_> {
 
     fn day_changed(&mut self, date_key: i64) {
         self.changed.note(date_key);
+    }
+
+    fn generation(&self) -> i64 {
+        self.generation
     }
 }
 
@@ -643,10 +659,19 @@ impl SqliteStore {
             let mut writer = SqliteLoader {
                 tx: &tx,
                 tenant: tenant.id,
+                generation: tenant.generation + 1,
                 inserts: HashMap::new(),
                 changed: ChangedDays::default(),
             };
-            (apply(&mut writer, &tenant)?, writer.changed)
+            let snapshot_date_key = apply(&mut writer, &tenant)?;
+            for statement in record_publication(
+                &SqliteDialect,
+                (tenant.id, tenant.generation + 1),
+                writer.changed.earliest(),
+            ) {
+                crate::store::Transaction::execute(&mut writer, &statement)?;
+            }
+            (snapshot_date_key, writer.changed)
         };
         count_rows(&tx, tenant.id, changed)?;
         tx.execute(
