@@ -12,6 +12,7 @@
 //! their rows); elsewhere the preference is not applied.
 
 use super::context::*;
+use super::entity::key_text;
 use super::expand::entity_writer;
 use crate::negotiate::JsonFormat;
 use crate::paging::{fingerprint, PageToken};
@@ -19,8 +20,8 @@ use crate::{ApiError, ApiResult};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use odata::bind::Computed;
-use odata::edm::{EntityType, PrimitiveType};
-use odata::json::{key_literal, MetadataLevel};
+use odata::edm::PrimitiveType;
+use odata::json::MetadataLevel;
 use odata::read::ReadQuery;
 use odata::{ErrorKind, ODataError};
 use warehouse::sql::changes::{days_written_since, removed_since};
@@ -239,7 +240,7 @@ pub(super) async fn page(
             &ctx,
             (&read, format, publication),
             (&tenant, since),
-            after,
+            (after, key.clone()),
             rows - written,
             &mut (&mut out, &mut written),
         )
@@ -331,7 +332,7 @@ async fn written_rows(
     ctx: &RequestContext,
     (read, format, publication): (&ReadQuery<'static>, JsonFormat, &str),
     (tenant, since): (&Tenant, i64),
-    after: Option<KeysetPosition>,
+    (after, key_types): (Option<KeysetPosition>, Vec<(String, PrimitiveType)>),
     limit: u64,
     (out, written): &mut (&mut Vec<u8>, &mut u64),
 ) -> Result<Option<Vec<SqlValue>>, ApiError> {
@@ -398,23 +399,22 @@ async fn written_rows(
     let meets_column = read.select.len() + read.computed.len();
     let cursor = plan.cursor.clone();
     let set_url = format!("{}/{}", ctx.service_root, read.set);
-    let entity = read.entity;
     let rows_plan = plan.rows;
     let (chunk, count, last, more) = tokio::task::spawn_blocking(move || {
-        let mut buf = Vec::new();
+        let (mut buf, mut one) = (Vec::new(), Vec::new());
         let (mut count, mut last, mut more) = (0u64, None, false);
         store.stream(&rows_plan, &mut |row| {
             if count == limit {
                 more = true;
                 return false;
             }
-            let key = key_text(entity, &cursor.key_columns, row);
+            let key = key_text(&key_types, &cursor.key_columns, row);
             let meets = !filtered || matches!(row.cell(meets_column), Cell::Integer(n) if n != 0);
             if !buf.is_empty() {
                 buf.push(b',');
             }
             if meets {
-                let mut one = Vec::new();
+                one.clear();
                 writer.write(&mut one, row);
                 buf.extend_from_slice(b"{\"@id\":");
                 odata::json::write_string(&mut buf, &format!("{set_url}({key})"));
@@ -465,23 +465,6 @@ fn sql_value(cell: Cell<'_>) -> SqlValue {
     }
 }
 
-/// The key of `row` in URL form (`4242`, `dateKey=20261101,deviceKey=7`).
-fn key_text(entity: &EntityType, key_columns: &[usize], row: &dyn Row) -> String {
-    let keys = entity.key_indices();
-    let mut out = String::new();
-    for (n, (&p, &column)) in keys.iter().zip(key_columns).enumerate() {
-        if n > 0 {
-            out.push(',');
-        }
-        if keys.len() > 1 {
-            out.push_str(&entity.properties[p].name);
-            out.push('=');
-        }
-        key_literal(&mut out, entity.properties[p].ty, row.cell(column));
-    }
-    out
-}
-
 /// The keys in URL form of the deleted entities recorded as a JSON array of JSON rows of their
 /// key's cells (the key's properties: `key`); an entry that is not one is left out.
 fn keys_of_json(json: &str, key: &[(String, PrimitiveType)]) -> Vec<String> {
@@ -494,29 +477,33 @@ fn keys_of_json(json: &str, key: &[(String, PrimitiveType)]) -> Vec<String> {
         .collect()
 }
 
+/// One deleted entity's key cells, read as a row.
+struct KeyCells<'a>(Vec<Cell<'a>>);
+
+impl Row for KeyCells<'_> {
+    fn cell(&self, index: usize) -> Cell<'_> {
+        self.0.get(index).copied().unwrap_or(Cell::Null)
+    }
+}
+
 /// The key in URL form of one deleted entity's cells.
 fn key_text_of(cells: &[serde_json::Value], key: &[(String, PrimitiveType)]) -> Option<String> {
     if cells.len() != key.len() {
         return None;
     }
-    let mut out = String::new();
-    for (n, ((name, ty), value)) in key.iter().zip(cells).enumerate() {
-        if n > 0 {
-            out.push(',');
-        }
-        if key.len() > 1 {
-            out.push_str(name);
-            out.push('=');
-        }
-        let cell = match value {
-            serde_json::Value::Number(v) => Cell::Integer(v.as_i64()?),
-            serde_json::Value::String(t) => Cell::Text(t),
-            serde_json::Value::Bool(b) => Cell::Integer(i64::from(*b)),
-            _ => Cell::Null,
-        };
-        key_literal(&mut out, *ty, cell);
-    }
-    Some(out)
+    let cells = cells
+        .iter()
+        .map(|value| {
+            Some(match value {
+                serde_json::Value::Number(v) => Cell::Integer(v.as_i64()?),
+                serde_json::Value::String(t) => Cell::Text(t),
+                serde_json::Value::Bool(b) => Cell::Integer(i64::from(*b)),
+                _ => Cell::Null,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let columns: Vec<usize> = (0..key.len()).collect();
+    Some(key_text(key, &columns, &KeyCells(cells)))
 }
 
 /// Appends a removed entry for the entity of `key`.

@@ -137,7 +137,7 @@ async fn read_one(
 }
 
 /// The key of `row` in URL form (`4242`, or `a=1,b='x'` for a composite key).
-fn key_text(
+pub(super) fn key_text(
     key_types: &[(String, PrimitiveType)],
     key_columns: &[usize],
     row: &dyn warehouse::store::Row,

@@ -17,10 +17,14 @@ use odata::bind::CompareOp;
 pub const CHANGED_COLUMN: &str = "_dw_changed";
 
 /// Rows publications deleted: an id (the order they are told in), tenant, collection, the
-/// publication's generation and the deleted entities' keys, a row per statement and day (a
-/// JSON array of [`Dialect::json_row`]s of their key properties): a day that retention retires
-/// is one row, not one per entity.
+/// publication's generation and the deleted entities' keys, a row per statement, day and
+/// thousand of the first integer key (a JSON array of [`Dialect::json_row`]s of their key
+/// properties): a day that retention retires is a hundred rows at 100 000 devices, not one per
+/// entity, and a page of a delta reads rows of bounded size.
 pub const REMOVED_TABLE: &str = "_dw_removed";
+
+/// The most deleted entities one row of [`REMOVED_TABLE`] holds (of an integer key's range).
+const REMOVED_PER_ROW: i64 = 1000;
 
 /// One row per publication: tenant, generation, and the earliest `dateKey` it wrote of a daily
 /// fact (null: none), so that the changes of daily facts since a publication are read from the
@@ -120,17 +124,37 @@ fn record_removed_where(
             Column::from(SqlExpr::column(None, TENANT_COLUMN)),
             Column::from(SqlExpr::Param(SqlValue::Text(collection.to_string()))),
             Column::from(SqlExpr::Param(SqlValue::Integer(generation))),
-            Column::from(SqlExpr::JsonRows(Box::new(SqlExpr::JsonRow(key)), order)),
+            Column::from(SqlExpr::JsonRows(
+                Box::new(SqlExpr::JsonRow(key.clone())),
+                order,
+            )),
         ],
         Source::Table {
             name: collection.to_string(),
             alias: None,
         },
     );
-    // a row per day (none when nothing is deleted)
-    select.group_by = std::iter::once(TENANT_COLUMN)
-        .chain(c.date_key_index().map(|_| "dateKey"))
-        .map(|name| SqlExpr::column(None, name))
+    // a row per day and thousand of the entity's first integer key (none when nothing is
+    // deleted), so that a page of a delta reads a bounded row of keys, whatever the day held
+    select.group_by = std::iter::once(SqlExpr::column(None, TENANT_COLUMN))
+        .chain(c.date_key_index().map(|_| SqlExpr::column(None, "dateKey")))
+        .chain(
+            key.iter()
+                .find(|(k, ty)| {
+                    matches!(
+                        ty,
+                        odata::edm::PrimitiveType::Int32 | odata::edm::PrimitiveType::Int64
+                    ) && *k != SqlExpr::column(None, "dateKey")
+                })
+                .map(|(k, ty)| {
+                    SqlExpr::Arith(
+                        odata::bind::ArithOp::Div,
+                        Box::new(k.clone()),
+                        Box::new(SqlExpr::Integer(REMOVED_PER_ROW)),
+                        *ty,
+                    )
+                }),
+        )
         .collect();
     conditions.insert(
         0,
@@ -178,6 +202,21 @@ pub fn record_publication(
     if !day.is_null() {
         insert_params.push(day);
     }
+    // what falls out of the kept publications
+    let forgotten = [REMOVED_TABLE, PUBLICATIONS_TABLE].map(|table| {
+        statement(
+            format!(
+                "DELETE FROM {} WHERE {} = {} AND generation <= {}",
+                q(table),
+                q(TENANT_COLUMN),
+                p(1, &t),
+                p(2, &oldest)
+            ),
+            vec![t.clone(), oldest.clone()],
+            tenant,
+        )
+    });
+    let [forget_removed, forget_publications] = forgotten;
     vec![
         statement(
             format!(
@@ -190,28 +229,8 @@ pub fn record_publication(
             insert_params,
             tenant,
         ),
-        statement(
-            format!(
-                "DELETE FROM {} WHERE {} = {} AND generation <= {}",
-                q(REMOVED_TABLE),
-                q(TENANT_COLUMN),
-                p(1, &t),
-                p(2, &oldest)
-            ),
-            vec![t.clone(), oldest.clone()],
-            tenant,
-        ),
-        statement(
-            format!(
-                "DELETE FROM {} WHERE {} = {} AND generation <= {}",
-                q(PUBLICATIONS_TABLE),
-                q(TENANT_COLUMN),
-                p(1, &t),
-                p(2, &oldest)
-            ),
-            vec![t.clone(), oldest.clone()],
-            tenant,
-        ),
+        forget_removed,
+        forget_publications,
         statement(
             format!(
                 "UPDATE {} SET changes_since = {} WHERE id = {} AND (changes_since IS NULL OR changes_since < {})",
