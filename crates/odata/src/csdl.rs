@@ -216,11 +216,11 @@ fn write_temporal(w: &mut Writer<Vec<u8>>, temporal: &TemporalSupport) -> std::i
             })?;
             Ok(())
         })?;
-    if let TemporalSupport::DailySnapshots { as_of_day } = temporal {
+    if let Some(description) = long_description(temporal) {
         w.create_element("Annotation")
             .with_attributes([
                 ("Term", "Core.LongDescription"),
-                ("String", as_of_day_description(as_of_day).as_str()),
+                ("String", description.as_str()),
             ])
             .write_empty()?;
     }
@@ -242,7 +242,7 @@ fn property_value(
 /// The record of a set's unit of time: instants (microseconds) or days.
 fn write_unit_of_time(w: &mut Writer<Vec<u8>>, temporal: &TemporalSupport) -> std::io::Result<()> {
     let (ty, property, value) = match temporal {
-        TemporalSupport::Periods { .. } => (
+        TemporalSupport::Periods { .. } | TemporalSupport::States { .. } => (
             "Temporal.UnitOfTimeDateTimeOffset",
             ("Property", "Precision"),
             ("Int", "6"),
@@ -304,24 +304,35 @@ fn visible_period(temporal: &TemporalSupport) -> Option<(&str, &str, &[String])>
             object_key,
         } => Some((period_start, period_end, object_key)),
         TemporalSupport::Days { day, object_key } => Some((day, day, object_key)),
-        TemporalSupport::DailySnapshots { .. } => None,
+        TemporalSupport::DailySnapshots { .. } | TemporalSupport::States { .. } => None,
     }
 }
 
-/// What a snapshot set says of the properties read as of a day.
-fn as_of_day_description(as_of_day: &[String]) -> String {
-    format!(
-        "Read as of a day ($at), these properties hold that day's values: {}. The others hold \
-         their current values.",
-        as_of_day.join(", ")
-    )
+/// What a snapshot set says of how it is read at a point in time: the properties read as of a
+/// day, or the states whose periods its entities do not show.
+fn long_description(temporal: &TemporalSupport) -> Option<String> {
+    match temporal {
+        TemporalSupport::DailySnapshots { as_of_day } => Some(format!(
+            "Read as of a day ($at), these properties hold that day's values: {}. The others \
+             hold their current values.",
+            as_of_day.join(", ")
+        )),
+        TemporalSupport::States { object_key } => Some(format!(
+            "Each entity is one state of the object {} names, from when the warehouse recorded \
+             it until it was marked deleted (isDeleted, at rowLastModifiedDateTimeUTC). Read at \
+             a point in time ($at) the set holds the states that held then; over a period \
+             ($from, $to) every state that held during it.",
+            object_key.join(", ")
+        )),
+        _ => None,
+    }
 }
 
 /// The JSON form of [`write_temporal`]'s annotation.
 fn temporal_json(temporal: &TemporalSupport) -> Value {
     let typed = |name: &str| format!("{TEMPORAL_VOCABULARY}#Temporal.{name}");
     let unit = match temporal {
-        TemporalSupport::Periods { .. } => {
+        TemporalSupport::Periods { .. } | TemporalSupport::States { .. } => {
             json!({ "@type": typed("UnitOfTimeDateTimeOffset"), "Precision": 6 })
         }
         _ => json!({ "@type": typed("UnitOfTimeDate"), "ClosedClosedPeriods": true }),
@@ -416,11 +427,8 @@ pub fn to_json(model: &Model) -> Value {
                 "@Temporal.ApplicationTimeSupport".into(),
                 temporal_json(temporal),
             );
-            if let TemporalSupport::DailySnapshots { as_of_day } = temporal {
-                s.insert(
-                    "@Core.LongDescription".into(),
-                    json!(as_of_day_description(as_of_day)),
-                );
+            if let Some(description) = long_description(temporal) {
+                s.insert("@Core.LongDescription".into(), json!(description));
             }
         }
         container.insert(set.name.clone(), Value::Object(s));

@@ -242,6 +242,14 @@ pub enum TemporalSupport {
         /// The properties that identify the object.
         object_key: Vec<String>,
     },
+    /// Each entity is one state of an object, which held during a period of instants its
+    /// properties do not show: read at a point in time (`$at`), the set holds the states that
+    /// held then (a snapshot of the objects), and over a period (`$from`) every state that held
+    /// during it. `object_key` names the object whose states they are.
+    States {
+        /// The properties that identify the object.
+        object_key: Vec<String>,
+    },
     /// Each entity is an object as it is now, and as it was at the end of any past day
     /// (`$at`; a snapshot set, of days): `as_of_day` names the properties that hold that day's
     /// values, the others keep their current ones.

@@ -129,13 +129,24 @@ impl Collection {
         self.kind == Kind::Fact && self.property_index("dateKey").is_some()
     }
 
-    /// The positions of the columns that bound each row's validity, for a collection that keeps
-    /// a row per state (a dimension's versions, a user's association with a device): when it
-    /// began (`startDateInclusiveUTC`, `createdDateTimeUTC`) and ended (`endDateExclusiveUTC`,
-    /// `deletedDateUTC`, `endedDateTimeUTC`; none while it lasts). Daily facts have none.
+    /// What bounds each row's validity, for a collection that keeps a row per state (a
+    /// dimension's versions, a user's association with a device): when it began
+    /// (`startDateInclusiveUTC`, `createdDateTimeUTC`, or for `users` the start the warehouse
+    /// records, [`ValidFrom::Recorded`]) and ended (`endDateExclusiveUTC`, `deletedDateUTC`,
+    /// `endedDateTimeUTC`, none while it lasts; for `users` the recorded end of a deleted row,
+    /// else the time it was written, [`ValidUntil::WhenDeleted`]). Daily facts have none.
     pub fn validity(&self) -> Option<Validity> {
         if self.has_date_key() {
             return None;
+        }
+        if RECORDED_STATES.contains(&self.name.as_str()) {
+            return Some(Validity {
+                start: ValidFrom::Recorded,
+                end: ValidUntil::WhenDeleted {
+                    deleted: self.property_index("isDeleted")?,
+                    at: self.property_index("rowLastModifiedDateTimeUTC")?,
+                },
+            });
         }
         let start = self
             .property_index("startDateInclusiveUTC")
@@ -143,7 +154,10 @@ impl Collection {
         let end = ["endDateExclusiveUTC", "deletedDateUTC", "endedDateTimeUTC"]
             .iter()
             .find_map(|name| self.property_index(name))?;
-        Some(Validity { start, end })
+        Some(Validity {
+            start: ValidFrom::Property(start),
+            end: ValidUntil::Property(end),
+        })
     }
 
     /// The daily fact that records the dimension's changing properties, which reads it as it
@@ -175,19 +189,28 @@ impl Collection {
             });
         }
         let validity = self.validity()?;
+        let (ValidFrom::Property(start), ValidUntil::Property(end)) =
+            (validity.start, validity.end)
+        else {
+            // states whose bounds are not properties: read at a point in time, each entity as
+            // the state of its object that held then
+            return Some(TemporalSupport::States {
+                object_key: self.natural_id().map(name).into_iter().collect(),
+            });
+        };
         let object_key = match self.natural_id() {
             Some(id) => vec![name(id)],
             // the key but the state's start (a user's association with a device)
             None => self
                 .key
                 .iter()
-                .filter(|k| **k != name(validity.start))
+                .filter(|k| **k != name(start))
                 .cloned()
                 .collect(),
         };
         Some(TemporalSupport::Periods {
-            period_start: name(validity.start),
-            period_end: name(validity.end),
+            period_start: name(start),
+            period_end: name(end),
             object_key,
         })
     }
@@ -195,7 +218,7 @@ impl Collection {
     /// The property that holds the source's id of a dimension's object (whose states its rows
     /// are): the key's name with `Id` for `Key` (`policyKey`: `policyId`), else its only
     /// property named `...Id`.
-    fn natural_id(&self) -> Option<usize> {
+    pub(crate) fn natural_id(&self) -> Option<usize> {
         let from_key = self
             .key
             .first()
@@ -213,14 +236,44 @@ impl Collection {
     }
 }
 
-/// The columns of a dimension's row that bound when its state held: from `start` (inclusive)
-/// to `end` (exclusive; none while it lasts). Positions among the collection's properties.
+/// The dimensions whose rows are states without properties that say when they began: a change
+/// ends the live row (`isDeleted`, at `rowLastModifiedDateTimeUTC`) and adds a new one, whose
+/// start the warehouse records ([`crate::sql::validity::VALID_FROM_COLUMN`]).
+const RECORDED_STATES: &[&str] = &["users"];
+
+/// What bounds when a dimension's row held its state: from `start` (inclusive) to `end`
+/// (exclusive; none while it lasts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Validity {
     /// When the state began.
-    pub start: usize,
+    pub start: ValidFrom,
     /// When it ended.
-    pub end: usize,
+    pub end: ValidUntil,
+}
+
+/// Where a row's state begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValidFrom {
+    /// The property at this position.
+    Property(usize),
+    /// The column the warehouse records it in (null: before it recorded starts).
+    Recorded,
+}
+
+/// Where a row's state ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValidUntil {
+    /// The property at this position (null while it lasts).
+    Property(usize),
+    /// The recorded end ([`crate::sql::validity::VALID_UNTIL_COLUMN`]), else the time at
+    /// position `at`, of a row whose flag at position `deleted` is set (a row not deleted
+    /// lasts).
+    WhenDeleted {
+        /// The flag's position.
+        deleted: usize,
+        /// The time's position.
+        at: usize,
+    },
 }
 
 #[derive(Debug, Deserialize)]

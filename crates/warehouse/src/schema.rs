@@ -3,6 +3,7 @@
 use crate::model::{Kind, Warehouse};
 use crate::sql::changes::{CHANGED_COLUMN, PUBLICATIONS_TABLE, REMOVED_TABLE};
 pub use crate::sql::counts::{COUNTS_TABLE, VALUE_COUNTS, VALUE_COUNTS_TABLE};
+use crate::sql::validity::{recorded_dimensions, VALID_FROM_COLUMN, VALID_UNTIL_COLUMN};
 use crate::sql::{Dialect, TENANT_COLUMN_NAME};
 use odata::edm::PrimitiveType;
 
@@ -36,6 +37,11 @@ pub const VALUE_COUNTS_MIGRATION: i64 = 8;
 
 /// The migration that records changes for delta links ([`crate::sql::changes`]).
 pub const CHANGES_MIGRATION: i64 = 9;
+/// The migration that adds [`VALID_FROM_COLUMN`] and [`VALID_UNTIL_COLUMN`] to the dimensions
+/// with recorded states: a store
+/// upgraded past it has every tenant's rows given their start once
+/// ([`crate::sql::validity::record_state_starts`]).
+pub const STATE_STARTS_MIGRATION: i64 = 10;
 
 /// All migrations, oldest first.
 pub fn migrations(d: &dyn Dialect) -> Vec<Migration> {
@@ -140,6 +146,22 @@ pub fn migrations(d: &dyn Dialect) -> Vec<Migration> {
             version: CHANGES_MIGRATION,
             name: "changes recorded for delta links: the publication that last wrote each row, deleted rows, days each publication wrote",
             statements: changes_migration(d),
+        },
+        Migration {
+            version: STATE_STARTS_MIGRATION,
+            name: "when each state of a user began, so that users can be read as of a point in time",
+            statements: recorded_dimensions()
+                .flat_map(|name| {
+                    [VALID_FROM_COLUMN, VALID_UNTIL_COLUMN].map(|column| {
+                        format!(
+                            "ALTER TABLE {} ADD COLUMN {} {}",
+                            q(name),
+                            q(column),
+                            d.column_type(PrimitiveType::DateTimeOffset)
+                        )
+                    })
+                })
+                .collect(),
         },
     ]
 }

@@ -73,8 +73,29 @@ fn a_store_written_before_migration_3_is_upgraded_in_place() {
         assert_eq!(new_rows.len(), rows.len(), "{table} keeps every row");
         for (old, new) in rows.iter().zip(new_rows) {
             assert_eq!(&new[..old.len()], &old[..], "{table}");
-            assert!(new[old.len()..].iter().all(|v| *v == Value::Null));
+            // the columns migrations add are null on old rows but the start of a user's state
+            let added = new_columns[old.len()..].iter().zip(&new[old.len()..]);
+            for (column, value) in added.filter(|(c, _)| *c != "_dw_valid_from") {
+                assert_eq!(*value, Value::Null, "{table}.{column}");
+            }
         }
+    }
+    // a live user's state began when its row was written; a deleted one's start is the end of
+    // the user's previous row (none: not recorded)
+    let (columns, rows) = &after["users"];
+    let at = |name: &str| columns.iter().position(|c| c == name).unwrap();
+    let (valid_from, modified, deleted) = (
+        at("_dw_valid_from"),
+        at("rowLastModifiedDateTimeUTC"),
+        at("isDeleted"),
+    );
+    let live: Vec<_> = rows
+        .iter()
+        .filter(|r| r[deleted] == Value::Integer(0))
+        .collect();
+    assert!(!live.is_empty(), "the fixture has live users");
+    for row in live {
+        assert_eq!(row[valid_from], row[modified]);
     }
     for table in ["policyDeviceActivities", "policyUserActivities"] {
         // migration 3's column, then migration 9's (the publication that wrote the row: none

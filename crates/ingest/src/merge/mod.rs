@@ -22,8 +22,8 @@ use warehouse::calendar::{date_key, midnight_micros};
 use warehouse::compliance;
 use warehouse::model::Warehouse;
 use warehouse::reference;
-use warehouse::sql::changes;
 use warehouse::sql::dml::{self, Condition};
+use warehouse::sql::{changes, validity};
 use warehouse::sql::{Dialect, SqlValue};
 use warehouse::store::{RowChange, Tenant, Transaction};
 
@@ -573,6 +573,14 @@ fn merge_users(
         &snap.users,
     )?;
     guard_deletions("users", merged.live_before, merged.missing, guard)?;
+    for statement in validity::record_new_and_ended_states(
+        context.dialect,
+        (context.tenant, "users"),
+        (merged.first_new_key, &merged.ended_keys),
+        context.clock.snapshot,
+    ) {
+        context.tx.execute(&statement)?;
+    }
     // currentUsers (beta) is the live view of users: a live user row never changes (a change is
     // a new row), so the view loses the rows the merge ended and gains the live ones it added
     let (d, t) = (context.dialect, context.tenant);

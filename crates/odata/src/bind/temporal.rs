@@ -50,6 +50,8 @@ fn micros(t: time::OffsetDateTime) -> i64 {
 
 /// A point in time a temporal option names.
 enum Point {
+    /// `min`: before every instant.
+    Min,
     /// `max`.
     Max,
     /// A date.
@@ -64,6 +66,7 @@ impl Point {
         match self {
             Point::Day(d) => midnight(*d),
             Point::Instant(t) => micros(*t),
+            Point::Min => i64::MIN,
             Point::Max => i64::MAX,
         }
     }
@@ -76,16 +79,18 @@ impl Point {
             (Point::Day(d), true) => midnight(*d) + MICROS_PER_DAY,
             (Point::Instant(t), false) => micros(*t),
             (Point::Instant(t), true) => micros(*t) + 1,
+            (Point::Min, _) => i64::MIN,
             (Point::Max, _) => i64::MAX,
         }
     }
 }
 
-/// A temporal option's value: `max` (only where `max_allowed`), a date or a timestamp.
+/// A temporal option's value: a date, a timestamp, `max` (a point: `$at` only) or `min` (the
+/// start of a period: not `$at`).
 fn temporal_value<'o>(
     get: &dyn Fn(&str) -> Option<&'o str>,
     name: &str,
-    max_allowed: bool,
+    point: bool,
 ) -> Result<Option<Point>, ODataError> {
     let Some(text) = get(name) else {
         return Ok(None);
@@ -96,11 +101,13 @@ fn temporal_value<'o>(
         name
     };
     match syntax::parse_temporal(text).map_err(|e| e.into_odata(shown))? {
-        TemporalExpr::Min => Err(ODataError::not_implemented(format!(
-            "{shown}=min is not supported yet; name a day within the history kept."
-        ))
+        TemporalExpr::Min if point => Err(ODataError::not_implemented(
+            "$at=min (the state before every instant) is not served; $from=min reads every \
+             state there is, $at a day within the history kept reads that day.",
+        )
         .with_target(shown)),
-        TemporalExpr::Max if !max_allowed => Err(ODataError::bad_request(
+        TemporalExpr::Min => Ok(Some(Point::Min)),
+        TemporalExpr::Max if !point => Err(ODataError::bad_request(
             "max is a point for $at only; a period without $to or $toInclusive reads up to the \
              latest day.",
         )

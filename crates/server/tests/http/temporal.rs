@@ -2,6 +2,7 @@
 //! computation from every row the collection holds.
 
 use super::*;
+use std::collections::BTreeMap;
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
@@ -131,7 +132,7 @@ fn facts_as_of_a_day_are_that_days_rows_whatever_maxhistorydays_says() {
 fn at_is_refused_where_it_cannot_be_answered() {
     for (url, status, target) in [
         ("/deviceTypes?api-version=v1.0&$at=2026-10-10", 400, "$at"),
-        ("/users?api-version=v1.0&$at=2026-10-10", 400, "$at"),
+        ("/currentUsers?api-version=beta&$at=2026-10-10", 400, "$at"),
         ("/policies?api-version=v1.0&$at=2026-13-01", 400, "$at"),
         ("/policies?api-version=v1.0&$at=now()", 400, "$at"),
         ("/policies?api-version=v1.0&$at='2026-10-10'", 400, "$at"),
@@ -159,6 +160,7 @@ fn at_is_refused_where_it_cannot_be_answered() {
             "$to",
         ),
         ("/policies?api-version=v1.0&$from=max", 400, "$from"),
+        ("/policies?api-version=v1.0&$from=min&$to=min", 400, "$to"),
         ("/policies?api-version=v1.0&$from=2026-02-30", 400, "$from"),
         (
             "/policies?api-version=v1.0&$at=2026-10-10&$at=2026-10-11",
@@ -275,6 +277,9 @@ fn history_dimensions_over_a_period_hold_every_row_valid_in_it() {
         saw_two_versions,
         "a period over a change holds both versions"
     );
+    // from the start of time: every state there is
+    let (all, _) = all_rows("/policies?api-version=v1.0&$from=min", &[]);
+    assert_eq!(keys(&all, "policyKey"), keys(&every, "policyKey"));
     // an instant as the bound: the row that began at it is in a period from it, not in one to it
     let change = every
         .iter()
@@ -305,6 +310,122 @@ fn history_dimensions_over_a_period_hold_every_row_valid_in_it() {
     assert!(keys(&ending, "policyKey").contains(&key));
 }
 
+/// Each user row's state as an independent reading of the rows tells it: a row ends when it is
+/// deleted (at `rowLastModifiedDateTimeUTC`); a live row began when it was written, an ended one
+/// when the user's previous row ended (none before it: before the warehouse recorded it).
+/// Returns (key, start, end) per row.
+fn user_states(rows: &[Value]) -> Vec<(u64, Option<OffsetDateTime>, Option<OffsetDateTime>)> {
+    let mut by_user: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    for r in rows {
+        by_user
+            .entry(r["userId"].as_str().unwrap())
+            .or_default()
+            .push(r);
+    }
+    let mut states = Vec::new();
+    for versions in by_user.values_mut() {
+        versions.sort_by_key(|r| r["userKey"].as_u64().unwrap());
+        let mut previous_end = None;
+        for r in versions.iter() {
+            let modified = instant(&r["rowLastModifiedDateTimeUTC"]);
+            let deleted = r["isDeleted"].as_bool().unwrap();
+            let start = if deleted { previous_end } else { modified };
+            let end = if deleted { modified } else { None };
+            states.push((r["userKey"].as_u64().unwrap(), start, end));
+            previous_end = end;
+        }
+    }
+    states
+}
+
+#[test]
+fn users_as_of_a_point_and_over_a_period_hold_the_states_that_held() {
+    let (every, _) = all_rows("/users?api-version=v1.0", &[]);
+    let states = user_states(&every);
+    let held = |from: OffsetDateTime, to: OffsetDateTime| -> BTreeSet<u64> {
+        states
+            .iter()
+            .filter(|(_, start, end)| start.is_none_or(|s| s < to) && end.is_none_or(|e| e > from))
+            .map(|(k, _, _)| *k)
+            .collect()
+    };
+    let midnight = |d: Date| d.midnight().assume_utc();
+    let mut saw_history = false;
+    for day in days() {
+        let end_of_day = midnight(day.next_day().unwrap());
+        let expected = held(end_of_day - time::Duration::microseconds(1), end_of_day);
+        let (rows, _) = all_rows(
+            &format!("/users?api-version=v1.0&$at={day}&$select=userKey"),
+            &[],
+        );
+        assert_eq!(keys(&rows, "userKey"), expected, "$at={day}");
+        saw_history |= expected.len() < every.len() && expected.len() > every.len() / 2;
+    }
+    assert!(saw_history, "some users changed or left during the days");
+    // one user per object key at any point: the states of a user never overlap
+    let (at, _) = all_rows("/users?api-version=v1.0&$at=2026-10-20", &[]);
+    let ids: BTreeSet<&str> = at.iter().map(|r| r["userId"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), at.len());
+    // a user whose licence changed: before the change the earlier state, from it the later one
+    let changed = states
+        .iter()
+        .filter(|(_, start, _)| start.is_some())
+        .find_map(|(key, start, _)| {
+            let row = every.iter().find(|r| r["userKey"] == *key).unwrap();
+            let id = row["userId"].as_str().unwrap();
+            let earlier = every
+                .iter()
+                .filter(|r| r["userId"] == id && r["userKey"].as_u64() < Some(*key))
+                .count();
+            (earlier > 0).then(|| (id.to_string(), *key, start.unwrap()))
+        })
+        .expect("a user with two states");
+    let (id, key, began) = changed;
+    let at_instant = |t: OffsetDateTime| {
+        let url = format!(
+            "/users?api-version=v1.0&$at={}&$filter=userId%20eq%20'{id}'&$select=userKey",
+            enc(&t.format(&Rfc3339).unwrap())
+        );
+        keys(&all_rows(&url, &[]).0, "userKey")
+    };
+    assert_eq!(at_instant(began), BTreeSet::from([key]));
+    let before = at_instant(began - time::Duration::microseconds(1));
+    assert_eq!(before.len(), 1);
+    assert!(!before.contains(&key));
+    // over a period: every state that held in it
+    for (from, to) in [
+        (
+            time::macros::date!(2026 - 10 - 05),
+            time::macros::date!(2026 - 10 - 25),
+        ),
+        (
+            time::macros::date!(2026 - 10 - 31),
+            time::macros::date!(2026 - 11 - 01),
+        ),
+    ] {
+        let url = format!("/users?api-version=v1.0&$from={from}&$to={to}&$select=userKey");
+        let (rows, _) = all_rows(&url, &[]);
+        assert_eq!(
+            keys(&rows, "userKey"),
+            held(midnight(from), midnight(to)),
+            "{url}"
+        );
+    }
+    // with $count, $filter and $apply
+    let count = get_ok("/users/$count?api-version=v1.0&$at=2026-10-20");
+    assert_eq!(count.as_u64(), Some(at.len() as u64));
+    let licensed = get_ok(
+        "/users?api-version=v1.0&$at=2026-10-20&$apply=groupby((intuneLicensed),aggregate($count%20as%20n))",
+    );
+    let total: u64 = licensed["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["n"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, at.len() as u64);
+}
+
 #[test]
 fn facts_over_a_period_are_the_rows_of_its_days() {
     for (query, first, last) in [
@@ -317,6 +438,8 @@ fn facts_over_a_period_are_the_rows_of_its_days() {
         ("$from=2026-10-30", 20261030, 20261101),
         // a period partly outside the history kept reads the days kept
         ("$from=2026-09-01&$to=2026-10-05", 20261003, 20261004),
+        ("$from=min&$to=2026-10-05", 20261003, 20261004),
+        ("$from=min", 20261003, 20261101),
     ] {
         let url = format!(
             "/devicePropertyHistories?api-version=v1.0&{query}&$apply=groupby((dateKey),aggregate($count%20as%20n))&$orderby=dateKey"
@@ -384,6 +507,20 @@ fn metadata_and_openapi_say_which_sets_keep_their_history_and_how() {
         facts["Timeline"]["ObjectKey"],
         serde_json::json!(["deviceKey"])
     );
+    // users: states whose periods are not properties, read at a point as snapshots
+    let users = support("users");
+    assert!(users["Timeline"]["@type"]
+        .as_str()
+        .unwrap()
+        .ends_with("#Temporal.TimelineSnapshot"));
+    assert!(users["UnitOfTime"]["@type"]
+        .as_str()
+        .unwrap()
+        .ends_with("#Temporal.UnitOfTimeDateTimeOffset"));
+    assert!(container["users"]["@Core.LongDescription"]
+        .as_str()
+        .unwrap()
+        .contains("state of the object userId names"));
     // a set without history has none
     assert!(container["deviceTypes"]
         .get("@Temporal.ApplicationTimeSupport")
@@ -664,4 +801,87 @@ fn temporal_options_reach_expanded_collections_and_nested_ones_override_them() {
         .as_str()
         .unwrap()
         .contains("does not keep its history"));
+}
+
+/// Users as of each day ingestion published, on the store the tests run on: what the service
+/// said of the users then is what `$at` says of that day now, after later days changed licences,
+/// removed users and brought them back.
+#[test]
+fn users_as_of_an_ingested_day_are_what_that_day_published() {
+    let dir = testkit::TempDir::new("users-at-snapshots");
+    for day in 0..2 {
+        demo::snapshot::write_snapshot(&dir.join(format!("day{day}")), 300, day).unwrap();
+    }
+    let store = testkit::fresh_store("users-at");
+    let server = support::start(
+        store.clone(),
+        1000,
+        auth::AuthSettings::default(),
+        test_registry(),
+    );
+    let token = support::client_token(&server.base, "test-client", "test-secret");
+    let bearer = format!("Bearer {token}");
+    let users = |query: &str| -> BTreeMap<String, Value> {
+        let url = format!(
+            "{}/users?api-version=v1.0&$select=userId,intuneLicensed,displayName{query}",
+            server.root
+        );
+        let r = request("GET", &url, &[("Authorization", bearer.as_str())]);
+        assert_eq!(r.status, 200, "{url}: {}", r.text());
+        let v = r.json();
+        assert!(v.get("@odata.nextLink").is_none(), "one page");
+        v["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                let mut u = u.clone();
+                u.as_object_mut().unwrap().remove("@odata.etag");
+                (u["userId"].as_str().unwrap().to_string(), u)
+            })
+            .collect()
+    };
+    let mut published = Vec::new();
+    for (day, date) in [
+        (0, time::macros::date!(2026 - 11 - 01)),
+        (1, time::macros::date!(2026 - 11 - 02)),
+        (0, time::macros::date!(2026 - 11 - 03)),
+    ] {
+        let opts = ingest::IngestOptions {
+            tenant: "demo".into(),
+            date,
+            backfill: false,
+            any_day: false,
+            now_micros: (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64,
+            retention: Default::default(),
+            limits: Default::default(),
+        };
+        ingest::ingest_graph_folder(store.as_ref(), &dir.join(format!("day{day}")), &opts).unwrap();
+        published.push((date, users("&$filter=isDeleted%20eq%20false")));
+    }
+    assert_ne!(published[0].1, published[1].1, "the days differ");
+    for (date, then) in &published {
+        let at = users(&format!("&$at={date}"));
+        let differing: Vec<_> = then
+            .iter()
+            .filter(|(id, u)| at.get(*id) != Some(u))
+            .map(|(id, _)| id)
+            .chain(at.keys().filter(|id| !then.contains_key(*id)))
+            .collect();
+        assert!(differing.is_empty(), "$at={date}: {differing:?}");
+    }
+    // before the first day the warehouse saw, no user; over the days, every state
+    assert!(users("&$at=2026-10-31").is_empty());
+    let states = |query: &str| {
+        let url = format!("{}/users?api-version=v1.0{query}", server.root);
+        request("GET", &url, &[("Authorization", bearer.as_str())]).json()["value"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(states("&$from=2026-11-01"), states(""));
+    assert_eq!(
+        states("&$from=2026-11-02&$to=2026-11-03"),
+        published[1].1.len()
+    );
 }

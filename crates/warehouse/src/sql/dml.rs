@@ -167,6 +167,49 @@ pub fn delete_in(
     )
 }
 
+/// Which of a tenant's rows [`set_column`] writes: those whose integer `key` is `From` a value
+/// on, or one `Of` the values.
+pub enum KeyRange<'k> {
+    /// The key is this or larger.
+    From(i64),
+    /// The key is one of these.
+    Of(&'k [i64]),
+}
+
+/// `UPDATE` setting `column` to `value` on the tenant's rows of `collection` whose `key` is in
+/// `range`.
+pub fn set_column(
+    dialect: &dyn Dialect,
+    tenant: i64,
+    collection: &str,
+    (column, value): (&str, SqlValue),
+    (key, range): (&str, KeyRange<'_>),
+) -> PlannedQuery {
+    let mut b = Builder::new(dialect);
+    let v = b.param(value);
+    let t = b.param(SqlValue::Integer(tenant));
+    let keys = match range {
+        KeyRange::From(first) => format!(">= {}", b.param(SqlValue::Integer(first))),
+        KeyRange::Of(keys) => {
+            let list: Vec<String> = keys
+                .iter()
+                .map(|k| b.param(SqlValue::Integer(*k)))
+                .collect();
+            format!("IN ({})", list.join(", "))
+        }
+    };
+    b.statement(
+        format!(
+            "UPDATE {} SET {} = {v} WHERE {} = {t} AND {} {keys}",
+            dialect.quote(collection),
+            dialect.quote(column),
+            dialect.quote(TENANT_COLUMN_NAME),
+            dialect.quote(key),
+        ),
+        tenant,
+    )
+}
+
 /// Copies into `view` the tenant's live rows of `source` (`live` holds `false`) whose `key` is
 /// `from` or larger, with the view's `columns`. Keys only grow, so rows from `from` on are rows
 /// the view has never had: no anti-join (which PostgreSQL may plan as a scan of the view per

@@ -189,7 +189,7 @@ fn related_rows<'a>(
     if let (Some(period), Some(valid)) = (related.valid_during, e.target.validity()) {
         select
             .conditions
-            .extend(super::rows::valid_during(&mut sub, valid, period));
+            .extend(super::validity::valid_during(&mut sub, valid, period));
     }
     (sub, select)
 }

@@ -19,6 +19,7 @@ mod read;
 mod render;
 mod rows;
 pub mod tree;
+pub mod validity;
 mod value;
 
 pub use dialect::{Dialect, JSON_CHUNK};

@@ -7,8 +7,9 @@ use super::exprs::Scope;
 use super::joins::{any_related, joins};
 use super::query::{Changed, CollectionQuery, TENANT_COLUMN};
 use super::tree::{Column, Join, Select, Source, SqlExpr};
+use super::validity::valid_during;
 use super::value::SqlValue;
-use crate::model::{DailyStates, Validity};
+use crate::model::DailyStates;
 use odata::bind::CompareOp;
 use odata::bind::{Recursion, Typed, TypedKind};
 
@@ -54,32 +55,6 @@ fn changed_since(q: &CollectionQuery<'_>, scope: &mut Scope<'_>, changed: Change
         CompareOp::Gt,
         SqlExpr::column(scope.alias.as_deref(), CHANGED_COLUMN),
         SqlExpr::Param(SqlValue::Integer(changed.since)),
-    ));
-    conditions
-}
-
-/// The conditions of rows of `scope` whose validity (`valid`) overlaps the closed-open period
-/// `(start, end)`: begun before the period ended, and not ended when it began.
-pub(super) fn valid_during(
-    scope: &mut Scope<'_>,
-    valid: Validity,
-    (start, end): (i64, Option<i64>),
-) -> Vec<SqlExpr> {
-    let mut conditions = Vec::new();
-    if let Some(end) = end {
-        conditions.push(SqlExpr::compare(
-            CompareOp::Lt,
-            scope.column(valid.start),
-            SqlExpr::Param(SqlValue::Timestamp(end)),
-        ));
-    }
-    conditions.push(SqlExpr::Or(
-        Box::new(SqlExpr::is_null(scope.column(valid.end), false)),
-        Box::new(SqlExpr::compare(
-            CompareOp::Gt,
-            scope.column(valid.end),
-            SqlExpr::Param(SqlValue::Timestamp(start)),
-        )),
     ));
     conditions
 }

@@ -14,9 +14,10 @@ pub use dialect::PostgresDialect;
 
 use crate::model::Warehouse;
 use crate::schema::{
-    migrations, recount, COUNTS_TABLE, MIGRATIONS_TABLE, TENANTS_TABLE, VALUE_COUNTS_MIGRATION,
-    VALUE_COUNTS_TABLE,
+    migrations, recount, COUNTS_TABLE, MIGRATIONS_TABLE, STATE_STARTS_MIGRATION, TENANTS_TABLE,
+    VALUE_COUNTS_MIGRATION, VALUE_COUNTS_TABLE,
 };
+use crate::sql::validity::record_state_starts;
 use crate::sql::{Dialect, PlannedQuery};
 use crate::store::ChangedDays;
 use crate::store::{Store, StoreError, Tenant};
@@ -279,7 +280,7 @@ impl PostgresStore {
         }
         // counted once when the counts (or the value counts) arrive; each publication then
         // counts the days it changes
-        if current < VALUE_COUNTS_MIGRATION {
+        if current < STATE_STARTS_MIGRATION {
             let tenants: Vec<i64> = tx
                 .query(&format!("SELECT id FROM \"{TENANTS_TABLE}\""), &[])
                 .map_err(query_err)?
@@ -293,9 +294,17 @@ impl PostgresStore {
                     &[&tenant.to_string()],
                 )
                 .map_err(query_err)?;
-                let mut every_day = ChangedDays::default();
-                every_day.note(i64::MIN);
-                count_rows(&mut tx, tenant, every_day)?;
+                if current < VALUE_COUNTS_MIGRATION {
+                    let mut every_day = ChangedDays::default();
+                    every_day.note(i64::MIN);
+                    count_rows(&mut tx, tenant, every_day)?;
+                }
+                for statement in record_state_starts(&PostgresDialect, tenant, None) {
+                    let params: Vec<Param> = statement.params.iter().map(Param::from).collect();
+                    let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+                        params.iter().map(Param::as_sql).collect();
+                    tx.execute(&statement.sql, &refs).map_err(query_err)?;
+                }
             }
         }
         tx.commit().map_err(query_err)
@@ -520,11 +529,15 @@ impl Store for PostgresStore {
             };
             let snapshot = apply(&mut writer, &tenant)?;
             writer.flush_all()?;
+            let generation = tenant.generation + 1;
             for statement in crate::sql::changes::record_publication(
                 &PostgresDialect,
-                (id, tenant.generation + 1),
+                (id, generation),
                 writer.changed.earliest(),
-            ) {
+            )
+            .into_iter()
+            .chain(record_state_starts(&PostgresDialect, id, Some(generation)))
+            {
                 crate::store::Transaction::execute(&mut writer, &statement)?;
             }
             (snapshot, writer.changed)

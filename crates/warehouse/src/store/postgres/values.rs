@@ -8,6 +8,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A point in time from microseconds since the Unix epoch.
 pub(super) fn timestamp(micros: i64) -> SystemTime {
+    // the earliest instant PostgreSQL holds (4714-11-24 BC): earlier ones, such as the start of
+    // a period from `min`, would wrap around when counted from its epoch (2000)
+    const EARLIEST: i64 = -210_866_803_200_000_000;
+    let micros = micros.max(EARLIEST);
     if micros >= 0 {
         UNIX_EPOCH + Duration::from_micros(micros as u64)
     } else {

@@ -9,9 +9,10 @@ pub use dialect::SqliteDialect;
 use crate::model::Warehouse;
 use crate::schema::{
     create_index, migrations, recount, secondary_indexes, COUNTS_TABLE, MIGRATIONS_TABLE,
-    TENANTS_TABLE, VALUE_COUNTS_MIGRATION, VALUE_COUNTS_TABLE,
+    STATE_STARTS_MIGRATION, TENANTS_TABLE, VALUE_COUNTS_MIGRATION, VALUE_COUNTS_TABLE,
 };
 use crate::sql::changes::{record_publication, CHANGED_COLUMN};
+use crate::sql::validity::record_state_starts;
 use crate::sql::{Dialect, PlannedQuery, SqlValue};
 use crate::store::ChangedDays;
 use crate::store::{Loader, RowChange, Store, StoreError, Tenant};
@@ -239,17 +240,24 @@ impl SqliteStore {
             )
             .map_err(query_err)?;
         }
-        // counted once when the counts (or the value counts) arrive; each publication then
-        // counts the days it changes
-        if current < VALUE_COUNTS_MIGRATION {
+        // counted once when the counts (or the value counts) arrive, and the states' starts
+        // recorded once when their column does; each publication then counts the days it
+        // changes and records the starts of the states it adds
+        if current < STATE_STARTS_MIGRATION {
             let tenants: Vec<i64> = tx
                 .prepare(&format!("SELECT id FROM \"{TENANTS_TABLE}\""))
                 .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
                 .map_err(query_err)?;
             for tenant in tenants {
-                let mut every_day = ChangedDays::default();
-                every_day.note(i64::MIN);
-                count_rows(&tx, tenant, every_day)?;
+                if current < VALUE_COUNTS_MIGRATION {
+                    let mut every_day = ChangedDays::default();
+                    every_day.note(i64::MIN);
+                    count_rows(&tx, tenant, every_day)?;
+                }
+                for statement in record_state_starts(&SqliteDialect, tenant, None) {
+                    tx.execute(&statement.sql, params_from_iter(statement.params.iter()))
+                        .map_err(query_err)?;
+                }
             }
         }
         tx.commit().map_err(query_err)?;
@@ -664,11 +672,18 @@ impl SqliteStore {
                 changed: ChangedDays::default(),
             };
             let snapshot_date_key = apply(&mut writer, &tenant)?;
+            let generation = tenant.generation + 1;
             for statement in record_publication(
                 &SqliteDialect,
-                (tenant.id, tenant.generation + 1),
+                (tenant.id, generation),
                 writer.changed.earliest(),
-            ) {
+            )
+            .into_iter()
+            .chain(record_state_starts(
+                &SqliteDialect,
+                tenant.id,
+                Some(generation),
+            )) {
                 crate::store::Transaction::execute(&mut writer, &statement)?;
             }
             (snapshot_date_key, writer.changed)
