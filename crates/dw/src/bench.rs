@@ -207,7 +207,11 @@ fn measure_deltas(store: &dyn warehouse::Store, since: i64) -> CliResult<()> {
             Ok((rows, started.elapsed().as_secs_f64() * 1000.0))
         };
         let (all, all_ms) = count(None)?;
-        let (written, written_ms) = count(Some(warehouse::sql::Changed { since, from_day }))?;
+        let (written, written_ms) = count(Some(warehouse::sql::Changed {
+            since,
+            from_day,
+            every_row: false,
+        }))?;
         let started = Instant::now();
         let mut removed = 0u64;
         store.stream(

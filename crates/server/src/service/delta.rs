@@ -7,9 +7,12 @@
 //! ([`warehouse::sql::changes::KEPT_PUBLICATIONS`]) answers 410 Gone with the request to start
 //! over in `Location`.
 //!
-//! Tracked: entities of a collection, all of them (no `$top`, `$skip`, `$apply`, `$expand`,
-//! temporal options or `maxhistorydays`, whose results change without a publication writing
-//! their rows); elsewhere the preference is not applied.
+//! Tracked: entities of a collection, all of them (no `$top`, `$skip`, `$apply`, temporal
+//! options or `maxhistorydays`, whose results change without a publication writing their rows),
+//! with one level of `$expand` (without nested temporal options): an entity whose expanded
+//! entities a publication wrote is told as it now is, with them; when a publication deleted
+//! expanded entities (retention, a day ingested again), every entity is. Elsewhere the
+//! preference is not applied.
 
 use super::context::*;
 use super::entity::key_text;
@@ -52,11 +55,14 @@ pub(super) fn asked(headers: &HeaderMap) -> bool {
 }
 
 /// Whether the changes of `read` can be told by publication: entities, all of them, as they are
-/// now, without expansions.
+/// now, with at most one level of expansions, read as they are now.
 pub(super) fn trackable(read: &ReadQuery<'_>, references: bool) -> bool {
     !references
         && read.apply.is_none()
-        && read.expand.is_empty()
+        && read
+            .expand
+            .iter()
+            .all(|e| e.expand.is_empty() && e.temporal.is_none())
         && read.paging.top.is_none()
         && read.paging.skip.is_none()
         && read.temporal.is_none()
@@ -151,8 +157,8 @@ pub(super) async fn page(
 ) -> ApiResult<Response> {
     if !trackable(&read, false) {
         return Err(ODataError::bad_request(
-            "Changes are told of entities only, without $top, $skip, $apply, $expand, temporal \
-             options or maxhistorydays.",
+            "Changes are told of entities only, without $top, $skip, $apply, nested $expand, \
+             temporal options or maxhistorydays.",
         )
         .with_target("$deltatoken")
         .into());
@@ -353,11 +359,15 @@ async fn written_rows(
         .next();
         match day {
             Some(day) => Some(day),
-            None => return Ok(None), // no publication since wrote a day of it
+            // no publication since wrote a day of it (nor, without expansions, of anything
+            // it shows)
+            None if read.expand.is_empty() => return Ok(None),
+            None => None,
         }
     } else {
         None
     };
+    let every_row = expanded_rows_removed(ctx, read, tenant, since).await?;
     // every row written, in key order, with whether it meets the filter
     let mut changed = read.clone();
     changed.orderby = Vec::new();
@@ -372,7 +382,11 @@ async fn written_rows(
         None => false,
     };
     let reading = Reading {
-        changed: Some(Changed { since, from_day }),
+        changed: Some(Changed {
+            since,
+            from_day,
+            every_row,
+        }),
         ..reading(tenant, after.as_ref(), 0, Some(limit + 1))
     };
     let plan = sql::plan_read(&changed, &reading, store.dialect())?.for_client(&client);
@@ -381,7 +395,7 @@ async fn written_rows(
         &read.set,
         read.entity,
         &read.select,
-        &[],
+        &read.expand,
         &plan.cursor,
         (format.metadata, format.ieee754),
     );
@@ -453,6 +467,28 @@ async fn written_rows(
         }
         _ => None,
     })
+}
+
+/// Whether publications after `since` deleted rows of a collection `read` expands.
+async fn expanded_rows_removed(
+    ctx: &RequestContext,
+    read: &ReadQuery<'static>,
+    tenant: &Tenant,
+    since: i64,
+) -> Result<bool, ApiError> {
+    let store = ctx.app.store.clone();
+    let client = ctx.client();
+    for e in &read.expand {
+        let target_type = &read.entity.navigation[e.navigation].target_type;
+        let Some(target) = read.catalog.entity_set_of(target_type) else {
+            continue;
+        };
+        let query = removed_since(store.dialect(), (tenant.id, target), since, None, 1);
+        if !run(store.clone(), query, &client, |_| ()).await?.is_empty() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// A cell as a statement parameter (a keyset position).

@@ -14,13 +14,17 @@ pub const TENANT_COLUMN: &str = "_tenant";
 
 /// The rows a delta reads: those written by the publications after generation `since`, of
 /// daily facts only on the days from `from_day` (the earliest any of them wrote), where they
-/// are.
+/// are; with expansions, also the rows whose expanded entities those publications wrote, and
+/// every row when they deleted some of them (`every_row`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Changed {
     /// The generation the client's copy is current at.
     pub since: i64,
     /// The earliest `dateKey` the later publications wrote of a daily fact.
     pub from_day: Option<i64>,
+    /// Whether the later publications deleted rows of an expanded collection (retention, a day
+    /// ingested again): which rows' expansions lost them is not recorded, so every row is told.
+    pub every_row: bool,
 }
 
 /// Table of tenants and their publication state.

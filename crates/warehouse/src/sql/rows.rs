@@ -5,7 +5,7 @@
 use super::changes::CHANGED_COLUMN;
 use super::exprs::Scope;
 use super::joins::{any_related, joins};
-use super::query::{Changed, CollectionQuery, TENANT_COLUMN};
+use super::query::{Changed, CollectionQuery, Expansion, TENANT_COLUMN};
 use super::tree::{Column, Join, Select, Source, SqlExpr};
 use super::validity::valid_during;
 use super::value::SqlValue;
@@ -41,8 +41,71 @@ pub(super) fn from(
 }
 
 /// The conditions of the rows publications after `changed.since` wrote: of a daily fact, on the
-/// days from the earliest they wrote (its key's order) and then by the row's publication.
+/// days from the earliest they wrote (its key's order) and then by the row's publication; with
+/// expansions, or whose expanded entities they wrote ([`related_written`]); every row when they
+/// deleted expanded entities.
 fn changed_since(q: &CollectionQuery<'_>, scope: &mut Scope<'_>, changed: Changed) -> Vec<SqlExpr> {
+    if changed.every_row {
+        return Vec::new();
+    }
+    let own = written_since(q, scope, changed);
+    if q.expand.is_empty() {
+        return own;
+    }
+    let row = scope
+        .alias
+        .clone()
+        .unwrap_or_else(|| q.collection.name.clone());
+    let own = own
+        .into_iter()
+        .reduce(SqlExpr::and)
+        .expect("a condition on the publication");
+    let told = q.expand.iter().enumerate().fold(own, |told, (i, e)| {
+        SqlExpr::Or(
+            Box::new(told),
+            Box::new(related_written(q, (&row, i), e, changed.since)),
+        )
+    });
+    vec![told]
+}
+
+/// Whether publications after `since` wrote an entity expansion `e` (the `i`th) of the row
+/// (`row`, the alias of its table) reads: `EXISTS` a row of the related collection that
+/// references it (or that it references) written since.
+fn related_written(
+    q: &CollectionQuery<'_>,
+    (row, i): (&str, usize),
+    e: &Expansion<'_>,
+    since: i64,
+) -> SqlExpr {
+    let related = format!("written{i}");
+    let column = |table: &str, name: &str| SqlExpr::column(Some(table), name);
+    let equal = |a, b| SqlExpr::compare(CompareOp::Eq, a, b);
+    let referenced = &q.entity.navigation[e.navigation].referenced_property;
+    let mut select = Select::new(
+        vec![Column::from(column(&related, TENANT_COLUMN))],
+        Source::Table {
+            name: e.target.name.clone(),
+            alias: Some(related.clone()),
+        },
+    );
+    select.conditions = vec![
+        equal(column(&related, TENANT_COLUMN), column(row, TENANT_COLUMN)),
+        equal(column(&related, referenced), column(row, &e.reference)),
+        SqlExpr::compare(
+            CompareOp::Gt,
+            column(&related, CHANGED_COLUMN),
+            SqlExpr::Param(SqlValue::Integer(since)),
+        ),
+    ];
+    SqlExpr::Exists {
+        select: Box::new(select),
+        negated: false,
+    }
+}
+
+/// The conditions of the rows publications after `changed.since` wrote themselves.
+fn written_since(q: &CollectionQuery<'_>, scope: &mut Scope<'_>, changed: Changed) -> Vec<SqlExpr> {
     let mut conditions = Vec::new();
     if let (Some(i), Some(day)) = (q.entity.property_index("dateKey"), changed.from_day) {
         conditions.push(SqlExpr::compare(
