@@ -207,11 +207,23 @@ fn measure_deltas(store: &dyn warehouse::Store, since: i64) -> CliResult<()> {
             Ok((rows, started.elapsed().as_secs_f64() * 1000.0))
         };
         let (all, all_ms) = count(None)?;
-        let (written, written_ms) = count(Some(warehouse::sql::Changed {
+        let changed = warehouse::sql::Changed {
             since,
             from_day,
             every_row: false,
-        }))?;
+            by_key: false,
+        };
+        let (written, mut written_ms) = count(Some(changed))?;
+        // a dimension mostly written is read in key order, as a delta link reads it
+        let mut how = "by the index of publications";
+        if name != "devicePropertyHistories" && written * 4 > all {
+            how = "in key order";
+            written_ms = count(Some(warehouse::sql::Changed {
+                by_key: true,
+                ..changed
+            }))?
+            .1;
+        }
         let started = Instant::now();
         let mut removed = 0u64;
         store.stream(
@@ -232,7 +244,7 @@ fn measure_deltas(store: &dyn warehouse::Store, since: i64) -> CliResult<()> {
         )?;
         let removed_ms = started.elapsed().as_secs_f64() * 1000.0;
         println!(
-            "  {name:24} written since: {written} rows in {written_ms:.1} ms, deleted since: {removed} in {removed_ms:.1} ms; a full read: {all} rows in {all_ms:.1} ms"
+            "  {name:24} written since: {written} rows in {written_ms:.1} ms ({how}), deleted since: {removed} in {removed_ms:.1} ms; a full read: {all} rows in {all_ms:.1} ms"
         );
     }
     Ok(())

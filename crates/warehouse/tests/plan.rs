@@ -391,3 +391,56 @@ fn as_of_a_day_reads_the_rows_valid_then_and_that_days_facts() {
             .contains(&compare(op, column(None, "date_key"), day)));
     }
 }
+
+/// A delta of a dimension whose rows were mostly written
+/// ([`warehouse::sql::Changed::by_key`]) reads them in key order, whatever the statistics of the
+/// index of publications say (through it, the rows found would be sorted by key).
+#[test]
+fn a_delta_of_mostly_written_rows_reads_in_key_order() {
+    use demo::{generate, GenerateOptions};
+    use warehouse::SqliteStore;
+    let dir = testkit::TempDir::new("plan-delta-test");
+    let path = dir.join("store.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let options = GenerateOptions {
+        tenant: "delta".into(),
+        devices: 300,
+        users: 300,
+        days: 2,
+        seed: 5,
+        end_date: time::macros::date!(2026 - 03 - 01),
+    };
+    let (tenant, _) = generate(&store, &options, &warehouse::progress::NoProgress).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mut q = query("devices", None, &[], &[0, 1], None);
+    q.tenant = tenant.id;
+    q.limit = None;
+    q.changed = Some(warehouse::sql::Changed {
+        since: tenant.generation - 1,
+        from_day: None,
+        every_row: false,
+        by_key: true,
+    });
+    let p = plan(&q, &SqliteDialect).unwrap();
+    let mut explain = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", p.rows.sql))
+        .unwrap();
+    let details: Vec<String> = explain
+        .query_map(rusqlite::params_from_iter(p.rows.params.iter()), |r| {
+            r.get::<_, String>(3)
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        details.iter().any(|d| d.contains("USING PRIMARY KEY")),
+        "{details:?}\n{}",
+        p.rows.sql
+    );
+    assert!(
+        !details
+            .iter()
+            .any(|d| d.contains("_dw_changed") || d.contains("TEMP B-TREE")),
+        "{details:?}"
+    );
+}

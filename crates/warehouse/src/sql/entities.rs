@@ -21,7 +21,8 @@ pub(super) fn build_entities(q: &CollectionQuery<'_>) -> Statements {
     let unfiltered = q.filter.is_none()
         && q.apply.is_none_or(|a| a.filters.is_empty())
         && q.valid_during.is_none()
-        && q.as_of_day.is_none();
+        && q.as_of_day.is_none()
+        && q.changed.is_none();
     let count = if unfiltered && q.key.is_empty() {
         kept_count(q)
     } else {

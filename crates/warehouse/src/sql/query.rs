@@ -25,6 +25,9 @@ pub struct Changed {
     /// Whether the later publications deleted rows of an expanded collection (retention, a day
     /// ingested again): which rows' expansions lost them is not recorded, so every row is told.
     pub every_row: bool,
+    /// Whether to read the rows in key order, checking each row's publication, rather than
+    /// find them by the index of publications: when most rows were written.
+    pub by_key: bool,
 }
 
 /// Table of tenants and their publication state.

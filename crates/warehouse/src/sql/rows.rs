@@ -10,8 +10,9 @@ use super::tree::{Column, Join, Select, Source, SqlExpr};
 use super::validity::valid_during;
 use super::value::SqlValue;
 use crate::model::DailyStates;
-use odata::bind::CompareOp;
+use odata::bind::{ArithOp, CompareOp};
 use odata::bind::{Recursion, Typed, TypedKind};
+use odata::edm::PrimitiveType;
 
 /// The scope of the collection's rows, joined to the collections the query reaches, aliased
 /// `t0` when the statement names tables.
@@ -114,9 +115,19 @@ fn written_since(q: &CollectionQuery<'_>, scope: &mut Scope<'_>, changed: Change
             SqlExpr::Param(SqlValue::Integer(day)),
         ));
     }
+    let mut written = SqlExpr::column(scope.alias.as_deref(), CHANGED_COLUMN);
+    if changed.by_key {
+        // an expression, which no index answers: the rows are read in key order
+        written = SqlExpr::Arith(
+            ArithOp::Add,
+            Box::new(written),
+            Box::new(SqlExpr::Param(SqlValue::Integer(0))),
+            PrimitiveType::Int64,
+        );
+    }
     conditions.push(SqlExpr::compare(
         CompareOp::Gt,
-        SqlExpr::column(scope.alias.as_deref(), CHANGED_COLUMN),
+        written,
         SqlExpr::Param(SqlValue::Integer(changed.since)),
     ));
     conditions
