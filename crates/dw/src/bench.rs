@@ -576,6 +576,12 @@ fn selective_requests(client: &Client, root: &str) -> CliResult<Vec<(&'static st
         ("a day's compliance $apply, by $at", url("devicePropertyHistories?api-version=v1.0&$at=2026-10-20&$apply=groupby((complianceStateKey),aggregate($count as n))")),
         ("policies", url("policies?api-version=v1.0")),
         ("policies $at a day", url("policies?api-version=v1.0&$at=2026-10-20")),
+        // users as they are, and as they were (every state's validity weighed)
+        ("users not deleted, $count", url("users/$count?api-version=v1.0&$filter=isDeleted eq false")),
+        ("users $at a day, $count", url("users/$count?api-version=v1.0&$at=2026-10-20")),
+        // a page of a day's histories with their device: as it is now, and as of that day
+        ("a day's histories with their device", url("devicePropertyHistories?api-version=v1.0&$filter=dateKey eq 20261020&$top=100&$select=deviceKey&$expand=device($select=deviceName,osVersion)")),
+        ("the same, the device $at that day", url("devicePropertyHistories?api-version=v1.0&$at=2026-10-20&$top=100&$select=deviceKey&$expand=device($select=deviceName,osVersion)")),
         // a device as it is, and as it was
         ("device by key $at a day", url("devices(4242)?api-version=v1.0&$at=2026-10-20")),
         ("devices state, $count, now", url("devices?api-version=v1.0&$filter=complianceStateKey eq 2&$count=true&$top=10")),

@@ -241,16 +241,29 @@ fn target_of<'a>(
 }
 
 /// An expanded item's own temporal options, bound against the set of `target`; an error
-/// points at the first of them.
+/// points at the first of them. A single related entity (not `collection`) of a timeline is the
+/// state its reference names, which no temporal option chooses: only a snapshot set's entity
+/// is read at a point.
 fn bind_nested_temporal(
     item: &ExpandItem,
     target: &EntityType,
     catalog: &dyn Catalog,
+    collection: bool,
 ) -> Result<Option<Temporal>, ODataError> {
     let Some((_, _, span)) = item.temporal.first() else {
         return Ok(None);
     };
     let set = catalog.entity_set_of(&target.name).unwrap_or(&target.name);
+    if !collection && catalog.temporal(set).is_some_and(|t| t.is_timeline()) {
+        return Err(bad(
+            *span,
+            format!(
+                "'{}' is the state of {set} its reference names; temporal options choose \
+                 among the states of an expanded collection or read a snapshot set at a point.",
+                item.path[0]
+            ),
+        ));
+    }
     let get = |name: &str| {
         item.temporal
             .iter()
@@ -322,7 +335,7 @@ fn bind_item<'a>(
         filter,
         reference,
         related,
-        temporal: bind_nested_temporal(item, target, catalog)?,
+        temporal: bind_nested_temporal(item, target, catalog, collection)?,
     })
 }
 

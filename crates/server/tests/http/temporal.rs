@@ -885,3 +885,73 @@ fn users_as_of_an_ingested_day_are_what_that_day_published() {
         published[1].1.len()
     );
 }
+
+/// A single related device expanded at a point in time (the request's `$at` or its own) is the
+/// device as of that day, as `devices(k)?$at=` reads it; a single related state of a timeline is
+/// the one its reference names, which a temporal option cannot choose.
+#[test]
+fn a_single_related_device_at_a_point_is_read_as_of_that_day() {
+    let day = "2026-10-12";
+    let select = "deviceKey,deviceName,osVersion,complianceStateKey,model";
+    let as_of = |key: u64| {
+        let mut v = get_ok(&format!(
+            "/devices({key})?api-version=v1.0&$at={day}&$select={select}"
+        ));
+        let object = v.as_object_mut().unwrap();
+        object.retain(|k, _| !k.starts_with('@'));
+        v
+    };
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        v.as_object_mut()
+            .unwrap()
+            .retain(|k, _| !k.starts_with('@'));
+        v
+    };
+    for url in [
+        format!(
+            "/devicePropertyHistories?api-version=v1.0&$at={day}&$filter=deviceKey%20lt%2025&$select=deviceKey&$expand=device($select={select})"
+        ),
+        format!(
+            "/userDeviceAssociations?api-version=v1.0&$filter=deviceKey%20lt%2025&$select=deviceKey&$expand=device($at={day};$select={select})"
+        ),
+    ] {
+        let (rows, _) = all_rows(&url, &[]);
+        assert!(!rows.is_empty(), "{url}");
+        let mut differs_from_now = false;
+        for r in &rows {
+            let key = r["deviceKey"].as_u64().unwrap();
+            if r["device"].is_null() {
+                // a device that did not exist that day
+                let r = get(&format!("/devices({key})?api-version=v1.0&$at={day}"));
+                assert_eq!(r.status, 404, "{url}: device {key}");
+                continue;
+            }
+            let expanded = strip(&r["device"]);
+            assert_eq!(expanded, as_of(key), "{url}: device {key}");
+            let now = strip(&get_ok(&format!(
+                "/devices({key})?api-version=v1.0&$select={select}"
+            )));
+            differs_from_now |= expanded != now;
+        }
+        assert!(differs_from_now, "{url}: some device changed since {day}");
+    }
+    // a filter through the expanded navigation reads the same day's device
+    let (rows, _) = all_rows(
+        &format!(
+            "/devicePropertyHistories?api-version=v1.0&$at={day}&$filter=deviceKey%20lt%2025%20and%20device/osVersion%20eq%20osVersion&$select=deviceKey&$expand=device($select=osVersion)"
+        ),
+        &[],
+    );
+    let (that_day, _) = all_rows(
+        &format!(
+            "/devicePropertyHistories?api-version=v1.0&$at={day}&$filter=deviceKey%20lt%2025&$select=deviceKey"
+        ),
+        &[],
+    );
+    assert_eq!(rows.len(), that_day.len());
+    // a state of a timeline is the one the reference names
+    let r = get("/userDeviceAssociations?api-version=v1.0&$expand=user($at=2026-10-12)");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(error_of(&r)["target"], "$expand");
+}

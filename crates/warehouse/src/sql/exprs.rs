@@ -19,6 +19,8 @@ pub(super) struct Scope<'a> {
     pub(super) entity: &'a EntityType,
     /// Value of `now()`, in microseconds since the Unix epoch.
     pub(super) now_micros: i64,
+    /// The tenant the statement reads.
+    pub(super) tenant: i64,
     /// The rows' table alias when the statement names tables.
     pub(super) alias: Option<String>,
     /// The joined collections.
@@ -32,16 +34,18 @@ pub(super) struct Scope<'a> {
 }
 
 impl<'a> Scope<'a> {
-    /// The rows of `entity`, as `alias` when the statement names tables, joined to `joins`.
+    /// The rows of `entity` of a tenant (with `now()`), as `alias` when the statement names
+    /// tables, joined to `joins`.
     pub(super) fn new(
         entity: &'a EntityType,
-        now_micros: i64,
+        (now_micros, tenant): (i64, i64),
         alias: Option<String>,
         joins: Vec<Joined<'a>>,
     ) -> Self {
         Scope {
             entity,
             now_micros,
+            tenant,
             alias,
             joins,
             aggregated: None,
@@ -61,7 +65,7 @@ impl<'a> Scope<'a> {
     ) -> Scope<'a> {
         Scope {
             subqueries: self.subqueries,
-            ..Scope::new(entity, self.now_micros, Some(alias), joins)
+            ..Scope::new(entity, (self.now_micros, self.tenant), Some(alias), joins)
         }
     }
 

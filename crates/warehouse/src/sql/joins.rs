@@ -20,6 +20,9 @@ pub(super) struct Joined<'a> {
     /// entity must meet (such a join is the expansion's own, never shared with navigation paths
     /// of `$filter` or `$orderby`).
     pub(super) filter: Option<(&'a EntityType, &'a Typed)>,
+    /// The day the joined collection is read as of ([`Expansion::as_of_day`]; a navigation path
+    /// of `$filter` or `$orderby` through the same property reads the same rows).
+    pub(super) as_of_day: Option<i64>,
 }
 
 impl Joined<'_> {
@@ -105,6 +108,9 @@ pub(super) fn joins<'a>(q: &CollectionQuery<'a>) -> Vec<Joined<'a>> {
                 .map_or_else(|| target_collection(q.entity, navigation), |e| e.target),
             parent: None,
             filter: None,
+            as_of_day: single()
+                .find(|e| e.navigation == navigation && e.filter.is_none())
+                .and_then(|e| e.as_of_day),
         })
         .collect();
     for e in single() {
@@ -115,6 +121,7 @@ pub(super) fn joins<'a>(q: &CollectionQuery<'a>) -> Vec<Joined<'a>> {
                 target: e.target,
                 parent: None,
                 filter: Some((e.entity, f)),
+                as_of_day: e.as_of_day,
             });
         }
     }
@@ -145,6 +152,7 @@ pub(super) fn nested_joins<'a>(
             target: e.target,
             parent: Some((alias.to_string(), e.reference.clone())),
             filter: e.filter.as_ref().map(|f| (e.entity, f)),
+            as_of_day: e.as_of_day,
         });
         nested_joins(&own, &e.expand, joins);
     }

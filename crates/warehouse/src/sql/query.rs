@@ -124,6 +124,9 @@ pub struct Expansion<'a> {
     /// is the parent's key property, and `select`, `computed` and `expand` apply to each
     /// entity).
     pub related: Option<Related>,
+    /// For a single related entity of a dimension with daily states read at a point in time
+    /// (`$at`, the request's or its own): the day (`dateKey`) it is read as of.
+    pub as_of_day: Option<i64>,
 }
 
 /// Which related entities an expanded collection reads for each row ([`super::related`]).

@@ -190,10 +190,16 @@ fn expansions<'m>(
                     valid_during: period.filter(|_| collection.validity().is_some()),
                 }
             });
+            // a single entity of a snapshot set at a point: as of that day
+            let as_of_day = period
+                .filter(|(start, end)| b.related.is_none() && *end == Some(start + 1))
+                .filter(|_| collection.daily_states().is_some())
+                .map(|period| fact_days(period).0);
             Expansion {
                 navigation: b.navigation,
                 reference: nav.property.clone(),
                 target: collection,
+                as_of_day,
                 entity: target,
                 select: b.select.clone(),
                 computed: b.computed.clone(),

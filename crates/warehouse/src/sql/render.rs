@@ -89,13 +89,9 @@ impl<'d> Render<'d> {
     }
 
     fn join(&mut self, j: &Join) -> String {
+        let source = self.source(&j.source);
         let on = self.all(&j.on);
-        format!(
-            " LEFT JOIN {} AS {} ON {}",
-            self.dialect.quote(&j.table),
-            j.alias,
-            on.join(" AND ")
-        )
+        format!(" LEFT JOIN {source} ON {}", on.join(" AND "))
     }
 
     fn all(&mut self, exprs: &[SqlExpr]) -> Vec<String> {

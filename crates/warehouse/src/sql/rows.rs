@@ -9,7 +9,7 @@ use super::query::{Changed, CollectionQuery, Expansion, TENANT_COLUMN};
 use super::tree::{Column, Join, Select, Source, SqlExpr};
 use super::validity::valid_during;
 use super::value::SqlValue;
-use crate::model::DailyStates;
+use crate::model::{Collection, DailyStates};
 use odata::bind::{ArithOp, CompareOp};
 use odata::bind::{Recursion, Typed, TypedKind};
 use odata::edm::PrimitiveType;
@@ -19,7 +19,7 @@ use odata::edm::PrimitiveType;
 pub(super) fn row_scope<'a>(q: &CollectionQuery<'a>) -> Scope<'a> {
     let joins = joins(q);
     let alias = (!joins.is_empty() || correlates(q)).then(|| "t0".to_string());
-    Scope::new(q.entity, q.now_micros, alias, joins)
+    Scope::new(q.entity, (q.now_micros, q.tenant), alias, joins)
 }
 
 /// The collection's table (aliased when the statement names tables) and its `LEFT JOIN`s.
@@ -28,7 +28,15 @@ pub(super) fn from(
     scope: &mut Scope<'_>,
 ) -> (Source, Vec<super::tree::Join>) {
     let source = match (q.as_of_day, q.collection.daily_states()) {
-        (Some(day), Some(states)) => as_of_day(q, states, day, scope.alias.clone()),
+        (Some(day), Some(states)) => as_of_day(
+            (q.collection, q.tenant),
+            states,
+            day,
+            scope
+                .alias
+                .clone()
+                .unwrap_or_else(|| q.collection.name.clone()),
+        ),
         _ => Source::Table {
             name: q.collection.name.clone(),
             alias: scope.alias.clone(),
@@ -140,14 +148,14 @@ fn written_since(q: &CollectionQuery<'_>, scope: &mut Scope<'_>, changed: Change
 /// is a lookup of the entity's row by key, which the database drops when the statement does not
 /// read it (a count of that day's compliance reads the fact's index alone).
 fn as_of_day(
-    q: &CollectionQuery<'_>,
+    (collection, tenant): (&Collection, i64),
     states: &DailyStates,
     day: i64,
-    alias: Option<String>,
+    alias: String,
 ) -> Source {
     const STATE: &str = "h";
     const CURRENT: &str = "d";
-    let key = &q.collection.key[0];
+    let key = &collection.key[0];
     let mut columns = vec![Column {
         expr: SqlExpr::column(Some(STATE), TENANT_COLUMN),
         alias: Some(TENANT_COLUMN.to_string()),
@@ -156,7 +164,7 @@ fn as_of_day(
         let mut lookup = Select::new(
             vec![Column::from(SqlExpr::column(Some(CURRENT), name))],
             Source::Table {
-                name: q.collection.name.clone(),
+                name: collection.name.clone(),
                 alias: Some(CURRENT.into()),
             },
         );
@@ -172,7 +180,7 @@ fn as_of_day(
             .collect();
         SqlExpr::Subquery(Box::new(lookup))
     };
-    columns.extend(q.collection.properties.iter().map(|p| {
+    columns.extend(collection.properties.iter().map(|p| {
         let expr = if *key == p.name || states.properties.contains(&p.name) {
             SqlExpr::column(Some(STATE), &p.name)
         } else {
@@ -194,7 +202,7 @@ fn as_of_day(
         SqlExpr::compare(
             CompareOp::Eq,
             SqlExpr::column(Some(STATE), TENANT_COLUMN),
-            SqlExpr::Param(SqlValue::Integer(q.tenant)),
+            SqlExpr::Param(SqlValue::Integer(tenant)),
         ),
         SqlExpr::compare(
             CompareOp::Eq,
@@ -204,7 +212,7 @@ fn as_of_day(
     ];
     Source::Derived {
         select: Box::new(select),
-        alias: alias.unwrap_or_else(|| q.collection.name.clone()),
+        alias,
     }
 }
 
@@ -304,7 +312,16 @@ pub(super) fn left_joins<'a>(scope: &mut Scope<'a>, alias: &str) -> Vec<Join> {
                 reference,
             ),
         ];
-        let (table, own, filter) = (j.target.name.clone(), j.alias.clone(), j.filter);
+        let (target, own, filter) = (j.target, j.alias.clone(), j.filter);
+        let source = match (j.as_of_day, target.daily_states()) {
+            (Some(day), Some(states)) => {
+                as_of_day((target, scope.tenant), states, day, own.clone())
+            }
+            _ => Source::Table {
+                name: target.name.clone(),
+                alias: Some(own.clone()),
+            },
+        };
         if let Some((entity, filter)) = filter {
             let mut sub = scope.subquery(entity, own.clone(), Vec::new());
             let condition = sub.expr(filter);
@@ -315,11 +332,7 @@ pub(super) fn left_joins<'a>(scope: &mut Scope<'a>, alias: &str) -> Vec<Join> {
                 condition
             });
         }
-        out.push(Join {
-            table,
-            alias: own,
-            on,
-        });
+        out.push(Join { source, on });
     }
     out
 }

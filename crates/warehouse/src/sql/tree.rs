@@ -83,10 +83,8 @@ pub enum Source {
 /// `LEFT JOIN table AS alias ON conditions`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Join {
-    /// The joined table.
-    pub table: String,
-    /// Its alias.
-    pub alias: String,
+    /// The joined rows: a table, or a statement's rows (a collection as of a day), aliased.
+    pub source: Source,
     /// The join conditions, all of which must hold.
     pub on: Vec<SqlExpr>,
 }

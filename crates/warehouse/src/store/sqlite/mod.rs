@@ -338,11 +338,11 @@ fn tenant_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
 }
 
 fn read_tenant(conn: &Connection, name: &str) -> Result<Option<Tenant>, StoreError> {
-    conn.query_row(
-        &format!("SELECT {TENANT_COLUMNS} FROM \"{TENANTS_TABLE}\" WHERE name = ?1"),
-        [name],
-        tenant_from_row,
-    )
+    // every request reads its tenant: a prepared statement kept with the connection
+    conn.prepare_cached(&format!(
+        "SELECT {TENANT_COLUMNS} FROM \"{TENANTS_TABLE}\" WHERE name = ?1"
+    ))
+    .and_then(|mut statement| statement.query_row([name], tenant_from_row))
     .optional()
     .map_err(query_err)
 }
