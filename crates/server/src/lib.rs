@@ -9,6 +9,7 @@
 
 mod authn;
 mod error;
+mod kept_days;
 pub mod listen;
 mod middleware;
 pub mod negotiate;

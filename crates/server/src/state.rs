@@ -1,6 +1,7 @@
 //! What every handler shares: the store, the settings, the paging-token signer, authentication
 //! and the verification gates; and the service's fixed paths and request bounds.
 
+use crate::kept_days::KeptDays;
 use crate::{paging, verification_gate};
 use auth::{TokenService, Validator};
 use std::net::SocketAddr;
@@ -52,6 +53,8 @@ pub struct AppState {
     /// Bounds concurrent verifications of HTTP Basic credentials on API requests: their own
     /// thread and queue, so a flood of them leaves the token endpoint its share.
     pub basic_verifications: Arc<verification_gate::VerificationGate>,
+    /// The days each tenant's publications hold of each daily fact, per publication.
+    pub kept_days: Arc<KeptDays>,
 }
 
 impl AppState {
@@ -71,6 +74,7 @@ impl AppState {
                 1,
                 "dw-verify-basic",
             )),
+            kept_days: Arc::default(),
         }
     }
 }

@@ -202,23 +202,32 @@ pub(super) async fn check_at(
         return Ok(());
     };
     let (first_asked, last_asked) = fact_days((start, end));
-    let query = kept_days(days_of, tenant.id, ctx.app.store.dialect());
-    let store = ctx.app.store.clone();
-    let kept = tokio::task::spawn_blocking(move || {
-        let mut kept = (None, None);
-        store.stream(&query, &mut |row| {
-            let day = |i| match row.cell(i) {
-                Cell::Integer(k) => date_of_key(k),
-                _ => None,
-            };
-            kept = (day(0), day(1));
-            false
-        })?;
-        Ok::<_, warehouse::StoreError>(kept)
-    })
-    .await
-    .map_err(|_| ApiError(ODataError::new(ErrorKind::Internal, "internal error")))??;
-    let (Some(first), Some(last)) = kept else {
+    let cache = &ctx.app.kept_days;
+    let publication = (tenant.generation, tenant.published_at);
+    let kept = match cache.get(tenant.id, &days_of.name, publication) {
+        Some(kept) => kept,
+        None => {
+            let query = kept_days(days_of, tenant.id, ctx.app.store.dialect());
+            let store = ctx.app.store.clone();
+            let kept = tokio::task::spawn_blocking(move || {
+                let mut kept = None;
+                store.stream(&query, &mut |row| {
+                    let day = |i| match row.cell(i) {
+                        Cell::Integer(k) => date_of_key(k),
+                        _ => None,
+                    };
+                    kept = day(0).zip(day(1));
+                    false
+                })?;
+                Ok::<_, warehouse::StoreError>(kept)
+            })
+            .await
+            .map_err(|_| ApiError(ODataError::new(ErrorKind::Internal, "internal error")))??;
+            cache.put(tenant.id, &days_of.name, publication, kept);
+            kept
+        }
+    };
+    let Some((first, last)) = kept else {
         return Ok(());
     };
     let asked = |key: i64| date_of_key(key).map_or(key.to_string(), |d| d.to_string());

@@ -858,6 +858,14 @@ fn users_as_of_an_ingested_day_are_what_that_day_published() {
         };
         ingest::ingest_graph_folder(store.as_ref(), &dir.join(format!("day{day}")), &opts).unwrap();
         published.push((date, users("&$filter=isDeleted%20eq%20false")));
+        // the day just published is within the history kept (what the service remembers of
+        // the days kept follows each publication)
+        let url = format!(
+            "{}/devicePropertyHistories/$count?api-version=v1.0&$at={date}",
+            server.root
+        );
+        let r = request("GET", &url, &[("Authorization", bearer.as_str())]);
+        assert_eq!(r.status, 200, "{url}: {}", r.text());
     }
     assert_ne!(published[0].1, published[1].1, "the days differ");
     for (date, then) in &published {
