@@ -318,20 +318,45 @@ pub fn token(a: TokenArgs) -> CliResult<()> {
     Ok(())
 }
 
-/// Creates the `demo-client` of the demo tenant when no client exists yet; returns its secret.
-pub fn ensure_demo_client(settings: &Settings) -> CliResult<Option<String>> {
+/// What the demo creates the first time it starts: the secret of `demo-client` and the
+/// password of the user `demo` (shown once, stored hashed).
+pub struct DemoCredentials {
+    /// `demo-client`'s secret.
+    pub client_secret: String,
+    /// The user `demo`'s password, for the reports site's sign-in.
+    pub user_password: String,
+}
+
+/// Creates, when no client exists yet, the demo tenant's `demo-client`, the public client
+/// `dw-reports` of the reports site (redirected back to `base`'s `/reports/`) and the user
+/// `demo`; returns their credentials.
+pub fn ensure_demo_client(settings: &Settings, base: &str) -> CliResult<Option<DemoCredentials>> {
     if !auth_setup::registry(settings)?.clients.is_empty() {
         return Ok(None);
     }
-    let mut secret = None;
+    let mut credentials = None;
     edit_registry(settings, |r| {
-        secret = r.add_client(
-            "demo-client",
+        let client_secret = r
+            .add_client(
+                "demo-client",
+                &settings.tenant,
+                Vec::new(),
+                ClientKind::ConfidentialWithBasic,
+            )?
+            .unwrap_or_default();
+        r.add_client(
+            server::REPORTS_CLIENT,
             &settings.tenant,
-            Vec::new(),
-            ClientKind::ConfidentialWithBasic,
+            vec![format!("{base}{}", server::REPORTS_PATH)],
+            ClientKind::Public,
         )?;
+        let user_password = auth::secrets::generate_secret();
+        r.set_user("demo", &user_password, &settings.tenant);
+        credentials = Some(DemoCredentials {
+            client_secret,
+            user_password,
+        });
         Ok(())
     })?;
-    Ok(secret)
+    Ok(credentials)
 }

@@ -119,11 +119,6 @@ pub(crate) fn run(a: ServeArgs) -> CliResult<()> {
         std::time::Duration::from_secs(10),
     ));
     ensure_data(store.as_ref(), &settings)?;
-    let demo_secret = if settings.demo && settings.issuer.enabled {
-        admin::ensure_demo_client(&settings)?
-    } else {
-        None
-    };
     let token_key = settings.token_key()?;
     let token_hint = TokenHint {
         common: a.common.clone(),
@@ -152,6 +147,11 @@ pub(crate) fn run(a: ServeArgs) -> CliResult<()> {
             tracing::warn!(address = %addr, "serving plain HTTP on a non-loopback address: tokens and data travel unencrypted; use --tls-cert/--tls-key or a TLS proxy");
         }
         let base = settings.base_url(Some(addr));
+        let demo = if settings.demo && settings.issuer.enabled {
+            admin::ensure_demo_client(&settings, &base)?
+        } else {
+            None
+        };
         let token_command = token_hint.command(&base)?;
         let auth = auth_setup::auth_state(&settings, &base, tls)?;
         let service = auth.service.clone();
@@ -182,8 +182,11 @@ pub(crate) fn run(a: ServeArgs) -> CliResult<()> {
         banner(format_args!("Device Warehouse is serving at {base}/"));
         banner(format_args!("  listening on:     {addr}"));
         banner(format_args!("  service document: {root}?api-version=v1.0"));
-        if let Some(secret) = demo_secret {
-            banner(format_args!("  demo client: id demo-client, secret {secret} (shown once; stored hashed)"));
+        if let Some(demo) = demo {
+            banner(format_args!("  demo client: id demo-client, secret {} (shown once; stored hashed)", demo.client_secret));
+            banner(format_args!("  reports:          {base}{} (user demo, password {}, shown once; stored hashed)", server::REPORTS_PATH, demo.user_password));
+        } else if service.is_some() {
+            banner(format_args!("  reports:          {base}{}", server::REPORTS_PATH));
         }
         if service.is_some() {
             banner(format_args!("  get a token:      TOKEN=$({token_command})   # or POST {base}/oauth2/token (client_credentials)"));

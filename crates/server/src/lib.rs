@@ -15,6 +15,8 @@ mod middleware;
 pub mod negotiate;
 mod oauth;
 pub mod paging;
+mod reports;
+pub use reports::{REPORTS_CLIENT, REPORTS_PATH};
 mod request;
 mod service;
 mod site;
@@ -35,6 +37,10 @@ pub fn router(state: AppState) -> Router {
     let data = get(service::handle).fallback(service::method_not_allowed);
     Router::new()
         .route("/", get(site::root))
+        .route("/reports", get(reports::without_slash))
+        .route(reports::REPORTS_PATH, get(reports::index))
+        .route("/reports/app.js", get(reports::script))
+        .route("/reports/app.css", get(reports::style))
         .route("/healthz", get(site::healthz))
         .route("/readyz", get(site::readyz))
         .route("/status/ingest", get(site::ingest_status))
