@@ -197,6 +197,10 @@ def main():
                 page.goto(base + "/reports/#compliance")
                 page.wait_for_url(re.compile(r".*/oauth2/authorize\?.*"))
                 page.screenshot(path=os.path.join(screenshots, "sign-in.png"), full_page=True)
+                # the sign-in page names the product and the tenant, with the site's look
+                text = page.locator("body").inner_text()
+                assert "Device Warehouse" in text and "demo" in text, text
+                assert page.locator('link[href="/reports/app.css"]').count() == 1
                 page.get_by_label("User name").fill("demo")
                 page.get_by_label("Password").fill(password)
                 page.get_by_role("button", name="Sign in").click()

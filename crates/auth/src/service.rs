@@ -784,7 +784,7 @@ impl TokenService {
         })
         .collect();
         let message = message
-            .map(|m| format!(r#"<p style="color:#b00">{}</p>"#, html_escape(m)))
+            .map(|m| format!(r#"<p class="error" role="alert">{}</p>"#, html_escape(m)))
             .unwrap_or_default();
         let login_hint = q
             .get("login_hint")
@@ -792,13 +792,18 @@ impl TokenService {
             .map(|u| format!(r#" value="{}""#, html_escape(u)))
             .unwrap_or_default();
         Ok(format!(
-            r#"<!doctype html><html><head><meta charset="utf-8"><title>Sign in - Device Warehouse</title></head>
-<body style="font-family:sans-serif;max-width:24em;margin:4em auto">
-<h1>Sign in</h1><p>{} wants to read your device warehouse data.</p>{message}
+            r#"<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign in · Device Warehouse</title><link rel="icon" href="data:,">
+<link rel="stylesheet" href="/reports/app.css"></head>
+<body><header class="bar"><span class="product">Device Warehouse</span></header>
+<main class="sign-in"><h1>Sign in</h1>
+<p>to the tenant <strong>{}</strong>: {} wants to read its device warehouse data.</p>{message}
 <form method="post" action="authorize">{hidden}
-<p><label>User name<br><input name="username" autocomplete="username"{login_hint} required></label></p>
-<p><label>Password<br><input name="password" type="password" autocomplete="current-password" required></label></p>
-<p><button type="submit">Sign in</button></p></form></body></html>"#,
+<p><label for="username">User name</label><input id="username" name="username" autocomplete="username"{login_hint} required></p>
+<p><label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required></p>
+<p><button type="submit">Sign in</button></p></form></main></body></html>"#,
+            html_escape(&authorization.client.tenant),
             html_escape(&authorization.client.id)
         ))
     }
