@@ -42,55 +42,62 @@ def free_port():
         return s.getsockname()[1]
 
 
-def restart(dw, folder, base):
-    """`dw serve --demo` again at `base` on the demo's store (which it reuses); returns the
-    process."""
-    port = int(base.rsplit(":", 1)[1])
-    log = open(os.path.join(folder, "serve-again.log"), "w+")
+def serve(dw, folder, port, log_name):
+    """`dw serve --demo` on 127.0.0.1:`port` in `folder` (the demo's store there, created on the
+    first start); returns the process and its log, read from the start."""
+    log = open(os.path.join(folder, log_name), "w+")
     process = subprocess.Popen(
         [dw, "serve", "--demo", "--listen", f"127.0.0.1:{port}"],
         cwd=folder,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.time() + 60
+    return process, log
+
+
+def wait_for(process, log, ready, seconds, what):
+    """Polls `ready()` until it is true (its value returned); the log if the server stops."""
+    deadline = time.time() + seconds
     while time.time() < deadline:
-        try:
-            urllib.request.urlopen(base + "/healthz")
-            return process
-        except OSError:
-            if process.poll() is not None:
-                log.seek(0)
-                raise SystemExit("dw serve stopped:\n" + log.read())
-            time.sleep(0.3)
+        found = ready()
+        if found:
+            return found
+        if process.poll() is not None:
+            log.seek(0)
+            raise SystemExit("dw serve stopped:\n" + log.read())
+        time.sleep(0.3)
     process.kill()
-    raise SystemExit("dw serve did not start in time")
+    raise SystemExit(f"dw serve did not {what} in time")
 
 
 def start_demo(dw, folder):
-    """`dw serve --demo` in `folder`; returns the process, the base URL and the demo user's
-    password, read off the banner."""
+    """The demo's first start; returns the process, the base URL and the demo user's password,
+    read off the banner."""
     port = free_port()
-    log = open(os.path.join(folder, "serve.log"), "w+")
-    process = subprocess.Popen(
-        [dw, "serve", "--demo", "--listen", f"127.0.0.1:{port}"],
-        cwd=folder,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while time.time() < deadline:
+    process, log = serve(dw, folder, port, "serve.log")
+
+    def password():
         log.seek(0)
-        text = log.read()
-        found = re.search(r"user demo, password (\S+),", text)
-        if found:
-            return process, base, found.group(1)
-        if process.poll() is not None:
-            raise SystemExit("dw serve --demo stopped:\n" + text)
-        time.sleep(0.5)
-    process.kill()
-    raise SystemExit("dw serve --demo did not print the demo user in time")
+        found = re.search(r"user demo, password (\S+),", log.read())
+        return found and found.group(1)
+
+    return process, f"http://127.0.0.1:{port}", wait_for(
+        process, log, password, 180, "print the demo user")
+
+
+def restart(dw, folder, base):
+    """`dw serve --demo` again at `base` on the demo's store; returns the process."""
+    process, log = serve(dw, folder, int(base.rsplit(":", 1)[1]), "serve-again.log")
+
+    def healthy():
+        try:
+            urllib.request.urlopen(base + "/healthz")
+            return True
+        except OSError:
+            return False
+
+    wait_for(process, log, healthy, 60, "start")
+    return process
 
 
 HOSTILE_NAME = "<img src=x onerror=alert(1)>"
@@ -183,7 +190,7 @@ def main():
             assert expected["total"] == total, (expected, total)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                page = browser.new_page()
+                page = browser.new_page(accept_downloads=True)
                 errors, foreign, dialogs = [], [], []
                 page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
                 page.on("console", lambda m: m.type == "error" and errors.append(m.text))
@@ -215,6 +222,14 @@ def main():
                 checks += 1
                 rows = page.locator("#states tr").count()
                 assert rows == len(by_state), (rows, by_state)
+                # the CSV download holds the same rows
+                with page.expect_download() as download:
+                    page.get_by_role("link", name="Download CSV").click()
+                with open(download.value.path(), encoding="utf-8", newline="") as f:
+                    csv = f.read()
+                lines = csv.strip().split("\r\n")
+                assert lines[0] == '"complianceStatus","devices"', lines
+                assert len(lines) == len(by_state) + 1, lines
                 page.wait_for_selector("#noncompliant-devices:not([hidden])")
                 # a device named with markup is shown as that text, and nothing runs
                 first = page.locator("#devices tr").first.locator("td").first

@@ -99,8 +99,15 @@ function showRequest(id, path) {
   $(id).textContent = location.origin + SERVICE + path;
 }
 
+// A CSV download of `rows` under `header`. Every cell is quoted, and a text cell a spreadsheet
+// would read as a formula (=, +, -, @, tab, return first: names are attacker-chosen) starts
+// with an apostrophe.
 function csvLink(id, header, rows) {
-  const quote = (v) => '"' + String(v).replace(/"/g, '""') + '"';
+  const quote = (v) => {
+    let text = String(v);
+    if (typeof v === 'string' && /^[=+\-@\t\r]/.test(text)) text = "'" + text;
+    return '"' + text.replace(/"/g, '""') + '"';
+  };
   const text = [header, ...rows].map((r) => r.map(quote).join(',')).join('\r\n') + '\r\n';
   $(id).href = URL.createObjectURL(new Blob([text], { type: 'text/csv' }));
 }

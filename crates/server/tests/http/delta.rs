@@ -85,30 +85,16 @@ fn deltas_applied_to_a_tracked_read_give_what_a_new_read_gives() {
     }
     let store = testkit::fresh_store("delta");
     let ingest = |day: u32, date: time::Date| {
-        let opts = ingest::IngestOptions {
-            tenant: "demo".into(),
+        let retention = [("devicePropertyHistories", ingest::Retention::Days(1))];
+        ingest_day(
+            store.as_ref(),
+            &dir.join(format!("day{day}")),
             date,
-            backfill: false,
-            any_day: false,
-            now_micros: (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64,
-            retention: [(
-                "devicePropertyHistories".to_string(),
-                ingest::Retention::Days(1),
-            )]
-            .into(),
-            limits: Default::default(),
-        };
-        ingest::ingest_graph_folder(store.as_ref(), &dir.join(format!("day{day}")), &opts).unwrap();
+            &retention,
+        );
     };
     ingest(0, time::macros::date!(2026 - 11 - 01));
-    let server = support::start(
-        store.clone(),
-        1000,
-        auth::AuthSettings::default(),
-        test_registry(),
-    );
-    let token = support::client_token(&server.base, "test-client", "test-secret");
-    let bearer = format!("Bearer {token}");
+    let (server, bearer) = serve_with_bearer(store.clone());
     let root = &server.root;
     let queries = [
         "devices?api-version=v1.0",

@@ -45,6 +45,34 @@ fn small_tenant(seed: u64) -> GenerateOptions {
     }
 }
 
+/// Ingests the Graph snapshot folder `folder` as tenant `demo`'s day `date` into `store`, with
+/// `retention` (by collection).
+fn ingest_day(
+    store: &dyn warehouse::Store,
+    folder: &std::path::Path,
+    date: time::Date,
+    retention: &[(&str, ingest::Retention)],
+) {
+    let opts = ingest::IngestOptions {
+        tenant: "demo".into(),
+        date,
+        backfill: false,
+        any_day: false,
+        now_micros: (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64,
+        retention: retention.iter().map(|(c, r)| (c.to_string(), *r)).collect(),
+        limits: Default::default(),
+    };
+    ingest::ingest_graph_folder(store, folder, &opts).unwrap();
+}
+
+/// A server on `store` (pages of 1 000 rows) and the `Authorization` value of a token of the
+/// test client.
+fn serve_with_bearer(store: std::sync::Arc<dyn warehouse::Store>) -> (support::TestServer, String) {
+    let server = support::start(store, 1000, auth::AuthSettings::default(), test_registry());
+    let token = support::client_token(&server.base, "test-client", "test-secret");
+    (server, format!("Bearer {token}"))
+}
+
 fn test_registry() -> auth::Registry {
     auth::Registry {
         clients: vec![support::client("test-client", "test-secret", "demo")],

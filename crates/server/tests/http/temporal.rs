@@ -813,14 +813,7 @@ fn users_as_of_an_ingested_day_are_what_that_day_published() {
         demo::snapshot::write_snapshot(&dir.join(format!("day{day}")), 300, day).unwrap();
     }
     let store = testkit::fresh_store("users-at");
-    let server = support::start(
-        store.clone(),
-        1000,
-        auth::AuthSettings::default(),
-        test_registry(),
-    );
-    let token = support::client_token(&server.base, "test-client", "test-secret");
-    let bearer = format!("Bearer {token}");
+    let (server, bearer) = serve_with_bearer(store.clone());
     let users = |query: &str| -> BTreeMap<String, Value> {
         let url = format!(
             "{}/users?api-version=v1.0&$select=userId,intuneLicensed,displayName{query}",
@@ -847,16 +840,7 @@ fn users_as_of_an_ingested_day_are_what_that_day_published() {
         (1, time::macros::date!(2026 - 11 - 02)),
         (0, time::macros::date!(2026 - 11 - 03)),
     ] {
-        let opts = ingest::IngestOptions {
-            tenant: "demo".into(),
-            date,
-            backfill: false,
-            any_day: false,
-            now_micros: (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64,
-            retention: Default::default(),
-            limits: Default::default(),
-        };
-        ingest::ingest_graph_folder(store.as_ref(), &dir.join(format!("day{day}")), &opts).unwrap();
+        ingest_day(store.as_ref(), &dir.join(format!("day{day}")), date, &[]);
         published.push((date, users("&$filter=isDeleted%20eq%20false")));
         // the day just published is within the history kept (what the service remembers of
         // the days kept follows each publication)
